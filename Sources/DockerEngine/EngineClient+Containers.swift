@@ -1,0 +1,97 @@
+import Foundation
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+// Containers, exec, archives, images and builds on one engine.
+extension EngineClient {
+    public struct ExecOutput: Sendable {
+        public var exitCode: Int
+        public var stdout: [UInt8]
+        public var stderr: [UInt8]
+    }
+
+    /// Runs `command` in a container and waits for it to finish.
+    public func exec(container: String, command: [String], timeout: TimeAmount = .seconds(120)) async throws(MicadoError) -> ExecOutput {
+        struct Create: Encodable {
+            var attachStdout = true
+            var attachStderr = true
+            var tty = false
+            var cmd: [String]
+            enum CodingKeys: String, CodingKey { case attachStdout = "AttachStdout", attachStderr = "AttachStderr", tty = "Tty", cmd = "Cmd" }
+        }
+        struct Start: Encodable {
+            var detach = false
+            var tty = false
+            enum CodingKeys: String, CodingKey { case detach = "Detach", tty = "Tty" }
+        }
+        let created: IDResponse = try await post("/containers/\(container)/exec", json: Create(cmd: command))
+        // The engine hijacks the connection and streams raw output until the command ends.
+        let response = try await send(.POST, "/exec/\(created.id)/start", body: try encode(Start()), timeout: timeout)
+        let (out, err) = LogDemultiplexer.split(Array(buffer: response.body))
+        var inspect: ExecInspect = try await get("/exec/\(created.id)/json")
+        var tries = 0
+        while inspect.running, tries < 50 {
+            try? await Task.sleep(for: .milliseconds(20))
+            inspect = try await get("/exec/\(created.id)/json")
+            tries += 1
+        }
+        return ExecOutput(exitCode: inspect.exitCode ?? -1, stdout: out, stderr: err)
+    }
+
+    /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`.
+    public func archive(container: String, path: String) async throws(MicadoError) -> [UInt8] {
+        let response = try await send(.GET, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(120), maxBytes: 1 << 30)
+        return Array(buffer: response.body)
+    }
+
+    /// `PUT /containers/{id}/archive`: unpacks `tar` into the folder `path`.
+    public func putArchive(container: String, path: String, tar: [UInt8]) async throws(MicadoError) {
+        _ = try await send(.PUT, "/containers/\(container)/archive", query: [("path", path)], body: tar, contentType: "application/x-tar", timeout: .seconds(120))
+    }
+
+    public func inspectImage(_ name: String) async throws(MicadoError) -> ImageInspect {
+        try await get("/images/\(name)/json")
+    }
+
+    public func removeImage(_ name: String, force: Bool = false) async throws(MicadoError) {
+        _ = try await send(.DELETE, "/images/\(name)", query: [("force", force ? "true" : "false")])
+    }
+
+    /// `POST /images/create?fromSrc=-`: imports a root filesystem tarball as an image.
+    public func importImage(rootfs: [UInt8], reference: String, changes: [String]) async throws(MicadoError) {
+        let colon = reference.lastIndex(of: ":")
+        let repo = colon.map { String(reference[..<$0]) } ?? reference
+        let tag = colon.map { String(reference[reference.index(after: $0)...]) } ?? "latest"
+        var query = [("fromSrc", "-"), ("repo", repo), ("tag", tag)]
+        for change in changes { query.append(("changes", change)) }
+        _ = try await send(.POST, "/images/create", query: query, body: rootfs, contentType: "application/x-tar", timeout: .seconds(120))
+    }
+
+    public struct BuildResult: Sendable {
+        public var imageID: String?
+        public var log: [String]
+    }
+
+    /// Builds `context` (a tar with the Dockerfile at its root) and tags it `tag`.
+    /// A failed step becomes an error with the engine's message and the last log lines.
+    public func build(context: [UInt8], tag: String, timeout: TimeAmount = .seconds(600)) async throws(MicadoError) -> BuildResult {
+        let response = try await send(
+            .POST, "/build", query: [("t", tag), ("rm", "1"), ("forcerm", "1"), ("pull", "0")], body: context,
+            contentType: "application/x-tar", timeout: timeout, maxBytes: 64 << 20)
+        var log: [String] = []
+        var imageID: String?
+        for line in String(buffer: response.body).split(separator: "\n") {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+            if let error = object["error"] as? String {
+                let tail = log.suffix(5).joined(separator: "\n")
+                throw .init(.buildFailed, "the build failed: \(error.trimmingCharacters(in: .whitespacesAndNewlines))" + (tail.isEmpty ? "" : "\n" + tail))
+            }
+            if let stream = object["stream"] as? String {
+                log += stream.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            }
+            if let aux = object["aux"] as? [String: Any], let id = aux["ID"] as? String { imageID = id }
+        }
+        return BuildResult(imageID: imageID, log: log)
+    }
+}

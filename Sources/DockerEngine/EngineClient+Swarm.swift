@@ -1,0 +1,115 @@
+import Foundation
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+// Swarm, nodes, services and tasks.
+extension EngineClient {
+    public func info() async throws(MicadoError) -> SystemInfo {
+        try await get("/info")
+    }
+
+    /// `POST /swarm/init`. `advertiseAddress` must be an address micado owns.
+    public func initSwarm(advertiseAddress: String, listenAddress: String, defaultAddressPool: String? = nil) async throws(MicadoError) -> String {
+        struct Body: Encodable {
+            var listenAddr: String
+            var advertiseAddr: String
+            var defaultAddrPool: [String]?
+            enum CodingKeys: String, CodingKey {
+                case listenAddr = "ListenAddr", advertiseAddr = "AdvertiseAddr", defaultAddrPool = "DefaultAddrPool"
+            }
+        }
+        let body = Body(listenAddr: listenAddress, advertiseAddr: advertiseAddress, defaultAddrPool: defaultAddressPool.map { [$0] })
+        let response = try await send(.POST, "/swarm/init", body: try encode(body), timeout: .seconds(60))
+        return String(buffer: response.body).trimmingCharacters(in: CharacterSet(charactersIn: "\"\n "))
+    }
+
+    public func swarm() async throws(MicadoError) -> SwarmInspect {
+        try await get("/swarm")
+    }
+
+    /// `POST /swarm/join`: makes this engine a worker of the swarm at `remoteAddress`.
+    public func joinSwarm(remoteAddress: String, token: String, advertiseAddress: String, listenAddress: String) async throws(MicadoError) {
+        struct Body: Encodable {
+            var listenAddr: String
+            var advertiseAddr: String
+            var remoteAddrs: [String]
+            var joinToken: String
+            enum CodingKeys: String, CodingKey {
+                case listenAddr = "ListenAddr", advertiseAddr = "AdvertiseAddr", remoteAddrs = "RemoteAddrs", joinToken = "JoinToken"
+            }
+        }
+        let body = Body(listenAddr: listenAddress, advertiseAddr: advertiseAddress, remoteAddrs: [remoteAddress], joinToken: token)
+        _ = try await send(.POST, "/swarm/join", body: try encode(body), timeout: .seconds(60))
+    }
+
+    public func leaveSwarm(force: Bool) async throws(MicadoError) {
+        _ = try await send(.POST, "/swarm/leave", query: [("force", force ? "true" : "false")], timeout: .seconds(30))
+    }
+
+    public func nodes() async throws(MicadoError) -> [Node] {
+        try await get("/nodes")
+    }
+
+    public func node(_ id: String) async throws(MicadoError) -> Node {
+        try await get("/nodes/\(id)")
+    }
+
+    public func updateNode(_ id: String, version: ObjectVersion, spec: Node.Spec) async throws(MicadoError) {
+        _ = try await send(.POST, "/nodes/\(id)/update", query: [("version", String(version.index))], body: try encode(spec))
+    }
+
+    public func removeNode(_ id: String, force: Bool) async throws(MicadoError) {
+        _ = try await send(.DELETE, "/nodes/\(id)", query: [("force", force ? "true" : "false")])
+    }
+
+    /// Creates a service and returns its ID. Local images are used as they are:
+    /// micado never asks a public registry to resolve a digest.
+    public func createService(_ spec: ServiceSpec, registryAuth: String? = nil) async throws(MicadoError) -> String {
+        var headers: [(String, String)] = []
+        if let registryAuth { headers.append(("X-Registry-Auth", registryAuth)) }
+        let response = try await send(.POST, "/services/create", body: try encode(spec), headers: headers)
+        return try decode(IDResponse.self, response.body, what: "/services/create").id
+    }
+
+    /// Services, optionally only those carrying a label (`key` or `key=value`).
+    public func services(label: String? = nil) async throws(MicadoError) -> [SwarmService] {
+        let query = label.map { [("filters", Self.filters(["label": [$0]]))] } ?? []
+        return try await get("/services", query: query)
+    }
+
+    public func service(_ idOrName: String) async throws(MicadoError) -> SwarmService {
+        try await get("/services/\(idOrName)")
+    }
+
+    /// Sets the replica count, re-sending the engine's own copy of the spec so that no
+    /// field micado does not model is lost.
+    public func scaleService(_ idOrName: String, replicas: Int) async throws(MicadoError) {
+        let raw = try await send(.GET, "/services/\(idOrName)")
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(raw.body.readableBytesView))) as? [String: Any],
+            let version = (object["Version"] as? [String: Any])?["Index"] as? Int,
+            var spec = object["Spec"] as? [String: Any]
+        else { throw .init(.engine, "unexpected answer from the engine for service \(idOrName)") }
+        spec["Mode"] = ["Replicated": ["Replicas": replicas]]
+        object = spec
+        let body = Array(try! JSONSerialization.data(withJSONObject: object))
+        _ = try await send(.POST, "/services/\(idOrName)/update", query: [("version", String(version))], body: body)
+    }
+
+    public func removeService(_ idOrName: String) async throws(MicadoError) {
+        _ = try await send(.DELETE, "/services/\(idOrName)")
+    }
+
+    /// Tasks, filtered as the API allows (`service`, `node`, `desired-state`, `label`).
+    public func tasks(filters: [String: [String]] = [:]) async throws(MicadoError) -> [SwarmTask] {
+        try await get("/tasks", query: filters.isEmpty ? [] : [("filters", Self.filters(filters))])
+    }
+
+    /// The service's combined stdout and stderr (the engine gathers them from every node).
+    public func serviceLogs(_ idOrName: String, tail: Int? = nil, timestamps: Bool = false) async throws(MicadoError) -> [LogLine] {
+        var query = [("stdout", "true"), ("stderr", "true"), ("timestamps", timestamps ? "true" : "false")]
+        if let tail { query.append(("tail", String(tail))) }
+        let response = try await send(.GET, "/services/\(idOrName)/logs", query: query, timeout: .seconds(30))
+        return LogDemultiplexer.lines(Array(buffer: response.body))
+    }
+}

@@ -1,0 +1,151 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+/// A typed client of one Docker engine, speaking the API version negotiated with it.
+///
+/// Create it with `connect`, which asks the engine for `/version` and picks the newest
+/// version both sides know, so the same code drives Debian's 20.10 (API 1.41) and
+/// current engines that refuse clients older than 1.44.
+public final class EngineClient: Sendable {
+    public let endpoint: EngineEndpoint
+    public let apiVersion: APIVersion
+    public let engineVersion: String
+    let http: HTTPClient
+    let logger: Logger
+
+    init(endpoint: EngineEndpoint, http: HTTPClient, apiVersion: APIVersion, engineVersion: String, logger: Logger) {
+        self.endpoint = endpoint
+        self.http = http
+        self.apiVersion = apiVersion
+        self.engineVersion = engineVersion
+        self.logger = logger
+    }
+
+    /// Connects and negotiates. `http` stays owned by the caller, who shuts it down last.
+    public static func connect(
+        to endpoint: EngineEndpoint, http: HTTPClient, logger: Logger, timeout: TimeAmount = .seconds(10)
+    ) async throws(MicadoError) -> EngineClient {
+        let probe = EngineClient(endpoint: endpoint, http: http, apiVersion: .oldestSupported, engineVersion: "", logger: logger)
+        let version: EngineVersion = try await probe.get("/version", versioned: false, timeout: timeout)
+        guard let server = APIVersion(version.apiVersion) else {
+            throw .init(.engine, "the engine at \(endpoint) reports an unreadable API version '\(version.apiVersion)'")
+        }
+        guard let chosen = APIVersion.negotiate(server: server, serverMinimum: version.minAPIVersion.flatMap(APIVersion.init)) else {
+            throw .init(
+                .engine,
+                "the engine at \(endpoint) speaks API \(server) (minimum \(version.minAPIVersion ?? "?")); micado speaks \(APIVersion.oldestSupported) to \(APIVersion.newestKnown)"
+            )
+        }
+        logger.debug("engine negotiated", metadata: ["engine.endpoint": "\(endpoint)", "engine.api": "\(chosen)", "engine.version": "\(version.version)"])
+        return EngineClient(endpoint: endpoint, http: http, apiVersion: chosen, engineVersion: version.version, logger: logger)
+    }
+
+    // MARK: transport
+
+    public struct Response: Sendable {
+        public var status: HTTPResponseStatus
+        public var body: ByteBuffer
+    }
+
+    func url(_ path: String, query: [(String, String)], versioned: Bool) -> String {
+        var uri = versioned ? "/v\(apiVersion)\(path)" : path
+        if !query.isEmpty {
+            uri += "?" + query.map { "\($0.0)=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+        }
+        switch endpoint.transport {
+        case .unix(let socket):
+            return URL(httpURLWithSocketPath: socket, uri: uri)!.absoluteString
+        case .tcp(let host, let port):
+            let h = host.contains(":") ? "[\(host)]" : host
+            return "\(endpoint.tls == nil ? "http" : "https")://\(h):\(port)\(uri)"
+        }
+    }
+
+    static func percentEncode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    /// Sends one request and collects the whole answer (bounded), mapping engine errors.
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+        contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
+        timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
+    ) async throws(MicadoError) -> Response {
+        var request = HTTPClientRequest(url: url(path, query: query, versioned: versioned))
+        request.method = method
+        // The Engine refuses requests without a Host; over a unix socket there is none to derive.
+        if case .unix = endpoint.transport { request.headers.replaceOrAdd(name: "Host", value: "docker") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        for (name, value) in extra { request.headers.add(name: name, value: value) }
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let collected = try await response.body.collect(upTo: maxBytes)
+            guard (200..<300).contains(response.status.code) else {
+                throw Self.engineError(status: response.status, body: collected, what: "\(method) \(path)")
+            }
+            return Response(status: response.status, body: collected)
+        } catch let error as MicadoError {
+            throw error
+        } catch {
+            throw Self.transportError(error, endpoint: endpoint)
+        }
+    }
+
+    static func engineError(status: HTTPResponseStatus, body: ByteBuffer, what: String) -> MicadoError {
+        let message = (try? JSONDecoder().decode(EngineErrorBody.self, from: Data(body.readableBytesView)).message)
+            ?? String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
+        switch status.code {
+        case 404: return .init(.notFound, message)
+        case 409: return .init(.conflict, message)
+        case 400: return .init(.badRequest, message)
+        default: return .init(.engine, "engine error \(status.code) on \(what): \(message)")
+        }
+    }
+
+    static func transportError(_ error: any Error, endpoint: EngineEndpoint) -> MicadoError {
+        if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout {
+            return .init(.timeout, "the engine at \(endpoint) did not answer in time")
+        }
+        return .init(.engine, "cannot reach the Docker engine at \(endpoint): \(error). Is dockerd running there?")
+    }
+
+    func get<T: Decodable>(_ path: String, query: [(String, String)] = [], versioned: Bool = true, timeout: TimeAmount = .seconds(30))
+        async throws(MicadoError) -> T
+    {
+        let response = try await send(.GET, path, query: query, versioned: versioned, timeout: timeout)
+        return try decode(T.self, response.body, what: path)
+    }
+
+    func post<T: Decodable, B: Encodable>(_ path: String, query: [(String, String)] = [], json: B, timeout: TimeAmount = .seconds(30))
+        async throws(MicadoError) -> T
+    {
+        let response = try await send(.POST, path, query: query, body: try encode(json), timeout: timeout)
+        return try decode(T.self, response.body, what: path)
+    }
+
+    func encode<B: Encodable>(_ value: B) throws(MicadoError) -> [UInt8] {
+        do { return Array(try JSONEncoder().encode(value)) } catch {
+            throw .init(.internal, "cannot encode a request for the engine: \(error)")
+        }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer, what: String) throws(MicadoError) -> T {
+        do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch {
+            throw .init(.engine, "unexpected answer from the engine to \(what): \(error)")
+        }
+    }
+
+    static func filters(_ filters: [String: [String]]) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: filters, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

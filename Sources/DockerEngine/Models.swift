@@ -1,0 +1,186 @@
+import Foundation
+
+// Typed views of the Engine API's JSON, with only the fields micado reads.
+// Field names follow the API (see moby's api/swagger.yaml), mapped to Swift casing.
+
+public struct EngineVersion: Decodable, Sendable {
+    public var version: String
+    public var apiVersion: String
+    public var minAPIVersion: String?
+    enum CodingKeys: String, CodingKey {
+        case version = "Version", apiVersion = "ApiVersion", minAPIVersion = "MinAPIVersion"
+    }
+}
+
+public struct SystemInfo: Decodable, Sendable {
+    public struct Swarm: Decodable, Sendable {
+        public var localNodeState: String
+        public var nodeID: String
+        public var nodeAddr: String?
+        public var controlAvailable: Bool?
+        enum CodingKeys: String, CodingKey {
+            case localNodeState = "LocalNodeState", nodeID = "NodeID", nodeAddr = "NodeAddr", controlAvailable = "ControlAvailable"
+        }
+    }
+    public var id: String?
+    public var name: String
+    public var serverVersion: String?
+    public var memTotal: Int64?
+    public var cpus: Int?
+    public var swarm: Swarm
+    enum CodingKeys: String, CodingKey {
+        case id = "ID", name = "Name", serverVersion = "ServerVersion", memTotal = "MemTotal", cpus = "NCPU", swarm = "Swarm"
+    }
+}
+
+public struct SwarmInspect: Decodable, Sendable {
+    public struct JoinTokens: Decodable, Sendable {
+        public var worker: String
+        public var manager: String
+        enum CodingKeys: String, CodingKey { case worker = "Worker", manager = "Manager" }
+    }
+    public var id: String
+    public var joinTokens: JoinTokens
+    enum CodingKeys: String, CodingKey { case id = "ID", joinTokens = "JoinTokens" }
+}
+
+public struct ObjectVersion: Codable, Sendable {
+    public var index: UInt64
+    enum CodingKeys: String, CodingKey { case index = "Index" }
+}
+
+public struct GenericResource: Codable, Sendable, Equatable {
+    public struct Discrete: Codable, Sendable, Equatable {
+        public var kind: String
+        public var value: Int64
+        enum CodingKeys: String, CodingKey { case kind = "Kind", value = "Value" }
+    }
+    public var discrete: Discrete?
+    enum CodingKeys: String, CodingKey { case discrete = "DiscreteResourceSpec" }
+
+    public init(kind: String, value: Int64) { discrete = Discrete(kind: kind, value: value) }
+}
+
+public struct Node: Decodable, Sendable {
+    public struct Description: Decodable, Sendable {
+        public struct Resources: Decodable, Sendable {
+            public var nanoCPUs: Int64?
+            public var memoryBytes: Int64?
+            public var genericResources: [GenericResource]?
+            enum CodingKeys: String, CodingKey {
+                case nanoCPUs = "NanoCPUs", memoryBytes = "MemoryBytes", genericResources = "GenericResources"
+            }
+        }
+        public struct Engine: Decodable, Sendable {
+            public var engineVersion: String?
+            enum CodingKeys: String, CodingKey { case engineVersion = "EngineVersion" }
+        }
+        public var hostname: String?
+        public var resources: Resources?
+        public var engine: Engine?
+        enum CodingKeys: String, CodingKey { case hostname = "Hostname", resources = "Resources", engine = "Engine" }
+    }
+    public struct Spec: Codable, Sendable {
+        public var role: String?
+        public var availability: String?
+        public var labels: [String: String]?
+        public var name: String?
+        enum CodingKeys: String, CodingKey { case role = "Role", availability = "Availability", labels = "Labels", name = "Name" }
+    }
+    public struct Status: Decodable, Sendable {
+        public var state: String
+        public var addr: String?
+        public var message: String?
+        enum CodingKeys: String, CodingKey { case state = "State", addr = "Addr", message = "Message" }
+    }
+    public var id: String
+    public var version: ObjectVersion
+    public var description: Description?
+    public var spec: Spec
+    public var status: Status
+    enum CodingKeys: String, CodingKey {
+        case id = "ID", version = "Version", description = "Description", spec = "Spec", status = "Status"
+    }
+
+    /// The node's discrete generic resource of this kind (micado's `mem`, in MiB), if it advertises one.
+    public func genericResource(_ kind: String) -> Int64? {
+        description?.resources?.genericResources?.first { $0.discrete?.kind == kind }?.discrete?.value
+    }
+}
+
+public struct SwarmService: Decodable, Sendable {
+    public var id: String
+    public var version: ObjectVersion
+    public var spec: ServiceSpec
+    public var createdAt: String?
+    enum CodingKeys: String, CodingKey { case id = "ID", version = "Version", spec = "Spec", createdAt = "CreatedAt" }
+}
+
+public struct SwarmTask: Decodable, Sendable {
+    public struct Status: Decodable, Sendable {
+        public struct ContainerStatus: Decodable, Sendable {
+            public var containerID: String?
+            public var exitCode: Int?
+            enum CodingKeys: String, CodingKey { case containerID = "ContainerID", exitCode = "ExitCode" }
+        }
+        public var timestamp: String?
+        public var state: String
+        public var message: String?
+        public var err: String?
+        public var containerStatus: ContainerStatus?
+        enum CodingKeys: String, CodingKey {
+            case timestamp = "Timestamp", state = "State", message = "Message", err = "Err", containerStatus = "ContainerStatus"
+        }
+    }
+    public var id: String
+    public var serviceID: String
+    public var nodeID: String?
+    public var slot: Int?
+    public var status: Status
+    public var desiredState: String
+    public var updatedAt: String?
+    enum CodingKeys: String, CodingKey {
+        case id = "ID", serviceID = "ServiceID", nodeID = "NodeID", slot = "Slot", status = "Status",
+            desiredState = "DesiredState", updatedAt = "UpdatedAt"
+    }
+}
+
+public struct ImageInspect: Decodable, Sendable {
+    public var id: String
+    public var size: Int64?
+    public var repoTags: [String]?
+    enum CodingKeys: String, CodingKey { case id = "Id", size = "Size", repoTags = "RepoTags" }
+}
+
+public struct ExecInspect: Decodable, Sendable {
+    public var running: Bool
+    public var exitCode: Int?
+    enum CodingKeys: String, CodingKey { case running = "Running", exitCode = "ExitCode" }
+}
+
+struct IDResponse: Decodable {
+    var id: String
+    enum CodingKeys: String, CodingKey { case id = "Id", capitalID = "ID" }
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(String.self, forKey: .id) ?? c.decode(String.self, forKey: .capitalID)
+    }
+}
+
+struct EngineErrorBody: Decodable {
+    var message: String
+}
+
+/// An Engine timestamp (RFC 3339 with nanoseconds) as a `Date`.
+public func parseEngineTime(_ text: String?) -> Date? {
+    guard let text else { return nil }
+    // Trim fractional seconds to milliseconds: ISO8601DateFormatter rejects nanoseconds.
+    var trimmed = text
+    if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+        let fraction = text[text.index(after: dot)..<zone].prefix(3)
+        trimmed = String(text[..<dot]) + "." + fraction.padding(toLength: 3, withPad: "0", startingAt: 0) + text[zone...]
+    }
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.date(from: trimmed)
+}

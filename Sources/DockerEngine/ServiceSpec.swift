@@ -1,0 +1,129 @@
+/// The subset of a Swarm service spec that micado writes and reads back.
+///
+/// Updates re-send the whole spec, so a field that micado sets must round-trip here.
+public struct ServiceSpec: Codable, Sendable {
+    public struct ContainerSpec: Codable, Sendable {
+        public var image: String
+        public var labels: [String: String]?
+        public var command: [String]?
+        public var args: [String]?
+        public var env: [String]?
+        public init(image: String, labels: [String: String]? = nil, command: [String]? = nil, args: [String]? = nil, env: [String]? = nil) {
+            self.image = image
+            self.labels = labels
+            self.command = command
+            self.args = args
+            self.env = env
+        }
+        enum CodingKeys: String, CodingKey {
+            case image = "Image", labels = "Labels", command = "Command", args = "Args", env = "Env"
+        }
+    }
+    public struct Resources: Codable, Sendable {
+        public struct Limits: Codable, Sendable {
+            public var memoryBytes: Int64?
+            public init(memoryBytes: Int64?) { self.memoryBytes = memoryBytes }
+            enum CodingKeys: String, CodingKey { case memoryBytes = "MemoryBytes" }
+        }
+        public struct Reservations: Codable, Sendable {
+            public var memoryBytes: Int64?
+            public var genericResources: [GenericResource]?
+            public init(memoryBytes: Int64? = nil, genericResources: [GenericResource]? = nil) {
+                self.memoryBytes = memoryBytes
+                self.genericResources = genericResources
+            }
+            enum CodingKeys: String, CodingKey { case memoryBytes = "MemoryBytes", genericResources = "GenericResources" }
+        }
+        public var limits: Limits?
+        public var reservations: Reservations?
+        public init(limits: Limits?, reservations: Reservations?) {
+            self.limits = limits
+            self.reservations = reservations
+        }
+        enum CodingKeys: String, CodingKey { case limits = "Limits", reservations = "Reservations" }
+    }
+    public struct Placement: Codable, Sendable {
+        public var constraints: [String]?
+        public init(constraints: [String]?) { self.constraints = constraints }
+        enum CodingKeys: String, CodingKey { case constraints = "Constraints" }
+    }
+    public struct RestartPolicy: Codable, Sendable {
+        public var condition: String?
+        public var maxAttempts: Int?
+        public init(condition: String?, maxAttempts: Int? = nil) {
+            self.condition = condition
+            self.maxAttempts = maxAttempts
+        }
+        enum CodingKeys: String, CodingKey { case condition = "Condition", maxAttempts = "MaxAttempts" }
+    }
+    public struct TaskTemplate: Codable, Sendable {
+        public var containerSpec: ContainerSpec
+        public var resources: Resources?
+        public var placement: Placement?
+        public var restartPolicy: RestartPolicy?
+        public var forceUpdate: Int?
+        public init(containerSpec: ContainerSpec, resources: Resources? = nil, placement: Placement? = nil, restartPolicy: RestartPolicy? = nil) {
+            self.containerSpec = containerSpec
+            self.resources = resources
+            self.placement = placement
+            self.restartPolicy = restartPolicy
+        }
+        enum CodingKeys: String, CodingKey {
+            case containerSpec = "ContainerSpec", resources = "Resources", placement = "Placement",
+                restartPolicy = "RestartPolicy", forceUpdate = "ForceUpdate"
+        }
+    }
+    public struct Mode: Codable, Sendable {
+        public struct Replicated: Codable, Sendable {
+            public var replicas: Int
+            enum CodingKeys: String, CodingKey { case replicas = "Replicas" }
+        }
+        public var replicated: Replicated?
+        public init(replicas: Int) { replicated = Replicated(replicas: replicas) }
+        enum CodingKeys: String, CodingKey { case replicated = "Replicated" }
+    }
+    public struct EndpointSpec: Codable, Sendable {
+        public struct Port: Codable, Sendable {
+            public var proto: String
+            public var targetPort: Int
+            public var publishedPort: Int?
+            public var publishMode: String
+            public init(targetPort: Int, publishedPort: Int?, publishMode: String = "host", proto: String = "tcp") {
+                self.proto = proto
+                self.targetPort = targetPort
+                self.publishedPort = publishedPort
+                self.publishMode = publishMode
+            }
+            enum CodingKeys: String, CodingKey {
+                case proto = "Protocol", targetPort = "TargetPort", publishedPort = "PublishedPort", publishMode = "PublishMode"
+            }
+        }
+        public var mode: String?
+        public var ports: [Port]?
+        public init(mode: String? = nil, ports: [Port]?) {
+            self.mode = mode
+            self.ports = ports
+        }
+        enum CodingKeys: String, CodingKey { case mode = "Mode", ports = "Ports" }
+    }
+
+    public var name: String
+    public var labels: [String: String]?
+    public var taskTemplate: TaskTemplate
+    public var mode: Mode?
+    public var endpointSpec: EndpointSpec?
+
+    public init(name: String, labels: [String: String]?, taskTemplate: TaskTemplate, mode: Mode?, endpointSpec: EndpointSpec?) {
+        self.name = name
+        self.labels = labels
+        self.taskTemplate = taskTemplate
+        self.mode = mode
+        self.endpointSpec = endpointSpec
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name = "Name", labels = "Labels", taskTemplate = "TaskTemplate", mode = "Mode", endpointSpec = "EndpointSpec"
+    }
+
+    public var replicas: Int { mode?.replicated?.replicas ?? 0 }
+}

@@ -1,0 +1,295 @@
+import Foundation
+
+/// `POST /v1/containers`: what `micado launch` asks for.
+public struct LaunchRequest: Codable, Sendable, Equatable {
+    public var image: String
+    public var client: String
+    public var location: String?
+    public var script: String?
+    public var domain: String?
+    public var arguments: [String]
+    public var port: PortMapping?
+    public var environment: [EnvironmentVariable]
+    /// Memory reserved and enforced as a limit; nil takes the image's recorded critical usage.
+    public var memoryMiB: Int?
+    /// An explicit container name; nil generates `container-<client>-<random>`.
+    public var name: ContainerName?
+    /// Answer once the service exists instead of waiting for a running task.
+    public var detach: Bool
+
+    public init(
+        image: String, client: String, location: String? = nil, script: String? = nil, domain: String? = nil,
+        arguments: [String] = [], port: PortMapping? = nil, environment: [EnvironmentVariable] = [],
+        memoryMiB: Int? = nil, name: ContainerName? = nil, detach: Bool = false
+    ) {
+        self.image = image
+        self.client = client
+        self.location = location
+        self.script = script
+        self.domain = domain
+        self.arguments = arguments
+        self.port = port
+        self.environment = environment
+        self.memoryMiB = memoryMiB
+        self.name = name
+        self.detach = detach
+    }
+
+    /// Checks every field; the same rules apply to the CLI's flags and to API bodies.
+    public func validate() throws(MicadoError) {
+        try ImageReference.validate(image)
+        try ClientName.validate(client)
+        if let location { try LocationName.validate(location) }
+        if let domain { try DomainName.validate(domain) }
+        if let script, !script.hasPrefix("/") {
+            throw .badRequest("invalid script '\(script)': give the absolute path of the script inside the image")
+        }
+        try port?.validate()
+        for variable in environment { try EnvironmentVariable.validateKey(variable.key, in: variable.description) }
+        if let memoryMiB, !(6...1_048_576).contains(memoryMiB) {
+            throw .badRequest("invalid memory \(memoryMiB) MiB: give between 6 MiB and 1 TiB")
+        }
+    }
+}
+
+/// What a container is meant to be doing (desired) and what it does (observed).
+public enum DesiredState: String, Codable, Sendable {
+    case running, stopped
+}
+
+public enum ObservedState: String, Codable, Sendable {
+    /// The manager recorded the container but has not created its service yet.
+    case creating
+    /// The service exists; its task is not running yet (pending, preparing, starting).
+    case pending
+    case running
+    case stopped
+    /// The task failed or keeps restarting.
+    case failed
+    /// The service disappeared from the swarm behind the manager's back.
+    case missing
+}
+
+/// One container as `micado list -c` shows it.
+public struct ContainerView: Codable, Sendable, Equatable {
+    public var name: ContainerName
+    public var client: String
+    public var image: String
+    public var desired: DesiredState
+    public var state: ObservedState
+    public var location: String?
+    public var domain: String?
+    public var port: PortMapping?
+    public var memoryMiB: Int
+    /// The node (instance) its task runs on.
+    public var node: String?
+    /// Where it answers: `address:published-port` of its node, when a port is published.
+    public var endpoint: String?
+    /// Why it is not running, when it is not.
+    public var reason: String?
+    public var serviceID: String?
+    public var createdAt: Date
+
+    public init(
+        name: ContainerName, client: String, image: String, desired: DesiredState, state: ObservedState,
+        location: String?, domain: String?, port: PortMapping?, memoryMiB: Int, node: String?, endpoint: String?,
+        reason: String?, serviceID: String?, createdAt: Date
+    ) {
+        self.name = name
+        self.client = client
+        self.image = image
+        self.desired = desired
+        self.state = state
+        self.location = location
+        self.domain = domain
+        self.port = port
+        self.memoryMiB = memoryMiB
+        self.node = node
+        self.endpoint = endpoint
+        self.reason = reason
+        self.serviceID = serviceID
+        self.createdAt = createdAt
+    }
+}
+
+/// One instance (a Swarm node) as `micado list -i` shows it.
+public struct InstanceView: Codable, Sendable, Equatable {
+    public var id: String
+    public var hostname: String
+    public var cloud: String
+    public var location: String?
+    public var role: String
+    public var state: String
+    public var availability: String
+    public var address: String?
+    public var containers: Int
+    public var memoryReservedMiB: Int
+    public var memoryTotalMiB: Int?
+    public var engineVersion: String?
+
+    public init(
+        id: String, hostname: String, cloud: String, location: String?, role: String, state: String, availability: String,
+        address: String?, containers: Int, memoryReservedMiB: Int, memoryTotalMiB: Int?, engineVersion: String?
+    ) {
+        self.id = id
+        self.hostname = hostname
+        self.cloud = cloud
+        self.location = location
+        self.role = role
+        self.state = state
+        self.availability = availability
+        self.address = address
+        self.containers = containers
+        self.memoryReservedMiB = memoryReservedMiB
+        self.memoryTotalMiB = memoryTotalMiB
+        self.engineVersion = engineVersion
+    }
+}
+
+/// `micado info`: a service with its tasks and where they run.
+public struct ServiceInfo: Codable, Sendable {
+    public struct Task: Codable, Sendable {
+        public var id: String
+        public var node: String?
+        public var state: String
+        public var desiredState: String
+        public var message: String?
+        public var error: String?
+        public var containerID: String?
+        public var updatedAt: Date?
+
+        public init(
+            id: String, node: String?, state: String, desiredState: String, message: String?, error: String?,
+            containerID: String?, updatedAt: Date?
+        ) {
+            self.id = id
+            self.node = node
+            self.state = state
+            self.desiredState = desiredState
+            self.message = message
+            self.error = error
+            self.containerID = containerID
+            self.updatedAt = updatedAt
+        }
+    }
+
+    public var name: String
+    public var serviceID: String
+    public var image: String
+    public var replicas: Int
+    public var running: Int
+    public var ports: [PortMapping]
+    public var constraints: [String]
+    public var tasks: [Task]
+
+    public init(
+        name: String, serviceID: String, image: String, replicas: Int, running: Int, ports: [PortMapping],
+        constraints: [String], tasks: [Task]
+    ) {
+        self.name = name
+        self.serviceID = serviceID
+        self.image = image
+        self.replicas = replicas
+        self.running = running
+        self.ports = ports
+        self.constraints = constraints
+        self.tasks = tasks
+    }
+}
+
+/// One line of `micado events`.
+public struct EventView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var time: Date
+    public var kind: String
+    public var subject: String
+    public var message: String
+
+    public init(id: Int64, time: Date, kind: String, subject: String, message: String) {
+        self.id = id
+        self.time = time
+        self.kind = kind
+        self.subject = subject
+        self.message = message
+    }
+}
+
+/// An image micado built or knows, with its recorded critical memory usage.
+public struct ImageView: Codable, Sendable, Equatable {
+    public var name: String
+    public var imageID: String?
+    public var sizeBytes: Int64?
+    public var criticalMemoryMiB: Int?
+    public var createdAt: Date
+
+    public init(name: String, imageID: String?, sizeBytes: Int64?, criticalMemoryMiB: Int?, createdAt: Date) {
+        self.name = name
+        self.imageID = imageID
+        self.sizeBytes = sizeBytes
+        self.criticalMemoryMiB = criticalMemoryMiB
+        self.createdAt = createdAt
+    }
+}
+
+/// `POST /v1/containers/{name}/exec`.
+public struct ExecRequest: Codable, Sendable {
+    public var command: String
+    public init(command: String) { self.command = command }
+}
+
+public struct ExecResult: Codable, Sendable {
+    public var exitCode: Int
+    public var stdout: String
+    public var stderr: String
+    public init(exitCode: Int, stdout: String, stderr: String) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+}
+
+/// `POST /v1/containers/{name}/quit`.
+public struct QuitRequest: Codable, Sendable {
+    public var remove: Bool
+    public init(remove: Bool) { self.remove = remove }
+}
+
+/// `POST /v1/instances`: what `micado start` asks for.
+public struct StartInstanceRequest: Codable, Sendable {
+    public enum Role: String, Codable, Sendable, CaseIterable {
+        case application, database
+    }
+    public var cloud: String
+    public var application: String
+    public var flavour: String
+    public var tag: String
+    public var role: Role
+    public var first: Bool
+
+    public init(cloud: String, application: String, flavour: String, tag: String, role: Role, first: Bool) {
+        self.cloud = cloud
+        self.application = application
+        self.flavour = flavour
+        self.tag = tag
+        self.role = role
+        self.first = first
+    }
+}
+
+/// `GET /v1/health`: unauthenticated liveness and identity.
+public struct HealthView: Codable, Sendable {
+    public var status: String
+    public var version: String
+    public var engineAPIVersion: String?
+    public var pid: Int32
+    public init(status: String, version: String, engineAPIVersion: String?, pid: Int32) {
+        self.status = status
+        self.version = version
+        self.engineAPIVersion = engineAPIVersion
+        self.pid = pid
+    }
+}
+
+public enum MicadoVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,69 @@
+/// The name of a micado container, which is also the name of its Swarm service.
+///
+/// MiCADO named containers `container-...`; micado keeps that pattern so that names
+/// stay recognisable in `docker service ls` next to services of other owners.
+public struct ContainerName: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(rawValue: String) {
+        guard Self.isValid(rawValue) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    /// Parses a user-supplied name, explaining what is wrong with a bad one.
+    public static func parse(_ text: String) throws(MicadoError) -> ContainerName {
+        guard let name = ContainerName(rawValue: text) else {
+            throw .badRequest(
+                "invalid container name '\(text)': use 'container-' followed by lowercase letters, digits and dashes (at most 63 characters)"
+            )
+        }
+        return name
+    }
+
+    static func isValid(_ text: String) -> Bool {
+        guard text.hasPrefix("container-"), text.count > "container-".count, text.count <= 63 else { return false }
+        guard !text.hasSuffix("-") else { return false }
+        return text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
+    }
+
+    public var description: String { rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let name = ContainerName(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid container name '\(text)'"))
+        }
+        self = name
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+/// A client name (`launch -n`): who the container runs for. Part of generated names.
+public enum ClientName {
+    public static func validate(_ text: String) throws(MicadoError) {
+        let ok = !text.isEmpty && text.count <= 40
+            && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
+            && !text.hasPrefix("-") && !text.hasSuffix("-")
+        guard ok else {
+            throw .badRequest("invalid client name '\(text)': use 1 to 40 lowercase letters, digits and inner dashes")
+        }
+    }
+}
+
+/// Where a container may run: the value of the node label `micado.location`.
+public enum LocationName {
+    public static func validate(_ text: String) throws(MicadoError) {
+        let ok = !text.isEmpty && text.count <= 63
+            && text.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e
+            }
+        guard ok else {
+            throw .badRequest("invalid location '\(text)': use letters, digits, '.', '_' and '-'")
+        }
+    }
+}

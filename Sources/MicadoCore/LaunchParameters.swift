@@ -1,0 +1,143 @@
+/// `-e KEY=VALUE`: one environment variable for a container.
+public struct EnvironmentVariable: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var key: String
+    public var value: String
+
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+
+    /// Parses `KEY=VALUE`; the value may be empty and may contain `=`.
+    public static func parse(_ text: String) throws(MicadoError) -> EnvironmentVariable {
+        guard let eq = text.firstIndex(of: "=") else {
+            throw .badRequest("invalid environment variable '\(text)': write it as KEY=VALUE")
+        }
+        let key = String(text[..<eq])
+        try validateKey(key, in: text)
+        return EnvironmentVariable(key: key, value: String(text[text.index(after: eq)...]))
+    }
+
+    static func validateKey(_ key: String, in text: String) throws(MicadoError) {
+        guard let first = key.utf8.first, !(first >= 0x30 && first <= 0x39),
+            key.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f })
+        else {
+            throw .badRequest(
+                "invalid environment variable '\(text)': the name must be letters, digits and '_', not starting with a digit")
+        }
+    }
+
+    public var description: String { "\(key)=\(value)" }
+}
+
+/// `-p PORT` or `-p PUBLISHED:TARGET`: a port published on the node in host mode.
+///
+/// MiCADO's `-p` chose "a specific port of the instance"; the container listens on the
+/// same port unless a target is given after a colon.
+public struct PortMapping: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var published: Int
+    public var target: Int
+
+    public init(published: Int, target: Int) {
+        self.published = published
+        self.target = target
+    }
+
+    public static func parse(_ text: String) throws(MicadoError) -> PortMapping {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 1 || parts.count == 2 else {
+            throw .badRequest("invalid port '\(text)': write PORT or PUBLISHED:TARGET, e.g. 8080 or 8080:80")
+        }
+        let published = try port(String(parts[0]), in: text)
+        let target = parts.count == 2 ? try port(String(parts[1]), in: text) : published
+        return PortMapping(published: published, target: target)
+    }
+
+    static func port(_ part: String, in text: String) throws(MicadoError) -> Int {
+        guard let value = Int(part) else {
+            throw .badRequest("invalid port '\(text)': '\(part)' is not a number")
+        }
+        guard (1...65535).contains(value) else {
+            throw .badRequest("invalid port '\(text)': \(value) is out of range 1-65535")
+        }
+        return value
+    }
+
+    public func validate() throws(MicadoError) {
+        _ = try Self.port(String(published), in: description)
+        _ = try Self.port(String(target), in: description)
+    }
+
+    public var description: String { published == target ? "\(published)" : "\(published):\(target)" }
+}
+
+/// A memory size in MiB, from `-m 256`, `-m 256m`, `-m 1g` or `-m 1.5GiB`.
+public enum MemorySize {
+    public static func parseMiB(_ text: String) throws(MicadoError) -> Int {
+        let lower = text.lowercased().trimmingSpaces()
+        var digits = lower
+        var factor = 1.0
+        for (suffix, f) in [("gib", 1024.0), ("mib", 1.0), ("gb", 1024.0), ("mb", 1.0), ("g", 1024.0), ("m", 1.0)] {
+            if lower.hasSuffix(suffix) {
+                digits = String(lower.dropLast(suffix.count))
+                factor = f
+                break
+            }
+        }
+        guard let value = Double(digits), value.isFinite, value > 0 else {
+            throw .badRequest("invalid memory '\(text)': write a size such as 256m or 1g")
+        }
+        let mib = Int((value * factor).rounded(.up))
+        guard mib >= 6 else {
+            throw .badRequest("invalid memory '\(text)': Docker needs at least 6 MiB per container")
+        }
+        guard mib <= 1_048_576 else {
+            throw .badRequest("invalid memory '\(text)': more than 1 TiB")
+        }
+        return mib
+    }
+}
+
+/// A DNS name for `launch -d`, checked by the rules of RFC 1123.
+public enum DomainName {
+    public static func validate(_ text: String) throws(MicadoError) {
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        let ok = !text.isEmpty && text.count <= 253 && labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
+        }
+        guard ok else {
+            throw .badRequest("invalid domain '\(text)': use DNS labels of letters, digits and inner dashes, e.g. app.example.org")
+        }
+    }
+}
+
+/// An image reference as the Docker engine takes it (`name[:tag]`, optionally with a registry).
+public enum ImageReference {
+    public static func validate(_ text: String) throws(MicadoError) {
+        let ok = !text.isEmpty && text.count <= 255 && !text.hasPrefix("-")
+            && text.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39)
+                    || [0x2d, 0x2e, 0x5f, 0x3a, 0x2f, 0x40].contains($0)
+            }
+        guard ok else {
+            throw .badRequest("invalid image '\(text)': write an image name such as busybox:local or container-web")
+        }
+    }
+
+    /// `name` → `name:latest`; a reference with a tag or digest is kept.
+    public static func normalized(_ text: String) -> String {
+        if text.contains("@") { return text }
+        let lastSlash = text.lastIndex(of: "/").map { text.index(after: $0) } ?? text.startIndex
+        return text[lastSlash...].contains(":") ? text : text + ":latest"
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}

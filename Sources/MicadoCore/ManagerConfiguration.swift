@@ -1,0 +1,131 @@
+/// Everything the manager and the CLI read from `config.yaml`, with defaults.
+///
+/// Precedence is flags > `MICADO_*` environment > file > defaults; the file may leave
+/// out any key. `validate()` names the key that is wrong.
+public struct ManagerConfiguration: Codable, Sendable, Equatable {
+    public struct Manager: Codable, Sendable, Equatable {
+        /// The API listens here. Loopback by default: the token is the only guard.
+        public var address: String = "127.0.0.1"
+        public var port: Int = 7400
+        public init() {}
+    }
+
+    public struct Docker: Codable, Sendable, Equatable {
+        /// The manager's engine, as `DOCKER_HOST` spells it; nil takes `DOCKER_HOST`, then the default socket.
+        public var host: String?
+        /// The address the swarm advertises when the manager initialises it. It must be an
+        /// address micado owns (loopback or its own bridge), never the machine's interface.
+        public var advertiseAddress: String = "127.0.0.1"
+        /// Where ports published on the manager's engine answer (for `list -c`); defaults to the advertise address.
+        public var publishAddress: String?
+        /// The node's generic resource `mem` (MiB) that launches reserve; the engine advertises it.
+        public var reserveGenericMemory: Bool = true
+        public init() {}
+    }
+
+    public struct Store: Codable, Sendable, Equatable {
+        /// SQLite file; nil puts it in the micado home as `micado.sqlite`.
+        public var path: String?
+        public init() {}
+    }
+
+    public struct Defaults: Codable, Sendable, Equatable {
+        /// The location label the manager gives its own engine's node.
+        public var location: String = "local"
+        /// Memory for a launch without `-m` whose image has no recorded usage.
+        public var memoryMiB: Int = 64
+        /// How long `launch` waits for a running task before it reports why not.
+        public var launchTimeoutSeconds: Int = 60
+        public init() {}
+    }
+
+    public var manager = Manager()
+    public var docker = Docker()
+    public var store = Store()
+    public var defaults = Defaults()
+
+    public init() {}
+
+    public func validate() throws(MicadoError) {
+        guard (1...65535).contains(manager.port) else {
+            throw .init(.configuration, "config: manager.port \(manager.port) is out of range 1-65535")
+        }
+        guard !manager.address.isEmpty else {
+            throw .init(.configuration, "config: manager.address is empty")
+        }
+        guard !docker.advertiseAddress.isEmpty else {
+            throw .init(.configuration, "config: docker.advertiseAddress is empty")
+        }
+        do { try LocationName.validate(defaults.location) } catch {
+            throw .init(.configuration, "config: defaults.location: \(error.message)")
+        }
+        guard (6...1_048_576).contains(defaults.memoryMiB) else {
+            throw .init(.configuration, "config: defaults.memoryMiB \(defaults.memoryMiB) must be between 6 and 1048576")
+        }
+        guard (1...3600).contains(defaults.launchTimeoutSeconds) else {
+            throw .init(.configuration, "config: defaults.launchTimeoutSeconds must be between 1 and 3600")
+        }
+    }
+}
+
+extension ManagerConfiguration.Manager {
+    enum CodingKeys: String, CodingKey { case address, port }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        address = try c.decodeIfPresent(String.self, forKey: .address) ?? address
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+    }
+}
+
+extension ManagerConfiguration.Docker {
+    enum CodingKeys: String, CodingKey { case host, advertiseAddress, publishAddress, reserveGenericMemory }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        host = try c.decodeIfPresent(String.self, forKey: .host)
+        advertiseAddress = try c.decodeIfPresent(String.self, forKey: .advertiseAddress) ?? advertiseAddress
+        publishAddress = try c.decodeIfPresent(String.self, forKey: .publishAddress)
+        reserveGenericMemory = try c.decodeIfPresent(Bool.self, forKey: .reserveGenericMemory) ?? reserveGenericMemory
+    }
+}
+
+extension ManagerConfiguration.Store {
+    enum CodingKeys: String, CodingKey { case path }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        path = try c.decodeIfPresent(String.self, forKey: .path)
+    }
+}
+
+extension ManagerConfiguration.Defaults {
+    enum CodingKeys: String, CodingKey { case location, memoryMiB, launchTimeoutSeconds }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        location = try c.decodeIfPresent(String.self, forKey: .location) ?? location
+        memoryMiB = try c.decodeIfPresent(Int.self, forKey: .memoryMiB) ?? memoryMiB
+        launchTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .launchTimeoutSeconds) ?? launchTimeoutSeconds
+    }
+}
+
+extension ManagerConfiguration {
+    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        manager = try c.decodeIfPresent(Manager.self, forKey: .manager) ?? manager
+        docker = try c.decodeIfPresent(Docker.self, forKey: .docker) ?? docker
+        store = try c.decodeIfPresent(Store.self, forKey: .store) ?? store
+        defaults = try c.decodeIfPresent(Defaults.self, forKey: .defaults) ?? defaults
+    }
+
+    /// Keys the file may contain, section by section; anything else is a typo worth reporting.
+    public static let knownKeys: [String: Set<String>] = [
+        "manager": ["address", "port"],
+        "docker": ["host", "advertiseAddress", "publishAddress", "reserveGenericMemory"],
+        "store": ["path"],
+        "defaults": ["location", "memoryMiB", "launchTimeoutSeconds"],
+    ]
+}

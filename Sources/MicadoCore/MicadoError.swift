@@ -1,0 +1,54 @@
+/// The one error type of micado, shared by the manager, its API and the CLI.
+///
+/// `code` is a stable identifier that clients may match on (add codes, never rename
+/// them); `message` is for people and says what to do next. Secrets never go into
+/// either.
+public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// A stable error code. The raw value travels in API answers as `error.code`.
+    public struct Code: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The request is malformed or a value is out of range.
+        public static let badRequest = Code(rawValue: "bad_request")
+        /// The named thing does not exist.
+        public static let notFound = Code(rawValue: "not_found")
+        /// The name is already taken.
+        public static let alreadyExists = Code(rawValue: "already_exists")
+        /// The operation conflicts with the current state (e.g. removing a running container).
+        public static let conflict = Code(rawValue: "conflict")
+        /// The API token is missing or wrong.
+        public static let unauthorized = Code(rawValue: "unauthorized")
+        /// No cloud is configured for an operation that needs one.
+        public static let noCloud = Code(rawValue: "no_cloud")
+        /// The Docker engine answered with an error or could not be reached.
+        public static let engine = Code(rawValue: "engine_error")
+        /// The manager could not be reached (CLI side only).
+        public static let unreachable = Code(rawValue: "manager_unreachable")
+        /// The operation did not finish in time.
+        public static let timeout = Code(rawValue: "timeout")
+        /// A build failed.
+        public static let buildFailed = Code(rawValue: "build_failed")
+        /// Local files or configuration are wrong.
+        public static let configuration = Code(rawValue: "configuration")
+        /// Anything else: a bug or an unexpected answer.
+        public static let `internal` = Code(rawValue: "internal")
+    }
+}
+
+extension MicadoError {
+    public static func badRequest(_ message: String) -> MicadoError { .init(.badRequest, message) }
+    public static func notFound(_ message: String) -> MicadoError { .init(.notFound, message) }
+    public static func conflict(_ message: String) -> MicadoError { .init(.conflict, message) }
+}

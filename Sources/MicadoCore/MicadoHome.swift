@@ -1,0 +1,23 @@
+/// The micado home folder (`$MICADO_HOME`, default `~/.micado`) and the files in it.
+public struct MicadoHome: Sendable, Equatable {
+    public var path: String
+
+    public init(path: String) {
+        self.path = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+    }
+
+    /// `$MICADO_HOME`, else `$HOME/.micado`.
+    public static func resolve(environment: [String: String]) -> MicadoHome {
+        if let home = environment["MICADO_HOME"], !home.isEmpty { return MicadoHome(path: home) }
+        return MicadoHome(path: (environment["HOME"] ?? "/root") + "/.micado")
+    }
+
+    public var configFile: String { path + "/config.yaml" }
+    /// The API token: random, mode 0600, read by the manager and the CLI.
+    public var tokenFile: String { path + "/token" }
+    /// Cloud credentials (mode 0600); empty until clouds are configured.
+    public var credentialsFile: String { path + "/credentials.yaml" }
+    public var defaultStoreFile: String { path + "/micado.sqlite" }
+    public var pidFile: String { path + "/manager.pid" }
+    public var logFile: String { path + "/manager.log" }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import MicadoCore
+import Yams
+
+extension ManagerConfiguration {
+    /// Reads `config.yaml` from the home, then applies `MICADO_*` and `DOCKER_HOST` from
+    /// the environment. Unknown keys and wrong types are reported with the key's name.
+    public static func load(home: MicadoHome, environment: [String: String]) throws(MicadoError) -> ManagerConfiguration {
+        guard let data = FileManager.default.contents(atPath: home.configFile) else {
+            throw .init(.configuration, "no micado configuration at \(home.configFile): run 'micado init' first (or set MICADO_HOME)")
+        }
+        var configuration = try parse(String(decoding: data, as: UTF8.self), file: home.configFile)
+        if let port = environment["MICADO_PORT"] {
+            guard let value = Int(port) else { throw .init(.configuration, "MICADO_PORT '\(port)' is not a number") }
+            configuration.manager.port = value
+        }
+        if let host = environment["MICADO_DOCKER_HOST"] ?? (configuration.docker.host == nil ? environment["DOCKER_HOST"] : nil), !host.isEmpty {
+            configuration.docker.host = host
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    public static func parse(_ text: String, file: String) throws(MicadoError) -> ManagerConfiguration {
+        let tree: Any?
+        do { tree = try Yams.load(yaml: text) } catch {
+            throw .init(.configuration, "\(file) is not valid YAML: \(error)")
+        }
+        if tree == nil { return ManagerConfiguration() }
+        guard let sections = tree as? [String: Any] else {
+            throw .init(.configuration, "\(file): expected sections manager, docker, store, defaults at the top level")
+        }
+        for (section, value) in sections {
+            guard let keys = knownKeys[section] else {
+                throw .init(.configuration, "\(file): unknown section '\(section)' (known: \(knownKeys.keys.sorted().joined(separator: ", ")))")
+            }
+            guard let fields = value as? [String: Any] else {
+                if value is NSNull { continue }
+                throw .init(.configuration, "\(file): '\(section)' must be a mapping of keys")
+            }
+            for key in fields.keys where !keys.contains(key) {
+                throw .init(.configuration, "\(file): unknown key '\(section).\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
+            }
+        }
+        do {
+            return try YAMLDecoder().decode(ManagerConfiguration.self, from: text)
+        } catch let error as DecodingError {
+            throw .init(.configuration, "\(file): \(describe(error))")
+        } catch {
+            throw .init(.configuration, "\(file): \(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(let type, let c), .valueNotFound(let type, let c):
+            return "'\(c.codingPath.map(\.stringValue).joined(separator: "."))' must be a \(type)"
+        case .dataCorrupted(let c):
+            return "bad value for '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+        case .keyNotFound(let key, _):
+            return "missing key '\(key.stringValue)'"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    /// The file `micado init` writes: every key with its default, commented.
+    public static func template(home: MicadoHome, dockerHost: String?, advertiseAddress: String, port: Int) -> String {
+        """
+        # micado manager configuration. Precedence: flags > MICADO_* environment > this file.
+        manager:
+          # The API listens here; keep it on loopback unless a proxy with TLS is in front.
+          address: 127.0.0.1
+          port: \(port)
+        docker:
+          # The manager's engine (DOCKER_HOST syntax). Unset: $DOCKER_HOST, then /var/run/docker.sock.
+        \(dockerHost.map { "  host: \($0)" } ?? "  # host: unix:///var/run/docker.sock")
+          # The swarm advertises here when micado initialises it: an address micado owns.
+          advertiseAddress: \(advertiseAddress)
+          # Launches reserve the node's generic resource "mem" (MiB) that engines advertise.
+          reserveGenericMemory: true
+        store:
+          path: \(home.defaultStoreFile)
+        defaults:
+          location: local
+          memoryMiB: 64
+          launchTimeoutSeconds: 60
+
+        """
+    }
+}

@@ -1,0 +1,194 @@
+import DockerEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MicadoCore
+import NIOCore
+
+/// The manager's HTTP API: the CLI's only way in.
+///
+/// Every route but `/v1/health` needs `Authorization: Bearer <token>`. Errors are
+/// `{"error":{"code","message"}}` with a status that matches the code.
+public enum HTTPAPI {
+    public static func router(orchestrator: Orchestrator, token: String, logger: Logger) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        router.get("/v1/health") { _, _ in
+            try json(HealthView(status: "ok", version: MicadoVersion.current, engineAPIVersion: orchestrator.engine.apiVersion.description, pid: getpid()))
+        }
+        let api = router.group("/v1").add(middleware: BearerAuthMiddleware(token: token))
+
+        api.get("/containers") { request, _ in
+            try json(try await orchestrator.containers(all: request.uri.queryParameters["all"] == "true"))
+        }
+        api.post("/containers") { request, context in
+            let launch = try await decode(LaunchRequest.self, request, context)
+            return try json(try await orchestrator.launch(launch), status: .created)
+        }
+        api.get("/containers/{name}") { _, context in
+            try json(try await orchestrator.container(try context.parameters.require("name")))
+        }
+        api.post("/containers/{name}/quit") { request, context in
+            let quit = try await decode(QuitRequest.self, request, context)
+            let name = try context.parameters.require("name")
+            guard let view = try await orchestrator.quit(name, remove: quit.remove) else { return Response(status: .noContent) }
+            return try json(view)
+        }
+        api.delete("/containers/{name}") { _, context in
+            try await orchestrator.remove(try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
+        api.get("/containers/{name}/logs") { request, context in
+            let tail = request.uri.queryParameters["tail"].flatMap { Int(String($0)) }
+            let lines = try await orchestrator.logs(try context.parameters.require("name"), tail: tail)
+            return try json(lines.map { LogLineView(stream: $0.stream.rawValue, text: $0.text) })
+        }
+        api.post("/containers/{name}/exec") { request, context in
+            let exec = try await decode(ExecRequest.self, request, context)
+            return try json(try await orchestrator.execute(try context.parameters.require("name"), command: exec.command))
+        }
+        api.get("/containers/{name}/files") { request, context in
+            let path = try requiredQuery(request, "path")
+            let bytes = try await orchestrator.readFile(try context.parameters.require("name"), path: path)
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        api.put("/containers/{name}/files") { request, context in
+            let path = try requiredQuery(request, "path")
+            let body = try await request.body.collect(upTo: 256 << 20)
+            let mode = request.uri.queryParameters["mode"].flatMap { Int(String($0), radix: 8) } ?? 0o644
+            try await orchestrator.writeFile(try context.parameters.require("name"), path: path, contents: Array(buffer: body), mode: mode)
+            return Response(status: .noContent)
+        }
+        api.get("/services") { request, _ in
+            try json(try await orchestrator.services(name: request.uri.queryParameters["name"].map(String.init)))
+        }
+        api.get("/instances") { _, _ in
+            try json(try await orchestrator.instances())
+        }
+        api.post("/instances") { request, context in
+            let start = try await decode(StartInstanceRequest.self, request, context)
+            return try json(try await orchestrator.startInstance(start), status: .created)
+        }
+        api.delete("/instances") { request, _ in
+            try await orchestrator.stopInstances(tag: try requiredQuery(request, "tag"))
+            return Response(status: .noContent)
+        }
+        api.post("/images") { request, _ in
+            let name = try requiredQuery(request, "name")
+            let body = try await request.body.collect(upTo: 1 << 30)
+            return try json(try await orchestrator.build(name: name, tarball: Array(buffer: body)), status: .created)
+        }
+        api.get("/images") { _, _ in
+            try json(try await orchestrator.images())
+        }
+        api.get("/events") { request, _ in
+            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100
+            return try json(try await orchestrator.events(subject: request.uri.queryParameters["subject"].map(String.init), limit: min(max(limit, 1), 10_000)))
+        }
+        return router
+    }
+
+    struct LogLineView: Codable {
+        var stream: String
+        var text: String
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try WireFormat.encoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+        let body = try await request.body.collect(upTo: 1 << 20)
+        do {
+            return try WireFormat.decoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw MicadoError.badRequest("invalid request body: \(describe(error))")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case .keyNotFound(let key, let c): return "missing field '\(path(c.codingPath + [key] as [any CodingKey]))'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "wrong type for field '\(path(c.codingPath))'"
+        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid JSON" : "bad value for '\(path(c.codingPath))': \(c.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    static func requiredQuery(_ request: Request, _ key: String) throws -> String {
+        guard let value = request.uri.queryParameters[Substring(key)], !value.isEmpty else {
+            throw MicadoError.badRequest("missing query parameter '\(key)'")
+        }
+        return String(value)
+    }
+}
+
+extension MicadoError.Code {
+    var httpStatus: HTTPResponse.Status {
+        switch self {
+        case .badRequest, .configuration: .badRequest
+        case .notFound: .notFound
+        case .alreadyExists, .conflict: .conflict
+        case .unauthorized: .unauthorized
+        case .noCloud, .buildFailed: .unprocessableContent
+        case .engine: .badGateway
+        case .timeout: .gatewayTimeout
+        default: .internalServerError
+        }
+    }
+}
+
+/// Turns every error into the JSON error body; unexpected ones are logged and hidden.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as MicadoError {
+            return Self.response(error)
+        } catch let error as HTTPError {
+            let code: MicadoError.Code = error.status == .notFound ? .notFound : .badRequest
+            let message = error.status == .notFound ? "no such route: \(request.method) \(request.uri.path)" : "\(error.body ?? "\(error.status)")"
+            return Self.response(MicadoError(code, message), status: error.status)
+        } catch {
+            logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
+            return Self.response(MicadoError(.internal, "internal error; see the manager's log"))
+        }
+    }
+
+    static func response(_ error: MicadoError, status: HTTPResponse.Status? = nil) -> Response {
+        let data = (try? WireFormat.encoder().encode(ErrorBody(error))) ?? Data()
+        return Response(status: status ?? error.code.httpStatus, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` in constant time.
+struct BearerAuthMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: [UInt8]
+
+    init(token: String) { self.token = Array(token.utf8) }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let header = request.headers[.authorization] ?? ""
+        let given = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
+        guard Self.constantTimeEqual(given, token) else {
+            throw MicadoError(.unauthorized, "missing or wrong API token; the CLI reads it from the micado home's token file")
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of a guess matched.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for i in 0..<max(a.count, b.count) {
+            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return difference == 0 && !b.isEmpty
+    }
+}

@@ -1,0 +1,59 @@
+import AsyncHTTPClient
+import DockerEngine
+import Foundation
+import Hummingbird
+import Logging
+import MicadoCore
+import MicadoStore
+import ServiceLifecycle
+
+/// `micado manager`: opens the store, connects the engine, makes it a swarm manager,
+/// reconciles, and serves the API until SIGTERM or SIGINT.
+public struct ManagerDaemon {
+    public var home: MicadoHome
+    public var configuration: ManagerConfiguration
+    public var logger: Logger
+
+    public init(home: MicadoHome, configuration: ManagerConfiguration, logger: Logger) {
+        self.home = home
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let token = try home.readToken()
+        let store = try Store.open(path: configuration.store.path ?? home.defaultStoreFile)
+        let managerID = try await store.setting("manager.id") { "m" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
+        let endpoint = try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
+            let orchestrator = Orchestrator(configuration: configuration, store: store, engine: engine, managerID: managerID, logger: logger)
+            try await orchestrator.bootstrapSwarm()
+            try await orchestrator.reconcile()
+            try writePIDFile()
+            defer { try? FileManager.default.removeItem(atPath: home.pidFile) }
+            await orchestrator.note(
+                "manager.start", managerID,
+                "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))")
+            let router = HTTPAPI.router(orchestrator: orchestrator, token: token, logger: logger)
+            let app = Application(
+                router: router,
+                configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
+                services: [Reconciler(orchestrator: orchestrator, logger: logger)],
+                logger: logger)
+            try await app.runService()  // graceful shutdown on SIGTERM and SIGINT
+            await orchestrator.note("manager.stop", managerID, "manager stopped")
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+    }
+
+    func writePIDFile() throws(MicadoError) {
+        guard FileManager.default.createFile(atPath: home.pidFile, contents: Data("\(getpid())\n".utf8)) else {
+            throw .init(.configuration, "cannot write \(home.pidFile)")
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import DockerEngine
+import Foundation
+import MicadoCore
+import MicadoStore
+
+/// What the engine says at one moment: nodes and the tasks of each service.
+struct SwarmSnapshot {
+    var nodes: [String: Node]
+    var tasksByService: [String: [SwarmTask]]
+
+    /// The task that best tells the container's state: one meant to run, newest first.
+    func currentTask(of serviceID: String?) -> SwarmTask? {
+        guard let serviceID, let tasks = tasksByService[serviceID] else { return nil }
+        return tasks.max { a, b in
+            let ar = a.desiredState == "running", br = b.desiredState == "running"
+            if ar != br { return !ar }
+            return (a.updatedAt ?? "") < (b.updatedAt ?? "")
+        }
+    }
+}
+
+extension Orchestrator {
+    func snapshot(serviceID: String? = nil) async throws(MicadoError) -> SwarmSnapshot {
+        let nodes = try await engine.nodes()
+        let tasks = try await engine.tasks(filters: serviceID.map { ["service": [$0]] } ?? [:])
+        return SwarmSnapshot(
+            nodes: Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+            tasksByService: Dictionary(grouping: tasks, by: \.serviceID))
+    }
+
+    /// The observed state of a container from its newest task.
+    func observedState(of record: ContainerRecord, in snapshot: SwarmSnapshot) -> (ObservedState, String?, SwarmTask?) {
+        guard record.serviceID != nil else { return (.creating, nil, nil) }
+        if record.lastState == .missing { return (.missing, record.lastReason, nil) }
+        guard let task = snapshot.currentTask(of: record.serviceID) else {
+            return record.desired == .running ? (.pending, "waiting for the scheduler", nil) : (.stopped, nil, nil)
+        }
+        let detail = [task.status.err, task.status.message].compactMap { $0 }.first { !$0.isEmpty }
+        switch (record.desired, task.status.state) {
+        case (.stopped, "running"): return (.running, "stopping", task)
+        case (.stopped, _): return (.stopped, nil, task)
+        case (.running, "running"): return (.running, nil, task)
+        case (.running, "failed"), (.running, "rejected"): return (.failed, detail, task)
+        case (.running, "complete"), (.running, "shutdown"): return (.pending, "restarting after: \(detail ?? task.status.state)", task)
+        default: return (.pending, detail.map { "\(task.status.state): \($0)" } ?? task.status.state, task)
+        }
+    }
+
+    func view(of record: ContainerRecord, in snapshot: SwarmSnapshot) -> ContainerView {
+        let (state, reason, task) = observedState(of: record, in: snapshot)
+        let node = task?.nodeID.flatMap { snapshot.nodes[$0] }
+        let address = node.flatMap(publishAddress(for:))
+        var endpoint: String?
+        if state == .running, let address, let port = record.port { endpoint = "\(address):\(port.published)" }
+        return ContainerView(
+            name: ContainerName(rawValue: record.name)!, client: record.client, image: record.image, desired: record.desired,
+            state: state, location: record.location, domain: record.domain, port: record.port, memoryMiB: record.memoryMiB,
+            node: node?.description?.hostname ?? task?.nodeID, endpoint: endpoint, reason: reason, serviceID: record.serviceID,
+            createdAt: record.createdAt)
+    }
+
+    func view(of record: ContainerRecord) async throws(MicadoError) -> ContainerView {
+        let snapshot = try await snapshot(serviceID: record.serviceID ?? "-")
+        let view = view(of: record, in: snapshot)
+        try await store.observe(container: record.name, state: view.state, reason: view.reason)
+        return view
+    }
+
+    /// `micado list -c`: running containers, or all with `all`.
+    public func containers(all: Bool) async throws(MicadoError) -> [ContainerView] {
+        let records = try await store.containers().filter { all || $0.desired == .running }
+        guard !records.isEmpty else { return [] }
+        let snapshot = try await snapshot()
+        return records.map { view(of: $0, in: snapshot) }
+    }
+
+    public func container(_ name: String) async throws(MicadoError) -> ContainerView {
+        try await view(of: try record(named: name))
+    }
+
+    func record(named name: String) async throws(MicadoError) -> ContainerRecord {
+        guard let record = try await store.container(name) else {
+            throw .notFound("no container named \(name); see 'micado list -c -a'")
+        }
+        return record
+    }
+
+    /// `micado list -i`: every node of the swarm with what runs on it.
+    public func instances() async throws(MicadoError) -> [InstanceView] {
+        let snapshot = try await snapshot()
+        let records = try await store.containers()
+        let known = Dictionary(try await store.instances().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let memoryByService = Dictionary(records.compactMap { r in r.serviceID.map { ($0, r.memoryMiB) } }, uniquingKeysWith: { a, _ in a })
+        var running: [String: (count: Int, memory: Int)] = [:]
+        for (serviceID, tasks) in snapshot.tasksByService {
+            guard let memory = memoryByService[serviceID] else { continue }
+            for task in tasks where task.status.state == "running" {
+                guard let nodeID = task.nodeID else { continue }
+                running[nodeID, default: (0, 0)].count += 1
+                running[nodeID, default: (0, 0)].memory += memory
+            }
+        }
+        return snapshot.nodes.values.sorted { ($0.spec.role == "manager" ? 0 : 1, $0.id) < ($1.spec.role == "manager" ? 0 : 1, $1.id) }.map { node in
+            let total = node.genericResource("mem").map(Int.init) ?? node.description?.resources?.memoryBytes.map { Int($0 >> 20) }
+            return InstanceView(
+                id: node.id, hostname: node.description?.hostname ?? node.id, cloud: known[node.id]?.cloud ?? "unknown",
+                location: node.spec.labels?[Label.location], role: node.spec.role ?? "worker", state: node.status.state,
+                availability: node.spec.availability ?? "active", address: publishAddress(for: node),
+                containers: running[node.id]?.count ?? 0, memoryReservedMiB: running[node.id]?.memory ?? 0,
+                memoryTotalMiB: total, engineVersion: node.description?.engine?.engineVersion)
+        }
+    }
+
+    /// `micado info`: one service (`name`) or every service of this manager.
+    public func services(name: String?) async throws(MicadoError) -> [ServiceInfo] {
+        let services: [SwarmService]
+        if let name {
+            let record = try await record(named: name)
+            services = [try await engine.service(record.serviceID ?? record.name)]
+        } else {
+            services = try await engine.services(label: "\(Label.manager)=\(managerID)")
+        }
+        let snapshot = try await snapshot()
+        return services.sorted { $0.spec.name < $1.spec.name }.map { service in
+            let tasks = (snapshot.tasksByService[service.id] ?? []).sorted { ($0.updatedAt ?? "") > ($1.updatedAt ?? "") }
+            return ServiceInfo(
+                name: service.spec.name, serviceID: service.id, image: service.spec.taskTemplate.containerSpec.image,
+                replicas: service.spec.replicas, running: tasks.filter { $0.status.state == "running" }.count,
+                ports: (service.spec.endpointSpec?.ports ?? []).map { PortMapping(published: $0.publishedPort ?? 0, target: $0.targetPort) },
+                constraints: service.spec.taskTemplate.placement?.constraints ?? [],
+                tasks: tasks.prefix(10).map { task in
+                    ServiceInfo.Task(
+                        id: task.id, node: task.nodeID.flatMap { snapshot.nodes[$0]?.description?.hostname } ?? task.nodeID,
+                        state: task.status.state, desiredState: task.desiredState, message: task.status.message,
+                        error: task.status.err, containerID: task.status.containerStatus?.containerID,
+                        updatedAt: parseEngineTime(task.updatedAt))
+                })
+        }
+    }
+}

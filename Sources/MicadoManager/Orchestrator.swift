@@ -1,0 +1,101 @@
+import DockerEngine
+import Foundation
+import Logging
+import MicadoCore
+import MicadoStore
+
+/// The manager's operations on containers, images and the swarm.
+///
+/// Desired state goes to the store first, then to the engine, so that a crash between
+/// the two leaves a record that the reconciler finishes (see `Reconciler`): a container
+/// record without a service gets one, a service without a record is removed.
+public final class Orchestrator: Sendable {
+    public let configuration: ManagerConfiguration
+    public let store: Store
+    public let engine: EngineClient
+    /// Labels every service this manager creates, so that managers sharing an engine never touch each other's.
+    public let managerID: String
+    let logger: Logger
+
+    public init(configuration: ManagerConfiguration, store: Store, engine: EngineClient, managerID: String, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.engine = engine
+        self.managerID = managerID
+        self.logger = logger
+    }
+
+    enum Label {
+        static let manager = "micado.manager"
+        static let container = "micado.container"
+        static let client = "micado.client"
+        static let location = "micado.location"
+    }
+
+    func event(_ kind: String, _ subject: String, _ message: String) -> EventRecord {
+        EventRecord(time: Date(), kind: kind, subject: subject, message: message)
+    }
+
+    func note(_ kind: String, _ subject: String, _ message: String) async {
+        logger.info("\(message)", metadata: ["event.kind": "\(kind)", "event.subject": "\(subject)"])
+        do { try await store.record(event(kind, subject, message)) } catch {
+            logger.error("cannot record event", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: swarm bootstrap
+
+    /// Makes the engine a swarm manager (advertising only on the configured address) and
+    /// labels its node with the default location, so that launches have somewhere to go.
+    public func bootstrapSwarm() async throws(MicadoError) {
+        var info = try await engine.info()
+        switch info.swarm.localNodeState {
+        case "active":
+            guard info.swarm.controlAvailable == true else {
+                throw .init(.configuration, "the engine at \(engine.endpoint) is a worker of another swarm; micado needs a swarm manager (docker swarm leave, then restart micado)")
+            }
+        case "inactive":
+            let advertise = configuration.docker.advertiseAddress
+            _ = try await engine.initSwarm(advertiseAddress: advertise, listenAddress: "\(advertise):2377")
+            info = try await engine.info()
+            await note("swarm.init", info.swarm.nodeID, "initialised a swarm on \(engine.endpoint), advertising on \(advertise)")
+        default:
+            throw .init(.engine, "the engine's swarm is '\(info.swarm.localNodeState)'; wait for it to settle or run docker swarm leave --force")
+        }
+        let node = try await engine.node(info.swarm.nodeID)
+        var spec = node.spec
+        var labels = spec.labels ?? [:]
+        if labels[Label.location] == nil {
+            labels[Label.location] = configuration.defaults.location
+            spec.labels = labels
+            try await engine.updateNode(node.id, version: node.version, spec: spec)
+            await note("node.labelled", node.id, "labelled the manager's node micado.location=\(configuration.defaults.location)")
+        }
+        let now = Date()
+        let existing = try await store.instances().first { $0.id == node.id }
+        try await store.upsertInstance(
+            InstanceRecord(
+                id: node.id, hostname: node.description?.hostname ?? info.name, cloud: "manager",
+                location: labels[Label.location], role: "manager", state: "ready", address: publishAddress(for: node),
+                createdAt: existing?.createdAt ?? now, updatedAt: now))
+    }
+
+    /// Where ports published on `node` answer.
+    func publishAddress(for node: Node) -> String? {
+        if node.spec.role == "manager", let address = configuration.docker.publishAddress { return address }
+        if node.spec.role == "manager", node.status.addr == nil || node.status.addr == "0.0.0.0" {
+            return configuration.docker.advertiseAddress
+        }
+        return node.status.addr
+    }
+
+    /// The engine that runs the containers of `nodeID`. Until clouds exist, that is the
+    /// manager's own engine; other nodes are reached through their instance records.
+    func engine(forNode nodeID: String?) async throws(MicadoError) -> EngineClient {
+        let info = try await engine.info()
+        guard nodeID == nil || nodeID == info.swarm.nodeID else {
+            throw .init(.engine, "the container runs on node \(nodeID ?? "?"), whose engine micado cannot reach yet")
+        }
+        return engine
+    }
+}

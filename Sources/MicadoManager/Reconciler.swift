@@ -1,0 +1,82 @@
+import DockerEngine
+import Foundation
+import Logging
+import MicadoCore
+import MicadoStore
+import ServiceLifecycle
+
+/// Converges the swarm to the store, at start-up and then periodically.
+///
+/// Every step is idempotent, so a manager killed at any moment finishes what it was doing
+/// on its next pass: a record without a service gets one (or adopts the one it made), a
+/// service of ours without a record is removed, replicas follow the desired state.
+public struct Reconciler: Service {
+    let orchestrator: Orchestrator
+    let interval: Duration
+    let logger: Logger
+
+    public init(orchestrator: Orchestrator, interval: Duration = .seconds(10), logger: Logger) {
+        self.orchestrator = orchestrator
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled {
+                do { try await orchestrator.reconcile() } catch {
+                    logger.warning("reconcile pass failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        } onGracefulShutdown: {}
+        // The loop ends when the group cancels it after the graceful shutdown signal.
+    }
+}
+
+extension Orchestrator {
+    /// One reconcile pass. Returns what it changed, for tests and events.
+    @discardableResult
+    public func reconcile() async throws(MicadoError) -> [String] {
+        var changes: [String] = []
+        let services = try await engine.services(label: "\(Label.manager)=\(managerID)")
+        let byName = Dictionary(services.map { ($0.spec.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let records = try await store.containers()
+        for var record in records {
+            guard let service = byName[record.name] else {
+                if record.serviceID == nil || record.lastState == .creating {
+                    try await ensureService(record)
+                    changes.append("created service for \(record.name)")
+                    await note("container.resumed", record.name, "finished the interrupted launch of \(record.name)")
+                } else if record.lastState != .missing {
+                    record.lastState = .missing
+                    record.lastReason = "its service was removed outside micado; quit and remove it, or launch it again"
+                    record.updatedAt = Date()
+                    try await store.updateContainer(record, event: event("container.missing", record.name, "service of \(record.name) is gone from the swarm"))
+                    changes.append("marked \(record.name) missing")
+                }
+                continue
+            }
+            if record.serviceID != service.id {
+                record.serviceID = service.id
+                record.lastState = .pending
+                record.updatedAt = Date()
+                try await store.updateContainer(record, event: event("container.adopted", record.name, "adopted service \(service.id.prefix(12)) for \(record.name)"))
+                changes.append("adopted \(record.name)")
+            }
+            let wanted = record.desired == .running ? 1 : 0
+            if service.spec.replicas != wanted {
+                try await engine.scaleService(service.id, replicas: wanted)
+                await note("container.rescaled", record.name, "set \(record.name) to \(wanted) replica(s) as desired")
+                changes.append("scaled \(record.name) to \(wanted)")
+            }
+        }
+        let known = Set(records.map(\.name))
+        for service in services where !known.contains(service.spec.name) {
+            do { try await engine.removeService(service.id) } catch where error.code == .notFound {}
+            await note("container.orphan-removed", service.spec.name, "removed service \(service.spec.name): no container record")
+            changes.append("removed orphan \(service.spec.name)")
+        }
+        return changes
+    }
+}

@@ -1,0 +1,59 @@
+import GRDB
+
+/// Append-only, named migrations: never edit a shipped one, add the next.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: containers, instances, images, events") { db in
+            try db.create(table: "containers") { t in
+                t.primaryKey("name", .text)
+                t.column("client", .text).notNull()
+                t.column("image", .text).notNull()
+                t.column("desired", .text).notNull()
+                t.column("serviceID", .text).unique()
+                t.column("location", .text)
+                t.column("script", .text)
+                t.column("domain", .text)
+                t.column("arguments", .text).notNull()
+                t.column("environment", .text).notNull()
+                t.column("portPublished", .integer)
+                t.column("portTarget", .integer)
+                t.column("memoryMiB", .integer).notNull()
+                t.column("lastState", .text).notNull()
+                t.column("lastReason", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+            try db.create(table: "instances") { t in
+                t.primaryKey("id", .text)
+                t.column("hostname", .text).notNull()
+                t.column("cloud", .text).notNull()
+                t.column("location", .text)
+                t.column("role", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("address", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+            try db.create(table: "images") { t in
+                t.primaryKey("name", .text)
+                t.column("imageID", .text)
+                t.column("sizeBytes", .integer)
+                t.column("criticalMemoryMiB", .integer)
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "settings") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+            try db.create(table: "events") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .datetime).notNull().indexed()
+                t.column("kind", .text).notNull()
+                t.column("subject", .text).notNull().indexed()
+                t.column("message", .text).notNull()
+            }
+        }
+        return m
+    }
+}

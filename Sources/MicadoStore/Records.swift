@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+import MicadoCore
+
+/// A container the manager was asked for: the desired state, kept until `remove`.
+public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "containers"
+
+    public var name: String
+    public var client: String
+    public var image: String
+    public var desired: DesiredState
+    /// Set once the service exists; nil while the manager is still creating it.
+    public var serviceID: String?
+    public var location: String?
+    public var script: String?
+    public var domain: String?
+    public var arguments: [String]
+    public var environment: [EnvironmentVariable]
+    public var portPublished: Int?
+    public var portTarget: Int?
+    public var memoryMiB: Int
+    /// What the manager last observed and why (for `list`, `explain`).
+    public var lastState: ObservedState
+    public var lastReason: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        name: String, client: String, image: String, desired: DesiredState, serviceID: String?, location: String?,
+        script: String?, domain: String?, arguments: [String], environment: [EnvironmentVariable], port: PortMapping?,
+        memoryMiB: Int, lastState: ObservedState, lastReason: String?, createdAt: Date, updatedAt: Date
+    ) {
+        self.name = name
+        self.client = client
+        self.image = image
+        self.desired = desired
+        self.serviceID = serviceID
+        self.location = location
+        self.script = script
+        self.domain = domain
+        self.arguments = arguments
+        self.environment = environment
+        self.portPublished = port?.published
+        self.portTarget = port?.target
+        self.memoryMiB = memoryMiB
+        self.lastState = lastState
+        self.lastReason = lastReason
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    public var port: PortMapping? {
+        guard let portPublished, let portTarget else { return nil }
+        return PortMapping(published: portPublished, target: portTarget)
+    }
+}
+
+extension DesiredState: DatabaseValueConvertible {}
+extension ObservedState: DatabaseValueConvertible {}
+
+/// An instance (Swarm node) the manager knows, with where it came from.
+public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "instances"
+    public var id: String
+    public var hostname: String
+    public var cloud: String
+    public var location: String?
+    public var role: String
+    public var state: String
+    public var address: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, hostname: String, cloud: String, location: String?, role: String, state: String, address: String?,
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.hostname = hostname
+        self.cloud = cloud
+        self.location = location
+        self.role = role
+        self.state = state
+        self.address = address
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// An image built through micado (or seen in use), with its critical memory usage.
+public struct ImageRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "images"
+    public var name: String
+    public var imageID: String?
+    public var sizeBytes: Int64?
+    public var criticalMemoryMiB: Int?
+    public var createdAt: Date
+
+    public init(name: String, imageID: String?, sizeBytes: Int64?, criticalMemoryMiB: Int?, createdAt: Date) {
+        self.name = name
+        self.imageID = imageID
+        self.sizeBytes = sizeBytes
+        self.criticalMemoryMiB = criticalMemoryMiB
+        self.createdAt = createdAt
+    }
+}
+
+/// One thing that happened, for `micado events`. Append-only.
+public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "events"
+    public var id: Int64?
+    public var time: Date
+    public var kind: String
+    public var subject: String
+    public var message: String
+
+    public init(id: Int64? = nil, time: Date, kind: String, subject: String, message: String) {
+        self.id = id
+        self.time = time
+        self.kind = kind
+        self.subject = subject
+        self.message = message
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

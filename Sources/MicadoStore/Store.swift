@@ -1,0 +1,160 @@
+import Foundation
+import GRDB
+import MicadoCore
+
+/// The manager's persistent state: desired containers, known instances and images, and
+/// the event log. SQLite in WAL mode: a committed write survives a kill -9.
+public final class Store: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the store at `path` and runs pending migrations.
+    public static func open(path: String) throws(MicadoError) -> Store {
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(5)
+            let pool = try DatabasePool(path: path, configuration: config)
+            return try Store(writer: pool)
+        } catch let error as MicadoError {
+            throw error
+        } catch {
+            throw .init(.configuration, "cannot open the store at \(path): \(error)")
+        }
+    }
+
+    /// An in-memory store, for tests.
+    public static func inMemory() -> Store {
+        try! Store(writer: DatabaseQueue())
+    }
+
+    init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Migrations.migrator.migrate(writer)
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(MicadoError) -> T {
+        do { return try await writer.write(body) } catch let error as MicadoError { throw error } catch {
+            throw Self.map(error)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(MicadoError) -> T {
+        do { return try await writer.read(body) } catch let error as MicadoError { throw error } catch {
+            throw Self.map(error)
+        }
+    }
+
+    static func map(_ error: any Error) -> MicadoError {
+        if let db = error as? DatabaseError, db.resultCode == .SQLITE_CONSTRAINT {
+            return .init(.alreadyExists, "already exists: \(db.message ?? "constraint violated")")
+        }
+        return .init(.internal, "store error: \(error)")
+    }
+
+    // MARK: containers
+
+    /// Inserts a new container; fails with `already_exists` when the name is taken.
+    public func insertContainer(_ record: ContainerRecord, event: EventRecord) async throws(MicadoError) {
+        do {
+            try await write { db in
+                if try ContainerRecord.fetchOne(db, key: record.name) != nil {
+                    throw MicadoError(.alreadyExists, "a container named \(record.name) already exists; pick another name or remove it first")
+                }
+                try record.insert(db)
+                var event = event
+                try event.insert(db)
+            }
+        }
+    }
+
+    public func container(_ name: String) async throws(MicadoError) -> ContainerRecord? {
+        try await read { db in try ContainerRecord.fetchOne(db, key: name) }
+    }
+
+    public func containers() async throws(MicadoError) -> [ContainerRecord] {
+        try await read { db in try ContainerRecord.order(Column("createdAt"), Column("name")).fetchAll(db) }
+    }
+
+    /// Saves a changed container together with the event that explains the change.
+    public func updateContainer(_ record: ContainerRecord, event: EventRecord?) async throws(MicadoError) {
+        try await write { db in
+            try record.update(db)
+            if var event { try event.insert(db) }
+        }
+    }
+
+    /// Records the observed state; cheap no-op when nothing changed.
+    public func observe(container name: String, state: ObservedState, reason: String?) async throws(MicadoError) {
+        try await write { db in
+            guard var record = try ContainerRecord.fetchOne(db, key: name) else { return }
+            guard record.lastState != state || record.lastReason != reason else { return }
+            record.lastState = state
+            record.lastReason = reason
+            record.updatedAt = Date()
+            try record.update(db)
+        }
+    }
+
+    public func deleteContainer(_ name: String, event: EventRecord) async throws(MicadoError) {
+        try await write { db in
+            _ = try ContainerRecord.deleteOne(db, key: name)
+            var event = event
+            try event.insert(db)
+        }
+    }
+
+    // MARK: instances
+
+    public func upsertInstance(_ record: InstanceRecord) async throws(MicadoError) {
+        try await write { db in try record.save(db) }
+    }
+
+    public func instances() async throws(MicadoError) -> [InstanceRecord] {
+        try await read { db in try InstanceRecord.order(Column("createdAt")).fetchAll(db) }
+    }
+
+    // MARK: images
+
+    public func upsertImage(_ record: ImageRecord) async throws(MicadoError) {
+        try await write { db in try record.save(db) }
+    }
+
+    public func image(_ name: String) async throws(MicadoError) -> ImageRecord? {
+        try await read { db in try ImageRecord.fetchOne(db, key: name) }
+    }
+
+    public func images() async throws(MicadoError) -> [ImageRecord] {
+        try await read { db in try ImageRecord.order(Column("name")).fetchAll(db) }
+    }
+
+    // MARK: settings
+
+    /// The value of `key`, created with `make()` on first use (e.g. the manager's identity).
+    public func setting(_ key: String, orCreate make: @escaping @Sendable () -> String) async throws(MicadoError) -> String {
+        try await write { db in
+            if let value = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) {
+                return value
+            }
+            let value = make()
+            try db.execute(sql: "INSERT INTO settings (key, value) VALUES (?, ?)", arguments: [key, value])
+            return value
+        }
+    }
+
+    // MARK: events
+
+    public func record(_ event: EventRecord) async throws(MicadoError) {
+        try await write { db in
+            var event = event
+            try event.insert(db)
+        }
+    }
+
+    /// The newest `limit` events (optionally about one subject), oldest first.
+    public func events(subject: String? = nil, limit: Int = 100) async throws(MicadoError) -> [EventRecord] {
+        try await read { db in
+            var request = EventRecord.order(Column("id").desc).limit(limit)
+            if let subject { request = request.filter(Column("subject") == subject) }
+            return try request.fetchAll(db).reversed()
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+extension Micado {
+    struct ListCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List the containers (-c) or the instances (-i) of the infrastructure.",
+            discussion: "Examples: micado list -c -a; micado list -i --output json",
+            aliases: ["ls"])
+
+        @Flag(name: .shortAndLong, help: "List the instances.")
+        var instance = false
+
+        @Flag(name: [.customShort("c"), .long], help: "List the running containers.")
+        var containers = false
+
+        @Flag(name: .shortAndLong, help: "With -c: list stopped containers too.")
+        var all = false
+
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard instance != containers else { throw ValidationError("give exactly one of -c (containers) or -i (instances)") }
+            if all && instance { throw ValidationError("-a lists stopped containers; use it with -c") }
+        }
+
+        func run() async throws {
+            let client = try ManagerClient.fromHome()
+            if instance {
+                let instances = try await client.json([InstanceView].self, .GET, "/v1/instances")
+                if output.output == .json { return try Console.printJSON(instances) }
+                Console.table(
+                    ["ID", "HOSTNAME", "CLOUD", "LOCATION", "ROLE", "STATE", "ADDRESS", "CONTAINERS", "MEMORY(MiB)", "ENGINE"],
+                    instances.map {
+                        [String($0.id.prefix(12)), $0.hostname, $0.cloud, $0.location ?? "", $0.role, "\($0.state)/\($0.availability)", $0.address ?? "",
+                         "\($0.containers)", "\($0.memoryReservedMiB)/\($0.memoryTotalMiB.map(String.init) ?? "?")", $0.engineVersion ?? ""]
+                    })
+                return
+            }
+            let views = try await client.json([ContainerView].self, .GET, "/v1/containers", query: all ? [("all", "true")] : [])
+            if output.output == .json { return try Console.printJSON(views) }
+            Console.table(
+                ["NAME", "CLIENT", "IMAGE", "STATE", "NODE", "ENDPOINT", "MEMORY", "DOMAIN", "AGE"],
+                views.map {
+                    [$0.name.rawValue, $0.client, $0.image, $0.state.rawValue + ($0.reason.map { " (\($0.prefix(40)))" } ?? ""), $0.node ?? "",
+                     $0.endpoint ?? "", "\($0.memoryMiB)Mi", $0.domain ?? "", Console.age(since: $0.createdAt)]
+                })
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+extension Micado {
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the logs of a container.", discussion: "Example: micado logs -n container-x")
+
+        @Option(name: .shortAndLong, help: "Container name to get the logs from.")
+        var name: String
+
+        @Option(help: "Only the last N lines.")
+        var tail: Int?
+
+        struct Line: Decodable { var stream: String; var text: String }
+
+        func run() async throws {
+            let client = try ManagerClient.fromHome()
+            let lines = try await client.json(
+                [Line].self, .GET, "/v1/containers/\(ManagerClient.escape(name))/logs", query: tail.map { [("tail", String($0))] } ?? [])
+            for line in lines {
+                if line.stream == "stderr" { Console.err(line.text) } else { print(line.text) }
+            }
+        }
+    }
+
+    struct Execute: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Execute a command inside a running container.",
+            discussion: "The command runs with sh -c; its output prints here and its exit code becomes micado's. Example: micado execute -n container-x -c 'ls /www'")
+
+        @Option(name: .shortAndLong, help: "Name of the container to execute the command in.")
+        var name: String
+
+        @Option(name: .shortAndLong, help: "Command to execute inside the container.")
+        var command: String
+
+        func run() async throws {
+            let client = try ManagerClient.fromHome()
+            let result = try await client.json(
+                ExecResult.self, .POST, "/v1/containers/\(ManagerClient.escape(name))/exec", body: ExecRequest(command: command))
+            FileHandle.standardOutput.write(Data(result.stdout.utf8))
+            FileHandle.standardError.write(Data(result.stderr.utf8))
+            if result.exitCode != 0 { throw ExitCode(Int32(clamping: result.exitCode)) }
+        }
+    }
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy a file into or out of a container.",
+            discussion: """
+                The path inside the container starts with ':'; the other is a local file. Examples:
+                  micado copy -n container-x ./index.html :/www/index.html
+                  micado copy -n container-x :/etc/hostname ./hostname
+                """)
+
+        @Option(name: .shortAndLong, help: "Name of the container.")
+        var name: String
+
+        @Argument(help: "Source: a local file, or :PATH inside the container.")
+        var source: String
+
+        @Argument(help: "Destination: :PATH inside the container, or a local file.")
+        var destination: String
+
+        func validate() throws {
+            guard source.hasPrefix(":") != destination.hasPrefix(":") else {
+                throw ValidationError("exactly one of SOURCE and DEST must be a path inside the container, written :PATH")
+            }
+        }
+
+        func run() async throws {
+            let client = try ManagerClient.fromHome()
+            let path = "/v1/containers/\(ManagerClient.escape(name))/files"
+            if destination.hasPrefix(":") {
+                guard let data = FileManager.default.contents(atPath: source) else {
+                    throw MicadoError(.badRequest, "cannot read the local file \(source)")
+                }
+                let mode = ((try? FileManager.default.attributesOfItem(atPath: source))?[.posixPermissions] as? Int) ?? 0o644
+                _ = try await client.send(
+                    .PUT, path, query: [("path", String(destination.dropFirst())), ("mode", String(mode, radix: 8))], body: Array(data),
+                    contentType: "application/octet-stream")
+                Console.err("copied \(data.count) bytes to \(name):\(destination.dropFirst())")
+            } else {
+                let bytes = try await client.send(.GET, path, query: [("path", String(source.dropFirst()))])
+                guard FileManager.default.createFile(atPath: destination, contents: Data(bytes.readableBytesView)) else {
+                    throw MicadoError(.badRequest, "cannot write the local file \(destination)")
+                }
+                Console.err("copied \(bytes.readableBytes) bytes from \(name):\(source.dropFirst()) to \(destination)")
+            }
+        }
+    }
+}

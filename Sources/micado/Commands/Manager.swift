@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+import MicadoManager
+
+extension Micado {
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the micado home: config.yaml, an API token and a credentials file.",
+            discussion: "The home is $MICADO_HOME (default ~/.micado). Existing files are kept unless --force.")
+
+        @Flag(help: "Overwrite an existing home (a new token: running CLIs must re-read it).")
+        var force = false
+
+        @Option(help: "The manager's Docker engine, e.g. unix:///run/micado/docker.sock (default: $DOCKER_HOST).")
+        var dockerHost: String?
+
+        @Option(help: "The address the swarm advertises: one micado owns (loopback or its bridge).")
+        var advertiseAddress = "127.0.0.1"
+
+        @Option(help: "The port of the manager's API on 127.0.0.1.")
+        var port = 7400
+
+        func run() async throws {
+            let home = MicadoHome.resolve(environment: ProcessInfo.processInfo.environment)
+            let files = try home.initialise(force: force, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port)
+            for file in files { print(file) }
+            Console.err("micado home ready at \(home.path); start the manager with 'micado manager'")
+        }
+    }
+
+    struct Manager: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the manager daemon (API, store, swarm) in the foreground.",
+            discussion: "Stops gracefully on SIGTERM or SIGINT. Logs go to stderr.")
+
+        @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+        var logLevel: String = "info"
+
+        func validate() throws {
+            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+        }
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let home = MicadoHome.resolve(environment: environment)
+            let configuration = try ManagerConfiguration.load(home: home, environment: environment)
+            let level = Logger.Level(rawValue: logLevel)!
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "micado.manager")
+            try await ManagerDaemon(home: home, configuration: configuration, logger: logger).run()
+        }
+    }
+
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what the manager did and why, oldest first.", discussion: "Example: micado events --subject container-x")
+
+        @Option(help: "Only events about this container, image or instance.")
+        var subject: String?
+
+        @Option(help: "How many of the newest events.")
+        var limit = 50
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let client = try ManagerClient.fromHome()
+            var query = [("limit", String(limit))]
+            if let subject { query.append(("subject", subject)) }
+            let events = try await client.json([EventView].self, .GET, "/v1/events", query: query)
+            if output.output == .json { return try Console.printJSON(events) }
+            Console.table(
+                ["TIME", "KIND", "SUBJECT", "MESSAGE"],
+                events.map { [ISO8601DateFormatter().string(from: $0.time), $0.kind, $0.subject, $0.message] })
+        }
+    }
+}

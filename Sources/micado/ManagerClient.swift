@@ -1,0 +1,83 @@
+import AsyncHTTPClient
+import Foundation
+import MicadoCore
+import MicadoManager
+import NIOCore
+import NIOHTTP1
+
+/// The CLI's way to the manager: its HTTP API on the configured address, with the token.
+struct ManagerClient {
+    let baseURL: String
+    let token: String
+    let http: HTTPClient
+
+    /// Reads the micado home ($MICADO_HOME) for the address and token.
+    static func fromHome() throws(MicadoError) -> ManagerClient {
+        let environment = ProcessInfo.processInfo.environment
+        let home = MicadoHome.resolve(environment: environment)
+        let configuration = try ManagerConfiguration.load(home: home, environment: environment)
+        let host = configuration.manager.address.contains(":") ? "[\(configuration.manager.address)]" : configuration.manager.address
+        return ManagerClient(baseURL: "http://\(host):\(configuration.manager.port)", token: try home.readToken(), http: .shared)
+    }
+
+    func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+        contentType: String = "application/json", timeout: TimeAmount = .seconds(600)
+    ) async throws(MicadoError) -> ByteBuffer {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/")
+        let q = query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+        var request = HTTPClientRequest(url: baseURL + path + q)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        let collected: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: timeout)
+            collected = try await response.body.collect(upTo: 1 << 30)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw .init(.timeout, "the manager at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
+        } catch {
+            throw .init(
+                .unreachable,
+                "cannot reach the micado manager at \(baseURL) (\(error)). Start it with 'micado manager' (see the README), or check MICADO_HOME")
+        }
+        guard (200..<300).contains(response.status.code) else {
+            if let body = try? WireFormat.decoder().decode(ErrorBody.self, from: Data(collected.readableBytesView)) {
+                throw body.micadoError
+            }
+            throw .init(.internal, "the manager answered \(response.status) to \(method) \(path)")
+        }
+        return collected
+    }
+
+    /// Sends `body` as JSON and returns the raw answer (for routes that answer 204).
+    @discardableResult
+    func send(_ method: HTTPMethod, _ path: String, json body: some Encodable) async throws(MicadoError) -> ByteBuffer {
+        let bytes: [UInt8]
+        do { bytes = Array(try WireFormat.encoder().encode(body)) } catch { throw .init(.internal, "cannot encode request: \(error)") }
+        return try await send(method, path, body: bytes)
+    }
+
+    func json<T: Decodable>(
+        _ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: (some Encodable)? = Optional<Int>.none,
+        timeout: TimeAmount = .seconds(600)
+    ) async throws(MicadoError) -> T {
+        var bytes: [UInt8]?
+        if let body {
+            do { bytes = Array(try WireFormat.encoder().encode(body)) } catch { throw .init(.internal, "cannot encode request: \(error)") }
+        }
+        let buffer = try await send(method, path, query: query, body: bytes, timeout: timeout)
+        do { return try WireFormat.decoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
+            throw .init(.internal, "unexpected answer from the manager to \(method) \(path): \(error)")
+        }
+    }
+
+    static func escape(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? segment
+    }
+}
