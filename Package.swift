@@ -80,6 +80,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoStoreTests", dependencies: ["MicadoStore", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
@@ -87,12 +88,20 @@ let package = Package(
             dependencies: [
                 "MicadoManager", "MicadoCore", "MicadoStore", "DockerEngine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["MicadoCore", "DockerEngine"],
+            dependencies: [
+                "MicadoCore", "DockerEngine", "MicadoStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

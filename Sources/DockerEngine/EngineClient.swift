@@ -25,6 +25,21 @@ public final class EngineClient: Sendable {
         self.logger = logger
     }
 
+    /// An HTTP client for engines: fails at once when nothing listens (instead of retrying
+    /// until the request's deadline), so a stopped engine is reported in seconds.
+    public static func makeHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// A client that assumes `apiVersion` instead of asking the engine (for engines whose
+    /// version is already known, and for tests that never reach an engine).
+    public convenience init(endpoint: EngineEndpoint, http: HTTPClient, assumingAPIVersion apiVersion: APIVersion, logger: Logger) {
+        self.init(endpoint: endpoint, http: http, apiVersion: apiVersion, engineVersion: "unknown", logger: logger)
+    }
+
     /// Connects and negotiates. `http` stays owned by the caller, who shuts it down last.
     public static func connect(
         to endpoint: EngineEndpoint, http: HTTPClient, logger: Logger, timeout: TimeAmount = .seconds(10)

@@ -25,7 +25,7 @@ public struct ManagerDaemon {
         let store = try Store.open(path: configuration.store.path ?? home.defaultStoreFile)
         let managerID = try await store.setting("manager.id") { "m" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
         let endpoint = try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let http = EngineClient.makeHTTPClient()
         do {
             let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
             let orchestrator = Orchestrator(configuration: configuration, store: store, engine: engine, managerID: managerID, logger: logger)

@@ -106,24 +106,23 @@ extension Orchestrator {
     /// Polls the container's tasks until one runs, or the launch timeout passes.
     func waitUntilRunning(_ name: String) async throws(MicadoError) -> ContainerView {
         let deadline = ContinuousClock.now + .seconds(configuration.defaults.launchTimeoutSeconds)
-        var delay = Duration.milliseconds(50)
+        let started = ContinuousClock.now
+        var delay = Duration.milliseconds(25)
         while true {
             guard let record = try await store.container(name) else {
                 throw .notFound("container \(name) was removed while it was launching")
             }
             let view = try await view(of: record)
-            if view.state == .running {
-                await note("container.running", name, "\(name) is running on \(view.node ?? "?")")
-                return view
-            }
+            if view.state == .running { return view }
             if ContinuousClock.now >= deadline {
                 throw .init(
                     .timeout,
                     "\(name) is not running after \(configuration.defaults.launchTimeoutSeconds) s: \(view.reason ?? view.state.rawValue). It stays launched; see 'micado info -s \(name)' or quit it"
                 )
             }
+            // Tasks usually start within a second: poll finely at first, then back off.
             try? await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(500))
+            if ContinuousClock.now - started > .seconds(5) { delay = .milliseconds(250) }
         }
     }
 }

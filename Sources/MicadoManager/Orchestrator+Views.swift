@@ -62,8 +62,18 @@ extension Orchestrator {
     func view(of record: ContainerRecord) async throws(MicadoError) -> ContainerView {
         let snapshot = try await snapshot(serviceID: record.serviceID ?? "-")
         let view = view(of: record, in: snapshot)
-        try await store.observe(container: record.name, state: view.state, reason: view.reason)
+        try await recordObservation(of: record, view)
         return view
+    }
+
+    /// Stores what was observed; a change to running or failed becomes an event.
+    func recordObservation(of record: ContainerRecord, _ view: ContainerView) async throws(MicadoError) {
+        guard try await store.observe(container: record.name, state: view.state, reason: view.reason) else { return }
+        switch view.state {
+        case .running: await note("container.running", record.name, "\(record.name) is running on \(view.node ?? "?")")
+        case .failed: await note("container.failed", record.name, "\(record.name) failed: \(view.reason ?? "?")")
+        default: break
+        }
     }
 
     /// `micado list -c`: running containers, or all with `all`.

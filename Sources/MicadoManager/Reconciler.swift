@@ -22,15 +22,15 @@ public struct Reconciler: Service {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
+        // On graceful shutdown the loop is cancelled between passes (or in its sleep).
+        try await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do { try await orchestrator.reconcile() } catch {
                     logger.warning("reconcile pass failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: interval)
             }
-        } onGracefulShutdown: {}
-        // The loop ends when the group cancels it after the graceful shutdown signal.
+        }
     }
 }
 
@@ -71,6 +71,7 @@ extension Orchestrator {
                 changes.append("scaled \(record.name) to \(wanted)")
             }
         }
+        try await observeAll()
         let known = Set(records.map(\.name))
         for service in services where !known.contains(service.spec.name) {
             do { try await engine.removeService(service.id) } catch where error.code == .notFound {}
@@ -78,5 +79,15 @@ extension Orchestrator {
             changes.append("removed orphan \(service.spec.name)")
         }
         return changes
+    }
+
+    /// Records each container's observed state, so transitions become events even when nobody is watching.
+    func observeAll() async throws(MicadoError) {
+        let records = try await store.containers()
+        guard !records.isEmpty else { return }
+        let snapshot = try await snapshot()
+        for record in records where record.lastState != .missing {
+            try await recordObservation(of: record, view(of: record, in: snapshot))
+        }
     }
 }

@@ -82,15 +82,18 @@ public final class Store: Sendable {
         }
     }
 
-    /// Records the observed state; cheap no-op when nothing changed.
-    public func observe(container name: String, state: ObservedState, reason: String?) async throws(MicadoError) {
+    /// Records the observed state; returns whether the state changed (a no-op otherwise).
+    @discardableResult
+    public func observe(container name: String, state: ObservedState, reason: String?) async throws(MicadoError) -> Bool {
         try await write { db in
-            guard var record = try ContainerRecord.fetchOne(db, key: name) else { return }
-            guard record.lastState != state || record.lastReason != reason else { return }
+            guard var record = try ContainerRecord.fetchOne(db, key: name) else { return false }
+            guard record.lastState != state || record.lastReason != reason else { return false }
+            let changed = record.lastState != state
             record.lastState = state
             record.lastReason = reason
             record.updatedAt = Date()
             try record.update(db)
+            return changed
         }
     }
 

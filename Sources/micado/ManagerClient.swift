@@ -1,9 +1,14 @@
 import AsyncHTTPClient
+import DockerEngine
 import Foundation
 import MicadoCore
 import MicadoManager
 import NIOCore
 import NIOHTTP1
+
+/// One client for the process's life, never shut down: the CLI exits instead.
+/// It fails at once when the manager does not listen, rather than retrying until the deadline.
+let sharedHTTPClient = EngineClient.makeHTTPClient()
 
 /// The CLI's way to the manager: its HTTP API on the configured address, with the token.
 struct ManagerClient {
@@ -17,7 +22,7 @@ struct ManagerClient {
         let home = MicadoHome.resolve(environment: environment)
         let configuration = try ManagerConfiguration.load(home: home, environment: environment)
         let host = configuration.manager.address.contains(":") ? "[\(configuration.manager.address)]" : configuration.manager.address
-        return ManagerClient(baseURL: "http://\(host):\(configuration.manager.port)", token: try home.readToken(), http: .shared)
+        return ManagerClient(baseURL: "http://\(host):\(configuration.manager.port)", token: try home.readToken(), http: sharedHTTPClient)
     }
 
     func send(

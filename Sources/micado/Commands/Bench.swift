@@ -42,7 +42,7 @@ extension Micado {
             let configuration = try ManagerConfiguration.load(home: home, environment: environment)
             let client = try ManagerClient.fromHome()
             let health = try await client.json(HealthView.self, .GET, "/v1/health")
-            let http = HTTPClient.shared
+            let http = sharedHTTPClient
 
             let engine = try await EngineClient.connect(
                 to: try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description), http: http,
@@ -96,7 +96,7 @@ extension Micado {
             let id = try await engine.createService(benchSpec(name: name, configuration: configuration))
             while try await !engine.tasks(filters: ["service": [id]]).contains(where: { $0.status.state == "running" }) {
                 if ContinuousClock.now - start > .seconds(60) { throw MicadoError(.timeout, "direct service \(name) did not run in 60 s") }
-                try await Task.sleep(for: .milliseconds(50))
+                try await Task.sleep(for: .milliseconds(25))
             }
             let elapsed = Self.seconds(ContinuousClock.now - start)
             try await engine.removeService(id)

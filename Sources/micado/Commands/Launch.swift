@@ -93,7 +93,7 @@ enum Progress {
         var view = initial
         var last = ""
         let start = ContinuousClock.now
-        var delay = Duration.milliseconds(50)
+        var delay = Duration.milliseconds(25)
         while true {
             let line = "\(view.state.rawValue)\(view.reason.map { ": \($0)" } ?? "")"
             if line != last {
@@ -110,7 +110,7 @@ enum Progress {
                 )
             }
             try await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(400))
+            if ContinuousClock.now - start > .seconds(5) { delay = .milliseconds(250) }
             view = try await client.json(ContainerView.self, .GET, "/v1/containers/\(view.name)")
         }
     }

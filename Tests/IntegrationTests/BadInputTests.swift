@@ -1,0 +1,64 @@
+import Foundation
+import MicadoCore
+import Testing
+
+/// Bad input gets a specific message and exit code, and changes nothing.
+@Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
+struct BadInputTests {
+    @Test func errorsAreSpecificAndChangeNothing() async throws {
+        try await ManagerFixture.with { f in
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "one", "--container", "container-one", "-p", "8090", "-a", "sleep", "3600"]).status == 0)
+            let before = try f.micado(["list", "-c", "-a", "--output", "json"]).stdout
+            let eventsBefore = try f.micado(["events", "--limit", "1000", "--output", "json"]).stdout
+
+            let cases: [([String], Int32, String)] = [
+                (["launch", "-i", "nosuch:image", "-n", "x"], 1, "unknown image 'nosuch:image'"),
+                (["launch", "-i", "busybox:local", "-n", "x", "--container", "container-one"], 1, "a container named container-one already exists"),
+                (["launch", "-i", "busybox:local", "-n", "x", "-p", "8090"], 1, "port 8090 is already published by container-one"),
+                (["launch", "-i", "busybox:local", "-n", "x", "-e", "NOEQUALS"], 64, "write it as KEY=VALUE"),
+                (["launch", "-i", "busybox:local", "-n", "x", "-p", "99999"], 64, "99999 is out of range 1-65535"),
+                (["launch", "-i", "busybox:local", "-n", "x", "-l", "mars"], 1, "no instance in location 'mars'"),
+                (["launch", "-i", "busybox:local"], 64, "Missing expected argument '--name <name>'"),
+                (["list"], 64, "give exactly one of -c (containers) or -i (instances)"),
+                (["quit", "-n", "container-none"], 1, "no container named container-none"),
+                (["remove", "-n", "container-one"], 1, "is running; quit it first"),
+                (["build", "-n", "app", "-f", "/dev/null"], 64, "invalid container name 'app'"),
+                (["start", "-c", "aws", "-a", "node", "-f", "small", "-t", "app01"], 1, "no cloud configured"),
+                (["stop", "-t", "app01"], 1, "no cloud configured"),
+                (["copy", "-n", "container-one", "a", "b"], 64, "exactly one of SOURCE and DEST"),
+            ]
+            for (arguments, status, message) in cases {
+                let result = try f.micado(arguments)
+                #expect(result.status == status, "\(arguments): \(result)")
+                #expect(result.stderr.contains(message), "\(arguments): \(result)")
+            }
+
+            let noDockerfile = f.state + "/nodockerfile.tar"
+            try Data(TarArchive(entries: [.init(name: "app/index.html", contents: Array("x".utf8))]).bytes()).write(to: URL(fileURLWithPath: noDockerfile))
+            let build = try f.micado(["build", "-n", "container-bad", "-f", noDockerfile])
+            #expect(build.status == 1)
+            #expect(build.stderr.contains("has no Dockerfile"))
+
+            let tokenFile = f.home + "/token"
+            let token = try String(contentsOfFile: tokenFile, encoding: .utf8)
+            try "wrong-token-0123456789\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let wrongToken = try f.micado(["list", "-c"])
+            try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            #expect(wrongToken.status == 1)
+            #expect(wrongToken.stderr.contains("missing or wrong API token"))
+
+            #expect(try f.micado(["list", "-c", "-a", "--output", "json"]).stdout == before)
+            let eventsAfter = try f.micado(["events", "--limit", "1000", "--output", "json"]).stdout
+            let newKinds = try WireFormat.decoder().decode([EventView].self, from: Data(eventsAfter.utf8)).dropFirst(
+                try WireFormat.decoder().decode([EventView].self, from: Data(eventsBefore.utf8)).count
+            ).map(\.kind)
+            // Refusals are recorded as such; nothing else happened.
+            #expect(Set(newKinds).isSubset(of: ["instance.start-refused", "instance.stop-refused"]), "\(newKinds)")
+
+            try await f.stopManager()
+            let down = try f.micado(["list", "-c"])
+            #expect(down.status == 69)
+            #expect(down.stderr.contains("Start it with 'micado manager'"))
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import DockerEngine
+import Foundation
+import MicadoCore
+import MicadoStore
+import Testing
+
+/// kill -9 of the manager at any moment loses no record and leaves no orphan service.
+@Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
+struct CrashRecoveryTests {
+    /// The invariant after a restart: services of ours and container records match one to one,
+    /// and each service runs as many replicas as its record wants.
+    static func expectStoreAndSwarmAgree(_ f: ManagerFixture) async throws {
+        let listed = try f.micado(["list", "-c", "-a", "--output", "json"])
+        let records = try WireFormat.decoder().decode([ContainerView].self, from: Data(listed.stdout.utf8))
+        let services = try await f.engine().services(label: "micado.manager")
+        #expect(Set(services.map(\.spec.name)) == Set(records.map(\.name.rawValue)), "records \(records.map(\.name)) vs services \(services.map(\.spec.name))")
+        for record in records {
+            let service = services.first { $0.spec.name == record.name.rawValue }
+            #expect(service?.spec.replicas == (record.desired == .running ? 1 : 0), "\(record.name)")
+        }
+    }
+
+    @Test func killDuringLaunchesThenRestart() async throws {
+        try await ManagerFixture.with { f in
+            for (i, delay) in [0, 15, 40, 80, 150, 300].enumerated() {
+                let cli = try Spawned.start(
+                    ManagerFixture.micadoBinary, ["launch", "-i", "busybox:local", "-n", "crash\(i)", "-a", "sleep", "3600"],
+                    environment: ["MICADO_HOME": f.home], output: f.state + "/crash-cli.log")
+                try await Task.sleep(for: .milliseconds(delay))
+                try await f.stopManager(signal: SIGKILL)
+                _ = cli.wait()
+                try await f.startManager()
+                try await Self.expectStoreAndSwarmAgree(f)
+            }
+            // Whatever was recorded before the crash is still wanted, and runs.
+            let listed = try f.micado(["list", "-c", "--output", "json"])
+            let running = try WireFormat.decoder().decode([ContainerView].self, from: Data(listed.stdout.utf8))
+            for container in running {
+                #expect(container.desired == .running)
+                #expect(container.state == .running || container.state == .pending, "\(container.name): \(container.state)")
+            }
+        }
+    }
+
+    @Test func restartFinishesInterruptedWorkBothWays() async throws {
+        try await ManagerFixture.with { f in
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "keep", "--container", "container-keep", "-a", "sleep", "3600"]).status == 0)
+            try await f.stopManager(signal: SIGKILL)
+            let store = try Store.open(path: f.home + "/micado.sqlite")
+            let managerID = try await store.setting("manager.id") { "unused" }
+
+            // A crash after the record was written but before the service was created.
+            let now = Date()
+            try await store.insertContainer(
+                ContainerRecord(
+                    name: "container-half", client: "half", image: "busybox:local", desired: .running, serviceID: nil, location: nil, script: nil,
+                    domain: nil, arguments: ["sleep", "3600"], environment: [], port: nil, memoryMiB: 16, lastState: .creating, lastReason: nil,
+                    createdAt: now, updatedAt: now),
+                event: EventRecord(time: now, kind: "container.launch", subject: "container-half", message: "test"))
+            // A crash after `remove` deleted the record but before the service was gone.
+            let engine = try await f.engine()
+            _ = try await engine.createService(
+                ServiceSpec(
+                    name: "container-gone", labels: ["micado.manager": managerID, "micado.container": "container-gone"],
+                    taskTemplate: .init(containerSpec: .init(image: "busybox:local", args: ["sleep", "3600"])), mode: .init(replicas: 1), endpointSpec: nil))
+            // A crash during quit: the record says stopped, the service still runs.
+            var keep = try #require(try await store.container("container-keep"))
+            keep.desired = .stopped
+            try await store.updateContainer(keep, event: nil)
+
+            try await f.startManager()
+            try await Self.expectStoreAndSwarmAgree(f)
+            let services = try await engine.services(label: "micado.manager")
+            #expect(!services.contains { $0.spec.name == "container-gone" })
+            #expect(services.first { $0.spec.name == "container-keep" }?.spec.replicas == 0)
+            let events = try f.micado(["events", "--limit", "200"]).stdout
+            #expect(events.contains("container.resumed"))
+            #expect(events.contains("container.orphan-removed"))
+            #expect(events.contains("container.rescaled"))
+            let half = try f.micado(["list", "-c", "--output", "json"])
+            #expect(half.stdout.contains("container-half"))
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import AsyncHTTPClient
+import DockerEngine
+import Foundation
+import Logging
+import MicadoCore
+import NIOCore
+import Testing
+
+/// A private world for one integration test: its own bridge and subnet, a Docker engine
+/// in its own network namespace (started by the project's `scripts/engine.sh`), a micado
+/// home and a manager process. Everything carries a random name and is torn down by pid,
+/// in reverse order, even when the test fails.
+///
+/// Use `ManagerFixture.with { fixture in … }`.
+final class ManagerFixture: @unchecked Sendable {
+    // @unchecked: `manager` is only touched by the one test that owns the fixture.
+    let id: String
+    let state: String
+    let bridge: String
+    let subnetPrefix: String
+    let engineName: String
+    let engineIP: String
+    let home: String
+    let port: Int
+    var manager: Spawned?
+    let http = EngineClient.makeHTTPClient()
+
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static var micadoBinary: String {
+        ProcessInfo.processInfo.environment["MICADO_BIN"] ?? packageRoot + "/.build/debug/micado"
+    }
+
+    static var engineScript: String { packageRoot + "/scripts/engine.sh" }
+
+    /// Whether this machine can run engines: root, dockerd and busybox-static.
+    static var enginesAvailable: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/busybox")
+            && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/dockerd") || FileManager.default.isExecutableFile(atPath: "/usr/bin/dockerd"))
+    }
+
+    /// In CI the integration tests must run: a missing dockerd fails them instead of skipping.
+    static var mustRun: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    static var skipNote: Comment {
+        "SKIPPED: integration tests need root and dockerd (apt-get install docker.io busybox-static); run .ci/run"
+    }
+
+    init() throws {
+        let hex = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        id = "it" + String(repeating: "0", count: 8 - hex.count) + hex
+        state = "/tmp/micado-it/\(id)"
+        bridge = "mb\(id.suffix(8))"
+        subnetPrefix = try Self.freeSubnet()
+        engineName = id
+        engineIP = "\(subnetPrefix).2"
+        home = state + "/home"
+        port = Int.random(in: 20000...40000)
+    }
+
+    /// A 10.213.X.0/24 that no interface of this machine uses yet.
+    static func freeSubnet() throws -> String {
+        let used = try CommandResult.run("/usr/sbin/ip", ["-4", "-o", "addr"]).stdout
+        for _ in 0..<50 {
+            let prefix = "10.213.\(Int.random(in: 100...250))"
+            if !used.contains(" \(prefix).") { return prefix }
+        }
+        throw MicadoError(.internal, "no free 10.213.X.0/24 subnet for a test")
+    }
+
+    var scriptEnvironment: [String: String] {
+        ["MICADO_STATE": state + "/engines", "MICADO_BRIDGE": bridge, "MICADO_BRIDGE_CIDR": "\(subnetPrefix).1/24"]
+    }
+
+    var dockerHost: String { "unix://\(state)/engines/\(engineName)/docker.sock" }
+
+    static func with(_ body: (ManagerFixture) async throws -> Void) async throws {
+        if !enginesAvailable && mustRun {
+            Issue.record("CI=true but this machine cannot run dockerd as root: the integration tests must run in CI")
+            return
+        }
+        let fixture = try ManagerFixture()
+        do {
+            try await fixture.setUp()
+            try await body(fixture)
+        } catch {
+            fixture.dumpLogs()
+            fixture.tearDown()
+            throw error
+        }
+        fixture.tearDown()
+    }
+
+    func setUp() async throws {
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let up = try CommandResult.run("/bin/bash", [Self.engineScript, "up", engineName, engineIP, "2048"], environment: scriptEnvironment)
+        guard up.status == 0 else { throw MicadoError(.internal, "engine.sh up failed: \(up)") }
+        let image = try CommandResult.run("/bin/bash", [Self.packageRoot + "/scripts/busybox-image.sh", dockerHost])
+        guard image.status == 0 else { throw MicadoError(.internal, "busybox-image.sh failed: \(image)") }
+        let initialised = try micado(["init", "--docker-host", dockerHost, "--advertise-address", engineIP, "--port", String(port)])
+        guard initialised.status == 0 else { throw MicadoError(.internal, "micado init failed: \(initialised)") }
+        try await startManager()
+    }
+
+    /// Runs the CLI against this fixture's home.
+    @discardableResult
+    func micado(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+        try CommandResult.run(Self.micadoBinary, arguments, environment: ["MICADO_HOME": home].merging(environment) { _, b in b })
+    }
+
+    /// Starts `micado manager` and waits until its API answers.
+    func startManager() async throws {
+        let log = state + "/manager.log"
+        let environment = ProcessInfo.processInfo.environment.merging(["MICADO_HOME": home]) { _, b in b }
+        let process = try Spawned.start(Self.micadoBinary, ["manager"], environment: environment, output: log)
+        manager = process
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let status = process.poll() {
+                manager = nil
+                throw MicadoError(.internal, "the manager exited with \(status); see \(log)")
+            }
+            if try micado(["events", "--limit", "1"]).status == 0 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw MicadoError(.timeout, "the manager did not answer within 30 s")
+    }
+
+    /// Stops the manager with `signal` and waits for it; returns its exit status.
+    @discardableResult
+    func stopManager(signal: Int32 = SIGTERM) async throws -> Int32 {
+        guard let process = manager else { return 0 }
+        process.signal(signal)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let status = process.poll() {
+                manager = nil
+                return status
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.signal(SIGKILL)
+        manager = nil
+        return process.wait()
+    }
+
+    func engine() async throws -> EngineClient {
+        try await EngineClient.connect(to: try EngineEndpoint.parse(dockerHost), http: http, logger: Logger(label: "test"))
+    }
+
+    /// GET over the network, from the root namespace to an address in the test's subnet.
+    func fetch(_ url: String) async throws -> String {
+        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return String(buffer: body)
+    }
+
+    /// Retries `fetch` while the container's port comes up.
+    func fetchEventually(_ url: String, seconds: Int = 15) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while true {
+            do { return try await fetch(url) } catch {
+                if ContinuousClock.now >= deadline { throw error }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    func dumpLogs() {
+        if let log = try? String(contentsOfFile: state + "/manager.log", encoding: .utf8) {
+            print("--- manager log of \(id) (last 40 lines)\n" + log.split(separator: "\n").suffix(40).joined(separator: "\n"))
+        }
+    }
+
+    func tearDown() {
+        if let process = manager {
+            process.signal(SIGKILL)
+            _ = process.wait()
+        }
+        _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "down", engineName], environment: scriptEnvironment)
+        _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "bridge-down"], environment: scriptEnvironment)
+        try? http.syncShutdown()
+        try? FileManager.default.removeItem(atPath: state)
+    }
+}

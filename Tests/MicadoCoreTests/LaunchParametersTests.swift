@@ -1,0 +1,78 @@
+import MicadoCore
+import Testing
+
+@Suite struct LaunchParametersTests {
+    @Test(arguments: ["A=1", "a_b=", "PATH=/bin:/usr/bin", "K=v=w"])
+    func environmentAccepts(_ text: String) throws {
+        let variable = try EnvironmentVariable.parse(text)
+        #expect(variable.description == text)
+    }
+
+    @Test func environmentKeepsEqualsInValue() throws {
+        let variable = try EnvironmentVariable.parse("K=v=w")
+        #expect(variable.key == "K")
+        #expect(variable.value == "v=w")
+    }
+
+    @Test(arguments: ["novalue", "=x", "1A=2", "A-B=3", "A B=1"])
+    func environmentRejects(_ text: String) {
+        #expect(throws: MicadoError.self) { try EnvironmentVariable.parse(text) }
+    }
+
+    @Test func portForms() throws {
+        #expect(try PortMapping.parse("8080") == PortMapping(published: 8080, target: 8080))
+        #expect(try PortMapping.parse("8080:80") == PortMapping(published: 8080, target: 80))
+    }
+
+    @Test(arguments: ["0", "65536", "x", "80:", ":80", "1:2:3", "-1"])
+    func portRejects(_ text: String) {
+        #expect(throws: MicadoError.self) { try PortMapping.parse(text) }
+    }
+
+    @Test func portErrorNamesTheRange() {
+        #expect(throws: MicadoError(.badRequest, "invalid port '70000': 70000 is out of range 1-65535")) { try PortMapping.parse("70000") }
+    }
+
+    @Test(arguments: [("256", 256), ("256m", 256), ("1g", 1024), ("1.5GiB", 1536), ("64MB", 64)])
+    func memory(_ text: String, _ mib: Int) throws {
+        #expect(try MemorySize.parseMiB(text) == mib)
+    }
+
+    @Test(arguments: ["", "m", "-5", "2k", "1", "2t"])
+    func memoryRejects(_ text: String) {
+        #expect(throws: MicadoError.self) { try MemorySize.parseMiB(text) }
+    }
+
+    @Test func containerNames() {
+        #expect(ContainerName(rawValue: "container-web-01") != nil)
+        #expect(ContainerName(rawValue: "container-") == nil)
+        #expect(ContainerName(rawValue: "web") == nil)
+        #expect(ContainerName(rawValue: "container-Web") == nil)
+        #expect(ContainerName(rawValue: "container-web-") == nil)
+        #expect(ContainerName(rawValue: "container-" + String(repeating: "a", count: 60)) == nil)
+    }
+
+    @Test func domains() throws {
+        try DomainName.validate("app.example.org")
+        try DomainName.validate("localhost")
+        for bad in ["", "a..b", "-a.org", "a-.org", "a_b.org", String(repeating: "a", count: 64) + ".org"] {
+            #expect(throws: MicadoError.self) { try DomainName.validate(bad) }
+        }
+    }
+
+    @Test func imageNormalisation() {
+        #expect(ImageReference.normalized("busybox") == "busybox:latest")
+        #expect(ImageReference.normalized("busybox:local") == "busybox:local")
+        #expect(ImageReference.normalized("10.0.0.1:5000/app") == "10.0.0.1:5000/app:latest")
+        #expect(ImageReference.normalized("app@sha256:abc") == "app@sha256:abc")
+    }
+
+    @Test func launchRequestValidation() throws {
+        try LaunchRequest(image: "busybox:local", client: "web", script: "/bin/httpd", arguments: ["-f", "-p", "80"]).validate()
+        #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "Web!").validate() }
+        #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", script: "run.sh").validate() }
+        #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", port: PortMapping(published: 0, target: 80)).validate() }
+        #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", memoryMiB: 2).validate() }
+        #expect(throws: MicadoError.self) { try LaunchRequest(image: "bad image", client: "web").validate() }
+    }
+}

@@ -1,0 +1,108 @@
+import AsyncHTTPClient
+import DockerEngine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MicadoCore
+import MicadoManager
+import MicadoStore
+import NIOCore
+import Testing
+
+/// Routes that answer before touching an engine: auth, validation, the event log.
+@Suite struct HTTPAPITests {
+    static let token = "0123456789abcdef0123456789abcdef"
+    static let http = EngineClient.makeHTTPClient()
+
+    static func app(store: Store = .inMemory()) -> some ApplicationProtocol {
+        let logger = Logger(label: "test")
+        let engine = EngineClient(
+            endpoint: .init(transport: .unix(path: "/nonexistent/docker.sock")), http: Self.http, assumingAPIVersion: .oldestSupported, logger: logger)
+        let orchestrator = Orchestrator(configuration: .init(), store: store, engine: engine, managerID: "mtest", logger: logger)
+        return Application(router: HTTPAPI.router(orchestrator: orchestrator, token: token, logger: logger))
+    }
+
+    static func error(_ buffer: ByteBuffer) throws -> MicadoError {
+        try WireFormat.decoder().decode(ErrorBody.self, from: Data(buffer.readableBytesView)).micadoError
+    }
+
+    @Test func healthNeedsNoToken() async throws {
+        try await Self.app().test(.router) { client in
+            try await client.execute(uri: "/v1/health", method: .get) { response in
+                #expect(response.status == .ok)
+                let health = try WireFormat.decoder().decode(HealthView.self, from: Data(response.body.readableBytesView))
+                #expect(health.status == "ok")
+            }
+        }
+    }
+
+    @Test(arguments: [nil, "Bearer wrong", "Bearer ", "Basic \(HTTPAPITests.token)", "Bearer \(HTTPAPITests.token)x"])
+    func wrongTokenIsRefused(_ header: String?) async throws {
+        try await Self.app().test(.router) { client in
+            var headers = HTTPFields()
+            if let header { headers[.authorization] = header }
+            try await client.execute(uri: "/v1/containers", method: .get, headers: headers) { response in
+                #expect(response.status == .unauthorized)
+                let error = try Self.error(response.body)
+                #expect(error.code == .unauthorized)
+            }
+        }
+    }
+
+    @Test func badBodiesAreSpecificAndChangeNothing() async throws {
+        let store = Store.inMemory()
+        try await Self.app(store: store).test(.router) { client in
+            let headers: HTTPFields = [.authorization: "Bearer \(Self.token)", .contentType: "application/json"]
+            let cases: [(String, String)] = [
+                ("{", "invalid request body: not valid JSON"),
+                (#"{"client":"web","arguments":[],"environment":[],"detach":false}"#, "invalid request body: missing field 'image'"),
+                (#"{"image":"busybox","client":"web","arguments":[],"environment":[],"detach":false,"port":{"published":0,"target":80}}"#,
+                 "invalid port '0:80': 0 is out of range 1-65535"),
+                (#"{"image":"busybox","client":"web","arguments":[],"environment":[],"detach":false,"name":"web"}"#, ""),
+            ]
+            for (body, message) in cases {
+                try await client.execute(uri: "/v1/containers", method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .badRequest)
+                    let error = try Self.error(response.body)
+                    #expect(error.code == .badRequest)
+                    if !message.isEmpty { #expect(error.message == message) }
+                }
+            }
+        }
+        #expect(try await store.containers().isEmpty)
+        #expect(try await store.events().isEmpty)
+    }
+
+    @Test func unknownRouteIsJSON404() async throws {
+        try await Self.app().test(.router) { client in
+            try await client.execute(uri: "/v1/nothing", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test func eventsComeFromTheStore() async throws {
+        let store = Store.inMemory()
+        try await store.record(EventRecord(time: Date(), kind: "k", subject: "container-a", message: "hello"))
+        try await Self.app(store: store).test(.router) { client in
+            try await client.execute(uri: "/v1/events?subject=container-a", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                #expect(response.status == .ok)
+                let events = try WireFormat.decoder().decode([EventView].self, from: Data(response.body.readableBytesView))
+                #expect(events.map(\.message) == ["hello"])
+            }
+        }
+    }
+
+    @Test func unreachableEngineIsAnEngineError() async throws {
+        try await Self.app().test(.router) { client in
+            try await client.execute(uri: "/v1/instances", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                #expect(response.status == .badGateway)
+                let error = try Self.error(response.body)
+                #expect(error.code == .engine)
+                #expect(error.message.contains("/nonexistent/docker.sock"))
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import MicadoCore
+import MicadoStore
+import Testing
+
+@Suite struct StoreTests {
+    static func record(_ name: String, desired: DesiredState = .running) -> ContainerRecord {
+        ContainerRecord(
+            name: name, client: "web", image: "busybox:local", desired: desired, serviceID: nil, location: "local", script: "/bin/httpd",
+            domain: nil, arguments: ["-f", "-p", "80"], environment: [EnvironmentVariable(key: "A", value: "b=c")],
+            port: PortMapping(published: 8080, target: 80), memoryMiB: 64, lastState: .creating, lastReason: nil, createdAt: Date(),
+            updatedAt: Date())
+    }
+
+    static func event(_ subject: String) -> EventRecord { EventRecord(time: Date(), kind: "test", subject: subject, message: "m") }
+
+    @Test func insertReadUpdateDelete() async throws {
+        let store = Store.inMemory()
+        try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
+        var read = try #require(try await store.container("container-a"))
+        #expect(read.arguments == ["-f", "-p", "80"])
+        #expect(read.environment == [EnvironmentVariable(key: "A", value: "b=c")])
+        #expect(read.port == PortMapping(published: 8080, target: 80))
+        read.serviceID = "svc1"
+        read.desired = .stopped
+        try await store.updateContainer(read, event: nil)
+        #expect(try await store.container("container-a")?.serviceID == "svc1")
+        #expect(try await store.container("container-a")?.desired == .stopped)
+        try await store.deleteContainer("container-a", event: Self.event("container-a"))
+        #expect(try await store.container("container-a") == nil)
+        #expect(try await store.events(subject: "container-a").count == 2)
+    }
+
+    @Test func duplicateNameIsRefusedAndChangesNothing() async throws {
+        let store = Store.inMemory()
+        try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
+        await #expect(throws: MicadoError.self) {
+            try await store.insertContainer(Self.record("container-a", desired: .stopped), event: Self.event("container-a"))
+        }
+        #expect(try await store.container("container-a")?.desired == .running)
+        #expect(try await store.events().count == 1)
+    }
+
+    @Test func eventsAreNewestLimitedOldestFirst() async throws {
+        let store = Store.inMemory()
+        for i in 0..<10 { try await store.record(EventRecord(time: Date(), kind: "k", subject: "s\(i % 2)", message: "\(i)")) }
+        let last3 = try await store.events(limit: 3)
+        #expect(last3.map(\.message) == ["7", "8", "9"])
+        #expect(try await store.events(subject: "s0").map(\.message) == ["0", "2", "4", "6", "8"])
+    }
+
+    @Test func settingIsCreatedOnce() async throws {
+        let store = Store.inMemory()
+        let first = try await store.setting("manager.id") { "one" }
+        let second = try await store.setting("manager.id") { "two" }
+        #expect(first == "one")
+        #expect(second == "one")
+    }
+
+    @Test func fileStoreSurvivesReopen() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("micado-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.sqlite").path
+        do {
+            let store = try Store.open(path: path)
+            try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
+            try await store.upsertImage(ImageRecord(name: "container-app:latest", imageID: "sha256:1", sizeBytes: 10, criticalMemoryMiB: 32, createdAt: Date()))
+        }
+        let reopened = try Store.open(path: path)
+        #expect(try await reopened.container("container-a")?.client == "web")
+        #expect(try await reopened.image("container-app:latest")?.criticalMemoryMiB == 32)
+    }
+}

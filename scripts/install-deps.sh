@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what micado needs from Debian, once (a no-op when everything is there).
+#   docker.io       dockerd 20.10 (Engine API 1.41) for the manager's engine and instances
+#   busybox-static  the rootfs of the test and demo image (docker import, no registry)
+#   iproute2        network namespaces, veth pairs and the bridge micado owns
+#   libsqlite3-dev  SQLite for the embedded store (GRDB)
+#   curl            the demo fetches pages with it
+set -euo pipefail
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && file -b /bin/busybox 2>/dev/null | grep -q static || need+=(busybox-static)
+command -v ip >/dev/null || need+=(iproute2)
+command -v nsenter >/dev/null || need+=(util-linux)
+[ -f /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+command -v curl >/dev/null || need+=(curl)
+command -v file >/dev/null || need+=(file)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian's docker.io enables a system dockerd; micado never uses it and starts its own.
+command -v swift >/dev/null || [ -x /opt/swift/usr/bin/swift ] || { echo "Swift 6 is needed (swift.org); not found" >&2; exit 1; }
