@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The domain: types, errors, configuration, wire format, archives. No I/O.
@@ -38,6 +39,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Clouds: the clouds file, the CloudDriver protocol and its drivers, micado's CA.
+        .target(
+            name: "MicadoClouds",
+            dependencies: [
+                "MicadoCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -54,7 +66,7 @@ let package = Package(
         .target(
             name: "MicadoManager",
             dependencies: [
-                "MicadoCore", "DockerEngine", "MicadoStore",
+                "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -80,6 +92,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "MicadoCloudsTests", dependencies: ["MicadoClouds", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoStoreTests", dependencies: ["MicadoStore", "MicadoCore"], swiftSettings: swiftSettings),
@@ -97,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "MicadoCore", "DockerEngine", "MicadoStore",
+                "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -5,6 +5,7 @@
 #   iproute2        network namespaces, veth pairs and the bridge micado owns
 #   libsqlite3-dev  SQLite for the embedded store (GRDB)
 #   curl            the demo fetches pages with it
+#   openssl         micado's CA and the certificates of instance engines (mutual TLS)
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -14,6 +15,7 @@ command -v nsenter >/dev/null || need+=(util-linux)
 [ -f /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
 command -v curl >/dev/null || need+=(curl)
 command -v file >/dev/null || need+=(file)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

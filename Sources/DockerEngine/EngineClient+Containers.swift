@@ -58,6 +58,17 @@ extension EngineClient {
         _ = try await send(.DELETE, "/images/\(name)", query: [("force", force ? "true" : "false")])
     }
 
+    /// `GET /images/get`: the images as a tarball, to load into another engine.
+    public func saveImages(_ names: [String]) async throws(MicadoError) -> [UInt8] {
+        let response = try await send(.GET, "/images/get", query: names.map { ("names", $0) }, timeout: .seconds(300), maxBytes: 2 << 30)
+        return Array(buffer: response.body)
+    }
+
+    /// `POST /images/load`.
+    public func loadImages(_ tarball: [UInt8]) async throws(MicadoError) {
+        _ = try await send(.POST, "/images/load", query: [("quiet", "1")], body: tarball, contentType: "application/x-tar", timeout: .seconds(300))
+    }
+
     /// `POST /images/create?fromSrc=-`: imports a root filesystem tarball as an image.
     public func importImage(rootfs: [UInt8], reference: String, changes: [String]) async throws(MicadoError) {
         let colon = reference.lastIndex(of: ":")

@@ -4,6 +4,7 @@ import Logging
 import MicadoCore
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// A typed client of one Docker engine, speaking the API version negotiated with it.
 ///
@@ -14,7 +15,8 @@ public final class EngineClient: Sendable {
     public let endpoint: EngineEndpoint
     public let apiVersion: APIVersion
     public let engineVersion: String
-    let http: HTTPClient
+    public let http: HTTPClient
+    let tls: TLSConfiguration?
     let logger: Logger
 
     init(endpoint: EngineEndpoint, http: HTTPClient, apiVersion: APIVersion, engineVersion: String, logger: Logger) {
@@ -23,6 +25,18 @@ public final class EngineClient: Sendable {
         self.apiVersion = apiVersion
         self.engineVersion = engineVersion
         self.logger = logger
+        self.tls = endpoint.tls.flatMap { try? Self.tlsConfiguration($0) }
+    }
+
+    /// Mutual TLS: the engine must present a certificate from micado's CA, and micado
+    /// presents its client certificate.
+    static func tlsConfiguration(_ files: EngineEndpoint.TLSFiles) throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .file(files.caCertificate)
+        configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) }
+        configuration.privateKey = .file(files.key)
+        configuration.minimumTLSVersion = .tlsv12
+        return configuration
     }
 
     /// An HTTP client for engines: fails at once when nothing listens (instead of retrying
@@ -44,6 +58,11 @@ public final class EngineClient: Sendable {
     public static func connect(
         to endpoint: EngineEndpoint, http: HTTPClient, logger: Logger, timeout: TimeAmount = .seconds(10)
     ) async throws(MicadoError) -> EngineClient {
+        if let files = endpoint.tls {
+            do { _ = try tlsConfiguration(files) } catch {
+                throw .init(.configuration, "cannot load the TLS files for \(endpoint) (\(files.certificate), \(files.key), \(files.caCertificate)): \(error)")
+            }
+        }
         let probe = EngineClient(endpoint: endpoint, http: http, apiVersion: .oldestSupported, engineVersion: "", logger: logger)
         let version: EngineVersion = try await probe.get("/version", versioned: false, timeout: timeout)
         guard let server = APIVersion(version.apiVersion) else {
@@ -96,6 +115,7 @@ public final class EngineClient: Sendable {
         request.method = method
         // The Engine refuses requests without a Host; over a unix socket there is none to derive.
         if case .unix = endpoint.transport { request.headers.replaceOrAdd(name: "Host", value: "docker") }
+        request.tlsConfiguration = tls
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))

@@ -126,6 +126,14 @@ public struct InstanceView: Codable, Sendable, Equatable {
     public var memoryReservedMiB: Int
     public var memoryTotalMiB: Int?
     public var engineVersion: String?
+    public var flavour: String?
+    public var tag: String?
+    /// `application` or `database`.
+    public var purpose: String?
+    public var pricePerHour: Double?
+    public var createdAt: Date?
+    /// Why it is in its state.
+    public var reason: String?
 
     public init(
         id: String, hostname: String, cloud: String, location: String?, role: String, state: String, availability: String,
@@ -228,6 +236,18 @@ public struct ImageView: Codable, Sendable, Equatable {
         self.sizeBytes = sizeBytes
         self.criticalMemoryMiB = criticalMemoryMiB
         self.createdAt = createdAt
+    }
+}
+
+/// `micado explain NAME`: why a container is where it is, and what the scaler does about it.
+public struct ExplainView: Codable, Sendable {
+    public var container: ContainerView
+    public var explanation: [String]
+    public var recentEvents: [EventView]
+    public init(container: ContainerView, explanation: [String], recentEvents: [EventView]) {
+        self.container = container
+        self.explanation = explanation
+        self.recentEvents = recentEvents
     }
 }
 

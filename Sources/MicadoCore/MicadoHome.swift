@@ -20,4 +20,8 @@ public struct MicadoHome: Sendable, Equatable {
     public var defaultStoreFile: String { path + "/micado.sqlite" }
     public var pidFile: String { path + "/manager.pid" }
     public var logFile: String { path + "/manager.log" }
+    /// Clouds, locations, flavours and bounds; absent when the manager has no cloud.
+    public var cloudsFile: String { path + "/clouds.yaml" }
+    /// micado's CA and the manager's client certificate for instance engines.
+    public var tlsDirectory: String { path + "/tls" }
 }

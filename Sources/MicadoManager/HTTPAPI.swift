@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MicadoCore
+import MicadoStore
 import NIOCore
 
 /// The manager's HTTP API: the CLI's only way in.
@@ -68,11 +69,20 @@ public enum HTTPAPI {
         }
         api.post("/instances") { request, context in
             let start = try await decode(StartInstanceRequest.self, request, context)
-            return try json(try await orchestrator.startInstance(start), status: .created)
+            let record = try await orchestrator.startInstance(start, reason: "micado start")
+            return try json(try await orchestrator.instance(record.id), status: .created)
+        }
+        api.get("/instances/{id}") { _, context in
+            try json(try await orchestrator.instance(try context.parameters.require("id")))
         }
         api.delete("/instances") { request, _ in
-            try await orchestrator.stopInstances(tag: try requiredQuery(request, "tag"))
-            return Response(status: .noContent)
+            try json(try await orchestrator.stopInstances(tag: try requiredQuery(request, "tag")))
+        }
+        api.get("/clouds") { _, _ in
+            try json(orchestrator.clouds.configurations.map(CloudView.init))
+        }
+        api.get("/containers/{name}/explain") { _, context in
+            try json(try await orchestrator.explain(try context.parameters.require("name")))
         }
         api.post("/images") { request, _ in
             let name = try requiredQuery(request, "name")
@@ -87,6 +97,24 @@ public enum HTTPAPI {
             return try json(try await orchestrator.events(subject: request.uri.queryParameters["subject"].map(String.init), limit: min(max(limit, 1), 10_000)))
         }
         return router
+    }
+
+    struct CloudView: Codable {
+        struct Location: Codable { var name: String; var min: Int; var max: Int; var headroomMiB: Int }
+        var name: String
+        var driver: String
+        var locations: [Location]
+        var flavours: [Flavour]
+        var applications: [String: String]
+        var gracePeriodSeconds: Int
+        init(_ c: CloudConfiguration) {
+            name = c.name
+            driver = c.driver
+            locations = c.locations.sorted { $0.key < $1.key }.map { Location(name: $0.key, min: $0.value.min, max: $0.value.max, headroomMiB: $0.value.headroomMiB) }
+            flavours = c.flavours
+            applications = c.applications
+            gracePeriodSeconds = c.timings.gracePeriodSeconds
+        }
     }
 
     struct LogLineView: Codable {

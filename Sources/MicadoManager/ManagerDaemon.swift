@@ -28,7 +28,9 @@ public struct ManagerDaemon {
         let http = EngineClient.makeHTTPClient()
         do {
             let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
-            let orchestrator = Orchestrator(configuration: configuration, store: store, engine: engine, managerID: managerID, logger: logger)
+            let clouds = try CloudSet.load(home: home, logger: logger)
+            let orchestrator = Orchestrator(
+                configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, logger: logger)
             try await orchestrator.bootstrapSwarm()
             try await orchestrator.reconcile()
             try writePIDFile()
@@ -40,7 +42,7 @@ public struct ManagerDaemon {
             let app = Application(
                 router: router,
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
-                services: [Reconciler(orchestrator: orchestrator, logger: logger)],
+                services: [Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger)],
                 logger: logger)
             try await app.runService()  // graceful shutdown on SIGTERM and SIGINT
             await orchestrator.note("manager.stop", managerID, "manager stopped")

@@ -1,4 +1,5 @@
 import Foundation
+import MicadoClouds
 import MicadoCore
 
 extension MicadoHome {
@@ -20,12 +21,15 @@ extension MicadoHome {
             try write(ManagerConfiguration.template(home: self, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port), to: configFile, mode: 0o644)
             try write(Self.randomToken() + "\n", to: tokenFile, mode: 0o600)
             try write("# Cloud credentials, by cloud name. Mode 0600: never commit this file.\n", to: credentialsFile, mode: 0o600)
+            if fm.fileExists(atPath: tlsDirectory) { try fm.removeItem(atPath: tlsDirectory) }
         } catch let error as MicadoError {
             throw error
         } catch {
             throw .init(.configuration, "cannot write the micado home at \(path): \(error)")
         }
-        return files
+        // micado's CA: instance engines are reached only with mutual TLS from certificates it signs.
+        try CertificateAuthority(directory: tlsDirectory).create()
+        return files + [tlsDirectory + "/ca.pem"]
     }
 
     func write(_ text: String, to file: String, mode: Int16) throws {

@@ -13,7 +13,7 @@ extension Orchestrator {
             throw .notFound("unknown image '\(request.image)': build it with 'micado build' or load it into the engine first")
         }
         if let location = request.location {
-            let known = Set(try await engine.nodes().compactMap { $0.spec.labels?[Label.location] })
+            let known = Set(try await engine.nodes().compactMap { $0.spec.labels?[Label.location] }).union(clouds.locations)
             guard known.contains(location) else {
                 throw .badRequest("no instance in location '\(location)' (known locations: \(known.sorted().joined(separator: ", ")))")
             }
@@ -40,7 +40,9 @@ extension Orchestrator {
             createdAt: now, updatedAt: now)
         try await store.insertContainer(
             record, event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)"))
+        if !clouds.isEmpty { try await distributeImage(image, location: record.location ?? configuration.defaults.location) }
         record = try await ensureService(record)
+        scalerWakeUp.yield()
         if request.detach { return try await view(of: record) }
         return try await waitUntilRunning(name.rawValue)
     }
@@ -95,12 +97,23 @@ extension Orchestrator {
         let template = ServiceSpec.TaskTemplate(
             containerSpec: container,
             resources: .init(limits: .init(memoryBytes: bytes), reservations: reservations),
-            placement: record.location.map { .init(constraints: ["node.labels.\(Label.location) == \($0)"]) },
+            placement: placement(for: record),
             restartPolicy: .init(condition: "any"))
         let ports = record.port.map { [ServiceSpec.EndpointSpec.Port(targetPort: $0.target, publishedPort: $0.published)] }
         return ServiceSpec(
             name: record.name, labels: labels, taskTemplate: template, mode: .init(replicas: record.desired == .running ? 1 : 0),
             endpointSpec: ports.map { .init(ports: $0) })
+    }
+
+    /// Where a container may run. With clouds, always in a location (the default one unless
+    /// `-l`), and on database instances only when a location is asked for.
+    func placement(for record: ContainerRecord) -> ServiceSpec.Placement? {
+        if clouds.isEmpty {
+            return record.location.map { .init(constraints: ["node.labels.\(Label.location) == \($0)"]) }
+        }
+        var constraints = ["node.labels.\(Label.location) == \(record.location ?? configuration.defaults.location)"]
+        if record.location == nil { constraints.append("node.labels.\(Label.purpose) != database") }
+        return .init(constraints: constraints)
     }
 
     /// Polls the container's tasks until one runs, or the launch timeout passes.

@@ -127,16 +127,4 @@ extension Orchestrator {
             EventView(id: $0.id ?? 0, time: $0.time, kind: $0.kind, subject: $0.subject, message: $0.message)
         }
     }
-
-    /// `micado start`: needs a cloud, which this manager does not have yet.
-    public func startInstance(_ request: StartInstanceRequest) async throws(MicadoError) -> InstanceView {
-        await note("instance.start-refused", request.tag, "start on cloud \(request.cloud) refused: no cloud configured")
-        throw .init(.noCloud, "no cloud configured: cannot start an instance on '\(request.cloud)'. The manager's own engine is the only instance for now")
-    }
-
-    /// `micado stop`: likewise.
-    public func stopInstances(tag: String) async throws(MicadoError) {
-        await note("instance.stop-refused", tag, "stop of tag \(tag) refused: no cloud configured")
-        throw .init(.noCloud, "no cloud configured: no instance has tag '\(tag)'")
-    }
 }

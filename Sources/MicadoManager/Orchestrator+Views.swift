@@ -95,30 +95,64 @@ extension Orchestrator {
         return record
     }
 
-    /// `micado list -i`: every node of the swarm with what runs on it.
+    /// `micado list -i`: the manager's engine and every instance, with what runs on each.
     public func instances() async throws(MicadoError) -> [InstanceView] {
         let snapshot = try await snapshot()
-        let records = try await store.containers()
-        let known = Dictionary(try await store.instances().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let memoryByService = Dictionary(records.compactMap { r in r.serviceID.map { ($0, r.memoryMiB) } }, uniquingKeysWith: { a, _ in a })
-        var running: [String: (count: Int, memory: Int)] = [:]
-        for (serviceID, tasks) in snapshot.tasksByService {
-            guard let memory = memoryByService[serviceID] else { continue }
-            for task in tasks where task.status.state == "running" {
-                guard let nodeID = task.nodeID else { continue }
-                running[nodeID, default: (0, 0)].count += 1
-                running[nodeID, default: (0, 0)].memory += memory
-            }
-        }
-        return snapshot.nodes.values.sorted { ($0.spec.role == "manager" ? 0 : 1, $0.id) < ($1.spec.role == "manager" ? 0 : 1, $1.id) }.map { node in
+        let usage = runningUsage(snapshot, records: try await store.containers())
+        let records = try await store.instances()
+        let recordByNode = Dictionary(records.compactMap { r in r.nodeID.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })
+        let managerRecordIDs = Set(records.filter { $0.role == "manager" }.map(\.id))
+        var views: [InstanceView] = []
+        for node in snapshot.nodes.values.sorted(by: { ($0.spec.role == "manager" ? 0 : 1, $0.id) < ($1.spec.role == "manager" ? 0 : 1, $1.id) }) {
+            if let record = recordByNode[node.id], record.role != "manager" { continue }  // shown from its record below
             let total = node.genericResource("mem").map(Int.init) ?? node.description?.resources?.memoryBytes.map { Int($0 >> 20) }
-            return InstanceView(
-                id: node.id, hostname: node.description?.hostname ?? node.id, cloud: known[node.id]?.cloud ?? "unknown",
+            var view = InstanceView(
+                id: node.id, hostname: node.description?.hostname ?? node.id, cloud: managerRecordIDs.contains(node.id) ? "manager" : "unknown",
                 location: node.spec.labels?[Label.location], role: node.spec.role ?? "worker", state: node.status.state,
                 availability: node.spec.availability ?? "active", address: publishAddress(for: node),
-                containers: running[node.id]?.count ?? 0, memoryReservedMiB: running[node.id]?.memory ?? 0,
+                containers: usage[node.id]?.count ?? 0, memoryReservedMiB: usage[node.id]?.memory ?? 0,
                 memoryTotalMiB: total, engineVersion: node.description?.engine?.engineVersion)
+            view.createdAt = records.first { $0.id == node.id }?.createdAt
+            views.append(view)
         }
+        for record in records where record.role != "manager" {
+            let node = record.nodeID.flatMap { snapshot.nodes[$0] }
+            var view = InstanceView(
+                id: record.id, hostname: record.hostname, cloud: record.cloud, location: record.location, role: "worker", state: record.state,
+                availability: node?.spec.availability ?? "-", address: record.address, containers: record.nodeID.flatMap { usage[$0]?.count } ?? 0,
+                memoryReservedMiB: record.nodeID.flatMap { usage[$0]?.memory } ?? 0, memoryTotalMiB: record.memoryMiB,
+                engineVersion: node?.description?.engine?.engineVersion)
+            view.flavour = record.flavour
+            view.tag = record.tag
+            view.purpose = record.purpose
+            view.pricePerHour = record.pricePerHour
+            view.createdAt = record.createdAt
+            view.reason = record.reason
+            views.append(view)
+        }
+        return views
+    }
+
+    public func instance(_ id: String) async throws(MicadoError) -> InstanceView {
+        guard let view = try await instances().first(where: { $0.id == id }) else {
+            throw .notFound("no instance \(id); it may have been deleted (see 'micado events --subject \(id)')")
+        }
+        return view
+    }
+
+    /// Tasks of our containers that run (or are about to) per node, and the memory they reserve.
+    func runningUsage(_ snapshot: SwarmSnapshot, records: [ContainerRecord]) -> [String: (count: Int, memory: Int)] {
+        let memoryByService = Dictionary(records.compactMap { r in r.serviceID.map { ($0, r.memoryMiB) } }, uniquingKeysWith: { a, _ in a })
+        var usage: [String: (count: Int, memory: Int)] = [:]
+        for (serviceID, tasks) in snapshot.tasksByService {
+            guard let memory = memoryByService[serviceID] else { continue }
+            for task in tasks where task.desiredState == "running" && ["assigned", "accepted", "preparing", "starting", "running"].contains(task.status.state) {
+                guard let nodeID = task.nodeID else { continue }
+                usage[nodeID, default: (0, 0)].count += 1
+                usage[nodeID, default: (0, 0)].memory += memory
+            }
+        }
+        return usage
     }
 
     /// `micado info`: one service (`name`) or every service of this manager.

@@ -1,6 +1,8 @@
 import DockerEngine
+import AsyncHTTPClient
 import Foundation
 import Logging
+import MicadoClouds
 import MicadoCore
 import MicadoStore
 
@@ -15,13 +17,29 @@ public final class Orchestrator: Sendable {
     public let engine: EngineClient
     /// Labels every service this manager creates, so that managers sharing an engine never touch each other's.
     public let managerID: String
+    /// The clouds instances come from; empty when the manager's engine is the only instance.
+    public let clouds: CloudSet
+    /// For instance engines (TCP with mutual TLS); owned by the daemon.
+    let http: HTTPClient
+    let engines = EngineDirectory()
+    let creating = InFlight()
+    /// Wakes the scaler at once (after a launch) instead of at its next tick.
+    public let scalerWakeUp: AsyncStream<Void>.Continuation
+    let scalerWakeUps: AsyncStream<Void>
     let logger: Logger
 
-    public init(configuration: ManagerConfiguration, store: Store, engine: EngineClient, managerID: String, logger: Logger) {
+    public init(
+        configuration: ManagerConfiguration, store: Store, engine: EngineClient, managerID: String,
+        clouds: CloudSet = CloudSet(configurations: [], drivers: [:], authority: .init(directory: "/nonexistent")), http: HTTPClient? = nil,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.store = store
         self.engine = engine
         self.managerID = managerID
+        self.clouds = clouds
+        self.http = http ?? engine.http
+        (scalerWakeUps, scalerWakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.logger = logger
     }
 
@@ -30,6 +48,8 @@ public final class Orchestrator: Sendable {
         static let container = "micado.container"
         static let client = "micado.client"
         static let location = "micado.location"
+        static let instance = "micado.instance"
+        static let purpose = "micado.purpose"
     }
 
     func event(_ kind: String, _ subject: String, _ message: String) -> EventRecord {
@@ -71,6 +91,22 @@ public final class Orchestrator: Sendable {
             try await engine.updateNode(node.id, version: node.version, spec: spec)
             await note("node.labelled", node.id, "labelled the manager's node micado.location=\(configuration.defaults.location)")
         }
+        // With clouds, application containers run on instances, as in MiCADO: the manager's node takes none.
+        let wanted = clouds.isEmpty ? "active" : "drain"
+        if spec.availability != wanted {
+            let fresh = try await engine.node(node.id)
+            var update = fresh.spec
+            update.availability = wanted
+            try await engine.updateNode(fresh.id, version: fresh.version, spec: update)
+            await note("node.availability", node.id, "the manager's node is now \(wanted)\(clouds.isEmpty ? "" : ": containers run on cloud instances")")
+        }
+        for cloud in clouds.configurations {
+            if let network = cloud.network, network.managerAddress != configuration.docker.advertiseAddress {
+                throw .init(
+                    .configuration,
+                    "cloud \(cloud.name): network.manager is \(network.managerAddress) but the swarm advertises on \(configuration.docker.advertiseAddress); they must be the same address")
+            }
+        }
         let now = Date()
         let existing = try await store.instances().first { $0.id == node.id }
         try await store.upsertInstance(
@@ -93,9 +129,10 @@ public final class Orchestrator: Sendable {
     /// manager's own engine; other nodes are reached through their instance records.
     func engine(forNode nodeID: String?) async throws(MicadoError) -> EngineClient {
         let info = try await engine.info()
-        guard nodeID == nil || nodeID == info.swarm.nodeID else {
-            throw .init(.engine, "the container runs on node \(nodeID ?? "?"), whose engine micado cannot reach yet")
+        guard let nodeID, nodeID != info.swarm.nodeID else { return engine }
+        guard let instance = try await store.instances().first(where: { $0.nodeID == nodeID }), let address = instance.address, instance.role != "manager" else {
+            throw .init(.engine, "the container runs on node \(nodeID), which is not an instance of this manager")
         }
-        return engine
+        return try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)
     }
 }

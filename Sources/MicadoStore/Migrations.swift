@@ -54,6 +54,21 @@ enum Migrations {
                 t.column("message", .text).notNull()
             }
         }
+        m.registerMigration("v2: instances from clouds") { db in
+            try db.alter(table: "instances") { t in
+                t.add(column: "flavour", .text)
+                t.add(column: "memoryMiB", .integer).notNull().defaults(to: 0)
+                t.add(column: "pricePerHour", .double).notNull().defaults(to: 0)
+                t.add(column: "tag", .text)
+                t.add(column: "purpose", .text).notNull().defaults(to: "application")
+                t.add(column: "first", .boolean).notNull().defaults(to: false)
+                t.add(column: "token", .text)
+                t.add(column: "nodeID", .text)
+                t.add(column: "reason", .text)
+                t.add(column: "stateSince", .datetime)
+                t.add(column: "idleSince", .datetime)
+            }
+        }
         return m
     }
 }

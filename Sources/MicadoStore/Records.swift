@@ -59,18 +59,36 @@ public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
 extension DesiredState: DatabaseValueConvertible {}
 extension ObservedState: DatabaseValueConvertible {}
 
-/// An instance (Swarm node) the manager knows, with where it came from.
+/// An instance (Swarm node) the manager knows: its own engine, or one it started on a cloud.
 public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "instances"
+    /// For cloud instances, the ID derived from the idempotency token (also the node's hostname).
     public var id: String
     public var hostname: String
     public var cloud: String
     public var location: String?
+    /// `manager` for the manager's engine, `worker` for instances.
     public var role: String
+    /// creating, booting, ready, draining, deleting (cloud instances); ready for the manager's engine.
     public var state: String
     public var address: String?
     public var createdAt: Date
     public var updatedAt: Date
+    public var flavour: String?
+    public var memoryMiB: Int = 0
+    public var pricePerHour: Double = 0
+    public var tag: String?
+    /// `application` or `database` (MiCADO's `start -n`).
+    public var purpose: String = "application"
+    /// MiCADO's `start -I`: never removed by the scaler.
+    public var first: Bool = false
+    /// The idempotency token of the create call, recorded before the call.
+    public var token: String?
+    public var nodeID: String?
+    /// Why it is in its state (the scaler's reason, a failure).
+    public var reason: String?
+    public var stateSince: Date?
+    public var idleSince: Date?
 
     public init(
         id: String, hostname: String, cloud: String, location: String?, role: String, state: String, address: String?,

@@ -115,6 +115,30 @@ public final class Store: Sendable {
         try await read { db in try InstanceRecord.order(Column("createdAt")).fetchAll(db) }
     }
 
+    /// Inserts a new instance record with the event that explains it (before any cloud call).
+    public func insertInstance(_ record: InstanceRecord, event: EventRecord) async throws(MicadoError) {
+        try await write { db in
+            try record.insert(db)
+            var event = event
+            try event.insert(db)
+        }
+    }
+
+    public func updateInstance(_ record: InstanceRecord, event: EventRecord?) async throws(MicadoError) {
+        try await write { db in
+            try record.update(db)
+            if var event { try event.insert(db) }
+        }
+    }
+
+    public func deleteInstance(_ id: String, event: EventRecord) async throws(MicadoError) {
+        try await write { db in
+            _ = try InstanceRecord.deleteOne(db, key: id)
+            var event = event
+            try event.insert(db)
+        }
+    }
+
     // MARK: images
 
     public func upsertImage(_ record: ImageRecord) async throws(MicadoError) {

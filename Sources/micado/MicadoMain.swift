@@ -50,8 +50,8 @@ struct Micado: AsyncParsableCommand {
             CommandGroup(name: "Containers (MiCADO's commands)", subcommands: [
                 Launch.self, Quit.self, ListCommand.self, Build.self, Info.self, Logs.self, Remove.self, Execute.self, Copy.self,
             ]),
-            CommandGroup(name: "Instances", subcommands: [Start.self, Stop.self]),
-            CommandGroup(name: "Manager", subcommands: [Init.self, Manager.self, Events.self, Bench.self]),
+            CommandGroup(name: "Instances", subcommands: [Start.self, Stop.self, Clouds.self]),
+            CommandGroup(name: "Manager", subcommands: [Init.self, Manager.self, Events.self, Explain.self, Bench.self]),
         ]
     )
 }

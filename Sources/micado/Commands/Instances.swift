@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -10,15 +11,16 @@ extension Micado {
         static let configuration = CommandConfiguration(
             abstract: "Start a new instance on a cloud and add it to the infrastructure.",
             discussion: """
-                -a names the machine software the instance boots (the clouds file maps each application,
-                like MiCADO's "Node DSCR", to a machine image of that cloud). -n application instances run
-                containers; database instances take only containers that ask for them (launch -l).
-                -I marks the first instance, which the scaler never removes. Example:
+                -a names the machine software the instance boots: clouds.yaml maps each application (like
+                MiCADO's "Node DSCR") to a machine image of that cloud; the local cloud's is "node".
+                -n application instances take containers; database instances take only containers launched
+                with -l for their location. -I marks the first instance: the scaler never removes it (nor a
+                database instance). Waits with progress until the instance has joined. Example:
 
-                  micado start -c CloudSigma -a "Node DSCR" -f Small -t application01 -n application
+                  micado start -c local -a node -f small -t application01 -n application
                 """)
 
-        @Option(name: .shortAndLong, help: "The cloud to start the instance on.")
+        @Option(name: .shortAndLong, help: "The cloud to start the instance on (see 'micado clouds').")
         var cloud: String
 
         @Option(name: .shortAndLong, help: "The machine software (application) the instance boots.")
@@ -33,8 +35,13 @@ extension Micado {
         @Option(name: .shortAndLong, help: "What the instance serves: application or database.")
         var name: StartInstanceRequest.Role = .application
 
-        @Flag(name: .customShort("I"), help: "This is the first instance of the infrastructure.")
+        @Flag(name: .customShort("I"), help: "This is the first instance of the infrastructure (never scaled down).")
         var first = false
+
+        @Flag(help: "Return once the cloud accepted the request; do not wait for the instance to join.")
+        var detach = false
+
+        @OptionGroup var output: OutputOptions
 
         func validate() throws {
             for (flag, value) in [("-c", cloud), ("-a", application), ("-f", flavour), ("-t", tag)] where value.isEmpty {
@@ -46,14 +53,44 @@ extension Micado {
         func run() async throws {
             let client = try ManagerClient.fromHome()
             let request = StartInstanceRequest(cloud: cloud, application: application, flavour: flavour, tag: tag, role: name, first: first)
-            let instance = try await client.json(InstanceView.self, .POST, "/v1/instances", body: request)
-            print("\(instance.id) \(instance.address ?? "-")")
+            let created = try await client.json(InstanceView.self, .POST, "/v1/instances", body: request)
+            let instance = detach ? created : try await Self.waitUntilReady(created, client: client)
+            if output.output == .json { return try Console.printJSON(instance) }
+            print("\(instance.id) \(instance.address ?? "-") \(instance.flavour ?? "-")")
+        }
+
+        static func waitUntilReady(_ created: InstanceView, client: ManagerClient) async throws -> InstanceView {
+            let start = ContinuousClock.now
+            var current = created
+            var last = ""
+            while current.state != "ready" {
+                if current.state != last {
+                    Console.err(String(format: "[%5.1fs] %@ %@", BenchLaunch.seconds(ContinuousClock.now - start), current.id, current.state))
+                    last = current.state
+                }
+                if ContinuousClock.now - start > .seconds(300) {
+                    throw MicadoError(.timeout, "\(current.id) is not ready after 300 s; see 'micado events --subject \(current.id)'")
+                }
+                try await Task.sleep(for: .milliseconds(100))
+                current = try await fetch(current.id, client: client)
+            }
+            Console.err(String(format: "[%5.1fs] %@ ready", BenchLaunch.seconds(ContinuousClock.now - start), current.id))
+            return current
+        }
+
+        static func fetch(_ id: String, client: ManagerClient) async throws -> InstanceView {
+            let all = try await client.json([InstanceView].self, .GET, "/v1/instances")
+            guard let found = all.first(where: { $0.id == id }) else {
+                throw MicadoError(.engine, "\(id) failed to start and was deleted; see 'micado events --subject \(id)'")
+            }
+            return found
         }
     }
 
     struct Stop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Drain and delete the instances with a tag.", discussion: "Example: micado stop -t application01")
+            abstract: "Drain and delete the instances with a tag; their containers move to other instances.",
+            discussion: "Example: micado stop -t application01")
 
         @Option(name: .shortAndLong, help: "The tag given to the instances at start.")
         var tag: String
@@ -64,8 +101,72 @@ extension Micado {
 
         func run() async throws {
             let client = try ManagerClient.fromHome()
-            _ = try await client.send(.DELETE, "/v1/instances", query: [("tag", tag)])
-            print("instances with tag \(tag) stopped")
+            let ids = try await client.json([String].self, .DELETE, "/v1/instances", query: [("tag", tag)])
+            let start = ContinuousClock.now
+            var last = ""
+            while true {
+                let left = Self.states(of: Set(ids), in: try await client.json([InstanceView].self, .GET, "/v1/instances"))
+                if left.isEmpty { break }
+                if left != last { Console.err(String(format: "[%5.1fs] %@", BenchLaunch.seconds(ContinuousClock.now - start), left)) }
+                last = left
+                if ContinuousClock.now - start > .seconds(300) { throw MicadoError(.timeout, "still stopping after 300 s: \(left)") }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            print("stopped \(ids.joined(separator: " "))")
+        }
+
+        static func states(of ids: Set<String>, in instances: [InstanceView]) -> String {
+            instances.filter { ids.contains($0.id) }.map { "\($0.id) \($0.state)" }.joined(separator: ", ")
+        }
+    }
+
+    struct Clouds: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the clouds, their locations with bounds, and their flavours with prices.")
+
+        @OptionGroup var output: OutputOptions
+
+        struct CloudView: Codable {
+            struct Location: Codable { var name: String; var min: Int; var max: Int; var headroomMiB: Int }
+            var name: String
+            var driver: String
+            var locations: [Location]
+            var flavours: [Flavour]
+            var applications: [String: String]
+            var gracePeriodSeconds: Int
+        }
+
+        func run() async throws {
+            let client = try ManagerClient.fromHome()
+            let clouds = try await client.json([CloudView].self, .GET, "/v1/clouds")
+            if output.output == .json { return try Console.printJSON(clouds) }
+            if clouds.isEmpty { return print("no cloud configured (describe clouds in clouds.yaml in the micado home)") }
+            for cloud in clouds {
+                print("\(cloud.name) (driver \(cloud.driver), grace \(cloud.gracePeriodSeconds) s, applications: \(cloud.applications.keys.sorted().joined(separator: ", ")))")
+                Console.table(["  LOCATION", "MIN", "MAX", "HEADROOM(MiB)"], cloud.locations.map { ["  " + $0.name, "\($0.min)", "\($0.max)", "\($0.headroomMiB)"] })
+                Console.table(["  FLAVOUR", "CPUS", "MEMORY(MiB)", "PRICE/H"], cloud.flavours.map { ["  " + $0.name, "\($0.cpus)", "\($0.memoryMiB)", String(format: "%.4f", $0.pricePerHour)] })
+            }
+        }
+    }
+
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Say why a container is pending (or where it runs) and what the scaler is doing about it.")
+
+        @Argument(help: "The container's name.")
+        var name: String
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let client = try ManagerClient.fromHome()
+            let view = try await client.json(ExplainView.self, .GET, "/v1/containers/\(ManagerClient.escape(name))/explain")
+            if output.output == .json { return try Console.printJSON(view) }
+            for line in view.explanation { print(line) }
+            if !view.recentEvents.isEmpty {
+                print("recent events:")
+                for e in view.recentEvents { print("  \(ISO8601DateFormatter().string(from: e.time))  \(e.kind)  \(e.message)") }
+            }
         }
     }
 }

@@ -34,10 +34,12 @@ extension Micado {
                 let instances = try await client.json([InstanceView].self, .GET, "/v1/instances")
                 if output.output == .json { return try Console.printJSON(instances) }
                 Console.table(
-                    ["ID", "HOSTNAME", "CLOUD", "LOCATION", "ROLE", "STATE", "ADDRESS", "CONTAINERS", "MEMORY(MiB)", "ENGINE"],
+                    ["ID", "CLOUD", "LOCATION", "FLAVOUR", "TAG", "STATE", "ADDRESS", "CONTAINERS", "MEMORY(MiB)", "AGE", "PRICE/H"],
                     instances.map {
-                        [String($0.id.prefix(12)), $0.hostname, $0.cloud, $0.location ?? "", $0.role, "\($0.state)/\($0.availability)", $0.address ?? "",
-                         "\($0.containers)", "\($0.memoryReservedMiB)/\($0.memoryTotalMiB.map(String.init) ?? "?")", $0.engineVersion ?? ""]
+                        [String($0.id.prefix(12)), $0.cloud, $0.location ?? "", $0.flavour ?? "", $0.tag ?? "",
+                         $0.state + ($0.availability == "drain" && $0.state == "ready" ? "/drain" : ""), $0.address ?? "", "\($0.containers)",
+                         "\($0.memoryReservedMiB)/\($0.memoryTotalMiB.map(String.init) ?? "?")", $0.createdAt.map { Console.age(since: $0) } ?? "",
+                         $0.pricePerHour.map { String(format: "%.4f", $0) } ?? ""]
                     })
                 return
             }

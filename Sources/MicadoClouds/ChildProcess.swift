@@ -1,0 +1,72 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process started with posix_spawn and reaped with waitpid.
+///
+/// Foundation's `Process` can miss a child's exit when several are spawned at once on
+/// Linux (its waitUntilExit then never returns); plain waitpid cannot.
+public struct ChildProcess: Sendable {
+    public let pid: pid_t
+
+    /// Starts `executable` with stdin from /dev/null and stdout and stderr appended to `output`.
+    public static func start(_ executable: String, _ arguments: [String], environment: [String: String], output: String) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EINVAL) }
+        return ChildProcess(pid: pid)
+    }
+
+    /// Waits for the exit; returns the exit status, or 128+signal when killed.
+    public func wait() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return Self.decode(status)
+    }
+
+    /// The exit status if the child has ended, else nil (without blocking).
+    public func poll() -> Int32? {
+        var status: Int32 = 0
+        let rc = waitpid(pid, &status, WNOHANG)
+        return rc == pid ? Self.decode(status) : nil
+    }
+
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    static func decode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// Runs a command to completion; returns its status and combined output.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> (status: Int32, output: String)
+    {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("micado-run-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let child = try start(executable, arguments, environment: environment, output: log)
+        let status = child.wait()
+        return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
+    /// Whether a process with this pid is alive (and not a zombie of ours).
+    public static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return !stat.contains(") Z ")
+    }
+}

@@ -1,0 +1,115 @@
+import MicadoCore
+
+/// What an instance needs to join micado when it boots (cloud-init on a real cloud).
+public struct UserData: Codable, Sendable, Equatable {
+    /// The swarm's worker join token. A secret: never logged, never in events.
+    public var joinToken: String
+    /// host:port of the swarm manager the instance joins.
+    public var managerAddress: String
+    /// Node labels the manager will set; carried for the instance's own use.
+    public var labels: [String: String]
+    /// MiB the node advertises to the scheduler as the generic resource `mem`.
+    public var capacityMiB: Int
+    /// The CA that signed the manager's client certificate: the engine trusts only it.
+    public var caCertificatePEM: String
+
+    public init(joinToken: String, managerAddress: String, labels: [String: String], capacityMiB: Int, caCertificatePEM: String) {
+        self.joinToken = joinToken
+        self.managerAddress = managerAddress
+        self.labels = labels
+        self.capacityMiB = capacityMiB
+        self.caCertificatePEM = caCertificatePEM
+    }
+}
+
+public struct CreateInstanceRequest: Sendable {
+    /// Recorded in the store before the call: a retried create with the same token finds
+    /// the instance the first call made instead of making a second one.
+    public var idempotencyToken: String
+    public var flavour: Flavour
+    public var machineImage: String
+    public var userData: UserData
+    public var tags: [String: String]
+
+    public init(idempotencyToken: String, flavour: Flavour, machineImage: String, userData: UserData, tags: [String: String]) {
+        self.idempotencyToken = idempotencyToken
+        self.flavour = flavour
+        self.machineImage = machineImage
+        self.userData = userData
+        self.tags = tags
+    }
+}
+
+/// An instance as its cloud describes it.
+public struct CloudInstance: Sendable, Equatable {
+    public enum State: String, Sendable { case booting, running, failed, terminated }
+    public var id: String
+    public var address: String
+    public var state: State
+    /// The engine's TLS endpoint (tcp://address:2376).
+    public var engineEndpoint: String
+    public var tags: [String: String]
+    public var detail: String?
+
+    public init(id: String, address: String, state: State, engineEndpoint: String, tags: [String: String], detail: String? = nil) {
+        self.id = id
+        self.address = address
+        self.state = state
+        self.engineEndpoint = engineEndpoint
+        self.tags = tags
+        self.detail = detail
+    }
+}
+
+/// A cloud's errors, typed so the scaler knows what to do next.
+public struct CloudError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// No capacity for this flavour now: try the next cheapest.
+        case capacity
+        /// An account limit: report, do not retry soon.
+        case quota
+        /// Credentials refused.
+        case auth
+        /// Worth retrying with backoff.
+        case transient
+        /// The request itself is wrong.
+        case badRequest
+    }
+    public var kind: Kind
+    public var message: String
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { "\(kind.rawValue): \(message)" }
+    public var isRetryable: Bool { kind == .transient || kind == .capacity }
+}
+
+/// A cloud that starts, describes and deletes instances. Drivers hold no state of their
+/// own: what they know, they ask the cloud; what micado knows is in its store.
+public protocol CloudDriver: Sendable {
+    func create(_ request: CreateInstanceRequest) async throws(CloudError) -> CloudInstance
+    /// nil when the cloud has no such instance (any more).
+    func describe(_ id: String) async throws(CloudError) -> CloudInstance?
+    /// Every instance this driver's cloud holds for this manager.
+    func list() async throws(CloudError) -> [CloudInstance]
+    /// Deletes the instance and everything it holds; succeeds when it is already gone.
+    func delete(_ id: String) async throws(CloudError)
+}
+
+extension CloudDriver {
+    /// `body` with retries and exponential backoff on transient errors.
+    public func retrying<T: Sendable>(
+        attempts: Int = 4, initialDelay: Duration = .milliseconds(200), _ body: () async throws(CloudError) -> T
+    ) async throws(CloudError) -> T {
+        var delay = initialDelay
+        var attempt = 1
+        while true {
+            do { return try await body() } catch where error.kind == .transient && attempt < attempts {
+                try? await Task.sleep(for: delay)
+                delay *= 2
+                attempt += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import MicadoCore
+import Yams
+
+/// Reads `clouds.yaml`. Every error names the line and the field, e.g.
+/// `clouds.yaml:12: clouds.local.flavours[1].memoryMiB must be a whole number`.
+public enum CloudsFile {
+    public static let drivers: Set<String> = ["local"]
+
+    public static func load(path: String) throws(MicadoError) -> [CloudConfiguration] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return try parse(String(decoding: data, as: UTF8.self), file: (path as NSString).lastPathComponent)
+    }
+
+    public static func parse(_ text: String, file: String) throws(MicadoError) -> [CloudConfiguration] {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            throw .init(.configuration, "\(file): not valid YAML: \(error)")
+        }
+        guard let root else { return [] }
+        let reader = Reader(file: file)
+        let top = try reader.mapping(root, "")
+        try reader.onlyKeys(top, ["clouds"], at: "", node: root)
+        guard let cloudsNode = top["clouds"] else { return [] }
+        var clouds: [CloudConfiguration] = []
+        for (name, node) in try reader.mapping(cloudsNode, "clouds").sorted(by: { $0.key < $1.key }) {
+            clouds.append(try reader.cloud(name: name, node))
+        }
+        return clouds
+    }
+
+    struct Reader {
+        let file: String
+
+        func fail(_ node: Node?, _ message: String) -> MicadoError {
+            let line = node?.mark.map { ":\($0.line)" } ?? ""
+            return .init(.configuration, "\(file)\(line): \(message)")
+        }
+
+        func mapping(_ node: Node, _ path: String) throws(MicadoError) -> [String: Node] {
+            guard case .mapping(let mapping) = node else { throw fail(node, "\(path.isEmpty ? "the file" : path) must be a mapping of keys") }
+            var result: [String: Node] = [:]
+            for (key, value) in mapping {
+                guard let k = key.string else { throw fail(key, "\(path): keys must be names") }
+                result[k] = value
+            }
+            return result
+        }
+
+        func onlyKeys(_ map: [String: Node], _ allowed: Set<String>, at path: String, node: Node) throws(MicadoError) {
+            for key in map.keys.sorted() where !allowed.contains(key) {
+                throw fail(map[key], "unknown field '\(path.isEmpty ? "" : path + ".")\(key)' (known: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+
+        func string(_ map: [String: Node], _ key: String, _ path: String, parent: Node, default value: String? = nil) throws(MicadoError) -> String {
+            guard let node = map[key] else {
+                if let value { return value }
+                throw fail(parent, "\(path).\(key) is missing")
+            }
+            guard case .scalar(let scalar) = node, !scalar.string.isEmpty else { throw fail(node, "\(path).\(key) must be a text value") }
+            return scalar.string
+        }
+
+        func int(_ map: [String: Node], _ key: String, _ path: String, parent: Node, default value: Int? = nil, range: ClosedRange<Int>) throws(MicadoError) -> Int {
+            guard let node = map[key] else {
+                if let value { return value }
+                throw fail(parent, "\(path).\(key) is missing")
+            }
+            guard let n = node.int else { throw fail(node, "\(path).\(key) must be a whole number") }
+            guard range.contains(n) else { throw fail(node, "\(path).\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(n)") }
+            return n
+        }
+
+        func cloud(name: String, _ node: Node) throws(MicadoError) -> CloudConfiguration {
+            let path = "clouds.\(name)"
+            let map = try mapping(node, path)
+            try onlyKeys(map, ["driver", "locations", "flavours", "applications", "timings", "network"], at: path, node: node)
+            let driver = try string(map, "driver", path, parent: node)
+            guard drivers.contains(driver) else {
+                throw fail(map["driver"], "\(path).driver '\(driver)' is not a known driver (known: \(drivers.sorted().joined(separator: ", ")))")
+            }
+            guard let locationsNode = map["locations"] else { throw fail(node, "\(path).locations is missing") }
+            var locations: [String: LocationBounds] = [:]
+            for (location, lnode) in try mapping(locationsNode, "\(path).locations") {
+                let lpath = "\(path).locations.\(location)"
+                do { try LocationName.validate(location) } catch { throw fail(lnode, "\(lpath): \(error.message)") }
+                let l = lnode.mapping == nil && lnode.null != nil ? [:] : try mapping(lnode, lpath)
+                try onlyKeys(l, ["min", "max", "headroomMiB"], at: lpath, node: lnode)
+                let bounds = LocationBounds(
+                    min: try int(l, "min", lpath, parent: lnode, default: 0, range: 0...1000),
+                    max: try int(l, "max", lpath, parent: lnode, default: 3, range: 0...1000),
+                    headroomMiB: try int(l, "headroomMiB", lpath, parent: lnode, default: 0, range: 0...1_048_576))
+                guard bounds.min <= bounds.max else { throw fail(lnode, "\(lpath).min (\(bounds.min)) is above max (\(bounds.max))") }
+                locations[location] = bounds
+            }
+            guard !locations.isEmpty else { throw fail(locationsNode, "\(path).locations is empty") }
+            guard case .sequence(let flavourNodes)? = map["flavours"] else { throw fail(map["flavours"] ?? node, "\(path).flavours must be a list") }
+            var flavours: [Flavour] = []
+            for (i, fnode) in flavourNodes.enumerated() {
+                let fpath = "\(path).flavours[\(i)]"
+                let f = try mapping(fnode, fpath)
+                try onlyKeys(f, ["name", "cpus", "memoryMiB", "pricePerHour"], at: fpath, node: fnode)
+                guard let priceNode = f["pricePerHour"] else { throw fail(fnode, "\(fpath).pricePerHour is missing") }
+                guard let price = priceNode.float, price >= 0, price.isFinite else { throw fail(priceNode, "\(fpath).pricePerHour must be a number ≥ 0") }
+                let flavour = Flavour(
+                    name: try string(f, "name", fpath, parent: fnode), cpus: try int(f, "cpus", fpath, parent: fnode, default: 1, range: 1...512),
+                    memoryMiB: try int(f, "memoryMiB", fpath, parent: fnode, range: 64...4_194_304), pricePerHour: price)
+                guard !flavours.contains(where: { $0.name == flavour.name }) else { throw fail(fnode, "\(fpath).name '\(flavour.name)' is used twice") }
+                flavours.append(flavour)
+            }
+            guard !flavours.isEmpty else { throw fail(map["flavours"], "\(path).flavours is empty") }
+            var applications = ["node": "default"]
+            if let anode = map["applications"] {
+                applications = [:]
+                for (app, image) in try mapping(anode, "\(path).applications") {
+                    guard let value = image.string, !value.isEmpty else { throw fail(image, "\(path).applications.\(app) must name a machine image") }
+                    applications[app] = value
+                }
+            }
+            var timings = CloudConfiguration.Timings()
+            if let tnode = map["timings"] {
+                let t = try mapping(tnode, "\(path).timings")
+                let tpath = "\(path).timings"
+                try onlyKeys(t, ["gracePeriodSeconds", "bootTimeoutSeconds", "drainTimeoutSeconds"], at: tpath, node: tnode)
+                timings.gracePeriodSeconds = try int(t, "gracePeriodSeconds", tpath, parent: tnode, default: timings.gracePeriodSeconds, range: 0...86400)
+                timings.bootTimeoutSeconds = try int(t, "bootTimeoutSeconds", tpath, parent: tnode, default: timings.bootTimeoutSeconds, range: 5...3600)
+                timings.drainTimeoutSeconds = try int(t, "drainTimeoutSeconds", tpath, parent: tnode, default: timings.drainTimeoutSeconds, range: 1...3600)
+            }
+            var network: CloudConfiguration.LocalNetwork?
+            if driver == "local" {
+                guard let nnode = map["network"] else { throw fail(node, "\(path).network is missing (the local driver needs bridge, bridgeCIDR, first, last, manager)") }
+                let n = try mapping(nnode, "\(path).network")
+                let npath = "\(path).network"
+                try onlyKeys(n, ["bridge", "bridgeCIDR", "first", "last", "manager"], at: npath, node: nnode)
+                network = .init(
+                    bridge: try string(n, "bridge", npath, parent: nnode), bridgeCIDR: try string(n, "bridgeCIDR", npath, parent: nnode),
+                    firstAddress: try string(n, "first", npath, parent: nnode), lastAddress: try string(n, "last", npath, parent: nnode),
+                    managerAddress: try string(n, "manager", npath, parent: nnode))
+                guard network!.bridge.count <= 15 else { throw fail(n["bridge"], "\(npath).bridge must be at most 15 characters") }
+                for key in ["first", "last", "manager"] where IPv4(n[key]?.string ?? "") == nil {
+                    throw fail(n[key], "\(npath).\(key) must be an IPv4 address")
+                }
+                guard let cidr = network?.bridgeCIDR.split(separator: "/"), cidr.count == 2, IPv4(String(cidr[0])) != nil, let p = Int(cidr[1]), (8...30).contains(p) else {
+                    throw fail(n["bridgeCIDR"], "\(npath).bridgeCIDR must be ADDRESS/PREFIX, e.g. 10.213.0.1/24")
+                }
+                guard IPv4(network!.firstAddress)! <= IPv4(network!.lastAddress)! else { throw fail(n["first"], "\(npath).first is after last") }
+            }
+            return CloudConfiguration(
+                name: name, driver: driver, locations: locations, flavours: flavours, applications: applications, timings: timings, network: network)
+        }
+    }
+}
+
+/// An IPv4 address as a number, for ranges.
+public struct IPv4: Comparable, Sendable, Hashable, CustomStringConvertible {
+    public var value: UInt32
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var v: UInt32 = 0
+        for p in parts {
+            guard let n = UInt32(p), n <= 255, String(n) == p else { return nil }
+            v = v << 8 | n
+        }
+        value = v
+    }
+    public init(value: UInt32) { self.value = value }
+    public var description: String { "\(value >> 24).\(value >> 16 & 255).\(value >> 8 & 255).\(value & 255)" }
+    public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
+}

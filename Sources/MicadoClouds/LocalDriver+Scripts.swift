@@ -1,0 +1,73 @@
+extension LocalDriver {
+    /// The local machine's "cloud-init": run detached with the instance folder as $1.
+    /// Writes boot.pid at once, boot.done when joined, boot.failed with the reason otherwise.
+    static let bootScript = #"""
+        #!/bin/bash
+        set -u
+        DIR=$1; cd "$DIR" || exit 1
+        echo $$ > boot.pid
+        . ./boot.env
+        fail() { echo "$*" > boot.failed; exit 1; }
+        D() { docker -H "unix://$DIR/docker.sock" "$@"; }
+        exec >>boot.log 2>&1
+        # network: a namespace with a veth to the manager's bridge, no default route
+        ip link show "$BRIDGE" >/dev/null 2>&1 || fail "bridge $BRIDGE does not exist (is the manager's engine up?)"
+        ip netns add "$NS" || fail "cannot create namespace $NS"
+        ip link add "$VETH" type veth peer name eth0 netns "$NS" || fail "cannot create veth $VETH"
+        ip link set "$VETH" master "$BRIDGE" up
+        ip -n "$NS" link set lo up
+        ip -n "$NS" addr add "$IP/$PREFIX" dev eth0
+        ip -n "$NS" link set eth0 up
+        # the flavour's memory is a real limit: the engine's cgroup parent is capped
+        if [ -d /sys/fs/cgroup/memory ]; then
+          mkdir -p "/sys/fs/cgroup/memory/micado-$ID" && echo "$MEM_BYTES" > "/sys/fs/cgroup/memory/micado-$ID/memory.limit_in_bytes"
+        elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+          mkdir -p "/sys/fs/cgroup/micado-$ID" && echo "$MEM_BYTES" > "/sys/fs/cgroup/micado-$ID/memory.max"
+        fi
+        mkdir -p data run
+        env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY="127.0.0.0/8,$BRIDGE_CIDR,localhost" \
+          setsid nsenter --net="/run/netns/$NS" unshare --uts sh -c 'hostname "$0"; exec dockerd "$@"' "$ID" \
+          --config-file "$DIR/daemon.json" --data-root "$DIR/data" --exec-root "$DIR/run" --pidfile "$DIR/dockerd.pid" \
+          --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent="/micado-$ID" >dockerd.log 2>&1 </dev/null &
+        for _ in $(seq 600); do D version >/dev/null 2>&1 && break; sleep 0.1; done
+        D version >/dev/null 2>&1 || fail "dockerd did not start: $(tail -3 dockerd.log | tr '\n' ' ')"
+        # machine image "default": busybox:local, imported before the join so no task misses it
+        ROOT=$(mktemp -d); mkdir -p "$ROOT"/bin "$ROOT"/etc "$ROOT"/tmp "$ROOT"/www
+        cp /bin/busybox "$ROOT/bin/busybox"
+        for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$ROOT/bin/$a"; done
+        echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"; echo 'root:x:0:' > "$ROOT/etc/group"
+        echo 'hello from busybox:local' > "$ROOT/www/index.html"
+        tar -C "$ROOT" -c . | D import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - busybox:local >/dev/null || fail "cannot import busybox:local"
+        rm -rf "$ROOT"
+        D swarm join --token "$(cat join-token)" --advertise-addr "$IP" --listen-addr "$IP:2377" "$MANAGER" || fail "swarm join to $MANAGER failed"
+        rm -f join-token
+        touch boot.done
+        """#
+
+    /// Deletes an instance: $1 folder, $2 id, $3 namespace, $4 veth. Idempotent.
+    static let teardownScript = #"""
+        set -u
+        DIR=$1; ID=$2; NS=$3; VETH=$4
+        stop_pid() {
+          [ -f "$1" ] || return 0
+          local pid; pid=$(cat "$1" 2>/dev/null) || return 0
+          [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+          kill -TERM "$pid"
+          for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+          kill -KILL "$pid" 2>/dev/null
+        }
+        stop_pid "$DIR/boot.pid"
+        stop_pid "$DIR/dockerd.pid"
+        if ip netns list | grep -qw "^$NS"; then
+          for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+        fi
+        { grep -o " $DIR/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+        ip link del "$VETH" 2>/dev/null
+        ip netns del "$NS" 2>/dev/null
+        for c in /sys/fs/cgroup/*/"micado-$ID" /sys/fs/cgroup/"micado-$ID"; do
+          [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+        done
+        rm -rf "$DIR"
+        [ ! -e "$DIR" ]
+        """#
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import MicadoCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `local` cloud: each instance is a real Docker engine on this machine, in its own
+/// network namespace on a bridge micado owns, with its own data root, exec root, pidfile,
+/// cgroup (memory-limited to the flavour) and a TLS-only TCP endpoint for the manager.
+///
+/// Booting runs detached (`setsid`), like a cloud machine that boots whether or not its
+/// manager is alive: it starts dockerd, loads the machine image's images and joins the
+/// swarm with the token from its user data. The cloud's own state is the machine: one
+/// folder per instance under `stateDirectory`, made first and removed last, so nothing of
+/// an instance can exist without the folder that names it.
+public struct LocalDriver: CloudDriver {
+    public let cloud: String
+    public let network: CloudConfiguration.LocalNetwork
+    public let stateDirectory: String
+    public let authority: CertificateAuthority
+    let logger: Logger
+
+    public init(cloud: String, network: CloudConfiguration.LocalNetwork, stateDirectory: String, authority: CertificateAuthority, logger: Logger) {
+        self.cloud = cloud
+        self.network = network
+        self.stateDirectory = stateDirectory
+        self.authority = authority
+        self.logger = logger
+    }
+
+    public static let enginePort = 2376
+
+    /// Instance IDs derive from the idempotency token: a retried create finds the first one.
+    public static func instanceID(token: String) -> String {
+        "i" + String(token.lowercased().filter { $0.isHexDigit }.prefix(10))
+    }
+
+    func directory(_ id: String) -> String { stateDirectory + "/" + id }
+    static func namespace(_ id: String) -> String { "micado-" + id }
+    static func veth(_ id: String) -> String { "v" + id }
+
+    public func create(_ request: CreateInstanceRequest) async throws(CloudError) -> CloudInstance {
+        let id = Self.instanceID(token: request.idempotencyToken)
+        guard id.count == 11 else { throw CloudError(.badRequest, "idempotency token must have at least 10 hex digits") }
+        if let existing = try await describe(id) { return existing }
+        guard request.machineImage == "default" else {
+            throw CloudError(.badRequest, "the local cloud has only the machine image 'default', not '\(request.machineImage)'")
+        }
+        let dir = directory(id)
+        let address = try withLock { () throws(CloudError) -> String in
+            let address = try freeAddress()
+            do {
+                try FileManager.default.createDirectory(atPath: dir + "/tls", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try write(address, dir + "/address")
+            } catch { throw CloudError(.transient, "cannot create \(dir): \(error)") }
+            return address
+        }
+        do {
+            try prepare(id: id, address: address, request: request)
+            let boot = try ChildProcess.run("/usr/bin/setsid", ["-f", "/bin/bash", dir + "/boot.sh", dir])
+            guard boot.status == 0 else { throw CloudError(.transient, "cannot start the boot of \(id): \(boot.output)") }
+        } catch let error as CloudError {
+            try? await delete(id)
+            throw error
+        } catch {
+            try? await delete(id)
+            throw CloudError(.transient, "cannot create instance \(id): \(error)")
+        }
+        logger.info("local instance booting", metadata: ["instance.id": "\(id)", "instance.address": "\(address)", "instance.flavour": "\(request.flavour.name)"])
+        return CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):\(Self.enginePort)", tags: request.tags)
+    }
+
+    func prepare(id: String, address: String, request: CreateInstanceRequest) throws {
+        let dir = directory(id)
+        func write(_ text: String, _ name: String, mode: Int16 = 0o600) throws {
+            guard FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+                throw CloudError(.transient, "cannot write \(dir)/\(name)")
+            }
+        }
+        let tags = String(decoding: try JSONEncoder().encode(request.tags), as: UTF8.self)
+        try write(tags, "tags.json")
+        try write(request.flavour.name, "flavour")
+        try write(request.userData.joinToken, "join-token")
+        try write(request.userData.caCertificatePEM, "tls/ca.pem")
+        do { try authority.issueServer(ipAddress: address, certificate: dir + "/tls/server.pem", key: dir + "/tls/server-key.pem") } catch {
+            throw CloudError(.transient, error.message)
+        }
+        let prefix = network.bridgeCIDR.split(separator: "/").last.map(String.init) ?? "24"
+        let daemon: [String: Any] = [
+            "node-generic-resources": ["mem=\(request.userData.capacityMiB)"],
+            "hosts": ["unix://\(dir)/docker.sock", "tcp://\(address):\(Self.enginePort)"],
+            "tls": true, "tlsverify": true,
+            "tlscacert": dir + "/tls/ca.pem", "tlscert": dir + "/tls/server.pem", "tlskey": dir + "/tls/server-key.pem",
+            "default-address-pools": [["base": "10.214.0.0/16", "size": 24]],
+            "labels": request.userData.labels.map { "\($0.key)=\($0.value)" }.sorted(),
+        ]
+        try write(String(decoding: try JSONSerialization.data(withJSONObject: daemon, options: [.sortedKeys]), as: UTF8.self), "daemon.json")
+        let subnet = network.bridgeCIDR
+        let environment = """
+            ID=\(id)
+            NS=\(Self.namespace(id))
+            VETH=\(Self.veth(id))
+            IP=\(address)
+            PREFIX=\(prefix)
+            BRIDGE=\(network.bridge)
+            BRIDGE_CIDR=\(subnet)
+            MEM_BYTES=\(request.flavour.memoryMiB << 20)
+            MANAGER=\(request.userData.managerAddress)
+
+            """
+        try write(environment, "boot.env")
+        try write(Self.bootScript, "boot.sh", mode: 0o700)
+    }
+
+    public func describe(_ id: String) async throws(CloudError) -> CloudInstance? {
+        let dir = directory(id)
+        guard FileManager.default.fileExists(atPath: dir + "/address") else { return nil }
+        let address = read("address", of: id) ?? "?"
+        let tags = read("tags.json", of: id).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+        let engineAlive = read("dockerd.pid", of: id).flatMap { Int32($0) }.map(ChildProcess.isAlive) ?? false
+        let state: CloudInstance.State
+        var detail: String?
+        if let failure = read("boot.failed", of: id) {
+            state = .failed
+            detail = failure
+        } else if FileManager.default.fileExists(atPath: dir + "/boot.done") {
+            state = engineAlive ? .running : .failed
+            if !engineAlive { detail = "its engine stopped" }
+        } else {
+            let bootAlive = read("boot.pid", of: id).flatMap { Int32($0) }.map(ChildProcess.isAlive) ?? false
+            state = bootAlive || !FileManager.default.fileExists(atPath: dir + "/boot.pid") ? .booting : .failed
+            if state == .failed { detail = "its boot stopped before joining" }
+        }
+        return CloudInstance(id: id, address: address, state: state, engineEndpoint: "tcp://\(address):\(Self.enginePort)", tags: tags, detail: detail)
+    }
+
+    public func list() async throws(CloudError) -> [CloudInstance] {
+        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []).filter { $0.hasPrefix("i") && $0.count == 11 }
+        var result: [CloudInstance] = []
+        for id in ids.sorted() {
+            if let instance = try await describe(id) { result.append(instance) }
+        }
+        return result
+    }
+
+    public func delete(_ id: String) async throws(CloudError) {
+        let dir = directory(id)
+        guard FileManager.default.fileExists(atPath: dir) else { return }
+        let result: (status: Int32, output: String)
+        do { result = try ChildProcess.run("/bin/bash", ["-c", Self.teardownScript, "teardown", dir, id, Self.namespace(id), Self.veth(id)]) } catch {
+            throw CloudError(.transient, "cannot run the teardown of \(id): \(error)")
+        }
+        guard result.status == 0 else { throw CloudError(.transient, "teardown of \(id) failed: \(result.output.suffix(400))") }
+        logger.info("local instance deleted", metadata: ["instance.id": "\(id)"])
+    }
+
+    // MARK: helpers
+
+    func read(_ name: String, of id: String) -> String? {
+        (try? String(contentsOfFile: directory(id) + "/" + name, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func write(_ text: String, _ path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw CloudError(.transient, "cannot write \(path)")
+        }
+    }
+
+    /// Serialises address allocation between creates, across processes too.
+    func withLock<T>(_ body: () throws(CloudError) -> T) throws(CloudError) -> T {
+        try? FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let fd = open(stateDirectory + "/.lock", O_CREAT | O_RDWR, 0o600)
+        guard fd >= 0 else { throw CloudError(.transient, "cannot open \(stateDirectory)/.lock") }
+        defer { close(fd) }
+        flock(fd, LOCK_EX)
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    /// The first address of the range that no instance of this cloud holds and that
+    /// nothing on the machine already uses.
+    func freeAddress() throws(CloudError) -> String {
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []
+        var taken = Set(ids.compactMap { read("address", of: $0) })
+        taken.insert(network.managerAddress)
+        taken.insert(String(network.bridgeCIDR.split(separator: "/")[0]))
+        guard let first = IPv4(network.firstAddress), let last = IPv4(network.lastAddress) else {
+            throw CloudError(.badRequest, "bad address range \(network.firstAddress)-\(network.lastAddress)")
+        }
+        for value in first.value...last.value {
+            let candidate = IPv4(value: value).description
+            if !taken.contains(candidate) { return candidate }
+        }
+        throw CloudError(.quota, "the local cloud's address range \(network.firstAddress)-\(network.lastAddress) is used up")
+    }
+}

@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import DockerEngine
+import Foundation
+import Logging
+import NIOCore
+import MicadoClouds
+import MicadoCore
+
+/// The clouds of `clouds.yaml` with their drivers. Empty when the file is absent: then
+/// the manager's own engine is the only instance, as before clouds existed.
+public struct CloudSet: Sendable {
+    public var configurations: [CloudConfiguration]
+    public var drivers: [String: any CloudDriver]
+    public var authority: CertificateAuthority
+
+    public init(configurations: [CloudConfiguration], drivers: [String: any CloudDriver], authority: CertificateAuthority) {
+        self.configurations = configurations
+        self.drivers = drivers
+        self.authority = authority
+    }
+
+    public static func none(home: MicadoHome) -> CloudSet {
+        CloudSet(configurations: [], drivers: [:], authority: CertificateAuthority(directory: home.tlsDirectory))
+    }
+
+    public var isEmpty: Bool { configurations.isEmpty }
+
+    /// Reads `clouds.yaml` from the home and builds a driver per cloud.
+    public static func load(home: MicadoHome, logger: Logger) throws(MicadoError) -> CloudSet {
+        let configurations = try CloudsFile.load(path: home.cloudsFile)
+        let authority = CertificateAuthority(directory: home.tlsDirectory)
+        guard !configurations.isEmpty else { return CloudSet(configurations: [], drivers: [:], authority: authority) }
+        guard authority.exists else {
+            throw .init(.configuration, "clouds need micado's CA in \(home.tlsDirectory): run 'micado init --force' to create it")
+        }
+        var drivers: [String: any CloudDriver] = [:]
+        for cloud in configurations {
+            switch cloud.driver {
+            case "local":
+                drivers[cloud.name] = LocalDriver(
+                    cloud: cloud.name, network: cloud.network!, stateDirectory: home.path + "/instances/" + cloud.name, authority: authority, logger: logger)
+            default:
+                throw .init(.configuration, "cloud \(cloud.name): driver \(cloud.driver) is not available")
+            }
+        }
+        return CloudSet(configurations: configurations, drivers: drivers, authority: authority)
+    }
+
+    public func cloud(named name: String) -> CloudConfiguration? {
+        configurations.first { $0.name.lowercased() == name.lowercased() }
+    }
+
+    /// The cloud that serves a location (the first that lists it).
+    public func cloud(forLocation location: String) -> CloudConfiguration? {
+        configurations.first { $0.locations[location] != nil }
+    }
+
+    public var locations: Set<String> { Set(configurations.flatMap(\.locations.keys)) }
+
+    /// The planner for the current clouds: flavours and bounds by location.
+    public func planner() -> ScalingPlanner {
+        var flavours: [String: [Flavour]] = [:]
+        var bounds: [String: LocationBounds] = [:]
+        var grace = 60
+        for cloud in configurations {
+            for (location, bound) in cloud.locations where bounds[location] == nil {
+                flavours[location] = cloud.flavours
+                bounds[location] = bound
+            }
+            grace = min(grace, cloud.timings.gracePeriodSeconds)
+        }
+        return ScalingPlanner(flavours: flavours, bounds: bounds, gracePeriod: TimeInterval(grace))
+    }
+
+    /// How micado reaches an instance's engine: TCP with mutual TLS, never a socket.
+    public func endpoint(address: String) -> EngineEndpoint {
+        EngineEndpoint(
+            transport: .tcp(host: address, port: LocalDriver.enginePort),
+            tls: .init(caCertificate: authority.caCertificate, certificate: authority.clientCertificate, key: authority.clientKey))
+    }
+}
+
+/// Instance IDs whose create call is under way in this process: the scaler's pass must
+/// not resume them as if a crash had interrupted them.
+actor InFlight {
+    var ids: Set<String> = []
+    func begin(_ id: String) { ids.insert(id) }
+    func end(_ id: String) { ids.remove(id) }
+    func contains(_ id: String) -> Bool { ids.contains(id) }
+}
+
+/// Engine clients for instances, negotiated once per address.
+actor EngineDirectory {
+    var clients: [String: EngineClient] = [:]
+
+    func client(for endpoint: EngineEndpoint, http: AsyncHTTPClient.HTTPClient, logger: Logger) async throws(MicadoError) -> EngineClient {
+        if let client = clients[endpoint.description] { return client }
+        let client = try await EngineClient.connect(to: endpoint, http: http, logger: logger, timeout: .seconds(5))
+        clients[endpoint.description] = client
+        return client
+    }
+
+    func forget(_ endpoint: EngineEndpoint) { clients[endpoint.description] = nil }
+}

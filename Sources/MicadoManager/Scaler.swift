@@ -1,0 +1,173 @@
+import DockerEngine
+import Foundation
+import Logging
+import MicadoClouds
+import MicadoCore
+import MicadoStore
+import ServiceLifecycle
+
+/// Grows and shrinks the fleet: pending tasks become instances, idle instances are
+/// drained and deleted. Runs a pass at once when woken (a launch, an instance change)
+/// and otherwise every `interval`; every pass re-reads the store and the swarm, so it is
+/// idempotent across restarts.
+public struct Scaler: Service {
+    let orchestrator: Orchestrator
+    let interval: Duration
+    let logger: Logger
+
+    public init(orchestrator: Orchestrator, interval: Duration = .milliseconds(500), logger: Logger) {
+        self.orchestrator = orchestrator
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        guard !orchestrator.clouds.isEmpty else { return }
+        await orchestrator.deleteOrphanInstances()
+        try await cancelWhenGracefulShutdown {
+            var passes = 0
+            while !Task.isCancelled {
+                do { try await orchestrator.scalePass() } catch {
+                    logger.warning("scaler pass failed", metadata: ["error": "\(error)"])
+                }
+                passes += 1
+                if passes % 120 == 0 { await orchestrator.deleteOrphanInstances() }
+                // Sleep until the interval passes or someone wakes us, whichever comes first.
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { try? await Task.sleep(for: interval) }
+                    group.addTask {
+                        for await _ in orchestrator.scalerWakeUps { return }
+                    }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+}
+
+extension Orchestrator {
+    /// Tasks that wait for room: the scheduler's words for "no node can take it".
+    static func isWaitingForCapacity(_ task: SwarmTask) -> Bool {
+        guard task.desiredState == "running", task.status.state == "pending" else { return false }
+        let text = (task.status.err ?? "") + " " + (task.status.message ?? "")
+        return text.contains("insufficient resources") || text.contains("no suitable node") || text.contains("pending task scheduling")
+    }
+
+    /// One scaler pass: converge instances, plan, act, and say why.
+    public func scalePass() async throws(MicadoError) {
+        let snapshot = try await snapshot()
+        let containers = try await store.containers()
+        let usage = runningUsage(snapshot, records: containers)
+        await convergeInstances(nodes: Array(snapshot.nodes.values), runningByNode: usage.mapValues(\.count))
+
+        var pending: [ScalingPlanner.PendingTask] = []
+        for record in containers where record.desired == .running {
+            guard let serviceID = record.serviceID, let tasks = snapshot.tasksByService[serviceID] else { continue }
+            guard !tasks.contains(where: { $0.status.state == "running" && $0.desiredState == "running" }) else { continue }
+            if tasks.contains(where: Self.isWaitingForCapacity) {
+                pending.append(.init(id: record.name, location: record.location ?? configuration.defaults.location, memoryMiB: record.memoryMiB))
+            }
+        }
+        let records = try await store.instances()
+        let now = Date()
+        var planned: [ScalingPlanner.Instance] = []
+        for var record in records where record.role != "manager" && record.purpose != "database" {
+            let state: ScalingPlanner.Instance.State
+            switch record.state {
+            case InstanceState.creating, InstanceState.booting, InstanceState.joining: state = .booting
+            case InstanceState.ready: state = .ready
+            default: state = .draining
+            }
+            let reserved = record.nodeID.flatMap { usage[$0]?.memory } ?? 0
+            // Idle since: kept in the store so a restart does not reset the grace period.
+            if state == .ready {
+                let idleSince = reserved == 0 ? (record.idleSince ?? now) : nil
+                if idleSince != record.idleSince {
+                    record.idleSince = idleSince
+                    try await store.updateInstance(record, event: nil)
+                }
+            }
+            planned.append(
+                .init(
+                    id: record.id, location: record.location ?? "", capacityMiB: record.memoryMiB, reservedMiB: reserved,
+                    pricePerHour: record.pricePerHour, state: state, protected: record.first, createdAt: record.createdAt, idleSince: record.idleSince))
+        }
+        let plan = clouds.planner().plan(pending: pending, instances: planned, now: now)
+
+        for addition in plan.add {
+            await add(addition)
+        }
+        for removal in plan.remove {
+            try await drain(removal.instanceID, reason: removal.reason)
+        }
+        for unplaceable in plan.unplaceable {
+            guard let record = containers.first(where: { $0.name == unplaceable.taskID }), record.lastReason != unplaceable.reason else { continue }
+            try await store.observe(container: record.name, state: .pending, reason: unplaceable.reason)
+            await note("scaler.unplaceable", record.name, "\(record.name) cannot be placed: \(unplaceable.reason)")
+        }
+    }
+
+    /// Starts one instance for an addition; on a capacity or quota refusal, the next
+    /// cheapest flavour that still holds the load.
+    func add(_ addition: ScalingPlanner.Addition) async {
+        guard let cloud = clouds.cloud(forLocation: addition.location) else { return }
+        let needed = addition.flavour.memoryMiB
+        let minimum = addition.tasks.isEmpty ? 0 : min(needed, addition.flavour.memoryMiB)
+        var candidates = [addition.flavour] + cloud.flavours.filter { $0 != addition.flavour && $0.memoryMiB >= minimum }.sorted { $0.pricePerHour < $1.pricePerHour }
+        let application = cloud.applications.keys.sorted().first ?? "node"
+        while let flavour = candidates.first {
+            candidates.removeFirst()
+            let request = StartInstanceRequest(cloud: cloud.name, application: application, flavour: flavour.name, tag: "auto", role: .application, first: false)
+            do {
+                let reason = addition.tasks.isEmpty ? addition.reason : "\(addition.reason) (for \(addition.tasks.joined(separator: ", ")))"
+                _ = try await startInstance(request, location: addition.location, reason: reason)
+                for task in addition.tasks {
+                    try? await store.observe(container: task, state: .pending, reason: "waiting for a new \(flavour.name) instance in \(addition.location)")
+                }
+                return
+            } catch where error.code.rawValue == "cloud_capacity" || error.code.rawValue == "cloud_quota" || error.code.rawValue == "cloud_transient" {
+                await note("scaler.retry-flavour", addition.location, "\(flavour.name) refused (\(error.message)); trying the next cheapest flavour")
+            } catch {
+                await note("scaler.add-failed", addition.location, "could not start an instance in \(addition.location): \(error.message)")
+                return
+            }
+        }
+    }
+
+    /// `micado explain NAME`.
+    public func explain(_ name: String) async throws(MicadoError) -> ExplainView {
+        let record = try await record(named: name)
+        let view = try await view(of: record)
+        var lines: [String] = []
+        let location = record.location ?? configuration.defaults.location
+        switch view.state {
+        case .running:
+            lines.append("\(name) runs on \(view.node ?? "?")" + (view.endpoint.map { " and answers at \($0)" } ?? ""))
+        case .stopped:
+            lines.append("\(name) was quit; 'micado remove -n \(name)' forgets it")
+        case .missing:
+            lines.append("\(name)'s service was removed outside micado")
+        default:
+            lines.append("\(name) is \(view.state.rawValue): \(view.reason ?? "waiting for the scheduler")")
+            lines.append("it reserves \(record.memoryMiB) MiB in location \(location)")
+            if clouds.isEmpty {
+                lines.append("no cloud is configured: only the manager's engine can take it")
+            } else if let cloud = clouds.cloud(forLocation: location) {
+                let instances = try await store.instances().filter { $0.location == location && $0.role != "manager" }
+                let booting = instances.filter { [InstanceState.creating, InstanceState.booting, InstanceState.joining].contains($0.state) }
+                lines.append("location \(location) (cloud \(cloud.name)): \(instances.count) of max \(cloud.locations[location]?.max ?? 0) instances, \(booting.count) booting")
+                for b in booting { lines.append("  \(b.id) (\(b.flavour ?? "?")) is \(b.state): \(b.reason ?? "")") }
+                if booting.isEmpty && view.reason?.contains("max") != true {
+                    lines.append("the scaler starts an instance on its next pass if no node has \(record.memoryMiB) MiB free")
+                }
+            } else {
+                lines.append("no cloud serves location \(location)")
+            }
+        }
+        let events = try await store.events(subject: name, limit: 10).map {
+            EventView(id: $0.id ?? 0, time: $0.time, kind: $0.kind, subject: $0.subject, message: $0.message)
+        }
+        return ExplainView(container: view, explanation: lines, recentEvents: events)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import MicadoCore
+import Testing
+
+@Suite struct ScalingPlannerTests {
+    typealias P = ScalingPlanner
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+    static let flavours = [
+        Flavour(name: "small", cpus: 1, memoryMiB: 512, pricePerHour: 0.01),
+        Flavour(name: "medium", cpus: 2, memoryMiB: 1024, pricePerHour: 0.018),
+        Flavour(name: "large", cpus: 4, memoryMiB: 4096, pricePerHour: 0.08),
+    ]
+
+    static func planner(max: Int = 3, min: Int = 0, headroom: Int = 0) -> P {
+        P(flavours: ["eu": flavours], bounds: ["eu": LocationBounds(min: min, max: max, headroomMiB: headroom)], gracePeriod: 60)
+    }
+
+    static func task(_ id: String, _ mib: Int) -> P.PendingTask { .init(id: id, location: "eu", memoryMiB: mib) }
+
+    static func instance(_ id: String, capacity: Int, reserved: Int, state: P.Instance.State = .ready, age: TimeInterval = 3600,
+                         idle: TimeInterval? = nil, protected: Bool = false) -> P.Instance {
+        .init(id: id, location: "eu", capacityMiB: capacity, reservedMiB: reserved, pricePerHour: 0.01, state: state, protected: protected,
+              createdAt: now.addingTimeInterval(-age), idleSince: idle.map { now.addingTimeInterval(-$0) })
+    }
+
+    @Test func packsIntoOneInstanceNotOnePerTask() {
+        let plan = Self.planner().plan(pending: (0..<4).map { Self.task("t\($0)", 200) }, instances: [], now: Self.now)
+        #expect(plan.add.count == 1)
+        #expect(plan.add.first?.flavour.name == "medium")  // 800 MiB: medium is the cheapest that holds it
+        #expect(plan.add.first?.tasks.count == 4)
+        #expect(plan.unplaceable.isEmpty)
+    }
+
+    @Test func bootingCapacityIsNotDoubled() {
+        let booting = Self.instance("i1", capacity: 512, reserved: 0, state: .booting, age: 5)
+        let plan = Self.planner().plan(pending: [Self.task("t", 256)], instances: [booting], now: Self.now)
+        #expect(plan.add.isEmpty)
+        #expect(plan.coveredByExisting == ["t"])
+    }
+
+    @Test func tooBigAndAtMaxAreReportedWithReasons() {
+        let plan = Self.planner(max: 1).plan(pending: [Self.task("huge", 65536), Self.task("a", 4000), Self.task("b", 4000)], instances: [], now: Self.now)
+        #expect(plan.add.count == 1)
+        #expect(plan.unplaceable.contains { $0.taskID == "huge" && $0.reason == "no flavour in eu has 65536 MiB (largest: 4096 MiB)" })
+        #expect(plan.unplaceable.contains { $0.reason == "location eu at its max of 1 instances" })
+    }
+
+    @Test func scalesDownOnlyIdlePastGraceAndNotWhileGrowing() {
+        let idle = Self.instance("idle", capacity: 512, reserved: 0, idle: 120)
+        let young = Self.instance("young", capacity: 512, reserved: 0, age: 30, idle: 30)
+        let busy = Self.instance("busy", capacity: 512, reserved: 256)
+        let first = Self.instance("first", capacity: 512, reserved: 0, idle: 999, protected: true)
+        let plan = Self.planner().plan(pending: [], instances: [idle, young, busy, first], now: Self.now)
+        #expect(plan.remove.map(\.instanceID) == ["idle"])
+        let growing = Self.planner().plan(pending: [Self.task("t", 4000)], instances: [idle, busy], now: Self.now)
+        #expect(growing.remove.isEmpty)
+        let booting = Self.planner().plan(pending: [], instances: [idle, Self.instance("b", capacity: 512, reserved: 0, state: .booting)], now: Self.now)
+        #expect(booting.remove.isEmpty)
+    }
+
+    @Test func minAndHeadroomAreKept() {
+        let plan = Self.planner(min: 1, headroom: 300).plan(pending: [], instances: [], now: Self.now)
+        #expect(plan.add.count == 1)
+        #expect(plan.add.first?.flavour.name == "small")
+        let idle = Self.instance("idle", capacity: 512, reserved: 0, idle: 999)
+        #expect(Self.planner(headroom: 300).plan(pending: [], instances: [idle], now: Self.now).remove.isEmpty)
+        #expect(Self.planner(min: 1).plan(pending: [], instances: [idle], now: Self.now).remove.isEmpty)
+    }
+
+    /// Properties over random inputs: every pending task is placed or reported; no location
+    /// goes above max; no task lands on a flavour too small for it.
+    @Test(arguments: 0..<200)
+    func properties(seed: Int) {
+        var rng = SplitMix64(seed: UInt64(seed))
+        let max = Int.random(in: 1...6, using: &rng)
+        let pending = (0..<Int.random(in: 0...60, using: &rng)).map { Self.task("t\($0)", Int.random(in: 1...5000, using: &rng)) }
+        let instances = (0..<Int.random(in: 0...4, using: &rng)).map { i in
+            Self.instance("i\(i)", capacity: 1024, reserved: Int.random(in: 0...1024, using: &rng),
+                          state: [.ready, .booting, .draining][Int.random(in: 0...2, using: &rng)], idle: 999)
+        }
+        let plan = Self.planner(max: max).plan(pending: pending, instances: instances, now: Self.now)
+        let accounted = Set(plan.coveredByExisting).union(plan.add.flatMap(\.tasks)).union(plan.unplaceable.map(\.taskID))
+        #expect(accounted == Set(pending.map(\.id)))
+        #expect(plan.coveredByExisting.count + plan.add.flatMap(\.tasks).count + plan.unplaceable.count == pending.count, "a task counted twice")
+        let live = instances.filter { $0.state != .draining }.count
+        #expect(live + plan.add.count <= Swift.max(max, live))
+        let size = Dictionary(uniqueKeysWithValues: pending.map { ($0.id, $0.memoryMiB) })
+        for addition in plan.add {
+            #expect(addition.tasks.reduce(0) { $0 + size[$1]! } <= addition.flavour.memoryMiB)
+        }
+    }
+}
+
+/// A small seeded generator, so property failures are reproducible.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
