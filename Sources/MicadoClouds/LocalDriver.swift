@@ -44,7 +44,11 @@ public struct LocalDriver: CloudDriver {
     public func create(_ request: CreateInstanceRequest) async throws(CloudError) -> CloudInstance {
         let id = Self.instanceID(token: request.idempotencyToken)
         guard id.count == 11 else { throw CloudError(.badRequest, "idempotency token must have at least 10 hex digits") }
-        if let existing = try await describe(id) { return existing }
+        if let existing = try await describe(id) {
+            // A create that a crash cut short before the boot started is made again from scratch.
+            guard !FileManager.default.fileExists(atPath: directory(id) + "/boot.pid") else { return existing }
+            try await delete(id)
+        }
         guard request.machineImage == "default" else {
             throw CloudError(.badRequest, "the local cloud has only the machine image 'default', not '\(request.machineImage)'")
         }

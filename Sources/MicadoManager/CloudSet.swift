@@ -89,6 +89,16 @@ actor InFlight {
     func contains(_ id: String) -> Bool { ids.contains(id) }
 }
 
+/// What the scaler last said about each pending container ("waiting for a new small
+/// instance", "location eu at its max of 3 instances"), shown with the task's own state.
+actor ScalerNotes {
+    var notes: [String: String] = [:]
+    func set(_ name: String, _ note: String?) { notes[name] = note }
+    func note(_ name: String) -> String? { notes[name] }
+    func all() -> [String: String] { notes }
+    func keep(only names: Set<String>) { notes = notes.filter { names.contains($0.key) } }
+}
+
 /// Engine clients for instances, negotiated once per address.
 actor EngineDirectory {
     var clients: [String: EngineClient] = [:]

@@ -61,7 +61,8 @@ extension Orchestrator {
 
     func view(of record: ContainerRecord) async throws(MicadoError) -> ContainerView {
         let snapshot = try await snapshot(serviceID: record.serviceID ?? "-")
-        let view = view(of: record, in: snapshot)
+        var view = view(of: record, in: snapshot)
+        if view.state == .pending, let note = await scalerNotes.note(record.name) { view.reason = note }
         try await recordObservation(of: record, view)
         return view
     }
@@ -81,7 +82,12 @@ extension Orchestrator {
         let records = try await store.containers().filter { all || $0.desired == .running }
         guard !records.isEmpty else { return [] }
         let snapshot = try await snapshot()
-        return records.map { view(of: $0, in: snapshot) }
+        let notes = await scalerNotes.all()
+        return records.map { record in
+            var view = view(of: record, in: snapshot)
+            if view.state == .pending, let note = notes[record.name] { view.reason = note }
+            return view
+        }
     }
 
     public func container(_ name: String) async throws(MicadoError) -> ContainerView {

@@ -23,6 +23,7 @@ public final class Orchestrator: Sendable {
     let http: HTTPClient
     let engines = EngineDirectory()
     let creating = InFlight()
+    let scalerNotes = ScalerNotes()
     /// Wakes the scaler at once (after a launch) instead of at its next tick.
     public let scalerWakeUp: AsyncStream<Void>.Continuation
     let scalerWakeUps: AsyncStream<Void>

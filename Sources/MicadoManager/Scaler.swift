@@ -22,7 +22,11 @@ public struct Scaler: Service {
     }
 
     public func run() async throws {
-        guard !orchestrator.clouds.isEmpty else { return }
+        guard !orchestrator.clouds.isEmpty else {
+            // Nothing to scale; stay until shutdown, since a service that returns stops the manager.
+            try? await gracefulShutdown()
+            return
+        }
         await orchestrator.deleteOrphanInstances()
         try await cancelWhenGracefulShutdown {
             var passes = 0
@@ -101,10 +105,11 @@ extension Orchestrator {
         for removal in plan.remove {
             try await drain(removal.instanceID, reason: removal.reason)
         }
+        await scalerNotes.keep(only: Set(pending.map(\.id)))
         for unplaceable in plan.unplaceable {
-            guard let record = containers.first(where: { $0.name == unplaceable.taskID }), record.lastReason != unplaceable.reason else { continue }
-            try await store.observe(container: record.name, state: .pending, reason: unplaceable.reason)
-            await note("scaler.unplaceable", record.name, "\(record.name) cannot be placed: \(unplaceable.reason)")
+            guard await scalerNotes.note(unplaceable.taskID) != unplaceable.reason else { continue }
+            await scalerNotes.set(unplaceable.taskID, unplaceable.reason)
+            await note("scaler.unplaceable", unplaceable.taskID, "\(unplaceable.taskID) cannot be placed: \(unplaceable.reason)")
         }
     }
 
@@ -123,7 +128,7 @@ extension Orchestrator {
                 let reason = addition.tasks.isEmpty ? addition.reason : "\(addition.reason) (for \(addition.tasks.joined(separator: ", ")))"
                 _ = try await startInstance(request, location: addition.location, reason: reason)
                 for task in addition.tasks {
-                    try? await store.observe(container: task, state: .pending, reason: "waiting for a new \(flavour.name) instance in \(addition.location)")
+                    await scalerNotes.set(task, "waiting for a new \(flavour.name) instance in \(addition.location)")
                 }
                 return
             } catch where error.code.rawValue == "cloud_capacity" || error.code.rawValue == "cloud_quota" || error.code.rawValue == "cloud_transient" {

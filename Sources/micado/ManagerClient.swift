@@ -27,7 +27,7 @@ struct ManagerClient {
 
     func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-        contentType: String = "application/json", timeout: TimeAmount = .seconds(600)
+        contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~/")
@@ -70,7 +70,7 @@ struct ManagerClient {
 
     func json<T: Decodable>(
         _ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: (some Encodable)? = Optional<Int>.none,
-        timeout: TimeAmount = .seconds(600)
+        timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> T {
         var bytes: [UInt8]?
         if let body {

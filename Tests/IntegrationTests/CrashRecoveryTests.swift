@@ -1,5 +1,6 @@
 import DockerEngine
 import Foundation
+import MicadoClouds
 import MicadoCore
 import MicadoStore
 import Testing
@@ -23,7 +24,7 @@ struct CrashRecoveryTests {
     @Test func killDuringLaunchesThenRestart() async throws {
         try await ManagerFixture.with { f in
             for (i, delay) in [0, 15, 40, 80, 150, 300].enumerated() {
-                let cli = try Spawned.start(
+                let cli = try ChildProcess.start(
                     ManagerFixture.micadoBinary, ["launch", "-i", "busybox:local", "-n", "crash\(i)", "-a", "sleep", "3600"],
                     environment: ["MICADO_HOME": f.home], output: f.state + "/crash-cli.log")
                 try await Task.sleep(for: .milliseconds(delay))

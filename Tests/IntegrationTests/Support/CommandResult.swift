@@ -1,4 +1,5 @@
 import Foundation
+import MicadoClouds
 
 /// The outcome of running a program: its exit status and everything it printed.
 struct CommandResult: CustomStringConvertible {
@@ -17,7 +18,7 @@ struct CommandResult: CustomStringConvertible {
         let out = dir.appendingPathComponent("out").path, err = dir.appendingPathComponent("err").path
         let env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         // stdout and stderr apart: run through sh so that each goes to its own file.
-        let child = try Spawned.start(
+        let child = try ChildProcess.start(
             "/bin/sh", ["-c", "exec \"$0\" \"$@\" >\"$MICADO_CMD_OUT\" 2>\"$MICADO_CMD_ERR\"", executable] + arguments,
             environment: env.merging(["MICADO_CMD_OUT": out, "MICADO_CMD_ERR": err]) { _, new in new }, output: "/dev/null")
         let status = child.wait()

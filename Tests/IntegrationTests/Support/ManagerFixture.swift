@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DockerEngine
 import Foundation
 import Logging
+import MicadoClouds
 import MicadoCore
 import NIOCore
 import Testing
@@ -22,7 +23,8 @@ final class ManagerFixture: @unchecked Sendable {
     let engineIP: String
     let home: String
     let port: Int
-    var manager: Spawned?
+    var manager: ChildProcess?
+    var clouds: String?
     let http = EngineClient.makeHTTPClient()
 
     static let packageRoot: String = {
@@ -78,21 +80,63 @@ final class ManagerFixture: @unchecked Sendable {
 
     var dockerHost: String { "unix://\(state)/engines/\(engineName)/docker.sock" }
 
+    /// A local cloud on the fixture's bridge: flavours small (256 MiB) and medium (512 MiB).
+    func cloudsFile(max: Int = 3, grace: Int = 4) -> String {
+        """
+        clouds:
+          local:
+            driver: local
+            network: {bridge: \(bridge), bridgeCIDR: \(subnetPrefix).1/24, first: \(subnetPrefix).10, last: \(subnetPrefix).40, manager: \(engineIP)}
+            locations:
+              local: {min: 0, max: \(max)}
+            flavours:
+              - {name: small, cpus: 1, memoryMiB: 256, pricePerHour: 0.010}
+              - {name: medium, cpus: 2, memoryMiB: 512, pricePerHour: 0.018}
+            applications: {node: default}
+            timings: {gracePeriodSeconds: \(grace), bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+        """
+    }
+
+    var instancesDirectory: String { home + "/instances/local" }
+
+    /// Instance IDs the local cloud holds for this fixture right now.
+    func instanceIDs() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: instancesDirectory)) ?? []).filter { $0.hasPrefix("i") && $0.count == 11 }.sorted()
+    }
+
+    /// Whether anything of an instance is left on the machine: namespace, veth, engine process.
+    static func leftovers(of id: String) throws -> [String] {
+        var found: [String] = []
+        if try CommandResult.run("/usr/sbin/ip", ["netns", "list"]).stdout.contains("micado-\(id)") { found.append("namespace micado-\(id)") }
+        if try CommandResult.run("/usr/sbin/ip", ["link", "show", "v\(id)"]).status == 0 { found.append("veth v\(id)") }
+        if try CommandResult.run("/usr/bin/pgrep", ["-f", "/\(id)/daemon.json"]).status == 0 { found.append("dockerd of \(id)") }
+        return found
+    }
+
+    static func with(clouds: Bool, _ body: (ManagerFixture) async throws -> Void) async throws {
+        try await with(cloudsFile: clouds ? { $0.cloudsFile() } : nil, body)
+    }
+
     static func with(_ body: (ManagerFixture) async throws -> Void) async throws {
+        try await with(cloudsFile: nil, body)
+    }
+
+    static func with(cloudsFile: ((ManagerFixture) -> String)?, _ body: (ManagerFixture) async throws -> Void) async throws {
         if !enginesAvailable && mustRun {
             Issue.record("CI=true but this machine cannot run dockerd as root: the integration tests must run in CI")
             return
         }
         let fixture = try ManagerFixture()
+        fixture.clouds = cloudsFile?(fixture)
         do {
             try await fixture.setUp()
             try await body(fixture)
         } catch {
             fixture.dumpLogs()
-            fixture.tearDown()
+            await fixture.tearDown()
             throw error
         }
-        fixture.tearDown()
+        await fixture.tearDown()
     }
 
     func setUp() async throws {
@@ -103,6 +147,7 @@ final class ManagerFixture: @unchecked Sendable {
         guard image.status == 0 else { throw MicadoError(.internal, "busybox-image.sh failed: \(image)") }
         let initialised = try micado(["init", "--docker-host", dockerHost, "--advertise-address", engineIP, "--port", String(port)])
         guard initialised.status == 0 else { throw MicadoError(.internal, "micado init failed: \(initialised)") }
+        if let clouds { try clouds.write(toFile: home + "/clouds.yaml", atomically: true, encoding: .utf8) }
         try await startManager()
     }
 
@@ -116,7 +161,7 @@ final class ManagerFixture: @unchecked Sendable {
     func startManager() async throws {
         let log = state + "/manager.log"
         let environment = ProcessInfo.processInfo.environment.merging(["MICADO_HOME": home]) { _, b in b }
-        let process = try Spawned.start(Self.micadoBinary, ["manager"], environment: environment, output: log)
+        let process = try ChildProcess.start(Self.micadoBinary, ["manager"], environment: environment, output: log)
         manager = process
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -176,14 +221,20 @@ final class ManagerFixture: @unchecked Sendable {
         }
     }
 
-    func tearDown() {
+    func tearDown() async {
         if let process = manager {
             process.signal(SIGKILL)
             _ = process.wait()
         }
+        // Instances first (they hang off the bridge), through the driver's own teardown.
+        let driver = LocalDriver(
+            cloud: "local",
+            network: .init(bridge: bridge, bridgeCIDR: "\(subnetPrefix).1/24", firstAddress: "\(subnetPrefix).10", lastAddress: "\(subnetPrefix).40", managerAddress: engineIP),
+            stateDirectory: instancesDirectory, authority: CertificateAuthority(directory: home + "/tls"), logger: Logger(label: "teardown"))
+        for id in instanceIDs() { try? await driver.delete(id) }
         _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "down", engineName], environment: scriptEnvironment)
         _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "bridge-down"], environment: scriptEnvironment)
-        try? http.syncShutdown()
+        try? await http.shutdown()
         try? FileManager.default.removeItem(atPath: state)
     }
 }

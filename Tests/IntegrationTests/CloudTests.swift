@@ -1,0 +1,148 @@
+import DockerEngine
+import Foundation
+import MicadoClouds
+import MicadoCore
+import Testing
+
+/// The scaler against real local instances: engines in namespaces, mutual TLS, Swarm.
+@Suite(.serialized, .enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
+struct CloudTests {
+    static func containers(_ f: ManagerFixture) throws -> [ContainerView] {
+        try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8))
+    }
+
+    static func instances(_ f: ManagerFixture) throws -> [InstanceView] {
+        try WireFormat.decoder().decode([InstanceView].self, from: Data(try f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
+            .filter { $0.cloud == "local" }
+    }
+
+    /// Polls until `condition` holds, for at most `seconds`.
+    static func eventually(_ seconds: Int, _ what: String, _ condition: () throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while try !condition() {
+            guard ContinuousClock.now < deadline else { throw MicadoError(.timeout, "not within \(seconds) s: \(what)") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    @Test func launchBeyondCapacityStartsAnInstanceThenScalesDown() async throws {
+        try await ManagerFixture.with(clouds: true) { f in
+            // Nothing runs on the manager's engine: the first launch needs an instance.
+            let a = try f.micado(["launch", "-i", "busybox:local", "-n", "a", "-m", "200m", "-p", "8080", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www"])
+            #expect(a.status == 0, "\(a)")
+            let b = try f.micado(["launch", "-i", "busybox:local", "-n", "b", "-m", "200m", "-p", "8081", "-s", "/bin/httpd", "-a", "-f", "-p", "8081", "-h", "/www"])
+            #expect(b.status == 0, "\(b)")
+            let running = try Self.containers(f)
+            #expect(running.count == 2)
+            #expect(Set(running.compactMap(\.node)).count == 2, "two 200 MiB containers need two 256 MiB instances")
+            for container in running {
+                let endpoint = try #require(container.endpoint)
+                #expect(!endpoint.hasPrefix(f.engineIP), "containers run on instances, not on the manager's engine")
+                #expect(try await f.fetchEventually("http://\(endpoint)/") == "hello from busybox:local\n")
+            }
+            let instances = try Self.instances(f)
+            #expect(instances.count == 2)
+            #expect(instances.allSatisfy { $0.flavour == "small" && $0.state == "ready" })
+            // Engines are reached over TLS: execute runs in a container on an instance.
+            let exec = try f.micado(["execute", "-n", running[0].name.rawValue, "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"])
+            #expect(exec.stdout == "209715200\n", "the 200 MiB limit is enforced: \(exec)")
+
+            let quit = running.first { $0.client == "b" }!
+            #expect(try f.micado(["quit", "-n", quit.name.rawValue, "-rm"]).status == 0)
+            try await Self.eventually(40, "the idle instance is deleted after its grace period") { try Self.instances(f).count == 1 }
+            let gone = Set(instances.map(\.id)).subtracting(try Self.instances(f).map(\.id))
+            for id in gone { #expect(try ManagerFixture.leftovers(of: id).isEmpty) }
+            let events = try f.micado(["events", "--limit", "100"]).stdout
+            #expect(events.contains("instance.draining"))
+            #expect(events.contains("idle for"))
+        }
+    }
+
+    @Test func startAndStopByTagMovesContainers() async throws {
+        try await ManagerFixture.with(clouds: true) { f in
+            let start = try f.micado(["start", "-c", "local", "-a", "node", "-f", "medium", "-t", "app01", "-n", "application"])
+            #expect(start.status == 0, "\(start)")
+            let id = try #require(start.stdout.split(separator: " ").first.map(String.init))
+            let launch = try f.micado(["launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-m", "100m", "-a", "sleep", "3600"])
+            #expect(launch.status == 0, "\(launch)")
+            #expect(try Self.containers(f).first?.node == id, "the container lands on the started instance")
+            let stop = try f.micado(["stop", "-t", "app01"])
+            #expect(stop.status == 0, "\(stop)")
+            #expect(!(try Self.instances(f).contains { $0.id == id }))
+            #expect(try ManagerFixture.leftovers(of: id).isEmpty)
+            try await Self.eventually(40, "the container runs again on another instance") {
+                let c = try Self.containers(f).first
+                return c?.state == .running && c?.node != id
+            }
+            // Bad requests change nothing.
+            for (args, message) in [
+                (["start", "-c", "nosuch", "-a", "node", "-f", "small", "-t", "x"], "no cloud named 'nosuch'"),
+                (["start", "-c", "local", "-a", "node", "-f", "huge", "-t", "x"], "has no flavour 'huge'"),
+                (["start", "-c", "local", "-a", "oracle", "-f", "small", "-t", "x"], "has no application 'oracle'"),
+                (["stop", "-t", "nosuchtag"], "no instance has tag 'nosuchtag'"),
+            ] {
+                let result = try f.micado(args)
+                #expect(result.status == 1 && result.stderr.contains(message), "\(args): \(result)")
+            }
+        }
+    }
+
+    @Test func unplaceableLaunchSaysWhy() async throws {
+        try await ManagerFixture.with(cloudsFile: { $0.cloudsFile(max: 1) }) { f in
+            let huge = try f.micado(["launch", "-i", "busybox:local", "-n", "huge", "--container", "container-huge", "-m", "2g", "--timeout", "5", "-a", "sleep", "3600"])
+            #expect(huge.status == 1)
+            #expect(huge.stderr.contains("no flavour in local has 2048 MiB (largest: 512 MiB)"), "\(huge)")
+            let explain = try f.micado(["explain", "container-huge"])
+            #expect(explain.stdout.contains("no flavour in local has 2048 MiB"), "\(explain)")
+            #expect(try f.micado(["quit", "-n", "container-huge", "-rm"]).status == 0)
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "one", "-m", "400m", "-a", "sleep", "3600"]).status == 0)
+            let two = try f.micado(["launch", "-i", "busybox:local", "-n", "two", "-m", "400m", "--timeout", "5", "-a", "sleep", "3600"])
+            #expect(two.status == 1)
+            #expect(two.stderr.contains("location local at its max of 1 instances"), "\(two)")
+            #expect(try Self.instances(f).count == 1)
+        }
+    }
+
+    @Test func managerKilledMidScaleUpLeavesNoDuplicateNorOrphan() async throws {
+        try await ManagerFixture.with(clouds: true) { f in
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "200m", "--detach", "-a", "sleep", "3600"]).status == 0)
+            // Kill as soon as the scaler has recorded its decision.
+            try await Self.eventually(10, "the scaler decides") { try f.micado(["events", "--limit", "20"]).stdout.contains("instance.create") }
+            try await f.stopManager(signal: SIGKILL)
+            try await f.startManager()
+            try await Self.eventually(40, "the container runs") { try Self.containers(f).first?.state == .running }
+            try await Task.sleep(for: .seconds(2))
+            #expect(try Self.instances(f).count == 1, "no duplicate instance")
+            #expect(f.instanceIDs().count == 1, "no orphan in the cloud")
+        }
+    }
+
+    @Test func instanceWhoseEngineDiesIsReplaced() async throws {
+        try await ManagerFixture.with(clouds: true) { f in
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "d", "--container", "container-d", "-m", "100m", "-a", "sleep", "3600"]).status == 0)
+            let first = try #require(try Self.instances(f).first)
+            let pid = try #require(Int32(try String(contentsOfFile: f.instancesDirectory + "/\(first.id)/dockerd.pid", encoding: .utf8)))
+            kill(pid, SIGKILL)
+            try await Self.eventually(60, "the dead instance is replaced and the container runs elsewhere") {
+                let c = try Self.containers(f).first
+                let replaced = try !Self.instances(f).contains { $0.id == first.id }
+                return c?.state == .running && c?.node != first.id && replaced
+            }
+            #expect(try ManagerFixture.leftovers(of: first.id).isEmpty)
+            let events = try f.micado(["events", "--limit", "100"]).stdout
+            #expect(events.contains("instance.down"))
+        }
+    }
+
+    @Test func badCloudsFileStopsTheManagerWithLineAndField() async throws {
+        try await ManagerFixture.with { f in
+            try await f.stopManager()
+            try "clouds:\n  local:\n    driver: local\n    locations: {local: {max: many}}\n".write(toFile: f.home + "/clouds.yaml", atomically: true, encoding: .utf8)
+            let log = f.state + "/bad-manager.log"
+            let manager = try ChildProcess.start(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home], output: log)
+            #expect(manager.wait() == 1)
+            let output = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(output.contains("clouds.yaml:4: clouds.local.locations.local.max must be a whole number"), "\(output)")
+        }
+    }
+}
