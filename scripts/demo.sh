@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job, on the embedded defaults: a Docker engine in its own network namespace,
-# the micado manager on it, containers launched (one from an image built from a
-# tarball), reached over the network, logged, executed in, quit. Tears down everything it
+# The main job, on the embedded defaults: the manager's Docker engine in its own network
+# namespace, the micado manager with the local cloud, containers launched onto instances
+# that the scaler starts on demand (one from an image built from a tarball), reached over
+# the network, logged, executed in, scaled down when idle, quit. Tears down everything it
 # started, by pid, even when a step fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,17 @@ MANAGER_PID=
 cleanup() {
   set +e
   [ -n "$MANAGER_PID" ] && kill -TERM "$MANAGER_PID" 2>/dev/null && wait "$MANAGER_PID" 2>/dev/null
+  # instances the manager left (the scaler deletes idle ones; quit ones may still be there)
+  for dir in "$MICADO_HOME"/instances/local/i*; do
+    [ -d "$dir" ] || continue
+    id=$(basename "$dir")
+    [ -f "$dir/dockerd.pid" ] && kill -TERM "$(cat "$dir/dockerd.pid")" 2>/dev/null && sleep 1
+    for p in $(ip netns pids "micado-$id" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    { grep -o " $dir/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m"; done
+    ip link del "v$id" 2>/dev/null; ip netns del "micado-$id" 2>/dev/null
+    for c in /sys/fs/cgroup/*/"micado-$id"; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+    rm -rf "$dir"
+  done
   "$ROOT/scripts/engine.sh" down "engine-$ID"
   "$ROOT/scripts/engine.sh" bridge-down
   rm -rf "/tmp/micado-demo-$ID"
@@ -35,17 +47,32 @@ step "engine: dockerd in netns micado-engine-$ID at $ENGINE_IP"
 HOST=$("$ROOT/scripts/engine.sh" up "engine-$ID" "$ENGINE_IP" 2048)
 "$ROOT/scripts/busybox-image.sh" "$HOST" >/dev/null
 
-step "micado init + manager"
+step "micado init + manager, with the local cloud on the engine's bridge"
 run "$BIN" init --docker-host "$HOST" --advertise-address "$ENGINE_IP" --port "$PORT"
+cat >"$MICADO_HOME/clouds.yaml" <<YAML
+clouds:
+  local:
+    driver: local
+    network: {bridge: $MICADO_BRIDGE, bridgeCIDR: $MICADO_BRIDGE_CIDR, first: 10.213.$third.10, last: 10.213.$third.40, manager: $ENGINE_IP}
+    locations:
+      local: {min: 0, max: 3, headroomMiB: 0}
+    flavours:
+      - {name: small,  cpus: 1, memoryMiB: 256, pricePerHour: 0.010}
+      - {name: medium, cpus: 2, memoryMiB: 512, pricePerHour: 0.018}
+    applications: {node: default}
+    timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+YAML
 "$BIN" manager >"/tmp/micado-demo-$ID/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
+run "$BIN" clouds
 run "$BIN" list -i
 
 step "launch a web server (MiCADO's form: script + dashed arguments)"
-NAME=$(run "$BIN" launch -i busybox:local -n demo -p 8080 -m 32m -s /bin/httpd -a -f -p 8080 -h /www)
+NAME=$(run "$BIN" launch -i busybox:local -n demo -p 8080 -m 128m -s /bin/httpd -a -f -p 8080 -h /www)
 echo "$NAME"
-run curl -sf "http://$ENGINE_IP:8080/"
+WHERE=$("$BIN" list -c --output json | python3 -c "import json,sys; print(next(c['endpoint'] for c in json.load(sys.stdin) if c['name']=='$NAME'))")
+run curl -sf "http://$WHERE/"
 
 step "build an image from a tarball and launch it"
 mkdir -p "/tmp/micado-demo-$ID/site/app"
@@ -53,15 +80,18 @@ printf 'FROM busybox:local\nCOPY index.html /www/index.html\nCMD ["httpd", "-f",
 echo "built by micado build" >"/tmp/micado-demo-$ID/site/app/index.html"
 tar -C "/tmp/micado-demo-$ID/site" -cf "/tmp/micado-demo-$ID/app.tar" app
 run "$BIN" build -n container-site -f "/tmp/micado-demo-$ID/app.tar"
-SITE=$(run "$BIN" launch -i container-site -n demo -p 8081:80)
-run curl -sf "http://$ENGINE_IP:8081/"
+SITE=$(run "$BIN" launch -i container-site -n demo -p 8081:80 -m 200m)
+SITE_AT=$("$BIN" list -c --output json | python3 -c "import json,sys; print(next(c['endpoint'] for c in json.load(sys.stdin) if c['name']=='$SITE'))")
+run curl -sf "http://$SITE_AT/"
+step "the scaler started instances for them (256 MiB small flavour: 128 + 200 MiB need two)"
+run "$BIN" list -i
 
 step "a container that logs; execute; copy"
-LOGGER=$(run "$BIN" launch -i busybox:local -n demo -e WHO=micado -s /bin/sh -a -c 'echo hello $WHO; exec sleep 3600')
+LOGGER=$(run "$BIN" launch -i busybox:local -n demo -m 64m -e WHO=micado -s /bin/sh -a -c 'echo hello $WHO; exec sleep 3600')
 sleep 1
 run "$BIN" logs -n "$LOGGER"
 run "$BIN" execute -n "$NAME" -c 'echo "page served from $(hostname)" > /www/host.html'
-run curl -sf "http://$ENGINE_IP:8080/host.html"
+run curl -sf "http://$WHERE/host.html"
 run "$BIN" list -c
 run "$BIN" info -s "$SITE"
 
@@ -71,5 +101,11 @@ run "$BIN" quit -n "$SITE" -rm
 run "$BIN" quit -n "$NAME"
 run "$BIN" list -c -a
 run "$BIN" remove -n "$NAME"
-run "$BIN" events --limit 12
+step "idle instances are drained and deleted after their grace period (5 s here)"
+for _ in $(seq 60); do
+  [ "$("$BIN" list -i --output json | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']=='local'))")" = 0 ] && break
+  sleep 1
+done
+run "$BIN" list -i
+run "$BIN" events --limit 14
 step "done: tearing down"

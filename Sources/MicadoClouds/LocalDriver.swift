@@ -96,6 +96,8 @@ public struct LocalDriver: CloudDriver {
             "node-generic-resources": ["mem=\(request.userData.capacityMiB)"],
             "hosts": ["unix://\(dir)/docker.sock", "tcp://\(address):\(Self.enginePort)"],
             "tls": true, "tlsverify": true,
+            // An instance is deleted only once drained: what is left is not worth waiting for.
+            "shutdown-timeout": 2,
             "tlscacert": dir + "/tls/ca.pem", "tlscert": dir + "/tls/server.pem", "tlskey": dir + "/tls/server-key.pem",
             "default-address-pools": [["base": "10.214.0.0/16", "size": 24]],
             "labels": request.userData.labels.map { "\($0.key)=\($0.value)" }.sorted(),

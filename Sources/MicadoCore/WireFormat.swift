@@ -5,13 +5,29 @@ public enum WireFormat {
     public static func encoder(pretty: Bool = false) -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .iso8601
+        // Milliseconds matter: events of one launch fall within the same second.
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(WireFormat.formatter().string(from: date))
+        }
         return e
+    }
+
+    /// RFC 3339 with milliseconds. A new formatter per use: ISO8601DateFormatter is not Sendable.
+    static func formatter() -> ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
     }
 
     public static func decoder() -> JSONDecoder {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = WireFormat.formatter().date(from: text) { return date }
+            if let date = ISO8601DateFormatter().date(from: text) { return date }
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
+        }
         return d
     }
 }

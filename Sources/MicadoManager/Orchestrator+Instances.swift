@@ -118,11 +118,16 @@ extension Orchestrator {
             do { try await engine.removeNode(node.id, force: true) } catch { continue }
             await note("node.removed", hostname, "removed the swarm node of \(hostname): its instance no longer exists")
         }
-        for record in records where record.role != "manager" {
-            do {
-                try await converge(record, node: byHostname[record.id], runningTasks: record.nodeID.flatMap { runningByNode[$0] } ?? 0)
-            } catch {
-                logger.warning("instance step failed", metadata: ["instance.id": "\(record.id)", "error": "\(error)"])
+        // Instances move independently: a slow teardown must not hold up a boot.
+        await withTaskGroup(of: Void.self) { group in
+            for record in records where record.role != "manager" {
+                let node = byHostname[record.id]
+                let running = record.nodeID.flatMap { runningByNode[$0] } ?? 0
+                group.addTask {
+                    do { try await self.converge(record, node: node, runningTasks: running) } catch {
+                        self.logger.warning("instance step failed", metadata: ["instance.id": "\(record.id)", "error": "\(error)"])
+                    }
+                }
             }
         }
     }

@@ -213,13 +213,15 @@ public struct ScalingPlanner: Sendable {
         return (cheaper ?? chosen.flavour, chosen.packed)
     }
 
-    /// Largest first into one bin of `capacity`: the tasks it takes.
+    /// Into one bin of `capacity`, in the given order (callers keep tasks largest first): the tasks it takes.
     static func firstFit(_ tasks: [PendingTask], capacity: Int) -> [PendingTask] {
         var left = capacity
         var packed: [PendingTask] = []
-        for task in tasks.sorted(by: largestFirst) where task.memoryMiB <= left {
+        let smallest = tasks.last?.memoryMiB ?? 0
+        for task in tasks where task.memoryMiB <= left {
             packed.append(task)
             left -= task.memoryMiB
+            if left < smallest { break }
         }
         return packed
     }
