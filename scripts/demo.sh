@@ -48,7 +48,8 @@ HOST=$("$ROOT/scripts/engine.sh" up "engine-$ID" "$ENGINE_IP" 2048)
 "$ROOT/scripts/busybox-image.sh" "$HOST" >/dev/null
 
 step "micado init + manager, with the local cloud on the engine's bridge"
-run "$BIN" init --docker-host "$HOST" --advertise-address "$ENGINE_IP" --port "$PORT"
+PROXY_PORT=$((PORT + 1000))
+run "$BIN" init --docker-host "$HOST" --advertise-address "$ENGINE_IP" --port "$PORT" --proxy-port "$PROXY_PORT" --proxy-admin-port $((PORT + 2000))
 cat >"$MICADO_HOME/clouds.yaml" <<YAML
 clouds:
   local:
@@ -69,10 +70,14 @@ run "$BIN" clouds
 run "$BIN" list -i
 
 step "launch a web server (MiCADO's form: script + dashed arguments)"
-NAME=$(run "$BIN" launch -i busybox:local -n demo -p 8080 -m 128m -s /bin/httpd -a -f -p 8080 -h /www)
+NAME=$(run "$BIN" launch -i busybox:local -n demo -d demo.local -p 8080 -m 128m -s /bin/httpd -a -f -p 8080 -h /www)
 echo "$NAME"
 WHERE=$("$BIN" list -c --output json | python3 -c "import json,sys; print(next(c['endpoint'] for c in json.load(sys.stdin) if c['name']=='$NAME'))")
 run curl -sf "http://$WHERE/"
+step "the same page through the domain proxy (Caddy) by its domain"
+for _ in $(seq 50); do curl -sf -H "Host: demo.local" "http://127.0.0.1:$PROXY_PORT/" >/dev/null && break; sleep 0.2; done
+run curl -sf -H "Host: demo.local" "http://127.0.0.1:$PROXY_PORT/"
+run "$BIN" routes
 
 step "build an image from a tarball and launch it"
 mkdir -p "/tmp/micado-demo-$ID/site/app"

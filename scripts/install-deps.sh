@@ -6,6 +6,7 @@
 #   libsqlite3-dev  SQLite for the embedded store (GRDB)
 #   curl            the demo fetches pages with it
 #   openssl         micado's CA and the certificates of instance engines (mutual TLS)
+#   caddy           the domain proxy for launch -d (programmed through its admin API)
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -16,6 +17,7 @@ command -v nsenter >/dev/null || need+=(util-linux)
 command -v curl >/dev/null || need+=(curl)
 command -v file >/dev/null || need+=(file)
 command -v openssl >/dev/null || need+=(openssl)
+command -v caddy >/dev/null || need+=(caddy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

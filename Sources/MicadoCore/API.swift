@@ -251,6 +251,22 @@ public struct ExplainView: Codable, Sendable {
     }
 }
 
+/// One domain the proxy routes, for `micado routes`.
+public struct RouteView: Codable, Sendable, Equatable {
+    public var domain: String
+    public var container: String
+    /// address:port of each running task.
+    public var targets: [String]
+    /// Whether each target answered HTTP just now (same order as `targets`).
+    public var healthy: [Bool]
+    public init(domain: String, container: String, targets: [String], healthy: [Bool]) {
+        self.domain = domain
+        self.container = container
+        self.targets = targets
+        self.healthy = healthy
+    }
+}
+
 /// `POST /v1/containers/{name}/exec`.
 public struct ExecRequest: Codable, Sendable {
     public var command: String

@@ -39,8 +39,19 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    public struct Proxy: Codable, Sendable, Equatable {
+        /// Run Caddy and route `launch -d DOMAIN` to the containers.
+        public var enabled: Bool = true
+        /// Where Caddy serves HTTP for the domains (80 on a real manager, a high port in tests).
+        public var listenPort: Int = 80
+        /// Caddy's admin API, on loopback only; micado programs Caddy through it.
+        public var adminPort: Int = 2019
+        public init() {}
+    }
+
     public var manager = Manager()
     public var docker = Docker()
+    public var proxy = Proxy()
     public var store = Store()
     public var defaults = Defaults()
 
@@ -58,6 +69,12 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         }
         do { try LocationName.validate(defaults.location) } catch {
             throw .init(.configuration, "config: defaults.location: \(error.message)")
+        }
+        for (key, port) in [("proxy.listenPort", proxy.listenPort), ("proxy.adminPort", proxy.adminPort)] where !(1...65535).contains(port) {
+            throw .init(.configuration, "config: \(key) \(port) is out of range 1-65535")
+        }
+        if proxy.enabled, proxy.listenPort == proxy.adminPort || proxy.adminPort == manager.port || proxy.listenPort == manager.port {
+            throw .init(.configuration, "config: proxy.listenPort, proxy.adminPort and manager.port must differ")
         }
         guard (6...1_048_576).contains(defaults.memoryMiB) else {
             throw .init(.configuration, "config: defaults.memoryMiB \(defaults.memoryMiB) must be between 6 and 1048576")
@@ -90,6 +107,17 @@ extension ManagerConfiguration.Docker {
     }
 }
 
+extension ManagerConfiguration.Proxy {
+    enum CodingKeys: String, CodingKey { case enabled, listenPort, adminPort }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
+        listenPort = try c.decodeIfPresent(Int.self, forKey: .listenPort) ?? listenPort
+        adminPort = try c.decodeIfPresent(Int.self, forKey: .adminPort) ?? adminPort
+    }
+}
+
 extension ManagerConfiguration.Store {
     enum CodingKeys: String, CodingKey { case path }
     public init(from decoder: any Decoder) throws {
@@ -111,7 +139,7 @@ extension ManagerConfiguration.Defaults {
 }
 
 extension ManagerConfiguration {
-    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults }
+    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults, proxy }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
@@ -119,6 +147,7 @@ extension ManagerConfiguration {
         docker = try c.decodeIfPresent(Docker.self, forKey: .docker) ?? docker
         store = try c.decodeIfPresent(Store.self, forKey: .store) ?? store
         defaults = try c.decodeIfPresent(Defaults.self, forKey: .defaults) ?? defaults
+        proxy = try c.decodeIfPresent(Proxy.self, forKey: .proxy) ?? proxy
     }
 
     /// Keys the file may contain, section by section; anything else is a typo worth reporting.
@@ -127,5 +156,6 @@ extension ManagerConfiguration {
         "docker": ["host", "advertiseAddress", "publishAddress", "reserveGenericMemory"],
         "store": ["path"],
         "defaults": ["location", "memoryMiB", "launchTimeoutSeconds"],
+        "proxy": ["enabled", "listenPort", "adminPort"],
     ]
 }

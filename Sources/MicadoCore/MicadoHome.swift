@@ -24,4 +24,6 @@ public struct MicadoHome: Sendable, Equatable {
     public var cloudsFile: String { path + "/clouds.yaml" }
     /// micado's CA and the manager's client certificate for instance engines.
     public var tlsDirectory: String { path + "/tls" }
+    /// Caddy's own files (its storage, its log, its pid).
+    public var proxyDirectory: String { path + "/proxy" }
 }

@@ -28,7 +28,7 @@ extension ManagerConfiguration {
         }
         if tree == nil { return ManagerConfiguration() }
         guard let sections = tree as? [String: Any] else {
-            throw .init(.configuration, "\(file): expected sections manager, docker, store, defaults at the top level")
+            throw .init(.configuration, "\(file): expected sections manager, docker, store, defaults, proxy at the top level")
         }
         for (section, value) in sections {
             guard let keys = knownKeys[section] else {
@@ -65,7 +65,7 @@ extension ManagerConfiguration {
     }
 
     /// The file `micado init` writes: every key with its default, commented.
-    public static func template(home: MicadoHome, dockerHost: String?, advertiseAddress: String, port: Int) -> String {
+    public static func template(home: MicadoHome, dockerHost: String?, advertiseAddress: String, port: Int, proxy: Proxy = Proxy()) -> String {
         """
         # micado manager configuration. Precedence: flags > MICADO_* environment > this file.
         manager:
@@ -85,6 +85,11 @@ extension ManagerConfiguration {
           location: local
           memoryMiB: 64
           launchTimeoutSeconds: 60
+        proxy:
+          # Caddy routes 'launch -d DOMAIN' to the containers; micado programs it through its admin API.
+          enabled: \(proxy.enabled)
+          listenPort: \(proxy.listenPort)
+          adminPort: \(proxy.adminPort)
 
         """
     }

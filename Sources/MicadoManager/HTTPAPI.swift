@@ -78,6 +78,9 @@ public enum HTTPAPI {
         api.delete("/instances") { request, _ in
             try json(try await orchestrator.stopInstances(tag: try requiredQuery(request, "tag")))
         }
+        api.get("/routes") { _, _ in
+            try json(await orchestrator.routes())
+        }
         api.get("/clouds") { _, _ in
             try json(orchestrator.clouds.configurations.map(CloudView.init))
         }

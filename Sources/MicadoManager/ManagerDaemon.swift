@@ -42,7 +42,10 @@ public struct ManagerDaemon {
             let app = Application(
                 router: router,
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
-                services: [Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger)],
+                services: [
+                    Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger),
+                    ProxyController(orchestrator: orchestrator, home: home, logger: logger),
+                ],
                 logger: logger)
             try await app.runService()  // graceful shutdown on SIGTERM and SIGINT
             await orchestrator.note("manager.stop", managerID, "manager stopped")

@@ -5,7 +5,9 @@ import MicadoCore
 extension MicadoHome {
     /// `micado init`: writes the config, a random API token and an empty credentials
     /// file (both 0600). Refuses to overwrite an existing home unless `force`.
-    public func initialise(force: Bool, dockerHost: String?, advertiseAddress: String, port: Int) throws(MicadoError) -> [String] {
+    public func initialise(
+        force: Bool, dockerHost: String?, advertiseAddress: String, port: Int, proxy: ManagerConfiguration.Proxy = .init()
+    ) throws(MicadoError) -> [String] {
         let fm = FileManager.default
         let files = [configFile, tokenFile, credentialsFile]
         if !force, let existing = files.first(where: { fm.fileExists(atPath: $0) }) {
@@ -15,10 +17,11 @@ extension MicadoHome {
         configuration.manager.port = port
         configuration.docker.advertiseAddress = advertiseAddress
         configuration.docker.host = dockerHost
+        configuration.proxy = proxy
         try configuration.validate()
         do {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try write(ManagerConfiguration.template(home: self, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port), to: configFile, mode: 0o644)
+            try write(ManagerConfiguration.template(home: self, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port, proxy: proxy), to: configFile, mode: 0o644)
             try write(Self.randomToken() + "\n", to: tokenFile, mode: 0o600)
             try write("# Cloud credentials, by cloud name. Mode 0600: never commit this file.\n", to: credentialsFile, mode: 0o600)
             if fm.fileExists(atPath: tlsDirectory) { try fm.removeItem(atPath: tlsDirectory) }

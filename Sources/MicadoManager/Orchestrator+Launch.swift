@@ -22,6 +22,12 @@ extension Orchestrator {
         if let port = request.port, let holder = records.first(where: { $0.desired == .running && $0.portPublished == port.published }) {
             throw .conflict("port \(port.published) is already published by \(holder.name); pick another port or quit that container")
         }
+        if let domain = request.domain {
+            guard request.port != nil else { throw .badRequest("-d \(domain) needs -p PORT: the proxy routes the domain to that port") }
+            if let holder = records.first(where: { $0.desired == .running && $0.domain?.lowercased() == domain.lowercased() }) {
+                throw .conflict("domain \(domain) is already routed to \(holder.name); quit it first or pick another domain")
+            }
+        }
         let name: ContainerName
         if let given = request.name { name = given } else {
             name = try generatedName(client: request.client, taken: Set(records.map(\.name)))

@@ -24,6 +24,7 @@ public final class Orchestrator: Sendable {
     let engines = EngineDirectory()
     let creating = InFlight()
     let scalerNotes = ScalerNotes()
+    let loadedRoutes = LoadedRoutes()
     /// Wakes the scaler at once (after a launch) instead of at its next tick.
     public let scalerWakeUp: AsyncStream<Void>.Continuation
     let scalerWakeUps: AsyncStream<Void>

@@ -51,6 +51,7 @@ struct Micado: AsyncParsableCommand {
                 Launch.self, Quit.self, ListCommand.self, Build.self, Info.self, Logs.self, Remove.self, Execute.self, Copy.self,
             ]),
             CommandGroup(name: "Instances", subcommands: [Start.self, Stop.self, Clouds.self]),
+            CommandGroup(name: "Proxy", subcommands: [Routes.self]),
             CommandGroup(name: "Manager", subcommands: [Init.self, Manager.self, Events.self, Explain.self, Bench.self]),
         ]
     )

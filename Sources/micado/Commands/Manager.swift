@@ -24,9 +24,22 @@ extension Micado {
         @Option(help: "The port of the manager's API on 127.0.0.1.")
         var port = 7400
 
+        @Option(help: "Where the domain proxy (Caddy) serves HTTP.")
+        var proxyPort = 80
+
+        @Option(help: "The port of Caddy's admin API on 127.0.0.1.")
+        var proxyAdminPort = 2019
+
+        @Flag(help: "Do not run the domain proxy.")
+        var noProxy = false
+
         func run() async throws {
             let home = MicadoHome.resolve(environment: ProcessInfo.processInfo.environment)
-            let files = try home.initialise(force: force, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port)
+            var proxy = ManagerConfiguration.Proxy()
+            proxy.enabled = !noProxy
+            proxy.listenPort = proxyPort
+            proxy.adminPort = proxyAdminPort
+            let files = try home.initialise(force: force, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port, proxy: proxy)
             for file in files { print(file) }
             Console.err("micado home ready at \(home.path); start the manager with 'micado manager'")
         }
@@ -56,6 +69,26 @@ extension Micado {
             }
             let logger = Logger(label: "micado.manager")
             try await ManagerDaemon(home: home, configuration: configuration, logger: logger).run()
+        }
+    }
+
+    struct Routes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the domains the proxy routes, their containers, targets and whether each answers.")
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let client = try ManagerClient.fromHome()
+            let routes = try await client.json([RouteView].self, .GET, "/v1/routes")
+            if output.output == .json { return try Console.printJSON(routes) }
+            Console.table(
+                ["DOMAIN", "CONTAINER", "TARGETS"],
+                routes.map { route in
+                    [route.domain, route.container,
+                     zip(route.targets, route.healthy + Array(repeating: false, count: max(0, route.targets.count - route.healthy.count)))
+                        .map { "\($0) (\($1 ? "healthy" : "unhealthy"))" }.joined(separator: ", ")]
+                })
         }
     }
 

@@ -23,6 +23,7 @@ final class ManagerFixture: @unchecked Sendable {
     let engineIP: String
     let home: String
     let port: Int
+    let proxyPort: Int
     var manager: ChildProcess?
     var clouds: String?
     let http = EngineClient.makeHTTPClient()
@@ -62,6 +63,7 @@ final class ManagerFixture: @unchecked Sendable {
         engineIP = "\(subnetPrefix).2"
         home = state + "/home"
         port = Int.random(in: 20000...40000)
+        proxyPort = Int.random(in: 40001...60000)
     }
 
     /// A 10.213.X.0/24 that no interface of this machine uses yet.
@@ -145,7 +147,10 @@ final class ManagerFixture: @unchecked Sendable {
         guard up.status == 0 else { throw MicadoError(.internal, "engine.sh up failed: \(up)") }
         let image = try CommandResult.run("/bin/bash", [Self.packageRoot + "/scripts/busybox-image.sh", dockerHost])
         guard image.status == 0 else { throw MicadoError(.internal, "busybox-image.sh failed: \(image)") }
-        let initialised = try micado(["init", "--docker-host", dockerHost, "--advertise-address", engineIP, "--port", String(port)])
+        let initialised = try micado([
+            "init", "--docker-host", dockerHost, "--advertise-address", engineIP, "--port", String(port),
+            "--proxy-port", String(proxyPort), "--proxy-admin-port", String(proxyPort + 1),
+        ])
         guard initialised.status == 0 else { throw MicadoError(.internal, "micado init failed: \(initialised)") }
         if let clouds { try clouds.write(toFile: home + "/clouds.yaml", atomically: true, encoding: .utf8) }
         try await startManager()

@@ -1,0 +1,74 @@
+import AsyncHTTPClient
+import Foundation
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The domain proxy: real Caddy, programmed through its admin API, routing to containers on real instances.
+@Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
+struct ProxyTests {
+    /// GET through Caddy with a Host header; returns status and body.
+    static func viaProxy(_ f: ManagerFixture, host: String) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(f.proxyPort)/")
+        request.headers.replaceOrAdd(name: "Host", value: host)
+        let response = try await f.http.execute(request, timeout: .seconds(5))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    static func eventually(_ f: ManagerFixture, host: String, status: Int, seconds: Int = 20) async throws -> String {
+        try await eventually(f, host: host, statuses: [status], seconds: seconds)
+    }
+
+    static func eventually(_ f: ManagerFixture, host: String, statuses: Set<Int>, seconds: Int = 20) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var last = (0, "")
+        while ContinuousClock.now < deadline {
+            if let answer = try? await viaProxy(f, host: host) {
+                last = answer
+                if statuses.contains(answer.0) { return answer.1 }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw MicadoError(.timeout, "\(host) did not answer \(statuses.sorted()) within \(seconds) s (last: \(last.0) \(last.1))")
+    }
+
+    @Test func domainsAreRoutedReconciledAndRemoved() async throws {
+        try await ManagerFixture.with(clouds: true) { f in
+            let launch = try f.micado(["launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-d", "app.test", "-p", "8080",
+                                       "-m", "64m", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www"])
+            #expect(launch.status == 0, "\(launch)")
+            #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
+            #expect(try await Self.viaProxy(f, host: "other.test").0 == 404)
+
+            let taken = try f.micado(["launch", "-i", "busybox:local", "-n", "x", "-d", "app.test", "-p", "8081"])
+            #expect(taken.status == 1 && taken.stderr.contains("domain app.test is already routed to container-web"), "\(taken)")
+            let invalid = try f.micado(["launch", "-i", "busybox:local", "-n", "x", "-d", "bad_domain!", "-p", "8081"])
+            #expect(invalid.status == 64 && invalid.stderr.contains("invalid domain"), "\(invalid)")
+
+            // A port the container does not listen on: reported unhealthy, answered at once, never a hang.
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "deaf", "-d", "deaf.test", "-p", "8082", "-m", "16m", "-a", "sleep", "3600"]).status == 0)
+            // 502 while Caddy still tries it, 503 once its health check marked it down.
+            _ = try await Self.eventually(f, host: "deaf.test", statuses: [502, 503])
+            let routes = try WireFormat.decoder().decode([RouteView].self, from: Data(try f.micado(["routes", "--output", "json"]).stdout.utf8))
+            #expect(routes.first { $0.domain == "app.test" }?.healthy == [true])
+            #expect(routes.first { $0.domain == "deaf.test" }?.healthy == [false])
+
+            // Caddy dies: the manager restarts it and loads the routes again.
+            let caddy = try CommandResult.run("/usr/bin/pgrep", ["-f", "caddy run --config \(f.home)/proxy/bootstrap.json"]).stdout
+            let pid = try #require(Int32(caddy.split(separator: "\n").first ?? ""))
+            kill(pid, SIGKILL)
+            #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
+
+            // The manager dies: Caddy goes with it (no orphan), and comes back with the routes.
+            try await f.stopManager(signal: SIGKILL)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try CommandResult.run("/usr/bin/pgrep", ["-f", "caddy run --config \(f.home)/proxy/bootstrap.json"]).status == 1)
+            try await f.startManager()
+            #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
+
+            #expect(try f.micado(["quit", "-n", "container-web"]).status == 0)
+            _ = try await Self.eventually(f, host: "app.test", status: 404)
+        }
+    }
+}
