@@ -39,6 +39,38 @@ extension EngineClient {
         return ExecOutput(exitCode: inspect.exitCode ?? -1, stdout: out, stderr: err)
     }
 
+    public struct Usage: Sendable {
+        /// Memory in use, without the page cache the kernel can drop.
+        public var memoryBytes: Int64
+        public var memoryLimitBytes: Int64?
+        /// Percent of one CPU (100 = one full core) over the engine's sampling window.
+        public var cpuPercent: Double
+    }
+
+    /// `GET /containers/{id}/stats?stream=false`: one sample (the engine takes ~1 s for CPU).
+    public func usage(container: String) async throws(MicadoError) -> Usage {
+        let response = try await send(.GET, "/containers/\(container)/stats", query: [("stream", "false")], timeout: .seconds(10))
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] else {
+            throw .init(.engine, "unreadable stats for container \(container)")
+        }
+        let memory = object["memory_stats"] as? [String: Any] ?? [:]
+        let stats = memory["stats"] as? [String: Any] ?? [:]
+        let usage = (memory["usage"] as? NSNumber)?.int64Value ?? 0
+        // cgroup v1 reports the page cache as "cache" (or total_inactive_file), v2 as "inactive_file".
+        let cache = ((stats["total_inactive_file"] ?? stats["inactive_file"] ?? stats["cache"]) as? NSNumber)?.int64Value ?? 0
+        func cpu(_ key: String) -> (Double, Double, Double) {
+            let c = object[key] as? [String: Any] ?? [:]
+            let total = ((c["cpu_usage"] as? [String: Any])?["total_usage"] as? NSNumber)?.doubleValue ?? 0
+            let system = (c["system_cpu_usage"] as? NSNumber)?.doubleValue ?? 0
+            let cpus = (c["online_cpus"] as? NSNumber)?.doubleValue ?? 1
+            return (total, system, cpus)
+        }
+        let (total, system, cpus) = cpu("cpu_stats")
+        let (preTotal, preSystem, _) = cpu("precpu_stats")
+        let cpuPercent = system > preSystem && preSystem > 0 ? (total - preTotal) / (system - preSystem) * cpus * 100 : 0
+        return Usage(memoryBytes: max(0, usage - cache), memoryLimitBytes: (memory["limit"] as? NSNumber)?.int64Value, cpuPercent: max(0, cpuPercent))
+    }
+
     /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`.
     public func archive(container: String, path: String) async throws(MicadoError) -> [UInt8] {
         let response = try await send(.GET, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(120), maxBytes: 1 << 30)

@@ -89,6 +89,9 @@ public struct ContainerView: Codable, Sendable, Equatable {
     public var reason: String?
     public var serviceID: String?
     public var createdAt: Date
+    /// The newest usage sample: percent of one CPU, and memory in use (MiB).
+    public var cpuPercent: Double?
+    public var memoryUsedMiB: Double?
 
     public init(
         name: ContainerName, client: String, image: String, desired: DesiredState, state: ObservedState,

@@ -49,9 +49,18 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    public struct Monitor: Codable, Sendable, Equatable {
+        /// Seconds between usage samples of every running container.
+        public var intervalSeconds: Int = 5
+        /// Samples kept per container (older ones are dropped).
+        public var historyPerContainer: Int = 240
+        public init() {}
+    }
+
     public var manager = Manager()
     public var docker = Docker()
     public var proxy = Proxy()
+    public var monitor = Monitor()
     public var store = Store()
     public var defaults = Defaults()
 
@@ -75,6 +84,12 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         }
         if proxy.enabled, proxy.listenPort == proxy.adminPort || proxy.adminPort == manager.port || proxy.listenPort == manager.port {
             throw .init(.configuration, "config: proxy.listenPort, proxy.adminPort and manager.port must differ")
+        }
+        guard (1...3600).contains(monitor.intervalSeconds) else {
+            throw .init(.configuration, "config: monitor.intervalSeconds must be between 1 and 3600")
+        }
+        guard (10...100_000).contains(monitor.historyPerContainer) else {
+            throw .init(.configuration, "config: monitor.historyPerContainer must be between 10 and 100000")
         }
         guard (6...1_048_576).contains(defaults.memoryMiB) else {
             throw .init(.configuration, "config: defaults.memoryMiB \(defaults.memoryMiB) must be between 6 and 1048576")
@@ -118,6 +133,16 @@ extension ManagerConfiguration.Proxy {
     }
 }
 
+extension ManagerConfiguration.Monitor {
+    enum CodingKeys: String, CodingKey { case intervalSeconds, historyPerContainer }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        intervalSeconds = try c.decodeIfPresent(Int.self, forKey: .intervalSeconds) ?? intervalSeconds
+        historyPerContainer = try c.decodeIfPresent(Int.self, forKey: .historyPerContainer) ?? historyPerContainer
+    }
+}
+
 extension ManagerConfiguration.Store {
     enum CodingKeys: String, CodingKey { case path }
     public init(from decoder: any Decoder) throws {
@@ -139,7 +164,7 @@ extension ManagerConfiguration.Defaults {
 }
 
 extension ManagerConfiguration {
-    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults, proxy }
+    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults, proxy, monitor }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
@@ -148,6 +173,7 @@ extension ManagerConfiguration {
         store = try c.decodeIfPresent(Store.self, forKey: .store) ?? store
         defaults = try c.decodeIfPresent(Defaults.self, forKey: .defaults) ?? defaults
         proxy = try c.decodeIfPresent(Proxy.self, forKey: .proxy) ?? proxy
+        monitor = try c.decodeIfPresent(Monitor.self, forKey: .monitor) ?? monitor
     }
 
     /// Keys the file may contain, section by section; anything else is a typo worth reporting.
@@ -157,5 +183,6 @@ extension ManagerConfiguration {
         "store": ["path"],
         "defaults": ["location", "memoryMiB", "launchTimeoutSeconds"],
         "proxy": ["enabled", "listenPort", "adminPort"],
+        "monitor": ["intervalSeconds", "historyPerContainer"],
     ]
 }

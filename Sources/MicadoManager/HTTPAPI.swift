@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import MicadoCore
 import MicadoStore
+import Prometheus
 import NIOCore
 
 /// The manager's HTTP API: the CLI's only way in.
@@ -15,6 +16,13 @@ public enum HTTPAPI {
     public static func router(orchestrator: Orchestrator, token: String, logger: Logger) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: MetricsMiddleware())
+        // Prometheus text format; no token, like /v1/health: counts only, never secrets.
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: orchestrator.metrics.registry.emitToBuffer())))
+        }
         router.get("/v1/health") { _, _ in
             try json(HealthView(status: "ok", version: MicadoVersion.current, engineAPIVersion: orchestrator.engine.apiVersion.description, pid: getpid()))
         }

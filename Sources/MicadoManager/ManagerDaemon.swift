@@ -5,6 +5,8 @@ import Hummingbird
 import Logging
 import MicadoCore
 import MicadoStore
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// `micado manager`: opens the store, connects the engine, makes it a swarm manager,
@@ -29,8 +31,12 @@ public struct ManagerDaemon {
         do {
             let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
             let clouds = try CloudSet.load(home: home, logger: logger)
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let metrics = ManagerMetrics(registry: registry)
             let orchestrator = Orchestrator(
-                configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, logger: logger)
+                configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, metrics: metrics,
+                logger: logger)
             try await orchestrator.bootstrapSwarm()
             try await orchestrator.reconcile()
             try writePIDFile()
@@ -45,6 +51,7 @@ public struct ManagerDaemon {
                 services: [
                     Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger),
                     ProxyController(orchestrator: orchestrator, home: home, logger: logger),
+                    UsageMonitor(orchestrator: orchestrator, metrics: metrics, logger: logger),
                 ],
                 logger: logger)
             try await app.runService()  // graceful shutdown on SIGTERM and SIGINT

@@ -63,6 +63,10 @@ extension Orchestrator {
         let snapshot = try await snapshot(serviceID: record.serviceID ?? "-")
         var view = view(of: record, in: snapshot)
         if view.state == .pending, let note = await scalerNotes.note(record.name) { view.reason = note }
+        if view.state == .running, let usage = try await store.latestUsage()[record.name] {
+            view.cpuPercent = usage.cpuPercent
+            view.memoryUsedMiB = usage.memoryMiB
+        }
         try await recordObservation(of: record, view)
         return view
     }
@@ -83,9 +87,14 @@ extension Orchestrator {
         guard !records.isEmpty else { return [] }
         let snapshot = try await snapshot()
         let notes = await scalerNotes.all()
+        let usage = try await store.latestUsage()
         return records.map { record in
             var view = view(of: record, in: snapshot)
             if view.state == .pending, let note = notes[record.name] { view.reason = note }
+            if view.state == .running, let sample = usage[record.name] {
+                view.cpuPercent = sample.cpuPercent
+                view.memoryUsedMiB = sample.memoryMiB
+            }
             return view
         }
     }

@@ -5,6 +5,7 @@ import Logging
 import MicadoClouds
 import MicadoCore
 import MicadoStore
+import Prometheus
 
 /// The manager's operations on containers, images and the swarm.
 ///
@@ -25,6 +26,8 @@ public final class Orchestrator: Sendable {
     let creating = InFlight()
     let scalerNotes = ScalerNotes()
     let loadedRoutes = LoadedRoutes()
+    /// Prometheus metrics for `/metrics` (a private registry unless the daemon passes its own).
+    public let metrics: ManagerMetrics
     /// Wakes the scaler at once (after a launch) instead of at its next tick.
     public let scalerWakeUp: AsyncStream<Void>.Continuation
     let scalerWakeUps: AsyncStream<Void>
@@ -33,8 +36,9 @@ public final class Orchestrator: Sendable {
     public init(
         configuration: ManagerConfiguration, store: Store, engine: EngineClient, managerID: String,
         clouds: CloudSet = CloudSet(configurations: [], drivers: [:], authority: .init(directory: "/nonexistent")), http: HTTPClient? = nil,
-        logger: Logger
+        metrics: ManagerMetrics = ManagerMetrics(registry: .init()), logger: Logger
     ) {
+        self.metrics = metrics
         self.configuration = configuration
         self.store = store
         self.engine = engine

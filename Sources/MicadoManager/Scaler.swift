@@ -4,6 +4,7 @@ import Logging
 import MicadoClouds
 import MicadoCore
 import MicadoStore
+import Prometheus
 import ServiceLifecycle
 
 /// Grows and shrinks the fleet: pending tasks become instances, idle instances are
@@ -101,9 +102,11 @@ extension Orchestrator {
 
         for addition in plan.add {
             await add(addition)
+            metrics.scaleUps.increment()
         }
         for removal in plan.remove {
             try await drain(removal.instanceID, reason: removal.reason)
+            metrics.scaleDowns.increment()
         }
         await scalerNotes.keep(only: Set(pending.map(\.id)))
         for unplaceable in plan.unplaceable {

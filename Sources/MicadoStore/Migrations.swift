@@ -69,6 +69,17 @@ enum Migrations {
                 t.add(column: "idleSince", .datetime)
             }
         }
+        m.registerMigration("v3: usage samples") { db in
+            try db.create(table: "usage") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("container", .text).notNull()
+                t.column("image", .text).notNull().indexed()
+                t.column("time", .datetime).notNull()
+                t.column("cpuPercent", .double).notNull()
+                t.column("memoryMiB", .double).notNull()
+            }
+            try db.create(index: "usage_by_container", on: "usage", columns: ["container", "id"])
+        }
         return m
     }
 }

@@ -143,3 +143,24 @@ public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
+
+/// One usage sample of a container's task.
+public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "usage"
+    public var id: Int64?
+    public var container: String
+    public var image: String
+    public var time: Date
+    public var cpuPercent: Double
+    public var memoryMiB: Double
+
+    public init(container: String, image: String, time: Date, cpuPercent: Double, memoryMiB: Double) {
+        self.container = container
+        self.image = image
+        self.time = time
+        self.cpuPercent = cpuPercent
+        self.memoryMiB = memoryMiB
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

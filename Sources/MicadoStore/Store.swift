@@ -153,6 +153,42 @@ public final class Store: Sendable {
         try await read { db in try ImageRecord.order(Column("name")).fetchAll(db) }
     }
 
+    // MARK: usage
+
+    /// Appends samples and keeps at most `keep` per container (a bounded history).
+    public func recordUsage(_ samples: [UsageRecord], keep: Int) async throws(MicadoError) {
+        guard !samples.isEmpty else { return }
+        try await write { db in
+            for var sample in samples { try sample.insert(db) }
+            try db.execute(
+                sql: """
+                    DELETE FROM usage WHERE id IN (
+                      SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY container ORDER BY id DESC) AS n FROM usage) WHERE n > ?)
+                    """, arguments: [keep])
+        }
+    }
+
+    /// The newest sample of each container.
+    public func latestUsage() async throws(MicadoError) -> [String: UsageRecord] {
+        try await read { db in
+            let rows = try UsageRecord.fetchAll(db, sql: "SELECT * FROM usage WHERE id IN (SELECT MAX(id) FROM usage GROUP BY container)")
+            return Dictionary(rows.map { ($0.container, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// Memory samples (MiB) of every container of an image, newest `limit`.
+    public func memorySamples(image: String, limit: Int = 2000) async throws(MicadoError) -> [Double] {
+        try await read { db in
+            try Double.fetchAll(db, sql: "SELECT memoryMiB FROM usage WHERE image = ? ORDER BY id DESC LIMIT ?", arguments: [image, limit])
+        }
+    }
+
+    public func usageHistory(container: String, limit: Int) async throws(MicadoError) -> [UsageRecord] {
+        try await read { db in
+            try UsageRecord.filter(Column("container") == container).order(Column("id").desc).limit(limit).fetchAll(db).reversed()
+        }
+    }
+
     // MARK: settings
 
     /// The value of `key`, created with `make()` on first use (e.g. the manager's identity).

@@ -46,10 +46,11 @@ extension Micado {
             let views = try await client.json([ContainerView].self, .GET, "/v1/containers", query: all ? [("all", "true")] : [])
             if output.output == .json { return try Console.printJSON(views) }
             Console.table(
-                ["NAME", "CLIENT", "IMAGE", "STATE", "NODE", "ENDPOINT", "MEMORY", "DOMAIN", "AGE"],
+                ["NAME", "CLIENT", "IMAGE", "STATE", "NODE", "ENDPOINT", "CPU", "MEMORY(used/res)", "DOMAIN", "AGE"],
                 views.map {
                     [$0.name.rawValue, $0.client, $0.image, $0.state.rawValue + ($0.reason.map { " (\($0.prefix(40)))" } ?? ""), $0.node ?? "",
-                     $0.endpoint ?? "", "\($0.memoryMiB)Mi", $0.domain ?? "", Console.age(since: $0.createdAt)]
+                     $0.endpoint ?? "", $0.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "",
+                     ($0.memoryUsedMiB.map { String(format: "%.1f", $0) } ?? "-") + "/\($0.memoryMiB)Mi", $0.domain ?? "", Console.age(since: $0.createdAt)]
                 })
         }
     }

@@ -1,0 +1,115 @@
+import DockerEngine
+import Foundation
+import Logging
+import MicadoCore
+import MicadoStore
+import Prometheus
+import ServiceLifecycle
+
+/// Samples CPU and memory of every running container through its instance's engine,
+/// keeps a bounded history in the store, and records each image's critical usage: the
+/// 95th percentile of its containers' memory plus a quarter, which becomes the default
+/// reservation of the image's next launch (MiCADO's image table). Also keeps the
+/// Prometheus gauges of `/metrics` current.
+public struct UsageMonitor: Service {
+    let orchestrator: Orchestrator
+    let metrics: ManagerMetrics
+    let logger: Logger
+
+    public init(orchestrator: Orchestrator, metrics: ManagerMetrics, logger: Logger) {
+        self.orchestrator = orchestrator
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let interval = Duration.seconds(orchestrator.configuration.monitor.intervalSeconds)
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let started = ContinuousClock.now
+                do { try await orchestrator.samplePass(metrics: metrics) } catch {
+                    logger.warning("usage sampling failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: max(.milliseconds(100), interval - (ContinuousClock.now - started)))
+            }
+        }
+    }
+}
+
+/// The manager's Prometheus metrics. API latency comes from Hummingbird's MetricsMiddleware.
+public final class ManagerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let instances: Gauge
+    let containersRunning: Gauge
+    let containersPending: Gauge
+    let sampleDuration: Gauge
+    let sampledContainers: Gauge
+    let scaleUps: Counter
+    let scaleDowns: Counter
+
+    public init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        instances = registry.makeGauge(name: "micado_instances", help: "Instances of this manager, its own engine included")
+        containersRunning = registry.makeGauge(name: "micado_containers_running", help: "Containers with a running task")
+        containersPending = registry.makeGauge(name: "micado_containers_pending", help: "Containers that want to run and do not yet")
+        sampleDuration = registry.makeGauge(name: "micado_monitor_pass_seconds", help: "Duration of the last usage sampling pass")
+        sampledContainers = registry.makeGauge(name: "micado_monitor_sampled_containers", help: "Containers sampled in the last pass")
+        scaleUps = registry.makeCounter(name: "micado_scaler_instances_started_total", help: "Instances the scaler decided to start")
+        scaleDowns = registry.makeCounter(name: "micado_scaler_instances_drained_total", help: "Instances the scaler decided to drain")
+    }
+}
+
+extension Orchestrator {
+    /// One sampling pass over every running task of our containers.
+    func samplePass(metrics: ManagerMetrics) async throws(MicadoError) {
+        let started = ContinuousClock.now
+        let records = try await store.containers()
+        let snapshot = try await snapshot()
+        var work: [(ContainerRecord, String, String?)] = []
+        for record in records where record.desired == .running {
+            guard let task = snapshot.currentTask(of: record.serviceID), task.status.state == "running",
+                let containerID = task.status.containerStatus?.containerID
+            else { continue }
+            work.append((record, containerID, task.nodeID))
+        }
+        let now = Date()
+        let samples = await withTaskGroup(of: UsageRecord?.self) { group in
+            for (record, containerID, nodeID) in work {
+                group.addTask {
+                    guard let engine = try? await self.engine(forNode: nodeID), let usage = try? await engine.usage(container: containerID) else { return nil }
+                    return UsageRecord(
+                        container: record.name, image: record.image, time: now, cpuPercent: usage.cpuPercent,
+                        memoryMiB: Double(usage.memoryBytes) / 1_048_576)
+                }
+            }
+            var all: [UsageRecord] = []
+            for await sample in group { if let sample { all.append(sample) } }
+            return all
+        }
+        try await store.recordUsage(samples, keep: configuration.monitor.historyPerContainer)
+        for image in Set(samples.map(\.image)) {
+            let values = try await store.memorySamples(image: image).sorted()
+            guard values.count >= 3 else { continue }
+            let p95 = values[min(values.count - 1, Int(Double(values.count - 1) * 0.95))]
+            let critical = max(6, Int((p95 * 1.25).rounded(.up)))
+            var record = try await store.image(image) ?? ImageRecord(name: image, imageID: nil, sizeBytes: nil, criticalMemoryMiB: nil, createdAt: Date())
+            if record.criticalMemoryMiB != critical {
+                if record.criticalMemoryMiB == nil {
+                    await note("image.critical-usage", image, "critical usage of \(image): \(critical) MiB (p95 \(String(format: "%.1f", p95)) MiB + 25%); its next launches reserve this")
+                }
+                record.criticalMemoryMiB = critical
+                try await store.upsertImage(record)
+            }
+        }
+        let states = records.filter { $0.desired == .running }.map { view(of: $0, in: snapshot).state }
+        metrics.containersRunning.set(Double(states.filter { $0 == .running }.count))
+        metrics.containersPending.set(Double(states.filter { $0 == .pending || $0 == .creating }.count))
+        metrics.instances.set(Double(snapshot.nodes.count))
+        metrics.sampledContainers.set(Double(samples.count))
+        metrics.sampleDuration.set(BenchClock.seconds(ContinuousClock.now - started))
+    }
+}
+
+enum BenchClock {
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+}
