@@ -35,6 +35,7 @@ cleanup() {
     for c in /sys/fs/cgroup/*/"micado-$id"; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null; done
     rm -rf "$dir"
   done
+  rm -rf "/etc/docker/certs.d/10.213.$third.1:5000"
   "$ROOT/scripts/engine.sh" down "engine-$ID"
   "$ROOT/scripts/engine.sh" bridge-down
   rm -rf "/tmp/micado-demo-$ID"

@@ -7,6 +7,8 @@
 #   curl            the demo fetches pages with it
 #   openssl         micado's CA and the certificates of instance engines (mutual TLS)
 #   caddy           the domain proxy for launch -d (programmed through its admin API)
+#   docker-registry the private registry that build pushes to and instances pull from
+#   apache2-utils   htpasswd, for the registry's bcrypt password file
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -18,6 +20,8 @@ command -v curl >/dev/null || need+=(curl)
 command -v file >/dev/null || need+=(file)
 command -v openssl >/dev/null || need+=(openssl)
 command -v caddy >/dev/null || need+=(caddy)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -101,6 +101,29 @@ extension EngineClient {
         _ = try await send(.POST, "/images/load", query: [("quiet", "1")], body: tarball, contentType: "application/x-tar", timeout: .seconds(300))
     }
 
+    public func tagImage(_ name: String, repository: String, tag: String) async throws(MicadoError) {
+        _ = try await send(.POST, "/images/\(name)/tag", query: [("repo", repository), ("tag", tag)])
+    }
+
+    /// `POST /images/{name}/push`; returns the pushed digest. `auth` is the X-Registry-Auth value.
+    public func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> String? {
+        let response = try await send(
+            .POST, "/images/\(repository)/push", query: [("tag", tag)], headers: [("X-Registry-Auth", auth)], timeout: .seconds(300))
+        var digest: String?
+        for line in String(buffer: response.body).split(separator: "\n") {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+            if let error = object["error"] as? String { throw .init(.engine, "push of \(repository):\(tag) failed: \(error)") }
+            if let aux = object["aux"] as? [String: Any], let d = aux["Digest"] as? String { digest = d }
+        }
+        return digest
+    }
+
+    /// The X-Registry-Auth header value for a registry login.
+    public static func registryAuth(username: String, password: String, server: String) -> String {
+        let json = try! JSONSerialization.data(withJSONObject: ["username": username, "password": password, "serveraddress": server], options: [.sortedKeys])
+        return json.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
+
     /// `POST /images/create?fromSrc=-`: imports a root filesystem tarball as an image.
     public func importImage(rootfs: [UInt8], reference: String, changes: [String]) async throws(MicadoError) {
         let colon = reference.lastIndex(of: ":")

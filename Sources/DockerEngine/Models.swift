@@ -149,7 +149,8 @@ public struct ImageInspect: Decodable, Sendable {
     public var id: String
     public var size: Int64?
     public var repoTags: [String]?
-    enum CodingKeys: String, CodingKey { case id = "Id", size = "Size", repoTags = "RepoTags" }
+    public var repoDigests: [String]?
+    enum CodingKeys: String, CodingKey { case id = "Id", size = "Size", repoTags = "RepoTags", repoDigests = "RepoDigests" }
 }
 
 public struct ExecInspect: Decodable, Sendable {

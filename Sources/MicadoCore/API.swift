@@ -232,6 +232,9 @@ public struct ImageView: Codable, Sendable, Equatable {
     public var sizeBytes: Int64?
     public var criticalMemoryMiB: Int?
     public var createdAt: Date
+    /// Where it is in micado's registry, and its digest there.
+    public var reference: String?
+    public var digest: String?
 
     public init(name: String, imageID: String?, sizeBytes: Int64?, criticalMemoryMiB: Int?, createdAt: Date) {
         self.name = name

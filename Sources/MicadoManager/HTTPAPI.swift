@@ -103,6 +103,10 @@ public enum HTTPAPI {
         api.get("/images") { _, _ in
             try json(try await orchestrator.images())
         }
+        api.delete("/images/{name}") { _, context in
+            try await orchestrator.removeImage(try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
         api.get("/events") { request, _ in
             let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100
             return try json(try await orchestrator.events(subject: request.uri.queryParameters["subject"].map(String.init), limit: min(max(limit, 1), 10_000)))

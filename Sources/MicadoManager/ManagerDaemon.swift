@@ -31,12 +31,13 @@ public struct ManagerDaemon {
         do {
             let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
             let clouds = try CloudSet.load(home: home, logger: logger)
-            let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-            let metrics = ManagerMetrics(registry: registry)
+            let prometheus = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+            let metrics = ManagerMetrics(registry: prometheus)
+            let registry = try Registry.forHome(home, clouds: clouds)
             let orchestrator = Orchestrator(
                 configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, metrics: metrics,
-                logger: logger)
+                registry: registry, logger: logger)
             try await orchestrator.bootstrapSwarm()
             try await orchestrator.reconcile()
             try writePIDFile()
@@ -45,14 +46,18 @@ public struct ManagerDaemon {
                 "manager.start", managerID,
                 "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))")
             let router = HTTPAPI.router(orchestrator: orchestrator, token: token, logger: logger)
+            var services: [any Service] = [
+                Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger),
+                ProxyController(orchestrator: orchestrator, home: home, logger: logger),
+                UsageMonitor(orchestrator: orchestrator, metrics: metrics, logger: logger),
+            ]
+            if let registry {
+                services.insert(RegistryController(orchestrator: orchestrator, registry: registry, authority: clouds.authority, logger: logger), at: 0)
+            }
             let app = Application(
                 router: router,
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
-                services: [
-                    Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger),
-                    ProxyController(orchestrator: orchestrator, home: home, logger: logger),
-                    UsageMonitor(orchestrator: orchestrator, metrics: metrics, logger: logger),
-                ],
+                services: services,
                 logger: logger)
             try await app.runService()  // graceful shutdown on SIGTERM and SIGINT
             await orchestrator.note("manager.stop", managerID, "manager stopped")

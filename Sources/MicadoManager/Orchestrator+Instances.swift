@@ -233,7 +233,8 @@ extension Orchestrator {
     func admit(_ record: inout InstanceRecord, node: Node) async throws(MicadoError) {
         guard let address = record.address else { return }
         let instanceEngine = try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)
-        let images = Set(try await store.containers().map(\.image))
+        let pushed = Set(try await store.images().filter { $0.reference != nil }.map(\.name))
+        let images = Set(try await store.containers().map(\.image)).subtracting(pushed)
         try await copyImages(Array(images), to: instanceEngine)
         let fresh = try await engine.node(node.id)
         var spec = fresh.spec

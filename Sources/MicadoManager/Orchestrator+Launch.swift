@@ -46,7 +46,9 @@ extension Orchestrator {
             createdAt: now, updatedAt: now)
         try await store.insertContainer(
             record, event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)"))
-        if !clouds.isEmpty { try await distributeImage(image, location: record.location ?? configuration.defaults.location) }
+        if !clouds.isEmpty, try await store.image(image)?.reference == nil {
+            try await distributeImage(image, location: record.location ?? configuration.defaults.location)
+        }
         record = try await ensureService(record)
         scalerWakeUp.yield()
         if request.detach { return try await view(of: record) }
@@ -70,8 +72,12 @@ extension Orchestrator {
     func ensureService(_ record: ContainerRecord) async throws(MicadoError) -> ContainerRecord {
         var record = record
         let serviceID: String
+        // Images in micado's registry are pulled by whatever instance the task lands on.
+        let pushed = try await store.image(record.image)?.reference
         do {
-            serviceID = try await engine.createService(serviceSpec(for: record))
+            var spec = serviceSpec(for: record)
+            if let pushed { spec.taskTemplate.containerSpec.image = pushed }
+            serviceID = try await engine.createService(spec, registryAuth: pushed != nil ? registry?.auth : nil)
             record.lastState = .pending
             record.lastReason = nil
         } catch where error.code == .conflict {

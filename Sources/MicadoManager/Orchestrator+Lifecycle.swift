@@ -1,5 +1,10 @@
+import AsyncHTTPClient
 import DockerEngine
 import Foundation
+import MicadoClouds
+import NIOCore
+import NIOHTTP1
+import NIOSSL
 import MicadoCore
 import MicadoStore
 
@@ -109,17 +114,58 @@ extension Orchestrator {
         }
         let inspect = try await engine.inspectImage(tag)
         let previous = try await store.image(tag)
-        let record = ImageRecord(
+        var record = ImageRecord(
             name: tag, imageID: inspect.id, sizeBytes: inspect.size, criticalMemoryMiB: previous?.criticalMemoryMiB, createdAt: Date())
+        if let registry {
+            // Pushed to micado's registry: whatever instance a container lands on pulls it from there.
+            let repository = "\(registry.address)/\(imageName)"
+            try await engine.tagImage(tag, repository: repository, tag: "latest")
+            let pushed = try await engine.pushImage(repository: repository, tag: "latest", auth: registry.auth)
+            let digests = try await engine.inspectImage(repository + ":latest").repoDigests ?? []
+            record.digest = pushed ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.split(separator: "@")[1]) }
+            record.reference = repository + ":latest"
+        }
         try await store.upsertImage(record)
-        await note("image.built", tag, "built \(tag) as \(result.imageID ?? inspect.id)")
-        return ImageView(name: tag, imageID: inspect.id, sizeBytes: inspect.size, criticalMemoryMiB: record.criticalMemoryMiB, createdAt: record.createdAt)
+        await note("image.built", tag, "built \(tag) as \(result.imageID ?? inspect.id)" + (record.reference.map { ", pushed as \($0) (\(record.digest ?? "?"))" } ?? ""))
+        return Self.view(of: record)
+    }
+
+    static func view(of record: ImageRecord) -> ImageView {
+        var view = ImageView(name: record.name, imageID: record.imageID, sizeBytes: record.sizeBytes, criticalMemoryMiB: record.criticalMemoryMiB, createdAt: record.createdAt)
+        view.reference = record.reference
+        view.digest = record.digest
+        return view
     }
 
     public func images() async throws(MicadoError) -> [ImageView] {
-        try await store.images().map {
-            ImageView(name: $0.name, imageID: $0.imageID, sizeBytes: $0.sizeBytes, criticalMemoryMiB: $0.criticalMemoryMiB, createdAt: $0.createdAt)
+        try await store.images().map(Self.view(of:))
+    }
+
+    /// `micado images rm`: only an image no container uses; removed from the registry and the manager's engine.
+    public func removeImage(_ name: String) async throws(MicadoError) {
+        let normalized = ImageReference.normalized(name)
+        guard let record = try await store.image(normalized) else { throw .notFound("no image \(normalized); see 'micado images'") }
+        if let user = try await store.containers().first(where: { $0.image == normalized || $0.image == record.reference }) {
+            throw .conflict("\(normalized) is used by \(user.name); remove that container first")
         }
+        if let registry, let reference = record.reference, let digest = record.digest {
+            let repository = String(reference.dropFirst(registry.address.count + 1).split(separator: ":")[0])
+            var request = HTTPClientRequest(url: "https://\(registry.address)/v2/\(repository)/manifests/\(digest)")
+            request.method = .DELETE
+            request.headers.add(name: "Authorization", value: "Basic " + Data("\(registry.username):\(registry.password)".utf8).base64EncodedString())
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(clouds.authority.caCertificate)
+            request.tlsConfiguration = tls
+            do {
+                let response = try await http.execute(request, timeout: .seconds(10))
+                guard [202, 404].contains(response.status.code) else { throw MicadoError(.engine, "the registry answered \(response.status) to the delete") }
+            } catch let error as MicadoError { throw error } catch {
+                throw .init(.engine, "the registry at \(registry.address) cannot be reached: \(error)")
+            }
+            do { try await engine.removeImage(reference) } catch where error.code == .notFound {}
+        }
+        do { try await engine.removeImage(normalized) } catch where error.code == .notFound {}
+        try await store.deleteImage(normalized, event: event("image.removed", normalized, "removed \(normalized)"))
     }
 
     public func events(subject: String?, limit: Int) async throws(MicadoError) -> [EventView] {

@@ -28,6 +28,8 @@ public final class Orchestrator: Sendable {
     let loadedRoutes = LoadedRoutes()
     /// Prometheus metrics for `/metrics` (a private registry unless the daemon passes its own).
     public let metrics: ManagerMetrics
+    /// micado's private registry, when the clouds have a network to serve it on.
+    public let registry: Registry?
     /// Wakes the scaler at once (after a launch) instead of at its next tick.
     public let scalerWakeUp: AsyncStream<Void>.Continuation
     let scalerWakeUps: AsyncStream<Void>
@@ -36,9 +38,10 @@ public final class Orchestrator: Sendable {
     public init(
         configuration: ManagerConfiguration, store: Store, engine: EngineClient, managerID: String,
         clouds: CloudSet = CloudSet(configurations: [], drivers: [:], authority: .init(directory: "/nonexistent")), http: HTTPClient? = nil,
-        metrics: ManagerMetrics = ManagerMetrics(registry: .init()), logger: Logger
+        metrics: ManagerMetrics = ManagerMetrics(registry: .init()), registry: Registry? = nil, logger: Logger
     ) {
         self.metrics = metrics
+        self.registry = registry
         self.configuration = configuration
         self.store = store
         self.engine = engine

@@ -80,6 +80,12 @@ enum Migrations {
             }
             try db.create(index: "usage_by_container", on: "usage", columns: ["container", "id"])
         }
+        m.registerMigration("v4: images in the registry") { db in
+            try db.alter(table: "images") { t in
+                t.add(column: "reference", .text)
+                t.add(column: "digest", .text)
+            }
+        }
         return m
     }
 }

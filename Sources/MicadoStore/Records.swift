@@ -114,6 +114,9 @@ public struct ImageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var sizeBytes: Int64?
     public var criticalMemoryMiB: Int?
     public var createdAt: Date
+    /// Where it is in micado's registry (`10.213.0.1:5000/container-app:latest`), once pushed.
+    public var reference: String?
+    public var digest: String?
 
     public init(name: String, imageID: String?, sizeBytes: Int64?, criticalMemoryMiB: Int?, createdAt: Date) {
         self.name = name

@@ -149,6 +149,14 @@ public final class Store: Sendable {
         try await read { db in try ImageRecord.fetchOne(db, key: name) }
     }
 
+    public func deleteImage(_ name: String, event: EventRecord) async throws(MicadoError) {
+        try await write { db in
+            _ = try ImageRecord.deleteOne(db, key: name)
+            var event = event
+            try event.insert(db)
+        }
+    }
+
     public func images() async throws(MicadoError) -> [ImageRecord] {
         try await read { db in try ImageRecord.order(Column("name")).fetchAll(db) }
     }

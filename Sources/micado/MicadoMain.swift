@@ -48,7 +48,7 @@ struct Micado: AsyncParsableCommand {
         version: MicadoVersion.current,
         groupedSubcommands: [
             CommandGroup(name: "Containers (MiCADO's commands)", subcommands: [
-                Launch.self, Quit.self, ListCommand.self, Build.self, Info.self, Logs.self, Remove.self, Execute.self, Copy.self,
+                Launch.self, Quit.self, ListCommand.self, Build.self, Info.self, Logs.self, Remove.self, Execute.self, Copy.self, Images.self,
             ]),
             CommandGroup(name: "Instances", subcommands: [Start.self, Stop.self, Clouds.self]),
             CommandGroup(name: "Proxy", subcommands: [Routes.self]),

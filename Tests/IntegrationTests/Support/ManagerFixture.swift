@@ -237,6 +237,8 @@ final class ManagerFixture: @unchecked Sendable {
             network: .init(bridge: bridge, bridgeCIDR: "\(subnetPrefix).1/24", firstAddress: "\(subnetPrefix).10", lastAddress: "\(subnetPrefix).40", managerAddress: engineIP),
             stateDirectory: instancesDirectory, authority: CertificateAuthority(directory: home + "/tls"), logger: Logger(label: "teardown"))
         for id in instanceIDs() { try? await driver.delete(id) }
+        // The registry's trust entry, which a killed manager cannot remove itself.
+        try? FileManager.default.removeItem(atPath: "/etc/docker/certs.d/\(subnetPrefix).1:5000")
         _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "down", engineName], environment: scriptEnvironment)
         _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "bridge-down"], environment: scriptEnvironment)
         try? await http.shutdown()
