@@ -31,8 +31,7 @@ public final class Orchestrator: Sendable {
     /// micado's private registry, when the clouds have a network to serve it on.
     public let registry: Registry?
     /// Wakes the scaler at once (after a launch) instead of at its next tick.
-    public let scalerWakeUp: AsyncStream<Void>.Continuation
-    let scalerWakeUps: AsyncStream<Void>
+    public let scalerWakeUp = WakeFlag()
     let logger: Logger
 
     public init(
@@ -48,7 +47,6 @@ public final class Orchestrator: Sendable {
         self.managerID = managerID
         self.clouds = clouds
         self.http = http ?? engine.http
-        (scalerWakeUps, scalerWakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.logger = logger
     }
 

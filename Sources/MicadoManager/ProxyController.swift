@@ -34,38 +34,24 @@ public struct ProxyController: Service {
             try? await gracefulShutdown()
             return
         }
-        try await cancelWhenGracefulShutdown { try await supervise() }
-    }
-
-    /// Keeps Caddy running and its routes current until cancelled; then stops Caddy.
-    func supervise() async throws {
-        var caddy = try await start()
-        defer {
-            caddy.signal(SIGTERM)
-            _ = caddy.wait()
-        }
-        var loaded: String?
-        while !Task.isCancelled {
-            if let status = caddy.poll() {
-                await orchestrator.note("proxy.restart", "caddy", "caddy exited (\(status)); restarting it and loading the routes again")
-                caddy = try await start()
-                loaded = nil
-            }
-            do {
-                let routes = try await orchestrator.desiredRoutes()
-                let config = Self.caddyConfig(routes: routes, proxy: proxy)
-                if config != loaded {
+        try? await cancelWhenGracefulShutdown {
+            var loaded: String?
+            await Supervisor(name: "caddy", orchestrator: orchestrator).run(start: start) { fresh in
+                if fresh { loaded = nil }
+                do {
+                    let routes = try await orchestrator.desiredRoutes()
+                    let config = Self.caddyConfig(routes: routes, proxy: proxy)
+                    guard config != loaded else { return }
                     try await load(config)
                     loaded = config
                     await orchestrator.setRoutes(routes)
                     await orchestrator.note(
                         "proxy.routes", "caddy",
                         routes.isEmpty ? "no routes" : "routes: " + routes.map { "\($0.domain) → \($0.targets.joined(separator: ", "))" }.joined(separator: "; "))
+                } catch {
+                    logger.warning("proxy pass failed", metadata: ["error": "\(error)"])
                 }
-            } catch {
-                logger.warning("proxy pass failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: .milliseconds(500))
         }
     }
 
@@ -129,7 +115,11 @@ public struct ProxyController: Service {
         let config: [String: Any] = [
             "admin": ["listen": "127.0.0.1:\(proxy.adminPort)", "config": ["persist": false]],
             "logging": ["logs": ["default": ["level": "WARN"]]],
-            "apps": ["http": ["servers": ["micado": ["listen": [":\(proxy.listenPort)"], "automatic_https": ["disable": true], "routes": handlers]]]],
+            // A short grace period: connections of a replaced config do not linger on old routes.
+            "apps": ["http": [
+                "grace_period": "1s",
+                "servers": ["micado": ["listen": [":\(proxy.listenPort)"], "automatic_https": ["disable": true], "routes": handlers]],
+            ]],
         ]
         let data = try! JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)

@@ -64,24 +64,15 @@ public struct RegistryController: Service {
     }
 
     public func run() async throws {
-        try prepare()
-        try await cancelWhenGracefulShutdown { try await supervise() }
+        do { try prepare() } catch {
+            await orchestrator.note("registry.failed", registry.address, "the registry cannot be prepared: \(error)")
+            try? await gracefulShutdown()
+            return
+        }
+        try? await cancelWhenGracefulShutdown {
+            await Supervisor(name: "registry", orchestrator: orchestrator).run(start: start) { _ in }
+        }
         try? FileManager.default.removeItem(atPath: registry.trustDirectory)
-    }
-
-    func supervise() async throws {
-        var process = try await start()
-        defer {
-            process.signal(SIGTERM)
-            _ = process.wait()
-        }
-        while !Task.isCancelled {
-            if let status = process.poll() {
-                await orchestrator.note("registry.restart", registry.address, "the registry exited (\(status)); restarting it")
-                process = try await start()
-            }
-            try? await Task.sleep(for: .seconds(1))
-        }
     }
 
     func prepare() throws {

@@ -6,6 +6,7 @@ import MicadoCore
 import MicadoStore
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// Grows and shrinks the fleet: pending tasks become instances, idle instances are
 /// drained and deleted. Runs a pass at once when woken (a launch, an instance change)
@@ -37,16 +38,26 @@ public struct Scaler: Service {
                 }
                 passes += 1
                 if passes % 120 == 0 { await orchestrator.deleteOrphanInstances() }
-                // Sleep until the interval passes or someone wakes us, whichever comes first.
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { try? await Task.sleep(for: interval) }
-                    group.addTask {
-                        for await _ in orchestrator.scalerWakeUps { return }
-                    }
-                    await group.next()
-                    group.cancelAll()
-                }
+                await orchestrator.scalerWakeUp.wait(upTo: interval)
             }
+        }
+    }
+}
+
+/// A wake-up call that is never lost: set by anyone, consumed by the one loop that waits.
+public final class WakeFlag: Sendable {
+    let raised = Mutex(false)
+
+    public init() {}
+
+    public func yield() { raised.withLock { $0 = true } }
+
+    /// Returns when raised (lowering it) or after `interval`, checking every 20 ms.
+    func wait(upTo interval: Duration) async {
+        let deadline = ContinuousClock.now + interval
+        while ContinuousClock.now < deadline {
+            if raised.withLock({ let was = $0; $0 = false; return was }) { return }
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 }

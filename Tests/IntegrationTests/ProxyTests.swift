@@ -12,6 +12,8 @@ struct ProxyTests {
     static func viaProxy(_ f: ManagerFixture, host: String) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(f.proxyPort)/")
         request.headers.replaceOrAdd(name: "Host", value: host)
+        // A fresh connection each time, like separate clients: a kept-alive one may still be served by the previous config.
+        request.headers.replaceOrAdd(name: "Connection", value: "close")
         let response = try await f.http.execute(request, timeout: .seconds(5))
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
