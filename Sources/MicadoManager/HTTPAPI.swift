@@ -114,24 +114,6 @@ public enum HTTPAPI {
         return router
     }
 
-    struct CloudView: Codable {
-        struct Location: Codable { var name: String; var min: Int; var max: Int; var headroomMiB: Int }
-        var name: String
-        var driver: String
-        var locations: [Location]
-        var flavours: [Flavour]
-        var applications: [String: String]
-        var gracePeriodSeconds: Int
-        init(_ c: CloudConfiguration) {
-            name = c.name
-            driver = c.driver
-            locations = c.locations.sorted { $0.key < $1.key }.map { Location(name: $0.key, min: $0.value.min, max: $0.value.max, headroomMiB: $0.value.headroomMiB) }
-            flavours = c.flavours
-            applications = c.applications
-            gracePeriodSeconds = c.timings.gracePeriodSeconds
-        }
-    }
-
     struct LogLineView: Codable {
         var stream: String
         var text: String

@@ -106,10 +106,6 @@ extension Orchestrator {
         metrics.containersPending.set(Double(states.filter { $0 == .pending || $0 == .creating }.count))
         metrics.instances.set(Double(snapshot.nodes.count))
         metrics.sampledContainers.set(Double(samples.count))
-        metrics.sampleDuration.set(BenchClock.seconds(ContinuousClock.now - started))
+        metrics.sampleDuration.set((ContinuousClock.now - started).inSeconds)
     }
-}
-
-enum BenchClock {
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 }

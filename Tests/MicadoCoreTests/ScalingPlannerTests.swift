@@ -71,7 +71,7 @@ import Testing
     /// goes above max; no task lands on a flavour too small for it.
     @Test(arguments: 0..<200)
     func properties(seed: Int) {
-        var rng = SplitMix64(seed: UInt64(seed))
+        var rng = SeededGenerator(seed: UInt64(seed))
         let max = Int.random(in: 1...6, using: &rng)
         let pending = (0..<Int.random(in: 0...60, using: &rng)).map { Self.task("t\($0)", Int.random(in: 1...5000, using: &rng)) }
         let instances = (0..<Int.random(in: 0...4, using: &rng)).map { i in
@@ -88,18 +88,5 @@ import Testing
         for addition in plan.add {
             #expect(addition.tasks.reduce(0) { $0 + size[$1]! } <= addition.flavour.memoryMiB)
         }
-    }
-}
-
-/// A small seeded generator, so property failures are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

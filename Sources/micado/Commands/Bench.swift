@@ -63,7 +63,7 @@ extension Micado {
             for _ in 0..<20 {
                 let start = ContinuousClock.now
                 _ = try await client.send(.GET, "/v1/containers", query: [("all", "true")])
-                listTimes.append(Self.seconds(ContinuousClock.now - start))
+                listTimes.append((ContinuousClock.now - start).inSeconds)
             }
             let rssLoaded = Self.rssMiB(pid: health.pid)
             for name in names { try await store.deleteContainer(name, event: EventRecord(time: Date(), kind: "bench.cleanup", subject: name, message: "bench record removed")) }
@@ -98,7 +98,7 @@ extension Micado {
                 if ContinuousClock.now - start > .seconds(60) { throw MicadoError(.timeout, "direct service \(name) did not run in 60 s") }
                 try await Task.sleep(for: .milliseconds(25))
             }
-            let elapsed = Self.seconds(ContinuousClock.now - start)
+            let elapsed = (ContinuousClock.now - start).inSeconds
             try await engine.removeService(id)
             return elapsed
         }
@@ -107,7 +107,7 @@ extension Micado {
             let request = LaunchRequest(image: image, client: "bench", arguments: ["sleep", "3600"], memoryMiB: 16, detach: false)
             let start = ContinuousClock.now
             let view = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
-            let elapsed = Self.seconds(ContinuousClock.now - start)
+            let elapsed = (ContinuousClock.now - start).inSeconds
             try await client.send(.POST, "/v1/containers/\(view.name)/quit", json: QuitRequest(remove: true))
             return elapsed
         }
@@ -137,7 +137,6 @@ extension Micado {
             return kb / 1024
         }
 
-        static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         static func ms(_ s: Double) -> String { String(format: "%.0f", s * 1000) }
         static func percentile(_ values: [Double], _ p: Double) -> Double {
             let sorted = values.sorted()

@@ -62,7 +62,7 @@ extension Micado {
             for _ in 0..<5 {
                 let start = ContinuousClock.now
                 _ = bigPlanner.plan(pending: bigPending, instances: bigInstances, now: Date())
-                times.append(BenchLaunch.seconds(ContinuousClock.now - start))
+                times.append((ContinuousClock.now - start).inSeconds)
             }
             print(String(format: "planner time, 10,000 pending tasks and 5,000 instances: median %.1f ms (of 5)", BenchLaunch.percentile(times, 0.5) * 1000))
         }
@@ -84,16 +84,9 @@ extension Micado {
         @Option(help: "Image to launch.")
         var image = "busybox:local"
 
-        struct Clouds: Decodable {
-            struct Location: Decodable { var name: String; var max: Int }
-            var name: String
-            var flavours: [Flavour]
-            var locations: [Location]
-        }
-
         func run() async throws {
             let client = try ManagerClient.fromHome()
-            let clouds = try await client.json([Clouds].self, .GET, "/v1/clouds")
+            let clouds = try await client.json([CloudView].self, .GET, "/v1/clouds")
             guard let cloud = clouds.first, let largest = cloud.flavours.max(by: { $0.memoryMiB < $1.memoryMiB }) else {
                 throw MicadoError(.noCloud, "bench scale needs a manager with a cloud")
             }
@@ -147,18 +140,5 @@ extension Micado {
             print("manager RSS with \(instances.count) instances and \(runningCount) running containers: \(BenchLaunch.rssMiB(pid: health.pid).map { String(format: "%.1f", $0) } ?? "?") MiB")
             for name in many { try await client.send(.POST, "/v1/containers/\(name)/quit", json: QuitRequest(remove: true)) }
         }
-    }
-}
-
-/// A small seeded generator, so figures are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -65,7 +65,7 @@ extension Micado {
             var last = ""
             while current.state != "ready" {
                 if current.state != last {
-                    Console.err(String(format: "[%5.1fs] %@ %@", BenchLaunch.seconds(ContinuousClock.now - start), current.id, current.state))
+                    Console.err(String(format: "[%5.1fs] %@ %@", (ContinuousClock.now - start).inSeconds, current.id, current.state))
                     last = current.state
                 }
                 if ContinuousClock.now - start > .seconds(300) {
@@ -74,7 +74,7 @@ extension Micado {
                 try await Task.sleep(for: .milliseconds(100))
                 current = try await fetch(current.id, client: client)
             }
-            Console.err(String(format: "[%5.1fs] %@ ready", BenchLaunch.seconds(ContinuousClock.now - start), current.id))
+            Console.err(String(format: "[%5.1fs] %@ ready", (ContinuousClock.now - start).inSeconds, current.id))
             return current
         }
 
@@ -107,7 +107,7 @@ extension Micado {
             while true {
                 let left = Self.states(of: Set(ids), in: try await client.json([InstanceView].self, .GET, "/v1/instances"))
                 if left.isEmpty { break }
-                if left != last { Console.err(String(format: "[%5.1fs] %@", BenchLaunch.seconds(ContinuousClock.now - start), left)) }
+                if left != last { Console.err(String(format: "[%5.1fs] %@", (ContinuousClock.now - start).inSeconds, left)) }
                 last = left
                 if ContinuousClock.now - start > .seconds(300) { throw MicadoError(.timeout, "still stopping after 300 s: \(left)") }
                 try await Task.sleep(for: .milliseconds(500))
@@ -125,16 +125,6 @@ extension Micado {
             abstract: "Show the clouds, their locations with bounds, and their flavours with prices.")
 
         @OptionGroup var output: OutputOptions
-
-        struct CloudView: Codable {
-            struct Location: Codable { var name: String; var min: Int; var max: Int; var headroomMiB: Int }
-            var name: String
-            var driver: String
-            var locations: [Location]
-            var flavours: [Flavour]
-            var applications: [String: String]
-            var gracePeriodSeconds: Int
-        }
 
         func run() async throws {
             let client = try ManagerClient.fromHome()

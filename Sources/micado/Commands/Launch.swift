@@ -98,7 +98,7 @@ enum Progress {
             let line = "\(view.state.rawValue)\(view.reason.map { ": \($0)" } ?? "")"
             if line != last {
                 let elapsed = ContinuousClock.now - start
-                Console.err(String(format: "[%5.1fs] %@ %@", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, view.name.rawValue, line))
+                Console.err(String(format: "[%5.1fs] %@ %@", elapsed.inSeconds, view.name.rawValue, line))
                 last = line
             }
             if view.state == .running { return view }
