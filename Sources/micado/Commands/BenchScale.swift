@@ -70,6 +70,19 @@ extension Micado {
 
     /// Reaction and launch-to-running through a real cloud.
     struct BenchScale: AsyncParsableCommand {
+        /// CPU of a process over a window, in percent of one core (from /proc/PID/stat, 100 ticks a second).
+        static func cpuPercent(pid: Int32, over window: Duration) async throws -> Double {
+            func ticks() -> Double {
+                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+                let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+                guard fields.count > 13 else { return 0 }
+                return (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+            }
+            let before = ticks()
+            try await Task.sleep(for: window)
+            return (ticks() - before) / window.inSeconds
+        }
+
         static let configuration = CommandConfiguration(
             commandName: "scale",
             abstract: "Launches that need a new instance: time to the cloud's create call, and launch-to-running with its breakdown.",
@@ -122,6 +135,7 @@ extension Micado {
 
             // Memory with 3 instances and many containers.
             guard containers > 0, let small = cloud.flavours.sorted(by: { $0.memoryMiB < $1.memoryMiB }).last else { return }
+            let idle = try await Self.cpuPercent(pid: health.pid, over: .seconds(15))
             let each = max(6, (small.memoryMiB * 3) / containers - 1)
             Console.err("launching \(containers) containers of \(each) MiB…")
             var many: [String] = []
@@ -137,7 +151,11 @@ extension Micado {
                 try await Task.sleep(for: .seconds(1))
             }
             let instances = try await client.json([InstanceView].self, .GET, "/v1/instances").filter { $0.cloud != "manager" }
+            // Monitor cost: the manager's CPU while it samples them, against the same window idle before.
+            let busy = try await Self.cpuPercent(pid: health.pid, over: .seconds(15))
             print("manager RSS with \(instances.count) instances and \(runningCount) running containers: \(BenchLaunch.rssMiB(pid: health.pid).map { String(format: "%.1f", $0) } ?? "?") MiB")
+            print(String(format: "manager CPU: idle %.1f%% of a core; sampling %d containers every monitor interval: %.1f%% of a core (%.2f%% per 100 containers above idle)",
+                         idle, runningCount, busy, (busy - idle) * 100 / Double(max(runningCount, 1))))
             for name in many { try await client.send(.POST, "/v1/containers/\(name)/quit", json: QuitRequest(remove: true)) }
         }
     }
