@@ -45,7 +45,6 @@ extension Micado {
                 detach: true)
             let created = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
             let view = try await Progress.waitUntilRunning(created, client: client, timeout: .seconds(120))
-            defer { Task { try? await client.send(.POST, "/v1/containers/\(view.name)/quit", json: QuitRequest(remove: true)) } }
             guard let endpoint = view.endpoint else { throw MicadoError(.internal, "the bench container has no endpoint") }
             let http = sharedHTTPClient
             // Wait for the route.
@@ -55,6 +54,7 @@ extension Micado {
             }
             let direct = try await load(http, url: "http://\(endpoint)/", host: nil)
             let proxied = try await load(http, url: "http://127.0.0.1:\(proxyPort)/", host: "bench.proxy.test")
+            try await client.send(.POST, "/v1/containers/\(view.name)/quit", json: QuitRequest(remove: true))
             func p(_ v: [Double], _ q: Double) -> Double { BenchLaunch.percentile(v, q) * 1000 }
             print("proxy overhead, \(seconds) s per side, \(concurrency) concurrent keep-alive clients:")
             print(String(format: "  direct to the container: %.0f req/s, p50 %.2f ms, p99 %.2f ms", Double(direct.count) / Double(seconds), p(direct, 0.5), p(direct, 0.99)))
