@@ -192,6 +192,9 @@ public struct ServiceInfo: Codable, Sendable {
     public var ports: [PortMapping]
     public var constraints: [String]
     public var tasks: [Task]
+    /// The newest usage sample of its running task.
+    public var cpuPercent: Double?
+    public var memoryUsedMiB: Double?
 
     public init(
         name: String, serviceID: String, image: String, replicas: Int, running: Int, ports: [PortMapping],

@@ -180,9 +180,10 @@ extension Orchestrator {
             services = try await engine.services(label: "\(Label.manager)=\(managerID)")
         }
         let snapshot = try await snapshot()
+        let usage = try await store.latestUsage()
         return services.sorted { $0.spec.name < $1.spec.name }.map { service in
             let tasks = (snapshot.tasksByService[service.id] ?? []).sorted { ($0.updatedAt ?? "") > ($1.updatedAt ?? "") }
-            return ServiceInfo(
+            var info = ServiceInfo(
                 name: service.spec.name, serviceID: service.id, image: service.spec.taskTemplate.containerSpec.image,
                 replicas: service.spec.replicas, running: tasks.filter { $0.status.state == "running" }.count,
                 ports: (service.spec.endpointSpec?.ports ?? []).map { PortMapping(published: $0.publishedPort ?? 0, target: $0.targetPort) },
@@ -194,6 +195,11 @@ extension Orchestrator {
                         error: task.status.err, containerID: task.status.containerStatus?.containerID,
                         updatedAt: parseEngineTime(task.updatedAt))
                 })
+            if info.running > 0, let sample = usage[service.spec.name] {
+                info.cpuPercent = sample.cpuPercent
+                info.memoryUsedMiB = sample.memoryMiB
+            }
+            return info
         }
     }
 }

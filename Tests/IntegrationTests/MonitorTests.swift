@@ -39,6 +39,9 @@ struct MonitorTests {
             let reserved = try #require(views.first { $0.name.rawValue == "container-next" }?.memoryMiB)
             #expect(reserved >= 49 && reserved <= 60, "reserved \(reserved) MiB")
 
+            let info = try WireFormat.decoder().decode([ServiceInfo].self, from: Data(try f.micado(["info", "-s", "container-mem", "--output", "json"]).stdout.utf8))
+            #expect((info.first?.memoryUsedMiB ?? 0) > 39, "info shows usage too")
+
             let response = try await f.http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(f.port)/metrics"), timeout: .seconds(5))
             let metrics = String(buffer: try await response.body.collect(upTo: 1 << 20))
             #expect(metrics.contains("micado_containers_running"))

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import MicadoCore
 import NIOCore
@@ -28,6 +29,7 @@ extension Micado {
             for (i, s) in services.enumerated() {
                 if i > 0 { print("") }
                 print("\(s.name)  service \(s.serviceID.prefix(12))  image \(s.image)  replicas \(s.running)/\(s.replicas)")
+                if let cpu = s.cpuPercent, let memory = s.memoryUsedMiB { print(String(format: "  usage: CPU %.1f%%, memory %.1f MiB", cpu, memory)) }
                 if !s.ports.isEmpty { print("  ports: \(s.ports.map(\.description).joined(separator: ", ")) (host mode)") }
                 if !s.constraints.isEmpty { print("  constraints: \(s.constraints.joined(separator: ", "))") }
                 Console.table(
