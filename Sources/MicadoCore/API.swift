@@ -16,12 +16,15 @@ public struct LaunchRequest: Codable, Sendable, Equatable {
     public var name: ContainerName?
     /// Answer once the service exists instead of waiting for a running task.
     public var detach: Bool
+    /// Serve the domain over HTTPS too (certificate from the proxy's internal CA).
+    public var tls: Bool?
 
     public init(
         image: String, client: String, location: String? = nil, script: String? = nil, domain: String? = nil,
         arguments: [String] = [], port: PortMapping? = nil, environment: [EnvironmentVariable] = [],
-        memoryMiB: Int? = nil, name: ContainerName? = nil, detach: Bool = false
+        memoryMiB: Int? = nil, name: ContainerName? = nil, detach: Bool = false, tls: Bool? = nil
     ) {
+        self.tls = tls
         self.image = image
         self.client = client
         self.location = location
@@ -41,6 +44,7 @@ public struct LaunchRequest: Codable, Sendable, Equatable {
         try ClientName.validate(client)
         if let location { try LocationName.validate(location) }
         if let domain { try DomainName.validate(domain) }
+        if tls == true, domain == nil { throw .badRequest("--tls serves a domain over HTTPS: give the domain with -d") }
         if let script, !script.hasPrefix("/") {
             throw .badRequest("invalid script '\(script)': give the absolute path of the script inside the image")
         }
@@ -268,6 +272,8 @@ public struct RouteView: Codable, Sendable, Equatable {
     public var targets: [String]
     /// Whether each target answered HTTP just now (same order as `targets`).
     public var healthy: [Bool]
+    /// Also served over HTTPS.
+    public var tls: Bool = false
     public init(domain: String, container: String, targets: [String], healthy: [Bool]) {
         self.domain = domain
         self.container = container

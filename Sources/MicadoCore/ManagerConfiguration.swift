@@ -46,6 +46,8 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         public var listenPort: Int = 80
         /// Caddy's admin API, on loopback only; micado programs Caddy through it.
         public var adminPort: Int = 2019
+        /// Where Caddy serves HTTPS for domains launched with --tls.
+        public var tlsPort: Int = 443
         public init() {}
     }
 
@@ -79,7 +81,7 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         do { try LocationName.validate(defaults.location) } catch {
             throw .init(.configuration, "config: defaults.location: \(error.message)")
         }
-        for (key, port) in [("proxy.listenPort", proxy.listenPort), ("proxy.adminPort", proxy.adminPort)] where !(1...65535).contains(port) {
+        for (key, port) in [("proxy.listenPort", proxy.listenPort), ("proxy.adminPort", proxy.adminPort), ("proxy.tlsPort", proxy.tlsPort)] where !(1...65535).contains(port) {
             throw .init(.configuration, "config: \(key) \(port) is out of range 1-65535")
         }
         if proxy.enabled, proxy.listenPort == proxy.adminPort || proxy.adminPort == manager.port || proxy.listenPort == manager.port {
@@ -123,13 +125,14 @@ extension ManagerConfiguration.Docker {
 }
 
 extension ManagerConfiguration.Proxy {
-    enum CodingKeys: String, CodingKey { case enabled, listenPort, adminPort }
+    enum CodingKeys: String, CodingKey { case enabled, listenPort, adminPort, tlsPort }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
         listenPort = try c.decodeIfPresent(Int.self, forKey: .listenPort) ?? listenPort
         adminPort = try c.decodeIfPresent(Int.self, forKey: .adminPort) ?? adminPort
+        tlsPort = try c.decodeIfPresent(Int.self, forKey: .tlsPort) ?? tlsPort
     }
 }
 
@@ -182,7 +185,7 @@ extension ManagerConfiguration {
         "docker": ["host", "advertiseAddress", "publishAddress", "reserveGenericMemory"],
         "store": ["path"],
         "defaults": ["location", "memoryMiB", "launchTimeoutSeconds"],
-        "proxy": ["enabled", "listenPort", "adminPort"],
+        "proxy": ["enabled", "listenPort", "adminPort", "tlsPort"],
         "monitor": ["intervalSeconds", "historyPerContainer"],
     ]
 }

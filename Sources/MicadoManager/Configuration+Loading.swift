@@ -90,6 +90,8 @@ extension ManagerConfiguration {
           enabled: \(proxy.enabled)
           listenPort: \(proxy.listenPort)
           adminPort: \(proxy.adminPort)
+          # HTTPS for domains launched with --tls (certificates from Caddy's internal CA).
+          tlsPort: \(proxy.tlsPort)
 
         """
     }

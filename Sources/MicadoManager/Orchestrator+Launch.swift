@@ -44,6 +44,7 @@ extension Orchestrator {
             location: request.location, script: request.script, domain: request.domain, arguments: request.arguments,
             environment: request.environment, port: request.port, memoryMiB: memory, lastState: .creating, lastReason: nil,
             createdAt: now, updatedAt: now)
+        record.tls = request.tls ?? false
         try await store.insertContainer(
             record, event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)"))
         if !clouds.isEmpty, try await store.image(image)?.reference == nil {

@@ -96,6 +96,38 @@ public struct ProxyController: Service {
     /// load-balanced over the container's tasks with active and passive health checks,
     /// and a 404 for any other host.
     static func caddyConfig(routes: [RouteView], proxy: ManagerConfiguration.Proxy) -> String {
+        var servers: [String: Any] = [
+            "micado": ["listen": [":\(proxy.listenPort)"], "automatic_https": ["disable": true], "routes": caddyRoutes(routes)]
+        ]
+        var apps: [String: Any] = [:]
+        let secure = routes.filter(\.tls)
+        if !secure.isEmpty {
+            // --tls domains: HTTPS with certificates from Caddy's internal CA, never ACME,
+            // and never installed into the machine's trust store.
+            let domains = secure.map(\.domain)
+            servers["micado-tls"] = [
+                "listen": [":\(proxy.tlsPort)"], "routes": caddyRoutes(secure), "tls_connection_policies": [[String: Any]()],
+                "automatic_https": ["disable": true],
+            ]
+            apps["tls"] = [
+                "certificates": ["automate": domains],
+                "automation": ["policies": [["subjects": domains, "issuers": [["module": "internal"]]]]],
+            ]
+            apps["pki"] = ["certificate_authorities": ["local": ["install_trust": false]]]
+        }
+        // A short grace period: connections of a replaced config do not linger on old routes.
+        apps["http"] = ["grace_period": "1s", "servers": servers]
+        let config: [String: Any] = [
+            "admin": ["listen": "127.0.0.1:\(proxy.adminPort)", "config": ["persist": false]],
+            "logging": ["logs": ["default": ["level": "WARN"]]],
+            "apps": apps,
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One host-matched, load-balanced, health-checked reverse proxy per domain, then a 404.
+    static func caddyRoutes(_ routes: [RouteView]) -> [[String: Any]] {
         var handlers: [[String: Any]] = routes.filter { !$0.targets.isEmpty }.map { route in
             [
                 "match": [["host": [route.domain]]],
@@ -112,17 +144,7 @@ public struct ProxyController: Service {
             ]
         }
         handlers.append(["handle": [["handler": "static_response", "status_code": 404, "body": "micado: no route for this host\n"]]])
-        let config: [String: Any] = [
-            "admin": ["listen": "127.0.0.1:\(proxy.adminPort)", "config": ["persist": false]],
-            "logging": ["logs": ["default": ["level": "WARN"]]],
-            // A short grace period: connections of a replaced config do not linger on old routes.
-            "apps": ["http": [
-                "grace_period": "1s",
-                "servers": ["micado": ["listen": [":\(proxy.listenPort)"], "automatic_https": ["disable": true], "routes": handlers]],
-            ]],
-        ]
-        let data = try! JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        return handlers
     }
 }
 
@@ -144,7 +166,9 @@ extension Orchestrator {
                 guard let node = task.nodeID.flatMap({ snapshot.nodes[$0] }), let address = publishAddress(for: node) else { return nil }
                 return "\(address):\(record.port!.published)"
             }
-            return RouteView(domain: record.domain!, container: record.name, targets: targets.sorted(), healthy: [])
+            var route = RouteView(domain: record.domain!, container: record.name, targets: targets.sorted(), healthy: [])
+            route.tls = record.tls
+            return route
         }.sorted { $0.domain < $1.domain }
     }
 

@@ -86,6 +86,9 @@ enum Migrations {
                 t.add(column: "digest", .text)
             }
         }
+        m.registerMigration("v5: HTTPS domains") { db in
+            try db.alter(table: "containers") { t in t.add(column: "tls", .boolean).notNull().defaults(to: false) }
+        }
         return m
     }
 }

@@ -25,6 +25,8 @@ public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     public var lastReason: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// The domain is served over HTTPS too.
+    public var tls: Bool = false
 
     public init(
         name: String, client: String, image: String, desired: DesiredState, serviceID: String?, location: String?,

@@ -69,6 +69,20 @@ struct ProxyTests {
             try await f.startManager()
             #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
 
+            // --tls: the same domain over HTTPS, with a certificate from Caddy's internal CA.
+            let secure = try f.micado(["launch", "-i", "busybox:local", "-n", "sec", "--container", "container-sec", "-d", "secure.test", "--tls",
+                                       "-p", "8083", "-m", "16m", "-s", "/bin/httpd", "-a", "-f", "-p", "8083", "-h", "/www"])
+            #expect(secure.status == 0, "\(secure)")
+            var https = CommandResult(status: 1, stdout: "", stderr: "")
+            for _ in 0..<50 {
+                let root = f.home + "/proxy/data/caddy/pki/authorities/local/root.crt"
+                https = try CommandResult.run("/usr/bin/curl", ["-s", "--max-time", "3", "--cacert", root,
+                                                                "--resolve", "secure.test:\(f.proxyPort + 2):127.0.0.1", "https://secure.test:\(f.proxyPort + 2)/"])
+                if https.stdout == "hello from busybox:local\n" { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(https.stdout == "hello from busybox:local\n", "\(https)")
+
             #expect(try f.micado(["quit", "-n", "container-web"]).status == 0)
             _ = try await Self.eventually(f, host: "app.test", status: 404)
         }

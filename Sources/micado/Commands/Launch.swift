@@ -47,6 +47,9 @@ extension Micado {
         @Flag(help: "Return once the container is recorded and its service created; do not wait for it to run.")
         var detach = false
 
+        @Flag(help: "Serve the domain (-d) over HTTPS too, with a certificate from the proxy's internal CA.")
+        var tls = false
+
         @Option(help: "Seconds to wait for a running task before reporting why not.")
         var timeout: Int = 60
 
@@ -60,7 +63,7 @@ extension Micado {
                 LaunchRequest(
                     image: image, client: name, location: location, script: script, domain: domain, arguments: arguments,
                     port: try port.map(PortMapping.parse), environment: try environment.map(EnvironmentVariable.parse),
-                    memoryMiB: try memory.map(MemorySize.parseMiB), name: try containerName.map(ContainerName.parse), detach: true)
+                    memoryMiB: try memory.map(MemorySize.parseMiB), name: try containerName.map(ContainerName.parse), detach: true, tls: tls ? true : nil)
             }
             try usage { () throws(MicadoError) in try request.validate() }
             return request

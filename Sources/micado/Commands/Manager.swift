@@ -30,6 +30,9 @@ extension Micado {
         @Option(help: "The port of Caddy's admin API on 127.0.0.1.")
         var proxyAdminPort = 2019
 
+        @Option(help: "Where the domain proxy serves HTTPS for domains launched with --tls.")
+        var proxyTlsPort = 443
+
         @Flag(help: "Do not run the domain proxy.")
         var noProxy = false
 
@@ -39,6 +42,7 @@ extension Micado {
             proxy.enabled = !noProxy
             proxy.listenPort = proxyPort
             proxy.adminPort = proxyAdminPort
+            proxy.tlsPort = proxyTlsPort
             let files = try home.initialise(force: force, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port, proxy: proxy)
             for file in files { print(file) }
             Console.err("micado home ready at \(home.path); start the manager with 'micado manager'")
@@ -87,7 +91,7 @@ extension Micado {
                 routes.map { route in
                     [route.domain, route.container,
                      zip(route.targets, route.healthy + Array(repeating: false, count: max(0, route.targets.count - route.healthy.count)))
-                        .map { "\($0) (\($1 ? "healthy" : "unhealthy"))" }.joined(separator: ", ")]
+                        .map { "\($0) (\($1 ? "healthy" : "unhealthy"))" }.joined(separator: ", ") + (route.tls ? "  [https]" : "")]
                 })
         }
     }
