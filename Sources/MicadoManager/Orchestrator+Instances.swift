@@ -57,13 +57,7 @@ extension Orchestrator {
         defer { Task { await creating.end(id) } }
         try await store.insertInstance(
             record, event: event("instance.create", id, "starting \(flavour.name) on \(cloud.name) in \(location) (tag \(request.tag)): \(reason)"))
-        let userData = UserData(
-            joinToken: swarm.joinTokens.worker, managerAddress: "\(configuration.docker.advertiseAddress):2377",
-            labels: [Label.location: location, Label.instance: id, Label.purpose: record.purpose], capacityMiB: flavour.memoryMiB,
-            caCertificatePEM: (try? String(contentsOfFile: clouds.authority.caCertificate, encoding: .utf8)) ?? "")
-        let create = CreateInstanceRequest(
-            idempotencyToken: token, flavour: flavour, machineImage: machineImage, userData: userData,
-            tags: ["micado.manager": managerID, "micado.tag": request.tag])
+        let create = createRequest(for: record, flavour: flavour, machineImage: machineImage, joinToken: swarm.joinTokens.worker)
         let instance: CloudInstance
         do {
             instance = try await driver.retrying { () throws(CloudError) in try await driver.create(create) }
@@ -78,6 +72,18 @@ extension Orchestrator {
         try await store.updateInstance(record, event: event("instance.booting", id, "\(id) booting at \(instance.address)"))
         scalerWakeUp.yield()
         return record
+    }
+
+    /// What the cloud gets for an instance: the record's token (so a retry finds the same
+    /// instance) and the user data it boots with.
+    func createRequest(for record: InstanceRecord, flavour: Flavour, machineImage: String, joinToken: String) -> CreateInstanceRequest {
+        let userData = UserData(
+            joinToken: joinToken, managerAddress: "\(configuration.docker.advertiseAddress):2377",
+            labels: [Label.location: record.location ?? "", Label.instance: record.id, Label.purpose: record.purpose], capacityMiB: flavour.memoryMiB,
+            caCertificatePEM: (try? String(contentsOfFile: clouds.authority.caCertificate, encoding: .utf8)) ?? "")
+        return CreateInstanceRequest(
+            idempotencyToken: record.token ?? "", flavour: flavour, machineImage: machineImage, userData: userData,
+            tags: ["micado.manager": managerID, "micado.tag": record.tag ?? ""])
     }
 
     /// `micado stop -t TAG`: drains and deletes every instance with the tag.
@@ -148,19 +154,14 @@ extension Orchestrator {
         case InstanceState.creating:
             // A crash between the record and the cloud's answer: ask again with the same token.
             if await creating.contains(record.id) { return }
-            guard let token = record.token, let flavour = cloud.flavour(named: record.flavour ?? "") else {
+            guard record.token != nil, let flavour = cloud.flavour(named: record.flavour ?? "") else {
                 return try await move(InstanceState.deleting, "instance.abandoned", "\(record.id) has no token or flavour; deleting")
             }
             let swarm = try await engine.swarm()
-            let userData = UserData(
-                joinToken: swarm.joinTokens.worker, managerAddress: "\(configuration.docker.advertiseAddress):2377",
-                labels: [Label.location: record.location ?? "", Label.instance: record.id, Label.purpose: record.purpose],
-                capacityMiB: flavour.memoryMiB, caCertificatePEM: (try? String(contentsOfFile: clouds.authority.caCertificate, encoding: .utf8)) ?? "")
             do {
                 let instance = try await driver.create(
-                    CreateInstanceRequest(
-                        idempotencyToken: token, flavour: flavour, machineImage: cloud.applications.values.first ?? "default", userData: userData,
-                        tags: ["micado.manager": managerID, "micado.tag": record.tag ?? ""]))
+                    createRequest(
+                        for: record, flavour: flavour, machineImage: cloud.applications.values.first ?? "default", joinToken: swarm.joinTokens.worker))
                 record.address = instance.address
                 try await move(InstanceState.booting, "instance.booting", "\(record.id) booting at \(instance.address) (create resumed after a restart)")
             } catch {
