@@ -3,6 +3,15 @@ import Foundation
 import MicadoCore
 import MicadoStore
 
+/// What of ours runs on one node: tasks, the memory they reserve, and whether one of them
+/// publishes a host port (and so cannot simply move to any other node).
+struct NodeUsage {
+    var count = 0
+    var memory = 0
+    var tasksMiB: [Int] = []
+    var pinned = false
+}
+
 /// What the engine says at one moment: nodes and the tasks of each service.
 struct SwarmSnapshot {
     var nodes: [String: Node]
@@ -156,15 +165,17 @@ extension Orchestrator {
     }
 
     /// Tasks of our containers that run (or are about to) per node, and the memory they reserve.
-    func runningUsage(_ snapshot: SwarmSnapshot, records: [ContainerRecord]) -> [String: (count: Int, memory: Int)] {
-        let memoryByService = Dictionary(records.compactMap { r in r.serviceID.map { ($0, r.memoryMiB) } }, uniquingKeysWith: { a, _ in a })
-        var usage: [String: (count: Int, memory: Int)] = [:]
+    func runningUsage(_ snapshot: SwarmSnapshot, records: [ContainerRecord]) -> [String: NodeUsage] {
+        let byService = Dictionary(records.compactMap { r in r.serviceID.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })
+        var usage: [String: NodeUsage] = [:]
         for (serviceID, tasks) in snapshot.tasksByService {
-            guard let memory = memoryByService[serviceID] else { continue }
+            guard let record = byService[serviceID] else { continue }
             for task in tasks where task.desiredState == "running" && ["assigned", "accepted", "preparing", "starting", "running"].contains(task.status.state) {
                 guard let nodeID = task.nodeID else { continue }
-                usage[nodeID, default: (0, 0)].count += 1
-                usage[nodeID, default: (0, 0)].memory += memory
+                usage[nodeID, default: NodeUsage()].count += 1
+                usage[nodeID, default: NodeUsage()].memory += record.memoryMiB
+                usage[nodeID, default: NodeUsage()].tasksMiB.append(record.memoryMiB)
+                if record.port != nil { usage[nodeID, default: NodeUsage()].pinned = true }
             }
         }
         return usage

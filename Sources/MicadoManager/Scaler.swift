@@ -107,7 +107,8 @@ extension Orchestrator {
             planned.append(
                 .init(
                     id: record.id, location: record.location ?? "", capacityMiB: record.memoryMiB, reservedMiB: reserved,
-                    pricePerHour: record.pricePerHour, state: state, protected: record.first, createdAt: record.createdAt, idleSince: record.idleSince))
+                    pricePerHour: record.pricePerHour, state: state, protected: record.first, createdAt: record.createdAt, idleSince: record.idleSince,
+                    movableTasksMiB: record.nodeID.flatMap { usage[$0] }.flatMap { $0.pinned ? nil : $0.tasksMiB }))
         }
         let plan = clouds.planner().plan(pending: pending, instances: planned, now: now)
 

@@ -67,6 +67,27 @@ import Testing
         #expect(Self.planner(min: 1).plan(pending: [], instances: [idle], now: Self.now).remove.isEmpty)
     }
 
+    @Test func consolidatesWhenTasksFitElsewhereButNotPinnedOnes() {
+        func busy(_ id: String, _ tasks: [Int]?, reserved: Int) -> P.Instance {
+            var i = Self.instance(id, capacity: 512, reserved: reserved)
+            i.movableTasksMiB = tasks
+            return i
+        }
+        let a = busy("a", [100], reserved: 100)
+        let b = busy("b", [200, 100], reserved: 300)
+        let plan = Self.planner().plan(pending: [], instances: [a, b], now: Self.now)
+        #expect(plan.remove.map(\.instanceID) == ["a"], "a's 100 MiB fit in b's 212 MiB of room")
+        #expect(plan.remove.first?.reason.contains("fit on the other instances") == true)
+        // b received a's task: it is not drained in the same pass, so nothing is lost.
+        let pinned = busy("a", nil, reserved: 100)
+        #expect(Self.planner().plan(pending: [], instances: [pinned, b], now: Self.now).remove.map(\.instanceID) == ["b"],
+                "a published port pins a; b's movable tasks go to a instead")
+        let full = busy("c", [450], reserved: 450)
+        #expect(Self.planner().plan(pending: [], instances: [busy("a", [100], reserved: 100), full], now: Self.now).remove.isEmpty)
+        let young = Self.planner().plan(pending: [], instances: [busy("a", [100], reserved: 100), b].map { var i = $0; i.createdAt = Self.now; return i }, now: Self.now)
+        #expect(young.remove.isEmpty, "not before the grace period")
+    }
+
     /// Properties over random inputs: every pending task is placed or reported; no location
     /// goes above max; no task lands on a flavour too small for it.
     @Test(arguments: 0..<200)

@@ -34,11 +34,15 @@ public struct ScalingPlanner: Sendable {
         public var createdAt: Date
         /// Since when it has had no task of ours; nil when busy.
         public var idleSince: Date?
+        /// The reservations of its tasks, when they may move to other instances; nil when one
+        /// of them cannot (a published host port would clash where it lands).
+        public var movableTasksMiB: [Int]?
 
         public init(
             id: String, location: String, capacityMiB: Int, reservedMiB: Int, pricePerHour: Double, state: State, protected: Bool,
-            createdAt: Date, idleSince: Date?
+            createdAt: Date, idleSince: Date?, movableTasksMiB: [Int]? = nil
         ) {
+            self.movableTasksMiB = movableTasksMiB
             self.id = id
             self.location = location
             self.capacityMiB = capacityMiB
@@ -191,6 +195,39 @@ public struct ScalingPlanner: Sendable {
             keptFree -= instance.freeMiB
             let idle = Int(now.timeIntervalSince(instance.idleSince ?? now))
             plan.remove.append(Removal(instanceID: instance.id, reason: "idle for \(idle) s (grace \(Int(gracePeriod)) s) in \(location)"))
+        }
+
+        // 6. Consolidation: an underused instance whose tasks all fit in the free room of the
+        // instances that stay is drained too (its tasks move there), emptiest first.
+        let removed = Set(plan.remove.map(\.instanceID))
+        var room = Dictionary(live.filter { $0.state == .ready && !removed.contains($0.id) }.map { ($0.id, $0.freeMiB) }, uniquingKeysWith: { a, _ in a })
+        let busy = live.filter { instance in
+            instance.state == .ready && !instance.protected && instance.reservedMiB > 0 && instance.movableTasksMiB != nil
+                && now.timeIntervalSince(instance.createdAt) >= gracePeriod
+        }.sorted { ($0.reservedMiB, $0.pricePerHour, $0.id) < ($1.reservedMiB, $1.pricePerHour, $1.id) }
+        var receivers: Set<String> = []
+        for candidate in busy where keptCount - 1 >= bound.min && !receivers.contains(candidate.id) {
+            var trial = room
+            trial[candidate.id] = nil
+            var targets: Set<String> = []
+            var fits = true
+            for size in candidate.movableTasksMiB!.sorted(by: >) {
+                // Best fit: the instance with the least room that still takes the task.
+                guard let target = trial.filter({ $0.value >= size }).min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key else {
+                    fits = false
+                    break
+                }
+                trial[target]! -= size
+                targets.insert(target)
+            }
+            guard fits, trial.values.reduce(0, +) >= bound.headroomMiB else { continue }
+            room = trial
+            receivers.formUnion(targets)
+            keptCount -= 1
+            plan.remove.append(
+                Removal(
+                    instanceID: candidate.id,
+                    reason: "its \(candidate.movableTasksMiB!.count) task(s), \(candidate.reservedMiB) MiB, fit on the other instances of \(location)"))
         }
     }
 
