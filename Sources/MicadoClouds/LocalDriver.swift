@@ -57,7 +57,7 @@ public struct LocalDriver: CloudDriver {
             let address = try freeAddress()
             do {
                 try FileManager.default.createDirectory(atPath: dir + "/tls", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                try write(address, dir + "/address")
+                try write(address, "address", of: id)
             } catch { throw CloudError(.transient, "cannot create \(dir): \(error)") }
             return address
         }
@@ -78,11 +78,7 @@ public struct LocalDriver: CloudDriver {
 
     func prepare(id: String, address: String, request: CreateInstanceRequest) throws {
         let dir = directory(id)
-        func write(_ text: String, _ name: String, mode: Int16 = 0o600) throws {
-            guard FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-                throw CloudError(.transient, "cannot write \(dir)/\(name)")
-            }
-        }
+        func write(_ text: String, _ name: String, mode: Int16 = 0o600) throws { try self.write(text, name, of: id, mode: mode) }
         let tags = String(decoding: try JSONEncoder().encode(request.tags), as: UTF8.self)
         try write(tags, "tags.json")
         try write(request.flavour.name, "flavour")
@@ -168,8 +164,10 @@ public struct LocalDriver: CloudDriver {
         (try? String(contentsOfFile: directory(id) + "/" + name, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func write(_ text: String, _ path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+    /// Writes a file of an instance's folder, owner-only unless `mode` says otherwise.
+    func write(_ text: String, _ name: String, of id: String, mode: Int16 = 0o600) throws {
+        let path = directory(id) + "/" + name
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
             throw CloudError(.transient, "cannot write \(path)")
         }
     }

@@ -153,9 +153,7 @@ extension Orchestrator {
             var request = HTTPClientRequest(url: "https://\(registry.address)/v2/\(repository)/manifests/\(digest)")
             request.method = .DELETE
             request.headers.add(name: "Authorization", value: "Basic " + Data("\(registry.username):\(registry.password)".utf8).base64EncodedString())
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(clouds.authority.caCertificate)
-            request.tlsConfiguration = tls
+            request.tlsConfiguration = registry.clientTLS(clouds.authority)
             do {
                 let response = try await http.execute(request, timeout: .seconds(10))
                 guard [202, 404].contains(response.status.code) else { throw MicadoError(.engine, "the registry answered \(response.status) to the delete") }

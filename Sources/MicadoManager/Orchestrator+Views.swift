@@ -72,7 +72,7 @@ extension Orchestrator {
         let snapshot = try await snapshot(serviceID: record.serviceID ?? "-")
         var view = view(of: record, in: snapshot)
         if view.state == .pending, let note = await scalerNotes.note(record.name) { view.reason = note }
-        if view.state == .running, let usage = try await store.latestUsage()[record.name] {
+        if view.state == .running, let usage = try await store.latestUsage(container: record.name) {
             view.cpuPercent = usage.cpuPercent
             view.memoryUsedMiB = usage.memoryMiB
         }

@@ -135,9 +135,11 @@ public final class Orchestrator: Sendable {
     /// The engine that runs the containers of `nodeID`. Until clouds exist, that is the
     /// manager's own engine; other nodes are reached through their instance records.
     func engine(forNode nodeID: String?) async throws(MicadoError) -> EngineClient {
-        let info = try await engine.info()
-        guard let nodeID, nodeID != info.swarm.nodeID else { return engine }
-        guard let instance = try await store.instances().first(where: { $0.nodeID == nodeID }), let address = instance.address, instance.role != "manager" else {
+        guard let nodeID else { return engine }
+        // The store knows every node of ours: the manager's own (recorded at bootstrap, keyed by node ID) and each instance.
+        let instance = try await store.instances().first { $0.nodeID == nodeID || ($0.role == "manager" && $0.id == nodeID) }
+        if instance?.role == "manager" { return engine }
+        guard let instance, let address = instance.address else {
             throw .init(.engine, "the container runs on node \(nodeID), which is not an instance of this manager")
         }
         return try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)

@@ -44,6 +44,13 @@ public struct Registry: Sendable {
     /// X-Registry-Auth for engines.
     public var auth: String { EngineClient.registryAuth(username: username, password: password, server: address) }
 
+    /// A client configuration that trusts the registry's certificate (signed by micado's CA).
+    func clientTLS(_ authority: CertificateAuthority) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(authority.caCertificate)
+        return tls
+    }
+
     /// Engines trust the registry's certificate through this folder (Docker reads certs.d per registry).
     var trustDirectory: String { "/etc/docker/certs.d/\(address)" }
 }
@@ -111,10 +118,8 @@ public struct RegistryController: Service {
         let child = try ChildProcess.start(
             "/usr/bin/setpriv", ["--pdeathsig", "KILL", "/usr/bin/docker-registry", "serve", dir + "/config.yml"], environment: ["PATH": "/usr/bin:/bin"],
             output: dir + "/registry.log")
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .file(authority.caCertificate)
         var probe = HTTPClientRequest(url: "https://\(registry.address)/v2/")
-        probe.tlsConfiguration = tls
+        probe.tlsConfiguration = registry.clientTLS(authority)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let status = child.poll() {

@@ -132,8 +132,8 @@ extension Orchestrator {
     /// cheapest flavour that still holds the load.
     func add(_ addition: ScalingPlanner.Addition) async {
         guard let cloud = clouds.cloud(forLocation: addition.location) else { return }
-        let needed = addition.flavour.memoryMiB
-        let minimum = addition.tasks.isEmpty ? 0 : min(needed, addition.flavour.memoryMiB)
+        // With tasks to carry, only flavours at least as large as the planned one; for min or headroom, any.
+        let minimum = addition.tasks.isEmpty ? 0 : addition.flavour.memoryMiB
         var candidates = [addition.flavour] + cloud.flavours.filter { $0 != addition.flavour && $0.memoryMiB >= minimum }.sorted { $0.pricePerHour < $1.pricePerHour }
         let application = cloud.applications.keys.sorted().first ?? "node"
         while let flavour = candidates.first {

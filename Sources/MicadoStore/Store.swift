@@ -184,6 +184,11 @@ public final class Store: Sendable {
         }
     }
 
+    /// The newest sample of one container.
+    public func latestUsage(container: String) async throws(MicadoError) -> UsageRecord? {
+        try await read { db in try UsageRecord.filter(Column("container") == container).order(Column("id").desc).fetchOne(db) }
+    }
+
     /// Memory samples (MiB) of every container of an image, newest `limit`.
     public func memorySamples(image: String, limit: Int = 2000) async throws(MicadoError) -> [Double] {
         try await read { db in
