@@ -3,42 +3,8 @@ import MicadoCore
 import NIOCore
 import NIOHTTP1
 
-// Containers, exec, archives, images and builds on one engine.
+// Containers, archives, images and builds on one engine.
 extension EngineClient {
-    public struct ExecOutput: Sendable {
-        public var exitCode: Int
-        public var stdout: [UInt8]
-        public var stderr: [UInt8]
-    }
-
-    /// Runs `command` in a container and waits for it to finish.
-    public func exec(container: String, command: [String], timeout: TimeAmount = .seconds(120)) async throws(MicadoError) -> ExecOutput {
-        struct Create: Encodable {
-            var attachStdout = true
-            var attachStderr = true
-            var tty = false
-            var cmd: [String]
-            enum CodingKeys: String, CodingKey { case attachStdout = "AttachStdout", attachStderr = "AttachStderr", tty = "Tty", cmd = "Cmd" }
-        }
-        struct Start: Encodable {
-            var detach = false
-            var tty = false
-            enum CodingKeys: String, CodingKey { case detach = "Detach", tty = "Tty" }
-        }
-        let created: IDResponse = try await post("/containers/\(container)/exec", json: Create(cmd: command))
-        // The engine hijacks the connection and streams raw output until the command ends.
-        let response = try await send(.POST, "/exec/\(created.id)/start", body: try encode(Start()), timeout: timeout)
-        let (out, err) = LogDemultiplexer.split(Array(buffer: response.body))
-        var inspect: ExecInspect = try await get("/exec/\(created.id)/json")
-        var tries = 0
-        while inspect.running, tries < 50 {
-            try? await Task.sleep(for: .milliseconds(20))
-            inspect = try await get("/exec/\(created.id)/json")
-            tries += 1
-        }
-        return ExecOutput(exitCode: inspect.exitCode ?? -1, stdout: out, stderr: err)
-    }
-
     public struct Usage: Sendable {
         /// Memory in use, without the page cache the kernel can drop.
         public var memoryBytes: Int64

@@ -299,6 +299,48 @@ public struct ExecResult: Codable, Sendable {
     }
 }
 
+/// The size of a terminal, in character cells.
+public struct TerminalSize: Codable, Sendable, Equatable {
+    public var columns: Int
+    public var rows: Int
+    public init(columns: Int, rows: Int) {
+        self.columns = columns
+        self.rows = rows
+    }
+}
+
+/// An attached `micado execute`: a WebSocket at
+/// `GET /v1/containers/{name}/exec/stream?command=...&tty=true|false&columns=C&rows=R`.
+///
+/// Client to manager: binary messages are the command's stdin; text messages are one
+/// `ExecStreamControl` each. Manager to client: binary messages whose first byte names the
+/// stream (`stdout` or `stderr`) and whose rest is output; then one text message, an
+/// `ExecStreamEnd`, and a normal close.
+public enum ExecStream {
+    public static let path = "/exec/stream"
+    public static let stdout: UInt8 = 1
+    public static let stderr: UInt8 = 2
+}
+
+public struct ExecStreamControl: Codable, Sendable, Equatable {
+    /// The client's terminal changed size.
+    public var resize: TerminalSize?
+    /// The client's stdin ended: the command reads end of file.
+    public var closeStdin: Bool?
+    public init(resize: TerminalSize? = nil, closeStdin: Bool? = nil) {
+        self.resize = resize
+        self.closeStdin = closeStdin
+    }
+}
+
+/// The last message of an attached exec: the command's exit code, or why it could not run.
+public struct ExecStreamEnd: Codable, Sendable {
+    public var exitCode: Int?
+    public var error: ErrorBody.Detail?
+    public init(exitCode: Int) { self.exitCode = exitCode }
+    public init(error: MicadoError) { self.error = ErrorBody(error).error }
+}
+
 /// `POST /v1/containers/{name}/quit`.
 public struct QuitRequest: Codable, Sendable {
     public var remove: Bool

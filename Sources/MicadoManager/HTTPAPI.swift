@@ -2,6 +2,7 @@ import DockerEngine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import MicadoCore
 import MicadoStore
@@ -56,6 +57,13 @@ public enum HTTPAPI {
         api.post("/containers/{name}/exec") { request, context in
             let exec = try await decode(ExecRequest.self, request, context)
             return try json(try await orchestrator.execute(try context.parameters.require("name"), command: exec.command))
+        }
+        // Reached when the WebSocket router declined the upgrade: answers why, as JSON.
+        api.get("/containers/{name}\(ExecStream.path)") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            _ = try ExecStreamOptions(request.uri.queryParameters)
+            _ = try await orchestrator.runningTask(of: name)
+            throw MicadoError.badRequest("\(request.uri.path) streams over a WebSocket: send an upgrade request, as 'micado execute' does")
         }
         api.get("/containers/{name}/files") { request, context in
             let path = try requiredQuery(request, "path")
@@ -114,6 +122,24 @@ public enum HTTPAPI {
         return router
     }
 
+    /// The routes that upgrade to a WebSocket, checked before the upgrade with the same
+    /// token; a refused upgrade falls through to `router`, which answers with the reason.
+    public static func webSocketRouter(orchestrator: Orchestrator, token: String, logger: Logger) -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        let api = router.group("/v1").add(middleware: BearerAuthMiddleware(token: token))
+        api.ws("/containers/{name}\(ExecStream.path)") { request, context in
+            _ = try ExecStreamOptions(request.uri.queryParameters)
+            _ = try await orchestrator.runningTask(of: try context.parameters.require("name"))
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            let name = try context.requestContext.parameters.require("name")
+            let options = try ExecStreamOptions(context.request.uri.queryParameters)
+            await ExecRelay(orchestrator: orchestrator, name: name, options: options, logger: logger).run(inbound: inbound, outbound: outbound)
+        }
+        return router
+    }
+
     struct LogLineView: Codable {
         var stream: String
         var text: String
@@ -167,8 +193,7 @@ extension MicadoError.Code {
 }
 
 /// Turns every error into the JSON error body; unexpected ones are logged and hidden.
-struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -193,8 +218,7 @@ struct ErrorMiddleware: RouterMiddleware {
 }
 
 /// Checks `Authorization: Bearer <token>` in constant time.
-struct BearerAuthMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: [UInt8]
 
     init(token: String) { self.token = Array(token.utf8) }

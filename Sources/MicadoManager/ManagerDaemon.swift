@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DockerEngine
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import MicadoCore
 import MicadoStore
@@ -56,6 +57,8 @@ public struct ManagerDaemon {
             }
             let app = Application(
                 router: router,
+                server: .http1WebSocketUpgrade(
+                    webSocketRouter: HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, logger: logger)),
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
                 services: services,
                 logger: logger)

@@ -29,10 +29,7 @@ struct ManagerClient {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~/")
-        let q = query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
-        var request = HTTPClientRequest(url: baseURL + path + q)
+        var request = HTTPClientRequest(url: url(path, query: query))
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
@@ -80,6 +77,13 @@ struct ManagerClient {
         do { return try WireFormat.decoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
             throw .init(.internal, "unexpected answer from the manager to \(method) \(path): \(error)")
         }
+    }
+
+    func url(_ path: String, query: [(String, String)] = []) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/")
+        let q = query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+        return baseURL + path + q
     }
 
     static func escape(_ segment: String) -> String {

@@ -56,6 +56,16 @@ import Testing
         #expect(String(decoding: err, as: UTF8.self) == "oops\n")
     }
 
+    @Test func decodesFramesSplitAtAnyByte() {
+        let bytes = Self.frame(1, "out") + Self.frame(2, "err") + Self.frame(1, "")  + Self.frame(1, "more")
+        var decoder = StreamFrameDecoder()
+        var frames: [StreamFrameDecoder.Frame] = []
+        for byte in bytes { frames += decoder.feed([byte]) }
+        #expect(frames.map(\.stream) == [.stdout, .stderr, .stdout, .stdout])
+        #expect(frames.map { String(decoding: $0.bytes, as: UTF8.self) } == ["out", "err", "", "more"])
+        #expect(decoder.finish().isEmpty)
+    }
+
     @Test func ttyOutputIsPlain() {
         #expect(LogDemultiplexer.lines(Array("a\nb\n".utf8)) == [LogLine(stream: .stdout, text: "a"), LogLine(stream: .stdout, text: "b")])
     }

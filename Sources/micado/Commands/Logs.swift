@@ -27,27 +27,6 @@ extension Micado {
         }
     }
 
-    struct Execute: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Execute a command inside a running container.",
-            discussion: "The command runs with sh -c; its output prints here and its exit code becomes micado's. Example: micado execute -n container-x -c 'ls /www'")
-
-        @Option(name: .shortAndLong, help: "Name of the container to execute the command in.")
-        var name: String
-
-        @Option(name: .shortAndLong, help: "Command to execute inside the container.")
-        var command: String
-
-        func run() async throws {
-            let client = try ManagerClient.fromHome()
-            let result = try await client.json(
-                ExecResult.self, .POST, "/v1/containers/\(ManagerClient.escape(name))/exec", body: ExecRequest(command: command))
-            FileHandle.standardOutput.write(Data(result.stdout.utf8))
-            FileHandle.standardError.write(Data(result.stderr.utf8))
-            if result.exitCode != 0 { throw ExitCode(Int32(clamping: result.exitCode)) }
-        }
-    }
-
     struct Copy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy a file into or out of a container.",

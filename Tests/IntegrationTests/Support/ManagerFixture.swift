@@ -158,8 +158,17 @@ final class ManagerFixture: @unchecked Sendable {
 
     /// Runs the CLI against this fixture's home.
     @discardableResult
-    func micado(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
-        try CommandResult.run(Self.micadoBinary, arguments, environment: ["MICADO_HOME": home].merging(environment) { _, b in b })
+    func micado(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> CommandResult {
+        try CommandResult.run(Self.micadoBinary, arguments, environment: ["MICADO_HOME": home].merging(environment) { _, b in b }, input: input)
+    }
+
+    /// Runs micado on a terminal of its own (util-linux `script` makes one) of the given
+    /// size, with `input` typed at it; its terminal output comes back as stdout.
+    func micadoOnTerminal(_ arguments: [String], size: TerminalSize, input: String) throws -> CommandResult {
+        let quoted = ([Self.micadoBinary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        return try CommandResult.run(
+            "/usr/bin/script", ["--quiet", "--return", "--command", "stty cols \(size.columns) rows \(size.rows); exec \(quoted)", "/dev/null"],
+            environment: ["MICADO_HOME": home], input: input)
     }
 
     /// Starts `micado manager` and waits until its API answers.

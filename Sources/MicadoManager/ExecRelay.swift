@@ -1,0 +1,141 @@
+import DockerEngine
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import MicadoCore
+import NIOCore
+import Synchronization
+
+/// What an attached `micado execute` asks for, from its WebSocket URL's query.
+struct ExecStreamOptions: Sendable, Equatable {
+    var command: String
+    var tty: Bool
+    var size: TerminalSize?
+
+    init(_ query: Parameters) throws(MicadoError) {
+        guard let command = query["command"].map(String.init), !command.isEmpty else {
+            throw .badRequest("give a command to execute, e.g. ?command=sh")
+        }
+        self.command = command
+        switch query["tty"] {
+        case nil, "false": tty = false
+        case "true": tty = true
+        case let other?: throw .badRequest("tty must be true or false, not '\(other)'")
+        }
+        let columns = query["columns"].map { Int(String($0)) }
+        let rows = query["rows"].map { Int(String($0)) }
+        switch (columns, rows) {
+        case (nil, nil): size = nil
+        case (let c??, let r??) where (1...10_000).contains(c) && (1...10_000).contains(r): size = TerminalSize(columns: c, rows: r)
+        default: throw .badRequest("give both columns and rows, each a whole number from 1 to 10000")
+        }
+    }
+}
+
+/// Relays one attached exec between a client's WebSocket and the engine that runs the
+/// container: stdin and resizes in, output out, then the exit code. A client that leaves
+/// hangs the command up (SIGHUP to its processes), as a closed terminal would.
+struct ExecRelay {
+    let orchestrator: Orchestrator
+    let name: String
+    let options: ExecStreamOptions
+    let logger: Logger
+
+    enum Outcome {
+        case exited(Int)
+        case clientLeft(hungUp: Int)
+    }
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let mode = options.tty ? "with a terminal" : "attached"
+        do {
+            switch try await relay(inbound: inbound, outbound: outbound) {
+            case .exited(let code):
+                await orchestrator.note("container.execute", name, "executed '\(options.command)' in \(name) \(mode) (exit \(code))")
+            case .clientLeft(let processes):
+                await orchestrator.note(
+                    "container.execute", name, "the client of '\(options.command)' in \(name) left; hung up \(processes) process(es) of it")
+            }
+        } catch {
+            let failure = error as? MicadoError ?? MicadoError(.engine, "the attached command in \(name) failed: \(error)")
+            await orchestrator.note("container.execute", name, "could not run '\(options.command)' in \(name) \(mode): \(failure.message)")
+            try? await outbound.write(.text(Self.encode(ExecStreamEnd(error: failure))))
+        }
+    }
+
+    func relay(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws -> Outcome {
+        let target = try await orchestrator.createAttachedExec(name, command: options.command, tty: options.tty)
+        let (engine, id) = (target.engine, target.execID)
+        return try await engine.withAttachedExec(id, tty: options.tty, size: options.size) { attached in
+            if options.tty, let size = options.size, engine.apiVersion < APIVersion(1, 42) {
+                try? await engine.resizeExec(id, size: size)
+            }
+            let input = attached.input
+            let hangUp = attached.hangUp
+            let clientLeft = Latch()
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await Self.forward(inbound, to: input, resize: { size in try? await engine.resizeExec(id, size: size) })
+                    // The client closed (or vanished) while the command runs: hang it up.
+                    guard !Task.isCancelled else { return }
+                    clientLeft.set()
+                    hangUp()
+                }
+                for try await frame in attached.output {
+                    guard await Self.send(frame, to: outbound) else {
+                        clientLeft.set()
+                        break
+                    }
+                }
+                // The output ended: the command is done, or it was hung up because the client left.
+                defer { group.cancelAll() }
+                if clientLeft.isSet { return .clientLeft(hungUp: try await target.hangUp()) }
+                let code = try await engine.exitCode(ofExec: id)
+                try await outbound.write(.text(Self.encode(ExecStreamEnd(exitCode: code))))
+                return .exited(code)
+            }
+        }
+    }
+
+    /// Sends output in messages small enough for any peer's frame limit; false when the client is gone.
+    static func send(_ frame: StreamFrameDecoder.Frame, to outbound: WebSocketOutboundWriter) async -> Bool {
+        for start in stride(from: 0, to: max(frame.bytes.count, 1), by: 16_000) {
+            var buffer = ByteBuffer()
+            buffer.writeInteger(frame.stream == .stderr ? ExecStream.stderr : ExecStream.stdout)
+            buffer.writeBytes(frame.bytes[start..<min(start + 16_000, frame.bytes.count)])
+            guard (try? await outbound.write(.binary(buffer))) != nil else { return false }
+        }
+        return true
+    }
+
+    static func forward(
+        _ inbound: WebSocketInboundStream, to input: NIOAsyncChannelOutboundWriter<ByteBuffer>, resize: @Sendable (TerminalSize) async -> Void
+    ) async throws {
+        var stdinOpen = true
+        for try await message in inbound.messages(maxSize: 1 << 20) {
+            switch message {
+            case .binary(let bytes):
+                if stdinOpen { try await input.write(bytes) }
+            case .text(let text):
+                guard let control = try? JSONDecoder().decode(ExecStreamControl.self, from: Data(text.utf8)) else { continue }
+                if let size = control.resize { await resize(size) }
+                if control.closeStdin == true, stdinOpen {
+                    stdinOpen = false
+                    input.finish()
+                }
+            }
+        }
+    }
+
+    static func encode(_ end: ExecStreamEnd) -> String {
+        String(decoding: (try? WireFormat.encoder().encode(end)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Set once, read from anywhere.
+    final class Latch: Sendable {
+        private let state = Mutex(false)
+        func set() { state.withLock { $0 = true } }
+        var isSet: Bool { state.withLock { $0 } }
+    }
+}
