@@ -49,8 +49,15 @@ struct ExecRelay {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let mode = options.tty ? "with a terminal" : "attached"
+        let target: AttachedExecTarget
         do {
-            switch try await relay(inbound: inbound, outbound: outbound) {
+            target = try await orchestrator.createAttachedExec(name, command: options.command, tty: options.tty)
+        } catch {
+            await fail(error, mode: mode, outbound: outbound)
+            return
+        }
+        do {
+            switch try await relay(target, inbound: inbound, outbound: outbound) {
             case .exited(let code):
                 await orchestrator.note("container.execute", name, "executed '\(options.command)' in \(name) \(mode) (exit \(code))")
             case .clientLeft(let processes):
@@ -58,14 +65,20 @@ struct ExecRelay {
                     "container.execute", name, "the client of '\(options.command)' in \(name) left; hung up \(processes) process(es) of it")
             }
         } catch {
-            let failure = error as? MicadoError ?? MicadoError(.engine, "the attached command in \(name) failed: \(error)")
-            await orchestrator.note("container.execute", name, "could not run '\(options.command)' in \(name) \(mode): \(failure.message)")
-            try? await outbound.write(.text(Self.encode(ExecStreamEnd(error: failure))))
+            // The engine's side broke mid-way: whatever still runs of the command is hung up.
+            _ = try? await target.hangUp()
+            await fail(error, mode: mode, outbound: outbound)
         }
+        await orchestrator.endAttachedExec(target)
     }
 
-    func relay(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws -> Outcome {
-        let target = try await orchestrator.createAttachedExec(name, command: options.command, tty: options.tty)
+    func fail(_ error: any Error, mode: String, outbound: WebSocketOutboundWriter) async {
+        let failure = error as? MicadoError ?? MicadoError(.engine, "the attached command in \(name) failed: \(error)")
+        await orchestrator.note("container.execute", name, "could not run '\(options.command)' in \(name) \(mode): \(failure.message)")
+        try? await outbound.write(.text(Self.encode(ExecStreamEnd(error: failure))))
+    }
+
+    func relay(_ target: AttachedExecTarget, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws -> Outcome {
         let (engine, id) = (target.engine, target.execID)
         return try await engine.withAttachedExec(id, tty: options.tty, size: options.size) { attached in
             if options.tty, let size = options.size, engine.apiVersion < APIVersion(1, 42) {

@@ -41,6 +41,7 @@ public struct ManagerDaemon {
                 registry: registry, logger: logger)
             try await orchestrator.bootstrapSwarm()
             try await orchestrator.reconcile()
+            try await orchestrator.hangUpLeftoverExecSessions()
             try writePIDFile()
             defer { try? FileManager.default.removeItem(atPath: home.pidFile) }
             await orchestrator.note(

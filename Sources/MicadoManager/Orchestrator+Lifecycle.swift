@@ -60,27 +60,6 @@ extension Orchestrator {
         return try await engine.serviceLogs(serviceID, tail: tail)
     }
 
-    /// `micado execute`: runs `command` with `sh -c` in the container's running task.
-    public func execute(_ name: String, command: String) async throws(MicadoError) -> ExecResult {
-        guard !command.isEmpty else { throw .badRequest("give a command to execute, e.g. -c 'ls /'") }
-        let (engine, containerID) = try await runningTask(of: name)
-        let output = try await engine.exec(container: containerID, command: ["sh", "-c", command])
-        await note("container.execute", name, "executed a command in \(name) (exit \(output.exitCode))")
-        return ExecResult(
-            exitCode: output.exitCode, stdout: String(decoding: output.stdout, as: UTF8.self), stderr: String(decoding: output.stderr, as: UTF8.self))
-    }
-
-    /// An attached `micado execute`: `sh -c command` created (not started) in the
-    /// container's running task with stdin open, to be started by whoever relays its streams.
-    func createAttachedExec(_ name: String, command: String, tty: Bool) async throws(MicadoError) -> AttachedExecTarget {
-        let (engine, containerID) = try await runningTask(of: name)
-        let session = UUID().uuidString.lowercased()
-        let id = try await engine.createExec(
-            container: containerID, command: ["sh", "-c", command], tty: tty, stdin: true,
-            environment: ["\(AttachedExecTarget.sessionVariable)=\(session)"])
-        return AttachedExecTarget(engine: engine, containerID: containerID, execID: id, session: session)
-    }
-
     /// `micado copy` out of a container: the contents of the regular file at `path`.
     public func readFile(_ name: String, path: String) async throws(MicadoError) -> [UInt8] {
         try Self.validateContainerPath(path)
@@ -182,35 +161,5 @@ extension Orchestrator {
         try await store.events(subject: subject, limit: limit).map {
             EventView(id: $0.id ?? 0, time: $0.time, kind: $0.kind, subject: $0.subject, message: $0.message)
         }
-    }
-}
-
-/// An exec that a client attaches to, and how to hang it up when the client leaves.
-struct AttachedExecTarget: Sendable {
-    /// Marks every process of one attached exec (children inherit it), so they can be found.
-    static let sessionVariable = "MICADO_EXEC_SESSION"
-
-    let engine: EngineClient
-    let containerID: String
-    let execID: String
-    let session: String
-
-    /// Sends SIGHUP to the exec's processes and returns how many there were.
-    ///
-    /// Closing the engine connection does not do it: the engine keeps the command's
-    /// terminal open. The engine has no call to signal an exec either, so a second exec
-    /// finds the processes by the session variable in their environment.
-    func hangUp() async throws(MicadoError) -> Int {
-        let script = """
-            n=0
-            for p in /proc/[0-9]*; do
-              if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "\(Self.sessionVariable)=\(session)"; then
-                kill -HUP "${p#/proc/}" 2>/dev/null && n=$((n+1))
-              fi
-            done
-            echo $n
-            """
-        let output = try await engine.exec(container: containerID, command: ["sh", "-c", script], timeout: .seconds(10))
-        return Int(String(decoding: output.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 }

@@ -89,6 +89,15 @@ enum Migrations {
         m.registerMigration("v5: HTTPS domains") { db in
             try db.alter(table: "containers") { t in t.add(column: "tls", .boolean).notNull().defaults(to: false) }
         }
+        m.registerMigration("v6: attached exec sessions") { db in
+            try db.create(table: "execSessions") { t in
+                t.primaryKey("session", .text)
+                t.column("container", .text).notNull()
+                t.column("containerID", .text).notNull()
+                t.column("command", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+            }
+        }
         return m
     }
 }

@@ -129,6 +129,26 @@ public struct ImageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 }
 
+/// An attached `micado execute` while it runs: after a crash of the manager, what is left
+/// of it in the container is hung up.
+public struct ExecSessionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "execSessions"
+    /// The value of the session variable in the processes' environment.
+    public var session: String
+    public var container: String
+    public var containerID: String
+    public var command: String
+    public var startedAt: Date
+
+    public init(session: String, container: String, containerID: String, command: String, startedAt: Date) {
+        self.session = session
+        self.container = container
+        self.containerID = containerID
+        self.command = command
+        self.startedAt = startedAt
+    }
+}
+
 /// One thing that happened, for `micado events`. Append-only.
 public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "events"

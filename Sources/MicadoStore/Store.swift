@@ -202,6 +202,20 @@ public final class Store: Sendable {
         }
     }
 
+    // MARK: attached exec sessions
+
+    public func saveExecSession(_ record: ExecSessionRecord) async throws(MicadoError) {
+        try await write { db in try record.insert(db) }
+    }
+
+    public func deleteExecSession(_ session: String) async throws(MicadoError) {
+        try await write { db in _ = try ExecSessionRecord.deleteOne(db, key: session) }
+    }
+
+    public func execSessions() async throws(MicadoError) -> [ExecSessionRecord] {
+        try await read { db in try ExecSessionRecord.order(Column("startedAt")).fetchAll(db) }
+    }
+
     // MARK: settings
 
     /// The value of `key`, created with `make()` on first use (e.g. the manager's identity).

@@ -38,30 +38,50 @@ struct AttachedExecuteTests {
     @Test func aClientThatLeavesHangsTheCommandUp() async throws {
         try await ManagerFixture.with { f in
             try Self.launchSleeper(f, "hup")
-            let quoted = "'\(ManagerFixture.micadoBinary)' execute -n container-hup -c 'sleep 4242'"
-            let terminal = try ChildProcess.start(
-                "/usr/bin/script", ["--quiet", "--command", quoted, "/dev/null"],
-                environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": f.home]) { _, b in b }, output: f.state + "/hup.log")
+            let terminal = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", "sleep 4242"], log: f.state + "/hup.log")
             defer { terminal.signal(SIGKILL); _ = terminal.wait() }
-            func commands() throws -> String { try f.micado(["execute", "-n", "container-hup", "-c", "ps -o args"]).stdout }
-            var seen = false
-            for _ in 0..<100 where !seen {
-                seen = try commands().contains("sleep 4242")
-                if !seen { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            #expect(seen, "the attached command never ran: \((try? String(contentsOfFile: f.state + "/hup.log", encoding: .utf8)) ?? "")")
+            #expect(try await Self.eventually { try Self.processes(f, "container-hup").contains("sleep 4242") }, "the attached command never ran")
             // Closing the terminal ends micado (SIGHUP); the manager then hangs the command up.
             terminal.signal(SIGKILL)
-            var gone = false
-            for _ in 0..<100 where !gone {
-                gone = try !commands().contains("sleep 4242")
-                if !gone { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            let host = try CommandResult.run("/bin/sh", ["-c", "ps -eo pid,ppid,stat,args | grep -v grep | grep -e 'execute -n container-hup' -e 'sleep 4242'"])
-            #expect(gone, "the command outlived its client; on this machine:\n\(host.stdout)")
+            #expect(try await Self.eventually { try !Self.processes(f, "container-hup").contains("sleep 4242") }, "the command outlived its client")
             let events = try f.micado(["events", "--subject", "container-hup"]).stdout
             #expect(events.contains("the client of 'sleep 4242' in container-hup left; hung up 1 process(es) of it"), "\(events)")
         }
+    }
+
+    @Test(arguments: [SIGTERM, SIGKILL])
+    func aManagerThatStopsLeavesNoCommandRunning(signal: Int32) async throws {
+        try await ManagerFixture.with { f in
+            try Self.launchSleeper(f, "stop")
+            let terminal = try f.startOnTerminal(["execute", "-n", "container-stop", "-c", "sleep 4343"], log: f.state + "/stop.log")
+            defer { terminal.signal(SIGKILL); _ = terminal.wait() }
+            #expect(try await Self.eventually { try Self.processes(f, "container-stop").contains("sleep 4343") }, "the attached command never ran")
+            _ = try await f.stopManager(signal: signal)
+            // The client is told, whichever way the manager went.
+            #expect(try await Self.eventually { terminal.poll() != nil }, "micado execute outlived its manager")
+            let log = (try? String(contentsOfFile: f.state + "/stop.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("the manager ended the session before the command did"), "\(log)")
+            try await f.startManager()
+            #expect(try await Self.eventually { try !Self.processes(f, "container-stop").contains("sleep 4343") }, "the command outlived its manager")
+            let events = try f.micado(["events", "--subject", "container-stop"]).stdout
+            let expected = signal == SIGTERM
+                ? "the client of 'sleep 4343' in container-stop left; hung up 1 process(es) of it"  // at shutdown
+                : "hung up 1 process(es) of 'sleep 4343' in container-stop, left attached when the manager stopped"  // at the next start
+            #expect(events.contains(expected), "\(events)")
+        }
+    }
+
+    /// The commands running in a container, as ps shows them.
+    static func processes(_ f: ManagerFixture, _ container: String) throws -> String {
+        try f.micado(["execute", "-n", container, "-c", "ps -o args"]).stdout
+    }
+
+    static func eventually(_ condition: () throws -> Bool) async throws -> Bool {
+        for _ in 0..<100 {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
     }
 
     @Test func pipedStdinStreamsBothWaysWithoutATerminal() async throws {

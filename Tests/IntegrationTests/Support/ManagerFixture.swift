@@ -165,10 +165,22 @@ final class ManagerFixture: @unchecked Sendable {
     /// Runs micado on a terminal of its own (util-linux `script` makes one) of the given
     /// size, with `input` typed at it; its terminal output comes back as stdout.
     func micadoOnTerminal(_ arguments: [String], size: TerminalSize, input: String) throws -> CommandResult {
-        let quoted = ([Self.micadoBinary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        return try CommandResult.run(
-            "/usr/bin/script", ["--quiet", "--return", "--command", "stty cols \(size.columns) rows \(size.rows); exec \(quoted)", "/dev/null"],
+        try CommandResult.run(
+            "/usr/bin/script",
+            ["--quiet", "--return", "--command", "stty cols \(size.columns) rows \(size.rows); exec \(Self.quoted(arguments))", "/dev/null"],
             environment: ["MICADO_HOME": home], input: input)
+    }
+
+    /// Starts micado on a terminal of its own in the background; what it shows goes to `log`.
+    func startOnTerminal(_ arguments: [String], log: String) throws -> ChildProcess {
+        try ChildProcess.start(
+            "/usr/bin/script", ["--quiet", "--return", "--command", "exec \(Self.quoted(arguments))", "/dev/null"],
+            environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": home]) { _, b in b }, output: log)
+    }
+
+    /// micado and its arguments as one sh command line.
+    static func quoted(_ arguments: [String]) -> String {
+        ([micadoBinary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
     }
 
     /// Starts `micado manager` and waits until its API answers.
