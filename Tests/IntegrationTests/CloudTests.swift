@@ -46,6 +46,10 @@ struct CloudTests {
             // Engines are reached over TLS: execute runs in a container on an instance.
             let exec = try f.micado(["execute", "-n", running[0].name.rawValue, "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"])
             #expect(exec.stdout == "209715200\n", "the 200 MiB limit is enforced: \(exec)")
+            // And attached: stdin and output cross the instance engine's TLS connection, hijacked.
+            let attached = try f.micado(["execute", "-n", running[0].name.rawValue, "-i", "-c", "tr a-z A-Z"], input: "over tls\n")
+            #expect(attached.status == 0, "\(attached)")
+            #expect(attached.stdout == "OVER TLS\n", "\(attached)")
 
             let quit = running.first { $0.client == "b" }!
             #expect(try f.micado(["quit", "-n", quit.name.rawValue, "-rm"]).status == 0)

@@ -51,6 +51,28 @@ import Testing
         }
     }
 
+    /// Without a WebSocket upgrade (or when the upgrade is declined), the exec stream route
+    /// answers with the reason, so the CLI can tell the user.
+    @Test(arguments: [
+        ("/v1/containers/container-x/exec/stream", HTTPResponse.Status.badRequest, "give a command to execute"),
+        ("/v1/containers/container-x/exec/stream?command=sh&tty=yes", .badRequest, "tty must be true or false, not 'yes'"),
+        ("/v1/containers/container-x/exec/stream?command=sh&columns=80", .badRequest, "give both columns and rows"),
+        ("/v1/containers/container-x/exec/stream?command=sh&columns=0&rows=24", .badRequest, "give both columns and rows"),
+        ("/v1/containers/container-x/exec/stream?command=sh&tty=true&columns=80&rows=24", .notFound, "no container named container-x"),
+    ])
+    func execStreamExplainsARefusal(_ uri: String, _ status: HTTPResponse.Status, _ message: String) async throws {
+        try await Self.app().test(.router) { client in
+            try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                #expect(response.status == status)
+                let error = try Self.error(response.body)
+                #expect(error.message.contains(message), "\(error.message)")
+            }
+            try await client.execute(uri: uri, method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
     @Test func badBodiesAreSpecificAndChangeNothing() async throws {
         let store = Store.inMemory()
         try await Self.app(store: store).test(.router) { client in
