@@ -92,12 +92,16 @@ run curl -sf "http://$SITE_AT/"
 step "the scaler started instances for them (256 MiB small flavour: 128 + 200 MiB need two)"
 run "$BIN" list -i
 
-step "a container that logs; execute; copy"
+step "a container that logs; execute (collected, streamed, on a terminal)"
 LOGGER=$(run "$BIN" launch -i busybox:local -n demo -m 64m -e WHO=micado -s /bin/sh -a -c 'echo hello $WHO; exec sleep 3600')
 sleep 1
 run "$BIN" logs -n "$LOGGER"
 run "$BIN" execute -n "$NAME" -c 'echo "page served from $(hostname)" > /www/host.html'
 run curl -sf "http://$WHERE/host.html"
+# attached: stdin streams in (-i); on a terminal, execute gives the command a TTY of its own
+printf '<p>streamed in through micado</p>\n' | run "$BIN" execute -n "$NAME" -i -c 'cat > /www/streamed.html'
+run curl -sf "http://$WHERE/streamed.html"
+printf 'tty; stty size; exit 3\n' | script --quiet --return --command "stty cols 100 rows 30; $BIN execute -n $NAME -c sh" /dev/null || echo "(exit code $? from the shell in the container)"
 run "$BIN" list -c
 run "$BIN" info -s "$SITE"
 
