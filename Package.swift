@@ -121,6 +121,7 @@ let package = Package(
             dependencies: [
                 "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -85,13 +85,14 @@ extension EngineClient {
                 try await outbound.write(ByteBuffer(string: request))
                 try await outbound.write(ByteBuffer(bytes: payload))
             })
-            deadline.cancel()
             guard head.status == 101 || head.status == 200 else {
+                // The deadline still stands: an error body without a length ends when the engine closes.
                 var errorBody = rest
                 let expected = head.contentLength ?? 64 << 10
                 while errorBody.count < expected, let more = try? await iterator.next() { errorBody += more.readableBytesView }
                 throw Self.engineError(status: HTTPResponseStatus(statusCode: head.status), body: ByteBuffer(bytes: errorBody), what: what)
             }
+            deadline.cancel()
             let output = ExecOutputStream(first: rest, inbound: iterator, multiplexed: !tty)
             return try await body(AttachedExec(id: id, output: output, input: outbound, connection: channel.channel))
         }

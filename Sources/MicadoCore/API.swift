@@ -310,7 +310,7 @@ public struct TerminalSize: Codable, Sendable, Equatable {
 }
 
 /// An attached `micado execute`: a WebSocket at
-/// `GET /v1/containers/{name}/exec/stream?command=...&tty=true|false&columns=C&rows=R`.
+/// `GET /v1/containers/{name}/exec/stream?command=...&tty=true|false&columns=C&rows=R&term=TERM`.
 ///
 /// Client to manager: binary messages are the command's stdin; text messages are one
 /// `ExecStreamControl` each. Manager to client: binary messages whose first byte names the

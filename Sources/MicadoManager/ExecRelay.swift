@@ -12,6 +12,8 @@ struct ExecStreamOptions: Sendable, Equatable {
     var command: String
     var tty: Bool
     var size: TerminalSize?
+    /// The client's TERM, so that full-screen programs draw for the terminal it really has.
+    var term: String?
 
     init(_ query: Parameters) throws(MicadoError) {
         guard let command = query["command"].map(String.init), !command.isEmpty else {
@@ -29,6 +31,13 @@ struct ExecStreamOptions: Sendable, Equatable {
         case (nil, nil): size = nil
         case (let c??, let r??) where (1...10_000).contains(c) && (1...10_000).contains(r): size = TerminalSize(columns: c, rows: r)
         default: throw .badRequest("give both columns and rows, each a whole number from 1 to 10000")
+        }
+        if let term = query["term"].map(String.init) {
+            let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-_")
+            guard (1...64).contains(term.count), term.allSatisfy(allowed.contains) else {
+                throw .badRequest("term must be a terminal type such as xterm-256color (letters, digits, . + - _; at most 64)")
+            }
+            self.term = term
         }
     }
 }
@@ -51,7 +60,8 @@ struct ExecRelay {
         let mode = options.tty ? "with a terminal" : "attached"
         let target: AttachedExecTarget
         do {
-            target = try await orchestrator.createAttachedExec(name, command: options.command, tty: options.tty)
+            target = try await orchestrator.createAttachedExec(
+                name, command: options.command, tty: options.tty, environment: options.tty ? options.term.map { ["TERM=\($0)"] } ?? [] : [])
         } catch {
             await fail(error, mode: mode, outbound: outbound)
             return

@@ -20,7 +20,9 @@ extension Orchestrator {
     /// An attached command: `sh -c command` created (not started) in the container's running
     /// task with stdin open, for a relay to start. The session is stored first, so that
     /// after a crash what is left of it can be found and hung up.
-    func createAttachedExec(_ name: String, command: String, tty: Bool) async throws(MicadoError) -> AttachedExecTarget {
+    func createAttachedExec(
+        _ name: String, command: String, tty: Bool, environment: [String] = []
+    ) async throws(MicadoError) -> AttachedExecTarget {
         let (engine, containerID) = try await runningTask(of: name)
         let session = UUID().uuidString.lowercased()
         try await store.saveExecSession(
@@ -28,7 +30,7 @@ extension Orchestrator {
         do {
             let id = try await engine.createExec(
                 container: containerID, command: ["sh", "-c", command], tty: tty, stdin: true,
-                environment: ["\(AttachedExecTarget.sessionVariable)=\(session)"])
+                environment: environment + ["\(AttachedExecTarget.sessionVariable)=\(session)"])
             return AttachedExecTarget(engine: engine, containerID: containerID, execID: id, session: session)
         } catch {
             try? await store.deleteExecSession(session)

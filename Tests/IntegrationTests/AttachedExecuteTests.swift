@@ -1,6 +1,10 @@
 import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
 import MicadoClouds
 import MicadoCore
+import NIOCore
 import Testing
 
 /// `micado execute` attached: a terminal of the command's own, or streamed stdin, relayed
@@ -12,16 +16,17 @@ struct AttachedExecuteTests {
         #expect(launch.status == 0, "\(launch)")
     }
 
-    @Test func terminalSessionIsInteractiveWithTheCallersWindowSize() async throws {
+    @Test func terminalSessionsFollowTheCallersTerminal() async throws {
         try await ManagerFixture.with { f in
             try Self.launchSleeper(f, "shell")
             // Typed at the terminal: the remote shell reads it line by line, as from a user.
             let session = try f.micadoOnTerminal(
                 ["execute", "-n", "container-shell", "-c", "sh"], size: TerminalSize(columns: 91, rows: 33),
-                input: "tty; stty size; echo sum-$((6*7))\nexit 3\n")
+                input: "tty; stty size; echo term-$TERM; echo sum-$((6*7))\nexit 3\n")
             #expect(session.status == 3, "\(session)")
             #expect(session.stdout.contains("/dev/pts/"), "the command has no terminal:\n\(session)")
             #expect(session.stdout.contains("33 91"), "the window size did not follow:\n\(session)")
+            #expect(session.stdout.contains("term-screen-256color"), "the terminal type did not follow:\n\(session)")
             // The echo of what was typed shows the expression; only the shell's answer has 42.
             #expect(session.stdout.contains("sum-42"), "\(session)")
 
@@ -30,61 +35,43 @@ struct AttachedExecuteTests {
             #expect(plain.status == 1, "\(plain)")
             #expect(plain.stdout.contains("not a tty"), "\(plain)")
 
+            // The protocol itself, as another client speaks it: a resize message reaches the
+            // command's terminal before the input that follows it.
+            let token = try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(token)"
+            let url = "ws://127.0.0.1:\(f.port)/v1/containers/container-shell/exec/stream?command=sh&tty=true&columns=80&rows=24"
+            let transcript = Transcript()
+            try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: Logger(label: "test")) {
+                inbound, outbound, _ in
+                try await outbound.write(.text(#"{"resize":{"columns":132,"rows":43}}"#))
+                try await outbound.write(.binary(ByteBuffer(string: "stty size; exit 5\n")))
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    switch message {
+                    case .binary(var buffer):
+                        transcript.streams.insert(buffer.readInteger(as: UInt8.self) ?? 0)
+                        transcript.output += String(buffer: buffer)
+                    case .text(let text):
+                        transcript.end = text
+                    }
+                }
+            }
+            #expect(transcript.output.contains("43 132"), "\(transcript.output)")
+            #expect(transcript.streams == [ExecStream.stdout], "a terminal has one stream")
+            #expect(transcript.end == #"{"exitCode":5}"#)
+
             let events = try f.micado(["events", "--subject", "container-shell"]).stdout
             #expect(events.contains("executed 'sh' in container-shell with a terminal (exit 3)"), "\(events)")
         }
     }
 
-    @Test func aClientThatLeavesHangsTheCommandUp() async throws {
-        try await ManagerFixture.with { f in
-            try Self.launchSleeper(f, "hup")
-            let terminal = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", "sleep 4242"], log: f.state + "/hup.log")
-            defer { terminal.signal(SIGKILL); _ = terminal.wait() }
-            #expect(try await Self.eventually { try Self.processes(f, "container-hup").contains("sleep 4242") }, "the attached command never ran")
-            // Closing the terminal ends micado (SIGHUP); the manager then hangs the command up.
-            terminal.signal(SIGKILL)
-            #expect(try await Self.eventually { try !Self.processes(f, "container-hup").contains("sleep 4242") }, "the command outlived its client")
-            let events = try f.micado(["events", "--subject", "container-hup"]).stdout
-            #expect(events.contains("the client of 'sleep 4242' in container-hup left; hung up 1 process(es) of it"), "\(events)")
-        }
+    final class Transcript: @unchecked Sendable {
+        var output = ""
+        var streams: Set<UInt8> = []
+        var end: String?
     }
 
-    @Test(arguments: [SIGTERM, SIGKILL])
-    func aManagerThatStopsLeavesNoCommandRunning(signal: Int32) async throws {
-        try await ManagerFixture.with { f in
-            try Self.launchSleeper(f, "stop")
-            let terminal = try f.startOnTerminal(["execute", "-n", "container-stop", "-c", "sleep 4343"], log: f.state + "/stop.log")
-            defer { terminal.signal(SIGKILL); _ = terminal.wait() }
-            #expect(try await Self.eventually { try Self.processes(f, "container-stop").contains("sleep 4343") }, "the attached command never ran")
-            _ = try await f.stopManager(signal: signal)
-            // The client is told, whichever way the manager went.
-            #expect(try await Self.eventually { terminal.poll() != nil }, "micado execute outlived its manager")
-            let log = (try? String(contentsOfFile: f.state + "/stop.log", encoding: .utf8)) ?? ""
-            #expect(log.contains("the manager ended the session before the command did"), "\(log)")
-            try await f.startManager()
-            #expect(try await Self.eventually { try !Self.processes(f, "container-stop").contains("sleep 4343") }, "the command outlived its manager")
-            let events = try f.micado(["events", "--subject", "container-stop"]).stdout
-            let expected = signal == SIGTERM
-                ? "the client of 'sleep 4343' in container-stop left; hung up 1 process(es) of it"  // at shutdown
-                : "hung up 1 process(es) of 'sleep 4343' in container-stop, left attached when the manager stopped"  // at the next start
-            #expect(events.contains(expected), "\(events)")
-        }
-    }
-
-    /// The commands running in a container, as ps shows them.
-    static func processes(_ f: ManagerFixture, _ container: String) throws -> String {
-        try f.micado(["execute", "-n", container, "-c", "ps -o args"]).stdout
-    }
-
-    static func eventually(_ condition: () throws -> Bool) async throws -> Bool {
-        for _ in 0..<100 {
-            if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
-
-    @Test func pipedStdinStreamsBothWaysWithoutATerminal() async throws {
+    @Test func pipedStdinStreamsAndRefusalsAreSpecific() async throws {
         try await ManagerFixture.with { f in
             try Self.launchSleeper(f, "pipe")
             let input = (1...2000).map { "line \($0)" }.joined(separator: "\n") + "\n"
@@ -94,37 +81,80 @@ struct AttachedExecuteTests {
             #expect(streamed.stderr == "done\n", "\(streamed)")
 
             // Bytes pass unchanged, in both directions.
-            let binary = String((0..<3000).map { Character(UnicodeScalar(32 + $0 % 90)!) })
-            let echoed = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "cat"], input: binary)
+            let text = String((0..<3000).map { Character(UnicodeScalar(32 + $0 % 90)!) })
+            let echoed = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "cat"], input: text)
             #expect(echoed.status == 0)
-            #expect(echoed.stdout == binary)
-        }
-    }
+            #expect(echoed.stdout == text)
 
-    @Test func refusalsAreSpecific() async throws {
-        try await ManagerFixture.with { f in
             let unknown = try f.micado(["execute", "-n", "container-nobody", "-i", "-c", "sh"])
             #expect(unknown.status == 1, "\(unknown)")
-            #expect(unknown.stderr.contains("container-nobody"), "\(unknown)")
+            #expect(unknown.stderr.contains("no container named container-nobody"), "\(unknown)")
 
-            try Self.launchSleeper(f, "gone")
-            #expect(try f.micado(["quit", "-n", "container-gone"]).status == 0)
-            let stopped = try f.micado(["execute", "-n", "container-gone", "-i", "-c", "sh"])
+            #expect(try f.micado(["quit", "-n", "container-pipe"]).status == 0)
+            let stopped = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
             #expect(stopped.status == 1, "\(stopped)")
             #expect(stopped.stderr.contains("has no running task"), "\(stopped)")
 
             let tokenFile = f.home + "/token"
             let token = try String(contentsOfFile: tokenFile, encoding: .utf8)
             try "wrong-token-0123456789\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-            let wrongToken = try f.micado(["execute", "-n", "container-gone", "-i", "-c", "sh"])
+            let wrongToken = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
             try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
             #expect(wrongToken.status == 1, "\(wrongToken)")
             #expect(wrongToken.stderr.contains("missing or wrong API token"), "\(wrongToken)")
 
             _ = try await f.stopManager()
-            let down = try f.micado(["execute", "-n", "container-gone", "-i", "-c", "sh"])
+            let down = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
             #expect(down.status == 69, "\(down)")
             #expect(down.stderr.contains("micado manager"), "\(down)")
         }
+    }
+
+    /// The engine keeps an exec's terminal open when its client goes: micado hangs the
+    /// command up when the client leaves, when the manager stops, and after a kill -9.
+    @Test func nothingOutlivesItsClientOrItsManager() async throws {
+        try await ManagerFixture.with { f in
+            try Self.launchSleeper(f, "hup")
+            let left = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", "sleep 4242"], log: f.state + "/left.log")
+            defer { left.signal(SIGKILL); _ = left.wait() }
+            #expect(try await Self.eventually { try Self.processes(f).contains("sleep 4242") }, "the attached command never ran")
+            // Closing the terminal ends micado (SIGHUP); the manager then hangs the command up.
+            left.signal(SIGKILL)
+            #expect(try await Self.eventually { try !Self.processes(f).contains("sleep 4242") }, "the command outlived its client")
+            #expect(try f.micado(["events", "--subject", "container-hup"]).stdout.contains(
+                "the client of 'sleep 4242' in container-hup left; hung up 1 process(es) of it"))
+
+            for (signal, command, expected) in [
+                (SIGTERM, "sleep 4343", "the client of 'sleep 4343' in container-hup left; hung up 1 process(es) of it"),  // at shutdown
+                (SIGKILL, "sleep 4444", "hung up 1 process(es) of 'sleep 4444' in container-hup, left attached when the manager stopped"),  // at the next start
+            ] {
+                let log = f.state + "/stop-\(signal).log"
+                let terminal = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", command], log: log)
+                defer { terminal.signal(SIGKILL); _ = terminal.wait() }
+                #expect(try await Self.eventually { try Self.processes(f).contains(command) }, "the attached command never ran")
+                _ = try await f.stopManager(signal: signal)
+                // The client is told, whichever way the manager went.
+                #expect(try await Self.eventually { terminal.poll() != nil }, "micado execute outlived its manager")
+                let shown = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                #expect(shown.contains("the manager ended the session before the command did"), "\(shown)")
+                try await f.startManager()
+                #expect(try await Self.eventually { try !Self.processes(f).contains(command) }, "'\(command)' outlived its manager (\(signal))")
+                let events = try f.micado(["events", "--subject", "container-hup"]).stdout
+                #expect(events.contains(expected), "\(events)")
+            }
+        }
+    }
+
+    /// The commands running in container-hup, as ps shows them.
+    static func processes(_ f: ManagerFixture) throws -> String {
+        try f.micado(["execute", "-n", "container-hup", "-c", "ps -o args"]).stdout
+    }
+
+    static func eventually(_ condition: () throws -> Bool) async throws -> Bool {
+        for _ in 0..<100 {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
     }
 }

@@ -58,6 +58,7 @@ import Testing
         ("/v1/containers/container-x/exec/stream?command=sh&tty=yes", .badRequest, "tty must be true or false, not 'yes'"),
         ("/v1/containers/container-x/exec/stream?command=sh&columns=80", .badRequest, "give both columns and rows"),
         ("/v1/containers/container-x/exec/stream?command=sh&columns=0&rows=24", .badRequest, "give both columns and rows"),
+        ("/v1/containers/container-x/exec/stream?command=sh&tty=true&term=xterm;rm", .badRequest, "term must be a terminal type"),
         ("/v1/containers/container-x/exec/stream?command=sh&tty=true&columns=80&rows=24", .notFound, "no container named container-x"),
     ])
     func execStreamExplainsARefusal(_ uri: String, _ status: HTTPResponse.Status, _ message: String) async throws {

@@ -65,6 +65,7 @@ struct AttachedExecSession {
         let size = tty ? Terminal.size() : nil
         var query = [("command", command), ("tty", tty ? "true" : "false")]
         if let size { query += [("columns", String(size.columns)), ("rows", String(size.rows))] }
+        if tty, let term = ProcessInfo.processInfo.environment["TERM"], !term.isEmpty { query.append(("term", term)) }
         let path = "/v1/containers/\(ManagerClient.escape(name))\(ExecStream.path)"
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(client.token)"

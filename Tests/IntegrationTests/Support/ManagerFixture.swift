@@ -128,7 +128,12 @@ final class ManagerFixture: @unchecked Sendable {
             Issue.record("CI=true but this machine cannot run dockerd as root: the integration tests must run in CI")
             return
         }
-        let fixture = try ManagerFixture()
+        await EnvironmentSlots.shared.acquire()
+        let fixture: ManagerFixture
+        do { fixture = try ManagerFixture() } catch {
+            await EnvironmentSlots.shared.release()
+            throw error
+        }
         fixture.clouds = cloudsFile?(fixture)
         do {
             try await fixture.setUp()
@@ -136,9 +141,11 @@ final class ManagerFixture: @unchecked Sendable {
         } catch {
             fixture.dumpLogs()
             await fixture.tearDown()
+            await EnvironmentSlots.shared.release()
             throw error
         }
         await fixture.tearDown()
+        await EnvironmentSlots.shared.release()
     }
 
     func setUp() async throws {
@@ -168,7 +175,7 @@ final class ManagerFixture: @unchecked Sendable {
         try CommandResult.run(
             "/usr/bin/script",
             ["--quiet", "--return", "--command", "stty cols \(size.columns) rows \(size.rows); exec \(Self.quoted(arguments))", "/dev/null"],
-            environment: ["MICADO_HOME": home], input: input)
+            environment: ["MICADO_HOME": home, "TERM": "screen-256color"], input: input)
     }
 
     /// Starts micado on a terminal of its own in the background; what it shows goes to `log`.
@@ -264,5 +271,32 @@ final class ManagerFixture: @unchecked Sendable {
         _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "bridge-down"], environment: scriptEnvironment)
         try? await http.shutdown()
         try? FileManager.default.removeItem(atPath: state)
+    }
+}
+
+/// How many integration environments (each a dockerd, a manager, and often instances,
+/// Caddy and a registry) run at once. Started all together on a small machine, every one
+/// becomes slow enough to miss its deadlines; a few at a time finish sooner in all.
+/// `MICADO_TEST_ENVIRONMENTS` overrides the default.
+actor EnvironmentSlots {
+    static let shared = EnvironmentSlots(limit: Int(ProcessInfo.processInfo.environment["MICADO_TEST_ENVIRONMENTS"] ?? "") ?? 4)
+
+    let limit: Int
+    var inUse = 0
+    var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    func acquire() async {
+        guard inUse >= limit else {
+            inUse += 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    /// Hands the slot to the longest waiter, if any.
+    func release() {
+        if waiting.isEmpty { inUse -= 1 } else { waiting.removeFirst().resume() }
     }
 }
