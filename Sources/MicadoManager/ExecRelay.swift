@@ -2,7 +2,6 @@ import DockerEngine
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
-import Logging
 import MicadoCore
 import NIOCore
 import Synchronization
@@ -49,7 +48,6 @@ struct ExecRelay {
     let orchestrator: Orchestrator
     let name: String
     let options: ExecStreamOptions
-    let logger: Logger
 
     enum Outcome {
         case exited(Int)
@@ -96,27 +94,36 @@ struct ExecRelay {
             }
             let input = attached.input
             let hangUp = attached.hangUp
-            let clientLeft = Latch()
+            let client = ClientState()
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await Self.forward(inbound, to: input, resize: { size in try? await engine.resizeExec(id, size: size) })
-                    // The client closed (or vanished) while the command runs: hang it up.
-                    guard !Task.isCancelled else { return }
-                    clientLeft.set()
+                    do {
+                        try await Self.forward(inbound, to: input, resize: { size in try? await engine.resizeExec(id, size: size) })
+                        guard !Task.isCancelled else { return }
+                        client.end(.left)
+                    } catch {
+                        guard !Task.isCancelled else { return }
+                        client.end((error as? MicadoError).map(ClientState.End.failed) ?? .left)
+                    }
+                    // The client closed, vanished or broke the protocol while the command runs.
                     hangUp()
                 }
                 for try await frame in attached.output {
                     guard await Self.send(frame, to: outbound) else {
-                        clientLeft.set()
+                        client.end(.left)
                         break
                     }
                 }
-                // The output ended: the command is done, or it was hung up because the client left.
+                // The output ended: the command is done, or the client's side ended it.
                 defer { group.cancelAll() }
-                if clientLeft.isSet { return .clientLeft(hungUp: try await target.hangUp()) }
-                let code = try await engine.exitCode(ofExec: id)
-                try await outbound.write(.text(Self.encode(ExecStreamEnd(exitCode: code))))
-                return .exited(code)
+                switch client.ended {
+                case .left?: return .clientLeft(hungUp: try await target.hangUp())
+                case .failed(let error)?: throw error
+                case nil:
+                    let code = try await engine.exitCode(ofExec: id)
+                    try? await outbound.write(.text(Self.encode(ExecStreamEnd(exitCode: code))))
+                    return .exited(code)
+                }
             }
         }
     }
@@ -139,9 +146,10 @@ struct ExecRelay {
         for try await message in inbound.messages(maxSize: 1 << 20) {
             switch message {
             case .binary(let bytes):
-                if stdinOpen { try await input.write(bytes) }
+                // A write fails only once the command's side is closed; its output says how it ended.
+                if stdinOpen, (try? await input.write(bytes)) == nil { stdinOpen = false }
             case .text(let text):
-                guard let control = try? JSONDecoder().decode(ExecStreamControl.self, from: Data(text.utf8)) else { continue }
+                let control = try Self.control(text)
                 if let size = control.resize { await resize(size) }
                 if control.closeStdin == true, stdinOpen {
                     stdinOpen = false
@@ -151,14 +159,28 @@ struct ExecRelay {
         }
     }
 
+    static func control(_ text: String) throws(MicadoError) -> ExecStreamControl {
+        guard let control = try? JSONDecoder().decode(ExecStreamControl.self, from: Data(text.utf8)) else {
+            throw .badRequest(#"unreadable control message (send {"resize":{"columns":C,"rows":R}} or {"closeStdin":true}): "# + text.prefix(80))
+        }
+        if let size = control.resize, !(1...10_000).contains(size.columns) || !(1...10_000).contains(size.rows) {
+            throw .badRequest("a terminal size needs columns and rows from 1 to 10000, not \(size.columns)x\(size.rows)")
+        }
+        return control
+    }
+
     static func encode(_ end: ExecStreamEnd) -> String {
         String(decoding: (try? WireFormat.encoder().encode(end)) ?? Data(), as: UTF8.self)
     }
 
-    /// Set once, read from anywhere.
-    final class Latch: Sendable {
-        private let state = Mutex(false)
-        func set() { state.withLock { $0 = true } }
-        var isSet: Bool { state.withLock { $0 } }
+    /// How the client's side ended, if it did first: set by the task that reads the client.
+    final class ClientState: Sendable {
+        enum End: Sendable {
+            case left
+            case failed(MicadoError)
+        }
+        private let state = Mutex<End?>(nil)
+        func end(_ end: End) { state.withLock { if $0 == nil { $0 = end } } }
+        var ended: End? { state.withLock { $0 } }
     }
 }

@@ -135,7 +135,7 @@ public enum HTTPAPI {
         } onUpgrade: { inbound, outbound, context in
             let name = try context.requestContext.parameters.require("name")
             let options = try ExecStreamOptions(context.request.uri.queryParameters)
-            await ExecRelay(orchestrator: orchestrator, name: name, options: options, logger: logger).run(inbound: inbound, outbound: outbound)
+            await ExecRelay(orchestrator: orchestrator, name: name, options: options).run(inbound: inbound, outbound: outbound)
         }
         return router
     }

@@ -60,8 +60,22 @@ struct AttachedExecuteTests {
             #expect(transcript.streams == [ExecStream.stdout], "a terminal has one stream")
             #expect(transcript.end == #"{"exitCode":5}"#)
 
+            // A message outside the protocol ends the session with the reason.
+            let broken = Transcript()
+            try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: Logger(label: "test")) {
+                inbound, outbound, _ in
+                try await outbound.write(.text(#"{"resize":{"columns":0,"rows":43}}"#))
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message { broken.end = text }
+                }
+            }
+            let end = try WireFormat.decoder().decode(ExecStreamEnd.self, from: Data((broken.end ?? "").utf8))
+            #expect(end.error?.code == .badRequest)
+            #expect(end.error?.message.contains("columns and rows from 1 to 10000, not 0x43") == true, "\(end.error?.message ?? "")")
+
             let events = try f.micado(["events", "--subject", "container-shell"]).stdout
             #expect(events.contains("executed 'sh' in container-shell with a terminal (exit 3)"), "\(events)")
+            #expect(events.contains("could not run 'sh' in container-shell with a terminal: a terminal size needs"), "\(events)")
         }
     }
 
