@@ -1,10 +1,14 @@
 import AsyncHTTPClient
 import DockerEngine
 import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
 import MicadoCore
 import MicadoManager
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// One client for the process's life, never shut down: the CLI exits instead.
 /// It fails at once when the manager does not listen, rather than retrying until the deadline.
@@ -77,6 +81,34 @@ struct ManagerClient {
         do { return try WireFormat.decoder().decode(T.self, from: Data(buffer.readableBytesView)) } catch {
             throw .init(.internal, "unexpected answer from the manager to \(method) \(path): \(error)")
         }
+    }
+
+    /// Opens a WebSocket on `path` (bearer token as for every route) and runs `handler` on
+    /// it. A declined upgrade is reported with the manager's reason: the same route without
+    /// an upgrade answers it. Errors of `handler` come out as they are.
+    func webSocket(
+        _ path: String, query: [(String, String)] = [],
+        _ handler: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
+    ) async throws(MicadoError) {
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(token)"
+        var logger = Logger(label: "micado.websocket")
+        logger.logLevel = .critical
+        let failure = Mutex<(any Error)?>(nil)
+        do {
+            try await WebSocketClient.connect(
+                url: "ws" + url(path, query: query).dropFirst("http".count),
+                configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers), logger: logger
+            ) { inbound, outbound, _ in
+                do { try await handler(inbound, outbound) } catch { failure.withLock { $0 = error } }
+            }
+        } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
+            _ = try await send(.GET, path, query: query)
+            throw .init(.internal, "the manager declined the WebSocket upgrade of \(path)")
+        } catch {
+            throw .init(.unreachable, "cannot reach the micado manager at \(baseURL) (\(error)). Start it with 'micado manager' (see the README), or check MICADO_HOME")
+        }
+        if let error = failure.withLock({ $0 }) { throw error as? MicadoError ?? MicadoError(.internal, "\(error)") }
     }
 
     func url(_ path: String, query: [(String, String)] = []) -> String {

@@ -1,13 +1,13 @@
 import ArgumentParser
 import DockerEngine
 import Foundation
-import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import MicadoCore
 import MicadoManager
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 extension Micado {
     struct BenchExec: AsyncParsableCommand {
@@ -83,13 +83,13 @@ extension Micado {
         /// The same through the manager: WebSocket upgrade, then exec create and start.
         static func timeMicadoSession(_ client: ManagerClient, _ name: String) async throws -> Double {
             let start = ContinuousClock.now
-            let elapsed = Box()
+            let elapsed = Mutex(0.0)
             try await connect(client, name, command: "echo ready") { inbound, _ in
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 _ = try await messages.next()
-                elapsed.value = (ContinuousClock.now - start).inSeconds
+                elapsed.withLock { $0 = (ContinuousClock.now - start).inSeconds }
             }
-            return elapsed.value
+            return elapsed.withLock { $0 }
         }
 
         static func directRoundTrips(_ engine: EngineClient, _ containerID: String, count: Int) async throws -> [Double] {
@@ -109,7 +109,7 @@ extension Micado {
         }
 
         static func micadoRoundTrips(_ client: ManagerClient, _ name: String, count: Int) async throws -> [Double] {
-            let times = Box<[Double]>([])
+            let times = Mutex<[Double]>([])
             try await connect(client, name, command: "cat") { inbound, outbound in
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 var collected: [Double] = []
@@ -119,32 +119,17 @@ extension Micado {
                     _ = try await messages.next()
                     collected.append((ContinuousClock.now - start).inSeconds)
                 }
-                times.value = collected
+                times.withLock { $0 = collected }
                 try await outbound.write(.text(AttachedExecSession.control(ExecStreamControl(closeStdin: true))))
             }
-            return times.value
+            return times.withLock { $0 }
         }
 
         static func connect(
             _ client: ManagerClient, _ name: String, command: String,
             _ body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
         ) async throws {
-            var headers = HTTPFields()
-            headers[.authorization] = "Bearer \(client.token)"
-            let url = "ws" + client.url("/v1/containers/\(name)\(ExecStream.path)", query: [("command", command)]).dropFirst("http".count)
-            try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: Logger(label: "bench")) {
-                inbound, outbound, _ in try await body(inbound, outbound)
-            }
-        }
-
-        /// A result handed out of a WebSocket handler.
-        final class Box<Value>: @unchecked Sendable {
-            var value: Value
-            init(_ value: Value) { self.value = value }
+            try await client.webSocket("/v1/containers/\(name)\(ExecStream.path)", query: [("command", command)], body)
         }
     }
-}
-
-extension Micado.BenchExec.Box where Value == Double {
-    convenience init() { self.init(0) }
 }

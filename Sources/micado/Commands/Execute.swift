@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import HTTPTypes
 import HummingbirdWSClient
-import Logging
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -66,28 +64,12 @@ struct AttachedExecSession {
         var query = [("command", command), ("tty", tty ? "true" : "false")]
         if let size { query += [("columns", String(size.columns)), ("rows", String(size.rows))] }
         if tty, let term = ProcessInfo.processInfo.environment["TERM"], !term.isEmpty { query.append(("term", term)) }
-        let path = "/v1/containers/\(ManagerClient.escape(name))\(ExecStream.path)"
-        var headers = HTTPFields()
-        headers[.authorization] = "Bearer \(client.token)"
-        var logger = Logger(label: "micado.execute")
-        logger.logLevel = .critical
         let end = Mutex<ExecStreamEnd?>(nil)
         let restore = tty ? Terminal.makeRaw() : {}
         defer { restore() }
-        do {
-            try await WebSocketClient.connect(
-                url: "ws" + client.url(path, query: query).dropFirst("http".count),
-                configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers), logger: logger
-            ) { inbound, outbound, _ in
-                let last = await Self.relay(inbound: inbound, outbound: outbound, tty: tty)
-                end.withLock { $0 = last }
-            }
-        } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
-            // The manager declined; the same route without an upgrade answers why.
-            _ = try await client.send(.GET, path, query: query)
-            throw .init(.internal, "the manager declined to attach to \(name)")
-        } catch {
-            throw .init(.unreachable, "cannot reach the micado manager at \(client.baseURL) (\(error)). Start it with 'micado manager'")
+        try await client.webSocket("/v1/containers/\(ManagerClient.escape(name))\(ExecStream.path)", query: query) { inbound, outbound in
+            let last = await Self.relay(inbound: inbound, outbound: outbound, tty: tty)
+            end.withLock { $0 = last }
         }
         switch end.withLock({ $0 }) {
         case let last? where last.error != nil: throw MicadoError(last.error!.code, last.error!.message)
