@@ -72,16 +72,23 @@ extension EngineClient {
     }
 
     /// `POST /images/{name}/push`; returns the pushed digest. `auth` is the X-Registry-Auth value.
-    public func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> String? {
+    public struct PushResult: Sendable {
+        public var digest: String?
+        /// The engine's own "Retrying in N seconds" notes: a push that succeeded slowly says why.
+        public var retries: [String]
+    }
+
+    public func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> PushResult {
         let response = try await send(
             .POST, "/images/\(repository)/push", query: [("tag", tag)], headers: [("X-Registry-Auth", auth)], timeout: .seconds(300))
-        var digest: String?
+        var result = PushResult(digest: nil, retries: [])
         for line in String(buffer: response.body).split(separator: "\n") {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
             if let error = object["error"] as? String { throw .init(.engine, "push of \(repository):\(tag) failed: \(error)") }
-            if let aux = object["aux"] as? [String: Any], let d = aux["Digest"] as? String { digest = d }
+            if let aux = object["aux"] as? [String: Any], let d = aux["Digest"] as? String { result.digest = d }
+            if let status = object["status"] as? String, status.hasPrefix("Retrying") { result.retries.append(status) }
         }
-        return digest
+        return result
     }
 
     /// The X-Registry-Auth header value for a registry login.

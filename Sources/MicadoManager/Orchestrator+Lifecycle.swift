@@ -107,17 +107,22 @@ extension Orchestrator {
         let previous = try await store.image(tag)
         var record = ImageRecord(
             name: tag, imageID: inspect.id, sizeBytes: inspect.size, criticalMemoryMiB: previous?.criticalMemoryMiB, createdAt: Date())
+        var pushNote = ""
         if let registry {
             // Pushed to micado's registry: whatever instance a container lands on pulls it from there.
             let repository = "\(registry.address)/\(imageName)"
             try await engine.tagImage(tag, repository: repository, tag: "latest")
+            let started = ContinuousClock.now
             let pushed = try await engine.pushImage(repository: repository, tag: "latest", auth: registry.auth)
             let digests = try await engine.inspectImage(repository + ":latest").repoDigests ?? []
-            record.digest = pushed ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.split(separator: "@")[1]) }
+            record.digest = pushed.digest ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.split(separator: "@")[1]) }
             record.reference = repository + ":latest"
+            let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)
+            pushNote = ", pushed as \(repository):latest (\(record.digest ?? "?")) in \(seconds) s"
+            if !pushed.retries.isEmpty { pushNote += " after the engine retried: " + pushed.retries.joined(separator: "; ") }
         }
         try await store.upsertImage(record)
-        await note("image.built", tag, "built \(tag) as \(result.imageID ?? inspect.id)" + (record.reference.map { ", pushed as \($0) (\(record.digest ?? "?"))" } ?? ""))
+        await note("image.built", tag, "built \(tag) as \(result.imageID ?? inspect.id)" + pushNote)
         return Self.view(of: record)
     }
 

@@ -21,6 +21,9 @@ struct RegistryTests {
             let registry = "\(f.subnetPrefix).1:5000"
             #expect(image.reference == "\(registry)/container-reg:latest")
             #expect(image.digest?.hasPrefix("sha256:") == true)
+            // The push is reported with its duration, and with the engine's retries if it needed any.
+            let built = try f.micado(["events", "--subject", "container-reg:latest"]).stdout
+            #expect(built.contains("pushed as \(registry)/container-reg:latest (\(image.digest ?? "")) in "), "\(built)")
 
             // Restart: the registry's data survives, and the instance pulls from it.
             try await f.stopManager()
