@@ -24,17 +24,9 @@ MANAGER_PID=
 cleanup() {
   set +e
   [ -n "$MANAGER_PID" ] && kill -TERM "$MANAGER_PID" 2>/dev/null && wait "$MANAGER_PID" 2>/dev/null
-  # instances the manager left (the scaler deletes idle ones; quit ones may still be there)
-  for dir in "$MICADO_HOME"/instances/local/i*; do
-    [ -d "$dir" ] || continue
-    id=$(basename "$dir")
-    [ -f "$dir/dockerd.pid" ] && kill -TERM "$(cat "$dir/dockerd.pid")" 2>/dev/null && sleep 1
-    for p in $(ip netns pids "micado-$id" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    { grep -o " $dir/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m"; done
-    ip link del "v$id" 2>/dev/null; ip netns del "micado-$id" 2>/dev/null
-    for c in /sys/fs/cgroup/*/"micado-$id"; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null; done
-    rm -rf "$dir"
-  done
+  # instances the manager left (the scaler deletes idle ones), by the local driver's own
+  # teardown, which each instance's folder holds
+  for t in "$MICADO_HOME"/instances/local/i*/teardown; do [ -f "$t" ] && bash "$t"; done
   rm -rf "/etc/docker/certs.d/10.213.$third.1:5000"
   "$ROOT/scripts/engine.sh" down "engine-$ID"
   "$ROOT/scripts/engine.sh" bridge-down

@@ -44,7 +44,9 @@ extension LocalDriver {
         touch boot.done
         """#
 
-    /// Deletes an instance: $1 folder, $2 id, $3 namespace, $4 veth. Idempotent.
+    /// Deletes an instance: $1 folder, $2 id, $3 namespace, $4 veth. Idempotent. Each
+    /// instance's folder also holds it as `teardown`, with its arguments, for whoever must
+    /// clean up without a manager (a demo or CI after a crash).
     static let teardownScript = #"""
         set -u
         DIR=$1; ID=$2; NS=$3; VETH=$4
@@ -61,6 +63,16 @@ extension LocalDriver {
         if ip netns list | grep -qw "^$NS"; then
           for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
         fi
+        # Containers live in namespaces of their own but in the instance's cgroups: whatever
+        # an engine that died (or was killed) did not stop is killed here, then waited for.
+        procs() { cat /sys/fs/cgroup/*/"micado-$ID"/cgroup.procs /sys/fs/cgroup/*/"micado-$ID"/*/cgroup.procs \
+          /sys/fs/cgroup/"micado-$ID"/cgroup.procs /sys/fs/cgroup/"micado-$ID"/*/cgroup.procs 2>/dev/null | sort -u; }
+        for _ in $(seq 50); do
+          left=$(procs)
+          [ -z "$left" ] && break
+          kill -KILL $left 2>/dev/null
+          sleep 0.1
+        done
         { grep -o " $DIR/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
         ip link del "$VETH" 2>/dev/null
         ip netns del "$NS" 2>/dev/null

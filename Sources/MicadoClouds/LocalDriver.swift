@@ -79,6 +79,8 @@ public struct LocalDriver: CloudDriver {
     func prepare(id: String, address: String, request: CreateInstanceRequest) throws {
         let dir = directory(id)
         func write(_ text: String, _ name: String, mode: Int16 = 0o600) throws { try self.write(text, name, of: id, mode: mode) }
+        // First, so that nothing this instance starts can exist without its way out.
+        try write(Self.teardownFile(id: id, directory: dir), "teardown", mode: 0o700)
         let tags = String(decoding: try JSONEncoder().encode(request.tags), as: UTF8.self)
         try write(tags, "tags.json")
         try write(request.flavour.name, "flavour")
@@ -114,6 +116,11 @@ public struct LocalDriver: CloudDriver {
             """
         try write(environment, "boot.env")
         try write(Self.bootScript, "boot.sh", mode: 0o700)
+    }
+
+    /// The teardown script with this instance's arguments: `bash DIR/teardown` deletes it.
+    static func teardownFile(id: String, directory: String) -> String {
+        "#!/bin/bash\nset -- '\(directory)' '\(id)' '\(namespace(id))' '\(veth(id))'\n" + teardownScript + "\n"
     }
 
     public func describe(_ id: String) async throws(CloudError) -> CloudInstance? {

@@ -106,12 +106,15 @@ final class ManagerFixture: @unchecked Sendable {
         ((try? FileManager.default.contentsOfDirectory(atPath: instancesDirectory)) ?? []).filter { $0.hasPrefix("i") && $0.count == 11 }.sorted()
     }
 
-    /// Whether anything of an instance is left on the machine: namespace, veth, engine process.
+    /// Whether anything of an instance is left on the machine: namespace, veth, engine process, cgroups.
     static func leftovers(of id: String) throws -> [String] {
         var found: [String] = []
         if try CommandResult.run("/usr/sbin/ip", ["netns", "list"]).stdout.contains("micado-\(id)") { found.append("namespace micado-\(id)") }
         if try CommandResult.run("/usr/sbin/ip", ["link", "show", "v\(id)"]).status == 0 { found.append("veth v\(id)") }
         if try CommandResult.run("/usr/bin/pgrep", ["-f", "/\(id)/daemon.json"]).status == 0 { found.append("dockerd of \(id)") }
+        // Its containers' processes would keep its cgroups alive.
+        let cgroups = try CommandResult.run("/bin/sh", ["-c", "ls -d /sys/fs/cgroup/*/micado-\(id) /sys/fs/cgroup/micado-\(id) 2>/dev/null"]).stdout
+        if !cgroups.isEmpty { found.append("cgroups \(cgroups.split(separator: "\n").joined(separator: " "))") }
         return found
     }
 
