@@ -105,22 +105,17 @@ public final class EngineClient: Sendable {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
-    func request(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], versioned: Bool = true) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: url(path, query: query, versioned: versioned))
-        request.method = method
-        // The Engine refuses requests without a Host; over a unix socket there is none to derive.
-        if case .unix = endpoint.transport { request.headers.replaceOrAdd(name: "Host", value: "docker") }
-        request.tlsConfiguration = tls
-        return request
-    }
-
     /// Sends one request and collects the whole answer (bounded), mapping engine errors.
     public func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
         timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
     ) async throws(MicadoError) -> Response {
-        var request = request(method, path, query: query, versioned: versioned)
+        var request = HTTPClientRequest(url: url(path, query: query, versioned: versioned))
+        request.method = method
+        // The Engine refuses requests without a Host; over a unix socket there is none to derive.
+        if case .unix = endpoint.transport { request.headers.replaceOrAdd(name: "Host", value: "docker") }
+        request.tlsConfiguration = tls
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))

@@ -50,7 +50,6 @@ public struct ManagerDaemon {
             let router = HTTPAPI.router(orchestrator: orchestrator, token: token, logger: logger)
             var services: [any Service] = [
                 Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger),
-                EngineEventWatcher(orchestrator: orchestrator, logger: logger),
                 ProxyController(orchestrator: orchestrator, home: home, logger: logger),
                 UsageMonitor(orchestrator: orchestrator, metrics: metrics, logger: logger),
             ]

@@ -9,9 +9,9 @@ import ServiceLifecycle
 import Synchronization
 
 /// Grows and shrinks the fleet: pending tasks become instances, idle instances are
-/// drained and deleted. Runs a pass at once when woken (a launch, an instance change, a
-/// node event from the engine) and otherwise every `interval`; every pass re-reads the
-/// store and the swarm, so it is idempotent across restarts.
+/// drained and deleted. Runs a pass at once when woken (a launch, an instance change)
+/// and otherwise every `interval`; every pass re-reads the store and the swarm, so it is
+/// idempotent across restarts.
 public struct Scaler: Service {
     let orchestrator: Orchestrator
     let interval: Duration

@@ -46,7 +46,6 @@ public final class ManagerMetrics: Sendable {
     let sampledContainers: Gauge
     let scaleUps: Counter
     let scaleDowns: Counter
-    let nodeEvents: Counter
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -57,7 +56,6 @@ public final class ManagerMetrics: Sendable {
         sampledContainers = registry.makeGauge(name: "micado_monitor_sampled_containers", help: "Containers sampled in the last pass")
         scaleUps = registry.makeCounter(name: "micado_scaler_instances_started_total", help: "Instances the scaler decided to start")
         scaleDowns = registry.makeCounter(name: "micado_scaler_instances_drained_total", help: "Instances the scaler decided to drain")
-        nodeEvents = registry.makeCounter(name: "micado_engine_node_events_total", help: "Node events from the engine, each a wake-up of the scaler")
     }
 }
 

@@ -1,4 +1,3 @@
-import Foundation
 import MicadoCore
 import Testing
 
@@ -26,21 +25,5 @@ import Testing
 
     @Test func garbageIsAnEngineError() {
         #expect(throws: MicadoError.self) { try RawResponseHead.parse(Array("SSH-2.0-OpenSSH\r\n\r\n".utf8)) }
-    }
-}
-
-/// The event stream's newline-delimited JSON, split wherever the network splits it.
-@Suite struct EventLineSplitterTests {
-    @Test func linesSurviveAnySplit() throws {
-        let text = #"{"Type":"node","Action":"update","Actor":{"ID":"n1","Attributes":{"name":"i1"}}}"# + "\n\n"
-            + #"{"Type":"service","Action":"create","Actor":{"ID":"s1"}}"# + "\n"
-        let bytes = Array(text.utf8)
-        for cut in 0...bytes.count {
-            var splitter = EventLineSplitter()
-            let lines = splitter.feed(bytes[..<cut]) + splitter.feed(bytes[cut...])
-            let events = try lines.map { try JSONDecoder().decode(EngineEvent.self, from: Data($0)) }
-            #expect(events.map(\.type) == ["node", "service"], "cut at \(cut)")
-            #expect(events.first?.actor.attributes?["name"] == "i1")
-        }
     }
 }
