@@ -23,14 +23,31 @@ enum Terminal {
 
     /// Puts stdin's terminal in raw mode (keys go to the remote command as typed, Ctrl-C
     /// included) until the returned function restores it.
+    /// A TERM or QUIT sent to micado restores the terminal before it exits (keys cannot
+    /// send signals while raw; the command in the container is then hung up by the manager).
     static func makeRaw() -> () -> Void {
         var saved = termios()
         guard tcgetattr(0, &saved) == 0 else { return {} }
         var raw = saved
         cfmakeraw(&raw)
         tcsetattr(0, TCSANOW, &raw)
-        return { _ = withUnsafePointer(to: saved) { tcsetattr(0, TCSANOW, $0) } }
+        let original = saved
+        let restore: @Sendable () -> Void = { _ = withUnsafePointer(to: original) { tcsetattr(0, TCSANOW, $0) } }
+        for signal in [SIGTERM, SIGQUIT] {
+            Glibc.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal)
+            source.setEventHandler {
+                restore()
+                exit(128 + signal)
+            }
+            source.resume()
+            exitSources.append(source)
+        }
+        return restore
     }
+
+    /// Kept for the life of the process: a signal source that is released stops listening.
+    nonisolated(unsafe) static var exitSources: [any DispatchSourceSignal] = []
 
     /// The terminal's new size after each SIGWINCH.
     static func resizes() -> AsyncStream<TerminalSize> {

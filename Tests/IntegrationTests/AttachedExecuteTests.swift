@@ -138,6 +138,18 @@ struct AttachedExecuteTests {
             #expect(try f.micado(["events", "--subject", "container-hup"]).stdout.contains(
                 "the client of 'sleep 4242' in container-hup left; hung up 1 process(es) of it"))
 
+            // micado itself told to stop: the terminal is given back as it was, the command hung up.
+            let stopped = try f.startOnTerminal(
+                ["execute", "-n", "container-hup", "-c", "sleep 4141"], log: f.state + "/term.log", then: "echo status=$?; stty -a")
+            defer { stopped.signal(SIGKILL); _ = stopped.wait() }
+            #expect(try await Self.eventually { try Self.processes(f).contains("sleep 4141") }, "the attached command never ran")
+            #expect(try CommandResult.run("/usr/bin/pkill", ["-TERM", "-f", "execute -n container-hup -c sleep 4141"]).status == 0)
+            #expect(try await Self.eventually { stopped.poll() != nil }, "the terminal session did not end")
+            let shown = (try? String(contentsOfFile: f.state + "/term.log", encoding: .utf8)) ?? ""
+            #expect(shown.contains("status=143"), "\(shown)")
+            #expect(shown.contains(" icanon") && shown.contains(" echo ") && !shown.contains("-icanon"), "the terminal stayed raw:\n\(shown)")
+            #expect(try await Self.eventually { try !Self.processes(f).contains("sleep 4141") }, "the command outlived its client")
+
             for (signal, command, expected) in [
                 (SIGTERM, "sleep 4343", "the client of 'sleep 4343' in container-hup left; hung up 1 process(es) of it"),  // at shutdown
                 (SIGKILL, "sleep 4444", "hung up 1 process(es) of 'sleep 4444' in container-hup, left attached when the manager stopped"),  // at the next start

@@ -182,9 +182,11 @@ final class ManagerFixture: @unchecked Sendable {
     }
 
     /// Starts micado on a terminal of its own in the background; what it shows goes to `log`.
-    func startOnTerminal(_ arguments: [String], log: String) throws -> ChildProcess {
-        try ChildProcess.start(
-            "/usr/bin/script", ["--quiet", "--return", "--command", "exec \(Self.quoted(arguments))", "/dev/null"],
+    /// `then`, a shell command, runs on the same terminal after micado exits.
+    func startOnTerminal(_ arguments: [String], log: String, then: String? = nil) throws -> ChildProcess {
+        let command = then.map { "\(Self.quoted(arguments)); \($0)" } ?? "exec \(Self.quoted(arguments))"
+        return try ChildProcess.start(
+            "/usr/bin/script", ["--quiet", "--return", "--command", command, "/dev/null"],
             environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": home]) { _, b in b }, output: log)
     }
 
