@@ -51,7 +51,8 @@ struct ExecRelay {
 
     enum Outcome {
         case exited(Int)
-        case clientLeft(hungUp: Int)
+        /// How many processes were hung up, or why they could not be.
+        case clientLeft(hungUp: Result<Int, MicadoError>)
     }
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
@@ -68,9 +69,13 @@ struct ExecRelay {
             switch try await relay(target, inbound: inbound, outbound: outbound) {
             case .exited(let code):
                 await orchestrator.note("container.execute", name, "executed '\(options.command)' in \(name) \(mode) (exit \(code))")
-            case .clientLeft(let processes):
+            case .clientLeft(.success(let processes)):
                 await orchestrator.note(
                     "container.execute", name, "the client of '\(options.command)' in \(name) left; hung up \(processes) process(es) of it")
+            case .clientLeft(.failure(let error)):
+                await orchestrator.note(
+                    "container.execute", name,
+                    "the client of '\(options.command)' in \(name) left, and the command could not be hung up (\(error.message)); it may still run")
             }
         } catch {
             // The engine's side broke mid-way: whatever still runs of the command is hung up.
@@ -117,7 +122,8 @@ struct ExecRelay {
                 // The output ended: the command is done, or the client's side ended it.
                 defer { group.cancelAll() }
                 switch client.ended {
-                case .left?: return .clientLeft(hungUp: try await target.hangUp())
+                case .left?:
+                    return .clientLeft(hungUp: await Self.hangUp(target))
                 case .failed(let error)?: throw error
                 case nil:
                     let code = try await engine.exitCode(ofExec: id)
@@ -126,6 +132,10 @@ struct ExecRelay {
                 }
             }
         }
+    }
+
+    static func hangUp(_ target: AttachedExecTarget) async -> Result<Int, MicadoError> {
+        do { return .success(try await target.hangUp()) } catch { return .failure(error) }
     }
 
     /// Sends output in messages small enough for any peer's frame limit; false when the client is gone.

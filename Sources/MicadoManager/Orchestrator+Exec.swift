@@ -49,20 +49,26 @@ extension Orchestrator {
     public func hangUpLeftoverExecSessions() async throws(MicadoError) {
         for session in try await store.execSessions() {
             let message: String
-            do throws(MicadoError) {
-                let (engine, containerID) = try await runningTask(of: session.container)
-                if containerID == session.containerID {
-                    let target = AttachedExecTarget(engine: engine, containerID: containerID, execID: "", session: session.session)
-                    let processes = try await target.hangUp()
-                    message = "hung up \(processes) process(es) of '\(session.command)' in \(session.container), left attached when the manager stopped"
-                } else {
-                    message = "the task that ran '\(session.command)' in \(session.container) is gone, and the command with it"
-                }
-            } catch where error.code == .notFound || error.code == .conflict {
-                message = "\(session.container) no longer runs; '\(session.command)' ended with it"
+            let task: (EngineClient, String)
+            do { task = try await runningTask(of: session.container) } catch where error.code == .notFound || error.code == .conflict {
+                task = (engine, "")
             } catch {
                 await note("container.execute", session.container, "cannot hang up '\(session.command)' in \(session.container) yet: \(error.message)")
                 continue
+            }
+            if task.1 != session.containerID {
+                message = "the task that ran '\(session.command)' in \(session.container) is gone, and the command with it"
+            } else {
+                let target = AttachedExecTarget(engine: task.0, containerID: task.1, execID: "", session: session.session)
+                do {
+                    let processes = try await target.hangUp()
+                    message = "hung up \(processes) process(es) of '\(session.command)' in \(session.container), left attached when the manager stopped"
+                } catch where error.code == .conflict {
+                    message = "'\(session.command)' in \(session.container) was left attached when the manager stopped and cannot be hung up (\(error.message)); it may still run"
+                } catch {
+                    await note("container.execute", session.container, "cannot hang up '\(session.command)' in \(session.container) yet: \(error.message)")
+                    continue
+                }
             }
             await note("container.execute", session.container, message)
             try await store.deleteExecSession(session.session)
@@ -87,6 +93,9 @@ struct AttachedExecTarget: Sendable {
     /// finds the processes by the session variable in their environment.
     func hangUp() async throws(MicadoError) -> Int {
         let script = """
+            for tool in tr grep kill; do
+              command -v $tool >/dev/null || { echo "the container has no $tool" >&2; exit 127; }
+            done
             n=0
             for p in /proc/[0-9]*; do
               if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "\(Self.sessionVariable)=\(session)"; then
@@ -96,6 +105,11 @@ struct AttachedExecTarget: Sendable {
             echo $n
             """
         let output = try await engine.exec(container: containerID, command: ["sh", "-c", script], timeout: .seconds(10))
-        return Int(String(decoding: output.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let stdout = String(decoding: output.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard output.exitCode == 0, let count = Int(stdout) else {
+            let why = String(decoding: output.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw .conflict("cannot find the command's processes: \(why.isEmpty ? "exit \(output.exitCode)" : why)")
+        }
+        return count
     }
 }
