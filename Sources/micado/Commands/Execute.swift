@@ -11,11 +11,10 @@ extension Micado {
         static let configuration = CommandConfiguration(
             abstract: "Execute a command inside a running container.",
             discussion: """
-                The command runs with sh -c. When stdin and stdout are a terminal, it runs attached to a
-                terminal of its own: keys go to it as typed (Ctrl-C included) and the window size follows
-                yours; 'exit' or the command's end returns. Otherwise its output is printed when it ends.
-                With -i, stdin (a pipe or a file) streams to it while its output streams back.
-                The command's exit code becomes micado's.
+                The command runs with sh -c, and its exit code becomes micado's.
+
+                When stdin and stdout are a terminal, the command gets a terminal of its own: keys go to it as typed (Ctrl-C included), the window size and TERM follow yours, and 'exit' or the command's end returns. With -i and no terminal, stdin (a pipe or a file) streams to it while its output streams back. Otherwise its output is printed when it ends.
+
                 Examples:
                   micado execute -n container-x -c sh
                   micado execute -n container-x -c 'ls /www'
