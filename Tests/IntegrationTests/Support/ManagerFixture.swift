@@ -62,8 +62,8 @@ final class ManagerFixture: @unchecked Sendable {
         engineName = id
         engineIP = "\(subnetPrefix).2"
         home = state + "/home"
-        port = Int.random(in: 20000...40000)
-        proxyPort = Int.random(in: 40001...60000)
+        port = Self.freePorts(1, in: 20000..<26000)
+        proxyPort = Self.freePorts(3, in: 26000..<32000)
     }
 
     /// A 10.213.X.0/24 that no interface of this machine uses yet.
@@ -100,6 +100,29 @@ final class ManagerFixture: @unchecked Sendable {
     }
 
     var instancesDirectory: String { home + "/instances/local" }
+
+    /// The first of `count` consecutive loopback ports that are free now, below the kernel's
+    /// ephemeral range (32768 and up), where outgoing connections would take them at random.
+    static func freePorts(_ count: Int, in range: Range<Int>) -> Int {
+        for _ in 0..<200 {
+            let first = Int.random(in: range.lowerBound..<(range.upperBound - count))
+            if (first..<(first + count)).allSatisfy(isFree) { return first }
+        }
+        return Int.random(in: range.lowerBound..<(range.upperBound - count))
+    }
+
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
 
     /// Instance IDs the local cloud holds for this fixture right now.
     func instanceIDs() -> [String] {
