@@ -13,11 +13,29 @@ public struct ChildProcess: Sendable {
 
     /// Starts `executable` with stdin from /dev/null and stdout and stderr appended to `output`.
     public static func start(_ executable: String, _ arguments: [String], environment: [String: String], output: String) throws -> ChildProcess {
+        try start(executable, arguments, environment: environment) { actions in
+            posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        }
+    }
+
+    /// Starts `executable` with stdin from /dev/null and stdout and stderr on `outputDescriptor`.
+    static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String], outputDescriptor: Int32
+    ) throws -> ChildProcess {
+        try start(executable, arguments, environment: environment) { actions in
+            posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 1)
+        }
+    }
+
+    static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String],
+        stdout: (inout posix_spawn_file_actions_t) -> Void
+    ) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        stdout(&actions)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         // Nothing else of ours leaks into the child: a detached boot or dockerd that kept the
         // manager's listening socket would hold its port after the manager died.
@@ -67,11 +85,24 @@ public struct ChildProcess: Sendable {
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
         throws -> (status: Int32, output: String)
     {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("micado-run-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let child = try start(executable, arguments, environment: environment, output: log)
-        let status = child.wait()
-        return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        // A file, not a pipe (a chatty child can never block on it), unlinked at once: nothing
+        // is left behind even when this process is killed while the child runs.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("micado-run-\(UUID().uuidString)").path
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        unlink(path)
+        defer { close(fd) }
+        let status = try start(executable, arguments, environment: environment, outputDescriptor: fd).wait()
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            guard n > 0 else { break }
+            output += buffer[..<n]
+            offset += off_t(n)
+        }
+        return (status, String(decoding: output, as: UTF8.self))
     }
 
     /// Whether a process with this pid is alive (and not a zombie of ours).

@@ -1,0 +1,16 @@
+import Foundation
+import MicadoClouds
+import Testing
+
+@Suite struct ChildProcessTests {
+    @Test func runCollectsBothStreamsAndLeavesNoFile() throws {
+        let before = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("micado-run-") }
+        let result = try ChildProcess.run("/bin/sh", ["-c", "echo out; echo err >&2; head -c 200000 /dev/zero | tr '\\0' x; exit 3"])
+        #expect(result.status == 3)
+        #expect(result.output.hasPrefix("out\nerr\n"))
+        #expect(result.output.count == 8 + 200_000, "a large output is read whole")
+        #expect(result.output.hasSuffix("xxxx"))
+        let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("micado-run-") }
+        #expect(after == before)
+    }
+}
