@@ -62,7 +62,8 @@ extension EngineClient {
     }
 
     /// Starts exec `id` on a connection of its own and hands `body` its streams; the
-    /// connection closes when `body` returns (a TTY's command then sees a hang-up).
+    /// connection closes when `body` returns. The command may outlive it: the engine keeps
+    /// it running (a TTY's terminal open too) and has no call to signal it.
     ///
     /// AsyncHTTPClient cannot carry a hijacked connection, so this speaks HTTP/1.1 itself
     /// for the one request, then moves raw bytes (or the multiplexed frames without a TTY).
@@ -179,7 +180,7 @@ struct RawResponseHead: Sendable, Equatable {
     }
 }
 
-/// The streams of an attached exec. Its output is read by one task; input and `hangUp`
+/// The streams of an attached exec. Its output is read by one task; input and `disconnect`
 /// may be used from others.
 public struct AttachedExec {
     public let id: String
@@ -189,8 +190,8 @@ public struct AttachedExec {
     public let input: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let connection: any Channel
 
-    /// Closes the connection: the output ends and a TTY's command sees a hang-up.
-    public var hangUp: @Sendable () -> Void { { [connection] in connection.close(promise: nil) } }
+    /// Closes the connection: the output ends (the command itself is not stopped by it).
+    public var disconnect: @Sendable () -> Void { { [connection] in connection.close(promise: nil) } }
 }
 
 /// Output of an attached exec as frames: a TTY's bytes all count as stdout; without a

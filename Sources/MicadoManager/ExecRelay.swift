@@ -98,7 +98,7 @@ struct ExecRelay {
                 try? await engine.resizeExec(id, size: size)
             }
             let input = attached.input
-            let hangUp = attached.hangUp
+            let disconnect = attached.disconnect
             let client = ClientState()
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -110,8 +110,9 @@ struct ExecRelay {
                         guard !Task.isCancelled else { return }
                         client.end((error as? MicadoError).map(ClientState.End.failed) ?? .left)
                     }
-                    // The client closed, vanished or broke the protocol while the command runs.
-                    hangUp()
+                    // The client closed, vanished or broke the protocol while the command runs:
+                    // stop relaying its output; the command itself is hung up below.
+                    disconnect()
                 }
                 for try await frame in attached.output {
                     guard await Self.send(frame, to: outbound) else {
