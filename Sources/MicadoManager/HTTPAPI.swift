@@ -60,9 +60,7 @@ public enum HTTPAPI {
         }
         // Reached when the WebSocket router declined the upgrade: answers why, as JSON.
         api.get("/containers/{name}\(ExecStream.path)") { request, context -> Response in
-            let name = try context.parameters.require("name")
-            _ = try ExecStreamOptions(request.uri.queryParameters)
-            _ = try await orchestrator.runningTask(of: name)
+            try await checkExecStream(request, name: try context.parameters.require("name"), orchestrator)
             throw MicadoError.badRequest("\(request.uri.path) streams over a WebSocket: send an upgrade request, as 'micado execute' does")
         }
         api.get("/containers/{name}/files") { request, context in
@@ -129,8 +127,7 @@ public enum HTTPAPI {
         router.add(middleware: ErrorMiddleware(logger: logger))
         let api = router.group("/v1").add(middleware: BearerAuthMiddleware(token: token))
         api.ws("/containers/{name}\(ExecStream.path)") { request, context in
-            _ = try ExecStreamOptions(request.uri.queryParameters)
-            _ = try await orchestrator.runningTask(of: try context.parameters.require("name"))
+            try await checkExecStream(request, name: try context.parameters.require("name"), orchestrator)
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             let name = try context.requestContext.parameters.require("name")
@@ -138,6 +135,12 @@ public enum HTTPAPI {
             await ExecRelay(orchestrator: orchestrator, name: name, options: options).run(inbound: inbound, outbound: outbound)
         }
         return router
+    }
+
+    /// What an attached exec needs before the upgrade: a readable query and a running task.
+    static func checkExecStream(_ request: Request, name: String, _ orchestrator: Orchestrator) async throws {
+        _ = try ExecStreamOptions(request.uri.queryParameters)
+        _ = try await orchestrator.runningTask(of: name)
     }
 
     struct LogLineView: Codable {

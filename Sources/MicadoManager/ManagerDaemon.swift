@@ -51,7 +51,7 @@ public struct ManagerDaemon {
             var services: [any Service] = [
                 Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger),
                 ProxyController(orchestrator: orchestrator, home: home, logger: logger),
-                UsageMonitor(orchestrator: orchestrator, metrics: metrics, logger: logger),
+                UsageMonitor(orchestrator: orchestrator, logger: logger),
             ]
             if let registry {
                 services.insert(RegistryController(orchestrator: orchestrator, registry: registry, authority: clouds.authority, logger: logger), at: 0)

@@ -13,12 +13,10 @@ import ServiceLifecycle
 /// Prometheus gauges of `/metrics` current.
 public struct UsageMonitor: Service {
     let orchestrator: Orchestrator
-    let metrics: ManagerMetrics
     let logger: Logger
 
-    public init(orchestrator: Orchestrator, metrics: ManagerMetrics, logger: Logger) {
+    public init(orchestrator: Orchestrator, logger: Logger) {
         self.orchestrator = orchestrator
-        self.metrics = metrics
         self.logger = logger
     }
 
@@ -27,7 +25,7 @@ public struct UsageMonitor: Service {
         try await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let started = ContinuousClock.now
-                do { try await orchestrator.samplePass(metrics: metrics) } catch {
+                do { try await orchestrator.samplePass() } catch {
                     logger.warning("usage sampling failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: max(.milliseconds(100), interval - (ContinuousClock.now - started)))
@@ -61,7 +59,7 @@ public final class ManagerMetrics: Sendable {
 
 extension Orchestrator {
     /// One sampling pass over every running task of our containers.
-    func samplePass(metrics: ManagerMetrics) async throws(MicadoError) {
+    func samplePass() async throws(MicadoError) {
         let started = ContinuousClock.now
         let records = try await store.containers()
         let snapshot = try await snapshot()
