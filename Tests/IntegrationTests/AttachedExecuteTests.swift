@@ -131,10 +131,10 @@ struct AttachedExecuteTests {
             try Self.launchSleeper(f, "hup")
             let left = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", "sleep 4242"], log: f.state + "/left.log")
             defer { left.signal(SIGKILL); _ = left.wait() }
-            #expect(try await Self.eventually { try Self.processes(f).contains("sleep 4242") }, "the attached command never ran")
+            #expect(try await becomesTrue(within: 10) { try Self.processes(f).contains("sleep 4242") }, "the attached command never ran")
             // Closing the terminal ends micado (SIGHUP); the manager then hangs the command up.
             left.signal(SIGKILL)
-            #expect(try await Self.eventually { try !Self.processes(f).contains("sleep 4242") }, "the command outlived its client")
+            #expect(try await becomesTrue(within: 10) { try !Self.processes(f).contains("sleep 4242") }, "the command outlived its client")
             #expect(try f.micado(["events", "--subject", "container-hup"]).stdout.contains(
                 "the client of 'sleep 4242' in container-hup left; hung up 1 process(es) of it"))
 
@@ -142,13 +142,13 @@ struct AttachedExecuteTests {
             let stopped = try f.startOnTerminal(
                 ["execute", "-n", "container-hup", "-c", "sleep 4141"], log: f.state + "/term.log", then: "echo status=$?; stty -a")
             defer { stopped.signal(SIGKILL); _ = stopped.wait() }
-            #expect(try await Self.eventually { try Self.processes(f).contains("sleep 4141") }, "the attached command never ran")
+            #expect(try await becomesTrue(within: 10) { try Self.processes(f).contains("sleep 4141") }, "the attached command never ran")
             #expect(try CommandResult.run("/usr/bin/pkill", ["-TERM", "-f", "execute -n container-hup -c sleep 4141"]).status == 0)
-            #expect(try await Self.eventually { stopped.poll() != nil }, "the terminal session did not end")
+            #expect(try await becomesTrue(within: 10) { stopped.poll() != nil }, "the terminal session did not end")
             let shown = (try? String(contentsOfFile: f.state + "/term.log", encoding: .utf8)) ?? ""
             #expect(shown.contains("status=143"), "\(shown)")
             #expect(shown.contains(" icanon") && shown.contains(" echo ") && !shown.contains("-icanon"), "the terminal stayed raw:\n\(shown)")
-            #expect(try await Self.eventually { try !Self.processes(f).contains("sleep 4141") }, "the command outlived its client")
+            #expect(try await becomesTrue(within: 10) { try !Self.processes(f).contains("sleep 4141") }, "the command outlived its client")
 
             for (signal, command, expected) in [
                 (SIGTERM, "sleep 4343", "the client of 'sleep 4343' in container-hup left; hung up 1 process(es) of it"),  // at shutdown
@@ -157,14 +157,14 @@ struct AttachedExecuteTests {
                 let log = f.state + "/stop-\(signal).log"
                 let terminal = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", command], log: log)
                 defer { terminal.signal(SIGKILL); _ = terminal.wait() }
-                #expect(try await Self.eventually { try Self.processes(f).contains(command) }, "the attached command never ran")
+                #expect(try await becomesTrue(within: 10) { try Self.processes(f).contains(command) }, "the attached command never ran")
                 _ = try await f.stopManager(signal: signal)
                 // The client is told, whichever way the manager went.
-                #expect(try await Self.eventually { terminal.poll() != nil }, "micado execute outlived its manager")
+                #expect(try await becomesTrue(within: 10) { terminal.poll() != nil }, "micado execute outlived its manager")
                 let shown = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 #expect(shown.contains("the manager ended the session before the command did"), "\(shown)")
                 try await f.startManager()
-                #expect(try await Self.eventually { try !Self.processes(f).contains(command) }, "'\(command)' outlived its manager (\(signal))")
+                #expect(try await becomesTrue(within: 10) { try !Self.processes(f).contains(command) }, "'\(command)' outlived its manager (\(signal))")
                 let events = try f.micado(["events", "--subject", "container-hup"]).stdout
                 #expect(events.contains(expected), "\(events)")
             }
@@ -174,13 +174,5 @@ struct AttachedExecuteTests {
     /// The commands running in container-hup, as ps shows them.
     static func processes(_ f: ManagerFixture) throws -> String {
         try f.micado(["execute", "-n", "container-hup", "-c", "ps -o args"]).stdout
-    }
-
-    static func eventually(_ condition: () throws -> Bool) async throws -> Bool {
-        for _ in 0..<100 {
-            if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
     }
 }

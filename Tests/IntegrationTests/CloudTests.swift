@@ -18,10 +18,8 @@ struct CloudTests {
 
     /// Polls until `condition` holds, for at most `seconds`.
     static func eventually(_ seconds: Int, _ what: String, _ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while try !condition() {
-            guard ContinuousClock.now < deadline else { throw MicadoError(.timeout, "not within \(seconds) s: \(what)") }
-            try await Task.sleep(for: .milliseconds(200))
+        guard try await becomesTrue(within: seconds, every: .milliseconds(200), condition) else {
+            throw MicadoError(.timeout, "not within \(seconds) s: \(what)")
         }
     }
 
