@@ -44,7 +44,7 @@ extension EngineClient {
     }
 
     /// `PUT /containers/{id}/archive`: unpacks `tar` into the folder `path`.
-    public func putArchive(container: String, path: String, tar: [UInt8]) async throws(MicadoError) {
+    public func putArchive(container: String, path: String, tar: OutgoingBody) async throws(MicadoError) {
         _ = try await send(.PUT, "/containers/\(container)/archive", query: [("path", path)], body: tar, contentType: "application/x-tar", timeout: .seconds(120))
     }
 
@@ -82,11 +82,10 @@ extension EngineClient {
         let response = try await send(
             .POST, "/images/\(repository)/push", query: [("tag", tag)], headers: [("X-Registry-Auth", auth)], timeout: .seconds(300))
         var result = PushResult(digest: nil, retries: [])
-        for line in String(buffer: response.body).split(separator: "\n") {
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
-            if let error = object["error"] as? String { throw .init(.engine, "push of \(repository):\(tag) failed: \(error)") }
-            if let aux = object["aux"] as? [String: Any], let d = aux["Digest"] as? String { result.digest = d }
-            if let status = object["status"] as? String, status.hasPrefix("Retrying") { result.retries.append(status) }
+        for message in JSONMessage.decodeAll(response.body) {
+            if let failure = message.failure { throw .init(.engine, "push of \(repository):\(tag) failed: \(failure)") }
+            if let digest = message.aux?.Digest { result.digest = digest }
+            if let status = message.status, status.hasPrefix("Retrying") { result.retries.append(status) }
         }
         return result
     }
@@ -108,28 +107,36 @@ extension EngineClient {
     }
 
     public struct BuildResult: Sendable {
-        public var imageID: String?
+        public var imageID: String
         public var log: [String]
     }
 
     /// Builds `context` (a tar with the Dockerfile at its root) and tags it `tag`.
-    /// A failed step becomes an error with the engine's message and the last log lines.
-    public func build(context: [UInt8], tag: String, timeout: TimeAmount = .seconds(600)) async throws(MicadoError) -> BuildResult {
+    /// A failed step becomes an error with the engine's message and the last log lines; a
+    /// stream that ends without naming the built image is a failure too, never the old
+    /// image under the same tag.
+    public func build(context: OutgoingBody, tag: String, timeout: TimeAmount = .seconds(600)) async throws(MicadoError) -> BuildResult {
         let response = try await send(
             .POST, "/build", query: [("t", tag), ("rm", "1"), ("forcerm", "1"), ("pull", "0")], body: context,
             contentType: "application/x-tar", timeout: timeout, maxBytes: 64 << 20)
+        return try Self.buildResult(JSONMessage.decodeAll(response.body))
+    }
+
+    public static func buildResult(_ messages: [JSONMessage]) throws(MicadoError) -> BuildResult {
         var log: [String] = []
         var imageID: String?
-        for line in String(buffer: response.body).split(separator: "\n") {
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
-            if let error = object["error"] as? String {
+        for message in messages {
+            if let stream = message.stream {
+                log += stream.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            }
+            if let failure = message.failure {
                 let tail = log.suffix(5).joined(separator: "\n")
-                throw .init(.buildFailed, "the build failed: \(error.trimmingCharacters(in: .whitespacesAndNewlines))" + (tail.isEmpty ? "" : "\n" + tail))
+                throw .init(.buildFailed, "the build failed: \(failure)" + (tail.isEmpty ? "" : "\n" + tail))
             }
-            if let stream = object["stream"] as? String {
-                log += stream.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-            }
-            if let aux = object["aux"] as? [String: Any], let id = aux["ID"] as? String { imageID = id }
+            if let id = message.aux?.ID { imageID = id }
+        }
+        guard let imageID else {
+            throw .init(.buildFailed, "the build ended without the engine naming the image it built" + (log.isEmpty ? "" : ":\n" + log.suffix(5).joined(separator: "\n")))
         }
         return BuildResult(imageID: imageID, log: log)
     }

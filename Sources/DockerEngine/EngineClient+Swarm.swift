@@ -85,15 +85,30 @@ extension EngineClient {
     /// Sets the replica count, re-sending the engine's own copy of the spec so that no
     /// field micado does not model is lost.
     public func scaleService(_ idOrName: String, replicas: Int) async throws(MicadoError) {
+        try await updateServiceSpec(idOrName) { spec in spec["Mode"] = ["Replicated": ["Replicas": replicas]] }
+    }
+
+    /// Sets labels of the service itself (not of its tasks: the containers keep running).
+    public func labelService(_ idOrName: String, _ labels: [String: String]) async throws(MicadoError) {
+        try await updateServiceSpec(idOrName) { spec in
+            var current = spec["Labels"] as? [String: Any] ?? [:]
+            for (key, value) in labels { current[key] = value }
+            spec["Labels"] = current
+        }
+    }
+
+    /// Changes the engine's own copy of a service's spec and sends it back at its version.
+    func updateServiceSpec(_ idOrName: String, _ change: (inout [String: Any]) -> Void) async throws(MicadoError) {
         let raw = try await send(.GET, "/services/\(idOrName)")
-        guard var object = (try? JSONSerialization.jsonObject(with: Data(raw.body.readableBytesView))) as? [String: Any],
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(raw.body.readableBytesView))) as? [String: Any],
             let version = (object["Version"] as? [String: Any])?["Index"] as? Int,
             var spec = object["Spec"] as? [String: Any]
         else { throw .init(.engine, "unexpected answer from the engine for service \(idOrName)") }
-        spec["Mode"] = ["Replicated": ["Replicas": replicas]]
-        object = spec
-        let body = Array(try! JSONSerialization.data(withJSONObject: object))
-        _ = try await send(.POST, "/services/\(idOrName)/update", query: [("version", String(version))], body: body)
+        change(&spec)
+        guard let body = try? JSONSerialization.data(withJSONObject: spec) else {
+            throw .init(.engine, "the engine's spec of service \(idOrName) cannot be sent back")
+        }
+        _ = try await send(.POST, "/services/\(idOrName)/update", query: [("version", String(version))], body: Array(body))
     }
 
     public func removeService(_ idOrName: String) async throws(MicadoError) {

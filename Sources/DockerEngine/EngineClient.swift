@@ -111,6 +111,16 @@ public final class EngineClient: Sendable {
         contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
         timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
     ) async throws(MicadoError) -> Response {
+        try await send(
+            method, path, query: query, body: body.map(OutgoingBody.bytes), contentType: contentType, headers: extra, versioned: versioned,
+            timeout: timeout, maxBytes: maxBytes)
+    }
+
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: OutgoingBody?,
+        contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
+        timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
+    ) async throws(MicadoError) -> Response {
         var request = HTTPClientRequest(url: url(path, query: query, versioned: versioned))
         request.method = method
         // The Engine refuses requests without a Host; over a unix socket there is none to derive.
@@ -118,7 +128,7 @@ public final class EngineClient: Sendable {
         request.tlsConfiguration = tls
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = body.httpBody
         }
         for (name, value) in extra { request.headers.add(name: name, value: value) }
         do {
