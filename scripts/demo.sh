@@ -42,7 +42,7 @@ HOST=$("$ROOT/scripts/engine.sh" up "engine-$ID" "$ENGINE_IP" 2048)
 
 step "micado init + manager, with the local cloud on the engine's bridge"
 PROXY_PORT=$((PORT + 1000))
-run "$BIN" init --docker-host "$HOST" --advertise-address "$ENGINE_IP" --port "$PORT" --proxy-port "$PROXY_PORT" --proxy-admin-port $((PORT + 2000)) --proxy-tls-port $((PORT + 3000))
+run "$BIN" init --docker-host "$HOST" --advertise-address "$ENGINE_IP" --port "$PORT" --proxy-port "$PROXY_PORT" --proxy-tls-port $((PORT + 3000))
 cat >"$MICADO_HOME/clouds.yaml" <<YAML
 clouds:
   local:

@@ -38,6 +38,9 @@ public struct LaunchRequest: Codable, Sendable, Equatable {
         self.detach = detach
     }
 
+    /// What a launch's script, arguments and environment may take together.
+    public static let maximumCommandBytes = 64 << 10
+
     /// Checks every field; the same rules apply to the CLI's flags and to API bodies.
     public func validate() throws(MicadoError) {
         try ImageReference.validate(image)
@@ -49,7 +52,22 @@ public struct LaunchRequest: Codable, Sendable, Equatable {
             throw .badRequest("invalid script '\(script)': give the absolute path of the script inside the image")
         }
         try port?.validate()
-        for variable in environment { try EnvironmentVariable.validateKey(variable.key, in: variable.description) }
+        for variable in environment {
+            try EnvironmentVariable.validateKey(variable.key, in: Text.escaped(variable.description))
+            try Text.requireSafe(variable.value, field: "the value of \(variable.key)")
+        }
+        if let script { try Text.requireSafe(script, field: "the script") }
+        for (i, argument) in arguments.enumerated() { try Text.requireSafe(argument, field: "argument \(i + 1)") }
+        // A swarm service spec lives in a raft message (a few MiB at most, shared with the
+        // rest of the spec): a launch that cannot be stored there must not reach the swarm.
+        let size = (script?.utf8.count ?? 0) + arguments.reduce(0) { $0 + $1.utf8.count } + environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
+        guard size <= Self.maximumCommandBytes else {
+            throw .init(
+                .tooLarge, "the script, arguments and environment together take \(size) bytes; at most \(Self.maximumCommandBytes) are allowed")
+        }
+        guard arguments.count <= 1000, environment.count <= 1000 else {
+            throw .badRequest("at most 1000 arguments and 1000 environment variables")
+        }
         if let memoryMiB, !(6...1_048_576).contains(memoryMiB) {
             throw .badRequest("invalid memory \(memoryMiB) MiB: give between 6 MiB and 1 TiB")
         }

@@ -44,8 +44,6 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         public var enabled: Bool = true
         /// Where Caddy serves HTTP for the domains (80 on a real manager, a high port in tests).
         public var listenPort: Int = 80
-        /// Caddy's admin API, on loopback only; micado programs Caddy through it.
-        public var adminPort: Int = 2019
         /// Where Caddy serves HTTPS for domains launched with --tls.
         public var tlsPort: Int = 443
         public init() {}
@@ -59,7 +57,17 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    /// What one request may send. Over a limit the API answers 413 with the limit.
+    public struct Limits: Codable, Sendable, Equatable {
+        /// A JSON body (launch, quit, exec, start).
+        public var jsonBodyBytes: Int = 1 << 20
+        /// A build context or a file copied into a container; spooled to disk, never held in memory.
+        public var uploadBytes: Int = 1 << 30
+        public init() {}
+    }
+
     public var manager = Manager()
+    public var limits = Limits()
     public var docker = Docker()
     public var proxy = Proxy()
     public var monitor = Monitor()
@@ -81,11 +89,11 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         do { try LocationName.validate(defaults.location) } catch {
             throw .init(.configuration, "config: defaults.location: \(error.message)")
         }
-        for (key, port) in [("proxy.listenPort", proxy.listenPort), ("proxy.adminPort", proxy.adminPort), ("proxy.tlsPort", proxy.tlsPort)] where !(1...65535).contains(port) {
+        for (key, port) in [("proxy.listenPort", proxy.listenPort), ("proxy.tlsPort", proxy.tlsPort)] where !(1...65535).contains(port) {
             throw .init(.configuration, "config: \(key) \(port) is out of range 1-65535")
         }
-        if proxy.enabled, proxy.listenPort == proxy.adminPort || proxy.adminPort == manager.port || proxy.listenPort == manager.port {
-            throw .init(.configuration, "config: proxy.listenPort, proxy.adminPort and manager.port must differ")
+        if proxy.enabled, proxy.listenPort == proxy.tlsPort || proxy.tlsPort == manager.port || proxy.listenPort == manager.port {
+            throw .init(.configuration, "config: proxy.listenPort, proxy.tlsPort and manager.port must differ")
         }
         guard (1...3600).contains(monitor.intervalSeconds) else {
             throw .init(.configuration, "config: monitor.intervalSeconds must be between 1 and 3600")
@@ -95,6 +103,12 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         }
         guard (6...1_048_576).contains(defaults.memoryMiB) else {
             throw .init(.configuration, "config: defaults.memoryMiB \(defaults.memoryMiB) must be between 6 and 1048576")
+        }
+        guard (1 << 10...64 << 20).contains(limits.jsonBodyBytes) else {
+            throw .init(.configuration, "config: limits.jsonBodyBytes \(limits.jsonBodyBytes) must be between 1024 and 67108864")
+        }
+        guard (1 << 20...64 << 30).contains(limits.uploadBytes) else {
+            throw .init(.configuration, "config: limits.uploadBytes \(limits.uploadBytes) must be between 1 MiB and 64 GiB")
         }
         guard (1...3600).contains(defaults.launchTimeoutSeconds) else {
             throw .init(.configuration, "config: defaults.launchTimeoutSeconds must be between 1 and 3600")
@@ -125,13 +139,12 @@ extension ManagerConfiguration.Docker {
 }
 
 extension ManagerConfiguration.Proxy {
-    enum CodingKeys: String, CodingKey { case enabled, listenPort, adminPort, tlsPort }
+    enum CodingKeys: String, CodingKey { case enabled, listenPort, tlsPort }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
         listenPort = try c.decodeIfPresent(Int.self, forKey: .listenPort) ?? listenPort
-        adminPort = try c.decodeIfPresent(Int.self, forKey: .adminPort) ?? adminPort
         tlsPort = try c.decodeIfPresent(Int.self, forKey: .tlsPort) ?? tlsPort
     }
 }
@@ -143,6 +156,16 @@ extension ManagerConfiguration.Monitor {
         self.init()
         intervalSeconds = try c.decodeIfPresent(Int.self, forKey: .intervalSeconds) ?? intervalSeconds
         historyPerContainer = try c.decodeIfPresent(Int.self, forKey: .historyPerContainer) ?? historyPerContainer
+    }
+}
+
+extension ManagerConfiguration.Limits {
+    enum CodingKeys: String, CodingKey { case jsonBodyBytes, uploadBytes }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        jsonBodyBytes = try c.decodeIfPresent(Int.self, forKey: .jsonBodyBytes) ?? jsonBodyBytes
+        uploadBytes = try c.decodeIfPresent(Int.self, forKey: .uploadBytes) ?? uploadBytes
     }
 }
 
@@ -167,7 +190,7 @@ extension ManagerConfiguration.Defaults {
 }
 
 extension ManagerConfiguration {
-    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults, proxy, monitor }
+    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults, proxy, monitor, limits }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
@@ -177,6 +200,7 @@ extension ManagerConfiguration {
         defaults = try c.decodeIfPresent(Defaults.self, forKey: .defaults) ?? defaults
         proxy = try c.decodeIfPresent(Proxy.self, forKey: .proxy) ?? proxy
         monitor = try c.decodeIfPresent(Monitor.self, forKey: .monitor) ?? monitor
+        limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
     }
 
     /// Keys the file may contain, section by section; anything else is a typo worth reporting.
@@ -185,7 +209,8 @@ extension ManagerConfiguration {
         "docker": ["host", "advertiseAddress", "publishAddress", "reserveGenericMemory"],
         "store": ["path"],
         "defaults": ["location", "memoryMiB", "launchTimeoutSeconds"],
-        "proxy": ["enabled", "listenPort", "adminPort", "tlsPort"],
+        "proxy": ["enabled", "listenPort", "tlsPort"],
         "monitor": ["intervalSeconds", "historyPerContainer"],
+        "limits": ["jsonBodyBytes", "uploadBytes"],
     ]
 }

@@ -38,6 +38,8 @@ public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let unreachable = Code(rawValue: "manager_unreachable")
         /// The operation did not finish in time.
         public static let timeout = Code(rawValue: "timeout")
+        /// A body, upload or value is over its limit (HTTP 413).
+        public static let tooLarge = Code(rawValue: "too_large")
         /// A build failed.
         public static let buildFailed = Code(rawValue: "build_failed")
         /// Local files or configuration are wrong.

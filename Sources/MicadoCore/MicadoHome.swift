@@ -19,7 +19,11 @@ public struct MicadoHome: Sendable, Equatable {
     public var credentialsFile: String { path + "/credentials.yaml" }
     public var defaultStoreFile: String { path + "/micado.sqlite" }
     public var pidFile: String { path + "/manager.pid" }
+    /// Held (flock) by the one manager running on this home; holds its pid and port.
+    public var lockFile: String { path + "/manager.lock" }
     public var logFile: String { path + "/manager.log" }
+    /// Uploads being received (unlinked files: the folder always looks empty).
+    public var spoolDirectory: String { path + "/spool" }
     /// Clouds, locations, flavours and bounds; absent when the manager has no cloud.
     public var cloudsFile: String { path + "/clouds.yaml" }
     /// micado's CA and the manager's client certificate for instance engines.

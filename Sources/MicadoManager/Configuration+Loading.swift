@@ -86,12 +86,17 @@ extension ManagerConfiguration {
           memoryMiB: 64
           launchTimeoutSeconds: 60
         proxy:
-          # Caddy routes 'launch -d DOMAIN' to the containers; micado programs it through its admin API.
+          # Caddy routes 'launch -d DOMAIN' to the containers; micado programs it through its
+          # admin API, a unix socket in the home that only root can open.
           enabled: \(proxy.enabled)
           listenPort: \(proxy.listenPort)
-          adminPort: \(proxy.adminPort)
           # HTTPS for domains launched with --tls (certificates from Caddy's internal CA).
           tlsPort: \(proxy.tlsPort)
+        limits:
+          # What one API request may send; over it the answer is 413 with the limit.
+          jsonBodyBytes: 1048576
+          # Build contexts and copied files (spooled to disk, never held in memory).
+          uploadBytes: 1073741824
 
         """
     }

@@ -14,7 +14,12 @@ import NIOCore
 /// Every route but `/v1/health` needs `Authorization: Bearer <token>`. Errors are
 /// `{"error":{"code","message"}}` with a status that matches the code.
 public enum HTTPAPI {
-    public static func router(orchestrator: Orchestrator, token: String, logger: Logger) -> Router<BasicRequestContext> {
+    /// `spool` is the folder where uploads are received (see `SpooledUpload`).
+    public static func router(orchestrator: Orchestrator, token: String, spool: String, logger: Logger) -> Router<BasicRequestContext> {
+        let limits = orchestrator.configuration.limits
+        @Sendable func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+            try await HTTPAPI.decode(type, request, limit: limits.jsonBodyBytes)
+        }
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.add(middleware: MetricsMiddleware())
@@ -70,9 +75,12 @@ public enum HTTPAPI {
         }
         api.put("/containers/{name}/files") { request, context in
             let path = try requiredQuery(request, "path")
-            let body = try await request.body.collect(upTo: 256 << 20)
-            let mode = request.uri.queryParameters["mode"].flatMap { Int(String($0), radix: 8) } ?? 0o644
-            try await orchestrator.writeFile(try context.parameters.require("name"), path: path, contents: Array(buffer: body), mode: mode)
+            let mode = try request.uri.queryParameters["mode"].map { text in
+                guard let mode = Int(String(text), radix: 8) else { throw MicadoError.badRequest("invalid mode '\(Text.escaped(String(text)))': give it in octal, e.g. 644") }
+                return mode
+            } ?? 0o644
+            let upload = try await SpooledUpload.receive(request, limit: limits.uploadBytes, directory: spool)
+            try await orchestrator.writeFile(try context.parameters.require("name"), path: path, contents: upload, mode: mode)
             return Response(status: .noContent)
         }
         api.get("/services") { request, _ in
@@ -103,8 +111,8 @@ public enum HTTPAPI {
         }
         api.post("/images") { request, _ in
             let name = try requiredQuery(request, "name")
-            let body = try await request.body.collect(upTo: 1 << 30)
-            return try json(try await orchestrator.build(name: name, tarball: Array(buffer: body)), status: .created)
+            let upload = try await SpooledUpload.receive(request, limit: limits.uploadBytes, directory: spool)
+            return try json(try await orchestrator.build(name: name, tarball: upload), status: .created)
         }
         api.get("/images") { _, _ in
             try json(try await orchestrator.images())
@@ -112,6 +120,21 @@ public enum HTTPAPI {
         api.delete("/images/{name}") { _, context in
             try await orchestrator.removeImage(try context.parameters.require("name"))
             return Response(status: .noContent)
+        }
+        // An online backup of the store, streamed from a file that is unlinked once open.
+        api.get("/backup") { _, _ in
+            let backup = try await orchestrator.backup(spool: spool)
+            return Response(
+                status: .ok, headers: [.contentType: "application/vnd.sqlite3", .contentLength: String(backup.count)],
+                body: ResponseBody { writer in
+                    var offset = 0
+                    while offset < backup.count {
+                        let piece = try backup.read(offset..<min(backup.count, offset + (256 << 10)))
+                        try await writer.write(ByteBuffer(bytes: piece))
+                        offset += piece.count
+                    }
+                    try await writer.finish(nil)
+                })
         }
         api.get("/events") { request, _ in
             let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100
@@ -153,13 +176,25 @@ public enum HTTPAPI {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
-        let body = try await request.body.collect(upTo: 1 << 20)
+    /// A JSON body of at most `limit` bytes (413 over it, before reading when the length is declared).
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw tooLarge(limit, what: "a JSON body")
+        }
+        var body = ByteBuffer()
+        for try await piece in request.body {
+            guard body.readableBytes + piece.readableBytes <= limit else { throw tooLarge(limit, what: "a JSON body") }
+            body.writeImmutableBuffer(piece)
+        }
         do {
             return try WireFormat.decoder().decode(T.self, from: Data(body.readableBytesView))
         } catch let error as DecodingError {
             throw MicadoError.badRequest("invalid request body: \(describe(error))")
         }
+    }
+
+    static func tooLarge(_ limit: Int, what: String) -> MicadoError {
+        MicadoError(.tooLarge, "\(what) may have at most \(limit) bytes (limits in config.yaml)")
     }
 
     static func describe(_ error: DecodingError) -> String {
@@ -187,6 +222,7 @@ extension MicadoError.Code {
         case .notFound: .notFound
         case .alreadyExists, .conflict: .conflict
         case .unauthorized: .unauthorized
+        case .tooLarge: .contentTooLarge
         case .noCloud, .buildFailed: .unprocessableContent
         case .engine: .badGateway
         case .timeout: .gatewayTimeout

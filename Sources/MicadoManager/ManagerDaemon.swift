@@ -16,14 +16,20 @@ public struct ManagerDaemon {
     public var home: MicadoHome
     public var configuration: ManagerConfiguration
     public var logger: Logger
+    /// Take over micado services of the swarm that the store does not know.
+    public var adopt: Bool
 
-    public init(home: MicadoHome, configuration: ManagerConfiguration, logger: Logger) {
+    public init(home: MicadoHome, configuration: ManagerConfiguration, adopt: Bool = false, logger: Logger) {
         self.home = home
         self.configuration = configuration
+        self.adopt = adopt
         self.logger = logger
     }
 
     public func run() async throws {
+        // First of all: a second manager on this home stops here, having changed nothing.
+        let lock = try HomeLock.acquire(home, port: configuration.manager.port)
+        defer { withExtendedLifetime(lock) {} }
         let token = try home.readToken()
         let store = try Store.open(path: configuration.store.path ?? home.defaultStoreFile)
         let managerID = try await store.setting("manager.id") { "m" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
@@ -39,6 +45,7 @@ public struct ManagerDaemon {
             let orchestrator = Orchestrator(
                 configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, metrics: metrics,
                 registry: registry, logger: logger)
+            try await orchestrator.checkForeignServices(adopt: adopt)
             try await orchestrator.bootstrapSwarm()
             try await orchestrator.reconcile()
             try await orchestrator.hangUpLeftoverExecSessions()
@@ -47,7 +54,7 @@ public struct ManagerDaemon {
             await orchestrator.note(
                 "manager.start", managerID,
                 "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))")
-            let router = HTTPAPI.router(orchestrator: orchestrator, token: token, logger: logger)
+            let router = HTTPAPI.router(orchestrator: orchestrator, token: token, spool: home.spoolDirectory, logger: logger)
             var services: [any Service] = [
                 Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger),
                 ProxyController(orchestrator: orchestrator, home: home, logger: logger),

@@ -98,6 +98,10 @@ extension Orchestrator {
 
     func serviceSpec(for record: ContainerRecord) -> ServiceSpec {
         let labels = [Label.manager: managerID, Label.container: record.name, Label.client: record.client]
+        // What the spec cannot say otherwise, so that `micado manager --adopt` can rebuild the record.
+        var serviceLabels = labels
+        if let domain = record.domain { serviceLabels[Label.domain] = domain }
+        if record.tls { serviceLabels[Label.tls] = "true" }
         let bytes = Int64(record.memoryMiB) << 20
         let reservations =
             configuration.docker.reserveGenericMemory
@@ -114,7 +118,7 @@ extension Orchestrator {
             restartPolicy: .init(condition: "any"))
         let ports = record.port.map { [ServiceSpec.EndpointSpec.Port(targetPort: $0.target, publishedPort: $0.published)] }
         return ServiceSpec(
-            name: record.name, labels: labels, taskTemplate: template, mode: .init(replicas: record.desired == .running ? 1 : 0),
+            name: record.name, labels: serviceLabels, taskTemplate: template, mode: .init(replicas: record.desired == .running ? 1 : 0),
             endpointSpec: ports.map { .init(ports: $0) })
     }
 

@@ -72,38 +72,49 @@ extension Orchestrator {
         return entry.contents
     }
 
-    /// `micado copy` into a container: writes `contents` to `path` (its folder must exist).
-    public func writeFile(_ name: String, path: String, contents: [UInt8], mode: Int = 0o644) async throws(MicadoError) {
+    /// `micado copy` into a container: writes `contents` to `path` (its folder must exist),
+    /// streamed to the engine as a one-file archive.
+    public func writeFile(_ name: String, path: String, contents: some TarSource, mode: Int = 0o644) async throws(MicadoError) {
         try Self.validateContainerPath(path)
-        guard !path.hasSuffix("/") else { throw .badRequest("give the destination file's full path, not a folder: \(path)") }
-        let slash = path.lastIndex(of: "/")!
+        guard !path.hasSuffix("/"), let slash = path.lastIndex(of: "/") else {
+            throw .badRequest("give the destination file's full path, not a folder: \(Text.escaped(path))")
+        }
+        guard (0...0o7777).contains(mode) else { throw .badRequest("invalid mode \(String(mode, radix: 8)): give an octal mode up to 7777") }
         let folder = slash == path.startIndex ? "/" : String(path[..<slash])
         let file = String(path[path.index(after: slash)...])
         let (engine, containerID) = try await runningTask(of: name)
-        let tar = TarArchive(entries: [.init(name: file, mode: mode, contents: contents, modificationTime: Int(Date().timeIntervalSince1970))])
-        try await engine.putArchive(container: containerID, path: folder, tar: tar.bytes())
+        let entry = TarHeader(
+            name: file, kind: .file, mode: mode, linkName: "", size: contents.count, modificationTime: Int(Date().timeIntervalSince1970), dataOffset: 0)
+        try await engine.putArchive(container: containerID, path: folder, tar: TarStream(source: contents, entries: [entry]).engineBody)
         await note("container.copy", name, "copied \(contents.count) bytes into \(name) at \(path)")
     }
 
     static func validateContainerPath(_ path: String) throws(MicadoError) {
-        guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-            throw .badRequest("give an absolute path inside the container without '..', e.g. /www/index.html")
+        guard path.hasPrefix("/"), !path.split(separator: "/").contains(".."), path.utf8.count <= 4096 else {
+            throw .badRequest("give an absolute path inside the container without '..' (at most 4096 bytes), e.g. /www/index.html")
         }
+        try Text.requireSafe(path, field: "the path")
     }
 
     /// `micado build`: builds the seed's tarball layout (one top folder with a Dockerfile)
-    /// on the manager's engine and records the image.
-    public func build(name: String, tarball: [UInt8]) async throws(MicadoError) -> ImageView {
+    /// on the manager's engine and records the image. The archive is checked whole before
+    /// the engine sees it (truncated or malformed: 400), then streamed to the engine
+    /// re-rooted, from wherever `tarball` keeps it.
+    public func build(name: String, tarball: some TarSource) async throws(MicadoError) -> ImageView {
         let imageName = try ContainerName.parse(name).rawValue
-        let context = try TarArchive(bytes: tarball).rerootedBuildContext()
+        let context = TarStream(source: tarball, entries: try BuildContext.reroot(TarReader.headers(in: tarball)).map(\.1))
         let tag = imageName + ":latest"
         await note("image.build", tag, "building \(tag) (\(tarball.count) bytes of context)")
         let result: EngineClient.BuildResult
-        do { result = try await engine.build(context: context.bytes(), tag: tag) } catch {
+        let inspect: ImageInspect
+        do {
+            result = try await engine.build(context: context.engineBody, tag: tag)
+            // By the ID the build reported: the tag may still name an older image.
+            inspect = try await engine.inspectImage(result.imageID)
+        } catch {
             await note("image.build-failed", tag, error.message)
             throw error
         }
-        let inspect = try await engine.inspectImage(tag)
         let previous = try await store.image(tag)
         var record = ImageRecord(
             name: tag, imageID: inspect.id, sizeBytes: inspect.size, criticalMemoryMiB: previous?.criticalMemoryMiB, createdAt: Date())
@@ -111,18 +122,23 @@ extension Orchestrator {
         if let registry {
             // Pushed to micado's registry: whatever instance a container lands on pulls it from there.
             let repository = "\(registry.address)/\(imageName)"
-            try await engine.tagImage(tag, repository: repository, tag: "latest")
-            let started = ContinuousClock.now
-            let pushed = try await engine.pushImage(repository: repository, tag: "latest", auth: registry.auth)
-            let digests = try await engine.inspectImage(repository + ":latest").repoDigests ?? []
-            record.digest = pushed.digest ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.split(separator: "@")[1]) }
-            record.reference = repository + ":latest"
-            let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)
-            pushNote = ", pushed as \(repository):latest (\(record.digest ?? "?")) in \(seconds) s"
-            if !pushed.retries.isEmpty { pushNote += " after the engine retried: " + pushed.retries.joined(separator: "; ") }
+            do {
+                try await engine.tagImage(tag, repository: repository, tag: "latest")
+                let started = ContinuousClock.now
+                let pushed = try await engine.pushImage(repository: repository, tag: "latest", auth: registry.auth)
+                let digests = try await engine.inspectImage(repository + ":latest").repoDigests ?? []
+                record.digest = pushed.digest ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.dropFirst(repository.count + 1)) }
+                record.reference = repository + ":latest"
+                let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)
+                pushNote = ", pushed as \(repository):latest (\(record.digest ?? "?")) in \(seconds) s"
+                if !pushed.retries.isEmpty { pushNote += " after the engine retried: " + pushed.retries.joined(separator: "; ") }
+            } catch {
+                await note("image.build-failed", tag, "built \(result.imageID), but the push to micado's registry failed: \(error.message)")
+                throw error
+            }
         }
         try await store.upsertImage(record)
-        await note("image.built", tag, "built \(tag) as \(result.imageID ?? inspect.id)" + pushNote)
+        await note("image.built", tag, "built \(tag) as \(result.imageID)" + pushNote)
         return Self.view(of: record)
     }
 

@@ -25,6 +25,7 @@ public final class Orchestrator: Sendable {
     let engines = EngineDirectory()
     let creating = InFlight()
     let scalerNotes = ScalerNotes()
+    let itemFailures = ItemFailures()
     let loadedRoutes = LoadedRoutes()
     /// Prometheus metrics for `/metrics` (a private registry unless the daemon passes its own).
     public let metrics: ManagerMetrics
@@ -57,6 +58,8 @@ public final class Orchestrator: Sendable {
         static let location = "micado.location"
         static let instance = "micado.instance"
         static let purpose = "micado.purpose"
+        static let domain = "micado.domain"
+        static let tls = "micado.tls"
     }
 
     func event(_ kind: String, _ subject: String, _ message: String) -> EventRecord {

@@ -27,7 +27,11 @@ public struct ProxyController: Service {
     }
 
     var proxy: ManagerConfiguration.Proxy { orchestrator.configuration.proxy }
-    var admin: String { "http://127.0.0.1:\(proxy.adminPort)" }
+    /// Caddy's admin API: a unix socket in the proxy folder (0700, root's), never TCP, so no
+    /// other local user can load a configuration (a file server rooted at /, say).
+    var adminSocket: String { home.proxyDirectory + "/admin.sock" }
+
+    func adminURL(_ uri: String) -> String { URL(httpURLWithSocketPath: adminSocket, uri: uri)!.absoluteString }
 
     public func run() async throws {
         guard proxy.enabled else {
@@ -40,7 +44,7 @@ public struct ProxyController: Service {
                 if fresh { loaded = nil }
                 do {
                     let routes = try await orchestrator.desiredRoutes()
-                    let config = Self.caddyConfig(routes: routes, proxy: proxy)
+                    let config = Self.caddyConfig(routes: routes, proxy: proxy, adminSocket: adminSocket)
                     guard config != loaded else { return }
                     try await load(config)
                     loaded = config
@@ -59,8 +63,8 @@ public struct ProxyController: Service {
     func start() async throws -> ChildProcess {
         let dir = home.proxyDirectory
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let bootstrap = #"{"admin":{"listen":"127.0.0.1:\#(proxy.adminPort)","config":{"persist":false}}}"#
-        try Data(bootstrap.utf8).write(to: URL(fileURLWithPath: dir + "/bootstrap.json"))
+        try? FileManager.default.removeItem(atPath: adminSocket)  // a killed Caddy leaves it behind
+        try Data(Self.caddyConfig(routes: [], proxy: proxy, adminSocket: adminSocket).utf8).write(to: URL(fileURLWithPath: dir + "/bootstrap.json"))
         guard let caddy = ["/usr/bin/caddy", "/usr/local/bin/caddy"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw MicadoError(.configuration, "caddy is not installed (apt-get install caddy), or set proxy.enabled: false in config.yaml")
         }
@@ -74,16 +78,23 @@ public struct ProxyController: Service {
                 let log = (try? String(contentsOfFile: dir + "/caddy.log", encoding: .utf8)) ?? ""
                 throw MicadoError(.configuration, "caddy exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))")
             }
-            if (try? await orchestrator.http.execute(HTTPClientRequest(url: admin + "/config/"), timeout: .seconds(1)))?.status == .ok { return child }
+            if (try? await orchestrator.http.execute(adminRequest("/config/"), timeout: .seconds(1)))?.status == .ok { return child }
             try await Task.sleep(for: .milliseconds(50))
         }
         child.signal(SIGKILL)
         _ = child.wait()
-        throw MicadoError(.timeout, "caddy's admin API did not answer on 127.0.0.1:\(proxy.adminPort)")
+        throw MicadoError(.timeout, "caddy's admin API did not answer on \(adminSocket)")
+    }
+
+    /// A request to the admin API; Caddy checks the Host of admin requests, so it is named.
+    func adminRequest(_ uri: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: adminURL(uri))
+        request.headers.replaceOrAdd(name: "Host", value: "localhost")
+        return request
     }
 
     func load(_ config: String) async throws {
-        var request = HTTPClientRequest(url: admin + "/load")
+        var request = adminRequest("/load")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: config))
@@ -95,7 +106,7 @@ public struct ProxyController: Service {
     /// The Caddy configuration for `routes`: one host-matched reverse proxy per domain,
     /// load-balanced over the container's tasks with active and passive health checks,
     /// and a 404 for any other host.
-    static func caddyConfig(routes: [RouteView], proxy: ManagerConfiguration.Proxy) -> String {
+    static func caddyConfig(routes: [RouteView], proxy: ManagerConfiguration.Proxy, adminSocket: String) -> String {
         var servers: [String: Any] = [
             "micado": ["listen": [":\(proxy.listenPort)"], "automatic_https": ["disable": true], "routes": caddyRoutes(routes)]
         ]
@@ -118,7 +129,7 @@ public struct ProxyController: Service {
         // A short grace period: connections of a replaced config do not linger on old routes.
         apps["http"] = ["grace_period": "1s", "servers": servers]
         let config: [String: Any] = [
-            "admin": ["listen": "127.0.0.1:\(proxy.adminPort)", "config": ["persist": false]],
+            "admin": ["listen": "unix/" + adminSocket, "config": ["persist": false]],
             "logging": ["logs": ["default": ["level": "WARN"]]],
             "apps": apps,
         ]

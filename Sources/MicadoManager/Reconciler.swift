@@ -42,41 +42,53 @@ extension Orchestrator {
         let services = try await engine.services(label: "\(Label.manager)=\(managerID)")
         let byName = Dictionary(services.map { ($0.spec.name, $0) }, uniquingKeysWith: { a, _ in a })
         let records = try await store.containers()
-        for var record in records {
-            guard let service = byName[record.name] else {
-                if record.serviceID == nil || record.lastState == .creating {
-                    try await ensureService(record)
-                    changes.append("created service for \(record.name)")
-                    await note("container.resumed", record.name, "finished the interrupted launch of \(record.name)")
-                } else if record.lastState != .missing {
-                    record.lastState = .missing
-                    record.lastReason = "its service was removed outside micado; quit and remove it, or launch it again"
-                    record.updatedAt = Date()
-                    try await store.updateContainer(record, event: event("container.missing", record.name, "service of \(record.name) is gone from the swarm"))
-                    changes.append("marked \(record.name) missing")
-                }
-                continue
-            }
-            if record.serviceID != service.id {
-                record.serviceID = service.id
-                record.lastState = .pending
-                record.updatedAt = Date()
-                try await store.updateContainer(record, event: event("container.adopted", record.name, "adopted service \(service.id.prefix(12)) for \(record.name)"))
-                changes.append("adopted \(record.name)")
-            }
-            let wanted = record.desired == .running ? 1 : 0
-            if service.spec.replicas != wanted {
-                try await engine.scaleService(service.id, replicas: wanted)
-                await note("container.rescaled", record.name, "set \(record.name) to \(wanted) replica(s) as desired")
-                changes.append("scaled \(record.name) to \(wanted)")
+        for record in records {
+            await step("container.reconcile-failed", record.name) { () throws(MicadoError) in
+                changes += try await reconcile(record, service: byName[record.name])
             }
         }
-        try await observeAll()
+        await step("container.reconcile-failed", "observe") { () throws(MicadoError) in try await observeAll() }
         let known = Set(records.map(\.name))
         for service in services where !known.contains(service.spec.name) {
-            do { try await engine.removeService(service.id) } catch where error.code == .notFound {}
-            await note("container.orphan-removed", service.spec.name, "removed service \(service.spec.name): no container record")
-            changes.append("removed orphan \(service.spec.name)")
+            await step("container.reconcile-failed", service.spec.name) { () throws(MicadoError) in
+                do throws(MicadoError) { try await engine.removeService(service.id) } catch where error.code == .notFound {}
+                await note("container.orphan-removed", service.spec.name, "removed service \(service.spec.name): no container record")
+                changes.append("removed orphan \(service.spec.name)")
+            }
+        }
+        return changes
+    }
+
+    /// One container's reconcile step.
+    func reconcile(_ record: ContainerRecord, service: SwarmService?) async throws(MicadoError) -> [String] {
+        var record = record
+        guard let service else {
+            if record.serviceID == nil || record.lastState == .creating {
+                try await ensureService(record)
+                await note("container.resumed", record.name, "finished the interrupted launch of \(record.name)")
+                return ["created service for \(record.name)"]
+            } else if record.lastState != .missing {
+                record.lastState = .missing
+                record.lastReason = "its service was removed outside micado; quit and remove it, or launch it again"
+                record.updatedAt = Date()
+                try await store.updateContainer(record, event: event("container.missing", record.name, "service of \(record.name) is gone from the swarm"))
+                return ["marked \(record.name) missing"]
+            }
+            return []
+        }
+        var changes: [String] = []
+        if record.serviceID != service.id {
+            record.serviceID = service.id
+            record.lastState = .pending
+            record.updatedAt = Date()
+            try await store.updateContainer(record, event: event("container.adopted", record.name, "adopted service \(service.id.prefix(12)) for \(record.name)"))
+            changes.append("adopted \(record.name)")
+        }
+        let wanted = record.desired == .running ? 1 : 0
+        if service.spec.replicas != wanted {
+            try await engine.scaleService(service.id, replicas: wanted)
+            await note("container.rescaled", record.name, "set \(record.name) to \(wanted) replica(s) as desired")
+            changes.append("scaled \(record.name) to \(wanted)")
         }
         return changes
     }
@@ -87,7 +99,9 @@ extension Orchestrator {
         guard !records.isEmpty else { return }
         let snapshot = try await snapshot()
         for record in records where record.lastState != .missing {
-            try await recordObservation(of: record, view(of: record, in: snapshot))
+            await step("container.reconcile-failed", record.name) { () throws(MicadoError) in
+                try await recordObservation(of: record, view(of: record, in: snapshot))
+            }
         }
     }
 }

@@ -117,8 +117,10 @@ extension Orchestrator {
             metrics.scaleUps.increment()
         }
         for removal in plan.remove {
-            try await drain(removal.instanceID, reason: removal.reason)
-            metrics.scaleDowns.increment()
+            await step("instance.drain-failed", removal.instanceID) { () throws(MicadoError) in
+                try await drain(removal.instanceID, reason: removal.reason)
+                metrics.scaleDowns.increment()
+            }
         }
         await scalerNotes.keep(only: Set(pending.map(\.id)))
         for unplaceable in plan.unplaceable {

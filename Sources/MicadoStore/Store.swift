@@ -13,11 +13,33 @@ public final class Store: Sendable {
             var config = Configuration()
             config.busyMode = .timeout(5)
             let pool = try DatabasePool(path: path, configuration: config)
+            // A damaged store is refused before anything reads or writes it: starting on it
+            // would answer 500s later, or act on half the records.
+            let check = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            guard check == ["ok"] else {
+                throw MicadoError(
+                    .configuration,
+                    "the store at \(path) is damaged (\(check.prefix(3).joined(separator: "; "))); restore it from a backup ('micado backup', see the README)")
+            }
             return try Store(writer: pool)
         } catch let error as MicadoError {
             throw error
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
+            throw .init(.configuration, "the store at \(path) is damaged (\(error.message ?? "\(error)")); restore it from a backup ('micado backup', see the README)")
         } catch {
             throw .init(.configuration, "cannot open the store at \(path): \(error)")
+        }
+    }
+
+    /// An online backup into a new SQLite file at `path`: a consistent copy taken while
+    /// the manager keeps working (SQLite's backup API).
+    public func backup(to path: String) async throws(MicadoError) {
+        do {
+            let destination = try DatabaseQueue(path: path)
+            try writer.backup(to: destination)
+            try destination.close()
+        } catch {
+            throw .init(.internal, "cannot back up the store: \(error)")
         }
     }
 

@@ -18,8 +18,10 @@ func usage<T>(_ body: () throws(MicadoError) -> T) throws -> T {
 }
 
 enum Console {
+    /// Everything printed for people goes through `Text.escaped`: a name, an event or an
+    /// engine's message can never move the cursor or retitle the terminal.
     static func err(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data((Text.escaped(text, multiline: true) + "\n").utf8))
     }
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
@@ -31,7 +33,7 @@ enum Console {
 
     /// Aligned columns with a header; empty cells print as "-".
     static func table(_ header: [String], _ rows: [[String]]) {
-        let cells = [header] + rows.map { $0.map { $0.isEmpty ? "-" : $0 } }
+        let cells = [header] + rows.map { $0.map { $0.isEmpty ? "-" : Text.escaped($0) } }
         let widths = header.indices.map { i in cells.map { $0[i].count }.max() ?? 0 }
         for row in cells {
             print(row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }

@@ -29,8 +29,17 @@ struct ManagerClient {
         return ManagerClient(baseURL: "http://\(host):\(configuration.manager.port)", token: try home.readToken(), http: sharedHTTPClient)
     }
 
+    @discardableResult
     func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+        contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
+    ) async throws(MicadoError) -> ByteBuffer {
+        try await send(method, path, query: query, body: body.map(OutgoingBody.bytes), contentType: contentType, timeout: timeout)
+    }
+
+    @discardableResult
+    func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: OutgoingBody?,
         contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
         var request = HTTPClientRequest(url: url(path, query: query))
@@ -38,7 +47,7 @@ struct ManagerClient {
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = body.httpBody
         }
         let response: HTTPClientResponse
         let collected: ByteBuffer

@@ -14,7 +14,7 @@ enum MicadoMain {
                 try command.run()
             }
         } catch let error as MicadoError {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            Console.err("error: \(error.message)")
             exit(ExitStatus.code(for: error))
         } catch {
             Micado.exit(withError: error)
@@ -52,7 +52,7 @@ struct Micado: AsyncParsableCommand {
             ]),
             CommandGroup(name: "Instances", subcommands: [Start.self, Stop.self, Clouds.self]),
             CommandGroup(name: "Proxy", subcommands: [Routes.self]),
-            CommandGroup(name: "Manager", subcommands: [Init.self, Manager.self, Events.self, Explain.self, Bench.self]),
+            CommandGroup(name: "Manager", subcommands: [Init.self, Manager.self, Events.self, Explain.self, Backup.self, Bench.self]),
         ]
     )
 }

@@ -16,12 +16,14 @@ import Testing
     static let token = "0123456789abcdef0123456789abcdef"
     static let http = EngineClient.makeHTTPClient()
 
-    static func app(store: Store = .inMemory()) -> some ApplicationProtocol {
+    static let spool = FileManager.default.temporaryDirectory.appendingPathComponent("micado-spool-\(UUID().uuidString)").path
+
+    static func app(store: Store = .inMemory(), configuration: ManagerConfiguration = .init()) -> some ApplicationProtocol {
         let logger = Logger(label: "test")
         let engine = EngineClient(
             endpoint: .init(transport: .unix(path: "/nonexistent/docker.sock")), http: Self.http, assumingAPIVersion: .oldestSupported, logger: logger)
-        let orchestrator = Orchestrator(configuration: .init(), store: store, engine: engine, managerID: "mtest", logger: logger)
-        return Application(router: HTTPAPI.router(orchestrator: orchestrator, token: token, logger: logger))
+        let orchestrator = Orchestrator(configuration: configuration, store: store, engine: engine, managerID: "mtest", logger: logger)
+        return Application(router: HTTPAPI.router(orchestrator: orchestrator, token: token, spool: spool, logger: logger))
     }
 
     static func error(_ buffer: ByteBuffer) throws -> MicadoError {
@@ -125,6 +127,67 @@ import Testing
                 let error = try Self.error(response.body)
                 #expect(error.code == .engine)
                 #expect(error.message.contains("/nonexistent/docker.sock"))
+            }
+        }
+    }
+
+    static let auth: HTTPFields = [.authorization: "Bearer \(HTTPAPITests.token)"]
+
+    /// Over a limit: 413 with the limit in the message, whether the length is declared or not.
+    @Test func bodiesOverTheLimitsAre413() async throws {
+        var configuration = ManagerConfiguration()
+        configuration.limits.jsonBodyBytes = 1024
+        configuration.limits.uploadBytes = 1 << 20
+        let store = Store.inMemory()
+        try await Self.app(store: store, configuration: configuration).test(.router) { client in
+            let big = ByteBuffer(repeating: 0x20, count: 4096)
+            try await client.execute(uri: "/v1/containers", method: .post, headers: Self.auth, body: big) { response in
+                #expect(response.status == .contentTooLarge)
+                let error = try Self.error(response.body)
+                #expect(error.code == .tooLarge)
+                #expect(error.message.contains("1024 bytes"), "\(error.message)")
+            }
+            try await client.execute(uri: "/v1/images?name=container-big", method: .post, headers: Self.auth, body: ByteBuffer(repeating: 0, count: (1 << 20) + 1)) {
+                response in
+                #expect(response.status == .contentTooLarge)
+                let error = try Self.error(response.body)
+                #expect(error.message.contains("\(1 << 20) bytes"))
+            }
+        }
+        #expect(try await store.events().isEmpty)
+    }
+
+    /// A launch the swarm could not store, or with characters a terminal would obey, is refused.
+    @Test(arguments: [
+        (#"{"image":"busybox","client":"web","arguments":["\u001b]0;owned\u0007"],"environment":[],"detach":false}"#, HTTPResponse.Status.badRequest),
+        (#"{"image":"busybox","client":"web","arguments":[],"environment":[{"key":"A","value":"x\u0000y"}],"detach":false}"#, .badRequest),
+        (#"{"image":"busybox","client":"web","script":"/run\u202e.sh","arguments":[],"environment":[],"detach":false}"#, .badRequest),
+        (#"{"image":"busybox","client":"web","arguments":["\#(String(repeating: "a", count: 70_000))"],"environment":[],"detach":false}"#, .contentTooLarge),
+    ])
+    func unsafeLaunchesAreRefused(_ body: String, _ status: HTTPResponse.Status) async throws {
+        let store = Store.inMemory()
+        try await Self.app(store: store).test(.router) { client in
+            try await client.execute(uri: "/v1/containers", method: .post, headers: Self.auth, body: ByteBuffer(string: body)) { response in
+                #expect(response.status == status)
+            }
+        }
+        #expect(try await store.containers().isEmpty)
+        #expect(try await store.events().isEmpty)
+    }
+
+    /// A bad build context is refused with the reason before any engine is asked.
+    @Test(arguments: [
+        (Array<UInt8>(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM x\n".utf8))]).bytes().dropLast(1024)), "truncated"),
+        (Array(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM x\n".utf8))]).bytes().prefix(700)), "truncated"),
+        (Array(repeating: 0x41, count: 2048), "not a tar archive"),
+        (TarArchive(entries: [.init(name: "app/Dockerfile"), .init(name: "app/../../etc/passwd")]).bytes(), "outside its folder"),
+    ])
+    func badBuildContextsAre400(_ tarball: [UInt8], _ message: String) async throws {
+        try await Self.app().test(.router) { client in
+            try await client.execute(uri: "/v1/images?name=container-bad", method: .post, headers: Self.auth, body: ByteBuffer(bytes: tarball)) { response in
+                #expect(response.status == .badRequest)
+                let error = try Self.error(response.body)
+                #expect(error.message.contains(message), "\(error.message)")
             }
         }
     }

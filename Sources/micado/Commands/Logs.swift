@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import DockerEngine
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -22,7 +23,8 @@ extension Micado {
             let lines = try await client.json(
                 [Line].self, .GET, "/v1/containers/\(ManagerClient.escape(name))/logs", query: tail.map { [("tail", String($0))] } ?? [])
             for line in lines {
-                if line.stream == "stderr" { Console.err(line.text) } else { print(line.text) }
+                // On a terminal, what a container prints cannot drive it (escape sequences are shown, not obeyed).
+                if line.stream == "stderr" { Console.err(line.text) } else { print(isatty(1) == 1 ? Text.escaped(line.text, multiline: true) : line.text) }
             }
         }
     }
@@ -55,14 +57,12 @@ extension Micado {
             let client = try ManagerClient.fromHome()
             let path = "/v1/containers/\(ManagerClient.escape(name))/files"
             if destination.hasPrefix(":") {
-                guard let data = FileManager.default.contents(atPath: source) else {
-                    throw MicadoError(.badRequest, "cannot read the local file \(source)")
-                }
+                let file = try FileBody(path: source)
                 let mode = ((try? FileManager.default.attributesOfItem(atPath: source))?[.posixPermissions] as? Int) ?? 0o644
                 _ = try await client.send(
-                    .PUT, path, query: [("path", String(destination.dropFirst())), ("mode", String(mode, radix: 8))], body: Array(data),
-                    contentType: "application/octet-stream")
-                Console.err("copied \(data.count) bytes to \(name):\(destination.dropFirst())")
+                    .PUT, path, query: [("path", String(destination.dropFirst())), ("mode", String(mode & 0o7777, radix: 8))], body: file.requestBody,
+                    contentType: "application/octet-stream", timeout: .seconds(900))
+                Console.err("copied \(file.length) bytes to \(name):\(destination.dropFirst())")
             } else {
                 let bytes = try await client.send(.GET, path, query: [("path", String(source.dropFirst()))])
                 guard FileManager.default.createFile(atPath: destination, contents: Data(bytes.readableBytesView)) else {

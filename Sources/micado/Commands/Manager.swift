@@ -27,9 +27,6 @@ extension Micado {
         @Option(help: "Where the domain proxy (Caddy) serves HTTP.")
         var proxyPort = 80
 
-        @Option(help: "The port of Caddy's admin API on 127.0.0.1.")
-        var proxyAdminPort = 2019
-
         @Option(help: "Where the domain proxy serves HTTPS for domains launched with --tls.")
         var proxyTlsPort = 443
 
@@ -41,7 +38,6 @@ extension Micado {
             var proxy = ManagerConfiguration.Proxy()
             proxy.enabled = !noProxy
             proxy.listenPort = proxyPort
-            proxy.adminPort = proxyAdminPort
             proxy.tlsPort = proxyTlsPort
             let files = try home.initialise(force: force, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port, proxy: proxy)
             for file in files { print(file) }
@@ -57,8 +53,11 @@ extension Micado {
         @Option(help: "Log level: trace, debug, info, notice, warning, error.")
         var logLevel: String = "info"
 
+        @Flag(help: "Take over micado services in the swarm that the store does not know (after its loss; see the README).")
+        var adopt = false
+
         func validate() throws {
-            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(Text.escaped(logLevel))'") }
         }
 
         func run() async throws {
@@ -69,10 +68,10 @@ extension Micado {
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
-                return handler
+                return EscapingLogHandler(handler)
             }
             let logger = Logger(label: "micado.manager")
-            try await ManagerDaemon(home: home, configuration: configuration, logger: logger).run()
+            try await ManagerDaemon(home: home, configuration: configuration, adopt: adopt, logger: logger).run()
         }
     }
 

@@ -182,7 +182,7 @@ final class ManagerFixture: @unchecked Sendable {
         guard image.status == 0 else { throw MicadoError(.internal, "busybox-image.sh failed: \(image)") }
         let initialised = try micado([
             "init", "--docker-host", dockerHost, "--advertise-address", engineIP, "--port", String(port),
-            "--proxy-port", String(proxyPort), "--proxy-admin-port", String(proxyPort + 1), "--proxy-tls-port", String(proxyPort + 2),
+            "--proxy-port", String(proxyPort), "--proxy-tls-port", String(proxyPort + 2),
         ])
         guard initialised.status == 0 else { throw MicadoError(.internal, "micado init failed: \(initialised)") }
         if let clouds { try clouds.write(toFile: home + "/clouds.yaml", atomically: true, encoding: .utf8) }

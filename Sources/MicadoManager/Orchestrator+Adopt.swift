@@ -1,0 +1,79 @@
+import DockerEngine
+import Foundation
+import MicadoCore
+import MicadoStore
+
+// The store must know every micado service of the swarm before the manager acts on it.
+extension Orchestrator {
+    /// Services labelled as micado's by another manager id: what a deleted or replaced
+    /// store left behind (a new store has a new id), or a second manager's.
+    func foreignServices() async throws(MicadoError) -> [SwarmService] {
+        guard try await engine.info().swarm.controlAvailable == true else { return [] }  // no swarm yet: nothing to know
+        return try await engine.services(label: Label.manager).filter { $0.spec.labels?[Label.manager] != managerID }
+    }
+
+    /// Refuses to start beside micado services this store does not know (the reconciler
+    /// would otherwise remove them as orphans, or leave them unmanaged), unless `adopt`:
+    /// then each becomes a container record of this manager, rebuilt from its spec, and
+    /// is relabelled as ours without restarting its task.
+    public func checkForeignServices(adopt: Bool) async throws(MicadoError) {
+        let foreign = try await foreignServices()
+        guard !foreign.isEmpty else { return }
+        guard adopt else {
+            let owners = Set(foreign.compactMap { $0.spec.labels?[Label.manager] }).sorted()
+            throw .init(
+                .conflict,
+                "the swarm runs \(foreign.count) micado service(s) (\(foreign.prefix(3).map(\.spec.name).joined(separator: ", "))) of manager \(owners.joined(separator: ", ")), which this store (manager \(managerID)) does not know: was the store deleted or replaced? Restore it from a backup (see the README), or start with 'micado manager --adopt' to take them over"
+            )
+        }
+        for service in foreign {
+            let record = try Self.record(adopting: service, defaultMemoryMiB: configuration.defaults.memoryMiB)
+            if try await store.container(record.name) == nil {
+                try await store.insertContainer(
+                    record, event: event("container.adopted", record.name, "adopted service \(service.spec.name) of manager \(service.spec.labels?[Label.manager] ?? "?")"))
+            }
+            try await engine.labelService(service.id, [Label.manager: managerID])
+        }
+    }
+
+    /// A container record rebuilt from a service micado created.
+    static func record(adopting service: SwarmService, defaultMemoryMiB: Int) throws(MicadoError) -> ContainerRecord {
+        let spec = service.spec
+        guard ContainerName(rawValue: spec.name) != nil else {
+            throw .init(.conflict, "service \(Text.escaped(spec.name)) is labelled as micado's but its name is not a micado container name; remove it by hand")
+        }
+        let container = spec.taskTemplate.containerSpec
+        let environment = (container.env ?? []).compactMap { try? EnvironmentVariable.parse($0) }
+        let location = spec.taskTemplate.placement?.constraints?.lazy.compactMap { constraint -> String? in
+            let prefix = "node.labels.\(Label.location) == "
+            return constraint.hasPrefix(prefix) ? String(constraint.dropFirst(prefix.count)) : nil
+        }.first
+        let memory = spec.taskTemplate.resources?.limits?.memoryBytes.map { Int($0 >> 20) } ?? defaultMemoryMiB
+        let port = spec.endpointSpec?.ports?.first.flatMap { p in p.publishedPort.map { PortMapping(published: $0, target: p.targetPort) } }
+        let now = Date()
+        var record = ContainerRecord(
+            name: spec.name, client: spec.labels?[Label.client] ?? "adopted", image: container.image, desired: spec.replicas == 0 ? .stopped : .running,
+            serviceID: service.id, location: location, script: container.command?.first, domain: spec.labels?[Label.domain],
+            arguments: container.args ?? [], environment: environment, port: port, memoryMiB: max(6, memory), lastState: .pending,
+            lastReason: nil, createdAt: now, updatedAt: now)
+        record.tls = spec.labels?[Label.tls] == "true"
+        return record
+    }
+}
+
+extension Orchestrator {
+    /// `micado backup`: a consistent copy of the store, taken while the manager works.
+    func backup(spool: String) async throws(MicadoError) -> SpooledUpload {
+        do { try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+            throw .init(.internal, "cannot create \(spool): \(error)")
+        }
+        let path = spool + "/backup-\(UUID().uuidString).sqlite"
+        do { try await store.backup(to: path) } catch {
+            unlink(path)
+            throw error
+        }
+        let file = try SpooledUpload.adopting(path: path)
+        await note("store.backup", managerID, "backed up the store (\(file.count) bytes)")
+        return file
+    }
+}
