@@ -54,6 +54,12 @@ public final class EngineClient: Sendable {
         self.init(endpoint: endpoint, http: http, apiVersion: apiVersion, engineVersion: "unknown", logger: logger)
     }
 
+    /// The same engine reached through another HTTP client (its own connection pool), so that
+    /// a chatty loop (usage sampling) can never take the connections API calls need.
+    public func using(_ http: HTTPClient) -> EngineClient {
+        EngineClient(endpoint: endpoint, http: http, apiVersion: apiVersion, engineVersion: engineVersion, logger: logger)
+    }
+
     /// Connects and negotiates. `http` stays owned by the caller, who shuts it down last.
     public static func connect(
         to endpoint: EngineEndpoint, http: HTTPClient, logger: Logger, timeout: TimeAmount = .seconds(10)

@@ -18,11 +18,13 @@ public struct ChildProcess: Sendable {
         }
     }
 
-    /// Starts `executable` with stdin from /dev/null and stdout and stderr on `outputDescriptor`.
+    /// Starts `executable` with stdout and stderr on `outputDescriptor`, and stdin from
+    /// `inputDescriptor` (else /dev/null).
     static func start(
-        _ executable: String, _ arguments: [String], environment: [String: String], outputDescriptor: Int32
+        _ executable: String, _ arguments: [String], environment: [String: String], outputDescriptor: Int32, inputDescriptor: Int32? = nil
     ) throws -> ChildProcess {
         try start(executable, arguments, environment: environment) { actions in
+            if let inputDescriptor { posix_spawn_file_actions_adddup2(&actions, inputDescriptor, 0) }
             posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 1)
         }
     }
@@ -81,10 +83,26 @@ public struct ChildProcess: Sendable {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    /// Runs a command to completion; returns its status and combined output.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment)
-        throws -> (status: Int32, output: String)
-    {
+    /// Runs a command to completion; returns its status and combined output. `input` (a
+    /// secret, say: never an argument, which every local user sees in `ps`) is the child's
+    /// stdin, through a pipe; it must fit the pipe's buffer (64 KiB), which a password does.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, input: [UInt8]? = nil
+    ) throws -> (status: Int32, output: String) {
+        var inputDescriptor: Int32?
+        if let input {
+            precondition(input.count < 65536, "stdin of a child is for short inputs")
+            var ends: [Int32] = [0, 0]
+            guard pipe(&ends) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            let written = input.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
+            close(ends[1])
+            guard written == input.count else {
+                close(ends[0])
+                throw POSIXError(.EIO)
+            }
+            inputDescriptor = ends[0]
+        }
+        defer { if let inputDescriptor { close(inputDescriptor) } }
         // A file, not a pipe (a chatty child can never block on it), unlinked at once: nothing
         // is left behind even when this process is killed while the child runs.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("micado-run-\(UUID().uuidString)").path
@@ -92,7 +110,7 @@ public struct ChildProcess: Sendable {
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         unlink(path)
         defer { close(fd) }
-        let status = try start(executable, arguments, environment: environment, outputDescriptor: fd).wait()
+        let status = try start(executable, arguments, environment: environment, outputDescriptor: fd, inputDescriptor: inputDescriptor).wait()
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var offset: off_t = 0

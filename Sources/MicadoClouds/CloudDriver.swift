@@ -1,11 +1,9 @@
 import MicadoCore
 
-/// What an instance needs to join micado when it boots (cloud-init on a real cloud).
+/// What an instance needs when it boots (cloud-init on a real cloud): enough to start an
+/// engine that only micado can reach. It carries no swarm join token: once the engine
+/// answers over mutual TLS, the manager joins it to the swarm through its API.
 public struct UserData: Codable, Sendable, Equatable {
-    /// The swarm's worker join token. A secret: never logged, never in events.
-    public var joinToken: String
-    /// host:port of the swarm manager the instance joins.
-    public var managerAddress: String
     /// Node labels the manager will set; carried for the instance's own use.
     public var labels: [String: String]
     /// MiB the node advertises to the scheduler as the generic resource `mem`.
@@ -13,9 +11,7 @@ public struct UserData: Codable, Sendable, Equatable {
     /// The CA that signed the manager's client certificate: the engine trusts only it.
     public var caCertificatePEM: String
 
-    public init(joinToken: String, managerAddress: String, labels: [String: String], capacityMiB: Int, caCertificatePEM: String) {
-        self.joinToken = joinToken
-        self.managerAddress = managerAddress
+    public init(labels: [String: String], capacityMiB: Int, caCertificatePEM: String) {
         self.labels = labels
         self.capacityMiB = capacityMiB
         self.caCertificatePEM = caCertificatePEM

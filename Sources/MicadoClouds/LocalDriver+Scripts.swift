@@ -1,6 +1,8 @@
 extension LocalDriver {
     /// The local machine's "cloud-init": run detached with the instance folder as $1.
-    /// Writes boot.pid at once, boot.done when joined, boot.failed with the reason otherwise.
+    /// Writes boot.pid at once, boot.done when its engine answers with the machine image
+    /// loaded, boot.failed with the reason otherwise. It does not join the swarm: the
+    /// manager does that through the engine's API, so no join token is ever on a command line.
     static let bootScript = #"""
         #!/bin/bash
         set -u
@@ -31,7 +33,7 @@ extension LocalDriver {
           --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent="/micado-$ID" >dockerd.log 2>&1 </dev/null &
         for _ in $(seq 600); do D version >/dev/null 2>&1 && break; sleep 0.1; done
         D version >/dev/null 2>&1 || fail "dockerd did not start: $(tail -3 dockerd.log | tr '\n' ' ')"
-        # machine image "default": busybox:local, imported before the join so no task misses it
+        # machine image "default": busybox:local, imported before the manager joins the engine so no task misses it
         ROOT=$(mktemp -d); mkdir -p "$ROOT"/bin "$ROOT"/etc "$ROOT"/tmp "$ROOT"/www
         cp /bin/busybox "$ROOT/bin/busybox"
         for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$ROOT/bin/$a"; done
@@ -39,8 +41,6 @@ extension LocalDriver {
         echo 'hello from busybox:local' > "$ROOT/www/index.html"
         tar -C "$ROOT" -c . | D import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - busybox:local >/dev/null || fail "cannot import busybox:local"
         rm -rf "$ROOT"
-        D swarm join --token "$(cat join-token)" --advertise-addr "$IP" --listen-addr "$IP:2377" "$MANAGER" || fail "swarm join to $MANAGER failed"
-        rm -f join-token
         touch boot.done
         """#
 

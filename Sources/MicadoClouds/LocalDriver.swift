@@ -11,8 +11,8 @@ import Glibc
 /// cgroup (memory-limited to the flavour) and a TLS-only TCP endpoint for the manager.
 ///
 /// Booting runs detached (`setsid`), like a cloud machine that boots whether or not its
-/// manager is alive: it starts dockerd, loads the machine image's images and joins the
-/// swarm with the token from its user data. The cloud's own state is the machine: one
+/// manager is alive: it starts dockerd and loads the machine image's images; the manager
+/// then joins the engine to the swarm through its API. The cloud's own state is the machine: one
 /// folder per instance under `stateDirectory`, made first and removed last, so nothing of
 /// an instance can exist without the folder that names it.
 public struct LocalDriver: CloudDriver {
@@ -84,7 +84,6 @@ public struct LocalDriver: CloudDriver {
         let tags = String(decoding: try JSONEncoder().encode(request.tags), as: UTF8.self)
         try write(tags, "tags.json")
         try write(request.flavour.name, "flavour")
-        try write(request.userData.joinToken, "join-token")
         try write(request.userData.caCertificatePEM, "tls/ca.pem")
         do { try authority.issueServer(ipAddress: address, certificate: dir + "/tls/server.pem", key: dir + "/tls/server-key.pem") } catch {
             throw CloudError(.transient, error.message)
@@ -111,7 +110,6 @@ public struct LocalDriver: CloudDriver {
             BRIDGE=\(network.bridge)
             BRIDGE_CIDR=\(subnet)
             MEM_BYTES=\(request.flavour.memoryMiB << 20)
-            MANAGER=\(request.userData.managerAddress)
 
             """
         try write(environment, "boot.env")

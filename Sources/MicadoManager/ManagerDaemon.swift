@@ -35,6 +35,7 @@ public struct ManagerDaemon {
         let managerID = try await store.setting("manager.id") { "m" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
         let endpoint = try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description)
         let http = EngineClient.makeHTTPClient()
+        let monitorHTTP = EngineClient.makeHTTPClient()
         do {
             let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
             let clouds = try CloudSet.load(home: home, logger: logger)
@@ -43,7 +44,7 @@ public struct ManagerDaemon {
             let metrics = ManagerMetrics(registry: prometheus)
             let registry = try Registry.forHome(home, clouds: clouds)
             let orchestrator = Orchestrator(
-                configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, metrics: metrics,
+                configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, monitorHTTP: monitorHTTP, metrics: metrics,
                 registry: registry, logger: logger)
             try await orchestrator.checkForeignServices(adopt: adopt)
             try await orchestrator.bootstrapSwarm()
@@ -73,9 +74,11 @@ public struct ManagerDaemon {
             try await app.runService()  // graceful shutdown on SIGTERM and SIGINT
             await orchestrator.note("manager.stop", managerID, "manager stopped")
         } catch {
+            try? await monitorHTTP.shutdown()
             try? await http.shutdown()
             throw error
         }
+        try? await monitorHTTP.shutdown()
         try await http.shutdown()
     }
 

@@ -37,7 +37,6 @@ extension Orchestrator {
         guard existing.count < bound.max else {
             throw .conflict("location \(location) at its max of \(bound.max) instances")
         }
-        let swarm = try await engine.swarm()
         let token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let id = LocalDriver.instanceID(token: token)
         let now = Date()
@@ -57,7 +56,7 @@ extension Orchestrator {
         defer { Task { await creating.end(id) } }
         try await store.insertInstance(
             record, event: event("instance.create", id, "starting \(flavour.name) on \(cloud.name) in \(location) (tag \(request.tag)): \(reason)"))
-        let create = createRequest(for: record, flavour: flavour, machineImage: machineImage, joinToken: swarm.joinTokens.worker)
+        let create = createRequest(for: record, flavour: flavour, machineImage: machineImage)
         let instance: CloudInstance
         do {
             instance = try await driver.retrying { () throws(CloudError) in try await driver.create(create) }
@@ -76,9 +75,8 @@ extension Orchestrator {
 
     /// What the cloud gets for an instance: the record's token (so a retry finds the same
     /// instance) and the user data it boots with.
-    func createRequest(for record: InstanceRecord, flavour: Flavour, machineImage: String, joinToken: String) -> CreateInstanceRequest {
+    func createRequest(for record: InstanceRecord, flavour: Flavour, machineImage: String) -> CreateInstanceRequest {
         let userData = UserData(
-            joinToken: joinToken, managerAddress: "\(configuration.docker.advertiseAddress):2377",
             labels: [Label.location: record.location ?? "", Label.instance: record.id, Label.purpose: record.purpose], capacityMiB: flavour.memoryMiB,
             caCertificatePEM: (try? String(contentsOfFile: clouds.authority.caCertificate, encoding: .utf8)) ?? "")
         return CreateInstanceRequest(
@@ -157,11 +155,9 @@ extension Orchestrator {
             guard record.token != nil, let flavour = cloud.flavour(named: record.flavour ?? "") else {
                 return try await move(InstanceState.deleting, "instance.abandoned", "\(record.id) has no token or flavour; deleting")
             }
-            let swarm = try await engine.swarm()
             do {
                 let instance = try await driver.create(
-                    createRequest(
-                        for: record, flavour: flavour, machineImage: cloud.applications.values.first ?? "default", joinToken: swarm.joinTokens.worker))
+                    createRequest(for: record, flavour: flavour, machineImage: cloud.applications.values.first ?? "default"))
                 record.address = instance.address
                 try await move(InstanceState.booting, "instance.booting", "\(record.id) booting at \(instance.address) (create resumed after a restart)")
             } catch {
@@ -180,6 +176,7 @@ extension Orchestrator {
             }
             guard instance.state == .running else { return }
             guard let node, node.status.state == "ready" else {
+                try await joinSwarm(address: instance.address)
                 if record.state == InstanceState.booting { try await move(InstanceState.joining, "instance.joining", "\(record.id) booted; joining the swarm") }
                 return
             }
@@ -224,6 +221,18 @@ extension Orchestrator {
         default:
             return
         }
+    }
+
+    /// Joins a booted instance's engine to the swarm through its API (mutual TLS): the worker
+    /// token goes from the manager to the engine only, never through user data or a command
+    /// line. Idempotent: an engine already in a swarm (or joining one) is left as it is.
+    func joinSwarm(address: String) async throws(MicadoError) {
+        let instanceEngine = try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)
+        guard try await instanceEngine.info().swarm.localNodeState == "inactive" else { return }
+        let swarm = try await engine.swarm()
+        try await instanceEngine.joinSwarm(
+            remoteAddress: "\(configuration.docker.advertiseAddress):2377", token: swarm.joinTokens.worker, advertiseAddress: address,
+            listenAddress: "\(address):2377")
     }
 
     func describe(_ driver: any CloudDriver, _ id: String) async throws(MicadoError) -> CloudInstance? {

@@ -22,6 +22,9 @@ public final class Orchestrator: Sendable {
     public let clouds: CloudSet
     /// For instance engines (TCP with mutual TLS); owned by the daemon.
     let http: HTTPClient
+    /// The usage monitor's own connections to every engine (owned by the daemon): sampling
+    /// hundreds of containers never queues an API call behind it.
+    let monitorHTTP: HTTPClient
     let engines = EngineDirectory()
     let creating = InFlight()
     let scalerNotes = ScalerNotes()
@@ -38,6 +41,7 @@ public final class Orchestrator: Sendable {
     public init(
         configuration: ManagerConfiguration, store: Store, engine: EngineClient, managerID: String,
         clouds: CloudSet = CloudSet(configurations: [], drivers: [:], authority: .init(directory: "/nonexistent")), http: HTTPClient? = nil,
+        monitorHTTP: HTTPClient? = nil,
         metrics: ManagerMetrics = ManagerMetrics(registry: .init()), registry: Registry? = nil, logger: Logger
     ) {
         self.metrics = metrics
@@ -48,6 +52,7 @@ public final class Orchestrator: Sendable {
         self.managerID = managerID
         self.clouds = clouds
         self.http = http ?? engine.http
+        self.monitorHTTP = monitorHTTP ?? self.http
         self.logger = logger
     }
 

@@ -129,7 +129,8 @@ public struct ProxyController: Service {
         // A short grace period: connections of a replaced config do not linger on old routes.
         apps["http"] = ["grace_period": "1s", "servers": servers]
         let config: [String: Any] = [
-            "admin": ["listen": "unix/" + adminSocket, "config": ["persist": false]],
+            // Over a unix socket Caddy accepts only the Host named in origins (an empty one by default).
+            "admin": ["listen": "unix/" + adminSocket, "origins": ["localhost"], "config": ["persist": false]],
             "logging": ["logs": ["default": ["level": "WARN"]]],
             "apps": apps,
         ]

@@ -88,7 +88,8 @@ public struct RegistryController: Service {
         if !FileManager.default.fileExists(atPath: dir + "/server.pem") {
             try authority.issueServer(ipAddress: host, certificate: dir + "/server.pem", key: dir + "/server-key.pem")
         }
-        let hash = try ChildProcess.run("/usr/bin/htpasswd", ["-Bbn", registry.username, registry.password])
+        // The password on stdin (-i): an argument would show in every local user's `ps`.
+        let hash = try ChildProcess.run("/usr/bin/htpasswd", ["-iBn", registry.username], input: Array(registry.password.utf8))
         guard hash.status == 0 else { throw MicadoError(.configuration, "htpasswd failed (apt-get install apache2-utils): \(hash.output)") }
         guard FileManager.default.createFile(atPath: dir + "/htpasswd", contents: Data(hash.output.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw MicadoError(.configuration, "cannot write \(dir)/htpasswd")

@@ -58,6 +58,11 @@ public final class ManagerMetrics: Sendable {
 }
 
 extension Orchestrator {
+    /// Stats calls in flight at once. Each takes the engine about a second (it waits for a
+    /// second CPU reading), so a pass over N containers takes about N / 32 s; they run on
+    /// the monitor's own connections, so API calls never wait behind them.
+    static let samplingConcurrency = 32
+
     /// One sampling pass over every running task of our containers.
     func samplePass() async throws(MicadoError) {
         let started = ContinuousClock.now
@@ -71,17 +76,26 @@ extension Orchestrator {
             work.append((record, containerID, task.nodeID))
         }
         let now = Date()
+        // At most `samplingConcurrency` stats calls at once, on the monitor's own connections.
         let samples = await withTaskGroup(of: UsageRecord?.self) { group in
-            for (record, containerID, nodeID) in work {
+            var pending = work[...]
+            func addNext() {
+                guard let (record, containerID, nodeID) = pending.popFirst() else { return }
                 group.addTask {
-                    guard let engine = try? await self.engine(forNode: nodeID), let usage = try? await engine.usage(container: containerID) else { return nil }
+                    guard let engine = try? await self.engine(forNode: nodeID).using(self.monitorHTTP),
+                        let usage = try? await engine.usage(container: containerID)
+                    else { return nil }
                     return UsageRecord(
                         container: record.name, image: record.image, time: now, cpuPercent: usage.cpuPercent,
                         memoryMiB: Double(usage.memoryBytes) / 1_048_576)
                 }
             }
+            for _ in 0..<Self.samplingConcurrency { addNext() }
             var all: [UsageRecord] = []
-            for await sample in group { if let sample { all.append(sample) } }
+            for await sample in group {
+                if let sample { all.append(sample) }
+                addNext()
+            }
             return all
         }
         try await store.recordUsage(samples, keep: configuration.monitor.historyPerContainer)

@@ -13,4 +13,13 @@ import Testing
         let after = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("micado-run-") }
         #expect(after == before)
     }
+
+    /// A secret goes to a child on stdin, where no other local user can see it (`ps` shows arguments).
+    @Test func inputReachesStdinNotTheArguments() throws {
+        let result = try ChildProcess.run("/bin/sh", ["-c", "read -r secret; echo \"got $secret\"; cat /proc/$$/cmdline | tr '\\0' ' '"], input: Array("s3cr3t\n".utf8))
+        #expect(result.status == 0)
+        #expect(result.output.hasPrefix("got s3cr3t\n"), "\(result.output)")
+        #expect(!result.output.dropFirst("got s3cr3t\n".count).contains("s3cr3t"))
+        #expect(try ChildProcess.run("/bin/cat", []).output == "", "without input, stdin is /dev/null")
+    }
 }

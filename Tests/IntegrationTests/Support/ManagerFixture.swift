@@ -219,10 +219,10 @@ final class ManagerFixture: @unchecked Sendable {
     }
 
     /// Starts `micado manager` and waits until its API answers.
-    func startManager() async throws {
+    func startManager(_ arguments: [String] = []) async throws {
         let log = state + "/manager.log"
         let environment = ProcessInfo.processInfo.environment.merging(["MICADO_HOME": home]) { _, b in b }
-        let process = try ChildProcess.start(Self.micadoBinary, ["manager"], environment: environment, output: log)
+        let process = try ChildProcess.start(Self.micadoBinary, ["manager"] + arguments, environment: environment, output: log)
         manager = process
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {

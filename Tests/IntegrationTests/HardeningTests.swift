@@ -1,0 +1,183 @@
+import DockerEngine
+import Foundation
+import MicadoClouds
+import MicadoCore
+import MicadoStore
+import Testing
+
+/// What an attacker or a busy user once broke, against the real manager.
+@Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
+struct HardeningTests {
+    func eventCount(_ f: ManagerFixture) throws -> Int {
+        try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8)).count
+    }
+
+    /// A second manager on the same home is refused with the first one's pid and port,
+    /// and changes nothing: no event, no pid file touched, the first keeps answering.
+    @Test func oneManagerPerHome() async throws {
+        try await ManagerFixture.with { f in
+            let pidFile = try String(contentsOfFile: f.home + "/manager.pid", encoding: .utf8)
+            let events = try eventCount(f)
+            let second = try CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home])
+            #expect(second.status == 1)
+            #expect(second.stderr.contains("another manager (pid \(f.manager!.pid), port \(f.port))"), "\(second)")
+            #expect(try String(contentsOfFile: f.home + "/manager.pid", encoding: .utf8) == pidFile)
+            #expect(try eventCount(f) == events)
+        }
+    }
+
+    /// A deleted store does not start empty beside the old services: it refuses, and
+    /// --adopt takes them over without restarting them.
+    @Test func aLostStoreIsRefusedUntilAdopted() async throws {
+        try await ManagerFixture.with { f in
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "keep", "--container", "container-keep", "-a", "sleep", "3600"]).status == 0)
+            let engine = try await f.engine()
+            let before = try await engine.service("container-keep")
+            try await f.stopManager()
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: f.home + "/micado.sqlite" + suffix) }
+            await #expect(throws: MicadoError.self) { try await f.startManager() }
+            let log = try String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)
+            #expect(log.contains("container-keep") && log.contains("micado manager --adopt"), "\(log.suffix(600))")
+            #expect(try await engine.service("container-keep").id == before.id)
+
+            try await f.startManager(["--adopt"])
+            let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+            #expect(list.map(\.name.rawValue) == ["container-keep"])
+            let after = try await engine.service("container-keep")
+            #expect(after.id == before.id)
+            #expect(after.spec.taskTemplate.containerSpec.args == ["sleep", "3600"])
+        }
+    }
+
+    /// A damaged store is refused at start with the reason; a backup taken online restores it.
+    @Test func damagedStoreIsRefusedAndABackupRestores() async throws {
+        try await ManagerFixture.with { f in
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "b", "--container", "container-b", "-a", "sleep", "3600"]).status == 0)
+            let backup = f.state + "/backup.sqlite"
+            let taken = try f.micado(["backup", backup])
+            #expect(taken.status == 0, "\(taken)")
+            let mode = try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            #expect(try f.micado(["backup", backup]).status != 0)  // never overwrites
+            try await f.stopManager()
+
+            let store = f.home + "/micado.sqlite"
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + suffix) }
+            let handle = try #require(FileHandle(forUpdatingAtPath: store))
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: 4096)
+            try handle.write(contentsOf: Data(repeating: 0xAB, count: Int(size) - 4096))
+            try handle.close()
+            await #expect(throws: MicadoError.self) { try await f.startManager() }
+            let log = try String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)
+            #expect(log.contains("is damaged"), "\(log.suffix(600))")
+
+            try FileManager.default.removeItem(atPath: store)
+            try FileManager.default.copyItem(atPath: backup, toPath: store)
+            try await f.startManager()
+            let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+            #expect(list.map(\.name.rawValue) == ["container-b"])
+        }
+    }
+
+    /// Crafted archives are refused with the reason and the manager lives on; a build
+    /// whose step fails is a failure even when the tag exists, and records no image.built.
+    @Test func craftedArchivesAndFailedBuilds() async throws {
+        try await ManagerFixture.with { f in
+            let good = f.state + "/good.tar"
+            try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN echo ok > /ok\n".utf8))]).bytes())
+                .write(to: URL(fileURLWithPath: good))
+            #expect(try f.micado(["build", "-n", "container-app", "-f", good]).status == 0)
+            let image = try f.micado(["images", "--output", "json"]).stdout
+
+            var crafted = TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM x\n".utf8))]).bytes()
+            crafted.replaceSubrange(124..<136, with: Array(repeating: 0xFF, count: 12))
+            var sum = 0
+            for (i, byte) in crafted[0..<512].enumerated() { sum += (148..<156).contains(i) ? 0x20 : Int(byte) }
+            let checksum = Array(String(sum, radix: 8).utf8)
+            crafted.replaceSubrange(148..<156, with: Array(repeating: 0x30, count: 6 - checksum.count) + checksum + [0, 0x20])
+            let bad = f.state + "/bad.tar"
+            try Data(crafted).write(to: URL(fileURLWithPath: bad))
+            let refused = try f.micado(["build", "-n", "container-app", "-f", bad])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("bad size field"), "\(refused)")
+            let truncated = f.state + "/truncated.tar"
+            try Data(try Data(contentsOf: URL(fileURLWithPath: good)).prefix(1024)).write(to: URL(fileURLWithPath: truncated))
+            #expect(try f.micado(["build", "-n", "container-app", "-f", truncated]).stderr.contains("truncated"))
+
+            let events = try eventCount(f)
+            let failing = f.state + "/failing.tar"
+            try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN false\n".utf8))]).bytes())
+                .write(to: URL(fileURLWithPath: failing))
+            let failed = try f.micado(["build", "-n", "container-app", "-f", failing])
+            #expect(failed.status == 1)
+            #expect(failed.stderr.contains("the build failed"), "\(failed)")
+            #expect(try f.micado(["images", "--output", "json"]).stdout == image)
+            let kinds = try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8))
+                .dropFirst(events).map(\.kind)
+            #expect(!kinds.contains("image.built"), "\(kinds)")
+            #expect(try f.micado(["list", "-c"]).status == 0)  // still up
+        }
+    }
+
+    /// No secret is ever on a command line, where every local user's `ps` shows it: not
+    /// while the manager starts (registry, Caddy), an instance boots and joins, or a build runs.
+    /// Caddy's admin API and the registry's secrets are out of an unprivileged user's reach.
+    @Test func secretsStayOffCommandLines() async throws {
+        let seen = CommandLines()
+        let watcher = Task { await seen.watch() }
+        try await ManagerFixture.with(clouds: true) { f in
+            let tar = f.state + "/app.tar"
+            try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nCMD [\"sleep\", \"3600\"]\n".utf8))]).bytes())
+                .write(to: URL(fileURLWithPath: tar))
+            let built = try f.micado(["build", "-n", "container-web", "-f", tar])
+            #expect(built.status == 0, "\(built)")
+            let launched = try f.micado(["launch", "-i", "container-web", "-n", "web", "-m", "32"])
+            #expect(launched.status == 0, "\(launched)")
+            watcher.cancel()
+            _ = await watcher.value
+            let swarm = try await f.engine().swarm()
+            let secrets = [
+                ("registry password", try String(contentsOfFile: f.home + "/registry/password", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)),
+                ("worker join token", swarm.joinTokens.worker), ("manager join token", swarm.joinTokens.manager),
+                ("API token", try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)),
+            ]
+            let lines = await seen.lines
+            #expect(lines.count > 10)
+            #expect(lines.contains { $0.contains("dockerd") })  // the watcher saw the instance boot
+            for (what, secret) in secrets {
+                #expect(!secret.isEmpty)
+                #expect(!lines.contains { $0.contains(secret) }, "the \(what) was on a command line")
+            }
+
+            // An unprivileged local user reaches neither Caddy's admin API nor the registry's secrets.
+            func asNobody(_ command: String) throws -> CommandResult {
+                try CommandResult.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/bin/sh", "-c", command])
+            }
+            #expect(FileManager.default.fileExists(atPath: f.home + "/proxy/admin.sock"))
+            let admin = try asNobody("curl -s --max-time 2 --unix-socket '\(f.home)/proxy/admin.sock' http://localhost/config/")
+            #expect(admin.status != 0, "\(admin)")
+            for file in ["registry/password", "registry/htpasswd", "registry/server-key.pem"] {
+                #expect(FileManager.default.fileExists(atPath: f.home + "/" + file))
+                #expect(try asNobody("cat '\(f.home)/\(file)'").status != 0, "\(file)")
+            }
+            #expect(try asNobody("ls '\(f.home)/registry/data'").status != 0)
+            #expect(try asNobody("curl -s --max-time 2 http://127.0.0.1:2019/config/").status != 0)  // no TCP admin API any more
+        }
+    }
+}
+
+/// Every process's command line, read from /proc while a test runs.
+actor CommandLines {
+    var lines: Set<String> = []
+
+    func watch() async {
+        while !Task.isCancelled {
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where entry.allSatisfy(\.isNumber) {
+                guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { continue }
+                lines.insert(String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self))
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
