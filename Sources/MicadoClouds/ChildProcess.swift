@@ -29,8 +29,18 @@ public struct ChildProcess: Sendable {
         }
     }
 
+    /// Starts `executable` with stdin from /dev/null, stdout and stderr appended to `output`,
+    /// and `descriptor` as its descriptor 3 (a folder it reaches as /proc/self/fd/3).
+    public static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String], output: String, passing descriptor: Int32
+    ) throws -> ChildProcess {
+        try start(executable, arguments, environment: environment, passing: descriptor) { actions in
+            posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        }
+    }
+
     static func start(
-        _ executable: String, _ arguments: [String], environment: [String: String],
+        _ executable: String, _ arguments: [String], environment: [String: String], passing descriptor: Int32? = nil,
         stdout: (inout posix_spawn_file_actions_t) -> Void
     ) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
@@ -39,9 +49,10 @@ public struct ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         stdout(&actions)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let descriptor { posix_spawn_file_actions_adddup2(&actions, descriptor, 3) }
         // Nothing else of ours leaks into the child: a detached boot or dockerd that kept the
         // manager's listening socket would hold its port after the manager died.
-        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, descriptor == nil ? 3 : 4) }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

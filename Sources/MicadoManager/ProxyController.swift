@@ -27,9 +27,11 @@ public struct ProxyController: Service {
     }
 
     var proxy: ManagerConfiguration.Proxy { orchestrator.configuration.proxy }
-    /// Caddy's admin API: a unix socket in the proxy folder (0700, root's), never TCP, so no
-    /// other local user can load a configuration (a file server rooted at /, say).
+    /// Caddy's admin API: a unix socket in the proxy folder (0700, Caddy's user's), never
+    /// TCP, so no other local user can load a configuration (a file server rooted at /, say).
     var adminSocket: String { home.proxyDirectory + "/admin.sock" }
+    /// The unprivileged user Caddy runs as.
+    static let user = "micado-proxy"
 
     func adminURL(_ uri: String) -> String { URL(httpURLWithSocketPath: adminSocket, uri: uri)!.absoluteString }
 
@@ -44,7 +46,7 @@ public struct ProxyController: Service {
                 if fresh { loaded = nil }
                 do {
                     let routes = try await orchestrator.desiredRoutes()
-                    let config = Self.caddyConfig(routes: routes, proxy: proxy, adminSocket: adminSocket)
+                    let config = Self.caddyConfig(routes: routes, proxy: proxy)
                     guard config != loaded else { return }
                     try await load(config)
                     loaded = config
@@ -59,18 +61,22 @@ public struct ProxyController: Service {
         }
     }
 
-    /// Starts Caddy with a bootstrap config that only opens its admin API; routes come through the API.
+    /// Starts Caddy, unprivileged (see `HelperUser`), with a bootstrap config that only
+    /// opens its admin API; routes come through the API.
     func start() async throws -> ChildProcess {
         let dir = home.proxyDirectory
+        let user = try HelperUser.ensure(Self.user)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try? FileManager.default.removeItem(atPath: adminSocket)  // a killed Caddy leaves it behind
-        try Data(Self.caddyConfig(routes: [], proxy: proxy, adminSocket: adminSocket).utf8).write(to: URL(fileURLWithPath: dir + "/bootstrap.json"))
+        try Data(Self.caddyConfig(routes: [], proxy: proxy).utf8).write(to: URL(fileURLWithPath: dir + "/bootstrap.json"))
+        try user.own(dir)
         guard let caddy = ["/usr/bin/caddy", "/usr/local/bin/caddy"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw MicadoError(.configuration, "caddy is not installed (apt-get install caddy), or set proxy.enabled: false in config.yaml")
         }
-        let environment = ["HOME": dir, "XDG_DATA_HOME": dir + "/data", "XDG_CONFIG_HOME": dir + "/config", "PATH": "/usr/bin:/bin"]
-        let child = try ChildProcess.start(
-            "/usr/bin/setpriv", ["--pdeathsig", "KILL", caddy, "run", "--config", dir + "/bootstrap.json"], environment: environment,
+        let own = HelperUser.inFolder
+        let environment = ["HOME": own(""), "XDG_DATA_HOME": own("data"), "XDG_CONFIG_HOME": own("config"), "PATH": "/usr/bin:/bin"]
+        let child = try user.start(
+            [caddy, "run", "--config", own("bootstrap.json"), "--pidfile", own("caddy.pid")], folder: dir, environment: environment,
             output: dir + "/caddy.log")
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
@@ -106,7 +112,7 @@ public struct ProxyController: Service {
     /// The Caddy configuration for `routes`: one host-matched reverse proxy per domain,
     /// load-balanced over the container's tasks with active and passive health checks,
     /// and a 404 for any other host.
-    static func caddyConfig(routes: [RouteView], proxy: ManagerConfiguration.Proxy, adminSocket: String) -> String {
+    static func caddyConfig(routes: [RouteView], proxy: ManagerConfiguration.Proxy) -> String {
         var servers: [String: Any] = [
             "micado": ["listen": [":\(proxy.listenPort)"], "automatic_https": ["disable": true], "routes": caddyRoutes(routes)]
         ]
@@ -130,7 +136,7 @@ public struct ProxyController: Service {
         apps["http"] = ["grace_period": "1s", "servers": servers]
         let config: [String: Any] = [
             // Over a unix socket Caddy accepts only the Host named in origins (an empty one by default).
-            "admin": ["listen": "unix/" + adminSocket, "origins": ["localhost"], "config": ["persist": false]],
+            "admin": ["listen": "unix/" + HelperUser.inFolder("admin.sock"), "origins": ["localhost"], "config": ["persist": false]],
             "logging": ["logs": ["default": ["level": "WARN"]]],
             "apps": apps,
         ]

@@ -56,7 +56,8 @@ public struct Registry: Sendable {
 }
 
 /// Runs and supervises Debian's `docker-registry` with htpasswd (bcrypt) auth and TLS from
-/// micado's CA. Like Caddy, it dies with the manager (parent-death signal) and restarts if it dies.
+/// micado's CA, as its own unprivileged user (see `HelperUser`). Like Caddy, it dies with the
+/// manager (parent-death signal) and restarts if it dies.
 public struct RegistryController: Service {
     let orchestrator: Orchestrator
     let registry: Registry
@@ -82,8 +83,21 @@ public struct RegistryController: Service {
         try? FileManager.default.removeItem(atPath: registry.trustDirectory)
     }
 
+    /// The unprivileged user the registry runs as.
+    static let user = "micado-registry"
+    /// What the registry itself reads and writes: its configuration, htpasswd, certificate,
+    /// key and data, owned by its user. The password stays beside it, root's alone.
+    var serveDirectory: String { registry.directory + "/serve" }
+
     func prepare() throws {
-        let dir = registry.directory
+        let dir = serveDirectory
+        let user = try HelperUser.ensure(Self.user)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // Data of a registry that ran as root beside its password moves into its own folder.
+        if FileManager.default.fileExists(atPath: registry.directory + "/data"), !FileManager.default.fileExists(atPath: dir + "/data") {
+            try FileManager.default.moveItem(atPath: registry.directory + "/data", toPath: dir + "/data")
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         let host = String(registry.address.split(separator: ":")[0])
         if !FileManager.default.fileExists(atPath: dir + "/server.pem") {
             try authority.issueServer(ipAddress: host, certificate: dir + "/server.pem", key: dir + "/server-key.pem")
@@ -94,20 +108,22 @@ public struct RegistryController: Service {
         guard FileManager.default.createFile(atPath: dir + "/htpasswd", contents: Data(hash.output.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw MicadoError(.configuration, "cannot write \(dir)/htpasswd")
         }
+        let own = HelperUser.inFolder
         let config = """
             version: 0.1
             log: {level: warn}
             storage:
-              filesystem: {rootdirectory: \(dir)/data}
+              filesystem: {rootdirectory: \(own("data"))}
               delete: {enabled: true}
             http:
               addr: \(registry.address)
-              tls: {certificate: \(dir)/server.pem, key: \(dir)/server-key.pem}
+              tls: {certificate: \(own("server.pem")), key: \(own("server-key.pem"))}
             auth:
-              htpasswd: {realm: micado, path: \(dir)/htpasswd}
+              htpasswd: {realm: micado, path: \(own("htpasswd"))}
 
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: dir + "/config.yml"))
+        try user.own(dir)
         try FileManager.default.createDirectory(atPath: registry.trustDirectory, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: authority.caCertificate, toPath: registry.trustDirectory + "/ca.crt.tmp")
         _ = try? FileManager.default.removeItem(atPath: registry.trustDirectory + "/ca.crt")
@@ -115,9 +131,9 @@ public struct RegistryController: Service {
     }
 
     func start() async throws -> ChildProcess {
-        let dir = registry.directory
-        let child = try ChildProcess.start(
-            "/usr/bin/setpriv", ["--pdeathsig", "KILL", "/usr/bin/docker-registry", "serve", dir + "/config.yml"], environment: ["PATH": "/usr/bin:/bin"],
+        let dir = serveDirectory
+        let child = try HelperUser.ensure(Self.user).start(
+            ["/usr/bin/docker-registry", "serve", HelperUser.inFolder("config.yml")], folder: dir, environment: ["PATH": "/usr/bin:/bin"],
             output: dir + "/registry.log")
         var probe = HTTPClientRequest(url: "https://\(registry.address)/v2/")
         probe.tlsConfiguration = registry.clientTLS(authority)

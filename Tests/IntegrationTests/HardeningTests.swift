@@ -157,11 +157,14 @@ struct HardeningTests {
             #expect(FileManager.default.fileExists(atPath: f.home + "/proxy/admin.sock"))
             let admin = try asNobody("curl -s --max-time 2 --unix-socket '\(f.home)/proxy/admin.sock' http://localhost/config/")
             #expect(admin.status != 0, "\(admin)")
-            for file in ["registry/password", "registry/htpasswd", "registry/server-key.pem"] {
+            for file in ["registry/password", "registry/serve/htpasswd", "registry/serve/server-key.pem", "registry/serve/config.yml"] {
                 #expect(FileManager.default.fileExists(atPath: f.home + "/" + file))
                 #expect(try asNobody("cat '\(f.home)/\(file)'").status != 0, "\(file)")
             }
-            #expect(try asNobody("ls '\(f.home)/registry/data'").status != 0)
+            #expect(try asNobody("ls '\(f.home)/registry/serve/data'").status != 0)
+            // Nor do the helpers reach each other's files, or the password.
+            #expect(try CommandResult.run("/usr/bin/setpriv", ["--reuid=micado-proxy", "--regid=micado-proxy", "--clear-groups", "cat", f.home + "/registry/serve/server-key.pem"]).status != 0)
+            #expect(try CommandResult.run("/usr/bin/setpriv", ["--reuid=micado-registry", "--regid=micado-registry", "--clear-groups", "cat", f.home + "/registry/password"]).status != 0)
             #expect(try asNobody("curl -s --max-time 2 http://127.0.0.1:2019/config/").status != 0)  // no TCP admin API any more
         }
     }

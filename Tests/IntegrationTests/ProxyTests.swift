@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MicadoClouds
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -57,15 +58,21 @@ struct ProxyTests {
             #expect(routes.first { $0.domain == "deaf.test" }?.healthy == [false])
 
             // Caddy dies: the manager restarts it and loads the routes again.
-            let caddy = try CommandResult.run("/usr/bin/pgrep", ["-f", "caddy run --config \(f.home)/proxy/bootstrap.json"]).stdout
-            let pid = try #require(Int32(caddy.split(separator: "\n").first ?? ""))
+            let pid = try #require(Int32(try String(contentsOfFile: f.home + "/proxy/caddy.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            // Caddy runs as its own unprivileged user, with no capability but binding low ports.
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map { $0.split(separator: "\t")[1] }
+            #expect(uid != nil && uid != "0", "\(status)")
+            #expect(status.contains("CapEff:\t0000000000000400"), "\(status)")
             kill(pid, SIGKILL)
             #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
 
             // The manager dies: Caddy goes with it (no orphan), and comes back with the routes.
             try await f.stopManager(signal: SIGKILL)
             try await Task.sleep(for: .milliseconds(300))
-            #expect(try CommandResult.run("/usr/bin/pgrep", ["-f", "caddy run --config \(f.home)/proxy/bootstrap.json"]).status == 1)
+            let restarted = try #require(Int32(try String(contentsOfFile: f.home + "/proxy/caddy.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(restarted != pid)
+            #expect(!ChildProcess.isAlive(restarted), "Caddy outlived the manager")
             try await f.startManager()
             #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
 
