@@ -2,7 +2,8 @@
 # The main job, on the embedded defaults: the manager's Docker engine in its own network
 # namespace, the micado manager with the local cloud, containers launched onto instances
 # that the scaler starts on demand (one from an image built from a tarball), reached over
-# the network, logged, executed in, scaled down when idle, quit. Tears down everything it
+# the network, hostile input refused, the store backed up, logged, executed in, scaled
+# down when idle, quit. Tears down everything it
 # started, by pid, even when a step fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,6 +84,14 @@ SITE_AT=$("$BIN" list -c --output json | python3 -c "import json,sys; print(next
 run curl -sf "http://$SITE_AT/"
 step "the scaler started instances for them (256 MiB small flavour: 128 + 200 MiB need two)"
 run "$BIN" list -i
+
+step "hostile input is refused with the reason and changes nothing; one manager per home; helpers unprivileged"
+head -c 1024 "/tmp/micado-demo-$ID/app.tar" >"/tmp/micado-demo-$ID/cut.tar"
+run "$BIN" build -n container-site -f "/tmp/micado-demo-$ID/cut.tar" || echo "(refused: exit $?)"
+run "$BIN" launch -i busybox:local -n demo -a "$(printf '\033]0;owned\007')" || echo "(refused: exit $?)"
+run "$BIN" manager || echo "(refused: exit $?)"
+run ps -o user,pid,args --ppid "$MANAGER_PID" | grep -e USER -e caddy -e registry
+run "$BIN" backup "/tmp/micado-demo-$ID/store-backup.sqlite"
 
 step "a container that logs; execute (collected, streamed, on a terminal)"
 LOGGER=$(run "$BIN" launch -i busybox:local -n demo -m 64m -e WHO=micado -s /bin/sh -a -c 'echo hello $WHO; exec sleep 3600')

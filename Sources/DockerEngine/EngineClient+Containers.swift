@@ -38,8 +38,8 @@ extension EngineClient {
     }
 
     /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`.
-    public func archive(container: String, path: String) async throws(MicadoError) -> [UInt8] {
-        let response = try await send(.GET, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(120), maxBytes: 1 << 30)
+    public func archive(container: String, path: String, maxBytes: Int = 1 << 30) async throws(MicadoError) -> [UInt8] {
+        let response = try await send(.GET, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(120), maxBytes: maxBytes)
         return Array(buffer: response.body)
     }
 

@@ -166,6 +166,9 @@ public final class EngineClient: Sendable {
         if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout {
             return .init(.timeout, "the engine at \(endpoint) did not answer in time")
         }
+        if let e = error as? NIOTooManyBytesError {
+            return .init(.tooLarge, "the engine at \(endpoint) answered with more than \(e.maxBytes.map(String.init) ?? "the allowed") bytes")
+        }
         return .init(.engine, "cannot reach the Docker engine at \(endpoint): \(error). Is dockerd running there?")
     }
 

@@ -96,15 +96,18 @@ public struct ChildProcess: Sendable {
 
     /// Runs a command to completion; returns its status and combined output. `input` (a
     /// secret, say: never an argument, which every local user sees in `ps`) is the child's
-    /// stdin, through a pipe; it must fit the pipe's buffer (64 KiB), which a password does.
+    /// stdin, through a pipe; at most 4 KiB, which a password is.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, input: [UInt8]? = nil
     ) throws -> (status: Int32, output: String) {
         var inputDescriptor: Int32?
         if let input {
-            precondition(input.count < 65536, "stdin of a child is for short inputs")
+            // Written before the child starts: it must fit a pipe's smallest buffer (one page).
+            guard input.count <= 4096 else { throw POSIXError(.E2BIG) }
             var ends: [Int32] = [0, 0]
             guard pipe(&ends) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            // Close-on-exec (Swift's Glibc lacks pipe2): no other child started meanwhile inherits them.
+            for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
             let written = input.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
             close(ends[1])
             guard written == input.count else {
@@ -117,7 +120,7 @@ public struct ChildProcess: Sendable {
         // A file, not a pipe (a chatty child can never block on it), unlinked at once: nothing
         // is left behind even when this process is killed while the child runs.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("micado-run-\(UUID().uuidString)").path
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         unlink(path)
         defer { close(fd) }

@@ -40,6 +40,8 @@ public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let timeout = Code(rawValue: "timeout")
         /// A body, upload or value is over its limit (HTTP 413).
         public static let tooLarge = Code(rawValue: "too_large")
+        /// The manager is at its limit of concurrent work of this kind; try again (HTTP 503).
+        public static let busy = Code(rawValue: "busy")
         /// A build failed.
         public static let buildFailed = Code(rawValue: "build_failed")
         /// Local files or configuration are wrong.

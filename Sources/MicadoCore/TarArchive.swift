@@ -119,6 +119,8 @@ public enum TarReader {
     static let maximumMetadataBytes = 64 << 10
     /// More entries than any build context needs; bounds the header list.
     public static let maximumEntries = 200_000
+    /// All names and link targets together: bounds what the header list holds in memory.
+    public static let maximumNameBytes = 16 << 20
 
     /// Every entry's header, validated. Throws `badRequest` with the reason and the byte
     /// offset on anything malformed or truncated.
@@ -127,6 +129,7 @@ public enum TarReader {
         var offset = 0
         var pendingName: String?
         var pendingLink: String?
+        var nameBytes = 0
         while true {
             guard offset + 512 <= source.count else {
                 throw .badRequest(
@@ -192,7 +195,11 @@ public enum TarReader {
             default: continue  // devices, fifos: never part of what micado moves
             }
             guard headers.count < maximumEntries else {
-                throw .badRequest("the tar archive has more than \(maximumEntries) entries")
+                throw .init(.tooLarge, "the tar archive has more than \(maximumEntries) entries")
+            }
+            nameBytes += name.utf8.count + link.utf8.count
+            guard nameBytes <= maximumNameBytes else {
+                throw .init(.tooLarge, "the tar archive's names take more than \(maximumNameBytes) bytes")
             }
             headers.append(
                 TarHeader(
@@ -370,27 +377,31 @@ public enum BuildContext {
             try checkPath(name, of: header.name)
             return name
         }
-        let tops = Set(names.filter { !$0.isEmpty }.map { String($0.split(separator: "/", maxSplits: 1)[0]) })
+        // Paths are compared as bytes: "/" then a combining mark is one Character, not a separator.
+        let tops = Set(names.filter { !$0.isEmpty }.map { String(decoding: $0.utf8.split(separator: 0x2F, maxSplits: 1)[0], as: UTF8.self) })
         guard tops.count == 1, let top = tops.first else {
             if tops.isEmpty { throw .badRequest("the tarball is empty: put a folder with a Dockerfile in it") }
             throw .badRequest(
-                "the tarball must hold a single top folder with the Dockerfile inside; it holds \(tops.sorted().prefix(5).joined(separator: ", "))")
+                "the tarball must hold a single top folder with the Dockerfile inside; it holds \(tops.sorted().prefix(5).map { Text.escaped($0) }.joined(separator: ", "))")
         }
-        guard names.contains(where: { $0.hasPrefix(top + "/") }) else {
-            throw .badRequest("the tarball holds only '\(top)'; put a folder with a Dockerfile in it (tar -cf app.tar app/)")
+        let inside = Array((top + "/").utf8)
+        func strip(_ path: String) -> String? {
+            path.utf8.starts(with: inside) ? String(decoding: path.utf8.dropFirst(inside.count), as: UTF8.self) : nil
         }
-        guard names.contains(top + "/Dockerfile") else {
-            throw .badRequest("the tarball's folder '\(top)' has no Dockerfile (expected \(top)/Dockerfile)")
+        guard names.contains(where: { strip($0) != nil }) else {
+            throw .badRequest("the tarball holds only '\(Text.escaped(top))'; put a folder with a Dockerfile in it (tar -cf app.tar app/)")
+        }
+        guard names.contains(where: { strip($0) == "Dockerfile" }) else {
+            throw .badRequest("the tarball's folder '\(Text.escaped(top))' has no Dockerfile (expected \(Text.escaped(top))/Dockerfile)")
         }
         var kept: [(Int, TarHeader)] = []
         for (index, var header) in headers.enumerated() {
-            let name = names[index]
-            guard !name.isEmpty, name != top else { continue }
-            header.name = String(name.dropFirst(top.count + 1))
+            guard let name = strip(names[index]) else { continue }  // the top folder itself
+            header.name = name
             if header.kind == .hardLink {
                 let link = normalize(header.linkName)
                 try checkPath(link, of: header.linkName)
-                header.linkName = link.hasPrefix(top + "/") ? String(link.dropFirst(top.count + 1)) : link
+                header.linkName = strip(link) ?? link
             }
             kept.append((index, header))
         }
@@ -399,18 +410,20 @@ public enum BuildContext {
 
     /// Entries outside the context (absolute, `..`) or with control characters are refused.
     static func checkPath(_ name: String, of original: String) throws(MicadoError) {
-        guard !name.hasPrefix("/"), !name.split(separator: "/").contains(".."),
-            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        // Bytes, not Characters: "/" followed by a combining mark is one Character.
+        guard name.utf8.first != 0x2F, !name.utf8.split(separator: 0x2F).contains(where: { $0.elementsEqual("..".utf8) }),
+            !name.unicodeScalars.contains(where: { Text.isUnsafe($0) })
         else {
             throw .badRequest("the tarball has an entry outside its folder or with control characters: \(Text.escaped(original))")
         }
     }
 
     static func normalize(_ name: String) -> String {
-        var n = Substring(name)
-        while n.hasPrefix("./") { n = n.dropFirst(2) }
-        while n.hasSuffix("/") { n = n.dropLast() }
-        return n == "." ? "" : String(n)
+        var n = Substring(name).utf8[...]
+        while n.starts(with: "./".utf8) { n = n.dropFirst(2) }
+        while n.last == 0x2F { n = n.dropLast() }
+        let text = String(decoding: n, as: UTF8.self)
+        return text == "." ? "" : text
     }
 }
 

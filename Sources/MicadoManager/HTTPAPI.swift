@@ -223,6 +223,7 @@ extension MicadoError.Code {
         case .alreadyExists, .conflict: .conflict
         case .unauthorized: .unauthorized
         case .tooLarge: .contentTooLarge
+        case .busy: .serviceUnavailable
         case .noCloud, .buildFailed: .unprocessableContent
         case .engine: .badGateway
         case .timeout: .gatewayTimeout

@@ -29,9 +29,14 @@ public struct ManagerDaemon {
     public func run() async throws {
         // First of all: a second manager on this home stops here, having changed nothing.
         let lock = try HomeLock.acquire(home, port: configuration.manager.port)
-        defer { withExtendedLifetime(lock) {} }
+        // Two homes can name one store: it has a lock of its own.
+        let storePath = configuration.store.path ?? home.defaultStoreFile
+        let storeLock = try HomeLock.acquire(storePath + ".lock", port: configuration.manager.port, what: "the store \(storePath)")
+        defer { withExtendedLifetime((lock, storeLock)) {} }
+        // Uploads and backups a killed manager was receiving (unlinked already, unless it died in between).
+        try? FileManager.default.removeItem(atPath: home.spoolDirectory)
         let token = try home.readToken()
-        let store = try Store.open(path: configuration.store.path ?? home.defaultStoreFile)
+        let store = try Store.open(path: storePath)
         let managerID = try await store.setting("manager.id") { "m" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
         let endpoint = try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description)
         let http = EngineClient.makeHTTPClient()

@@ -9,6 +9,12 @@ extension MicadoHome {
         force: Bool, dockerHost: String?, advertiseAddress: String, port: Int, proxy: ManagerConfiguration.Proxy = .init()
     ) throws(MicadoError) -> [String] {
         let fm = FileManager.default
+        do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+            throw .init(.configuration, "cannot create the micado home at \(path): \(error)")
+        }
+        // Never under a running manager: it would lose its token and certificates.
+        let lock = try HomeLock.acquire(self, port: port)
+        defer { withExtendedLifetime(lock) {} }
         let files = [configFile, tokenFile, credentialsFile]
         if !force, let existing = files.first(where: { fm.fileExists(atPath: $0) }) {
             throw .init(.alreadyExists, "\(existing) already exists; use --force to overwrite the micado home at \(path)")

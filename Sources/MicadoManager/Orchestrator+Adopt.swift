@@ -1,5 +1,6 @@
 import DockerEngine
 import Foundation
+import MicadoClouds
 import MicadoCore
 import MicadoStore
 
@@ -7,9 +8,34 @@ import MicadoStore
 extension Orchestrator {
     /// Services labelled as micado's by another manager id: what a deleted or replaced
     /// store left behind (a new store has a new id), or a second manager's.
+    ///
+    /// Ours without a record are unknown too, unless the store removed them (a crash in
+    /// `remove`): an older store restored from a backup must not remove what came after it.
     func foreignServices() async throws(MicadoError) -> [SwarmService] {
         guard try await engine.info().swarm.controlAvailable == true else { return [] }  // no swarm yet: nothing to know
-        return try await engine.services(label: Label.manager).filter { $0.spec.labels?[Label.manager] != managerID }
+        let known = Set(try await store.containers().map(\.name))
+        var unknown: [SwarmService] = []
+        for service in try await engine.services(label: Label.manager) {
+            if service.spec.labels?[Label.manager] == managerID {
+                guard !known.contains(service.spec.name), !(try await store.removed(Store.Tombstone.container, service.spec.name)) else { continue }
+            }
+            unknown.append(service)
+        }
+        return unknown
+    }
+
+    /// Cloud instances tagged as ours that the store neither knows nor removed.
+    func unknownInstances() async throws(MicadoError) -> [CloudInstance] {
+        let known = Set(try await store.instances().map(\.id))
+        var unknown: [CloudInstance] = []
+        for (_, driver) in clouds.drivers {
+            let instances: [CloudInstance]
+            do { instances = try await driver.list() } catch { throw .init(.engine, "cannot list the instances of a cloud: \(error)") }
+            for instance in instances where instance.tags["micado.manager"] == managerID && !known.contains(instance.id) {
+                if try await !store.removed(Store.Tombstone.instance, instance.id) { unknown.append(instance) }
+            }
+        }
+        return unknown
     }
 
     /// Refuses to start beside micado services this store does not know (the reconciler
@@ -18,13 +44,27 @@ extension Orchestrator {
     /// is relabelled as ours without restarting its task.
     public func checkForeignServices(adopt: Bool) async throws(MicadoError) {
         let foreign = try await foreignServices()
-        guard !foreign.isEmpty else { return }
+        let instances = try await unknownInstances()
+        guard !foreign.isEmpty || !instances.isEmpty else { return }
         guard adopt else {
-            let owners = Set(foreign.compactMap { $0.spec.labels?[Label.manager] }).sorted()
+            var what: [String] = []
+            if !foreign.isEmpty {
+                let owners = Set(foreign.compactMap { $0.spec.labels?[Label.manager] }).sorted()
+                what.append(
+                    "the swarm runs \(foreign.count) micado service(s) (\(foreign.prefix(3).map(\.spec.name).joined(separator: ", "))) of manager \(owners.joined(separator: ", "))")
+            }
+            if !instances.isEmpty {
+                what.append("the clouds run \(instances.count) instance(s) of this manager (\(instances.prefix(3).map(\.id).joined(separator: ", ")))")
+            }
             throw .init(
                 .conflict,
-                "the swarm runs \(foreign.count) micado service(s) (\(foreign.prefix(3).map(\.spec.name).joined(separator: ", "))) of manager \(owners.joined(separator: ", ")), which this store (manager \(managerID)) does not know: was the store deleted or replaced? Restore it from a backup (see the README), or start with 'micado manager --adopt' to take them over"
+                what.joined(separator: " and ")
+                    + " that this store (manager \(managerID)) does not know: was the store deleted, replaced or restored from an older backup? Restore a newer one (see the README), or start with 'micado manager --adopt' to take the services over (unknown instances are then deleted; their containers move)"
             )
+        }
+        for instance in instances {
+            try await store.bury(Store.Tombstone.instance, instance.id)
+            await note("instance.adopt", instance.id, "\(instance.id) is unknown to this store; --adopt deletes it")
         }
         for service in foreign {
             let record = try Self.record(adopting: service, defaultMemoryMiB: configuration.defaults.memoryMiB)

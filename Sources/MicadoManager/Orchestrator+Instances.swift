@@ -228,7 +228,9 @@ extension Orchestrator {
     /// line. Idempotent: an engine already in a swarm (or joining one) is left as it is.
     func joinSwarm(address: String) async throws(MicadoError) {
         let instanceEngine = try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)
-        guard try await instanceEngine.info().swarm.localNodeState == "inactive" else { return }
+        let state = try await instanceEngine.info().swarm.localNodeState
+        guard state == "inactive" || state == "error" else { return }
+        if state == "error" { try await instanceEngine.leaveSwarm(force: true) }  // a failed join, tried again
         let swarm = try await engine.swarm()
         try await instanceEngine.joinSwarm(
             remoteAddress: "\(configuration.docker.advertiseAddress):2377", token: swarm.joinTokens.worker, advertiseAddress: address,
@@ -283,13 +285,21 @@ extension Orchestrator {
         }
     }
 
-    /// Cloud instances that have no record (a crash after the record was deleted) are deleted.
+    /// Cloud instances whose record this store deleted (a crash in a delete, a create that
+    /// failed after the cloud made the instance) are deleted. Ours that the store never
+    /// knew (an older store restored) are left alone: the start refuses them (see `--adopt`).
     func deleteOrphanInstances() async {
         guard let records = try? await store.instances() else { return }
         let known = Set(records.map(\.id))
         for (name, driver) in clouds.drivers {
             guard let instances = try? await driver.list() else { continue }
             for instance in instances where !known.contains(instance.id) && instance.tags["micado.manager"] == managerID {
+                guard (try? await store.removed(Store.Tombstone.instance, instance.id)) == true else {
+                    await step("instance.unknown", instance.id) { () throws(MicadoError) in
+                        throw .conflict("\(instance.id) on \(name) is tagged as this manager's but the store neither knows nor removed it; left running (restart with --adopt to delete it)")
+                    }
+                    continue
+                }
                 do {
                     try await driver.delete(instance.id)
                     await note("instance.orphan-deleted", instance.id, "deleted \(instance.id) from \(name): no record (a half-made or half-deleted instance)")

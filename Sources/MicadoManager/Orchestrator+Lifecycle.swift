@@ -64,7 +64,8 @@ extension Orchestrator {
     public func readFile(_ name: String, path: String) async throws(MicadoError) -> [UInt8] {
         try Self.validateContainerPath(path)
         let (engine, containerID) = try await runningTask(of: name)
-        let archive = try TarArchive(bytes: try await engine.archive(container: containerID, path: path))
+        // Bounded like an upload: a file a container wrote is outside data too.
+        let archive = try TarArchive(bytes: try await engine.archive(container: containerID, path: path, maxBytes: configuration.limits.uploadBytes + 64 << 10))
         guard let entry = archive.entries.first, entry.kind == .file, archive.entries.count == 1 else {
             throw .badRequest("\(path) in \(name) is not a regular file; micado copies single files")
         }
@@ -90,7 +91,7 @@ extension Orchestrator {
     }
 
     static func validateContainerPath(_ path: String) throws(MicadoError) {
-        guard path.hasPrefix("/"), !path.split(separator: "/").contains(".."), path.utf8.count <= 4096 else {
+        guard path.utf8.first == 0x2F, !path.utf8.split(separator: 0x2F).contains(where: { $0.elementsEqual("..".utf8) }), path.utf8.count <= 4096 else {
             throw .badRequest("give an absolute path inside the container without '..' (at most 4096 bytes), e.g. /www/index.html")
         }
         try Text.requireSafe(path, field: "the path")

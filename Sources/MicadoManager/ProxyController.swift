@@ -65,6 +65,9 @@ public struct ProxyController: Service {
     /// opens its admin API; routes come through the API.
     func start() async throws -> ChildProcess {
         let dir = home.proxyDirectory
+        guard adminSocket.utf8.count < 108 else {
+            throw MicadoError(.configuration, "the home's path is too long for Caddy's admin socket (\(adminSocket) has over 107 bytes); use a shorter MICADO_HOME")
+        }
         let user = try HelperUser.ensure(Self.user)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try? FileManager.default.removeItem(atPath: adminSocket)  // a killed Caddy leaves it behind

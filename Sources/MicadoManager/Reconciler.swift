@@ -51,8 +51,13 @@ extension Orchestrator {
         let known = Set(records.map(\.name))
         for service in services where !known.contains(service.spec.name) {
             await step("container.reconcile-failed", service.spec.name) { () throws(MicadoError) in
+                // Only what this store removed is cleaned up; anything else is someone's container.
+                guard try await store.removed(Store.Tombstone.container, service.spec.name) else {
+                    throw .conflict("service \(service.spec.name) is labelled as this manager's but the store neither knows nor removed it; left as it is (restart with --adopt to take it over)")
+                }
                 do throws(MicadoError) { try await engine.removeService(service.id) } catch where error.code == .notFound {}
-                await note("container.orphan-removed", service.spec.name, "removed service \(service.spec.name): no container record")
+                try await store.forget(Store.Tombstone.container, service.spec.name)
+                await note("container.orphan-removed", service.spec.name, "removed service \(service.spec.name): its container was removed")
                 changes.append("removed orphan \(service.spec.name)")
             }
         }

@@ -2,6 +2,7 @@ import DockerEngine
 import Foundation
 import Hummingbird
 import MicadoCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,23 +15,54 @@ final class SpooledUpload: TarSource, Sendable {
     let descriptor: Int32
     let count: Int
 
-    private init(descriptor: Int32, count: Int) {
+    /// Whether this upload holds one of the `concurrentUploads` slots.
+    let slot: Bool
+
+    private init(descriptor: Int32, count: Int, slot: Bool) {
         self.descriptor = descriptor
         self.count = count
+        self.slot = slot
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        close(descriptor)
+        if slot { Self.held.withLock { $0 -= 1 } }
+    }
+
+    /// Uploads held at once (received, or being built from): their disk is bounded by this
+    /// many times the upload limit. A slot is given back when its upload is released.
+    static let concurrentUploads = 4
+    static let held = Mutex(0)
 
     /// Receives `request`'s body, refusing with 413 (before reading, when the length is
-    /// declared) anything over `limit` bytes.
+    /// declared) anything over `limit` bytes, and with 503 one upload more than allowed.
     static func receive(_ request: Request, limit: Int, directory: String) async throws -> SpooledUpload {
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
             throw HTTPAPI.tooLarge(limit, what: "an upload")
         }
+        let taken = held.withLock { count in
+            guard count < concurrentUploads else { return false }
+            count += 1
+            return true
+        }
+        guard taken else {
+            throw MicadoError(.busy, "\(concurrentUploads) uploads are held already (received or being built); try again when one is done")
+        }
+        do { return try await spool(request, limit: limit, directory: directory) } catch {
+            held.withLock { $0 -= 1 }
+            throw error
+        }
+    }
+
+    /// The body into an unlinked file; the result holds the slot `receive` took.
+
+    static func spool(_ request: Request, limit: Int, directory: String) async throws -> SpooledUpload {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let path = directory + "/upload-\(UUID().uuidString)"
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw MicadoError(.internal, "cannot spool an upload in \(directory): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw MicadoError(.internal, "cannot spool an upload in \(directory): \(String(cString: strerror(errno)))")
+        }
         unlink(path)
         var count = 0
         do {
@@ -51,7 +83,7 @@ final class SpooledUpload: TarSource, Sendable {
             close(fd)
             throw error
         }
-        return SpooledUpload(descriptor: fd, count: count)
+        return SpooledUpload(descriptor: fd, count: count, slot: true)
     }
 
     /// Opens the file at `path` and unlinks it: it lives as long as the returned value.
@@ -64,7 +96,7 @@ final class SpooledUpload: TarSource, Sendable {
             close(fd)
             throw .init(.internal, "cannot size \(path)")
         }
-        return SpooledUpload(descriptor: fd, count: Int(size))
+        return SpooledUpload(descriptor: fd, count: Int(size), slot: false)
     }
 
     func read(_ range: Range<Int>) throws(MicadoError) -> [UInt8] {

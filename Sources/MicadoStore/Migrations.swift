@@ -98,6 +98,17 @@ enum Migrations {
                 t.column("startedAt", .datetime).notNull()
             }
         }
+        m.registerMigration("v7: tombstones") { db in
+            // What this store removed: only these may be cleaned up as orphans. A service or
+            // an instance of ours that the store neither knows nor removed (an older store
+            // restored from a backup) is refused at start, never deleted.
+            try db.create(table: "tombstones") { t in
+                t.column("kind", .text).notNull()
+                t.column("id", .text).notNull()
+                t.column("removedAt", .datetime).notNull()
+                t.primaryKey(["kind", "id"])
+            }
+        }
         return m
     }
 }

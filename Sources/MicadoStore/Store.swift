@@ -82,6 +82,7 @@ public final class Store: Sendable {
                     throw MicadoError(.alreadyExists, "a container named \(record.name) already exists; pick another name or remove it first")
                 }
                 try record.insert(db)
+                try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [Tombstone.container, record.name])
                 var event = event
                 try event.insert(db)
             }
@@ -122,6 +123,7 @@ public final class Store: Sendable {
     public func deleteContainer(_ name: String, event: EventRecord) async throws(MicadoError) {
         try await write { db in
             _ = try ContainerRecord.deleteOne(db, key: name)
+            try Self.bury(Tombstone.container, name, db)
             var event = event
             try event.insert(db)
         }
@@ -156,9 +158,36 @@ public final class Store: Sendable {
     public func deleteInstance(_ id: String, event: EventRecord) async throws(MicadoError) {
         try await write { db in
             _ = try InstanceRecord.deleteOne(db, key: id)
+            try Self.bury(Tombstone.instance, id, db)
             var event = event
             try event.insert(db)
         }
+    }
+
+    // MARK: tombstones
+
+    /// Kinds of what the store removes (see the `v7: tombstones` migration).
+    public enum Tombstone {
+        public static let container = "container"
+        public static let instance = "instance"
+    }
+
+    static func bury(_ kind: String, _ id: String, _ db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO tombstones (kind, id, removedAt) VALUES (?, ?, ?)", arguments: [kind, id, Date()])
+    }
+
+    /// Whether this store removed `id` (and so may clean up what is left of it).
+    public func removed(_ kind: String, _ id: String) async throws(MicadoError) -> Bool {
+        try await read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE kind = ? AND id = ?", arguments: [kind, id]) ?? false }
+    }
+
+    /// Records that `id` is to be cleaned up as removed (`micado manager --adopt` of an instance).
+    public func bury(_ kind: String, _ id: String) async throws(MicadoError) {
+        try await write { db in try Self.bury(kind, id, db) }
+    }
+
+    public func forget(_ kind: String, _ id: String) async throws(MicadoError) {
+        try await write { db in try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [kind, id]) }
     }
 
     // MARK: images

@@ -13,11 +13,15 @@ struct FileBody {
 
     /// Opens `path` for reading.
     init(path: String) throws(MicadoError) {
-        guard (try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeRegular else {
-            throw .badRequest("cannot read \(path): not a regular file (or not there)")
-        }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO put in the file's place cannot hang the open; the type is then
+        // checked on what was opened, not on the path (which may change in between).
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw .badRequest("cannot read \(path): \(String(cString: strerror(errno)))") }
+        let opened = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) ?? ""
+        guard (try? FileManager.default.attributesOfItem(atPath: opened)[.type] as? FileAttributeType) == .typeRegular else {
+            close(fd)
+            throw .badRequest("cannot read \(path): not a regular file")
+        }
         let size = lseek(fd, 0, SEEK_END)
         guard size >= 0 else {
             close(fd)

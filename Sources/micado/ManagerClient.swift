@@ -56,6 +56,8 @@ struct ManagerClient {
             collected = try await response.body.collect(upTo: 1 << 30)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw .init(.timeout, "the manager at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
+        } catch is NIOTooManyBytesError {
+            throw .init(.tooLarge, "the manager's answer to \(method) \(path) is larger than the CLI takes (1 GiB)")
         } catch {
             throw .init(
                 .unreachable,

@@ -58,7 +58,8 @@ struct CrashRecoveryTests {
                     domain: nil, arguments: ["sleep", "3600"], environment: [], port: nil, memoryMiB: 16, lastState: .creating, lastReason: nil,
                     createdAt: now, updatedAt: now),
                 event: EventRecord(time: now, kind: "container.launch", subject: "container-half", message: "test"))
-            // A crash after `remove` deleted the record but before the service was gone.
+            // A crash after `remove` deleted the record (leaving its tombstone) but before the service was gone.
+            try await store.bury(Store.Tombstone.container, "container-gone")
             let engine = try await f.engine()
             _ = try await engine.createService(
                 ServiceSpec(

@@ -23,6 +23,15 @@ struct HardeningTests {
             #expect(second.stderr.contains("another manager (pid \(f.manager!.pid), port \(f.port))"), "\(second)")
             #expect(try String(contentsOfFile: f.home + "/manager.pid", encoding: .utf8) == pidFile)
             #expect(try eventCount(f) == events)
+            // Nor can init --force pull the token and certificates from under it.
+            let token = try String(contentsOfFile: f.home + "/token", encoding: .utf8)
+            let reinit = try f.micado(["init", "--force"])
+            #expect(reinit.status == 1 && reinit.stderr.contains("another manager"), "\(reinit)")
+            #expect(try String(contentsOfFile: f.home + "/token", encoding: .utf8) == token)
+            // Nor does removing the lock file let a second one in.
+            try FileManager.default.removeItem(atPath: f.home + "/manager.lock")
+            let third = try CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home])
+            #expect(third.status == 1 && third.stderr.contains("another manager"), "\(third)")
         }
     }
 
@@ -59,6 +68,8 @@ struct HardeningTests {
             let mode = try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int
             #expect(mode == 0o600)
             #expect(try f.micado(["backup", backup]).status != 0)  // never overwrites
+            // Launched after the backup: restoring it must not remove this one.
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-after", "-a", "sleep", "3600"]).status == 0)
             try await f.stopManager()
 
             let store = f.home + "/micado.sqlite"
@@ -74,9 +85,13 @@ struct HardeningTests {
 
             try FileManager.default.removeItem(atPath: store)
             try FileManager.default.copyItem(atPath: backup, toPath: store)
-            try await f.startManager()
+            await #expect(throws: MicadoError.self) { try await f.startManager() }
+            let refused = try String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)
+            #expect(refused.contains("container-after") && refused.contains("older backup"), "\(refused.suffix(600))")
+            #expect(try await f.engine().service("container-after").spec.name == "container-after")
+            try await f.startManager(["--adopt"])
             let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
-            #expect(list.map(\.name.rawValue) == ["container-b"])
+            #expect(Set(list.map(\.name.rawValue)) == ["container-b", "container-after"])
         }
     }
 

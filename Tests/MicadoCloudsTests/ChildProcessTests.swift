@@ -21,5 +21,6 @@ import Testing
         #expect(result.output.hasPrefix("got s3cr3t\n"), "\(result.output)")
         #expect(!result.output.dropFirst("got s3cr3t\n".count).contains("s3cr3t"))
         #expect(try ChildProcess.run("/bin/cat", []).output == "", "without input, stdin is /dev/null")
+        #expect(throws: POSIXError.self) { try ChildProcess.run("/bin/cat", [], input: Array(repeating: 0x61, count: 5000)) }
     }
 }

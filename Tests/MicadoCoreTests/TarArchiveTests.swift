@@ -171,4 +171,19 @@ import Testing
             #expect(try TarArchive(bytes: streamed) == read.rerootedBuildContext())
         }
     }
+
+    /// Paths are checked as bytes: "/" followed by a combining mark is one Character.
+    @Test(arguments: ["app/../\u{301}x", "app/..\u{301}/../x", "/app/Dockerfile", "app/\u{1B}[2J", "app/a/../../b"])
+    func entriesOutsideTheFolderAreRefused(_ name: String) {
+        let archive = TarArchive(entries: [.init(name: "app/Dockerfile"), .init(name: name)])
+        let reread = try? TarArchive(bytes: archive.bytes())
+        #expect(throws: MicadoError.self, "\(name.unicodeScalars.map(\.value))") { try reread?.rerootedBuildContext() ?? archive.rerootedBuildContext() }
+    }
+
+    /// The names an archive makes the reader hold are bounded, whatever the archive's size.
+    @Test func namesAreBounded() {
+        let long = String(repeating: "n", count: 65_000)
+        let entries = [TarArchive.Entry(name: "app/Dockerfile")] + (0..<(TarReader.maximumNameBytes / 65_000 + 1)).map { TarArchive.Entry(name: "app/\($0)" + long) }
+        #expect(throws: MicadoError.self) { try TarArchive(bytes: TarArchive(entries: entries).bytes()) }
+    }
 }

@@ -43,8 +43,9 @@ extension Micado {
             }
             let result = try await client.json(
                 ExecResult.self, .POST, "/v1/containers/\(ManagerClient.escape(name))/exec", body: ExecRequest(command: command))
-            FileHandle.standardOutput.write(Data(result.stdout.utf8))
-            FileHandle.standardError.write(Data(result.stderr.utf8))
+            // On a terminal, what the command printed is shown, not obeyed (as for logs); piped, it is passed as it is.
+            FileHandle.standardOutput.write(Data((isatty(1) == 1 ? Text.escaped(result.stdout, multiline: true) : result.stdout).utf8))
+            FileHandle.standardError.write(Data((isatty(2) == 1 ? Text.escaped(result.stderr, multiline: true) : result.stderr).utf8))
             if result.exitCode != 0 { throw ExitCode(Int32(clamping: result.exitCode)) }
         }
     }

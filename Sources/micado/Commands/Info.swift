@@ -28,10 +28,10 @@ extension Micado {
             if output.output == .json { return try Console.printJSON(services) }
             for (i, s) in services.enumerated() {
                 if i > 0 { print("") }
-                print("\(s.name)  service \(s.serviceID.prefix(12))  image \(s.image)  replicas \(s.running)/\(s.replicas)")
+                print(Text.escaped("\(s.name)  service \(s.serviceID.prefix(12))  image \(s.image)  replicas \(s.running)/\(s.replicas)"))
                 if let cpu = s.cpuPercent, let memory = s.memoryUsedMiB { print(String(format: "  usage: CPU %.1f%%, memory %.1f MiB", cpu, memory)) }
                 if !s.ports.isEmpty { print("  ports: \(s.ports.map(\.description).joined(separator: ", ")) (host mode)") }
-                if !s.constraints.isEmpty { print("  constraints: \(s.constraints.joined(separator: ", "))") }
+                if !s.constraints.isEmpty { print(Text.escaped("  constraints: \(s.constraints.joined(separator: ", "))")) }
                 Console.table(
                     ["  TASK", "NODE", "STATE", "DESIRED", "MESSAGE"],
                     s.tasks.map { ["  " + String($0.id.prefix(12)), $0.node ?? "", $0.state, $0.desiredState, ($0.error ?? $0.message) ?? ""] })
