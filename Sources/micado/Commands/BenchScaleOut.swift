@@ -3,6 +3,7 @@ import DockerEngine
 import Foundation
 import Logging
 import MicadoCore
+import MicadoManager
 import NIOCore
 import NIOHTTP1
 
