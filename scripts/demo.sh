@@ -88,9 +88,10 @@ run "$BIN" list -i
 step "hostile input is refused with the reason and changes nothing; one manager per home; helpers unprivileged"
 head -c 1024 "/tmp/micado-demo-$ID/app.tar" >"/tmp/micado-demo-$ID/cut.tar"
 run "$BIN" build -n container-site -f "/tmp/micado-demo-$ID/cut.tar" || echo "(refused: exit $?)"
-run "$BIN" launch -i busybox:local -n demo -a "$(printf '\033]0;owned\007')" || echo "(refused: exit $?)"
+echo "\$ micado launch -i busybox:local -n demo -a \$'\\033]0;owned\\007'   # a terminal-title escape" >&2
+"$BIN" launch -i busybox:local -n demo -a "$(printf '\033]0;owned\007')" || echo "(refused: exit $?)"
 run "$BIN" manager || echo "(refused: exit $?)"
-run ps -o user,pid,args --ppid "$MANAGER_PID" | grep -e USER -e caddy -e registry
+run ps -o user:16,pid,args --ppid "$MANAGER_PID" | grep -e USER -e caddy -e registry
 run "$BIN" backup "/tmp/micado-demo-$ID/store-backup.sqlite"
 
 step "a container that logs; execute (collected, streamed, on a terminal)"

@@ -12,6 +12,7 @@
 #
 # The engine gets its own data root, exec root, socket, pidfile, config file and cgroup
 # parent. It advertises the generic resource mem=MEM_MIB (MiB) that micado's launches reserve.
+# Its default bridge is a /20 inside its namespace (4,094 containers; Docker's /24 stops at 253).
 # Pulls go to a dead proxy on loopback, so no image ever leaves or enters from outside.
 # Prints the engine's socket on success.
 set -euo pipefail
@@ -56,7 +57,8 @@ up)
   cat > "$DIR/daemon.json" <<JSON
 {
   "node-generic-resources": ["mem=$MEM"],
-  "default-address-pools": [{"base": "10.214.0.0/16", "size": 24}]
+  "default-address-pools": [{"base": "10.214.0.0/16", "size": 24}],
+  "bip": "10.215.0.1/20"
 }
 JSON
   if ! docker -H "unix://$SOCK" version >/dev/null 2>&1; then

@@ -45,6 +45,10 @@ public final class EngineClient: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
+        // A request waits for a free connection no longer than the connect timeout: with
+        // AsyncHTTPClient's default of 8 per host, 50 launches at once (each polling its task)
+        // failed with getConnectionFromPoolTimeout. Engines and the manager take many more.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -51,9 +51,12 @@ extension Orchestrator {
             try await distributeImage(image, location: record.location ?? configuration.defaults.location)
         }
         record = try await ensureService(record)
+        await snapshots.invalidate()
         scalerWakeUp.yield()
         if request.detach { return try await view(of: record) }
-        return try await waitUntilRunning(name.rawValue)
+        let view = try await waitUntilRunning(name.rawValue)
+        await snapshots.invalidate()  // what the next list shows is at least what this answer says
+        return view
     }
 
     func generatedName(client: String, taken: Set<String>) throws(MicadoError) -> ContainerName {

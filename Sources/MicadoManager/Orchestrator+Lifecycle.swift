@@ -19,6 +19,7 @@ extension Orchestrator {
         }
         if let serviceID = record.serviceID {
             do { try await engine.scaleService(serviceID, replicas: 0) } catch where error.code == .notFound {}
+            await snapshots.invalidate()
         }
         if remove {
             try await self.remove(name)
@@ -37,6 +38,7 @@ extension Orchestrator {
         try await store.deleteContainer(name, event: event("container.removed", name, "\(name) removed"))
         if let serviceID = record.serviceID {
             do { try await engine.removeService(serviceID) } catch where error.code == .notFound {}
+            await snapshots.invalidate()
         }
     }
 

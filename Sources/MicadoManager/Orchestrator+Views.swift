@@ -13,7 +13,7 @@ struct NodeUsage {
 }
 
 /// What the engine says at one moment: nodes and the tasks of each service.
-struct SwarmSnapshot {
+struct SwarmSnapshot: Sendable {
     var nodes: [String: Node]
     var tasksByService: [String: [SwarmTask]]
 
@@ -29,6 +29,15 @@ struct SwarmSnapshot {
 }
 
 extension Orchestrator {
+    /// The whole swarm as seen at most `maxAge` ago (see `SnapshotCache`); `staleFor` lets
+    /// a view answer at once from an older one while a fresh one is fetched.
+    func snapshot(maxAge: Duration, staleFor: Duration = .zero) async throws(MicadoError) -> SwarmSnapshot {
+        try await snapshots.snapshot(maxAge: maxAge, staleFor: staleFor) { [self] in
+            do throws(MicadoError) { return .success(try await snapshot()) } catch { return .failure(error) }
+        }
+    }
+
+    /// A snapshot fetched now, of one service or of the whole swarm.
     func snapshot(serviceID: String? = nil) async throws(MicadoError) -> SwarmSnapshot {
         let nodes = try await engine.nodes()
         let tasks = try await engine.tasks(filters: serviceID.map { ["service": [$0]] } ?? [:])
@@ -94,7 +103,7 @@ extension Orchestrator {
     public func containers(all: Bool) async throws(MicadoError) -> [ContainerView] {
         let records = try await store.containers().filter { all || $0.desired == .running }
         guard !records.isEmpty else { return [] }
-        let snapshot = try await snapshot()
+        let snapshot = try await snapshot(maxAge: .seconds(1), staleFor: .seconds(5))
         let notes = await scalerNotes.all()
         let usage = try await store.latestUsage()
         return records.map { record in
@@ -121,7 +130,7 @@ extension Orchestrator {
 
     /// `micado list -i`: the manager's engine and every instance, with what runs on each.
     public func instances() async throws(MicadoError) -> [InstanceView] {
-        let snapshot = try await snapshot()
+        let snapshot = try await snapshot(maxAge: .seconds(1), staleFor: .seconds(5))
         let usage = runningUsage(snapshot, records: try await store.containers())
         let records = try await store.instances()
         let recordByNode = Dictionary(records.compactMap { r in r.nodeID.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })

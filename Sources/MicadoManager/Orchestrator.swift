@@ -29,6 +29,7 @@ public final class Orchestrator: Sendable {
     let creating = InFlight()
     let scalerNotes = ScalerNotes()
     let itemFailures = ItemFailures()
+    let snapshots = SnapshotCache()
     let loadedRoutes = LoadedRoutes()
     /// Prometheus metrics for `/metrics` (a private registry unless the daemon passes its own).
     public let metrics: ManagerMetrics

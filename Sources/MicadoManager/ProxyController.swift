@@ -180,7 +180,7 @@ extension Orchestrator {
     func desiredRoutes() async throws(MicadoError) -> [RouteView] {
         let records = try await store.containers().filter { $0.desired == .running && $0.domain != nil && $0.port != nil }
         guard !records.isEmpty else { return [] }
-        let snapshot = try await snapshot()
+        let snapshot = try await snapshot(maxAge: .milliseconds(500))
         return records.map { record in
             let tasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter { $0.status.state == "running" && $0.desiredState == "running" }
             let targets = tasks.compactMap { task -> String? in

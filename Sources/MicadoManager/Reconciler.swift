@@ -39,9 +39,12 @@ extension Orchestrator {
     @discardableResult
     public func reconcile() async throws(MicadoError) -> [String] {
         var changes: [String] = []
+        // Records first, then services: a launch stores its record before it creates the
+        // service, so every service a record names is in the list read after it (read the
+        // other way round, a launch finishing in between looked like a service removed).
+        let records = try await store.containers()
         let services = try await engine.services(label: "\(Label.manager)=\(managerID)")
         let byName = Dictionary(services.map { ($0.spec.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let records = try await store.containers()
         for record in records {
             await step("container.reconcile-failed", record.name) { () throws(MicadoError) in
                 changes += try await reconcile(record, service: byName[record.name])
@@ -51,6 +54,8 @@ extension Orchestrator {
         let known = Set(records.map(\.name))
         for service in services where !known.contains(service.spec.name) {
             await step("container.reconcile-failed", service.spec.name) { () throws(MicadoError) in
+                // Launched since the records were read: not an orphan.
+                guard try await store.container(service.spec.name) == nil else { return }
                 // Only what this store removed is cleaned up; anything else is someone's container.
                 guard try await store.removed(Store.Tombstone.container, service.spec.name) else {
                     throw .conflict("service \(service.spec.name) is labelled as this manager's but the store neither knows nor removed it; left as it is (restart with --adopt to take it over)")

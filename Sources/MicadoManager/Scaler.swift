@@ -72,7 +72,7 @@ extension Orchestrator {
 
     /// One scaler pass: converge instances, plan, act, and say why.
     public func scalePass() async throws(MicadoError) {
-        let snapshot = try await snapshot()
+        let snapshot = try await snapshot(maxAge: .milliseconds(500))
         let containers = try await store.containers()
         let usage = runningUsage(snapshot, records: containers)
         await convergeInstances(nodes: Array(snapshot.nodes.values), runningByNode: usage.mapValues(\.count))

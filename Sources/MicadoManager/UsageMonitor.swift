@@ -67,7 +67,7 @@ extension Orchestrator {
     func samplePass() async throws(MicadoError) {
         let started = ContinuousClock.now
         let records = try await store.containers()
-        let snapshot = try await snapshot()
+        let snapshot = try await snapshot(maxAge: .seconds(2))
         var work: [(ContainerRecord, String, String?)] = []
         for record in records where record.desired == .running {
             guard let task = snapshot.currentTask(of: record.serviceID), task.status.state == "running",

@@ -109,6 +109,22 @@ enum Migrations {
                 t.primaryKey(["kind", "id"])
             }
         }
+        m.registerMigration("v8: newest usage per container") { db in
+            // list -c shows each container's newest sample: one row each, instead of the
+            // newest of up to historyPerContainer rows per container found at every call.
+            try db.create(table: "usageLatest") { t in
+                t.primaryKey("container", .text)
+                t.column("image", .text).notNull()
+                t.column("time", .datetime).notNull()
+                t.column("cpuPercent", .double).notNull()
+                t.column("memoryMiB", .double).notNull()
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO usageLatest (container, image, time, cpuPercent, memoryMiB)
+                    SELECT container, image, time, cpuPercent, memoryMiB FROM usage WHERE id IN (SELECT MAX(id) FROM usage GROUP BY container)
+                    """)
+        }
         return m
     }
 }

@@ -123,6 +123,7 @@ public final class Store: Sendable {
     public func deleteContainer(_ name: String, event: EventRecord) async throws(MicadoError) {
         try await write { db in
             _ = try ContainerRecord.deleteOne(db, key: name)
+            try db.execute(sql: "DELETE FROM usageLatest WHERE container = ?", arguments: [name])
             try Self.bury(Tombstone.container, name, db)
             var event = event
             try event.insert(db)
@@ -218,19 +219,26 @@ public final class Store: Sendable {
     public func recordUsage(_ samples: [UsageRecord], keep: Int) async throws(MicadoError) {
         guard !samples.isEmpty else { return }
         try await write { db in
-            for var sample in samples { try sample.insert(db) }
-            try db.execute(
-                sql: """
-                    DELETE FROM usage WHERE id IN (
-                      SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY container ORDER BY id DESC) AS n FROM usage) WHERE n > ?)
-                    """, arguments: [keep])
+            for var sample in samples {
+                try sample.insert(db)
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO usageLatest (container, image, time, cpuPercent, memoryMiB) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [sample.container, sample.image, sample.time, sample.cpuPercent, sample.memoryMiB])
+                // Only this container's rows beyond `keep`, through the (container, id) index:
+                // never a scan of every container's history while writers wait.
+                try db.execute(
+                    sql: """
+                        DELETE FROM usage WHERE container = ? AND id <= (
+                          SELECT id FROM usage WHERE container = ? ORDER BY id DESC LIMIT 1 OFFSET ?)
+                        """, arguments: [sample.container, sample.container, keep])
+            }
         }
     }
 
     /// The newest sample of each container.
     public func latestUsage() async throws(MicadoError) -> [String: UsageRecord] {
         try await read { db in
-            let rows = try UsageRecord.fetchAll(db, sql: "SELECT * FROM usage WHERE id IN (SELECT MAX(id) FROM usage GROUP BY container)")
+            let rows = try UsageRecord.fetchAll(db, sql: "SELECT NULL AS id, container, image, time, cpuPercent, memoryMiB FROM usageLatest")
             return Dictionary(rows.map { ($0.container, $0) }, uniquingKeysWith: { a, _ in a })
         }
     }

@@ -71,4 +71,24 @@ import Testing
         #expect(try await reopened.container("container-a")?.client == "web")
         #expect(try await reopened.image("container-app:latest")?.criticalMemoryMiB == 32)
     }
+
+    /// Each container keeps its newest `keep` samples; the newest of each is one read away.
+    @Test func usageHistoryIsBoundedPerContainerAndTheNewestIsKept() async throws {
+        let store = Store.inMemory()
+        let start = Date()
+        for round in 0..<15 {
+            let samples = ["container-a", "container-b"].map { name in
+                UsageRecord(container: name, image: "img", time: start.addingTimeInterval(Double(round)), cpuPercent: Double(round), memoryMiB: Double(round))
+            }
+            try await store.recordUsage(samples, keep: 10)
+        }
+        #expect(try await store.usageHistory(container: "container-a", limit: 100).count == 10)
+        #expect(try await store.usageHistory(container: "container-b", limit: 100).count == 10)
+        let latest = try await store.latestUsage()
+        #expect(latest["container-a"]?.memoryMiB == 14)
+        #expect(latest["container-b"]?.cpuPercent == 14)
+        try await store.deleteContainer("container-a", event: EventRecord(time: start, kind: "k", subject: "container-a", message: "gone"))
+        #expect(try await store.latestUsage()["container-a"] == nil)
+        #expect(try await store.removed(Store.Tombstone.container, "container-a"))
+    }
 }

@@ -54,6 +54,7 @@ extension Micado {
                 _ = try await client.json(ContainerView.self, .POST, "/v1/containers", body: Self.request(i), timeout: .seconds(300))
             }
             Console.err("filled: \(filled.ok) running, \(filled.failed.count) failed in \(Int((ContinuousClock.now - fillStart).inSeconds)) s")
+            for failure in Set(filled.failed).prefix(5) { Console.err("  fill failure: \(failure)") }
             // Let the monitor sample them all once before measuring.
             try await Task.sleep(for: .seconds(Double(configuration.monitor.intervalSeconds) + Double(containers) / 32))
 
