@@ -9,13 +9,30 @@ extension EngineClient {
         /// Memory in use, without the page cache the kernel can drop.
         public var memoryBytes: Int64
         public var memoryLimitBytes: Int64?
-        /// Percent of one CPU (100 = one full core) over the engine's sampling window.
+        /// Percent of one CPU (100 = one full core) over the engine's sampling window; 0 for
+        /// a one-shot sample, whose CPU the caller derives from `cpu` of two samples.
         public var cpuPercent: Double
+        /// Cumulative CPU time of the container and of the machine (ns), and its CPUs.
+        public var cpu: CPUReading
+
+        public struct CPUReading: Sendable {
+            public var container: Double
+            public var system: Double
+            public var cpus: Double
+
+            /// Percent of one CPU used between `earlier` and this reading.
+            public func percent(since earlier: CPUReading) -> Double? {
+                guard system > earlier.system, container >= earlier.container else { return nil }
+                return (container - earlier.container) / (system - earlier.system) * cpus * 100
+            }
+        }
     }
 
-    /// `GET /containers/{id}/stats?stream=false`: one sample (the engine takes ~1 s for CPU).
-    public func usage(container: String) async throws(MicadoError) -> Usage {
-        let response = try await send(.GET, "/containers/\(container)/stats", query: [("stream", "false")], timeout: .seconds(10))
+    /// `GET /containers/{id}/stats?stream=false`: one sample. The engine takes ~1 s for the
+    /// CPU figure unless `oneShot` (API 1.41+), which answers at once without it.
+    public func usage(container: String, oneShot: Bool = false) async throws(MicadoError) -> Usage {
+        let response = try await send(
+            .GET, "/containers/\(container)/stats", query: [("stream", "false")] + (oneShot ? [("one-shot", "true")] : []), timeout: .seconds(10))
         guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] else {
             throw .init(.engine, "unreadable stats for container \(container)")
         }
@@ -34,7 +51,9 @@ extension EngineClient {
         let (total, system, cpus) = cpu("cpu_stats")
         let (preTotal, preSystem, _) = cpu("precpu_stats")
         let cpuPercent = system > preSystem && preSystem > 0 ? (total - preTotal) / (system - preSystem) * cpus * 100 : 0
-        return Usage(memoryBytes: max(0, usage - cache), memoryLimitBytes: (memory["limit"] as? NSNumber)?.int64Value, cpuPercent: max(0, cpuPercent))
+        return Usage(
+            memoryBytes: max(0, usage - cache), memoryLimitBytes: (memory["limit"] as? NSNumber)?.int64Value, cpuPercent: max(0, cpuPercent),
+            cpu: .init(container: total, system: system, cpus: cpus))
     }
 
     /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`.

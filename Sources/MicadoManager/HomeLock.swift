@@ -29,7 +29,17 @@ final class HomeLock: Sendable {
         for _ in 0..<3 {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw .init(.configuration, "cannot open \(path): \(String(cString: strerror(errno)))") }
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            // A few tries: a child that another thread is spawning holds a copy of a lock just
+            // released until it execs; a running manager holds it for good.
+            var locked = false
+            for attempt in 0..<20 {
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                    locked = true
+                    break
+                }
+                if attempt < 19 { usleep(10_000) }
+            }
+            guard locked else {
                 var buffer = [UInt8](repeating: 0, count: 128)
                 let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
                 close(fd)

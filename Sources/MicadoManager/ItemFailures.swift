@@ -18,7 +18,9 @@ actor ItemFailures {
 extension Orchestrator {
     /// Runs one item's step of a loop (reconciler, scaler). A failure is an event naming the
     /// item, once per distinct reason, and never stops the pass: one bad record must not
-    /// hold back every other one. Returns whether the step succeeded.
+    /// hold back every other one. `kind` names the step: one kind per kind of step, since
+    /// the item's success in one must not count as the end of its failure in another.
+    /// Returns whether the step succeeded.
     @discardableResult
     func step(_ kind: String, _ subject: String, _ body: () async throws(MicadoError) -> Void) async -> Bool {
         let key = kind + " " + subject

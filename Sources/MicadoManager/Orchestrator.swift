@@ -30,6 +30,7 @@ public final class Orchestrator: Sendable {
     let scalerNotes = ScalerNotes()
     let itemFailures = ItemFailures()
     let snapshots = SnapshotCache()
+    let cpuReadings = CPUReadings()
     let loadedRoutes = LoadedRoutes()
     /// Prometheus metrics for `/metrics` (a private registry unless the daemon passes its own).
     public let metrics: ManagerMetrics

@@ -50,7 +50,7 @@ extension Orchestrator {
                 changes += try await reconcile(record, service: byName[record.name])
             }
         }
-        await step("container.reconcile-failed", "observe") { () throws(MicadoError) in try await observeAll() }
+        await step("container.observe-failed", "observe") { () throws(MicadoError) in try await observeAll() }
         let known = Set(records.map(\.name))
         for service in services where !known.contains(service.spec.name) {
             await step("container.reconcile-failed", service.spec.name) { () throws(MicadoError) in
@@ -109,7 +109,7 @@ extension Orchestrator {
         guard !records.isEmpty else { return }
         let snapshot = try await snapshot()
         for record in records where record.lastState != .missing {
-            await step("container.reconcile-failed", record.name) { () throws(MicadoError) in
+            await step("container.observe-failed", record.name) { () throws(MicadoError) in
                 try await recordObservation(of: record, view(of: record, in: snapshot))
             }
         }

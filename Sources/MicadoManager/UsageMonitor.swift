@@ -28,7 +28,10 @@ public struct UsageMonitor: Service {
                 do { try await orchestrator.samplePass() } catch {
                     logger.warning("usage sampling failed", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: max(.milliseconds(100), interval - (ContinuousClock.now - started)))
+                // At most half of the time sampling: a pass that takes longer than the interval
+                // (hundreds of containers) must not keep the engine and the manager busy for good.
+                let took = ContinuousClock.now - started
+                try? await Task.sleep(for: max(took, interval - took, .milliseconds(100)))
             }
         }
     }
@@ -58,9 +61,8 @@ public final class ManagerMetrics: Sendable {
 }
 
 extension Orchestrator {
-    /// Stats calls in flight at once. Each takes the engine about a second (it waits for a
-    /// second CPU reading), so a pass over N containers takes about N / 32 s; they run on
-    /// the monitor's own connections, so API calls never wait behind them.
+    /// Stats calls in flight at once, on the monitor's own connections, so API calls never
+    /// wait behind them.
     static let samplingConcurrency = 32
 
     /// One sampling pass over every running task of our containers.
@@ -83,10 +85,12 @@ extension Orchestrator {
                 guard let (record, containerID, nodeID) = pending.popFirst() else { return }
                 group.addTask {
                     guard let engine = try? await self.engine(forNode: nodeID).using(self.monitorHTTP),
-                        let usage = try? await engine.usage(container: containerID)
+                        let usage = try? await engine.usage(container: containerID, oneShot: true)
                     else { return nil }
+                    // One-shot samples are cheap for the engine; CPU comes from this and the previous one.
+                    let cpu = await self.cpuReadings.percent(containerID, usage.cpu) ?? 0
                     return UsageRecord(
-                        container: record.name, image: record.image, time: now, cpuPercent: usage.cpuPercent,
+                        container: record.name, image: record.image, time: now, cpuPercent: max(0, cpu),
                         memoryMiB: Double(usage.memoryBytes) / 1_048_576)
                 }
             }
@@ -98,6 +102,7 @@ extension Orchestrator {
             }
             return all
         }
+        await cpuReadings.keep(only: Set(work.map(\.1)))
         try await store.recordUsage(samples, keep: configuration.monitor.historyPerContainer)
         for image in Set(samples.map(\.image)) {
             let values = try await store.memorySamples(image: image).sorted()
@@ -120,4 +125,18 @@ extension Orchestrator {
         metrics.sampledContainers.set(Double(samples.count))
         metrics.sampleDuration.set((ContinuousClock.now - started).inSeconds)
     }
+}
+
+/// The previous CPU reading of each container, for one-shot samples.
+actor CPUReadings {
+    var readings: [String: EngineClient.Usage.CPUReading] = [:]
+
+    /// Percent of one CPU since the previous reading of `container` (nil for its first).
+    func percent(_ container: String, _ reading: EngineClient.Usage.CPUReading) -> Double? {
+        defer { readings[container] = reading }
+        return readings[container].flatMap { reading.percent(since: $0) }
+    }
+
+    /// Forgets containers no longer sampled.
+    func keep(only containers: Set<String>) { readings = readings.filter { containers.contains($0.key) } }
 }

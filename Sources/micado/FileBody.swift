@@ -87,7 +87,9 @@ struct FileBody {
         while let data = try output.fileHandleForReading.read(upToCount: 1 << 16), !data.isEmpty {
             total += data.count
             guard total <= limit else {
-                process.terminate()
+                // SIGKILL: the child inherits the CLI's blocked signals (SIGTERM among them), so
+                // a terminate() stays pending forever while gzip waits on a full pipe.
+                kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
                 close(fd)
                 throw MicadoError(.tooLarge, "\(path) expands to more than \(limit) bytes (--max-context-bytes)")

@@ -58,6 +58,43 @@ struct HardeningTests {
         }
     }
 
+    /// One record the swarm refuses does not stop the pass: it is an event (once), and the
+    /// other records and orphans are still converged.
+    @Test func oneBadRecordNeverStopsAPass() async throws {
+        try await ManagerFixture.with { f in
+            try await f.stopManager()
+            let store = try Store.open(path: f.home + "/micado.sqlite")
+            let managerID = try await store.setting("manager.id") { "unused" }
+            let now = Date()
+            for name in ["container-blocked", "container-next"] {
+                try await store.insertContainer(
+                    ContainerRecord(
+                        name: name, client: "x", image: "busybox:local", desired: .running, serviceID: nil, location: nil, script: nil,
+                        domain: nil, arguments: ["sleep", "3600"], environment: [], port: nil, memoryMiB: 16, lastState: .creating, lastReason: nil,
+                        createdAt: now, updatedAt: now),
+                    event: EventRecord(time: now, kind: "container.launch", subject: name, message: "test"))
+            }
+            try await store.bury(Store.Tombstone.container, "container-gone")
+            let engine = try await f.engine()
+            let spec = { (name: String, labels: [String: String]) in
+                ServiceSpec(name: name, labels: labels, taskTemplate: .init(containerSpec: .init(image: "busybox:local", args: ["sleep", "3600"])), mode: .init(replicas: 0), endpointSpec: nil)
+            }
+            // Someone else's service holds the first record's name: its launch can never finish.
+            _ = try await engine.createService(spec("container-blocked", ["owner": "someone-else"]))
+            _ = try await engine.createService(spec("container-gone", ["micado.manager": managerID, "micado.container": "container-gone"]))
+
+            try await f.startManager()
+            let names = Set(try await engine.services().map(\.spec.name))
+            #expect(names.contains("container-next"), "\(names)")
+            #expect(!names.contains("container-gone"), "\(names)")
+            let events = try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--subject", "container-blocked", "--output", "json"]).stdout.utf8))
+            let failures = events.filter { $0.kind == "container.reconcile-failed" }
+            #expect(failures.count == 1, "\(events.map(\.message))")
+            #expect(failures.first?.message.contains("not created by this manager") == true)
+            #expect(try f.micado(["list", "-c"]).status == 0)
+        }
+    }
+
     /// A damaged store is refused at start with the reason; a backup taken online restores it.
     @Test func damagedStoreIsRefusedAndABackupRestores() async throws {
         try await ManagerFixture.with { f in

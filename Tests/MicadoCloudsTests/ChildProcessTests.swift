@@ -23,4 +23,11 @@ import Testing
         #expect(try ChildProcess.run("/bin/cat", []).output == "", "without input, stdin is /dev/null")
         #expect(throws: POSIXError.self) { try ChildProcess.run("/bin/cat", [], input: Array(repeating: 0x61, count: 5000)) }
     }
+
+    /// Children start with no signal blocked or ignored, whatever the spawning thread had.
+    @Test func childrenStartWithDefaultSignals() throws {
+        let result = try ChildProcess.run("/bin/sh", ["-c", "grep -E '^Sig(Blk|Ign)' /proc/$$/status"])
+        #expect(result.output.contains("SigBlk:\t0000000000000000"), "\(result.output)")
+        #expect(result.status == 0)
+    }
 }
