@@ -1,11 +1,22 @@
 import Foundation
 import GRDB
 import MicadoCore
+import Synchronization
 
 /// The manager's persistent state: desired containers, known instances and images, and
 /// the event log. SQLite in WAL mode: a committed write survives a kill -9.
 public final class Store: Sendable {
     let writer: any DatabaseWriter
+    /// Every view and loop reads all container records, and decoding hundreds of them (their
+    /// arguments and environment are JSON) took tens of milliseconds each time. The list is
+    /// kept for a second, and dropped at once by any write of this store (see `changedContainers`).
+    let containerCache = Mutex(ContainerCache())
+
+    struct ContainerCache {
+        var records: [ContainerRecord]?
+        var readAt = ContinuousClock.now
+        var generation = 0
+    }
 
     /// Opens (creating if needed) the store at `path` and runs pending migrations.
     public static func open(path: String) throws(MicadoError) -> Store {
@@ -87,6 +98,7 @@ public final class Store: Sendable {
                 try event.insert(db)
             }
         }
+        changedContainers()
     }
 
     public func container(_ name: String) async throws(MicadoError) -> ContainerRecord? {
@@ -94,11 +106,33 @@ public final class Store: Sendable {
     }
 
     public func containers() async throws(MicadoError) -> [ContainerRecord] {
-        try await read { db in try ContainerRecord.order(Column("createdAt"), Column("name")).fetchAll(db) }
+        let (cached, generation) = containerCache.withLock { cache in
+            (cache.records.flatMap { ContinuousClock.now - cache.readAt < .seconds(1) ? $0 : nil }, cache.generation)
+        }
+        if let cached { return cached }
+        let started = ContinuousClock.now
+        let fresh = try await read { db in try ContainerRecord.order(Column("createdAt"), Column("name")).fetchAll(db) }
+        containerCache.withLock { cache in
+            // Not if a write happened meanwhile: what was read may predate it.
+            if cache.generation == generation {
+                cache.records = fresh
+                cache.readAt = started
+            }
+        }
+        return fresh
+    }
+
+    /// Drops the cached container list; called after every write that touches containers.
+    func changedContainers() {
+        containerCache.withLock { cache in
+            cache.records = nil
+            cache.generation += 1
+        }
     }
 
     /// Saves a changed container together with the event that explains the change.
     public func updateContainer(_ record: ContainerRecord, event: EventRecord?) async throws(MicadoError) {
+        defer { changedContainers() }
         try await write { db in
             try record.update(db)
             if var event { try event.insert(db) }
@@ -108,7 +142,8 @@ public final class Store: Sendable {
     /// Records the observed state; returns whether the state changed (a no-op otherwise).
     @discardableResult
     public func observe(container name: String, state: ObservedState, reason: String?) async throws(MicadoError) -> Bool {
-        try await write { db in
+        defer { changedContainers() }
+        return try await write { db in
             guard var record = try ContainerRecord.fetchOne(db, key: name) else { return false }
             guard record.lastState != state || record.lastReason != reason else { return false }
             let changed = record.lastState != state
@@ -121,6 +156,7 @@ public final class Store: Sendable {
     }
 
     public func deleteContainer(_ name: String, event: EventRecord) async throws(MicadoError) {
+        defer { changedContainers() }
         try await write { db in
             _ = try ContainerRecord.deleteOne(db, key: name)
             try db.execute(sql: "DELETE FROM usageLatest WHERE container = ?", arguments: [name])
