@@ -62,6 +62,20 @@ extension EngineClient {
         return Array(buffer: response.body)
     }
 
+    /// Whether `path` in the container is a folder (`HEAD /containers/{id}/archive`); nil
+    /// when nothing is there.
+    public func isFolder(container: String, path: String) async throws(MicadoError) -> Bool? {
+        let response: Response
+        do { response = try await send(.HEAD, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(30)) } catch where error.code == .notFound {
+            return nil
+        }
+        struct Stat: Decodable { var mode: UInt32 }
+        guard let header = response.headers.first(name: "X-Docker-Container-Path-Stat"), let data = Data(base64Encoded: header),
+            let stat = try? JSONDecoder().decode(Stat.self, from: data)
+        else { throw .init(.engine, "the engine did not say what \(path) is") }
+        return stat.mode & (1 << 31) != 0  // Go's os.ModeDir
+    }
+
     /// `PUT /containers/{id}/archive`: unpacks `tar` into the folder `path`.
     public func putArchive(container: String, path: String, tar: OutgoingBody) async throws(MicadoError) {
         _ = try await send(.PUT, "/containers/\(container)/archive", query: [("path", path)], body: tar, contentType: "application/x-tar", timeout: .seconds(120))

@@ -93,6 +93,7 @@ public final class EngineClient: Sendable {
     public struct Response: Sendable {
         public var status: HTTPResponseStatus
         public var body: ByteBuffer
+        public var headers: HTTPHeaders = [:]
     }
 
     func url(_ path: String, query: [(String, String)], versioned: Bool) -> String {
@@ -147,7 +148,7 @@ public final class EngineClient: Sendable {
             guard (200..<300).contains(response.status.code) else {
                 throw Self.engineError(status: response.status, body: collected, what: "\(method) \(path)")
             }
-            return Response(status: response.status, body: collected)
+            return Response(status: response.status, body: collected, headers: response.headers)
         } catch let error as MicadoError {
             throw error
         } catch {

@@ -452,8 +452,16 @@ public struct TarStream: Sendable {
         }
     }
 
-    /// The next piece, or nil at the end.
+    /// The next piece, at least `chunk` bytes unless the archive ends first (an archive
+    /// of many small files would otherwise go out as tens of thousands of tiny pieces), or
+    /// nil at the end.
     public mutating func next() throws(MicadoError) -> [UInt8]? {
+        guard var piece = try nextPart() else { return nil }
+        while piece.count < chunk, let more = try nextPart() { piece += more }
+        return piece
+    }
+
+    mutating func nextPart() throws(MicadoError) -> [UInt8]? {
         guard entry < entries.count else {
             if finished { return nil }
             finished = true

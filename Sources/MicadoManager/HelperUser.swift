@@ -48,12 +48,15 @@ struct HelperUser: Sendable {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw MicadoError(.configuration, "cannot open \(folder): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        return try ChildProcess.start(
+        // From the spawn thread: the parent-death signal follows the thread that started it.
+        return try SpawnThread.shared.run {
+            try ChildProcess.start(
             "/usr/bin/setpriv",
             [
                 "--pdeathsig", "KILL", "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--no-new-privs",
                 "--bounding-set=-all,+net_bind_service", "--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service",
             ] + arguments, environment: environment, output: output, passing: descriptor)
+        }
     }
 
     /// Where the helper finds `relative` inside its folder.

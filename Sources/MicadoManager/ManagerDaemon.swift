@@ -31,7 +31,9 @@ public struct ManagerDaemon {
         let lock = try HomeLock.acquire(home, port: configuration.manager.port)
         // Two homes can name one store: it has a lock of its own.
         let storePath = configuration.store.path ?? home.defaultStoreFile
-        let storeLock = try HomeLock.acquire(storePath + ".lock", port: configuration.manager.port, what: "the store \(storePath)")
+        // By the store's real path: a symlink to another home's store is the same store.
+        let realStore = URL(fileURLWithPath: storePath).resolvingSymlinksInPath().path
+        let storeLock = try HomeLock.acquire(realStore + ".lock", port: configuration.manager.port, what: "the store \(realStore)")
         defer { withExtendedLifetime((lock, storeLock)) {} }
         // Uploads and backups a killed manager was receiving (unlinked already, unless it died in between).
         try? FileManager.default.removeItem(atPath: home.spoolDirectory)

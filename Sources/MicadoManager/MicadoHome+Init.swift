@@ -9,7 +9,10 @@ extension MicadoHome {
         force: Bool, dockerHost: String?, advertiseAddress: String, port: Int, proxy: ManagerConfiguration.Proxy = .init()
     ) throws(MicadoError) -> [String] {
         let fm = FileManager.default
-        do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+        do {
+            try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)  // an existing home too
+        } catch {
             throw .init(.configuration, "cannot create the micado home at \(path): \(error)")
         }
         // Never under a running manager: it would lose its token and certificates.

@@ -86,6 +86,10 @@ extension Orchestrator {
         let folder = slash == path.startIndex ? "/" : String(path[..<slash])
         let file = String(path[path.index(after: slash)...])
         let (engine, containerID) = try await runningTask(of: name)
+        // A folder at the destination would be replaced by the file, with all it holds.
+        if try await engine.isFolder(container: containerID, path: path) == true {
+            throw .badRequest("\(Text.escaped(path)) in \(name) is a folder; give the file's path inside it, e.g. \(Text.escaped(path))/index.html")
+        }
         let entry = TarHeader(
             name: file, kind: .file, mode: mode, linkName: "", size: contents.count, modificationTime: Int(Date().timeIntervalSince1970), dataOffset: 0)
         try await engine.putArchive(container: containerID, path: folder, tar: TarStream(source: contents, entries: [entry]).engineBody)

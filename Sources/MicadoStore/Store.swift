@@ -24,6 +24,10 @@ public final class Store: Sendable {
             var config = Configuration()
             config.busyMode = .timeout(5)
             let pool = try DatabasePool(path: path, configuration: config)
+            // It holds every container's environment and arguments: private, whatever the umask.
+            for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+            }
             // A damaged store is refused before anything reads or writes it: starting on it
             // would answer 500s later, or act on half the records.
             let check = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }

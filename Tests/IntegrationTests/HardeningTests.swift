@@ -28,6 +28,17 @@ struct HardeningTests {
             let reinit = try f.micado(["init", "--force"])
             #expect(reinit.status == 1 && reinit.stderr.contains("another manager"), "\(reinit)")
             #expect(try String(contentsOfFile: f.home + "/token", encoding: .utf8) == token)
+            // Nor a second home whose store is this one's through a symlink.
+            let other = f.state + "/other-home"
+            #expect(try CommandResult.run(ManagerFixture.micadoBinary, ["init", "--port", String(f.port + 7)], environment: ["MICADO_HOME": other]).status == 0)
+            try FileManager.default.createSymbolicLink(atPath: f.state + "/alias.sqlite", withDestinationPath: f.home + "/micado.sqlite")
+            let config = try String(contentsOfFile: other + "/config.yaml", encoding: .utf8)
+                .replacingOccurrences(of: "path: \(other)/micado.sqlite", with: "path: \(f.state)/alias.sqlite")
+            try config.write(toFile: other + "/config.yaml", atomically: true, encoding: .utf8)
+            let aliased = try CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": other])
+            #expect(aliased.status == 1 && aliased.stderr.contains("another manager"), "\(aliased)")
+            // The store is private whatever the umask: it holds every container's environment.
+            #expect((try FileManager.default.attributesOfItem(atPath: f.home + "/micado.sqlite")[.posixPermissions] as? Int) == 0o600)
             // Nor does removing the lock file let a second one in.
             try FileManager.default.removeItem(atPath: f.home + "/manager.lock")
             let third = try CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home])
@@ -55,6 +66,20 @@ struct HardeningTests {
             let after = try await engine.service("container-keep")
             #expect(after.id == before.id)
             #expect(after.spec.taskTemplate.containerSpec.args == ["sleep", "3600"])
+        }
+    }
+
+    /// Copying a file onto a folder is refused, never replacing the folder and what it holds.
+    @Test func copyNeverReplacesAFolder() async throws {
+        try await ManagerFixture.with { f in
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-copy", "-a", "sleep", "3600"]).status == 0)
+            let file = f.state + "/page.html"
+            try "hello\n".write(toFile: file, atomically: true, encoding: .utf8)
+            let refused = try f.micado(["copy", "-n", "container-copy", file, ":/www"])
+            #expect(refused.status == 1 && refused.stderr.contains("is a folder"), "\(refused)")
+            #expect(try f.micado(["execute", "-n", "container-copy", "-c", "test -d /www && test -f /www/index.html"]).status == 0)
+            #expect(try f.micado(["copy", "-n", "container-copy", file, ":/www/page.html"]).status == 0)
+            #expect(try f.micado(["execute", "-n", "container-copy", "-c", "cat /www/page.html"]).stdout == "hello\n")
         }
     }
 

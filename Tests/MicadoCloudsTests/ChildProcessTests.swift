@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import MicadoClouds
 import Testing
 
@@ -30,5 +31,21 @@ import Testing
         let result = try ChildProcess.run("/bin/sh", ["-c", "while read -r line; do case $line in SigBlk*) echo \"$line\";; esac; done < /proc/$$/status"])
         #expect(result.output.hasPrefix("SigBlk:") && result.output.contains("0000000000000000"), "\(result.output)")
         #expect(result.status == 0)
+    }
+
+    /// A child with a parent-death signal, started from a thread that then ends, lives on
+    /// when started through the spawn thread (Linux signals it when its starting thread exits).
+    @Test func childrenOfTheSpawnThreadOutliveTheThreadThatAsked() async throws {
+        let started = Mutex<ChildProcess?>(nil)
+        let thread = Thread {
+            started.withLock { $0 = try? SpawnThread.shared.run { try ChildProcess.start("/usr/bin/setpriv", ["--pdeathsig", "KILL", "/bin/sleep", "30"], environment: [:], output: "/dev/null") } }
+        }
+        thread.start()
+        while !thread.isFinished { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(300))
+        let child = try #require(started.withLock { $0 })
+        #expect(ChildProcess.isAlive(child.pid))
+        child.signal(SIGKILL)
+        _ = child.wait()
     }
 }

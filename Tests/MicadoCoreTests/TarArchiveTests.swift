@@ -166,7 +166,12 @@ import Testing
             let source = TarBytes(bytes)
             var stream = TarStream(source: source, entries: try BuildContext.reroot(TarReader.headers(in: source)).map(\.1), chunk: 700)
             var streamed: [UInt8] = []
-            while let piece = try stream.next() { streamed += piece }
+            var pieces: [Int] = []
+            while let piece = try stream.next() {
+                streamed += piece
+                pieces.append(piece.count)
+            }
+            #expect(pieces.dropLast().allSatisfy { $0 >= 700 }, "many small files go out in few pieces: \(pieces)")
             #expect(streamed.count == stream.length)
             #expect(try TarArchive(bytes: streamed) == read.rerootedBuildContext())
         }
