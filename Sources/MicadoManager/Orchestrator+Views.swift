@@ -29,10 +29,9 @@ struct SwarmSnapshot: Sendable {
 }
 
 extension Orchestrator {
-    /// The whole swarm as seen at most `maxAge` ago (see `SnapshotCache`); `staleFor` lets
-    /// a view answer at once from an older one while a fresh one is fetched.
-    func snapshot(maxAge: Duration, staleFor: Duration = .zero) async throws(MicadoError) -> SwarmSnapshot {
-        try await snapshots.snapshot(maxAge: maxAge, staleFor: staleFor) { [self] in
+    /// The whole swarm as seen at most `maxAge` ago, shared by the loops (see `SnapshotCache`).
+    func snapshot(maxAge: Duration) async throws(MicadoError) -> SwarmSnapshot {
+        try await snapshots.snapshot(maxAge: maxAge) { [self] in
             do throws(MicadoError) { return .success(try await snapshot()) } catch { return .failure(error) }
         }
     }
@@ -103,7 +102,8 @@ extension Orchestrator {
     public func containers(all: Bool) async throws(MicadoError) -> [ContainerView] {
         let records = try await store.containers().filter { all || $0.desired == .running }
         guard !records.isEmpty else { return [] }
-        let snapshot = try await snapshot(maxAge: .seconds(1), staleFor: .seconds(5))
+        // Fresh: a user who just saw a container run (polling it alone) must see it run here too.
+        let snapshot = try await snapshot()
         let notes = await scalerNotes.all()
         let usage = try await store.latestUsage()
         return records.map { record in
@@ -130,7 +130,7 @@ extension Orchestrator {
 
     /// `micado list -i`: the manager's engine and every instance, with what runs on each.
     public func instances() async throws(MicadoError) -> [InstanceView] {
-        let snapshot = try await snapshot(maxAge: .seconds(1), staleFor: .seconds(5))
+        let snapshot = try await snapshot()
         let usage = runningUsage(snapshot, records: try await store.containers())
         let records = try await store.instances()
         let recordByNode = Dictionary(records.compactMap { r in r.nodeID.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })

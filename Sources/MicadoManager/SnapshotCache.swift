@@ -1,32 +1,24 @@
 import DockerEngine
 import MicadoCore
 
-/// The newest swarm snapshot (nodes and every task), shared by whoever reads the swarm:
-/// with hundreds of services, each snapshot is a large engine answer, and the scaler (every
-/// 0.5 s), the monitor, the proxy and every `list` asking for their own kept the engine busy
-/// and made each other slow.
+/// The newest swarm snapshot (nodes and every task), shared by the loops that read the
+/// swarm: with hundreds of services, each snapshot is a large engine answer, and the scaler
+/// (every 0.5 s), the monitor and the proxy asking for their own kept the engine busy.
+/// Views a user reads (`list`) take a fresh one: serving a cached one showed a container
+/// as starting right after `launch` had shown it running.
 ///
 /// One fetch at a time (callers that arrive meanwhile wait for it); a caller takes a
-/// snapshot up to `maxAge` old. With `staleFor`, an older one (up to that age) is answered at
-/// once while a fresh one is fetched behind it, so a busy `list` never waits for the
-/// engine. Operations that change the swarm (launch, quit, remove) invalidate it, so what a
-/// user just did shows in the next view.
+/// snapshot up to `maxAge` old. Operations that change the swarm (launch, quit, remove)
+/// invalidate it.
 actor SnapshotCache {
     private var latest: (snapshot: SwarmSnapshot, takenAt: ContinuousClock.Instant)?
     private var inFlight: Task<Result<SwarmSnapshot, MicadoError>, Never>?
     private var generation = 0
 
     func snapshot(
-        maxAge: Duration, staleFor: Duration = .zero, fetch: @escaping @Sendable () async -> Result<SwarmSnapshot, MicadoError>
+        maxAge: Duration, fetch: @escaping @Sendable () async -> Result<SwarmSnapshot, MicadoError>
     ) async throws(MicadoError) -> SwarmSnapshot {
-        if let latest {
-            let age = ContinuousClock.now - latest.takenAt
-            if age <= maxAge { return latest.snapshot }
-            if age <= staleFor {
-                _ = refresh(fetch)
-                return latest.snapshot
-            }
-        }
+        if let latest, ContinuousClock.now - latest.takenAt <= maxAge { return latest.snapshot }
         return try await refresh(fetch).value.get()
     }
 
