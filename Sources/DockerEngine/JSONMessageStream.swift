@@ -25,9 +25,9 @@ public struct JSONMessage: Decodable, Sendable, Equatable {
 
     /// The failure this message reports, if any.
     public var failure: String? {
-        let text = errorDetail?.message ?? error
-        return text.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? "the engine reported an error without a message" : $0 }
-            ?? (errorDetail != nil ? "the engine reported an error without a message" : nil)
+        guard errorDetail != nil || error != nil else { return nil }
+        let text = (errorDetail?.message ?? error ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "the engine reported an error without a message" : text
     }
 
     public static func decodeAll(_ buffer: ByteBuffer) -> [JSONMessage] {

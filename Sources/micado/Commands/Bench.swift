@@ -37,16 +37,7 @@ extension Micado {
         }
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let home = MicadoHome.resolve(environment: environment)
-            let configuration = try ManagerConfiguration.load(home: home, environment: environment)
-            let client = try ManagerClient.fromHome()
-            let health = try await client.json(HealthView.self, .GET, "/v1/health")
-            let http = sharedHTTPClient
-
-            let engine = try await EngineClient.connect(
-                to: try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description), http: http,
-                logger: Logger(label: "bench"))
+            let (home, configuration, client, health, engine) = try await Self.target()
             let rssIdle = Self.rssMiB(pid: health.pid)
 
             var direct: [Double] = []
@@ -76,6 +67,20 @@ extension Micado {
             print(String(format: "  ratio micado/direct: median %.2fx, p95 %.2fx", mm / dm, mp / dp))
             print("manager RSS: idle \(rssIdle.map { String(format: "%.1f", $0) } ?? "?") MiB, with \(records) containers in the store \(rssLoaded.map { String(format: "%.1f", $0) } ?? "?") MiB")
             print("list -c -a with \(records) containers: median \(Self.ms(Self.percentile(listTimes, 0.5))) ms, p95 \(Self.ms(Self.percentile(listTimes, 0.95))) ms")
+        }
+
+        /// What a bench against the running manager needs: its home and configuration, a
+        /// client, its health (for its pid) and its engine, for the direct baseline.
+        static func target() async throws -> (MicadoHome, ManagerConfiguration, ManagerClient, HealthView, EngineClient) {
+            let environment = ProcessInfo.processInfo.environment
+            let home = MicadoHome.resolve(environment: environment)
+            let configuration = try ManagerConfiguration.load(home: home, environment: environment)
+            let client = try ManagerClient.fromHome()
+            let health = try await client.json(HealthView.self, .GET, "/v1/health")
+            let engine = try await EngineClient.connect(
+                to: try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description), http: sharedHTTPClient,
+                logger: Logger(label: "bench"))
+            return (home, configuration, client, health, engine)
         }
 
         func benchSpec(name: String, configuration: ManagerConfiguration) -> ServiceSpec {

@@ -38,14 +38,7 @@ extension Micado {
         }
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
-            let home = MicadoHome.resolve(environment: environment)
-            let configuration = try ManagerConfiguration.load(home: home, environment: environment)
-            let client = try ManagerClient.fromHome()
-            let health = try await client.json(HealthView.self, .GET, "/v1/health")
-            let engine = try await EngineClient.connect(
-                to: try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description), http: sharedHTTPClient,
-                logger: Logger(label: "bench"))
+            let (_, configuration, client, health, engine) = try await BenchLaunch.target()
             let launcher = try BenchLaunch.parse([])
 
             // Fill: `containers` launches, `concurrency` at a time, each waiting for its running task.
