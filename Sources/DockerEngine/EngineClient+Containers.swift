@@ -125,8 +125,9 @@ extension EngineClient {
 
     /// The X-Registry-Auth header value for a registry login.
     public static func registryAuth(username: String, password: String, server: String) -> String {
-        let json = try! JSONSerialization.data(withJSONObject: ["username": username, "password": password, "serveraddress": server], options: [.sortedKeys])
-        return json.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let fields = [("password", password), ("serveraddress", server), ("username", username)]
+        let json = "{" + fields.map { jsonString($0) + ":" + jsonString($1) }.joined(separator: ",") + "}"
+        return Data(json.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
     }
 
     /// `POST /images/create?fromSrc=-`: imports a root filesystem tarball as an image.

@@ -204,13 +204,15 @@ public struct ExecOutputStream: AsyncSequence {
 
     /// Iterate once: the connection's bytes are read as they come.
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(first: first, inbound: inbound, decoder: multiplexed ? StreamFrameDecoder() : nil)
+        AsyncIterator(first: first, inbound: inbound, multiplexed: multiplexed)
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var first: [UInt8]?
         var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-        var decoder: StreamFrameDecoder?
+        /// Without a TTY the bytes are frames for `decoder`; with one they are stdout as they come.
+        let multiplexed: Bool
+        var decoder = StreamFrameDecoder()
         var ready: [Element] = []
         var ended = false
 
@@ -225,12 +227,12 @@ public struct ExecOutputStream: AsyncSequence {
                     bytes = Array(buffer.readableBytesView)
                 } else {
                     ended = true
-                    ready = decoder?.finish() ?? []
+                    ready = multiplexed ? decoder.finish() : []
                     continue
                 }
                 guard !bytes.isEmpty else { continue }
-                if decoder == nil { return Element(stream: .stdout, bytes: bytes) }
-                ready = decoder!.feed(bytes)
+                guard multiplexed else { return Element(stream: .stdout, bytes: bytes) }
+                ready = decoder.feed(bytes)
                 bytes = []
             }
             return ready.removeFirst()

@@ -96,14 +96,17 @@ public final class EngineClient: Sendable {
         public var headers: HTTPHeaders = [:]
     }
 
-    func url(_ path: String, query: [(String, String)], versioned: Bool) -> String {
+    func url(_ path: String, query: [(String, String)], versioned: Bool) throws(MicadoError) -> String {
         var uri = versioned ? "/v\(apiVersion)\(path)" : path
         if !query.isEmpty {
             uri += "?" + query.map { "\($0.0)=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
         switch endpoint.transport {
         case .unix(let socket):
-            return URL(httpURLWithSocketPath: socket, uri: uri)!.absoluteString
+            guard let url = URL(httpURLWithSocketPath: socket, uri: uri) else {
+                throw .init(.badRequest, "\(path) on the engine socket \(socket) does not make a valid URL")
+            }
+            return url.absoluteString
         case .tcp(let host, let port):
             let h = host.contains(":") ? "[\(host)]" : host
             return "\(endpoint.tls == nil ? "http" : "https")://\(h):\(port)\(uri)"
@@ -132,7 +135,7 @@ public final class EngineClient: Sendable {
         contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
         timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
     ) async throws(MicadoError) -> Response {
-        var request = HTTPClientRequest(url: url(path, query: query, versioned: versioned))
+        var request = HTTPClientRequest(url: try url(path, query: query, versioned: versioned))
         request.method = method
         // The Engine refuses requests without a Host; over a unix socket there is none to derive.
         if case .unix = endpoint.transport { request.headers.replaceOrAdd(name: "Host", value: "docker") }
@@ -203,8 +206,30 @@ public final class EngineClient: Sendable {
         }
     }
 
+    /// The `filters` query value: a JSON object of lists of strings, keys sorted.
     static func filters(_ filters: [String: [String]]) -> String {
-        let data = try! JSONSerialization.data(withJSONObject: filters, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        let members = filters.sorted { $0.key < $1.key }.map { key, values in
+            jsonString(key) + ":[" + values.map(jsonString).joined(separator: ",") + "]"
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// `text` as a JSON string literal. Written out rather than through JSONEncoder, which
+    /// declares a throw that strings never cause: the callers stay total, with no error path
+    /// that cannot happen.
+    static func jsonString(_ text: String) -> String {
+        var literal = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": literal += "\\\""
+            case "\\": literal += "\\\\"
+            case "\n": literal += "\\n"
+            case "\r": literal += "\\r"
+            case "\t": literal += "\\t"
+            case "\u{00}"..."\u{1F}": literal += String(format: "\\u%04x", scalar.value)
+            default: literal.unicodeScalars.append(scalar)
+            }
+        }
+        return literal + "\""
     }
 }

@@ -133,18 +133,24 @@ public enum CloudsFile {
                 let n = try mapping(nnode, "\(path).network")
                 let npath = "\(path).network"
                 try onlyKeys(n, ["bridge", "bridgeCIDR", "first", "last", "manager"], at: npath, node: nnode)
-                network = .init(
+                let local = CloudConfiguration.LocalNetwork(
                     bridge: try string(n, "bridge", npath, parent: nnode), bridgeCIDR: try string(n, "bridgeCIDR", npath, parent: nnode),
                     firstAddress: try string(n, "first", npath, parent: nnode), lastAddress: try string(n, "last", npath, parent: nnode),
                     managerAddress: try string(n, "manager", npath, parent: nnode))
-                guard network!.bridge.count <= 15 else { throw fail(n["bridge"], "\(npath).bridge must be at most 15 characters") }
-                for key in ["first", "last", "manager"] where IPv4(n[key]?.string ?? "") == nil {
-                    throw fail(n[key], "\(npath).\(key) must be an IPv4 address")
+                guard local.bridge.count <= 15 else { throw fail(n["bridge"], "\(npath).bridge must be at most 15 characters") }
+                func address(_ key: String, _ text: String) throws(MicadoError) -> IPv4 {
+                    guard let address = IPv4(text) else { throw fail(n[key], "\(npath).\(key) must be an IPv4 address") }
+                    return address
                 }
-                guard let cidr = network?.bridgeCIDR.split(separator: "/"), cidr.count == 2, IPv4(String(cidr[0])) != nil, let p = Int(cidr[1]), (8...30).contains(p) else {
+                let first = try address("first", local.firstAddress)
+                let last = try address("last", local.lastAddress)
+                _ = try address("manager", local.managerAddress)
+                let cidr = local.bridgeCIDR.split(separator: "/")
+                guard cidr.count == 2, IPv4(String(cidr[0])) != nil, let p = Int(cidr[1]), (8...30).contains(p) else {
                     throw fail(n["bridgeCIDR"], "\(npath).bridgeCIDR must be ADDRESS/PREFIX, e.g. 10.213.0.1/24")
                 }
-                guard IPv4(network!.firstAddress)! <= IPv4(network!.lastAddress)! else { throw fail(n["first"], "\(npath).first is after last") }
+                guard first <= last else { throw fail(n["first"], "\(npath).first is after last") }
+                network = local
             }
             return CloudConfiguration(
                 name: name, driver: driver, locations: locations, flavours: flavours, applications: applications, timings: timings, network: network)

@@ -1,4 +1,5 @@
 import Foundation
+import MicadoCore
 
 /// One thread that lives as long as the process, to start children that must die with the
 /// manager: Linux sends the parent-death signal (`setpriv --pdeathsig`) when the *thread*
@@ -39,6 +40,7 @@ public final class SpawnThread: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         done.wait()
-        return try result!.get()
+        guard let result else { throw MicadoError(.internal, "the spawn thread signalled a job done without its result") }
+        return try result.get()
     }
 }

@@ -33,20 +33,25 @@ public struct ProxyController: Service {
     /// The unprivileged user Caddy runs as.
     static let user = "micado-proxy"
 
-    func adminURL(_ uri: String) -> String { URL(httpURLWithSocketPath: adminSocket, uri: uri)!.absoluteString }
+    func adminURL(_ uri: String) throws(MicadoError) -> String {
+        guard let url = URL(httpURLWithSocketPath: adminSocket, uri: uri) else {
+            throw .init(.configuration, "Caddy's admin socket \(adminSocket) and \(uri) do not make a URL; use a MICADO_HOME of plain characters")
+        }
+        return url.absoluteString
+    }
 
     public func run() async throws {
         guard proxy.enabled else {
             try? await gracefulShutdown()
             return
         }
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var loaded: String?
             await Supervisor(name: "caddy", orchestrator: orchestrator).run(start: start) { fresh in
                 if fresh { loaded = nil }
                 do {
                     let routes = try await orchestrator.desiredRoutes()
-                    let config = Self.caddyConfig(routes: routes, proxy: proxy)
+                    let config = try Self.caddyConfig(routes: routes, proxy: proxy)
                     guard config != loaded else { return }
                     try await load(config)
                     loaded = config
@@ -81,13 +86,14 @@ public struct ProxyController: Service {
         let child = try user.start(
             [caddy, "run", "--config", own("bootstrap.json"), "--pidfile", own("caddy.pid")], folder: dir, environment: environment,
             output: dir + "/caddy.log")
+        let probe = try adminRequest("/config/")
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let status = child.poll() {
                 let log = (try? String(contentsOfFile: dir + "/caddy.log", encoding: .utf8)) ?? ""
                 throw MicadoError(.configuration, "caddy exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))")
             }
-            if (try? await orchestrator.http.execute(adminRequest("/config/"), timeout: .seconds(1)))?.status == .ok { return child }
+            if (try? await orchestrator.http.execute(probe, timeout: .seconds(1)))?.status == .ok { return child }
             try await Task.sleep(for: .milliseconds(50))
         }
         child.signal(SIGKILL)
@@ -96,14 +102,14 @@ public struct ProxyController: Service {
     }
 
     /// A request to the admin API; Caddy checks the Host of admin requests, so it is named.
-    func adminRequest(_ uri: String) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: adminURL(uri))
+    func adminRequest(_ uri: String) throws(MicadoError) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: try adminURL(uri))
         request.headers.replaceOrAdd(name: "Host", value: "localhost")
         return request
     }
 
     func load(_ config: String) async throws {
-        var request = adminRequest("/load")
+        var request = try adminRequest("/load")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: config))
@@ -115,57 +121,45 @@ public struct ProxyController: Service {
     /// The Caddy configuration for `routes`: one host-matched reverse proxy per domain,
     /// load-balanced over the container's tasks with active and passive health checks,
     /// and a 404 for any other host.
-    static func caddyConfig(routes: [RouteView], proxy: ManagerConfiguration.Proxy) -> String {
-        var servers: [String: Any] = [
-            "micado": ["listen": [":\(proxy.listenPort)"], "automatic_https": ["disable": true], "routes": caddyRoutes(routes)]
+    static func caddyConfig(routes: [RouteView], proxy: ManagerConfiguration.Proxy) throws(MicadoError) -> String {
+        var servers = [
+            "micado": CaddyConfig.Server(listen: [":\(proxy.listenPort)"], routes: caddyRoutes(routes), automaticHTTPS: .init(disable: true))
         ]
-        var apps: [String: Any] = [:]
+        var tls: CaddyConfig.TLSApp?
+        var pki: CaddyConfig.PKIApp?
         let secure = routes.filter(\.tls)
         if !secure.isEmpty {
             // --tls domains: HTTPS with certificates from Caddy's internal CA, never ACME,
             // and never installed into the machine's trust store.
             let domains = secure.map(\.domain)
-            servers["micado-tls"] = [
-                "listen": [":\(proxy.tlsPort)"], "routes": caddyRoutes(secure), "tls_connection_policies": [[String: Any]()],
-                "automatic_https": ["disable": true],
-            ]
-            apps["tls"] = [
-                "certificates": ["automate": domains],
-                "automation": ["policies": [["subjects": domains, "issuers": [["module": "internal"]]]]],
-            ]
-            apps["pki"] = ["certificate_authorities": ["local": ["install_trust": false]]]
+            servers["micado-tls"] = CaddyConfig.Server(
+                listen: [":\(proxy.tlsPort)"], routes: caddyRoutes(secure), automaticHTTPS: .init(disable: true),
+                tlsConnectionPolicies: [CaddyConfig.TLSConnectionPolicy()])
+            tls = CaddyConfig.TLSApp(
+                certificates: .init(automate: domains),
+                automation: .init(policies: [.init(subjects: domains, issuers: [.init(module: "internal")])]))
+            pki = CaddyConfig.PKIApp(certificateAuthorities: ["local": .init(installTrust: false)])
         }
-        // A short grace period: connections of a replaced config do not linger on old routes.
-        apps["http"] = ["grace_period": "1s", "servers": servers]
-        let config: [String: Any] = [
+        let config = CaddyConfig(
             // Over a unix socket Caddy accepts only the Host named in origins (an empty one by default).
-            "admin": ["listen": "unix/" + HelperUser.inFolder("admin.sock"), "origins": ["localhost"], "config": ["persist": false]],
-            "logging": ["logs": ["default": ["level": "WARN"]]],
-            "apps": apps,
-        ]
-        let data = try! JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+            admin: .init(listen: "unix/" + HelperUser.inFolder("admin.sock"), origins: ["localhost"], config: .init(persist: false)),
+            logging: .init(logs: ["default": .init(level: "WARN")]),
+            // A short grace period: connections of a replaced config do not linger on old routes.
+            apps: .init(http: .init(gracePeriod: "1s", servers: servers), tls: tls, pki: pki))
+        return try config.json()
     }
 
     /// One host-matched, load-balanced, health-checked reverse proxy per domain, then a 404.
-    static func caddyRoutes(_ routes: [RouteView]) -> [[String: Any]] {
-        var handlers: [[String: Any]] = routes.filter { !$0.targets.isEmpty }.map { route in
-            [
-                "match": [["host": [route.domain]]],
-                "handle": [[
-                    "handler": "reverse_proxy",
-                    "upstreams": route.targets.map { ["dial": $0] },
-                    "load_balancing": ["selection_policy": ["policy": "round_robin"]],
-                    "health_checks": [
-                        "active": ["uri": "/", "interval": "2s", "timeout": "1s"],
-                        "passive": ["fail_duration": "10s", "max_fails": 1],
-                    ],
-                ]],
-                "terminal": true,
-            ]
+    static func caddyRoutes(_ routes: [RouteView]) -> [CaddyConfig.Route] {
+        var hostRoutes: [CaddyConfig.Route] = routes.filter { !$0.targets.isEmpty }.map { route in
+            let proxy = CaddyConfig.ReverseProxy(
+                upstreams: route.targets.map { .init(dial: $0) },
+                loadBalancing: .init(selectionPolicy: .init(policy: "round_robin")),
+                healthChecks: .init(active: .init(uri: "/", interval: "2s", timeout: "1s"), passive: .init(failDuration: "10s", maxFails: 1)))
+            return CaddyConfig.Route(match: [.init(host: [route.domain])], handle: [.reverseProxy(proxy)], terminal: true)
         }
-        handlers.append(["handle": [["handler": "static_response", "status_code": 404, "body": "micado: no route for this host\n"]]])
-        return handlers
+        hostRoutes.append(CaddyConfig.Route(handle: [.staticResponse(.init(statusCode: 404, body: "micado: no route for this host\n"))]))
+        return hostRoutes
     }
 }
 
@@ -178,16 +172,20 @@ actor LoadedRoutes {
 extension Orchestrator {
     /// Domain → the addresses where the container's running tasks answer.
     func desiredRoutes() async throws(MicadoError) -> [RouteView] {
-        let records = try await store.containers().filter { $0.desired == .running && $0.domain != nil && $0.port != nil }
-        guard !records.isEmpty else { return [] }
+        // Only running containers launched with both a domain and a port are routed.
+        let routed = try await store.containers().compactMap { record -> (record: ContainerRecord, domain: String, port: Int)? in
+            guard record.desired == .running, let domain = record.domain, let port = record.port?.published else { return nil }
+            return (record, domain, port)
+        }
+        guard !routed.isEmpty else { return [] }
         let snapshot = try await snapshot(maxAge: .milliseconds(500))
-        return records.map { record in
+        return routed.map { record, domain, port in
             let tasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter { $0.status.state == "running" && $0.desiredState == "running" }
             let targets = tasks.compactMap { task -> String? in
                 guard let node = task.nodeID.flatMap({ snapshot.nodes[$0] }), let address = publishAddress(for: node) else { return nil }
-                return "\(address):\(record.port!.published)"
+                return "\(address):\(port)"
             }
-            var route = RouteView(domain: record.domain!, container: record.name, targets: targets.sorted(), healthy: [])
+            var route = RouteView(domain: domain, container: record.name, targets: targets.sorted(), healthy: [])
             route.tls = record.tls
             return route
         }.sorted { $0.domain < $1.domain }

@@ -70,9 +70,10 @@ final class SpooledUpload: TarSource, Sendable {
                 count += buffer.readableBytes
                 guard count <= limit else { throw HTTPAPI.tooLarge(limit, what: "an upload") }
                 try buffer.withUnsafeReadableBytes { raw in
+                    guard let base = raw.baseAddress else { return }  // an empty piece: nothing to write
                     var done = 0
                     while done < raw.count {
-                        let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                        let n = write(fd, base + done, raw.count - done)
                         if n < 0, errno == EINTR { continue }
                         guard n > 0 else { throw MicadoError(.internal, "cannot spool an upload: \(String(cString: strerror(errno)))") }
                         done += n
@@ -103,7 +104,11 @@ final class SpooledUpload: TarSource, Sendable {
         var bytes = [UInt8](repeating: 0, count: range.count)
         var done = 0
         while done < range.count {
-            let n = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, range.count - done, off_t(range.lowerBound + done)) }
+            let result = bytes.withUnsafeMutableBytes { buffer in
+                buffer.baseAddress.map { pread(descriptor, $0 + done, range.count - done, off_t(range.lowerBound + done)) }
+            }
+            // Only an empty array has no address, and an empty range never gets here.
+            guard let n = result else { throw MicadoError(.internal, "no buffer to read a spooled upload into at byte \(range.lowerBound + done)") }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw MicadoError(.internal, "cannot read back a spooled upload at byte \(range.lowerBound + done)") }
             done += n

@@ -59,8 +59,10 @@ public final class Store: Sendable {
     }
 
     /// An in-memory store, for tests.
-    public static func inMemory() -> Store {
-        try! Store(writer: DatabaseQueue())
+    public static func inMemory() throws(MicadoError) -> Store {
+        do { return try Store(writer: DatabaseQueue()) } catch {
+            throw .init(.internal, "cannot create an in-memory store: \(error)")
+        }
     }
 
     init(writer: any DatabaseWriter) throws {

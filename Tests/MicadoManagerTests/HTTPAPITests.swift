@@ -18,7 +18,9 @@ import Testing
 
     static let spool = FileManager.default.temporaryDirectory.appendingPathComponent("micado-spool-\(UUID().uuidString)").path
 
-    static func app(store: Store = .inMemory(), configuration: ManagerConfiguration = .init()) -> some ApplicationProtocol {
+    /// Without `store`, a fresh in-memory one.
+    static func app(store: Store? = nil, configuration: ManagerConfiguration = .init()) throws -> some ApplicationProtocol {
+        let store = try store ?? Store.inMemory()
         let logger = Logger(label: "test")
         let engine = EngineClient(
             endpoint: .init(transport: .unix(path: "/nonexistent/docker.sock")), http: Self.http, assumingAPIVersion: .oldestSupported, logger: logger)
@@ -77,7 +79,7 @@ import Testing
     }
 
     @Test func badBodiesAreSpecificAndChangeNothing() async throws {
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         try await Self.app(store: store).test(.router) { client in
             let headers: HTTPFields = [.authorization: "Bearer \(Self.token)", .contentType: "application/json"]
             let cases: [(String, String)] = [
@@ -109,7 +111,7 @@ import Testing
     }
 
     @Test func eventsComeFromTheStore() async throws {
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         try await store.record(EventRecord(time: Date(), kind: "k", subject: "container-a", message: "hello"))
         try await Self.app(store: store).test(.router) { client in
             try await client.execute(uri: "/v1/events?subject=container-a", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
@@ -138,7 +140,7 @@ import Testing
         var configuration = ManagerConfiguration()
         configuration.limits.jsonBodyBytes = 1024
         configuration.limits.uploadBytes = 1 << 20
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         try await Self.app(store: store, configuration: configuration).test(.router) { client in
             let big = ByteBuffer(repeating: 0x20, count: 4096)
             try await client.execute(uri: "/v1/containers", method: .post, headers: Self.auth, body: big) { response in
@@ -165,7 +167,7 @@ import Testing
         (#"{"image":"busybox","client":"web","arguments":["\#(String(repeating: "a", count: 70_000))"],"environment":[],"detach":false}"#, .contentTooLarge),
     ])
     func unsafeLaunchesAreRefused(_ body: String, _ status: HTTPResponse.Status) async throws {
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         try await Self.app(store: store).test(.router) { client in
             try await client.execute(uri: "/v1/containers", method: .post, headers: Self.auth, body: ByteBuffer(string: body)) { response in
                 #expect(response.status == status)

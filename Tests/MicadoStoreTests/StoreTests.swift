@@ -15,7 +15,7 @@ import Testing
     static func event(_ subject: String) -> EventRecord { EventRecord(time: Date(), kind: "test", subject: subject, message: "m") }
 
     @Test func insertReadUpdateDelete() async throws {
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
         var read = try #require(try await store.container("container-a"))
         #expect(read.arguments == ["-f", "-p", "80"])
@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func duplicateNameIsRefusedAndChangesNothing() async throws {
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
         await #expect(throws: MicadoError.self) {
             try await store.insertContainer(Self.record("container-a", desired: .stopped), event: Self.event("container-a"))
@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func eventsAreNewestLimitedOldestFirst() async throws {
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         for i in 0..<10 { try await store.record(EventRecord(time: Date(), kind: "k", subject: "s\(i % 2)", message: "\(i)")) }
         let last3 = try await store.events(limit: 3)
         #expect(last3.map(\.message) == ["7", "8", "9"])
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func settingIsCreatedOnce() async throws {
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         let first = try await store.setting("manager.id") { "one" }
         let second = try await store.setting("manager.id") { "two" }
         #expect(first == "one")
@@ -74,7 +74,7 @@ import Testing
 
     /// Each container keeps its newest `keep` samples; the newest of each is one read away.
     @Test func usageHistoryIsBoundedPerContainerAndTheNewestIsKept() async throws {
-        let store = Store.inMemory()
+        let store = try Store.inMemory()
         let start = Date()
         for round in 0..<15 {
             let samples = ["container-a", "container-b"].map { name in

@@ -145,7 +145,14 @@ public struct ScalingPlanner: Sendable {
                 }
                 break
             }
-            let (flavour, packed) = bestBin(for: remaining, offered: offered)
+            guard let (flavour, packed) = bestBin(for: remaining, offered: offered) else {
+                // Only tasks reserving no memory are left (launches reserve at least 6 MiB): no
+                // flavour's price per MiB says which instance to start for them.
+                for task in remaining {
+                    plan.unplaceable.append(Unplaceable(taskID: task.id, reason: "it reserves \(task.memoryMiB) MiB; the planner places only reservations above 0"))
+                }
+                break
+            }
             let ids = Set(packed.map(\.id))
             remaining.removeAll { ids.contains($0.id) }
             let used = packed.reduce(0) { $0 + $1.memoryMiB }
@@ -201,24 +208,26 @@ public struct ScalingPlanner: Sendable {
         // instances that stay is drained too (its tasks move there), emptiest first.
         let removed = Set(plan.remove.map(\.instanceID))
         var room = Dictionary(live.filter { $0.state == .ready && !removed.contains($0.id) }.map { ($0.id, $0.freeMiB) }, uniquingKeysWith: { a, _ in a })
-        let busy = live.filter { instance in
-            instance.state == .ready && !instance.protected && instance.reservedMiB > 0 && instance.movableTasksMiB != nil
-                && now.timeIntervalSince(instance.createdAt) >= gracePeriod
-        }.sorted { ($0.reservedMiB, $0.pricePerHour, $0.id) < ($1.reservedMiB, $1.pricePerHour, $1.id) }
+        let busy = live.compactMap { instance -> (instance: Instance, movableTasksMiB: [Int])? in
+            guard instance.state == .ready, !instance.protected, instance.reservedMiB > 0, let movable = instance.movableTasksMiB,
+                now.timeIntervalSince(instance.createdAt) >= gracePeriod
+            else { return nil }
+            return (instance, movable)
+        }.sorted { ($0.instance.reservedMiB, $0.instance.pricePerHour, $0.instance.id) < ($1.instance.reservedMiB, $1.instance.pricePerHour, $1.instance.id) }
         var receivers: Set<String> = []
-        for candidate in busy where keptCount - 1 >= bound.min && !receivers.contains(candidate.id) {
+        for (candidate, movableTasksMiB) in busy where keptCount - 1 >= bound.min && !receivers.contains(candidate.id) {
             var trial = room
             trial[candidate.id] = nil
             var targets: Set<String> = []
             var fits = true
-            for size in candidate.movableTasksMiB!.sorted(by: >) {
+            for size in movableTasksMiB.sorted(by: >) {
                 // Best fit: the instance with the least room that still takes the task.
-                guard let target = trial.filter({ $0.value >= size }).min(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key else {
+                guard let target = trial.filter({ $0.value >= size }).min(by: { ($0.value, $0.key) < ($1.value, $1.key) }) else {
                     fits = false
                     break
                 }
-                trial[target]! -= size
-                targets.insert(target)
+                trial[target.key] = target.value - size
+                targets.insert(target.key)
             }
             guard fits, trial.values.reduce(0, +) >= bound.headroomMiB else { continue }
             room = trial
@@ -227,24 +236,24 @@ public struct ScalingPlanner: Sendable {
             plan.remove.append(
                 Removal(
                     instanceID: candidate.id,
-                    reason: "its \(candidate.movableTasksMiB!.count) task(s), \(candidate.reservedMiB) MiB, fit on the other instances of \(location)"))
+                    reason: "its \(movableTasksMiB.count) task(s), \(candidate.reservedMiB) MiB, fit on the other instances of \(location)"))
         }
     }
 
     /// One new instance: the flavour with the lowest price per MiB it would actually carry,
-    /// then the cheapest flavour that still holds that same load.
-    func bestBin(for tasks: [PendingTask], offered: [Flavour]) -> (Flavour, [PendingTask]) {
+    /// then the cheapest flavour that still holds that same load. Nil when no flavour would
+    /// carry any memory (no flavours, or tasks that reserve none).
+    func bestBin(for tasks: [PendingTask], offered: [Flavour]) -> (Flavour, [PendingTask])? {
         var best: (flavour: Flavour, packed: [PendingTask], costPerMiB: Double)?
         for flavour in offered {
             let packed = Self.firstFit(tasks, capacity: flavour.memoryMiB)
             let used = packed.reduce(0) { $0 + $1.memoryMiB }
             guard used > 0 else { continue }
             let cost = flavour.pricePerHour / Double(used)
-            if best == nil || cost < best!.costPerMiB || (cost == best!.costPerMiB && flavour.pricePerHour < best!.flavour.pricePerHour) {
-                best = (flavour, packed, cost)
-            }
+            let better = best.map { cost < $0.costPerMiB || (cost == $0.costPerMiB && flavour.pricePerHour < $0.flavour.pricePerHour) } ?? true
+            if better { best = (flavour, packed, cost) }
         }
-        let chosen = best!
+        guard let chosen = best else { return nil }
         let used = chosen.packed.reduce(0) { $0 + $1.memoryMiB }
         let cheaper = offered.filter { $0.memoryMiB >= used }.min { ($0.pricePerHour, $0.memoryMiB) < ($1.pricePerHour, $1.memoryMiB) }
         return (cheaper ?? chosen.flavour, chosen.packed)

@@ -29,15 +29,24 @@ extension Micado {
         func run() async throws {
             var rng = SeededGenerator(seed: seed)
             let sizes = [64, 128, 128, 256, 256, 256, 384, 512, 512, 768, 1024, 1536, 2048, 3072]
-            let tasks = (0..<containers).map { ScalingPlanner.PendingTask(id: "c\($0)", location: "eu", memoryMiB: sizes.randomElement(using: &rng)!) }
+            // randomElement(using:)'s draw without its optional: a seed gives the mix it gave before.
+            func randomSize() -> Int { sizes[Int.random(in: sizes.indices, using: &rng)] }
+            let tasks = (0..<containers).map { ScalingPlanner.PendingTask(id: "c\($0)", location: "eu", memoryMiB: randomSize()) }
             let planner = ScalingPlanner(flavours: ["eu": Self.flavours], bounds: ["eu": LocationBounds(min: 0, max: 100_000)], gracePeriod: 60)
             let plan = planner.plan(pending: tasks, instances: [], now: Date())
             let cost = plan.add.reduce(0) { $0 + $1.flavour.pricePerHour }
             let total = Double(tasks.reduce(0) { $0 + $1.memoryMiB })
-            let cheapestPerMiB = Self.flavours.map { $0.pricePerHour / Double($0.memoryMiB) }.min()!
+            guard let cheapestPerMiB = Self.flavours.map({ $0.pricePerHour / Double($0.memoryMiB) }).min(),
+                let fixed = Self.flavours.first(where: { $0.name == "l" })
+            else { throw MicadoError(.internal, "bench pack needs its flavour list, with an 'l'") }
             let bound = total * cheapestPerMiB
-            let onePer = tasks.reduce(0.0) { sum, t in sum + Self.flavours.filter { $0.memoryMiB >= t.memoryMiB }.map(\.pricePerHour).min()! }
-            let fixed = Self.flavours.first { $0.name == "l" }!
+            var onePer = 0.0
+            for t in tasks {
+                guard let price = Self.flavours.filter({ $0.memoryMiB >= t.memoryMiB }).map(\.pricePerHour).min() else {
+                    throw MicadoError(.internal, "bench pack: no flavour holds a task of \(t.memoryMiB) MiB")
+                }
+                onePer += price
+            }
             var bins: [Int] = []
             for t in tasks {
                 if let i = bins.firstIndex(where: { $0 >= t.memoryMiB }) { bins[i] -= t.memoryMiB } else { bins.append(fixed.memoryMiB - t.memoryMiB) }
@@ -49,7 +58,7 @@ extension Micado {
             print(String(format: "  one instance per container: %.4f /h = %.3fx", onePer, onePer / bound))
             print(String(format: "  first-fit in arrival order on one %@ node group: %.4f /h (%d nodes) = %.3fx", fixed.name, firstFit, bins.count, firstFit / bound))
 
-            let bigPending = (0..<10_000).map { ScalingPlanner.PendingTask(id: "p\($0)", location: "l\($0 % 10)", memoryMiB: sizes.randomElement(using: &rng)!) }
+            let bigPending = (0..<10_000).map { ScalingPlanner.PendingTask(id: "p\($0)", location: "l\($0 % 10)", memoryMiB: randomSize()) }
             let bigInstances = (0..<5_000).map { i in
                 ScalingPlanner.Instance(
                     id: "i\(i)", location: "l\(i % 10)", capacityMiB: 4096, reservedMiB: Int.random(in: 2048...4096, using: &rng), pricePerHour: 0.08,

@@ -50,24 +50,24 @@ extension Micado {
             abstract: "Run the manager daemon (API, store, swarm) in the foreground.",
             discussion: "Stops gracefully on SIGTERM or SIGINT. Logs go to stderr.")
 
-        @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-        var logLevel: String = "info"
+        @Option(
+            help: "Log level: trace, debug, info, notice, warning, error.",
+            transform: { text in
+                guard let level = Logger.Level(rawValue: text) else { throw ValidationError("unknown log level '\(Text.escaped(text))'") }
+                return level
+            })
+        var logLevel: Logger.Level = .info
 
         @Flag(help: "Take over micado services in the swarm that the store does not know (after its loss; see the README).")
         var adopt = false
-
-        func validate() throws {
-            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(Text.escaped(logLevel))'") }
-        }
 
         func run() async throws {
             let environment = ProcessInfo.processInfo.environment
             let home = MicadoHome.resolve(environment: environment)
             let configuration = try ManagerConfiguration.load(home: home, environment: environment)
-            let level = Logger.Level(rawValue: logLevel)!
-            LoggingSystem.bootstrap { label in
+            LoggingSystem.bootstrap { [logLevel] label in
                 var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
+                handler.logLevel = logLevel
                 return EscapingLogHandler(handler)
             }
             let logger = Logger(label: "micado.manager")
