@@ -5,7 +5,7 @@
 #   iproute2        network namespaces, veth pairs and the bridge micado owns
 #   libsqlite3-dev  SQLite for the embedded store (GRDB)
 #   curl            the demo fetches pages with it
-#   openssl         micado's CA and the certificates of instance engines (mutual TLS)
+#   openssl         the tests check what micado's CA issues with openssl verify
 #   caddy           the domain proxy for launch -d (programmed through its admin API)
 #   docker-registry the private registry that build pushes to and instances pull from
 #   apache2-utils   htpasswd, for the registry's bcrypt password file

@@ -73,7 +73,9 @@ public struct Node: Decodable, Sendable {
         }
         public struct Engine: Decodable, Sendable {
             public var engineVersion: String?
-            enum CodingKeys: String, CodingKey { case engineVersion = "EngineVersion" }
+            /// The engine's own labels (daemon.json `labels`), set when the instance boots.
+            public var labels: [String: String]?
+            enum CodingKeys: String, CodingKey { case engineVersion = "EngineVersion", labels = "Labels" }
         }
         public var hostname: String?
         public var resources: Resources?
@@ -101,6 +103,9 @@ public struct Node: Decodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id = "ID", version = "Version", description = "Description", spec = "Spec", status = "Status"
     }
+
+    /// A label its engine booted with (not the node's own labels, which the manager sets).
+    public func engineLabel(_ key: String) -> String? { description?.engine?.labels?[key] }
 
     /// The node's discrete generic resource of this kind (micado's `mem`, in MiB), if it advertises one.
     public func genericResource(_ kind: String) -> Int64? {

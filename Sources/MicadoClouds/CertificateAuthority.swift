@@ -1,9 +1,12 @@
+import Crypto
 import Foundation
 import MicadoCore
+import SwiftASN1
+import X509
 
 /// micado's own CA, made by `micado init`: it signs each instance engine's server
 /// certificate and the manager's client certificate, so engines are reached only over
-/// mutual TLS. Uses the system's openssl (Debian's `openssl`), keys are EC P-256, 0600.
+/// mutual TLS. Made in process (swift-certificates); keys are EC P-256, files 0600.
 public struct CertificateAuthority: Sendable {
     public let directory: String
 
@@ -16,47 +19,104 @@ public struct CertificateAuthority: Sendable {
 
     public var exists: Bool { FileManager.default.fileExists(atPath: caCertificate) && FileManager.default.fileExists(atPath: clientKey) }
 
+    /// A certificate and its key, PEM-encoded. The key is a secret: never logged.
+    public struct Issued: Sendable {
+        public var certificatePEM: String
+        public var keyPEM: String
+    }
+
     /// Creates the CA and the manager's client certificate.
     public func create() throws(MicadoError) {
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try openssl(["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", caKey])
-        try openssl(["req", "-x509", "-new", "-key", caKey, "-sha256", "-days", "3650", "-subj", "/CN=micado CA", "-out", caCertificate])
-        try issue(commonName: "micado manager", ipAddress: nil, certificate: clientCertificate, key: clientKey, usage: "clientAuth")
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch { throw .init(.configuration, "cannot create \(directory): \(error)") }
+        let key = P256.Signing.PrivateKey()
+        let name = try Self.name("micado CA")
+        let now = Date()
+        let certificate = try Self.certify {
+            try Certificate(
+                version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: now - 300,
+                notValidAfter: now + 3650 * 86400, issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                    Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                    SubjectKeyIdentifier(hash: .init(key.publicKey))
+                },
+                issuerPrivateKey: .init(key))
+        }
+        try write(key.pemRepresentation, to: caKey, mode: 0o600)
+        try write(try Self.pem(certificate), to: caCertificate, mode: 0o644)
+        let client = try issue(commonName: "micado manager", ipAddresses: [], usage: .clientAuth)
+        try write(client.keyPEM, to: clientKey, mode: 0o600)
+        try write(client.certificatePEM, to: clientCertificate, mode: 0o644)
     }
 
-    /// A server certificate for an engine at `ipAddress`.
+    /// A server certificate for an engine (or the registry) answering at `ipAddress`.
+    public func issueServer(ipAddress: String) throws(MicadoError) -> Issued {
+        try issue(commonName: ipAddress, ipAddresses: [ipAddress], usage: .serverAuth)
+    }
+
+    /// The same, written as files (the key 0600).
     public func issueServer(ipAddress: String, certificate: String, key: String) throws(MicadoError) {
-        try issue(commonName: ipAddress, ipAddress: ipAddress, certificate: certificate, key: key, usage: "serverAuth")
+        let issued = try issueServer(ipAddress: ipAddress)
+        try write(issued.keyPEM, to: key, mode: 0o600)
+        try write(issued.certificatePEM, to: certificate, mode: 0o644)
     }
 
-    func issue(commonName: String, ipAddress: String?, certificate: String, key: String, usage: String) throws(MicadoError) {
-        let csr = certificate + ".csr", ext = certificate + ".ext"
-        defer {
-            try? FileManager.default.removeItem(atPath: csr)
-            try? FileManager.default.removeItem(atPath: ext)
+    func issue(commonName: String, ipAddresses: [String], usage: ExtendedKeyUsage.Usage) throws(MicadoError) -> Issued {
+        let (authority, authorityKey) = try load()
+        let key = P256.Signing.PrivateKey()
+        var addresses: [GeneralName] = []
+        for address in ipAddresses {
+            guard let ip = IPv4(address) else { throw .init(.badRequest, "not an IPv4 address: \(Text.escaped(address))") }
+            let bytes: [UInt8] = [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: ip.value >> $0) }
+            addresses.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
         }
-        try openssl(["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", key])
-        try openssl(["req", "-new", "-key", key, "-subj", "/CN=\(commonName)", "-out", csr])
-        var extensions = "extendedKeyUsage=\(usage)\n"
-        if let ipAddress { extensions += "subjectAltName=IP:\(ipAddress)\n" }
-        guard FileManager.default.createFile(atPath: ext, contents: Data(extensions.utf8)) else {
-            throw .init(.configuration, "cannot write \(ext)")
+        let now = Date()
+        let subject = try Self.name(commonName)
+        let certificate = try Self.certify {
+            try Certificate(
+                version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: now - 300,
+                notValidAfter: now + 825 * 86400, issuer: authority.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.notCertificateAuthority)
+                    Critical(KeyUsage(digitalSignature: true))
+                    try ExtendedKeyUsage([usage])
+                    if !addresses.isEmpty { SubjectAlternativeNames(addresses) }
+                },
+                issuerPrivateKey: .init(authorityKey))
         }
-        try openssl(["x509", "-req", "-in", csr, "-CA", caCertificate, "-CAkey", caKey, "-CAcreateserial", "-days", "825", "-sha256",
-                     "-extfile", ext, "-out", certificate])
+        return Issued(certificatePEM: try Self.pem(certificate), keyPEM: key.pemRepresentation)
     }
 
-    func openssl(_ arguments: [String]) throws(MicadoError) {
-        let result: (status: Int32, output: String)
-        do { result = try ChildProcess.run("/usr/bin/openssl", arguments) } catch {
-            throw .init(.configuration, "cannot run openssl (apt-get install openssl): \(error)")
+    /// The CA's certificate and key, read from the home.
+    func load() throws(MicadoError) -> (Certificate, P256.Signing.PrivateKey) {
+        do {
+            let certificate = try Certificate(pemEncoded: try String(contentsOfFile: caCertificate, encoding: .utf8))
+            let key = try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOfFile: caKey, encoding: .utf8))
+            return (certificate, key)
+        } catch {
+            throw .init(.configuration, "cannot read micado's CA in \(directory) (\(error)); run 'micado init --force' to make a new one")
         }
-        guard result.status == 0 else {
-            throw .init(.configuration, "openssl \(arguments.first ?? "") failed: \(result.output.suffix(300))")
-        }
-        // Keys are secrets: owner-only, whatever the umask.
-        for (i, a) in arguments.enumerated() where a == "-out" || a == "-keyout" {
-            if i + 1 < arguments.count, arguments[i + 1].hasSuffix("-key.pem") { chmod(arguments[i + 1], 0o600) }
+    }
+
+    static func name(_ commonName: String) throws(MicadoError) -> DistinguishedName {
+        do { return try DistinguishedName { CommonName(commonName) } } catch { throw .init(.internal, "bad certificate name: \(error)") }
+    }
+
+    static func certify(_ make: () throws -> Certificate) throws(MicadoError) -> Certificate {
+        do { return try make() } catch { throw .init(.internal, "cannot sign a certificate: \(error)") }
+    }
+
+    static func pem(_ certificate: Certificate) throws(MicadoError) -> String {
+        do { return try certificate.serializeAsPEM().pemString } catch { throw .init(.internal, "cannot encode a certificate: \(error)") }
+    }
+
+    func write(_ text: String, to path: String, mode: Int16) throws(MicadoError) {
+        // Created with its mode, so a key is never readable by others, not even for a moment.
+        unlink(path)
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+            throw .init(.configuration, "cannot write \(path)")
         }
     }
 }

@@ -87,7 +87,19 @@ public struct ChildProcess: Sendable {
         return unsafeBitCast(symbol, to: AddCloseFrom.self)
     }()
 
-    /// Waits for the exit; returns the exit status, or 128+signal when killed.
+    /// Waits for the exit without holding a thread of the concurrency pool: the blocking
+    /// waitpid runs on a thread of its own (two teardowns awaited at once must not take
+    /// both pool threads of a 2-core machine).
+    public func exit() async -> Int32 {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            let thread = Thread { continuation.resume(returning: self.wait()) }
+            thread.name = "micado-wait"
+            thread.start()
+        }
+    }
+
+    /// Waits for the exit, blocking the calling thread; returns the exit status, or 128+signal when killed.
+    /// For synchronous callers only: async code awaits `exit()`.
     public func wait() -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
@@ -112,8 +124,9 @@ public struct ChildProcess: Sendable {
     /// secret, say: never an argument, which every local user sees in `ps`) is the child's
     /// stdin, through a pipe; at most 4 KiB, which a password is.
     public static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, input: [UInt8]? = nil
-    ) throws -> (status: Int32, output: String) {
+        _ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, input: [UInt8]? = nil,
+        outputDirectory: String = NSTemporaryDirectory()
+    ) async throws -> (status: Int32, output: String) {
         var inputDescriptor: Int32?
         if let input {
             // Written before the child starts: it must fit a pipe's smallest buffer (one page).
@@ -133,12 +146,12 @@ public struct ChildProcess: Sendable {
         defer { if let inputDescriptor { close(inputDescriptor) } }
         // A file, not a pipe (a chatty child can never block on it), unlinked at once: nothing
         // is left behind even when this process is killed while the child runs.
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("micado-run-\(UUID().uuidString)").path
+        let path = outputDirectory + "/micado-run-\(UUID().uuidString)"
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         unlink(path)
         defer { close(fd) }
-        let status = try start(executable, arguments, environment: environment, outputDescriptor: fd, inputDescriptor: inputDescriptor).wait()
+        let status = await try start(executable, arguments, environment: environment, outputDescriptor: fd, inputDescriptor: inputDescriptor).exit()
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var offset: off_t = 0

@@ -1,3 +1,4 @@
+import Logging
 import MicadoCore
 
 /// What an instance needs when it boots (cloud-init on a real cloud): enough to start an
@@ -81,6 +82,31 @@ public struct CloudError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isRetryable: Bool { kind == .transient || kind == .capacity }
 }
 
+extension CloudError.Kind {
+    /// The API's error code for this kind (and so its HTTP status).
+    public var code: MicadoError.Code {
+        switch self {
+        case .capacity: .cloudCapacity
+        case .quota: .cloudQuota
+        case .auth: .cloudAuth
+        case .transient: .cloudTransient
+        case .badRequest: .cloudBadRequest
+        }
+    }
+}
+
+/// Tags micado puts on every instance it creates (drivers spell them as their cloud allows).
+public enum CloudTag {
+    /// The manager's ID: only its own instances are listed, adopted or deleted as orphans.
+    public static let manager = "micado.manager"
+    /// micado's instance ID: a cloud instance is matched to its record by it.
+    public static let instance = "micado.instance"
+    /// The create call's idempotency token: a resumed create finds what the first call made.
+    public static let token = "micado.token"
+    /// The user's tag (`start -t`).
+    public static let tag = "micado.tag"
+}
+
 /// A cloud that starts, describes and deletes instances. Drivers hold no state of their
 /// own: what they know, they ask the cloud; what micado knows is in its store.
 public protocol CloudDriver: Sendable {
@@ -91,9 +117,16 @@ public protocol CloudDriver: Sendable {
     func list() async throws(CloudError) -> [CloudInstance]
     /// Deletes the instance and everything it holds; succeeds when it is already gone.
     func delete(_ id: String) async throws(CloudError)
+    /// The instance a create call with this idempotency token made, if any.
+    func find(token: String) async throws(CloudError) -> CloudInstance?
 }
 
 extension CloudDriver {
+    /// By the token tag, for clouds that cannot look one up directly.
+    public func find(token: String) async throws(CloudError) -> CloudInstance? {
+        try await list().first { $0.tags[CloudTag.token] == token }
+    }
+
     /// `body` with retries and exponential backoff on transient errors.
     public func retrying<T: Sendable>(
         attempts: Int = 4, initialDelay: Duration = .milliseconds(200), _ body: () async throws(CloudError) -> T
@@ -106,6 +139,24 @@ extension CloudDriver {
                 delay *= 2
                 attempt += 1
             }
+        }
+    }
+}
+
+/// The one place that knows which drivers exist: the manager asks it for a driver by the
+/// clouds file's `driver:` and from then on knows only `CloudDriver`.
+public enum CloudDrivers {
+    public static let names = ["local"]
+
+    public static func make(
+        _ cloud: CloudConfiguration, stateDirectory: String, authority: CertificateAuthority, logger: Logger
+    ) throws(CloudError) -> any CloudDriver {
+        switch cloud.driver {
+        case "local":
+            guard let network = cloud.network else { throw CloudError(.badRequest, "the local driver needs a network") }
+            return LocalDriver(cloud: cloud.name, network: network, stateDirectory: stateDirectory, authority: authority, logger: logger)
+        default:
+            throw CloudError(.badRequest, "driver \(cloud.driver) is not available (drivers: \(names.joined(separator: ", ")))")
         }
     }
 }

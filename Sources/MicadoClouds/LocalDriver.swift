@@ -63,7 +63,7 @@ public struct LocalDriver: CloudDriver {
         }
         do {
             try prepare(id: id, address: address, request: request)
-            let boot = try ChildProcess.run("/usr/bin/setsid", ["-f", "/bin/bash", dir + "/boot.sh", dir])
+            let boot = try await ChildProcess.run("/usr/bin/setsid", ["-f", "/bin/bash", dir + "/boot.sh", dir])
             guard boot.status == 0 else { throw CloudError(.transient, "cannot start the boot of \(id): \(boot.output)") }
         } catch let error as CloudError {
             try? await delete(id)
@@ -156,7 +156,7 @@ public struct LocalDriver: CloudDriver {
         let dir = directory(id)
         guard FileManager.default.fileExists(atPath: dir) else { return }
         let result: (status: Int32, output: String)
-        do { result = try ChildProcess.run("/bin/bash", ["-c", Self.teardownScript, "teardown", dir, id, Self.namespace(id), Self.veth(id)]) } catch {
+        do { result = try await ChildProcess.run("/bin/bash", ["-c", Self.teardownScript, "teardown", dir, id, Self.namespace(id), Self.veth(id)]) } catch {
             throw CloudError(.transient, "cannot run the teardown of \(id): \(error)")
         }
         guard result.status == 0 else { throw CloudError(.transient, "teardown of \(id) failed: \(result.output.suffix(400))") }

@@ -85,6 +85,8 @@ public enum ObservedState: String, Codable, Sendable {
     /// The service exists; its task is not running yet (pending, preparing, starting).
     case pending
     case running
+    /// Quit, and its task is still shutting down.
+    case stopping
     case stopped
     /// The task failed or keeps restarting.
     case failed
@@ -155,6 +157,8 @@ public struct InstanceView: Codable, Sendable, Equatable {
     public var tag: String?
     /// `application` or `database`.
     public var purpose: String?
+    /// The cloud's own ID for it (`i-0abc…` on EC2), once the cloud answered.
+    public var cloudID: String?
     public var pricePerHour: Double?
     public var createdAt: Date?
     /// Why it is in its state.
@@ -367,9 +371,7 @@ public struct QuitRequest: Codable, Sendable {
 
 /// `POST /v1/instances`: what `micado start` asks for.
 public struct StartInstanceRequest: Codable, Sendable {
-    public enum Role: String, Codable, Sendable, CaseIterable {
-        case application, database
-    }
+    public typealias Role = InstancePurpose
     public var cloud: String
     public var application: String
     public var flavour: String

@@ -46,6 +46,16 @@ public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let buildFailed = Code(rawValue: "build_failed")
         /// Local files or configuration are wrong.
         public static let configuration = Code(rawValue: "configuration")
+        /// A cloud has no capacity for the flavour now (HTTP 503); the scaler tries the next cheapest.
+        public static let cloudCapacity = Code(rawValue: "cloud_capacity")
+        /// An account limit of the cloud (HTTP 429).
+        public static let cloudQuota = Code(rawValue: "cloud_quota")
+        /// The cloud refused micado's credentials (HTTP 502: the fault is between micado and the cloud).
+        public static let cloudAuth = Code(rawValue: "cloud_auth")
+        /// The cloud failed for now; retried with backoff (HTTP 503).
+        public static let cloudTransient = Code(rawValue: "cloud_transient")
+        /// The cloud refused the request as malformed (HTTP 400).
+        public static let cloudBadRequest = Code(rawValue: "cloud_bad_request")
         /// Anything else: a bug or an unexpected answer.
         public static let `internal` = Code(rawValue: "internal")
     }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import MicadoClouds
 import MicadoCore
+import MicadoStore
 
 /// The clouds of `clouds.yaml` with their drivers. Empty when the file is absent: then
 /// the manager's own engine is the only instance, as before clouds existed.
@@ -35,12 +36,8 @@ public struct CloudSet: Sendable {
         }
         var drivers: [String: any CloudDriver] = [:]
         for cloud in configurations {
-            switch cloud.driver {
-            case "local":
-                drivers[cloud.name] = LocalDriver(
-                    cloud: cloud.name, network: cloud.network!, stateDirectory: home.path + "/instances/" + cloud.name, authority: authority, logger: logger)
-            default:
-                throw .init(.configuration, "cloud \(cloud.name): driver \(cloud.driver) is not available")
+            do { drivers[cloud.name] = try CloudDrivers.make(cloud, stateDirectory: home.path + "/instances/" + cloud.name, authority: authority, logger: logger) } catch {
+                throw .init(.configuration, "cloud \(cloud.name): \(error.message)")
             }
         }
         return CloudSet(configurations: configurations, drivers: drivers, authority: authority)
@@ -72,21 +69,24 @@ public struct CloudSet: Sendable {
         return ScalingPlanner(flavours: flavours, bounds: bounds, gracePeriod: TimeInterval(grace))
     }
 
-    /// How micado reaches an instance's engine: TCP with mutual TLS, never a socket.
-    public func endpoint(address: String) -> EngineEndpoint {
-        EngineEndpoint(
-            transport: .tcp(host: address, port: LocalDriver.enginePort),
-            tls: .init(caCertificate: authority.caCertificate, certificate: authority.clientCertificate, key: authority.clientKey))
+    /// How micado reaches an instance's engine: where its cloud said it answers, always
+    /// TCP with mutual TLS (a cloud that reports anything else is refused).
+    public func endpoint(of record: InstanceRecord) throws(MicadoError) -> EngineEndpoint {
+        guard let text = record.engineEndpoint else { throw .init(.engine, "\(record.id) has no engine endpoint yet") }
+        let tls = EngineEndpoint.TLSFiles(caCertificate: authority.caCertificate, certificate: authority.clientCertificate, key: authority.clientKey)
+        let endpoint = try EngineEndpoint.parse(text, tls: tls)
+        guard case .tcp = endpoint.transport else { throw .init(.engine, "\(record.id): cloud \(record.cloud) reported engine endpoint \(text), not tcp://") }
+        return endpoint
     }
 }
 
 /// Instance IDs whose create call is under way in this process: the scaler's pass must
 /// not resume them as if a crash had interrupted them.
 actor InFlight {
-    var ids: Set<String> = []
-    func begin(_ id: String) { ids.insert(id) }
-    func end(_ id: String) { ids.remove(id) }
-    func contains(_ id: String) -> Bool { ids.contains(id) }
+    var ids: Set<InstanceID> = []
+    func begin(_ id: InstanceID) { ids.insert(id) }
+    func end(_ id: InstanceID) { ids.remove(id) }
+    func contains(_ id: InstanceID) -> Bool { ids.contains(id) }
 }
 
 /// What the scaler last said about each pending container ("waiting for a new small

@@ -92,7 +92,7 @@ public enum HTTPAPI {
         api.post("/instances") { request, context in
             let start = try await decode(StartInstanceRequest.self, request, context)
             let record = try await orchestrator.startInstance(start, reason: "micado start")
-            return try json(try await orchestrator.instance(record.id), status: .created)
+            return try json(try await orchestrator.instance(record.id.rawValue), status: .created)
         }
         api.get("/instances/{id}") { _, context in
             try json(try await orchestrator.instance(try context.parameters.require("id")))
@@ -218,8 +218,11 @@ public enum HTTPAPI {
 extension MicadoError.Code {
     var httpStatus: HTTPResponse.Status {
         switch self {
-        case .badRequest, .configuration: .badRequest
+        case .badRequest, .configuration, .cloudBadRequest: .badRequest
         case .notFound: .notFound
+        case .cloudCapacity, .cloudTransient: .serviceUnavailable
+        case .cloudQuota: .tooManyRequests
+        case .cloudAuth: .badGateway
         case .alreadyExists, .conflict: .conflict
         case .unauthorized: .unauthorized
         case .tooLarge: .contentTooLarge

@@ -18,15 +18,15 @@ struct HelperUser: Sendable {
     let gid: gid_t
 
     /// The user, created (`useradd --system`, no home, no shell) when the machine lacks it.
-    static func ensure(_ name: String) throws(MicadoError) -> HelperUser {
+    static func ensure(_ name: String) async throws(MicadoError) -> HelperUser {
         if let user = lookUp(name) { return user }
         var output = ""
         for _ in 0..<5 {  // useradd fails while another holds /etc/passwd's lock (managers starting together)
-            let result = try? ChildProcess.run(
+            let result = try? await ChildProcess.run(
                 "/usr/sbin/useradd", ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name])
             if let user = lookUp(name) { return user }
             output = result?.output ?? ""
-            usleep(200_000)
+            try? await Task.sleep(for: .milliseconds(200))
         }
         throw .init(.configuration, "cannot create the system user \(name) that runs a helper unprivileged: \(output)")
     }
@@ -37,8 +37,8 @@ struct HelperUser: Sendable {
     }
 
     /// Gives `path` and everything under it to this user, private (directories 0700, files 0600).
-    func own(_ path: String) throws(MicadoError) {
-        let result = try? ChildProcess.run("/bin/sh", ["-c", "chown -R \"$0\" \"$1\" && chmod -R u=rwX,go= \"$1\"", "\(uid):\(gid)", path])
+    func own(_ path: String) async throws(MicadoError) {
+        let result = try? await ChildProcess.run("/bin/sh", ["-c", "chown -R \"$0\" \"$1\" && chmod -R u=rwX,go= \"$1\"", "\(uid):\(gid)", path])
         guard result?.status == 0 else { throw .init(.configuration, "cannot give \(path) to \(name): \(result?.output ?? "")") }
     }
 

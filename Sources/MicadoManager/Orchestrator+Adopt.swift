@@ -25,17 +25,8 @@ extension Orchestrator {
     }
 
     /// Cloud instances tagged as ours that the store neither knows nor removed.
-    func unknownInstances() async throws(MicadoError) -> [CloudInstance] {
-        let known = Set(try await store.instances().map(\.id))
-        var unknown: [CloudInstance] = []
-        for (_, driver) in clouds.drivers {
-            let instances: [CloudInstance]
-            do { instances = try await driver.list() } catch { throw .init(.engine, "cannot list the instances of a cloud: \(error)") }
-            for instance in instances where instance.tags["micado.manager"] == managerID && !known.contains(instance.id) {
-                if try await !store.removed(Store.Tombstone.instance, instance.id) { unknown.append(instance) }
-            }
-        }
-        return unknown
+    func unknownInstances() async throws(MicadoError) -> [StrayInstance] {
+        try await strayInstances(failOnUnlistable: true).filter { !$0.removed }
     }
 
     /// Refuses to start beside micado services this store does not know (the reconciler
@@ -54,7 +45,7 @@ extension Orchestrator {
                     "the swarm runs \(foreign.count) micado service(s) (\(foreign.prefix(3).map(\.spec.name).joined(separator: ", "))) of manager \(owners.joined(separator: ", "))")
             }
             if !instances.isEmpty {
-                what.append("the clouds run \(instances.count) instance(s) of this manager (\(instances.prefix(3).map(\.id).joined(separator: ", ")))")
+                what.append("the clouds run \(instances.count) instance(s) of this manager (\(instances.prefix(3).map(\.description).joined(separator: ", ")))")
             }
             throw .init(
                 .conflict,
@@ -62,9 +53,9 @@ extension Orchestrator {
                     + " that this store (manager \(managerID)) does not know: was the store deleted, replaced or restored from an older backup? Restore a newer one (see the README), or start with 'micado manager --adopt' to take the services over (unknown instances are then deleted; their containers move)"
             )
         }
-        for instance in instances {
-            try await store.bury(Store.Tombstone.instance, instance.id)
-            await note("instance.adopt", instance.id, "\(instance.id) is unknown to this store; --adopt deletes it")
+        for stray in instances {
+            try await store.bury(Store.Tombstone.instance, stray.id.rawValue)
+            await note("instance.adopt", stray.id.rawValue, "\(stray) is unknown to this store; --adopt deletes it")
         }
         for service in foreign {
             let record = try Self.record(adopting: service, defaultMemoryMiB: configuration.defaults.memoryMiB)

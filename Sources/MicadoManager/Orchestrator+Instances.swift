@@ -10,11 +10,6 @@ import MicadoStore
 /// The store records each step before the cloud is asked, so a restarted manager
 /// continues where it stopped and deletes what it finds half-made.
 extension Orchestrator {
-    enum InstanceState {
-        static let creating = "creating", booting = "booting", joining = "joining", ready = "ready", down = "down"
-        static let draining = "draining", deleting = "deleting"
-    }
-
     /// Starts an instance and returns its record (booting). `reason` goes into the event.
     public func startInstance(_ request: StartInstanceRequest, location requested: String? = nil, reason: String) async throws(MicadoError) -> InstanceRecord {
         guard !clouds.isEmpty else {
@@ -31,23 +26,25 @@ extension Orchestrator {
             throw .badRequest(
                 "cloud \(cloud.name) has no application '\(request.application)' (applications: \(cloud.applications.keys.sorted().joined(separator: ", ")))")
         }
-        let location = requested ?? cloud.locations.keys.sorted().first!
-        guard let bound = cloud.locations[location] else { throw .badRequest("cloud \(cloud.name) has no location '\(location)'") }
-        let existing = try await store.instances().filter { $0.location == location && $0.role != "manager" && $0.state != InstanceState.deleting }
+        guard let location = requested ?? cloud.locations.keys.sorted().first, let bound = cloud.locations[location] else {
+            throw .badRequest("cloud \(cloud.name) has no location '\(requested ?? "")'")
+        }
+        let existing = try await store.instances().filter { $0.location == location && !$0.isManager && $0.state != .deleting }
         guard existing.count < bound.max else {
             throw .conflict("location \(location) at its max of \(bound.max) instances")
         }
         let token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        let id = LocalDriver.instanceID(token: token)
+        let id = InstanceID(token: token)
         let now = Date()
         var record = InstanceRecord(
-            id: id, hostname: id, cloud: cloud.name, location: location, role: "worker", state: InstanceState.creating, address: nil,
+            id: id, hostname: id.rawValue, cloud: cloud.name, location: location, role: .worker, state: .creating, address: nil,
             createdAt: now, updatedAt: now)
         record.flavour = flavour.name
         record.memoryMiB = flavour.memoryMiB
         record.pricePerHour = flavour.pricePerHour
         record.tag = request.tag
-        record.purpose = request.role.rawValue
+        record.purpose = request.role
+        record.machineImage = machineImage
         record.first = request.first
         record.token = token
         record.reason = reason
@@ -56,16 +53,18 @@ extension Orchestrator {
         defer { Task { await creating.end(id) } }
         try await store.insertInstance(
             record, event: event("instance.create", id, "starting \(flavour.name) on \(cloud.name) in \(location) (tag \(request.tag)): \(reason)"))
-        let create = createRequest(for: record, flavour: flavour, machineImage: machineImage)
+        let create = try createRequest(for: record, flavour: flavour, machineImage: machineImage)
         let instance: CloudInstance
         do {
             instance = try await driver.retrying { () throws(CloudError) in try await driver.create(create) }
         } catch {
             try await store.deleteInstance(id, event: event("instance.create-failed", id, "\(cloud.name) refused \(flavour.name): \(error)"))
-            throw MicadoError(.engine, "\(cloud.name) could not start \(flavour.name): \(error.message)").with(cloudKind: error.kind)
+            throw MicadoError(error.kind.code, "\(cloud.name) could not start \(flavour.name): \(error.message)")
         }
+        record.cloudID = instance.id
         record.address = instance.address
-        record.state = InstanceState.booting
+        record.engineEndpoint = instance.engineEndpoint
+        record.state = .booting
         record.stateSince = Date()
         record.updatedAt = Date()
         try await store.updateInstance(record, event: event("instance.booting", id, "\(id) booting at \(instance.address)"))
@@ -75,13 +74,18 @@ extension Orchestrator {
 
     /// What the cloud gets for an instance: the record's token (so a retry finds the same
     /// instance) and the user data it boots with.
-    func createRequest(for record: InstanceRecord, flavour: Flavour, machineImage: String) -> CreateInstanceRequest {
+    func createRequest(for record: InstanceRecord, flavour: Flavour, machineImage: String) throws(MicadoError) -> CreateInstanceRequest {
+        guard let token = record.token else { throw .init(.internal, "instance \(record.id) has no idempotency token") }
+        let caCertificate: String
+        do { caCertificate = try String(contentsOfFile: clouds.authority.caCertificate, encoding: .utf8) } catch {
+            throw .init(.configuration, "cannot read micado's CA certificate \(clouds.authority.caCertificate): run 'micado init --force' to make it")
+        }
         let userData = UserData(
-            labels: [Label.location: record.location ?? "", Label.instance: record.id, Label.purpose: record.purpose], capacityMiB: flavour.memoryMiB,
-            caCertificatePEM: (try? String(contentsOfFile: clouds.authority.caCertificate, encoding: .utf8)) ?? "")
+            labels: [Label.location: record.location ?? "", Label.instance: record.id.rawValue, Label.purpose: record.purpose.rawValue],
+            capacityMiB: flavour.memoryMiB, caCertificatePEM: caCertificate)
         return CreateInstanceRequest(
-            idempotencyToken: record.token ?? "", flavour: flavour, machineImage: machineImage, userData: userData,
-            tags: ["micado.manager": managerID, "micado.tag": record.tag ?? ""])
+            idempotencyToken: token, flavour: flavour, machineImage: machineImage, userData: userData,
+            tags: [CloudTag.manager: managerID, CloudTag.instance: record.id.rawValue, CloudTag.token: token, CloudTag.tag: record.tag ?? ""])
     }
 
     /// `micado stop -t TAG`: drains and deletes every instance with the tag.
@@ -90,22 +94,22 @@ extension Orchestrator {
             await note("instance.stop-refused", tag, "stop of tag \(tag) refused: no cloud configured")
             throw .init(.noCloud, "no cloud configured: no instance has tag '\(tag)'")
         }
-        let tagged = try await store.instances().filter { $0.tag == tag && $0.role != "manager" }
+        let tagged = try await store.instances().filter { $0.tag == tag && !$0.isManager }
         guard !tagged.isEmpty else { throw .notFound("no instance has tag '\(tag)'") }
-        for var record in tagged where record.state != InstanceState.draining && record.state != InstanceState.deleting {
-            record.state = InstanceState.draining
+        for var record in tagged where record.state != .draining && record.state != .deleting {
+            record.state = .draining
             record.stateSince = Date()
             record.reason = "micado stop -t \(tag)"
             try await store.updateInstance(record, event: event("instance.draining", record.id, "draining \(record.id): micado stop -t \(tag)"))
         }
         scalerWakeUp.yield()
-        return tagged.map(\.id)
+        return tagged.map(\.id.rawValue)
     }
 
     /// Marks an instance for removal (the scaler's scale-down).
-    func drain(_ id: String, reason: String) async throws(MicadoError) {
-        guard var record = try await store.instances().first(where: { $0.id == id }), record.state == InstanceState.ready else { return }
-        record.state = InstanceState.draining
+    func drain(_ id: InstanceID, reason: String) async throws(MicadoError) {
+        guard var record = try await store.instances().first(where: { $0.id == id }), record.state == .ready else { return }
+        record.state = .draining
         record.stateSince = Date()
         record.reason = reason
         try await store.updateInstance(record, event: event("instance.draining", id, "draining \(id): \(reason)"))
@@ -114,18 +118,22 @@ extension Orchestrator {
     /// One pass over every cloud instance: moves each a step towards where it should be.
     func convergeInstances(nodes: [Node], runningByNode: [String: Int]) async {
         guard let records = try? await store.instances() else { return }
-        let byHostname = Dictionary(nodes.map { ($0.description?.hostname ?? $0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // An instance's node is found by the `micado.instance` label its engine boots with
+        // (every cloud's boot document sets it), or by the node ID recorded at admission.
+        let byID = Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let byInstance = Dictionary(
+            nodes.compactMap { node in node.engineLabel(Label.instance).map { (InstanceID($0), node) } }, uniquingKeysWith: { a, _ in a })
         // Nodes of instances that no record knows any more (deleted, or half-made): gone for good once down.
         let known = Set(records.map(\.id))
         for node in nodes where node.status.state == "down" && node.spec.role == "worker" {
-            guard let hostname = node.description?.hostname, hostname.count == 11, hostname.hasPrefix("i"), !known.contains(hostname) else { continue }
+            guard let instance = node.engineLabel(Label.instance).map({ InstanceID($0) }), !known.contains(instance) else { continue }
             do { try await engine.removeNode(node.id, force: true) } catch { continue }
-            await note("node.removed", hostname, "removed the swarm node of \(hostname): its instance no longer exists")
+            await note("node.removed", instance.rawValue, "removed the swarm node of \(instance): its instance no longer exists")
         }
         // Instances move independently: a slow teardown must not hold up a boot.
         await withTaskGroup(of: Void.self) { group in
-            for record in records where record.role != "manager" {
-                let node = byHostname[record.id]
+            for record in records where !record.isManager {
+                let node = record.nodeID.flatMap { byID[$0] } ?? byInstance[record.id]
                 let running = record.nodeID.flatMap { runningByNode[$0] } ?? 0
                 group.addTask {
                     do { try await self.converge(record, node: node, runningTasks: running) } catch {
@@ -136,128 +144,122 @@ extension Orchestrator {
         }
     }
 
+    /// Observes an instance, asks `InstanceLifecycle` for its next step and carries it out.
     func converge(_ record: InstanceRecord, node: Node?, runningTasks: Int) async throws(MicadoError) {
         var record = record
         guard let cloud = clouds.cloud(named: record.cloud), let driver = clouds.drivers[cloud.name] else { return }
-        let now = Date()
-        let inState = now.timeIntervalSince(record.stateSince ?? record.createdAt)
-        func move(_ state: String, _ kind: String, _ message: String, reason: String? = nil) async throws(MicadoError) {
-            record.state = state
+        var seen = InstanceLifecycle.Observation(
+            now: Date(), createInFlight: await creating.contains(record.id),
+            node: node.map { .init(id: $0.id, ready: $0.status.state == "ready", drained: $0.spec.availability == "drain", message: $0.status.message) },
+            runningTasks: runningTasks)
+        func move(_ transition: InstanceLifecycle.Transition) async throws(MicadoError) {
+            record.state = transition.state
             record.stateSince = Date()
             record.updatedAt = Date()
-            if let reason { record.reason = reason }
-            try await store.updateInstance(record, event: event(kind, record.id, message))
+            try await store.updateInstance(record, event: event(transition.event, record.id.rawValue, transition.message))
+            if transition.wakeScaler { scalerWakeUp.yield() }
         }
-        switch record.state {
-        case InstanceState.creating:
-            // A crash between the record and the cloud's answer: ask again with the same token.
-            if await creating.contains(record.id) { return }
-            guard record.token != nil, let flavour = cloud.flavour(named: record.flavour ?? "") else {
-                return try await move(InstanceState.deleting, "instance.abandoned", "\(record.id) has no token or flavour; deleting")
-            }
-            do {
-                let instance = try await driver.create(
-                    createRequest(for: record, flavour: flavour, machineImage: cloud.applications.values.first ?? "default"))
-                record.address = instance.address
-                try await move(InstanceState.booting, "instance.booting", "\(record.id) booting at \(instance.address) (create resumed after a restart)")
-            } catch {
-                try await move(InstanceState.deleting, "instance.create-failed", "\(record.id): \(error)")
-            }
-        case InstanceState.booting, InstanceState.joining:
-            guard let instance = try await describe(driver, record.id) else {
-                return try await move(InstanceState.deleting, "instance.lost", "\(record.id) is gone from \(cloud.name) while booting")
-            }
-            if instance.state == .failed {
-                return try await move(InstanceState.deleting, "instance.boot-failed", "\(record.id) failed to boot: \(instance.detail ?? "?")")
-            }
-            if inState > Double(cloud.timings.bootTimeoutSeconds) {
-                return try await move(
-                    InstanceState.deleting, "instance.boot-timeout", "\(record.id) not ready after \(cloud.timings.bootTimeoutSeconds) s; deleting and replacing")
-            }
-            guard instance.state == .running else { return }
-            guard let node, node.status.state == "ready" else {
-                try await joinSwarm(address: instance.address)
-                if record.state == InstanceState.booting { try await move(InstanceState.joining, "instance.joining", "\(record.id) booted; joining the swarm") }
+        // At most three rounds: describe or drain, then the step that follows from it.
+        for _ in 0..<3 {
+            switch InstanceLifecycle.decide(record, seen, timings: cloud.timings) {
+            case .stay:
                 return
-            }
-            try await admit(&record, node: node)
-            let took = now.timeIntervalSince(record.createdAt)
-            try await move(InstanceState.ready, "instance.ready", String(format: "%@ ready at %@ after %.1f s", record.id, record.address ?? "?", took))
-            scalerWakeUp.yield()
-        case InstanceState.ready:
-            if node == nil || node?.status.state != "ready" {
-                try await move(InstanceState.down, "instance.down", "\(record.id) is down (\(node?.status.message ?? "node missing")); its tasks move elsewhere")
-            }
-        case InstanceState.down:
-            if let node, node.status.state == "ready" {
-                try await move(InstanceState.ready, "instance.ready", "\(record.id) is back")
-            } else if inState >= Double(cloud.timings.gracePeriodSeconds) {
-                try await move(InstanceState.deleting, "instance.replace", "\(record.id) down for \(Int(inState)) s (grace \(cloud.timings.gracePeriodSeconds) s); deleting it")
-                scalerWakeUp.yield()
-            }
-        case InstanceState.draining:
-            if let node, node.spec.availability != "drain" {
+            case .describe:
+                seen.cloud = try await describe(driver, record)
+            case .resumeCreate:
+                guard let flavour = cloud.flavour(named: record.flavour ?? "") else {
+                    return try await move(.init(.deleting, "instance.abandoned", "\(record.id): cloud \(cloud.name) no longer offers flavour \(record.flavour ?? "?")"))
+                }
+                let request = try createRequest(for: record, flavour: flavour, machineImage: record.machineImage ?? cloud.defaultMachineImage)
+                let instance: CloudInstance
+                do { instance = try await driver.create(request) } catch {
+                    return try await move(InstanceLifecycle.createFailed(record, error))
+                }
+                let (updated, transition) = InstanceLifecycle.created(record, instance)
+                record = updated
+                return try await move(transition)
+            case .join(let then):
+                let nodeID = try await joinSwarm(record)
+                if record.nodeID != nodeID { record.nodeID = nodeID }
+                if let then { try await move(then) } else if record.nodeID == nodeID { try await store.updateInstance(record, event: nil) }
+                return
+            case .admit(let nodeID, let then):
+                try await admit(&record, nodeID: nodeID)
+                return try await move(then)
+            case .drainNode(let nodeID):
+                guard let node else { return }
                 var spec = node.spec
                 spec.availability = "drain"
-                try await engine.updateNode(node.id, version: node.version, spec: spec)
+                try await engine.updateNode(nodeID, version: node.version, spec: spec)
+                seen.node?.drained = true
+            case .delete(let nodeID):
+                if let nodeID {
+                    do { try await engine.removeNode(nodeID, force: true) } catch where error.code == .notFound {}
+                }
+                if let cloudID = try await cloudID(of: record, driver) {
+                    do { try await driver.delete(cloudID) } catch {
+                        await note("instance.delete-failed", record.id.rawValue, "deleting \(record.id) failed, retrying: \(error)")
+                        return
+                    }
+                }
+                if let endpoint = try? clouds.endpoint(of: record) { await engines.forget(endpoint) }
+                return try await store.deleteInstance(record.id, event: event("instance.deleted", record.id.rawValue, "\(record.id) deleted from \(cloud.name)"))
+            case .move(let transition):
+                return try await move(transition)
             }
-            if runningTasks == 0 || node == nil || node?.status.state != "ready" {
-                try await move(InstanceState.deleting, "instance.drained", "\(record.id) drained")
-            } else if inState > Double(cloud.timings.drainTimeoutSeconds) {
-                try await move(
-                    InstanceState.deleting, "instance.drain-timeout",
-                    "drain of \(record.id) did not finish within \(cloud.timings.drainTimeoutSeconds) s (\(runningTasks) task(s) left); deleting it anyway, its tasks are rescheduled")
-            }
-        case InstanceState.deleting:
-            if let nodeID = record.nodeID ?? node?.id {
-                do { try await engine.removeNode(nodeID, force: true) } catch where error.code == .notFound {}
-            }
-            do { try await driver.delete(record.id) } catch {
-                await note("instance.delete-failed", record.id, "deleting \(record.id) failed, retrying: \(error)")
-                return
-            }
-            if let address = record.address { await engines.forget(clouds.endpoint(address: address)) }
-            try await store.deleteInstance(record.id, event: event("instance.deleted", record.id, "\(record.id) deleted from \(cloud.name)"))
-        default:
-            return
         }
+    }
+
+    /// The cloud's ID of an instance: recorded from the create call's answer, or, when a
+    /// crash came before the answer was stored, found by the token tag the call carried.
+    func cloudID(of record: InstanceRecord, _ driver: any CloudDriver) async throws(MicadoError) -> String? {
+        if let cloudID = record.cloudID { return cloudID }
+        guard let token = record.token else { return nil }
+        do { return try await driver.find(token: token)?.id } catch { throw .init(error.kind.code, "finding \(record.id) in \(record.cloud): \(error.message)") }
     }
 
     /// Joins a booted instance's engine to the swarm through its API (mutual TLS): the worker
     /// token goes from the manager to the engine only, never through user data or a command
     /// line. Idempotent: an engine already in a swarm (or joining one) is left as it is.
-    func joinSwarm(address: String) async throws(MicadoError) {
-        let instanceEngine = try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)
-        let state = try await instanceEngine.info().swarm.localNodeState
-        guard state == "inactive" || state == "error" else { return }
-        if state == "error" { try await instanceEngine.leaveSwarm(force: true) }  // a failed join, tried again
-        let swarm = try await engine.swarm()
+    /// Returns the node ID the engine has in the swarm once it joined (nil while joining).
+    func joinSwarm(_ record: InstanceRecord) async throws(MicadoError) -> String? {
+        guard let address = record.address else { throw .init(.internal, "\(record.id) is booting without an address") }
+        let instanceEngine = try await engines.client(for: clouds.endpoint(of: record), http: http, logger: logger)
+        let swarm = try await instanceEngine.info().swarm
+        guard swarm.localNodeState == "inactive" || swarm.localNodeState == "error" else { return swarm.nodeID.isEmpty ? nil : swarm.nodeID }
+        if swarm.localNodeState == "error" { try await instanceEngine.leaveSwarm(force: true) }  // a failed join, tried again
+        let joinTokens = try await engine.swarm().joinTokens
         try await instanceEngine.joinSwarm(
-            remoteAddress: "\(configuration.docker.advertiseAddress):2377", token: swarm.joinTokens.worker, advertiseAddress: address,
+            remoteAddress: "\(configuration.docker.advertiseAddress):2377", token: joinTokens.worker, advertiseAddress: address,
             listenAddress: "\(address):2377")
+        let joined = try await instanceEngine.info().swarm.nodeID
+        return joined.isEmpty ? nil : joined
     }
 
-    func describe(_ driver: any CloudDriver, _ id: String) async throws(MicadoError) -> CloudInstance? {
-        do { return try await driver.describe(id) } catch { throw .init(.engine, "describe \(id): \(error)") }
+    func describe(_ driver: any CloudDriver, _ record: InstanceRecord) async throws(MicadoError) -> InstanceLifecycle.CloudView {
+        guard let cloudID = try await cloudID(of: record, driver) else { return .missing }
+        do {
+            guard let instance = try await driver.describe(cloudID) else { return .missing }
+            return .present(instance.state, detail: instance.detail)
+        } catch { throw .init(error.kind.code, "describe \(record.id): \(error.message)") }
     }
 
     /// A joined node becomes eligible: images of our containers are loaded, then labels set.
-    func admit(_ record: inout InstanceRecord, node: Node) async throws(MicadoError) {
-        guard let address = record.address else { return }
-        let instanceEngine = try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)
+    func admit(_ record: inout InstanceRecord, nodeID: String) async throws(MicadoError) {
+        let instanceEngine = try await engines.client(for: clouds.endpoint(of: record), http: http, logger: logger)
         let pushed = Set(try await store.images().filter { $0.reference != nil }.map(\.name))
         let images = Set(try await store.containers().map(\.image)).subtracting(pushed)
         try await copyImages(Array(images), to: instanceEngine)
-        let fresh = try await engine.node(node.id)
+        let fresh = try await engine.node(nodeID)
         var spec = fresh.spec
         var labels = spec.labels ?? [:]
         labels[Label.location] = record.location
-        labels[Label.instance] = record.id
-        labels[Label.purpose] = record.purpose
+        labels[Label.instance] = record.id.rawValue
+        labels[Label.purpose] = record.purpose.rawValue
         spec.labels = labels
         spec.availability = "active"
         try await engine.updateNode(fresh.id, version: fresh.version, spec: spec)
-        record.nodeID = node.id
+        record.nodeID = nodeID
     }
 
     /// Loads images from the manager's engine into an instance's (until the registry does it).
@@ -278,42 +280,62 @@ extension Orchestrator {
 
     /// Before a launch: the image must be on every ready instance of the location.
     func distributeImage(_ image: String, location: String) async throws(MicadoError) {
-        for record in try await store.instances() where record.role != "manager" && record.location == location && record.state == InstanceState.ready {
-            guard let address = record.address else { continue }
-            let target = try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)
+        for record in try await store.instances() where !record.isManager && record.location == location && record.state == .ready {
+            let target = try await engines.client(for: clouds.endpoint(of: record), http: http, logger: logger)
             try await copyImages([image], to: target)
         }
     }
 
-    /// Cloud instances whose record this store deleted (a crash in a delete, a create that
-    /// failed after the cloud made the instance) are deleted. Ours that the store never
-    /// knew (an older store restored) are left alone: the start refuses them (see `--adopt`).
-    func deleteOrphanInstances() async {
-        guard let records = try? await store.instances() else { return }
-        let known = Set(records.map(\.id))
-        for (name, driver) in clouds.drivers {
-            guard let instances = try? await driver.list() else { continue }
-            for instance in instances where !known.contains(instance.id) && instance.tags["micado.manager"] == managerID {
-                guard (try? await store.removed(Store.Tombstone.instance, instance.id)) == true else {
-                    await step("instance.unknown", instance.id) { () throws(MicadoError) in
-                        throw .conflict("\(instance.id) on \(name) is tagged as this manager's but the store neither knows nor removed it; left running (restart with --adopt to delete it)")
-                    }
-                    continue
-                }
-                do {
-                    try await driver.delete(instance.id)
-                    await note("instance.orphan-deleted", instance.id, "deleted \(instance.id) from \(name): no record (a half-made or half-deleted instance)")
-                } catch {
-                    await note("instance.delete-failed", instance.id, "deleting orphan \(instance.id) failed: \(error)")
-                }
+    /// A cloud instance tagged as this manager's that has no record.
+    struct StrayInstance: CustomStringConvertible {
+        var cloud: String
+        var driver: any CloudDriver
+        /// micado's ID, from the instance tag (instances made before it existed carry it as the cloud's ID).
+        var id: InstanceID
+        var cloudID: String
+        /// The store deleted its record (a crash in a delete, a create that failed after the cloud made it).
+        var removed: Bool
+        var description: String { id.rawValue == cloudID ? "\(id) on \(cloud)" : "\(id) (\(cloudID) on \(cloud))" }
+    }
+
+    /// Every cloud instance of this manager without a record. A cloud that cannot be listed
+    /// is skipped, or fails the call when `failOnUnlistable`.
+    func strayInstances(failOnUnlistable: Bool = false) async throws(MicadoError) -> [StrayInstance] {
+        let known = Set(try await store.instances().map(\.id))
+        var strays: [StrayInstance] = []
+        for (name, driver) in clouds.drivers.sorted(by: { $0.key < $1.key }) {
+            let instances: [CloudInstance]
+            do { instances = try await driver.list() } catch {
+                if failOnUnlistable { throw .init(error.kind.code, "cannot list the instances of cloud \(name): \(error.message)") }
+                continue
+            }
+            for instance in instances where instance.tags[CloudTag.manager] == managerID {
+                let id = InstanceID(instance.tags[CloudTag.instance] ?? instance.id)
+                guard !known.contains(id) else { continue }
+                let removed = try await store.removed(Store.Tombstone.instance, id.rawValue)
+                strays.append(StrayInstance(cloud: name, driver: driver, id: id, cloudID: instance.id, removed: removed))
             }
         }
+        return strays
     }
-}
 
-extension MicadoError {
-    /// Carries the cloud's error kind in the code, so callers can try the next flavour on capacity.
-    func with(cloudKind kind: CloudError.Kind) -> MicadoError {
-        MicadoError(Code(rawValue: "cloud_\(kind.rawValue)"), message)
+    /// Cloud instances whose record this store deleted are deleted. Ours that the store
+    /// never knew (an older store restored) are left alone: the start refuses them (see `--adopt`).
+    func deleteOrphanInstances() async {
+        guard let strays = try? await strayInstances() else { return }
+        for stray in strays {
+            guard stray.removed else {
+                await step("instance.unknown", stray.id.rawValue) { () throws(MicadoError) in
+                    throw .conflict("\(stray) is tagged as this manager's but the store neither knows nor removed it; left running (restart with --adopt to delete it)")
+                }
+                continue
+            }
+            do {
+                try await stray.driver.delete(stray.cloudID)
+                await note("instance.orphan-deleted", stray.id.rawValue, "deleted \(stray): no record (a half-made or half-deleted instance)")
+            } catch {
+                await note("instance.delete-failed", stray.id.rawValue, "deleting orphan \(stray) failed: \(error)")
+            }
+        }
     }
 }

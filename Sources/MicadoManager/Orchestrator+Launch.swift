@@ -108,7 +108,7 @@ extension Orchestrator {
         let bytes = Int64(record.memoryMiB) << 20
         let reservations =
             configuration.docker.reserveGenericMemory
-            ? ServiceSpec.Resources.Reservations(genericResources: [GenericResource(kind: "mem", value: Int64(record.memoryMiB))])
+            ? ServiceSpec.Resources.Reservations(genericResources: [GenericResource(kind: SchedulerResource.memory, value: Int64(record.memoryMiB))])
             : ServiceSpec.Resources.Reservations(memoryBytes: bytes)
         var container = ServiceSpec.ContainerSpec(
             image: record.image, labels: labels, env: record.environment.isEmpty ? nil : record.environment.map(\.description))

@@ -54,13 +54,21 @@ extension Orchestrator {
         }
         let detail = [task.status.err, task.status.message].compactMap { $0 }.first { !$0.isEmpty }
         switch (record.desired, task.status.state) {
-        case (.stopped, "running"): return (.running, "stopping", task)
+        case (.stopped, "running"): return (.stopping, nil, task)
         case (.stopped, _): return (.stopped, nil, task)
         case (.running, "running"): return (.running, nil, task)
         case (.running, "failed"), (.running, "rejected"): return (.failed, detail, task)
         case (.running, "complete"), (.running, "shutdown"): return (.pending, "restarting after: \(detail ?? task.status.state)", task)
+        // The task's own state is said only when it adds something ("starting: …", not "pending: pending: …").
+        case (.running, "pending"): return (.pending, detail ?? "waiting for a node", task)
         default: return (.pending, detail.map { "\(task.status.state): \($0)" } ?? task.status.state, task)
         }
+    }
+
+    /// How a node is called in views: micado's instance ID (from the label its engine boots
+    /// with), or the manager's hostname.
+    static func name(of node: Node) -> String {
+        node.engineLabel(Label.instance) ?? node.description?.hostname ?? node.id
     }
 
     func view(of record: ContainerRecord, in snapshot: SwarmSnapshot) -> ContainerView {
@@ -72,7 +80,7 @@ extension Orchestrator {
         return ContainerView(
             name: ContainerName(rawValue: record.name)!, client: record.client, image: record.image, desired: record.desired,
             state: state, location: record.location, domain: record.domain, port: record.port, memoryMiB: record.memoryMiB,
-            node: node?.description?.hostname ?? task?.nodeID, endpoint: endpoint, reason: reason, serviceID: record.serviceID,
+            node: node.map(Self.name(of:)) ?? task?.nodeID, endpoint: endpoint, reason: reason, serviceID: record.serviceID,
             createdAt: record.createdAt)
     }
 
@@ -134,30 +142,32 @@ extension Orchestrator {
         let usage = runningUsage(snapshot, records: try await store.containers())
         let records = try await store.instances()
         let recordByNode = Dictionary(records.compactMap { r in r.nodeID.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })
-        let managerRecordIDs = Set(records.filter { $0.role == "manager" }.map(\.id))
+        let managerRecordIDs = Set(records.filter(\.isManager).map(\.id.rawValue))
         var views: [InstanceView] = []
         for node in snapshot.nodes.values.sorted(by: { ($0.spec.role == "manager" ? 0 : 1, $0.id) < ($1.spec.role == "manager" ? 0 : 1, $1.id) }) {
-            if let record = recordByNode[node.id], record.role != "manager" { continue }  // shown from its record below
-            let total = node.genericResource("mem").map(Int.init) ?? node.description?.resources?.memoryBytes.map { Int($0 >> 20) }
+            if let record = recordByNode[node.id], !record.isManager { continue }  // shown from its record below
+            let total = node.genericResource(SchedulerResource.memory).map(Int.init) ?? node.description?.resources?.memoryBytes.map { Int($0 >> 20) }
             var view = InstanceView(
                 id: node.id, hostname: node.description?.hostname ?? node.id, cloud: managerRecordIDs.contains(node.id) ? "manager" : "unknown",
                 location: node.spec.labels?[Label.location], role: node.spec.role ?? "worker", state: node.status.state,
                 availability: node.spec.availability ?? "active", address: publishAddress(for: node),
                 containers: usage[node.id]?.count ?? 0, memoryReservedMiB: usage[node.id]?.memory ?? 0,
                 memoryTotalMiB: total, engineVersion: node.description?.engine?.engineVersion)
-            view.createdAt = records.first { $0.id == node.id }?.createdAt
+            view.createdAt = records.first { $0.id.rawValue == node.id }?.createdAt
             views.append(view)
         }
-        for record in records where record.role != "manager" {
+        for record in records where !record.isManager {
             let node = record.nodeID.flatMap { snapshot.nodes[$0] }
             var view = InstanceView(
-                id: record.id, hostname: record.hostname, cloud: record.cloud, location: record.location, role: "worker", state: record.state,
+                id: record.id.rawValue, hostname: node?.description?.hostname ?? record.hostname, cloud: record.cloud, location: record.location,
+                role: InstanceRole.worker.rawValue, state: record.state.rawValue,
                 availability: node?.spec.availability ?? "-", address: record.address, containers: record.nodeID.flatMap { usage[$0]?.count } ?? 0,
                 memoryReservedMiB: record.nodeID.flatMap { usage[$0]?.memory } ?? 0, memoryTotalMiB: record.memoryMiB,
                 engineVersion: node?.description?.engine?.engineVersion)
             view.flavour = record.flavour
             view.tag = record.tag
-            view.purpose = record.purpose
+            view.purpose = record.purpose.rawValue
+            view.cloudID = record.cloudID
             view.pricePerHour = record.pricePerHour
             view.createdAt = record.createdAt
             view.reason = record.reason
@@ -210,7 +220,7 @@ extension Orchestrator {
                 constraints: service.spec.taskTemplate.placement?.constraints ?? [],
                 tasks: tasks.prefix(10).map { task in
                     ServiceInfo.Task(
-                        id: task.id, node: task.nodeID.flatMap { snapshot.nodes[$0]?.description?.hostname } ?? task.nodeID,
+                        id: task.id, node: task.nodeID.flatMap { snapshot.nodes[$0].map(Self.name(of:)) } ?? task.nodeID,
                         state: task.status.state, desiredState: task.desiredState, message: task.status.message,
                         error: task.status.err, containerID: task.status.containerStatus?.containerID,
                         updatedAt: parseEngineTime(task.updatedAt))

@@ -37,7 +37,7 @@ public final class Orchestrator: Sendable {
     /// micado's private registry, when the clouds have a network to serve it on.
     public let registry: Registry?
     /// Wakes the scaler at once (after a launch) instead of at its next tick.
-    public let scalerWakeUp = WakeFlag()
+    public let scalerWakeUp = WakeUps()
     let logger: Logger
 
     public init(
@@ -71,6 +71,10 @@ public final class Orchestrator: Sendable {
 
     func event(_ kind: String, _ subject: String, _ message: String) -> EventRecord {
         EventRecord(time: Date(), kind: kind, subject: subject, message: message)
+    }
+
+    func event(_ kind: String, _ instance: InstanceID, _ message: String) -> EventRecord {
+        event(kind, instance.rawValue, message)
     }
 
     func note(_ kind: String, _ subject: String, _ message: String) async {
@@ -125,11 +129,11 @@ public final class Orchestrator: Sendable {
             }
         }
         let now = Date()
-        let existing = try await store.instances().first { $0.id == node.id }
+        let existing = try await store.instances().first { $0.id.rawValue == node.id }
         try await store.upsertInstance(
             InstanceRecord(
-                id: node.id, hostname: node.description?.hostname ?? info.name, cloud: "manager",
-                location: labels[Label.location], role: "manager", state: "ready", address: publishAddress(for: node),
+                id: InstanceID(node.id), hostname: node.description?.hostname ?? info.name, cloud: "manager",
+                location: labels[Label.location], role: .manager, state: .ready, address: publishAddress(for: node),
                 createdAt: existing?.createdAt ?? now, updatedAt: now))
     }
 
@@ -147,11 +151,11 @@ public final class Orchestrator: Sendable {
     func engine(forNode nodeID: String?) async throws(MicadoError) -> EngineClient {
         guard let nodeID else { return engine }
         // The store knows every node of ours: the manager's own (recorded at bootstrap, keyed by node ID) and each instance.
-        let instance = try await store.instances().first { $0.nodeID == nodeID || ($0.role == "manager" && $0.id == nodeID) }
-        if instance?.role == "manager" { return engine }
-        guard let instance, let address = instance.address else {
+        let instance = try await store.instances().first { $0.nodeID == nodeID || ($0.isManager && $0.id.rawValue == nodeID) }
+        if instance?.isManager == true { return engine }
+        guard let instance else {
             throw .init(.engine, "the container runs on node \(nodeID), which is not an instance of this manager")
         }
-        return try await engines.client(for: clouds.endpoint(address: address), http: http, logger: logger)
+        return try await engines.client(for: clouds.endpoint(of: instance), http: http, logger: logger)
     }
 }

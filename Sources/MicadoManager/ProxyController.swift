@@ -73,11 +73,11 @@ public struct ProxyController: Service {
         guard adminSocket.utf8.count < 108 else {
             throw MicadoError(.configuration, "the home's path is too long for Caddy's admin socket (\(adminSocket) has over 107 bytes); use a shorter MICADO_HOME")
         }
-        let user = try HelperUser.ensure(Self.user)
+        let user = try await HelperUser.ensure(Self.user)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try? FileManager.default.removeItem(atPath: adminSocket)  // a killed Caddy leaves it behind
         try Data(Self.caddyConfig(routes: [], proxy: proxy).utf8).write(to: URL(fileURLWithPath: dir + "/bootstrap.json"))
-        try user.own(dir)
+        try await user.own(dir)
         guard let caddy = ["/usr/bin/caddy", "/usr/local/bin/caddy"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw MicadoError(.configuration, "caddy is not installed (apt-get install caddy), or set proxy.enabled: false in config.yaml")
         }
@@ -97,7 +97,7 @@ public struct ProxyController: Service {
             try await Task.sleep(for: .milliseconds(50))
         }
         child.signal(SIGKILL)
-        _ = child.wait()
+        _ = await child.exit()
         throw MicadoError(.timeout, "caddy's admin API did not answer on \(adminSocket)")
     }
 

@@ -22,13 +22,9 @@ public struct Reconciler: Service {
     }
 
     public func run() async throws {
-        // On graceful shutdown the loop is cancelled between passes (or in its sleep).
-        try await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do { try await orchestrator.reconcile() } catch {
-                    logger.warning("reconcile pass failed", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: interval)
+        await PassLoop.run(every: interval, wakeUps: WakeUps()) {
+            do { try await orchestrator.reconcile() } catch {
+                logger.warning("reconcile pass failed", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -72,7 +72,7 @@ public struct RegistryController: Service {
     }
 
     public func run() async throws {
-        do { try prepare() } catch {
+        do { try await prepare() } catch {
             await orchestrator.note("registry.failed", registry.address, "the registry cannot be prepared: \(error)")
             try? await gracefulShutdown()
             return
@@ -89,9 +89,9 @@ public struct RegistryController: Service {
     /// key and data, owned by its user. The password stays beside it, root's alone.
     var serveDirectory: String { registry.directory + "/serve" }
 
-    func prepare() throws {
+    func prepare() async throws {
         let dir = serveDirectory
-        let user = try HelperUser.ensure(Self.user)
+        let user = try await HelperUser.ensure(Self.user)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // Data of a registry that ran as root beside its password moves into its own folder.
         if FileManager.default.fileExists(atPath: registry.directory + "/data"), !FileManager.default.fileExists(atPath: dir + "/data") {
@@ -103,7 +103,7 @@ public struct RegistryController: Service {
             try authority.issueServer(ipAddress: host, certificate: dir + "/server.pem", key: dir + "/server-key.pem")
         }
         // The password on stdin (-i): an argument would show in every local user's `ps`.
-        let hash = try ChildProcess.run("/usr/bin/htpasswd", ["-iBn", registry.username], input: Array(registry.password.utf8))
+        let hash = try await ChildProcess.run("/usr/bin/htpasswd", ["-iBn", registry.username], input: Array(registry.password.utf8))
         guard hash.status == 0 else { throw MicadoError(.configuration, "htpasswd failed (apt-get install apache2-utils): \(hash.output)") }
         guard FileManager.default.createFile(atPath: dir + "/htpasswd", contents: Data(hash.output.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw MicadoError(.configuration, "cannot write \(dir)/htpasswd")
@@ -123,7 +123,7 @@ public struct RegistryController: Service {
 
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: dir + "/config.yml"))
-        try user.own(dir)
+        try await user.own(dir)
         try FileManager.default.createDirectory(atPath: registry.trustDirectory, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: authority.caCertificate, toPath: registry.trustDirectory + "/ca.crt.tmp")
         _ = try? FileManager.default.removeItem(atPath: registry.trustDirectory + "/ca.crt")
@@ -132,7 +132,7 @@ public struct RegistryController: Service {
 
     func start() async throws -> ChildProcess {
         let dir = serveDirectory
-        let child = try HelperUser.ensure(Self.user).start(
+        let child = try await HelperUser.ensure(Self.user).start(
             ["/usr/bin/docker-registry", "serve", HelperUser.inFolder("config.yml")], folder: dir, environment: ["PATH": "/usr/bin:/bin"],
             output: dir + "/registry.log")
         var probe = HTTPClientRequest(url: "https://\(registry.address)/v2/")
@@ -148,7 +148,7 @@ public struct RegistryController: Service {
             try await Task.sleep(for: .milliseconds(100))
         }
         child.signal(SIGKILL)
-        _ = child.wait()
+        _ = await child.exit()
         throw MicadoError(.timeout, "the registry did not answer on \(registry.address)")
     }
 }

@@ -6,7 +6,6 @@ import MicadoCore
 import MicadoStore
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 
 /// Grows and shrinks the fleet: pending tasks become instances, idle instances are
 /// drained and deleted. Runs a pass at once when woken (a launch, an instance change)
@@ -30,34 +29,13 @@ public struct Scaler: Service {
             return
         }
         await orchestrator.deleteOrphanInstances()
-        try await cancelWhenGracefulShutdown {
-            var passes = 0
-            while !Task.isCancelled {
-                do { try await orchestrator.scalePass() } catch {
-                    logger.warning("scaler pass failed", metadata: ["error": "\(error)"])
-                }
-                passes += 1
-                if passes % 120 == 0 { await orchestrator.deleteOrphanInstances() }
-                await orchestrator.scalerWakeUp.wait(upTo: interval)
+        var passes = 0
+        await PassLoop.run(every: interval, wakeUps: orchestrator.scalerWakeUp) {
+            do { try await orchestrator.scalePass() } catch {
+                logger.warning("scaler pass failed", metadata: ["error": "\(error)"])
             }
-        }
-    }
-}
-
-/// A wake-up call that is never lost: set by anyone, consumed by the one loop that waits.
-public final class WakeFlag: Sendable {
-    let raised = Mutex(false)
-
-    public init() {}
-
-    public func yield() { raised.withLock { $0 = true } }
-
-    /// Returns when raised (lowering it) or after `interval`, checking every 20 ms.
-    func wait(upTo interval: Duration) async {
-        let deadline = ContinuousClock.now + interval
-        while ContinuousClock.now < deadline {
-            if raised.withLock({ let was = $0; $0 = false; return was }) { return }
-            try? await Task.sleep(for: .milliseconds(20))
+            passes += 1
+            if passes % 120 == 0 { await orchestrator.deleteOrphanInstances() }
         }
     }
 }
@@ -88,12 +66,12 @@ extension Orchestrator {
         let records = try await store.instances()
         let now = Date()
         var planned: [ScalingPlanner.Instance] = []
-        for var record in records where record.role != "manager" && record.purpose != "database" {
+        for var record in records where !record.isManager && record.purpose != .database {
             let state: ScalingPlanner.Instance.State
             switch record.state {
-            case InstanceState.creating, InstanceState.booting, InstanceState.joining: state = .booting
-            case InstanceState.ready: state = .ready
-            default: state = .draining
+            case .creating, .booting, .joining: state = .booting
+            case .ready: state = .ready
+            case .down, .draining, .deleting: state = .draining
             }
             let reserved = record.nodeID.flatMap { usage[$0]?.memory } ?? 0
             // Idle since: kept in the store so a restart does not reset the grace period.
@@ -106,7 +84,7 @@ extension Orchestrator {
             }
             planned.append(
                 .init(
-                    id: record.id, location: record.location ?? "", capacityMiB: record.memoryMiB, reservedMiB: reserved,
+                    id: record.id.rawValue, location: record.location ?? "", capacityMiB: record.memoryMiB, reservedMiB: reserved,
                     pricePerHour: record.pricePerHour, state: state, protected: record.first, createdAt: record.createdAt, idleSince: record.idleSince,
                     movableTasksMiB: record.nodeID.flatMap { usage[$0] }.flatMap { $0.pinned ? nil : $0.tasksMiB }))
         }
@@ -118,7 +96,7 @@ extension Orchestrator {
         }
         for removal in plan.remove {
             await step("instance.drain-failed", removal.instanceID) { () throws(MicadoError) in
-                try await drain(removal.instanceID, reason: removal.reason)
+                try await drain(InstanceID(removal.instanceID), reason: removal.reason)
                 metrics.scaleDowns.increment()
             }
         }
@@ -148,7 +126,7 @@ extension Orchestrator {
                     await scalerNotes.set(task, "waiting for a new \(flavour.name) instance in \(addition.location)")
                 }
                 return
-            } catch where error.code.rawValue == "cloud_capacity" || error.code.rawValue == "cloud_quota" || error.code.rawValue == "cloud_transient" {
+            } catch where [.cloudCapacity, .cloudQuota, .cloudTransient].contains(error.code) {
                 await note("scaler.retry-flavour", addition.location, "\(flavour.name) refused (\(error.message)); trying the next cheapest flavour")
             } catch {
                 await note("scaler.add-failed", addition.location, "could not start an instance in \(addition.location): \(error.message)")
@@ -176,8 +154,8 @@ extension Orchestrator {
             if clouds.isEmpty {
                 lines.append("no cloud is configured: only the manager's engine can take it")
             } else if let cloud = clouds.cloud(forLocation: location) {
-                let instances = try await store.instances().filter { $0.location == location && $0.role != "manager" }
-                let booting = instances.filter { [InstanceState.creating, InstanceState.booting, InstanceState.joining].contains($0.state) }
+                let instances = try await store.instances().filter { $0.location == location && !$0.isManager }
+                let booting = instances.filter(\.state.isStarting)
                 lines.append("location \(location) (cloud \(cloud.name)): \(instances.count) of max \(cloud.locations[location]?.max ?? 0) instances, \(booting.count) booting")
                 for b in booting { lines.append("  \(b.id) (\(b.flavour ?? "?")) is \(b.state): \(b.reason ?? "")") }
                 if booting.isEmpty && view.reason?.contains("max") != true {

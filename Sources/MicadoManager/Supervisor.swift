@@ -39,7 +39,7 @@ struct Supervisor {
         }
         if let process {
             process.signal(SIGTERM)
-            _ = process.wait()
+            _ = await process.exit()
         }
     }
 }

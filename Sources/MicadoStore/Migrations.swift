@@ -125,6 +125,19 @@ enum Migrations {
                     SELECT container, image, time, cpuPercent, memoryMiB FROM usage WHERE id IN (SELECT MAX(id) FROM usage GROUP BY container)
                     """)
         }
+        m.registerMigration("v9: the cloud's own instance ID and engine endpoint") { db in
+            // Records made before clouds had IDs of their own: the record's ID was the cloud's.
+            try db.alter(table: "instances") { t in
+                t.add(column: "cloudID", .text)
+                t.add(column: "engineEndpoint", .text)
+                t.add(column: "machineImage", .text)
+            }
+            try db.execute(
+                sql: """
+                    UPDATE instances SET cloudID = id, engineEndpoint = 'tcp://' || address || ':2376'
+                    WHERE role = 'worker' AND address IS NOT NULL
+                    """)
+        }
         return m
     }
 }

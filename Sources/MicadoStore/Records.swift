@@ -64,15 +64,13 @@ extension ObservedState: DatabaseValueConvertible {}
 /// An instance (Swarm node) the manager knows: its own engine, or one it started on a cloud.
 public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "instances"
-    /// For cloud instances, the ID derived from the idempotency token (also the node's hostname).
-    public var id: String
+    /// micado's name for it (the node ID for the manager's own engine).
+    public var id: InstanceID
     public var hostname: String
     public var cloud: String
     public var location: String?
-    /// `manager` for the manager's engine, `worker` for instances.
-    public var role: String
-    /// creating, booting, ready, draining, deleting (cloud instances); ready for the manager's engine.
-    public var state: String
+    public var role: InstanceRole
+    public var state: InstanceState
     public var address: String?
     public var createdAt: Date
     public var updatedAt: Date
@@ -80,8 +78,7 @@ public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var memoryMiB: Int = 0
     public var pricePerHour: Double = 0
     public var tag: String?
-    /// `application` or `database` (MiCADO's `start -n`).
-    public var purpose: String = "application"
+    public var purpose: InstancePurpose = .application
     /// MiCADO's `start -I`: never removed by the scaler.
     public var first: Bool = false
     /// The idempotency token of the create call, recorded before the call.
@@ -91,9 +88,15 @@ public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var reason: String?
     public var stateSince: Date?
     public var idleSince: Date?
+    /// The cloud's own ID for it, from the create call's answer (nil until then).
+    public var cloudID: String?
+    /// Where its engine answers (`tcp://address:2376`, mutual TLS), as the cloud reported it.
+    public var engineEndpoint: String?
+    /// The machine image it was created from (a resumed create uses the same).
+    public var machineImage: String?
 
     public init(
-        id: String, hostname: String, cloud: String, location: String?, role: String, state: String, address: String?,
+        id: InstanceID, hostname: String, cloud: String, location: String?, role: InstanceRole, state: InstanceState, address: String?,
         createdAt: Date, updatedAt: Date
     ) {
         self.id = id
@@ -106,7 +109,14 @@ public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, Per
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+
+    public var isManager: Bool { role == .manager }
 }
+
+extension InstanceID: DatabaseValueConvertible {}
+extension InstanceRole: DatabaseValueConvertible {}
+extension InstanceState: DatabaseValueConvertible {}
+extension InstancePurpose: DatabaseValueConvertible {}
 
 /// An image built through micado (or seen in use), with its critical memory usage.
 public struct ImageRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {

@@ -198,10 +198,10 @@ public final class Store: Sendable {
         }
     }
 
-    public func deleteInstance(_ id: String, event: EventRecord) async throws(MicadoError) {
+    public func deleteInstance(_ id: InstanceID, event: EventRecord) async throws(MicadoError) {
         try await write { db in
-            _ = try InstanceRecord.deleteOne(db, key: id)
-            try Self.bury(Tombstone.instance, id, db)
+            _ = try InstanceRecord.deleteOne(db, key: id.rawValue)
+            try Self.bury(Tombstone.instance, id.rawValue, db)
             var event = event
             try event.insert(db)
         }

@@ -52,7 +52,8 @@ struct CloudTests {
             let quit = running.first { $0.client == "b" }!
             #expect(try f.micado(["quit", "-n", quit.name.rawValue, "-rm"]).status == 0)
             try await Self.eventually(40, "the idle instance is deleted after its grace period") { try Self.instances(f).count == 1 }
-            let gone = Set(instances.map(\.id)).subtracting(try Self.instances(f).map(\.id))
+            let gone = Set(instances.compactMap(\.cloudID)).subtracting(try Self.instances(f).compactMap(\.cloudID))
+            #expect(gone.count == 1)
             for id in gone { #expect(try ManagerFixture.leftovers(of: id).isEmpty) }
             let events = try f.micado(["events", "--limit", "100"]).stdout
             #expect(events.contains("instance.draining"))
@@ -68,10 +69,12 @@ struct CloudTests {
             let launch = try f.micado(["launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-m", "100m", "-a", "sleep", "3600"])
             #expect(launch.status == 0, "\(launch)")
             #expect(try Self.containers(f).first?.node == id, "the container lands on the started instance")
+            let cloudID = try Self.instances(f).first { $0.id == id }?.cloudID
+            #expect(cloudID.map(f.instanceIDs().contains) == true, "the cloud's ID names the local machine: \(String(describing: cloudID))")
             let stop = try f.micado(["stop", "-t", "app01"])
             #expect(stop.status == 0, "\(stop)")
             #expect(!(try Self.instances(f).contains { $0.id == id }))
-            #expect(try ManagerFixture.leftovers(of: id).isEmpty)
+            #expect(try ManagerFixture.leftovers(of: try #require(cloudID)).isEmpty)
             try await Self.eventually(40, "the container runs again on another instance") {
                 let c = try Self.containers(f).first
                 return c?.state == .running && c?.node != id
@@ -123,14 +126,15 @@ struct CloudTests {
         try await ManagerFixture.with(clouds: true) { f in
             #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "d", "--container", "container-d", "-m", "100m", "-a", "sleep", "3600"]).status == 0)
             let first = try #require(try Self.instances(f).first)
-            let pid = try #require(Int32(try String(contentsOfFile: f.instancesDirectory + "/\(first.id)/dockerd.pid", encoding: .utf8)))
+            let firstCloudID = try #require(first.cloudID)
+            let pid = try #require(Int32(try String(contentsOfFile: f.instancesDirectory + "/\(firstCloudID)/dockerd.pid", encoding: .utf8)))
             kill(pid, SIGKILL)
             try await Self.eventually(60, "the dead instance is replaced and the container runs elsewhere") {
                 let c = try Self.containers(f).first
                 let replaced = try !Self.instances(f).contains { $0.id == first.id }
                 return c?.state == .running && c?.node != first.id && replaced
             }
-            #expect(try ManagerFixture.leftovers(of: first.id).isEmpty)
+            #expect(try ManagerFixture.leftovers(of: firstCloudID).isEmpty)
             let events = try f.micado(["events", "--limit", "100"]).stdout
             #expect(events.contains("instance.down"))
         }

@@ -51,5 +51,9 @@ public struct CloudConfiguration: Sendable, Equatable {
         self.network = network
     }
 
+    /// The machine image of the first application by name: for records made before the
+    /// record kept its own.
+    public var defaultMachineImage: String { applications.keys.sorted().first.flatMap { applications[$0] } ?? "default" }
+
     public func flavour(named name: String) -> Flavour? { flavours.first { $0.name.lowercased() == name.lowercased() } }
 }

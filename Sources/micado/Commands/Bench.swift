@@ -85,7 +85,7 @@ extension Micado {
 
         func benchSpec(name: String, configuration: ManagerConfiguration) -> ServiceSpec {
             let reservations = configuration.docker.reserveGenericMemory
-                ? ServiceSpec.Resources.Reservations(genericResources: [GenericResource(kind: "mem", value: 16)])
+                ? ServiceSpec.Resources.Reservations(genericResources: [GenericResource(kind: SchedulerResource.memory, value: 16)])
                 : ServiceSpec.Resources.Reservations(memoryBytes: 16 << 20)
             return ServiceSpec(
                 name: name, labels: ["micado.bench": "direct"],

@@ -1,0 +1,153 @@
+import Foundation
+import MicadoClouds
+import MicadoCore
+import MicadoStore
+
+/// Where a cloud instance goes next: a pure function of its record and what was observed
+/// of it (the cloud's answer, its swarm node, its tasks, the time). The orchestrator
+/// observes, asks `decide`, and carries out the step; every transition is unit-tested
+/// without a cloud or an engine, resuming a half-made instance from each state included.
+public enum InstanceLifecycle {
+    /// What the cloud says about the instance; asked only while it boots.
+    public enum CloudView: Sendable, Equatable {
+        case notAsked
+        case missing
+        case present(CloudInstance.State, detail: String?)
+    }
+
+    /// The instance's swarm node, found by its engine's `micado.instance` label or the record's node ID.
+    public struct NodeView: Sendable, Equatable {
+        public var id: String
+        public var ready: Bool
+        public var drained: Bool
+        public var message: String?
+        public init(id: String, ready: Bool, drained: Bool, message: String? = nil) {
+            self.id = id
+            self.ready = ready
+            self.drained = drained
+            self.message = message
+        }
+    }
+
+    public struct Observation: Sendable, Equatable {
+        public var now: Date
+        /// A create call for it is under way in this process (not a crash to resume).
+        public var createInFlight: Bool = false
+        public var cloud: CloudView = .notAsked
+        public var node: NodeView?
+        public var runningTasks: Int = 0
+        public init(now: Date, createInFlight: Bool = false, cloud: CloudView = .notAsked, node: NodeView? = nil, runningTasks: Int = 0) {
+            self.now = now
+            self.createInFlight = createInFlight
+            self.cloud = cloud
+            self.node = node
+            self.runningTasks = runningTasks
+        }
+    }
+
+    /// One step. `move` records the new state with its event before anything else is done.
+    public enum Step: Sendable, Equatable {
+        case stay
+        /// Ask the cloud about it, then decide again with its answer.
+        case describe
+        /// Call create again with the record's token (a crash cut the first call); see `created`/`createFailed`.
+        case resumeCreate
+        /// Join its engine to the swarm through the engine's API (idempotent); then `move` if given.
+        case join(then: Transition?)
+        /// Load images and label the node, then become ready.
+        case admit(nodeID: String, then: Transition)
+        /// Set the node to drain (it is still active), then decide again.
+        case drainNode(nodeID: String)
+        /// Remove its node (if any) and delete it from the cloud; the record goes last.
+        case delete(nodeID: String?)
+        case move(Transition)
+    }
+
+    public struct Transition: Sendable, Equatable {
+        public var state: InstanceState
+        public var event: String
+        public var message: String
+        public var wakeScaler: Bool
+        public init(_ state: InstanceState, _ event: String, _ message: String, wakeScaler: Bool = false) {
+            self.state = state
+            self.event = event
+            self.message = message
+            self.wakeScaler = wakeScaler
+        }
+    }
+
+    public static func decide(_ record: InstanceRecord, _ seen: Observation, timings: CloudConfiguration.Timings) -> Step {
+        let id = record.id
+        let inState = seen.now.timeIntervalSince(record.stateSince ?? record.createdAt)
+        switch record.state {
+        case .creating:
+            if seen.createInFlight { return .stay }
+            guard record.token != nil, record.flavour != nil else {
+                return .move(.init(.deleting, "instance.abandoned", "\(id) has no token or flavour; deleting"))
+            }
+            return .resumeCreate
+        case .booting, .joining:
+            let state: CloudInstance.State
+            let detail: String?
+            switch seen.cloud {
+            case .notAsked: return .describe
+            case .missing: return .move(.init(.deleting, "instance.lost", "\(id) is gone from \(record.cloud) while booting"))
+            case .present(let s, let d): (state, detail) = (s, d)
+            }
+            if state == .failed || state == .terminated {
+                return .move(.init(.deleting, "instance.boot-failed", "\(id) failed to boot: \(detail ?? state.rawValue)"))
+            }
+            if inState > Double(timings.bootTimeoutSeconds) {
+                return .move(.init(.deleting, "instance.boot-timeout", "\(id) not ready after \(timings.bootTimeoutSeconds) s; deleting and replacing"))
+            }
+            guard state == .running else { return .stay }
+            guard let node = seen.node, node.ready else {
+                return .join(then: record.state == .booting ? .init(.joining, "instance.joining", "\(id) booted; joining the swarm") : nil)
+            }
+            let took = seen.now.timeIntervalSince(record.createdAt)
+            return .admit(
+                nodeID: node.id,
+                then: .init(.ready, "instance.ready", String(format: "%@ ready at %@ after %.1f s", id.rawValue, record.address ?? "?", took), wakeScaler: true))
+        case .ready:
+            guard let node = seen.node, node.ready else {
+                return .move(.init(.down, "instance.down", "\(id) is down (\(seen.node?.message ?? "node missing")); its tasks move elsewhere"))
+            }
+            return .stay
+        case .down:
+            if seen.node?.ready == true { return .move(.init(.ready, "instance.ready", "\(id) is back")) }
+            if inState >= Double(timings.gracePeriodSeconds) {
+                return .move(
+                    .init(.deleting, "instance.replace", "\(id) down for \(Int(inState)) s (grace \(timings.gracePeriodSeconds) s); deleting it", wakeScaler: true))
+            }
+            return .stay
+        case .draining:
+            if let node = seen.node, node.ready, !node.drained { return .drainNode(nodeID: node.id) }
+            if seen.runningTasks == 0 || seen.node?.ready != true {
+                return .move(.init(.deleting, "instance.drained", "\(id) drained"))
+            }
+            if inState > Double(timings.drainTimeoutSeconds) {
+                return .move(
+                    .init(
+                        .deleting, "instance.drain-timeout",
+                        "drain of \(id) did not finish within \(timings.drainTimeoutSeconds) s (\(seen.runningTasks) task(s) left); deleting it anyway, its tasks are rescheduled"))
+            }
+            return .stay
+        case .deleting:
+            return .delete(nodeID: record.nodeID ?? seen.node?.id)
+        }
+    }
+
+    /// After a resumed create answered.
+    public static func created(_ record: InstanceRecord, _ instance: CloudInstance) -> (InstanceRecord, Transition) {
+        var record = record
+        record.cloudID = instance.id
+        record.address = instance.address
+        record.engineEndpoint = instance.engineEndpoint
+        return (record, .init(.booting, "instance.booting", "\(record.id) booting at \(instance.address) (create resumed after a restart)"))
+    }
+
+    /// After a resumed create was refused: the instance is deleted (whatever the cloud made of it).
+    public static func createFailed(_ record: InstanceRecord, _ error: CloudError) -> Transition {
+        .init(.deleting, "instance.create-failed", "\(record.id): \(error)")
+    }
+}

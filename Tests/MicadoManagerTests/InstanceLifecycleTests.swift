@@ -1,0 +1,158 @@
+import Foundation
+import MicadoClouds
+import MicadoCore
+import MicadoManager
+import MicadoStore
+import Testing
+
+/// Every transition of a cloud instance, without a cloud or an engine: the record and what
+/// was observed go in, the step comes out.
+struct InstanceLifecycleTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+    static let timings: CloudConfiguration.Timings = {
+        var t = CloudConfiguration.Timings()
+        t.bootTimeoutSeconds = 120
+        t.gracePeriodSeconds = 60
+        t.drainTimeoutSeconds = 30
+        return t
+    }()
+
+    static func record(_ state: InstanceState, since seconds: TimeInterval = 0, token: String? = "0123456789abcdef", nodeID: String? = nil) -> InstanceRecord {
+        var r = InstanceRecord(
+            id: InstanceID(token: "0123456789abcdef"), hostname: "h", cloud: "local", location: "eu", role: .worker, state: state,
+            address: "10.0.0.5", createdAt: start, updatedAt: start)
+        r.token = token
+        r.flavour = "small"
+        r.nodeID = nodeID
+        r.stateSince = start.addingTimeInterval(-seconds)
+        return r
+    }
+
+    static func seen(
+        after seconds: TimeInterval = 1, inFlight: Bool = false, cloud: InstanceLifecycle.CloudView = .notAsked,
+        node: InstanceLifecycle.NodeView? = nil, running: Int = 0
+    ) -> InstanceLifecycle.Observation {
+        .init(now: start.addingTimeInterval(seconds), createInFlight: inFlight, cloud: cloud, node: node, runningTasks: running)
+    }
+
+    static let readyNode = InstanceLifecycle.NodeView(id: "n1", ready: true, drained: false)
+    static let downNode = InstanceLifecycle.NodeView(id: "n1", ready: false, drained: false, message: "heartbeat failure")
+
+    func decide(_ r: InstanceRecord, _ o: InstanceLifecycle.Observation) -> InstanceLifecycle.Step {
+        InstanceLifecycle.decide(r, o, timings: Self.timings)
+    }
+
+    func movesTo(_ step: InstanceLifecycle.Step) -> (InstanceState, String)? {
+        if case .move(let t) = step { return (t.state, t.event) }
+        return nil
+    }
+
+    @Test func theIDIsMicadosOwnAndStableForAToken() {
+        #expect(InstanceID(token: "ABCDEF0123456789").rawValue == "mabcdef0123")
+        #expect(InstanceID(token: "abcdef0123456789") == InstanceID(token: "abcdef0123456789"))
+    }
+
+    // MARK: creating (a crash between the record and the cloud's answer)
+
+    @Test func creatingInFlightWaits() {
+        #expect(decide(Self.record(.creating), Self.seen(inFlight: true)) == .stay)
+    }
+
+    @Test func creatingAfterACrashResumesTheCreate() {
+        #expect(decide(Self.record(.creating), Self.seen()) == .resumeCreate)
+    }
+
+    @Test func creatingWithoutTokenIsAbandoned() {
+        #expect(movesTo(decide(Self.record(.creating, token: nil), Self.seen()))! == (.deleting, "instance.abandoned"))
+    }
+
+    @Test func aResumedCreateKeepsTheCloudsAnswer() {
+        let instance = CloudInstance(id: "i-0abc", address: "10.0.0.9", state: .booting, engineEndpoint: "tcp://10.0.0.9:2376", tags: [:])
+        let (updated, transition) = InstanceLifecycle.created(Self.record(.creating), instance)
+        #expect(updated.cloudID == "i-0abc" && updated.address == "10.0.0.9" && updated.engineEndpoint == "tcp://10.0.0.9:2376")
+        #expect(transition.state == .booting)
+        #expect(InstanceLifecycle.createFailed(Self.record(.creating), CloudError(.capacity, "none")).state == .deleting)
+    }
+
+    // MARK: booting and joining
+
+    @Test func bootingAsksTheCloudFirst() {
+        #expect(decide(Self.record(.booting), Self.seen()) == .describe)
+        #expect(decide(Self.record(.joining), Self.seen()) == .describe)
+    }
+
+    @Test func bootingWhileTheCloudStillBootsWaits() {
+        #expect(decide(Self.record(.booting), Self.seen(cloud: .present(.booting, detail: nil))) == .stay)
+    }
+
+    @Test func bootingInstanceThatVanishedOrFailedIsDeleted() {
+        #expect(movesTo(decide(Self.record(.booting), Self.seen(cloud: .missing)))! == (.deleting, "instance.lost"))
+        #expect(movesTo(decide(Self.record(.joining), Self.seen(cloud: .present(.failed, detail: "no engine"))))! == (.deleting, "instance.boot-failed"))
+        #expect(movesTo(decide(Self.record(.booting), Self.seen(cloud: .present(.terminated, detail: nil))))! == (.deleting, "instance.boot-failed"))
+    }
+
+    @Test func bootingPastTheTimeoutIsReplaced() {
+        let step = decide(Self.record(.booting, since: 100), Self.seen(after: 21, cloud: .present(.booting, detail: nil)))
+        #expect(movesTo(step)! == (.deleting, "instance.boot-timeout"))
+        #expect(decide(Self.record(.booting, since: 100), Self.seen(after: 19, cloud: .present(.booting, detail: nil))) == .stay)
+    }
+
+    @Test func aRunningInstanceIsJoinedThenAdmitted() {
+        let joining = decide(Self.record(.booting), Self.seen(cloud: .present(.running, detail: nil)))
+        guard case .join(let then) = joining else { Issue.record("\(joining)"); return }
+        #expect(then?.state == .joining)
+        // Resumed in joining (a crash after the join): join again (idempotent) without a new event.
+        #expect(decide(Self.record(.joining), Self.seen(cloud: .present(.running, detail: nil))) == .join(then: nil))
+        // A node that is not ready yet is joined again, not admitted.
+        #expect(decide(Self.record(.joining), Self.seen(cloud: .present(.running, detail: nil), node: Self.downNode)) == .join(then: nil))
+        let admit = decide(Self.record(.joining), Self.seen(cloud: .present(.running, detail: nil), node: Self.readyNode))
+        guard case .admit(let nodeID, let ready) = admit else { Issue.record("\(admit)"); return }
+        #expect(nodeID == "n1" && ready.state == .ready && ready.wakeScaler)
+    }
+
+    // MARK: ready and down
+
+    @Test func readyStaysWhileItsNodeIsReady() {
+        #expect(decide(Self.record(.ready), Self.seen(node: Self.readyNode)) == .stay)
+    }
+
+    @Test func readyGoesDownWithItsNode() {
+        #expect(movesTo(decide(Self.record(.ready), Self.seen(node: Self.downNode)))! == (.down, "instance.down"))
+        #expect(movesTo(decide(Self.record(.ready), Self.seen(node: nil)))! == (.down, "instance.down"))
+    }
+
+    @Test func downComesBackOrIsReplacedAfterTheGracePeriod() {
+        #expect(movesTo(decide(Self.record(.down, since: 10), Self.seen(node: Self.readyNode)))! == (.ready, "instance.ready"))
+        #expect(decide(Self.record(.down, since: 10), Self.seen(node: Self.downNode)) == .stay)
+        let replace = decide(Self.record(.down, since: 59), Self.seen(after: 1, node: Self.downNode))
+        guard case .move(let t) = replace else { Issue.record("\(replace)"); return }
+        #expect(t.state == .deleting && t.event == "instance.replace" && t.wakeScaler)
+    }
+
+    // MARK: draining and deleting
+
+    @Test func drainingFirstDrainsTheNode() {
+        #expect(decide(Self.record(.draining), Self.seen(node: Self.readyNode, running: 2)) == .drainNode(nodeID: "n1"))
+    }
+
+    @Test func drainingWaitsForItsTasksThenDeletes() {
+        let drained = InstanceLifecycle.NodeView(id: "n1", ready: true, drained: true)
+        #expect(decide(Self.record(.draining, since: 5), Self.seen(node: drained, running: 2)) == .stay)
+        #expect(movesTo(decide(Self.record(.draining, since: 5), Self.seen(node: drained, running: 0)))! == (.deleting, "instance.drained"))
+        #expect(movesTo(decide(Self.record(.draining, since: 5), Self.seen(node: Self.downNode, running: 2)))! == (.deleting, "instance.drained"))
+        #expect(movesTo(decide(Self.record(.draining, since: 31), Self.seen(node: drained, running: 2)))! == (.deleting, "instance.drain-timeout"))
+    }
+
+    @Test func deletingRemovesTheNodeItKnows() {
+        #expect(decide(Self.record(.deleting, nodeID: "n7"), Self.seen()) == .delete(nodeID: "n7"))
+        #expect(decide(Self.record(.deleting), Self.seen(node: Self.readyNode)) == .delete(nodeID: "n1"))
+        // A half-made instance (a crash before the create answered): deleted by token, no node.
+        #expect(decide(Self.record(.deleting), Self.seen()) == .delete(nodeID: nil))
+    }
+
+    @Test func everyStateHasAStep() {
+        for state in InstanceState.allCases {
+            _ = decide(Self.record(state), Self.seen())
+        }
+    }
+}
