@@ -32,10 +32,28 @@ cleanup() {
   "$ROOT/scripts/engine.sh" down "engine-$ID"
   "$ROOT/scripts/engine.sh" bridge-down
   rm -rf "/tmp/micado-demo-$ID"
+  printf '\n== teardown done: manager, instances, engine, bridge and files of demo %s are gone\n' "$ID" >&2
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*" >&2; "$@"; }
+# Echoes the command as it could be pasted back: arguments with spaces or specials quoted.
+quoted() {
+  local out="" a
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then out+=" $a"; else out+=" $(printf '%q' "$a")"; fi
+  done
+  printf '%s' "${out# }"
+}
+run() { printf '$ %s\n' "$(quoted "$@")" >&2; "$@"; }
+# Waits up to $1 seconds for the command after it to succeed, saying what it waits for every 5 s.
+wait_for() {
+  local limit=$1 what=$2 start=$SECONDS; shift 2
+  until "$@" >/dev/null 2>&1; do
+    (( SECONDS - start >= limit )) && { echo "gave up after ${limit} s waiting for $what" >&2; return 1; }
+    (( (SECONDS - start) % 5 == 0 && SECONDS > start )) && echo "  ... still waiting for $what ($((SECONDS - start)) s)" >&2
+    sleep 1
+  done
+}
 
 step "engine: dockerd in netns micado-engine-$ID at $ENGINE_IP"
 HOST=$("$ROOT/scripts/engine.sh" up "engine-$ID" "$ENGINE_IP" 2048)
@@ -60,6 +78,7 @@ YAML
 "$BIN" manager >"/tmp/micado-demo-$ID/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
+"$BIN" events --limit 1 >/dev/null || { echo "the manager did not start; its log:" >&2; tail -20 "/tmp/micado-demo-$ID/manager.log" >&2; exit 1; }
 run "$BIN" clouds
 run "$BIN" list -i
 
@@ -96,7 +115,8 @@ run "$BIN" backup "/tmp/micado-demo-$ID/store-backup.sqlite"
 
 step "a container that logs; execute (collected, streamed, on a terminal)"
 LOGGER=$(run "$BIN" launch -i busybox:local -n demo -m 64m -e WHO=micado -s /bin/sh -a -c 'echo hello $WHO; exec sleep 3600')
-sleep 1
+logged() { "$BIN" logs -n "$LOGGER" | grep -q "hello micado"; }
+wait_for 20 "the first log line" logged
 run "$BIN" logs -n "$LOGGER"
 run "$BIN" execute -n "$NAME" -c 'echo "page served from $(hostname)" > /www/host.html'
 run curl -sf "http://$WHERE/host.html"
@@ -107,17 +127,15 @@ printf 'tty; stty size; exit 3\n' | script --quiet --return --command "stty cols
 run "$BIN" list -c
 run "$BIN" info -s "$SITE"
 
-step "quit"
+step "quit (waits until the task is gone: 'stopped', never before), remove"
 run "$BIN" quit -n "$LOGGER" -rm
 run "$BIN" quit -n "$SITE" -rm
 run "$BIN" quit -n "$NAME"
 run "$BIN" list -c -a
 run "$BIN" remove -n "$NAME"
 step "idle instances are drained and deleted after their grace period (5 s here)"
-for _ in $(seq 60); do
-  [ "$("$BIN" list -i --output json | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']=='local'))")" = 0 ] && break
-  sleep 1
-done
+no_instances() { [ "$("$BIN" list -i --output json | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']=='local'))")" = 0 ]; }
+wait_for 90 "the scaler to delete the idle instances" no_instances
 run "$BIN" list -i
 run "$BIN" events --limit 14
 step "done: tearing down"

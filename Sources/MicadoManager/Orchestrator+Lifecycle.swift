@@ -22,18 +22,28 @@ extension Orchestrator {
             await snapshots.invalidate()
         }
         if remove {
-            try await self.remove(name)
+            // Asked for both: the service goes at once, and the engine stops its task with it.
+            try await self.remove(record)
             return nil
         }
         return try await view(of: record)
     }
 
-    /// `micado remove`: forgets a quit container and removes its service. Refuses a running one.
+    /// `micado remove`: forgets a quit container and removes its service. Refuses a running
+    /// one, and one whose task is still shutting down (it would outlive the record).
     public func remove(_ name: String) async throws(MicadoError) {
         let record = try await record(named: name)
         guard record.desired == .stopped else {
             throw .conflict("\(name) is running; quit it first ('micado quit -n \(name)', or 'micado quit -n \(name) -rm' to do both)")
         }
+        if try await view(of: record).state == .stopping {
+            throw .conflict("\(name) is still stopping; remove it once 'micado list -c -a' shows it stopped (or use 'micado quit -n \(name) -rm')")
+        }
+        try await self.remove(record)
+    }
+
+    func remove(_ record: ContainerRecord) async throws(MicadoError) {
+        let name = record.name
         // The record goes first: a crash before the service is gone leaves an orphan that the reconciler removes.
         try await store.deleteContainer(name, event: event("container.removed", name, "\(name) removed"))
         if let serviceID = record.serviceID {

@@ -1,6 +1,7 @@
-import DockerEngine
+import AsyncHTTPClient
 import Foundation
 import MicadoCore
+import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -42,25 +43,37 @@ struct FileBody {
         return Array(bytes.prefix(max(0, n)))
     }
 
-    /// The file as a request body; the descriptor is closed at its end. A file that changes
-    /// length while it is sent fails the request instead of sending a lie.
-    var requestBody: OutgoingBody {
-        let fd = descriptor
-        let length = length
-        var offset = 0
-        return .stream(
-            length: length,
-            OutgoingBody.PieceProducer {
+    /// The file as a request body, read a piece at a time as the manager takes it; the
+    /// descriptor is closed at its end. A file that changes length while it is sent fails
+    /// the request instead of sending a lie.
+    var requestBody: HTTPClientRequest.Body {
+        .stream(Pieces(descriptor: descriptor, length: length), length: .known(Int64(length)))
+    }
+
+    struct Pieces: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let descriptor: Int32
+        let length: Int
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            let descriptor: Int32
+            let length: Int
+            var offset = 0
+
+            mutating func next() async throws -> ByteBuffer? {
                 guard offset < length else {
-                    close(fd)
+                    close(descriptor)
                     return nil
                 }
-                var piece = [UInt8](repeating: 0, count: min(256 << 10, length - offset))
-                let n = piece.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+                var piece = [UInt8](repeating: 0, count: Swift.min(256 << 10, length - offset))
+                let n = piece.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
                 guard n == piece.count else { throw MicadoError(.badRequest, "the file changed while it was being sent") }
                 offset += n
-                return piece
-            })
+                return ByteBuffer(bytes: piece)
+            }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(descriptor: descriptor, length: length) }
     }
 
     /// Decompresses the gzip file at `path` with the system's gzip into an unlinked

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import DockerEngine
 import Foundation
 import HTTPTypes
 import HummingbirdWSClient
@@ -8,11 +7,19 @@ import MicadoCore
 import MicadoManager
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// One client for the process's life, never shut down: the CLI exits instead.
-/// It fails at once when the manager does not listen, rather than retrying until the deadline.
-let sharedHTTPClient = EngineClient.makeHTTPClient()
+let sharedHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    // It fails at once when the manager does not listen, rather than retrying until the deadline.
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(5)
+    // Benches and waits run many requests at once; a request never queues behind them.
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
 
 /// The CLI's way to the manager: its HTTP API on the configured address, with the token.
 struct ManagerClient {
@@ -34,12 +41,12 @@ struct ManagerClient {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
-        try await send(method, path, query: query, body: body.map(OutgoingBody.bytes), contentType: contentType, timeout: timeout)
+        try await send(method, path, query: query, body: body.map { .bytes(ByteBuffer(bytes: $0)) }, contentType: contentType, timeout: timeout)
     }
 
     @discardableResult
     func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: OutgoingBody?,
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: HTTPClientRequest.Body?,
         contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
         var request = HTTPClientRequest(url: url(path, query: query))
@@ -47,7 +54,7 @@ struct ManagerClient {
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
-            request.body = body.httpBody
+            request.body = body
         }
         let response: HTTPClientResponse
         let collected: ByteBuffer
@@ -59,9 +66,7 @@ struct ManagerClient {
         } catch is NIOTooManyBytesError {
             throw .init(.tooLarge, "the manager's answer to \(method) \(path) is larger than the CLI takes (1 GiB)")
         } catch {
-            throw .init(
-                .unreachable,
-                "cannot reach the micado manager at \(baseURL) (\(error)). Start it with 'micado manager' (see the README), or check MICADO_HOME")
+            throw unreachable(error)
         }
         guard (200..<300).contains(response.status.code) else {
             if let body = try? WireFormat.decoder().decode(ErrorBody.self, from: Data(collected.readableBytesView)) {
@@ -117,9 +122,28 @@ struct ManagerClient {
             _ = try await send(.GET, path, query: query)
             throw .init(.internal, "the manager declined the WebSocket upgrade of \(path)")
         } catch {
-            throw .init(.unreachable, "cannot reach the micado manager at \(baseURL) (\(error)). Start it with 'micado manager' (see the README), or check MICADO_HOME")
+            throw unreachable(error)
         }
         if let error = failure.withLock({ $0 }) { throw error as? MicadoError ?? MicadoError(.internal, "\(error)") }
+    }
+
+    /// One sentence that says why in words ("connection refused"), not as a type dump.
+    func unreachable(_ error: any Error) -> MicadoError {
+        .init(.unreachable, "cannot reach the micado manager at \(baseURL): \(Self.reason(error)); start it with 'micado manager' (see the README) or check MICADO_HOME")
+    }
+
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first { return reason(first.error) }
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .connectTimeout: return "connection timed out"
+            case .remoteConnectionClosed: return "the manager closed the connection"
+            default: break
+            }
+        }
+        if let error = error as? ChannelError, case .connectTimeout = error { return "connection timed out" }
+        return "\(error)"
     }
 
     func url(_ path: String, query: [(String, String)] = []) -> String {

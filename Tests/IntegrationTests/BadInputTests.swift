@@ -19,7 +19,12 @@ struct BadInputTests {
                 (["launch", "-i", "busybox:local", "-n", "x", "-p", "99999"], 64, "99999 is out of range 1-65535"),
                 (["launch", "-i", "busybox:local", "-n", "x", "-l", "mars"], 1, "no instance in location 'mars'"),
                 (["launch", "-i", "busybox:local"], 64, "Missing expected argument '--name <name>'"),
-                (["list"], 64, "give exactly one of -c (containers) or -i (instances)"),
+                (["list"], 64, "Missing one of: '--containers', '--instance'"),
+                (["list", "-c", "-i"], 64, "had already been set with flag '-c'"),
+                (["lunch"], 64, "lunch is not a micado command. Did you mean launch?"),
+                (["xyzzy"], 64, "xyzzy is not a micado command. See 'micado --help'."),
+                // What was typed comes back escaped: it cannot drive the terminal.
+                (["launch", "-i", "busybox:local", "-n", "x", "--memory", "1\u{1B}]0;pwned\u{07}"], 64, "1\\u{1B}]0;pwned\\u{7}'"),
                 (["quit", "-n", "container-none"], 1, "no container named container-none"),
                 (["remove", "-n", "container-one"], 1, "is running; quit it first"),
                 (["build", "-n", "app", "-f", "/dev/null"], 64, "invalid container name 'app'"),
@@ -58,7 +63,8 @@ struct BadInputTests {
             try await f.stopManager()
             let down = try f.micado(["list", "-c"])
             #expect(down.status == 69)
-            #expect(down.stderr.contains("Start it with 'micado manager'"))
+            #expect(down.stderr.contains(": connection refused; start it with 'micado manager'"), "\(down)")
+            #expect(down.stderr.split(separator: "\n").count == 1, "one sentence: \(down)")
         }
     }
 }

@@ -52,7 +52,9 @@ struct ContainerLifecycleTests {
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("is running; quit it first"))
 
-            #expect(try f.micado(["quit", "-n", name]).status == 0)
+            let quit = try f.micado(["quit", "-n", name])
+            #expect(quit.status == 0 && quit.stdout == "\(name) stopped\n", "stopped only once its task is gone: \(quit)")
+            #expect(try Self.containers(f, all: true).first?.state == .stopped)
             #expect(try Self.containers(f, all: false).isEmpty)
             #expect(try Self.containers(f, all: true).map(\.name.rawValue) == [name])
             #expect(try f.micado(["remove", "-n", name]).status == 0)
@@ -64,6 +66,22 @@ struct ContainerLifecycleTests {
             for kind in ["container.launch", "container.created", "container.running", "container.execute", "container.copy", "container.quit", "container.removed"] {
                 #expect(events.contains(kind), "missing event \(kind) in\n\(events)")
             }
+        }
+    }
+
+    /// A task that ignores SIGTERM (sleep as PID 1) takes the engine's grace period to stop:
+    /// until then it is "stopping" everywhere, and remove waits for it.
+    @Test func quitSaysStoppingUntilTheTaskIsGone() async throws {
+        try await ManagerFixture.with { f in
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "slow", "--container", "container-slow", "-a", "sleep", "3600"]).status == 0)
+            let detached = try f.micado(["quit", "-n", "container-slow", "--detach"])
+            #expect(detached.status == 0 && detached.stdout == "container-slow stopping (its task is shutting down)\n", "\(detached)")
+            #expect(try Self.containers(f, all: true).first?.state == .stopping)
+            let refused = try f.micado(["remove", "-n", "container-slow"])
+            #expect(refused.status == 1 && refused.stderr.contains("is still stopping"), "\(refused)")
+            let waited = try f.micado(["quit", "-n", "container-slow"])
+            #expect(waited.status == 0 && waited.stdout == "container-slow stopped\n", "\(waited)")
+            #expect(try f.micado(["remove", "-n", "container-slow"]).status == 0)
         }
     }
 

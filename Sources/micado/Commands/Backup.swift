@@ -13,9 +13,7 @@ extension Micado {
         static let configuration = CommandConfiguration(
             abstract: "Write an online backup of the manager's store to a file.",
             discussion: """
-                The manager keeps working while the copy is taken. To restore: stop the manager,
-                copy the file over the store (store.path in config.yaml, default micado.sqlite in
-                the home; remove micado.sqlite-wal and -shm beside it), and start it again.
+                The manager keeps working while the copy is taken. To restore: stop the manager, copy the file over the store (store.path in config.yaml, default micado.sqlite in the home; remove micado.sqlite-wal and -shm beside it), and start it again.
                 """)
 
         @Argument(help: "The file to write (created with mode 0600; an existing file is not overwritten).")

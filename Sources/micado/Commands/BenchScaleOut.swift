@@ -13,9 +13,7 @@ extension Micado {
             commandName: "scale-out",
             abstract: "Many running containers on the manager's engine: list latency while the monitor samples them, waiting launch vs. a raw service create, bursts of concurrent launches and removals.",
             discussion: """
-                Needs a running manager without clouds, and an engine that advertises enough generic
-                memory for --containers × 6 MiB (scripts/engine.sh up NAME IP MEM_MIB). Creates and
-                removes containers of client 'scaleout'.
+                Needs a running manager without clouds, and an engine that advertises enough generic memory for --containers × 6 MiB (scripts/engine.sh up NAME IP MEM_MIB). Creates and removes containers of client 'scaleout'.
                 """)
 
         @Option(help: "Running containers to hold while measuring.")

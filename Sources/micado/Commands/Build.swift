@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import DockerEngine
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -10,8 +9,7 @@ extension Micado {
         static let configuration = CommandConfiguration(
             abstract: "Build a new Docker image from a tarball.",
             discussion: """
-                The tarball holds one folder with the Dockerfile and every file it needs, as in MiCADO
-                (tar, or tar.gz). The folder becomes the build context. Example:
+                The tarball holds one folder with the Dockerfile and every file it needs, as in MiCADO (tar, or tar.gz). The folder becomes the build context. Example:
 
                   tar -cf app.tar app/      # app/Dockerfile, app/index.html
                   micado build -n container-app -f app.tar

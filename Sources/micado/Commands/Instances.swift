@@ -11,11 +11,7 @@ extension Micado {
         static let configuration = CommandConfiguration(
             abstract: "Start a new instance on a cloud and add it to the infrastructure.",
             discussion: """
-                -a names the machine software the instance boots: clouds.yaml maps each application (like
-                MiCADO's "Node DSCR") to a machine image of that cloud; the local cloud's is "node".
-                -n application instances take containers; database instances take only containers launched
-                with -l for their location. -I marks the first instance: the scaler never removes it (nor a
-                database instance). Waits with progress until the instance has joined. Example:
+                -a names the machine software the instance boots: clouds.yaml maps each application (like MiCADO's "Node DSCR") to a machine image of that cloud; the local cloud's is "node". -n application instances take containers; database instances take only containers launched with -l for their location. -I marks the first instance: the scaler never removes it (nor a database instance). Waits with progress until the instance has joined. Example:
 
                   micado start -c local -a node -f small -t application01 -n application
                 """)

@@ -9,8 +9,7 @@ extension Micado {
         static let configuration = CommandConfiguration(
             abstract: "Launch a container on the infrastructure.",
             discussion: """
-                Creates a Swarm service with one task, waits until it runs (with progress), and
-                prints the container's name and where it answers. Example, as in MiCADO:
+                Creates a Swarm service with one task, waits until it runs (with progress), and prints the container's name and where it answers. Example, as in MiCADO:
 
                   micado launch -i busybox:local -n client -p 8080 -s /bin/httpd -a -f -p 8080 -h /www
 

@@ -9,14 +9,30 @@ extension Micado {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "List the containers (-c) or the instances (-i) of the infrastructure.",
+            usage: "micado list (-c [-a] | -i) [--output <output>]",
             discussion: "Examples: micado list -c -a; micado list -i --output json",
             aliases: ["ls"])
 
-        @Flag(name: .shortAndLong, help: "List the instances.")
-        var instance = false
+        /// One of the two, shown as a choice in the usage line.
+        enum What: EnumerableFlag {
+            case containers, instances
 
-        @Flag(name: [.customShort("c"), .long], help: "List the running containers.")
-        var containers = false
+            static func name(for value: Self) -> NameSpecification {
+                switch value {
+                case .containers: [.customShort("c"), .customLong("containers")]
+                case .instances: [.customShort("i"), .customLong("instance")]
+                }
+            }
+
+            static func help(for value: Self) -> ArgumentHelp? {
+                switch value {
+                case .containers: "List the running containers."
+                case .instances: "List the instances."
+                }
+            }
+        }
+
+        @Flag var what: What
 
         @Flag(name: .shortAndLong, help: "With -c: list stopped containers too.")
         var all = false
@@ -24,19 +40,18 @@ extension Micado {
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
-            guard instance != containers else { throw ValidationError("give exactly one of -c (containers) or -i (instances)") }
-            if all && instance { throw ValidationError("-a lists stopped containers; use it with -c") }
+            if all && what == .instances { throw ValidationError("-a lists stopped containers; use it with -c") }
         }
 
         func run() async throws {
             let client = try ManagerClient.fromHome()
-            if instance {
+            if what == .instances {
                 let instances = try await client.json([InstanceView].self, .GET, "/v1/instances")
                 if output.output == .json { return try Console.printJSON(instances) }
                 Console.table(
-                    ["ID", "CLOUD", "LOCATION", "FLAVOUR", "TAG", "STATE", "ADDRESS", "CONTAINERS", "MEMORY(MiB)", "AGE", "PRICE/H"],
+                    ["ID", "CLOUD", "CLOUD ID", "LOCATION", "FLAVOUR", "TAG", "STATE", "ADDRESS", "CONTAINERS", "MEMORY(MiB)", "AGE", "PRICE/H"],
                     instances.map {
-                        [String($0.id.prefix(12)), $0.cloud, $0.location ?? "", $0.flavour ?? "", $0.tag ?? "",
+                        [String($0.id.prefix(12)), $0.cloud, $0.cloudID.map { String($0.prefix(20)) } ?? "", $0.location ?? "", $0.flavour ?? "", $0.tag ?? "",
                          $0.state + ($0.availability == "drain" && $0.state == "ready" ? "/drain" : ""), $0.address ?? "", "\($0.containers)",
                          "\($0.memoryReservedMiB)/\($0.memoryTotalMiB.map(String.init) ?? "?")", $0.createdAt.map { Console.age(since: $0) } ?? "",
                          $0.pricePerHour.map { String(format: "%.4f", $0) } ?? ""]

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import DockerEngine
 import MicadoCore
 import NIOCore
 import NIOHTTP1

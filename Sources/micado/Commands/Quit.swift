@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -15,10 +16,29 @@ extension Micado {
         @Flag(name: [.customLong("rm", withSingleDash: true), .customLong("rm")], help: "Remove the container after it has been stopped.")
         var remove = false
 
+        @Flag(name: .long, help: "Return once the quit is recorded, without waiting for the task to stop.")
+        var detach = false
+
+        @Option(name: .long, help: "Seconds to wait for the task to stop.")
+        var timeout = 60
+
+        func validate() throws {
+            guard (1...3600).contains(timeout) else { throw ValidationError("--timeout must be between 1 and 3600 seconds") }
+        }
+
         func run() async throws {
             let client = try ManagerClient.fromHome()
-            try await client.send(.POST, "/v1/containers/\(ManagerClient.escape(name))/quit", json: QuitRequest(remove: remove))
-            print(remove ? "\(name) stopped and removed" : "\(name) stopped")
+            let path = "/v1/containers/\(ManagerClient.escape(name))"
+            let answer = try await client.send(.POST, path + "/quit", json: QuitRequest(remove: remove))
+            if remove { return print("\(name) removed") }
+            var view = try WireFormat.decoder().decode(ContainerView.self, from: Data(answer.readableBytesView))
+            // "stopped" only once the task is gone; until then it is stopping.
+            let deadline = ContinuousClock.now + .seconds(timeout)
+            while view.state == .stopping && !detach && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                view = try await client.json(ContainerView.self, .GET, path)
+            }
+            print(view.state == .stopping ? "\(name) stopping (its task is shutting down)" : "\(name) \(view.state.rawValue)")
         }
     }
 
