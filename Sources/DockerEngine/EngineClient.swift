@@ -34,7 +34,7 @@ public final class EngineClient: Sendable {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.trustRoots = .file(files.caCertificate)
         configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) }
-        configuration.privateKey = .file(files.key)
+        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem))
         configuration.minimumTLSVersion = .tlsv12
         return configuration
     }

@@ -81,8 +81,7 @@ public struct ChildProcess: Sendable {
 
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's Glibc module does not expose.
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    nonisolated(unsafe) static let addCloseFrom: AddCloseFrom? = {
-        // nonisolated(unsafe): written once at first use (a static let), read-only after.
+    static let addCloseFrom: AddCloseFrom? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
         return unsafeBitCast(symbol, to: AddCloseFrom.self)
     }()
@@ -151,7 +150,7 @@ public struct ChildProcess: Sendable {
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         unlink(path)
         defer { close(fd) }
-        let status = await try start(executable, arguments, environment: environment, outputDescriptor: fd, inputDescriptor: inputDescriptor).exit()
+        let status = try await start(executable, arguments, environment: environment, outputDescriptor: fd, inputDescriptor: inputDescriptor).exit()
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var offset: off_t = 0

@@ -24,11 +24,10 @@ public struct EscapingLogHandler<Wrapped: LogHandler>: LogHandler {
         set { wrapped[metadataKey: key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt
-    ) {
-        wrapped.log(
-            level: level, message: "\(Text.escaped(message.description))", metadata: metadata?.mapValues { .string(Text.escaped("\($0)")) },
-            source: source, file: file, function: function, line: line)
+    public func log(event: LogEvent) {
+        var event = event
+        event.message = "\(Text.escaped(event.message.description))"
+        event.metadata = event.metadata?.mapValues { .string(Text.escaped("\($0)")) }
+        wrapped.log(event: event)
     }
 }

@@ -17,7 +17,7 @@ public enum HTTPAPI {
     /// `spool` is the folder where uploads are received (see `SpooledUpload`).
     public static func router(orchestrator: Orchestrator, token: String, spool: String, logger: Logger) -> Router<BasicRequestContext> {
         let limits = orchestrator.configuration.limits
-        @Sendable func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+        @Sendable func decode<T: Decodable & SendableMetatype>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
             try await HTTPAPI.decode(type, request, limit: limits.jsonBodyBytes)
         }
         let router = Router(context: BasicRequestContext.self)

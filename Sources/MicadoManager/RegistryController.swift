@@ -77,7 +77,7 @@ public struct RegistryController: Service {
             try? await gracefulShutdown()
             return
         }
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await Supervisor(name: "registry", orchestrator: orchestrator).run(start: start) { _ in }
         }
         try? FileManager.default.removeItem(atPath: registry.trustDirectory)

@@ -22,7 +22,7 @@ public struct UsageMonitor: Service {
 
     public func run() async throws {
         let interval = Duration.seconds(orchestrator.configuration.monitor.intervalSeconds)
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let started = ContinuousClock.now
                 do { try await orchestrator.samplePass() } catch {
@@ -50,13 +50,17 @@ public final class ManagerMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        instances = registry.makeGauge(name: "micado_instances", help: "Instances of this manager, its own engine included")
-        containersRunning = registry.makeGauge(name: "micado_containers_running", help: "Containers with a running task")
-        containersPending = registry.makeGauge(name: "micado_containers_pending", help: "Containers that want to run and do not yet")
-        sampleDuration = registry.makeGauge(name: "micado_monitor_pass_seconds", help: "Duration of the last usage sampling pass")
-        sampledContainers = registry.makeGauge(name: "micado_monitor_sampled_containers", help: "Containers sampled in the last pass")
-        scaleUps = registry.makeCounter(name: "micado_scaler_instances_started_total", help: "Instances the scaler decided to start")
-        scaleDowns = registry.makeCounter(name: "micado_scaler_instances_drained_total", help: "Instances the scaler decided to drain")
+        // Named micado_<name>[_<unit>].
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "micado", metricName: metric, unitName: unit, helpText: help)
+        }
+        instances = registry.makeGauge(descriptor: name("instances", "", "Instances of this manager, its own engine included"))
+        containersRunning = registry.makeGauge(descriptor: name("containers_running", "", "Containers with a running task"))
+        containersPending = registry.makeGauge(descriptor: name("containers_pending", "", "Containers that want to run and do not yet"))
+        sampleDuration = registry.makeGauge(descriptor: name("monitor_pass", "seconds", "Duration of the last usage sampling pass"))
+        sampledContainers = registry.makeGauge(descriptor: name("monitor_sampled_containers", "", "Containers sampled in the last pass"))
+        scaleUps = registry.makeCounter(descriptor: name("scaler_instances_started", "total", "Instances the scaler decided to start"))
+        scaleDowns = registry.makeCounter(descriptor: name("scaler_instances_drained", "total", "Instances the scaler decided to drain"))
     }
 }
 

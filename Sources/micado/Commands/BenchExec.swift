@@ -42,7 +42,7 @@ extension Micado {
             do {
                 try await measure(client: client, engine: engine, name: view.name.rawValue)
             } catch {
-                try? await client.send(.POST, "/v1/containers/\(view.name)/quit", json: QuitRequest(remove: true))
+                _ = try? await client.send(.POST, "/v1/containers/\(view.name)/quit", json: QuitRequest(remove: true))
                 throw error
             }
             try await client.send(.POST, "/v1/containers/\(view.name)/quit", json: QuitRequest(remove: true))
