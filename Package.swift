@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.18.2"),
     ],
     targets: [
         // The domain: types, errors, configuration, wire format, archives. No I/O.
@@ -61,6 +62,10 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "XMLCoder", package: "XMLCoder"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -109,7 +114,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "MicadoCloudsTests", dependencies: ["MicadoClouds", "MicadoCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MicadoCloudsTests", dependencies: ["MicadoClouds", "MicadoCore"], resources: [.copy("Resources")], swiftSettings: swiftSettings),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoStoreTests", dependencies: ["MicadoStore", "MicadoCore"], swiftSettings: swiftSettings),
