@@ -3,7 +3,7 @@ import Foundation
 
 /// AWS credentials. The secret and the session token are never logged, printed or put in
 /// an error: `description` shows the access key ID only.
-public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
+public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     public var accessKeyID: String
     public var secretAccessKey: String
     public var sessionToken: String?
@@ -15,6 +15,9 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "AWS credentials \(accessKeyID)" }
+
+    /// `dump` and other reflection see the access key ID only, too.
+    public var customMirror: Mirror { Mirror(self, children: ["accessKeyID": accessKeyID]) }
 }
 
 /// Signature Version 4 (header form), as AWS documents it and its public test suite checks.
@@ -77,19 +80,20 @@ public struct SignatureV4: Sendable {
     }
 
     public func canonicalRequest(_ request: Request) -> CanonicalRequest {
-        // Header names lower-cased, values trimmed with inner runs of spaces folded, repeats joined by commas.
+        // Header names lower-cased and sorted; values trimmed with every inner run of white space
+        // (a folded line's line break included) made one space; repeats joined by commas, in order.
         var byName: [String: [String]] = [:]
         for (name, value) in request.headers {
-            let folded = value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-            byName[name.lowercased(), default: []].append(folded.trimmingCharacters(in: .whitespaces))
+            byName[name.lowercased(), default: []].append(Self.trimAll(value))
         }
-        let names = byName.keys.sorted()
+        let names = byName.keys.sorted(by: Self.bytewise)
         let headerLines = names.map { "\($0):\((byName[$0] ?? []).joined(separator: ","))\n" }.joined()
         let signedHeaders = names.joined(separator: ";")
+        // Query parameters encoded once, sorted by encoded name, then by encoded value.
         let encoded: [(name: String, value: String)] = request.query.map { (Self.encode($0.0), Self.encode($0.1)) }
-        let query: String = encoded.sorted { a, b in a.name != b.name ? a.name < b.name : a.value < b.value }
+        let query: String = encoded.sorted { a, b in a.name != b.name ? Self.bytewise(a.name, b.name) : Self.bytewise(a.value, b.value) }
             .map { "\($0.name)=\($0.value)" }.joined(separator: "&")
-        let payloadHash: String = Self.hex(SHA256.hash(data: request.body))
+        let payloadHash: String = Self.sha256Hex(request.body)
         let lines: [String] = [request.method, Self.normalizedPath(request.path), query, headerLines, signedHeaders, payloadHash]
         let text = lines.joined(separator: "\n")
         return CanonicalRequest(text: text, signedHeaders: signedHeaders)
@@ -131,8 +135,11 @@ public struct SignatureV4: Sendable {
         return out
     }
 
-    /// The path with `.` and `..` segments resolved and repeated slashes folded (every
-    /// service but S3), each segment encoded once more as the suite expects.
+    /// The path with empty and `.` segments dropped, `..` segments resolved and a trailing slash
+    /// kept (every service but S3 normalizes), then encoded once more: the path is taken as
+    /// sent, already percent-encoded, and every service but S3 signs it encoded twice, so
+    /// `/a%20b` is signed as `/a%2520b`. (Decoding it first would sign `/a%20b`, which the
+    /// service does not compute.)
     static func normalizedPath(_ path: String) -> String {
         var segments: [Substring] = []
         for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -144,7 +151,34 @@ public struct SignatureV4: Sendable {
             segments.append(segment)
         }
         let trailing = path.hasSuffix("/") && !segments.isEmpty ? "/" : ""
-        return "/" + segments.map { encode(String($0).removingPercentEncoding ?? String($0)) }.joined(separator: "/") + trailing
+        return "/" + segments.map { encode(String($0)) }.joined(separator: "/") + trailing
+    }
+
+    /// The value without leading or trailing white space and with each inner run of white
+    /// space (space, tab, line feed, vertical tab, form feed, carriage return) made one space.
+    static func trimAll(_ value: String) -> String {
+        var out: [UInt8] = []
+        var pendingSpace = false
+        for byte in value.utf8 {
+            if byte == 0x20 || (0x09...0x0D).contains(byte) {
+                pendingSpace = !out.isEmpty
+            } else {
+                if pendingSpace { out.append(0x20) }
+                pendingSpace = false
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Byte order of the UTF-8 text, as the canonical request sorts.
+    static func bytewise(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// The lower-case hex SHA-256 of `bytes` (the canonical request's payload hash).
+    static func sha256Hex(_ bytes: [UInt8]) -> String {
+        hex(SHA256.hash(data: bytes))
     }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
