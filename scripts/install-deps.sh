@@ -9,6 +9,7 @@
 #   caddy           the domain proxy for launch -d (programmed through its admin API)
 #   docker-registry the private registry that build pushes to and instances pull from
 #   apache2-utils   htpasswd, for the registry's bcrypt password file
+#   cloud-init      the tests check every boot document micado renders with `cloud-init schema`
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -22,6 +23,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v caddy >/dev/null || need+=(caddy)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v cloud-init >/dev/null || need+=(cloud-init)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -1,35 +1,20 @@
 import Logging
 import MicadoCore
 
-/// What an instance needs when it boots (cloud-init on a real cloud): enough to start an
-/// engine that only micado can reach. It carries no swarm join token: once the engine
-/// answers over mutual TLS, the manager joins it to the swarm through its API.
-public struct UserData: Codable, Sendable, Equatable {
-    /// Node labels the manager will set; carried for the instance's own use.
-    public var labels: [String: String]
-    /// MiB the node advertises to the scheduler as the generic resource `mem`.
-    public var capacityMiB: Int
-    /// The CA that signed the manager's client certificate: the engine trusts only it.
-    public var caCertificatePEM: String
-
-    public init(labels: [String: String], capacityMiB: Int, caCertificatePEM: String) {
-        self.labels = labels
-        self.capacityMiB = capacityMiB
-        self.caCertificatePEM = caCertificatePEM
-    }
-}
-
 public struct CreateInstanceRequest: Sendable {
     /// Recorded in the store before the call: a retried create with the same token finds
     /// the instance the first call made instead of making a second one.
     public var idempotencyToken: String
+    /// The location (availability zone on EC2) it is for.
+    public var location: String
     public var flavour: Flavour
     public var machineImage: String
     public var userData: UserData
     public var tags: [String: String]
 
-    public init(idempotencyToken: String, flavour: Flavour, machineImage: String, userData: UserData, tags: [String: String]) {
+    public init(idempotencyToken: String, location: String, flavour: Flavour, machineImage: String, userData: UserData, tags: [String: String]) {
         self.idempotencyToken = idempotencyToken
+        self.location = location
         self.flavour = flavour
         self.machineImage = machineImage
         self.userData = userData

@@ -10,7 +10,8 @@ extension LocalDriver {
         echo $$ > boot.pid
         . ./boot.env
         fail() { echo "$*" > boot.failed; exit 1; }
-        D() { docker -H "unix://$DIR/docker.sock" "$@"; }
+        # The manager's own way in: TCP with mutual TLS, as on any cloud (the engine has no socket).
+        D() { docker -H "tcp://$IP:$PORT" --tlsverify --tlscacert "$CA" --tlscert "$CLIENT_CERT" --tlskey "$CLIENT_KEY" "$@"; }
         exec >>boot.log 2>&1
         # network: a namespace with a veth to the manager's bridge, no default route
         ip link show "$BRIDGE" >/dev/null 2>&1 || fail "bridge $BRIDGE does not exist (is the manager's engine up?)"
@@ -26,10 +27,14 @@ extension LocalDriver {
         elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
           mkdir -p "/sys/fs/cgroup/micado-$ID" && echo "$MEM_BYTES" > "/sys/fs/cgroup/micado-$ID/memory.max"
         fi
-        mkdir -p data run
+        mkdir -p data run /etc/docker
+        # The boot document's files (root/etc/docker) are /etc/docker in the engine's own mount
+        # namespace, so its daemon.json, certificates and registry trust are read at the paths
+        # the document names, as on a cloud machine; the machine's own /etc/docker is untouched.
         env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY="127.0.0.0/8,$BRIDGE_CIDR,localhost" \
-          setsid nsenter --net="/run/netns/$NS" unshare --uts sh -c 'hostname "$0"; exec dockerd "$@"' "$ID" \
-          --config-file "$DIR/daemon.json" --data-root "$DIR/data" --exec-root "$DIR/run" --pidfile "$DIR/dockerd.pid" \
+          setsid nsenter --net="/run/netns/$NS" unshare --uts --mount --propagation private \
+          sh -c 'mount --bind "$0/root/etc/docker" /etc/docker && hostname "$1" && shift && exec dockerd "$@"' "$DIR" "$ID" \
+          --config-file /etc/docker/daemon.json --data-root "$DIR/data" --exec-root "$DIR/run" --pidfile "$DIR/dockerd.pid" \
           --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent="/micado-$ID" >dockerd.log 2>&1 </dev/null &
         for _ in $(seq 600); do D version >/dev/null 2>&1 && break; sleep 0.1; done
         D version >/dev/null 2>&1 || fail "dockerd did not start: $(tail -3 dockerd.log | tr '\n' ' ')"

@@ -30,8 +30,6 @@ public struct LocalDriver: CloudDriver {
         self.logger = logger
     }
 
-    public static let enginePort = 2376
-
     /// Instance IDs derive from the idempotency token: a retried create finds the first one.
     public static func instanceID(token: String) -> String {
         "i" + String(token.lowercased().filter { $0.isHexDigit }.prefix(10))
@@ -73,7 +71,7 @@ public struct LocalDriver: CloudDriver {
             throw CloudError(.transient, "cannot create instance \(id): \(error)")
         }
         logger.info("local instance booting", metadata: ["instance.id": "\(id)", "instance.address": "\(address)", "instance.flavour": "\(request.flavour.name)"])
-        return CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):\(Self.enginePort)", tags: request.tags)
+        return CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)", tags: request.tags)
     }
 
     func prepare(id: String, address: String, request: CreateInstanceRequest) throws {
@@ -84,36 +82,50 @@ public struct LocalDriver: CloudDriver {
         let tags = String(decoding: try JSONEncoder().encode(request.tags), as: UTF8.self)
         try write(tags, "tags.json")
         try write(request.flavour.name, "flavour")
-        try write(request.userData.caCertificatePEM, "tls/ca.pem")
-        do { try authority.issueServer(ipAddress: address, certificate: dir + "/tls/server.pem", key: dir + "/tls/server-key.pem") } catch {
-            throw CloudError(.transient, error.message)
-        }
+        // The same document a real cloud would get as user data (it holds the engine's key: 0600).
+        let userData = try BootDocument.render(request.userData, address: address, authority: authority)
+        try write(userData, "user-data")
+        try Self.apply(try BootDocument.parse(userData), root: dir + "/root")
         let prefix = network.bridgeCIDR.split(separator: "/").last.map(String.init) ?? "24"
-        let daemon: [String: Any] = [
-            "node-generic-resources": ["mem=\(request.userData.capacityMiB)"],
-            "hosts": ["unix://\(dir)/docker.sock", "tcp://\(address):\(Self.enginePort)"],
-            "tls": true, "tlsverify": true,
-            // An instance is deleted only once drained: what is left is not worth waiting for.
-            "shutdown-timeout": 2,
-            "tlscacert": dir + "/tls/ca.pem", "tlscert": dir + "/tls/server.pem", "tlskey": dir + "/tls/server-key.pem",
-            "default-address-pools": [["base": "10.214.0.0/16", "size": 24]],
-            "labels": request.userData.labels.map { "\($0.key)=\($0.value)" }.sorted(),
-        ]
-        try write(String(decoding: try JSONSerialization.data(withJSONObject: daemon, options: [.sortedKeys]), as: UTF8.self), "daemon.json")
-        let subnet = network.bridgeCIDR
         let environment = """
             ID=\(id)
             NS=\(Self.namespace(id))
             VETH=\(Self.veth(id))
             IP=\(address)
+            PORT=\(BootDocument.enginePort)
             PREFIX=\(prefix)
             BRIDGE=\(network.bridge)
-            BRIDGE_CIDR=\(subnet)
+            BRIDGE_CIDR=\(network.bridgeCIDR)
             MEM_BYTES=\(request.flavour.memoryMiB << 20)
+            CA=\(authority.caCertificate)
+            CLIENT_CERT=\(authority.clientCertificate)
+            CLIENT_KEY=\(authority.clientKey)
 
             """
         try write(environment, "boot.env")
         try write(Self.bootScript, "boot.sh", mode: 0o700)
+    }
+
+    /// What cloud-init's `write_files` does, for the files under /etc/docker: they land under
+    /// `root`, which the boot mounts on /etc/docker in the engine's own mount namespace. The
+    /// rest of the document is what a namespace cannot do: the systemd drop-in (no systemd
+    /// here) and `runcmd` (installing and starting the engine as a service), which the boot
+    /// script does instead, starting dockerd with the document's daemon.json.
+    static func apply(_ document: BootDocument.CloudConfig, root: String) throws(CloudError) {
+        for file in document.write_files where file.path.hasPrefix("/etc/docker/") {
+            guard !file.path.split(separator: "/").contains(".."), let mode = Int16(file.permissions, radix: 8) else {
+                throw CloudError(.badRequest, "boot document: bad file \(Text.escaped(file.path)) (\(Text.escaped(file.permissions)))")
+            }
+            let path = root + file.path
+            let folder = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            } catch { throw CloudError(.transient, "cannot create \(folder): \(error)") }
+            unlink(path)
+            guard FileManager.default.createFile(atPath: path, contents: Data(file.content.utf8), attributes: [.posixPermissions: mode]) else {
+                throw CloudError(.transient, "cannot write \(path)")
+            }
+        }
     }
 
     /// The teardown script with this instance's arguments: `bash DIR/teardown` deletes it.
@@ -140,7 +152,7 @@ public struct LocalDriver: CloudDriver {
             state = bootAlive || !FileManager.default.fileExists(atPath: dir + "/boot.pid") ? .booting : .failed
             if state == .failed { detail = "its boot stopped before joining" }
         }
-        return CloudInstance(id: id, address: address, state: state, engineEndpoint: "tcp://\(address):\(Self.enginePort)", tags: tags, detail: detail)
+        return CloudInstance(id: id, address: address, state: state, engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)", tags: tags, detail: detail)
     }
 
     public func list() async throws(CloudError) -> [CloudInstance] {

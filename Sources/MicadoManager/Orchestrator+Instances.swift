@@ -82,9 +82,9 @@ extension Orchestrator {
         }
         let userData = UserData(
             labels: [Label.location: record.location ?? "", Label.instance: record.id.rawValue, Label.purpose: record.purpose.rawValue],
-            capacityMiB: flavour.memoryMiB, caCertificatePEM: caCertificate)
+            capacityMiB: flavour.memoryMiB, caCertificatePEM: caCertificate, registryAddress: registry?.address)
         return CreateInstanceRequest(
-            idempotencyToken: token, flavour: flavour, machineImage: machineImage, userData: userData,
+            idempotencyToken: token, location: record.location ?? "", flavour: flavour, machineImage: machineImage, userData: userData,
             tags: [CloudTag.manager: managerID, CloudTag.instance: record.id.rawValue, CloudTag.token: token, CloudTag.tag: record.tag ?? ""])
     }
 

@@ -134,7 +134,7 @@ final class ManagerFixture: @unchecked Sendable {
         var found: [String] = []
         if try CommandResult.run("/usr/sbin/ip", ["netns", "list"]).stdout.contains("micado-\(id)") { found.append("namespace micado-\(id)") }
         if try CommandResult.run("/usr/sbin/ip", ["link", "show", "v\(id)"]).status == 0 { found.append("veth v\(id)") }
-        if try CommandResult.run("/usr/bin/pgrep", ["-f", "/\(id)/daemon.json"]).status == 0 { found.append("dockerd of \(id)") }
+        if try CommandResult.run("/usr/bin/pgrep", ["-f", "/\(id)/dockerd.pid"]).status == 0 { found.append("dockerd of \(id)") }
         // Its containers' processes would keep its cgroups alive.
         let cgroups = try CommandResult.run("/bin/sh", ["-c", "ls -d /sys/fs/cgroup/*/micado-\(id) /sys/fs/cgroup/micado-\(id) 2>/dev/null"]).stdout
         if !cgroups.isEmpty { found.append("cgroups \(cgroups.split(separator: "\n").joined(separator: " "))") }
