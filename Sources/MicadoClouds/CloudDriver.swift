@@ -131,17 +131,34 @@ extension CloudDriver {
 /// The one place that knows which drivers exist: the manager asks it for a driver by the
 /// clouds file's `driver:` and from then on knows only `CloudDriver`.
 public enum CloudDrivers {
-    public static let names = ["local"]
+    public static let names = ["local", "ec2"]
 
+    /// `home` is micado's home: the ec2 driver reads `credentials/<cloud>` there when neither
+    /// the environment nor `~/.aws/credentials` has credentials for it.
     public static func make(
-        _ cloud: CloudConfiguration, stateDirectory: String, authority: CertificateAuthority, logger: Logger
+        _ cloud: CloudConfiguration, home: MicadoHome, stateDirectory: String, authority: CertificateAuthority, logger: Logger,
+        environment: [String: String]? = nil
     ) throws(CloudError) -> any CloudDriver {
         switch cloud.driver {
         case "local":
             guard let network = cloud.network else { throw CloudError(.badRequest, "the local driver needs a network") }
             return LocalDriver(cloud: cloud.name, network: network, stateDirectory: stateDirectory, authority: authority, logger: logger)
+        case "ec2":
+            guard let settings = cloud.ec2 else { throw CloudError(.badRequest, "the ec2 driver needs a region and a subnet per location") }
+            let credentials = try EC2Credentials.resolve(
+                cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
+            let api = try EC2API(region: settings.region, endpoint: settings.endpoint, credentials: credentials, logger: logger)
+            return EC2Driver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
         default:
             throw CloudError(.badRequest, "driver \(cloud.driver) is not available (drivers: \(names.joined(separator: ", ")))")
         }
+    }
+
+    /// What a cloud's configuration leaves to the cloud itself, asked once before the
+    /// planner uses it: an ec2 flavour's memory and CPUs (`DescribeInstanceTypes`), its
+    /// instance types and subnets checked. Errors name the line and field of clouds.yaml.
+    public static func resolve(_ cloud: CloudConfiguration, driver: any CloudDriver) async throws(MicadoError) -> CloudConfiguration {
+        guard let ec2 = driver as? EC2Driver else { return cloud }
+        return try await ec2.resolve(cloud)
     }
 }

@@ -5,7 +5,7 @@ import Yams
 /// Reads `clouds.yaml`. Every error names the line and the field, e.g.
 /// `clouds.yaml:12: clouds.local.flavours[1].memoryMiB must be a whole number`.
 public enum CloudsFile {
-    public static let drivers: Set<String> = ["local"]
+    public static let drivers: Set<String> = ["local", "ec2"]
 
     public static func load(path: String) throws(MicadoError) -> [CloudConfiguration] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
@@ -33,8 +33,12 @@ public enum CloudsFile {
         let file: String
 
         func fail(_ node: Node?, _ message: String) -> MicadoError {
-            let line = node?.mark.map { ":\($0.line)" } ?? ""
-            return .init(.configuration, "\(file)\(line): \(message)")
+            .init(.configuration, "\(position(node)): \(message)")
+        }
+
+        /// `clouds.yaml:12`: where `node` was written.
+        func position(_ node: Node?) -> String {
+            file + (node?.mark.map { ":\($0.line)" } ?? "")
         }
 
         func mapping(_ node: Node, _ path: String) throws(MicadoError) -> [String: Node] {
@@ -75,18 +79,29 @@ public enum CloudsFile {
         func cloud(name: String, _ node: Node) throws(MicadoError) -> CloudConfiguration {
             let path = "clouds.\(name)"
             let map = try mapping(node, path)
-            try onlyKeys(map, ["driver", "locations", "flavours", "applications", "timings", "network"], at: path, node: node)
             let driver = try string(map, "driver", path, parent: node)
             guard drivers.contains(driver) else {
                 throw fail(map["driver"], "\(path).driver '\(driver)' is not a known driver (known: \(drivers.sorted().joined(separator: ", ")))")
             }
+            let driverKeys: Set<String> = driver == "ec2" ? ["region", "endpoint", "securityGroups", "keyName", "address", "profile"] : ["network"]
+            try onlyKeys(map, driverKeys.union(["driver", "locations", "flavours", "applications", "timings"]), at: path, node: node)
+            // An EC2 location is an availability zone and needs a subnet there.
+            var subnets: [String: String] = [:]
+            var subnetPositions: [String: String] = [:]
             guard let locationsNode = map["locations"] else { throw fail(node, "\(path).locations is missing") }
             var locations: [String: LocationBounds] = [:]
             for (location, lnode) in try mapping(locationsNode, "\(path).locations") {
                 let lpath = "\(path).locations.\(location)"
                 do { try LocationName.validate(location) } catch { throw fail(lnode, "\(lpath): \(error.message)") }
                 let l = lnode.mapping == nil && lnode.null != nil ? [:] : try mapping(lnode, lpath)
-                try onlyKeys(l, ["min", "max", "headroomMiB"], at: lpath, node: lnode)
+                try onlyKeys(l, driver == "ec2" ? ["min", "max", "headroomMiB", "subnet"] : ["min", "max", "headroomMiB"], at: lpath, node: lnode)
+                if driver == "ec2" {
+                    guard l["subnet"] != nil else {
+                        throw fail(lnode, "\(lpath).subnet is missing (the ec2 driver starts a location's instances in a subnet of that availability zone)")
+                    }
+                    subnets[location] = try identifier(l, "subnet", lpath, parent: lnode)
+                    subnetPositions[location] = position(l["subnet"])
+                }
                 let bounds = LocationBounds(
                     min: try int(l, "min", lpath, parent: lnode, default: 0, range: 0...1000),
                     max: try int(l, "max", lpath, parent: lnode, default: 3, range: 0...1000),
@@ -97,20 +112,29 @@ public enum CloudsFile {
             guard !locations.isEmpty else { throw fail(locationsNode, "\(path).locations is empty") }
             guard case .sequence(let flavourNodes)? = map["flavours"] else { throw fail(map["flavours"] ?? node, "\(path).flavours must be a list") }
             var flavours: [Flavour] = []
+            var flavourSources: [String: CloudConfiguration.EC2Settings.FlavourSource] = [:]
             for (i, fnode) in flavourNodes.enumerated() {
                 let fpath = "\(path).flavours[\(i)]"
                 let f = try mapping(fnode, fpath)
                 try onlyKeys(f, ["name", "cpus", "memoryMiB", "pricePerHour"], at: fpath, node: fnode)
                 guard let priceNode = f["pricePerHour"] else { throw fail(fnode, "\(fpath).pricePerHour is missing") }
                 guard let price = priceNode.float, price >= 0, price.isFinite else { throw fail(priceNode, "\(fpath).pricePerHour must be a number ≥ 0") }
+                // An EC2 flavour is an instance type: what is not written, DescribeInstanceTypes
+                // says later (0 until then, which the planner never offers).
+                let fromCloud = driver == "ec2" ? 0 : nil
                 let flavour = Flavour(
-                    name: try string(f, "name", fpath, parent: fnode), cpus: try int(f, "cpus", fpath, parent: fnode, default: 1, range: 1...512),
-                    memoryMiB: try int(f, "memoryMiB", fpath, parent: fnode, range: 64...4_194_304), pricePerHour: price)
+                    name: try string(f, "name", fpath, parent: fnode), cpus: try int(f, "cpus", fpath, parent: fnode, default: fromCloud ?? 1, range: 1...512),
+                    memoryMiB: try int(f, "memoryMiB", fpath, parent: fnode, default: fromCloud, range: 64...4_194_304), pricePerHour: price)
                 guard !flavours.contains(where: { $0.name == flavour.name }) else { throw fail(fnode, "\(fpath).name '\(flavour.name)' is used twice") }
                 flavours.append(flavour)
+                flavourSources[flavour.name] = .init(
+                    position: position(f["name"]), path: fpath, memoryWritten: f["memoryMiB"] != nil, cpusWritten: f["cpus"] != nil)
             }
             guard !flavours.isEmpty else { throw fail(map["flavours"], "\(path).flavours is empty") }
             var applications = ["node": "default"]
+            if driver == "ec2" && map["applications"] == nil {
+                throw fail(node, "\(path).applications is missing (the ec2 driver needs application name → AMI ID, e.g. node: ami-0abc…)")
+            }
             if let anode = map["applications"] {
                 applications = [:]
                 for (app, image) in try mapping(anode, "\(path).applications") {
@@ -152,8 +176,61 @@ public enum CloudsFile {
                 guard first <= last else { throw fail(n["first"], "\(npath).first is after last") }
                 network = local
             }
+            var ec2: CloudConfiguration.EC2Settings?
+            if driver == "ec2" {
+                ec2 = try ec2Settings(map, path: path, node: node, subnets: subnets, subnetPositions: subnetPositions, flavourSources: flavourSources)
+            }
             return CloudConfiguration(
-                name: name, driver: driver, locations: locations, flavours: flavours, applications: applications, timings: timings, network: network)
+                name: name, driver: driver, locations: locations, flavours: flavours, applications: applications, timings: timings, network: network,
+                ec2: ec2)
+        }
+
+        /// A cloud ID or name (region, subnet, security group, key pair): printable, no spaces.
+        func identifier(_ map: [String: Node], _ key: String, _ path: String, parent: Node, default value: String? = nil) throws(MicadoError) -> String {
+            let text = try string(map, key, path, parent: parent, default: value)
+            guard text.count <= 255, text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+                throw fail(map[key], "\(path).\(key) must be a name without spaces or control characters")
+            }
+            return text
+        }
+
+        func ec2Settings(
+            _ map: [String: Node], path: String, node: Node, subnets: [String: String], subnetPositions: [String: String],
+            flavourSources: [String: CloudConfiguration.EC2Settings.FlavourSource]
+        ) throws(MicadoError) -> CloudConfiguration.EC2Settings {
+            guard map["region"] != nil else { throw fail(node, "\(path).region is missing (the ec2 driver needs the AWS region, e.g. eu-west-1)") }
+            let region = try identifier(map, "region", path, parent: node)
+            guard region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                throw fail(map["region"], "\(path).region must be a region name such as eu-west-1")
+            }
+            var endpoint: String?
+            if map["endpoint"] != nil {
+                let text = try string(map, "endpoint", path, parent: node)
+                guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty,
+                    url.query == nil, url.user == nil, url.path.isEmpty || url.path == "/"
+                else {
+                    throw fail(map["endpoint"], "\(path).endpoint must be http(s)://HOST[:PORT] of an EC2-compatible API")
+                }
+                endpoint = text.hasSuffix("/") ? String(text.dropLast()) : text
+            }
+            var groups: [String] = []
+            if let gnode = map["securityGroups"] {
+                guard case .sequence(let items) = gnode else { throw fail(gnode, "\(path).securityGroups must be a list of security group IDs") }
+                for (i, item) in items.enumerated() {
+                    guard case .scalar(let scalar) = item, !scalar.string.isEmpty, scalar.string.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+                    else { throw fail(item, "\(path).securityGroups[\(i)] must be a security group ID (sg-…)") }
+                    groups.append(scalar.string)
+                }
+            }
+            let address = try string(map, "address", path, parent: node, default: "private")
+            guard let kind = CloudConfiguration.EC2Settings.AddressKind(rawValue: address) else {
+                throw fail(map["address"], "\(path).address must be private or public, not '\(Text.escaped(address))'")
+            }
+            return CloudConfiguration.EC2Settings(
+                region: region, endpoint: endpoint, subnets: subnets, securityGroups: groups,
+                keyName: map["keyName"] == nil ? nil : try identifier(map, "keyName", path, parent: node),
+                address: kind, profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
+                flavourSources: flavourSources, subnetPositions: subnetPositions)
         }
     }
 }

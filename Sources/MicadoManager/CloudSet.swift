@@ -36,7 +36,7 @@ public struct CloudSet: Sendable {
         }
         var drivers: [String: any CloudDriver] = [:]
         for cloud in configurations {
-            do { drivers[cloud.name] = try CloudDrivers.make(cloud, stateDirectory: home.path + "/instances/" + cloud.name, authority: authority, logger: logger) } catch {
+            do { drivers[cloud.name] = try CloudDrivers.make(cloud, home: home, stateDirectory: home.path + "/instances/" + cloud.name, authority: authority, logger: logger) } catch {
                 throw .init(.configuration, "cloud \(cloud.name): \(error.message)")
             }
         }

@@ -29,6 +29,61 @@ public struct CloudConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The `ec2` driver's settings: region, endpoint, a subnet per location, and the rest
+    /// of what RunInstances needs besides the flavour and the image.
+    public struct EC2Settings: Sendable, Equatable {
+        /// Which of an instance's addresses the manager reaches its engine at.
+        public enum AddressKind: String, Sendable, CaseIterable { case `private`, `public` }
+
+        /// Where a flavour was written and what it left for the cloud to say, so checks made
+        /// against the cloud later (`DescribeInstanceTypes`) name the line and field too.
+        public struct FlavourSource: Sendable, Equatable {
+            /// `clouds.yaml:9`
+            public var position: String
+            /// `clouds.aws.flavours[0]`
+            public var path: String
+            public var memoryWritten: Bool
+            public var cpusWritten: Bool
+            public init(position: String, path: String, memoryWritten: Bool, cpusWritten: Bool) {
+                self.position = position
+                self.path = path
+                self.memoryWritten = memoryWritten
+                self.cpusWritten = cpusWritten
+            }
+        }
+
+        public var region: String
+        /// An EC2-compatible API (`http://127.0.0.1:PORT` for moto); nil: `https://ec2.REGION.amazonaws.com`.
+        public var endpoint: String?
+        /// Location (availability zone) → the subnet its instances start in.
+        public var subnets: [String: String]
+        /// Security group IDs every instance gets.
+        public var securityGroups: [String]
+        public var keyName: String?
+        public var address: AddressKind
+        /// The profile of `~/.aws/credentials` (else `AWS_PROFILE`, else `default`).
+        public var profile: String?
+        /// Flavour name → where it was written.
+        public var flavourSources: [String: FlavourSource]
+        /// Location → where its subnet was written (`clouds.yaml:7`).
+        public var subnetPositions: [String: String]
+
+        public init(
+            region: String, endpoint: String? = nil, subnets: [String: String], securityGroups: [String] = [], keyName: String? = nil,
+            address: AddressKind = .private, profile: String? = nil, flavourSources: [String: FlavourSource] = [:], subnetPositions: [String: String] = [:]
+        ) {
+            self.region = region
+            self.endpoint = endpoint
+            self.subnets = subnets
+            self.securityGroups = securityGroups
+            self.keyName = keyName
+            self.address = address
+            self.profile = profile
+            self.flavourSources = flavourSources
+            self.subnetPositions = subnetPositions
+        }
+    }
+
     public var name: String
     public var driver: String
     public var locations: [String: LocationBounds]
@@ -37,10 +92,11 @@ public struct CloudConfiguration: Sendable, Equatable {
     public var applications: [String: String]
     public var timings: Timings
     public var network: LocalNetwork?
+    public var ec2: EC2Settings?
 
     public init(
         name: String, driver: String, locations: [String: LocationBounds], flavours: [Flavour], applications: [String: String],
-        timings: Timings, network: LocalNetwork?
+        timings: Timings, network: LocalNetwork?, ec2: EC2Settings? = nil
     ) {
         self.name = name
         self.driver = driver
@@ -49,6 +105,7 @@ public struct CloudConfiguration: Sendable, Equatable {
         self.applications = applications
         self.timings = timings
         self.network = network
+        self.ec2 = ec2
     }
 
     /// The machine image of the first application by name: for records made before the

@@ -1,0 +1,289 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+import XMLCoder
+
+/// EC2's Query API: a form-encoded POST per action (`Action=…&Version=2016-11-15`), signed
+/// with Signature V4 for the service `ec2`, answered in XML. Transient failures (throttling,
+/// 5xx, timeouts, lost connections) are retried here with exponential backoff and jitter;
+/// every other error is mapped to the `CloudError` kind the scaler acts on.
+public struct EC2API: Sendable {
+    public static let version = "2016-11-15"
+    /// An answer larger than this is refused unread: no page of ours comes near it.
+    public static let maximumAnswerBytes = 8 << 20
+
+    public struct RetryPolicy: Sendable {
+        public var attempts: Int
+        public var initialDelay: Duration
+        public var maximumDelay: Duration
+        public init(attempts: Int = 4, initialDelay: Duration = .milliseconds(250), maximumDelay: Duration = .seconds(5)) {
+            self.attempts = attempts
+            self.initialDelay = initialDelay
+            self.maximumDelay = maximumDelay
+        }
+    }
+
+    /// `https://ec2.eu-west-1.amazonaws.com`, or an EC2-compatible API's.
+    public let endpoint: String
+    public let region: String
+    let signer: SignatureV4
+    /// The `Host` header as signed: the port only when it is not the scheme's own.
+    let host: String
+    let http: HTTPClient
+    public var retry: RetryPolicy
+    /// For one attempt, the answer's body included.
+    public var timeout: Duration
+    let logger: Logger
+
+    /// micado's own client: no redirects (a signed request goes to its endpoint or nowhere),
+    /// no decompression. It lives as long as the process.
+    static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(30)), decompression: .disabled)
+        configuration.httpVersion = .http1Only
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public init(
+        region: String, endpoint: String?, credentials: AWSCredentials, http: HTTPClient? = nil, retry: RetryPolicy = .init(),
+        timeout: Duration = .seconds(30), logger: Logger
+    ) throws(CloudError) {
+        let text = endpoint ?? "https://ec2.\(region).amazonaws.com"
+        guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https", let hostName = url.host, !hostName.isEmpty else {
+            throw CloudError(.badRequest, "the EC2 endpoint \(Text.escaped(text)) is not http(s)://HOST[:PORT]")
+        }
+        let defaultPort = scheme == "https" ? 443 : 80
+        self.host = url.port.map { $0 == defaultPort ? hostName : "\(hostName):\($0)" } ?? hostName
+        self.endpoint = "\(scheme)://\(host)"
+        self.region = region
+        self.signer = SignatureV4(credentials: credentials, region: region, service: "ec2")
+        self.http = http ?? Self.sharedClient
+        self.retry = retry
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// A failed call: the cloud's error code when it sent one (the driver acts on some,
+    /// such as `InvalidInstanceID.NotFound`), and the error as the manager sees it.
+    public struct Failure: Error, Sendable {
+        public var code: String?
+        public var error: CloudError
+    }
+
+    /// `action` with `parameters`, its answer decoded as `Answer`; retried while transient.
+    public func call<Answer: Decodable & Sendable>(_ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type) async throws(CloudError)
+        -> Answer
+    {
+        do { return try await send(action, parameters, as: answer) } catch { throw error.error }
+    }
+
+    /// `call`, with the cloud's error code kept.
+    public func send<Answer: Decodable & Sendable>(_ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type) async throws(Failure)
+        -> Answer
+    {
+        var attempt = 1
+        while true {
+            if Task.isCancelled { throw Failure(code: nil, error: CloudError(.transient, "EC2 \(action): cancelled")) }
+            do {
+                return try await once(action, parameters, as: answer)
+            } catch {
+                guard error.error.kind == .transient else { throw error }
+                guard attempt < retry.attempts else {
+                    var last = error
+                    if attempt > 1 { last.error.message += " (\(attempt) attempts)" }
+                    throw last
+                }
+                let delay = backoff(attempt: attempt)
+                logger.debug(
+                    "EC2 call retried", metadata: ["ec2.action": "\(action)", "ec2.attempt": "\(attempt)", "ec2.error": "\(error.error.message)"])
+                do { try await Task.sleep(for: delay) } catch { throw Failure(code: nil, error: CloudError(.transient, "EC2 \(action): cancelled")) }
+                attempt += 1
+            }
+        }
+    }
+
+    /// Exponential, with the upper half jittered so that callers that failed together do not retry together.
+    func backoff(attempt: Int) -> Duration {
+        let exponential = retry.initialDelay * (1 << min(attempt - 1, 20))
+        let ceiling = min(exponential, retry.maximumDelay)
+        return ceiling / 2 + ceiling / 2 * Double.random(in: 0...1)
+    }
+
+    /// The form body: every name and value percent-encoded as Signature V4 encodes them.
+    static func form(_ action: String, _ parameters: [(String, String)]) -> String {
+        ([("Action", action), ("Version", version)] + parameters).map { SignatureV4.encode($0.0) + "=" + SignatureV4.encode($0.1) }.joined(separator: "&")
+    }
+
+    func once<Answer: Decodable & Sendable>(_ action: String, _ parameters: [(String, String)], as answer: Answer.Type) async throws(Failure) -> Answer {
+        let body = Array(Self.form(action, parameters).utf8)
+        let contentType = "application/x-www-form-urlencoded; charset=utf-8"
+        var request = HTTPClientRequest(url: endpoint + "/")
+        request.method = .POST
+        request.headers.add(name: "Host", value: host)
+        request.headers.add(name: "Content-Type", value: contentType)
+        let signed = signer.sign(
+            SignatureV4.Request(method: "POST", path: "/", headers: [("Host", host), ("Content-Type", contentType)], body: body), date: Date())
+        for (name, value) in signed { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let status: UInt
+        let bytes: [UInt8]
+        do { (status, bytes) = try await exchange(request, action: action) } catch { throw Failure(code: nil, error: error) }
+        guard (200..<300).contains(status) else { throw failure(status: status, bytes: bytes, action: action) }
+        do { return try EC2XML.decode(answer, from: bytes, action: action) } catch { throw Failure(code: nil, error: error) }
+    }
+
+    /// The request and its whole answer within `timeout`, the body bounded.
+    func exchange(_ request: HTTPClientRequest, action: String) async throws(CloudError) -> (status: UInt, bytes: [UInt8]) {
+        let http = self.http
+        let timeout = self.timeout
+        let limit = Self.maximumAnswerBytes
+        do {
+            return try await withThrowingTaskGroup(of: (UInt, [UInt8])?.self) { group in
+                group.addTask {
+                    let response = try await http.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
+                    let buffer = try await response.body.collect(upTo: limit)
+                    return (response.status.code, Array(buffer.readableBytesView))
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let answer = first else {
+                    throw CloudError(.transient, "EC2 \(action): no answer within \(timeout)")
+                }
+                return answer
+            }
+        } catch let error as CloudError {
+            throw error
+        } catch is NIOTooManyBytesError {
+            throw CloudError(.badRequest, "EC2 \(action): the answer is larger than \(limit >> 20) MiB; refused")
+        } catch is CancellationError {
+            throw CloudError(.transient, "EC2 \(action): cancelled")
+        } catch let error as HTTPClientError {
+            throw CloudError(.transient, "EC2 \(action): \(Self.describe(error))")
+        } catch {
+            // Connection refused, reset, TLS failures: worth another attempt.
+            throw CloudError(.transient, "EC2 \(action): \(Text.escaped(String(describing: error)))")
+        }
+    }
+
+    static func describe(_ error: HTTPClientError) -> String {
+        switch error {
+        case .deadlineExceeded, .readTimeout, .connectTimeout: "timed out"
+        case .cancelled: "cancelled"
+        case .remoteConnectionClosed: "the connection closed before the answer"
+        default: Text.escaped(String(describing: error))
+        }
+    }
+
+    /// The cloud's error document (`<Response><Errors><Error><Code>`), as a `CloudError`
+    /// that keeps its code and message, escaped and with our own secrets blotted out.
+    func failure(status: UInt, bytes: [UInt8], action: String) -> Failure {
+        let document = try? EC2XML.decode(EC2ErrorDocument.self, from: bytes, action: action)
+        guard let error = document?.first, let code = error.code, !code.isEmpty else {
+            let kind: CloudError.Kind =
+                switch status {
+                case 500...599, 429: .transient
+                case 401, 403: .auth
+                default: .badRequest
+                }
+            return Failure(code: nil, error: CloudError(kind, "EC2 \(action): HTTP \(status) without an EC2 error document"))
+        }
+        let message = redacted(error.message ?? "")
+        let text = "EC2 \(action): \(Text.escaped(String(code.prefix(200)))): \(Text.escaped(String(message.prefix(1000))))"
+        return Failure(code: code, error: CloudError(Self.kind(code: code, status: status), text))
+    }
+
+    /// The credentials' secrets never leave in an error, even if an endpoint echoes them.
+    func redacted(_ text: String) -> String {
+        var text = text
+        for secret in [signer.credentials.secretAccessKey, signer.credentials.sessionToken ?? ""] where secret.count >= 8 {
+            text = text.replacingOccurrences(of: secret, with: "<redacted>")
+        }
+        return text
+    }
+
+    public static func kind(code: String, status: UInt) -> CloudError.Kind {
+        switch code {
+        case "InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientReservedInstanceCapacity", "Unsupported": .capacity
+        case "InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded", "InsufficientFreeAddressesInSubnet": .quota
+        case "AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch", "OptInRequired", "Blocked",
+            "PendingVerification", "ExpiredToken", "RequestExpired":
+            .auth
+        case "RequestLimitExceeded", "ServiceUnavailable", "Unavailable", "InternalError", "InternalFailure", "Throttling": .transient
+        default: (500...599).contains(status) ? .transient : .badRequest
+        }
+    }
+}
+
+/// EC2's XML, read with XMLCoder. Before the parser sees an answer, two things it cannot
+/// take are refused: document type declarations (entity expansion) and nesting deeper
+/// than any EC2 answer (the decoder recurses once per level).
+public enum EC2XML {
+    public static let maximumDepth = 64
+
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], action: String) throws(CloudError) -> T {
+        if let problem = refusal(bytes) { throw CloudError(.badRequest, "EC2 \(action): the answer is not EC2's XML (\(problem))") }
+        let decoder = XMLDecoder(trimValueWhitespaces: true, removeWhitespaceElements: true)
+        do { return try decoder.decode(type, from: Data(bytes)) } catch {
+            throw CloudError(.badRequest, "EC2 \(action): the answer is not EC2's XML (\(reason(error)))")
+        }
+    }
+
+    /// Why `bytes` must not reach the parser, if they must not. A scan of tags only:
+    /// text and quoted attribute values cannot fake a level.
+    static func refusal(_ bytes: [UInt8]) -> String? {
+        var depth = 0
+        var inTag = false
+        var quote: UInt8?
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inTag {
+                if let open = quote {
+                    if byte == open { quote = nil }
+                } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                    quote = byte
+                } else if byte == UInt8(ascii: ">") {
+                    if index > 0 && bytes[index - 1] == UInt8(ascii: "/") { depth -= 1 }
+                    inTag = false
+                }
+            } else if byte == UInt8(ascii: "<") {
+                let next = index + 1 < bytes.count ? bytes[index + 1] : 0
+                switch next {
+                case UInt8(ascii: "!"): return "it has a declaration (<!…)"
+                case UInt8(ascii: "?"):
+                    // <?xml …?>: skipped whole.
+                    while index + 1 < bytes.count && !(bytes[index] == UInt8(ascii: "?") && bytes[index + 1] == UInt8(ascii: ">")) { index += 1 }
+                    index += 2
+                    continue
+                case UInt8(ascii: "/"):
+                    depth -= 1
+                    inTag = true
+                default:
+                    depth += 1
+                    if depth > maximumDepth { return "it nests deeper than \(maximumDepth) elements" }
+                    inTag = true
+                }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// A decoding error in a line, without the answer's text.
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            "\(Text.escaped((context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))) is missing"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "\(Text.escaped(context.codingPath.map(\.stringValue).joined(separator: "."))) is not what EC2 sends"
+        case DecodingError.dataCorrupted: "malformed XML"
+        default: "unreadable"
+        }
+    }
+}
