@@ -62,7 +62,7 @@ extension Micado {
             let micado = try await Self.micadoRoundTrips(client, name, count: count)
 
             typealias B = BenchLaunch
-            print("attached execute (engine \(engine.engineVersion), API \(engine.apiVersion))")
+            print("attached execute (engine \(engine.engineVersion), API \(engine.apiVersion); \(BenchLaunch.buildDescription))")
             print("  session start to first output, \(sessions) each: direct median \(B.ms(B.percentile(directStart, 0.5))) ms, micado median \(B.ms(B.percentile(micadoStart, 0.5))) ms (\(String(format: "%.2fx", B.percentile(micadoStart, 0.5) / B.percentile(directStart, 0.5))))")
             let dm = B.percentile(direct, 0.5), mm = B.percentile(micado, 0.5), dp = B.percentile(direct, 0.99), mp = B.percentile(micado, 0.99)
             print(String(format: "  keystroke round trip, %d each: direct median %.3f ms p99 %.3f ms, micado median %.3f ms p99 %.3f ms (median %.2fx, p99 %.2fx)",

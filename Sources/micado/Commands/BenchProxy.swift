@@ -28,6 +28,14 @@ extension Micado {
 
         func run() async throws {
             let client = try ManagerClient.fromHome()
+            let run = BenchRun()
+            Console.err("bench run \(run.tag): container \(run.containerPrefix)proxy; removed at the end")
+            try await run.withCleanup(client: client, engine: nil, concurrency: 4) {
+                try await measure(client: client, run: run)
+            }
+        }
+
+        func measure(client: ManagerClient, run: BenchRun) async throws {
             // Build and push: a small image, three times (the first pushes every layer).
             var builds: [Double] = []
             for i in 0..<3 {
@@ -42,7 +50,7 @@ extension Micado {
             let port = Int.random(in: 18000...18999)
             let request = LaunchRequest(
                 image: "container-benchproxy", client: "benchproxy", domain: "bench.proxy.test", port: PortMapping(published: port, target: 80), memoryMiB: 32,
-                detach: true)
+                name: try ContainerName.parse(run.container("proxy")), detach: true)
             let created = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
             let view = try await Progress.waitUntilRunning(created, client: client, timeout: .seconds(120))
             guard let endpoint = view.endpoint else { throw MicadoError(.internal, "the bench container has no endpoint") }
@@ -56,7 +64,7 @@ extension Micado {
             let proxied = try await load(http, url: "http://127.0.0.1:\(proxyPort)/", host: "bench.proxy.test")
             try await client.send(.POST, "/v1/containers/\(view.name)/quit", json: QuitRequest(remove: true))
             func p(_ v: [Double], _ q: Double) -> Double { BenchLaunch.percentile(v, q) * 1000 }
-            print("proxy overhead, \(seconds) s per side, \(concurrency) concurrent keep-alive clients:")
+            print("proxy overhead, \(seconds) s per side, \(concurrency) concurrent keep-alive clients (\(BenchLaunch.buildDescription)):")
             print(String(format: "  direct to the container: %.0f req/s, p50 %.2f ms, p99 %.2f ms", Double(direct.count) / Double(seconds), p(direct, 0.5), p(direct, 0.99)))
             print(String(format: "  through Caddy:           %.0f req/s, p50 %.2f ms, p99 %.2f ms", Double(proxied.count) / Double(seconds), p(proxied, 0.5), p(proxied, 0.99)))
             print(String(format: "  ratio proxy/direct: throughput %.2fx, p50 %.2fx, p99 %.2fx", Double(proxied.count) / Double(direct.count),

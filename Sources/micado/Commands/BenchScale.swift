@@ -5,18 +5,27 @@ import NIOCore
 import NIOHTTP1
 
 extension Micado {
-    /// Packing and planner speed: pure, no manager needed.
+    /// Packing, consolidation and planner speed: pure, no manager needed.
     struct BenchPack: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "pack",
-            abstract: "Planner packing cost against a lower bound and two baselines; planner time at scale.")
+            abstract: "Planner packing cost against a lower bound and first-fit baselines on the same flavours; the scale-down and consolidation pass after containers leave; planner time at scale.")
 
         @Option(help: "Containers to pack.")
         var containers = 1000
 
-        @Option(help: "Seed of the mix of reservations.")
+        @Option(help: "Seed of the mix of reservations (and of which containers leave).")
         var seed: UInt64 = 42
 
+        @Option(help: "Share of the packed containers that leave before the consolidation pass, 0...1.")
+        var departures = 0.5
+
+        func validate() throws {
+            guard (1...200_000).contains(containers) else { throw ValidationError("--containers must be 1...200000") }
+            guard (0...1).contains(departures) else { throw ValidationError("--departures must be between 0 and 1") }
+        }
+
+        /// The flavours every packing here uses: the planner and every baseline (same sizes, same prices).
         static let flavours = [
             Flavour(name: "xs", cpus: 1, memoryMiB: 512, pricePerHour: 0.0116),
             Flavour(name: "s", cpus: 1, memoryMiB: 1024, pricePerHour: 0.0220),
@@ -25,6 +34,8 @@ extension Micado {
             Flavour(name: "xl", cpus: 4, memoryMiB: 8192, pricePerHour: 0.1536),
             Flavour(name: "2xl", cpus: 8, memoryMiB: 16384, pricePerHour: 0.3008),
         ]
+
+        typealias Instance = ScalingPlanner.Instance
 
         func run() async throws {
             var rng = SeededGenerator(seed: seed)
@@ -36,9 +47,9 @@ extension Micado {
             let plan = planner.plan(pending: tasks, instances: [], now: Date())
             let cost = plan.add.reduce(0) { $0 + $1.flavour.pricePerHour }
             let total = Double(tasks.reduce(0) { $0 + $1.memoryMiB })
-            guard let cheapestPerMiB = Self.flavours.map({ $0.pricePerHour / Double($0.memoryMiB) }).min(),
-                let fixed = Self.flavours.first(where: { $0.name == "l" })
-            else { throw MicadoError(.internal, "bench pack needs its flavour list, with an 'l'") }
+            guard let cheapestPerMiB = Self.flavours.map({ $0.pricePerHour / Double($0.memoryMiB) }).min() else {
+                throw MicadoError(.internal, "bench pack needs its flavour list")
+            }
             let bound = total * cheapestPerMiB
             var onePer = 0.0
             for t in tasks {
@@ -47,33 +58,167 @@ extension Micado {
                 }
                 onePer += price
             }
-            var bins: [Int] = []
-            for t in tasks {
-                if let i = bins.firstIndex(where: { $0 >= t.memoryMiB }) { bins[i] -= t.memoryMiB } else { bins.append(fixed.memoryMiB - t.memoryMiB) }
-            }
-            let firstFit = Double(bins.count) * fixed.pricePerHour
-            print("packing \(containers) containers (\(Int(total)) MiB reserved) over \(Self.flavours.count) flavours")
+            let flavourList = Self.flavours.map { String(format: "%@ %d MiB %.4f/h", $0.name, $0.memoryMiB, $0.pricePerHour) }.joined(separator: ", ")
+            print("packing \(containers) containers (\(Int(total)) MiB reserved) over \(Self.flavours.count) flavours (\(flavourList)); \(BenchLaunch.buildDescription)")
             print(String(format: "  lower bound (total × cheapest price per MiB): %.4f /h", bound))
-            print(String(format: "  micado planner: %.4f /h with %d instances = %.3fx the bound", cost, plan.add.count, cost / bound))
-            print(String(format: "  one instance per container: %.4f /h = %.3fx", onePer, onePer / bound))
-            print(String(format: "  first-fit in arrival order on one %@ node group: %.4f /h (%d nodes) = %.3fx", fixed.name, firstFit, bins.count, firstFit / bound))
+            print(String(format: "  micado planner: %.4f /h with %d instances (%@) = %.3fx the bound", cost, plan.add.count, Self.mix(plan.add.map(\.flavour)), cost / bound))
+            print(String(format: "  one instance per container (cheapest flavour that holds it): %.4f /h = %.3fx", onePer, onePer / bound))
+            // First-fit baselines on the planner's own flavours: a new node of the flavour with the
+            // lowest price per MiB that holds the container; then one node group per flavour.
+            let mixed = try Self.firstFit(tasks) { size in
+                Self.flavours.filter { $0.memoryMiB >= size }.min { ($0.pricePerHour / Double($0.memoryMiB), $0.pricePerHour) < ($1.pricePerHour / Double($1.memoryMiB), $1.pricePerHour) }
+            }
+            let mixedCost = mixed.reduce(0) { $0 + $1.pricePerHour }
+            print(String(format: "  first-fit in arrival order, each new node the flavour cheapest per MiB that holds the container: %.4f /h (%d nodes: %@) = %.3fx",
+                         mixedCost, mixed.count, Self.mix(mixed), mixedCost / bound))
+            let largestTask = tasks.map(\.memoryMiB).max() ?? 0
+            for flavour in Self.flavours {
+                guard flavour.memoryMiB >= largestTask else {
+                    print("  first-fit in arrival order on one \(flavour.name) node group: cannot hold a \(largestTask) MiB container")
+                    continue
+                }
+                let nodes = try Self.firstFit(tasks) { _ in flavour }
+                let groupCost = Double(nodes.count) * flavour.pricePerHour
+                print(String(format: "  first-fit in arrival order on one %@ node group: %.4f /h (%d nodes) = %.3fx", flavour.name, groupCost, nodes.count, groupCost / bound))
+            }
+
+            try consolidation(plan: plan, tasks: tasks, planner: planner, cheapestPerMiB: cheapestPerMiB)
 
             let bigPending = (0..<10_000).map { ScalingPlanner.PendingTask(id: "p\($0)", location: "l\($0 % 10)", memoryMiB: randomSize()) }
             let bigInstances = (0..<5_000).map { i in
-                ScalingPlanner.Instance(
+                Instance(
                     id: "i\(i)", location: "l\(i % 10)", capacityMiB: 4096, reservedMiB: Int.random(in: 2048...4096, using: &rng), pricePerHour: 0.08,
                     state: .ready, protected: false, createdAt: Date(timeIntervalSinceNow: -3600), idleSince: nil)
             }
             let bigPlanner = ScalingPlanner(
                 flavours: Dictionary(uniqueKeysWithValues: (0..<10).map { ("l\($0)", Self.flavours) }),
                 bounds: Dictionary(uniqueKeysWithValues: (0..<10).map { ("l\($0)", LocationBounds(min: 0, max: 100_000)) }), gracePeriod: 60)
+            let (times, _) = Self.timed(5) { bigPlanner.plan(pending: bigPending, instances: bigInstances, now: Date()) }
+            print(String(format: "planner time, 10,000 pending tasks and 5,000 instances (scale-up): median %.1f ms (of 5)", BenchLaunch.percentile(times, 0.5) * 1000))
+
+            // The scale-down and consolidation pass at the same scale: no pending task, 5,000 ready
+            // instances of 4 GiB in 10 locations, each 0–100 % full of movable containers.
+            var fleetRNG = SeededGenerator(seed: seed &+ 2)
+            let longAgo = Date(timeIntervalSinceNow: -3600)
+            let bigFleet = (0..<5_000).map { i in
+                let fill = Int.random(in: 0...4096, using: &fleetRNG)
+                var movable: [Int] = []
+                var used = 0
+                while true {
+                    let size = sizes[Int.random(in: sizes.indices, using: &fleetRNG)]
+                    guard used + size <= fill else { break }
+                    movable.append(size)
+                    used += size
+                }
+                return Instance(
+                    id: "i\(i)", location: "l\(i % 10)", capacityMiB: 4096, reservedMiB: used, pricePerHour: 0.08, state: .ready, protected: false,
+                    createdAt: longAgo, idleSince: used == 0 ? longAgo : nil, movableTasksMiB: movable)
+            }
+            let (passTimes, pass) = Self.timed(5) { bigPlanner.plan(pending: [], instances: bigFleet, now: Date()) }
+            let emptyCount = bigFleet.filter { $0.reservedMiB == 0 }.count
+            print(String(format: "planner time, scale-down and consolidation pass over 5,000 instances (%d empty), no pending task: median %.1f ms (of 5); it drains %d",
+                         emptyCount, BenchLaunch.percentile(passTimes, 0.5) * 1000, pass?.remove.count ?? 0))
+        }
+
+        /// The planner's own instances after a share of their containers left: what its scale-down
+        /// and consolidation pass removes, one pass and until nothing more drains, against the
+        /// bound of what is left and against repacking it from scratch.
+        func consolidation(plan: ScalingPlanner.Plan, tasks: [ScalingPlanner.PendingTask], planner: ScalingPlanner, cheapestPerMiB: Double) throws {
+            var rng = SeededGenerator(seed: seed &+ 1)
+            let leaving = Set(tasks.map(\.id).shuffled(using: &rng).prefix(Int((Double(tasks.count) * departures).rounded())))
+            let sizeOf = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0.memoryMiB) })
+            let now = Date()
+            let longAgo = now.addingTimeInterval(-3600)
+            let fleet = plan.add.enumerated().map { i, addition in
+                let staying = addition.tasks.filter { !leaving.contains($0) }.compactMap { sizeOf[$0] }
+                let reserved = staying.reduce(0, +)
+                return Instance(
+                    id: String(format: "n%05d", i), location: addition.location, capacityMiB: addition.flavour.memoryMiB, reservedMiB: reserved,
+                    pricePerHour: addition.flavour.pricePerHour, state: .ready, protected: false, createdAt: longAgo, idleSince: reserved == 0 ? longAgo : nil,
+                    movableTasksMiB: staying)
+            }
+            func cost(_ instances: [Instance]) -> Double { instances.reduce(0) { $0 + $1.pricePerHour } }
+            let left = fleet.reduce(0) { $0 + $1.reservedMiB }
+            let bound = Double(left) * cheapestPerMiB
+            func times(_ c: Double) -> String { bound > 0 ? String(format: "%.3fx", c / bound) : "n/a" }
+            print(String(format: "after %d of %d containers leave (seed %llu): %d instances hold %d MiB, %.4f /h = %@ the bound of what is left (%.4f /h)",
+                         leaving.count, tasks.count, seed, fleet.count, left, cost(fleet), times(cost(fleet)), bound))
+            let busy = fleet.filter { $0.reservedMiB > 0 }
+            print(String(format: "  only the empty instances removed: %.4f /h (%d instances) = %@", cost(busy), busy.count, times(cost(busy))))
+
+            let (passTimes, timedPass) = Self.timed(5) { planner.plan(pending: [], instances: fleet, now: now) }
+            let firstRemovals = (timedPass?.remove ?? []).map(\.instanceID)
+            let firstIDs = Set(firstRemovals)
+            let emptied = fleet.filter { firstIDs.contains($0.id) && $0.reservedMiB == 0 }.count
+            var current = try Self.drain(fleet, removing: firstRemovals)
+            print(String(format: "  planner scale-down and consolidation, one pass: drains %d (%d empty, %d consolidated) → %.4f /h (%d instances) = %@; pass time median %.2f ms (of 5)",
+                         firstRemovals.count, emptied, firstRemovals.count - emptied, cost(current), current.count, times(cost(current)), BenchLaunch.percentile(passTimes, 0.5) * 1000))
+            var passes = firstRemovals.isEmpty ? 0 : 1
+            while passes < 50 {
+                let next = planner.plan(pending: [], instances: current, now: now)
+                guard !next.remove.isEmpty else { break }
+                current = try Self.drain(current, removing: next.remove.map(\.instanceID))
+                passes += 1
+            }
+            print(String(format: "  planner passes until nothing more drains (moved containers placed best-fit, as the planner counts them): %d → %.4f /h (%d instances) = %@",
+                         passes, cost(current), current.count, times(cost(current))))
+            let staying = tasks.filter { !leaving.contains($0.id) }
+            let repacked = planner.plan(pending: staying, instances: [], now: now).add.reduce(0) { $0 + $1.flavour.pricePerHour }
+            print(String(format: "  reference, what is left packed from scratch by the planner (not a move micado makes): %.4f /h = %@", repacked, times(repacked)))
+        }
+
+        /// Instances after `removing` drain: each removed one's containers, largest first, go to the
+        /// instance with the least room that still takes them (the planner's own best fit).
+        static func drain(_ instances: [Instance], removing: [String]) throws -> [Instance] {
+            let gone = Set(removing)
+            var kept = instances.filter { !gone.contains($0.id) }
+            for id in removing {
+                guard let instance = instances.first(where: { $0.id == id }) else { continue }
+                for size in (instance.movableTasksMiB ?? []).sorted(by: >) {
+                    let target = kept.indices.filter { kept[$0].state == .ready && kept[$0].capacityMiB - kept[$0].reservedMiB >= size }
+                        .min { (kept[$0].capacityMiB - kept[$0].reservedMiB, kept[$0].id) < (kept[$1].capacityMiB - kept[$1].reservedMiB, kept[$1].id) }
+                    guard let target else { throw MicadoError(.internal, "bench pack: a \(size) MiB container of \(id) fits nowhere, though the planner drained it") }
+                    kept[target].reservedMiB += size
+                    kept[target].movableTasksMiB = (kept[target].movableTasksMiB ?? []) + [size]
+                    kept[target].idleSince = nil
+                }
+            }
+            return kept
+        }
+
+        /// First-fit in arrival order: each container goes to the first node with room, else to a
+        /// new node of the flavour `open` picks for it. Answers the nodes' flavours.
+        static func firstFit(_ tasks: [ScalingPlanner.PendingTask], open: (Int) -> Flavour?) throws -> [Flavour] {
+            var nodes: [(flavour: Flavour, free: Int)] = []
+            for task in tasks {
+                if let i = nodes.firstIndex(where: { $0.free >= task.memoryMiB }) {
+                    nodes[i].free -= task.memoryMiB
+                } else {
+                    guard let flavour = open(task.memoryMiB), flavour.memoryMiB >= task.memoryMiB else {
+                        throw MicadoError(.internal, "bench pack: no flavour holds a task of \(task.memoryMiB) MiB")
+                    }
+                    nodes.append((flavour, flavour.memoryMiB - task.memoryMiB))
+                }
+            }
+            return nodes.map(\.flavour)
+        }
+
+        /// "12 × 2xl, 1 × m", largest first.
+        static func mix(_ flavours: [Flavour]) -> String {
+            Dictionary(grouping: flavours, by: \.name).map { ($0.value[0].memoryMiB, "\($0.value.count) × \($0.key)") }.sorted { $0.0 > $1.0 }.map(\.1)
+                .joined(separator: ", ")
+        }
+
+        /// Runs `body` `runs` times; its durations in seconds and its last answer.
+        static func timed<T>(_ runs: Int, _ body: () -> T) -> ([Double], T?) {
             var times: [Double] = []
-            for _ in 0..<5 {
+            var last: T?
+            for _ in 0..<runs {
                 let start = ContinuousClock.now
-                _ = bigPlanner.plan(pending: bigPending, instances: bigInstances, now: Date())
+                last = body()
                 times.append((ContinuousClock.now - start).inSeconds)
             }
-            print(String(format: "planner time, 10,000 pending tasks and 5,000 instances: median %.1f ms (of 5)", BenchLaunch.percentile(times, 0.5) * 1000))
+            return (times, last)
         }
     }
 
@@ -109,14 +254,25 @@ extension Micado {
         func run() async throws {
             let client = try ManagerClient.fromHome()
             let clouds = try await client.json([CloudView].self, .GET, "/v1/clouds")
-            guard let cloud = clouds.first, let largest = cloud.flavours.max(by: { $0.memoryMiB < $1.memoryMiB }) else {
+            guard let cloud = clouds.first, cloud.flavours.contains(where: { $0.memoryMiB > 16 }) else {
                 throw MicadoError(.noCloud, "bench scale needs a manager with a cloud")
             }
             let health = try await client.json(HealthView.self, .GET, "/v1/health")
+            let run = BenchRun()
+            Console.err("bench run \(run.tag): containers \(run.containerPrefix)*; all removed at the end")
+            try await run.withCleanup(client: client, engine: nil, concurrency: 16) {
+                try await measure(client: client, cloud: cloud, health: health, run: run)
+            }
+        }
+
+        func measure(client: ManagerClient, cloud: CloudView, health: HealthView, run: BenchRun) async throws {
+            guard let largest = cloud.flavours.max(by: { $0.memoryMiB < $1.memoryMiB }) else { return }
             var rows: [[Double]] = []
             var names: [String] = []
             for i in 0..<count {
-                let request = LaunchRequest(image: image, client: "benchscale", arguments: ["sleep", "3600"], memoryMiB: largest.memoryMiB - 16, detach: true)
+                let request = LaunchRequest(
+                    image: image, client: "benchscale", arguments: ["sleep", "3600"], memoryMiB: largest.memoryMiB - 16,
+                    name: try ContainerName.parse(run.container("scale-\(i)")), detach: true)
                 let sent = Date()
                 let view = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
                 names.append(view.name.rawValue)
@@ -136,8 +292,8 @@ extension Micado {
                                    i + 1, row[0] * 1000, row[1] * 1000, row[2] * 1000, row[3] * 1000, row[4] * 1000))
             }
             func median(_ column: Int) -> Double { BenchLaunch.percentile(rows.map { $0[column] }, 0.5) * 1000 }
-            print("launch needing a new instance, \(count) runs (cloud \(cloud.name), flavour \(largest.name)):")
-            print(String(format: "  unplaceable launch → cloud create call: median %.0f ms (cluster-autoscaler scans every 10,000 ms)", median(0)))
+            print("launch needing a new instance, \(count) runs (cloud \(cloud.name), flavour \(largest.name); \(BenchLaunch.buildDescription)):")
+            print(String(format: "  unplaceable launch → cloud create call: median %.0f ms", median(0)))
             print(String(format: "  breakdown (median): decide %.0f, create %.0f, boot+join %.0f, schedule+start %.0f ms; launch-to-running %.0f ms",
                          median(0), median(1), median(2), median(3), median(4)))
             for name in names { try await client.send(.POST, "/v1/containers/\(name)/quit", json: QuitRequest(remove: true)) }
@@ -148,14 +304,16 @@ extension Micado {
             let each = max(6, (small.memoryMiB * 3) / containers - 1)
             Console.err("launching \(containers) containers of \(each) MiB…")
             var many: [String] = []
-            for _ in 0..<containers {
-                let request = LaunchRequest(image: image, client: "benchmem", arguments: ["sleep", "3600"], memoryMiB: each, detach: true)
+            for i in 0..<containers {
+                let request = LaunchRequest(
+                    image: image, client: "benchmem", arguments: ["sleep", "3600"], memoryMiB: each, name: try ContainerName.parse(run.container("mem-\(i)")),
+                    detach: true)
                 many.append(try await client.json(ContainerView.self, .POST, "/v1/containers", body: request).name.rawValue)
             }
             let start = ContinuousClock.now
             var runningCount = 0
             while ContinuousClock.now - start < .seconds(300) {
-                runningCount = try await client.json([ContainerView].self, .GET, "/v1/containers").filter { $0.state == .running }.count
+                runningCount = try await client.json([ContainerView].self, .GET, "/v1/containers").filter { $0.state == .running && $0.name.rawValue.hasPrefix(run.container("mem-")) }.count
                 if runningCount == containers { break }
                 try await Task.sleep(for: .seconds(1))
             }
