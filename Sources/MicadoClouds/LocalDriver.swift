@@ -53,14 +53,36 @@ public struct LocalDriver: CloudDriver {
         let dir = directory(id)
         let address = try withLock { () throws(CloudError) -> String in
             let address = try freeAddress()
-            do {
-                try FileManager.default.createDirectory(atPath: dir + "/tls", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                try write(address, "address", of: id)
-            } catch { throw CloudError(.transient, "cannot create \(dir): \(error)") }
+            try claim(id, address: address)
             return address
         }
+        let userData: String
+        do { userData = try BootDocument.render(request.userData, address: address, authority: authority) } catch {
+            try? await delete(id)
+            throw error
+        }
+        try await boot(id: id, address: address, userData: userData, memoryMiB: request.flavour.memoryMiB, flavour: request.flavour.name, tags: request.tags)
+        return CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)", tags: request.tags)
+    }
+
+    /// Makes the instance's folder and records its address (under the lock, for `freeAddress`).
+    func claim(_ id: String, address: String) throws(CloudError) {
+        let dir = directory(id)
         do {
-            try prepare(id: id, address: address, request: request)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try write(address, "address", of: id)
+        } catch { throw CloudError(.transient, "cannot create \(dir): \(error)") }
+    }
+
+    /// Boots a machine at `address` from a cloud-init document, as a cloud's hypervisor
+    /// would: in a namespace on the bridge, applying the document (see `apply`). `create`
+    /// uses it; so do the tests' stand-in hypervisor for other clouds (EC2 against moto),
+    /// which boots what the manager sent to that cloud.
+    public func boot(id: String, address: String, userData: String, memoryMiB: Int, flavour: String, tags: [String: String]) async throws(CloudError) {
+        let dir = directory(id)
+        do {
+            if !FileManager.default.fileExists(atPath: dir + "/address") { try withLock { () throws(CloudError) in try claim(id, address: address) } }
+            try prepare(id: id, address: address, userData: userData, memoryMiB: memoryMiB, flavour: flavour, tags: tags)
             let boot = try await ChildProcess.run("/usr/bin/setsid", ["-f", "/bin/bash", dir + "/boot.sh", dir])
             guard boot.status == 0 else { throw CloudError(.transient, "cannot start the boot of \(id): \(boot.output)") }
         } catch let error as CloudError {
@@ -70,20 +92,17 @@ public struct LocalDriver: CloudDriver {
             try? await delete(id)
             throw CloudError(.transient, "cannot create instance \(id): \(error)")
         }
-        logger.info("local instance booting", metadata: ["instance.id": "\(id)", "instance.address": "\(address)", "instance.flavour": "\(request.flavour.name)"])
-        return CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)", tags: request.tags)
+        logger.info("local instance booting", metadata: ["instance.id": "\(id)", "instance.address": "\(address)", "instance.flavour": "\(flavour)"])
     }
 
-    func prepare(id: String, address: String, request: CreateInstanceRequest) throws {
+    func prepare(id: String, address: String, userData: String, memoryMiB: Int, flavour: String, tags: [String: String]) throws {
         let dir = directory(id)
         func write(_ text: String, _ name: String, mode: Int16 = 0o600) throws { try self.write(text, name, of: id, mode: mode) }
         // First, so that nothing this instance starts can exist without its way out.
         try write(Self.teardownFile(id: id, directory: dir), "teardown", mode: 0o700)
-        let tags = String(decoding: try JSONEncoder().encode(request.tags), as: UTF8.self)
-        try write(tags, "tags.json")
-        try write(request.flavour.name, "flavour")
+        try write(String(decoding: try JSONEncoder().encode(tags), as: UTF8.self), "tags.json")
+        try write(flavour, "flavour")
         // The same document a real cloud would get as user data (it holds the engine's key: 0600).
-        let userData = try BootDocument.render(request.userData, address: address, authority: authority)
         try write(userData, "user-data")
         try Self.apply(try BootDocument.parse(userData), root: dir + "/root")
         let prefix = network.bridgeCIDR.split(separator: "/").last.map(String.init) ?? "24"
@@ -96,7 +115,7 @@ public struct LocalDriver: CloudDriver {
             PREFIX=\(prefix)
             BRIDGE=\(network.bridge)
             BRIDGE_CIDR=\(network.bridgeCIDR)
-            MEM_BYTES=\(request.flavour.memoryMiB << 20)
+            MEM_BYTES=\(memoryMiB << 20)
             CA=\(authority.caCertificate)
             CLIENT_CERT=\(authority.clientCertificate)
             CLIENT_KEY=\(authority.clientKey)
