@@ -113,9 +113,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What several test targets share: moto on loopback, test credentials, a network in moto.
+        .target(
+            name: "MicadoTestSupport",
+            dependencies: ["MicadoClouds", "MicadoCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/MicadoTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "MicadoCloudsTests", dependencies: ["MicadoClouds", "MicadoCore"], resources: [.copy("Resources")], swiftSettings: swiftSettings),
+            name: "MicadoCloudsTests",
+            dependencies: [
+                "MicadoClouds", "MicadoCore",
+                // The EC2 tests' fault-injecting proxy in front of moto.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources")], swiftSettings: swiftSettings),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoStoreTests", dependencies: ["MicadoStore", "MicadoCore"], swiftSettings: swiftSettings),
@@ -134,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds",
+                "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

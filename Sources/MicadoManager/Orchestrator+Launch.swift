@@ -48,7 +48,7 @@ extension Orchestrator {
         try await store.insertContainer(
             record, event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)"))
         if !clouds.isEmpty, try await store.image(image)?.reference == nil {
-            try await distributeImage(image, location: record.location ?? configuration.defaults.location)
+            try await distributeImage(image, location: record.location ?? defaultLocation)
         }
         record = try await ensureService(record)
         await snapshots.invalidate()
@@ -131,7 +131,7 @@ extension Orchestrator {
         if clouds.isEmpty {
             return record.location.map { .init(constraints: ["node.labels.\(Label.location) == \($0)"]) }
         }
-        var constraints = ["node.labels.\(Label.location) == \(record.location ?? configuration.defaults.location)"]
+        var constraints = ["node.labels.\(Label.location) == \(record.location ?? defaultLocation)"]
         if record.location == nil { constraints.append("node.labels.\(Label.purpose) != database") }
         return .init(constraints: constraints)
     }

@@ -137,6 +137,15 @@ public final class Orchestrator: Sendable {
                 createdAt: existing?.createdAt ?? now, updatedAt: now))
     }
 
+    /// Where a container launched without `-l` goes: the configured default location when
+    /// it has instances to offer (the manager's own engine, or a cloud's location), else the
+    /// first location of the first cloud (a manager whose only cloud is EC2 has no "local").
+    var defaultLocation: String {
+        let configured = configuration.defaults.location
+        guard !clouds.isEmpty, !clouds.locations.contains(configured) else { return configured }
+        return clouds.configurations.first.flatMap { $0.locations.keys.sorted().first } ?? configured
+    }
+
     /// Where ports published on `node` answer.
     func publishAddress(for node: Node) -> String? {
         if node.spec.role == "manager", let address = configuration.docker.publishAddress { return address }

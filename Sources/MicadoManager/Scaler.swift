@@ -60,7 +60,7 @@ extension Orchestrator {
             guard let serviceID = record.serviceID, let tasks = snapshot.tasksByService[serviceID] else { continue }
             guard !tasks.contains(where: { $0.status.state == "running" && $0.desiredState == "running" }) else { continue }
             if tasks.contains(where: Self.isWaitingForCapacity) {
-                pending.append(.init(id: record.name, location: record.location ?? configuration.defaults.location, memoryMiB: record.memoryMiB))
+                pending.append(.init(id: record.name, location: record.location ?? defaultLocation, memoryMiB: record.memoryMiB))
             }
         }
         let records = try await store.instances()
@@ -140,7 +140,7 @@ extension Orchestrator {
         let record = try await record(named: name)
         let view = try await view(of: record)
         var lines: [String] = []
-        let location = record.location ?? configuration.defaults.location
+        let location = record.location ?? defaultLocation
         switch view.state {
         case .running:
             lines.append("\(name) runs on \(view.node ?? "?")" + (view.endpoint.map { " and answers at \($0)" } ?? ""))

@@ -17,7 +17,7 @@ struct CloudTests {
     }
 
     /// Polls until `condition` holds, for at most `seconds`.
-    static func eventually(_ seconds: Int, _ what: String, _ condition: () throws -> Bool) async throws {
+    static func eventually(_ seconds: Int, _ what: String, _ condition: () async throws -> Bool) async throws {
         guard try await becomesTrue(within: seconds, every: .milliseconds(200), condition) else {
             throw MicadoError(.timeout, "not within \(seconds) s: \(what)")
         }

@@ -25,7 +25,10 @@ final class ManagerFixture: @unchecked Sendable {
     let port: Int
     let proxyPort: Int
     var manager: ChildProcess?
-    var clouds: String?
+    /// Makes clouds.yaml once the fixture's engine and bridge exist (nil: no clouds).
+    var cloudsFile: ((ManagerFixture) async throws -> String)?
+    /// Added to the manager's environment (a cloud's credentials, say).
+    var managerEnvironment: [String: String] = [:]
     let http = EngineClient.makeHTTPClient()
 
     static let packageRoot: String = {
@@ -149,7 +152,9 @@ final class ManagerFixture: @unchecked Sendable {
         try await with(cloudsFile: nil, body)
     }
 
-    static func with(cloudsFile: ((ManagerFixture) -> String)?, _ body: (ManagerFixture) async throws -> Void) async throws {
+    static func with(
+        cloudsFile: ((ManagerFixture) async throws -> String)?, environment: [String: String] = [:], _ body: (ManagerFixture) async throws -> Void
+    ) async throws {
         if !enginesAvailable && mustRun {
             Issue.record("CI=true but this machine cannot run dockerd as root: the integration tests must run in CI")
             return
@@ -160,7 +165,8 @@ final class ManagerFixture: @unchecked Sendable {
             await EnvironmentSlots.shared.release()
             throw error
         }
-        fixture.clouds = cloudsFile?(fixture)
+        fixture.cloudsFile = cloudsFile
+        fixture.managerEnvironment = environment
         do {
             try await fixture.setUp()
             try await body(fixture)
@@ -185,7 +191,7 @@ final class ManagerFixture: @unchecked Sendable {
             "--proxy-port", String(proxyPort), "--proxy-tls-port", String(proxyPort + 2),
         ])
         guard initialised.status == 0 else { throw MicadoError(.internal, "micado init failed: \(initialised)") }
-        if let clouds { try clouds.write(toFile: home + "/clouds.yaml", atomically: true, encoding: .utf8) }
+        if let cloudsFile { try await cloudsFile(self).write(toFile: home + "/clouds.yaml", atomically: true, encoding: .utf8) }
         try await startManager()
     }
 
@@ -221,7 +227,7 @@ final class ManagerFixture: @unchecked Sendable {
     /// Starts `micado manager` and waits until its API answers.
     func startManager(_ arguments: [String] = []) async throws {
         let log = state + "/manager.log"
-        let environment = ProcessInfo.processInfo.environment.merging(["MICADO_HOME": home]) { _, b in b }
+        let environment = ProcessInfo.processInfo.environment.merging(managerEnvironment.merging(["MICADO_HOME": home]) { _, b in b }) { _, b in b }
         let process = try ChildProcess.start(Self.micadoBinary, ["manager"] + arguments, environment: environment, output: log)
         manager = process
         let deadline = ContinuousClock.now + .seconds(30)

@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import MicadoClouds
+import MicadoCore
+import MicadoTestSupport
+import Testing
+
+/// What micado sends to EC2 is what boots: moto plays EC2 (its subnet is the manager's
+/// bridge network), and a stand-in hypervisor boots each instance moto reports, at the
+/// address moto gave it, from the user data read back through the API, with the local
+/// boot path. The manager then joins it over mutual TLS, runs a container there, and
+/// terminates it through the API when it is idle.
+@Suite(.enabled(if: (ManagerFixture.enginesAvailable && Moto.executable != nil) || ManagerFixture.mustRun, ManagerFixture.skipNote))
+struct EC2EndToEndTests {
+    /// Boots what moto runs, tears down what it terminates.
+    actor Hypervisor {
+        let api: EC2API
+        let driver: LocalDriver
+        var booted: [String: String] = [:]  // EC2 id → local machine id
+        var bootErrors: [String] = []
+
+        init(api: EC2API, fixture: ManagerFixture) {
+            self.api = api
+            driver = LocalDriver(
+                cloud: "hypervisor",
+                network: .init(
+                    bridge: fixture.bridge, bridgeCIDR: "\(fixture.subnetPrefix).1/24", firstAddress: "\(fixture.subnetPrefix).4",
+                    lastAddress: "\(fixture.subnetPrefix).254", managerAddress: fixture.engineIP),
+                stateDirectory: fixture.state + "/hypervisor", authority: CertificateAuthority(directory: fixture.home + "/tls"),
+                logger: Logger(label: "hypervisor"))
+        }
+
+        struct UserDataAnswer: Decodable, Sendable {
+            struct Value: Decodable, Sendable { var value: String? }
+            var userData: Value?
+        }
+
+        static func machineID(_ ec2ID: String) -> String { "i" + String(ec2ID.filter(\.isHexDigit).suffix(10)) }
+
+        func step() async throws {
+            let seen = try await EC2TestSetup.seen(api)
+            for instance in seen {
+                let alive = instance.state == "pending" || instance.state == "running"
+                if alive, booted[instance.id] == nil, let address = instance.privateAddress {
+                    let answer = try await api.call(
+                        "DescribeInstanceAttribute", [("InstanceId", instance.id), ("Attribute", "userData")], as: UserDataAnswer.self)
+                    guard let encoded = answer.userData?.value, let data = Data(base64Encoded: encoded) else {
+                        bootErrors.append("\(instance.id) has no user data")
+                        continue
+                    }
+                    let machine = Self.machineID(instance.id)
+                    booted[instance.id] = machine
+                    do {
+                        try await driver.boot(
+                            id: machine, address: address, userData: String(decoding: data, as: UTF8.self), memoryMiB: 512, flavour: "t3.small", tags: [:])
+                    } catch { bootErrors.append("\(instance.id): \(error)") }
+                } else if !alive, let machine = booted[instance.id] {
+                    try await driver.delete(machine)
+                    booted[instance.id] = nil
+                }
+            }
+        }
+
+        func shutdown() async {
+            for machine in booted.values { try? await driver.delete(machine) }
+            booted = [:]
+        }
+
+        func machines() -> [String: String] { booted }
+        func errors() -> [String] { bootErrors }
+    }
+
+    @Test func aContainerRunsOnAnEC2InstanceBootedFromWhatMicadoSent() async throws {
+        try await Moto.withServer { moto in
+            let api = try EC2TestSetup.api(moto.endpoint)
+            // The fixture's bridge network is the subnet; built before the manager starts.
+            var network: EC2TestSetup.Network?
+            var hypervisor: Hypervisor?
+            try await ManagerFixture.with(
+                cloudsFile: { f in
+                    // moto's subnet is the fixture's bridge network: what moto hands out is reachable here.
+                    let made = try await EC2TestSetup.network(api, cidr: "\(f.subnetPrefix).0/24", vpcCIDR: "10.213.0.0/16")
+                    network = made
+                    return """
+                        clouds:
+                          aws:
+                            driver: ec2
+                            region: \(EC2TestSetup.region)
+                            endpoint: \(moto.endpoint)
+                            locations:
+                              \(EC2TestSetup.zone): {min: 0, max: 2, subnet: \(made.subnet)}
+                            flavours:
+                              - {name: t3.small, cpus: 2, memoryMiB: 512, pricePerHour: 0.02}
+                            applications: {node: \(made.image)}
+                            securityGroups: [\(made.securityGroup)]
+                            timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+                        """
+                },
+                environment: ["AWS_ACCESS_KEY_ID": TestCredentials.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": TestCredentials.secret]
+            ) { f in
+                let machine = Hypervisor(api: api, fixture: f)
+                hypervisor = machine
+                let running = Task {
+                    while !Task.isCancelled {
+                        try? await machine.step()
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                defer { running.cancel() }
+
+                let launch = try f.micado([
+                    "launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-p", "8080", "-m", "100m", "--timeout", "90",
+                    "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www",
+                ])
+                let bootErrors = await machine.errors()
+                #expect(launch.status == 0, "\(launch)\n\(bootErrors)")
+                // moto ran exactly one instance, tagged as micado's, in the subnet.
+                let seen = try await EC2TestSetup.seen(api).filter { $0.state == "running" || $0.state == "pending" }
+                #expect(seen.count == 1, "\(seen)")
+                let instance = try #require(seen.first)
+                #expect(instance.subnet == network?.subnet)
+                #expect(instance.tags["micado:tag"] == "auto" && instance.tags["micado:manager"] != nil && instance.tags["micado:token"] != nil)
+                // micado's view agrees, and the container answers at the address moto gave.
+                let views = try WireFormat.decoder().decode([InstanceView].self, from: Data(try f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
+                let view = try #require(views.first { $0.cloud == "aws" })
+                #expect(view.cloudID == instance.id && view.address == instance.privateAddress && view.state == "ready", "\(view)")
+                let container = try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+                #expect(container.first?.node == view.id)
+                let address = try #require(instance.privateAddress)
+                #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the EC2 instance")
+                // No key material in the manager's events or log.
+                let events = try f.micado(["events", "--limit", "200"]).stdout
+                #expect(!events.contains("PRIVATE KEY"))
+                #expect(!((try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? "").contains("PRIVATE KEY"))
+
+                // Idle: drained and terminated through the API; the machine goes with it.
+                #expect(try f.micado(["quit", "-n", "container-web", "-rm"]).status == 0)
+                try await CloudTests.eventually(60, "the idle instance is terminated in moto") {
+                    try await EC2TestSetup.seen(api).allSatisfy { $0.state == "terminated" || $0.state == "shutting-down" }
+                }
+                try await CloudTests.eventually(20, "the hypervisor tears the machine down") { await machine.machines().isEmpty }
+                #expect(try ManagerFixture.leftovers(of: Hypervisor.machineID(instance.id)).isEmpty)
+                let errors = await machine.errors()
+                #expect(errors.isEmpty, "\(errors)")
+            }
+            await hypervisor?.shutdown()
+        }
+    }
+}
