@@ -54,9 +54,11 @@ extension Orchestrator {
         try await store.insertInstance(
             record, event: event("instance.create", id, "starting \(flavour.name) on \(cloud.name) in \(location) (tag \(request.tag)): \(reason)"))
         let create = try createRequest(for: record, flavour: flavour, machineImage: machineImage)
+        CrashPoint.reached(.beforeCreate)
         let instance: CloudInstance
         do {
             instance = try await driver.retrying { () throws(CloudError) in try await driver.create(create) }
+            CrashPoint.reached(.afterCreate)
         } catch {
             try await store.deleteInstance(id, event: event("instance.create-failed", id, "\(cloud.name) refused \(flavour.name): \(error)"))
             throw MicadoError(error.kind.code, "\(cloud.name) could not start \(flavour.name): \(error.message)")

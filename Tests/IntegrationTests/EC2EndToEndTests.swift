@@ -70,12 +70,14 @@ struct EC2EndToEndTests {
         func errors() -> [String] { bootErrors }
     }
 
-    @Test func aContainerRunsOnAnEC2InstanceBootedFromWhatMicadoSent() async throws {
+    /// A manager whose only cloud is EC2 (moto on loopback, its subnet the fixture's bridge
+    /// network), with the stand-in hypervisor running; everything stopped by pid at the end.
+    static func withEC2(_ body: (ManagerFixture, EC2API, Hypervisor, EC2TestSetup.Network) async throws -> Void) async throws {
         try await Moto.withServer { moto in
             let api = try EC2TestSetup.api(moto.endpoint)
-            // The fixture's bridge network is the subnet; built before the manager starts.
             var network: EC2TestSetup.Network?
             var hypervisor: Hypervisor?
+            defer { if let hypervisor { Task { await hypervisor.shutdown() } } }
             try await ManagerFixture.with(
                 cloudsFile: { f in
                     // moto's subnet is the fixture's bridge network: what moto hands out is reachable here.
@@ -107,43 +109,78 @@ struct EC2EndToEndTests {
                     }
                 }
                 defer { running.cancel() }
-
-                let launch = try f.micado([
-                    "launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-p", "8080", "-m", "100m", "--timeout", "90",
-                    "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www",
-                ])
-                let bootErrors = await machine.errors()
-                #expect(launch.status == 0, "\(launch)\n\(bootErrors)")
-                // moto ran exactly one instance, tagged as micado's, in the subnet.
-                let seen = try await EC2TestSetup.seen(api).filter { $0.state == "running" || $0.state == "pending" }
-                #expect(seen.count == 1, "\(seen)")
-                let instance = try #require(seen.first)
-                #expect(instance.subnet == network?.subnet)
-                #expect(instance.tags["micado:tag"] == "auto" && instance.tags["micado:manager"] != nil && instance.tags["micado:token"] != nil)
-                // micado's view agrees, and the container answers at the address moto gave.
-                let views = try WireFormat.decoder().decode([InstanceView].self, from: Data(try f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
-                let view = try #require(views.first { $0.cloud == "aws" })
-                #expect(view.cloudID == instance.id && view.address == instance.privateAddress && view.state == "ready", "\(view)")
-                let container = try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
-                #expect(container.first?.node == view.id)
-                let address = try #require(instance.privateAddress)
-                #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the EC2 instance")
-                // No key material in the manager's events or log.
-                let events = try f.micado(["events", "--limit", "200"]).stdout
-                #expect(!events.contains("PRIVATE KEY"))
-                #expect(!((try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? "").contains("PRIVATE KEY"))
-
-                // Idle: drained and terminated through the API; the machine goes with it.
-                #expect(try f.micado(["quit", "-n", "container-web", "-rm"]).status == 0)
-                try await CloudTests.eventually(60, "the idle instance is terminated in moto") {
-                    try await EC2TestSetup.seen(api).allSatisfy { $0.state == "terminated" || $0.state == "shutting-down" }
+                guard let network else { throw TestFailure("no network was made in moto") }
+                do { try await body(f, api, machine, network) } catch {
+                    running.cancel()
+                    await machine.shutdown()
+                    throw error
                 }
-                try await CloudTests.eventually(20, "the hypervisor tears the machine down") { await machine.machines().isEmpty }
-                #expect(try ManagerFixture.leftovers(of: Hypervisor.machineID(instance.id)).isEmpty)
-                let errors = await machine.errors()
-                #expect(errors.isEmpty, "\(errors)")
+                running.cancel()
+                await machine.shutdown()
             }
-            await hypervisor?.shutdown()
+        }
+    }
+
+    @Test func aContainerRunsOnAnEC2InstanceBootedFromWhatMicadoSent() async throws {
+        try await Self.withEC2 { f, api, machine, network in
+            let launch = try f.micado([
+                "launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-p", "8080", "-m", "100m", "--timeout", "90",
+                "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www",
+            ])
+            let bootErrors = await machine.errors()
+            #expect(launch.status == 0, "\(launch)\n\(bootErrors)")
+            // moto ran exactly one instance, tagged as micado's, in the subnet.
+            let seen = try await EC2TestSetup.seen(api).filter { $0.state == "running" || $0.state == "pending" }
+            #expect(seen.count == 1, "\(seen)")
+            let instance = try #require(seen.first)
+            #expect(instance.subnet == network.subnet)
+            #expect(instance.tags["micado:tag"] == "auto" && instance.tags["micado:manager"] != nil && instance.tags["micado:token"] != nil)
+            // micado's view agrees, and the container answers at the address moto gave.
+            let views = try WireFormat.decoder().decode([InstanceView].self, from: Data(try f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
+            let view = try #require(views.first { $0.cloud == "aws" })
+            #expect(view.cloudID == instance.id && view.address == instance.privateAddress && view.state == "ready", "\(view)")
+            let container = try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+            #expect(container.first?.node == view.id)
+            let address = try #require(instance.privateAddress)
+            #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the EC2 instance")
+            // No key material in the manager's events or log.
+            let events = try f.micado(["events", "--limit", "200"]).stdout
+            #expect(!events.contains("PRIVATE KEY"))
+            #expect(!((try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? "").contains("PRIVATE KEY"))
+
+            // Idle: drained and terminated through the API; the machine goes with it.
+            #expect(try f.micado(["quit", "-n", "container-web", "-rm"]).status == 0)
+            try await CloudTests.eventually(60, "the idle instance is terminated in moto") {
+                try await EC2TestSetup.seen(api).allSatisfy { $0.state == "terminated" || $0.state == "shutting-down" }
+            }
+            try await CloudTests.eventually(20, "the hypervisor tears the machine down") { await machine.machines().isEmpty }
+            #expect(try ManagerFixture.leftovers(of: Hypervisor.machineID(instance.id)).isEmpty)
+            let errors = await machine.errors()
+            #expect(errors.isEmpty, "\(errors)")
+        }
+    }
+
+    /// kill -9 between the record and RunInstances, and between RunInstances and storing its
+    /// answer (moto ignores ClientToken: the resumed create must find the first by its token tag).
+    @Test(arguments: ["instance.before-create", "instance.after-create"])
+    func managerKilledMidCreateLeavesExactlyOneInstance(crashAt point: String) async throws {
+        try await Self.withEC2 { f, api, machine, _ in
+            try await f.stopManager()
+            f.managerEnvironment["MICADO_CRASH_AT"] = point
+            try await f.startManager()
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600"]).status == 0)
+            #expect(try await f.managerExit(within: 30) == 128 + SIGKILL, "the manager died at \(point)")
+            let alive = { try await EC2TestSetup.seen(api).filter { $0.state == "pending" || $0.state == "running" } }
+            #expect(try await alive().count == (point == "instance.after-create" ? 1 : 0))
+
+            f.managerEnvironment["MICADO_CRASH_AT"] = nil
+            try await f.startManager()
+            try await CloudTests.eventually(90, "the container runs") { try CloudTests.containers(f).first?.state == .running }
+            #expect(try await alive().count == 1, "exactly one instance in moto")
+            let views = try WireFormat.decoder().decode([InstanceView].self, from: Data(try f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
+            #expect(views.filter { $0.cloud == "aws" }.count == 1)
+            let errors = await machine.errors()
+            #expect(errors.isEmpty, "\(errors)")
         }
     }
 }

@@ -242,6 +242,20 @@ final class ManagerFixture: @unchecked Sendable {
         throw MicadoError(.timeout, "the manager did not answer within 30 s")
     }
 
+    /// Waits until the manager exits by itself (a crash point, say); returns its status.
+    func managerExit(within seconds: Int) async throws -> Int32 {
+        guard let process = manager else { throw MicadoError(.internal, "no manager running") }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if let status = process.poll() {
+                manager = nil
+                return status
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw MicadoError(.timeout, "the manager did not exit within \(seconds) s")
+    }
+
     /// Stops the manager with `signal` and waits for it; returns its exit status.
     @discardableResult
     func stopManager(signal: Int32 = SIGTERM) async throws -> Int32 {

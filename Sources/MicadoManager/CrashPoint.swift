@@ -1,0 +1,26 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Named moments where the crash tests kill the manager (SIGKILL to itself), instead of
+/// guessing the moment with a sleep. Armed only by `MICADO_CRASH_AT=<name>` in the
+/// manager's environment; each name is where a crash would leave half-done work that the
+/// next start must finish.
+enum CrashPoint: String, CaseIterable {
+    /// The instance record is stored; the cloud's create call has not been made.
+    case beforeCreate = "instance.before-create"
+    /// The cloud made the instance; its answer (cloud ID, address) is not stored yet.
+    case afterCreate = "instance.after-create"
+
+    static let armed: CrashPoint? = ProcessInfo.processInfo.environment["MICADO_CRASH_AT"].flatMap(CrashPoint.init(rawValue:))
+
+    /// Dies here when armed for this point.
+    static func reached(_ point: CrashPoint) {
+        guard armed == point else { return }
+        FileHandle.standardError.write(Data("micado: crash point \(point.rawValue) reached (MICADO_CRASH_AT): killing myself\n".utf8))
+        kill(getpid(), SIGKILL)
+        while true { pause() }
+    }
+}
