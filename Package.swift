@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "MicadoCloudsTests",
             dependencies: [
-                "MicadoClouds", "MicadoCore",
+                "MicadoClouds", "MicadoCore", "MicadoTestSupport",
                 // The EC2 tests' fault-injecting proxy in front of moto.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -10,6 +10,8 @@
 #   docker-registry the private registry that build pushes to and instances pull from
 #   apache2-utils   htpasswd, for the registry's bcrypt password file
 #   cloud-init      the tests check every boot document micado renders with `cloud-init schema`
+#   python3-pip     pip, for moto (Debian does not package it)
+#   moto[server]    from PyPI: moto_server, the EC2 API the ec2 driver's tests run against on 127.0.0.1
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -24,11 +26,18 @@ command -v caddy >/dev/null || need+=(caddy)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v cloud-init >/dev/null || need+=(cloud-init)
+command -v moto_server >/dev/null || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v moto_server >/dev/null; then
+  echo "installing: moto[server] (PyPI)" >&2
+  # Debian marks its Python as externally managed (PEP 668): pip then needs --break-system-packages.
+  python3 -m pip install -q 'moto[server]' 2>/dev/null || python3 -m pip install -q --break-system-packages 'moto[server]'
+  command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pip install" >&2; exit 1; }
 fi
 # Debian's docker.io enables a system dockerd; micado never uses it and starts its own.
 command -v swift >/dev/null || [ -x /opt/swift/usr/bin/swift ] || { echo "Swift 6 is needed (swift.org); not found" >&2; exit 1; }

@@ -39,11 +39,13 @@ public struct EC2API: Sendable {
     let logger: Logger
 
     /// micado's own client: no redirects (a signed request goes to its endpoint or nowhere),
-    /// no decompression. It lives as long as the process.
+    /// no decompression, and a failed connection fails the attempt at once (the retries
+    /// here decide what comes next). It lives as long as the process.
     static let sharedClient: HTTPClient = {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(30)), decompression: .disabled)
         configuration.httpVersion = .http1Only
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
@@ -81,9 +83,11 @@ public struct EC2API: Sendable {
     }
 
     /// `call`, with the cloud's error code kept.
-    public func send<Answer: Decodable & Sendable>(_ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type) async throws(Failure)
-        -> Answer
-    {
+    /// `attempts` overrides the policy's (1: the caller retries itself).
+    public func send<Answer: Decodable & Sendable>(
+        _ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type, attempts: Int? = nil
+    ) async throws(Failure) -> Answer {
+        let attempts = attempts ?? retry.attempts
         var attempt = 1
         while true {
             if Task.isCancelled { throw Failure(code: nil, error: CloudError(.transient, "EC2 \(action): cancelled")) }
@@ -91,7 +95,7 @@ public struct EC2API: Sendable {
                 return try await once(action, parameters, as: answer)
             } catch {
                 guard error.error.kind == .transient else { throw error }
-                guard attempt < retry.attempts else {
+                guard attempt < attempts else {
                     var last = error
                     if attempt > 1 { last.error.message += " (\(attempt) attempts)" }
                     throw last
@@ -153,7 +157,7 @@ public struct EC2API: Sendable {
                 }
                 defer { group.cancelAll() }
                 guard let first = try await group.next(), let answer = first else {
-                    throw CloudError(.transient, "EC2 \(action): no answer within \(timeout)")
+                    throw CloudError(.transient, "EC2 \(action): timed out (no whole answer within \(timeout))")
                 }
                 return answer
             }
@@ -220,9 +224,10 @@ public struct EC2API: Sendable {
     }
 }
 
-/// EC2's XML, read with XMLCoder. Before the parser sees an answer, two things it cannot
-/// take are refused: document type declarations (entity expansion) and nesting deeper
-/// than any EC2 answer (the decoder recurses once per level).
+/// EC2's XML, read with XMLCoder. Before the parser sees an answer, what it cannot take is
+/// refused: document type declarations (entity expansion), nesting deeper than any EC2
+/// answer (the decoder recurses once per level), and anything but UTF-8 text (Foundation's
+/// parser, in libxml2's recover mode, stops the process on a name that is not UTF-8).
 public enum EC2XML {
     public static let maximumDepth = 64
 
@@ -237,6 +242,14 @@ public enum EC2XML {
     /// Why `bytes` must not reach the parser, if they must not. A scan of tags only:
     /// text and quoted attribute values cannot fake a level.
     static func refusal(_ bytes: [UInt8]) -> String? {
+        guard String(validating: bytes, as: UTF8.self) != nil else { return "it is not UTF-8" }
+        if bytes.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) { return "it has control characters" }
+        // The declaration may name no encoding but UTF-8: libxml2 would convert from any other.
+        let text = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...]
+        if text.starts(with: Array("<?xml".utf8)) {
+            let declaration = String(decoding: text.prefix(while: { $0 != UInt8(ascii: ">") }), as: UTF8.self).lowercased()
+            if declaration.contains("encoding") && !declaration.contains("utf-8") { return "it declares an encoding other than UTF-8" }
+        }
         var depth = 0
         var inTag = false
         var quote: UInt8?
@@ -282,8 +295,8 @@ public enum EC2XML {
             "\(Text.escaped((context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))) is missing"
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
             "\(Text.escaped(context.codingPath.map(\.stringValue).joined(separator: "."))) is not what EC2 sends"
-        case DecodingError.dataCorrupted: "malformed XML"
-        default: "unreadable"
+        // The parser's own errors (NSError from libxml2) and corrupted data alike.
+        default: "malformed XML"
         }
     }
 }

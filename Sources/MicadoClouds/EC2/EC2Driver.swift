@@ -66,52 +66,63 @@ public struct EC2Driver: CloudDriver {
         try await requireInstanceType(request.flavour.name)
         let subnet = try await self.subnet(subnetID)
         var taken = try await addressesInUse(subnet: subnetID)
-        var lastError: CloudError?
-        for _ in 0..<Self.addressAttempts {
-            let address = try Self.freeAddress(in: subnet, taken: taken)
+        var addressTries = 0
+        var transientTries = 0
+        var address = try Self.freeAddress(in: subnet, taken: taken)
+        while true {
             let userData = try render(request.userData, address.description)
             guard userData.utf8.count <= Self.maximumUserDataBytes else {
                 throw CloudError(.badRequest, "the boot document is \(userData.utf8.count) bytes; EC2 takes at most \(Self.maximumUserDataBytes)")
             }
+            let answer: EC2RunInstancesAnswer
             do {
-                let answer = try await api.send(
-                    "RunInstances", runParameters(request, subnet: subnetID, address: address.description, userData: userData), as: EC2RunInstancesAnswer.self)
-                guard let started = answer.instancesSet.items().first else { throw CloudError(.badRequest, "EC2 RunInstances: the answer names no instance") }
-                let instance = try self.instance(started)
-                logger.info(
-                    "EC2 instance started",
-                    metadata: [
-                        "cloud": "\(cloud)", "instance.id": "\(instance.id)", "instance.address": "\(address)", "instance.flavour": "\(request.flavour.name)",
-                    ])
-                return try await reachable(instance)
-            } catch let failure as EC2API.Failure {
-                switch failure.code {
-                case "InvalidIPAddress.InUse":
+                // Retried here, not in the API layer: an answer lost on the way may mean an
+                // instance, which only the token tag finds where ClientToken is ignored.
+                answer = try await api.send(
+                    "RunInstances", runParameters(request, subnet: subnetID, address: address.description, userData: userData), as: EC2RunInstancesAnswer.self,
+                    attempts: 1)
+            } catch {
+                switch (error.code, error.error.kind) {
+                case ("InvalidIPAddress.InUse"?, _):
                     // Taken since we looked (another create, an interface of something else): another one.
+                    addressTries += 1
+                    guard addressTries < Self.addressAttempts else { throw error.error }
                     taken.insert(address)
-                    lastError = failure.error
-                case "IdempotentParameterMismatch":
+                    address = try Self.freeAddress(in: subnet, taken: taken)
+                    continue
+                case ("IdempotentParameterMismatch"?, _):
                     // The token already started an instance (its answer was lost): that one is ours.
                     if let existing = try await find(token: request.idempotencyToken) { return try await reachable(existing) }
-                    throw failure.error
+                    throw error.error
+                case (_, .transient):
+                    if let existing = try await find(token: request.idempotencyToken) { return try await reachable(existing) }
+                    transientTries += 1
+                    guard transientTries < api.retry.attempts else {
+                        throw CloudError(.transient, error.error.message + " (\(transientTries) attempts)")
+                    }
+                    do { try await Task.sleep(for: api.backoff(attempt: transientTries)) } catch { throw CloudError(.transient, "EC2 RunInstances: cancelled") }
+                    continue
                 default:
-                    throw failure.error
+                    throw error.error
                 }
-            } catch let error as CloudError {
-                throw error
-            } catch {
-                throw CloudError(.badRequest, "EC2 RunInstances: \(error)")
             }
+            guard let started = answer.instancesSet.items().first else { throw CloudError(.badRequest, "EC2 RunInstances: the answer names no instance") }
+            let instance = try self.instance(started)
+            await facts.remember(created: instance)
+            logger.info(
+                "EC2 instance started",
+                metadata: ["cloud": "\(cloud)", "instance.id": "\(instance.id)", "instance.address": "\(address)", "instance.flavour": "\(request.flavour.name)"])
+            return try await reachable(instance)
         }
-        throw lastError ?? CloudError(.transient, "no free address in \(subnetID)")
     }
 
     public func describe(_ id: String) async throws(CloudError) -> CloudInstance? {
         guard Self.isInstanceID(id) else { return nil }
         let answer: EC2DescribeInstancesAnswer
         do { answer = try await api.send("DescribeInstances", [("InstanceId.1", id)], as: EC2DescribeInstancesAnswer.self) } catch {
-            if error.code == "InvalidInstanceID.NotFound" || error.code == "InvalidInstanceID.Malformed" { return nil }
-            throw error.error
+            guard error.code == "InvalidInstanceID.NotFound" || error.code == "InvalidInstanceID.Malformed" else { throw error.error }
+            // EC2 is eventually consistent: an instance may be unknown for a moment after its start.
+            return await facts.recentlyCreated(id)
         }
         guard let found = Self.instances(answer).first(where: { $0.instanceId == id }) else { return nil }
         return try instance(found)
@@ -129,6 +140,7 @@ public struct EC2Driver: CloudDriver {
 
     public func delete(_ id: String) async throws(CloudError) {
         guard Self.isInstanceID(id) else { return }
+        await facts.forget(id)
         do {
             _ = try await api.send("TerminateInstances", [("InstanceId.1", id)], as: EC2TerminateInstancesAnswer.self)
             logger.info("EC2 instance terminated", metadata: ["cloud": "\(cloud)", "instance.id": "\(id)"])
@@ -403,10 +415,29 @@ public struct EC2Driver: CloudDriver {
     }
 }
 
-/// What the driver learns once and keeps: subnets' blocks and instance types do not change.
+/// What the driver learns once and keeps: subnets' blocks and instance types do not change;
+/// and the instances it started in the last minutes, which EC2 may not describe yet.
 actor EC2Facts {
+    static let creationGrace: Duration = .seconds(120)
     var blocks: [String: EC2Driver.Block] = [:]
     var instanceTypes: [String: EC2InstanceTypeInfo] = [:]
+    var created: [String: (instance: CloudInstance, at: ContinuousClock.Instant)] = [:]
+
+    func remember(created instance: CloudInstance) {
+        let now = ContinuousClock.now
+        created = created.filter { now - $0.value.at < Self.creationGrace }
+        created[instance.id] = (instance, now)
+    }
+
+    func forget(_ id: String) { created[id] = nil }
+
+    /// The instance as RunInstances answered, still booting, if it started moments ago.
+    func recentlyCreated(_ id: String) -> CloudInstance? {
+        guard let entry = created[id], ContinuousClock.now - entry.at < Self.creationGrace else { return nil }
+        var instance = entry.instance
+        instance.state = .booting
+        return instance
+    }
 
     func block(of subnet: String) -> EC2Driver.Block? { blocks[subnet] }
     func remember(_ block: EC2Driver.Block, of subnet: String) { blocks[subnet] = block }
