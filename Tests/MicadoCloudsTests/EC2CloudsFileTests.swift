@@ -65,6 +65,7 @@ import Testing
         ("{min: 0, max: 4, subnet: subnet-0abc}", "", "clouds.yaml:7: clouds.aws.locations.us-east-1a.subnet is missing (the ec2 driver starts a location's instances in a subnet of that availability zone)"),
         ("address: private", "address: both", "clouds.yaml:9: clouds.aws.address must be private or public, not 'both'"),
         ("endpoint: http://127.0.0.1:4566", "endpoint: ftp://127.0.0.1", "clouds.yaml:5: clouds.aws.endpoint must be http(s)://HOST[:PORT] of an EC2-compatible API"),
+        ("endpoint: http://127.0.0.1:4566", "endpoint: http://ec2.example.org", "clouds.yaml:5: clouds.aws.endpoint must be https:// (plain http only to this machine: 127.0.0.1, ::1, localhost)"),
         ("securityGroups: [sg-0123]", "securityGroups: sg-0123", "clouds.yaml:8: clouds.aws.securityGroups must be a list of security group IDs"),
         ("securityGroups: [sg-0123]", "network: {bridge: micado0}",
          "clouds.yaml:8: unknown field 'clouds.aws.network' (known: address, applications, driver, endpoint, flavours, keyName, locations, profile, region, securityGroups, timings)"),

@@ -176,6 +176,23 @@ struct EC2MotoTests {
         }
     }
 
+    /// The scaler starts several at once: they never choose the same address.
+    @Test func concurrentCreatesGetDistinctAddresses() async throws {
+        try await Moto.withServer { moto in
+            let api = try Setup.api(moto.endpoint)
+            let network = try await Setup.network(api)
+            let driver = Setup.driver(api, network)
+            let created = try await withThrowingTaskGroup(of: CloudInstance.self) { group in
+                for i in 0..<8 { group.addTask { try await driver.create(Setup.request(network, instance: "m00000000c\(i)")) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(created.map(\.address)).count == 8)
+            let inMoto = try await Setup.seen(api)
+            #expect(inMoto.count == 8)
+            #expect(Set(inMoto.compactMap(\.privateAddress)) == Set(created.map(\.address)))
+        }
+    }
+
     @Test func aFullSubnetIsAQuotaErrorAndStartsNothing() async throws {
         try await Moto.withServer { moto in
             let api = try Setup.api(moto.endpoint)

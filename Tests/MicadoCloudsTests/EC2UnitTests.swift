@@ -187,7 +187,25 @@ import Testing
         #expect(!TestCredentials.leaks(error?.message ?? ""))
     }
 
+    @Test func concurrentCreatesNeverChooseTheSameAddress() async throws {
+        let facts = EC2Facts()
+        let block = try #require(EC2Driver.Block("10.7.1.16/28"))
+        var chosen: [IPv4] = []
+        for i in 0..<11 { chosen.append(try await facts.reserveAddress(in: block, taken: [], for: "t\(i % 2)")) }
+        #expect(Set(chosen).count == 11)
+        await #expect(throws: CloudError.self) { try await facts.reserveAddress(in: block, taken: [], for: "t2") }
+        // A create that failed gives its addresses back.
+        await facts.release(for: "t1")
+        for _ in 0..<5 { chosen.append(try await facts.reserveAddress(in: block, taken: [], for: "t2")) }
+        #expect(Set(chosen).count == 11)
+    }
+
     @Test func endpointsAreChecked() {
+        #expect(throws: CloudError.self) {
+            try EC2API(region: "us-east-1", endpoint: "http://ec2.example.org", credentials: TestCredentials.credentials, logger: EC2TestSetup.quietLogger)
+        }
+        #expect(EC2API.isLoopback("127.0.0.1") && EC2API.isLoopback("127.1.2.3") && EC2API.isLoopback("[::1]") && EC2API.isLoopback("localhost"))
+        #expect(!EC2API.isLoopback("128.0.0.1") && !EC2API.isLoopback("localhost.example.org"))
         #expect(throws: CloudError.self) {
             try EC2API(region: "us-east-1", endpoint: "file:///etc/passwd", credentials: TestCredentials.credentials, logger: EC2TestSetup.quietLogger)
         }

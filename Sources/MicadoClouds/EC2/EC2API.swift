@@ -57,6 +57,9 @@ public struct EC2API: Sendable {
         guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https", let hostName = url.host, !hostName.isEmpty else {
             throw CloudError(.badRequest, "the EC2 endpoint \(Text.escaped(text)) is not http(s)://HOST[:PORT]")
         }
+        guard scheme == "https" || Self.isLoopback(hostName) else {
+            throw CloudError(.badRequest, "the EC2 endpoint \(Text.escaped(text)) must be https:// (plain http only to this machine)")
+        }
         let defaultPort = scheme == "https" ? 443 : 80
         self.host = url.port.map { $0 == defaultPort ? hostName : "\(hostName):\($0)" } ?? hostName
         self.endpoint = "\(scheme)://\(host)"
@@ -73,6 +76,14 @@ public struct EC2API: Sendable {
     public struct Failure: Error, Sendable {
         public var code: String?
         public var error: CloudError
+    }
+
+    /// 127.0.0.0/8, ::1 or localhost: where a request in clear text never leaves the machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" { return true }
+        guard let address = IPv4(bare) else { return false }
+        return address.value >> 24 == 127
     }
 
     /// `action` with `parameters`, its answer decoded as `Answer`; retried while transient.

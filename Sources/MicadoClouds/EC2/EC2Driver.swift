@@ -65,10 +65,22 @@ public struct EC2Driver: CloudDriver {
         }
         try await requireInstanceType(request.flavour.name)
         let subnet = try await self.subnet(subnetID)
+        do throws(CloudError) {
+            return try await start(request, subnetID: subnetID, subnet: subnet)
+        } catch {
+            // What this create chose and did not start, another may choose.
+            await facts.release(for: request.idempotencyToken)
+            throw error
+        }
+    }
+
+    /// RunInstances at a free address of the subnet, until it starts or fails for good.
+    func start(_ request: CreateInstanceRequest, subnetID: String, subnet: Block) async throws(CloudError) -> CloudInstance {
+        let token = request.idempotencyToken
         var taken = try await addressesInUse(subnet: subnetID)
         var addressTries = 0
         var transientTries = 0
-        var address = try Self.freeAddress(in: subnet, taken: taken)
+        var address = try await facts.reserveAddress(in: subnet, taken: taken, for: token)
         while true {
             let userData = try render(request.userData, address.description)
             guard userData.utf8.count <= Self.maximumUserDataBytes else {
@@ -88,7 +100,7 @@ public struct EC2Driver: CloudDriver {
                     addressTries += 1
                     guard addressTries < Self.addressAttempts else { throw error.error }
                     taken.insert(address)
-                    address = try Self.freeAddress(in: subnet, taken: taken)
+                    address = try await facts.reserveAddress(in: subnet, taken: taken, for: token)
                     continue
                 case ("IdempotentParameterMismatch"?, _):
                     // The token already started an instance (its answer was lost): that one is ours.
@@ -101,6 +113,9 @@ public struct EC2Driver: CloudDriver {
                         throw CloudError(.transient, error.error.message + " (\(transientTries) attempts)")
                     }
                     do { try await Task.sleep(for: api.backoff(attempt: transientTries)) } catch { throw CloudError(.transient, "EC2 RunInstances: cancelled") }
+                    // Nothing of ours started: the same request again, unless another manager took the address meanwhile.
+                    taken = try await addressesInUse(subnet: subnetID)
+                    if taken.contains(address) { address = try await facts.reserveAddress(in: subnet, taken: taken, for: token) }
                     continue
                 default:
                     throw error.error
@@ -416,12 +431,26 @@ public struct EC2Driver: CloudDriver {
 }
 
 /// What the driver learns once and keeps: subnets' blocks and instance types do not change;
-/// and the instances it started in the last minutes, which EC2 may not describe yet.
+/// the instances it started in the last minutes, which EC2 may not describe yet; and the
+/// addresses its creates chose lately, so that two creates at once never choose the same.
 actor EC2Facts {
     static let creationGrace: Duration = .seconds(120)
     var blocks: [String: EC2Driver.Block] = [:]
     var instanceTypes: [String: EC2InstanceTypeInfo] = [:]
     var created: [String: (instance: CloudInstance, at: ContinuousClock.Instant)] = [:]
+    var reserved: [IPv4: (token: String, at: ContinuousClock.Instant)] = [:]
+
+    /// A free address that no create of this driver chose in the last minutes (those that
+    /// started keep theirs until EC2 surely describes the instance).
+    func reserveAddress(in block: EC2Driver.Block, taken: Set<IPv4>, for token: String) throws(CloudError) -> IPv4 {
+        let now = ContinuousClock.now
+        reserved = reserved.filter { now - $0.value.at < Self.creationGrace }
+        let address = try EC2Driver.freeAddress(in: block, taken: taken.union(reserved.keys))
+        reserved[address] = (token, now)
+        return address
+    }
+
+    func release(for token: String) { reserved = reserved.filter { $0.value.token != token } }
 
     func remember(created instance: CloudInstance) {
         let now = ContinuousClock.now
