@@ -73,13 +73,15 @@ public enum EC2Credentials {
 
     /// micado's own file holds a secret: refused when anyone but its owner may read it.
     static func requireOwnerOnly(_ path: String) throws(CloudError) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw CloudError(.auth, "cannot read \(path): \(String(cString: strerror(errno)))") }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw CloudError(.auth, "\(path) is mode \(String(mode, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(path))")
+        let attributes: [FileAttributeKey: Any]
+        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch { throw CloudError(.auth, "cannot read \(path)") }
+        guard let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value else {
+            throw CloudError(.auth, "cannot read the mode of \(path)")
         }
-        guard info.st_uid == geteuid() else { throw CloudError(.auth, "\(path) belongs to another user (uid \(info.st_uid)); refused") }
+        guard mode & 0o077 == 0 else {
+            throw CloudError(.auth, "\(path) is mode \(String(mode & 0o777, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(path))")
+        }
+        guard owner == geteuid() else { throw CloudError(.auth, "\(path) belongs to another user (uid \(owner)); refused") }
     }
 
     /// An INI file: `[section]` lines and `key = value` lines; `#` and `;` start comments.
