@@ -26,8 +26,10 @@ public struct CloudSet: Sendable {
 
     public var isEmpty: Bool { configurations.isEmpty }
 
-    /// Reads `clouds.yaml` from the home and builds a driver per cloud.
-    public static func load(home: MicadoHome, logger: Logger) throws(MicadoError) -> CloudSet {
+    /// Reads `clouds.yaml` from the home, builds a driver per cloud, and completes each
+    /// cloud with what its driver asks the cloud (flavour sizes an EC2 file leaves out;
+    /// unknown instance types and subnets are errors naming the line).
+    public static func load(home: MicadoHome, logger: Logger) async throws(MicadoError) -> CloudSet {
         let configurations = try CloudsFile.load(path: home.cloudsFile)
         let authority = CertificateAuthority(directory: home.tlsDirectory)
         guard !configurations.isEmpty else { return CloudSet(configurations: [], drivers: [:], authority: authority) }
@@ -35,12 +37,16 @@ public struct CloudSet: Sendable {
             throw .init(.configuration, "clouds need micado's CA in \(home.tlsDirectory): run 'micado init --force' to create it")
         }
         var drivers: [String: any CloudDriver] = [:]
+        var resolved: [CloudConfiguration] = []
         for cloud in configurations {
-            do { drivers[cloud.name] = try CloudDrivers.make(cloud, home: home, stateDirectory: home.path + "/instances/" + cloud.name, authority: authority, logger: logger) } catch {
+            let driver: any CloudDriver
+            do { driver = try CloudDrivers.make(cloud, home: home, stateDirectory: home.path + "/instances/" + cloud.name, authority: authority, logger: logger) } catch {
                 throw .init(.configuration, "cloud \(cloud.name): \(error.message)")
             }
+            drivers[cloud.name] = driver
+            resolved.append(try await CloudDrivers.resolve(cloud, driver: driver))
         }
-        return CloudSet(configurations: configurations, drivers: drivers, authority: authority)
+        return CloudSet(configurations: resolved, drivers: drivers, authority: authority)
     }
 
     public func cloud(named name: String) -> CloudConfiguration? {

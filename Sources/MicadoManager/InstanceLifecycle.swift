@@ -76,6 +76,9 @@ public enum InstanceLifecycle {
         }
     }
 
+    /// The events of an instance that never came up: the scaler backs off in its location.
+    public static let failedToComeUp: Set<String> = ["instance.lost", "instance.boot-failed", "instance.boot-timeout", "instance.create-failed"]
+
     public static func decide(_ record: InstanceRecord, _ seen: Observation, timings: CloudConfiguration.Timings) -> Step {
         let id = record.id
         let inState = seen.now.timeIntervalSince(record.stateSince ?? record.createdAt)

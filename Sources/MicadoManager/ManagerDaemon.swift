@@ -45,7 +45,7 @@ public struct ManagerDaemon {
         let monitorHTTP = EngineClient.makeHTTPClient()
         do {
             let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
-            let clouds = try CloudSet.load(home: home, logger: logger)
+            let clouds = try await CloudSet.load(home: home, logger: logger)
             let prometheus = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
             let metrics = ManagerMetrics(registry: prometheus)

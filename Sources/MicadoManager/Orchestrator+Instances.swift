@@ -63,6 +63,7 @@ extension Orchestrator {
             try await store.deleteInstance(id, event: event("instance.create-failed", id, "\(cloud.name) refused \(flavour.name): \(error)"))
             throw MicadoError(error.kind.code, "\(cloud.name) could not start \(flavour.name): \(error.message)")
         }
+        try await refuseIfClaimed(instance, for: record)
         record.cloudID = instance.id
         record.address = instance.address
         record.engineEndpoint = instance.engineEndpoint
@@ -159,6 +160,13 @@ extension Orchestrator {
             record.stateSince = Date()
             record.updatedAt = Date()
             try await store.updateInstance(record, event: event(transition.event, record.id.rawValue, transition.message))
+            if let location = record.location {
+                if transition.state == .ready {
+                    await bootBackoff.succeeded(location)
+                } else if InstanceLifecycle.failedToComeUp.contains(transition.event) {
+                    await backOff(location, reason: transition.message)
+                }
+            }
             if transition.wakeScaler { scalerWakeUp.yield() }
         }
         // At most three rounds: describe or drain, then the step that follows from it.
@@ -177,6 +185,7 @@ extension Orchestrator {
                 do { instance = try await driver.create(request) } catch {
                     return try await move(InstanceLifecycle.createFailed(record, error))
                 }
+                try await refuseIfClaimed(instance, for: record)
                 let (updated, transition) = InstanceLifecycle.created(record, instance)
                 record = updated
                 return try await move(transition)
@@ -210,6 +219,16 @@ extension Orchestrator {
                 return try await move(transition)
             }
         }
+    }
+
+    /// A create that answers with an instance another record already holds (a confused or
+    /// hostile cloud) is refused: this record goes, and nothing is deleted in the cloud, since
+    /// that would delete the other record's instance.
+    func refuseIfClaimed(_ instance: CloudInstance, for record: InstanceRecord) async throws(MicadoError) {
+        guard let holder = try await store.instances().first(where: { $0.id != record.id && $0.cloudID == instance.id }) else { return }
+        let message = "\(record.cloud) answered the create of \(record.id) with \(Text.escaped(instance.id)), which is \(holder.id)'s; \(record.id) is dropped"
+        try await store.deleteInstance(record.id, event: event("instance.create-conflict", record.id, message))
+        throw .init(.cloudBadRequest, message)
     }
 
     /// The cloud's ID of an instance: recorded from the create call's answer, or, when a

@@ -189,7 +189,7 @@ extension Orchestrator {
         var usage: [String: NodeUsage] = [:]
         for (serviceID, tasks) in snapshot.tasksByService {
             guard let record = byService[serviceID] else { continue }
-            for task in tasks where task.desiredState == "running" && ["assigned", "accepted", "preparing", "starting", "running"].contains(task.status.state) {
+            for task in tasks where task.desiredState == "running" && ["assigned", "accepted", "preparing", "ready", "starting", "running"].contains(task.status.state) {
                 guard let nodeID = task.nodeID else { continue }
                 usage[nodeID, default: NodeUsage()].count += 1
                 usage[nodeID, default: NodeUsage()].memory += record.memoryMiB

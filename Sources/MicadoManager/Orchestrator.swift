@@ -28,6 +28,7 @@ public final class Orchestrator: Sendable {
     let engines = EngineDirectory()
     let creating = InFlight()
     let scalerNotes = ScalerNotes()
+    let bootBackoff = BootBackoff()
     let itemFailures = ItemFailures()
     let snapshots = SnapshotCache()
     let cpuReadings = CPUReadings()

@@ -112,6 +112,14 @@ extension Orchestrator {
     /// cheapest flavour that still holds the load.
     func add(_ addition: ScalingPlanner.Addition) async {
         guard let cloud = clouds.cloud(forLocation: addition.location) else { return }
+        if let failures = await bootBackoff.holding(addition.location) {
+            let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
+            for task in addition.tasks {
+                await scalerNotes.set(
+                    task, "waiting \(wait) s before another instance in \(addition.location): \(failures.count) failed to come up in a row (last: \(failures.lastReason))")
+            }
+            return
+        }
         // With tasks to carry, only flavours at least as large as the planned one; for min or headroom, any.
         let minimum = addition.tasks.isEmpty ? 0 : addition.flavour.memoryMiB
         var candidates = [addition.flavour] + cloud.flavours.filter { $0 != addition.flavour && $0.memoryMiB >= minimum }.sorted { $0.pricePerHour < $1.pricePerHour }
@@ -129,10 +137,21 @@ extension Orchestrator {
             } catch where [.cloudCapacity, .cloudQuota, .cloudTransient].contains(error.code) {
                 await note("scaler.retry-flavour", addition.location, "\(flavour.name) refused (\(error.message)); trying the next cheapest flavour")
             } catch {
+                await backOff(addition.location, reason: error.message)
                 await note("scaler.add-failed", addition.location, "could not start an instance in \(addition.location): \(error.message)")
                 return
             }
         }
+        await backOff(addition.location, reason: "every flavour that holds the load was refused")
+    }
+
+    /// Holds new instances back in `location` after a failure, and says for how long.
+    func backOff(_ location: String, reason: String) async {
+        let failures = await bootBackoff.failed(location, reason: reason)
+        let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
+        await note(
+            "scaler.backoff", location,
+            "\(failures.count) instance(s) in a row failed to come up in \(location); the next one waits \(wait) s (last: \(reason))")
     }
 
     /// `micado explain NAME`.

@@ -7,7 +7,8 @@ import MicadoCore
 enum MicadoMain {
     static func main() async {
         if let verb = CommandLine.arguments.dropFirst().first, let suggestion = Self.unknownVerb(verb) {
-            Console.err("error: \(Text.escaped(verb)) is not a micado command.\(suggestion.map { " Did you mean \($0)?" } ?? "") See 'micado --help'.")
+            let shown = verb.count > 64 ? String(verb.prefix(64)) + "…" : verb
+            Console.err("error: \(Text.escaped(shown)) is not a micado command.\(suggestion.map { " Did you mean \($0)?" } ?? "") See 'micado --help'.")
             exit(ExitStatus.usage)
         }
         do {

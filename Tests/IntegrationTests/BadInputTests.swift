@@ -23,6 +23,7 @@ struct BadInputTests {
                 (["list", "-c", "-i"], 64, "had already been set with flag '-c'"),
                 (["lunch"], 64, "lunch is not a micado command. Did you mean launch?"),
                 (["xyzzy"], 64, "xyzzy is not a micado command. See 'micado --help'."),
+                ([String(repeating: "x", count: 100_000)], 64, String(repeating: "x", count: 64) + "… is not a micado command"),
                 // What was typed comes back escaped: it cannot drive the terminal.
                 (["launch", "-i", "busybox:local", "-n", "x", "--memory", "1\u{1B}]0;pwned\u{07}"], 64, "1\\u{1B}]0;pwned\\u{7}'"),
                 (["quit", "-n", "container-none"], 1, "no container named container-none"),

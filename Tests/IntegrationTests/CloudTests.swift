@@ -136,6 +136,39 @@ struct CloudTests {
         }
     }
 
+    /// A cloud that answers a create with an instance another record holds (a confused or
+    /// hostile cloud; an attack made two records share one EC2 ID, and each delete killed the
+    /// other's instance): the create is refused, and nothing of the other is deleted for it.
+    @Test func aCreateAnsweredWithAnotherRecordsInstanceIsRefused() async throws {
+        try await ManagerFixture.with(clouds: true) { f in
+            try await f.stopManager()
+            let store = try Store.open(path: f.home + "/micado.sqlite")
+            let token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let now = Date()
+            // A create cut by a crash (resumed at start), and a record that already holds the ID the cloud will answer with.
+            var resumed = InstanceRecord(
+                id: InstanceID(token: token), hostname: "resumed", cloud: "local", location: "local", role: .worker, state: .creating, address: nil,
+                createdAt: now, updatedAt: now)
+            resumed.token = token
+            resumed.flavour = "small"
+            resumed.memoryMiB = 256
+            resumed.stateSince = now
+            var holder = InstanceRecord(
+                id: InstanceID("mholder0001"), hostname: "holder", cloud: "local", location: "local", role: .worker, state: .down, address: nil,
+                createdAt: now, updatedAt: now)
+            holder.cloudID = LocalDriver.instanceID(token: token)
+            holder.stateSince = now
+            for record in [resumed, holder] {
+                try await store.insertInstance(record, event: EventRecord(time: now, kind: "test", subject: record.id.rawValue, message: "test"))
+            }
+            try await f.startManager()
+            try await Self.eventually(30, "the conflict is reported") { try f.micado(["events", "--limit", "100"]).stdout.contains("instance.create-conflict") }
+            #expect(!(try Self.instances(f).contains { $0.id == resumed.id.rawValue }), "the resumed record is dropped")
+            // The holder's own lifecycle still deletes what it holds: nothing is left in the cloud.
+            try await Self.eventually(30, "no instance is left") { try f.instanceIDs().isEmpty && Self.instances(f).isEmpty }
+        }
+    }
+
     @Test func instanceWhoseEngineDiesIsReplaced() async throws {
         try await ManagerFixture.with(clouds: true) { f in
             #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "d", "--container", "container-d", "-m", "100m", "-a", "sleep", "3600"]).status == 0)

@@ -18,6 +18,9 @@ struct EC2EndToEndTests {
         let driver: LocalDriver
         var booted: [String: String] = [:]  // EC2 id → local machine id
         var bootErrors: [String] = []
+        /// A machine image that dies at once: every instance is terminated as soon as it is seen.
+        var killOnSight = false
+        func setKillOnSight(_ value: Bool) { killOnSight = value }
 
         init(api: EC2API, fixture: ManagerFixture) {
             self.api = api
@@ -30,6 +33,8 @@ struct EC2EndToEndTests {
                 logger: Logger(label: "hypervisor"))
         }
 
+        struct Ignored: Decodable, Sendable {}
+
         struct UserDataAnswer: Decodable, Sendable {
             struct Value: Decodable, Sendable { var value: String? }
             var userData: Value?
@@ -41,6 +46,10 @@ struct EC2EndToEndTests {
             let seen = try await EC2TestSetup.seen(api)
             for instance in seen {
                 let alive = instance.state == "pending" || instance.state == "running"
+                if killOnSight && alive {
+                    _ = try await api.call("TerminateInstances", [("InstanceId.1", instance.id)], as: Ignored.self)
+                    continue
+                }
                 if alive, booted[instance.id] == nil, let address = instance.privateAddress {
                     let answer = try await api.call(
                         "DescribeInstanceAttribute", [("InstanceId", instance.id), ("Attribute", "userData")], as: UserDataAnswer.self)
@@ -181,6 +190,23 @@ struct EC2EndToEndTests {
             #expect(views.filter { $0.cloud == "aws" }.count == 1)
             let errors = await machine.errors()
             #expect(errors.isEmpty, "\(errors)")
+        }
+    }
+
+    /// A machine image whose instances die at once: the scaler backs off in the location
+    /// (5 s, then 10 s, …) instead of starting one every pass (an attack saw 251 in 4 s).
+    @Test func instancesThatDieAtOnceSlowTheScalerDown() async throws {
+        try await Self.withEC2 { f, api, machine, _ in
+            await machine.setKillOnSight(true)
+            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600"]).status == 0)
+            try await CloudTests.eventually(30, "a backoff is reported") { try f.micado(["events", "--limit", "50"]).stdout.contains("scaler.backoff") }
+            let started = Date()
+            try await Task.sleep(for: .seconds(12))
+            // Within 12 s of the first failure: at most the ones after 5 s and 15 s, not 24 passes' worth.
+            let made = try await EC2TestSetup.seen(api).count
+            #expect(made <= 3, "\(made) instances started within \(Int(Date().timeIntervalSince(started))) s of the first failure")
+            let explain = try f.micado(["explain", "container-c"])
+            #expect(explain.stdout.contains("failed to come up in a row"), "\(explain)")
         }
     }
 }

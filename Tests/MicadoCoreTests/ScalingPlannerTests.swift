@@ -88,6 +88,17 @@ import Testing
         #expect(young.remove.isEmpty, "not before the grace period")
     }
 
+    /// A running task is never moved onto an empty instance: that saves nothing, and the empty
+    /// one is itself drained as idle after its grace period (found by an attack: a container
+    /// was evicted twice, then waited 18 s for a new instance).
+    @Test func neverConsolidatesOntoAnEmptyInstance() {
+        var busy = Self.instance("a", capacity: 512, reserved: 200, idle: nil)
+        busy.movableTasksMiB = [200]
+        let empty = Self.instance("b", capacity: 512, reserved: 0, idle: 10)  // idle, not yet past its grace
+        let plan = Self.planner().plan(pending: [], instances: [busy, empty], now: Self.now)
+        #expect(!plan.remove.contains { $0.instanceID == "a" }, "\(plan.remove)")
+    }
+
     /// Properties over random inputs: every pending task is placed or reported; no location
     /// goes above max; no task lands on a flavour too small for it.
     @Test(arguments: 0..<200)

@@ -275,6 +275,9 @@ public struct EC2Driver: CloudDriver {
 
     /// Every address an instance of the subnet holds (or held: a terminated one may still show it).
     func addressesInUse(subnet: String) async throws(CloudError) -> Set<IPv4> {
+        // Terminated ones too: moto never gives their addresses back (RunInstances then fails
+        // with a bare 500), and on EC2 they are described for a while after. Conservative: a
+        // location with churn needs room in its subnet (the scaler's boot backoff bounds churn).
         Set(try await describeAll([("subnet-id", [subnet])]).compactMap { $0.privateIpAddress.flatMap(IPv4.init) })
     }
 
@@ -458,7 +461,15 @@ actor EC2Facts {
         created[instance.id] = (instance, now)
     }
 
-    func forget(_ id: String) { created[id] = nil }
+    /// A deleted instance gives its address back at once: churn (instances that die while
+    /// booting) used up a subnet for two minutes at a time otherwise.
+    func forget(_ id: String) {
+        if let instance = created[id]?.instance {
+            if let token = instance.tags[CloudTag.token] { release(for: token) }
+            if let address = IPv4(instance.address) { reserved[address] = nil }
+        }
+        created[id] = nil
+    }
 
     /// The instance as RunInstances answered, still booting, if it started moments ago.
     func recentlyCreated(_ id: String) -> CloudInstance? {

@@ -207,7 +207,10 @@ public struct ScalingPlanner: Sendable {
         // 6. Consolidation: an underused instance whose tasks all fit in the free room of the
         // instances that stay is drained too (its tasks move there), emptiest first.
         let removed = Set(plan.remove.map(\.instanceID))
-        var room = Dictionary(live.filter { $0.state == .ready && !removed.contains($0.id) }.map { ($0.id, $0.freeMiB) }, uniquingKeysWith: { a, _ in a })
+        // Only onto instances that already hold tasks: moving onto an empty one saves nothing
+        // (it is the same spend) and evicts a running task onto a node that is idle itself.
+        var room = Dictionary(
+            live.filter { $0.state == .ready && !removed.contains($0.id) && $0.reservedMiB > 0 }.map { ($0.id, $0.freeMiB) }, uniquingKeysWith: { a, _ in a })
         let busy = live.compactMap { instance -> (instance: Instance, movableTasksMiB: [Int])? in
             guard instance.state == .ready, !instance.protected, instance.reservedMiB > 0, let movable = instance.movableTasksMiB,
                 now.timeIntervalSince(instance.createdAt) >= gracePeriod
