@@ -10,6 +10,10 @@ public struct ContainerName: RawRepresentable, Hashable, Sendable, Codable, Comp
         self.rawValue = rawValue
     }
 
+    /// A name read back from the store, where only checked names are written (launch and
+    /// adoption parse them): shown as stored, never a crash over a record.
+    public init(stored rawValue: String) { self.rawValue = rawValue }
+
     /// Parses a user-supplied name, explaining what is wrong with a bad one.
     public static func parse(_ text: String) throws(MicadoError) -> ContainerName {
         guard let name = ContainerName(rawValue: text) else {

@@ -78,7 +78,7 @@ extension Orchestrator {
         var endpoint: String?
         if state == .running, let address, let port = record.port { endpoint = "\(address):\(port.published)" }
         return ContainerView(
-            name: ContainerName(rawValue: record.name)!, client: record.client, image: record.image, desired: record.desired,
+            name: ContainerName(stored: record.name), client: record.client, image: record.image, desired: record.desired,
             state: state, location: record.location, domain: record.domain, port: record.port, memoryMiB: record.memoryMiB,
             node: node.map(Self.name(of:)) ?? task?.nodeID, endpoint: endpoint, reason: reason, serviceID: record.serviceID,
             createdAt: record.createdAt)
