@@ -3,7 +3,7 @@
 # namespace, the micado manager with the local cloud, containers launched onto instances
 # that the scaler starts on demand (one from an image built from a tarball), reached over
 # the network, hostile input refused, the store backed up, logged, executed in, scaled
-# down when idle, quit. Tears down everything it
+# down when idle, quit; every instance boots from one cloud-init document. Tears down everything it
 # started, by pid, even when a step fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,6 +103,10 @@ SITE_AT=$("$BIN" list -c --output json | python3 -c "import json,sys; print(next
 run curl -sf "http://$SITE_AT/"
 step "the scaler started instances for them (256 MiB small flavour: 128 + 200 MiB need two)"
 run "$BIN" list -i
+step "each booted from one cloud-init document, the same an EC2 instance gets as user data (key material not shown)"
+DOC=$(ls "$MICADO_HOME"/instances/local/i*/user-data | head -1)
+run cloud-init schema --config-file "$DOC"
+grep -E '^(#cloud-config|[a-z_]+:|- path:|  path:)' "$DOC" | sed 's/^/    /'
 
 step "hostile input is refused with the reason and changes nothing; one manager per home; helpers unprivileged"
 head -c 1024 "/tmp/micado-demo-$ID/app.tar" >"/tmp/micado-demo-$ID/cut.tar"
