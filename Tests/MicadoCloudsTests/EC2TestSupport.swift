@@ -13,25 +13,8 @@ import Glibc
 // moto, the test credentials and a network in moto come from MicadoTestSupport (shared
 // with the integration tests); the fault proxy is these tests' own.
 
-/// A loopback port nothing listens on now (the kernel's pick for a socket bound to port 0).
-func closedLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw TestFailure("bind: \(errno)") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let named = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    guard named == 0 else { throw TestFailure("getsockname: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
+/// A loopback port nothing listens on now.
+func closedLoopbackPort() throws -> Int { try Moto.freePort() }
 
 /// An HTTP proxy in front of moto that answers chosen Actions itself (an EC2 error
 /// document, a malformed or huge answer, silence) and forwards everything else. It keeps

@@ -102,7 +102,8 @@ public enum Moto {
     }
 
     /// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
-    static func freePort() throws -> Int {
+    /// A loopback port nothing listens on now (the kernel's pick for a socket bound to port 0).
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
         defer { close(fd) }
