@@ -167,8 +167,10 @@ public struct LocalDriver: CloudDriver {
             state = engineAlive ? .running : .failed
             if !engineAlive { detail = "its engine stopped" }
         } else {
-            let bootAlive = read("boot.pid", of: id).flatMap { Int32($0) }.map(ChildProcess.isAlive) ?? false
-            state = bootAlive || !FileManager.default.fileExists(atPath: dir + "/boot.pid") ? .booting : .failed
+            // An empty pid file is one being written (`echo $$ > boot.pid`): still booting.
+            let pid = read("boot.pid", of: id)
+            let bootAlive = pid.flatMap { Int32($0) }.map(ChildProcess.isAlive) ?? (pid?.isEmpty ?? true)
+            state = bootAlive ? .booting : .failed
             if state == .failed { detail = "its boot stopped before joining" }
         }
         return CloudInstance(id: id, address: address, state: state, engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)", tags: tags, detail: detail)

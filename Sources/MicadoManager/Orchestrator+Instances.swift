@@ -191,11 +191,16 @@ extension Orchestrator {
                 return try await move(transition)
             case .join(let then):
                 let nodeID = try await joinSwarm(record)
-                if record.nodeID != nodeID { record.nodeID = nodeID }
-                if let then { try await move(then) } else if record.nodeID == nodeID { try await store.updateInstance(record, event: nil) }
+                let changed = record.nodeID != nodeID
+                record.nodeID = nodeID
+                if let then { try await move(then) } else if changed { try await store.updateInstance(record, event: nil) }
+                // Admitted at a later pass, once the swarm reports the node ready (waiting for it
+                // here held up the scaler's pass for every other instance and task, for no gain).
                 return
             case .admit(let nodeID, let then):
                 try await admit(&record, nodeID: nodeID)
+                // The node joined during this pass: a snapshot from before would show it missing (and the instance down).
+                await snapshots.invalidate()
                 return try await move(then)
             case .drainNode(let nodeID):
                 guard let node else { return }

@@ -277,7 +277,15 @@ extension Micado {
                 let view = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
                 names.append(view.name.rawValue)
                 _ = try await Progress.waitUntilRunning(view, client: client, timeout: .seconds(120))
-                let events = try await client.json([EventView].self, .GET, "/v1/events", query: [("limit", "300")])
+                // The task can run a moment before the manager records the instance ready and the
+                // container running (they are written after the node is labelled): wait for both.
+                var events: [EventView] = []
+                for _ in 0..<100 {
+                    events = try await client.json([EventView].self, .GET, "/v1/events", query: [("limit", "300")])
+                    let kinds = Set(events.filter { $0.subject == view.name.rawValue || $0.kind == "instance.ready" }.map(\.kind))
+                    if kinds.contains("container.running") && kinds.contains("instance.ready") { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 func time(_ kind: String, _ subject: String) -> Date? { events.last { $0.kind == kind && $0.subject == subject }?.time }
                 guard let create = events.last(where: { $0.kind == "instance.create" && $0.message.contains(view.name.rawValue) }),
                     let booting = time("instance.booting", create.subject), let ready = time("instance.ready", create.subject),
