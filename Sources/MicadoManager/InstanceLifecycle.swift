@@ -140,13 +140,15 @@ public enum InstanceLifecycle {
         }
     }
 
-    /// After a resumed create answered.
-    public static func created(_ record: InstanceRecord, _ instance: CloudInstance) -> (InstanceRecord, Transition) {
+    /// After a create answered (the first call, or one resumed after a restart): the record
+    /// keeps the cloud's ID, address and engine endpoint, and the instance boots.
+    public static func created(_ record: InstanceRecord, _ instance: CloudInstance, resumed: Bool) -> (InstanceRecord, Transition) {
         var record = record
         record.cloudID = instance.id
         record.address = instance.address
         record.engineEndpoint = instance.engineEndpoint
-        return (record, .init(.booting, "instance.booting", "\(record.id) booting at \(instance.address) (create resumed after a restart)"))
+        let message = "\(record.id) booting at \(instance.address)" + (resumed ? " (create resumed after a restart)" : "")
+        return (record, .init(.booting, "instance.booting", message))
     }
 
     /// After a resumed create was refused: the instance is deleted (whatever the cloud made of it).

@@ -64,13 +64,12 @@ extension Orchestrator {
             throw MicadoError(error.kind.code, "\(cloud.name) could not start \(flavour.name): \(error.message)")
         }
         try await refuseIfClaimed(instance, for: record)
-        record.cloudID = instance.id
-        record.address = instance.address
-        record.engineEndpoint = instance.engineEndpoint
-        record.state = .booting
+        let (booting, transition) = InstanceLifecycle.created(record, instance, resumed: false)
+        record = booting
+        record.state = transition.state
         record.stateSince = Date()
         record.updatedAt = Date()
-        try await store.updateInstance(record, event: event("instance.booting", id, "\(id) booting at \(instance.address)"))
+        try await store.updateInstance(record, event: event(transition.event, id, transition.message))
         scalerWakeUp.yield()
         return record
     }
@@ -186,7 +185,7 @@ extension Orchestrator {
                     return try await move(InstanceLifecycle.createFailed(record, error))
                 }
                 try await refuseIfClaimed(instance, for: record)
-                let (updated, transition) = InstanceLifecycle.created(record, instance)
+                let (updated, transition) = InstanceLifecycle.created(record, instance, resumed: true)
                 record = updated
                 return try await move(transition)
             case .join(let then):

@@ -68,7 +68,7 @@ struct InstanceLifecycleTests {
 
     @Test func aResumedCreateKeepsTheCloudsAnswer() {
         let instance = CloudInstance(id: "i-0abc", address: "10.0.0.9", state: .booting, engineEndpoint: "tcp://10.0.0.9:2376", tags: [:])
-        let (updated, transition) = InstanceLifecycle.created(Self.record(.creating), instance)
+        let (updated, transition) = InstanceLifecycle.created(Self.record(.creating), instance, resumed: true)
         #expect(updated.cloudID == "i-0abc" && updated.address == "10.0.0.9" && updated.engineEndpoint == "tcp://10.0.0.9:2376")
         #expect(transition.state == .booting)
         #expect(InstanceLifecycle.createFailed(Self.record(.creating), CloudError(.capacity, "none")).state == .deleting)
