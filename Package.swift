@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "micado",
             dependencies: [
-                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore",
+                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -12,71 +12,19 @@ import Testing
 /// terminates it through the API when it is idle.
 @Suite(.enabled(if: (ManagerFixture.enginesAvailable && Moto.executable != nil) || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct EC2EndToEndTests {
-    /// Boots what moto runs, tears down what it terminates.
-    actor Hypervisor {
-        let api: EC2API
-        let driver: LocalDriver
-        var booted: [String: String] = [:]  // EC2 id → local machine id
-        var bootErrors: [String] = []
-        /// A machine image that dies at once: every instance is terminated as soon as it is seen.
-        var killOnSight = false
-        func setKillOnSight(_ value: Bool) { killOnSight = value }
+    /// Boots what moto runs, tears down what it terminates (at the address moto gave, on the fixture's bridge).
+    typealias Hypervisor = StandInMachines
 
-        init(api: EC2API, fixture: ManagerFixture) {
-            self.api = api
-            driver = LocalDriver(
+    static func hypervisor(api: EC2API, fixture: ManagerFixture) -> StandInMachines {
+        StandInMachines(
+            api: api,
+            driver: LocalDriver(
                 cloud: "hypervisor",
                 network: .init(
                     bridge: fixture.bridge, bridgeCIDR: "\(fixture.subnetPrefix).1/24", firstAddress: "\(fixture.subnetPrefix).4",
                     lastAddress: "\(fixture.subnetPrefix).254", managerAddress: fixture.engineIP),
                 stateDirectory: fixture.state + "/hypervisor", authority: CertificateAuthority(directory: fixture.home + "/tls"),
-                logger: Logger(label: "hypervisor"))
-        }
-
-        struct Ignored: Decodable, Sendable {}
-
-        struct UserDataAnswer: Decodable, Sendable {
-            struct Value: Decodable, Sendable { var value: String? }
-            var userData: Value?
-        }
-
-        static func machineID(_ ec2ID: String) -> String { "i" + String(ec2ID.filter(\.isHexDigit).suffix(10)) }
-
-        func step() async throws {
-            let seen = try await EC2TestSetup.seen(api)
-            for instance in seen {
-                let alive = instance.state == "pending" || instance.state == "running"
-                if killOnSight && alive {
-                    _ = try await api.call("TerminateInstances", [("InstanceId.1", instance.id)], as: Ignored.self)
-                    continue
-                }
-                if alive, booted[instance.id] == nil, let address = instance.privateAddress {
-                    let answer = try await api.call(
-                        "DescribeInstanceAttribute", [("InstanceId", instance.id), ("Attribute", "userData")], as: UserDataAnswer.self)
-                    guard let encoded = answer.userData?.value, let data = Data(base64Encoded: encoded) else {
-                        bootErrors.append("\(instance.id) has no user data")
-                        continue
-                    }
-                    let machine = Self.machineID(instance.id)
-                    booted[instance.id] = machine
-                    do {
-                        try await driver.boot(
-                            id: machine, address: address, userData: String(decoding: data, as: UTF8.self), memoryMiB: 512, flavour: "t3.small", tags: [:])
-                    } catch { bootErrors.append("\(instance.id): \(error)") }
-                } else if !alive, let machine = booted[instance.id] {
-                    try await driver.delete(machine)
-                    booted[instance.id] = nil
-                }
-            }
-        }
-
-        func shutdown() async {
-            for machine in booted.values { try? await driver.delete(machine) }
-            booted = [:]
-        }
-
-        func machines() -> [String: String] { booted }
-        func errors() -> [String] { bootErrors }
+                logger: Logger(label: "hypervisor")))
     }
 
     /// A manager whose only cloud is EC2 (moto on loopback, its subnet the fixture's bridge
@@ -109,14 +57,9 @@ struct EC2EndToEndTests {
                 },
                 environment: ["AWS_ACCESS_KEY_ID": TestCredentials.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": TestCredentials.secret]
             ) { f in
-                let machine = Hypervisor(api: api, fixture: f)
+                let machine = Self.hypervisor(api: api, fixture: f)
                 hypervisor = machine
-                let running = Task {
-                    while !Task.isCancelled {
-                        try? await machine.step()
-                        try? await Task.sleep(for: .milliseconds(200))
-                    }
-                }
+                let running = Task { await machine.run() }
                 defer { running.cancel() }
                 guard let network else { throw TestFailure("no network was made in moto") }
                 do { try await body(f, api, machine, network) } catch {

@@ -168,44 +168,12 @@ public enum EC2TestSetup {
         try EC2API(region: region, endpoint: endpoint, credentials: TestCredentials.credentials, retry: retry, timeout: timeout, logger: quietLogger)
     }
 
-    public struct Network: Sendable {
-        public var vpc: String
-        public var subnet: String
-        public var cidr: String
-        public var securityGroup: String
-        public var image: String
-    }
-
-    struct CreateVpcAnswer: Decodable, Sendable {
-        struct Vpc: Decodable, Sendable { var vpcId: String }
-        var vpc: Vpc
-    }
-    struct CreateSubnetAnswer: Decodable, Sendable {
-        struct Subnet: Decodable, Sendable { var subnetId: String }
-        var subnet: Subnet
-    }
-    struct CreateSecurityGroupAnswer: Decodable, Sendable { var groupId: String }
-    struct DescribeImagesAnswer: Decodable, Sendable {
-        struct Image: Decodable, Sendable {
-            var imageId: String?
-            var platform: String?
-        }
-        var imagesSet: EC2Items<Image>?
-    }
+    public typealias Network = EC2Staging.Network
 
     /// A VPC, a subnet in `zone` (a /28 by default: 11 usable addresses), a security group
     /// and one of moto's stock images.
     public static func network(_ api: EC2API, cidr: String = "10.7.1.0/28", vpcCIDR: String = "10.7.0.0/16") async throws -> Network {
-        let vpc = try await api.call("CreateVpc", [("CidrBlock", vpcCIDR)], as: CreateVpcAnswer.self).vpc.vpcId
-        let subnet = try await api.call(
-            "CreateSubnet", [("VpcId", vpc), ("CidrBlock", cidr), ("AvailabilityZone", zone)], as: CreateSubnetAnswer.self
-        ).subnet.subnetId
-        let group = try await api.call(
-            "CreateSecurityGroup", [("GroupName", "micado-nodes"), ("GroupDescription", "micado test"), ("VpcId", vpc)], as: CreateSecurityGroupAnswer.self
-        ).groupId
-        let images = try await api.call("DescribeImages", [("Owner.1", "amazon")], as: DescribeImagesAnswer.self).imagesSet?.item ?? []
-        guard let image = (images.first { $0.platform == nil } ?? images.first)?.imageId else { throw TestFailure("moto offers no image") }
-        return Network(vpc: vpc, subnet: subnet, cidr: cidr, securityGroup: group, image: image)
+        try await EC2Staging.network(api, zone: zone, cidr: cidr, vpcCIDR: vpcCIDR)
     }
 
     public static func settings(_ network: Network, endpoint: String, address: CloudConfiguration.EC2Settings.AddressKind = .private) -> CloudConfiguration.EC2Settings {
@@ -244,50 +212,9 @@ public enum EC2TestSetup {
     public static func randomToken() -> String { (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
 
     /// moto's own view of instances, read apart from the driver's mapping.
-    public struct Seen: Sendable {
-        public var id: String
-        public var state: String
-        public var privateAddress: String?
-        public var subnet: String?
-        public var tags: [String: String]
-        public var groups: [String]
-        public var instanceType: String?
-        public var imageId: String?
-    }
-
-    struct RawDescribe: Decodable, Sendable {
-        struct Reservation: Decodable, Sendable { var instancesSet: EC2Items<RawInstance>? }
-        struct RawInstance: Decodable, Sendable {
-            struct State: Decodable, Sendable { var name: String }
-            struct Tag: Decodable, Sendable {
-                var key: String
-                var value: String?
-            }
-            struct Interface: Decodable, Sendable {
-                struct Group: Decodable, Sendable { var groupId: String? }
-                var groupSet: EC2Items<Group>?
-            }
-            var instanceId: String
-            var instanceState: State
-            var privateIpAddress: String?
-            var subnetId: String?
-            var instanceType: String?
-            var imageId: String?
-            var tagSet: EC2Items<Tag>?
-            var networkInterfaceSet: EC2Items<Interface>?
-        }
-        var reservationSet: EC2Items<Reservation>?
-    }
+    public typealias Seen = EC2Staging.Seen
 
     public static func seen(_ api: EC2API, _ parameters: [(String, String)] = []) async throws -> [Seen] {
-        let answer = try await api.call("DescribeInstances", parameters, as: RawDescribe.self)
-        return (answer.reservationSet?.item ?? []).flatMap { $0.instancesSet?.item ?? [] }.map { raw in
-            Seen(
-                id: raw.instanceId, state: raw.instanceState.name, privateAddress: raw.privateIpAddress, subnet: raw.subnetId,
-                tags: Dictionary((raw.tagSet?.item ?? []).map { ($0.key, $0.value ?? "") }, uniquingKeysWith: { a, _ in a }),
-                groups: (raw.networkInterfaceSet?.item ?? []).flatMap { $0.groupSet?.item ?? [] }.compactMap(\.groupId), instanceType: raw.instanceType,
-                imageId: raw.imageId)
-        }
+        try await EC2Staging.seen(api, parameters)
     }
 }
-

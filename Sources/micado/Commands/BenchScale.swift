@@ -242,79 +242,104 @@ extension Micado {
             abstract: "Launches that need a new instance: time to the cloud's create call, and launch-to-running with its breakdown.",
             discussion: "Needs a running manager with a cloud whose largest flavour leaves room for one container per instance.")
 
-        @Option(help: "Launches, each needing a new instance (at most the location's max).")
+        @Option(help: "Launches per cloud, each needing a new instance (at most the location's max).")
         var count = 3
 
-        @Option(help: "Containers for the memory figure (on 3 instances).")
+        @Option(help: "Containers for the memory figure (on 3 instances of the first cloud).")
         var containers = 100
 
         @Option(help: "Image to launch.")
         var image = "busybox:local"
 
+        @Option(name: .customLong("cloud"), help: "A cloud to measure (repeat for several: their launches alternate). Default: every cloud of the manager.")
+        var cloudNames: [String] = []
+
         func run() async throws {
             let client = try ManagerClient.fromHome()
-            let clouds = try await client.json([CloudView].self, .GET, "/v1/clouds")
-            guard let cloud = clouds.first, cloud.flavours.contains(where: { $0.memoryMiB > 16 }) else {
+            let all = try await client.json([CloudView].self, .GET, "/v1/clouds")
+            let clouds = cloudNames.isEmpty ? all : try cloudNames.map { name in
+                guard let cloud = all.first(where: { $0.name == name }) else {
+                    throw MicadoError(.noCloud, "the manager has no cloud \(Text.escaped(name)) (it has: \(all.map(\.name).joined(separator: ", ")))")
+                }
+                return cloud
+            }
+            guard !clouds.isEmpty, clouds.allSatisfy({ $0.flavours.contains { $0.memoryMiB > 16 } && !$0.locations.isEmpty }) else {
                 throw MicadoError(.noCloud, "bench scale needs a manager with a cloud")
             }
             let health = try await client.json(HealthView.self, .GET, "/v1/health")
             let run = BenchRun()
             Console.err("bench run \(run.tag): containers \(run.containerPrefix)*; all removed at the end")
             try await run.withCleanup(client: client, engine: nil, concurrency: 16) {
-                try await measure(client: client, cloud: cloud, health: health, run: run)
+                try await measure(client: client, clouds: clouds, health: health, run: run)
             }
         }
 
-        func measure(client: ManagerClient, cloud: CloudView, health: HealthView, run: BenchRun) async throws {
-            guard let largest = cloud.flavours.max(by: { $0.memoryMiB < $1.memoryMiB }) else { return }
-            var rows: [[Double]] = []
-            var names: [String] = []
-            for i in 0..<count {
-                let request = LaunchRequest(
-                    image: image, client: "benchscale", arguments: ["sleep", "3600"], memoryMiB: largest.memoryMiB - 16,
-                    name: try ContainerName.parse(run.container("scale-\(i)")), detach: true)
-                let sent = Date()
-                let view = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
-                names.append(view.name.rawValue)
-                _ = try await Progress.waitUntilRunning(view, client: client, timeout: .seconds(120))
-                // The task can run a moment before the manager records the instance ready and the
-                // container running (they are written after the node is labelled): wait for both.
-                var events: [EventView] = []
-                for _ in 0..<100 {
-                    events = try await client.json([EventView].self, .GET, "/v1/events", query: [("limit", "300")])
-                    let kinds = Set(events.filter { $0.subject == view.name.rawValue || $0.kind == "instance.ready" }.map(\.kind))
-                    if kinds.contains("container.running") && kinds.contains("instance.ready") { break }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                func time(_ kind: String, _ subject: String) -> Date? { events.last { $0.kind == kind && $0.subject == subject }?.time }
-                guard let create = events.last(where: { $0.kind == "instance.create" && $0.message.contains(view.name.rawValue) }),
-                    let booting = time("instance.booting", create.subject), let ready = time("instance.ready", create.subject),
-                    let running = time("container.running", view.name.rawValue), let launched = time("container.launch", view.name.rawValue)
-                else { throw MicadoError(.internal, "launch \(i + 1) did not start a new instance; is there room already?") }
-                let row = [
-                    create.time.timeIntervalSince(launched), booting.timeIntervalSince(create.time), ready.timeIntervalSince(booting),
-                    running.timeIntervalSince(ready), running.timeIntervalSince(sent),
-                ]
-                rows.append(row)
-                Console.err(String(format: "launch %d: decide %.0f ms, create %.0f ms, boot+join %.0f ms, schedule+start %.0f ms, total %.0f ms",
-                                   i + 1, row[0] * 1000, row[1] * 1000, row[2] * 1000, row[3] * 1000, row[4] * 1000))
+        /// One launch that needs a new instance of `cloud`: decide, create, boot+join, schedule+start, total (seconds).
+        func launchOnNewInstance(_ i: Int, cloud: CloudView, client: ManagerClient, run: BenchRun) async throws -> (name: String, row: [Double]) {
+            guard let largest = cloud.flavours.max(by: { $0.memoryMiB < $1.memoryMiB }), let location = cloud.locations.first?.name else {
+                throw MicadoError(.noCloud, "cloud \(cloud.name) has no flavour or location")
             }
-            func median(_ column: Int) -> Double { BenchLaunch.percentile(rows.map { $0[column] }, 0.5) * 1000 }
-            print("launch needing a new instance, \(count) runs (cloud \(cloud.name), flavour \(largest.name); \(BenchLaunch.buildDescription)):")
-            print(String(format: "  unplaceable launch → cloud create call: median %.0f ms", median(0)))
-            print(String(format: "  breakdown (median): decide %.0f, create %.0f, boot+join %.0f, schedule+start %.0f ms; launch-to-running %.0f ms",
-                         median(0), median(1), median(2), median(3), median(4)))
+            let request = LaunchRequest(
+                image: image, client: "benchscale", location: location, arguments: ["sleep", "3600"], memoryMiB: largest.memoryMiB - 16,
+                name: try ContainerName.parse(run.container("scale-\(cloud.name)-\(i)")), detach: true)
+            let sent = Date()
+            let view = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
+            _ = try await Progress.waitUntilRunning(view, client: client, timeout: .seconds(120))
+            // The task can run a moment before the manager records the instance ready and the
+            // container running (they are written after the node is labelled): wait for both.
+            var events: [EventView] = []
+            for _ in 0..<100 {
+                events = try await client.json([EventView].self, .GET, "/v1/events", query: [("limit", "300")])
+                let kinds = Set(events.filter { $0.subject == view.name.rawValue || $0.kind == "instance.ready" }.map(\.kind))
+                if kinds.contains("container.running") && kinds.contains("instance.ready") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            func time(_ kind: String, _ subject: String) -> Date? { events.last { $0.kind == kind && $0.subject == subject }?.time }
+            guard let create = events.last(where: { $0.kind == "instance.create" && $0.message.contains(view.name.rawValue) }),
+                let booting = time("instance.booting", create.subject), let ready = time("instance.ready", create.subject),
+                let running = time("container.running", view.name.rawValue), let launched = time("container.launch", view.name.rawValue)
+            else { throw MicadoError(.internal, "launch \(i + 1) on \(cloud.name) did not start a new instance; is there room already?") }
+            let row = [
+                create.time.timeIntervalSince(launched), booting.timeIntervalSince(create.time), ready.timeIntervalSince(booting),
+                running.timeIntervalSince(ready), running.timeIntervalSince(sent),
+            ]
+            Console.err(String(format: "%@ launch %d: decide %.0f ms, create %.0f ms, boot+join %.0f ms, schedule+start %.0f ms, total %.0f ms",
+                               cloud.name, i + 1, row[0] * 1000, row[1] * 1000, row[2] * 1000, row[3] * 1000, row[4] * 1000))
+            return (view.name.rawValue, row)
+        }
+
+        func measure(client: ManagerClient, clouds: [CloudView], health: HealthView, run: BenchRun) async throws {
+            var rows: [String: [[Double]]] = [:]
+            var names: [String] = []
+            // Alternating clouds, so that each sees the same machine load over the run.
+            for i in 0..<count {
+                for cloud in clouds {
+                    let (name, row) = try await launchOnNewInstance(i, cloud: cloud, client: client, run: run)
+                    names.append(name)
+                    rows[cloud.name, default: []].append(row)
+                }
+            }
+            print("launch needing a new instance, \(count) runs per cloud, clouds alternating (\(BenchLaunch.buildDescription)):")
+            for cloud in clouds {
+                let cloudRows = rows[cloud.name] ?? []
+                func median(_ column: Int) -> Double { BenchLaunch.percentile(cloudRows.map { $0[column] }, 0.5) * 1000 }
+                let flavour = cloud.flavours.max(by: { $0.memoryMiB < $1.memoryMiB })?.name ?? "?"
+                print("  cloud \(cloud.name) (driver \(cloud.driver), flavour \(flavour)):")
+                print(String(format: "    unplaceable launch → cloud create call: median %.0f ms", median(0)))
+                print(String(format: "    breakdown (median): decide %.0f, create %.0f, boot+join %.0f, schedule+start %.0f ms; launch-to-running %.0f ms",
+                             median(0), median(1), median(2), median(3), median(4)))
+            }
             for name in names { try await client.send(.POST, "/v1/containers/\(name)/quit", json: QuitRequest(remove: true)) }
 
             // Memory with 3 instances and many containers.
-            guard containers > 0, let small = cloud.flavours.sorted(by: { $0.memoryMiB < $1.memoryMiB }).last else { return }
+            guard containers > 0, let cloud = clouds.first, let small = cloud.flavours.sorted(by: { $0.memoryMiB < $1.memoryMiB }).last else { return }
             let idle = try await Self.cpuPercent(pid: health.pid, over: .seconds(15))
             let each = max(6, (small.memoryMiB * 3) / containers - 1)
             Console.err("launching \(containers) containers of \(each) MiB…")
             var many: [String] = []
             for i in 0..<containers {
                 let request = LaunchRequest(
-                    image: image, client: "benchmem", arguments: ["sleep", "3600"], memoryMiB: each, name: try ContainerName.parse(run.container("mem-\(i)")),
+                    image: image, client: "benchmem", location: cloud.locations.first?.name, arguments: ["sleep", "3600"], memoryMiB: each, name: try ContainerName.parse(run.container("mem-\(i)")),
                     detach: true)
                 many.append(try await client.json(ContainerView.self, .POST, "/v1/containers", body: request).name.rawValue)
             }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# `micado bench scale` on a throwaway engine and manager: a local cloud, and with --ec2 an
+# ec2 cloud too (moto's EC2 server on loopback, its subnet a part of the manager's bridge
+# network, and `micado bench ec2-stand-in` booting what moto runs from the user data micado
+# sent). Launches alternate between the clouds. Everything is stopped by pid at the end.
+#
+#   scripts/bench-scale.sh [--ec2] [bench scale options…]      BIN=path/to/micado to pick a build
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$ROOT/.build/debug/micado}
+EC2=
+if [ "${1:-}" = "--ec2" ]; then EC2=1; shift; fi
+ID=b$(printf '%04x' $((RANDOM % 65536)))
+WORK=/tmp/micado-bench-$ID
+export MICADO_STATE=$WORK/engines MICADO_BRIDGE=mbbench$ID
+for third in $(seq 60 99); do ip -4 -o addr | grep -q " 10.213.$third\." || break; done
+export MICADO_BRIDGE_CIDR=10.213.$third.1/24
+ENGINE_IP=10.213.$third.2
+export MICADO_HOME=$WORK/home
+PORT=$((18400 + RANDOM % 1000))
+MANAGER_PID= MOTO_PID= STANDIN_PID=
+cleanup() {
+  set +e
+  [ -n "$MANAGER_PID" ] && kill -TERM "$MANAGER_PID" 2>/dev/null && wait "$MANAGER_PID" 2>/dev/null
+  [ -n "$STANDIN_PID" ] && kill -TERM "$STANDIN_PID" 2>/dev/null && wait "$STANDIN_PID" 2>/dev/null
+  [ -n "$MOTO_PID" ] && kill -TERM "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+  for t in "$MICADO_HOME"/instances/*/i*/teardown "$WORK"/stand-in/i*/teardown; do [ -f "$t" ] && bash "$t"; done
+  rm -rf "/etc/docker/certs.d/10.213.$third.1:5000"
+  "$ROOT/scripts/engine.sh" down "engine-$ID"
+  "$ROOT/scripts/engine.sh" bridge-down
+  rm -rf "$WORK"
+  echo "bench teardown done" >&2
+}
+trap cleanup EXIT
+mkdir -p "$WORK"
+HOST=$("$ROOT/scripts/engine.sh" up "engine-$ID" "$ENGINE_IP" 2048)
+"$ROOT/scripts/busybox-image.sh" "$HOST" >/dev/null
+"$BIN" init --docker-host "$HOST" --advertise-address "$ENGINE_IP" --port "$PORT" --no-proxy >/dev/null
+cat >"$MICADO_HOME/clouds.yaml" <<YAML
+clouds:
+  local:
+    driver: local
+    network: {bridge: $MICADO_BRIDGE, bridgeCIDR: $MICADO_BRIDGE_CIDR, first: 10.213.$third.10, last: 10.213.$third.40, manager: $ENGINE_IP}
+    locations:
+      local: {min: 0, max: 4, headroomMiB: 0}
+    flavours:
+      - {name: medium, cpus: 2, memoryMiB: 512, pricePerHour: 0.018}
+    applications: {node: default}
+    timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+YAML
+if [ -n "$EC2" ]; then
+  command -v moto_server >/dev/null || { echo "moto_server is not installed: scripts/install-deps.sh installs it" >&2; exit 1; }
+  # moto does not check credentials; these are made for this run and never on a command line.
+  export AWS_ACCESS_KEY_ID=AKIAMICADOBENCH$(printf '%05d' $((RANDOM % 100000)))
+  AWS_SECRET_ACCESS_KEY=$(head -c 30 /dev/urandom | base64 | tr -d '/+=' | head -c 40)
+  export AWS_SECRET_ACCESS_KEY
+  MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$MOTO_PORT),1)" 2>/dev/null && break; sleep 0.2; done
+  "$BIN" bench ec2-stand-in --endpoint "http://127.0.0.1:$MOTO_PORT" --subnet-cidr "10.213.$third.128/25" --vpc-cidr 10.213.0.0/16 \
+    --bridge "$MICADO_BRIDGE" --bridge-cidr "$MICADO_BRIDGE_CIDR" --manager-address "$ENGINE_IP" --state "$WORK/stand-in" \
+    --home "$MICADO_HOME" --staged "$WORK/staged.json" >"$WORK/stand-in.log" 2>&1 &
+  STANDIN_PID=$!
+  for _ in $(seq 100); do [ -s "$WORK/staged.json" ] && break; sleep 0.2; done
+  [ -s "$WORK/staged.json" ] || { cat "$WORK/stand-in.log" >&2; exit 1; }
+  read -r SUBNET GROUP IMAGE < <(python3 -c 'import json,sys; n=json.load(open(sys.argv[1])); print(n["subnet"], n["securityGroup"], n["image"])' "$WORK/staged.json")
+  cat >>"$MICADO_HOME/clouds.yaml" <<YAML
+  aws:
+    driver: ec2
+    region: us-east-1
+    endpoint: http://127.0.0.1:$MOTO_PORT
+    locations:
+      us-east-1a: {min: 0, max: 4, headroomMiB: 0, subnet: $SUBNET}
+    flavours:
+      - {name: t3.small, cpus: 2, memoryMiB: 512, pricePerHour: 0.0208}
+    applications: {node: $IMAGE}
+    securityGroups: [$GROUP]
+    timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+YAML
+fi
+"$BIN" manager >"$WORK/manager.log" 2>&1 &
+MANAGER_PID=$!
+for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
+"$BIN" bench scale "$@" || { "$BIN" events --limit 30; [ -n "$EC2" ] && tail -20 "$WORK/stand-in.log"; exit 1; }
