@@ -116,7 +116,10 @@ let package = Package(
         // What several test targets share: moto on loopback, test credentials, a network in moto.
         .target(
             name: "MicadoTestSupport",
-            dependencies: ["MicadoClouds", "MicadoCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "MicadoClouds", "MicadoCore", "DockerEngine", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             path: "Tests/MicadoTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
@@ -137,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "MicadoManagerTests",
             dependencies: [
-                "MicadoManager", "MicadoCore", "MicadoStore", "DockerEngine", "MicadoClouds",
+                "MicadoManager", "MicadoCore", "MicadoStore", "DockerEngine", "MicadoClouds", "MicadoTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -30,7 +30,7 @@ extension EngineClient {
 
     /// `GET /containers/{id}/stats?stream=false`: one sample. The engine takes ~1 s for the
     /// CPU figure unless `oneShot` (API 1.41+), which answers at once without it.
-    public func usage(container: String, oneShot: Bool = false) async throws(MicadoError) -> Usage {
+    public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> Usage {
         let response = try await send(
             .GET, "/containers/\(container)/stats", query: [("stream", "false")] + (oneShot ? [("one-shot", "true")] : []), timeout: .seconds(10))
         guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] else {
@@ -57,7 +57,7 @@ extension EngineClient {
     }
 
     /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`.
-    public func archive(container: String, path: String, maxBytes: Int = 1 << 30) async throws(MicadoError) -> [UInt8] {
+    public func archive(container: String, path: String, maxBytes: Int) async throws(MicadoError) -> [UInt8] {
         let response = try await send(.GET, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(120), maxBytes: maxBytes)
         return Array(buffer: response.body)
     }
@@ -85,7 +85,7 @@ extension EngineClient {
         try await get("/images/\(name)/json")
     }
 
-    public func removeImage(_ name: String, force: Bool = false) async throws(MicadoError) {
+    public func removeImage(_ name: String, force: Bool) async throws(MicadoError) {
         _ = try await send(.DELETE, "/images/\(name)", query: [("force", force ? "true" : "false")])
     }
 
@@ -149,7 +149,7 @@ extension EngineClient {
     /// A failed step becomes an error with the engine's message and the last log lines; a
     /// stream that ends without naming the built image is a failure too, never the old
     /// image under the same tag.
-    public func build(context: OutgoingBody, tag: String, timeout: TimeAmount = .seconds(600)) async throws(MicadoError) -> BuildResult {
+    public func build(context: OutgoingBody, tag: String, timeout: TimeAmount) async throws(MicadoError) -> BuildResult {
         let response = try await send(
             .POST, "/build", query: [("t", tag), ("rm", "1"), ("forcerm", "1"), ("pull", "0")], body: context,
             contentType: "application/x-tar", timeout: timeout, maxBytes: 64 << 20)

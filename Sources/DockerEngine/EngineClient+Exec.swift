@@ -15,7 +15,7 @@ extension EngineClient {
     }
 
     /// Runs `command` in a container and waits for it to finish.
-    public func exec(container: String, command: [String], timeout: TimeAmount = .seconds(120)) async throws(MicadoError) -> ExecOutput {
+    public func exec(container: String, command: [String], timeout: TimeAmount) async throws(MicadoError) -> ExecOutput {
         let id = try await createExec(container: container, command: command, tty: false, stdin: false)
         // The engine hijacks the connection and streams raw output until the command ends.
         let response = try await send(.POST, "/exec/\(id)/start", body: try encode(ExecStart(tty: false)), timeout: timeout)
@@ -26,7 +26,7 @@ extension EngineClient {
     /// Creates (does not start) an exec instance; its id is what the other calls take.
     /// `environment` entries (`KEY=value`) are added to the container's for this command.
     public func createExec(
-        container: String, command: [String], tty: Bool, stdin: Bool, environment: [String] = []
+        container: String, command: [String], tty: Bool, stdin: Bool, environment: [String]
     ) async throws(MicadoError) -> String {
         struct Create: Encodable {
             var attachStdin: Bool
@@ -68,7 +68,7 @@ extension EngineClient {
     /// AsyncHTTPClient cannot carry a hijacked connection, so this speaks HTTP/1.1 itself
     /// for the one request, then moves raw bytes (or the multiplexed frames without a TTY).
     public func withAttachedExec<Result: Sendable>(
-        _ id: String, tty: Bool, size: TerminalSize? = nil, _ body: (AttachedExec) async throws -> Result
+        _ id: String, tty: Bool, size: TerminalSize?, _ body: (AttachedExec) async throws -> Result
     ) async throws -> Result {
         var start = ExecStart(tty: tty)
         // Before 1.42 the size can only be set once the command runs (resizeExec).

@@ -10,7 +10,7 @@ extension EngineClient {
     }
 
     /// `POST /swarm/init`. `advertiseAddress` must be an address micado owns.
-    public func initSwarm(advertiseAddress: String, listenAddress: String, defaultAddressPool: String? = nil) async throws(MicadoError) -> String {
+    public func initSwarm(advertiseAddress: String, listenAddress: String, defaultAddressPool: String?) async throws(MicadoError) -> String {
         struct Body: Encodable {
             var listenAddr: String
             var advertiseAddr: String
@@ -65,7 +65,7 @@ extension EngineClient {
 
     /// Creates a service and returns its ID. Local images are used as they are:
     /// micado never asks a public registry to resolve a digest.
-    public func createService(_ spec: ServiceSpec, registryAuth: String? = nil) async throws(MicadoError) -> String {
+    public func createService(_ spec: ServiceSpec, registryAuth: String?) async throws(MicadoError) -> String {
         var headers: [(String, String)] = []
         if let registryAuth { headers.append(("X-Registry-Auth", registryAuth)) }
         let response = try await send(.POST, "/services/create", body: try encode(spec), headers: headers)
@@ -73,7 +73,7 @@ extension EngineClient {
     }
 
     /// Services, optionally only those carrying a label (`key` or `key=value`).
-    public func services(label: String? = nil) async throws(MicadoError) -> [SwarmService] {
+    public func services(label: String?) async throws(MicadoError) -> [SwarmService] {
         let query = label.map { [("filters", Self.filters(["label": [$0]]))] } ?? []
         return try await get("/services", query: query)
     }
@@ -116,12 +116,12 @@ extension EngineClient {
     }
 
     /// Tasks, filtered as the API allows (`service`, `node`, `desired-state`, `label`).
-    public func tasks(filters: [String: [String]] = [:]) async throws(MicadoError) -> [SwarmTask] {
+    public func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask] {
         try await get("/tasks", query: filters.isEmpty ? [] : [("filters", Self.filters(filters))])
     }
 
     /// The service's combined stdout and stderr (the engine gathers them from every node).
-    public func serviceLogs(_ idOrName: String, tail: Int? = nil, timestamps: Bool = false) async throws(MicadoError) -> [LogLine] {
+    public func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine] {
         var query = [("stdout", "true"), ("stderr", "true"), ("timestamps", timestamps ? "true" : "false")]
         if let tail { query.append(("tail", String(tail))) }
         let response = try await send(.GET, "/services/\(idOrName)/logs", query: query, timeout: .seconds(30))

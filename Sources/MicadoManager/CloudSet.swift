@@ -106,15 +106,22 @@ actor ScalerNotes {
 }
 
 /// Engine clients for instances, negotiated once per address.
-actor EngineDirectory {
+public actor EngineDirectory: EngineConnector {
+    let http: AsyncHTTPClient.HTTPClient
+    let logger: Logger
     var clients: [String: EngineClient] = [:]
 
-    func client(for endpoint: EngineEndpoint, http: AsyncHTTPClient.HTTPClient, logger: Logger) async throws(MicadoError) -> EngineClient {
+    public init(http: AsyncHTTPClient.HTTPClient, logger: Logger) {
+        self.http = http
+        self.logger = logger
+    }
+
+    public func engine(at endpoint: EngineEndpoint) async throws(MicadoError) -> any EngineAPI {
         if let client = clients[endpoint.description] { return client }
         let client = try await EngineClient.connect(to: endpoint, http: http, logger: logger, timeout: .seconds(5))
         clients[endpoint.description] = client
         return client
     }
 
-    func forget(_ endpoint: EngineEndpoint) { clients[endpoint.description] = nil }
+    public func forget(_ endpoint: EngineEndpoint) { clients[endpoint.description] = nil }
 }

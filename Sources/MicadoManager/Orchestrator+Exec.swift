@@ -49,7 +49,7 @@ extension Orchestrator {
     public func hangUpLeftoverExecSessions() async throws(MicadoError) {
         for session in try await store.execSessions() {
             let message: String
-            let task: (EngineClient, String)
+            let task: (any EngineAPI, String)
             do { task = try await runningTask(of: session.container) } catch where error.code == .notFound || error.code == .conflict {
                 task = (engine, "")
             } catch {
@@ -81,7 +81,7 @@ struct AttachedExecTarget: Sendable {
     /// Marks every process of one attached exec (children inherit it), so they can be found.
     static let sessionVariable = "MICADO_EXEC_SESSION"
 
-    let engine: EngineClient
+    let engine: any EngineAPI
     let containerID: String
     let execID: String
     let session: String

@@ -190,6 +190,8 @@ extension Orchestrator {
                 return try await move(transition)
             case .join(let then):
                 let nodeID = try await joinSwarm(record)
+                // The swarm changed under the cached snapshot: the next pass must see the new node.
+                await snapshots.invalidate()
                 let changed = record.nodeID != nodeID
                 record.nodeID = nodeID
                 if let then { try await move(then) } else if changed { try await store.updateInstance(record, event: nil) }
@@ -249,7 +251,7 @@ extension Orchestrator {
     /// Returns the node ID the engine has in the swarm once it joined (nil while joining).
     func joinSwarm(_ record: InstanceRecord) async throws(MicadoError) -> String? {
         guard let address = record.address else { throw .init(.internal, "\(record.id) is booting without an address") }
-        let instanceEngine = try await engines.client(for: clouds.endpoint(of: record), http: http, logger: logger)
+        let instanceEngine = try await engines.engine(at: clouds.endpoint(of: record))
         let swarm = try await instanceEngine.info().swarm
         guard swarm.localNodeState == "inactive" || swarm.localNodeState == "error" else { return swarm.nodeID.isEmpty ? nil : swarm.nodeID }
         if swarm.localNodeState == "error" { try await instanceEngine.leaveSwarm(force: true) }  // a failed join, tried again
@@ -271,7 +273,7 @@ extension Orchestrator {
 
     /// A joined node becomes eligible: images of our containers are loaded, then labels set.
     func admit(_ record: inout InstanceRecord, nodeID: String) async throws(MicadoError) {
-        let instanceEngine = try await engines.client(for: clouds.endpoint(of: record), http: http, logger: logger)
+        let instanceEngine = try await engines.engine(at: clouds.endpoint(of: record))
         let pushed = Set(try await store.images().filter { $0.reference != nil }.map(\.name))
         let images = Set(try await store.containers().map(\.image)).subtracting(pushed)
         try await copyImages(Array(images), to: instanceEngine)
@@ -288,7 +290,7 @@ extension Orchestrator {
     }
 
     /// Loads images from the manager's engine into an instance's (until the registry does it).
-    func copyImages(_ images: [String], to target: EngineClient) async throws(MicadoError) {
+    func copyImages(_ images: [String], to target: any EngineAPI) async throws(MicadoError) {
         var missing: [String] = []
         for image in images {
             do { _ = try await target.inspectImage(image) } catch where error.code == .notFound { missing.append(image) }
@@ -306,7 +308,7 @@ extension Orchestrator {
     /// Before a launch: the image must be on every ready instance of the location.
     func distributeImage(_ image: String, location: String) async throws(MicadoError) {
         for record in try await store.instances() where !record.isManager && record.location == location && record.state == .ready {
-            let target = try await engines.client(for: clouds.endpoint(of: record), http: http, logger: logger)
+            let target = try await engines.engine(at: clouds.endpoint(of: record))
             try await copyImages([image], to: target)
         }
     }

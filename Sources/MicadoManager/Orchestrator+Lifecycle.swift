@@ -53,7 +53,7 @@ extension Orchestrator {
     }
 
     /// The task container of a running container, and the engine that runs it.
-    func runningTask(of name: String) async throws(MicadoError) -> (EngineClient, String) {
+    func runningTask(of name: String) async throws(MicadoError) -> (any EngineAPI, String) {
         let record = try await record(named: name)
         let snapshot = try await snapshot(serviceID: record.serviceID ?? "-")
         // A task being shut down (after quit) still runs for a moment; it is not the container's any more.

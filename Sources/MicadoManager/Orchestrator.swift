@@ -15,17 +15,18 @@ import Prometheus
 public final class Orchestrator: Sendable {
     public let configuration: ManagerConfiguration
     public let store: Store
-    public let engine: EngineClient
+    public let engine: any EngineAPI
     /// Labels every service this manager creates, so that managers sharing an engine never touch each other's.
     public let managerID: String
     /// The clouds instances come from; empty when the manager's engine is the only instance.
     public let clouds: CloudSet
-    /// For instance engines (TCP with mutual TLS); owned by the daemon.
+    /// Instance engines, by the endpoint their cloud reported (TCP with mutual TLS in the daemon).
+    let engines: any EngineConnector
+    /// For the proxy's health probes of route targets.
     let http: HTTPClient
     /// The usage monitor's own connections to every engine (owned by the daemon): sampling
-    /// hundreds of containers never queues an API call behind it.
-    let monitorHTTP: HTTPClient
-    let engines = EngineDirectory()
+    /// hundreds of containers never queues an API call behind it. Nil: the API's own.
+    let monitorHTTP: HTTPClient?
     let creating = InFlight()
     let scalerNotes = ScalerNotes()
     let bootBackoff = BootBackoff()
@@ -41,10 +42,11 @@ public final class Orchestrator: Sendable {
     public let scalerWakeUp = WakeUps()
     let logger: Logger
 
+    /// `engines` defaults to mutual-TLS clients over `http` (itself defaulting to the shared client).
     public init(
-        configuration: ManagerConfiguration, store: Store, engine: EngineClient, managerID: String,
-        clouds: CloudSet = CloudSet(configurations: [], drivers: [:], authority: .init(directory: "/nonexistent")), http: HTTPClient? = nil,
-        monitorHTTP: HTTPClient? = nil,
+        configuration: ManagerConfiguration, store: Store, engine: any EngineAPI, managerID: String,
+        clouds: CloudSet = CloudSet(configurations: [], drivers: [:], authority: .init(directory: "/nonexistent")),
+        engines: (any EngineConnector)? = nil, http: HTTPClient? = nil, monitorHTTP: HTTPClient? = nil,
         metrics: ManagerMetrics = ManagerMetrics(registry: .init()), registry: Registry? = nil, logger: Logger
     ) {
         self.metrics = metrics
@@ -54,8 +56,9 @@ public final class Orchestrator: Sendable {
         self.engine = engine
         self.managerID = managerID
         self.clouds = clouds
-        self.http = http ?? engine.http
-        self.monitorHTTP = monitorHTTP ?? self.http
+        self.http = http ?? .shared
+        self.engines = engines ?? EngineDirectory(http: self.http, logger: logger)
+        self.monitorHTTP = monitorHTTP
         self.logger = logger
     }
 
@@ -158,7 +161,7 @@ public final class Orchestrator: Sendable {
 
     /// The engine that runs the containers of `nodeID`. Until clouds exist, that is the
     /// manager's own engine; other nodes are reached through their instance records.
-    func engine(forNode nodeID: String?) async throws(MicadoError) -> EngineClient {
+    func engine(forNode nodeID: String?) async throws(MicadoError) -> any EngineAPI {
         guard let nodeID else { return engine }
         // The store knows every node of ours: the manager's own (recorded at bootstrap, keyed by node ID) and each instance.
         let instance = try await store.instances().first { $0.nodeID == nodeID || ($0.isManager && $0.id.rawValue == nodeID) }
@@ -166,6 +169,6 @@ public final class Orchestrator: Sendable {
         guard let instance else {
             throw .init(.engine, "the container runs on node \(nodeID), which is not an instance of this manager")
         }
-        return try await engines.client(for: clouds.endpoint(of: instance), http: http, logger: logger)
+        return try await engines.engine(at: clouds.endpoint(of: instance))
     }
 }

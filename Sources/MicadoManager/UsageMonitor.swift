@@ -88,7 +88,8 @@ extension Orchestrator {
             func addNext() {
                 guard let (record, containerID, nodeID) = pending.popFirst() else { return }
                 group.addTask {
-                    guard let engine = try? await self.engine(forNode: nodeID).using(self.monitorHTTP),
+                    guard let found = try? await self.engine(forNode: nodeID),
+                        case let engine = self.monitorHTTP.map(found.using) ?? found,
                         let usage = try? await engine.usage(container: containerID, oneShot: true)
                     else { return nil }
                     // One-shot samples are cheap for the engine; CPU comes from this and the previous one.

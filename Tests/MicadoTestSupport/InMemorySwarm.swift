@@ -1,0 +1,495 @@
+// An in-memory swarm and cloud behind the manager's protocols (`EngineAPI`, `EngineConnector`,
+// `CloudDriver`), for unit tests of launch, the scaler's pass and reconcile without a daemon.
+// It models what the manager relies on: nodes with the generic resource `mem`, services
+// whose tasks are placed at once on a ready, active node with room that meets the
+// placement constraints (else pending with the scheduler's own words), engines that join
+// the swarm through their API, and instances that boot when the test says so.
+import AsyncHTTPClient
+import DockerEngine
+import Foundation
+import MicadoClouds
+import MicadoCore
+import NIOCore
+
+public actor InMemorySwarm {
+    public static let managerNode = "node-manager"
+    static let managerMachine = "manager"
+
+    struct Machine {
+        var engineLabels: [String: String]
+        var memoryMiB: Int?
+        var address: String
+        var images: Set<String>
+        var nodeID: String?
+    }
+    struct NodeState {
+        var id: String
+        var machine: String
+        var role: String
+        var availability: String
+        var labels: [String: String]
+        var state: String
+        var version: UInt64
+    }
+    struct ServiceState {
+        var id: String
+        var spec: ServiceSpec
+        var version: UInt64
+    }
+    struct TaskState {
+        var id: String
+        var serviceID: String
+        var nodeID: String?
+        var state: String
+        var desired: String
+        var err: String?
+        var reservedMiB: Int
+    }
+
+    var machines: [String: Machine]
+    var nodes: [String: NodeState] = [:]
+    var services: [ServiceState] = []
+    var tasks: [TaskState] = []
+    var counter = 0
+    /// Every call the engines answered, in order ("createService web", "joinSwarm m0…").
+    public private(set) var calls: [String] = []
+    /// Calls that fail once with this error, by name ("createService"), for fault tests.
+    var failures: [String: MicadoError] = [:]
+
+    /// A swarm not yet initialised; the manager's machine holds `images` and advertises `managerMemoryMiB` of `mem`.
+    public init(managerAddress: String = "10.0.0.2", managerMemoryMiB: Int = 2048, images: Set<String> = ["busybox:local"]) {
+        machines = [Self.managerMachine: Machine(engineLabels: [:], memoryMiB: managerMemoryMiB, address: managerAddress, images: images)]
+    }
+
+    /// The manager's engine (a unix socket, as the daemon's).
+    public nonisolated var managerEngine: InMemoryEngine {
+        InMemoryEngine(swarm: self, machine: Self.managerMachine, endpoint: .init(transport: .unix(path: "/in-memory/docker.sock")))
+    }
+
+    public func failNext(_ call: String, with error: MicadoError) { failures[call] = error }
+
+    // MARK: what tests look at and change
+
+    public func serviceNames() -> [String] { services.map(\.spec.name) }
+    public func serviceSpec(_ name: String) -> ServiceSpec? { services.first { $0.spec.name == name }?.spec }
+    public func runningTasks(of name: String) -> [(node: String?, id: String)] {
+        guard let service = services.first(where: { $0.spec.name == name }) else { return [] }
+        return tasks.filter { $0.serviceID == service.id && $0.state == "running" }.map { ($0.nodeID, $0.id) }
+    }
+    public func nodeIDs() -> [String] { nodes.keys.sorted() }
+    public func nodeLabels(_ id: String) -> [String: String] { nodes[id]?.labels ?? [:] }
+    public func isMachine(_ endpoint: String) -> Bool { machines[endpoint] != nil }
+    public func machineNode(_ endpoint: String) -> String? { machines[endpoint]?.nodeID }
+
+    /// A service made behind the manager's back (another tool, a crash's leftover).
+    public func addService(_ spec: ServiceSpec) -> String { makeService(spec) }
+
+    /// A machine a cloud made, at `endpoint`, booting with these engine labels and `mem` resource.
+    func addMachine(_ endpoint: String, address: String, engineLabels: [String: String], memoryMiB: Int) {
+        machines[endpoint] = Machine(engineLabels: engineLabels, memoryMiB: memoryMiB, address: address, images: [])
+    }
+
+    func removeMachine(_ endpoint: String) {
+        if let node = machines[endpoint]?.nodeID { nodes[node]?.state = "down" }
+        machines[endpoint] = nil
+        schedule()
+    }
+
+    // MARK: the engine calls
+
+    func record(_ call: String, _ subject: String = "") throws(MicadoError) {
+        calls.append(subject.isEmpty ? call : "\(call) \(subject)")
+        if let error = failures.removeValue(forKey: call) { throw error }
+    }
+
+    func machine(_ key: String) throws(MicadoError) -> Machine {
+        guard let machine = machines[key] else { throw .init(.engine, "cannot reach the engine at \(key): connection refused") }
+        return machine
+    }
+
+    func info(_ key: String) throws(MicadoError) -> SystemInfo {
+        try record("info", key)
+        let machine = try machine(key)
+        let state = machine.nodeID == nil ? "inactive" : "active"
+        return try Self.decode([
+            "Name": key, "Swarm": ["LocalNodeState": state, "NodeID": machine.nodeID ?? "", "ControlAvailable": key == Self.managerMachine],
+        ])
+    }
+
+    func initSwarm(_ key: String) throws(MicadoError) -> String {
+        try record("initSwarm")
+        nodes[Self.managerNode] = NodeState(
+            id: Self.managerNode, machine: key, role: "manager", availability: "active", labels: [:], state: "ready", version: 1)
+        machines[key]?.nodeID = Self.managerNode
+        return "swarm-1"
+    }
+
+    func swarmInspect() throws(MicadoError) -> SwarmInspect {
+        try record("swarm")
+        guard nodes[Self.managerNode] != nil else { throw .init(.engine, "This node is not a swarm manager.") }
+        return try Self.decode(["ID": "swarm-1", "JoinTokens": ["Worker": "SWMTKN-worker-secret", "Manager": "SWMTKN-manager-secret"]])
+    }
+
+    func join(_ key: String, token: String) throws(MicadoError) {
+        try record("joinSwarm", key)
+        guard token == "SWMTKN-worker-secret" else { throw .init(.engine, "invalid join token") }
+        guard machines[key]?.nodeID == nil else { throw .init(.conflict, "This node is already part of a swarm.") }
+        counter += 1
+        let id = "node-\(counter)"
+        nodes[id] = NodeState(id: id, machine: key, role: "worker", availability: "active", labels: [:], state: "ready", version: 1)
+        machines[key]?.nodeID = id
+        schedule()
+    }
+
+    func leave(_ key: String) throws(MicadoError) {
+        try record("leaveSwarm", key)
+        if let id = machines[key]?.nodeID { nodes[id]?.state = "down" }
+        machines[key]?.nodeID = nil
+        schedule()
+    }
+
+    func nodeList() throws(MicadoError) -> [Node] {
+        try record("nodes")
+        return try nodes.values.sorted { $0.id < $1.id }.map { node throws(MicadoError) in try view(node) }
+    }
+
+    func node(_ id: String) throws(MicadoError) -> Node {
+        guard let node = nodes[id] else { throw .notFound("node \(id) not found") }
+        return try view(node)
+    }
+
+    func view(_ node: NodeState) throws(MicadoError) -> Node {
+        let machine = machines[node.machine]
+        var resources: [String: Any] = ["MemoryBytes": 2 << 30]
+        if let memory = machine?.memoryMiB {
+            resources["GenericResources"] = [["DiscreteResourceSpec": ["Kind": SchedulerResource.memory, "Value": memory]]]
+        }
+        return try Self.decode([
+            "ID": node.id, "Version": ["Index": node.version],
+            "Description": ["Hostname": node.machine, "Resources": resources, "Engine": ["Labels": machine?.engineLabels ?? [:]]],
+            "Spec": ["Role": node.role, "Availability": node.availability, "Labels": node.labels],
+            "Status": ["State": node.state, "Addr": machine?.address ?? "0.0.0.0"],
+        ])
+    }
+
+    func updateNode(_ id: String, version: ObjectVersion, spec: Node.Spec) throws(MicadoError) {
+        try record("updateNode", id)
+        guard var node = nodes[id] else { throw .notFound("node \(id) not found") }
+        guard node.version == version.index else { throw .init(.conflict, "update out of sequence") }
+        node.labels = spec.labels ?? [:]
+        node.availability = spec.availability ?? node.availability
+        node.version += 1
+        nodes[id] = node
+        schedule()
+    }
+
+    func removeNode(_ id: String) throws(MicadoError) {
+        try record("removeNode", id)
+        guard nodes.removeValue(forKey: id) != nil else { throw .notFound("node \(id) not found") }
+        for key in machines.keys where machines[key]?.nodeID == id { machines[key]?.nodeID = nil }
+        schedule()
+    }
+
+    func createService(_ spec: ServiceSpec) throws(MicadoError) -> String {
+        try record("createService", spec.name)
+        guard !services.contains(where: { $0.spec.name == spec.name }) else { throw .init(.conflict, "service \(spec.name) already exists") }
+        guard machines[Self.managerMachine]?.images.contains(spec.taskTemplate.containerSpec.image) == true else {
+            throw .notFound("No such image: \(spec.taskTemplate.containerSpec.image)")
+        }
+        return makeService(spec)
+    }
+
+    func makeService(_ spec: ServiceSpec) -> String {
+        counter += 1
+        let id = "service-\(counter)"
+        services.append(ServiceState(id: id, spec: spec, version: 1))
+        schedule()
+        return id
+    }
+
+    func serviceIndex(_ idOrName: String) throws(MicadoError) -> Int {
+        guard let i = services.firstIndex(where: { $0.id == idOrName || $0.spec.name == idOrName }) else {
+            throw .notFound("service \(idOrName) not found")
+        }
+        return i
+    }
+
+    func serviceList(label: String?) throws(MicadoError) -> [SwarmService] {
+        try record("services")
+        let (key, value) = label.map { text in
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            return (parts[0], parts.count > 1 ? parts[1] : nil)
+        } ?? ("", nil)
+        return try services.filter { service in
+            label == nil || (service.spec.labels?[key] != nil && (value == nil || service.spec.labels?[key] == value))
+        }.map { service throws(MicadoError) in try view(service) }
+    }
+
+    func service(_ idOrName: String) throws(MicadoError) -> SwarmService { try view(services[try serviceIndex(idOrName)]) }
+
+    func view(_ service: ServiceState) throws(MicadoError) -> SwarmService {
+        let spec: Any
+        do { spec = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(service.spec)) } catch {
+            throw .init(.internal, "cannot encode a service spec: \(error)")
+        }
+        return try Self.decode(["ID": service.id, "Version": ["Index": service.version], "Spec": spec, "CreatedAt": "2026-12-01T12:00:00.000000000Z"])
+    }
+
+    func scale(_ idOrName: String, replicas: Int) throws(MicadoError) {
+        try record("scaleService", idOrName)
+        let i = try serviceIndex(idOrName)
+        services[i].spec.mode = .init(replicas: replicas)
+        services[i].version += 1
+        schedule()
+    }
+
+    func label(_ idOrName: String, _ labels: [String: String]) throws(MicadoError) {
+        try record("labelService", idOrName)
+        let i = try serviceIndex(idOrName)
+        services[i].spec.labels = (services[i].spec.labels ?? [:]).merging(labels) { _, new in new }
+        services[i].version += 1
+    }
+
+    func remove(_ idOrName: String) throws(MicadoError) {
+        try record("removeService", idOrName)
+        let service = services.remove(at: try serviceIndex(idOrName))
+        tasks.removeAll { $0.serviceID == service.id }
+        schedule()
+    }
+
+    func taskList(filters: [String: [String]]) throws(MicadoError) -> [SwarmTask] {
+        try record("tasks")
+        let wanted = filters["service"].map { Set($0) }
+        return try tasks.filter { wanted?.contains($0.serviceID) ?? true }.map { task throws(MicadoError) in
+            var status: [String: Any] = ["State": task.state, "Timestamp": "2026-12-01T12:00:00.000000000Z", "Message": task.state]
+            if let err = task.err { status["Err"] = err }
+            if task.state == "running" { status["ContainerStatus"] = ["ContainerID": "container-\(task.id)"] }
+            var object: [String: Any] = ["ID": task.id, "ServiceID": task.serviceID, "Status": status, "DesiredState": task.desired, "Slot": 1]
+            if let node = task.nodeID { object["NodeID"] = node }
+            return try Self.decode(object)
+        }
+    }
+
+    func inspectImage(_ key: String, _ name: String) throws(MicadoError) -> ImageInspect {
+        try record("inspectImage", name)
+        guard try machine(key).images.contains(name) else { throw .notFound("No such image: \(name)") }
+        return try Self.decode(["Id": "sha256:" + String(repeating: "a", count: 64), "RepoTags": [name]])
+    }
+
+    func save(_ key: String, _ names: [String]) throws(MicadoError) -> [UInt8] {
+        try record("saveImages", names.joined(separator: ","))
+        return Array(names.joined(separator: "\n").utf8)
+    }
+
+    func load(_ key: String, _ tarball: [UInt8]) throws(MicadoError) {
+        try record("loadImages", key)
+        for name in String(decoding: tarball, as: UTF8.self).split(separator: "\n") { machines[key]?.images.insert(String(name)) }
+    }
+
+    // MARK: the scheduler
+
+    /// Swarm's job, at once: each service gets its replicas, each new task a ready, active node
+    /// that meets its constraints and has room for its `mem` reservation; else it waits.
+    func schedule() {
+        for service in services {
+            let live = tasks.indices.filter { tasks[$0].serviceID == service.id && tasks[$0].desired == "running" }
+            let wanted = service.spec.replicas
+            for i in live.dropFirst(wanted) {
+                tasks[i].desired = "shutdown"
+                tasks[i].state = "shutdown"
+            }
+            for _ in live.count..<max(wanted, live.count) {
+                counter += 1
+                tasks.append(TaskState(id: "task-\(counter)", serviceID: service.id, state: "pending", desired: "running", reservedMiB: Self.reservation(service.spec)))
+            }
+        }
+        for i in tasks.indices where tasks[i].desired == "running" {
+            if let node = tasks[i].nodeID, nodes[node]?.state != "ready" {
+                tasks[i].state = "orphaned"
+                tasks[i].desired = "shutdown"
+                continue
+            }
+            guard tasks[i].state == "pending", let service = services.first(where: { $0.id == tasks[i].serviceID }) else { continue }
+            let candidates = nodes.values.filter { $0.state == "ready" && $0.availability == "active" && Self.meets(service.spec, $0) }
+            let roomy = candidates.filter { node in
+                guard tasks[i].reservedMiB > 0 else { return true }
+                let capacity = machines[node.machine]?.memoryMiB ?? 0
+                let used = tasks.filter { $0.nodeID == node.id && $0.desired == "running" }.reduce(0) { $0 + $1.reservedMiB }
+                return capacity - used >= tasks[i].reservedMiB
+            }.sorted { $0.id < $1.id }
+            if let node = roomy.first {
+                tasks[i].nodeID = node.id
+                tasks[i].state = "running"
+                tasks[i].err = nil
+            } else {
+                let short = candidates.count
+                let unavailable = nodes.count - short
+                tasks[i].err = "no suitable node (insufficient resources on \(short) node\(short == 1 ? "" : "s"); \(unavailable) node\(unavailable == 1 ? "" : "s") not available for new tasks)"
+            }
+        }
+    }
+
+    static func reservation(_ spec: ServiceSpec) -> Int {
+        Int(spec.taskTemplate.resources?.reservations?.genericResources?.first { $0.discrete?.kind == SchedulerResource.memory }?.discrete?.value ?? 0)
+    }
+
+    /// `node.labels.K == V`, `node.labels.K != V` and `node.role == R` constraints.
+    static func meets(_ spec: ServiceSpec, _ node: NodeState) -> Bool {
+        (spec.taskTemplate.placement?.constraints ?? []).allSatisfy { constraint in
+            let equal = !constraint.contains("!=")
+            let parts = constraint.components(separatedBy: equal ? "==" : "!=").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { return false }
+            let value: String?
+            if parts[0].hasPrefix("node.labels.") {
+                value = node.labels[String(parts[0].dropFirst("node.labels.".count))]
+            } else if parts[0] == "node.role" {
+                value = node.role
+            } else {
+                return false
+            }
+            return (value == parts[1]) == equal
+        }
+    }
+
+    /// The Engine API's JSON for a model, decoded as the client decodes the engine's.
+    static func decode<T: Decodable>(_ object: Any) throws(MicadoError) -> T {
+        do { return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: object)) } catch {
+            throw .init(.internal, "in-memory swarm: cannot make a \(T.self): \(error)")
+        }
+    }
+}
+
+/// One engine of the in-memory swarm: the manager's, or an instance's (reached by its endpoint).
+public struct InMemoryEngine: EngineAPI {
+    public let swarm: InMemorySwarm
+    let machine: String
+    public let endpoint: EngineEndpoint
+    public var apiVersion: APIVersion { .init(1, 41) }
+    public var engineVersion: String { "in-memory" }
+    public func using(_ http: HTTPClient) -> InMemoryEngine { self }
+
+    func unsupported(_ call: String) -> MicadoError { .init(.internal, "the in-memory engine has no \(call)") }
+
+    public func info() async throws(MicadoError) -> SystemInfo { try await swarm.info(machine) }
+    public func initSwarm(advertiseAddress: String, listenAddress: String, defaultAddressPool: String?) async throws(MicadoError) -> String {
+        try await swarm.initSwarm(machine)
+    }
+    public func swarm() async throws(MicadoError) -> SwarmInspect { try await swarm.swarmInspect() }
+    public func joinSwarm(remoteAddress: String, token: String, advertiseAddress: String, listenAddress: String) async throws(MicadoError) {
+        try await swarm.join(machine, token: token)
+    }
+    public func leaveSwarm(force: Bool) async throws(MicadoError) { try await swarm.leave(machine) }
+    public func nodes() async throws(MicadoError) -> [Node] { try await swarm.nodeList() }
+    public func node(_ id: String) async throws(MicadoError) -> Node { try await swarm.node(id) }
+    public func updateNode(_ id: String, version: ObjectVersion, spec: Node.Spec) async throws(MicadoError) {
+        try await swarm.updateNode(id, version: version, spec: spec)
+    }
+    public func removeNode(_ id: String, force: Bool) async throws(MicadoError) { try await swarm.removeNode(id) }
+    public func createService(_ spec: ServiceSpec, registryAuth: String?) async throws(MicadoError) -> String { try await swarm.createService(spec) }
+    public func services(label: String?) async throws(MicadoError) -> [SwarmService] { try await swarm.serviceList(label: label) }
+    public func service(_ idOrName: String) async throws(MicadoError) -> SwarmService { try await swarm.service(idOrName) }
+    public func scaleService(_ idOrName: String, replicas: Int) async throws(MicadoError) { try await swarm.scale(idOrName, replicas: replicas) }
+    public func labelService(_ idOrName: String, _ labels: [String: String]) async throws(MicadoError) { try await swarm.label(idOrName, labels) }
+    public func removeService(_ idOrName: String) async throws(MicadoError) { try await swarm.remove(idOrName) }
+    public func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask] { try await swarm.taskList(filters: filters) }
+    public func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine] { [] }
+    public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage { throw unsupported("usage") }
+    public func archive(container: String, path: String, maxBytes: Int) async throws(MicadoError) -> [UInt8] { throw unsupported("archive") }
+    public func isFolder(container: String, path: String) async throws(MicadoError) -> Bool? { throw unsupported("isFolder") }
+    public func putArchive(container: String, path: String, tar: OutgoingBody) async throws(MicadoError) { throw unsupported("putArchive") }
+    public func exec(container: String, command: [String], timeout: TimeAmount) async throws(MicadoError) -> EngineClient.ExecOutput {
+        throw unsupported("exec")
+    }
+    public func createExec(container: String, command: [String], tty: Bool, stdin: Bool, environment: [String]) async throws(MicadoError) -> String {
+        throw unsupported("createExec")
+    }
+    public func exitCode(ofExec id: String) async throws(MicadoError) -> Int { throw unsupported("exitCode") }
+    public func resizeExec(_ id: String, size: TerminalSize) async throws(MicadoError) { throw unsupported("resizeExec") }
+    public func withAttachedExec<Result: Sendable>(
+        _ id: String, tty: Bool, size: TerminalSize?, _ body: (AttachedExec) async throws -> Result
+    ) async throws -> Result { throw unsupported("withAttachedExec") }
+    public func inspectImage(_ name: String) async throws(MicadoError) -> ImageInspect { try await swarm.inspectImage(machine, name) }
+    public func removeImage(_ name: String, force: Bool) async throws(MicadoError) { throw unsupported("removeImage") }
+    public func saveImages(_ names: [String]) async throws(MicadoError) -> [UInt8] { try await swarm.save(machine, names) }
+    public func loadImages(_ tarball: [UInt8]) async throws(MicadoError) { try await swarm.load(machine, tarball) }
+    public func tagImage(_ name: String, repository: String, tag: String) async throws(MicadoError) { throw unsupported("tagImage") }
+    public func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> EngineClient.PushResult {
+        throw unsupported("pushImage")
+    }
+    public func build(context: OutgoingBody, tag: String, timeout: TimeAmount) async throws(MicadoError) -> EngineClient.BuildResult {
+        throw unsupported("build")
+    }
+}
+
+extension InMemorySwarm: EngineConnector {
+    /// The engine of the machine a cloud reported at `endpoint`; refused while no machine answers there.
+    public func engine(at endpoint: EngineEndpoint) async throws(MicadoError) -> any EngineAPI {
+        let key = endpoint.description
+        guard machines[key] != nil else { throw .init(.engine, "cannot reach the engine at \(key): connection refused") }
+        return InMemoryEngine(swarm: self, machine: key, endpoint: endpoint)
+    }
+
+    public func forget(_ endpoint: EngineEndpoint) async {}
+}
+
+/// A cloud whose instances are machines of the in-memory swarm. Each create makes a booting
+/// instance; `finishBoots()` makes them running with an engine that answers (the engine
+/// labels and `mem` resource of the user data), as a real boot would, when the test says so.
+public actor InMemoryCloud: CloudDriver {
+    public struct Instance: Sendable {
+        public var instance: CloudInstance
+        public var request: CreateInstanceRequest
+    }
+    let swarm: InMemorySwarm
+    let prefix: String
+    public private(set) var instances: [String: Instance] = [:]
+    public private(set) var creates: [CreateInstanceRequest] = []
+    public private(set) var deletes: [String] = []
+    var next = 10
+    /// The next create fails with this error.
+    var failure: CloudError?
+
+    /// Addresses `prefix.10`, `prefix.11`, …
+    public init(swarm: InMemorySwarm, addressPrefix prefix: String = "10.0.0") {
+        self.swarm = swarm
+        self.prefix = prefix
+    }
+
+    public func failNextCreate(_ error: CloudError) { failure = error }
+
+    public func create(_ request: CreateInstanceRequest) async throws(CloudError) -> CloudInstance {
+        creates.append(request)
+        if let failure {
+            self.failure = nil
+            throw failure
+        }
+        if let made = instances.values.first(where: { $0.request.idempotencyToken == request.idempotencyToken }) { return made.instance }
+        let address = "\(prefix).\(next)"
+        let id = "vm-\(next)"
+        next += 1
+        let instance = CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):2376", tags: request.tags)
+        instances[id] = Instance(instance: instance, request: request)
+        return instance
+    }
+
+    /// Every booting instance comes up: its engine answers at its endpoint, not yet in the swarm.
+    public func finishBoots() async {
+        for (id, made) in instances where made.instance.state == .booting {
+            instances[id]?.instance.state = .running
+            let endpoint = try? EngineEndpoint.parse(made.instance.engineEndpoint, tls: nil)
+            await swarm.addMachine(
+                endpoint?.description ?? made.instance.engineEndpoint, address: made.instance.address, engineLabels: made.request.userData.labels,
+                memoryMiB: made.request.userData.capacityMiB)
+        }
+    }
+
+    public func describe(_ id: String) async throws(CloudError) -> CloudInstance? { instances[id]?.instance }
+    public func list() async throws(CloudError) -> [CloudInstance] { instances.values.map(\.instance).sorted { $0.id < $1.id } }
+
+    public func delete(_ id: String) async throws(CloudError) {
+        deletes.append(id)
+        guard let made = instances.removeValue(forKey: id) else { return }
+        let endpoint = try? EngineEndpoint.parse(made.instance.engineEndpoint, tls: nil)
+        await swarm.removeMachine(endpoint?.description ?? made.instance.engineEndpoint)
+    }
+}
