@@ -36,16 +36,21 @@ extension LocalDriver {
           sh -c 'mount --bind "$0/root/etc/docker" /etc/docker && hostname "$1" && shift && exec dockerd "$@"' "$DIR" "$ID" \
           --config-file /etc/docker/daemon.json --data-root "$DIR/data" --exec-root "$DIR/run" --pidfile "$DIR/dockerd.pid" \
           --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent="/micado-$ID" >dockerd.log 2>&1 </dev/null &
-        for _ in $(seq 600); do D version >/dev/null 2>&1 && break; sleep 0.1; done
+        # Machine image "default" (busybox:local), made once per cloud while this engine starts,
+        # then imported before the manager joins the engine, so that no task misses it.
+        IMAGE="$(dirname "$DIR")/machine-image-default.tar"
+        if [ ! -s "$IMAGE" ]; then
+          ROOT=$(mktemp -d); mkdir -p "$ROOT"/bin "$ROOT"/etc "$ROOT"/tmp "$ROOT"/www
+          cp /bin/busybox "$ROOT/bin/busybox"
+          for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$ROOT/bin/$a"; done
+          echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"; echo 'root:x:0:' > "$ROOT/etc/group"
+          echo 'hello from busybox:local' > "$ROOT/www/index.html"
+          tar -C "$ROOT" -c . > "$IMAGE.$$" && mv "$IMAGE.$$" "$IMAGE"
+          rm -rf "$ROOT" "$IMAGE.$$"
+        fi
+        for _ in $(seq 1200); do D version >/dev/null 2>&1 && break; sleep 0.05; done
         D version >/dev/null 2>&1 || fail "dockerd did not start: $(tail -3 dockerd.log | tr '\n' ' ')"
-        # machine image "default": busybox:local, imported before the manager joins the engine so no task misses it
-        ROOT=$(mktemp -d); mkdir -p "$ROOT"/bin "$ROOT"/etc "$ROOT"/tmp "$ROOT"/www
-        cp /bin/busybox "$ROOT/bin/busybox"
-        for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$ROOT/bin/$a"; done
-        echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"; echo 'root:x:0:' > "$ROOT/etc/group"
-        echo 'hello from busybox:local' > "$ROOT/www/index.html"
-        tar -C "$ROOT" -c . | D import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - busybox:local >/dev/null || fail "cannot import busybox:local"
-        rm -rf "$ROOT"
+        D import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - busybox:local < "$IMAGE" >/dev/null || fail "cannot import busybox:local"
         touch boot.done
         """#
 

@@ -50,7 +50,6 @@ public struct LocalDriver: CloudDriver {
         guard request.machineImage == "default" else {
             throw CloudError(.badRequest, "the local cloud has only the machine image 'default', not '\(request.machineImage)'")
         }
-        let dir = directory(id)
         let address = try withLock { () throws(CloudError) -> String in
             let address = try freeAddress()
             try claim(id, address: address)
