@@ -59,7 +59,7 @@ struct ExecRelay {
         let mode = options.tty ? "with a terminal" : "attached"
         let target: AttachedExecTarget
         do {
-            target = try await orchestrator.createAttachedExec(
+            target = try await orchestrator.containers.createAttachedExec(
                 name, command: options.command, tty: options.tty, environment: options.tty ? options.term.map { ["TERM=\($0)"] } ?? [] : [])
         } catch {
             await fail(error, mode: mode, outbound: outbound)
@@ -82,7 +82,7 @@ struct ExecRelay {
             _ = try? await target.hangUp()
             await fail(error, mode: mode, outbound: outbound)
         }
-        await orchestrator.endAttachedExec(target)
+        await orchestrator.containers.endAttachedExec(target)
     }
 
     func fail(_ error: any Error, mode: String, outbound: WebSocketOutboundWriter) async {

@@ -35,33 +35,33 @@ public enum HTTPAPI {
         let api = router.group("/v1").add(middleware: BearerAuthMiddleware(token: token))
 
         api.get("/containers") { request, _ in
-            try json(try await orchestrator.containers(all: request.uri.queryParameters["all"] == "true"))
+            try json(try await orchestrator.containers.list(all: request.uri.queryParameters["all"] == "true"))
         }
         api.post("/containers") { request, context in
             let launch = try await decode(LaunchRequest.self, request, context)
-            return try json(try await orchestrator.launch(launch), status: .created)
+            return try json(try await orchestrator.containers.launch(launch), status: .created)
         }
         api.get("/containers/{name}") { _, context in
-            try json(try await orchestrator.container(try context.parameters.require("name")))
+            try json(try await orchestrator.containers.view(named: try context.parameters.require("name")))
         }
         api.post("/containers/{name}/quit") { request, context in
             let quit = try await decode(QuitRequest.self, request, context)
             let name = try context.parameters.require("name")
-            guard let view = try await orchestrator.quit(name, remove: quit.remove) else { return Response(status: .noContent) }
+            guard let view = try await orchestrator.containers.quit(name, remove: quit.remove) else { return Response(status: .noContent) }
             return try json(view)
         }
         api.delete("/containers/{name}") { _, context in
-            try await orchestrator.remove(try context.parameters.require("name"))
+            try await orchestrator.containers.remove(try context.parameters.require("name"))
             return Response(status: .noContent)
         }
         api.get("/containers/{name}/logs") { request, context in
             let tail = request.uri.queryParameters["tail"].flatMap { Int(String($0)) }
-            let lines = try await orchestrator.logs(try context.parameters.require("name"), tail: tail)
+            let lines = try await orchestrator.containers.logs(try context.parameters.require("name"), tail: tail)
             return try json(lines.map { LogLineView(stream: $0.stream.rawValue, text: $0.text) })
         }
         api.post("/containers/{name}/exec") { request, context in
             let exec = try await decode(ExecRequest.self, request, context)
-            return try json(try await orchestrator.execute(try context.parameters.require("name"), command: exec.command))
+            return try json(try await orchestrator.containers.execute(try context.parameters.require("name"), command: exec.command))
         }
         // Reached when the WebSocket router declined the upgrade: answers why, as JSON.
         api.get("/containers/{name}\(ExecStream.path)") { request, context -> Response in
@@ -70,7 +70,7 @@ public enum HTTPAPI {
         }
         api.get("/containers/{name}/files") { request, context in
             let path = try requiredQuery(request, "path")
-            let bytes = try await orchestrator.readFile(try context.parameters.require("name"), path: path)
+            let bytes = try await orchestrator.containers.readFile(try context.parameters.require("name"), path: path)
             return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         api.put("/containers/{name}/files") { request, context in
@@ -80,45 +80,45 @@ public enum HTTPAPI {
                 return mode
             } ?? 0o644
             let upload = try await SpooledUpload.receive(request, limit: limits.uploadBytes, directory: spool)
-            try await orchestrator.writeFile(try context.parameters.require("name"), path: path, contents: upload, mode: mode)
+            try await orchestrator.containers.writeFile(try context.parameters.require("name"), path: path, contents: upload, mode: mode)
             return Response(status: .noContent)
         }
         api.get("/services") { request, _ in
-            try json(try await orchestrator.services(name: request.uri.queryParameters["name"].map(String.init)))
+            try json(try await orchestrator.containers.services(name: request.uri.queryParameters["name"].map(String.init)))
         }
         api.get("/instances") { _, _ in
-            try json(try await orchestrator.instances())
+            try json(try await orchestrator.instances.list())
         }
         api.post("/instances") { request, context in
             let start = try await decode(StartInstanceRequest.self, request, context)
-            let record = try await orchestrator.startInstance(start, reason: "micado start")
-            return try json(try await orchestrator.instance(record.id.rawValue), status: .created)
+            let record = try await orchestrator.instances.startInstance(start, reason: "micado start")
+            return try json(try await orchestrator.instances.view(id: record.id.rawValue), status: .created)
         }
         api.get("/instances/{id}") { _, context in
-            try json(try await orchestrator.instance(try context.parameters.require("id")))
+            try json(try await orchestrator.instances.view(id: try context.parameters.require("id")))
         }
         api.delete("/instances") { request, _ in
-            try json(try await orchestrator.stopInstances(tag: try requiredQuery(request, "tag")))
+            try json(try await orchestrator.instances.stopInstances(tag: try requiredQuery(request, "tag")))
         }
         api.get("/routes") { _, _ in
-            try json(await orchestrator.routes())
+            try json(await orchestrator.routes.list())
         }
         api.get("/clouds") { _, _ in
             try json(orchestrator.clouds.configurations.map(CloudView.init))
         }
         api.get("/containers/{name}/explain") { _, context in
-            try json(try await orchestrator.explain(try context.parameters.require("name")))
+            try json(try await orchestrator.scaler.explain(try context.parameters.require("name")))
         }
         api.post("/images") { request, _ in
             let name = try requiredQuery(request, "name")
             let upload = try await SpooledUpload.receive(request, limit: limits.uploadBytes, directory: spool)
-            return try json(try await orchestrator.build(name: name, tarball: upload), status: .created)
+            return try json(try await orchestrator.images.build(name: name, tarball: upload), status: .created)
         }
         api.get("/images") { _, _ in
-            try json(try await orchestrator.images())
+            try json(try await orchestrator.images.list())
         }
         api.delete("/images/{name}") { _, context in
-            try await orchestrator.removeImage(try context.parameters.require("name"))
+            try await orchestrator.images.remove(try context.parameters.require("name"))
             return Response(status: .noContent)
         }
         // An online backup of the store, streamed from a file that is unlinked once open.
@@ -163,7 +163,7 @@ public enum HTTPAPI {
     /// What an attached exec needs before the upgrade: a readable query and a running task.
     static func checkExecStream(_ request: Request, name: String, _ orchestrator: Orchestrator) async throws {
         _ = try ExecStreamOptions(request.uri.queryParameters)
-        _ = try await orchestrator.runningTask(of: name)
+        _ = try await orchestrator.containers.runningTask(of: name)
     }
 
     struct LogLineView: Codable {

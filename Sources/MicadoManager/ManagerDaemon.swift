@@ -54,9 +54,9 @@ public struct ManagerDaemon {
                 configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, monitorHTTP: monitorHTTP, metrics: metrics,
                 registry: registry, logger: logger)
             try await orchestrator.checkForeignServices(adopt: adopt)
-            try await orchestrator.bootstrapSwarm()
-            try await orchestrator.reconcile()
-            try await orchestrator.hangUpLeftoverExecSessions()
+            try await orchestrator.instances.bootstrapSwarm()
+            try await orchestrator.reconciler.pass()
+            try await orchestrator.containers.hangUpLeftoverExecSessions()
             try writePIDFile()
             defer { try? FileManager.default.removeItem(atPath: home.pidFile) }
             await orchestrator.note(
@@ -64,12 +64,10 @@ public struct ManagerDaemon {
                 "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))")
             let router = HTTPAPI.router(orchestrator: orchestrator, token: token, spool: home.spoolDirectory, logger: logger)
             var services: [any Service] = [
-                Reconciler(orchestrator: orchestrator, logger: logger), Scaler(orchestrator: orchestrator, logger: logger),
-                ProxyController(orchestrator: orchestrator, home: home, logger: logger),
-                UsageMonitor(orchestrator: orchestrator, logger: logger),
+                orchestrator.reconciler, orchestrator.scaler, ProxyController(routes: orchestrator.routes, home: home), orchestrator.monitor,
             ]
             if let registry {
-                services.insert(RegistryController(orchestrator: orchestrator, registry: registry, authority: clouds.authority, logger: logger), at: 0)
+                services.insert(RegistryController(context: orchestrator.context, registry: registry, authority: clouds.authority, logger: logger), at: 0)
             }
             let app = Application(
                 router: router,

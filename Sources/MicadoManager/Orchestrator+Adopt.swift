@@ -25,8 +25,8 @@ extension Orchestrator {
     }
 
     /// Cloud instances tagged as ours that the store neither knows nor removed.
-    func unknownInstances() async throws(MicadoError) -> [StrayInstance] {
-        try await strayInstances(failOnUnlistable: true).filter { !$0.removed }
+    func unknownInstances() async throws(MicadoError) -> [Instances.StrayInstance] {
+        try await instances.strayInstances(failOnUnlistable: true).filter { !$0.removed }
     }
 
     /// Refuses to start beside micado services this store does not know (the reconciler

@@ -16,17 +16,17 @@ import ServiceLifecycle
 /// (Caddy swaps configurations atomically), so routes come back after any restart of the
 /// manager or of Caddy. Caddy runs with a parent-death signal: it never outlives the manager.
 public struct ProxyController: Service {
-    let orchestrator: Orchestrator
+    let routes: Routes
     let home: MicadoHome
-    let logger: Logger
+    var context: ManagerContext { routes.context }
+    var logger: Logger { context.logger }
 
-    public init(orchestrator: Orchestrator, home: MicadoHome, logger: Logger) {
-        self.orchestrator = orchestrator
+    public init(routes: Routes, home: MicadoHome) {
+        self.routes = routes
         self.home = home
-        self.logger = logger
     }
 
-    var proxy: ManagerConfiguration.Proxy { orchestrator.configuration.proxy }
+    var proxy: ManagerConfiguration.Proxy { context.configuration.proxy }
     /// Caddy's admin API: a unix socket in the proxy folder (0700, Caddy's user's), never
     /// TCP, so no other local user can load a configuration (a file server rooted at /, say).
     var adminSocket: String { home.proxyDirectory + "/admin.sock" }
@@ -47,18 +47,18 @@ public struct ProxyController: Service {
         }
         await cancelWhenGracefulShutdown {
             var loaded: String?
-            await Supervisor(name: "caddy", orchestrator: orchestrator).run(start: start) { fresh in
+            await Supervisor(name: "caddy", context: context).run(start: start) { fresh in
                 if fresh { loaded = nil }
                 do {
-                    let routes = try await orchestrator.desiredRoutes()
-                    let config = try Self.caddyConfig(routes: routes, proxy: proxy)
+                    let desired = try await routes.desired()
+                    let config = try Self.caddyConfig(routes: desired, proxy: proxy)
                     guard config != loaded else { return }
                     try await load(config)
                     loaded = config
-                    await orchestrator.setRoutes(routes)
-                    await orchestrator.note(
+                    await routes.loaded.set(desired)
+                    await context.note(
                         "proxy.routes", "caddy",
-                        routes.isEmpty ? "no routes" : "routes: " + routes.map { "\($0.domain) → \($0.targets.joined(separator: ", "))" }.joined(separator: "; "))
+                        desired.isEmpty ? "no routes" : "routes: " + desired.map { "\($0.domain) → \($0.targets.joined(separator: ", "))" }.joined(separator: "; "))
                 } catch {
                     logger.warning("proxy pass failed", metadata: ["error": "\(error)"])
                 }
@@ -93,7 +93,7 @@ public struct ProxyController: Service {
                 let log = (try? String(contentsOfFile: dir + "/caddy.log", encoding: .utf8)) ?? ""
                 throw MicadoError(.configuration, "caddy exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))")
             }
-            if (try? await orchestrator.http.execute(probe, timeout: .seconds(1)))?.status == .ok { return child }
+            if (try? await context.http.execute(probe, timeout: .seconds(1)))?.status == .ok { return child }
             try await Task.sleep(for: .milliseconds(50))
         }
         child.signal(SIGKILL)
@@ -113,7 +113,7 @@ public struct ProxyController: Service {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: config))
-        let response = try await orchestrator.http.execute(request, timeout: .seconds(10))
+        let response = try await context.http.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else { throw MicadoError(.engine, "caddy refused the routes: \(String(buffer: body))") }
     }
@@ -169,9 +169,17 @@ actor LoadedRoutes {
     func set(_ routes: [RouteView]) { self.routes = routes }
 }
 
-extension Orchestrator {
+/// Routes: domain → the addresses where each routed container's running tasks answer, as
+/// wanted (from the store and the swarm) and as loaded into Caddy.
+public struct Routes: ManagerPart {
+    let context: ManagerContext
+    /// What Caddy was last given.
+    let loaded = LoadedRoutes()
+
+    init(context: ManagerContext) { self.context = context }
+
     /// Domain → the addresses where the container's running tasks answer.
-    func desiredRoutes() async throws(MicadoError) -> [RouteView] {
+    func desired() async throws(MicadoError) -> [RouteView] {
         // Only running containers launched with both a domain and a port are routed.
         let routed = try await store.containers().compactMap { record -> (record: ContainerRecord, domain: String, port: Int)? in
             guard record.desired == .running, let domain = record.domain, let port = record.port?.published else { return nil }
@@ -191,11 +199,9 @@ extension Orchestrator {
         }.sorted { $0.domain < $1.domain }
     }
 
-    func setRoutes(_ routes: [RouteView]) async { await loadedRoutes.set(routes) }
-
     /// `micado routes`: what Caddy routes, with each target probed (1 s timeout, never a hang).
-    public func routes() async -> [RouteView] {
-        var routes = await loadedRoutes.routes
+    public func list() async -> [RouteView] {
+        var routes = await loaded.routes
         for i in routes.indices {
             var healthy: [Bool] = []
             for target in routes[i].targets {

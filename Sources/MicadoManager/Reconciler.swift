@@ -10,30 +10,30 @@ import ServiceLifecycle
 /// Every step is idempotent, so a manager killed at any moment finishes what it was doing
 /// on its next pass: a record without a service gets one (or adopts the one it made), a
 /// service of ours without a record is removed, replicas follow the desired state.
-public struct Reconciler: Service {
-    let orchestrator: Orchestrator
+public struct Reconciler: Service, ManagerPart {
+    let context: ManagerContext
+    let containers: Containers
     let interval: Duration
-    let logger: Logger
 
-    public init(orchestrator: Orchestrator, interval: Duration = .seconds(10), logger: Logger) {
-        self.orchestrator = orchestrator
+    init(context: ManagerContext, containers: Containers, interval: Duration = .seconds(10)) {
+        self.context = context
+        self.containers = containers
         self.interval = interval
-        self.logger = logger
     }
 
     public func run() async throws {
         await PassLoop.run(every: interval, wakeUps: WakeUps()) {
-            do { try await orchestrator.reconcile() } catch {
+            do { try await pass() } catch {
                 logger.warning("reconcile pass failed", metadata: ["error": "\(error)"])
             }
         }
     }
 }
 
-extension Orchestrator {
+extension Reconciler {
     /// One reconcile pass. Returns what it changed, for tests and events.
     @discardableResult
-    public func reconcile() async throws(MicadoError) -> [String] {
+    public func pass() async throws(MicadoError) -> [String] {
         var changes: [String] = []
         // Records first, then services: a launch stores its record before it creates the
         // service, so every service a record names is in the list read after it (read the
@@ -70,7 +70,7 @@ extension Orchestrator {
         var record = record
         guard let service else {
             if record.serviceID == nil || record.lastState == .creating {
-                try await ensureService(record)
+                try await containers.ensureService(record)
                 await note("container.resumed", record.name, "finished the interrupted launch of \(record.name)")
                 return ["created service for \(record.name)"]
             } else if record.lastState != .missing {
@@ -106,7 +106,7 @@ extension Orchestrator {
         let snapshot = try await snapshot()
         for record in records where record.lastState != .missing {
             await step("container.observe-failed", record.name) { () throws(MicadoError) in
-                try await recordObservation(of: record, view(of: record, in: snapshot))
+                try await containers.recordObservation(of: record, containers.view(of: record, in: snapshot))
             }
         }
     }

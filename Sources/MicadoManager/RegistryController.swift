@@ -59,13 +59,13 @@ public struct Registry: Sendable {
 /// micado's CA, as its own unprivileged user (see `HelperUser`). Like Caddy, it dies with the
 /// manager (parent-death signal) and restarts if it dies.
 public struct RegistryController: Service {
-    let orchestrator: Orchestrator
+    let context: ManagerContext
     let registry: Registry
     let authority: CertificateAuthority
     let logger: Logger
 
-    public init(orchestrator: Orchestrator, registry: Registry, authority: CertificateAuthority, logger: Logger) {
-        self.orchestrator = orchestrator
+    public init(context: ManagerContext, registry: Registry, authority: CertificateAuthority, logger: Logger) {
+        self.context = context
         self.registry = registry
         self.authority = authority
         self.logger = logger
@@ -73,12 +73,12 @@ public struct RegistryController: Service {
 
     public func run() async throws {
         do { try await prepare() } catch {
-            await orchestrator.note("registry.failed", registry.address, "the registry cannot be prepared: \(error)")
+            await context.note("registry.failed", registry.address, "the registry cannot be prepared: \(error)")
             try? await gracefulShutdown()
             return
         }
         await cancelWhenGracefulShutdown {
-            await Supervisor(name: "registry", orchestrator: orchestrator).run(start: start) { _ in }
+            await Supervisor(name: "registry", context: context).run(start: start) { _ in }
         }
         try? FileManager.default.removeItem(atPath: registry.trustDirectory)
     }
@@ -144,7 +144,7 @@ public struct RegistryController: Service {
                 throw MicadoError(.configuration, "the registry exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))")
             }
             // 401: up, and asking for the password it should ask for.
-            if let response = try? await orchestrator.http.execute(probe, timeout: .seconds(1)), response.status.code == 401 { return child }
+            if let response = try? await context.http.execute(probe, timeout: .seconds(1)), response.status.code == 401 { return child }
             try await Task.sleep(for: .milliseconds(100))
         }
         child.signal(SIGKILL)

@@ -11,36 +11,39 @@ import ServiceLifecycle
 /// drained and deleted. Runs a pass at once when woken (a launch, an instance change)
 /// and otherwise every `interval`; every pass re-reads the store and the swarm, so it is
 /// idempotent across restarts.
-public struct Scaler: Service {
-    let orchestrator: Orchestrator
+public final class Scaler: Service, ManagerPart {
+    let context: ManagerContext
+    let instances: Instances
+    let containers: Containers
+    /// Between passes when nothing wakes it.
     let interval: Duration
-    let logger: Logger
 
-    public init(orchestrator: Orchestrator, interval: Duration = .milliseconds(500), logger: Logger) {
-        self.orchestrator = orchestrator
+    init(context: ManagerContext, instances: Instances, containers: Containers, interval: Duration = .milliseconds(500)) {
+        self.context = context
+        self.instances = instances
+        self.containers = containers
         self.interval = interval
-        self.logger = logger
     }
 
     public func run() async throws {
-        guard !orchestrator.clouds.isEmpty else {
+        guard !clouds.isEmpty else {
             // Nothing to scale; stay until shutdown, since a service that returns stops the manager.
             try? await gracefulShutdown()
             return
         }
-        await orchestrator.deleteOrphanInstances()
+        await instances.deleteOrphanInstances()
         var passes = 0
-        await PassLoop.run(every: interval, wakeUps: orchestrator.scalerWakeUp) {
-            do { try await orchestrator.scalePass() } catch {
+        await PassLoop.run(every: interval, wakeUps: scalerWakeUp) {
+            do { try await pass() } catch {
                 logger.warning("scaler pass failed", metadata: ["error": "\(error)"])
             }
             passes += 1
-            if passes % 120 == 0 { await orchestrator.deleteOrphanInstances() }
+            if passes % 120 == 0 { await instances.deleteOrphanInstances() }
         }
     }
 }
 
-extension Orchestrator {
+extension Scaler {
     /// Tasks that wait for room: the scheduler's words for "no node can take it".
     static func isWaitingForCapacity(_ task: SwarmTask) -> Bool {
         guard task.desiredState == "running", task.status.state == "pending" else { return false }
@@ -49,24 +52,24 @@ extension Orchestrator {
     }
 
     /// One scaler pass: converge instances, plan, act, and say why.
-    public func scalePass() async throws(MicadoError) {
+    public func pass() async throws(MicadoError) {
         let snapshot = try await snapshot(maxAge: .milliseconds(500))
-        let containers = try await store.containers()
-        let usage = runningUsage(snapshot, records: containers)
-        await convergeInstances(nodes: Array(snapshot.nodes.values), runningByNode: usage.mapValues(\.count))
+        let records = try await store.containers()
+        let usage = snapshot.usage(of: records)
+        await instances.convergeInstances(nodes: Array(snapshot.nodes.values), runningByNode: usage.mapValues(\.count))
 
         var pending: [ScalingPlanner.PendingTask] = []
-        for record in containers where record.desired == .running {
+        for record in records where record.desired == .running {
             guard let serviceID = record.serviceID, let tasks = snapshot.tasksByService[serviceID] else { continue }
             guard !tasks.contains(where: { $0.status.state == "running" && $0.desiredState == "running" }) else { continue }
             if tasks.contains(where: Self.isWaitingForCapacity) {
                 pending.append(.init(id: record.name, location: record.location ?? defaultLocation, memoryMiB: record.memoryMiB))
             }
         }
-        let records = try await store.instances()
+        let instanceRecords = try await store.instances()
         let now = Date()
         var planned: [ScalingPlanner.Instance] = []
-        for var record in records where !record.isManager && record.purpose != .database {
+        for var record in instanceRecords where !record.isManager && record.purpose != .database {
             let state: ScalingPlanner.Instance.State
             switch record.state {
             case .creating, .booting, .joining: state = .booting
@@ -96,7 +99,7 @@ extension Orchestrator {
         }
         for removal in plan.remove {
             await step("instance.drain-failed", removal.instanceID) { () throws(MicadoError) in
-                try await drain(InstanceID(removal.instanceID), reason: removal.reason)
+                try await instances.drain(InstanceID(removal.instanceID), reason: removal.reason)
                 metrics.scaleDowns.increment()
             }
         }
@@ -112,7 +115,7 @@ extension Orchestrator {
     /// cheapest flavour that still holds the load.
     func add(_ addition: ScalingPlanner.Addition) async {
         guard let cloud = clouds.cloud(forLocation: addition.location) else { return }
-        if let failures = await bootBackoff.holding(addition.location) {
+        if let failures = await instances.bootBackoff.holding(addition.location) {
             let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
             for task in addition.tasks {
                 await scalerNotes.set(
@@ -129,7 +132,7 @@ extension Orchestrator {
             let request = StartInstanceRequest(cloud: cloud.name, application: application, flavour: flavour.name, tag: "auto", role: .application, first: false)
             do {
                 let reason = addition.tasks.isEmpty ? addition.reason : "\(addition.reason) (for \(addition.tasks.joined(separator: ", ")))"
-                _ = try await startInstance(request, location: addition.location, reason: reason)
+                _ = try await instances.startInstance(request, location: addition.location, reason: reason)
                 for task in addition.tasks {
                     await scalerNotes.set(task, "waiting for a new \(flavour.name) instance in \(addition.location)")
                 }
@@ -137,27 +140,18 @@ extension Orchestrator {
             } catch where [.cloudCapacity, .cloudQuota, .cloudTransient].contains(error.code) {
                 await note("scaler.retry-flavour", addition.location, "\(flavour.name) refused (\(error.message)); trying the next cheapest flavour")
             } catch {
-                await backOff(addition.location, reason: error.message)
+                await instances.backOff(addition.location, reason: error.message)
                 await note("scaler.add-failed", addition.location, "could not start an instance in \(addition.location): \(error.message)")
                 return
             }
         }
-        await backOff(addition.location, reason: "every flavour that holds the load was refused")
-    }
-
-    /// Holds new instances back in `location` after a failure, and says for how long.
-    func backOff(_ location: String, reason: String) async {
-        let failures = await bootBackoff.failed(location, reason: reason)
-        let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
-        await note(
-            "scaler.backoff", location,
-            "\(failures.count) instance(s) in a row failed to come up in \(location); the next one waits \(wait) s (last: \(reason))")
+        await instances.backOff(addition.location, reason: "every flavour that holds the load was refused")
     }
 
     /// `micado explain NAME`.
     public func explain(_ name: String) async throws(MicadoError) -> ExplainView {
-        let record = try await record(named: name)
-        let view = try await view(of: record)
+        let record = try await containers.record(named: name)
+        let view = try await containers.view(of: record)
         var lines: [String] = []
         let location = record.location ?? defaultLocation
         switch view.state {

@@ -11,21 +11,23 @@ import ServiceLifecycle
 /// 95th percentile of its containers' memory plus a quarter, which becomes the default
 /// reservation of the image's next launch (MiCADO's image table). Also keeps the
 /// Prometheus gauges of `/metrics` current.
-public struct UsageMonitor: Service {
-    let orchestrator: Orchestrator
-    let logger: Logger
+public struct UsageMonitor: Service, ManagerPart {
+    let context: ManagerContext
+    let containers: Containers
+    /// The previous CPU reading of each container, for one-shot samples.
+    let cpuReadings = CPUReadings()
 
-    public init(orchestrator: Orchestrator, logger: Logger) {
-        self.orchestrator = orchestrator
-        self.logger = logger
+    init(context: ManagerContext, containers: Containers) {
+        self.context = context
+        self.containers = containers
     }
 
     public func run() async throws {
-        let interval = Duration.seconds(orchestrator.configuration.monitor.intervalSeconds)
+        let interval = Duration.seconds(configuration.monitor.intervalSeconds)
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let started = ContinuousClock.now
-                do { try await orchestrator.samplePass() } catch {
+                do { try await samplePass() } catch {
                     logger.warning("usage sampling failed", metadata: ["error": "\(error)"])
                 }
                 // At most half of the time sampling: a pass that takes longer than the interval
@@ -64,7 +66,7 @@ public final class ManagerMetrics: Sendable {
     }
 }
 
-extension Orchestrator {
+extension UsageMonitor {
     /// Stats calls in flight at once, on the monitor's own connections, so API calls never
     /// wait behind them.
     static let samplingConcurrency = 32
@@ -89,7 +91,7 @@ extension Orchestrator {
                 guard let (record, containerID, nodeID) = pending.popFirst() else { return }
                 group.addTask {
                     guard let found = try? await self.engine(forNode: nodeID),
-                        case let engine = self.monitorHTTP.map(found.using) ?? found,
+                        case let engine = self.context.monitorHTTP.map(found.using) ?? found,
                         let usage = try? await engine.usage(container: containerID, oneShot: true)
                     else { return nil }
                     // One-shot samples are cheap for the engine; CPU comes from this and the previous one.
@@ -123,7 +125,7 @@ extension Orchestrator {
                 try await store.upsertImage(record)
             }
         }
-        let states = records.filter { $0.desired == .running }.map { view(of: $0, in: snapshot).state }
+        let states = records.filter { $0.desired == .running }.map { containers.view(of: $0, in: snapshot).state }
         metrics.containersRunning.set(Double(states.filter { $0 == .running }.count))
         metrics.containersPending.set(Double(states.filter { $0 == .pending || $0 == .creating }.count))
         metrics.instances.set(Double(snapshot.nodes.count))

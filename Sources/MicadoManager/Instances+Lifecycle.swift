@@ -9,7 +9,7 @@ import MicadoStore
 /// creating → booting → joining → ready, and draining → deleting on the way out.
 /// The store records each step before the cloud is asked, so a restarted manager
 /// continues where it stopped and deletes what it finds half-made.
-extension Orchestrator {
+extension Instances {
     /// Starts an instance and returns its record (booting). `reason` goes into the event.
     public func startInstance(_ request: StartInstanceRequest, location requested: String? = nil, reason: String) async throws(MicadoError) -> InstanceRecord {
         guard !clouds.isEmpty else {

@@ -8,10 +8,10 @@ import MicadoStore
 import MicadoTestSupport
 import Testing
 
-/// Launch, the scaler's pass and reconcile against the in-memory swarm and cloud: the
+/// The manager's parts (`Containers`, `Scaler`, `Reconciler`, `Instances`) against the in-memory swarm and cloud: the
 /// manager's decisions, step by step, without a daemon (the integration tests cover the
 /// same paths against real engines).
-@Suite struct OrchestratorUnitTests {
+@Suite struct ManagerPartsTests {
     struct World {
         let swarm: InMemorySwarm
         let cloud: InMemoryCloud
@@ -57,7 +57,7 @@ import Testing
         let orchestrator = Orchestrator(
             configuration: configuration, store: store, engine: swarm.managerEngine, managerID: "munit", clouds: cloudSet, engines: swarm,
             logger: logger)
-        try await orchestrator.bootstrapSwarm()
+        try await orchestrator.instances.bootstrapSwarm()
         return World(swarm: swarm, cloud: cloud, store: store, orchestrator: orchestrator, home: home)
     }
 
@@ -71,7 +71,7 @@ import Testing
 
     @Test func aLaunchStoresTheRecordFirstThenCreatesItsServiceAndAnswersOnceItRuns() async throws {
         let w = try await Self.world(clouds: false)
-        let view = try await w.orchestrator.launch(Self.request("container-web", memory: 128))
+        let view = try await w.orchestrator.containers.launch(Self.request("container-web", memory: 128))
         #expect(view.state == .running)
         let spec = try #require(await w.swarm.serviceSpec("container-web"))
         #expect(spec.labels?["micado.manager"] == "munit" && spec.labels?["micado.container"] == "container-web")
@@ -91,7 +91,7 @@ import Testing
         let w = try await Self.world(clouds: false)
         var request = try Self.request("container-x")
         request.image = "nothing:here"
-        await #expect(throws: MicadoError.self) { try await w.orchestrator.launch(request) }
+        await #expect(throws: MicadoError.self) { try await w.orchestrator.containers.launch(request) }
         #expect(try await w.store.containers().isEmpty)
         #expect(await w.swarm.serviceNames().isEmpty)
     }
@@ -99,7 +99,7 @@ import Testing
     @Test func aLaunchTooBigForTheManagerWaitsAndSaysWhy() async throws {
         let w = try await Self.world(clouds: false)
         do {
-            _ = try await w.orchestrator.launch(Self.request("container-big", memory: 4096))
+            _ = try await w.orchestrator.containers.launch(Self.request("container-big", memory: 4096))
             Issue.record("a launch no node can hold answered as running")
         } catch let error as MicadoError {
             #expect(error.code == .timeout && error.message.contains("insufficient resources"), "\(error)")
@@ -113,10 +113,10 @@ import Testing
         let w = try await Self.world(clouds: false)
         var first = try Self.request("container-a")
         first.port = PortMapping(published: 8080, target: 80)
-        _ = try await w.orchestrator.launch(first)
+        _ = try await w.orchestrator.containers.launch(first)
         var second = try Self.request("container-b")
         second.port = PortMapping(published: 8080, target: 80)
-        await #expect(throws: MicadoError.self) { try await w.orchestrator.launch(second) }
+        await #expect(throws: MicadoError.self) { try await w.orchestrator.containers.launch(second) }
         #expect(await w.swarm.serviceNames() == ["container-a"])
     }
 
@@ -124,11 +124,11 @@ import Testing
 
     @Test func aPendingLaunchStartsOneInstanceWhichJoinsAndTakesIt() async throws {
         let w = try await Self.world(clouds: true)
-        _ = try await w.orchestrator.launch(Self.request("container-web", memory: 400, detach: true))
+        _ = try await w.orchestrator.containers.launch(Self.request("container-web", memory: 400, detach: true))
         // The manager's node is drained with clouds: the task waits for room.
         #expect(await w.swarm.runningTasks(of: "container-web").isEmpty)
 
-        try await w.orchestrator.scalePass()
+        try await w.orchestrator.scaler.pass()
         var creates = await w.cloud.creates
         #expect(creates.count == 1)
         let create = try #require(creates.first)
@@ -140,13 +140,13 @@ import Testing
         #expect(create.tags[CloudTag.instance] == record.id.rawValue)
 
         // A second pass while it boots starts nothing more.
-        try await w.orchestrator.scalePass()
+        try await w.orchestrator.scaler.pass()
         creates = await w.cloud.creates
         #expect(creates.count == 1)
 
         // Booted: the next passes join its engine to the swarm, then admit the node.
         await w.cloud.finishBoots()
-        for _ in 0..<4 { try await w.orchestrator.scalePass() }
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
         let ready = try #require(try await w.instances().first)
         #expect(ready.state == .ready, "\(ready)")
         let nodeID = try #require(ready.nodeID)
@@ -159,35 +159,35 @@ import Testing
 
     @Test func theScalerStopsAtTheLocationsMax() async throws {
         let w = try await Self.world(clouds: true, max: 2)
-        for i in 0..<4 { _ = try await w.orchestrator.launch(Self.request("container-c\(i)", memory: 400, detach: true)) }
-        for _ in 0..<3 { try await w.orchestrator.scalePass() }
+        for i in 0..<4 { _ = try await w.orchestrator.containers.launch(Self.request("container-c\(i)", memory: 400, detach: true)) }
+        for _ in 0..<3 { try await w.orchestrator.scaler.pass() }
         #expect(await w.cloud.creates.count == 2)
         #expect(try await w.instances().count == 2)
     }
 
     @Test func aCapacityErrorRemovesTheRecordAndSaysSo() async throws {
         let w = try await Self.world(clouds: true)
-        _ = try await w.orchestrator.launch(Self.request("container-web", memory: 400, detach: true))
+        _ = try await w.orchestrator.containers.launch(Self.request("container-web", memory: 400, detach: true))
         await w.cloud.failNextCreate(CloudError(.capacity, "InsufficientInstanceCapacity: no small in zone"))
-        try await w.orchestrator.scalePass()
+        try await w.orchestrator.scaler.pass()
         #expect(try await w.instances().isEmpty)
         #expect(try await w.events().contains("instance.create-failed"))
     }
 
     @Test func anIdleInstanceIsDrainedAndDeletedAfterItsGracePeriod() async throws {
         let w = try await Self.world(clouds: true)
-        _ = try await w.orchestrator.launch(Self.request("container-web", memory: 400, detach: true))
-        try await w.orchestrator.scalePass()
+        _ = try await w.orchestrator.containers.launch(Self.request("container-web", memory: 400, detach: true))
+        try await w.orchestrator.scaler.pass()
         await w.cloud.finishBoots()
-        for _ in 0..<4 { try await w.orchestrator.scalePass() }
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
         #expect(try await w.instances().first?.state == .ready)
-        _ = try await w.orchestrator.quit("container-web", remove: true)
+        _ = try await w.orchestrator.containers.quit("container-web", remove: true)
         // Made and idle long ago: its grace period is over at once.
         var record = try #require(try await w.instances().first)
         record.createdAt = Date(timeIntervalSinceNow: -3600)
         record.idleSince = Date(timeIntervalSinceNow: -3600)
         try await w.store.upsertInstance(record)
-        for _ in 0..<4 { try await w.orchestrator.scalePass() }
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
         #expect(try await w.instances().isEmpty)
         #expect(await w.cloud.deletes == ["vm-10"])
         #expect(await w.cloud.instances.isEmpty)
@@ -202,7 +202,7 @@ import Testing
     func aHalfMadeInstanceIsResumedWithItsToken(callWasMade: Bool) async throws {
         let w = try await Self.world(clouds: true)
         let request = StartInstanceRequest(cloud: "mem", application: "node", flavour: "small", tag: "t", role: .application, first: false)
-        var record = try await w.orchestrator.startInstance(request, reason: "test")
+        var record = try await w.orchestrator.instances.startInstance(request, reason: "test")
         if !callWasMade { try await w.cloud.delete(try #require(record.cloudID)) }
         record.state = .creating
         record.cloudID = nil
@@ -210,7 +210,7 @@ import Testing
         record.address = nil
         try await w.store.upsertInstance(record)
 
-        try await w.orchestrator.scalePass()
+        try await w.orchestrator.scaler.pass()
         let resumed = try #require(try await w.instances().first)
         #expect(resumed.id == record.id && resumed.state == .booting && resumed.cloudID != nil, "\(resumed)")
         #expect(await w.cloud.instances.count == 1)
@@ -229,19 +229,19 @@ import Testing
             domain: nil, arguments: ["sleep", "1"], environment: [], port: nil, memoryMiB: 64, lastState: .creating, lastReason: nil,
             createdAt: now, updatedAt: now)
         try await w.store.insertContainer(record, event: EventRecord(time: now, kind: "container.launch", subject: "container-half", message: "test"))
-        let changes = try await w.orchestrator.reconcile()
+        let changes = try await w.orchestrator.reconciler.pass()
         #expect(changes == ["created service for container-half"])
         #expect(await w.swarm.serviceNames() == ["container-half"])
         #expect(try await w.store.container("container-half")?.serviceID != nil)
         // Idempotent: a second pass changes nothing.
-        #expect(try await w.orchestrator.reconcile().isEmpty)
+        #expect(try await w.orchestrator.reconciler.pass().isEmpty)
     }
 
     @Test func reconcileRemovesOnlyTheServicesThisStoreRemoved() async throws {
         let w = try await Self.world(clouds: false)
-        _ = try await w.orchestrator.launch(Self.request("container-gone", detach: true))
+        _ = try await w.orchestrator.containers.launch(Self.request("container-gone", detach: true))
         // A quit and remove whose service removal was cut short: the store removed it, the swarm still has it.
-        _ = try await w.orchestrator.quit("container-gone", remove: true)
+        _ = try await w.orchestrator.containers.quit("container-gone", remove: true)
         let spec = ServiceSpec(
             name: "container-gone", labels: ["micado.manager": "munit", "micado.container": "container-gone"],
             taskTemplate: .init(containerSpec: .init(image: "busybox:local")), mode: .init(replicas: 1), endpointSpec: nil)
@@ -251,7 +251,7 @@ import Testing
         stranger.labels?["micado.container"] = "container-stranger"
         _ = await w.swarm.addService(stranger)
 
-        let changes = try await w.orchestrator.reconcile()
+        let changes = try await w.orchestrator.reconciler.pass()
         #expect(changes == ["removed orphan container-gone"])
         // The one this store never knew stays, and the pass says why.
         #expect(await w.swarm.serviceNames() == ["container-stranger"])
@@ -260,9 +260,9 @@ import Testing
 
     @Test func reconcileBringsReplicasBackToTheDesiredState() async throws {
         let w = try await Self.world(clouds: false)
-        _ = try await w.orchestrator.launch(Self.request("container-web"))
+        _ = try await w.orchestrator.containers.launch(Self.request("container-web"))
         try await w.swarm.managerEngine.scaleService("container-web", replicas: 0)  // someone scaled it down
-        #expect(try await w.orchestrator.reconcile() == ["scaled container-web to 1"])
+        #expect(try await w.orchestrator.reconciler.pass() == ["scaled container-web to 1"])
         #expect(await w.swarm.runningTasks(of: "container-web").count == 1)
     }
 
@@ -276,9 +276,9 @@ import Testing
             try await w.store.insertContainer(record, event: EventRecord(time: now, kind: "container.launch", subject: name, message: "test"))
         }
         await w.swarm.failNext("createService", with: MicadoError(.engine, "raft message is too large"))
-        let changes = try await w.orchestrator.reconcile()
+        let changes = try await w.orchestrator.reconciler.pass()
         #expect(changes == ["created service for container-b"])
         #expect(try await w.events("container-a").contains("container.reconcile-failed"))
-        #expect(try await w.orchestrator.reconcile() == ["created service for container-a"])
+        #expect(try await w.orchestrator.reconciler.pass() == ["created service for container-a"])
     }
 }

@@ -6,7 +6,7 @@ import MicadoStore
 import NIOCore
 
 // `micado execute`: a command run to completion, or attached (see ExecRelay).
-extension Orchestrator {
+extension Containers {
     /// Runs `command` with `sh -c` in the container's running task and collects its output.
     public func execute(_ name: String, command: String) async throws(MicadoError) -> ExecResult {
         guard !command.isEmpty else { throw .badRequest("give a command to execute, e.g. -c 'ls /'") }

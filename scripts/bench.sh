@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# `micado bench scale` on a throwaway engine and manager: a local cloud, and with --ec2 an
-# ec2 cloud too (moto's EC2 server on loopback, its subnet a part of the manager's bridge
-# network, and `micado bench ec2-stand-in` booting what moto runs from the user data micado
-# sent). Launches alternate between the clouds. Everything is stopped by pid at the end.
+# `micado bench VERB` on a throwaway engine and manager. Clouds: a local cloud (default),
+# none (--no-clouds: launch, scale-out, exec, proxy measure the manager's own engine), or a
+# local and an ec2 cloud (--ec2: moto's EC2 server on loopback, its subnet a part of the
+# manager's bridge network, and `micado bench ec2-stand-in` booting what moto runs from the
+# user data micado sent). Everything is stopped by pid at the end.
 #
-#   scripts/bench-scale.sh [--ec2] [bench scale options…]      BIN=path/to/micado to pick a build
+#   scripts/bench.sh [--no-clouds|--ec2] VERB [options…]
+#   BIN=path/to/micado picks a build; ENGINE_MEM_MIB sets the engine's generic memory (2048)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/.build/debug/micado}
-EC2=
-if [ "${1:-}" = "--ec2" ]; then EC2=1; shift; fi
+EC2= CLOUDS=1
+case "${1:-}" in
+  --ec2) EC2=1; shift ;;
+  --no-clouds) CLOUDS=; shift ;;
+esac
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh [--no-clouds|--ec2] VERB [options]" >&2; exit 2; }
 ID=b$(printf '%04x' $((RANDOM % 65536)))
 WORK=/tmp/micado-bench-$ID
 export MICADO_STATE=$WORK/engines MICADO_BRIDGE=mbbench$ID
@@ -33,10 +39,10 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$WORK"
-HOST=$("$ROOT/scripts/engine.sh" up "engine-$ID" "$ENGINE_IP" 2048)
+HOST=$("$ROOT/scripts/engine.sh" up "engine-$ID" "$ENGINE_IP" "${ENGINE_MEM_MIB:-2048}")
 "$ROOT/scripts/busybox-image.sh" "$HOST" >/dev/null
 "$BIN" init --docker-host "$HOST" --advertise-address "$ENGINE_IP" --port "$PORT" --no-proxy >/dev/null
-cat >"$MICADO_HOME/clouds.yaml" <<YAML
+[ -n "$CLOUDS" ] && cat >"$MICADO_HOME/clouds.yaml" <<YAML
 clouds:
   local:
     driver: local
@@ -82,4 +88,4 @@ fi
 "$BIN" manager >"$WORK/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
-"$BIN" bench scale "$@" || { "$BIN" events --limit 30; [ -n "$EC2" ] && tail -20 "$WORK/stand-in.log"; exit 1; }
+"$BIN" bench "$@" || { "$BIN" events --limit 30; [ -n "$EC2" ] && tail -20 "$WORK/stand-in.log"; exit 1; }

@@ -3,7 +3,7 @@ import Foundation
 import MicadoCore
 import MicadoStore
 
-extension Orchestrator {
+extension Containers {
     /// `micado launch`: records the container, creates its service and (unless detached)
     /// waits until a task runs or the launch timeout says why not.
     public func launch(_ request: LaunchRequest) async throws(MicadoError) -> ContainerView {
@@ -48,7 +48,7 @@ extension Orchestrator {
         try await store.insertContainer(
             record, event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)"))
         if !clouds.isEmpty, try await store.image(image)?.reference == nil {
-            try await distributeImage(image, location: record.location ?? defaultLocation)
+            try await instances.distributeImage(image, location: record.location ?? defaultLocation)
         }
         record = try await ensureService(record)
         await snapshots.invalidate()

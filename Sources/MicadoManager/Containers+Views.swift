@@ -1,0 +1,125 @@
+import DockerEngine
+import Foundation
+import MicadoCore
+import MicadoStore
+
+// Container views: the state each container is in, observed from the swarm.
+extension Containers {
+    /// The observed state of a container from its newest task.
+    func observedState(of record: ContainerRecord, in snapshot: SwarmSnapshot) -> (ObservedState, String?, SwarmTask?) {
+        guard record.serviceID != nil else { return (.creating, nil, nil) }
+        if record.lastState == .missing { return (.missing, record.lastReason, nil) }
+        guard let task = snapshot.currentTask(of: record.serviceID) else {
+            return record.desired == .running ? (.pending, "waiting for the scheduler", nil) : (.stopped, nil, nil)
+        }
+        let detail = [task.status.err, task.status.message].compactMap { $0 }.first { !$0.isEmpty }
+        switch (record.desired, task.status.state) {
+        case (.stopped, "running"): return (.stopping, nil, task)
+        case (.stopped, _): return (.stopped, nil, task)
+        case (.running, "running"): return (.running, nil, task)
+        case (.running, "failed"), (.running, "rejected"): return (.failed, detail, task)
+        case (.running, "complete"), (.running, "shutdown"): return (.pending, "restarting after: \(detail ?? task.status.state)", task)
+        // The task's own state is said only when it adds something ("starting: …", not "pending: pending: …").
+        case (.running, "pending"): return (.pending, detail ?? "waiting for a node", task)
+        default: return (.pending, detail.map { "\(task.status.state): \($0)" } ?? task.status.state, task)
+        }
+    }
+
+    func view(of record: ContainerRecord, in snapshot: SwarmSnapshot) -> ContainerView {
+        let (state, reason, task) = observedState(of: record, in: snapshot)
+        let node = task?.nodeID.flatMap { snapshot.nodes[$0] }
+        let address = node.flatMap(publishAddress(for:))
+        var endpoint: String?
+        if state == .running, let address, let port = record.port { endpoint = "\(address):\(port.published)" }
+        return ContainerView(
+            name: ContainerName(stored: record.name), client: record.client, image: record.image, desired: record.desired,
+            state: state, location: record.location, domain: record.domain, port: record.port, memoryMiB: record.memoryMiB,
+            node: node.map(SwarmSnapshot.name(of:)) ?? task?.nodeID, endpoint: endpoint, reason: reason, serviceID: record.serviceID,
+            createdAt: record.createdAt)
+    }
+
+    func view(of record: ContainerRecord) async throws(MicadoError) -> ContainerView {
+        let snapshot = try await snapshot(serviceID: record.serviceID ?? "-")
+        var view = view(of: record, in: snapshot)
+        if view.state == .pending, let note = await scalerNotes.note(record.name) { view.reason = note }
+        if view.state == .running, let usage = try await store.latestUsage(container: record.name) {
+            view.cpuPercent = usage.cpuPercent
+            view.memoryUsedMiB = usage.memoryMiB
+        }
+        try await recordObservation(of: record, view)
+        return view
+    }
+
+    /// Stores what was observed; a change to running or failed becomes an event.
+    func recordObservation(of record: ContainerRecord, _ view: ContainerView) async throws(MicadoError) {
+        guard try await store.observe(container: record.name, state: view.state, reason: view.reason) else { return }
+        switch view.state {
+        case .running: await note("container.running", record.name, "\(record.name) is running on \(view.node ?? "?")")
+        case .failed: await note("container.failed", record.name, "\(record.name) failed: \(view.reason ?? "?")")
+        default: break
+        }
+    }
+
+    /// `micado list -c`: running containers, or all with `all`.
+    public func list(all: Bool) async throws(MicadoError) -> [ContainerView] {
+        let records = try await store.containers().filter { all || $0.desired == .running }
+        guard !records.isEmpty else { return [] }
+        // Fresh: a user who just saw a container run (polling it alone) must see it run here too.
+        let snapshot = try await snapshot()
+        let notes = await scalerNotes.all()
+        let usage = try await store.latestUsage()
+        return records.map { record in
+            var view = view(of: record, in: snapshot)
+            if view.state == .pending, let note = notes[record.name] { view.reason = note }
+            if view.state == .running, let sample = usage[record.name] {
+                view.cpuPercent = sample.cpuPercent
+                view.memoryUsedMiB = sample.memoryMiB
+            }
+            return view
+        }
+    }
+
+    public func view(named name: String) async throws(MicadoError) -> ContainerView {
+        try await view(of: try record(named: name))
+    }
+
+    func record(named name: String) async throws(MicadoError) -> ContainerRecord {
+        guard let record = try await store.container(name) else {
+            throw .notFound("no container named \(name); see 'micado list -c -a'")
+        }
+        return record
+    }
+
+    /// `micado info`: one service (`name`) or every service of this manager.
+    public func services(name: String?) async throws(MicadoError) -> [ServiceInfo] {
+        let services: [SwarmService]
+        if let name {
+            let record = try await record(named: name)
+            services = [try await engine.service(record.serviceID ?? record.name)]
+        } else {
+            services = try await engine.services(label: "\(Label.manager)=\(managerID)")
+        }
+        let snapshot = try await snapshot()
+        let usage = try await store.latestUsage()
+        return services.sorted { $0.spec.name < $1.spec.name }.map { service in
+            let tasks = (snapshot.tasksByService[service.id] ?? []).sorted { ($0.updatedAt ?? "") > ($1.updatedAt ?? "") }
+            var info = ServiceInfo(
+                name: service.spec.name, serviceID: service.id, image: service.spec.taskTemplate.containerSpec.image,
+                replicas: service.spec.replicas, running: tasks.filter { $0.status.state == "running" }.count,
+                ports: (service.spec.endpointSpec?.ports ?? []).map { PortMapping(published: $0.publishedPort ?? 0, target: $0.targetPort) },
+                constraints: service.spec.taskTemplate.placement?.constraints ?? [],
+                tasks: tasks.prefix(10).map { task in
+                    ServiceInfo.Task(
+                        id: task.id, node: task.nodeID.flatMap { snapshot.nodes[$0].map(SwarmSnapshot.name(of:)) } ?? task.nodeID,
+                        state: task.status.state, desiredState: task.desiredState, message: task.status.message,
+                        error: task.status.err, containerID: task.status.containerStatus?.containerID,
+                        updatedAt: parseEngineTime(task.updatedAt))
+                })
+            if info.running > 0, let sample = usage[service.spec.name] {
+                info.cpuPercent = sample.cpuPercent
+                info.memoryUsedMiB = sample.memoryMiB
+            }
+            return info
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import AsyncHTTPClient
+import DockerEngine
+import Foundation
+import MicadoClouds
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import MicadoCore
+import MicadoStore
+
+/// Images: `micado build` on the manager's engine (pushed to micado's registry when there is
+/// one), their records (critical usage from the monitor), and their removal.
+public struct Images: ManagerPart {
+    let context: ManagerContext
+
+    init(context: ManagerContext) { self.context = context }
+
+    /// `micado build`: builds the seed's tarball layout (one top folder with a Dockerfile)
+    /// on the manager's engine and records the image. The archive is checked whole before
+    /// the engine sees it (truncated or malformed: 400), then streamed to the engine
+    /// re-rooted, from wherever `tarball` keeps it.
+    public func build(name: String, tarball: some TarSource) async throws(MicadoError) -> ImageView {
+        let imageName = try ContainerName.parse(name).rawValue
+        let context = TarStream(source: tarball, entries: try BuildContext.reroot(TarReader.headers(in: tarball)).map(\.1))
+        let tag = imageName + ":latest"
+        await note("image.build", tag, "building \(tag) (\(tarball.count) bytes of context)")
+        let result: EngineClient.BuildResult
+        let inspect: ImageInspect
+        do {
+            result = try await engine.build(context: context.engineBody, tag: tag)
+            // By the ID the build reported: the tag may still name an older image.
+            inspect = try await engine.inspectImage(result.imageID)
+        } catch {
+            await note("image.build-failed", tag, error.message)
+            throw error
+        }
+        let previous = try await store.image(tag)
+        var record = ImageRecord(
+            name: tag, imageID: inspect.id, sizeBytes: inspect.size, criticalMemoryMiB: previous?.criticalMemoryMiB, createdAt: Date())
+        var pushNote = ""
+        if let registry {
+            // Pushed to micado's registry: whatever instance a container lands on pulls it from there.
+            let repository = "\(registry.address)/\(imageName)"
+            do {
+                try await engine.tagImage(tag, repository: repository, tag: "latest")
+                let started = ContinuousClock.now
+                let pushed = try await engine.pushImage(repository: repository, tag: "latest", auth: registry.auth)
+                let digests = try await engine.inspectImage(repository + ":latest").repoDigests ?? []
+                record.digest = pushed.digest ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.dropFirst(repository.count + 1)) }
+                record.reference = repository + ":latest"
+                let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)
+                pushNote = ", pushed as \(repository):latest (\(record.digest ?? "?")) in \(seconds) s"
+                if !pushed.retries.isEmpty { pushNote += " after the engine retried: " + pushed.retries.joined(separator: "; ") }
+            } catch {
+                await note("image.build-failed", tag, "built \(result.imageID), but the push to micado's registry failed: \(error.message)")
+                throw error
+            }
+        }
+        try await store.upsertImage(record)
+        await note("image.built", tag, "built \(tag) as \(result.imageID)" + pushNote)
+        return Self.view(of: record)
+    }
+
+    static func view(of record: ImageRecord) -> ImageView {
+        var view = ImageView(name: record.name, imageID: record.imageID, sizeBytes: record.sizeBytes, criticalMemoryMiB: record.criticalMemoryMiB, createdAt: record.createdAt)
+        view.reference = record.reference
+        view.digest = record.digest
+        return view
+    }
+
+    public func list() async throws(MicadoError) -> [ImageView] {
+        try await store.images().map(Self.view(of:))
+    }
+
+    /// `micado images rm`: only an image no container uses; removed from the registry and the manager's engine.
+    public func remove(_ name: String) async throws(MicadoError) {
+        let normalized = ImageReference.normalized(name)
+        guard let record = try await store.image(normalized) else { throw .notFound("no image \(normalized); see 'micado images'") }
+        if let user = try await store.containers().first(where: { $0.image == normalized || $0.image == record.reference }) {
+            throw .conflict("\(normalized) is used by \(user.name); remove that container first")
+        }
+        if let registry, let reference = record.reference, let digest = record.digest {
+            let repository = String(reference.dropFirst(registry.address.count + 1).split(separator: ":")[0])
+            var request = HTTPClientRequest(url: "https://\(registry.address)/v2/\(repository)/manifests/\(digest)")
+            request.method = .DELETE
+            request.headers.add(name: "Authorization", value: "Basic " + Data("\(registry.username):\(registry.password)".utf8).base64EncodedString())
+            request.tlsConfiguration = registry.clientTLS(clouds.authority)
+            do {
+                let response = try await http.execute(request, timeout: .seconds(10))
+                guard [202, 404].contains(response.status.code) else { throw MicadoError(.engine, "the registry answered \(response.status) to the delete") }
+            } catch let error as MicadoError { throw error } catch {
+                throw .init(.engine, "the registry at \(registry.address) cannot be reached: \(error)")
+            }
+            do { try await engine.removeImage(reference) } catch where error.code == .notFound {}
+        }
+        do { try await engine.removeImage(normalized) } catch where error.code == .notFound {}
+        try await store.deleteImage(normalized, event: event("image.removed", normalized, "removed \(normalized)"))
+    }
+}

@@ -1,0 +1,79 @@
+import DockerEngine
+import Foundation
+import MicadoClouds
+import MicadoCore
+import MicadoStore
+
+/// Instances: the manager's own node, and cloud instances started by `micado start` or
+/// the scaler, driven through creating → booting → joining → ready and draining →
+/// deleting (the steps come from `InstanceLifecycle`, a pure function). It owns what only
+/// it needs: the creates in flight in this process and the boot backoff per location.
+public final class Instances: ManagerPart {
+    let context: ManagerContext
+    /// Instance IDs whose create call is under way in this process.
+    let creating = InFlight()
+    /// Locations whose instances failed to come up, and until when the next waits.
+    let bootBackoff = BootBackoff()
+
+    init(context: ManagerContext) { self.context = context }
+
+    /// Makes the engine a swarm manager (advertising only on the configured address) and
+    /// labels its node with the default location, so that launches have somewhere to go.
+    public func bootstrapSwarm() async throws(MicadoError) {
+        var info = try await engine.info()
+        switch info.swarm.localNodeState {
+        case "active":
+            guard info.swarm.controlAvailable == true else {
+                throw .init(.configuration, "the engine at \(engine.endpoint) is a worker of another swarm; micado needs a swarm manager (docker swarm leave, then restart micado)")
+            }
+        case "inactive":
+            let advertise = configuration.docker.advertiseAddress
+            _ = try await engine.initSwarm(advertiseAddress: advertise, listenAddress: "\(advertise):2377")
+            info = try await engine.info()
+            await note("swarm.init", info.swarm.nodeID, "initialised a swarm on \(engine.endpoint), advertising on \(advertise)")
+        default:
+            throw .init(.engine, "the engine's swarm is '\(info.swarm.localNodeState)'; wait for it to settle or run docker swarm leave --force")
+        }
+        let node = try await engine.node(info.swarm.nodeID)
+        var spec = node.spec
+        var labels = spec.labels ?? [:]
+        if labels[Label.location] == nil {
+            labels[Label.location] = configuration.defaults.location
+            spec.labels = labels
+            try await engine.updateNode(node.id, version: node.version, spec: spec)
+            await note("node.labelled", node.id, "labelled the manager's node micado.location=\(configuration.defaults.location)")
+        }
+        // With clouds, application containers run on instances, as in MiCADO: the manager's node takes none.
+        let wanted = clouds.isEmpty ? "active" : "drain"
+        if spec.availability != wanted {
+            let fresh = try await engine.node(node.id)
+            var update = fresh.spec
+            update.availability = wanted
+            try await engine.updateNode(fresh.id, version: fresh.version, spec: update)
+            await note("node.availability", node.id, "the manager's node is now \(wanted)\(clouds.isEmpty ? "" : ": containers run on cloud instances")")
+        }
+        for cloud in clouds.configurations {
+            if let network = cloud.network, network.managerAddress != configuration.docker.advertiseAddress {
+                throw .init(
+                    .configuration,
+                    "cloud \(cloud.name): network.manager is \(network.managerAddress) but the swarm advertises on \(configuration.docker.advertiseAddress); they must be the same address")
+            }
+        }
+        let now = Date()
+        let existing = try await store.instances().first { $0.id.rawValue == node.id }
+        try await store.upsertInstance(
+            InstanceRecord(
+                id: InstanceID(node.id), hostname: node.description?.hostname ?? info.name, cloud: "manager",
+                location: labels[Label.location], role: .manager, state: .ready, address: publishAddress(for: node),
+                createdAt: existing?.createdAt ?? now, updatedAt: now))
+    }
+
+    /// Holds new instances back in `location` after a failure, and says for how long.
+    func backOff(_ location: String, reason: String) async {
+        let failures = await bootBackoff.failed(location, reason: reason)
+        let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
+        await note(
+            "scaler.backoff", location,
+            "\(failures.count) instance(s) in a row failed to come up in \(location); the next one waits \(wait) s (last: \(reason))")
+    }
+}
