@@ -111,21 +111,6 @@ extension CloudDriver {
     public func find(token: String) async throws(CloudError) -> CloudInstance? {
         try await list().first { $0.tags[CloudTag.token] == token }
     }
-
-    /// `body` with retries and exponential backoff on transient errors.
-    public func retrying<T: Sendable>(
-        attempts: Int = 4, initialDelay: Duration = .milliseconds(200), _ body: () async throws(CloudError) -> T
-    ) async throws(CloudError) -> T {
-        var delay = initialDelay
-        var attempt = 1
-        while true {
-            do { return try await body() } catch where error.kind == .transient && attempt < attempts {
-                try? await Task.sleep(for: delay)
-                delay *= 2
-                attempt += 1
-            }
-        }
-    }
 }
 
 /// The one place that knows which drivers exist: the manager asks it for a driver by the

@@ -125,7 +125,10 @@ public enum CloudsFile {
                 let flavour = Flavour(
                     name: try string(f, "name", fpath, parent: fnode), cpus: try int(f, "cpus", fpath, parent: fnode, default: fromCloud ?? 1, range: 1...512),
                     memoryMiB: try int(f, "memoryMiB", fpath, parent: fnode, default: fromCloud, range: 64...4_194_304), pricePerHour: price)
-                guard !flavours.contains(where: { $0.name == flavour.name }) else { throw fail(fnode, "\(fpath).name '\(flavour.name)' is used twice") }
+                // Commands name flavours and applications without regard to case: two that differ only in case would be a coin toss.
+                guard !flavours.contains(where: { $0.name.lowercased() == flavour.name.lowercased() }) else {
+                    throw fail(fnode, "\(fpath).name '\(flavour.name)' is used twice (names are compared without case)")
+                }
                 flavours.append(flavour)
                 flavourSources[flavour.name] = .init(
                     position: position(f["name"]), path: fpath, memoryWritten: f["memoryMiB"] != nil, cpusWritten: f["cpus"] != nil)
@@ -137,8 +140,15 @@ public enum CloudsFile {
             }
             if let anode = map["applications"] {
                 applications = [:]
-                for (app, image) in try mapping(anode, "\(path).applications") {
+                // In the file's order, so that an error names the later of two entries.
+                let entries = try mapping(anode, "\(path).applications").sorted {
+                    ($0.value.mark?.line ?? 0, $0.value.mark?.column ?? 0) < ($1.value.mark?.line ?? 0, $1.value.mark?.column ?? 0)
+                }
+                for (app, image) in entries {
                     guard let value = image.string, !value.isEmpty else { throw fail(image, "\(path).applications.\(app) must name a machine image") }
+                    guard !applications.keys.contains(where: { $0.lowercased() == app.lowercased() }) else {
+                        throw fail(image, "\(path).applications.\(app) is used twice (names are compared without case)")
+                    }
                     applications[app] = value
                 }
             }

@@ -8,7 +8,8 @@ public enum Text {
         if allowing.contains(scalar) { return false }
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F: return true
-        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+        // Bidi controls, and the line and paragraph separators (a terminal or a log reader may break lines on them).
+        case 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: return true
         default: return false
         }
     }

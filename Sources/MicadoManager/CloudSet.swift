@@ -44,6 +44,8 @@ public struct CloudSet: Sendable {
                 throw .init(.configuration, "cloud \(cloud.name): \(error.message)")
             }
             drivers[cloud.name] = driver
+            // May ask the cloud (EC2's instance types): say so, since a stalled cloud takes a minute to give up.
+            logger.info("cloud \(cloud.name): completing its flavours", metadata: ["cloud": "\(cloud.name)"])
             resolved.append(try await CloudDrivers.resolve(cloud, driver: driver))
         }
         return CloudSet(configurations: resolved, drivers: drivers, authority: authority)

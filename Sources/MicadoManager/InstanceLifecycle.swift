@@ -151,6 +151,22 @@ public enum InstanceLifecycle {
         return (record, .init(.booting, "instance.booting", message))
     }
 
+    /// Why the address a cloud reported for an instance cannot be its engine's, if it cannot:
+    /// only a unicast IPv4 address that is neither this machine's (loopback, unspecified,
+    /// link-local) nor the manager's own, and that no other live instance holds (two records
+    /// on one engine would each take the other's node). A hostile or confused cloud must not
+    /// make the manager connect anywhere it names.
+    public static func addressProblem(_ address: String, managerAddress: String, heldBy others: [InstanceRecord]) -> String? {
+        guard let ip = IPv4(address) else { return "'\(Text.escaped(address))' is not an IPv4 address" }
+        let first = ip.value >> 24
+        if first == 0 || first == 127 { return "\(address) is this machine's (\(first == 0 ? "unspecified" : "loopback"))" }
+        if ip.value >> 16 == 0xA9FE { return "\(address) is link-local" }
+        if first >= 224 { return "\(address) is not unicast" }
+        if address == managerAddress { return "\(address) is the manager's own address" }
+        if let holder = others.first(where: { $0.address == address && $0.state != .deleting }) { return "\(address) is \(holder.id)'s" }
+        return nil
+    }
+
     /// After a resumed create was refused: the instance is deleted (whatever the cloud made of it).
     public static func createFailed(_ record: InstanceRecord, _ error: CloudError) -> Transition {
         .init(.deleting, "instance.create-failed", "\(record.id): \(error)")

@@ -57,13 +57,14 @@ extension Instances {
         CrashPoint.reached(.beforeCreate)
         let instance: CloudInstance
         do {
-            instance = try await driver.retrying { () throws(CloudError) in try await driver.create(create) }
+            // One call: drivers retry what is transient themselves, within a bounded time (EC2API: 4 attempts of 15 s).
+            instance = try await driver.create(create)
             CrashPoint.reached(.afterCreate)
         } catch {
             try await store.deleteInstance(id, event: event("instance.create-failed", id, "\(cloud.name) refused \(flavour.name): \(error)"))
             throw MicadoError(error.kind.code, "\(cloud.name) could not start \(flavour.name): \(error.message)")
         }
-        try await refuseIfClaimed(instance, for: record)
+        try await refuseIfUnusable(instance, for: record, driver: driver)
         let (booting, transition) = InstanceLifecycle.created(record, instance, resumed: false)
         record = booting
         record.state = transition.state
@@ -184,7 +185,7 @@ extension Instances {
                 do { instance = try await driver.create(request) } catch {
                     return try await move(InstanceLifecycle.createFailed(record, error))
                 }
-                try await refuseIfClaimed(instance, for: record)
+                try await refuseIfUnusable(instance, for: record, driver: driver)
                 let (updated, transition) = InstanceLifecycle.created(record, instance, resumed: true)
                 record = updated
                 return try await move(transition)
@@ -229,11 +230,22 @@ extension Instances {
 
     /// A create that answers with an instance another record already holds (a confused or
     /// hostile cloud) is refused: this record goes, and nothing is deleted in the cloud, since
-    /// that would delete the other record's instance.
-    func refuseIfClaimed(_ instance: CloudInstance, for record: InstanceRecord) async throws(MicadoError) {
-        guard let holder = try await store.instances().first(where: { $0.id != record.id && $0.cloudID == instance.id }) else { return }
-        let message = "\(record.cloud) answered the create of \(record.id) with \(Text.escaped(instance.id)), which is \(holder.id)'s; \(record.id) is dropped"
-        try await store.deleteInstance(record.id, event: event("instance.create-conflict", record.id, message))
+    /// that would delete the other record's instance. One that answers with an address micado
+    /// must not connect to (see `InstanceLifecycle.addressProblem`) is refused too, and that
+    /// instance, ours, is deleted (else the orphan sweep deletes it: its record is buried).
+    func refuseIfUnusable(_ instance: CloudInstance, for record: InstanceRecord, driver: any CloudDriver) async throws(MicadoError) {
+        let others = try await store.instances().filter { $0.id != record.id }
+        if let holder = others.first(where: { $0.cloudID == instance.id }) {
+            let message = "\(record.cloud) answered the create of \(record.id) with \(Text.escaped(instance.id)), which is \(holder.id)'s; \(record.id) is dropped"
+            try await store.deleteInstance(record.id, event: event("instance.create-conflict", record.id, message))
+            throw .init(.cloudBadRequest, message)
+        }
+        guard let problem = InstanceLifecycle.addressProblem(instance.address, managerAddress: configuration.docker.advertiseAddress, heldBy: others) else { return }
+        let message = "\(record.cloud) gave \(record.id) (\(Text.escaped(instance.id))) an address micado will not connect to: \(problem); it is deleted"
+        try await store.deleteInstance(record.id, event: event("instance.bad-address", record.id, message))
+        do { try await driver.delete(instance.id) } catch {
+            await note("instance.delete-failed", record.id.rawValue, "deleting \(record.id) failed, the orphan sweep retries: \(error)")
+        }
         throw .init(.cloudBadRequest, message)
     }
 
@@ -322,13 +334,15 @@ extension Instances {
         var cloudID: String
         /// The store deleted its record (a crash in a delete, a create that failed after the cloud made it).
         var removed: Bool
+        /// A second instance of a record that holds another (a create repeated on a cloud that ignores idempotency tokens).
+        var duplicate = false
         var description: String { id.rawValue == cloudID ? "\(id) on \(cloud)" : "\(id) (\(cloudID) on \(cloud))" }
     }
 
     /// Every cloud instance of this manager without a record. A cloud that cannot be listed
     /// is skipped, or fails the call when `failOnUnlistable`.
     func strayInstances(failOnUnlistable: Bool = false) async throws(MicadoError) -> [StrayInstance] {
-        let known = Set(try await store.instances().map(\.id))
+        let records = Dictionary(try await store.instances().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var strays: [StrayInstance] = []
         for (name, driver) in clouds.drivers.sorted(by: { $0.key < $1.key }) {
             let instances: [CloudInstance]
@@ -338,7 +352,13 @@ extension Instances {
             }
             for instance in instances where instance.tags[CloudTag.manager] == managerID {
                 let id = InstanceID(instance.tags[CloudTag.instance] ?? instance.id)
-                guard !known.contains(id) else { continue }
+                if let record = records[id] {
+                    // Its own instance (or, while its create is unanswered, one it may yet claim by its token)…
+                    guard let cloudID = record.cloudID, cloudID != instance.id else { continue }
+                    // …or a twin, made by a create repeated on a cloud that ignores tokens: ours to delete.
+                    strays.append(StrayInstance(cloud: name, driver: driver, id: id, cloudID: instance.id, removed: true, duplicate: true))
+                    continue
+                }
                 let removed = try await store.removed(Store.Tombstone.instance, id.rawValue)
                 strays.append(StrayInstance(cloud: name, driver: driver, id: id, cloudID: instance.id, removed: removed))
             }
@@ -350,19 +370,30 @@ extension Instances {
     /// never knew (an older store restored) are left alone: the start refuses them (see `--adopt`).
     func deleteOrphanInstances() async {
         guard let strays = try? await strayInstances() else { return }
-        for stray in strays {
-            guard stray.removed else {
-                await step("instance.unknown", stray.id.rawValue) { () throws(MicadoError) in
-                    throw .conflict("\(stray) is tagged as this manager's but the store neither knows nor removed it; left running (restart with --adopt to delete it)")
-                }
-                continue
+        // Bounded per sweep, so that a cloud listing thousands of instances tagged as ours (a
+        // hostile or broken one) costs a few events and calls, not thousands; the rest wait.
+        let unknown = strays.filter { !$0.removed }
+        for stray in unknown.prefix(Self.straysPerSweep) {
+            await step("instance.unknown", stray.id.rawValue) { () throws(MicadoError) in
+                throw .conflict("\(stray) is tagged as this manager's but the store neither knows nor removed it; left running (restart with --adopt to delete it)")
             }
+        }
+        if unknown.count > Self.straysPerSweep {
+            await step("instance.unknown", "clouds") { () throws(MicadoError) in
+                throw .conflict("\(unknown.count) instances are tagged as this manager's but unknown to its store; the first \(Self.straysPerSweep) are named in their own events")
+            }
+        }
+        for stray in strays.filter(\.removed).prefix(Self.straysPerSweep) {
             do {
                 try await stray.driver.delete(stray.cloudID)
-                await note("instance.orphan-deleted", stray.id.rawValue, "deleted \(stray): no record (a half-made or half-deleted instance)")
+                let why = stray.duplicate ? "a second instance of the record, which holds another" : "no record (a half-made or half-deleted instance)"
+                await note("instance.orphan-deleted", stray.id.rawValue, "deleted \(stray): \(why)")
             } catch {
                 await note("instance.delete-failed", stray.id.rawValue, "deleting orphan \(stray) failed: \(error)")
             }
         }
     }
+
+    /// Stray instances a sweep names or deletes at most.
+    static let straysPerSweep = 20
 }

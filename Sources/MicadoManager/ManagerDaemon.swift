@@ -9,6 +9,7 @@ import MicadoStore
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 /// `micado manager`: opens the store, connects the engine, makes it a swarm manager,
 /// reconciles, and serves the API until SIGTERM or SIGINT.
@@ -76,7 +77,13 @@ public struct ManagerDaemon {
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
                 services: services,
                 logger: logger)
-            try await app.runService()  // graceful shutdown on SIGTERM and SIGINT
+            // Graceful shutdown on SIGTERM and SIGINT, bounded: a pass stuck on a stalled cloud
+            // must not keep the manager (and its home lock) for minutes; past the bound its work
+            // is cancelled (cloud calls honour cancellation), and past that the process ends.
+            var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            group.maximumGracefulShutdownDuration = .seconds(15)
+            group.maximumCancellationDuration = .seconds(5)
+            try await ServiceGroup(configuration: group).run()
             await orchestrator.note("manager.stop", managerID, "manager stopped")
         } catch {
             try? await monitorHTTP.shutdown()

@@ -29,8 +29,10 @@ struct EC2EndToEndTests {
 
     /// A manager whose only cloud is EC2 (moto on loopback, its subnet the fixture's bridge
     /// network), with the stand-in hypervisor running; everything stopped by pid at the end.
-    static func withEC2(_ body: (ManagerFixture, EC2API, Hypervisor, EC2TestSetup.Network) async throws -> Void) async throws {
+    /// The manager reaches moto through a fault proxy (it forwards all but what a test injects).
+    static func withEC2(_ body: (ManagerFixture, EC2API, Hypervisor, EC2TestSetup.Network, FaultProxy) async throws -> Void) async throws {
         try await Moto.withServer { moto in
+          try await FaultProxy.withProxy(upstream: moto.endpoint) { proxy in
             let api = try EC2TestSetup.api(moto.endpoint)
             var network: EC2TestSetup.Network?
             var hypervisor: Hypervisor?
@@ -45,7 +47,7 @@ struct EC2EndToEndTests {
                           aws:
                             driver: ec2
                             region: \(EC2TestSetup.region)
-                            endpoint: \(moto.endpoint)
+                            endpoint: \(proxy.endpoint)
                             locations:
                               \(EC2TestSetup.zone): {min: 0, max: 2, subnet: \(made.subnet)}
                             flavours:
@@ -62,7 +64,7 @@ struct EC2EndToEndTests {
                 let running = Task { await machine.run() }
                 defer { running.cancel() }
                 guard let network else { throw TestFailure("no network was made in moto") }
-                do { try await body(f, api, machine, network) } catch {
+                do { try await body(f, api, machine, network, proxy) } catch {
                     running.cancel()
                     await machine.shutdown()
                     throw error
@@ -70,11 +72,12 @@ struct EC2EndToEndTests {
                 running.cancel()
                 await machine.shutdown()
             }
+          }
         }
     }
 
     @Test func aContainerRunsOnAnEC2InstanceBootedFromWhatMicadoSent() async throws {
-        try await Self.withEC2 { f, api, machine, network in
+        try await Self.withEC2 { f, api, machine, network, _ in
             let launch = try f.micado([
                 "launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-p", "8080", "-m", "100m", "--timeout", "90",
                 "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www",
@@ -116,7 +119,7 @@ struct EC2EndToEndTests {
     /// answer (moto ignores ClientToken: the resumed create must find the first by its token tag).
     @Test(arguments: ["instance.before-create", "instance.after-create"])
     func managerKilledMidCreateLeavesExactlyOneInstance(crashAt point: String) async throws {
-        try await Self.withEC2 { f, api, machine, _ in
+        try await Self.withEC2 { f, api, machine, _, _ in
             try await f.stopManager()
             f.managerEnvironment["MICADO_CRASH_AT"] = point
             try await f.startManager()
@@ -140,7 +143,7 @@ struct EC2EndToEndTests {
     /// A machine image whose instances die at once: the scaler backs off in the location
     /// (5 s, then 10 s, …) instead of starting one every pass (an attack saw 251 in 4 s).
     @Test func instancesThatDieAtOnceSlowTheScalerDown() async throws {
-        try await Self.withEC2 { f, api, machine, _ in
+        try await Self.withEC2 { f, api, machine, _, _ in
             await machine.setKillOnSight(true)
             #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600"]).status == 0)
             try await CloudTests.eventually(30, "a backoff is reported") { try f.micado(["events", "--limit", "50"]).stdout.contains("scaler.backoff") }
@@ -151,6 +154,33 @@ struct EC2EndToEndTests {
             #expect(made <= 3, "\(made) instances started within \(Int(Date().timeIntervalSince(started))) s of the first failure")
             let explain = try f.micado(["explain", "container-c"])
             #expect(explain.stdout.contains("failed to come up in a row"), "\(explain)")
+        }
+    }
+
+    /// A cloud that stops answering must not hold the manager's shutdown (an attack saw
+    /// SIGTERM ignored for 9 minutes, the home lock held): graceful within a bound, then
+    /// the cloud call is cancelled, and the next start finds nothing half-made.
+    @Test func aStalledCloudDoesNotHoldTheShutdown() async throws {
+        try await Self.withEC2 { f, api, _, _, proxy in
+            proxy.inject("RunInstances", .stall(.seconds(600)), .stall(.seconds(600)), .stall(.seconds(600)), .stall(.seconds(600)))
+            let cli = try ChildProcess.start(
+                ManagerFixture.micadoBinary, ["start", "-c", "aws", "-a", "node", "-f", "t3.small", "-t", "stalled", "--detach"],
+                environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": f.home]) { _, b in b }, output: f.state + "/start.log")
+            defer { if cli.poll() == nil { cli.signal(SIGKILL) } }
+            try await CloudTests.eventually(30, "the create call is under way") { proxy.count("RunInstances") >= 1 }
+            let clock = ContinuousClock()
+            let began = clock.now
+            f.manager?.signal(SIGTERM)
+            let status = try await f.managerExit(within: 60)
+            let took = clock.now - began
+            #expect(status != 128 + SIGKILL && took < .seconds(30), "the manager took \(took) to stop (status \(status))")
+            // The next start resumes the create with its token (past the stalls left): micado and moto agree on one instance.
+            try await f.startManager()
+            try await CloudTests.eventually(120, "micado and moto agree on one instance") {
+                let views = try WireFormat.decoder().decode([InstanceView].self, from: Data(try f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
+                let alive = try await EC2TestSetup.seen(api).filter { $0.state == "pending" || $0.state == "running" }
+                return views.filter { $0.cloud == "aws" }.map(\.cloudID) == alive.map(\.id) && alive.count == 1
+            }
         }
     }
 }

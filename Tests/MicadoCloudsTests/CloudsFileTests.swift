@@ -46,7 +46,11 @@ import Testing
         ("timings: {gracePeriodSeconds: 30}", "timings: {gracePeriod: 30}",
          "clouds.yaml:13: unknown field 'clouds.local.timings.gracePeriod' (known: bootTimeoutSeconds, drainTimeoutSeconds, gracePeriodSeconds)"),
         ("first: 10.213.0.10", "first: 10.213.0.300", "clouds.yaml:4: clouds.local.network.first must be an IPv4 address"),
-        ("name: large", "name: small", "clouds.yaml:10: clouds.local.flavours[1].name 'small' is used twice"),
+        ("name: large", "name: small", "clouds.yaml:10: clouds.local.flavours[1].name 'small' is used twice (names are compared without case)"),
+        // Commands name flavours and applications without case: two that differ only in case would be a coin toss.
+        ("name: large", "name: Small", "clouds.yaml:10: clouds.local.flavours[1].name 'Small' is used twice (names are compared without case)"),
+        ("  Node DSCR: default", "  Node DSCR: default\n      node dscr: other",
+         "clouds.yaml:13: clouds.local.applications.node dscr is used twice (names are compared without case)"),
     ])
     func errorsNameLineAndField(_ edit: (String, String, String)) {
         let text = Self.good.replacingOccurrences(of: edit.0, with: edit.1)

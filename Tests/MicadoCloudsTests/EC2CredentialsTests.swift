@@ -103,6 +103,11 @@ import Testing
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: own)
             refused("\(own) is mode \(String(mode, radix: 8)); it holds a secret and must be 0600") { () throws(CloudError) in try resolve(root) }
         }
+        // A link, even to a 0600 file, is refused by name (its own mode, 777, said nothing of it).
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: own)
+        try FileManager.default.moveItem(atPath: own, toPath: root + "/secret")
+        try FileManager.default.createSymbolicLink(atPath: own, withDestinationPath: root + "/secret")
+        refused("\(own) is a symbolic link; micado reads a secret only from a regular file of its own (0600)") { () throws(CloudError) in try resolve(root) }
         // ~/.aws/credentials comes before it.
         try write("[default]\naws_access_key_id = AKIAHOME\naws_secret_access_key = \(secret)\n", to: root + "/.aws/credentials", mode: 0o600)
         #expect(try resolve(root).accessKeyID == "AKIAHOME")

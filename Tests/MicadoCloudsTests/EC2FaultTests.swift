@@ -95,11 +95,11 @@ struct EC2FaultTests {
         try await withFaults { (proxy, driver, _, network) async throws in
             proxy.inject(
                 "RunInstances",
-                .error(status: 400, code: "InvalidParameterValue", message: "bad \u{9B}2J\u{202E}value; you sent \(TestCredentials.secret) and \(TestCredentials.sessionToken)"))
+                .error(status: 400, code: "InvalidParameterValue", message: "bad \u{9B}2J\u{202E}value\u{2028}; you sent \(TestCredentials.secret) and \(TestCredentials.sessionToken)"))
             let error = await #expect(throws: CloudError.self) { try await driver.create(Setup.request(network)) }
             let message = try #require(error?.message)
             // A terminal's CSI (C1, which XML allows) and a bidirectional override, shown, not obeyed.
-            #expect(message == "EC2 RunInstances: InvalidParameterValue: bad \\u{9B}2J\\u{202E}value; you sent <redacted> and <redacted>")
+            #expect(message == "EC2 RunInstances: InvalidParameterValue: bad \\u{9B}2J\\u{202E}value\\u{2028}; you sent <redacted> and <redacted>")
             #expect(!TestCredentials.leaks(message))
         }
     }
@@ -108,7 +108,7 @@ struct EC2FaultTests {
         try await withFaults { (proxy, driver, _, network) async throws in
             let valid = "<?xml version=\"1.0\"?><DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-1</instanceId>"
             let cases: [(String, [UInt8], String)] = [
-                ("truncated", Array(valid.utf8), "the answer is not EC2's XML (malformed XML)"),
+                ("truncated", Array(valid.utf8), "the answer is not EC2's XML (it ends before its elements are closed)"),
                 ("not XML", Array("{\"json\": true}".utf8), "the answer is not EC2's XML (malformed XML)"),
                 ("binary", (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }, "the answer is not EC2's XML (it is not UTF-8)"),
                 ("controls", Array("<DescribeInstancesResponse>\u{1B}[2J</DescribeInstancesResponse>".utf8), "the answer is not EC2's XML (it has control characters)"),

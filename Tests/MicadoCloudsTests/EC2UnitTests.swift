@@ -108,6 +108,16 @@ import Testing
         #expect(refusal("<r>" + String(repeating: "<a/>", count: 1000) + "</r>") == nil)
         #expect(refusal(String(repeating: "<a>/></a>", count: 1) + String(repeating: "<a>x/>", count: 65)) == "it nests deeper than 64 elements")
         #expect(refusal(String(repeating: "<a b=\"/>\">", count: 65)) == "it nests deeper than 64 elements")
+        // Broken structure the parser would recover from, nesting as deep as the answer is long
+        // (an attack sent 200,000 levels through `</x/>`, which an earlier count took for two end tags).
+        let bypass = "<DescribeInstancesResponse><reservationSet>" + String(repeating: "<item><x></x/>", count: 2000) + "</reservationSet></DescribeInstancesResponse>"
+        #expect(refusal(bypass) == "it has a malformed end tag")
+        #expect(refusal("<r><a></b></r>") == "its end tags do not match its start tags")
+        #expect(refusal("<r><a></a>") == "it ends before its elements are closed")
+        #expect(refusal("<r></r></r>") == "its end tags do not match its start tags")
+        #expect(refusal("<r><a x=\"1\"></a x=\"1\"></r>") == "it has an end tag with attributes")
+        #expect(refusal("<r><a") == "it ends inside a tag")
+        #expect(refusal("<r>1 > 0 and <a>b</a></r>") == nil)
         #expect(refusal("<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>") == "it has a declaration (<!…)")
         #expect(refusal("<x><![CDATA[a]]></x>") == "it has a declaration (<!…)")
         #expect(refusal("<x>\u{0}</x>") == "it has control characters")

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import MicadoClouds
 import MicadoCore
-import MicadoManager
+@testable import MicadoManager
 import MicadoStore
 import MicadoTestSupport
 import Testing
@@ -216,6 +216,72 @@ import Testing
         #expect(await w.cloud.instances.count == 1)
         let tokens = await w.cloud.creates.map(\.idempotencyToken)
         #expect(tokens.count == 2 && Set(tokens) == [record.token])
+    }
+
+    /// A cloud that answers a create with an address micado must not connect to (this
+    /// machine's, the manager's, not unicast, none at all): the record goes, the instance is
+    /// deleted, and the manager never connects there (an attack made it dial 127.0.0.1:2376
+    /// twice a second).
+    @Test(arguments: ["127.0.0.1", "", "10.0.0.2", "169.254.1.1", "224.0.0.1", "0.0.0.0", "not-an-address"])
+    func aCreateAnsweredWithAnUnusableAddressIsRefused(address: String) async throws {
+        let w = try await Self.world(clouds: true)
+        await w.cloud.answerNextWith(address: address)
+        let request = StartInstanceRequest(cloud: "mem", application: "node", flavour: "small", tag: "t", role: .application, first: false)
+        do {
+            _ = try await w.orchestrator.instances.startInstance(request, reason: "test")
+            Issue.record("a create answered with \(address) was accepted")
+        } catch { #expect(error.code == .cloudBadRequest, "\(error)") }
+        #expect(try await w.instances().isEmpty)
+        let left = await w.cloud.instances
+        #expect(await w.cloud.deletes == ["vm-10"] && left.isEmpty)
+        #expect(try await w.events().contains("instance.bad-address"))
+        #expect(!(await w.swarm.calls).contains { $0.contains(":2376") })
+    }
+
+    @Test func aCreateAnsweredWithAnotherInstancesAddressIsRefused() async throws {
+        let w = try await Self.world(clouds: true)
+        let request = StartInstanceRequest(cloud: "mem", application: "node", flavour: "small", tag: "t", role: .application, first: false)
+        let first = try await w.orchestrator.instances.startInstance(request, reason: "test")
+        await w.cloud.answerNextWith(address: try #require(first.address))
+        await #expect(throws: MicadoError.self) { try await w.orchestrator.instances.startInstance(request, reason: "test") }
+        #expect(try await w.instances().map(\.id) == [first.id])
+        #expect(await w.cloud.deletes == ["vm-11"])
+    }
+
+    /// A create repeated on a cloud that ignores idempotency tokens left a twin carrying the
+    /// record's tags: the sweep deletes the twin and keeps the record's own instance (it used
+    /// to keep both for the record's whole life).
+    @Test func aTwinOfARecordsInstanceIsDeletedByTheSweep() async throws {
+        let w = try await Self.world(clouds: true)
+        let request = StartInstanceRequest(cloud: "mem", application: "node", flavour: "small", tag: "t", role: .application, first: false)
+        let record = try await w.orchestrator.instances.startInstance(request, reason: "test")
+        let cloudID = try #require(record.cloudID)
+        let made = await w.cloud.instances
+        let own = try #require(made[cloudID])
+        await w.cloud.add(
+            CloudInstance(id: "vm-99", address: "10.0.0.99", state: .running, engineEndpoint: "tcp://10.0.0.99:2376", tags: own.instance.tags),
+            userData: own.request.userData)
+        await w.orchestrator.instances.deleteOrphanInstances()
+        #expect(await w.cloud.deletes == ["vm-99"])
+        #expect(try await w.instances().first?.cloudID == record.cloudID)
+    }
+
+    /// A cloud listing thousands of instances tagged as ours that the store never knew costs a
+    /// bounded number of events per sweep (an attack's 15,000 made 15,000 events in one).
+    @Test func strangersInTheCloudCostABoundedNumberOfEvents() async throws {
+        let w = try await Self.world(clouds: true)
+        for i in 0..<300 {
+            let tags = [CloudTag.manager: "munit", CloudTag.instance: String(format: "m%010x", i), CloudTag.token: "t\(i)", CloudTag.tag: "x"]
+            await w.cloud.add(
+                CloudInstance(id: "stranger-\(i)", address: "10.9.\(i / 250).\(i % 250 + 1)", state: .running, engineEndpoint: "tcp://10.9.0.1:2376", tags: tags),
+                userData: UserData(labels: [:], capacityMiB: 512, caCertificatePEM: ""))
+        }
+        await w.orchestrator.instances.deleteOrphanInstances()
+        let unknown = try await w.store.events(limit: 10_000).filter { $0.kind == "instance.unknown" }
+        #expect(unknown.count == Instances.straysPerSweep + 1, "\(unknown.count)")
+        #expect(unknown.contains { $0.message.contains("300 instances are tagged") })
+        // Never the store's to delete: the strangers stay.
+        #expect(await w.cloud.deletes.isEmpty)
     }
 
     // MARK: reconcile

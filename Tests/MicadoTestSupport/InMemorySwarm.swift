@@ -448,6 +448,7 @@ public actor InMemoryCloud: CloudDriver {
     var next = 10
     /// The next create fails with this error.
     var failure: CloudError?
+    var nextAddress: String?
 
     /// Addresses `prefix.10`, `prefix.11`, …
     public init(swarm: InMemorySwarm, addressPrefix prefix: String = "10.0.0") {
@@ -456,6 +457,16 @@ public actor InMemoryCloud: CloudDriver {
     }
 
     public func failNextCreate(_ error: CloudError) { failure = error }
+    /// The next create answers with this address (a confused or hostile cloud's).
+    public func answerNextWith(address: String) { nextAddress = address }
+    /// An instance the cloud holds that no create of this test made (a twin, a stranger).
+    public func add(_ instance: CloudInstance, userData: UserData) {
+        instances[instance.id] = Instance(
+            instance: instance,
+            request: CreateInstanceRequest(
+                idempotencyToken: instance.tags[CloudTag.token] ?? "", location: "zone", flavour: Flavour(name: "small", cpus: 1, memoryMiB: 512, pricePerHour: 0),
+                machineImage: "image-1", userData: userData, tags: instance.tags))
+    }
 
     public func create(_ request: CreateInstanceRequest) async throws(CloudError) -> CloudInstance {
         creates.append(request)
@@ -464,7 +475,8 @@ public actor InMemoryCloud: CloudDriver {
             throw failure
         }
         if let made = instances.values.first(where: { $0.request.idempotencyToken == request.idempotencyToken }) { return made.instance }
-        let address = "\(prefix).\(next)"
+        let address = nextAddress ?? "\(prefix).\(next)"
+        nextAddress = nil
         let id = "vm-\(next)"
         next += 1
         let instance = CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):2376", tags: request.tags)

@@ -43,7 +43,7 @@ public struct EC2API: Sendable {
     /// here decide what comes next). It lives as long as the process.
     static let sharedClient: HTTPClient = {
         var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(30)), decompression: .disabled)
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(15)), decompression: .disabled)
         configuration.httpVersion = .http1Only
         configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -51,7 +51,7 @@ public struct EC2API: Sendable {
 
     public init(
         region: String, endpoint: String?, credentials: AWSCredentials, http: HTTPClient? = nil, retry: RetryPolicy = .init(),
-        timeout: Duration = .seconds(30), logger: Logger
+        timeout: Duration = .seconds(15), logger: Logger
     ) throws(CloudError) {
         let text = endpoint ?? "https://ec2.\(region).amazonaws.com"
         guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https", let hostName = url.host, !hostName.isEmpty else {
@@ -250,8 +250,12 @@ public enum EC2XML {
         }
     }
 
-    /// Why `bytes` must not reach the parser, if they must not. A scan of tags only:
-    /// text and quoted attribute values cannot fake a level.
+    /// Why `bytes` must not reach the parser, if they must not. A scan of the tag structure:
+    /// every end tag must close the element open at that level, by name, and nothing may
+    /// nest deeper than `maximumDepth` (Foundation's parser recovers from broken structure,
+    /// so a depth it would reach by recovering must be refused here; an attack nested 200,000
+    /// levels through `</x/>`, which an earlier count took for two end tags). Text and quoted
+    /// attribute values cannot fake a tag.
     static func refusal(_ bytes: [UInt8]) -> String? {
         guard String(validating: bytes, as: UTF8.self) != nil else { return "it is not UTF-8" }
         if bytes.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) { return "it has control characters" }
@@ -261,42 +265,62 @@ public enum EC2XML {
             let declaration = String(decoding: text.prefix(while: { $0 != UInt8(ascii: ">") }), as: UTF8.self).lowercased()
             if declaration.contains("encoding") && !declaration.contains("utf-8") { return "it declares an encoding other than UTF-8" }
         }
-        var depth = 0
-        var inTag = false
-        var quote: UInt8?
+        func isNameByte(_ byte: UInt8) -> Bool {
+            !(byte == UInt8(ascii: " ") || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">")
+                || byte == UInt8(ascii: "<") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'"))
+        }
+        var open: [ArraySlice<UInt8>] = []
         var index = 0
         while index < bytes.count {
-            let byte = bytes[index]
-            if inTag {
-                if let open = quote {
-                    if byte == open { quote = nil }
-                } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
-                    quote = byte
-                } else if byte == UInt8(ascii: ">") {
-                    if index > 0 && bytes[index - 1] == UInt8(ascii: "/") { depth -= 1 }
-                    inTag = false
-                }
-            } else if byte == UInt8(ascii: "<") {
-                let next = index + 1 < bytes.count ? bytes[index + 1] : 0
-                switch next {
-                case UInt8(ascii: "!"): return "it has a declaration (<!…)"
-                case UInt8(ascii: "?"):
-                    // <?xml …?>: skipped whole.
-                    while index + 1 < bytes.count && !(bytes[index] == UInt8(ascii: "?") && bytes[index + 1] == UInt8(ascii: ">")) { index += 1 }
-                    index += 2
-                    continue
-                case UInt8(ascii: "/"):
-                    depth -= 1
-                    inTag = true
-                default:
-                    depth += 1
-                    if depth > maximumDepth { return "it nests deeper than \(maximumDepth) elements" }
-                    inTag = true
-                }
+            guard bytes[index] == UInt8(ascii: "<") else {
+                index += 1
+                continue
             }
-            index += 1
+            let next = index + 1 < bytes.count ? bytes[index + 1] : 0
+            if next == UInt8(ascii: "!") { return "it has a declaration (<!…)" }
+            if next == UInt8(ascii: "?") {
+                // <?xml …?>: skipped whole.
+                while index + 1 < bytes.count && !(bytes[index] == UInt8(ascii: "?") && bytes[index + 1] == UInt8(ascii: ">")) { index += 1 }
+                index += 2
+                continue
+            }
+            let closing = next == UInt8(ascii: "/")
+            var cursor = index + (closing ? 2 : 1)
+            let nameStart = cursor
+            while cursor < bytes.count && isNameByte(bytes[cursor]) { cursor += 1 }
+            let name = bytes[nameStart..<cursor]
+            guard !name.isEmpty else { return "it has a tag without a name" }
+            // The rest of the tag: attributes (quoted values skipped whole), then > or />.
+            var quote: UInt8?
+            var selfClosing = false
+            while true {
+                guard cursor < bytes.count else { return "it ends inside a tag" }
+                let byte = bytes[cursor]
+                if let q = quote {
+                    if byte == q { quote = nil }
+                } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                    if closing { return "it has an end tag with attributes" }
+                    quote = byte
+                } else if byte == UInt8(ascii: "<") {
+                    return "it has a < inside a tag"
+                } else if byte == UInt8(ascii: ">") {
+                    selfClosing = bytes[cursor - 1] == UInt8(ascii: "/")
+                    break
+                }
+                cursor += 1
+            }
+            if closing {
+                if selfClosing || bytes[(index + 2 + name.count)..<cursor].contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) {
+                    return "it has a malformed end tag"
+                }
+                guard let top = open.popLast(), top.elementsEqual(name) else { return "its end tags do not match its start tags" }
+            } else if !selfClosing {
+                open.append(name)
+                if open.count > maximumDepth { return "it nests deeper than \(maximumDepth) elements" }
+            }
+            index = cursor + 1
         }
-        return nil
+        return open.isEmpty ? nil : "it ends before its elements are closed"
     }
 
     /// A decoding error in a line, without the answer's text.

@@ -78,6 +78,10 @@ public enum EC2Credentials {
         guard let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value else {
             throw CloudError(.auth, "cannot read the mode of \(path)")
         }
+        // attributesOfItem does not follow a link: a link's own mode says nothing of the file.
+        guard attributes[.type] as? FileAttributeType != .typeSymbolicLink else {
+            throw CloudError(.auth, "\(path) is a symbolic link; micado reads a secret only from a regular file of its own (0600)")
+        }
         guard mode & 0o077 == 0 else {
             throw CloudError(.auth, "\(path) is mode \(String(mode & 0o777, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(path))")
         }

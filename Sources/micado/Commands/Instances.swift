@@ -49,7 +49,8 @@ extension Micado {
         func run() async throws {
             let client = try ManagerClient.fromHome()
             let request = StartInstanceRequest(cloud: cloud, application: application, flavour: flavour, tag: tag, role: name, first: first)
-            let created = try await client.json(InstanceView.self, .POST, "/v1/instances", body: request)
+            // The manager answers once the cloud has: its create call is bounded (about a minute on EC2).
+            let created = try await client.json(InstanceView.self, .POST, "/v1/instances", body: request, timeout: .seconds(150))
             let instance = detach ? created : try await Self.waitUntilReady(created, client: client)
             if output.output == .json { return try Console.printJSON(instance) }
             print("\(instance.id) \(instance.address ?? "-") \(instance.flavour ?? "-")")

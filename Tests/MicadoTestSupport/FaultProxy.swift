@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import MicadoTestSupport
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -10,17 +9,14 @@ import Synchronization
 import Glibc
 #endif
 
-// moto, the test credentials and a network in moto come from MicadoTestSupport (shared
-// with the integration tests); the fault proxy is these tests' own.
-
 /// A loopback port nothing listens on now.
-func closedLoopbackPort() throws -> Int { try Moto.freePort() }
+public func closedLoopbackPort() throws -> Int { try Moto.freePort() }
 
 /// An HTTP proxy in front of moto that answers chosen Actions itself (an EC2 error
 /// document, a malformed or huge answer, silence) and forwards everything else. It keeps
 /// every request it saw, to prove retries and that no secret went over the wire.
-final class FaultProxy: Sendable {
-    enum Fault: Sendable {
+public final class FaultProxy: Sendable {
+    public enum Fault: Sendable {
         case error(status: UInt, code: String, message: String)
         case raw(status: UInt, body: [UInt8])
         /// No answer for this long.
@@ -35,15 +31,15 @@ final class FaultProxy: Sendable {
 
     init(upstream: String) { self.upstream = upstream }
 
-    var endpoint: String { "http://127.0.0.1:\(portBox.withLock { $0 })" }
+    public var endpoint: String { "http://127.0.0.1:\(portBox.withLock { $0 })" }
 
     /// The next calls of `action` get these, in order; later ones go to moto.
-    func inject(_ action: String, _ list: Fault...) { faults.withLock { $0[action, default: []] += list } }
+    public func inject(_ action: String, _ list: Fault...) { faults.withLock { $0[action, default: []] += list } }
 
-    func count(_ action: String) -> Int { requests.withLock { $0.filter { $0.action == action }.count } }
-    var everything: String { requests.withLock { $0.map(\.raw).joined(separator: "\n") } }
+    public func count(_ action: String) -> Int { requests.withLock { $0.filter { $0.action == action }.count } }
+    public var everything: String { requests.withLock { $0.map(\.raw).joined(separator: "\n") } }
 
-    static func withProxy<T>(upstream: String, _ body: (FaultProxy) async throws -> T) async throws -> T {
+    public static func withProxy<T>(upstream: String, _ body: (FaultProxy) async throws -> T) async throws -> T {
         let proxy = FaultProxy(upstream: upstream)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
