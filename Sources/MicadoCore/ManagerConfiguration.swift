@@ -63,6 +63,10 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         public var jsonBodyBytes: Int = 1 << 20
         /// A build context or a file copied into a container; spooled to disk, never held in memory.
         public var uploadBytes: Int = 1 << 30
+        /// A connection that sends nothing for this long (mid-upload included) is closed, so a
+        /// stalled client cannot hold an upload slot or a connection for good. Not while the
+        /// manager answers (a waiting launch) or on an attached execute.
+        public var idleSeconds: Int = 60
         public init() {}
     }
 
@@ -109,6 +113,9 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         }
         guard (1 << 20...64 << 30).contains(limits.uploadBytes) else {
             throw .init(.configuration, "config: limits.uploadBytes \(limits.uploadBytes) must be between 1 MiB and 64 GiB")
+        }
+        guard (1...3600).contains(limits.idleSeconds) else {
+            throw .init(.configuration, "config: limits.idleSeconds \(limits.idleSeconds) must be between 1 and 3600")
         }
         guard (1...3600).contains(defaults.launchTimeoutSeconds) else {
             throw .init(.configuration, "config: defaults.launchTimeoutSeconds must be between 1 and 3600")
@@ -160,12 +167,13 @@ extension ManagerConfiguration.Monitor {
 }
 
 extension ManagerConfiguration.Limits {
-    enum CodingKeys: String, CodingKey { case jsonBodyBytes, uploadBytes }
+    enum CodingKeys: String, CodingKey { case jsonBodyBytes, uploadBytes, idleSeconds }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         jsonBodyBytes = try c.decodeIfPresent(Int.self, forKey: .jsonBodyBytes) ?? jsonBodyBytes
         uploadBytes = try c.decodeIfPresent(Int.self, forKey: .uploadBytes) ?? uploadBytes
+        idleSeconds = try c.decodeIfPresent(Int.self, forKey: .idleSeconds) ?? idleSeconds
     }
 }
 
@@ -211,6 +219,6 @@ extension ManagerConfiguration {
         "defaults": ["location", "memoryMiB", "launchTimeoutSeconds"],
         "proxy": ["enabled", "listenPort", "tlsPort"],
         "monitor": ["intervalSeconds", "historyPerContainer"],
-        "limits": ["jsonBodyBytes", "uploadBytes"],
+        "limits": ["jsonBodyBytes", "uploadBytes", "idleSeconds"],
     ]
 }

@@ -97,6 +97,8 @@ extension ManagerConfiguration {
           jsonBodyBytes: 1048576
           # Build contexts and copied files (spooled to disk, never held in memory).
           uploadBytes: 1073741824
+          # A connection that sends nothing for this long, mid-upload too, is closed.
+          idleSeconds: 60
 
         """
     }

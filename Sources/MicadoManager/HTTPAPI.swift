@@ -8,6 +8,7 @@ import MicadoCore
 import MicadoStore
 import Prometheus
 import NIOCore
+import NIOHTTP1
 
 /// The manager's HTTP API: the CLI's only way in.
 ///
@@ -244,6 +245,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as MicadoError {
             return Self.response(error)
+        } catch let error as HTTPParserError {
+            // A body that breaks HTTP (a malformed chunk, say): Hummingbird answers 400 and
+            // closes the connection, which is all such a client can be told.
+            throw error
         } catch let error as HTTPError {
             let code: MicadoError.Code = error.status == .notFound ? .notFound : .badRequest
             let message = error.status == .notFound ? "no such route: \(request.method) \(request.uri.path)" : "\(error.body ?? "\(error.status)")"

@@ -73,7 +73,8 @@ public struct ManagerDaemon {
             let app = Application(
                 router: router,
                 server: .http1WebSocketUpgrade(
-                    webSocketRouter: HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, logger: logger)),
+                    webSocketRouter: HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, logger: logger),
+                    configuration: .init(http1: .init(idleTimeout: .seconds(Int64(configuration.limits.idleSeconds))))),
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
                 services: services,
                 logger: logger)

@@ -3,6 +3,7 @@ import Foundation
 import MicadoClouds
 import MicadoCore
 import MicadoStore
+import MicadoTestSupport
 import Testing
 
 /// What an attacker or a busy user once broke, against the real manager.
@@ -259,5 +260,72 @@ actor CommandLines {
             }
             try? await Task.sleep(for: .milliseconds(10))
         }
+    }
+
+    /// A client that stalls mid-upload is cut off after `limits.idleSeconds` (it used to hold
+    /// an upload slot and a connection for good), and a body that breaks HTTP (a malformed
+    /// chunk) gets 400, not 500; the manager serves on.
+    @Test func stalledAndMalformedBodiesAreCutOff() async throws {
+        try await ManagerFixture.with { f in
+            try await f.stopManager()
+            let config = try String(contentsOfFile: f.home + "/config.yaml", encoding: .utf8)
+            try config.replacingOccurrences(of: "idleSeconds: 60", with: "idleSeconds: 2").write(toFile: f.home + "/config.yaml", atomically: true, encoding: .utf8)
+            try await f.startManager()
+            let token = try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let head = "POST /v1/images?name=stalled HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+
+            // 1 MiB announced, 10 bytes sent, then silence: the connection is closed within a few seconds.
+            let clock = ContinuousClock()
+            let began = clock.now
+            let stalled = try RawHTTP.exchange(port: f.port, send: head + "Content-Length: 1048576\r\n\r\n0123456789", readFor: .seconds(20))
+            #expect(stalled.closed && clock.now - began < .seconds(10), "closed: \(stalled.closed) after \(clock.now - began)")
+
+            let malformed = try RawHTTP.exchange(
+                port: f.port, send: head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n", readFor: .seconds(10))
+            #expect(malformed.text.hasPrefix("HTTP/1.1 400"), "\(malformed.text.prefix(200))")
+            #expect(try f.micado(["images"]).status == 0, "the manager serves on")
+
+            // Not while the manager answers, nor on an attached execute: both outlast the idle limit here.
+            let launch = try f.micado(["launch", "-i", "busybox:local", "-n", "idle", "--container", "container-idle", "-m", "32m", "-a", "sleep", "3600"])
+            #expect(launch.status == 0, "\(launch)")
+            let quiet = try f.micado(["execute", "-n", "container-idle", "-i", "-c", "sleep 4; echo still here"], input: "")
+            #expect(quiet.status == 0 && quiet.stdout.contains("still here"), "\(quiet)")
+        }
+    }
+}
+
+/// One HTTP exchange over a plain socket, for requests no HTTP client would send.
+enum RawHTTP {
+    struct Answer {
+        var text: String
+        /// The server closed the connection (EOF) before `readFor` ran out.
+        var closed: Bool
+    }
+
+    static func exchange(port: Int, send: String, readFor: Duration) throws -> Answer {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("connect: \(errno)") }
+        let bytes = Array(send.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw TestFailure("write: \(errno)") }
+        var received: [UInt8] = []
+        let deadline = ContinuousClock.now + readFor
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard Glibc.poll(&poll, 1, 200) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return Answer(text: String(decoding: received, as: UTF8.self), closed: true) }
+            received += buffer[0..<n]
+        }
+        return Answer(text: String(decoding: received, as: UTF8.self), closed: false)
     }
 }
