@@ -104,9 +104,14 @@ public protocol CloudDriver: Sendable {
     func delete(_ id: String) async throws(CloudError)
     /// The instance a create call with this idempotency token made, if any.
     func find(token: String) async throws(CloudError) -> CloudInstance?
+    /// How often a booting instance may be described: the manager polls faster while an
+    /// instance starts, and a cloud's API has rate limits that a file read does not.
+    var describeInterval: Duration { get }
 }
 
 extension CloudDriver {
+    public var describeInterval: Duration { .seconds(1) }
+
     /// By the token tag, for clouds that cannot look one up directly.
     public func find(token: String) async throws(CloudError) -> CloudInstance? {
         try await list().first { $0.tags[CloudTag.token] == token }

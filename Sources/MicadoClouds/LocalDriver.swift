@@ -151,6 +151,9 @@ public struct LocalDriver: CloudDriver {
         "#!/bin/bash\nset -- '\(directory)' '\(id)' '\(namespace(id))' '\(veth(id))'\n" + teardownScript + "\n"
     }
 
+    /// A describe here reads a few files: as often as the manager likes.
+    public var describeInterval: Duration { .zero }
+
     public func describe(_ id: String) async throws(CloudError) -> CloudInstance? {
         let dir = directory(id)
         guard FileManager.default.fileExists(atPath: dir + "/address") else { return nil }

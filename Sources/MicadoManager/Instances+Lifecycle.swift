@@ -175,6 +175,7 @@ extension Instances {
             case .stay:
                 return
             case .describe:
+                guard await described.due(record.id, every: driver.describeInterval) else { return }
                 seen.cloud = try await describe(driver, record)
             case .resumeCreate:
                 guard let flavour = cloud.flavour(named: record.flavour ?? "") else {
@@ -221,6 +222,7 @@ extension Instances {
                     }
                 }
                 if let endpoint = try? clouds.endpoint(of: record) { await engines.forget(endpoint) }
+                await described.forget(record.id)
                 return try await store.deleteInstance(record.id, event: event("instance.deleted", record.id.rawValue, "\(record.id) deleted from \(cloud.name)"))
             case .move(let transition):
                 return try await move(transition)

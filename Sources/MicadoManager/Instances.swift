@@ -14,6 +14,8 @@ public final class Instances: ManagerPart {
     let creating = InFlight()
     /// Locations whose instances failed to come up, and until when the next waits.
     let bootBackoff = BootBackoff()
+    /// When each booting instance was last described (see `CloudDriver.describeInterval`).
+    let described = LastDescribed()
 
     init(context: ManagerContext) { self.context = context }
 
@@ -76,4 +78,19 @@ public final class Instances: ManagerPart {
             "scaler.backoff", location,
             "\(failures.count) instance(s) in a row failed to come up in \(location); the next one waits \(wait) s (last: \(reason))")
     }
+}
+
+/// When each instance was last described, so that fast passes do not become fast cloud calls.
+actor LastDescribed {
+    var times: [InstanceID: ContinuousClock.Instant] = [:]
+
+    /// True (and noted) when `id` was not described within `interval`.
+    func due(_ id: InstanceID, every interval: Duration) -> Bool {
+        let now = ContinuousClock.now
+        if let last = times[id], now - last < interval { return false }
+        times[id] = now
+        return true
+    }
+
+    func forget(_ id: InstanceID) { times[id] = nil }
 }

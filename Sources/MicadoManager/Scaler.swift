@@ -44,6 +44,13 @@ public final class Scaler: Service, ManagerPart {
 }
 
 extension Scaler {
+    /// A fresh pass soon while an instance starts (wake-ups coalesce: at most one waits).
+    func wakeSoonWhileStarting() async {
+        guard (try? await store.instances().contains { $0.state.isStarting }) == true else { return }
+        try? await Task.sleep(for: Self.startingInterval)
+        scalerWakeUp.yield()
+    }
+
     /// Tasks that wait for room: the scheduler's words for "no node can take it".
     static func isWaitingForCapacity(_ task: SwarmTask) -> Bool {
         guard task.desiredState == "running", task.status.state == "pending" else { return false }
@@ -52,8 +59,15 @@ extension Scaler {
     }
 
     /// One scaler pass: converge instances, plan, act, and say why.
+    /// Between passes while an instance starts: each step it takes (booted, joined, ready) is
+    /// noticed within this instead of the loop's interval (describes stay as rare as the
+    /// cloud's `describeInterval`).
+    static let startingInterval = Duration.milliseconds(100)
+
     public func pass() async throws(MicadoError) {
-        let snapshot = try await snapshot(maxAge: .milliseconds(500))
+        let starting = try await store.instances().contains { $0.state.isStarting }
+        defer { Task { [self] in await wakeSoonWhileStarting() } }
+        let snapshot = try await snapshot(maxAge: starting ? Self.startingInterval : .milliseconds(500))
         let records = try await store.containers()
         let usage = snapshot.usage(of: records)
         await instances.convergeInstances(nodes: Array(snapshot.nodes.values), runningByNode: usage.mapValues(\.count))
