@@ -92,7 +92,12 @@ extension EngineClient: EngineAPI {}
 /// How the manager reaches an instance's engine, by the endpoint its cloud reported. The
 /// daemon's connects over mutual TLS; the unit tests hand out engines of an in-memory swarm.
 public protocol EngineConnector: Sendable {
-    func engine(at endpoint: EngineEndpoint) async throws(MicadoError) -> any EngineAPI
+    /// `monitoring`: for the usage monitor, on connections of its own.
+    func engine(at endpoint: EngineEndpoint, monitoring: Bool) async throws(MicadoError) -> any EngineAPI
     /// Drops what is known of an endpoint (its instance is gone; the address may be reused).
     func forget(_ endpoint: EngineEndpoint) async
+}
+
+extension EngineConnector {
+    public func engine(at endpoint: EngineEndpoint) async throws(MicadoError) -> any EngineAPI { try await engine(at: endpoint, monitoring: false) }
 }

@@ -112,7 +112,9 @@ extension EngineClient {
             let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
             // SNI and name checks take host names only; an address is checked against the certificate's IP entries.
             let serverName: String? =
-                if case .tcp(let host, _) = endpoint.transport, (try? SocketAddress(ipAddress: host, port: 0)) == nil { host } else { nil }
+                if let name = endpoint.serverName { name } else if case .tcp(let host, _) = endpoint.transport,
+                    (try? SocketAddress(ipAddress: host, port: 0)) == nil
+                { host } else { nil }
             let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(5))
             let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
                 channel.eventLoop.makeCompletedFuture {

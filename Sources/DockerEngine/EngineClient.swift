@@ -41,8 +41,11 @@ public final class EngineClient: Sendable {
 
     /// An HTTP client for engines: fails at once when nothing listens (instead of retrying
     /// until the request's deadline), so a stopped engine is reported in seconds.
-    public static func makeHTTPClient() -> HTTPClient {
+    /// `endpoint`: an engine reached by a certificate name (`serverName`), which this client
+    /// maps to the engine's address; every such engine needs a client of its own.
+    public static func makeHTTPClient(for endpoint: EngineEndpoint? = nil) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
+        if let endpoint, let name = endpoint.serverName, case .tcp(let host, _) = endpoint.transport { configuration.dnsOverride = [name: host] }
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
         // A request waits for a free connection no longer than the connect timeout: with
@@ -108,7 +111,9 @@ public final class EngineClient: Sendable {
             }
             return url.absoluteString
         case .tcp(let host, let port):
-            let h = host.contains(":") ? "[\(host)]" : host
+            // By the certificate's name when it has one: the HTTP client maps it to the address (see `makeHTTPClient`).
+            let name = endpoint.tls != nil ? endpoint.serverName ?? host : host
+            let h = name.contains(":") ? "[\(name)]" : name
             return "\(endpoint.tls == nil ? "http" : "https")://\(h):\(port)\(uri)"
         }
     }

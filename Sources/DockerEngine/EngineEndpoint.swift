@@ -24,10 +24,15 @@ public struct EngineEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     public var transport: Transport
     public var tls: TLSFiles?
+    /// The name the engine's certificate is checked against, when not its address: an
+    /// instance's engine certificate names the instance, so that it is the same whichever
+    /// of its addresses (private, public) micado connects to. Connections still go to `host`.
+    public var serverName: String?
 
-    public init(transport: Transport, tls: TLSFiles? = nil) {
+    public init(transport: Transport, tls: TLSFiles? = nil, serverName: String? = nil) {
         self.transport = transport
         self.tls = tls
+        self.serverName = serverName
     }
 
     public static let defaultSocket = EngineEndpoint(transport: .unix(path: "/var/run/docker.sock"))

@@ -48,12 +48,19 @@ public enum BootDocument {
         public var runcmd: [[String]]
     }
 
+    /// The name an instance's engine certificate holds besides its address, and that micado
+    /// checks it against: the same whichever address (private, public) micado connects to.
+    /// Never resolved through DNS (`.micado` is no domain); the client maps it to the address.
+    public static func engineServerName(instance: String) -> String { "\(instance).engine.micado" }
+
     /// The document for an instance whose engine answers at `address`: micado's CA, a
-    /// server certificate for `address` issued by it, daemon.json, and the commands that
-    /// start the engine. Holds a private key: never log it, never put it in an event.
+    /// server certificate for `address` and the instance's name issued by it, daemon.json,
+    /// and the commands that start the engine. Holds a private key: never log it, never put
+    /// it in an event.
     public static func render(_ userData: UserData, address: String, authority: CertificateAuthority) throws(CloudError) -> String {
         let issued: CertificateAuthority.Issued
-        do { issued = try authority.issueServer(ipAddress: address) } catch { throw CloudError(.badRequest, error.message) }
+        let name = userData.labels[CloudTag.instance].map { engineServerName(instance: $0) }
+        do { issued = try authority.issueServer(ipAddress: address, dnsName: name) } catch { throw CloudError(.badRequest, error.message) }
         return try text(of: document(userData, certificatePEM: issued.certificatePEM, keyPEM: issued.keyPEM))
     }
 

@@ -52,8 +52,9 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// A server certificate for an engine (or the registry) answering at `ipAddress`.
-    public func issueServer(ipAddress: String) throws(MicadoError) -> Issued {
-        try issue(commonName: ipAddress, ipAddresses: [ipAddress], usage: .serverAuth)
+    /// `dnsName`: a name the certificate holds besides the address (an instance's, see `BootDocument.engineServerName`).
+    public func issueServer(ipAddress: String, dnsName: String? = nil) throws(MicadoError) -> Issued {
+        try issue(commonName: ipAddress, ipAddresses: [ipAddress], dnsNames: dnsName.map { [$0] } ?? [], usage: .serverAuth)
     }
 
     /// The same, written as files (the key 0600).
@@ -63,7 +64,7 @@ public struct CertificateAuthority: Sendable {
         try write(issued.certificatePEM, to: certificate, mode: 0o644)
     }
 
-    func issue(commonName: String, ipAddresses: [String], usage: ExtendedKeyUsage.Usage) throws(MicadoError) -> Issued {
+    func issue(commonName: String, ipAddresses: [String], dnsNames: [String] = [], usage: ExtendedKeyUsage.Usage) throws(MicadoError) -> Issued {
         let (authority, authorityKey) = try load()
         let key = P256.Signing.PrivateKey()
         var addresses: [GeneralName] = []
@@ -72,6 +73,7 @@ public struct CertificateAuthority: Sendable {
             let bytes: [UInt8] = [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: ip.value >> $0) }
             addresses.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
         }
+        addresses += dnsNames.map { .dnsName($0) }
         let now = Date()
         let subject = try Self.name(commonName)
         let certificate = try Self.certify {

@@ -82,7 +82,8 @@ public struct CloudSet: Sendable {
     public func endpoint(of record: InstanceRecord) throws(MicadoError) -> EngineEndpoint {
         guard let text = record.engineEndpoint else { throw .init(.engine, "\(record.id) has no engine endpoint yet") }
         let tls = EngineEndpoint.TLSFiles(caCertificate: authority.caCertificate, certificate: authority.clientCertificate, key: authority.clientKey)
-        let endpoint = try EngineEndpoint.parse(text, tls: tls)
+        var endpoint = try EngineEndpoint.parse(text, tls: tls)
+        endpoint.serverName = BootDocument.engineServerName(instance: record.id.rawValue)
         guard case .tcp = endpoint.transport else { throw .init(.engine, "\(record.id): cloud \(record.cloud) reported engine endpoint \(text), not tcp://") }
         return endpoint
     }
@@ -107,23 +108,49 @@ actor ScalerNotes {
     func keep(only names: Set<String>) { notes = notes.filter { names.contains($0.key) } }
 }
 
-/// Engine clients for instances, negotiated once per address.
+/// Engine clients for instances, negotiated once per endpoint. Each instance engine is
+/// reached by its certificate's name, which its own HTTP clients map to its address: one for
+/// the API's calls and one for the usage monitor's, so sampling never takes the API's
+/// connections. `shutdown` (the daemon's, at exit) and `forget` close them.
 public actor EngineDirectory: EngineConnector {
-    let http: AsyncHTTPClient.HTTPClient
     let logger: Logger
-    var clients: [String: EngineClient] = [:]
+    var clients: [String: (api: EngineClient, monitor: EngineClient)] = [:]
 
-    public init(http: AsyncHTTPClient.HTTPClient, logger: Logger) {
-        self.http = http
-        self.logger = logger
+    public init(logger: Logger) { self.logger = logger }
+
+    public func engine(at endpoint: EngineEndpoint, monitoring: Bool) async throws(MicadoError) -> any EngineAPI {
+        let key = Self.key(endpoint)
+        if let known = clients[key] { return monitoring ? known.monitor : known.api }
+        let http = EngineClient.makeHTTPClient(for: endpoint)
+        let client: EngineClient
+        do { client = try await EngineClient.connect(to: endpoint, http: http, logger: logger, timeout: .seconds(5)) } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        // Another call may have connected meanwhile: keep the first, close this one.
+        if let known = clients[key] {
+            try? await http.shutdown()
+            return monitoring ? known.monitor : known.api
+        }
+        let pair = (api: client, monitor: client.using(EngineClient.makeHTTPClient(for: endpoint)))
+        clients[key] = pair
+        return monitoring ? pair.monitor : pair.api
     }
 
-    public func engine(at endpoint: EngineEndpoint) async throws(MicadoError) -> any EngineAPI {
-        if let client = clients[endpoint.description] { return client }
-        let client = try await EngineClient.connect(to: endpoint, http: http, logger: logger, timeout: .seconds(5))
-        clients[endpoint.description] = client
-        return client
+    public func forget(_ endpoint: EngineEndpoint) async {
+        guard let pair = clients.removeValue(forKey: Self.key(endpoint)) else { return }
+        try? await pair.api.http.shutdown()
+        try? await pair.monitor.http.shutdown()
     }
 
-    public func forget(_ endpoint: EngineEndpoint) { clients[endpoint.description] = nil }
+    /// Closes every client (the daemon's exit).
+    public func shutdown() async {
+        for pair in clients.values {
+            try? await pair.api.http.shutdown()
+            try? await pair.monitor.http.shutdown()
+        }
+        clients = [:]
+    }
+
+    static func key(_ endpoint: EngineEndpoint) -> String { endpoint.description + " " + (endpoint.serverName ?? "") }
 }

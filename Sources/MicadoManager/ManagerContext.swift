@@ -65,7 +65,7 @@ public final class ManagerContext: Sendable {
         self.managerID = managerID
         self.clouds = clouds
         self.http = http ?? .shared
-        self.engines = engines ?? EngineDirectory(http: self.http, logger: logger)
+        self.engines = engines ?? EngineDirectory(logger: logger)
         self.monitorHTTP = monitorHTTP
         self.metrics = metrics
         self.registry = registry
@@ -126,15 +126,17 @@ public final class ManagerContext: Sendable {
 
     /// The engine that runs the containers of `nodeID`: the manager's own, or an instance's
     /// (reached through its record's endpoint).
-    func engine(forNode nodeID: String?) async throws(MicadoError) -> any EngineAPI {
-        guard let nodeID else { return engine }
+    /// `monitoring`: for the usage monitor, on connections of its own.
+    func engine(forNode nodeID: String?, monitoring: Bool = false) async throws(MicadoError) -> any EngineAPI {
+        let own = monitoring ? monitorHTTP.map(engine.using) ?? engine : engine
+        guard let nodeID else { return own }
         // The store knows every node of ours: the manager's own (recorded at bootstrap, keyed by node ID) and each instance.
         let instance = try await store.instances().first { $0.nodeID == nodeID || ($0.isManager && $0.id.rawValue == nodeID) }
-        if instance?.isManager == true { return engine }
+        if instance?.isManager == true { return own }
         guard let instance else {
             throw .init(.engine, "the container runs on node \(nodeID), which is not an instance of this manager")
         }
-        return try await engines.engine(at: clouds.endpoint(of: instance))
+        return try await engines.engine(at: clouds.endpoint(of: instance), monitoring: monitoring)
     }
 }
 
@@ -168,7 +170,9 @@ extension ManagerPart {
         await context.step(kind, subject, body)
     }
     func publishAddress(for node: Node) -> String? { context.publishAddress(for: node) }
-    func engine(forNode nodeID: String?) async throws(MicadoError) -> any EngineAPI { try await context.engine(forNode: nodeID) }
+    func engine(forNode nodeID: String?, monitoring: Bool = false) async throws(MicadoError) -> any EngineAPI {
+        try await context.engine(forNode: nodeID, monitoring: monitoring)
+    }
     func snapshot(maxAge: Duration) async throws(MicadoError) -> SwarmSnapshot { try await context.snapshot(maxAge: maxAge) }
     func snapshot(serviceID: String? = nil) async throws(MicadoError) -> SwarmSnapshot { try await context.snapshot(serviceID: serviceID) }
 }

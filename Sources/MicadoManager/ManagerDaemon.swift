@@ -44,6 +44,7 @@ public struct ManagerDaemon {
         let endpoint = try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description)
         let http = EngineClient.makeHTTPClient()
         let monitorHTTP = EngineClient.makeHTTPClient()
+        let instanceEngines = EngineDirectory(logger: logger)
         do {
             let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
             let clouds = try await CloudSet.load(home: home, logger: logger)
@@ -52,7 +53,7 @@ public struct ManagerDaemon {
             let metrics = ManagerMetrics(registry: prometheus)
             let registry = try Registry.forHome(home, clouds: clouds)
             let orchestrator = Orchestrator(
-                configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, http: http, monitorHTTP: monitorHTTP, metrics: metrics,
+                configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, engines: instanceEngines, http: http, monitorHTTP: monitorHTTP, metrics: metrics,
                 registry: registry, logger: logger)
             try await orchestrator.checkForeignServices(adopt: adopt)
             try await orchestrator.instances.bootstrapSwarm()
@@ -87,10 +88,12 @@ public struct ManagerDaemon {
             try await ServiceGroup(configuration: group).run()
             await orchestrator.note("manager.stop", managerID, "manager stopped")
         } catch {
+            await instanceEngines.shutdown()
             try? await monitorHTTP.shutdown()
             try? await http.shutdown()
             throw error
         }
+        await instanceEngines.shutdown()
         try? await monitorHTTP.shutdown()
         try await http.shutdown()
     }

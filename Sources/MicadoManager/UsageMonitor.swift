@@ -90,8 +90,7 @@ extension UsageMonitor {
             func addNext() {
                 guard let (record, containerID, nodeID) = pending.popFirst() else { return }
                 group.addTask {
-                    guard let found = try? await self.engine(forNode: nodeID),
-                        case let engine = self.context.monitorHTTP.map(found.using) ?? found,
+                    guard let engine = try? await self.engine(forNode: nodeID, monitoring: true),
                         let usage = try? await engine.usage(container: containerID, oneShot: true)
                     else { return nil }
                     // One-shot samples are cheap for the engine; CPU comes from this and the previous one.

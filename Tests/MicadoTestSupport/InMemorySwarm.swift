@@ -423,7 +423,7 @@ public struct InMemoryEngine: EngineAPI {
 
 extension InMemorySwarm: EngineConnector {
     /// The engine of the machine a cloud reported at `endpoint`; refused while no machine answers there.
-    public func engine(at endpoint: EngineEndpoint) async throws(MicadoError) -> any EngineAPI {
+    public func engine(at endpoint: EngineEndpoint, monitoring: Bool) async throws(MicadoError) -> any EngineAPI {
         let key = endpoint.description
         guard machines[key] != nil else { throw .init(.engine, "cannot reach the engine at \(key): connection refused") }
         return InMemoryEngine(swarm: self, machine: key, endpoint: endpoint)
