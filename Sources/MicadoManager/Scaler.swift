@@ -175,6 +175,10 @@ extension Scaler {
             lines.append("\(name) was quit; 'micado remove -n \(name)' forgets it")
         case .missing:
             lines.append("\(name)'s service was removed outside micado")
+        case .pending where view.reason?.hasPrefix("restarting after") == true:
+            // Placed, but its command ends: no instance would help, so none is promised.
+            lines.append("\(name) ran and exits; Swarm restarts it: \(view.reason ?? "")")
+            lines.append("its command ends or fails; see 'micado logs -n \(name)' and 'micado info -s \(name)'")
         default:
             lines.append("\(name) is \(view.state.rawValue): \(view.reason ?? "waiting for the scheduler")")
             lines.append("it reserves \(record.memoryMiB) MiB in location \(location)")

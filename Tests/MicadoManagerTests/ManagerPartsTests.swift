@@ -120,6 +120,17 @@ import Testing
         #expect(await w.swarm.serviceNames() == ["container-a"])
     }
 
+    /// A container whose command exits is not waiting for room: `explain` says it restarts,
+    /// and promises no instance (it used to read as a capacity wait).
+    @Test func explainTellsARestartLoopFromACapacityWait() async throws {
+        let w = try await Self.world(clouds: false)
+        _ = try await w.orchestrator.containers.launch(Self.request("container-exits"))
+        await w.swarm.endTasks(of: "container-exits", state: "complete")
+        let explained = try await w.orchestrator.scaler.explain("container-exits").explanation.joined(separator: "\n")
+        #expect(explained.contains("exits; Swarm restarts it"), "\(explained)")
+        #expect(!explained.contains("scaler starts an instance") && !explained.contains("reserves"), "\(explained)")
+    }
+
     // MARK: the scaler's pass
 
     @Test func aPendingLaunchStartsOneInstanceWhichJoinsAndTakesIt() async throws {

@@ -81,6 +81,15 @@ public actor InMemorySwarm {
     public func isMachine(_ endpoint: String) -> Bool { machines[endpoint] != nil }
     public func machineNode(_ endpoint: String) -> String? { machines[endpoint]?.nodeID }
 
+    /// The service's running tasks end in `state` ("complete", "failed"), still meant to run: a command that exits.
+    public func endTasks(of name: String, state: String) {
+        guard let service = services.first(where: { $0.spec.name == name }) else { return }
+        for i in tasks.indices where tasks[i].serviceID == service.id && tasks[i].state == "running" {
+            tasks[i].state = state
+            tasks[i].err = state == "failed" ? "task: non-zero exit (1)" : nil
+        }
+    }
+
     /// A service made behind the manager's back (another tool, a crash's leftover).
     public func addService(_ spec: ServiceSpec) -> String { makeService(spec) }
 
