@@ -37,7 +37,7 @@ public protocol EngineAPI: Sendable {
 
     // MARK: containers
     func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage
-    func archive(container: String, path: String, maxBytes: Int) async throws(MicadoError) -> [UInt8]
+    func archive(container: String, path: String, maxBytes: Int, into descriptor: Int32) async throws(MicadoError)
     func isFolder(container: String, path: String) async throws(MicadoError) -> Bool?
     func putArchive(container: String, path: String, tar: OutgoingBody) async throws(MicadoError)
     func exec(container: String, command: [String], timeout: TimeAmount) async throws(MicadoError) -> EngineClient.ExecOutput
@@ -69,9 +69,6 @@ extension EngineAPI {
         try await serviceLogs(idOrName, tail: tail, timestamps: false)
     }
     public func usage(container: String) async throws(MicadoError) -> EngineClient.Usage { try await usage(container: container, oneShot: false) }
-    public func archive(container: String, path: String) async throws(MicadoError) -> [UInt8] {
-        try await archive(container: container, path: path, maxBytes: 1 << 30)
-    }
     public func exec(container: String, command: [String]) async throws(MicadoError) -> EngineClient.ExecOutput {
         try await exec(container: container, command: command, timeout: .seconds(120))
     }

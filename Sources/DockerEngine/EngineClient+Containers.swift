@@ -1,4 +1,8 @@
+import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -56,10 +60,37 @@ extension EngineClient {
             cpu: .init(container: total, system: system, cpus: cpus))
     }
 
-    /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`.
-    public func archive(container: String, path: String, maxBytes: Int) async throws(MicadoError) -> [UInt8] {
-        let response = try await send(.GET, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(120), maxBytes: maxBytes)
-        return Array(buffer: response.body)
+    /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`, written as it
+    /// comes to the open file `descriptor` (never held in memory), at most `maxBytes`.
+    public func archive(container: String, path: String, maxBytes: Int, into descriptor: Int32) async throws(MicadoError) {
+        var request = HTTPClientRequest(url: try url("/containers/\(container)/archive", query: [("path", path)], versioned: true))
+        if case .unix = endpoint.transport { request.headers.replaceOrAdd(name: "Host", value: "docker") }
+        request.tlsConfiguration = tls
+        do {
+            let response = try await http.execute(request, timeout: .seconds(120))
+            guard (200..<300).contains(response.status.code) else {
+                throw Self.engineError(status: response.status, body: try await response.body.collect(upTo: 64 << 10), what: "GET archive")
+            }
+            var written = 0
+            for try await piece in response.body {
+                written += piece.readableBytes
+                guard written <= maxBytes else { throw MicadoError(.tooLarge, "\(path) is larger than \(maxBytes) bytes") }
+                try piece.withUnsafeReadableBytes { bytes in
+                    guard let base = bytes.baseAddress else { return }  // an empty piece
+                    var done = 0
+                    while done < bytes.count {
+                        let n = Glibc.write(descriptor, base + done, bytes.count - done)
+                        if n < 0, errno == EINTR { continue }
+                        guard n > 0 else { throw MicadoError(.internal, "cannot spool a copy: \(String(cString: strerror(errno)))") }
+                        done += n
+                    }
+                }
+            }
+        } catch let error as MicadoError {
+            throw error
+        } catch {
+            throw Self.transportError(error, endpoint: endpoint)
+        }
     }
 
     /// Whether `path` in the container is a folder (`HEAD /containers/{id}/archive`); nil

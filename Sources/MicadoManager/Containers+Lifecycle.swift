@@ -73,16 +73,27 @@ extension Containers {
     }
 
     /// `micado copy` out of a container: the contents of the regular file at `path`.
-    public func readFile(_ name: String, path: String) async throws(MicadoError) -> [UInt8] {
+    /// A file copied out of a container: where its bytes are in the spooled archive.
+    struct CopiedFile: Sendable {
+        let archive: SpooledUpload
+        let range: Range<Int>
+    }
+
+    /// `micado copy` out of a container: the engine's archive of `path` goes to a spooled
+    /// file in `spool` (disk, never memory), and the answer streams the one file in it.
+    func readFile(_ name: String, path: String, spool: String) async throws(MicadoError) -> CopiedFile {
         try Self.validateContainerPath(path)
         let (engine, containerID) = try await runningTask(of: name)
         // Bounded like an upload: a file a container wrote is outside data too.
-        let archive = try TarArchive(bytes: try await engine.archive(container: containerID, path: path, maxBytes: configuration.limits.uploadBytes + 64 << 10))
-        guard let entry = archive.entries.first, entry.kind == .file, archive.entries.count == 1 else {
+        let archive = try await SpooledUpload.filling(directory: spool) { (descriptor) throws(MicadoError) in
+            try await engine.archive(container: containerID, path: path, maxBytes: configuration.limits.uploadBytes + 64 << 10, into: descriptor)
+        }
+        let headers = try TarReader.headers(in: archive)
+        guard let entry = headers.first, entry.kind == .file, headers.count == 1 else {
             throw .badRequest("\(path) in \(name) is not a regular file; micado copies single files")
         }
-        await note("container.copy", name, "copied \(path) out of \(name) (\(entry.contents.count) bytes)")
-        return entry.contents
+        await note("container.copy", name, "copied \(path) out of \(name) (\(entry.size) bytes)")
+        return CopiedFile(archive: archive, range: entry.dataOffset..<(entry.dataOffset + entry.size))
     }
 
     /// `micado copy` into a container: writes `contents` to `path` (its folder must exist),

@@ -71,8 +71,10 @@ public enum HTTPAPI {
         }
         api.get("/containers/{name}/files") { request, context in
             let path = try requiredQuery(request, "path")
-            let bytes = try await orchestrator.containers.readFile(try context.parameters.require("name"), path: path)
-            return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            let file = try await orchestrator.containers.readFile(try context.parameters.require("name"), path: path, spool: spool)
+            return Response(
+                status: .ok, headers: [.contentType: "application/octet-stream", .contentLength: String(file.range.count)],
+                body: Self.streamed(file.archive, file.range))
         }
         api.put("/containers/{name}/files") { request, context in
             let path = try requiredQuery(request, "path")
@@ -127,15 +129,7 @@ public enum HTTPAPI {
             let backup = try await orchestrator.backup(spool: spool)
             return Response(
                 status: .ok, headers: [.contentType: "application/vnd.sqlite3", .contentLength: String(backup.count)],
-                body: ResponseBody { writer in
-                    var offset = 0
-                    while offset < backup.count {
-                        let piece = try backup.read(offset..<min(backup.count, offset + (256 << 10)))
-                        try await writer.write(ByteBuffer(bytes: piece))
-                        offset += piece.count
-                    }
-                    try await writer.finish(nil)
-                })
+                body: Self.streamed(backup, 0..<backup.count))
         }
         api.get("/events") { request, _ in
             let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100
@@ -170,6 +164,19 @@ public enum HTTPAPI {
     struct LogLineView: Codable {
         var stream: String
         var text: String
+    }
+
+    /// `range` of a spooled file as a response body, 256 KiB at a time (the file lives until it is sent).
+    static func streamed(_ file: SpooledUpload, _ range: Range<Int>) -> ResponseBody {
+        ResponseBody { writer in
+            var offset = range.lowerBound
+            while offset < range.upperBound {
+                let piece = try file.read(offset..<min(range.upperBound, offset + (256 << 10)))
+                try await writer.write(ByteBuffer(bytes: piece))
+                offset += piece.count
+            }
+            try await writer.finish(nil)
+        }
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -87,6 +87,37 @@ final class SpooledUpload: TarSource, Sendable {
         return SpooledUpload(descriptor: fd, count: count, slot: true)
     }
 
+    /// A file the manager fills itself (a file copied out of a container), unlinked at once,
+    /// holding an upload slot as an upload does: disk, not memory, whatever its size.
+    static func filling(directory: String, _ fill: (Int32) async throws(MicadoError) -> Void) async throws(MicadoError) -> SpooledUpload {
+        let taken = held.withLock { count in
+            guard count < concurrentUploads else { return false }
+            count += 1
+            return true
+        }
+        guard taken else {
+            throw MicadoError(.busy, "\(concurrentUploads) uploads and copies are held already; try again when one is done")
+        }
+        let path = directory + "/copy-\(UUID().uuidString)"
+        let fd: Int32
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw MicadoError(.internal, "cannot spool a copy in \(directory): \(String(cString: strerror(errno)))") }
+            unlink(path)
+        } catch {
+            held.withLock { $0 -= 1 }
+            throw error as? MicadoError ?? MicadoError(.internal, "cannot spool a copy in \(directory): \(error)")
+        }
+        do { try await fill(fd) } catch {
+            close(fd)
+            held.withLock { $0 -= 1 }
+            throw error
+        }
+        let size = lseek(fd, 0, SEEK_END)
+        return SpooledUpload(descriptor: fd, count: max(0, Int(size)), slot: true)
+    }
+
     /// Opens the file at `path` and unlinks it: it lives as long as the returned value.
     static func adopting(path: String) throws(MicadoError) -> SpooledUpload {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -77,6 +77,42 @@ struct ManagerClient {
         return collected
     }
 
+    /// GET `path` into the open file `descriptor` as it comes (a copied file, a backup: never
+    /// held in memory); returns the bytes written.
+    func download(_ path: String, query: [(String, String)] = [], into descriptor: Int32, timeout: TimeAmount = .seconds(900)) async throws(MicadoError) -> Int {
+        var request = HTTPClientRequest(url: url(path, query: query))
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            guard (200..<300).contains(response.status.code) else {
+                let collected = try await response.body.collect(upTo: 1 << 20)
+                if let body = try? WireFormat.decoder().decode(ErrorBody.self, from: Data(collected.readableBytesView)) { throw body.micadoError }
+                throw MicadoError(.internal, "the manager answered \(response.status) to GET \(path)")
+            }
+            var written = 0
+            for try await piece in response.body {
+                try piece.withUnsafeReadableBytes { bytes in
+                    guard let base = bytes.baseAddress else { return }
+                    var done = 0
+                    while done < bytes.count {
+                        let n = write(descriptor, base + done, bytes.count - done)
+                        if n < 0, errno == EINTR { continue }
+                        guard n > 0 else { throw MicadoError(.internal, "cannot write: \(String(cString: strerror(errno)))") }
+                        done += n
+                    }
+                }
+                written += piece.readableBytes
+            }
+            return written
+        } catch let error as MicadoError {
+            throw error
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw .init(.timeout, "the manager at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
+        } catch {
+            throw unreachable(error)
+        }
+    }
+
     /// Sends `body` as JSON and returns the raw answer (for routes that answer 204).
     @discardableResult
     func send(_ method: HTTPMethod, _ path: String, json body: some Encodable) async throws(MicadoError) -> ByteBuffer {

@@ -262,6 +262,31 @@ actor CommandLines {
         }
     }
 
+    /// A file copied out of a container goes through disk, never the manager's or the CLI's
+    /// memory (it was held three times over in the manager, twice in the CLI).
+    @Test func aLargeCopyOutStaysOffTheHeap() async throws {
+        try await ManagerFixture.with { f in
+            let launch = try f.micado([
+                "launch", "-i", "busybox:local", "-n", "big", "--container", "container-big", "-m", "300m", "-s", "/bin/sh", "-a", "-c",
+                "dd if=/dev/zero of=/tmp/big bs=1M count=200 2>/dev/null; exec sleep 3600",
+            ])
+            #expect(launch.status == 0, "\(launch)")
+            let out = f.state + "/big.out"
+            try await CloudTests.eventually(30, "the file is whole") {
+                try f.micado(["execute", "-n", "container-big", "-c", "ls -l /tmp/big"]).stdout.contains("209715200")
+            }
+            let copy = try f.micado(["copy", "-n", "container-big", ":/tmp/big", out])
+            #expect(copy.status == 0, "\(copy)")
+            let size = (try FileManager.default.attributesOfItem(atPath: out)[.size] as? NSNumber)?.intValue
+            #expect(size == 200 << 20)
+            let pid = try #require(f.manager?.pid)
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+            #expect(peakKiB > 0 && peakKiB < 150 << 10, "the manager's peak resident memory was \(peakKiB / 1024) MiB for a 200 MiB copy")
+            try? FileManager.default.removeItem(atPath: out)
+        }
+    }
+
     /// A client that stalls mid-upload is cut off after `limits.idleSeconds` (it used to hold
     /// an upload slot and a connection for good), and a body that breaks HTTP (a malformed
     /// chunk) gets 400, not 500; the manager serves on.

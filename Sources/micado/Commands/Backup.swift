@@ -21,13 +21,16 @@ extension Micado {
 
         func run() async throws {
             let client = try ManagerClient.fromHome()
-            let bytes = try await client.send(.GET, "/v1/backup", timeout: .seconds(300))
             let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw MicadoError(.badRequest, "cannot create \(file): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
-            let written = bytes.withUnsafeReadableBytes { write(fd, $0.baseAddress, $0.count) }
-            guard written == bytes.readableBytes, fsync(fd) == 0 else { throw MicadoError(.internal, "cannot write \(file)") }
-            Console.err("backed up the store to \(file) (\(bytes.readableBytes) bytes)")
+            let written: Int
+            do { written = try await client.download("/v1/backup", into: fd, timeout: .seconds(300)) } catch {
+                unlink(file)  // half a backup is no backup
+                throw error
+            }
+            guard fsync(fd) == 0 else { throw MicadoError(.internal, "cannot write \(file)") }
+            Console.err("backed up the store to \(file) (\(written) bytes)")
         }
     }
 }

@@ -63,11 +63,22 @@ extension Micado {
                     contentType: "application/octet-stream", timeout: .seconds(900))
                 Console.err("copied \(file.length) bytes to \(name):\(destination.dropFirst())")
             } else {
-                let bytes = try await client.send(.GET, path, query: [("path", String(source.dropFirst()))])
-                guard FileManager.default.createFile(atPath: destination, contents: Data(bytes.readableBytesView)) else {
-                    throw MicadoError(.badRequest, "cannot write the local file \(destination)")
+                // Into a file beside the destination, renamed over it once whole: a failed copy leaves the old file.
+                let partial = destination + ".micado-partial-\(getpid())"
+                let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw MicadoError(.badRequest, "cannot write the local file \(destination): \(String(cString: strerror(errno)))") }
+                let written: Int
+                do { written = try await client.download(path, query: [("path", String(source.dropFirst()))], into: fd) } catch {
+                    close(fd)
+                    unlink(partial)
+                    throw error
                 }
-                Console.err("copied \(bytes.readableBytes) bytes from \(name):\(source.dropFirst()) to \(destination)")
+                close(fd)
+                guard rename(partial, destination) == 0 else {
+                    unlink(partial)
+                    throw MicadoError(.badRequest, "cannot write the local file \(destination): \(String(cString: strerror(errno)))")
+                }
+                Console.err("copied \(written) bytes from \(name):\(source.dropFirst()) to \(destination)")
             }
         }
     }
