@@ -23,7 +23,26 @@ public struct Images: ManagerPart {
         let imageName = try ContainerName.parse(name).rawValue
         let context = TarStream(source: tarball, entries: try BuildContext.reroot(TarReader.headers(in: tarball)).map(\.1))
         let tag = imageName + ":latest"
+        // Marked first: a manager killed mid-build says so at its next start (see `reportInterruptedBuilds`).
+        try await store.markInFlight("build", tag)
         await note("image.build", tag, "building \(tag) (\(tarball.count) bytes of context)")
+        do {
+            return try await build(tag: tag, imageName: imageName, context: context, contextBytes: tarball.count)
+        } catch {
+            try? await store.clearInFlight("build", tag)
+            throw error
+        }
+    }
+
+    /// At start: each build a killed manager left without an outcome gets one, as an event.
+    public func reportInterruptedBuilds() async throws(MicadoError) {
+        for tag in try await store.inFlight("build") {
+            await note("image.build-interrupted", tag, "the build of \(tag) was cut short (the manager stopped); build it again")
+            try await store.clearInFlight("build", tag)
+        }
+    }
+
+    func build(tag: String, imageName: String, context: TarStream, contextBytes: Int) async throws(MicadoError) -> ImageView {
         let result: EngineClient.BuildResult
         let inspect: ImageInspect
         do {
@@ -57,6 +76,7 @@ public struct Images: ManagerPart {
             }
         }
         try await store.upsertImage(record)
+        try await store.clearInFlight("build", tag)
         await note("image.built", tag, "built \(tag) as \(result.imageID)" + pushNote)
         return Self.view(of: record)
     }

@@ -59,6 +59,7 @@ public struct ManagerDaemon {
             try await orchestrator.instances.bootstrapSwarm()
             try await orchestrator.reconciler.pass()
             try await orchestrator.containers.hangUpLeftoverExecSessions()
+            try await orchestrator.images.reportInterruptedBuilds()
             try writePIDFile()
             defer { try? FileManager.default.removeItem(atPath: home.pidFile) }
             await orchestrator.note(

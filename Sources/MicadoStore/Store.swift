@@ -319,6 +319,28 @@ public final class Store: Sendable {
 
     // MARK: settings
 
+    /// Work under way that a crash would leave without an outcome (a build): marked before it
+    /// starts, cleared after; what a restart finds marked was cut short. Kept in `settings`
+    /// under `inflight.<kind>.<subject>`.
+    public func markInFlight(_ kind: String, _ subject: String) async throws(MicadoError) {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: ["inflight.\(kind).\(subject)", ISO8601DateFormatter().string(from: Date())])
+        }
+    }
+
+    public func clearInFlight(_ kind: String, _ subject: String) async throws(MicadoError) {
+        try await write { db in try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: ["inflight.\(kind).\(subject)"]) }
+    }
+
+    /// Subjects of `kind` marked in flight (by a manager that stopped before their outcome).
+    public func inFlight(_ kind: String) async throws(MicadoError) -> [String] {
+        let prefix = "inflight.\(kind)."
+        return try await read { db in
+            try String.fetchAll(db, sql: "SELECT key FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key", arguments: [prefix.count, prefix])
+        }.map { String($0.dropFirst(prefix.count)) }
+    }
+
     /// The value of `key`, created with `make()` on first use (e.g. the manager's identity).
     public func setting(_ key: String, orCreate make: @escaping @Sendable () -> String) async throws(MicadoError) -> String {
         try await write { db in

@@ -262,6 +262,30 @@ actor CommandLines {
         }
     }
 
+    /// A build a kill -9 cuts short gets its outcome at the next start (it had none: the
+    /// event log showed a build that never ended).
+    @Test func aBuildCutByAKillSaysSoAtTheNextStart() async throws {
+        try await ManagerFixture.with { f in
+            let slow = f.state + "/slow.tar"
+            try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN sleep 60\n".utf8))]).bytes())
+                .write(to: URL(fileURLWithPath: slow))
+            let cli = try ChildProcess.start(
+                ManagerFixture.micadoBinary, ["build", "-n", "container-slow", "-f", slow],
+                environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": f.home]) { _, b in b }, output: f.state + "/build.log")
+            defer { if cli.poll() == nil { cli.signal(SIGKILL) } }
+            try await CloudTests.eventually(30, "the build started") { try f.micado(["events", "--limit", "20"]).stdout.contains("image.build ") }
+            #expect(try await f.stopManager(signal: SIGKILL) == 128 + SIGKILL)
+            try await f.startManager()
+            let events = try f.micado(["events", "--subject", "container-slow:latest"]).stdout
+            #expect(events.contains("image.build-interrupted"), "\(events)")
+            // Once: a second start has nothing more to say.
+            try await f.stopManager()
+            try await f.startManager()
+            let again = try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--subject", "container-slow:latest", "--output", "json"]).stdout.utf8))
+            #expect(again.filter { $0.kind == "image.build-interrupted" }.count == 1)
+        }
+    }
+
     /// A file copied out of a container goes through disk, never the manager's or the CLI's
     /// memory (it was held three times over in the manager, twice in the CLI).
     @Test func aLargeCopyOutStaysOffTheHeap() async throws {

@@ -91,4 +91,15 @@ import Testing
         #expect(try await store.latestUsage()["container-a"] == nil)
         #expect(try await store.removed(Store.Tombstone.container, "container-a"))
     }
+
+    @Test func workInFlightIsMarkedListedAndCleared() async throws {
+        let store = try Store.inMemory()
+        try await store.markInFlight("build", "web:latest")
+        try await store.markInFlight("build", "api:latest")
+        try await store.markInFlight("push", "web:latest")
+        #expect(try await store.inFlight("build") == ["api:latest", "web:latest"])
+        try await store.clearInFlight("build", "web:latest")
+        #expect(try await store.inFlight("build") == ["api:latest"])
+        #expect(try await store.inFlight("push") == ["web:latest"])
+    }
 }
