@@ -75,16 +75,7 @@ extension EngineClient {
             for try await piece in response.body {
                 written += piece.readableBytes
                 guard written <= maxBytes else { throw MicadoError(.tooLarge, "\(path) is larger than \(maxBytes) bytes") }
-                try piece.withUnsafeReadableBytes { bytes in
-                    guard let base = bytes.baseAddress else { return }  // an empty piece
-                    var done = 0
-                    while done < bytes.count {
-                        let n = Glibc.write(descriptor, base + done, bytes.count - done)
-                        if n < 0, errno == EINTR { continue }
-                        guard n > 0 else { throw MicadoError(.internal, "cannot spool a copy: \(String(cString: strerror(errno)))") }
-                        done += n
-                    }
-                }
+                try piece.writeAll(to: descriptor)
             }
         } catch let error as MicadoError {
             throw error

@@ -34,20 +34,25 @@ final class SpooledUpload: TarSource, Sendable {
     static let concurrentUploads = 4
     static let held = Mutex(0)
 
-    /// Receives `request`'s body, refusing with 413 (before reading, when the length is
-    /// declared) anything over `limit` bytes, and with 503 one upload more than allowed.
-    static func receive(_ request: Request, limit: Int, directory: String) async throws -> SpooledUpload {
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
-            throw HTTPAPI.tooLarge(limit, what: "an upload")
-        }
+    /// One of the `concurrentUploads` slots, or 503.
+    static func takeSlot() throws(MicadoError) {
         let taken = held.withLock { count in
             guard count < concurrentUploads else { return false }
             count += 1
             return true
         }
         guard taken else {
-            throw MicadoError(.busy, "\(concurrentUploads) uploads are held already (received or being built); try again when one is done")
+            throw MicadoError(.busy, "\(concurrentUploads) uploads and copies are held already (received, being built or sent); try again when one is done")
         }
+    }
+
+    /// Receives `request`'s body, refusing with 413 (before reading, when the length is
+    /// declared) anything over `limit` bytes, and with 503 one upload more than allowed.
+    static func receive(_ request: Request, limit: Int, directory: String) async throws -> SpooledUpload {
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw HTTPAPI.tooLarge(limit, what: "an upload")
+        }
+        try takeSlot()
         do { return try await spool(request, limit: limit, directory: directory) } catch {
             held.withLock { $0 -= 1 }
             throw error
@@ -69,16 +74,7 @@ final class SpooledUpload: TarSource, Sendable {
             for try await buffer in request.body {
                 count += buffer.readableBytes
                 guard count <= limit else { throw HTTPAPI.tooLarge(limit, what: "an upload") }
-                try buffer.withUnsafeReadableBytes { raw in
-                    guard let base = raw.baseAddress else { return }  // an empty piece: nothing to write
-                    var done = 0
-                    while done < raw.count {
-                        let n = write(fd, base + done, raw.count - done)
-                        if n < 0, errno == EINTR { continue }
-                        guard n > 0 else { throw MicadoError(.internal, "cannot spool an upload: \(String(cString: strerror(errno)))") }
-                        done += n
-                    }
-                }
+                try buffer.writeAll(to: fd)
             }
         } catch {
             close(fd)
@@ -90,14 +86,7 @@ final class SpooledUpload: TarSource, Sendable {
     /// A file the manager fills itself (a file copied out of a container), unlinked at once,
     /// holding an upload slot as an upload does: disk, not memory, whatever its size.
     static func filling(directory: String, _ fill: (Int32) async throws(MicadoError) -> Void) async throws(MicadoError) -> SpooledUpload {
-        let taken = held.withLock { count in
-            guard count < concurrentUploads else { return false }
-            count += 1
-            return true
-        }
-        guard taken else {
-            throw MicadoError(.busy, "\(concurrentUploads) uploads and copies are held already; try again when one is done")
-        }
+        try takeSlot()
         let path = directory + "/copy-\(UUID().uuidString)"
         let fd: Int32
         do {

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DockerEngine
 import Foundation
 import HTTPTypes
 import HummingbirdWSClient
@@ -91,16 +92,7 @@ struct ManagerClient {
             }
             var written = 0
             for try await piece in response.body {
-                try piece.withUnsafeReadableBytes { bytes in
-                    guard let base = bytes.baseAddress else { return }
-                    var done = 0
-                    while done < bytes.count {
-                        let n = write(descriptor, base + done, bytes.count - done)
-                        if n < 0, errno == EINTR { continue }
-                        guard n > 0 else { throw MicadoError(.internal, "cannot write: \(String(cString: strerror(errno)))") }
-                        done += n
-                    }
-                }
+                try piece.writeAll(to: descriptor)
                 written += piece.readableBytes
             }
             return written
