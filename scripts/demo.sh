@@ -3,8 +3,10 @@
 # namespace, the micado manager with the local cloud, containers launched onto instances
 # that the scaler starts on demand (one from an image built from a tarball), reached over
 # the network, hostile input refused, the store backed up, logged, executed in, scaled
-# down when idle, quit; every instance boots from one cloud-init document. Tears down everything it
-# started, by pid, even when a step fails.
+# down when idle, quit; every instance boots from one cloud-init document. A second cloud
+# speaks EC2: moto's EC2 API on loopback, with `micado bench ec2-stand-in` booting each
+# instance moto runs from the user data micado sent. Tears down everything it started, by
+# pid, even when a step fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -20,11 +22,15 @@ export MICADO_BRIDGE_CIDR=10.213.$third.1/24
 ENGINE_IP=10.213.$third.2
 export MICADO_HOME=/tmp/micado-demo-$ID/home
 PORT=$((17400 + RANDOM % 1000))
-MANAGER_PID=
+MANAGER_PID= MOTO_PID= STANDIN_PID=
 
 cleanup() {
   set +e
   [ -n "$MANAGER_PID" ] && kill -TERM "$MANAGER_PID" 2>/dev/null && wait "$MANAGER_PID" 2>/dev/null
+  # the stand-in tears down the machines it booted for moto's instances, then moto goes
+  [ -n "$STANDIN_PID" ] && kill -TERM "$STANDIN_PID" 2>/dev/null && wait "$STANDIN_PID" 2>/dev/null
+  [ -n "$MOTO_PID" ] && kill -TERM "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+  for t in "/tmp/micado-demo-$ID"/stand-in/i*/teardown; do [ -f "$t" ] && bash "$t"; done
   # instances the manager left (the scaler deletes idle ones), by the local driver's own
   # teardown, which each instance's folder holds
   for t in "$MICADO_HOME"/instances/local/i*/teardown; do [ -f "$t" ] && bash "$t"; done
@@ -75,6 +81,34 @@ clouds:
     applications: {node: default}
     timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
 YAML
+# The EC2 cloud: moto's EC2 API on a loopback port, its subnet the upper half of the bridge's
+# network; moto checks no credentials, so these are made for this run (never on a command line).
+export AWS_ACCESS_KEY_ID=AKIAMICADODEMO$(printf '%06d' $((RANDOM % 1000000)))
+AWS_SECRET_ACCESS_KEY=$(head -c 30 /dev/urandom | base64 | tr -d '/+=' | head -c 40)
+export AWS_SECRET_ACCESS_KEY
+MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"/tmp/micado-demo-$ID/moto.log" 2>&1 &
+MOTO_PID=$!
+wait_for 30 "moto's EC2 API" python3 -c "import socket; socket.create_connection(('127.0.0.1',$MOTO_PORT),1)"
+"$BIN" bench ec2-stand-in --endpoint "http://127.0.0.1:$MOTO_PORT" --subnet-cidr "10.213.$third.128/25" --vpc-cidr 10.213.0.0/16 \
+  --bridge "$MICADO_BRIDGE" --bridge-cidr "$MICADO_BRIDGE_CIDR" --manager-address "$ENGINE_IP" --state "/tmp/micado-demo-$ID/stand-in" \
+  --home "$MICADO_HOME" --staged "/tmp/micado-demo-$ID/staged.json" >"/tmp/micado-demo-$ID/stand-in.log" 2>&1 &
+STANDIN_PID=$!
+wait_for 30 "the VPC, subnet and image in moto" test -s "/tmp/micado-demo-$ID/staged.json"
+read -r SUBNET GROUP IMAGE < <(python3 -c 'import json,sys; n=json.load(open(sys.argv[1])); print(n["subnet"], n["securityGroup"], n["image"])' "/tmp/micado-demo-$ID/staged.json")
+cat >>"$MICADO_HOME/clouds.yaml" <<YAML
+  aws:
+    driver: ec2
+    region: us-east-1
+    endpoint: http://127.0.0.1:$MOTO_PORT
+    locations:
+      us-east-1a: {min: 0, max: 2, subnet: $SUBNET}
+    flavours:
+      - {name: t3.small, cpus: 2, memoryMiB: 512, pricePerHour: 0.0208}
+    applications: {node: $IMAGE}
+    securityGroups: [$GROUP]
+    timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+YAML
 "$BIN" manager >"/tmp/micado-demo-$ID/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
@@ -108,6 +142,13 @@ DOC=$(ls "$MICADO_HOME"/instances/local/i*/user-data | head -1)
 run cloud-init schema --config-file "$DOC"
 grep -E '^(#cloud-config|[a-z_]+:|- path:|  path:)' "$DOC" | sed 's/^/    /'
 
+step "the EC2 cloud: a launch in its zone starts an instance through the EC2 API (moto here), which boots from that document"
+EC2_SITE=$(run "$BIN" launch -i busybox:local -n demo -l us-east-1a -p 8082 -m 128m -s /bin/httpd -a -f -p 8082 -h /www)
+EC2_AT=$("$BIN" list -c --output json | python3 -c "import json,sys; print(next(c['endpoint'] for c in json.load(sys.stdin) if c['name']=='$EC2_SITE'))")
+run curl -sf "http://$EC2_AT/"
+run "$BIN" list -i
+run "$BIN" quit -n "$EC2_SITE" -rm
+
 step "hostile input is refused with the reason and changes nothing; one manager per home; helpers unprivileged"
 head -c 1024 "/tmp/micado-demo-$ID/app.tar" >"/tmp/micado-demo-$ID/cut.tar"
 run "$BIN" build -n container-site -f "/tmp/micado-demo-$ID/cut.tar" || echo "(refused: exit $?)"
@@ -138,7 +179,7 @@ run "$BIN" quit -n "$NAME"
 run "$BIN" list -c -a
 run "$BIN" remove -n "$NAME"
 step "idle instances are drained and deleted after their grace period (5 s here)"
-no_instances() { [ "$("$BIN" list -i --output json | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']=='local'))")" = 0 ]; }
+no_instances() { [ "$("$BIN" list -i --output json | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']!='manager'))")" = 0 ]; }
 wait_for 90 "the scaler to delete the idle instances" no_instances
 run "$BIN" list -i
 run "$BIN" events --limit 14
