@@ -51,8 +51,11 @@ extension Containers {
     }
 
     /// Stores what was observed; a change to running or failed becomes an event.
+    /// The shared snapshot is dropped on a change: whoever saw a container change (a user
+    /// polling it alone, the reconciler) makes every list after it at least as new.
     func recordObservation(of record: ContainerRecord, _ view: ContainerView) async throws(MicadoError) {
         guard try await store.observe(container: record.name, state: view.state, reason: view.reason) else { return }
+        await snapshots.invalidate()
         switch view.state {
         case .running: await note("container.running", record.name, "\(record.name) is running on \(view.node ?? "?")")
         case .failed: await note("container.failed", record.name, "\(record.name) failed: \(view.reason ?? "?")")
@@ -64,8 +67,9 @@ extension Containers {
     public func list(all: Bool) async throws(MicadoError) -> [ContainerView] {
         let records = try await store.containers().filter { all || $0.desired == .running }
         guard !records.isEmpty else { return [] }
-        // Fresh: a user who just saw a container run (polling it alone) must see it run here too.
-        let snapshot = try await snapshot()
+        // The loops' shared snapshot (at most 0.5 s old): every change micado makes or observes
+        // drops it (see `recordObservation`), so a user who just saw a container run sees it run here.
+        let snapshot = try await snapshot(maxAge: .milliseconds(500))
         let notes = await scalerNotes.all()
         let usage = try await store.latestUsage()
         return records.map { record in
