@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

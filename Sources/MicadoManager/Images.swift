@@ -29,7 +29,8 @@ public struct Images: ManagerPart {
         do {
             return try await build(tag: tag, imageName: imageName, context: context, contextBytes: tarball.count)
         } catch {
-            try? await store.clearInFlight("build", tag)
+            // Cut short by a shutdown: left marked, so the next start reports it (events may not be written now).
+            if !Task.isCancelled { try? await store.clearInFlight("build", tag) }
             throw error
         }
     }
@@ -50,6 +51,7 @@ public struct Images: ManagerPart {
             // By the ID the build reported: the tag may still name an older image.
             inspect = try await engine.inspectImage(result.imageID)
         } catch {
+            guard !Task.isCancelled else { throw MicadoError(.busy, "the manager is stopping; the build of \(tag) was cut short (its next start says so)") }
             await note("image.build-failed", tag, error.message)
             throw error
         }

@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import DockerEngine
 import Foundation
+import NIOCore
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import MicadoCore
@@ -72,11 +74,18 @@ public struct ManagerDaemon {
             if let registry {
                 services.insert(RegistryController(context: orchestrator.context, registry: registry, authority: clouds.authority, logger: logger), at: 0)
             }
+            // A connection must send its first request head within this (then Hummingbird's idle timeout holds).
+            let headDeadline = TimeAmount.seconds(Int64(min(configuration.limits.idleSeconds, 10)))
+            let idleTimeout = TimeAmount.seconds(Int64(configuration.limits.idleSeconds))
+            let webSocketResponder = HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, logger: logger).buildResponder()
             let app = Application(
                 router: router,
-                server: .http1WebSocketUpgrade(
-                    webSocketRouter: HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, logger: logger),
-                    configuration: .init(http1: .init(idleTimeout: .seconds(Int64(configuration.limits.idleSeconds))))),
+                server: HTTPServerBuilder { [webSocketResponder, idleTimeout] responder in
+                    HeadDeadlineChannel(
+                        inner: HTTP1WebSocketUpgradeChannel(
+                            responder: responder, webSocketResponder: webSocketResponder, configuration: .init(http1: .init(idleTimeout: idleTimeout))),
+                        deadline: headDeadline)
+                },
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
                 services: services,
                 logger: logger)

@@ -17,6 +17,8 @@ public final class Scaler: Service, ManagerPart {
     let containers: Containers
     /// Between passes when nothing wakes it.
     let interval: Duration
+    /// Whether the last pass succeeded (only then may passes go faster).
+    let pace = Pace()
 
     init(context: ManagerContext, instances: Instances, containers: Containers, interval: Duration = .milliseconds(500)) {
         self.context = context
@@ -32,23 +34,36 @@ public final class Scaler: Service, ManagerPart {
             return
         }
         await instances.deleteOrphanInstances()
-        var passes = 0
-        await PassLoop.run(every: interval, wakeUps: scalerWakeUp) {
-            do { try await pass() } catch {
+        var swept = ContinuousClock.now
+        await PassLoop.run(every: { [self] in await currentInterval() }, wakeUps: scalerWakeUp) {
+            do {
+                try await pass()
+                await pace.succeeded()
+            } catch {
+                // A failing pass (an engine gone) waits for the normal interval: no fast retries, no log flood.
+                await pace.failed()
                 logger.warning("scaler pass failed", metadata: ["error": "\(error)"])
             }
-            passes += 1
-            if passes % 120 == 0 { await instances.deleteOrphanInstances() }
+            // By the clock, not by passes: fast passes must not make fast cloud listings.
+            if ContinuousClock.now - swept >= Self.sweepInterval {
+                swept = ContinuousClock.now
+                await instances.deleteOrphanInstances()
+            }
         }
     }
 }
 
 extension Scaler {
-    /// A fresh pass soon while an instance starts (wake-ups coalesce: at most one waits).
-    func wakeSoonWhileStarting() async {
-        guard (try? await store.instances().contains { $0.state.isStarting }) == true else { return }
-        try? await Task.sleep(for: Self.startingInterval)
-        scalerWakeUp.yield()
+    /// How often orphan instances are looked for (a cloud listing each time).
+    static let sweepInterval = Duration.seconds(60)
+
+    /// The loop's interval now: `startingInterval` while an instance starts on a cloud whose
+    /// describes may be that frequent and the last pass succeeded, else `interval`.
+    func currentInterval() async -> Duration {
+        guard await pace.lastSucceeded, let records = try? await store.instances() else { return interval }
+        let starting = records.filter { $0.state.isStarting }.compactMap { clouds.drivers[$0.cloud]?.describeInterval }
+        guard let fastest = starting.min() else { return interval }
+        return min(interval, max(Self.startingInterval, fastest))
     }
 
     /// Tasks that wait for room: the scheduler's words for "no node can take it".
@@ -66,7 +81,6 @@ extension Scaler {
 
     public func pass() async throws(MicadoError) {
         let starting = try await store.instances().contains { $0.state.isStarting }
-        defer { Task { [self] in await wakeSoonWhileStarting() } }
         let snapshot = try await snapshot(maxAge: starting ? Self.startingInterval : .milliseconds(500))
         let records = try await store.containers()
         let usage = snapshot.usage(of: records)
@@ -201,4 +215,11 @@ extension Scaler {
         }
         return ExplainView(container: view, explanation: lines, recentEvents: events)
     }
+}
+
+/// Whether the scaler's last pass succeeded.
+actor Pace {
+    private(set) var lastSucceeded = true
+    func succeeded() { lastSucceeded = true }
+    func failed() { lastSucceeded = false }
 }

@@ -32,6 +32,10 @@ final class SpooledUpload: TarSource, Sendable {
     /// Uploads held at once (received, or being built from): their disk is bounded by this
     /// many times the upload limit. A slot is given back when its upload is released.
     static let concurrentUploads = 4
+    /// An upload that holds a slot must average this after `minimumRateGraceSeconds` (a
+    /// client trickling a byte now and then, within the idle limit, held a slot for good).
+    static let minimumBytesPerSecond = 16 << 10
+    static let minimumRateGraceSeconds = 30.0
     static let held = Mutex(0)
 
     /// One of the `concurrentUploads` slots, or 503.
@@ -71,8 +75,15 @@ final class SpooledUpload: TarSource, Sendable {
         unlink(path)
         var count = 0
         do {
+            let started = ContinuousClock.now
             for try await buffer in request.body {
                 count += buffer.readableBytes
+                // A slot is held while an upload trickles in: past its grace, it must average the minimum rate.
+                let elapsed = (ContinuousClock.now - started).inSeconds
+                if elapsed > minimumRateGraceSeconds, Double(count) / elapsed < Double(minimumBytesPerSecond) {
+                    throw MicadoError(
+                        .timeout, "the upload is too slow: \(count) bytes in \(Int(elapsed)) s (at least \(minimumBytesPerSecond / 1024) KiB/s after the first \(Int(minimumRateGraceSeconds)) s)")
+                }
                 guard count <= limit else { throw HTTPAPI.tooLarge(limit, what: "an upload") }
                 try buffer.writeAll(to: fd)
             }

@@ -329,6 +329,19 @@ actor CommandLines {
             let stalled = try RawHTTP.exchange(port: f.port, send: head + "Content-Length: 1048576\r\n\r\n0123456789", readFor: .seconds(20))
             #expect(stalled.closed && clock.now - began < .seconds(10), "closed: \(stalled.closed) after \(clock.now - began)")
 
+            // Before any request: silence, half a head, or a head the parser never finishes are closed too
+            // (they held connections and the manager's descriptors for good: an attack ran it out of them).
+            for opening in ["", "GET /v1/health HTTP/1.1\r\n", head + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n12345"] {
+                let began = clock.now
+                let answer = try RawHTTP.exchange(port: f.port, send: opening, readFor: .seconds(20))
+                #expect(answer.closed && clock.now - began < .seconds(10), "\(opening.debugDescription): closed \(answer.closed) after \(clock.now - began)")
+            }
+
+            // A byte a second keeps within the idle limit, but not the minimum rate: refused after its 30 s
+            // grace, and its upload slot given back (the connection may drain on; it holds no slot).
+            let trickled = try RawHTTP.trickle(port: f.port, head: head + "Content-Length: 1048576\r\n\r\n", every: .seconds(1), for: .seconds(45))
+            #expect(trickled.text.contains("too slow"), "\(trickled.text.prefix(300))")
+
             let malformed = try RawHTTP.exchange(
                 port: f.port, send: head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n", readFor: .seconds(10))
             #expect(malformed.text.hasPrefix("HTTP/1.1 400"), "\(malformed.text.prefix(200))")
@@ -351,10 +364,32 @@ enum RawHTTP {
         var closed: Bool
     }
 
-    static func exchange(port: Int, send: String, readFor: Duration) throws -> Answer {
+    /// Sends `head`, then one byte every `every`, until the server answers and closes, or `for` runs out.
+    static func trickle(port: Int, head: String, every: Duration, for total: Duration) throws -> Answer {
+        let fd = try connected(port)
+        defer { close(fd) }
+        try send(fd, Array(head.utf8))
+        let deadline = ContinuousClock.now + total
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if Glibc.poll(&poll, 1, Int32(every.components.seconds * 1000)) > 0 {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { return Answer(text: String(decoding: received, as: UTF8.self), closed: true) }
+                received += buffer[0..<n]
+                // An answer ends the exchange: what follows is the server's business.
+                if String(decoding: received, as: UTF8.self).contains("\r\n\r\n") { return Answer(text: String(decoding: received, as: UTF8.self), closed: false) }
+                continue
+            }
+            _ = [UInt8(ascii: "x")].withUnsafeBytes { write(fd, $0.baseAddress, 1) }
+        }
+        return Answer(text: String(decoding: received, as: UTF8.self), closed: false)
+    }
+
+    static func connected(_ port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -362,9 +397,21 @@ enum RawHTTP {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw TestFailure("connect: \(errno)") }
-        let bytes = Array(send.utf8)
-        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw TestFailure("write: \(errno)") }
+        guard connected == 0 else {
+            close(fd)
+            throw TestFailure("connect: \(errno)")
+        }
+        return fd
+    }
+
+    static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
+        guard bytes.isEmpty || bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw TestFailure("write: \(errno)") }
+    }
+
+    static func exchange(port: Int, send text: String, readFor: Duration) throws -> Answer {
+        let fd = try connected(port)
+        defer { close(fd) }
+        try send(fd, Array(text.utf8))
         var received: [UInt8] = []
         let deadline = ContinuousClock.now + readFor
         var buffer = [UInt8](repeating: 0, count: 4096)

@@ -1,0 +1,110 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Closes a connection whose first request head has not arrived whole within `deadline`:
+/// silence after connecting, headers trickled a line at a time, or a head the parser never
+/// finishes. Hummingbird's idle timeout only starts once a request head has been parsed
+/// (its handlers join the pipeline then), so without this a local user could hold
+/// connections, and with them the manager's file descriptors, for good (an attack ran it
+/// out of them). It reads raw bytes, first in the pipeline, and steps aside at the first
+/// blank line; later requests on a kept-alive connection are the idle timeout's.
+final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    let deadline: TimeAmount
+    private var timer: Scheduled<Void>?
+    /// How much of "\r\n\r\n" the bytes so far end with.
+    private var matched = 0
+    private var done = false
+    private static let blankLine: [UInt8] = [13, 10, 13, 10]
+
+    init(deadline: TimeAmount) { self.deadline = deadline }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !done {
+            for byte in unwrapInboundIn(data).readableBytesView {
+                if byte == Self.blankLine[matched] {
+                    matched += 1
+                } else {
+                    matched = byte == Self.blankLine[0] ? 1 : 0
+                }
+                if matched == Self.blankLine.count {
+                    done = true
+                    timer?.cancel()
+                    timer = nil
+                    break
+                }
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        guard timer == nil, !done else { return }
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+    }
+}
+
+/// Closes a connection whose first request head the HTTP decoder refused (two
+/// Content-Lengths, say). Hummingbird answers such errors with 400 once a request has
+/// started; one in the head, before its handlers join the pipeline, went nowhere and held the
+/// connection open for good. Placed last at setup: it sees the head's errors, and lets
+/// everything after the first request through untouched.
+final class CloseOnHeadError: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private var requestStarted = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        requestStarted = true
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Only the decoder's: a refused WebSocket upgrade passes an error here too, and is answered.
+        if !requestStarted, error is HTTPParserError {
+            context.close(promise: nil)
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+}
+
+/// A server child channel with `RequestHeadDeadline` first in every connection's pipeline
+/// and `CloseOnHeadError` after the HTTP decoder.
+struct HeadDeadlineChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+    let inner: Inner
+    let deadline: TimeAmount
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let deadline = deadline
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(RequestHeadDeadline(deadline: deadline), position: .first)
+        }.flatMap { inner.setup(channel: channel, logger: logger) }.flatMap { value in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(CloseOnHeadError(), position: .last)
+                return value
+            }
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async { await inner.handle(value: value, logger: logger) }
+}
