@@ -343,7 +343,18 @@ extension Instances {
 
     /// Every cloud instance of this manager without a record. A cloud that cannot be listed
     /// is skipped, or fails the call when `failOnUnlistable`.
-    func strayInstances(failOnUnlistable: Bool = false) async throws(MicadoError) -> [StrayInstance] {
+    /// Manager IDs whose instances are this manager's: its own, and those it took over with
+    /// `--adopt` (a replaced store's; their instances are deleted as strays).
+    func ownerIDs() async throws(MicadoError) -> Set<String> {
+        let adopted = try await store.setting(Self.adoptedManagersKey)?.split(separator: ",").map(String.init) ?? []
+        return Set([managerID] + adopted)
+    }
+
+    static let adoptedManagersKey = "adopted.managers"
+
+    func strayInstances(failOnUnlistable: Bool = false, owners given: Set<String>? = nil) async throws(MicadoError) -> [StrayInstance] {
+        let owners: Set<String>
+        if let given { owners = given } else { owners = try await ownerIDs() }
         let records = Dictionary(try await store.instances().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var strays: [StrayInstance] = []
         for (name, driver) in clouds.drivers.sorted(by: { $0.key < $1.key }) {
@@ -352,7 +363,7 @@ extension Instances {
                 if failOnUnlistable { throw .init(error.kind.code, "cannot list the instances of cloud \(name): \(error.message)") }
                 continue
             }
-            for instance in instances where instance.tags[CloudTag.manager] == managerID {
+            for instance in instances where instance.tags[CloudTag.manager].map(owners.contains) == true {
                 let id = InstanceID(instance.tags[CloudTag.instance] ?? instance.id)
                 if let record = records[id] {
                     // Its own instance (or, while its create is unanswered, one it may yet claim by its token)…

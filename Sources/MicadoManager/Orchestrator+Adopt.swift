@@ -24,9 +24,11 @@ extension Orchestrator {
         return unknown
     }
 
-    /// Cloud instances tagged as ours that the store neither knows nor removed.
-    func unknownInstances() async throws(MicadoError) -> [Instances.StrayInstance] {
-        try await instances.strayInstances(failOnUnlistable: true).filter { !$0.removed }
+    /// Cloud instances tagged as ours, or as a manager whose services the swarm still runs
+    /// (a replaced store's: `owners`), that the store neither knows nor removed.
+    func unknownInstances(owners: Set<String>) async throws(MicadoError) -> [Instances.StrayInstance] {
+        let known = try await instances.ownerIDs()
+        return try await instances.strayInstances(failOnUnlistable: true, owners: owners.union(known)).filter { !$0.removed }
     }
 
     /// Refuses to start beside micado services this store does not know (the reconciler
@@ -35,7 +37,9 @@ extension Orchestrator {
     /// is relabelled as ours without restarting its task.
     public func checkForeignServices(adopt: Bool) async throws(MicadoError) {
         let foreign = try await foreignServices()
-        let instances = try await unknownInstances()
+        // The managers those services name were this deployment's before its store was replaced: their instances are ours too.
+        let previous = Set(foreign.compactMap { $0.spec.labels?[Label.manager] }).subtracting([managerID])
+        let instances = try await unknownInstances(owners: previous)
         guard !foreign.isEmpty || !instances.isEmpty else { return }
         guard adopt else {
             var what: [String] = []
@@ -52,6 +56,11 @@ extension Orchestrator {
                 what.joined(separator: " and ")
                     + " that this store (manager \(managerID)) does not know: was the store deleted, replaced or restored from an older backup? Restore a newer one (see the README), or start with 'micado manager --adopt' to take the services over (unknown instances are then deleted; their containers move)"
             )
+        }
+        if !previous.isEmpty {
+            // The sweep looks for their instances from now on.
+            let known = try await self.instances.ownerIDs().subtracting([managerID])
+            try await store.setSetting(Instances.adoptedManagersKey, known.union(previous).sorted().joined(separator: ","))
         }
         for stray in instances {
             try await store.bury(Store.Tombstone.instance, stray.id.rawValue)

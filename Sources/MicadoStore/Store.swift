@@ -319,6 +319,15 @@ public final class Store: Sendable {
 
     // MARK: settings
 
+    /// A setting's value, if set.
+    public func setting(_ key: String) async throws(MicadoError) -> String? {
+        try await read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setSetting(_ key: String, _ value: String) async throws(MicadoError) {
+        try await write { db in try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, value]) }
+    }
+
     /// Work under way that a crash would leave without an outcome (a build): marked before it
     /// starts, cleared after; what a restart finds marked was cut short. Kept in `settings`
     /// under `inflight.<kind>.<subject>`.

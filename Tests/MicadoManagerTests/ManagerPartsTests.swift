@@ -295,6 +295,27 @@ import Testing
         #expect(await w.cloud.deletes.isEmpty)
     }
 
+    /// A replaced store (a new manager ID) refuses the old one's services and instances, and
+    /// `--adopt` takes the services over and deletes the instances, as its message says (the
+    /// instances, tagged with the old ID, used to stay running and unmanaged).
+    @Test func adoptingAReplacedStoresServicesDeletesItsInstances() async throws {
+        let w = try await Self.world(clouds: true)
+        _ = try await w.orchestrator.containers.launch(Self.request("container-web", memory: 400, detach: true))
+        try await w.orchestrator.scaler.pass()
+        #expect(await w.cloud.instances.count == 1)
+        let fresh = Orchestrator(
+            configuration: w.orchestrator.context.configuration, store: try Store.inMemory(), engine: w.swarm.managerEngine, managerID: "mnew",
+            clouds: w.orchestrator.context.clouds, engines: w.swarm, logger: Self.logger)
+        do {
+            try await fresh.checkForeignServices(adopt: false)
+            Issue.record("a replaced store started beside the old one's services and instances")
+        } catch { #expect(error.message.contains("1 instance(s)"), "\(error)") }
+        try await fresh.checkForeignServices(adopt: true)
+        #expect(try await fresh.context.store.container("container-web") != nil)
+        await fresh.instances.deleteOrphanInstances()
+        #expect(await w.cloud.deletes == ["vm-10"])
+    }
+
     // MARK: reconcile
 
     @Test func reconcileFinishesALaunchWhoseServiceWasNeverMade() async throws {
