@@ -9,6 +9,7 @@
 #   BIN=path/to/micado picks a build; ENGINE_MEM_MIB sets the engine's generic memory (2048)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/scripts/ec2-cloud.sh"
 BIN=${BIN:-$ROOT/.build/debug/micado}
 EC2= CLOUDS=1
 case "${1:-}" in
@@ -28,9 +29,8 @@ MANAGER_PID= MOTO_PID= STANDIN_PID=
 cleanup() {
   set +e
   [ -n "$MANAGER_PID" ] && kill -TERM "$MANAGER_PID" 2>/dev/null && wait "$MANAGER_PID" 2>/dev/null
-  [ -n "$STANDIN_PID" ] && kill -TERM "$STANDIN_PID" 2>/dev/null && wait "$STANDIN_PID" 2>/dev/null
-  [ -n "$MOTO_PID" ] && kill -TERM "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
-  for t in "$MICADO_HOME"/instances/*/i*/teardown "$WORK"/stand-in/i*/teardown; do [ -f "$t" ] && bash "$t"; done
+  ec2_cloud_down "$WORK"
+  for t in "$MICADO_HOME"/instances/*/i*/teardown; do [ -f "$t" ] && bash "$t"; done
   rm -rf "/etc/docker/certs.d/10.213.$third.1:5000"
   "$ROOT/scripts/engine.sh" down "engine-$ID"
   "$ROOT/scripts/engine.sh" bridge-down
@@ -54,37 +54,7 @@ clouds:
     applications: {node: default}
     timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
 YAML
-if [ -n "$EC2" ]; then
-  command -v moto_server >/dev/null || { echo "moto_server is not installed: scripts/install-deps.sh installs it" >&2; exit 1; }
-  # moto does not check credentials; these are made for this run and never on a command line.
-  export AWS_ACCESS_KEY_ID=AKIAMICADOBENCH$(printf '%05d' $((RANDOM % 100000)))
-  AWS_SECRET_ACCESS_KEY=$(head -c 30 /dev/urandom | base64 | tr -d '/+=' | head -c 40)
-  export AWS_SECRET_ACCESS_KEY
-  MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-  MOTO_PID=$!
-  for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$MOTO_PORT),1)" 2>/dev/null && break; sleep 0.2; done
-  "$BIN" bench ec2-stand-in --endpoint "http://127.0.0.1:$MOTO_PORT" --subnet-cidr "10.213.$third.128/25" --vpc-cidr 10.213.0.0/16 \
-    --bridge "$MICADO_BRIDGE" --bridge-cidr "$MICADO_BRIDGE_CIDR" --manager-address "$ENGINE_IP" --state "$WORK/stand-in" \
-    --home "$MICADO_HOME" --staged "$WORK/staged.json" >"$WORK/stand-in.log" 2>&1 &
-  STANDIN_PID=$!
-  for _ in $(seq 100); do [ -s "$WORK/staged.json" ] && break; sleep 0.2; done
-  [ -s "$WORK/staged.json" ] || { cat "$WORK/stand-in.log" >&2; exit 1; }
-  read -r SUBNET GROUP IMAGE < <(python3 -c 'import json,sys; n=json.load(open(sys.argv[1])); print(n["subnet"], n["securityGroup"], n["image"])' "$WORK/staged.json")
-  cat >>"$MICADO_HOME/clouds.yaml" <<YAML
-  aws:
-    driver: ec2
-    region: us-east-1
-    endpoint: http://127.0.0.1:$MOTO_PORT
-    locations:
-      us-east-1a: {min: 0, max: 4, headroomMiB: 0, subnet: $SUBNET}
-    flavours:
-      - {name: t3.small, cpus: 2, memoryMiB: 512, pricePerHour: 0.0208}
-    applications: {node: $IMAGE}
-    securityGroups: [$GROUP]
-    timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
-YAML
-fi
+[ -n "$EC2" ] && ec2_cloud_up "$WORK" 4
 "$BIN" manager >"$WORK/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done

@@ -10,6 +10,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. "$ROOT/scripts/ec2-cloud.sh"
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 "$ROOT/scripts/install-deps.sh"
 swift build --product micado 2>&1 | grep -v -e "unhandled; explicitly declare" -e "CMakeLists.txt" >&2
@@ -28,9 +29,7 @@ cleanup() {
   set +e
   [ -n "$MANAGER_PID" ] && kill -TERM "$MANAGER_PID" 2>/dev/null && wait "$MANAGER_PID" 2>/dev/null
   # the stand-in tears down the machines it booted for moto's instances, then moto goes
-  [ -n "$STANDIN_PID" ] && kill -TERM "$STANDIN_PID" 2>/dev/null && wait "$STANDIN_PID" 2>/dev/null
-  [ -n "$MOTO_PID" ] && kill -TERM "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
-  for t in "/tmp/micado-demo-$ID"/stand-in/i*/teardown; do [ -f "$t" ] && bash "$t"; done
+  ec2_cloud_down "/tmp/micado-demo-$ID"
   # instances the manager left (the scaler deletes idle ones), by the local driver's own
   # teardown, which each instance's folder holds
   for t in "$MICADO_HOME"/instances/local/i*/teardown; do [ -f "$t" ] && bash "$t"; done
@@ -81,34 +80,8 @@ clouds:
     applications: {node: default}
     timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
 YAML
-# The EC2 cloud: moto's EC2 API on a loopback port, its subnet the upper half of the bridge's
-# network; moto checks no credentials, so these are made for this run (never on a command line).
-export AWS_ACCESS_KEY_ID=AKIAMICADODEMO$(printf '%06d' $((RANDOM % 1000000)))
-AWS_SECRET_ACCESS_KEY=$(head -c 30 /dev/urandom | base64 | tr -d '/+=' | head -c 40)
-export AWS_SECRET_ACCESS_KEY
-MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"/tmp/micado-demo-$ID/moto.log" 2>&1 &
-MOTO_PID=$!
-wait_for 30 "moto's EC2 API" python3 -c "import socket; socket.create_connection(('127.0.0.1',$MOTO_PORT),1)"
-"$BIN" bench ec2-stand-in --endpoint "http://127.0.0.1:$MOTO_PORT" --subnet-cidr "10.213.$third.128/25" --vpc-cidr 10.213.0.0/16 \
-  --bridge "$MICADO_BRIDGE" --bridge-cidr "$MICADO_BRIDGE_CIDR" --manager-address "$ENGINE_IP" --state "/tmp/micado-demo-$ID/stand-in" \
-  --home "$MICADO_HOME" --staged "/tmp/micado-demo-$ID/staged.json" >"/tmp/micado-demo-$ID/stand-in.log" 2>&1 &
-STANDIN_PID=$!
-wait_for 30 "the VPC, subnet and image in moto" test -s "/tmp/micado-demo-$ID/staged.json"
-read -r SUBNET GROUP IMAGE < <(python3 -c 'import json,sys; n=json.load(open(sys.argv[1])); print(n["subnet"], n["securityGroup"], n["image"])' "/tmp/micado-demo-$ID/staged.json")
-cat >>"$MICADO_HOME/clouds.yaml" <<YAML
-  aws:
-    driver: ec2
-    region: us-east-1
-    endpoint: http://127.0.0.1:$MOTO_PORT
-    locations:
-      us-east-1a: {min: 0, max: 2, subnet: $SUBNET}
-    flavours:
-      - {name: t3.small, cpus: 2, memoryMiB: 512, pricePerHour: 0.0208}
-    applications: {node: $IMAGE}
-    securityGroups: [$GROUP]
-    timings: {gracePeriodSeconds: 5, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
-YAML
+# The EC2 cloud: moto's EC2 API on loopback, and the stand-in booting what it runs (scripts/ec2-cloud.sh).
+ec2_cloud_up "/tmp/micado-demo-$ID" 2
 "$BIN" manager >"/tmp/micado-demo-$ID/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
