@@ -153,16 +153,19 @@ public enum InstanceLifecycle {
 
     /// Why the address a cloud reported for an instance cannot be its engine's, if it cannot:
     /// only a unicast IPv4 address that is neither this machine's (loopback, unspecified,
-    /// link-local) nor the manager's own, and that no other live instance holds (two records
+    /// link-local, any of its interfaces') nor the manager's own, and that no other live instance holds (two records
     /// on one engine would each take the other's node). A hostile or confused cloud must not
     /// make the manager connect anywhere it names.
-    public static func addressProblem(_ address: String, managerAddress: String, heldBy others: [InstanceRecord]) -> String? {
+    public static func addressProblem(
+        _ address: String, managerAddress: String, heldBy others: [InstanceRecord], machineAddresses: Set<String> = []
+    ) -> String? {
         guard let ip = IPv4(address) else { return "'\(Text.escaped(address))' is not an IPv4 address" }
         let first = ip.value >> 24
         if first == 0 || first == 127 { return "\(address) is this machine's (\(first == 0 ? "unspecified" : "loopback"))" }
         if ip.value >> 16 == 0xA9FE { return "\(address) is link-local" }
         if first >= 224 { return "\(address) is not unicast" }
         if address == managerAddress { return "\(address) is the manager's own address" }
+        if machineAddresses.contains(address) { return "\(address) is an address of the manager's machine" }
         if let holder = others.first(where: { $0.address == address && $0.state != .deleting }) { return "\(address) is \(holder.id)'s" }
         return nil
     }

@@ -242,7 +242,10 @@ extension Instances {
             try await store.deleteInstance(record.id, event: event("instance.create-conflict", record.id, message))
             throw .init(.cloudBadRequest, message)
         }
-        guard let problem = InstanceLifecycle.addressProblem(instance.address, managerAddress: configuration.docker.advertiseAddress, heldBy: others) else { return }
+        guard
+            let problem = InstanceLifecycle.addressProblem(
+                instance.address, managerAddress: configuration.docker.advertiseAddress, heldBy: others, machineAddresses: HostAddresses.ipv4())
+        else { return }
         let message = "\(record.cloud) gave \(record.id) (\(Text.escaped(instance.id))) an address micado will not connect to: \(problem); it is deleted"
         try await store.deleteInstance(record.id, event: event("instance.bad-address", record.id, message))
         do { try await driver.delete(instance.id) } catch {

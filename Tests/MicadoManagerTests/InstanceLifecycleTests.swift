@@ -1,7 +1,7 @@
 import Foundation
 import MicadoClouds
 import MicadoCore
-import MicadoManager
+@testable import MicadoManager
 import MicadoStore
 import Testing
 
@@ -154,5 +154,13 @@ struct InstanceLifecycleTests {
         for state in InstanceState.allCases {
             _ = decide(Self.record(state), Self.seen())
         }
+    }
+
+    /// An address of the manager's own machine (its interfaces, read with getifaddrs) is never an instance's.
+    @Test func anAddressOfThisMachineIsNoInstances() {
+        let machine = HostAddresses.ipv4()
+        #expect(machine.contains("127.0.0.1"), "\(machine)")
+        #expect(InstanceLifecycle.addressProblem("10.9.9.9", managerAddress: "10.0.0.2", heldBy: [], machineAddresses: ["10.9.9.9"]) != nil)
+        #expect(InstanceLifecycle.addressProblem("10.9.9.8", managerAddress: "10.0.0.2", heldBy: [], machineAddresses: ["10.9.9.9"]) == nil)
     }
 }
