@@ -63,9 +63,7 @@ extension EngineClient {
     /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`, written as it
     /// comes to the open file `descriptor` (never held in memory), at most `maxBytes`.
     public func archive(container: String, path: String, maxBytes: Int, into descriptor: Int32) async throws(MicadoError) {
-        var request = HTTPClientRequest(url: try url("/containers/\(container)/archive", query: [("path", path)], versioned: true))
-        if case .unix = endpoint.transport { request.headers.replaceOrAdd(name: "Host", value: "docker") }
-        request.tlsConfiguration = tls
+        let request = try request(.GET, "/containers/\(container)/archive", query: [("path", path)], versioned: true)
         do {
             let response = try await http.execute(request, timeout: .seconds(120))
             guard (200..<300).contains(response.status.code) else {

@@ -135,16 +135,22 @@ public final class EngineClient: Sendable {
             timeout: timeout, maxBytes: maxBytes)
     }
 
-    public func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: OutgoingBody?,
-        contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
-        timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
-    ) async throws(MicadoError) -> Response {
+    /// A request to this engine: its URL, its transport's Host, its TLS.
+    func request(_ method: HTTPMethod, _ path: String, query: [(String, String)], versioned: Bool) throws(MicadoError) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: try url(path, query: query, versioned: versioned))
         request.method = method
         // The Engine refuses requests without a Host; over a unix socket there is none to derive.
         if case .unix = endpoint.transport { request.headers.replaceOrAdd(name: "Host", value: "docker") }
         request.tlsConfiguration = tls
+        return request
+    }
+
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: OutgoingBody?,
+        contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
+        timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
+    ) async throws(MicadoError) -> Response {
+        var request = try request(method, path, query: query, versioned: versioned)
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = body.httpBody

@@ -73,12 +73,12 @@ extension Scaler {
         return text.contains("insufficient resources") || text.contains("no suitable node") || text.contains("pending task scheduling")
     }
 
-    /// One scaler pass: converge instances, plan, act, and say why.
     /// Between passes while an instance starts: each step it takes (booted, joined, ready) is
     /// noticed within this instead of the loop's interval (describes stay as rare as the
     /// cloud's `describeInterval`).
     static let startingInterval = Duration.milliseconds(100)
 
+    /// One scaler pass: converge instances, plan, act, and say why.
     public func pass() async throws(MicadoError) {
         let starting = try await store.instances().contains { $0.state.isStarting }
         let snapshot = try await snapshot(maxAge: starting ? Self.startingInterval : .milliseconds(500))

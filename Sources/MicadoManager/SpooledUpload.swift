@@ -66,13 +66,7 @@ final class SpooledUpload: TarSource, Sendable {
     /// The body into an unlinked file; the result holds the slot `receive` took.
 
     static func spool(_ request: Request, limit: Int, directory: String) async throws -> SpooledUpload {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let path = directory + "/upload-\(UUID().uuidString)"
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw MicadoError(.internal, "cannot spool an upload in \(directory): \(String(cString: strerror(errno)))")
-        }
-        unlink(path)
+        let fd = try openUnlinked(in: directory, prefix: "upload", what: "an upload")
         var count = 0
         do {
             let started = ContinuousClock.now
@@ -98,16 +92,10 @@ final class SpooledUpload: TarSource, Sendable {
     /// holding an upload slot as an upload does: disk, not memory, whatever its size.
     static func filling(directory: String, _ fill: (Int32) async throws(MicadoError) -> Void) async throws(MicadoError) -> SpooledUpload {
         try takeSlot()
-        let path = directory + "/copy-\(UUID().uuidString)"
         let fd: Int32
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw MicadoError(.internal, "cannot spool a copy in \(directory): \(String(cString: strerror(errno)))") }
-            unlink(path)
-        } catch {
+        do { fd = try openUnlinked(in: directory, prefix: "copy", what: "a copy") } catch {
             held.withLock { $0 -= 1 }
-            throw error as? MicadoError ?? MicadoError(.internal, "cannot spool a copy in \(directory): \(error)")
+            throw error
         }
         do { try await fill(fd) } catch {
             close(fd)
@@ -116,6 +104,20 @@ final class SpooledUpload: TarSource, Sendable {
         }
         let size = lseek(fd, 0, SEEK_END)
         return SpooledUpload(descriptor: fd, count: max(0, Int(size)), slot: true)
+    }
+
+    /// A new file in `directory` (made 0700 if missing), open for reading and writing and
+    /// already unlinked: nothing is left behind, even by a manager killed while it is in use.
+    /// `prefix` names the file ("upload", "copy"); `what` says what it is in errors ("an upload").
+    static func openUnlinked(in directory: String, prefix: String, what: String) throws(MicadoError) -> Int32 {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch { throw MicadoError(.internal, "cannot spool \(what) in \(directory): \(error)") }
+        let path = directory + "/\(prefix)-\(UUID().uuidString)"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw MicadoError(.internal, "cannot spool \(what) in \(directory): \(String(cString: strerror(errno)))") }
+        unlink(path)
+        return fd
     }
 
     /// Opens the file at `path` and unlinks it: it lives as long as the returned value.

@@ -50,9 +50,7 @@ struct ManagerClient {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: HTTPClientRequest.Body?,
         contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
-        var request = HTTPClientRequest(url: url(path, query: query))
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        var request = authorized(method, path, query: query)
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = body
@@ -63,32 +61,23 @@ struct ManagerClient {
             response = try await http.execute(request, timeout: timeout)
             collected = try await response.body.collect(upTo: 1 << 30)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw .init(.timeout, "the manager at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
+            throw timedOut(timeout)
         } catch is NIOTooManyBytesError {
             throw .init(.tooLarge, "the manager's answer to \(method) \(path) is larger than the CLI takes (1 GiB)")
         } catch {
             throw unreachable(error)
         }
-        guard (200..<300).contains(response.status.code) else {
-            if let body = try? WireFormat.decoder().decode(ErrorBody.self, from: Data(collected.readableBytesView)) {
-                throw body.micadoError
-            }
-            throw .init(.internal, "the manager answered \(response.status) to \(method) \(path)")
-        }
+        guard (200..<300).contains(response.status.code) else { throw refusal(response.status, collected, "\(method) \(path)") }
         return collected
     }
 
     /// GET `path` into the open file `descriptor` as it comes (a copied file, a backup: never
     /// held in memory); returns the bytes written.
     func download(_ path: String, query: [(String, String)] = [], into descriptor: Int32, timeout: TimeAmount = .seconds(900)) async throws(MicadoError) -> Int {
-        var request = HTTPClientRequest(url: url(path, query: query))
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
         do {
-            let response = try await http.execute(request, timeout: timeout)
+            let response = try await http.execute(authorized(.GET, path, query: query), timeout: timeout)
             guard (200..<300).contains(response.status.code) else {
-                let collected = try await response.body.collect(upTo: 1 << 20)
-                if let body = try? WireFormat.decoder().decode(ErrorBody.self, from: Data(collected.readableBytesView)) { throw body.micadoError }
-                throw MicadoError(.internal, "the manager answered \(response.status) to GET \(path)")
+                throw refusal(response.status, try await response.body.collect(upTo: 1 << 20), "GET \(path)")
             }
             var written = 0
             for try await piece in response.body {
@@ -99,10 +88,28 @@ struct ManagerClient {
         } catch let error as MicadoError {
             throw error
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw .init(.timeout, "the manager at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
+            throw timedOut(timeout)
         } catch {
             throw unreachable(error)
         }
+    }
+
+    /// A request to the manager's API with the token.
+    func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)]) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url(path, query: query))
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        return request
+    }
+
+    /// The manager's error answer as the error it names (else what it was).
+    func refusal(_ status: HTTPResponseStatus, _ body: ByteBuffer, _ what: String) -> MicadoError {
+        (try? WireFormat.decoder().decode(ErrorBody.self, from: Data(body.readableBytesView)))?.micadoError
+            ?? MicadoError(.internal, "the manager answered \(status) to \(what)")
+    }
+
+    func timedOut(_ timeout: TimeAmount) -> MicadoError {
+        .init(.timeout, "the manager at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
     }
 
     /// Sends `body` as JSON and returns the raw answer (for routes that answer 204).
