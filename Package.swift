@@ -69,6 +69,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Applications: Compose files read into micado's model, with line-and-field errors.
+        .target(
+            name: "MicadoCompose",
+            dependencies: ["MicadoCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         // Persistence: SQLite through GRDB, append-only migrations.
         .target(
             name: "MicadoStore",
@@ -82,7 +88,7 @@ let package = Package(
         .target(
             name: "MicadoManager",
             dependencies: [
-                "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds",
+                "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoCompose",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -126,6 +132,7 @@ let package = Package(
             ],
             path: "Tests/MicadoTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "MicadoComposeTests", dependencies: ["MicadoCompose", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoCloudsTests",
             dependencies: [

@@ -45,6 +45,9 @@ public struct LaunchRequest: Codable, Sendable, Equatable {
     public func validate() throws(MicadoError) {
         try ImageReference.validate(image)
         try ClientName.validate(client)
+        if let name, name.isApplicationService {
+            throw .badRequest("invalid container name '\(name)': names with '_' are an application's services ('micado apply')")
+        }
         if let location { try LocationName.validate(location) }
         if let domain { try DomainName.validate(domain) }
         if tls == true, domain == nil { throw .badRequest("--tls serves a domain over HTTPS: give the domain with -d") }

@@ -1,7 +1,8 @@
 /// The name of a micado container, which is also the name of its Swarm service.
 ///
 /// MiCADO named containers `container-...`; micado keeps that pattern so that names
-/// stay recognisable in `docker service ls` next to services of other owners.
+/// stay recognisable in `docker service ls` next to services of other owners. A service of
+/// an application is `APP_SERVICE`, as `docker stack deploy` names them.
 public struct ContainerName: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
     public let rawValue: String
 
@@ -18,13 +19,21 @@ public struct ContainerName: RawRepresentable, Hashable, Sendable, Codable, Comp
     public static func parse(_ text: String) throws(MicadoError) -> ContainerName {
         guard let name = ContainerName(rawValue: text) else {
             throw .badRequest(
-                "invalid container name '\(text)': use 'container-' followed by lowercase letters, digits and dashes (at most 63 characters)"
+                "invalid container name '\(Text.escaped(String(text.prefix(80))))': use 'container-' followed by lowercase letters, digits and dashes (at most 63 characters), or an application's APP_SERVICE"
             )
         }
         return name
     }
 
+    /// Whether this is an application's service (`APP_SERVICE`) rather than a launched container.
+    public var isApplicationService: Bool { rawValue.contains("_") }
+
     static func isValid(_ text: String) -> Bool {
+        let parts = text.split(separator: "_", omittingEmptySubsequences: false)
+        if parts.count == 2 {
+            return text.count <= 63 && (try? ApplicationName.validate(String(parts[0]))) != nil
+                && (try? ApplicationName.validate(String(parts[1]))) != nil
+        }
         guard text.hasPrefix("container-"), text.count > "container-".count, text.count <= 63 else { return false }
         guard !text.hasSuffix("-") else { return false }
         return text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }

@@ -18,7 +18,7 @@ public struct EnvironmentVariable: Hashable, Sendable, Codable, CustomStringConv
         return EnvironmentVariable(key: key, value: String(text[text.index(after: eq)...]))
     }
 
-    static func validateKey(_ key: String, in text: String) throws(MicadoError) {
+    public static func validateKey(_ key: String, in text: String) throws(MicadoError) {
         guard let first = key.utf8.first, !(first >= 0x30 && first <= 0x39),
             key.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f })
         else {

@@ -1,0 +1,479 @@
+import Foundation
+import MicadoCore
+import Yams
+
+/// Reads a Compose file into an `ApplicationSpec`: the part of the Compose specification
+/// that `docker stack deploy` honours, plus an `x-micado` block per service. Every error
+/// names the line and the field (`compose.yaml:12: services.web.ports[0] …`); a key micado
+/// does not support is refused by name, never ignored (only `x-` extension keys are, as
+/// the specification says).
+public enum ComposeFile {
+    public static let serviceKeys: Set<String> = [
+        "image", "command", "entrypoint", "environment", "ports", "deploy", "labels", "x-micado",
+    ]
+
+    /// `name`: `-n`, which wins over the file's `name:`; `folder`: the last resort.
+    public static func parse(_ text: String, file: String, name: String?, folder: String?) throws(MicadoError) -> ApplicationSpec {
+        guard text.utf8.count <= ApplyRequest.maximumFileBytes else {
+            throw .init(.tooLarge, "\(file) has \(text.utf8.count) bytes; a Compose file may have at most \(ApplyRequest.maximumFileBytes)")
+        }
+        try Text.requireSafe(text.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "\t", with: "").replacingOccurrences(of: "\r", with: ""), field: file)
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            // Yams quotes the file back after its first line; the first line and the position say it.
+            let description = "\(error)"
+            var first = description.split(separator: "\n").first.map(String.init) ?? description
+            if let at = description.range(of: " in line ", options: .backwards) {
+                first += description[at.lowerBound...].split(separator: "\n").first.map(String.init) ?? ""
+            }
+            throw .badRequest("\(file): not valid YAML: \(Text.escaped(String(first.prefix(300))))")
+        }
+        let reader = Reader(file: file)
+        guard let root else { throw .badRequest("\(file) is empty: it needs 'services'") }
+        let top = try reader.mapping(root, "")
+        try reader.onlyKeys(top, ["name", "services", "version"], at: "", node: root)
+        let appName: String
+        if let name {
+            try ApplicationName.validate(name)
+            appName = name
+        } else if let node = top["name"] {
+            guard let text = node.scalarText else { throw reader.fail(node, "name must be a text value") }
+            do { try ApplicationName.validate(text) } catch { throw reader.fail(node, error.message) }
+            appName = text
+        } else if let folder, let fromFolder = ApplicationName.fromFolder(folder) {
+            appName = fromFolder
+        } else {
+            throw .badRequest("\(file): no application name: give one with -n NAME or 'name:' in the file")
+        }
+        guard let servicesNode = top["services"] else { throw reader.fail(root, "services is missing") }
+        let services = try reader.mapping(servicesNode, "services")
+        guard !services.isEmpty else { throw reader.fail(servicesNode, "services is empty") }
+        guard services.count <= 100 else { throw reader.fail(servicesNode, "services has \(services.count) entries; at most 100") }
+        var definitions: [ServiceDefinition] = []
+        for (serviceName, node) in services.sorted(by: { $0.key < $1.key }) {
+            definitions.append(try reader.service(serviceName, node, app: appName))
+        }
+        // Two services cannot publish one port: only one of them could run on each node.
+        var publishers: [Int: String] = [:]
+        for definition in definitions {
+            for port in definition.ports {
+                if let other = publishers[port.published] {
+                    throw reader.fail(services[definition.name], "services.\(definition.name).ports: port \(port.published) is already published by services.\(other)")
+                }
+                publishers[port.published] = definition.name
+            }
+        }
+        var domains: [String: String] = [:]
+        for definition in definitions {
+            guard let domain = definition.domain?.lowercased() else { continue }
+            if let other = domains[domain] {
+                throw reader.fail(services[definition.name], "services.\(definition.name).x-micado.domain: \(domain) is already the domain of services.\(other)")
+            }
+            domains[domain] = definition.name
+        }
+        return ApplicationSpec(name: appName, services: definitions)
+    }
+
+    struct Reader {
+        let file: String
+
+        func fail(_ node: Node?, _ message: String) -> MicadoError {
+            .badRequest("\(file)\(node?.mark.map { ":\($0.line)" } ?? ""): \(message)")
+        }
+
+        func mapping(_ node: Node, _ path: String) throws(MicadoError) -> [String: Node] {
+            guard case .mapping(let mapping) = node else { throw fail(node, "\(path.isEmpty ? "the file" : path) must be a mapping of keys") }
+            var result: [String: Node] = [:]
+            for (key, value) in mapping {
+                guard let k = key.scalarText else { throw fail(key, "\(path): keys must be names") }
+                guard result[k] == nil else { throw fail(key, "\(path.isEmpty ? "" : path + ".")\(Text.escaped(k)) is given twice") }
+                result[k] = value
+            }
+            return result
+        }
+
+        /// Refuses keys outside `allowed`; `x-` extension keys are the specification's own escape hatch.
+        func onlyKeys(_ map: [String: Node], _ allowed: Set<String>, at path: String, node: Node, extensions: Bool = true) throws(MicadoError) {
+            for key in map.keys.sorted() where !allowed.contains(key) && !(extensions && key.hasPrefix("x-")) {
+                throw fail(
+                    map[key],
+                    "'\(path.isEmpty ? "" : path + ".")\(Text.escaped(String(key.prefix(64))))' is not supported by micado (supported here: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+
+        func text(_ node: Node, _ path: String) throws(MicadoError) -> String {
+            guard let text = node.scalarText else { throw fail(node, "\(path) must be a text value") }
+            return text
+        }
+
+        func int(_ node: Node, _ path: String, range: ClosedRange<Int>) throws(MicadoError) -> Int {
+            guard let n = node.intValue else { throw fail(node, "\(path) must be a whole number") }
+            guard range.contains(n) else { throw fail(node, "\(path) must be between \(range.lowerBound) and \(range.upperBound), not \(n)") }
+            return n
+        }
+
+        func number(_ node: Node, _ path: String, range: ClosedRange<Double>) throws(MicadoError) -> Double {
+            guard let text = node.scalarText, let n = Double(text), n.isFinite else { throw fail(node, "\(path) must be a number") }
+            guard range.contains(n) else { throw fail(node, "\(path) must be between \(range.lowerBound) and \(range.upperBound), not \(text)") }
+            return n
+        }
+
+        func bool(_ node: Node, _ path: String) throws(MicadoError) -> Bool {
+            guard case .scalar = node, let value = node.bool else { throw fail(node, "\(path) must be true or false") }
+            return value
+        }
+
+        func duration(_ node: Node, _ path: String, range: ClosedRange<Double>) throws(MicadoError) -> Double {
+            guard let text = node.scalarText, let seconds = ComposeDuration.seconds(text) else {
+                throw fail(node, "\(path) must be a duration such as 30s, 5m or 1m30s")
+            }
+            guard range.contains(seconds) else {
+                throw fail(node, "\(path) must be between \(ComposeDuration.text(range.lowerBound)) and \(ComposeDuration.text(range.upperBound)), not \(text)")
+            }
+            return seconds
+        }
+
+        func memory(_ node: Node, _ path: String) throws(MicadoError) -> Int {
+            guard let text = node.scalarText, let bytes = ComposeBytes.bytes(text) else {
+                throw fail(node, "\(path) must be a size such as 64M or 1G")
+            }
+            let mib = Int((Double(bytes) / 1_048_576).rounded(.up))
+            guard (6...1_048_576).contains(mib) else { throw fail(node, "\(path) must be between 6 MiB and 1 TiB, not \(text)") }
+            return mib
+        }
+
+        /// A command as Compose writes it: a list, or one line split as a shell would.
+        func words(_ node: Node, _ path: String) throws(MicadoError) -> [String] {
+            let words: [String]
+            switch node {
+            case .sequence(let items):
+                var list: [String] = []
+                for (i, item) in items.enumerated() { list.append(try text(item, "\(path)[\(i)]")) }
+                words = list
+            case .scalar:
+                guard let split = ShellWords.split(try text(node, path)) else { throw fail(node, "\(path) has an unclosed quote") }
+                words = split
+            default: throw fail(node, "\(path) must be a list or a line of text")
+            }
+            guard words.count <= 1000 else { throw fail(node, "\(path) has \(words.count) words; at most 1000") }
+            for (i, word) in words.enumerated() {
+                do { try Text.requireSafe(word, field: "\(path)[\(i)]") } catch { throw fail(node, error.message) }
+            }
+            return words
+        }
+
+        /// A list of `KEY=VALUE` or a mapping `KEY: VALUE` (environment, labels).
+        func keyValues(_ node: Node, _ path: String) throws(MicadoError) -> [(String, String, Node)] {
+            var pairs: [(String, String, Node)] = []
+            switch node {
+            case .sequence(let items):
+                for (i, item) in items.enumerated() {
+                    let entry = try text(item, "\(path)[\(i)]")
+                    guard let eq = entry.firstIndex(of: "=") else { throw fail(item, "\(path)[\(i)] must be KEY=VALUE") }
+                    pairs.append((String(entry[..<eq]), String(entry[entry.index(after: eq)...]), item))
+                }
+            case .mapping:
+                for (key, value) in try mapping(node, path).sorted(by: { $0.key < $1.key }) {
+                    guard let text = value.scalarText else {
+                        throw fail(value, "\(path).\(Text.escaped(key)) must have a value (micado does not read the caller's environment)")
+                    }
+                    pairs.append((key, text, value))
+                }
+            default: throw fail(node, "\(path) must be a list of KEY=VALUE or a mapping")
+            }
+            guard pairs.count <= 1000 else { throw fail(node, "\(path) has \(pairs.count) entries; at most 1000") }
+            var seen = Set<String>()
+            for (key, value, node) in pairs {
+                guard seen.insert(key).inserted else { throw fail(node, "\(path): \(Text.escaped(key)) is given twice") }
+                do { try Text.requireSafe(value, field: "\(path).\(Text.escaped(key))") } catch { throw fail(node, error.message) }
+            }
+            return pairs
+        }
+
+        func service(_ name: String, _ node: Node, app: String) throws(MicadoError) -> ServiceDefinition {
+            let path = "services.\(Text.escaped(String(name.prefix(64))))"
+            do { try ApplicationName.validate(name, what: "service name") } catch { throw fail(node, "\(path): \(error.message)") }
+            guard app.count + 1 + name.count <= 63 else {
+                throw fail(node, "\(path): the service's full name \(app)_\(name) is longer than 63 characters")
+            }
+            let map = try mapping(node, path)
+            try onlyKeys(map, ComposeFile.serviceKeys, at: path, node: node)
+            guard let imageNode = map["image"] else { throw fail(node, "\(path).image is missing (micado deploys built images: 'micado build' first)") }
+            let image = try text(imageNode, "\(path).image")
+            do { try ImageReference.validate(image) } catch { throw fail(imageNode, "\(path).image: \(error.message)") }
+            var definition = ServiceDefinition(name: name, image: image)
+            if let n = map["command"] { definition.command = try words(n, "\(path).command") }
+            if let n = map["entrypoint"] { definition.entrypoint = try words(n, "\(path).entrypoint") }
+            if let n = map["environment"] {
+                for (key, value, item) in try keyValues(n, "\(path).environment") {
+                    do { try EnvironmentVariable.validateKey(key, in: Text.escaped("\(key)=")) } catch { throw fail(item, "\(path).environment: \(error.message)") }
+                    definition.environment.append(EnvironmentVariable(key: key, value: value))
+                }
+            }
+            if let n = map["labels"] {
+                for (key, value, item) in try keyValues(n, "\(path).labels") {
+                    guard !key.isEmpty, key.count <= 128, !key.lowercased().hasPrefix("micado."), !key.contains(where: \.isWhitespace) else {
+                        throw fail(item, "\(path).labels: '\(Text.escaped(String(key.prefix(64))))' is not a label key micado allows (non-empty, no spaces, not micado.*)")
+                    }
+                    do { try Text.requireSafe(key, field: "\(path).labels") } catch { throw fail(item, error.message) }
+                    definition.labels[key] = value
+                }
+            }
+            if let n = map["ports"] { definition.ports = try ports(n, "\(path).ports") }
+            if let n = map["deploy"] { try deploy(n, "\(path).deploy", into: &definition) }
+            if let n = map["x-micado"] { try micado(n, "\(path).x-micado", into: &definition) }
+            let size = (definition.command ?? []).reduce(0) { $0 + $1.utf8.count } + (definition.entrypoint ?? []).reduce(0) { $0 + $1.utf8.count }
+                + definition.environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
+                + definition.labels.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            guard size <= LaunchRequest.maximumCommandBytes else {
+                throw fail(node, "\(path): command, entrypoint, environment and labels together take \(size) bytes; at most \(LaunchRequest.maximumCommandBytes)")
+            }
+            if definition.domain != nil, definition.ports.count != 1 {
+                throw fail(map["x-micado"], "\(path).x-micado.domain needs exactly one published port to route to (the service has \(definition.ports.count))")
+            }
+            if let scaling = definition.scaling, let replicas = definition.replicas, !(scaling.min...scaling.max).contains(replicas) {
+                throw fail(map["deploy"], "\(path).deploy.replicas \(replicas) is outside x-micado.scaling's \(scaling.min)...\(scaling.max)")
+            }
+            return definition
+        }
+
+        func ports(_ node: Node, _ path: String) throws(MicadoError) -> [PortMapping] {
+            guard case .sequence(let items) = node else { throw fail(node, "\(path) must be a list") }
+            guard items.count <= 16 else { throw fail(node, "\(path) has \(items.count) ports; at most 16") }
+            var result: [PortMapping] = []
+            for (i, item) in items.enumerated() {
+                let ipath = "\(path)[\(i)]"
+                let port: PortMapping
+                if case .mapping = item {
+                    let map = try mapping(item, ipath)
+                    try onlyKeys(map, ["target", "published", "protocol", "mode"], at: ipath, node: item)
+                    guard let t = map["target"] else { throw fail(item, "\(ipath).target is missing") }
+                    guard let p = map["published"] else { throw fail(item, "\(ipath).published is missing (micado publishes on the node's port in host mode)") }
+                    if let proto = map["protocol"], proto.scalarText != "tcp" { throw fail(proto, "\(ipath).protocol: only tcp is supported") }
+                    if let mode = map["mode"], mode.scalarText != "host" { throw fail(mode, "\(ipath).mode: only host is supported (this kernel has no IPVS for Swarm's routing mesh)") }
+                    port = PortMapping(published: try int(p, "\(ipath).published", range: 1...65535), target: try int(t, "\(ipath).target", range: 1...65535))
+                } else {
+                    var text = try self.text(item, ipath)
+                    if text.hasSuffix("/tcp") { text.removeLast(4) }
+                    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+                    guard parts.count == 2, let published = Int(parts[0]), let target = Int(parts[1]) else {
+                        throw fail(item, "\(ipath) must be PUBLISHED:TARGET, e.g. \"8080:80\" (a host-mode port needs its published number)")
+                    }
+                    guard (1...65535).contains(published), (1...65535).contains(target) else { throw fail(item, "\(ipath): ports are 1-65535") }
+                    port = PortMapping(published: published, target: target)
+                }
+                guard !result.contains(where: { $0.published == port.published }) else { throw fail(item, "\(ipath): port \(port.published) is published twice") }
+                result.append(port)
+            }
+            return result
+        }
+
+        func deploy(_ node: Node, _ path: String, into definition: inout ServiceDefinition) throws(MicadoError) {
+            let map = try mapping(node, path)
+            try onlyKeys(map, ["mode", "replicas", "resources", "placement", "update_config"], at: path, node: node)
+            if let n = map["mode"], n.scalarText != "replicated" { throw fail(n, "\(path).mode: only replicated is supported") }
+            if let n = map["replicas"] { definition.replicas = try int(n, "\(path).replicas", range: 0...1000) }
+            if let resourcesNode = map["resources"] {
+                let resources = try mapping(resourcesNode, "\(path).resources")
+                try onlyKeys(resources, ["reservations", "limits"], at: "\(path).resources", node: resourcesNode)
+                if let n = resources["reservations"] {
+                    let rpath = "\(path).resources.reservations"
+                    let reservations = try mapping(n, rpath)
+                    try onlyKeys(reservations, ["memory"], at: rpath, node: n)
+                    if let m = reservations["memory"] { definition.memoryReservationMiB = try memory(m, "\(rpath).memory") }
+                }
+                if let n = resources["limits"] {
+                    let lpath = "\(path).resources.limits"
+                    let limits = try mapping(n, lpath)
+                    try onlyKeys(limits, ["memory", "cpus"], at: lpath, node: n)
+                    if let m = limits["memory"] { definition.memoryLimitMiB = try memory(m, "\(lpath).memory") }
+                    if let c = limits["cpus"] { definition.cpuLimit = try number(c, "\(lpath).cpus", range: 0.01...256) }
+                }
+                if let limit = definition.memoryLimitMiB, let reservation = definition.memoryReservationMiB, limit < reservation {
+                    throw fail(resourcesNode, "\(path).resources: the memory limit (\(limit) MiB) is below the reservation (\(reservation) MiB)")
+                }
+            }
+            if let placementNode = map["placement"] {
+                let placement = try mapping(placementNode, "\(path).placement")
+                try onlyKeys(placement, ["constraints"], at: "\(path).placement", node: placementNode)
+                if let n = placement["constraints"] {
+                    guard case .sequence(let items) = n else { throw fail(n, "\(path).placement.constraints must be a list") }
+                    for (i, item) in items.enumerated() {
+                        let cpath = "\(path).placement.constraints[\(i)]"
+                        let constraint = try text(item, cpath)
+                        let parts = constraint.components(separatedBy: "==").map { $0.trimmingCharacters(in: .whitespaces) }
+                        guard parts.count == 2, parts[0] == "node.labels.micado.location" else {
+                            throw fail(item, "\(cpath): only 'node.labels.micado.location == LOCATION' is supported")
+                        }
+                        do { try LocationName.validate(parts[1]) } catch { throw fail(item, "\(cpath): \(error.message)") }
+                        if let other = definition.location, other != parts[1] { throw fail(item, "\(cpath): a second, different location") }
+                        definition.location = parts[1]
+                    }
+                }
+            }
+            if let n = map["update_config"] { definition.update = try update(n, "\(path).update_config") }
+        }
+
+        func update(_ node: Node, _ path: String) throws(MicadoError) -> UpdatePolicy {
+            let map = try mapping(node, path)
+            try onlyKeys(map, ["parallelism", "delay", "failure_action", "monitor", "max_failure_ratio", "order"], at: path, node: node)
+            var policy = UpdatePolicy()
+            if let n = map["parallelism"] { policy.parallelism = try int(n, "\(path).parallelism", range: 0...1000) }
+            if let n = map["delay"] { policy.delaySeconds = try duration(n, "\(path).delay", range: 0...3600) }
+            if let n = map["monitor"] { policy.monitorSeconds = try duration(n, "\(path).monitor", range: 0...3600) }
+            if let n = map["max_failure_ratio"] { policy.maxFailureRatio = try number(n, "\(path).max_failure_ratio", range: 0...1) }
+            if let n = map["failure_action"] {
+                guard let action = n.scalarText.flatMap(UpdatePolicy.FailureAction.init(rawValue:)) else {
+                    throw fail(n, "\(path).failure_action must be one of rollback, pause, continue")
+                }
+                policy.failureAction = action
+            }
+            if let n = map["order"] {
+                guard let order = n.scalarText.flatMap(UpdatePolicy.Order.init(rawValue:)) else { throw fail(n, "\(path).order must be stop-first or start-first") }
+                policy.order = order
+            }
+            return policy
+        }
+
+        func micado(_ node: Node, _ path: String, into definition: inout ServiceDefinition) throws(MicadoError) {
+            let map = try mapping(node, path)
+            try onlyKeys(map, ["domain", "tls", "scaling"], at: path, node: node, extensions: false)
+            if let n = map["domain"] {
+                let domain = try text(n, "\(path).domain")
+                do { try DomainName.validate(domain) } catch { throw fail(n, "\(path).domain: \(error.message)") }
+                definition.domain = domain
+            }
+            if let n = map["tls"] {
+                definition.tls = try bool(n, "\(path).tls")
+                if definition.tls, definition.domain == nil { throw fail(n, "\(path).tls serves the domain over HTTPS: give the domain too") }
+            }
+            if let n = map["scaling"] { definition.scaling = try scaling(n, "\(path).scaling") }
+        }
+
+        func scaling(_ node: Node, _ path: String) throws(MicadoError) -> ScalingPolicy {
+            let map = try mapping(node, path)
+            try onlyKeys(map, ["min", "max", "metric", "target", "targets", "upCooldown", "downStabilization", "tolerance"], at: path, node: node, extensions: false)
+            guard let minNode = map["min"], let maxNode = map["max"] else { throw fail(node, "\(path) needs min and max") }
+            let low = try int(minNode, "\(path).min", range: 0...1000)
+            let high = try int(maxNode, "\(path).max", range: 1...1000)
+            guard low <= high else { throw fail(maxNode, "\(path).max (\(high)) is below min (\(low))") }
+            var targets: [ScalingPolicy.Target] = []
+            func metric(_ n: Node, _ p: String) throws(MicadoError) -> ScalingPolicy.Metric {
+                guard let m = n.scalarText.flatMap(ScalingPolicy.Metric.init(rawValue:)) else { throw fail(n, "\(p) must be cpu or memory") }
+                return m
+            }
+            if let targetsNode = map["targets"] {
+                guard map["metric"] == nil, map["target"] == nil else { throw fail(targetsNode, "\(path): give either metric and target, or targets") }
+                for (key, value) in try mapping(targetsNode, "\(path).targets").sorted(by: { $0.key < $1.key }) {
+                    guard let m = ScalingPolicy.Metric(rawValue: key) else { throw fail(value, "\(path).targets.\(Text.escaped(key)): metrics are cpu and memory") }
+                    targets.append(.init(metric: m, percent: try number(value, "\(path).targets.\(key)", range: 1...1000)))
+                }
+            } else {
+                guard let m = map["metric"], let t = map["target"] else { throw fail(node, "\(path) needs metric and target (e.g. metric: cpu, target: 60)") }
+                targets.append(.init(metric: try metric(m, "\(path).metric"), percent: try number(t, "\(path).target", range: 1...1000)))
+            }
+            guard !targets.isEmpty else { throw fail(node, "\(path).targets is empty") }
+            var policy = ScalingPolicy(min: low, max: high, targets: targets)
+            if let n = map["upCooldown"] { policy.upCooldownSeconds = try duration(n, "\(path).upCooldown", range: 0...86400) }
+            if let n = map["downStabilization"] { policy.downStabilizationSeconds = try duration(n, "\(path).downStabilization", range: 0...86400) }
+            if let n = map["tolerance"] { policy.tolerance = try number(n, "\(path).tolerance", range: 0...0.9) }
+            return policy
+        }
+    }
+}
+
+extension Node {
+    /// The text of a scalar (nil for a mapping, a list, or a null).
+    var scalarText: String? {
+        guard case .scalar(let scalar) = self, tag.description != Tag.Name.null.rawValue else { return nil }
+        return scalar.string
+    }
+
+    /// A whole number written as one (not `1.5`, not `"12abc"`).
+    var intValue: Int? {
+        guard case .scalar(let scalar) = self else { return nil }
+        return Int(scalar.string)
+    }
+}
+
+/// Compose durations: `1h`, `5m`, `30s`, `100ms`, `1m30s`, `1.5s`.
+public enum ComposeDuration {
+    public static func seconds(_ text: String) -> Double? {
+        guard !text.isEmpty, text.count <= 32 else { return nil }
+        let units: [(String, Double)] = [("ms", 0.001), ("us", 0.000_001), ("h", 3600), ("m", 60), ("s", 1)]
+        var rest = Substring(text)
+        var total = 0.0
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            guard !digits.isEmpty, let value = Double(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            guard let (unit, factor) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += value * factor
+        }
+        return total.isFinite ? total : nil
+    }
+
+    public static func text(_ seconds: Double) -> String {
+        if seconds >= 3600, seconds.truncatingRemainder(dividingBy: 3600) == 0 { return "\(Int(seconds / 3600))h" }
+        if seconds >= 60, seconds.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(seconds / 60))m" }
+        return seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+    }
+}
+
+/// Compose byte sizes: `64M`, `1g`, `512mb`, `1024k`, `2048` (bytes).
+public enum ComposeBytes {
+    public static func bytes(_ text: String) -> Int64? {
+        let lower = text.lowercased()
+        guard !lower.isEmpty, lower.count <= 24 else { return nil }
+        for (suffix, factor) in [("gb", 1_073_741_824), ("mb", 1_048_576), ("kb", 1024), ("g", 1_073_741_824), ("m", 1_048_576), ("k", 1024), ("b", 1)] as [(String, Double)] {
+            if lower.hasSuffix(suffix) {
+                guard let value = Double(lower.dropLast(suffix.count)), value.isFinite, value > 0, value * factor < 9e18 else { return nil }
+                return Int64((value * factor).rounded(.up))
+            }
+        }
+        guard let value = Int64(lower), value > 0 else { return nil }
+        return value
+    }
+}
+
+/// Splits a command line as a POSIX shell does for words: spaces separate, quotes group,
+/// a backslash escapes (outside single quotes). Nil for an unclosed quote.
+public enum ShellWords {
+    public static func split(_ line: String) -> [String]? {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var escaped = false
+        for c in line {
+            if escaped {
+                current.append(c)
+                escaped = false
+                continue
+            }
+            if let q = quote {
+                if c == q {
+                    quote = nil
+                } else if c == "\\" && q == "\"" {
+                    escaped = true
+                } else {
+                    current.append(c)
+                }
+                continue
+            }
+            switch c {
+            case "\\": escaped = true; inWord = true
+            case "'", "\"": quote = c; inWord = true
+            case " ", "\t", "\n":
+                if inWord { words.append(current) }
+                current = ""
+                inWord = false
+            default: current.append(c); inWord = true
+            }
+        }
+        guard quote == nil, !escaped else { return nil }
+        if inWord { words.append(current) }
+        return words
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+
+/// An application: services described in a Compose file and deployed together
+/// (`micado apply`). Each service is a Swarm service named `APP_SERVICE`, reachable by the
+/// application's other services as `SERVICE` on the application's own overlay network.
+public struct ApplicationSpec: Sendable, Equatable {
+    public var name: String
+    /// Sorted by name.
+    public var services: [ServiceDefinition]
+
+    public init(name: String, services: [ServiceDefinition]) {
+        self.name = name
+        self.services = services.sorted { $0.name < $1.name }
+    }
+}
+
+/// One service of an application, as the Compose file says it.
+public struct ServiceDefinition: Sendable, Equatable {
+    public var name: String
+    public var image: String
+    public var command: [String]?
+    public var entrypoint: [String]?
+    public var environment: [EnvironmentVariable] = []
+    public var ports: [PortMapping] = []
+    public var replicas: Int?
+    public var memoryReservationMiB: Int?
+    public var memoryLimitMiB: Int?
+    public var cpuLimit: Double?
+    public var location: String?
+    public var update: UpdatePolicy?
+    public var labels: [String: String] = [:]
+    public var domain: String?
+    public var tls = false
+    public var scaling: ScalingPolicy?
+
+    public init(name: String, image: String) {
+        self.name = name
+        self.image = image
+    }
+}
+
+/// What an application's service says beyond a launched container's fields; kept with its
+/// container record (`ContainerRecord.settings`).
+public struct ServiceSettings: Codable, Sendable, Equatable {
+    /// Its name inside the application: the DNS name the other services use.
+    public var service: String
+    public var entrypoint: [String]?
+    /// Every published port (the record's `port` is the first, the one a domain routes to).
+    public var ports: [PortMapping] = []
+    public var memoryLimitMiB: Int?
+    public var cpuLimit: Double?
+    public var labels: [String: String] = [:]
+    public var update: UpdatePolicy?
+    public var scaling: ScalingPolicy?
+
+    public init(service: String) { self.service = service }
+}
+
+/// Compose's `deploy.update_config`: how Swarm rolls a changed service. micado's default
+/// rolls back on failure.
+public struct UpdatePolicy: Codable, Sendable, Equatable {
+    public enum FailureAction: String, Codable, Sendable, CaseIterable { case rollback, pause, `continue` }
+    public enum Order: String, Codable, Sendable, CaseIterable {
+        case stopFirst = "stop-first"
+        case startFirst = "start-first"
+    }
+    public var parallelism = 1
+    public var delaySeconds = 0.0
+    public var failureAction = FailureAction.rollback
+    public var monitorSeconds = 5.0
+    public var maxFailureRatio = 0.0
+    public var order = Order.stopFirst
+
+    public init() {}
+}
+
+/// `x-micado.scaling`: the replica count follows the replicas' usage.
+public struct ScalingPolicy: Codable, Sendable, Equatable {
+    public enum Metric: String, Codable, Sendable, CaseIterable {
+        /// Percent of the CPU limit (of one core without a limit), averaged over the replicas.
+        case cpu
+        /// Percent of the memory reservation, averaged over the replicas.
+        case memory
+    }
+    public struct Target: Codable, Sendable, Equatable {
+        public var metric: Metric
+        public var percent: Double
+        public init(metric: Metric, percent: Double) {
+            self.metric = metric
+            self.percent = percent
+        }
+    }
+    public var min: Int
+    public var max: Int
+    /// One or more; when they disagree, the largest recommendation wins (scale-up wins).
+    public var targets: [Target]
+    /// After a change, how long before the next scale-up.
+    public var upCooldownSeconds: Double = 30
+    /// Scale-down takes the highest recommendation over this window.
+    public var downStabilizationSeconds: Double = 300
+    /// A ratio of observed to target within 1 ± tolerance changes nothing.
+    public var tolerance: Double = 0.1
+
+    public init(min: Int, max: Int, targets: [Target]) {
+        self.min = min
+        self.max = max
+        self.targets = targets
+    }
+}
+
+/// `micado apply`'s body: the Compose file as written, and the name to use if neither `-n`
+/// nor the file's `name:` gives one (the file's folder).
+public struct ApplyRequest: Codable, Sendable {
+    public var name: String?
+    public var folderName: String?
+    public var file: String
+    public var fileName: String?
+    public var dryRun: Bool
+
+    public init(name: String?, folderName: String?, file: String, fileName: String?, dryRun: Bool) {
+        self.name = name
+        self.folderName = folderName
+        self.file = file
+        self.fileName = fileName
+        self.dryRun = dryRun
+    }
+
+    /// A Compose file is small; one this large is a mistake or an attack.
+    public static let maximumFileBytes = 256 << 10
+}
+
+/// What `apply` does (or, with `--dry-run`, would do), service by service.
+public struct ApplyPlanView: Codable, Sendable, Equatable {
+    public enum Action: String, Codable, Sendable { case create, update, remove, unchanged }
+    public struct Step: Codable, Sendable, Equatable {
+        public var service: String
+        public var action: Action
+        /// For an update: the fields that changed.
+        public var fields: [String]
+        public init(service: String, action: Action, fields: [String] = []) {
+            self.service = service
+            self.action = action
+            self.fields = fields
+        }
+    }
+    public var application: String
+    public var revision: Int
+    public var dryRun: Bool
+    public var steps: [Step]
+
+    public init(application: String, revision: Int, dryRun: Bool, steps: [Step]) {
+        self.application = application
+        self.revision = revision
+        self.dryRun = dryRun
+        self.steps = steps
+    }
+}
+
+/// `micado apps`.
+public struct ApplicationView: Codable, Sendable, Equatable {
+    public struct Service: Codable, Sendable, Equatable {
+        /// The Swarm service (and container) name, `APP_SERVICE`.
+        public var name: String
+        public var image: String
+        public var desiredReplicas: Int
+        public var runningReplicas: Int
+        public var memoryMiB: Int
+        public var domain: String?
+        /// The scaling policy's state in words (nil without a policy).
+        public var policy: String?
+        public init(name: String, image: String, desiredReplicas: Int, runningReplicas: Int, memoryMiB: Int, domain: String?, policy: String?) {
+            self.name = name
+            self.image = image
+            self.desiredReplicas = desiredReplicas
+            self.runningReplicas = runningReplicas
+            self.memoryMiB = memoryMiB
+            self.domain = domain
+            self.policy = policy
+        }
+    }
+    public var name: String
+    public var revision: Int
+    public var services: [Service]
+    public var updatedAt: Date
+
+    public init(name: String, revision: Int, services: [Service], updatedAt: Date) {
+        self.name = name
+        self.revision = revision
+        self.services = services
+        self.updatedAt = updatedAt
+    }
+}
+
+/// An application's name (`-n`, the file's `name:`, or its folder): part of every service name.
+public enum ApplicationName {
+    public static func validate(_ text: String, what: String = "application name") throws(MicadoError) {
+        let ok = !text.isEmpty && text.count <= 30
+            && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
+            && !text.hasPrefix("-") && !text.hasSuffix("-") && text != "container"
+        guard ok else {
+            throw .badRequest("invalid \(what) '\(Text.escaped(String(text.prefix(64))))': use 1 to 30 lowercase letters, digits and inner dashes")
+        }
+    }
+
+    /// What a folder's name becomes as a default application name: lowercased, other characters dropped.
+    public static func fromFolder(_ folder: String) -> String? {
+        let cleaned = String(folder.lowercased().unicodeScalars.filter { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" }.prefix(30))
+        var trimmed = Substring(cleaned)
+        while trimmed.first == "-" { trimmed.removeFirst() }
+        while trimmed.last == "-" { trimmed.removeLast() }
+        return (try? validate(String(trimmed))).map { String(trimmed) }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import MicadoCompose
+import MicadoCore
+import Testing
+
+struct ComposeFileTests {
+    static let shop = """
+        name: shop
+        services:
+          web:
+            image: shop-web:1
+            command: ["httpd", "-f", "-p", "80"]
+            entrypoint: /bin/sh -c 'exec "$0" "$@"'
+            environment:
+              BACKEND: api
+              MODE: "fast"
+            ports: ["8080:80"]
+            labels: [tier=front]
+            deploy:
+              replicas: 2
+              resources: {reservations: {memory: 64M}, limits: {memory: 128M, cpus: "0.5"}}
+              placement: {constraints: ["node.labels.micado.location == local"]}
+              update_config: {parallelism: 1, delay: 2s, order: start-first, monitor: 1m30s}
+            x-micado:
+              domain: shop.example
+              scaling: {min: 1, max: 8, metric: cpu, target: 60, upCooldown: 30s, downStabilization: 5m}
+          api:
+            image: shop-api
+            environment: [A=1, B=x=y]
+            x-other: ignored
+        """
+
+    @Test func readsWhatStackDeployHonours() throws {
+        let app = try ComposeFile.parse(Self.shop, file: "compose.yaml", name: nil, folder: "ignored")
+        #expect(app.name == "shop")
+        #expect(app.services.map(\.name) == ["api", "web"])
+        let web = app.services[1]
+        #expect(web.image == "shop-web:1")
+        #expect(web.command == ["httpd", "-f", "-p", "80"])
+        #expect(web.entrypoint == ["/bin/sh", "-c", "exec \"$0\" \"$@\""])
+        #expect(web.environment == [.init(key: "BACKEND", value: "api"), .init(key: "MODE", value: "fast")])
+        #expect(web.ports == [PortMapping(published: 8080, target: 80)])
+        #expect(web.labels == ["tier": "front"])
+        #expect(web.replicas == 2)
+        #expect(web.memoryReservationMiB == 64 && web.memoryLimitMiB == 128 && web.cpuLimit == 0.5)
+        #expect(web.location == "local")
+        #expect(web.update?.order == .startFirst && web.update?.delaySeconds == 2 && web.update?.monitorSeconds == 90)
+        #expect(web.update?.failureAction == .rollback)
+        #expect(web.domain == "shop.example")
+        let scaling = try #require(web.scaling)
+        #expect(scaling.min == 1 && scaling.max == 8 && scaling.targets == [.init(metric: .cpu, percent: 60)])
+        #expect(scaling.upCooldownSeconds == 30 && scaling.downStabilizationSeconds == 300)
+        #expect(app.services[0].environment == [.init(key: "A", value: "1"), .init(key: "B", value: "x=y")])
+    }
+
+    @Test func theNameComesFromTheFlagThenTheFileThenTheFolder() throws {
+        let body = "services:\n  web:\n    image: x\n"
+        #expect(try ComposeFile.parse("name: a\n" + body, file: "f", name: "b", folder: "c").name == "b")
+        #expect(try ComposeFile.parse("name: a\n" + body, file: "f", name: nil, folder: "c").name == "a")
+        #expect(try ComposeFile.parse(body, file: "f", name: nil, folder: "My_Shop.2").name == "myshop2")
+        #expect(throws: MicadoError.self) { try ComposeFile.parse(body, file: "f", name: nil, folder: "___") }
+    }
+
+    /// Each bad file is refused with its line and field.
+    @Test(arguments: [
+        ("services:\n  web:\n    image: x\n    volumes: [a:/b]\n", "compose.yaml:4: 'services.web.volumes' is not supported by micado"),
+        ("services:\n  web:\n    image: x\n    deploy: {replicas: two}\n", "compose.yaml:4: services.web.deploy.replicas must be a whole number"),
+        ("services:\n  web:\n    image: x\n    ports: [\"80:80\"]\n  api:\n    image: y\n    ports: [\"80:81\"]\n", "compose.yaml:3: services.web.ports: port 80 is already published by services.api"),
+        ("services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: soon}}\n", "compose.yaml:4: services.web.x-micado.scaling.upCooldown must be a duration"),
+        ("services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 4, max: 3, metric: cpu, target: 50}}\n", "max (3) is below min (4)"),
+        ("services:\n  web:\n    image: x\n    x-micado: {domain: a.example}\n", "needs exactly one published port"),
+        ("services:\n  Web:\n    image: x\n", "invalid service name 'Web'"),
+        ("services:\n  web:\n    command: sleep 1\n", "compose.yaml:3: services.web.image is missing"),
+        ("services:\n  web:\n    image: x\n    environment: {A: }\n", "services.web.environment.A must have a value"),
+        ("services:\n  web:\n    image: x\n    environment: [\"A=\\u001b]0;t\\u0007\"]\n", "control character"),
+        ("services:\n  web:\n    image: x\n    labels: {micado.manager: me}\n", "is not a label key micado allows"),
+        ("services:\n  web:\n    image: x\n    deploy: {placement: {constraints: [node.role == worker]}}\n", "only 'node.labels.micado.location == LOCATION'"),
+        ("services:\n  web:\n    image: x\n    ports: [\"80\"]\n", "must be PUBLISHED:TARGET"),
+        ("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {memory: 1Q}}}\n", "must be a size such as 64M"),
+        ("services:\n  web:\n    image: x\n    command: \"echo 'open\"\n", "has an unclosed quote"),
+        ("networks: {}\nservices:\n  web:\n    image: x\n", "compose.yaml:1: 'networks' is not supported"),
+        ("services: [web]\n", "services must be a mapping"),
+        ("services:\n  web:\n    image: x\n  web:\n    image: y\n", "duplicated key(s): 'web'. in line 2"),
+        ("services: {\n", "not valid YAML"),
+    ])
+    func badFilesNameTheLineAndField(_ text: String, _ message: String) {
+        #expect {
+            try ComposeFile.parse(text, file: "compose.yaml", name: "app", folder: nil)
+        } throws: { error in
+            (error as? MicadoError)?.message.contains(message) == true && (error as? MicadoError)?.code == .badRequest
+        }
+    }
+
+    @Test func aHugeFileIsRefusedBeforeParsing() {
+        let text = "services:\n  web:\n    image: x\n" + String(repeating: "# padding\n", count: 40_000)
+        #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: { ($0 as? MicadoError)?.code == .tooLarge }
+    }
+
+    @Test func durationsAndSizesAndWords() {
+        #expect(ComposeDuration.seconds("1m30s") == 90)
+        #expect(ComposeDuration.seconds("100ms") == 0.1)
+        #expect(ComposeDuration.seconds("1h") == 3600)
+        #expect(ComposeDuration.seconds("5") == nil)
+        #expect(ComposeDuration.seconds("m") == nil)
+        #expect(ComposeBytes.bytes("64M") == 64 << 20)
+        #expect(ComposeBytes.bytes("1gb") == 1 << 30)
+        #expect(ComposeBytes.bytes("2048") == 2048)
+        #expect(ComposeBytes.bytes("-1m") == nil)
+        #expect(ComposeBytes.bytes("1e30g") == nil)
+        #expect(ShellWords.split(#"a "b c" 'd e' f\ g"#) == ["a", "b c", "d e", "f g"])
+        #expect(ShellWords.split("''") == [""])
+        #expect(ShellWords.split("'open") == nil)
+    }
+}
