@@ -32,6 +32,11 @@ public protocol EngineAPI: Sendable {
     func scaleService(_ idOrName: String, replicas: Int) async throws(MicadoError)
     func labelService(_ idOrName: String, _ labels: [String: String]) async throws(MicadoError)
     func removeService(_ idOrName: String) async throws(MicadoError)
+    /// Replaces the spec at `version` (Swarm rolls the tasks by the spec's update config).
+    func updateService(_ id: String, version: ObjectVersion, spec: ServiceSpec, registryAuth: String?) async throws(MicadoError)
+    func createNetwork(name: String, labels: [String: String]) async throws(MicadoError) -> String
+    func networks(label: String?) async throws(MicadoError) -> [NetworkSummary]
+    func removeNetwork(_ idOrName: String) async throws(MicadoError)
     func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask]
     func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine]
 

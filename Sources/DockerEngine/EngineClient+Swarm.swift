@@ -111,6 +111,37 @@ extension EngineClient {
         _ = try await send(.POST, "/services/\(idOrName)/update", query: [("version", String(version))], body: Array(body))
     }
 
+    public func updateService(_ id: String, version: ObjectVersion, spec: ServiceSpec, registryAuth: String?) async throws(MicadoError) {
+        var headers: [(String, String)] = []
+        if let registryAuth { headers.append(("X-Registry-Auth", registryAuth)) }
+        _ = try await send(.POST, "/services/\(id)/update", query: [("version", String(version.index))], body: try encode(spec), headers: headers)
+    }
+
+    /// An attachable overlay network (VXLAN between the nodes).
+    public func createNetwork(name: String, labels: [String: String]) async throws(MicadoError) -> String {
+        struct Create: Encodable {
+            var name: String
+            var driver = "overlay"
+            var attachable = true
+            var checkDuplicate = true
+            var labels: [String: String]
+            enum CodingKeys: String, CodingKey {
+                case name = "Name", driver = "Driver", attachable = "Attachable", checkDuplicate = "CheckDuplicate", labels = "Labels"
+            }
+        }
+        let response = try await send(.POST, "/networks/create", body: try encode(Create(name: name, labels: labels)))
+        return try decode(IDResponse.self, response.body, what: "/networks/create").id
+    }
+
+    public func networks(label: String?) async throws(MicadoError) -> [NetworkSummary] {
+        let query = label.map { [("filters", Self.filters(["label": [$0]]))] } ?? []
+        return try await get("/networks", query: query)
+    }
+
+    public func removeNetwork(_ idOrName: String) async throws(MicadoError) {
+        _ = try await send(.DELETE, "/networks/\(idOrName)")
+    }
+
     public func removeService(_ idOrName: String) async throws(MicadoError) {
         _ = try await send(.DELETE, "/services/\(idOrName)")
     }

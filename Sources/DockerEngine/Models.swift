@@ -190,3 +190,10 @@ public func parseEngineTime(_ text: String?) -> Date? {
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return f.date(from: trimmed)
 }
+
+public struct NetworkSummary: Decodable, Sendable {
+    public var id: String
+    public var name: String
+    public var labels: [String: String]?
+    enum CodingKeys: String, CodingKey { case id = "Id", name = "Name", labels = "Labels" }
+}

@@ -22,8 +22,13 @@ public struct ServiceSpec: Codable, Sendable {
     public struct Resources: Codable, Sendable {
         public struct Limits: Codable, Sendable {
             public var memoryBytes: Int64?
-            public init(memoryBytes: Int64?) { self.memoryBytes = memoryBytes }
-            enum CodingKeys: String, CodingKey { case memoryBytes = "MemoryBytes" }
+            /// CPU in billionths of a core.
+            public var nanoCPUs: Int64?
+            public init(memoryBytes: Int64?, nanoCPUs: Int64? = nil) {
+                self.memoryBytes = memoryBytes
+                self.nanoCPUs = nanoCPUs
+            }
+            enum CodingKeys: String, CodingKey { case memoryBytes = "MemoryBytes", nanoCPUs = "NanoCPUs" }
         }
         public struct Reservations: Codable, Sendable {
             public var memoryBytes: Int64?
@@ -56,12 +61,23 @@ public struct ServiceSpec: Codable, Sendable {
         }
         enum CodingKeys: String, CodingKey { case condition = "Condition", maxAttempts = "MaxAttempts" }
     }
+    /// A network a service's tasks join, under extra DNS names.
+    public struct NetworkAttachment: Codable, Sendable {
+        public var target: String
+        public var aliases: [String]?
+        public init(target: String, aliases: [String]?) {
+            self.target = target
+            self.aliases = aliases
+        }
+        enum CodingKeys: String, CodingKey { case target = "Target", aliases = "Aliases" }
+    }
     public struct TaskTemplate: Codable, Sendable {
         public var containerSpec: ContainerSpec
         public var resources: Resources?
         public var placement: Placement?
         public var restartPolicy: RestartPolicy?
         public var forceUpdate: Int?
+        public var networks: [NetworkAttachment]?
         public init(containerSpec: ContainerSpec, resources: Resources? = nil, placement: Placement? = nil, restartPolicy: RestartPolicy? = nil) {
             self.containerSpec = containerSpec
             self.resources = resources
@@ -70,7 +86,7 @@ public struct ServiceSpec: Codable, Sendable {
         }
         enum CodingKeys: String, CodingKey {
             case containerSpec = "ContainerSpec", resources = "Resources", placement = "Placement",
-                restartPolicy = "RestartPolicy", forceUpdate = "ForceUpdate"
+                restartPolicy = "RestartPolicy", forceUpdate = "ForceUpdate", networks = "Networks"
         }
     }
     public struct Mode: Codable, Sendable {
@@ -107,11 +123,35 @@ public struct ServiceSpec: Codable, Sendable {
         enum CodingKeys: String, CodingKey { case mode = "Mode", ports = "Ports" }
     }
 
+    /// How Swarm rolls an update (and a rollback) through the tasks. Durations in nanoseconds.
+    public struct UpdateConfig: Codable, Sendable {
+        public var parallelism: Int
+        public var delay: Int64
+        public var failureAction: String?
+        public var monitor: Int64
+        public var maxFailureRatio: Double
+        public var order: String
+        public init(parallelism: Int, delay: Int64, failureAction: String?, monitor: Int64, maxFailureRatio: Double, order: String) {
+            self.parallelism = parallelism
+            self.delay = delay
+            self.failureAction = failureAction
+            self.monitor = monitor
+            self.maxFailureRatio = maxFailureRatio
+            self.order = order
+        }
+        enum CodingKeys: String, CodingKey {
+            case parallelism = "Parallelism", delay = "Delay", failureAction = "FailureAction", monitor = "Monitor",
+                maxFailureRatio = "MaxFailureRatio", order = "Order"
+        }
+    }
+
     public var name: String
     public var labels: [String: String]?
     public var taskTemplate: TaskTemplate
     public var mode: Mode?
     public var endpointSpec: EndpointSpec?
+    public var updateConfig: UpdateConfig?
+    public var rollbackConfig: UpdateConfig?
 
     public init(name: String, labels: [String: String]?, taskTemplate: TaskTemplate, mode: Mode?, endpointSpec: EndpointSpec?) {
         self.name = name
@@ -122,7 +162,8 @@ public struct ServiceSpec: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name = "Name", labels = "Labels", taskTemplate = "TaskTemplate", mode = "Mode", endpointSpec = "EndpointSpec"
+        case name = "Name", labels = "Labels", taskTemplate = "TaskTemplate", mode = "Mode", endpointSpec = "EndpointSpec",
+            updateConfig = "UpdateConfig", rollbackConfig = "RollbackConfig"
     }
 
     public var replicas: Int { mode?.replicated?.replicas ?? 0 }

@@ -119,6 +119,10 @@ public struct ContainerView: Codable, Sendable, Equatable {
     /// The newest usage sample: percent of one CPU, and memory in use (MiB).
     public var cpuPercent: Double?
     public var memoryUsedMiB: Double?
+    /// For an application's service: its application, and its replicas wanted and running.
+    public var application: String?
+    public var replicas: Int?
+    public var runningReplicas: Int?
 
     public init(
         name: ContainerName, client: String, image: String, desired: DesiredState, state: ObservedState,

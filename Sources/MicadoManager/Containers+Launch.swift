@@ -19,7 +19,7 @@ extension Containers {
             }
         }
         let records = try await store.containers()
-        if let port = request.port, let holder = records.first(where: { $0.desired == .running && $0.portPublished == port.published }) {
+        if let port = request.port, let holder = records.first(where: { $0.desired == .running && $0.publishedPorts.contains(port.published) }) {
             throw .conflict("port \(port.published) is already published by \(holder.name); pick another port or quit that container")
         }
         if let domain = request.domain {
@@ -79,8 +79,7 @@ extension Containers {
         // Images in micado's registry are pulled by whatever instance the task lands on.
         let pushed = try await store.image(record.image)?.reference
         do {
-            var spec = serviceSpec(for: record)
-            if let pushed { spec.taskTemplate.containerSpec.image = pushed }
+            let spec = try await serviceSpec(for: record, pushed: pushed)
             serviceID = try await engine.createService(spec, registryAuth: pushed != nil ? registry?.auth : nil)
             record.lastState = .pending
             record.lastReason = nil
@@ -99,8 +98,71 @@ extension Containers {
         return record
     }
 
+    /// Rolls an application's service to its record: Swarm replaces the tasks as the
+    /// record's update policy says, and rolls back if they fail.
+    func roll(_ record: ContainerRecord, service: SwarmService) async throws(MicadoError) {
+        let pushed = try await store.image(record.image)?.reference
+        let spec = try await serviceSpec(for: record, pushed: pushed)
+        try await engine.updateService(service.id, version: service.version, spec: spec, registryAuth: pushed != nil ? registry?.auth : nil)
+        await snapshots.invalidate()
+    }
+
+    /// The spec to create or roll the record's service with: `serviceSpec(for:)` with the
+    /// image from micado's registry and the application's network, and a digest label of it.
+    func serviceSpec(for record: ContainerRecord, pushed: String?) async throws(MicadoError) -> ServiceSpec {
+        var spec = serviceSpec(for: record)
+        if let pushed { spec.taskTemplate.containerSpec.image = pushed }
+        if let application = record.application, let settings = record.settings {
+            spec.taskTemplate.networks = [.init(target: try await applicationNetwork(application), aliases: [settings.service])]
+            spec.labels?[Label.specDigest] = Self.digest(of: record)
+        }
+        return spec
+    }
+
+    /// A digest of what the record asks of its service (replicas aside: they change without a roll).
+    static func digest(of record: ContainerRecord) -> String {
+        var asked = record
+        asked.replicas = 0
+        asked.desired = .running
+        asked.serviceID = nil
+        asked.lastState = .creating
+        asked.lastReason = nil
+        asked.createdAt = Date(timeIntervalSince1970: 0)
+        asked.updatedAt = asked.createdAt
+        if var settings = asked.settings {
+            settings.scaling = nil
+            asked.settings = settings
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // FNV-1a: a change detector, not a secret.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (try? encoder.encode(asked)) ?? Data() {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
+    /// The ID of the application's overlay network, made if missing. Its services find each
+    /// other there by name: DNS round robin (`dnsrr`), since this kernel has no IPVS for VIPs.
+    func applicationNetwork(_ application: String) async throws(MicadoError) -> String {
+        let name = "micado-\(application)"
+        if let existing = try await engine.networks(label: "\(Label.manager)=\(managerID)").first(where: { $0.name == name }) {
+            return existing.id
+        }
+        do {
+            return try await engine.createNetwork(name: name, labels: [Label.manager: managerID, Label.application: application])
+        } catch where error.code == .conflict {
+            guard let made = try await engine.networks(label: nil).first(where: { $0.name == name && $0.labels?[Label.manager] == managerID }) else {
+                throw .conflict("a network named \(name) exists but was not made by this manager")
+            }
+            return made.id
+        }
+    }
+
     func serviceSpec(for record: ContainerRecord) -> ServiceSpec {
-        let labels = [Label.manager: managerID, Label.container: record.name, Label.client: record.client]
+        var labels = [Label.manager: managerID, Label.container: record.name, Label.client: record.client]
+        if let application = record.application { labels[Label.application] = application }
         // What the spec cannot say otherwise, so that `micado manager --adopt` can rebuild the record.
         var serviceLabels = labels
         if let domain = record.domain { serviceLabels[Label.domain] = domain }
@@ -110,19 +172,36 @@ extension Containers {
             configuration.docker.reserveGenericMemory
             ? ServiceSpec.Resources.Reservations(genericResources: [GenericResource(kind: SchedulerResource.memory, value: Int64(record.memoryMiB))])
             : ServiceSpec.Resources.Reservations(memoryBytes: bytes)
+        let settings = record.settings
         var container = ServiceSpec.ContainerSpec(
-            image: record.image, labels: labels, env: record.environment.isEmpty ? nil : record.environment.map(\.description))
+            image: record.image, labels: (settings?.labels ?? [:]).merging(labels) { _, ours in ours },
+            env: record.environment.isEmpty ? nil : record.environment.map(\.description))
         if let script = record.script { container.command = [script] }
+        if let entrypoint = settings?.entrypoint { container.command = entrypoint }
         if !record.arguments.isEmpty { container.args = record.arguments }
+        let limitBytes = settings?.memoryLimitMiB.map { Int64($0) << 20 } ?? bytes
         let template = ServiceSpec.TaskTemplate(
             containerSpec: container,
-            resources: .init(limits: .init(memoryBytes: bytes), reservations: reservations),
+            resources: .init(limits: .init(memoryBytes: limitBytes, nanoCPUs: settings?.cpuLimit.map { Int64($0 * 1e9) }), reservations: reservations),
             placement: placement(for: record),
             restartPolicy: .init(condition: "any"))
-        let ports = record.port.map { [ServiceSpec.EndpointSpec.Port(targetPort: $0.target, publishedPort: $0.published)] }
-        return ServiceSpec(
-            name: record.name, labels: serviceLabels, taskTemplate: template, mode: .init(replicas: record.desired == .running ? 1 : 0),
-            endpointSpec: ports.map { .init(ports: $0) })
+        let published = settings?.ports ?? record.port.map { [$0] } ?? []
+        let ports = published.map { ServiceSpec.EndpointSpec.Port(targetPort: $0.target, publishedPort: $0.published) }
+        var spec = ServiceSpec(
+            name: record.name, labels: serviceLabels, taskTemplate: template, mode: .init(replicas: record.wantedReplicas),
+            endpointSpec: ports.isEmpty ? nil : .init(ports: ports))
+        if let settings {
+            // Applications' services are found by name on their network: no VIP without IPVS.
+            spec.endpointSpec = .init(mode: "dnsrr", ports: ports.isEmpty ? nil : ports)
+            let update = settings.update ?? UpdatePolicy()
+            spec.updateConfig = .init(
+                parallelism: update.parallelism, delay: Int64(update.delaySeconds * 1e9), failureAction: update.failureAction.rawValue,
+                monitor: Int64(update.monitorSeconds * 1e9), maxFailureRatio: update.maxFailureRatio, order: update.order.rawValue)
+            spec.rollbackConfig = .init(
+                parallelism: update.parallelism, delay: Int64(update.delaySeconds * 1e9), failureAction: "pause",
+                monitor: Int64(update.monitorSeconds * 1e9), maxFailureRatio: update.maxFailureRatio, order: update.order.rawValue)
+        }
+        return spec
     }
 
     /// Where a container may run. With clouds, always in a location (the default one unless

@@ -12,6 +12,7 @@ extension Containers {
     /// `micado quit`: scales the service to zero; with `remove`, removes the container too.
     public func quit(_ name: String, remove: Bool) async throws(MicadoError) -> ContainerView? {
         var record = try await record(named: name)
+        try Self.refuseApplicationService(record, "quit")
         if record.desired != .stopped {
             record.desired = .stopped
             record.updatedAt = Date()
@@ -33,6 +34,7 @@ extension Containers {
     /// one, and one whose task is still shutting down (it would outlive the record).
     public func remove(_ name: String) async throws(MicadoError) {
         let record = try await record(named: name)
+        try Self.refuseApplicationService(record, "remove")
         guard record.desired == .stopped else {
             throw .conflict("\(name) is running; quit it first ('micado quit -n \(name)', or 'micado quit -n \(name) -rm' to do both)")
         }
@@ -50,6 +52,13 @@ extension Containers {
             do { try await engine.removeService(serviceID) } catch where error.code == .notFound {}
             await snapshots.invalidate()
         }
+    }
+
+    /// An application's service changes with its file, so that the file stays the truth.
+    static func refuseApplicationService(_ record: ContainerRecord, _ verb: String) throws(MicadoError) {
+        guard let application = record.application else { return }
+        throw .conflict(
+            "\(record.name) is a service of application \(application): change the file and 'micado apply' it, or 'micado apps rm \(application)' (not '\(verb)')")
     }
 
     /// The task container of a running container, and the engine that runs it.

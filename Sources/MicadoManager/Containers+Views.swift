@@ -26,16 +26,31 @@ extension Containers {
     }
 
     func view(of record: ContainerRecord, in snapshot: SwarmSnapshot) -> ContainerView {
-        let (state, reason, task) = observedState(of: record, in: snapshot)
+        var (state, reason, task) = observedState(of: record, in: snapshot)
+        var running: Int?
+        if record.application != nil {
+            // A service of several replicas runs while one of them does.
+            let runningTasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter { $0.desiredState == "running" && $0.status.state == "running" }
+            running = runningTasks.count
+            if record.desired == .running, let first = runningTasks.first, state != .running {
+                (state, reason, task) = (.running, nil, first)
+            }
+        }
         let node = task?.nodeID.flatMap { snapshot.nodes[$0] }
         let address = node.flatMap(publishAddress(for:))
         var endpoint: String?
         if state == .running, let address, let port = record.port { endpoint = "\(address):\(port.published)" }
-        return ContainerView(
+        var view = ContainerView(
             name: ContainerName(stored: record.name), client: record.client, image: record.image, desired: record.desired,
             state: state, location: record.location, domain: record.domain, port: record.port, memoryMiB: record.memoryMiB,
             node: node.map(SwarmSnapshot.name(of:)) ?? task?.nodeID, endpoint: endpoint, reason: reason, serviceID: record.serviceID,
             createdAt: record.createdAt)
+        if let running {
+            view.application = record.application
+            view.replicas = record.wantedReplicas
+            view.runningReplicas = running
+        }
+        return view
     }
 
     func view(of record: ContainerRecord) async throws(MicadoError) -> ContainerView {

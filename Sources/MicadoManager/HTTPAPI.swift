@@ -42,6 +42,16 @@ public enum HTTPAPI {
             let launch = try await decode(LaunchRequest.self, request, context)
             return try json(try await orchestrator.containers.launch(launch), status: .created)
         }
+        api.get("/applications") { _, _ in
+            try json(try await orchestrator.applications.list())
+        }
+        api.post("/applications") { request, context in
+            try json(try await orchestrator.applications.apply(try await decode(ApplyRequest.self, request, context)))
+        }
+        api.delete("/applications/{name}") { _, context in
+            try await orchestrator.applications.remove(try context.parameters.require("name"))
+            return Response(status: .noContent)
+        }
         api.get("/containers/{name}") { _, context in
             try json(try await orchestrator.containers.view(named: try context.parameters.require("name")))
         }

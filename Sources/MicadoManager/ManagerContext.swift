@@ -17,6 +17,10 @@ enum Label {
     static let purpose = "micado.purpose"
     static let domain = "micado.domain"
     static let tls = "micado.tls"
+    static let application = "micado.application"
+    /// A digest of the spec micado wrote: a service whose label differs from its record's is
+    /// rolled to the record (an apply that a crash cut between the store and the swarm).
+    static let specDigest = "micado.spec-digest"
 }
 
 /// What every part of the manager shares: the configuration, the store, the manager's
@@ -49,6 +53,10 @@ public final class ManagerContext: Sendable {
     let scalerNotes = ScalerNotes()
     /// Wakes the scaler at once (after a launch, an instance change) instead of at its next tick.
     public let scalerWakeUp = WakeUps()
+    /// The newest usage of each application service, as the monitor averaged it over the replicas.
+    let serviceLoads = ServiceLoads()
+    /// Wakes the service autoscaler (the monitor, after each pass).
+    let autoscalerWakeUp = WakeUps()
     /// Prometheus metrics for `/metrics` (a private registry unless the daemon passes its own).
     public let metrics: ManagerMetrics
     /// micado's private registry, when the clouds have a network to serve it on.

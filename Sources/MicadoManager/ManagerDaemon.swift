@@ -69,7 +69,7 @@ public struct ManagerDaemon {
                 "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))")
             let router = HTTPAPI.router(orchestrator: orchestrator, token: token, spool: home.spoolDirectory, logger: logger)
             var services: [any Service] = [
-                orchestrator.reconciler, orchestrator.scaler, ProxyController(routes: orchestrator.routes, home: home), orchestrator.monitor,
+                orchestrator.reconciler, orchestrator.scaler, ProxyController(routes: orchestrator.routes, home: home), orchestrator.monitor, orchestrator.autoscaler,
             ]
             if let registry {
                 services.insert(RegistryController(context: orchestrator.context, registry: registry, authority: clouds.authority, logger: logger), at: 0)

@@ -9,10 +9,12 @@ import Prometheus
 
 /// The manager, put together: the context every part shares and the parts, each owning its
 /// own state. The HTTP API and the daemon reach the parts through it; the parts that loop
-/// (`Reconciler`, `Scaler`, `UsageMonitor`) are the daemon's services.
+/// (`Reconciler`, `Scaler`, `UsageMonitor`, `ServiceAutoscaler`) are the daemon's services.
 ///
 ///     Containers ──▶ Instances ──▶ CloudDriver, InstanceLifecycle (pure)
-///     Scaler ──▶ Instances, Containers        Reconciler, UsageMonitor ──▶ Containers
+///     Applications ──▶ Containers, Instances, ServiceAutoscaler ──▶ ReplicaRecommender (pure)
+///     Scaler ──▶ Instances, Containers, ServiceAutoscaler
+///     Reconciler, UsageMonitor ──▶ Containers
 ///     Images, Routes (◀── ProxyController)    every part ──▶ ManagerContext
 public final class Orchestrator: ManagerPart {
     public let context: ManagerContext
@@ -23,6 +25,8 @@ public final class Orchestrator: ManagerPart {
     public let scaler: Scaler
     public let reconciler: Reconciler
     public let monitor: UsageMonitor
+    public let autoscaler: ServiceAutoscaler
+    public let applications: Applications
 
     /// `engines` defaults to mutual-TLS clients over `http` (itself defaulting to the shared client).
     public init(
@@ -39,7 +43,9 @@ public final class Orchestrator: ManagerPart {
         containers = Containers(context: context, instances: instances)
         images = Images(context: context)
         routes = Routes(context: context)
-        scaler = Scaler(context: context, instances: instances, containers: containers)
+        autoscaler = ServiceAutoscaler(context: context)
+        applications = Applications(context: context, containers: containers, instances: instances, autoscaler: autoscaler)
+        scaler = Scaler(context: context, instances: instances, containers: containers, autoscaler: autoscaler)
         reconciler = Reconciler(context: context, containers: containers)
         monitor = UsageMonitor(context: context, containers: containers)
     }

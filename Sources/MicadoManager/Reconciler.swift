@@ -62,7 +62,24 @@ extension Reconciler {
                 changes.append("removed orphan \(service.spec.name)")
             }
         }
+        await removeLeftoverNetworks()
         return changes
+    }
+
+    /// Networks of removed applications. One still in use (its tasks are shutting down) is
+    /// tried again on the next pass.
+    func removeLeftoverNetworks() async {
+        guard let networks = try? await engine.networks(label: "\(Label.manager)=\(managerID)") else { return }
+        for network in networks {
+            guard let application = network.labels?[Label.application], network.labels?[Label.manager] == managerID,
+                (try? await store.application(application)) == .some(nil),
+                (try? await store.removed(Store.Tombstone.application, application)) == true
+            else { continue }
+            if (try? await engine.removeNetwork(network.id)) != nil {
+                try? await store.forget(Store.Tombstone.application, application)
+                await note("application.network-removed", application, "removed network \(network.name) of removed application \(application)")
+            }
+        }
     }
 
     /// One container's reconcile step.
@@ -90,7 +107,12 @@ extension Reconciler {
             try await store.updateContainer(record, event: event("container.adopted", record.name, "adopted service \(service.id.prefix(12)) for \(record.name)"))
             changes.append("adopted \(record.name)")
         }
-        let wanted = record.desired == .running ? 1 : 0
+        let wanted = record.wantedReplicas
+        if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
+            try await containers.roll(record, service: service)
+            await note("container.rolled", record.name, "rolled \(record.name) to its application's file (its service differed)")
+            return changes + ["rolled \(record.name)"]
+        }
         if service.spec.replicas != wanted {
             try await engine.scaleService(service.id, replicas: wanted)
             await note("container.rescaled", record.name, "set \(record.name) to \(wanted) replica(s) as desired")

@@ -15,15 +15,17 @@ public final class Scaler: Service, ManagerPart {
     let context: ManagerContext
     let instances: Instances
     let containers: Containers
+    let autoscaler: ServiceAutoscaler
     /// Between passes when nothing wakes it.
     let interval: Duration
     /// Whether the last pass succeeded (only then may passes go faster).
     let pace = Pace()
 
-    init(context: ManagerContext, instances: Instances, containers: Containers, interval: Duration = .milliseconds(500)) {
+    init(context: ManagerContext, instances: Instances, containers: Containers, autoscaler: ServiceAutoscaler, interval: Duration = .milliseconds(500)) {
         self.context = context
         self.instances = instances
         self.containers = containers
+        self.autoscaler = autoscaler
         self.interval = interval
     }
 
@@ -89,9 +91,12 @@ extension Scaler {
         var pending: [ScalingPlanner.PendingTask] = []
         for record in records where record.desired == .running {
             guard let serviceID = record.serviceID, let tasks = snapshot.tasksByService[serviceID] else { continue }
-            guard !tasks.contains(where: { $0.status.state == "running" && $0.desiredState == "running" }) else { continue }
-            if tasks.contains(where: Self.isWaitingForCapacity) {
-                pending.append(.init(id: record.name, location: record.location ?? defaultLocation, memoryMiB: record.memoryMiB))
+            // Each replica that waits for room and is still missing is one task to place.
+            let running = tasks.filter { $0.status.state == "running" && $0.desiredState == "running" }.count
+            let missing = min(tasks.filter(Self.isWaitingForCapacity).count, max(0, record.wantedReplicas - running))
+            for replica in 0..<missing {
+                let id = replica == 0 ? record.name : "\(record.name)#\(replica + 1)"
+                pending.append(.init(id: id, location: record.location ?? defaultLocation, memoryMiB: record.memoryMiB))
             }
         }
         let instanceRecords = try await store.instances()
@@ -210,6 +215,10 @@ extension Scaler {
                 lines.append("no cloud serves location \(location)")
             }
         }
+        if record.application != nil, let running = view.runningReplicas, let replicas = view.replicas {
+            lines.append("\(running) of \(replicas) replica(s) of application \(record.application ?? "") running")
+        }
+        lines += try await autoscaler.explanation(of: record)
         let events = try await store.events(subject: name, limit: 10).map {
             EventView(id: $0.id ?? 0, time: $0.time, kind: $0.kind, subject: $0.subject, message: $0.message)
         }

@@ -25,17 +25,30 @@ public struct UsageMonitor: Service, ManagerPart {
     public func run() async throws {
         let interval = Duration.seconds(configuration.monitor.intervalSeconds)
         await cancelWhenGracefulShutdown {
+            var lastFull = ContinuousClock.now - interval
             while !Task.isCancelled {
                 let started = ContinuousClock.now
-                do { try await samplePass() } catch {
+                // Services with a scaling policy are sampled as often as their cooldowns need;
+                // everything else every `interval`.
+                let policies = ((try? await store.containers()) ?? []).compactMap { $0.desired == .running ? $0.settings?.scaling : nil }
+                let tick = policies.map { Self.samplingInterval(for: $0) }.min().map { min($0, interval) } ?? interval
+                let full = started - lastFull >= interval
+                if full { lastFull = started }
+                do { try await samplePass(scalingOnly: !full) } catch {
                     logger.warning("usage sampling failed", metadata: ["error": "\(error)"])
                 }
+                context.autoscalerWakeUp.yield()
                 // At most half of the time sampling: a pass that takes longer than the interval
                 // (hundreds of containers) must not keep the engine and the manager busy for good.
                 let took = ContinuousClock.now - started
-                try? await Task.sleep(for: max(took, interval - took, .milliseconds(100)))
+                try? await Task.sleep(for: max(took, tick - took, .milliseconds(100)))
             }
         }
+    }
+
+    /// How often a policy's service is sampled: three samples per up cooldown, between 1 s and 5 s.
+    static func samplingInterval(for policy: ScalingPolicy) -> Duration {
+        .milliseconds(Int(min(5, max(1, policy.upCooldownSeconds / 3)) * 1000))
     }
 }
 
@@ -72,20 +85,26 @@ extension UsageMonitor {
     static let samplingConcurrency = 32
 
     /// One sampling pass over every running task of our containers.
-    func samplePass() async throws(MicadoError) {
+    /// `scalingOnly`: only the services with a scaling policy.
+    func samplePass(scalingOnly: Bool = false) async throws(MicadoError) {
         let started = ContinuousClock.now
         let records = try await store.containers()
-        let snapshot = try await snapshot(maxAge: .seconds(2))
+        let snapshot = try await snapshot(maxAge: scalingOnly ? .milliseconds(500) : .seconds(2))
         var work: [(ContainerRecord, String, String?)] = []
-        for record in records where record.desired == .running {
-            guard let task = snapshot.currentTask(of: record.serviceID), task.status.state == "running",
-                let containerID = task.status.containerStatus?.containerID
-            else { continue }
-            work.append((record, containerID, task.nodeID))
+        for record in records where record.desired == .running && (!scalingOnly || record.settings?.scaling != nil) {
+            // Every running replica of an application's service; a launched container's current task.
+            let tasks =
+                record.application != nil
+                ? (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter { $0.desiredState == "running" }
+                : snapshot.currentTask(of: record.serviceID).map { [$0] } ?? []
+            for task in tasks where task.status.state == "running" {
+                guard let containerID = task.status.containerStatus?.containerID else { continue }
+                work.append((record, containerID, task.nodeID))
+            }
         }
         let now = Date()
         // At most `samplingConcurrency` stats calls at once, on the monitor's own connections.
-        let samples = await withTaskGroup(of: UsageRecord?.self) { group in
+        let replicaSamples = await withTaskGroup(of: UsageRecord?.self) { group in
             var pending = work[...]
             func addNext() {
                 guard let (record, containerID, nodeID) = pending.popFirst() else { return }
@@ -108,7 +127,24 @@ extension UsageMonitor {
             }
             return all
         }
-        await cpuReadings.keep(only: Set(work.map(\.1)))
+        // Replicas of one service become one sample: their average.
+        var byService: [String: [UsageRecord]] = [:]
+        for sample in replicaSamples { byService[sample.container, default: []].append(sample) }
+        let samples = byService.values.map { replicas in
+            var average = replicas[0]
+            average.cpuPercent = replicas.map(\.cpuPercent).reduce(0, +) / Double(replicas.count)
+            average.memoryMiB = replicas.map(\.memoryMiB).reduce(0, +) / Double(replicas.count)
+            return average
+        }
+        for (service, replicas) in byService {
+            await context.serviceLoads.set(
+                ServiceLoad(time: now, cpuPercent: replicas.map(\.cpuPercent).reduce(0, +) / Double(replicas.count),
+                    memoryMiB: replicas.map(\.memoryMiB).reduce(0, +) / Double(replicas.count), replicas: replicas.count), of: service)
+        }
+        if !scalingOnly {
+            await cpuReadings.keep(only: Set(work.map(\.1)))
+            await context.serviceLoads.keep(only: Set(byService.keys))
+        }
         try await store.recordUsage(samples, keep: configuration.monitor.historyPerContainer)
         for image in Set(samples.map(\.image)) {
             let values = try await store.memorySamples(image: image).sorted()

@@ -138,6 +138,21 @@ enum Migrations {
                     WHERE role = 'worker' AND address IS NOT NULL
                     """)
         }
+        m.registerMigration("v10: applications") { db in
+            try db.create(table: "applications") { t in
+                t.primaryKey("name", .text)
+                t.column("file", .text).notNull()
+                t.column("fileName", .text).notNull()
+                t.column("revision", .integer).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+            try db.alter(table: "containers") { t in
+                t.add(column: "application", .text)
+                t.add(column: "replicas", .integer).notNull().defaults(to: 1)
+                t.add(column: "settings", .text)
+            }
+        }
         return m
     }
 }

@@ -27,6 +27,13 @@ public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     public var updatedAt: Date
     /// The domain is served over HTTPS too.
     public var tls: Bool = false
+    /// The application it is a service of (`micado apply`); nil for a launched container.
+    public var application: String?
+    /// Tasks wanted while running: 1 for a launched container; the file's (or the scaling
+    /// policy's) count for an application's service.
+    public var replicas: Int = 1
+    /// What an application's service says beyond a launched container's fields.
+    public var settings: ServiceSettings?
 
     public init(
         name: String, client: String, image: String, desired: DesiredState, serviceID: String?, location: String?,
@@ -55,6 +62,34 @@ public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     public var port: PortMapping? {
         guard let portPublished, let portTarget else { return nil }
         return PortMapping(published: portPublished, target: portTarget)
+    }
+
+    /// Every port it publishes on its nodes.
+    public var publishedPorts: [Int] { settings.map { $0.ports.map(\.published) } ?? portPublished.map { [$0] } ?? [] }
+
+    /// Tasks wanted now.
+    public var wantedReplicas: Int { desired == .running ? replicas : 0 }
+}
+
+/// An application as last applied: its file, kept so that what runs can always be
+/// compared with (and converged to) what was asked.
+public struct ApplicationRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "applications"
+    public var name: String
+    public var file: String
+    public var fileName: String
+    /// Counts the applies that changed something.
+    public var revision: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(name: String, file: String, fileName: String, revision: Int, createdAt: Date, updatedAt: Date) {
+        self.name = name
+        self.file = file
+        self.fileName = fileName
+        self.revision = revision
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
     }
 }
 

@@ -207,12 +207,66 @@ public final class Store: Sendable {
         }
     }
 
+    // MARK: applications
+
+    public func applications() async throws(MicadoError) -> [ApplicationRecord] {
+        try await read { db in try ApplicationRecord.order(Column("name")).fetchAll(db) }
+    }
+
+    public func application(_ name: String) async throws(MicadoError) -> ApplicationRecord? {
+        try await read { db in try ApplicationRecord.fetchOne(db, key: name) }
+    }
+
+    /// One apply, all or nothing: the application's file and revision, its services'
+    /// records (new, changed, removed; a removed one leaves a tombstone so its Swarm service
+    /// is cleaned up), and the events that say so.
+    public func apply(
+        _ application: ApplicationRecord, saving services: [ContainerRecord], removing removed: [String], events: [EventRecord]
+    ) async throws(MicadoError) {
+        defer { changedContainers() }
+        try await write { db in
+            try application.save(db)
+            for record in services {
+                if let existing = try ContainerRecord.fetchOne(db, key: record.name), existing.application != application.name {
+                    throw MicadoError(.alreadyExists, "a container named \(record.name) already exists outside application \(application.name)")
+                }
+                try record.save(db)
+                try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [Tombstone.container, record.name])
+            }
+            for name in removed {
+                _ = try ContainerRecord.deleteOne(db, key: name)
+                try db.execute(sql: "DELETE FROM usageLatest WHERE container = ?", arguments: [name])
+                try Self.bury(Tombstone.container, name, db)
+            }
+            for var event in events { try event.insert(db) }
+        }
+    }
+
+    /// Forgets an application and every service of it (each leaves a tombstone).
+    public func deleteApplication(_ name: String, event: EventRecord) async throws(MicadoError) {
+        defer { changedContainers() }
+        try await write { db in
+            let services = try String.fetchAll(db, sql: "SELECT name FROM containers WHERE application = ?", arguments: [name])
+            for service in services {
+                _ = try ContainerRecord.deleteOne(db, key: service)
+                try db.execute(sql: "DELETE FROM usageLatest WHERE container = ?", arguments: [service])
+                try Self.bury(Tombstone.container, service, db)
+            }
+            _ = try ApplicationRecord.deleteOne(db, key: name)
+            try Self.bury(Tombstone.application, name, db)
+            var event = event
+            try event.insert(db)
+        }
+    }
+
     // MARK: tombstones
 
     /// Kinds of what the store removes (see the `v7: tombstones` migration).
     public enum Tombstone {
         public static let container = "container"
         public static let instance = "instance"
+        /// An application's network is removed once its application is.
+        public static let application = "application"
     }
 
     static func bury(_ kind: String, _ id: String, _ db: Database) throws {

@@ -87,6 +87,7 @@ struct Micado: AsyncParsableCommand {
             CommandGroup(name: "Containers (MiCADO's commands)", subcommands: [
                 Launch.self, Quit.self, ListCommand.self, Build.self, Info.self, Logs.self, Remove.self, Execute.self, Copy.self, Images.self,
             ]),
+            CommandGroup(name: "Applications", subcommands: [Apply.self, Apps.self]),
             CommandGroup(name: "Instances", subcommands: [Start.self, Stop.self, Clouds.self]),
             CommandGroup(name: "Proxy", subcommands: [Routes.self]),
             CommandGroup(name: "Manager", subcommands: [Init.self, Manager.self, Events.self, Explain.self, Backup.self, Bench.self]),

@@ -49,6 +49,7 @@ public actor InMemorySwarm {
     var machines: [String: Machine]
     var nodes: [String: NodeState] = [:]
     var services: [ServiceState] = []
+    var networks: [String: (name: String, labels: [String: String])] = [:]
     var tasks: [TaskState] = []
     var counter = 0
     /// Every call the engines answered, in order ("createService web", "joinSwarm m0…").
@@ -252,6 +253,45 @@ public actor InMemorySwarm {
         schedule()
     }
 
+    func update(_ id: String, version: UInt64, spec: ServiceSpec) throws(MicadoError) {
+        try record("updateService", id)
+        let i = try serviceIndex(id)
+        guard services[i].version == version else { throw .init(.conflict, "update out of sequence") }
+        // A new task template replaces every task (Swarm's rolling update, all at once here).
+        let rolled = (try? JSONEncoder().encode(services[i].spec.taskTemplate.containerSpec.image)) != (try? JSONEncoder().encode(spec.taskTemplate.containerSpec.image))
+        if rolled {
+            for t in tasks.indices where tasks[t].serviceID == services[i].id && tasks[t].desired == "running" {
+                tasks[t].desired = "shutdown"
+                tasks[t].state = "shutdown"
+            }
+        }
+        services[i].spec = spec
+        services[i].version += 1
+        schedule()
+    }
+
+    func createNetwork(name: String, labels: [String: String]) throws(MicadoError) -> String {
+        try record("createNetwork", name)
+        guard !networks.values.contains(where: { $0.name == name }) else { throw .init(.conflict, "network with name \(name) already exists") }
+        counter += 1
+        networks["network-\(counter)"] = (name, labels)
+        return "network-\(counter)"
+    }
+
+    func networkList(label: String?) throws(MicadoError) -> [NetworkSummary] {
+        try record("networks")
+        let key = label?.split(separator: "=").first.map(String.init)
+        return try networks.filter { key == nil || $0.value.labels[key!] != nil }.sorted { $0.key < $1.key }.map { id, network throws(MicadoError) in
+            try Self.decode(["Id": id, "Name": network.name, "Labels": network.labels])
+        }
+    }
+
+    func removeNetwork(_ idOrName: String) throws(MicadoError) {
+        try record("removeNetwork", idOrName)
+        guard let id = networks.first(where: { $0.key == idOrName || $0.value.name == idOrName })?.key else { throw .notFound("network \(idOrName) not found") }
+        networks[id] = nil
+    }
+
     func label(_ idOrName: String, _ labels: [String: String]) throws(MicadoError) {
         try record("labelService", idOrName)
         let i = try serviceIndex(idOrName)
@@ -400,6 +440,14 @@ public struct InMemoryEngine: EngineAPI {
     public func scaleService(_ idOrName: String, replicas: Int) async throws(MicadoError) { try await swarm.scale(idOrName, replicas: replicas) }
     public func labelService(_ idOrName: String, _ labels: [String: String]) async throws(MicadoError) { try await swarm.label(idOrName, labels) }
     public func removeService(_ idOrName: String) async throws(MicadoError) { try await swarm.remove(idOrName) }
+    public func updateService(_ id: String, version: ObjectVersion, spec: ServiceSpec, registryAuth: String?) async throws(MicadoError) {
+        try await swarm.update(id, version: version.index, spec: spec)
+    }
+    public func createNetwork(name: String, labels: [String: String]) async throws(MicadoError) -> String {
+        try await swarm.createNetwork(name: name, labels: labels)
+    }
+    public func networks(label: String?) async throws(MicadoError) -> [NetworkSummary] { try await swarm.networkList(label: label) }
+    public func removeNetwork(_ idOrName: String) async throws(MicadoError) { try await swarm.removeNetwork(idOrName) }
     public func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask] { try await swarm.taskList(filters: filters) }
     public func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine] { [] }
     public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage { throw unsupported("usage") }

@@ -1,0 +1,233 @@
+import DockerEngine
+import Foundation
+import MicadoCompose
+import MicadoCore
+import MicadoStore
+
+/// Applications: `micado apply` of a Compose file, `micado apps`, `micado apps rm`.
+///
+/// Each service of an application is a container record (`application` set, `replicas`
+/// and `settings` from the file) and a Swarm service `APP_SERVICE` on the application's
+/// overlay network; so `list -c`, `info`, `logs`, `execute` and `explain` work on them as on
+/// launched containers, the reconciler converges them after a crash, and their replicas
+/// that do not fit start instances through the scaler like any other task. The store keeps
+/// the file and its revision; an apply writes the store in one transaction, then the swarm.
+public final class Applications: ManagerPart {
+    let context: ManagerContext
+    let containers: Containers
+    let instances: Instances
+    let autoscaler: ServiceAutoscaler
+    /// Applies and removals one at a time: two at once could both pass the checks.
+    let queue = SerialQueue()
+
+    init(context: ManagerContext, containers: Containers, instances: Instances, autoscaler: ServiceAutoscaler) {
+        self.context = context
+        self.containers = containers
+        self.instances = instances
+        self.autoscaler = autoscaler
+    }
+
+    /// `micado apply`: the plan, and (unless a dry run) its execution.
+    public func apply(_ request: ApplyRequest) async throws(MicadoError) -> ApplyPlanView {
+        let fileName = request.fileName.map { Text.escaped(String(($0 as NSString).lastPathComponent.prefix(64))) } ?? "compose.yaml"
+        let spec = try ComposeFile.parse(request.file, file: fileName, name: request.name, folder: request.folderName)
+        return try await queue.run { () throws(MicadoError) -> ApplyPlanView in
+            try await self.apply(spec, file: request.file, fileName: fileName, dryRun: request.dryRun)
+        }
+    }
+
+    func apply(_ spec: ApplicationSpec, file: String, fileName: String, dryRun: Bool) async throws(MicadoError) -> ApplyPlanView {
+        let records = try await store.containers()
+        let current = Dictionary(records.filter { $0.application == spec.name }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let stored = try await store.application(spec.name)
+        let wanted = try await validate(spec, others: records.filter { $0.application != spec.name }, current: current)
+
+        var steps: [ApplyPlanView.Step] = []
+        var saving: [ContainerRecord] = []
+        for record in wanted {
+            guard let existing = current[record.name] else {
+                steps.append(.init(service: record.name, action: .create))
+                saving.append(record)
+                continue
+            }
+            let fields = Self.changedFields(existing, record)
+            steps.append(.init(service: record.name, action: fields.isEmpty ? .unchanged : .update, fields: fields))
+            if !fields.isEmpty { saving.append(record) }
+        }
+        let removing = current.keys.filter { name in !wanted.contains { $0.name == name } }.sorted()
+        steps += removing.map { .init(service: $0, action: .remove) }
+        let changes = steps.contains { $0.action != .unchanged }
+        let revision = (stored?.revision ?? 0) + (changes ? 1 : 0)
+        let plan = ApplyPlanView(application: spec.name, revision: revision, dryRun: dryRun, steps: steps)
+        guard !dryRun else { return plan }
+        // An unchanged file touches nothing; a changed comment is kept without a revision.
+        guard changes || stored?.file != file else { return plan }
+
+        let now = Date()
+        let application = ApplicationRecord(
+            name: spec.name, file: file, fileName: fileName, revision: revision, createdAt: stored?.createdAt ?? now, updatedAt: now)
+        var events: [EventRecord] = []
+        if changes {
+            let summary = [ApplyPlanView.Action.create, .update, .remove].compactMap { action -> String? in
+                let count = steps.filter { $0.action == action }.count
+                return count == 0 ? nil : "\(count) to \(action.rawValue)"
+            }.joined(separator: ", ")
+            events.append(event("application.applied", spec.name, "\(spec.name) revision \(revision) applied from \(fileName): \(summary)"))
+            for step in steps where step.action != .unchanged {
+                let detail = step.fields.isEmpty ? "" : " (\(step.fields.joined(separator: ", ")))"
+                events.append(event("service.\(step.action.rawValue)", step.service, "\(step.service): \(step.action.rawValue)\(detail) by revision \(revision)"))
+            }
+        }
+        try await store.apply(application, saving: saving, removing: removing, events: events)
+
+        // The store holds the application now: whatever fails below, the reconciler finishes.
+        for name in removing {
+            guard let serviceID = current[name]?.serviceID else { continue }
+            do { try await engine.removeService(serviceID) } catch where error.code == .notFound {}
+        }
+        for record in saving {
+            if !clouds.isEmpty, try await store.image(record.image)?.reference == nil {
+                try await instances.distributeImage(record.image, location: record.location ?? defaultLocation)
+            }
+            guard current[record.name]?.serviceID != nil else {
+                try await containers.ensureService(record)
+                continue
+            }
+            let service = try await engine.service(record.name)
+            if service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
+                try await containers.roll(record, service: service)
+            } else if service.spec.replicas != record.wantedReplicas {
+                try await engine.scaleService(service.id, replicas: record.wantedReplicas)
+            }
+        }
+        await snapshots.invalidate()
+        scalerWakeUp.yield()
+        return plan
+    }
+
+    /// The records the file asks for, checked against everything else that runs: images,
+    /// locations, ports and domains. Throws before anything is stored.
+    func validate(_ spec: ApplicationSpec, others: [ContainerRecord], current: [String: ContainerRecord]) async throws(MicadoError) -> [ContainerRecord] {
+        var knownLocations: Set<String>?
+        var wanted: [ContainerRecord] = []
+        let now = Date()
+        for definition in spec.services {
+            let name = "\(spec.name)_\(definition.name)"
+            guard ContainerName(rawValue: name) != nil else { throw .badRequest("invalid service name \(name)") }
+            if let holder = others.first(where: { $0.name == name }) {
+                throw .conflict("a container named \(holder.name) already exists outside application \(spec.name)")
+            }
+            let image = ImageReference.normalized(definition.image)
+            do { _ = try await engine.inspectImage(image) } catch where error.code == .notFound {
+                throw .notFound("services.\(definition.name): unknown image '\(definition.image)': build it with 'micado build' or load it into the engine first")
+            }
+            if let location = definition.location {
+                if knownLocations == nil {
+                    knownLocations = Set(try await engine.nodes().compactMap { $0.spec.labels?[Label.location] }).union(clouds.locations)
+                }
+                guard knownLocations?.contains(location) == true else {
+                    throw .badRequest("services.\(definition.name): no instance in location '\(location)' (known locations: \(knownLocations?.sorted().joined(separator: ", ") ?? ""))")
+                }
+            }
+            for port in definition.ports {
+                if let holder = others.first(where: { $0.desired == .running && $0.publishedPorts.contains(port.published) }) {
+                    throw .conflict("services.\(definition.name): port \(port.published) is already published by \(holder.name)")
+                }
+            }
+            if let domain = definition.domain,
+                let holder = others.first(where: { $0.desired == .running && $0.domain?.lowercased() == domain.lowercased() })
+            {
+                throw .conflict("services.\(definition.name): domain \(domain) is already routed to \(holder.name)")
+            }
+            let existing = current[name]
+            var memory = definition.memoryReservationMiB ?? definition.memoryLimitMiB
+            if memory == nil { memory = existing?.memoryMiB }
+            if memory == nil { memory = try await store.image(image)?.criticalMemoryMiB }
+            var record = ContainerRecord(
+                name: name, client: spec.name, image: image, desired: .running, serviceID: existing?.serviceID, location: definition.location,
+                script: nil, domain: definition.domain, arguments: definition.command ?? [], environment: definition.environment,
+                port: definition.ports.first, memoryMiB: memory ?? configuration.defaults.memoryMiB, lastState: existing?.lastState ?? .creating,
+                lastReason: existing?.lastReason, createdAt: existing?.createdAt ?? now, updatedAt: now)
+            record.tls = definition.tls
+            record.application = spec.name
+            var settings = ServiceSettings(service: definition.name)
+            settings.entrypoint = definition.entrypoint
+            settings.ports = definition.ports
+            settings.memoryLimitMiB = definition.memoryLimitMiB
+            settings.cpuLimit = definition.cpuLimit
+            settings.labels = definition.labels
+            settings.update = definition.update
+            settings.scaling = definition.scaling
+            record.settings = settings
+            if let scaling = definition.scaling {
+                // The policy owns the count: a re-apply keeps what it chose, within the new bounds.
+                let chosen = existing?.replicas ?? definition.replicas ?? scaling.min
+                record.replicas = min(scaling.max, max(scaling.min, chosen))
+            } else {
+                record.replicas = definition.replicas ?? 1
+            }
+            wanted.append(record)
+        }
+        return wanted
+    }
+
+    /// What differs between what runs and what the file asks for, in the file's words.
+    static func changedFields(_ old: ContainerRecord, _ new: ContainerRecord) -> [String] {
+        var fields: [String] = []
+        func check(_ name: String, _ same: Bool) { if !same { fields.append(name) } }
+        let a = old.settings, b = new.settings
+        check("image", old.image == new.image)
+        check("command", old.arguments == new.arguments)
+        check("entrypoint", a?.entrypoint == b?.entrypoint)
+        check("environment", old.environment == new.environment)
+        check("ports", a?.ports == b?.ports)
+        check("replicas", old.replicas == new.replicas)
+        check("memory", old.memoryMiB == new.memoryMiB && a?.memoryLimitMiB == b?.memoryLimitMiB)
+        check("cpus", a?.cpuLimit == b?.cpuLimit)
+        check("placement", old.location == new.location)
+        check("update_config", a?.update == b?.update)
+        check("labels", a?.labels == b?.labels)
+        check("domain", old.domain == new.domain && old.tls == new.tls)
+        check("scaling", a?.scaling == b?.scaling)
+        return fields
+    }
+
+    /// `micado apps`.
+    public func list() async throws(MicadoError) -> [ApplicationView] {
+        let applications = try await store.applications()
+        guard !applications.isEmpty else { return [] }
+        let records = try await store.containers().filter { $0.application != nil }
+        let snapshot = try await snapshot(maxAge: .milliseconds(500))
+        var views: [ApplicationView] = []
+        for application in applications {
+            var services: [ApplicationView.Service] = []
+            for record in records where record.application == application.name {
+                let view = containers.view(of: record, in: snapshot)
+                services.append(
+                    .init(
+                        name: record.name, image: record.image, desiredReplicas: record.wantedReplicas, runningReplicas: view.runningReplicas ?? 0,
+                        memoryMiB: record.memoryMiB, domain: record.domain, policy: await autoscaler.policyState(of: record)))
+            }
+            views.append(.init(name: application.name, revision: application.revision, services: services, updatedAt: application.updatedAt))
+        }
+        return views
+    }
+
+    /// `micado apps rm`: the application, its services and their routes; its network follows
+    /// once its tasks are gone (the reconciler).
+    public func remove(_ name: String) async throws(MicadoError) {
+        try await queue.run { () throws(MicadoError) in
+            guard try await self.store.application(name) != nil else {
+                throw .notFound("no application named \(Text.escaped(String(name.prefix(64)))); see 'micado apps'")
+            }
+            let services = try await self.store.containers().filter { $0.application == name }
+            try await self.store.deleteApplication(name, event: self.event("application.removed", name, "\(name) removed with \(services.count) service(s)"))
+            for service in services {
+                guard let serviceID = service.serviceID else { continue }
+                do throws(MicadoError) { try await self.engine.removeService(serviceID) } catch where error.code == .notFound {}
+            }
+            await self.snapshots.invalidate()
+            self.scalerWakeUp.yield()
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+extension Micado {
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Deploy an application from a Compose file, or change it to match the file.",
+            discussion: """
+                Services are created, rolled (a changed image or environment, by the file's update_config, rolled back on failure), \
+                or removed to match the file; an unchanged file touches nothing. A service with x-micado.scaling sets its own \
+                replica count from its usage. Example: micado apply -f shop/compose.yaml --dry-run
+                """)
+
+        @Option(name: .shortAndLong, help: "The Compose file.")
+        var file: String
+
+        @Option(name: .shortAndLong, help: "The application's name (default: the file's name:, else its folder).")
+        var name: String?
+
+        @Flag(name: .long, help: "Print the plan without changing anything.")
+        var dryRun = false
+
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let url = URL(fileURLWithPath: file)
+            let attributes: [FileAttributeKey: Any]
+            do { attributes = try FileManager.default.attributesOfItem(atPath: file) } catch {
+                throw MicadoError.badRequest("cannot read \(Text.escaped(file)): no such file")
+            }
+            guard attributes[.type] as? FileAttributeType == .typeRegular else { throw MicadoError.badRequest("\(Text.escaped(file)) is not a regular file") }
+            guard (attributes[.size] as? Int ?? 0) <= ApplyRequest.maximumFileBytes else {
+                throw MicadoError(.tooLarge, "\(Text.escaped(file)) is larger than \(ApplyRequest.maximumFileBytes) bytes; a Compose file is small")
+            }
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                throw MicadoError.badRequest("cannot read \(Text.escaped(file)) as UTF-8 text")
+            }
+            let folder = url.standardizedFileURL.deletingLastPathComponent().lastPathComponent
+            let request = ApplyRequest(name: name, folderName: folder, file: text, fileName: url.lastPathComponent, dryRun: dryRun)
+            let client = try ManagerClient.fromHome()
+            let plan = try await client.json(ApplyPlanView.self, .POST, "/v1/applications", body: request, timeout: .seconds(300))
+            if output.output == .json { return try Console.printJSON(plan) }
+            Console.table(
+                ["SERVICE", "ACTION", "FIELDS"],
+                plan.steps.map { [$0.service, $0.action.rawValue, $0.fields.joined(separator: ", ")] })
+            let changed = plan.steps.contains { $0.action != .unchanged }
+            if plan.dryRun {
+                print(changed ? "dry run: nothing changed; 'micado apply -f \(file)' makes revision \(plan.revision) of \(plan.application)" : "dry run: \(plan.application) matches the file")
+            } else {
+                print(changed ? "\(plan.application) is at revision \(plan.revision)" : "\(plan.application) matches the file (revision \(plan.revision)); nothing touched")
+            }
+        }
+    }
+
+    struct Apps: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "apps",
+            abstract: "List the applications deployed with 'micado apply'.",
+            discussion: "Example: micado apps; micado apps rm shop",
+            subcommands: [List.self, RemoveApp.self],
+            defaultSubcommand: List.self)
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the applications.")
+            @OptionGroup var output: OutputOptions
+
+            func run() async throws {
+                let apps = try await ManagerClient.fromHome().json([ApplicationView].self, .GET, "/v1/applications")
+                if output.output == .json { return try Console.printJSON(apps) }
+                Console.table(
+                    ["APPLICATION", "REVISION", "SERVICE", "IMAGE", "REPLICAS", "MEMORY(MiB)", "DOMAIN", "POLICY"],
+                    apps.flatMap { app in
+                        app.services.map {
+                            [app.name, "\(app.revision)", $0.name, $0.image, "\($0.runningReplicas)/\($0.desiredReplicas)", "\($0.memoryMiB)",
+                             $0.domain ?? "", $0.policy ?? ""]
+                        }
+                    })
+            }
+        }
+
+        struct RemoveApp: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove an application with all its services and routes.")
+            @Argument(help: "The application's name.")
+            var application: String
+
+            func run() async throws {
+                try await ManagerClient.fromHome().send(.DELETE, "/v1/applications/\(ManagerClient.escape(application))")
+                print("\(application) removed")
+            }
+        }
+    }
+}

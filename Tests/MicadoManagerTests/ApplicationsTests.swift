@@ -1,0 +1,134 @@
+import DockerEngine
+import Foundation
+import MicadoCore
+@testable import MicadoManager
+import MicadoStore
+import MicadoTestSupport
+import Testing
+
+/// `Applications` and `ServiceAutoscaler` against the in-memory swarm.
+@Suite struct ApplicationsTests {
+    static func file(image: String = "busybox:local", api: Bool = true, scaling: String = "") -> String {
+        var text = """
+            name: shop
+            services:
+              web:
+                image: \(image)
+                command: [httpd, -f]
+                environment: {MODE: fast}
+                ports: ["8080:80"]
+                deploy: {replicas: 2, resources: {reservations: {memory: 64M}, limits: {cpus: "0.5"}}}
+                x-micado: {domain: shop.example\(scaling)}
+
+            """
+        if api { text += "  api:\n    image: busybox:local\n    command: sleep 3600\n" }
+        return text
+    }
+
+    static func apply(_ w: ManagerPartsTests.World, _ text: String, dryRun: Bool = false) async throws -> ApplyPlanView {
+        try await w.orchestrator.applications.apply(ApplyRequest(name: nil, folderName: "x", file: text, fileName: "compose.yaml", dryRun: dryRun))
+    }
+
+    static func mutations(_ swarm: InMemorySwarm) async -> [String] {
+        await swarm.calls.filter { ["createService", "updateService", "scaleService", "removeService", "createNetwork"].contains(String($0.split(separator: " ")[0])) }
+    }
+
+    @Test func applyCreatesReappliesNothingRollsAndRemoves() async throws {
+        let swarm = InMemorySwarm(images: ["busybox:local", "busybox:v2"])
+        let w = try await ManagerPartsTests.world(clouds: false, swarm: swarm)
+
+        let dry = try await Self.apply(w, Self.file(), dryRun: true)
+        #expect(dry.steps.map(\.action) == [.create, .create] && dry.dryRun)
+        let stored = try await w.store.applications()
+        #expect(await Self.mutations(swarm).isEmpty && stored.isEmpty, "a dry run changes nothing")
+
+        let first = try await Self.apply(w, Self.file())
+        #expect(first.steps == [.init(service: "shop_api", action: .create), .init(service: "shop_web", action: .create)] && first.revision == 1)
+        let web = try #require(await swarm.serviceSpec("shop_web"))
+        #expect(web.replicas == 2 && web.endpointSpec?.mode == "dnsrr")
+        #expect(web.taskTemplate.networks?.first?.aliases == ["web"])
+        #expect(web.taskTemplate.resources?.limits?.nanoCPUs == 500_000_000)
+        #expect(web.taskTemplate.containerSpec.args == ["httpd", "-f"] && web.taskTemplate.containerSpec.env == ["MODE=fast"])
+        #expect(web.updateConfig?.failureAction == "rollback")
+        #expect(await swarm.runningTasks(of: "shop_web").count == 2)
+        let apps = try await w.orchestrator.applications.list()
+        #expect(apps.first?.services.map { "\($0.name) \($0.runningReplicas)/\($0.desiredReplicas)" } == ["shop_api 1/1", "shop_web 2/2"])
+        let listed = try await w.orchestrator.containers.list(all: false).first { $0.name.rawValue == "shop_web" }
+        #expect(listed?.state == .running && listed?.replicas == 2 && listed?.application == "shop")
+
+        let before = await Self.mutations(swarm).count
+        let again = try await Self.apply(w, Self.file())
+        #expect(again.steps.allSatisfy { $0.action == .unchanged } && again.revision == 1)
+        #expect(await Self.mutations(swarm).count == before, "an unchanged file touches nothing")
+
+        let rolled = try await Self.apply(w, Self.file(image: "busybox:v2"))
+        #expect(rolled.steps.first { $0.service == "shop_web" } == .init(service: "shop_web", action: .update, fields: ["image"]) && rolled.revision == 2)
+        #expect(await swarm.serviceSpec("shop_web")?.taskTemplate.containerSpec.image == "busybox:v2")
+        #expect(await swarm.calls.contains { $0.hasPrefix("updateService") })
+
+        let removed = try await Self.apply(w, Self.file(image: "busybox:v2", api: false))
+        #expect(removed.steps.first { $0.service == "shop_api" }?.action == .remove)
+        #expect(await swarm.serviceNames().sorted() == ["shop_web"])
+        #expect(try await w.store.removed(Store.Tombstone.container, "shop_api"))
+
+        // Its services are the file's: quit is refused, apps rm removes everything.
+        await #expect { try await w.orchestrator.containers.quit("shop_web", remove: false) } throws: { ($0 as? MicadoError)?.code == .conflict }
+        try await w.orchestrator.applications.remove("shop")
+        #expect(await swarm.serviceNames().isEmpty)
+        #expect(try await w.orchestrator.applications.list().isEmpty)
+        try await w.orchestrator.reconciler.pass()
+        #expect(try await swarm.managerEngine.networks(label: nil).isEmpty, "the application's network goes with it")
+    }
+
+    @Test func badFilesAndConflictsChangeNothing() async throws {
+        let swarm = InMemorySwarm()
+        let w = try await ManagerPartsTests.world(clouds: false, swarm: swarm)
+        _ = try await w.orchestrator.containers.launch(ManagerPartsTests.request("container-port"))
+        let before = await Self.mutations(swarm).count
+        for (text, code) in [
+            (Self.file().replacingOccurrences(of: "command: [httpd, -f]", with: "volumes: [a:/b]"), MicadoError.Code.badRequest),
+            (Self.file(image: "nosuch:image"), .notFound),
+        ] {
+            await #expect { try await Self.apply(w, text) } throws: { ($0 as? MicadoError)?.code == code }
+        }
+        // A port another container publishes.
+        var holder = try #require(try await w.store.container("container-port"))
+        holder.portPublished = 8080
+        holder.portTarget = 80
+        try await w.store.updateContainer(holder, event: nil)
+        await #expect { try await Self.apply(w, Self.file()) } throws: { ($0 as? MicadoError)?.message.contains("port 8080 is already published by container-port") == true }
+        #expect(await Self.mutations(swarm).count == before)
+        #expect(try await w.store.applications().isEmpty)
+        #expect(try await w.store.containers().map(\.name) == ["container-port"])
+    }
+
+    @Test func aPolicyScalesOnTheMonitorsAveragesAndTheReconcilerRollsAnInterruptedApply() async throws {
+        let swarm = InMemorySwarm(images: ["busybox:local", "busybox:v2"])
+        let w = try await ManagerPartsTests.world(clouds: false, swarm: swarm)
+        let policy = ", scaling: {min: 1, max: 4, metric: cpu, target: 50, upCooldown: 30s, downStabilization: 1m}"
+        _ = try await Self.apply(w, Self.file(api: false, scaling: policy).replacingOccurrences(of: "replicas: 2", with: "replicas: 1"))
+        let autoscaler = w.orchestrator.autoscaler
+        try await autoscaler.pass()
+        #expect(try await w.store.container("shop_web")?.replicas == 1, "no samples, no change")
+        // 60% of one core per replica with a limit of half a core: 120% of target 50 → ⌈1 × 2.4⌉ = 3.
+        await w.orchestrator.context.serviceLoads.set(.init(time: Date(), cpuPercent: 60, memoryMiB: 10, replicas: 1), of: "shop_web")
+        try await autoscaler.pass()
+        #expect(try await w.store.container("shop_web")?.replicas == 3)
+        #expect(await swarm.serviceSpec("shop_web")?.replicas == 3)
+        let scaled = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == "service.scaled" }
+        #expect(scaled?.message.contains("cpu 120% (target 50%); 1 → 3") == true, "\(String(describing: scaled))")
+        // Re-applying the file keeps the policy's count.
+        _ = try await Self.apply(w, Self.file(api: false, scaling: policy).replacingOccurrences(of: "replicas: 2", with: "replicas: 1"))
+        #expect(try await w.store.container("shop_web")?.replicas == 3)
+        #expect(try await w.orchestrator.scaler.explain("shop_web").explanation.contains { $0.hasPrefix("scaling: 1-4 on cpu 50%") })
+
+        // An apply cut after the store: the record asks for v2, the service still runs the old image.
+        var record = try #require(try await w.store.container("shop_web"))
+        record.image = "busybox:v2"
+        try await w.store.updateContainer(record, event: nil)
+        let changes = try await w.orchestrator.reconciler.pass()
+        #expect(changes.contains("rolled shop_web"))
+        #expect(await swarm.serviceSpec("shop_web")?.taskTemplate.containerSpec.image == "busybox:v2")
+        #expect(try await w.orchestrator.reconciler.pass().isEmpty, "converged")
+    }
+}
