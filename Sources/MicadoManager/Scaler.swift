@@ -96,7 +96,7 @@ extension Scaler {
             let missing = min(tasks.filter(Self.isWaitingForCapacity).count, max(0, record.wantedReplicas - running))
             for replica in 0..<missing {
                 let id = replica == 0 ? record.name : "\(record.name)#\(replica + 1)"
-                pending.append(.init(id: id, location: record.location ?? defaultLocation, memoryMiB: record.memoryMiB))
+                pending.append(.init(id: id, location: record.location ?? defaultLocation, memoryMiB: record.memoryMiB, ports: Set(record.publishedPorts)))
             }
         }
         let instanceRecords = try await store.instances()
@@ -122,7 +122,8 @@ extension Scaler {
                 .init(
                     id: record.id.rawValue, location: record.location ?? "", capacityMiB: record.memoryMiB, reservedMiB: reserved,
                     pricePerHour: record.pricePerHour, state: state, protected: record.first, createdAt: record.createdAt, idleSince: record.idleSince,
-                    movableTasksMiB: record.nodeID.flatMap { usage[$0] }.flatMap { $0.pinned ? nil : $0.tasksMiB }))
+                    movableTasksMiB: record.nodeID.flatMap { usage[$0] }.flatMap { $0.pinned ? nil : $0.tasksMiB },
+                    ports: record.nodeID.flatMap { usage[$0]?.ports } ?? []))
         }
         let plan = clouds.planner().plan(pending: pending, instances: planned, now: now)
 

@@ -10,6 +10,8 @@ struct NodeUsage {
     var memory = 0
     var tasksMiB: [Int] = []
     var pinned = false
+    /// Host ports its tasks publish.
+    var ports: Set<Int> = []
 }
 
 /// What the engine says at one moment: nodes and the tasks of each service.
@@ -64,7 +66,10 @@ extension SwarmSnapshot {
                 usage[nodeID, default: NodeUsage()].count += 1
                 usage[nodeID, default: NodeUsage()].memory += record.memoryMiB
                 usage[nodeID, default: NodeUsage()].tasksMiB.append(record.memoryMiB)
-                if record.port != nil { usage[nodeID, default: NodeUsage()].pinned = true }
+                if !record.publishedPorts.isEmpty {
+                    usage[nodeID, default: NodeUsage()].pinned = true
+                    usage[nodeID, default: NodeUsage()].ports.formUnion(record.publishedPorts)
+                }
             }
         }
         return usage

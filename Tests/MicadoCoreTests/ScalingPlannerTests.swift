@@ -31,6 +31,16 @@ import Testing
         #expect(plan.unplaceable.isEmpty)
     }
 
+    /// Replicas that publish one host port need one instance each, and none where the port is taken.
+    @Test func tasksPublishingOnePortGetAnInstanceEach() {
+        var holder = Self.instance("i1", capacity: 1024, reserved: 64)
+        holder.ports = [8080]
+        let replicas = (0..<3).map { P.PendingTask(id: "web#\($0)", location: "eu", memoryMiB: 64, ports: [8080]) }
+        let plan = Self.planner(max: 5).plan(pending: replicas + [Self.task("other", 64)], instances: [holder], now: Self.now)
+        #expect(plan.coveredByExisting == ["other"], "the port is taken on i1; the task without ports fits there")
+        #expect(plan.add.count == 3 && plan.add.allSatisfy { $0.tasks.count == 1 }, "\(plan.add)")
+    }
+
     @Test func bootingCapacityIsNotDoubled() {
         let booting = Self.instance("i1", capacity: 512, reserved: 0, state: .booting, age: 5)
         let plan = Self.planner().plan(pending: [Self.task("t", 256)], instances: [booting], now: Self.now)

@@ -14,10 +14,13 @@ public struct ScalingPlanner: Sendable {
         public var id: String
         public var location: String
         public var memoryMiB: Int
-        public init(id: String, location: String, memoryMiB: Int) {
+        /// Host ports it publishes: it cannot share an instance with another task that does.
+        public var ports: Set<Int>
+        public init(id: String, location: String, memoryMiB: Int, ports: Set<Int> = []) {
             self.id = id
             self.location = location
             self.memoryMiB = memoryMiB
+            self.ports = ports
         }
     }
 
@@ -37,12 +40,15 @@ public struct ScalingPlanner: Sendable {
         /// The reservations of its tasks, when they may move to other instances; nil when one
         /// of them cannot (a published host port would clash where it lands).
         public var movableTasksMiB: [Int]?
+        /// Host ports its tasks publish.
+        public var ports: Set<Int>
 
         public init(
             id: String, location: String, capacityMiB: Int, reservedMiB: Int, pricePerHour: Double, state: State, protected: Bool,
-            createdAt: Date, idleSince: Date?, movableTasksMiB: [Int]? = nil
+            createdAt: Date, idleSince: Date?, movableTasksMiB: [Int]? = nil, ports: Set<Int> = []
         ) {
             self.movableTasksMiB = movableTasksMiB
+            self.ports = ports
             self.id = id
             self.location = location
             self.capacityMiB = capacityMiB
@@ -111,12 +117,15 @@ public struct ScalingPlanner: Sendable {
         let offered = (flavours[location] ?? []).filter { $0.memoryMiB > 0 }
         let live = instances.filter { $0.state != .draining }
         var free = live.map(\.freeMiB)
+        var ports = live.map(\.ports)
 
-        // 1. What fits in capacity that is there or booting needs no new instance.
+        // 1. What fits in capacity that is there or booting needs no new instance (and whose
+        // host ports are free there).
         var remaining: [PendingTask] = []
         for task in pending.sorted(by: Self.largestFirst) {
-            if let i = free.firstIndex(where: { $0 >= task.memoryMiB }) {
+            if let i = free.indices.first(where: { free[$0] >= task.memoryMiB && ports[$0].isDisjoint(with: task.ports) }) {
                 free[i] -= task.memoryMiB
+                ports[i].formUnion(task.ports)
                 plan.coveredByExisting.append(task.id)
             } else {
                 remaining.append(task)
@@ -266,9 +275,11 @@ public struct ScalingPlanner: Sendable {
     static func firstFit(_ tasks: [PendingTask], capacity: Int) -> [PendingTask] {
         var left = capacity
         var packed: [PendingTask] = []
+        var ports: Set<Int> = []
         let smallest = tasks.last?.memoryMiB ?? 0
-        for task in tasks where task.memoryMiB <= left {
+        for task in tasks where task.memoryMiB <= left && ports.isDisjoint(with: task.ports) {
             packed.append(task)
+            ports.formUnion(task.ports)
             left -= task.memoryMiB
             if left < smallest { break }
         }
