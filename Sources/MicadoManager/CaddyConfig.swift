@@ -128,9 +128,13 @@ struct CaddyConfig: Encodable, Equatable {
 
         struct LoadBalancing: Encodable, Equatable {
             var selectionPolicy: SelectionPolicy
+            /// How long a request keeps trying other upstreams when the chosen one refuses (a
+            /// replica replaced by a rolling update): the caller sees no error meanwhile.
+            var tryDuration: String?
+            var tryInterval: String?
 
             enum CodingKeys: String, CodingKey {
-                case selectionPolicy = "selection_policy"
+                case selectionPolicy = "selection_policy", tryDuration = "try_duration", tryInterval = "try_interval"
             }
 
             struct SelectionPolicy: Encodable, Equatable {

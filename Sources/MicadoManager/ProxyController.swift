@@ -154,7 +154,7 @@ public struct ProxyController: Service {
         var hostRoutes: [CaddyConfig.Route] = routes.filter { !$0.targets.isEmpty }.map { route in
             let proxy = CaddyConfig.ReverseProxy(
                 upstreams: route.targets.map { .init(dial: $0) },
-                loadBalancing: .init(selectionPolicy: .init(policy: "round_robin")),
+                loadBalancing: .init(selectionPolicy: .init(policy: "round_robin"), tryDuration: "2s", tryInterval: "250ms"),
                 healthChecks: .init(active: .init(uri: "/", interval: "2s", timeout: "1s"), passive: .init(failDuration: "10s", maxFails: 1)))
             return CaddyConfig.Route(match: [.init(host: [route.domain])], handle: [.reverseProxy(proxy)], terminal: true)
         }

@@ -1,0 +1,145 @@
+import DockerEngine
+import Foundation
+import MicadoCore
+import Testing
+
+/// Applications from Compose files on real engines, instances and Caddy.
+@Suite(.serialized, .enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
+struct ApplicationTests {
+    static func shop(web image: String = "busybox:local", withAPI: Bool = true) -> String {
+        var text = """
+            name: shop
+            services:
+              web:
+                image: \(image)
+                entrypoint: /bin/httpd
+                command: [-f, -p, "8090", -h, /www]
+                ports: ["8090:8090"]
+                deploy:
+                  replicas: 2
+                  resources: {reservations: {memory: 32M}}
+                  update_config: {parallelism: 1, delay: 1s, monitor: 2s}
+                x-micado: {domain: shop.test}
+
+            """
+        if withAPI {
+            text += """
+                  api:
+                    image: busybox:local
+                    entrypoint: /bin/httpd
+                    command: [-f, -p, "80", -h, /www]
+                    deploy: {resources: {reservations: {memory: 32M}}}
+
+                """
+        }
+        return text
+    }
+
+    static func apps(_ f: ManagerFixture) throws -> [ApplicationView] {
+        try WireFormat.decoder().decode([ApplicationView].self, from: Data(try f.micado(["apps", "--output", "json"]).stdout.utf8))
+    }
+
+    static func kinds(_ f: ManagerFixture) throws -> [String] {
+        try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--limit", "1000", "--output", "json"]).stdout.utf8)).map(\.kind)
+    }
+
+    @Test func anApplicationRunsRollsAndGoesAway() async throws {
+        try await ManagerFixture.with(clouds: true) { f in
+            let context = f.state + "/v2.tar"
+            try Data(
+                TarArchive(entries: [
+                    .init(name: "app/", kind: .directory, mode: 0o755),
+                    .init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nCOPY index.html /www/index.html\n".utf8)),
+                    .init(name: "app/index.html", contents: Array("v2\n".utf8)),
+                ]).bytes()
+            ).write(to: URL(fileURLWithPath: context))
+            #expect(try f.micado(["build", "-n", "container-shopv2", "-f", context]).status == 0)
+
+            let folder = f.state + "/shop"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let file = folder + "/compose.yaml"
+            try Self.shop().write(toFile: file, atomically: true, encoding: .utf8)
+            let applied = try f.micado(["apply", "-f", file])
+            #expect(applied.status == 0 && applied.stdout.contains("shop is at revision 1"), "\(applied)")
+
+            // Two replicas publish one port: the scaler starts an instance for each.
+            try await CloudTests.eventually(90, "both web replicas and the api run") {
+                let services = try Self.apps(f).first?.services ?? []
+                return services.map { "\($0.name) \($0.runningReplicas)/\($0.desiredReplicas)" } == ["shop_api 1/1", "shop_web 2/2"]
+            }
+            #expect(Set(try CloudTests.instances(f).map(\.id)).count == 2)
+            #expect(try await ProxyTests.eventually(f, host: "shop.test", status: 200) == "hello from busybox:local\n")
+            // The api is found by its service name on the application's network.
+            try await CloudTests.eventually(30, "web reaches api by name") {
+                let reply = try f.micado(["execute", "-n", "shop_web", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc api 80"])
+                return reply.stdout.contains("hello from busybox:local")
+            }
+            for command in [["logs", "-n", "shop_api"], ["info", "-s", "shop_web"], ["explain", "shop_web"]] {
+                let result = try f.micado(command)
+                #expect(result.status == 0, "\(command): \(result)")
+            }
+            #expect(try f.micado(["quit", "-n", "shop_web"]).stderr.contains("is a service of application shop"))
+
+            // Unchanged: nothing touched.
+            let before = try Self.kinds(f).filter { $0.hasPrefix("application.") || $0.hasPrefix("service.") }.count
+            let again = try f.micado(["apply", "-f", file])
+            #expect(again.status == 0 && again.stdout.contains("nothing touched"), "\(again)")
+            #expect(try Self.kinds(f).filter { $0.hasPrefix("application.") || $0.hasPrefix("service.") }.count == before)
+
+            // A new image: the dry run says so and changes nothing; the apply rolls the
+            // replicas one at a time, and the domain answers all along.
+            try Self.shop(web: "container-shopv2").write(toFile: file, atomically: true, encoding: .utf8)
+            let dry = try f.micado(["apply", "-f", file, "--dry-run", "--output", "json"])
+            let plan = try WireFormat.decoder().decode(ApplyPlanView.self, from: Data(dry.stdout.utf8))
+            #expect(plan.steps.first { $0.service == "shop_web" } == .init(service: "shop_web", action: .update, fields: ["image"]))
+            #expect(try f.micado(["apply", "-f", file]).status == 0)
+            var answers: [String] = []
+            var failures: [String] = []
+            let deadline = ContinuousClock.now + .seconds(90)
+            while answers.suffix(6) != Array(repeating: "v2\n", count: 6), ContinuousClock.now < deadline {
+                let (status, body) = try await ProxyTests.viaProxy(f, host: "shop.test")
+                if status == 200 { answers.append(body) } else { failures.append("\(status) \(body)") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(answers.suffix(6) == Array(repeating: "v2\n", count: 6), "the roll finished: \(answers.suffix(10))")
+            #expect(failures.isEmpty, "the domain answered during the roll: \(failures)")
+
+            // A service removed from the file is removed.
+            try Self.shop(web: "container-shopv2", withAPI: false).write(toFile: file, atomically: true, encoding: .utf8)
+            let removed = try f.micado(["apply", "-f", file])
+            #expect(removed.status == 0 && removed.stdout.contains("remove"), "\(removed)")
+            #expect(try Self.apps(f).first?.services.map(\.name) == ["shop_web"])
+
+            #expect(try f.micado(["apps", "rm", "shop"]).status == 0)
+            #expect(try Self.apps(f).isEmpty)
+            _ = try await ProxyTests.eventually(f, host: "shop.test", status: 404)
+            try await CloudTests.eventually(60, "the application's network is removed") {
+                let engine = try await f.engine()
+                return try await engine.networks(label: nil).allSatisfy { $0.name != "micado-shop" }
+            }
+        }
+    }
+
+    @Test func badFilesChangeNothing() async throws {
+        try await ManagerFixture.with { f in
+            let file = f.state + "/compose.yaml"
+            let cases: [(String, String)] = [
+                ("services:\n  web:\n    image: busybox:local\n    volumes: [a:/b]\n", "compose.yaml:4: 'services.web.volumes' is not supported by micado"),
+                ("services:\n  web:\n    image: busybox:local\n    deploy: {replicas: many}\n", "compose.yaml:4: services.web.deploy.replicas must be a whole number"),
+                ("services:\n  a:\n    image: busybox:local\n    ports: [\"80:80\"]\n  b:\n    image: busybox:local\n    ports: [\"80:81\"]\n", "port 80 is already published by services.a"),
+                ("services:\n  web:\n    image: busybox:local\n    x-micado: {scaling: {min: 1, max: 2, metric: cpu, target: 50, downStabilization: forever}}\n", "downStabilization must be a duration"),
+                ("services:\n  web:\n    image: nosuch:image\n", "unknown image 'nosuch:image'"),
+            ]
+            for (text, message) in cases {
+                try text.write(toFile: file, atomically: true, encoding: .utf8)
+                let result = try f.micado(["apply", "-f", file, "-n", "bad"])
+                #expect(result.status != 0 && result.stderr.contains(message), "\(result)")
+            }
+            #expect(try f.micado(["apply", "-f", f.state + "/none.yaml"]).stderr.contains("no such file"))
+            #expect(try Self.apps(f).isEmpty)
+            let engine = try await f.engine()
+            #expect(try await engine.services(label: "micado.application").isEmpty)
+            #expect(!(try Self.kinds(f)).contains { $0.hasPrefix("application.") })
+        }
+    }
+}
