@@ -124,14 +124,15 @@ public struct ServiceSpec: Codable, Sendable {
     }
 
     /// How Swarm rolls an update (and a rollback) through the tasks. Durations in nanoseconds.
+    /// Optional all: the engine leaves out what is zero.
     public struct UpdateConfig: Codable, Sendable {
-        public var parallelism: Int
-        public var delay: Int64
+        public var parallelism: Int?
+        public var delay: Int64?
         public var failureAction: String?
-        public var monitor: Int64
-        public var maxFailureRatio: Double
-        public var order: String
-        public init(parallelism: Int, delay: Int64, failureAction: String?, monitor: Int64, maxFailureRatio: Double, order: String) {
+        public var monitor: Int64?
+        public var maxFailureRatio: Double?
+        public var order: String?
+        public init(parallelism: Int?, delay: Int64?, failureAction: String?, monitor: Int64?, maxFailureRatio: Double?, order: String?) {
             self.parallelism = parallelism
             self.delay = delay
             self.failureAction = failureAction

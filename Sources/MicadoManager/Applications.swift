@@ -79,13 +79,15 @@ public final class Applications: ManagerPart {
             }
         }
         try await store.apply(application, saving: saving, removing: removing, events: events)
+        CrashPoint.reached(.applyStored)
 
         // The store holds the application now: whatever fails below, the reconciler finishes.
         for name in removing {
             guard let serviceID = current[name]?.serviceID else { continue }
             do { try await engine.removeService(serviceID) } catch where error.code == .notFound {}
         }
-        for record in saving {
+        for (index, record) in saving.enumerated() {
+            if index == 1 { CrashPoint.reached(.applyHalfDone) }
             if !clouds.isEmpty, try await store.image(record.image)?.reference == nil {
                 try await instances.distributeImage(record.image, location: record.location ?? defaultLocation)
             }

@@ -13,6 +13,12 @@ enum CrashPoint: String, CaseIterable {
     case beforeCreate = "instance.before-create"
     /// The cloud made the instance; its answer (cloud ID, address) is not stored yet.
     case afterCreate = "instance.after-create"
+    /// An apply is stored (file, revision, service records); the swarm is not yet changed.
+    case applyStored = "application.after-store"
+    /// An apply changed the first of its services in the swarm, not the others.
+    case applyHalfDone = "application.mid-swarm"
+    /// The autoscaler stored a new replica count; the swarm still has the old one.
+    case scaleStored = "service.after-scale-store"
 
     static let armed: CrashPoint? = ProcessInfo.processInfo.environment["MICADO_CRASH_AT"].flatMap(CrashPoint.init(rawValue:))
 

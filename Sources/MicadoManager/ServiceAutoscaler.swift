@@ -77,6 +77,7 @@ extension ServiceAutoscaler {
                 record.replicas = decision.desired
                 record.updatedAt = now
                 try await store.updateContainer(record, event: event("service.scaled", record.name, "\(record.name) scaled: \(summary)"))
+                CrashPoint.reached(.scaleStored)
                 if let serviceID = record.serviceID {
                     await step("service.scale-failed", record.name) { () throws(MicadoError) in
                         try await engine.scaleService(serviceID, replicas: record.wantedReplicas)
