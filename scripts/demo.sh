@@ -3,7 +3,8 @@
 # namespace, the micado manager with the local cloud, containers launched onto instances
 # that the scaler starts on demand (one from an image built from a tarball), reached over
 # the network, hostile input refused, the store backed up, logged, executed in, scaled
-# down when idle, quit; every instance boots from one cloud-init document. A second cloud
+# down when idle, quit; an application from a Compose file whose worker scales itself on its
+# CPU use; every instance boots from one cloud-init document. A second cloud
 # speaks EC2: moto's EC2 API on loopback, with `micado bench ec2-stand-in` booting each
 # instance moto runs from the user data micado sent. Tears down everything it started, by
 # pid, even when a step fails.
@@ -151,6 +152,48 @@ run "$BIN" quit -n "$SITE" -rm
 run "$BIN" quit -n "$NAME"
 run "$BIN" list -c -a
 run "$BIN" remove -n "$NAME"
+step "an application from a Compose file: a front routed by its domain reaches its api by name; a worker scales itself on its CPU use"
+mkdir -p "/tmp/micado-demo-$ID/shop"
+cat >"/tmp/micado-demo-$ID/shop/compose.yaml" <<'YAML'
+services:
+  web:
+    image: busybox:local
+    entrypoint: /bin/httpd
+    command: [-f, -p, "8090", -h, /www]
+    ports: ["8090:8090"]
+    deploy: {resources: {reservations: {memory: 32M}}}
+    x-micado: {domain: shop.local}
+  api:
+    image: busybox:local
+    entrypoint: /bin/httpd
+    command: [-f, -p, "80", -h, /www]
+    deploy: {replicas: 2, resources: {reservations: {memory: 32M}}}
+  worker:
+    image: busybox:local
+    entrypoint: /bin/sh
+    # busy for 25 s after it starts, then idle: its replicas' CPU is the load
+    command: [-c, "end=$(( $(date +%s) + 25 )); while [ $(date +%s) -lt $end ]; do :; done; exec sleep 3600"]
+    deploy: {resources: {reservations: {memory: 100M}, limits: {cpus: "0.2"}}}
+    x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: 5s, downStabilization: 15s}}
+YAML
+run "$BIN" apply -f "/tmp/micado-demo-$ID/shop/compose.yaml" --dry-run
+run "$BIN" apply -f "/tmp/micado-demo-$ID/shop/compose.yaml"
+shop_up() { curl -sf -H "Host: shop.local" "http://127.0.0.1:$PROXY_PORT/" >/dev/null; }
+wait_for 90 "shop.local to answer" shop_up
+run curl -sf -H "Host: shop.local" "http://127.0.0.1:$PROXY_PORT/"
+run "$BIN" execute -n shop_web -c 'printf "GET / HTTP/1.0\r\n\r\n" | timeout 3 nc api 80 | tail -1'
+replicas() { "$BIN" apps --output json | python3 -c "import json,sys; print(next(s['desiredReplicas'] for a in json.load(sys.stdin) for s in a['services'] if s['name']=='shop_worker'))"; }
+grown() { [ "$(replicas)" -ge 2 ]; }
+wait_for 90 "the worker's policy to add replicas" grown
+run "$BIN" apps
+run "$BIN" explain shop_worker
+echo "\$ micado apply -f compose.yaml   # unchanged file" >&2
+"$BIN" apply -f "/tmp/micado-demo-$ID/shop/compose.yaml" | tail -1
+shrunk() { [ "$(replicas)" = 1 ]; }
+wait_for 150 "the load to stop and the worker to shrink back to 1 after its stabilization window" shrunk
+run "$BIN" events --subject shop_worker --limit 5
+run "$BIN" apps rm shop
+
 step "idle instances are drained and deleted after their grace period (5 s here)"
 no_instances() { [ "$("$BIN" list -i --output json | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']!='manager'))")" = 0 ]; }
 wait_for 90 "the scaler to delete the idle instances" no_instances
