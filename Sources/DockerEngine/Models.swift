@@ -114,11 +114,20 @@ public struct Node: Decodable, Sendable {
 }
 
 public struct SwarmService: Decodable, Sendable {
+    /// How the last rolling update went (`updating`, `paused`, `completed`, `rollback_started`,
+    /// `rollback_paused`, `rollback_completed`), and why.
+    public struct UpdateStatus: Decodable, Sendable {
+        public var state: String?
+        public var message: String?
+        enum CodingKeys: String, CodingKey { case state = "State", message = "Message" }
+        public var rolledBack: Bool { state?.hasPrefix("rollback") == true || state == "paused" }
+    }
     public var id: String
     public var version: ObjectVersion
     public var spec: ServiceSpec
     public var createdAt: String?
-    enum CodingKeys: String, CodingKey { case id = "ID", version = "Version", spec = "Spec", createdAt = "CreatedAt" }
+    public var updateStatus: UpdateStatus?
+    enum CodingKeys: String, CodingKey { case id = "ID", version = "Version", spec = "Spec", createdAt = "CreatedAt", updateStatus = "UpdateStatus" }
 }
 
 public struct SwarmTask: Decodable, Sendable {

@@ -108,7 +108,14 @@ extension Reconciler {
             changes.append("adopted \(record.name)")
         }
         let wanted = record.wantedReplicas
-        if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
+        if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record), service.updateStatus?.rolledBack == true {
+            // Swarm rolled the update back (its tasks failed): rolling it again would loop.
+            // The record keeps asking for the file's spec; the next apply of a fixed file rolls.
+            await step("service.update-failed", record.name) { () throws(MicadoError) in
+                throw .conflict(
+                    "the update of \(record.name) failed and Swarm rolled it back (\(service.updateStatus?.message ?? service.updateStatus?.state ?? "")); it runs its previous spec until a fixed file is applied")
+            }
+        } else if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
             try await containers.roll(record, service: service)
             await note("container.rolled", record.name, "rolled \(record.name) to its application's file (its service differed)")
             return changes + ["rolled \(record.name)"]

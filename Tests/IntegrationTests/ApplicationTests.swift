@@ -120,6 +120,47 @@ struct ApplicationTests {
         }
     }
 
+    /// An update whose tasks fail is rolled back by Swarm, and the reconciler leaves it so
+    /// (rolling it again would loop) and says why.
+    @Test func aFailingUpdateIsRolledBackAndStaysRolledBack() async throws {
+        try await ManagerFixture.with { f in
+            let good = """
+                name: roll
+                services:
+                  web:
+                    image: busybox:local
+                    entrypoint: /bin/httpd
+                    command: [-f, -p, "8095", -h, /www]
+                    ports: ["8095:8095"]
+                    deploy: {resources: {reservations: {memory: 16M}}, update_config: {monitor: 3s}}
+                """
+            let file = f.state + "/roll.yaml"
+            try good.write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try f.micado(["apply", "-f", file]).status == 0)
+            #expect(try await f.fetchEventually("http://\(f.engineIP):8095/") == "hello from busybox:local\n")
+
+            try good.replacingOccurrences(of: "entrypoint: /bin/httpd", with: "entrypoint: /bin/false").write(toFile: file, atomically: true, encoding: .utf8)
+            let bad = try f.micado(["apply", "-f", file])
+            #expect(bad.status == 0 && bad.stdout.contains("entrypoint"), "\(bad)")
+            try await CloudTests.eventually(90, "the reconciler reports the rolled-back update") {
+                try ApplicationTests.kinds(f).contains("service.update-failed")
+            }
+            let service = try await f.engine().service("roll_web")
+            #expect(service.updateStatus?.rolledBack == true, "\(String(describing: service.updateStatus))")
+            #expect(service.spec.taskTemplate.containerSpec.command == ["/bin/httpd"], "it runs its previous spec, not rolled again")
+            #expect(try await f.fetchEventually("http://\(f.engineIP):8095/") == "hello from busybox:local\n")
+            let events = try f.micado(["events", "--subject", "roll_web"]).stdout
+            #expect(events.contains("rolled it back"), "\(events)")
+
+            // The fixed file rolls forward again.
+            try good.replacingOccurrences(of: "/www]", with: "/www, -v]").write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try f.micado(["apply", "-f", file]).status == 0)
+            try await CloudTests.eventually(60, "the fixed spec runs") {
+                try await f.engine().service("roll_web").spec.taskTemplate.containerSpec.args?.last == "-v"
+            }
+        }
+    }
+
     @Test func badFilesChangeNothing() async throws {
         try await ManagerFixture.with { f in
             let file = f.state + "/compose.yaml"

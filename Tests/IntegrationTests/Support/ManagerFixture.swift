@@ -230,7 +230,8 @@ final class ManagerFixture: @unchecked Sendable {
         let environment = ProcessInfo.processInfo.environment.merging(managerEnvironment.merging(["MICADO_HOME": home]) { _, b in b }) { _, b in b }
         let process = try ChildProcess.start(Self.micadoBinary, ["manager"] + arguments, environment: environment, output: log)
         manager = process
-        let deadline = ContinuousClock.now + .seconds(30)
+        // A start takes about a second; 60 s covers a machine that the parallel suites saturate.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let status = process.poll() {
                 manager = nil
@@ -239,7 +240,7 @@ final class ManagerFixture: @unchecked Sendable {
             if try micado(["events", "--limit", "1"]).status == 0 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw MicadoError(.timeout, "the manager did not answer within 30 s")
+        throw MicadoError(.timeout, "the manager did not answer within 60 s")
     }
 
     /// Waits until the manager exits by itself (a crash point, say); returns its status.
