@@ -75,8 +75,9 @@ extension ServiceAutoscaler {
             let summary = decision.summary(policy: policy)
             if decision.changes {
                 record.replicas = decision.desired
-                record.updatedAt = now
-                try await store.updateContainer(record, event: event("service.scaled", record.name, "\(record.name) scaled: \(summary)"))
+                // The count alone: an apply may have changed the rest of the record since it was read.
+                guard try await store.setReplicas(record.name, decision.desired, event: event("service.scaled", record.name, "\(record.name) scaled: \(summary)"))
+                else { continue }
                 CrashPoint.reached(.scaleStored)
                 if let serviceID = record.serviceID {
                     await step("service.scale-failed", record.name) { () throws(MicadoError) in

@@ -145,6 +145,20 @@ public final class Store: Sendable {
         }
     }
 
+    /// Sets a service's replica count alone (the autoscaler): an apply that changed the rest of
+    /// the record meanwhile is kept. Returns false when the record is gone.
+    @discardableResult
+    public func setReplicas(_ name: String, _ replicas: Int, event: EventRecord) async throws(MicadoError) -> Bool {
+        defer { changedContainers() }
+        return try await write { db in
+            try db.execute(sql: "UPDATE containers SET replicas = ?, updatedAt = ? WHERE name = ?", arguments: [replicas, Date(), name])
+            guard db.changesCount > 0 else { return false }
+            var event = event
+            try event.insert(db)
+            return true
+        }
+    }
+
     /// Records the observed state; returns whether the state changed (a no-op otherwise).
     @discardableResult
     public func observe(container name: String, state: ObservedState, reason: String?) async throws(MicadoError) -> Bool {

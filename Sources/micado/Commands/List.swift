@@ -6,6 +6,14 @@ import NIOHTTP1
 
 extension Micado {
     struct ListCommand: AsyncParsableCommand {
+        /// "running", "running 2/3" for an application's service, with the reason when there is one.
+        static func state(of view: ContainerView) -> String {
+            var text = view.state.rawValue
+            if let replicas = view.replicas { text += " \(view.runningReplicas ?? 0)/\(replicas)" }
+            if let reason = view.reason { text += " (\(reason.prefix(40)))" }
+            return text
+        }
+
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "List the containers (-c) or the instances (-i) of the infrastructure.",
@@ -63,7 +71,7 @@ extension Micado {
             Console.table(
                 ["NAME", "CLIENT", "IMAGE", "STATE", "NODE", "ENDPOINT", "CPU", "MEMORY(used/res)", "DOMAIN", "AGE"],
                 views.map {
-                    [$0.name.rawValue, $0.client, $0.image, $0.state.rawValue + ($0.reason.map { " (\($0.prefix(40)))" } ?? ""), $0.node ?? "",
+                    [$0.name.rawValue, $0.client, $0.image, Self.state(of: $0), $0.node ?? "",
                      $0.endpoint ?? "", $0.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "",
                      ($0.memoryUsedMiB.map { String(format: "%.1f", $0) } ?? "-") + "/\($0.memoryMiB)Mi", $0.domain ?? "", Console.age(since: $0.createdAt)]
                 })
