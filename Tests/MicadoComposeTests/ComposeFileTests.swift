@@ -96,6 +96,20 @@ struct ComposeFileTests {
         #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: { ($0 as? MicadoError)?.code == .tooLarge }
     }
 
+    /// Anchors and aliases nested nine deep (a billion scalars if expanded): read without
+    /// expanding them, wherever they are put.
+    @Test func aliasBombsAreNotExpanded() {
+        var bomb = "x-a0: &a0 [l, l, l, l, l, l, l, l, l, l]\n"
+        for level in 1...9 {
+            bomb += "x-a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        let quiet = bomb + "services:\n  web:\n    image: x\n    x-deep: *a9\n"
+        #expect(throws: Never.self) { try ComposeFile.parse(quiet, file: "f", name: "a", folder: nil) }
+        for place in ["    environment: *a9\n", "    labels: *a9\n", "    command: *a9\n", "    ports: *a9\n"] {
+            #expect(throws: MicadoError.self) { try ComposeFile.parse(bomb + "services:\n  web:\n    image: x\n" + place, file: "f", name: "a", folder: nil) }
+        }
+    }
+
     @Test func durationsAndSizesAndWords() {
         #expect(ComposeDuration.seconds("1m30s") == 90)
         #expect(ComposeDuration.seconds("100ms") == 0.1)
