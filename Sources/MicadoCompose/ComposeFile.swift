@@ -18,6 +18,10 @@ public enum ComposeFile {
             throw .init(.tooLarge, "\(file) has \(text.utf8.count) bytes; a Compose file may have at most \(ApplyRequest.maximumFileBytes)")
         }
         try Text.requireSafe(text.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "\t", with: "").replacingOccurrences(of: "\r", with: ""), field: file)
+        // The YAML composer recurses once per nesting level: a file of brackets would exhaust the stack.
+        if let line = FlowNesting.firstLineDeeperThan(Self.maximumNesting, in: text) {
+            throw .badRequest("\(file):\(line): nested more than \(Self.maximumNesting) levels deep")
+        }
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             // Yams quotes the file back after its first line; the first line and the position say it.
@@ -73,6 +77,9 @@ public enum ComposeFile {
         }
         return ApplicationSpec(name: appName, services: definitions)
     }
+
+    /// Deeper than any Compose file needs.
+    static let maximumNesting = 64
 
     struct Reader {
         let file: String
@@ -475,5 +482,53 @@ public enum ShellWords {
         guard quote == nil, !escaped else { return nil }
         if inWord { words.append(current) }
         return words
+    }
+}
+
+/// How deep a YAML text nests: flow collections (`[`, `{`) and block indentation, outside
+/// quotes and comments. Conservative: it may count a bracket of a block scalar.
+enum FlowNesting {
+    /// The line where nesting first exceeds `limit`, if it does.
+    static func firstLineDeeperThan(_ limit: Int, in text: String) -> Int? {
+        var line = 1
+        var flow = 0
+        var quote: UInt8?
+        var comment = false
+        var atLineStart = true
+        var indent = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                comment = false
+                atLineStart = true
+                indent = 0
+                if quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") { continue }
+                continue
+            }
+            if atLineStart {
+                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "-") {
+                    indent += 1
+                    // Block nesting: two columns a level, at the least.
+                    if indent / 2 > limit { return line }
+                    continue
+                }
+                atLineStart = false
+            }
+            if comment { continue }
+            if let q = quote {
+                if byte == q { quote = nil }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "#"): comment = true
+            case UInt8(ascii: "'"), UInt8(ascii: "\""): quote = byte
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                flow += 1
+                if flow > limit { return line }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): flow = max(0, flow - 1)
+            default: break
+            }
+        }
+        return nil
     }
 }

@@ -110,6 +110,23 @@ struct ComposeFileTests {
         }
     }
 
+    /// Nesting that would exhaust the composer's stack is refused before it is composed.
+    @Test func deepNestingIsRefusedNotACrash() {
+        for text in [
+            "services:\n  web:\n    image: x\n    x-deep: " + String(repeating: "[", count: 100_000),
+            "services:\n  web:\n    image: x\n    x-deep: " + String(repeating: "{a: ", count: 50_000),
+            (0..<200).map { String(repeating: " ", count: $0 * 2) + "k\($0):" }.joined(separator: "\n"),
+            (0..<200).map { String(repeating: " ", count: $0 * 2) + "- " }.joined(separator: "\n"),
+        ] {
+            #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: {
+                ($0 as? MicadoError)?.message.contains("levels deep") == true
+            }
+        }
+        // Brackets in quotes and comments do not count.
+        let fine = "services:\n  web:\n    image: x\n    command: [sh, -c, \"echo '" + String(repeating: "[", count: 100) + "'\"]  # " + String(repeating: "{", count: 100) + "\n"
+        #expect(throws: Never.self) { try ComposeFile.parse(fine, file: "f", name: "a", folder: nil) }
+    }
+
     @Test func durationsAndSizesAndWords() {
         #expect(ComposeDuration.seconds("1m30s") == 90)
         #expect(ComposeDuration.seconds("100ms") == 0.1)
