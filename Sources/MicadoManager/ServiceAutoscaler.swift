@@ -34,9 +34,11 @@ actor AutoscalerState {
     /// The last held recommendation noted as an event, per service (one event per new one).
     var notedHolds: [String: Int] = [:]
 
-    func decide(_ name: String, policy: ScalingPolicy, current: Int, observed: [ScalingPolicy.Metric: Double], now: Date) -> ReplicaRecommender.Decision {
+    func decide(
+        _ name: String, policy: ScalingPolicy, current: Int, running: Int, observed: [ScalingPolicy.Metric: Double], now: Date
+    ) -> ReplicaRecommender.Decision {
         var recommender = recommenders[name] ?? ReplicaRecommender()
-        let decision = recommender.decide(policy: policy, current: current, observed: observed, now: now)
+        let decision = recommender.decide(policy: policy, current: current, running: running, observed: observed, now: now)
         recommenders[name] = recommender
         decisions[name] = (now, decision)
         return decision
@@ -67,11 +69,14 @@ extension ServiceAutoscaler {
         for var record in records {
             guard let policy = record.settings?.scaling else { continue }
             var observed: [ScalingPolicy.Metric: Double] = [:]
+            var running = 0
             if let load = await context.serviceLoads.load(of: record.name), now.timeIntervalSince(load.time) < Self.freshness, load.replicas > 0 {
-                observed[.cpu] = load.cpuPercent / (record.settings?.cpuLimit ?? 1)
+                running = load.replicas
+                // A replica's first sample has no CPU yet (it takes two readings): none is not 0 %.
+                if let cpu = load.cpuPercent { observed[.cpu] = cpu / (record.settings?.cpuLimit ?? 1) }
                 observed[.memory] = load.memoryMiB / Double(max(1, record.memoryMiB)) * 100
             }
-            let decision = await state.decide(record.name, policy: policy, current: record.replicas, observed: observed, now: now)
+            let decision = await state.decide(record.name, policy: policy, current: record.replicas, running: running, observed: observed, now: now)
             let summary = decision.summary(policy: policy)
             if decision.changes {
                 record.replicas = decision.desired

@@ -4,8 +4,9 @@ import MicadoCore
 /// A service's usage at one sampling pass, averaged over its running replicas.
 struct ServiceLoad: Sendable {
     var time: Date
-    /// Percent of one CPU, per replica on average.
-    var cpuPercent: Double
+    /// Percent of one CPU, per replica on average, over the replicas with two readings
+    /// (nil when none has: a replica's first sample has no CPU figure yet).
+    var cpuPercent: Double?
     /// MiB in use, per replica on average.
     var memoryMiB: Double
     /// Replicas sampled.

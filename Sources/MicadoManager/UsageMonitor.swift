@@ -104,7 +104,7 @@ extension UsageMonitor {
         }
         let now = Date()
         // At most `samplingConcurrency` stats calls at once, on the monitor's own connections.
-        let replicaSamples = await withTaskGroup(of: UsageRecord?.self) { group in
+        let replicaSamples = await withTaskGroup(of: (UsageRecord, hasCPU: Bool)?.self) { group in
             var pending = work[...]
             func addNext() {
                 guard let (record, containerID, nodeID) = pending.popFirst() else { return }
@@ -113,14 +113,15 @@ extension UsageMonitor {
                         let usage = try? await engine.usage(container: containerID, oneShot: true)
                     else { return nil }
                     // One-shot samples are cheap for the engine; CPU comes from this and the previous one.
-                    let cpu = await self.cpuReadings.percent(containerID, usage.cpu) ?? 0
-                    return UsageRecord(
-                        container: record.name, image: record.image, time: now, cpuPercent: max(0, cpu),
+                    let cpu = await self.cpuReadings.percent(containerID, usage.cpu)
+                    let sample = UsageRecord(
+                        container: record.name, image: record.image, time: now, cpuPercent: max(0, cpu ?? 0),
                         memoryMiB: Double(usage.memoryBytes) / 1_048_576)
+                    return (sample, cpu != nil)
                 }
             }
             for _ in 0..<Self.samplingConcurrency { addNext() }
-            var all: [UsageRecord] = []
+            var all: [(UsageRecord, hasCPU: Bool)] = []
             for await sample in group {
                 if let sample { all.append(sample) }
                 addNext()
@@ -128,18 +129,18 @@ extension UsageMonitor {
             return all
         }
         // Replicas of one service become one sample: their average.
-        var byService: [String: [UsageRecord]] = [:]
-        for sample in replicaSamples { byService[sample.container, default: []].append(sample) }
-        let samples = byService.values.map { replicas in
-            var average = replicas[0]
-            average.cpuPercent = replicas.map(\.cpuPercent).reduce(0, +) / Double(replicas.count)
-            average.memoryMiB = replicas.map(\.memoryMiB).reduce(0, +) / Double(replicas.count)
-            return average
-        }
+        var byService: [String: [(UsageRecord, hasCPU: Bool)]] = [:]
+        for sample in replicaSamples { byService[sample.0.container, default: []].append(sample) }
+        var samples: [UsageRecord] = []
         for (service, replicas) in byService {
-            await context.serviceLoads.set(
-                ServiceLoad(time: now, cpuPercent: replicas.map(\.cpuPercent).reduce(0, +) / Double(replicas.count),
-                    memoryMiB: replicas.map(\.memoryMiB).reduce(0, +) / Double(replicas.count), replicas: replicas.count), of: service)
+            let withCPU = replicas.filter(\.hasCPU).map(\.0.cpuPercent)
+            let cpu = withCPU.isEmpty ? nil : withCPU.reduce(0, +) / Double(withCPU.count)
+            let memory = replicas.map(\.0.memoryMiB).reduce(0, +) / Double(replicas.count)
+            var average = replicas[0].0
+            average.cpuPercent = cpu ?? 0
+            average.memoryMiB = memory
+            samples.append(average)
+            await context.serviceLoads.set(ServiceLoad(time: now, cpuPercent: cpu, memoryMiB: memory, replicas: replicas.count), of: service)
         }
         if !scalingOnly {
             await cpuReadings.keep(only: Set(work.map(\.1)))

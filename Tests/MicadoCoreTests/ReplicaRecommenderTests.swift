@@ -20,6 +20,19 @@ struct ReplicaRecommenderTests {
         #expect(r.decide(policy: policy, current: 3, observed: [.cpu: 150], now: t0 + 31).desired == 8)
     }
 
+    /// The load of the replicas that run is what the rule multiplies; no growth while others wait.
+    @Test func pendingReplicasHoldGrowthAndTheRuleCountsWhatRuns() {
+        var r = ReplicaRecommender()
+        var wide = policy
+        wide.max = 20
+        let first = r.decide(policy: wide, current: 1, running: 1, observed: [.cpu: 300], now: t0)
+        #expect(first.desired == 5)  // ⌈1 × 300 / 60⌉
+        let waiting = r.decide(policy: wide, current: 5, running: 1, observed: [.cpu: 600], now: t0 + 60)
+        #expect(waiting.desired == 5 && waiting.held == "4 of 5 replicas not running yet", "no 1 → 5 → 20 while 4 wait")
+        let all = r.decide(policy: wide, current: 5, running: 5, observed: [.cpu: 90], now: t0 + 120)
+        #expect(all.desired == 8)  // ⌈5 × 90 / 60⌉
+    }
+
     @Test func noiseInsideTheToleranceChangesNothing() {
         var r = ReplicaRecommender()
         for (i, value) in [55.0, 64, 58, 62, 65.9, 54.1].enumerated() {

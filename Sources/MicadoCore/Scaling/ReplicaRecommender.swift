@@ -38,8 +38,14 @@ public struct ReplicaRecommender: Sendable {
 
     public init(lastChange: Date? = nil) { self.lastChange = lastChange }
 
-    /// The decision for `current` replicas given the averages observed now.
-    public mutating func decide(policy: ScalingPolicy, current: Int, observed: [ScalingPolicy.Metric: Double], now: Date) -> Decision {
+    /// The decision for `current` wanted replicas, `running` of which were sampled, given the
+    /// averages observed now. The rule multiplies what runs (the replicas the averages are
+    /// over), and no scale-up is made while wanted replicas still wait to run: growing on the
+    /// load of the few that run would run away (1 → 20 while 19 waited for room).
+    public mutating func decide(
+        policy: ScalingPolicy, current: Int, running: Int? = nil, observed: [ScalingPolicy.Metric: Double], now: Date
+    ) -> Decision {
+        let running = Swift.min(running ?? current, current)
         let bounded = { (n: Int) in Swift.min(policy.max, Swift.max(policy.min, n)) }
         var decision = Decision(current: current, recommended: bounded(current), desired: current, observed: observed, held: nil)
         // Outside the bounds (the file changed them): back inside at once.
@@ -52,8 +58,8 @@ public struct ReplicaRecommender: Sendable {
         let recommendations = policy.targets.compactMap { target -> Int? in
             guard let value = observed[target.metric] else { return nil }
             let ratio = value / target.percent
-            if abs(ratio - 1) <= policy.tolerance || current == 0 { return current }
-            return Int((Double(current) * ratio).rounded(.up))
+            if abs(ratio - 1) <= policy.tolerance || running == 0 { return current }
+            return Int((Double(running) * ratio).rounded(.up))
         }
         guard let highest = recommendations.max() else {
             decision.held = "no usage samples yet"
@@ -64,6 +70,10 @@ public struct ReplicaRecommender: Sendable {
         if observingSince == nil { observingSince = now }
         record(recommended, now: now, window: policy.downStabilizationSeconds)
         if recommended > current {
+            if running < current {
+                decision.held = "\(current - running) of \(current) replicas not running yet"
+                return decision
+            }
             if let lastChange, now.timeIntervalSince(lastChange) < policy.upCooldownSeconds {
                 let left = policy.upCooldownSeconds - now.timeIntervalSince(lastChange)
                 decision.held = "cooling down for \(Int(left.rounded(.up))) s after the last change"
