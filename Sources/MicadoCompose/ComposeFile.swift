@@ -91,11 +91,28 @@ public enum ComposeFile {
         func mapping(_ node: Node, _ path: String) throws(MicadoError) -> [String: Node] {
             guard case .mapping(let mapping) = node else { throw fail(node, "\(path.isEmpty ? "the file" : path) must be a mapping of keys") }
             var result: [String: Node] = [:]
+            var merged: [(String, Node)] = []
             for (key, value) in mapping {
                 guard let k = key.scalarText else { throw fail(key, "\(path): keys must be names") }
+                // YAML's merge key (`<<: *common`), a Compose idiom: the keys written here win.
+                if k == "<<" {
+                    let sources: [Node]
+                    switch value {
+                    case .mapping: sources = [value]
+                    case .sequence(let items): sources = Array(items)
+                    default: throw fail(key, "\(path.isEmpty ? "" : path + ".")<< must merge a mapping (or a list of them)")
+                    }
+                    for source in sources {
+                        for (mergedKey, mergedValue) in try self.mapping(source, path).sorted(by: { $0.key < $1.key }) {
+                            merged.append((mergedKey, mergedValue))
+                        }
+                    }
+                    continue
+                }
                 guard result[k] == nil else { throw fail(key, "\(path.isEmpty ? "" : path + ".")\(Text.escaped(k)) is given twice") }
                 result[k] = value
             }
+            for (key, value) in merged where result[key] == nil { result[key] = value }
             return result
         }
 
@@ -120,7 +137,9 @@ public enum ComposeFile {
         }
 
         func number(_ node: Node, _ path: String, range: ClosedRange<Double>) throws(MicadoError) -> Double {
-            guard let text = node.scalarText, let n = Double(text), n.isFinite else { throw fail(node, "\(path) must be a number") }
+            // Decimal only: Swift's Double also reads `0x10` and `1e3`.
+            guard let text = node.scalarText, text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let n = Double(text), n.isFinite
+            else { throw fail(node, "\(path) must be a decimal number") }
             guard range.contains(n) else { throw fail(node, "\(path) must be between \(range.lowerBound) and \(range.upperBound), not \(text)") }
             return n
         }
@@ -182,7 +201,10 @@ public enum ComposeFile {
             case .mapping:
                 for (key, value) in try mapping(node, path).sorted(by: { $0.key < $1.key }) {
                     guard let text = value.scalarText else {
-                        throw fail(value, "\(path).\(Text.escaped(key)) must have a value (micado does not read the caller's environment)")
+                        if case .scalar = value {
+                            throw fail(value, "\(path).\(Text.escaped(key)) must have a value (micado does not read the caller's environment)")
+                        }
+                        throw fail(value, "\(path).\(Text.escaped(key)) must be a text value")
                     }
                     pairs.append((key, text, value))
                 }
@@ -361,7 +383,8 @@ public enum ComposeFile {
             let map = try mapping(node, path)
             try onlyKeys(map, ["min", "max", "metric", "target", "targets", "upCooldown", "downStabilization", "tolerance"], at: path, node: node, extensions: false)
             guard let minNode = map["min"], let maxNode = map["max"] else { throw fail(node, "\(path) needs min and max") }
-            let low = try int(minNode, "\(path).min", range: 0...1000)
+            // At least 1: a service at 0 replicas has no usage to scale back up on.
+            let low = try int(minNode, "\(path).min", range: 1...1000)
             let high = try int(maxNode, "\(path).max", range: 1...1000)
             guard low <= high else { throw fail(maxNode, "\(path).max (\(high)) is below min (\(low))") }
             var targets: [ScalingPolicy.Target] = []
@@ -435,7 +458,10 @@ public enum ComposeBytes {
         guard !lower.isEmpty, lower.count <= 24 else { return nil }
         for (suffix, factor) in [("gb", 1_073_741_824), ("mb", 1_048_576), ("kb", 1024), ("g", 1_073_741_824), ("m", 1_048_576), ("k", 1024), ("b", 1)] as [(String, Double)] {
             if lower.hasSuffix(suffix) {
-                guard let value = Double(lower.dropLast(suffix.count)), value.isFinite, value > 0, value * factor < 9e18 else { return nil }
+                let digits = lower.dropLast(suffix.count)
+                guard digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let value = Double(digits), value.isFinite, value > 0,
+                    value * factor < 9e18
+                else { return nil }
                 return Int64((value * factor).rounded(.up))
             }
         }

@@ -120,8 +120,18 @@ public enum ImageReference {
                 ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39)
                     || [0x2d, 0x2e, 0x5f, 0x3a, 0x2f, 0x40].contains($0)
             }
-        guard ok else {
-            throw .badRequest("invalid image '\(text)': write an image name such as busybox:local or container-web")
+        // Path components as Docker's reference grammar has them: never empty, never `.` or
+        // `..` (the engine would read `x/../busybox` as `busybox`; Swarm refuses it later).
+        let name = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let components = name.split(separator: "/", omittingEmptySubsequences: false)
+        let separators: Set<Character> = [".", "_", "-"]
+        let wellFormed = ok && components.allSatisfy { component in
+            let path = component.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            guard let first = path.first, let last = path.last else { return false }
+            return !separators.contains(first) && !separators.contains(last)
+        }
+        guard wellFormed else {
+            throw .badRequest("invalid image '\(Text.escaped(String(text.prefix(255))))': write an image name such as busybox:local or container-web")
         }
     }
 

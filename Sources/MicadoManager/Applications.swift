@@ -17,8 +17,6 @@ public final class Applications: ManagerPart {
     let containers: Containers
     let instances: Instances
     let autoscaler: ServiceAutoscaler
-    /// Applies and removals one at a time: two at once could both pass the checks.
-    let queue = SerialQueue()
 
     init(context: ManagerContext, containers: Containers, instances: Instances, autoscaler: ServiceAutoscaler) {
         self.context = context
@@ -31,7 +29,7 @@ public final class Applications: ManagerPart {
     public func apply(_ request: ApplyRequest) async throws(MicadoError) -> ApplyPlanView {
         let fileName = request.fileName.map { Text.escaped(String(($0 as NSString).lastPathComponent.prefix(64))) } ?? "compose.yaml"
         let spec = try ComposeFile.parse(request.file, file: fileName, name: request.name, folder: request.folderName)
-        return try await queue.run { () throws(MicadoError) -> ApplyPlanView in
+        return try await context.applicationChanges.run { () throws(MicadoError) -> ApplyPlanView in
             try await self.apply(spec, file: request.file, fileName: fileName, dryRun: request.dryRun)
         }
     }
@@ -79,6 +77,7 @@ public final class Applications: ManagerPart {
             }
         }
         try await store.apply(application, saving: saving, removing: removing, events: events)
+        context.log(events)
         CrashPoint.reached(.applyStored)
 
         // The store holds the application now: whatever fails below, the reconciler finishes.
@@ -118,6 +117,9 @@ public final class Applications: ManagerPart {
             guard ContainerName(rawValue: name) != nil else { throw .badRequest("invalid service name \(name)") }
             if let holder = others.first(where: { $0.name == name }) {
                 throw .conflict("a container named \(holder.name) already exists outside application \(spec.name)")
+            }
+            if current[name] == nil, let existing = try? await engine.service(name), existing.spec.labels?[Label.manager] != managerID {
+                throw .conflict("a service named \(name) exists in the swarm but was not created by this manager")
             }
             let image = ImageReference.normalized(definition.image)
             do { _ = try await engine.inspectImage(image) } catch where error.code == .notFound {
@@ -218,7 +220,7 @@ public final class Applications: ManagerPart {
     /// `micado apps rm`: the application, its services and their routes; its network follows
     /// once its tasks are gone (the reconciler).
     public func remove(_ name: String) async throws(MicadoError) {
-        try await queue.run { () throws(MicadoError) in
+        try await context.applicationChanges.run { () throws(MicadoError) in
             guard try await self.store.application(name) != nil else {
                 throw .notFound("no application named \(Text.escaped(String(name.prefix(64)))); see 'micado apps'")
             }

@@ -22,8 +22,9 @@ public enum HTTPAPI {
             try await HTTPAPI.decode(type, request, limit: limits.jsonBodyBytes)
         }
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: ErrorMiddleware(logger: logger))
+        // Metrics outside errors: it counts the status the client got (a 404, not the 500 of a thrown error).
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ErrorMiddleware(logger: logger))
         // Prometheus text format; no token, like /v1/health: counts only, never secrets.
         router.get("/metrics") { _, _ in
             Response(
@@ -49,39 +50,39 @@ public enum HTTPAPI {
             try json(try await orchestrator.applications.apply(try await decode(ApplyRequest.self, request, context)))
         }
         api.delete("/applications/{name}") { _, context in
-            try await orchestrator.applications.remove(try context.parameters.require("name"))
+            try await orchestrator.applications.remove(try context.pathParameter("name"))
             return Response(status: .noContent)
         }
         api.get("/containers/{name}") { _, context in
-            try json(try await orchestrator.containers.view(named: try context.parameters.require("name")))
+            try json(try await orchestrator.containers.view(named: try context.pathParameter("name")))
         }
         api.post("/containers/{name}/quit") { request, context in
             let quit = try await decode(QuitRequest.self, request, context)
-            let name = try context.parameters.require("name")
+            let name = try context.pathParameter("name")
             guard let view = try await orchestrator.containers.quit(name, remove: quit.remove) else { return Response(status: .noContent) }
             return try json(view)
         }
         api.delete("/containers/{name}") { _, context in
-            try await orchestrator.containers.remove(try context.parameters.require("name"))
+            try await orchestrator.containers.remove(try context.pathParameter("name"))
             return Response(status: .noContent)
         }
         api.get("/containers/{name}/logs") { request, context in
             let tail = request.uri.queryParameters["tail"].flatMap { Int(String($0)) }
-            let lines = try await orchestrator.containers.logs(try context.parameters.require("name"), tail: tail)
+            let lines = try await orchestrator.containers.logs(try context.pathParameter("name"), tail: tail)
             return try json(lines.map { LogLineView(stream: $0.stream.rawValue, text: $0.text) })
         }
         api.post("/containers/{name}/exec") { request, context in
             let exec = try await decode(ExecRequest.self, request, context)
-            return try json(try await orchestrator.containers.execute(try context.parameters.require("name"), command: exec.command))
+            return try json(try await orchestrator.containers.execute(try context.pathParameter("name"), command: exec.command))
         }
         // Reached when the WebSocket router declined the upgrade: answers why, as JSON.
         api.get("/containers/{name}\(ExecStream.path)") { request, context -> Response in
-            try await checkExecStream(request, name: try context.parameters.require("name"), orchestrator)
+            try await checkExecStream(request, name: try context.pathParameter("name"), orchestrator)
             throw MicadoError.badRequest("\(request.uri.path) streams over a WebSocket: send an upgrade request, as 'micado execute' does")
         }
         api.get("/containers/{name}/files") { request, context in
             let path = try requiredQuery(request, "path")
-            let file = try await orchestrator.containers.readFile(try context.parameters.require("name"), path: path, spool: spool)
+            let file = try await orchestrator.containers.readFile(try context.pathParameter("name"), path: path, spool: spool)
             return Response(
                 status: .ok, headers: [.contentType: "application/octet-stream", .contentLength: String(file.range.count)],
                 body: Self.streamed(file.archive, file.range))
@@ -93,7 +94,7 @@ public enum HTTPAPI {
                 return mode
             } ?? 0o644
             let upload = try await SpooledUpload.receive(request, limit: limits.uploadBytes, directory: spool)
-            try await orchestrator.containers.writeFile(try context.parameters.require("name"), path: path, contents: upload, mode: mode)
+            try await orchestrator.containers.writeFile(try context.pathParameter("name"), path: path, contents: upload, mode: mode)
             return Response(status: .noContent)
         }
         api.get("/services") { request, _ in
@@ -108,7 +109,7 @@ public enum HTTPAPI {
             return try json(try await orchestrator.instances.view(id: record.id.rawValue), status: .created)
         }
         api.get("/instances/{id}") { _, context in
-            try json(try await orchestrator.instances.view(id: try context.parameters.require("id")))
+            try json(try await orchestrator.instances.view(id: try context.pathParameter("id")))
         }
         api.delete("/instances") { request, _ in
             try json(try await orchestrator.instances.stopInstances(tag: try requiredQuery(request, "tag")))
@@ -120,7 +121,7 @@ public enum HTTPAPI {
             try json(orchestrator.clouds.configurations.map(CloudView.init))
         }
         api.get("/containers/{name}/explain") { _, context in
-            try json(try await orchestrator.scaler.explain(try context.parameters.require("name")))
+            try json(try await orchestrator.scaler.explain(try context.pathParameter("name")))
         }
         api.post("/images") { request, _ in
             let name = try requiredQuery(request, "name")
@@ -131,7 +132,7 @@ public enum HTTPAPI {
             try json(try await orchestrator.images.list())
         }
         api.delete("/images/{name}") { _, context in
-            try await orchestrator.images.remove(try context.parameters.require("name"))
+            try await orchestrator.images.remove(try context.pathParameter("name"))
             return Response(status: .noContent)
         }
         // An online backup of the store, streamed from a file that is unlinked once open.
@@ -155,7 +156,7 @@ public enum HTTPAPI {
         router.add(middleware: ErrorMiddleware(logger: logger))
         let api = router.group("/v1").add(middleware: BearerAuthMiddleware(token: token))
         api.ws("/containers/{name}\(ExecStream.path)") { request, context in
-            try await checkExecStream(request, name: try context.parameters.require("name"), orchestrator)
+            try await checkExecStream(request, name: try context.pathParameter("name"), orchestrator)
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             let name = try context.requestContext.parameters.require("name")
@@ -304,5 +305,15 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
         }
         return difference == 0 && !b.isEmpty
+    }
+}
+
+extension RequestContext {
+    /// A path parameter as the client meant it: percent-decoded (`..%2Fx` is `../x`).
+    func pathParameter(_ name: String) throws -> String {
+        let raw = try parameters.require(name)
+        let decoded = raw.removingPercentEncoding ?? raw
+        try Text.requireSafe(decoded, field: "the \(name) in the path")
+        return decoded
     }
 }

@@ -53,6 +53,9 @@ public final class ManagerContext: Sendable {
     let scalerNotes = ScalerNotes()
     /// Wakes the scaler at once (after a launch, an instance change) instead of at its next tick.
     public let scalerWakeUp = WakeUps()
+    /// Changes to applications one at a time: applies, removals, and the removal of a removed
+    /// application's network (which must not race a new apply of the same name).
+    let applicationChanges = SerialQueue()
     /// The newest usage of each application service, as the monitor averaged it over the replicas.
     let serviceLoads = ServiceLoads()
     /// Wakes the service autoscaler (the monitor, after each pass).
@@ -86,6 +89,13 @@ public final class ManagerContext: Sendable {
 
     func event(_ kind: String, _ instance: InstanceID, _ message: String) -> EventRecord {
         event(kind, instance.rawValue, message)
+    }
+
+    /// Events a transaction stored, into the log too (as `note` does for one on its own).
+    func log(_ events: [EventRecord]) {
+        for event in events {
+            logger.info("\(event.message)", metadata: ["event.kind": "\(event.kind)", "event.subject": "\(event.subject)"])
+        }
     }
 
     /// An event in the store and the log.

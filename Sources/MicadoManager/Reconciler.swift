@@ -71,12 +71,12 @@ extension Reconciler {
     func removeLeftoverNetworks() async {
         guard let networks = try? await engine.networks(label: "\(Label.manager)=\(managerID)") else { return }
         for network in networks {
-            guard let application = network.labels?[Label.application], network.labels?[Label.manager] == managerID,
-                (try? await store.application(application)) == .some(nil),
-                (try? await store.removed(Store.Tombstone.application, application)) == true
-            else { continue }
-            if (try? await engine.removeNetwork(network.id)) != nil {
-                try? await store.forget(Store.Tombstone.application, application)
+            guard let application = network.labels?[Label.application], network.labels?[Label.manager] == managerID else { continue }
+            // Between applies: one of the same name must not find the network and lose it to this.
+            _ = try? await context.applicationChanges.run { () throws(MicadoError) in
+                guard try await store.application(application) == nil, try await store.removed(Store.Tombstone.application, application) else { return }
+                try await engine.removeNetwork(network.id)
+                try await store.forget(Store.Tombstone.application, application)
                 await note("application.network-removed", application, "removed network \(network.name) of removed application \(application)")
             }
         }

@@ -34,9 +34,9 @@ public struct UsageMonitor: Service, ManagerPart {
                 let tick = policies.map { Self.samplingInterval(for: $0) }.min().map { min($0, interval) } ?? interval
                 let full = started - lastFull >= interval
                 if full { lastFull = started }
-                do { try await samplePass(scalingOnly: !full) } catch {
+                do { try await samplePass(scalingOnly: !full) } catch where !Task.isCancelled {
                     logger.warning("usage sampling failed", metadata: ["error": "\(error)"])
-                }
+                } catch {}
                 context.autoscalerWakeUp.yield()
                 // At most half of the time sampling: a pass that takes longer than the interval
                 // (hundreds of containers) must not keep the engine and the manager busy for good.

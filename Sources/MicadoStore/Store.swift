@@ -240,6 +240,7 @@ public final class Store: Sendable {
         defer { changedContainers() }
         try await write { db in
             try application.save(db)
+            try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [Tombstone.application, application.name])
             for record in services {
                 if let existing = try ContainerRecord.fetchOne(db, key: record.name), existing.application != application.name {
                     throw MicadoError(.alreadyExists, "a container named \(record.name) already exists outside application \(application.name)")

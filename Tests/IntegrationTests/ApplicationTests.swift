@@ -177,6 +177,18 @@ struct ApplicationTests {
                 #expect(result.status != 0 && result.stderr.contains(message), "\(result)")
             }
             #expect(try f.micado(["apply", "-f", f.state + "/none.yaml"]).stderr.contains("no such file"))
+            let rm = try f.micado(["apps", "rm", "../x"])
+            #expect(rm.status == 1 && rm.stderr.contains("no application named ../x"), "names in the path are decoded: \(rm)")
+            // An image path with `..` is refused before anything is stored (Swarm would refuse it later).
+            try "services:\n  web:\n    image: x/../busybox:local\n".write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try f.micado(["apply", "-f", file, "-n", "trav"]).stderr.contains("invalid image"))
+            // A service of that name that micado did not make is not taken over, and nothing is stored.
+            let foreign = try await f.engine().createService(
+                ServiceSpec(name: "zz_s", labels: nil, taskTemplate: .init(containerSpec: .init(image: "busybox:local", args: ["sleep", "3600"])), mode: .init(replicas: 0), endpointSpec: nil))
+            try "services:\n  s:\n    image: busybox:local\n".write(toFile: file, atomically: true, encoding: .utf8)
+            let taken = try f.micado(["apply", "-f", file, "-n", "zz"])
+            #expect(taken.status == 1 && taken.stderr.contains("was not created by this manager"), "\(taken)")
+            try await f.engine().removeService(foreign)
             #expect(try Self.apps(f).isEmpty)
             let engine = try await f.engine()
             #expect(try await engine.services(label: "micado.application").isEmpty)

@@ -42,11 +42,16 @@ struct MonitorTests {
             let info = try WireFormat.decoder().decode([ServiceInfo].self, from: Data(try f.micado(["info", "-s", "container-mem", "--output", "json"]).stdout.utf8))
             #expect((info.first?.memoryUsedMiB ?? 0) > 39, "info shows usage too")
 
+            // A refusal is counted with the status the client got, not as a server error.
+            #expect(try f.micado(["info", "-s", "container-none"]).status == 1)
             let response = try await f.http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(f.port)/metrics"), timeout: .seconds(5))
             let metrics = String(buffer: try await response.body.collect(upTo: 1 << 20))
             #expect(metrics.contains("micado_containers_running"))
             #expect(metrics.contains("micado_scaler_instances_started_total"))
             #expect(metrics.contains("http_server_request_duration_bucket"), "API latency histogram")
+            let statuses = metrics.split(separator: "\n").filter { $0.hasPrefix("hb_requests") }
+            #expect(statuses.contains { $0.contains("status_code=\"404\"") }, "\(statuses)")
+            #expect(!statuses.contains { $0.contains("status_code=\"500\"") }, "\(statuses)")
         }
     }
 }

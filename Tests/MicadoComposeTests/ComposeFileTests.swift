@@ -53,6 +53,25 @@ struct ComposeFileTests {
         #expect(app.services[0].environment == [.init(key: "A", value: "1"), .init(key: "B", value: "x=y")])
     }
 
+    /// YAML merge keys, a Compose idiom: the merged keys fill in, the written ones win.
+    @Test func mergeKeysFillIn() throws {
+        let text = """
+            x-common: &common
+              image: busybox:local
+              environment: {MODE: slow}
+              deploy: {replicas: 2}
+            services:
+              web:
+                <<: *common
+                environment: {MODE: fast}
+              api:
+                <<: [*common]
+            """
+        let app = try ComposeFile.parse(text, file: "f", name: "m", folder: nil)
+        #expect(app.services.map { "\($0.name) \($0.image) \($0.replicas ?? 0) \($0.environment)" } == ["api busybox:local 2 [MODE=slow]", "web busybox:local 2 [MODE=fast]"])
+        #expect(throws: MicadoError.self) { try ComposeFile.parse("services:\n  web:\n    <<: 3\n", file: "f", name: "m", folder: nil) }
+    }
+
     @Test func theNameComesFromTheFlagThenTheFileThenTheFolder() throws {
         let body = "services:\n  web:\n    image: x\n"
         #expect(try ComposeFile.parse("name: a\n" + body, file: "f", name: "b", folder: "c").name == "b")
@@ -82,6 +101,10 @@ struct ComposeFileTests {
         ("services: [web]\n", "services must be a mapping"),
         ("services:\n  web:\n    image: x\n  web:\n    image: y\n", "duplicated key(s): 'web'. in line 2"),
         ("services: {\n", "not valid YAML"),
+        ("services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 0, max: 3, metric: cpu, target: 50}}\n", "min must be between 1 and 1000"),
+        ("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {cpus: \"0x10\"}}}\n", "cpus must be a decimal number"),
+        ("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {memory: 1e3M}}}\n", "must be a size such as 64M"),
+        ("services:\n  web:\n    image: x\n    environment: {A: [1, 2]}\n", "services.web.environment.A must be a text value"),
     ])
     func badFilesNameTheLineAndField(_ text: String, _ message: String) {
         #expect {

@@ -67,6 +67,16 @@ import Testing
         #expect(ImageReference.normalized("app@sha256:abc") == "app@sha256:abc")
     }
 
+    /// Path components are never empty, `.` or `..`: the engine reads `x/../busybox` as `busybox` and Swarm then refuses it.
+    @Test func imageReferencesFollowDockersGrammar() throws {
+        for good in ["busybox:local", "container-web", "10.0.0.1:5000/app:latest", "a/b/c", "app@sha256:abc", "my_app.v2"] {
+            try ImageReference.validate(good)
+        }
+        for bad in ["x/../busybox:local", "./busybox", "a//b", "/a", "a/", "-a", "a/.hidden", "a/b-:tag"] {
+            #expect(throws: MicadoError.self, "\(bad)") { try ImageReference.validate(bad) }
+        }
+    }
+
     @Test func launchRequestValidation() throws {
         try LaunchRequest(image: "busybox:local", client: "web", script: "/bin/httpd", arguments: ["-f", "-p", "80"]).validate()
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "Web!").validate() }

@@ -75,6 +75,12 @@ import Testing
         await #expect { try await w.orchestrator.containers.quit("shop_web", remove: false) } throws: { ($0 as? MicadoError)?.code == .conflict }
         try await w.orchestrator.applications.remove("shop")
         #expect(await swarm.serviceNames().isEmpty)
+        // Applied again before the reconciler ran: its network is not the removed one's to lose.
+        _ = try await Self.apply(w, Self.file(api: false))
+        try await w.orchestrator.reconciler.pass()
+        #expect(try await swarm.managerEngine.networks(label: nil).map(\.name) == ["micado-shop"])
+        #expect(await swarm.serviceNames() == ["shop_web"])
+        try await w.orchestrator.applications.remove("shop")
         #expect(try await w.orchestrator.applications.list().isEmpty)
         try await w.orchestrator.reconciler.pass()
         #expect(try await swarm.managerEngine.networks(label: nil).isEmpty, "the application's network goes with it")
@@ -117,6 +123,16 @@ import Testing
         #expect(await swarm.serviceSpec("shop_web")?.replicas == 3)
         let scaled = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == "service.scaled" }
         #expect(scaled?.message.contains("cpu 120% (target 50%); 1 → 3") == true, "\(String(describing: scaled))")
+        // Replicas still waiting: no growth on the load of the one that runs.
+        await w.orchestrator.context.serviceLoads.set(.init(time: Date(), cpuPercent: 90, memoryMiB: 10, replicas: 1), of: "shop_web")
+        try await autoscaler.pass()
+        #expect(try await w.store.container("shop_web")?.replicas == 3)
+        let held = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == "service.scale-held" }
+        #expect(held?.message.contains("2 of 3 replicas not running yet") == true, "\(String(describing: held))")
+        // A first sample has no CPU figure: it is not read as 0 % (no shrink).
+        await w.orchestrator.context.serviceLoads.set(.init(time: Date(), cpuPercent: nil, memoryMiB: 10, replicas: 3), of: "shop_web")
+        try await autoscaler.pass()
+        #expect(try await w.store.container("shop_web")?.replicas == 3)
         // Re-applying the file keeps the policy's count.
         _ = try await Self.apply(w, Self.file(api: false, scaling: policy).replacingOccurrences(of: "replicas: 2", with: "replicas: 1"))
         #expect(try await w.store.container("shop_web")?.replicas == 3)

@@ -48,11 +48,18 @@ extension Micado {
                 plan.steps.map { [$0.service, $0.action.rawValue, $0.fields.joined(separator: ", ")] })
             let changed = plan.steps.contains { $0.action != .unchanged }
             if plan.dryRun {
-                print(changed ? "dry run: nothing changed; 'micado apply -f \(file)' makes revision \(plan.revision) of \(plan.application)" : "dry run: \(plan.application) matches the file")
+                let command = (["micado", "apply", "-f", file] + (name.map { ["-n", $0] } ?? [])).map { Micado.shellQuoted($0) }.joined(separator: " ")
+                print(changed ? "dry run: nothing changed; \(command) makes revision \(plan.revision) of \(plan.application)" : "dry run: \(plan.application) matches the file")
             } else {
                 print(changed ? "\(plan.application) is at revision \(plan.revision)" : "\(plan.application) matches the file (revision \(plan.revision)); nothing touched")
             }
         }
+    }
+
+    /// A word as a shell takes it back: bare when it is plain, else in single quotes.
+    static func shellQuoted(_ word: String) -> String {
+        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_./:=@%+,".unicodeScalars.contains($0) }
+        return plain ? word : "'" + Text.escaped(word).replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     struct Apps: AsyncParsableCommand {
