@@ -378,13 +378,24 @@ enum RawHTTP {
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n <= 0 { return Answer(text: String(decoding: received, as: UTF8.self), closed: true) }
                 received += buffer[0..<n]
-                // An answer ends the exchange: what follows is the server's business.
-                if String(decoding: received, as: UTF8.self).contains("\r\n\r\n") { return Answer(text: String(decoding: received, as: UTF8.self), closed: false) }
+                // A whole answer ends the exchange (its head and as much body as it announced; the
+                // two may come in separate reads): what follows is the server's business.
+                if Self.isComplete(received) { return Answer(text: String(decoding: received, as: UTF8.self), closed: false) }
                 continue
             }
             _ = [UInt8(ascii: "x")].withUnsafeBytes { write(fd, $0.baseAddress, 1) }
         }
         return Answer(text: String(decoding: received, as: UTF8.self), closed: false)
+    }
+
+    /// Whether `bytes` hold a whole answer: a head, and the body its Content-Length announces.
+    static func isComplete(_ bytes: [UInt8]) -> Bool {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let end = text.range(of: "\r\n\r\n") else { return false }
+        let head = text[..<end.lowerBound].lowercased()
+        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        return text[end.upperBound...].utf8.count >= length
     }
 
     static func connected(_ port: Int) throws -> Int32 {
