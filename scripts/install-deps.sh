@@ -10,8 +10,9 @@
 #   docker-registry the private registry that build pushes to and instances pull from
 #   apache2-utils   htpasswd, for the registry's bcrypt password file
 #   cloud-init      the tests check every boot document micado renders with `cloud-init schema`
-#   python3-pip     pip, for moto (Debian does not package it)
+#   python3-pip     pip, for moto and schemathesis (Debian packages neither)
 #   moto[server]    from PyPI: moto_server, the EC2 API the ec2 driver's tests run against on 127.0.0.1
+#   schemathesis    from PyPI: the API fuzzed against openapi.yaml on a live manager (scripts/fuzz-api.sh)
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -26,7 +27,7 @@ command -v caddy >/dev/null || need+=(caddy)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v cloud-init >/dev/null || need+=(cloud-init)
-command -v moto_server >/dev/null || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+{ command -v moto_server >/dev/null && command -v schemathesis >/dev/null; } || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -38,6 +39,11 @@ if ! command -v moto_server >/dev/null; then
   # Debian marks its Python as externally managed (PEP 668): pip then needs --break-system-packages.
   python3 -m pip install -q 'moto[server]' 2>/dev/null || python3 -m pip install -q --break-system-packages 'moto[server]'
   command -v moto_server >/dev/null || { echo "moto_server is not on PATH after pip install" >&2; exit 1; }
+fi
+if ! command -v schemathesis >/dev/null; then
+  echo "installing: schemathesis (PyPI)" >&2
+  python3 -m pip install -q 'schemathesis>=4,<5' 2>/dev/null || python3 -m pip install -q --break-system-packages 'schemathesis>=4,<5'
+  command -v schemathesis >/dev/null || { echo "schemathesis is not on PATH after pip install" >&2; exit 1; }
 fi
 # Debian's docker.io enables a system dockerd; micado never uses it and starts its own.
 command -v swift >/dev/null || [ -x /opt/swift/usr/bin/swift ] || { echo "Swift 6 is needed (swift.org); not found" >&2; exit 1; }

@@ -8,3 +8,6 @@ cd "$ROOT"
 "$ROOT/scripts/install-deps.sh"
 swift build --build-tests
 swift test --skip-build "$@"
+# The API against its contract: Schemathesis on a live manager, over openapi.yaml (the whole
+# run only: arguments pick tests).
+if [ $# -eq 0 ]; then "$ROOT/scripts/fuzz-api.sh" --max-examples 50; fi

@@ -112,25 +112,16 @@ public enum DomainName {
     }
 }
 
-/// An image reference as the Docker engine takes it (`name[:tag]`, optionally with a registry).
+/// An image reference as the engine takes it: Docker's reference grammar (an optional
+/// registry host, lowercase path components, a tag, a digest). Anything else the engine
+/// would read differently (`x/../busybox` as `busybox`) or Swarm would refuse later.
 public enum ImageReference {
+    /// The grammar as a regular expression; openapi.yaml gives the same pattern.
+    public static let pattern = #"^(?:(?:localhost(?::[0-9]+)?|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::[0-9]+)?|[A-Za-z0-9-]+:[0-9]+)/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64}|@sha384:[a-f0-9]{96}|@sha512:[a-f0-9]{128})?$"#
+
     public static func validate(_ text: String) throws(MicadoError) {
-        let ok = !text.isEmpty && text.count <= 255 && !text.hasPrefix("-")
-            && text.utf8.allSatisfy {
-                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39)
-                    || [0x2d, 0x2e, 0x5f, 0x3a, 0x2f, 0x40].contains($0)
-            }
-        // Path components as Docker's reference grammar has them: never empty, never `.` or
-        // `..` (the engine would read `x/../busybox` as `busybox`; Swarm refuses it later).
-        let name = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        let components = name.split(separator: "/", omittingEmptySubsequences: false)
-        let separators: Set<Character> = [".", "_", "-"]
-        let wellFormed = ok && components.allSatisfy { component in
-            let path = component.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            guard let first = path.first, let last = path.last else { return false }
-            return !separators.contains(first) && !separators.contains(last)
-        }
-        guard wellFormed else {
+        let matches = text.count <= 255 && ((try? Regex(pattern).wholeMatch(in: text)) ?? nil) != nil
+        guard matches else {
             throw .badRequest("invalid image '\(Text.escaped(String(text.prefix(255))))': write an image name such as busybox:local or container-web")
         }
     }

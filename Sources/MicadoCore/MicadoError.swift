@@ -42,6 +42,8 @@ public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let tooLarge = Code(rawValue: "too_large")
         /// The manager is at its limit of concurrent work of this kind; try again (HTTP 503).
         public static let busy = Code(rawValue: "busy")
+        /// The path exists, with other methods (HTTP 405).
+        public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
         /// A build failed.
         public static let buildFailed = Code(rawValue: "build_failed")
         /// Local files or configuration are wrong.

@@ -104,7 +104,7 @@ extension Containers {
 
     func record(named name: String) async throws(MicadoError) -> ContainerRecord {
         guard let record = try await store.container(name) else {
-            throw .notFound("no container named \(name); see 'micado list -c -a'")
+            throw .notFound("no container named \(Text.escaped(String(name.prefix(128)))); see 'micado list -c -a'")
         }
         return record
     }

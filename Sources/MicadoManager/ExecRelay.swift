@@ -26,10 +26,13 @@ struct ExecStreamOptions: Sendable, Equatable {
         }
         let columns = query["columns"].map { Int(String($0)) }
         let rows = query["rows"].map { Int(String($0)) }
+        // One of the two alone takes a terminal's usual other dimension (80 columns, 24 rows).
         switch (columns, rows) {
         case (nil, nil): size = nil
         case (let c??, let r??) where (1...10_000).contains(c) && (1...10_000).contains(r): size = TerminalSize(columns: c, rows: r)
-        default: throw .badRequest("give both columns and rows, each a whole number from 1 to 10000")
+        case (let c??, nil) where (1...10_000).contains(c): size = TerminalSize(columns: c, rows: 24)
+        case (nil, let r??) where (1...10_000).contains(r): size = TerminalSize(columns: 80, rows: r)
+        default: throw .badRequest("columns and rows must each be a whole number from 1 to 10000")
         }
         if let term = query["term"].map(String.init) {
             let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-_")

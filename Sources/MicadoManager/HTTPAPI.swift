@@ -31,13 +31,19 @@ public enum HTTPAPI {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(bytes: orchestrator.metrics.registry.emitToBuffer())))
         }
+        // The API contract (openapi.yaml, embedded); no token, like /v1/health.
+        router.get("/openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml + "\n")))
+        }
         router.get("/v1/health") { _, _ in
             try json(HealthView(status: "ok", version: MicadoVersion.current, engineAPIVersion: orchestrator.engine.apiVersion.description, pid: getpid()))
         }
         let api = router.group("/v1").add(middleware: BearerAuthMiddleware(token: token))
 
         api.get("/containers") { request, _ in
-            try json(try await orchestrator.containers.list(all: request.uri.queryParameters["all"] == "true"))
+            try json(try await orchestrator.containers.list(all: try queryBool(request, "all") ?? false))
         }
         api.post("/containers") { request, context in
             let launch = try await decode(LaunchRequest.self, request, context)
@@ -67,7 +73,7 @@ public enum HTTPAPI {
             return Response(status: .noContent)
         }
         api.get("/containers/{name}/logs") { request, context in
-            let tail = request.uri.queryParameters["tail"].flatMap { Int(String($0)) }
+            let tail = try queryInt(request, "tail", 0...1_000_000)
             let lines = try await orchestrator.containers.logs(try context.pathParameter("name"), tail: tail)
             return try json(lines.map { LogLineView(stream: $0.stream.rawValue, text: $0.text) })
         }
@@ -98,13 +104,14 @@ public enum HTTPAPI {
             return Response(status: .noContent)
         }
         api.get("/services") { request, _ in
-            try json(try await orchestrator.containers.services(name: request.uri.queryParameters["name"].map(String.init)))
+            try json(try await orchestrator.containers.services(name: try query(request, "name")))
         }
         api.get("/instances") { _, _ in
             try json(try await orchestrator.instances.list())
         }
         api.post("/instances") { request, context in
             let start = try await decode(StartInstanceRequest.self, request, context)
+            try start.validate()
             let record = try await orchestrator.instances.startInstance(start, reason: "micado start")
             return try json(try await orchestrator.instances.view(id: record.id.rawValue), status: .created)
         }
@@ -112,7 +119,9 @@ public enum HTTPAPI {
             try json(try await orchestrator.instances.view(id: try context.pathParameter("id")))
         }
         api.delete("/instances") { request, _ in
-            try json(try await orchestrator.instances.stopInstances(tag: try requiredQuery(request, "tag")))
+            let tag = try requiredQuery(request, "tag")
+            try Text.requireSafe(tag, field: "the tag")
+            return try json(try await orchestrator.instances.stopInstances(tag: tag))
         }
         api.get("/routes") { _, _ in
             try json(await orchestrator.routes.list())
@@ -143,8 +152,8 @@ public enum HTTPAPI {
                 body: Self.streamed(backup, 0..<backup.count))
         }
         api.get("/events") { request, _ in
-            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 100
-            return try json(try await orchestrator.events(subject: request.uri.queryParameters["subject"].map(String.init), limit: min(max(limit, 1), 10_000)))
+            let limit = try queryInt(request, "limit", 1...10_000) ?? 100
+            return try json(try await orchestrator.events(subject: try query(request, "subject"), limit: limit))
         }
         return router
     }
@@ -227,10 +236,38 @@ public enum HTTPAPI {
     }
 
     static func requiredQuery(_ request: Request, _ key: String) throws -> String {
-        guard let value = request.uri.queryParameters[Substring(key)], !value.isEmpty else {
+        guard let value = try query(request, key), !value.isEmpty else {
             throw MicadoError.badRequest("missing query parameter '\(key)'")
         }
-        return String(value)
+        return value
+    }
+
+    /// A query parameter given at most once (nil when absent). Lookups take any text (a
+    /// name with control characters finds nothing; messages escape it); what is kept or acted
+    /// on is checked where it is used.
+    static func query(_ request: Request, _ key: String) throws -> String? {
+        let values = request.uri.queryParameters.getAll(key)
+        guard values.count <= 1 else { throw MicadoError.badRequest("query parameter '\(key)' is given \(values.count) times") }
+        return values.first.map { String($0) }
+    }
+
+    /// `true` or `false`, nothing else.
+    static func queryBool(_ request: Request, _ key: String) throws -> Bool? {
+        switch try query(request, key) {
+        case nil: return nil
+        case "true": return true
+        case "false": return false
+        case let other?: throw MicadoError.badRequest("query parameter '\(key)' must be true or false, not '\(other.prefix(32))'")
+        }
+    }
+
+    /// A whole number within `range`.
+    static func queryInt(_ request: Request, _ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+        guard let text = try query(request, key) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw MicadoError.badRequest("query parameter '\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
     }
 }
 
@@ -246,7 +283,10 @@ extension MicadoError.Code {
         case .unauthorized: .unauthorized
         case .tooLarge: .contentTooLarge
         case .busy: .serviceUnavailable
-        case .noCloud, .buildFailed: .unprocessableContent
+        // No cloud: a state of this manager, not a flaw of the request.
+        case .noCloud: .conflict
+        case .methodNotAllowed: .methodNotAllowed
+        case .buildFailed: .unprocessableContent
         case .engine: .badGateway
         case .timeout: .gatewayTimeout
         default: .internalServerError
@@ -267,6 +307,14 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             // A body that breaks HTTP (a malformed chunk, say): Hummingbird answers 400 and
             // closes the connection, which is all such a client can be told.
             throw error
+        } catch let error as HTTPError where error.status == .notFound {
+            // A path the contract has, with another method: 405, and the methods it has.
+            if let methods = APIContract.methods(of: request.uri.path), !methods.contains(request.method.rawValue) {
+                var response = Self.response(MicadoError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); it takes \(methods.sorted().joined(separator: ", "))"))
+                response.headers[.allow] = methods.sorted().joined(separator: ", ")
+                return response
+            }
+            return Self.response(MicadoError(.notFound, "no such route: \(request.method) \(request.uri.path)"))
         } catch let error as HTTPError {
             let code: MicadoError.Code = error.status == .notFound ? .notFound : .badRequest
             let message = error.status == .notFound ? "no such route: \(request.method) \(request.uri.path)" : "\(error.body ?? "\(error.status)")"

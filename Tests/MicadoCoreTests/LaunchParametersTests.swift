@@ -69,10 +69,11 @@ import Testing
 
     /// Path components are never empty, `.` or `..`: the engine reads `x/../busybox` as `busybox` and Swarm then refuses it.
     @Test func imageReferencesFollowDockersGrammar() throws {
-        for good in ["busybox:local", "container-web", "10.0.0.1:5000/app:latest", "a/b/c", "app@sha256:abc", "my_app.v2"] {
+        let digest = "sha256:" + String(repeating: "ab", count: 32)
+        for good in ["busybox:local", "container-web", "10.0.0.1:5000/app:latest", "a/b/c", "app@" + digest, "my_app.v2", "localhost/x:V1", "Registry.example:443/team/app"] {
             try ImageReference.validate(good)
         }
-        for bad in ["x/../busybox:local", "./busybox", "a//b", "/a", "a/", "-a", "a/.hidden", "a/b-:tag"] {
+        for bad in ["x/../busybox:local", "./busybox", "a//b", "/a", "a/", "-a", "a/.hidden", "a/b-:tag", "s/nePxkg/5L:fn9SN0@kuXs", "Busybox", "app@sha256:abc", "a:b:c"] {
             #expect(throws: MicadoError.self, "\(bad)") { try ImageReference.validate(bad) }
         }
     }
