@@ -60,8 +60,10 @@ import Testing
     @Test(arguments: [
         ("/v1/containers/container-x/exec/stream", HTTPResponse.Status.badRequest, "give a command to execute"),
         ("/v1/containers/container-x/exec/stream?command=sh&tty=yes", .badRequest, "tty must be true or false, not 'yes'"),
-        ("/v1/containers/container-x/exec/stream?command=sh&columns=80", .badRequest, "give both columns and rows"),
-        ("/v1/containers/container-x/exec/stream?command=sh&columns=0&rows=24", .badRequest, "give both columns and rows"),
+        ("/v1/containers/container-x/exec/stream?command=sh&columns=80&rows=tall", .badRequest, "columns and rows must each be a whole number from 1 to 10000"),
+        ("/v1/containers/container-x/exec/stream?command=sh&columns=0&rows=24", .badRequest, "columns and rows must each be a whole number from 1 to 10000"),
+        // One alone takes the usual other dimension: the request goes on (to the missing container).
+        ("/v1/containers/container-x/exec/stream?command=sh&columns=80", .notFound, "no container named container-x"),
         ("/v1/containers/container-x/exec/stream?command=sh&tty=true&term=xterm;rm", .badRequest, "term must be a terminal type"),
         ("/v1/containers/container-x/exec/stream?command=sh&tty=true&columns=80&rows=24", .notFound, "no container named container-x"),
     ])
@@ -74,6 +76,33 @@ import Testing
             }
             try await client.execute(uri: uri, method: .get) { response in
                 #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
+    /// Query parameters are taken once and as documented; a method a path does not have is 405
+    /// with the methods it has (from openapi.yaml); the contract is served without a token.
+    @Test(arguments: [
+        ("/v1/containers?all=null", HTTPRequest.Method.get, HTTPResponse.Status.badRequest, "must be true or false"),
+        ("/v1/containers?all=true&all=true", .get, .badRequest, "is given 2 times"),
+        ("/v1/events?limit=10001", .get, .badRequest, "from 1 to 10000"),
+        ("/v1/events?limit=ten", .get, .badRequest, "from 1 to 10000"),
+        ("/v1/containers/container-x/logs?tail=-1", .get, .badRequest, "from 0 to 1000000"),
+        ("/v1/containers", .put, .methodNotAllowed, "PUT is not allowed on /v1/containers; it takes GET, POST"),
+        ("/v1/applications/shop", .get, .methodNotAllowed, "it takes DELETE"),
+        ("/v1/nothing", .get, .notFound, "no such route"),
+        ("/v1/applications/..%2Fx%01", .delete, .badRequest, "control character"),
+    ])
+    func queriesAndMethodsFollowTheContract(_ uri: String, _ method: HTTPRequest.Method, _ status: HTTPResponse.Status, _ message: String) async throws {
+        try await Self.app().test(.router) { client in
+            try await client.execute(uri: uri, method: method, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                #expect(response.status == status)
+                let error = try Self.error(response.body)
+                #expect(error.message.contains(message), "\(error.message)")
+                if status == .methodNotAllowed { #expect(response.headers[.allow] != nil) }
+            }
+            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+                #expect(response.status == .ok && String(buffer: response.body).hasPrefix("openapi: 3.0.3"))
             }
         }
     }
