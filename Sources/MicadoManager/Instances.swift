@@ -1,6 +1,7 @@
 import DockerEngine
 import Foundation
 import MicadoClouds
+import Logging
 import MicadoCore
 import MicadoStore
 
@@ -21,6 +22,29 @@ public final class Instances: ManagerPart {
 
     /// Makes the engine a swarm manager (advertising only on the configured address) and
     /// labels its node with the default location, so that launches have somewhere to go.
+    /// Waits (at most `limit`) until an engine that is a swarm manager answers swarm calls.
+    /// Right after a restart, or on a saturated machine, its raft may have no leader for a
+    /// moment ("This node is not a swarm manager", "does not have a leader"): a start must not
+    /// fail on that. Returns at once for an engine outside a swarm (bootstrap makes one).
+    public func waitForSwarm(limit: Duration = .seconds(30)) async throws(MicadoError) {
+        let deadline = ContinuousClock.now + limit
+        var logged = false
+        while true {
+            let info = try await engine.info()
+            guard info.swarm.localNodeState == "active" || info.swarm.localNodeState == "pending" else { return }
+            do throws(MicadoError) {
+                _ = try await engine.nodes()
+                return
+            } catch where error.code == .engine && ContinuousClock.now < deadline {
+                if !logged {
+                    logger.info("waiting for the swarm to answer", metadata: ["error": "\(error.message)"])
+                    logged = true
+                }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
     public func bootstrapSwarm() async throws(MicadoError) {
         var info = try await engine.info()
         switch info.swarm.localNodeState {

@@ -57,6 +57,7 @@ public struct ManagerDaemon {
             let orchestrator = Orchestrator(
                 configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, engines: instanceEngines, http: http, monitorHTTP: monitorHTTP, metrics: metrics,
                 registry: registry, logger: logger)
+            try await orchestrator.instances.waitForSwarm()
             try await orchestrator.checkForeignServices(adopt: adopt)
             try await orchestrator.instances.bootstrapSwarm()
             try await orchestrator.reconciler.pass()
