@@ -87,9 +87,7 @@ public final class Applications: ManagerPart {
         }
         for (index, record) in saving.enumerated() {
             if index == 1 { CrashPoint.reached(.applyHalfDone) }
-            if !clouds.isEmpty, try await store.image(record.image)?.reference == nil {
-                try await instances.distributeImage(record.image, location: record.location ?? defaultLocation)
-            }
+            try await containers.distributeImage(of: record)
             guard current[record.name]?.serviceID != nil else {
                 try await containers.ensureService(record)
                 continue
@@ -109,7 +107,7 @@ public final class Applications: ManagerPart {
     /// The records the file asks for, checked against everything else that runs: images,
     /// locations, ports and domains. Throws before anything is stored.
     func validate(_ spec: ApplicationSpec, others: [ContainerRecord], current: [String: ContainerRecord]) async throws(MicadoError) -> [ContainerRecord] {
-        var knownLocations: Set<String>?
+        var checkedLocations: Set<String> = []
         var wanted: [ContainerRecord] = []
         let now = Date()
         for definition in spec.services {
@@ -121,27 +119,16 @@ public final class Applications: ManagerPart {
             if current[name] == nil, let existing = try? await engine.service(name), existing.spec.labels?[Label.manager] != managerID {
                 throw .conflict("a service named \(name) exists in the swarm but was not created by this manager")
             }
-            let image = ImageReference.normalized(definition.image)
-            do { _ = try await engine.inspectImage(image) } catch where error.code == .notFound {
-                throw .notFound("services.\(definition.name): unknown image '\(definition.image)': build it with 'micado build' or load it into the engine first")
-            }
-            if let location = definition.location {
-                if knownLocations == nil {
-                    knownLocations = Set(try await engine.nodes().compactMap { $0.spec.labels?[Label.location] }).union(clouds.locations)
+            // The launch's own checks, each refusal prefixed with the service it is about.
+            let image: String
+            do throws(MicadoError) {
+                image = try await containers.requireImage(definition.image)
+                if let location = definition.location {
+                    if checkedLocations.insert(location).inserted { try await containers.requireLocation(location) }
                 }
-                guard knownLocations?.contains(location) == true else {
-                    throw .badRequest("services.\(definition.name): no instance in location '\(location)' (known locations: \(knownLocations?.sorted().joined(separator: ", ") ?? ""))")
-                }
-            }
-            for port in definition.ports {
-                if let holder = others.first(where: { $0.desired == .running && $0.publishedPorts.contains(port.published) }) {
-                    throw .conflict("services.\(definition.name): port \(port.published) is already published by \(holder.name)")
-                }
-            }
-            if let domain = definition.domain,
-                let holder = others.first(where: { $0.desired == .running && $0.domain?.lowercased() == domain.lowercased() })
-            {
-                throw .conflict("services.\(definition.name): domain \(domain) is already routed to \(holder.name)")
+                try Containers.requireFree(ports: definition.ports.map(\.published), domain: definition.domain, among: others)
+            } catch {
+                throw MicadoError(error.code, "services.\(definition.name): \(error.message)")
             }
             let existing = current[name]
             var memory = definition.memoryReservationMiB ?? definition.memoryLimitMiB

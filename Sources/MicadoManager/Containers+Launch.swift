@@ -8,26 +8,13 @@ extension Containers {
     /// waits until a task runs or the launch timeout says why not.
     public func launch(_ request: LaunchRequest) async throws(MicadoError) -> ContainerView {
         try request.validate()
-        let image = ImageReference.normalized(request.image)
-        do { _ = try await engine.inspectImage(image) } catch where error.code == .notFound {
-            throw .notFound("unknown image '\(request.image)': build it with 'micado build' or load it into the engine first")
-        }
-        if let location = request.location {
-            let known = Set(try await engine.nodes().compactMap { $0.spec.labels?[Label.location] }).union(clouds.locations)
-            guard known.contains(location) else {
-                throw .badRequest("no instance in location '\(location)' (known locations: \(known.sorted().joined(separator: ", ")))")
-            }
-        }
+        let image = try await requireImage(request.image)
+        if let location = request.location { try await requireLocation(location) }
         let records = try await store.containers()
-        if let port = request.port, let holder = records.first(where: { $0.desired == .running && $0.publishedPorts.contains(port.published) }) {
-            throw .conflict("port \(port.published) is already published by \(holder.name); pick another port or quit that container")
+        if let domain = request.domain, request.port == nil {
+            throw .badRequest("-d \(domain) needs -p PORT: the proxy routes the domain to that port")
         }
-        if let domain = request.domain {
-            guard request.port != nil else { throw .badRequest("-d \(domain) needs -p PORT: the proxy routes the domain to that port") }
-            if let holder = records.first(where: { $0.desired == .running && $0.domain?.lowercased() == domain.lowercased() }) {
-                throw .conflict("domain \(domain) is already routed to \(holder.name); quit it first or pick another domain")
-            }
-        }
+        try Self.requireFree(ports: request.port.map { [$0.published] } ?? [], domain: request.domain, among: records)
         let name: ContainerName
         if let given = request.name { name = given } else {
             name = try generatedName(client: request.client, taken: Set(records.map(\.name)))
@@ -47,9 +34,7 @@ extension Containers {
         record.tls = request.tls ?? false
         try await store.insertContainer(
             record, event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)"))
-        if !clouds.isEmpty, try await store.image(image)?.reference == nil {
-            try await instances.distributeImage(image, location: record.location ?? defaultLocation)
-        }
+        try await distributeImage(of: record)
         record = try await ensureService(record)
         await snapshots.invalidate()
         scalerWakeUp.yield()
@@ -57,6 +42,43 @@ extension Containers {
         let view = try await waitUntilRunning(name.rawValue)
         await snapshots.invalidate()  // what the next list shows is at least what this answer says
         return view
+    }
+
+    // The checks a launch and an apply share: what must exist, and what must be free.
+
+    /// The image, normalised (`:latest`), once the manager's engine has it.
+    func requireImage(_ written: String) async throws(MicadoError) -> String {
+        let image = ImageReference.normalized(written)
+        do { _ = try await engine.inspectImage(image) } catch where error.code == .notFound {
+            throw .notFound("unknown image '\(written)': build it with 'micado build' or load it into the engine first")
+        }
+        return image
+    }
+
+    /// A location some node is labelled with, or some cloud serves.
+    func requireLocation(_ location: String) async throws(MicadoError) {
+        let known = Set(try await engine.nodes().compactMap { $0.spec.labels?[Label.location] }).union(clouds.locations)
+        guard known.contains(location) else {
+            throw .badRequest("no instance in location '\(location)' (known locations: \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    /// Host ports and a domain that no running container of `records` holds.
+    static func requireFree(ports: [Int], domain: String?, among records: [ContainerRecord]) throws(MicadoError) {
+        for port in ports {
+            if let holder = records.first(where: { $0.desired == .running && $0.publishedPorts.contains(port) }) {
+                throw .conflict("port \(port) is already published by \(holder.name); pick another port or quit that container")
+            }
+        }
+        if let domain, let holder = records.first(where: { $0.desired == .running && $0.domain?.lowercased() == domain.lowercased() }) {
+            throw .conflict("domain \(domain) is already routed to \(holder.name); quit it first or pick another domain")
+        }
+    }
+
+    /// With clouds, an image not yet in micado's registry goes to the location's instances first.
+    func distributeImage(of record: ContainerRecord) async throws(MicadoError) {
+        guard !clouds.isEmpty, try await store.image(record.image)?.reference == nil else { return }
+        try await instances.distributeImage(record.image, location: record.location ?? defaultLocation)
     }
 
     func generatedName(client: String, taken: Set<String>) throws(MicadoError) -> ContainerName {
