@@ -233,9 +233,20 @@ public struct LocalDriver: CloudDriver {
         guard let first = IPv4(network.firstAddress), let last = IPv4(network.lastAddress) else {
             throw CloudError(.badRequest, "bad address range \(network.firstAddress)-\(network.lastAddress)")
         }
-        for value in first.value...last.value {
+        // Round robin from the address after the last one given, as a cloud's DHCP does: an
+        // address freed a moment ago is not handed out again at once, while the old
+        // namespace's ARP entries and the swarm's memory of that node may still point at it.
+        let marker = stateDirectory + "/.last-address"
+        let previous = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { IPv4($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let count = last.value >= first.value ? last.value - first.value + 1 : 0
+        let start = previous.map { $0.value >= first.value && $0.value < last.value ? $0.value + 1 : first.value } ?? first.value
+        for step in 0..<count {
+            let value = first.value + (start - first.value + step) % count
             let candidate = IPv4(value: value).description
-            if !taken.contains(candidate) { return candidate }
+            if !taken.contains(candidate) {
+                try? candidate.write(toFile: marker, atomically: true, encoding: .utf8)
+                return candidate
+            }
         }
         throw CloudError(.quota, "the local cloud's address range \(network.firstAddress)-\(network.lastAddress) is used up")
     }

@@ -73,7 +73,9 @@ import Testing
         for good in ["busybox:local", "container-web", "10.0.0.1:5000/app:latest", "a/b/c", "app@" + digest, "my_app.v2", "localhost/x:V1", "Registry.example:443/team/app"] {
             try ImageReference.validate(good)
         }
-        for bad in ["x/../busybox:local", "./busybox", "a//b", "/a", "a/", "-a", "a/.hidden", "a/b-:tag", "s/nePxkg/5L:fn9SN0@kuXs", "Busybox", "app@sha256:abc", "a:b:c"] {
+        for bad in ["x/../busybox:local", "./busybox", "a//b", "/a", "a/", "-a", "a/.hidden", "a/b-:tag", "s/nePxkg/5L:fn9SN0@kuXs", "Busybox", "app@sha256:abc", "a:b:c",
+                    // domain labels neither start nor end with a dash (the engine: "invalid reference format")
+                    "reg.0QN-.example:5000/app", "-reg.example/app", "reg-:5000/app"] {
             #expect(throws: MicadoError.self, "\(bad)") { try ImageReference.validate(bad) }
         }
     }
