@@ -103,8 +103,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            exclude: ["Dashboard"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedDashboard"]
         ),
+        // Builds the dashboard's files (and Debian's Chart.js) into the manager's code.
+        .plugin(name: "EmbedDashboard", capability: .buildTool()),
         // The CLI and `micado manager`.
         .executableTarget(
             name: "micado",

@@ -13,6 +13,9 @@
 #   python3-pip     pip, for moto and schemathesis (Debian packages neither)
 #   moto[server]    from PyPI: moto_server, the EC2 API the ec2 driver's tests run against on 127.0.0.1
 #   schemathesis    from PyPI: the API fuzzed against openapi.yaml on a live manager (scripts/fuzz-api.sh)
+#   libjs-chart.js  Chart.js, built into the binary for the dashboard's charts (no CDN)
+#   chromium        the browser the dashboard's tests drive
+#   playwright      from PyPI: drives Debian's chromium (its own browser download is not used)
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -27,7 +30,9 @@ command -v caddy >/dev/null || need+=(caddy)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v cloud-init >/dev/null || need+=(cloud-init)
-{ command -v moto_server >/dev/null && command -v schemathesis >/dev/null; } || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+[ -f /usr/share/javascript/chart.js/chart.min.js ] || need+=(libjs-chart.js)
+command -v chromium >/dev/null || need+=(chromium)
+{ command -v moto_server >/dev/null && command -v schemathesis >/dev/null && python3 -c 'import playwright' 2>/dev/null; } || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -44,6 +49,11 @@ if ! command -v schemathesis >/dev/null; then
   echo "installing: schemathesis (PyPI)" >&2
   python3 -m pip install -q 'schemathesis>=4,<5' 2>/dev/null || python3 -m pip install -q --break-system-packages 'schemathesis>=4,<5'
   command -v schemathesis >/dev/null || { echo "schemathesis is not on PATH after pip install" >&2; exit 1; }
+fi
+if ! python3 -c 'import playwright' 2>/dev/null; then
+  echo "installing: playwright (PyPI)" >&2
+  python3 -m pip install -q 'playwright>=1.40,<2' 2>/dev/null || python3 -m pip install -q --break-system-packages 'playwright>=1.40,<2'
+  python3 -c 'import playwright' || { echo "playwright is not importable after pip install" >&2; exit 1; }
 fi
 # Debian's docker.io enables a system dockerd; micado never uses it and starts its own.
 command -v swift >/dev/null || [ -x /opt/swift/usr/bin/swift ] || { echo "Swift 6 is needed (swift.org); not found" >&2; exit 1; }

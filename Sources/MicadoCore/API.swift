@@ -261,6 +261,20 @@ public struct EventView: Codable, Sendable, Equatable {
     }
 }
 
+/// One usage sample of a container (the average over its replicas), as the monitor recorded it.
+public struct UsageSampleView: Codable, Sendable, Equatable {
+    public var time: Date
+    /// Percent of one CPU.
+    public var cpuPercent: Double
+    public var memoryMiB: Double
+
+    public init(time: Date, cpuPercent: Double, memoryMiB: Double) {
+        self.time = time
+        self.cpuPercent = cpuPercent
+        self.memoryMiB = memoryMiB
+    }
+}
+
 /// An image micado built or knows, with its recorded critical memory usage.
 public struct ImageView: Codable, Sendable, Equatable {
     public var name: String

@@ -30,6 +30,9 @@ public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let conflict = Code(rawValue: "conflict")
         /// The API token is missing or wrong.
         public static let unauthorized = Code(rawValue: "unauthorized")
+        /// Authenticated, but the request may not do this: a page's state change without its
+        /// session's CSRF token, or a WebSocket opened from another origin (HTTP 403).
+        public static let forbidden = Code(rawValue: "forbidden")
         /// No cloud is configured for an operation that needs one.
         public static let noCloud = Code(rawValue: "no_cloud")
         /// The Docker engine answered with an error or could not be reached.

@@ -102,6 +102,14 @@ extension Containers {
         try await view(of: try record(named: name))
     }
 
+    /// The monitor's newest `limit` samples of a container, oldest first (the dashboard's chart).
+    public func usage(named name: String, limit: Int) async throws(MicadoError) -> [UsageSampleView] {
+        let record = try await record(named: name)
+        return try await store.usageHistory(container: record.name, limit: limit).map {
+            UsageSampleView(time: $0.time, cpuPercent: $0.cpuPercent, memoryMiB: $0.memoryMiB)
+        }
+    }
+
     func record(named name: String) async throws(MicadoError) -> ContainerRecord {
         guard let record = try await store.container(name) else {
             throw .notFound("no container named \(Text.escaped(String(name.prefix(128)))); see 'micado list -c -a'")

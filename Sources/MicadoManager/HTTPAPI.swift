@@ -16,7 +16,8 @@ import NIOHTTP1
 /// `{"error":{"code","message"}}` with a status that matches the code.
 public enum HTTPAPI {
     /// `spool` is the folder where uploads are received (see `SpooledUpload`).
-    public static func router(orchestrator: Orchestrator, token: String, spool: String, logger: Logger) -> Router<BasicRequestContext> {
+    /// `sessions` are the dashboard's logins, shared with `webSocketRouter`.
+    public static func router(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, spool: String, logger: Logger) -> Router<BasicRequestContext> {
         let limits = orchestrator.configuration.limits
         @Sendable func decode<T: Decodable & SendableMetatype>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
             try await HTTPAPI.decode(type, request, limit: limits.jsonBodyBytes)
@@ -40,7 +41,29 @@ public enum HTTPAPI {
         router.get("/v1/health") { _, _ in
             try json(HealthView(status: "ok", version: MicadoVersion.current, engineAPIVersion: orchestrator.engine.apiVersion.description, pid: getpid()))
         }
-        let api = router.group("/v1").add(middleware: BearerAuthMiddleware(token: token))
+        // The dashboard: its page and assets need no token; all it shows comes from the API.
+        Dashboard.addRoutes(to: router)
+        // Logging in: the token, once, for a session cookie (see DashboardSessions).
+        router.post("/v1/session") { request, context in
+            let login = try await decode(LoginRequest.self, request, context)
+            let session = try sessions.open(token: login.token)
+            var response = try json(SessionView(authenticatedBy: "session", csrf: session.csrf), status: .created)
+            response.headers[.setCookie] = DashboardSessions.cookie(session.id)
+            return response
+        }
+        let api = router.group("/v1").add(middleware: APIAuthMiddleware(token: token, sessions: sessions))
+        api.get("/session") { request, _ in
+            guard request.headers[.authorization] == nil, let id = DashboardSessions.sessionID(of: request), let csrf = sessions.csrf(of: id) else {
+                return try json(SessionView(authenticatedBy: "token", csrf: nil))
+            }
+            return try json(SessionView(authenticatedBy: "session", csrf: csrf))
+        }
+        api.delete("/session") { request, _ in
+            if let id = DashboardSessions.sessionID(of: request) { sessions.close(id) }
+            var response = Response(status: .noContent)
+            response.headers[.setCookie] = DashboardSessions.clearingCookie
+            return response
+        }
 
         api.get("/containers") { request, _ in
             try json(try await orchestrator.containers.list(all: try queryBool(request, "all") ?? false))
@@ -71,6 +94,10 @@ public enum HTTPAPI {
         api.delete("/containers/{name}") { _, context in
             try await orchestrator.containers.remove(try context.pathParameter("name"))
             return Response(status: .noContent)
+        }
+        api.get("/containers/{name}/usage") { request, context in
+            let limit = try queryInt(request, "limit", 1...10_000) ?? 120
+            return try json(try await orchestrator.containers.usage(named: try context.pathParameter("name"), limit: limit))
         }
         api.get("/containers/{name}/logs") { request, context in
             let tail = try queryInt(request, "tail", 0...1_000_000)
@@ -153,17 +180,30 @@ public enum HTTPAPI {
         }
         api.get("/events") { request, _ in
             let limit = try queryInt(request, "limit", 1...10_000) ?? 100
-            return try json(try await orchestrator.events(subject: try query(request, "subject"), limit: limit))
+            let after = try queryInt(request, "after", 0...Int.max).map(Int64.init)
+            return try json(try await orchestrator.events(subject: try query(request, "subject"), after: after, limit: limit))
+        }
+        // Reached when the WebSocket router declined the upgrade: answers why, as JSON.
+        api.get("/events/live") { request, _ -> Response in
+            _ = try EventsLive.Options(request)
+            throw MicadoError.badRequest("\(request.uri.path) streams over a WebSocket: send an upgrade request, as the dashboard does")
         }
         return router
     }
 
     /// The routes that upgrade to a WebSocket, checked before the upgrade with the same
     /// token; a refused upgrade falls through to `router`, which answers with the reason.
-    public static func webSocketRouter(orchestrator: Orchestrator, token: String, logger: Logger) -> Router<BasicWebSocketRequestContext> {
+    public static func webSocketRouter(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, logger: Logger) -> Router<BasicWebSocketRequestContext> {
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
-        let api = router.group("/v1").add(middleware: BearerAuthMiddleware(token: token))
+        let api = router.group("/v1").add(middleware: APIAuthMiddleware(token: token, sessions: sessions))
+        api.ws("/events/live") { request, _ in
+            _ = try EventsLive.Options(request)
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            let options = try EventsLive.Options(context.request)
+            await EventsLive(orchestrator: orchestrator, options: options).run(inbound: inbound, outbound: outbound)
+        }
         api.ws("/containers/{name}\(ExecStream.path)") { request, context in
             try await checkExecStream(request, name: try context.pathParameter("name"), orchestrator)
             return .upgrade([:])
@@ -179,6 +219,17 @@ public enum HTTPAPI {
     static func checkExecStream(_ request: Request, name: String, _ orchestrator: Orchestrator) async throws {
         _ = try ExecStreamOptions(request.uri.queryParameters)
         _ = try await orchestrator.containers.runningTask(of: name)
+    }
+
+    struct LoginRequest: Codable {
+        var token: String
+    }
+
+    struct SessionView: Codable {
+        /// `session` (the dashboard's cookie) or `token` (a bearer token).
+        var authenticatedBy: String
+        /// What the page sends as `X-CSRF-Token` with each change; none for a bearer token.
+        var csrf: String?
     }
 
     struct LogLineView: Codable {
@@ -281,6 +332,7 @@ extension MicadoError.Code {
         case .cloudAuth: .badGateway
         case .alreadyExists, .conflict: .conflict
         case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
         case .tooLarge: .contentTooLarge
         case .busy: .serviceUnavailable
         // No cloud: a state of this manager, not a flaw of the request.
@@ -328,31 +380,6 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     static func response(_ error: MicadoError, status: HTTPResponse.Status? = nil) -> Response {
         let data = (try? WireFormat.encoder().encode(ErrorBody(error))) ?? Data()
         return Response(status: status ?? error.code.httpStatus, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// Checks `Authorization: Bearer <token>` in constant time.
-struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: [UInt8]
-
-    init(token: String) { self.token = Array(token.utf8) }
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let header = request.headers[.authorization] ?? ""
-        let given = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
-        guard Self.constantTimeEqual(given, token) else {
-            throw MicadoError(.unauthorized, "missing or wrong API token; the CLI reads it from the micado home's token file")
-        }
-        return try await next(request, context)
-    }
-
-    /// Compares without an early exit, so timing does not reveal how much of a guess matched.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        for i in 0..<max(a.count, b.count) {
-            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
-        }
-        return difference == 0 && !b.isEmpty
     }
 }
 

@@ -68,7 +68,8 @@ public struct ManagerDaemon {
             await orchestrator.note(
                 "manager.start", managerID,
                 "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))")
-            let router = HTTPAPI.router(orchestrator: orchestrator, token: token, spool: home.spoolDirectory, logger: logger)
+            let sessions = DashboardSessions(token: token)
+            let router = HTTPAPI.router(orchestrator: orchestrator, token: token, sessions: sessions, spool: home.spoolDirectory, logger: logger)
             var services: [any Service] = [
                 orchestrator.reconciler, orchestrator.scaler, ProxyController(routes: orchestrator.routes, home: home), orchestrator.monitor, orchestrator.autoscaler,
             ]
@@ -78,7 +79,7 @@ public struct ManagerDaemon {
             // A connection must send its first request head within this (then Hummingbird's idle timeout holds).
             let headDeadline = TimeAmount.seconds(Int64(min(configuration.limits.idleSeconds, 10)))
             let idleTimeout = TimeAmount.seconds(Int64(configuration.limits.idleSeconds))
-            let webSocketResponder = HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, logger: logger).buildResponder()
+            let webSocketResponder = HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, sessions: sessions, logger: logger).buildResponder()
             let app = Application(
                 router: router,
                 server: HTTPServerBuilder { [webSocketResponder, idleTimeout] responder in

@@ -11,8 +11,13 @@ info:
     way in.
 
     * Every route under `/v1` needs `Authorization: Bearer <token>` (the token is in the micado
-      home's `token` file), except `GET /v1/health`. `GET /metrics` and `GET /openapi.yaml`
-      need no token either.
+      home's `token` file), except `GET /v1/health` and `POST /v1/session`. `GET /metrics`,
+      `GET /openapi.yaml` and the dashboard (`/`, `/assets/…`) need no token either.
+    * The dashboard logs in with `POST /v1/session` and is then authenticated by its session
+      cookie (`micado_session`: HttpOnly, SameSite=Strict). With the cookie alone, a request
+      that changes state also needs the session's CSRF token in `X-CSRF-Token`, and a request
+      with an `Origin` header must come from the manager's own origin; otherwise 403
+      (`forbidden`).
     * JSON answers are written with sorted keys; dates are RFC 3339 / ISO 8601 strings with
       milliseconds (`2026-01-02T03:04:05.678Z`). Optional fields are left out when they have
       no value (never `null`).
@@ -27,13 +32,108 @@ servers:
     description: The manager (its address and port are in the micado home's config.yaml).
 security:
   - bearerAuth: []
+  - sessionCookie: []
 tags:
   - name: containers
   - name: applications
   - name: instances
   - name: images
   - name: manager
+  - name: dashboard
 paths:
+  /:
+    get:
+      operationId: dashboardPage
+      tags: [dashboard]
+      summary: The dashboard's page (it asks for the token once, then uses a session).
+      security: []
+      responses:
+        '200':
+          description: The page, with a strict Content-Security-Policy.
+          content:
+            text/html:
+              schema:
+                type: string
+  /assets/{file}:
+    get:
+      operationId: dashboardAsset
+      tags: [dashboard]
+      summary: A file of the dashboard (its script, style sheet, Chart.js), embedded in the binary.
+      security: []
+      parameters:
+        - name: file
+          in: path
+          required: true
+          schema:
+            type: string
+            maxLength: 64
+      responses:
+        '200':
+          description: The file.
+          content:
+            text/javascript:
+              schema:
+                type: string
+            text/css:
+              schema:
+                type: string
+            text/html:
+              schema:
+                type: string
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '404': {$ref: '#/components/responses/NotFound'}
+  /v1/session:
+    post:
+      operationId: logIn
+      tags: [dashboard]
+      summary: Log the dashboard in. The token, once, becomes a session cookie.
+      description: |
+        Answers with `Set-Cookie: micado_session=…; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200`
+        and the session's CSRF token, which the page sends as `X-CSRF-Token` with every change.
+        Sessions live in the manager's memory (at most 256, 12 hours each).
+      security: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/LoginRequest'
+      responses:
+        '201':
+          description: Logged in.
+          headers:
+            Set-Cookie:
+              description: The session cookie.
+              schema:
+                type: string
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/SessionView'
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+    get:
+      operationId: currentSession
+      tags: [dashboard]
+      summary: How this request is authenticated, and the session's CSRF token (the page asks on load).
+      responses:
+        '200':
+          description: Authenticated by a session (with its CSRF token) or by the bearer token.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/SessionView'
+        '401': {$ref: '#/components/responses/Unauthorized'}
+    delete:
+      operationId: logOut
+      tags: [dashboard]
+      summary: End the dashboard's session (a no-op with a bearer token).
+      responses:
+        '204':
+          description: The session is over; the cookie is cleared.
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
   /openapi.yaml:
     get:
       operationId: openapiDocument
@@ -145,6 +245,7 @@ paths:
                 name: $response.body#/name
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '413': {$ref: '#/components/responses/TooLarge'}
@@ -181,6 +282,7 @@ paths:
           description: Removed.
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '500': {$ref: '#/components/responses/InternalError'}
@@ -220,6 +322,7 @@ paths:
           description: Quit and removed (when `remove` is true).
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '413': {$ref: '#/components/responses/TooLarge'}
@@ -258,6 +361,36 @@ paths:
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
         '504': {$ref: '#/components/responses/GatewayTimeout'}
+  /v1/containers/{name}/usage:
+    parameters:
+      - $ref: '#/components/parameters/ContainerNamePath'
+    get:
+      operationId: containerUsage
+      tags: [containers]
+      summary: The usage monitor's samples of the container (the dashboard's chart).
+      parameters:
+        - name: limit
+          in: query
+          required: false
+          description: The newest this many samples, 1 to 10000 (120 when absent).
+          schema:
+            type: integer
+            minimum: 1
+            maximum: 10000
+            default: 120
+      responses:
+        '200':
+          description: Samples, oldest first (one per monitor pass; replicas averaged).
+          content:
+            application/json:
+              schema:
+                type: array
+                items:
+                  $ref: '#/components/schemas/UsageSampleView'
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '404': {$ref: '#/components/responses/NotFound'}
+        '500': {$ref: '#/components/responses/InternalError'}
   /v1/containers/{name}/exec:
     parameters:
       - $ref: '#/components/parameters/ContainerNamePath'
@@ -280,6 +413,7 @@ paths:
                 $ref: '#/components/schemas/ExecResult'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '413': {$ref: '#/components/responses/TooLarge'}
@@ -448,6 +582,7 @@ paths:
           description: Written.
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '413': {$ref: '#/components/responses/TooLarge'}
@@ -545,6 +680,7 @@ paths:
                 name: $response.body#/application
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '413': {$ref: '#/components/responses/TooLarge'}
@@ -570,6 +706,7 @@ paths:
           description: Removed.
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
@@ -622,6 +759,7 @@ paths:
                 tag: $response.body#/tag
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '413': {$ref: '#/components/responses/TooLarge'}
@@ -654,6 +792,7 @@ paths:
                   type: string
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '500': {$ref: '#/components/responses/InternalError'}
@@ -781,6 +920,7 @@ paths:
                 name: $response.body#/name
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '413': {$ref: '#/components/responses/TooLarge'}
@@ -808,6 +948,7 @@ paths:
           description: Removed from micado's registry, the manager's engine and the records.
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '500': {$ref: '#/components/responses/InternalError'}
@@ -855,9 +996,17 @@ paths:
             minimum: 1
             maximum: 10000
             default: 100
+        - name: after
+          in: query
+          required: false
+          description: Only events with a greater id; then the oldest `limit` of them (what a reader has not seen).
+          schema:
+            type: integer
+            format: int64
+            minimum: 0
       responses:
         '200':
-          description: The events.
+          description: The events, oldest first.
           content:
             application/json:
               schema:
@@ -867,12 +1016,55 @@ paths:
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
         '500': {$ref: '#/components/responses/InternalError'}
+  /v1/events/live:
+    get:
+      operationId: liveEvents
+      tags: [manager, dashboard]
+      summary: The event log as it grows, over a WebSocket (the dashboard's live view).
+      description: |
+        **A WebSocket endpoint.** Send an HTTP/1.1 WebSocket upgrade request with the bearer token
+        or the dashboard's session cookie (from another `Origin`: 403). Each text message is a JSON
+        array of `EventView`, oldest first: first the events after `after` (or the newest `backlog`,
+        possibly none), then each new batch within a second of its record. Reconnect with the last
+        id seen to miss nothing. A plain GET without an upgrade answers 400 once the query is valid.
+      parameters:
+        - name: after
+          in: query
+          required: false
+          schema:
+            type: integer
+            format: int64
+            minimum: 0
+        - name: backlog
+          in: query
+          required: false
+          description: Without `after`, how many recent events to send first (0 to 1000; 50 when absent).
+          schema:
+            type: integer
+            minimum: 0
+            maximum: 1000
+        - name: subject
+          in: query
+          required: false
+          schema:
+            type: string
+      responses:
+        '101':
+          description: Switched to the WebSocket protocol.
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
 components:
   securitySchemes:
     bearerAuth:
       type: http
       scheme: bearer
       description: The API token from the micado home's `token` file.
+    sessionCookie:
+      type: apiKey
+      in: cookie
+      name: micado_session
+      description: The dashboard's session, from `POST /v1/session`.
   parameters:
     ContainerNamePath:
       name: name
@@ -938,6 +1130,12 @@ components:
         application/json:
           schema:
             $ref: '#/components/schemas/ErrorBody'
+    Forbidden:
+      description: A session-authenticated change without the session's `X-CSRF-Token`, or from another origin (code `forbidden`).
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/ErrorBody'
     InternalError:
       description: An unexpected error (code `internal`); details are in the manager's log.
       content:
@@ -973,7 +1171,7 @@ components:
           description: |
             A stable identifier clients may match on (codes are added, never renamed). Known codes
             and their statuses: `bad_request`, `configuration`, `cloud_bad_request` (400);
-            `unauthorized` (401); `not_found` (404); `already_exists`, `conflict` (409);
+            `unauthorized` (401); `forbidden` (403); `not_found` (404); `already_exists`, `conflict` (409);
             `too_large` (413); `build_failed` (422); `no_cloud` (409); `method_not_allowed` (405); `cloud_quota` (429);
             `engine_error`, `cloud_auth` (502); `busy`, `cloud_capacity`, `cloud_transient` (503);
             `timeout` (504); `internal` (500).
@@ -1526,6 +1724,35 @@ components:
           description: Where it is in micado's registry.
         digest:
           type: string
+    LoginRequest:
+      type: object
+      required: [token]
+      properties:
+        token:
+          type: string
+          description: The API token.
+    SessionView:
+      type: object
+      required: [authenticatedBy]
+      properties:
+        authenticatedBy:
+          type: string
+          enum: [session, token]
+        csrf:
+          type: string
+          description: The session's CSRF token (absent for a bearer token).
+    UsageSampleView:
+      type: object
+      required: [time, cpuPercent, memoryMiB]
+      properties:
+        time:
+          type: string
+          format: date-time
+        cpuPercent:
+          type: number
+          description: Percent of one CPU.
+        memoryMiB:
+          type: number
     EventView:
       type: object
       required: [id, time, kind, subject, message]

@@ -440,12 +440,14 @@ public final class Store: Sendable {
         }
     }
 
-    /// The newest `limit` events (optionally about one subject), oldest first.
-    public func events(subject: String? = nil, limit: Int = 100) async throws(MicadoError) -> [EventRecord] {
+    /// The newest `limit` events (optionally about one subject), oldest first; with `after`,
+    /// the oldest `limit` of those newer than that id (what a live view has not seen yet).
+    public func events(subject: String? = nil, after: Int64? = nil, limit: Int = 100) async throws(MicadoError) -> [EventRecord] {
         try await read { db in
-            var request = EventRecord.order(Column("id").desc).limit(limit)
+            var request = EventRecord.all()
             if let subject { request = request.filter(Column("subject") == subject) }
-            return try request.fetchAll(db).reversed()
+            if let after { return try request.filter(Column("id") > after).order(Column("id")).limit(limit).fetchAll(db) }
+            return try request.order(Column("id").desc).limit(limit).fetchAll(db).reversed()
         }
     }
 }

@@ -23,6 +23,9 @@ struct APIContractTests {
         #expect(APIContract.methods(of: "/v1/applications/shop") == ["DELETE"])
         #expect(APIContract.methods(of: "/v1/nothing") == nil)
         #expect(APIContract.methods(of: "/v1/containers//quit") == nil)
-        #expect(APIContract.routes.reduce(0) { $0 + $1.methods.count } == 29, "every operation of HTTPAPI.swift, and GET /openapi.yaml")
+        #expect(APIContract.methods(of: "/v1/session") == ["POST", "GET", "DELETE"])
+        #expect(APIContract.methods(of: "/") == ["GET"])
+        #expect(APIContract.methods(of: "/assets/app.js") == ["GET"])
+        #expect(APIContract.routes.reduce(0) { $0 + $1.methods.count } == 36, "every operation of HTTPAPI.swift and Dashboard.swift, and GET /openapi.yaml")
     }
 }

@@ -25,7 +25,7 @@ import Testing
         let engine = EngineClient(
             endpoint: .init(transport: .unix(path: "/nonexistent/docker.sock")), http: Self.http, assumingAPIVersion: .oldestSupported, logger: logger)
         let orchestrator = Orchestrator(configuration: configuration, store: store, engine: engine, managerID: "mtest", logger: logger)
-        return Application(router: HTTPAPI.router(orchestrator: orchestrator, token: token, spool: spool, logger: logger))
+        return Application(router: HTTPAPI.router(orchestrator: orchestrator, token: token, sessions: DashboardSessions(token: token), spool: spool, logger: logger))
     }
 
     static func error(_ buffer: ByteBuffer) throws -> MicadoError {

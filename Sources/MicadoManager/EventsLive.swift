@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import MicadoCore
+import NIOCore
+
+/// `GET /v1/events/live`: the event log as it grows, over a WebSocket. Each text message is
+/// a JSON array of events (oldest first) the client has not seen: first those after
+/// `after` (or the newest `backlog`), then each new batch within a second of its record.
+/// The store is the one source: a client that reconnects with the last id it saw misses
+/// nothing, and a manager that restarts loses nothing.
+struct EventsLive {
+    static let path = "/events/live"
+    static let pollInterval: Duration = .seconds(1)
+    static let batchLimit = 500
+
+    struct Options {
+        var after: Int64?
+        var subject: String?
+        var backlog: Int
+
+        init(_ request: Request) throws {
+            after = try HTTPAPI.queryInt(request, "after", 0...Int.max).map(Int64.init)
+            subject = try HTTPAPI.query(request, "subject")
+            backlog = try HTTPAPI.queryInt(request, "backlog", 0...1_000) ?? 50
+        }
+    }
+
+    let orchestrator: Orchestrator
+    let options: Options
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        await withTaskGroup(of: Void.self) { group in
+            // The client's side: messages are not expected; its close ends the stream.
+            group.addTask {
+                do { for try await _ in inbound.messages(maxSize: 4096) {} } catch {}
+            }
+            group.addTask { await send(to: outbound) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func send(to outbound: WebSocketOutboundWriter) async {
+        var seen: Int64
+        if let after = options.after {
+            seen = after
+        } else {
+            let backlog = options.backlog == 0 ? [] : ((try? await orchestrator.events(subject: options.subject, limit: options.backlog)) ?? [])
+            guard await write(backlog, to: outbound) else { return }
+            if let newest = backlog.last {
+                seen = newest.id
+            } else {
+                seen = (try? await orchestrator.events(subject: nil, limit: 1))?.last?.id ?? 0
+            }
+        }
+        while !Task.isCancelled {
+            if let batch = try? await orchestrator.events(subject: options.subject, after: seen, limit: Self.batchLimit), let newest = batch.last {
+                guard await write(batch, to: outbound) else { return }
+                seen = newest.id
+                if batch.count == Self.batchLimit { continue }
+            }
+            do { try await Task.sleep(for: Self.pollInterval) } catch { return }
+        }
+    }
+
+    /// Sends one batch (an empty first batch too: the client then knows it is live).
+    func write(_ events: [EventView], to outbound: WebSocketOutboundWriter) async -> Bool {
+        guard let data = try? WireFormat.encoder().encode(events), let text = String(data: data, encoding: .utf8) else { return false }
+        return (try? await outbound.write(.text(text))) != nil
+    }
+}
