@@ -23,7 +23,7 @@ struct DashboardBrowserTests {
                 "MICADO_URL": "http://127.0.0.1:\(f.port)", "MICADO_TOKEN": token, "MICADO_OUTPUT": output, "MICADO_IMAGE": "busybox:local",
             ]) { _, b in b }
             // Its own process group (setsid), so Playwright's driver and chromium go with it.
-            let browser = try ChildProcess.start("/usr/bin/setsid", ["/usr/bin/python3", Self.script], environment: environment, output: log)
+            let browser = try ChildProcess.start("/usr/bin/setsid", ["python3", Self.script], environment: environment, output: log)
             defer { kill(-browser.pid, SIGKILL) }
             var status: Int32?
             let deadline = ContinuousClock.now + .seconds(900)

@@ -46,7 +46,7 @@ function el(tag, attributes = {}, ...children) {
     else if (key === 'class') node.className = value;
     else node.setAttribute(key, value === true ? '' : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -278,12 +278,12 @@ async function instancesPage() {
       el('form', { class: 'toolbar', onsubmit: stop }, el('label', { for: 'stop-tag' }, 'Stop by tag', tagInput), el('button', { type: 'submit', class: 'danger' }, 'Stop'))),
     message,
     table('Instances', [
-      { title: 'ID' }, { title: 'Hostname' }, { title: 'Cloud' }, { title: 'Location' }, { title: 'Role' }, { title: 'State' }, { title: 'Age' },
+      { title: 'ID' }, { title: 'Hostname' }, { title: 'Cloud' }, { title: 'Location' }, { title: 'Role' }, { title: 'State' }, { title: 'Why' }, { title: 'Age' },
       { title: 'Flavour' }, { title: 'Tag' }, { title: 'Containers', num: true }, { title: 'Memory reserved / total', num: true }, { title: 'Price per hour', num: true },
     ], page.map((i) => el('tr', {},
       el('td', {}, el('a', { href: `#/events?subject=${encodeURIComponent(i.id)}`, title: 'its lifecycle' }, i.id)),
       el('td', {}, i.hostname), el('td', {}, i.cloud), el('td', {}, i.location ?? '–'), el('td', {}, i.role),
-      el('td', { class: `state-${i.state}` }, i.reason ? `${i.state} (${i.reason})` : i.state),
+      stateCell(i.state), el('td', { class: 'reason' }, i.reason ?? '–'),
       el('td', {}, age(i.createdAt)), el('td', {}, i.flavour ?? '–'), el('td', {}, i.tag ?? '–'), el('td', { class: 'num' }, String(i.containers)),
       el('td', { class: 'num' }, `${i.memoryReservedMiB} / ${i.memoryTotalMiB ?? '–'} MiB`), el('td', { class: 'num' }, money(i.pricePerHour))))),
     pager('instances', shown.length, render),
