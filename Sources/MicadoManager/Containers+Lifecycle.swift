@@ -109,12 +109,15 @@ extension Containers {
     /// streamed to the engine as a one-file archive.
     public func writeFile(_ name: String, path: String, contents: some TarSource, mode: Int = 0o644) async throws(MicadoError) {
         try Self.validateContainerPath(path)
-        guard !path.hasSuffix("/"), let slash = path.lastIndex(of: "/") else {
+        // Split on the byte '/', not on characters: "/" followed by a combining mark or an
+        // emoji modifier is one Character that is not "/".
+        let bytes = Array(path.utf8)
+        guard bytes.last != 0x2F, let slash = bytes.lastIndex(of: 0x2F) else {
             throw .badRequest("give the destination file's full path, not a folder: \(Text.escaped(path))")
         }
         guard (0...0o7777).contains(mode) else { throw .badRequest("invalid mode \(String(mode, radix: 8)): give an octal mode up to 7777") }
-        let folder = slash == path.startIndex ? "/" : String(path[..<slash])
-        let file = String(path[path.index(after: slash)...])
+        let folder = slash == 0 ? "/" : String(decoding: bytes[..<slash], as: UTF8.self)
+        let file = String(decoding: bytes[(slash + 1)...], as: UTF8.self)
         let (engine, containerID) = try await runningTask(of: name)
         // A folder at the destination would be replaced by the file, with all it holds.
         if try await engine.isFolder(container: containerID, path: path) == true {

@@ -41,7 +41,8 @@ enum Dashboard {
 
     static func addRoutes(to router: Router<BasicRequestContext>) {
         router.get("/") { _, _ in try response("index.html") }
-        router.get("/assets/{file}") { _, context in try response(try context.pathParameter("file")) }
+        // Only a name it holds is served; any other text is a 404, whatever it contains.
+        router.get("/assets/{file}") { _, context in try response(try context.parameters.require("file")) }
     }
 
     static func response(_ name: String) throws -> Response {

@@ -41,12 +41,18 @@ struct EventsLive {
         }
     }
 
+    /// The events after `after`, or the newest `backlog`.
+    func firstBatch() async throws(MicadoError) -> [EventView] {
+        if let after = options.after { return try await orchestrator.events(subject: options.subject, after: after, limit: Self.batchLimit) }
+        return options.backlog == 0 ? [] : try await orchestrator.events(subject: options.subject, limit: options.backlog)
+    }
+
     func send(to outbound: WebSocketOutboundWriter) async {
         var seen: Int64
         if let after = options.after {
             seen = after
         } else {
-            let backlog = options.backlog == 0 ? [] : ((try? await orchestrator.events(subject: options.subject, limit: options.backlog)) ?? [])
+            let backlog = (try? await firstBatch()) ?? []
             guard await write(backlog, to: outbound) else { return }
             if let newest = backlog.last {
                 seen = newest.id

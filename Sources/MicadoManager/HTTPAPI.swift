@@ -183,10 +183,10 @@ public enum HTTPAPI {
             let after = try queryInt(request, "after", 0...Int.max).map(Int64.init)
             return try json(try await orchestrator.events(subject: try query(request, "subject"), after: after, limit: limit))
         }
-        // Reached when the WebSocket router declined the upgrade: answers why, as JSON.
-        api.get("/events/live") { request, _ -> Response in
-            _ = try EventsLive.Options(request)
-            throw MicadoError.badRequest("\(request.uri.path) streams over a WebSocket: send an upgrade request, as the dashboard does")
+        // Without an upgrade: the first batch the WebSocket would send, once, as JSON (a poll
+        // for clients without WebSockets).
+        api.get("/events/live") { request, _ in
+            try json(try await EventsLive(orchestrator: orchestrator, options: try EventsLive.Options(request)).firstBatch())
         }
         return router
     }

@@ -66,7 +66,7 @@ paths:
           required: true
           schema:
             type: string
-            maxLength: 64
+            pattern: '^[A-Za-z0-9._-]{1,64}$'
       responses:
         '200':
           description: The file.
@@ -1026,7 +1026,8 @@ paths:
         or the dashboard's session cookie (from another `Origin`: 403). Each text message is a JSON
         array of `EventView`, oldest first: first the events after `after` (or the newest `backlog`,
         possibly none), then each new batch within a second of its record. Reconnect with the last
-        id seen to miss nothing. A plain GET without an upgrade answers 400 once the query is valid.
+        id seen to miss nothing. A plain GET without an upgrade answers once with that first batch
+        as JSON (a poll for clients without WebSockets).
       parameters:
         - name: after
           in: query
@@ -1051,6 +1052,15 @@ paths:
       responses:
         '101':
           description: Switched to the WebSocket protocol.
+        '200':
+          description: Without an upgrade, the first batch, once.
+          content:
+            application/json:
+              schema:
+                type: array
+                items:
+                  $ref: '#/components/schemas/EventView'
+        '500': {$ref: '#/components/responses/InternalError'}
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
         '403': {$ref: '#/components/responses/Forbidden'}

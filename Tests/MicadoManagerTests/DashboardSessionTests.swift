@@ -147,10 +147,23 @@ import Testing
             try await client.execute(uri: "/v1/events/live?after=x", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
                 #expect(response.status == .badRequest)
             }
-            try await client.execute(uri: "/v1/events/live", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
-                #expect(response.status == .badRequest)
-                let error = try HTTPAPITests.error(response.body)
-                #expect(error.message.contains("WebSocket"))
+            // Without an upgrade, the first batch once.
+            try await client.execute(uri: "/v1/events/live?after=3", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                #expect(response.status == .ok)
+                let events = try WireFormat.decoder().decode([EventView].self, from: Data(response.body.readableBytesView))
+                #expect(events.map(\.message) == ["m4", "m5"])
+            }
+            try await client.execute(uri: "/v1/events/live?backlog=1&subject=s0", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+                let events = try WireFormat.decoder().decode([EventView].self, from: Data(response.body.readableBytesView))
+                #expect(events.map(\.message) == ["m4"])
+            }
+            // A path the browser would never ask for: 404, whatever it holds.
+            try await client.execute(uri: "/assets/%19app.js", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+            // A file path splits on the byte '/', even before an emoji modifier: the request goes on (to the missing container).
+            try await client.execute(uri: "/v1/containers/container-x/files?path=/%F0%9F%8F%BBx", method: .put, headers: [.authorization: "Bearer \(Self.token)"], body: ByteBuffer(string: "x")) { response in
+                #expect(response.status == .notFound)
             }
         }
     }
