@@ -6,6 +6,7 @@
 # user data micado sent). Everything is stopped by pid at the end.
 #
 #   scripts/bench.sh [--no-clouds|--ec2] VERB [options…]
+#   scripts/bench.sh --no-clouds dashboard [--containers N --instances N --trials N]   (the page in chromium)
 #   BIN=path/to/micado picks a build; ENGINE_MEM_MIB sets the engine's generic memory (2048)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,4 +59,10 @@ YAML
 "$BIN" manager >"$WORK/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
+if [ "$1" = dashboard ]; then
+  # The page in Debian's chromium (Playwright): scripts/bench-dashboard.py; the token through its environment.
+  shift
+  MICADO_URL="http://127.0.0.1:$PORT" MICADO_TOKEN=$(cat "$MICADO_HOME/token") python3 "$ROOT/scripts/bench-dashboard.py" "$@"
+  exit
+fi
 "$BIN" bench "$@" || { "$BIN" events --limit 30; [ -n "$EC2" ] && tail -20 "$WORK/stand-in.log"; exit 1; }
