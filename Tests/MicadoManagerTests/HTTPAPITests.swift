@@ -6,7 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import MicadoCore
-import MicadoManager
+@testable import MicadoManager
 import MicadoStore
 import NIOCore
 import Testing
@@ -25,7 +25,9 @@ import Testing
         let engine = EngineClient(
             endpoint: .init(transport: .unix(path: "/nonexistent/docker.sock")), http: Self.http, assumingAPIVersion: .oldestSupported, logger: logger)
         let orchestrator = Orchestrator(configuration: configuration, store: store, engine: engine, managerID: "mtest", logger: logger)
-        return Application(router: HTTPAPI.router(orchestrator: orchestrator, token: token, sessions: DashboardSessions(token: token), spool: spool, logger: logger))
+        let router = HTTPAPI.router(orchestrator: orchestrator, token: token, sessions: DashboardSessions(token: token), spool: spool, logger: logger)
+        // Every answer is held to openapi.yaml (see ContractCheckingResponder).
+        return Application(responder: ContractCheckingResponder(inner: router.buildResponder()))
     }
 
     static func error(_ buffer: ByteBuffer) throws -> MicadoError {
