@@ -47,6 +47,9 @@ struct APIContractTests {
         router.get("/v1/health") { _, _ in Response(status: .init(code: 418)) }
         router.get("/v1/instances") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "x"))) }
         router.get("/v1/clouds") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "[]"))) }
+        router.get("/v1/events") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"[{"id":"one","kind":"k"}]"#)))
+        }
         let app = Application(responder: ContractCheckingResponder(inner: router.buildResponder()))
         try await app.test(.router) { client in
             await withKnownIssue("418 is not documented") {
@@ -54,6 +57,9 @@ struct APIContractTests {
             }
             await withKnownIssue("text/plain is not documented for GET /v1/instances") {
                 try await client.execute(uri: "/v1/instances", method: .get) { _ in }
+            }
+            await withKnownIssue("an event without time, subject and message, its id a string") {
+                try await client.execute(uri: "/v1/events", method: .get) { _ in }
             }
             // As documented: no issue.
             try await client.execute(uri: "/v1/clouds", method: .get) { response in #expect(response.status == .ok) }

@@ -1,6 +1,8 @@
 import Hummingbird
 import HTTPTypes
+import NIOCore
 import Testing
+import Foundation
 
 @testable import MicadoManager
 
@@ -15,7 +17,7 @@ struct ContractCheckingResponder<Inner: HTTPResponder>: HTTPResponder where Inne
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
         let path = request.uri.path
         let method = request.method.rawValue
-        let response = try await inner.respond(to: request, context: context)
+        var response = try await inner.respond(to: request, context: context)
         let status = String(response.status.code)
         guard let answers = APIContract.responses(of: method, path: path) else {
             // Undocumented path or method: only the generic 404 and 405 may answer.
@@ -32,6 +34,32 @@ struct ContractCheckingResponder<Inner: HTTPResponder>: HTTPResponder where Inne
         } else if type != nil, types.isEmpty, response.status != .noContent {
             Issue.record("\(method) \(path) answered \(status) with a body (\(type ?? "")) that openapi.yaml does not describe")
         }
+        guard type == "application/json", let schema = SchemaCheck.responseSchema(method: method, path: path, status: status) else { return response }
+        // A JSON body is read whole (the API's JSON answers are small), checked, and sent on.
+        let collector = BodyCollector()
+        try await response.body.write(CollectingWriter(collector: collector))
+        let body = collector.buffer
+        do {
+            let value = try JSONDecoder().decode(SchemaCheck.JSON.self, from: Data(body.readableBytesView))
+            let problems = SchemaCheck.problems(value, schema)
+            #expect(problems.isEmpty, "\(method) \(path) answered \(status) outside its schema in openapi.yaml: \(problems.prefix(5))")
+        } catch {
+            Issue.record("\(method) \(path) answered \(status) with JSON that does not parse: \(error)")
+        }
+        response.body = ResponseBody(byteBuffer: body)
         return response
     }
+}
+
+/// Collects a response body into a buffer.
+final class BodyCollector: @unchecked Sendable {
+    // @unchecked: one response's writer fills it, then the responder reads it.
+    var buffer = ByteBuffer()
+}
+
+struct CollectingWriter: ResponseBodyWriter {
+    let collector: BodyCollector
+
+    mutating func write(_ buffer: ByteBuffer) async throws { collector.buffer.writeImmutableBuffer(buffer) }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
