@@ -33,6 +33,8 @@ public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
         /// Authenticated, but the request may not do this: a page's state change without its
         /// session's CSRF token, or a WebSocket opened from another origin (HTTP 403).
         public static let forbidden = Code(rawValue: "forbidden")
+        /// Too many attempts (wrong dashboard logins) in a short time (HTTP 429).
+        public static let tooManyRequests = Code(rawValue: "too_many_requests")
         /// No cloud is configured for an operation that needs one.
         public static let noCloud = Code(rawValue: "no_cloud")
         /// The Docker engine answered with an error or could not be reached.

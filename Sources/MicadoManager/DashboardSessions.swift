@@ -4,51 +4,64 @@ import Hummingbird
 import MicadoCore
 import Synchronization
 
-/// The dashboard's logins. The API token, typed once into the page, becomes a session
-/// cookie (HttpOnly, SameSite=Strict), so the page's script never holds the token. Each
-/// session has its own CSRF token, which the page sends as `X-CSRF-Token` with every state
-/// change. Kept in memory only: a restarted manager asks for the token again.
+/// The dashboard's logins. The API token, typed once into the page, becomes a session:
+/// a cookie (HttpOnly, SameSite=Strict) that the page's script cannot read, and a CSRF
+/// token that the page keeps in its tab's `sessionStorage` and sends as `X-CSRF-Token` with
+/// every request. Both are needed: browsers send a cookie for 127.0.0.1 to every port of
+/// 127.0.0.1 (any local user's web server, any published container port), while storage is
+/// per origin, port included. Kept in memory only: a restarted manager asks again.
 public final class DashboardSessions: Sendable {
     struct Session: Sendable {
         var csrf: String
         var expires: Date
+        var lastUsed: Date
     }
 
     static let cookieName = "micado_session"
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
     static let lifetime: TimeInterval = 12 * 3600
-    /// Bounded: logging in again and again evicts the oldest sessions, never grows memory.
+    /// Bounded: logging in again and again evicts the least recently used sessions (never
+    /// a dashboard that is open: it asks every few seconds), never grows memory.
     static let limit = 256
+    /// Wrong tokens answered per second; beyond, 429 before any comparison.
+    static let failuresPerSecond = 10
 
     private let token: [UInt8]
     private let sessions = Mutex<[String: Session]>([:])
+    private let failures = Mutex<(second: Int, count: Int)>((0, 0))
 
     public init(token: String) { self.token = Array(token.utf8) }
 
     /// A new session when `given` is the API token (compared in constant time).
     func open(token given: String, now: Date = Date()) throws(MicadoError) -> (id: String, csrf: String) {
+        let second = Int(now.timeIntervalSince1970)
+        let throttled = failures.withLock { $0.second == second && $0.count >= Self.failuresPerSecond }
+        if throttled { throw MicadoError(.tooManyRequests, "too many wrong tokens in the last second; try again in a second") }
         guard APIAuthMiddleware<BasicRequestContext>.constantTimeEqual(Array(given.utf8), token) else {
+            failures.withLock { $0 = $0.second == second ? ($0.second, $0.count + 1) : (second, 1) }
             throw MicadoError(.unauthorized, "wrong API token; it is in the micado home's token file")
         }
         let id = Self.randomHex(), csrf = Self.randomHex()
         sessions.withLock { sessions in
             sessions = sessions.filter { $0.value.expires > now }
-            while sessions.count >= Self.limit, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires }) {
-                sessions[oldest.key] = nil
+            while sessions.count >= Self.limit, let stalest = sessions.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+                sessions[stalest.key] = nil
             }
-            sessions[id] = Session(csrf: csrf, expires: now.addingTimeInterval(Self.lifetime))
+            sessions[id] = Session(csrf: csrf, expires: now.addingTimeInterval(Self.lifetime), lastUsed: now)
         }
         return (id, csrf)
     }
 
-    /// The CSRF token of a live session.
+    /// The CSRF token of a live session (its use is noted).
     func csrf(of id: String, now: Date = Date()) -> String? {
         sessions.withLock { sessions in
-            guard let session = sessions[id] else { return nil }
+            guard var session = sessions[id] else { return nil }
             guard session.expires > now else {
                 sessions[id] = nil
                 return nil
             }
+            session.lastUsed = now
+            sessions[id] = session
             return session.csrf
         }
     }
@@ -68,6 +81,19 @@ public final class DashboardSessions: Sendable {
         return nil
     }
 
+    static let subprotocolPrefix = "micado.csrf."
+
+    /// The CSRF token a browser's WebSocket offers as a subprotocol (`micado.csrf.<token>`).
+    static func subprotocolToken(_ request: Request) -> String? {
+        for header in request.headers[values: .secWebSocketProtocol] {
+            for offered in header.split(separator: ",") {
+                let name = offered.trimmingCharacters(in: .whitespaces)
+                if name.hasPrefix(subprotocolPrefix) { return String(name.dropFirst(subprotocolPrefix.count)) }
+            }
+        }
+        return nil
+    }
+
     static func cookie(_ id: String) -> String {
         "\(cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(lifetime))"
     }
@@ -81,9 +107,10 @@ public final class DashboardSessions: Sendable {
 }
 
 /// Lets a request in with `Authorization: Bearer <token>` (the CLI, scripts), or with the
-/// dashboard's session cookie. A cookie alone never changes state: that also needs the
-/// session's CSRF token in `X-CSRF-Token`, and a request that names its origin must come
-/// from this manager's own (no cross-site WebSocket either).
+/// dashboard's session: its cookie *and* its CSRF token, in `X-CSRF-Token` or, for a
+/// WebSocket (whose browser API sets no headers), as the offered subprotocol
+/// `micado.csrf.<token>`. A request that names its origin must come from this manager's
+/// own; a WebSocket on a session must name it.
 struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: [UInt8]
     let sessions: DashboardSessions
@@ -103,17 +130,32 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             guard Self.constantTimeEqual(given, token) else { throw Self.refusal }
             return try await next(request, context)
         }
+        try check(sessionOf: request)
+        return try await next(request, context)
+    }
+
+    /// Throws unless `request` carries a live session's cookie and CSRF token, from this origin.
+    func check(sessionOf request: Request) throws(MicadoError) {
         guard let id = DashboardSessions.sessionID(of: request), let csrf = sessions.csrf(of: id) else { throw Self.refusal }
-        if let origin = request.headers[.origin], !Self.isSameOrigin(origin, request) {
+        let origin = request.headers[.origin]
+        if let origin, !Self.isSameOrigin(origin, request) {
             throw MicadoError(.forbidden, "a request from \(Text.escaped(String(origin.prefix(100)))) may not use this manager's session")
         }
-        if ![.get, .head, .options].contains(request.method) {
-            let given = Array((request.headers[DashboardSessions.csrfHeader] ?? "").utf8)
-            guard Self.constantTimeEqual(given, Array(csrf.utf8)) else {
-                throw MicadoError(.forbidden, "a change from the dashboard needs its session's X-CSRF-Token header")
-            }
+        let upgrade = request.headers[.upgrade]?.lowercased() == "websocket"
+        if upgrade, origin == nil { throw MicadoError(.forbidden, "a WebSocket on the dashboard's session must name its origin") }
+        let given = request.headers[DashboardSessions.csrfHeader] ?? (upgrade ? DashboardSessions.subprotocolToken(request) : nil) ?? ""
+        guard Self.constantTimeEqual(Array(given.utf8), Array(csrf.utf8)) else {
+            throw MicadoError(.forbidden, "a request on the dashboard's session needs its CSRF token (X-CSRF-Token); log in again if the page lost it")
         }
-        return try await next(request, context)
+    }
+
+    /// Whether the request is allowed, as the middleware would decide (for WebSocket routes,
+    /// which decline a refused upgrade so that the HTTP route answers with the reason).
+    func allows(_ request: Request) -> Bool {
+        if let header = request.headers[.authorization] {
+            return header.hasPrefix("Bearer ") && Self.constantTimeEqual(Array(header.utf8.dropFirst(7)), token)
+        }
+        return (try? check(sessionOf: request)) != nil
     }
 
     static func isSameOrigin(_ origin: String, _ request: Request) -> Bool {

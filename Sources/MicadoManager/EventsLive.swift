@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import MicadoCore
 import NIOCore
+import Synchronization
 
 /// `GET /v1/events/live`: the event log as it grows, over a WebSocket. Each text message is
 /// a JSON array of events (oldest first) the client has not seen: first those after
@@ -10,9 +11,10 @@ import NIOCore
 /// The store is the one source: a client that reconnects with the last id it saw misses
 /// nothing, and a manager that restarts loses nothing.
 struct EventsLive {
-    static let path = "/events/live"
     static let pollInterval: Duration = .seconds(1)
-    static let batchLimit = 500
+    /// Events per message; with each message at most `EventRecord.messageLimit` characters,
+    /// a message stays well under a MiB however a client reads.
+    static let batchLimit = 200
 
     struct Options {
         var after: Int64?
@@ -21,7 +23,7 @@ struct EventsLive {
 
         init(_ request: Request) throws {
             after = try HTTPAPI.queryInt(request, "after", 0...Int.max).map(Int64.init)
-            subject = try HTTPAPI.query(request, "subject")
+            subject = try HTTPAPI.query(request, "subject").flatMap { $0.isEmpty ? nil : $0 }
             backlog = try HTTPAPI.queryInt(request, "backlog", 0...1_000) ?? 50
         }
     }
@@ -48,17 +50,16 @@ struct EventsLive {
     }
 
     func send(to outbound: WebSocketOutboundWriter) async {
+        // The first message comes at once, even empty: the client then knows it is live.
+        let first = (try? await firstBatch()) ?? []
+        guard await write(first, to: outbound) else { return }
         var seen: Int64
-        if let after = options.after {
+        if let newest = first.last {
+            seen = newest.id
+        } else if let after = options.after {
             seen = after
         } else {
-            let backlog = (try? await firstBatch()) ?? []
-            guard await write(backlog, to: outbound) else { return }
-            if let newest = backlog.last {
-                seen = newest.id
-            } else {
-                seen = (try? await orchestrator.events(subject: nil, limit: 1))?.last?.id ?? 0
-            }
+            seen = (try? await orchestrator.events(subject: nil, limit: 1))?.last?.id ?? 0
         }
         while !Task.isCancelled {
             if let batch = try? await orchestrator.events(subject: options.subject, after: seen, limit: Self.batchLimit), let newest = batch.last {
@@ -70,9 +71,27 @@ struct EventsLive {
         }
     }
 
-    /// Sends one batch (an empty first batch too: the client then knows it is live).
+    /// Sends one batch.
     func write(_ events: [EventView], to outbound: WebSocketOutboundWriter) async -> Bool {
         guard let data = try? WireFormat.encoder().encode(events), let text = String(data: data, encoding: .utf8) else { return false }
         return (try? await outbound.write(.text(text))) != nil
     }
+}
+
+/// Bounds the live event sockets open at once: each polls the store and may hold a batch
+/// for a client that does not read.
+final class LiveSockets: Sendable {
+    static let limit = 64
+    private let count = Mutex(0)
+
+    /// Takes a place, false when all are taken.
+    func open() -> Bool {
+        count.withLock { count in
+            guard count < Self.limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func close() { count.withLock { $0 -= 1 } }
 }

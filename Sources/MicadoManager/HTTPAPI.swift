@@ -53,10 +53,8 @@ public enum HTTPAPI {
         }
         let api = router.group("/v1").add(middleware: APIAuthMiddleware(token: token, sessions: sessions))
         api.get("/session") { request, _ in
-            guard request.headers[.authorization] == nil, let id = DashboardSessions.sessionID(of: request), let csrf = sessions.csrf(of: id) else {
-                return try json(SessionView(authenticatedBy: "token", csrf: nil))
-            }
-            return try json(SessionView(authenticatedBy: "session", csrf: csrf))
+            // The CSRF token is never handed out here: whoever asks on a session already sent it.
+            try json(SessionView(authenticatedBy: request.headers[.authorization] == nil ? "session" : "token", csrf: nil))
         }
         api.delete("/session") { request, _ in
             if let id = DashboardSessions.sessionID(of: request) { sessions.close(id) }
@@ -181,38 +179,56 @@ public enum HTTPAPI {
         api.get("/events") { request, _ in
             let limit = try queryInt(request, "limit", 1...10_000) ?? 100
             let after = try queryInt(request, "after", 0...Int.max).map(Int64.init)
-            return try json(try await orchestrator.events(subject: try query(request, "subject"), after: after, limit: limit))
+            let subject = try query(request, "subject").flatMap { $0.isEmpty ? nil : $0 }
+            return try json(try await orchestrator.events(subject: subject, after: after, limit: limit))
         }
         // Without an upgrade: the first batch the WebSocket would send, once, as JSON (a poll
         // for clients without WebSockets).
         api.get("/events/live") { request, _ in
-            try json(try await EventsLive(orchestrator: orchestrator, options: try EventsLive.Options(request)).firstBatch())
+            let options = try EventsLive.Options(request)
+            // An upgrade that got here passed the token and the query: all live sockets are taken.
+            if request.headers[.upgrade]?.lowercased() == "websocket" {
+                throw MicadoError(.busy, "all \(LiveSockets.limit) live event streams are open; try again later")
+            }
+            return try json(try await EventsLive(orchestrator: orchestrator, options: options).firstBatch())
         }
         return router
     }
 
-    /// The routes that upgrade to a WebSocket, checked before the upgrade with the same
-    /// token; a refused upgrade falls through to `router`, which answers with the reason.
+    /// The routes that upgrade to a WebSocket, checked before the upgrade as `router` checks
+    /// (token or session, query, state); a refused upgrade is declined and falls through to
+    /// `router`, which answers with the reason as JSON.
     public static func webSocketRouter(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, logger: Logger) -> Router<BasicWebSocketRequestContext> {
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
-        let api = router.group("/v1").add(middleware: APIAuthMiddleware(token: token, sessions: sessions))
-        api.ws("/events/live") { request, _ in
-            _ = try EventsLive.Options(request)
-            return .upgrade([:])
+        let auth = APIAuthMiddleware<BasicWebSocketRequestContext>(token: token, sessions: sessions)
+        let live = LiveSockets()
+        router.ws("/v1/events/live") { request, _ in
+            guard auth.allows(request), (try? EventsLive.Options(request)) != nil, live.open() else { return .dontUpgrade }
+            return .upgrade(acceptedSubprotocol(request))
         } onUpgrade: { inbound, outbound, context in
+            defer { live.close() }
             let options = try EventsLive.Options(context.request)
             await EventsLive(orchestrator: orchestrator, options: options).run(inbound: inbound, outbound: outbound)
         }
-        api.ws("/containers/{name}\(ExecStream.path)") { request, context in
-            try await checkExecStream(request, name: try context.pathParameter("name"), orchestrator)
-            return .upgrade([:])
+        router.ws("/v1/containers/{name}\(ExecStream.path)") { request, context in
+            guard auth.allows(request), let name = try? context.pathParameter("name"),
+                (try? await checkExecStream(request, name: name, orchestrator)) != nil
+            else { return .dontUpgrade }
+            return .upgrade(acceptedSubprotocol(request))
         } onUpgrade: { inbound, outbound, context in
             let name = try context.requestContext.parameters.require("name")
             let options = try ExecStreamOptions(context.request.uri.queryParameters)
             await ExecRelay(orchestrator: orchestrator, name: name, options: options).run(inbound: inbound, outbound: outbound)
         }
         return router
+    }
+
+    /// The dashboard's WebSocket offers its CSRF token as a subprotocol; the upgrade must
+    /// accept it (a browser drops a socket whose offered protocol was not accepted).
+    static func acceptedSubprotocol(_ request: Request) -> HTTPFields {
+        guard let csrf = DashboardSessions.subprotocolToken(request) else { return [:] }
+        return [.secWebSocketProtocol: DashboardSessions.subprotocolPrefix + csrf]
     }
 
     /// What an attached exec needs before the upgrade: a readable query and a running task.
@@ -252,7 +268,7 @@ public enum HTTPAPI {
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try WireFormat.encoder().encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     /// A JSON body of at most `limit` bytes (413 over it, before reading when the length is declared).
@@ -328,7 +344,7 @@ extension MicadoError.Code {
         case .badRequest, .configuration, .cloudBadRequest: .badRequest
         case .notFound: .notFound
         case .cloudCapacity, .cloudTransient: .serviceUnavailable
-        case .cloudQuota: .tooManyRequests
+        case .cloudQuota, .tooManyRequests: .tooManyRequests
         case .cloudAuth: .badGateway
         case .alreadyExists, .conflict: .conflict
         case .unauthorized: .unauthorized
@@ -379,7 +395,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func response(_ error: MicadoError, status: HTTPResponse.Status? = nil) -> Response {
         let data = (try? WireFormat.encoder().encode(ErrorBody(error))) ?? Data()
-        return Response(status: status ?? error.code.httpStatus, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status ?? error.code.httpStatus, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

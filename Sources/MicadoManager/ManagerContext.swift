@@ -100,8 +100,9 @@ public final class ManagerContext: Sendable {
 
     /// An event in the store and the log.
     func note(_ kind: String, _ subject: String, _ message: String) async {
-        logger.info("\(message)", metadata: ["event.kind": "\(kind)", "event.subject": "\(subject)"])
-        do { try await store.record(event(kind, subject, message)) } catch {
+        let event = event(kind, subject, message)
+        logger.info("\(event.message)", metadata: ["event.kind": "\(event.kind)", "event.subject": "\(event.subject)"])
+        do { try await store.record(event) } catch {
             logger.error("cannot record event", metadata: ["error": "\(error)"])
         }
     }

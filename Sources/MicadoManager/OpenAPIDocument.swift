@@ -13,11 +13,12 @@ info:
     * Every route under `/v1` needs `Authorization: Bearer <token>` (the token is in the micado
       home's `token` file), except `GET /v1/health` and `POST /v1/session`. `GET /metrics`,
       `GET /openapi.yaml` and the dashboard (`/`, `/assets/…`) need no token either.
-    * The dashboard logs in with `POST /v1/session` and is then authenticated by its session
-      cookie (`micado_session`: HttpOnly, SameSite=Strict). With the cookie alone, a request
-      that changes state also needs the session's CSRF token in `X-CSRF-Token`, and a request
-      with an `Origin` header must come from the manager's own origin; otherwise 403
-      (`forbidden`).
+    * The dashboard logs in with `POST /v1/session` and is then authenticated by its session:
+      the cookie `micado_session` (HttpOnly, SameSite=Strict) *and* the session's CSRF token in
+      `X-CSRF-Token` on every request (a WebSocket offers it as the subprotocol
+      `micado.csrf.<token>` and must send `Origin`). A request with an `Origin` header must come
+      from the manager's own origin. Otherwise 403 (`forbidden`). Ten wrong tokens a second at
+      most; beyond, 429 (`too_many_requests`).
     * JSON answers are written with sorted keys; dates are RFC 3339 / ISO 8601 strings with
       milliseconds (`2026-01-02T03:04:05.678Z`). Optional fields are left out when they have
       no value (never `null`).
@@ -113,6 +114,7 @@ paths:
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
         '413': {$ref: '#/components/responses/TooLarge'}
+        '429': {$ref: '#/components/responses/TooManyRequests'}
     get:
       operationId: currentSession
       tags: [dashboard]
@@ -125,6 +127,7 @@ paths:
               schema:
                 $ref: '#/components/schemas/SessionView'
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
     delete:
       operationId: logOut
       tags: [dashboard]
@@ -199,6 +202,7 @@ paths:
                   $ref: '#/components/schemas/ContainerView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
         '504': {$ref: '#/components/responses/GatewayTimeout'}
@@ -268,6 +272,7 @@ paths:
                 $ref: '#/components/schemas/ContainerView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
@@ -356,6 +361,7 @@ paths:
                   $ref: '#/components/schemas/LogLineView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '413': {$ref: '#/components/responses/TooLarge'}
         '500': {$ref: '#/components/responses/InternalError'}
@@ -389,6 +395,7 @@ paths:
                   $ref: '#/components/schemas/UsageSampleView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '500': {$ref: '#/components/responses/InternalError'}
   /v1/containers/{name}/exec:
@@ -498,6 +505,7 @@ paths:
           description: Switched to the WebSocket protocol described above.
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '500': {$ref: '#/components/responses/InternalError'}
@@ -535,6 +543,7 @@ paths:
                 format: binary
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '409': {$ref: '#/components/responses/Conflict'}
         '413': {$ref: '#/components/responses/TooLarge'}
@@ -606,6 +615,7 @@ paths:
                 $ref: '#/components/schemas/ExplainView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
@@ -633,6 +643,7 @@ paths:
                   $ref: '#/components/schemas/ServiceInfo'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
@@ -653,6 +664,7 @@ paths:
                   $ref: '#/components/schemas/ApplicationView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
         '504': {$ref: '#/components/responses/GatewayTimeout'}
@@ -727,6 +739,7 @@ paths:
                   $ref: '#/components/schemas/InstanceView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
         '504': {$ref: '#/components/responses/GatewayTimeout'}
@@ -819,6 +832,7 @@ paths:
                 $ref: '#/components/schemas/InstanceView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '404': {$ref: '#/components/responses/NotFound'}
         '500': {$ref: '#/components/responses/InternalError'}
         '502': {$ref: '#/components/responses/BadGateway'}
@@ -839,6 +853,7 @@ paths:
                   $ref: '#/components/schemas/RouteView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '500': {$ref: '#/components/responses/InternalError'}
   /v1/clouds:
     get:
@@ -856,6 +871,7 @@ paths:
                   $ref: '#/components/schemas/CloudView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '500': {$ref: '#/components/responses/InternalError'}
   /v1/images:
     get:
@@ -873,6 +889,7 @@ paths:
                   $ref: '#/components/schemas/ImageView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '500': {$ref: '#/components/responses/InternalError'}
     post:
       operationId: buildImage
@@ -974,6 +991,7 @@ paths:
                 format: binary
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '500': {$ref: '#/components/responses/InternalError'}
   /v1/events:
     get:
@@ -1015,6 +1033,7 @@ paths:
                   $ref: '#/components/schemas/EventView'
         '400': {$ref: '#/components/responses/BadRequest'}
         '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/Forbidden'}
         '500': {$ref: '#/components/responses/InternalError'}
   /v1/events/live:
     get:
@@ -1129,7 +1148,7 @@ components:
           schema:
             $ref: '#/components/schemas/ErrorBody'
     TooManyRequests:
-      description: An account limit of the cloud (code `cloud_quota`).
+      description: An account limit of the cloud (code `cloud_quota`), or too many wrong dashboard logins in the last second (code `too_many_requests`).
       content:
         application/json:
           schema:
@@ -1141,7 +1160,7 @@ components:
           schema:
             $ref: '#/components/schemas/ErrorBody'
     Forbidden:
-      description: A session-authenticated change without the session's `X-CSRF-Token`, or from another origin (code `forbidden`).
+      description: A request on the dashboard's session without its CSRF token, or from another origin (code `forbidden`).
       content:
         application/json:
           schema:
@@ -1182,7 +1201,7 @@ components:
             A stable identifier clients may match on (codes are added, never renamed). Known codes
             and their statuses: `bad_request`, `configuration`, `cloud_bad_request` (400);
             `unauthorized` (401); `forbidden` (403); `not_found` (404); `already_exists`, `conflict` (409);
-            `too_large` (413); `build_failed` (422); `no_cloud` (409); `method_not_allowed` (405); `cloud_quota` (429);
+            `too_large` (413); `build_failed` (422); `no_cloud` (409); `method_not_allowed` (405); `cloud_quota`, `too_many_requests` (429);
             `engine_error`, `cloud_auth` (502); `busy`, `cloud_capacity`, `cloud_transient` (503);
             `timeout` (504); `internal` (500).
           example: not_found

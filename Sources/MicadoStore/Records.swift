@@ -203,12 +203,17 @@ public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var subject: String
     public var message: String
 
+    /// Longer messages are cut (with "…" and how much was cut): a message may quote what a
+    /// user sent (an executed command, say), and every reader of the log (`micado events`,
+    /// the dashboard's live view) must stay small.
+    public static let messageLimit = 1024
+
     public init(id: Int64? = nil, time: Date, kind: String, subject: String, message: String) {
         self.id = id
         self.time = time
-        self.kind = kind
-        self.subject = subject
-        self.message = message
+        self.kind = String(kind.prefix(128))
+        self.subject = String(subject.prefix(256))
+        self.message = message.count > Self.messageLimit ? "\(message.prefix(Self.messageLimit))… (\(message.count - Self.messageLimit) more characters)" : message
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

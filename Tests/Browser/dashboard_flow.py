@@ -146,6 +146,12 @@ def main():
         expect(events.get_by_role("cell", name=NAME, exact=True)).to_have_count(0)
         shot(page, "08-events")
 
+        step("the cookie alone opens nothing: every request needs the tab's CSRF token")
+        status = page.evaluate("fetch('/v1/containers').then(r => r.status)")
+        if status != 403:
+            problems.append(f"with the cookie alone the API answered {status}, not 403")
+        problems[:] = [p for p in problems if "403" not in p]
+
         step("log out: the session is over")
         page.get_by_role("button", name="Log out").click()
         expect(page.get_by_role("heading", name="Log in to micado")).to_be_visible()

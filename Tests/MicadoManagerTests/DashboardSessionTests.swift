@@ -8,8 +8,9 @@ import MicadoStore
 import NIOCore
 import Testing
 
-/// The dashboard's way in: its files with a strict policy, the token once for a session
-/// cookie, and a cookie that alone never changes state.
+/// The dashboard's way in: its files with a strict policy, the token once for a session,
+/// and a session that is its cookie *and* its CSRF token (a cookie for 127.0.0.1 reaches
+/// every port of it: alone it opens nothing).
 @Suite struct DashboardSessionTests {
     static let token = HTTPAPITests.token
 
@@ -72,24 +73,44 @@ import Testing
         }
     }
 
-    @Test func aSessionReadsButChangesOnlyWithItsCSRFTokenFromItsOwnOrigin() async throws {
+    @Test func aSessionIsItsCookieAndItsCSRFTokenFromItsOwnOrigin() async throws {
         let store = try Store.inMemory()
         try await store.record(EventRecord(time: Date(), kind: "k", subject: "container-a", message: "hello"))
         try await HTTPAPITests.app(store: store).test(.router) { client in
             let (cookie, csrf) = try await Self.logIn(client)
-            try await client.execute(uri: "/v1/session", method: .get, headers: [.cookie: cookie]) { response in
+            let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+            // The cookie alone (what a server on another port of 127.0.0.1 receives) reads nothing,
+            // and the CSRF token is never handed out again.
+            for uri in ["/v1/session", "/v1/events", "/v1/containers"] {
+                try await client.execute(uri: uri, method: .get, headers: [.cookie: cookie]) { response in
+                    #expect(response.status == .forbidden, "\(uri)")
+                    #expect(!String(buffer: response.body).contains(csrf))
+                }
+            }
+            try await client.execute(uri: "/v1/session", method: .get, headers: [.cookie: cookie, csrfHeader: csrf]) { response in
                 #expect(response.status == .ok)
                 let session = try JSONDecoder().decode(Session.self, from: Data(response.body.readableBytesView))
-                #expect(session.csrf == csrf)
+                #expect(session.authenticatedBy == "session" && session.csrf == nil)
             }
-            try await client.execute(uri: "/v1/events", method: .get, headers: [.cookie: "other=1; \(cookie)"]) { response in
+            try await client.execute(uri: "/v1/events", method: .get, headers: [.cookie: "other=1; \(cookie)", csrfHeader: csrf]) { response in
                 #expect(response.status == .ok)
+            }
+            // A WebSocket upgrade on the session: the token as the offered subprotocol, and an origin.
+            let upgrade: HTTPFields = [.cookie: cookie, .upgrade: "websocket", .secWebSocketProtocol: "micado.csrf.\(csrf)"]
+            try await client.execute(uri: "/v1/events/live", method: .get, headers: upgrade) { response in
+                #expect(response.status == .forbidden, "no Origin")
+            }
+            var wrong = upgrade
+            wrong[.secWebSocketProtocol] = "micado.csrf.\(String(repeating: "0", count: 64))"
+            wrong[.origin] = "http://localhost"
+            try await client.execute(uri: "/v1/events/live", method: .get, headers: wrong) { response in
+                #expect(response.status == .forbidden, "wrong token, foreign origin")
             }
             // A change with the cookie alone, or with a wrong CSRF token: 403, nothing done.
             let change = "/v1/containers/container-x/quit"
             for headers: HTTPFields in [
                 [.cookie: cookie, .contentType: "application/json"],
-                [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: String(csrf.dropLast()) + "0"],
+                [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: String(csrf.dropLast()) + (csrf.hasSuffix("0") ? "1" : "0")],
                 [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: csrf, .origin: "http://evil.example"],
             ] {
                 try await client.execute(uri: change, method: .post, headers: headers, body: ByteBuffer(string: #"{"remove":false}"#)) { response in
@@ -121,26 +142,49 @@ import Testing
         }
     }
 
-    /// Logging in again and again keeps at most `limit` sessions; the newest always works.
-    @Test func sessionsAreBounded() throws {
+    /// Logging in again and again keeps at most `limit` sessions, evicting the least
+    /// recently used: an open dashboard (it asks every few seconds) is never logged out.
+    @Test func sessionsAreBoundedAndAnOpenDashboardStays() throws {
         let sessions = DashboardSessions(token: Self.token)
-        var first: String?
-        for i in 0..<(DashboardSessions.limit + 10) {
-            let session = try sessions.open(token: Self.token, now: Date(timeIntervalSince1970: 1_000_000 + Double(i)))
-            if i == 0 { first = session.id }
-            #expect(sessions.csrf(of: session.id, now: Date(timeIntervalSince1970: 1_000_000 + Double(i))) == session.csrf)
+        func at(_ i: Int) -> Date { Date(timeIntervalSince1970: 1_000_000 + Double(i)) }
+        let open = try sessions.open(token: Self.token, now: at(0))
+        let idle = try sessions.open(token: Self.token, now: at(0))
+        for i in 1...(DashboardSessions.limit + 10) {
+            _ = try sessions.open(token: Self.token, now: at(i))
+            #expect(sessions.csrf(of: open.id, now: at(i)) == open.csrf, "the dashboard in use stays logged in")
         }
-        #expect(sessions.csrf(of: try #require(first), now: Date(timeIntervalSince1970: 1_000_000)) == nil)
+        #expect(sessions.csrf(of: idle.id, now: at(DashboardSessions.limit + 11)) == nil, "the idle one went first")
         // Expired: gone.
         let late = try sessions.open(token: Self.token, now: Date(timeIntervalSince1970: 0))
         #expect(sessions.csrf(of: late.id, now: Date(timeIntervalSince1970: DashboardSessions.lifetime + 1)) == nil)
+    }
+
+    /// Wrong tokens are answered `failuresPerSecond` times a second; then 429 until the next second.
+    @Test func wrongTokensAreThrottled() throws {
+        let sessions = DashboardSessions(token: Self.token)
+        let now = Date(timeIntervalSince1970: 2_000_000)
+        for _ in 0..<DashboardSessions.failuresPerSecond {
+            #expect(throws: MicadoError(.unauthorized, "wrong API token; it is in the micado home's token file")) { try sessions.open(token: "guess", now: now) }
+        }
+        #expect { try sessions.open(token: "guess", now: now) } throws: { ($0 as? MicadoError)?.code == .tooManyRequests }
+        #expect { try sessions.open(token: Self.token, now: now) } throws: { ($0 as? MicadoError)?.code == .tooManyRequests }
+        // The next second, the right token works again.
+        #expect(throws: Never.self) { try sessions.open(token: Self.token, now: now.addingTimeInterval(1)) }
+    }
+
+    /// An event's message is cut to `messageLimit` characters, saying how much was cut: the
+    /// log's readers (the live view, `micado events`) stay small whatever a user sent.
+    @Test func longEventMessagesAreCut() {
+        let event = EventRecord(time: Date(), kind: "container.execute", subject: "container-a", message: String(repeating: "x", count: 120_000))
+        #expect(event.message.count < EventRecord.messageLimit + 40)
+        #expect(event.message.hasSuffix("… (\(120_000 - EventRecord.messageLimit) more characters)"))
     }
 
     @Test func eventsAfterAnIdAreTheOnesNotSeen() async throws {
         let store = try Store.inMemory()
         for i in 1...5 { try await store.record(EventRecord(time: Date(), kind: "k", subject: "s\(i % 2)", message: "m\(i)")) }
         try await HTTPAPITests.app(store: store).test(.router) { client in
-            try await client.execute(uri: "/v1/events?after=2&limit=2", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+            try await client.execute(uri: "/v1/events?after=2&limit=2&subject=", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
                 let events = try WireFormat.decoder().decode([EventView].self, from: Data(response.body.readableBytesView))
                 #expect(events.map(\.message) == ["m3", "m4"])
             }

@@ -1,6 +1,8 @@
 // micado's dashboard: one ES module, no framework. Everything it shows comes from the
-// manager's HTTP API (openapi.yaml); the session cookie authenticates it and every change
-// carries the session's CSRF token. Text from the API only ever goes into textContent.
+// manager's HTTP API (openapi.yaml). The session is the HttpOnly cookie *and* the CSRF
+// token this tab keeps in sessionStorage (per origin, port included: a cookie for
+// 127.0.0.1 reaches every port of it), sent with every request. Text from the API only
+// ever goes into textContent.
 
 const PAGE_SIZE = 50;
 const state = {
@@ -13,6 +15,9 @@ const state = {
   chart: null,
   filters: { containers: '', instances: '', events: '' },
   offsets: { containers: 0, instances: 0 },
+  // What the user did on a page, kept across its live redraws.
+  follow: true,
+  notes: {},   // page key → { text, error }
 };
 
 class APIError extends Error {
@@ -22,7 +27,7 @@ class APIError extends Error {
 async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+  if (state.csrf) headers['X-CSRF-Token'] = state.csrf;
   const response = await fetch(path, {
     method, headers, credentials: 'same-origin',
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -31,7 +36,7 @@ async function api(method, path, body) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = new APIError(response.status, data?.error?.code, data?.error?.message ?? response.statusText);
-    if (response.status === 401 && path !== '/v1/session') showLogin();
+    if ((response.status === 401 || (response.status === 403 && data?.error?.code === 'forbidden')) && path !== '/v1/session') showLogin();
     throw error;
   }
   return data;
@@ -98,6 +103,20 @@ function confirmDialog(text, action = 'Confirm') {
 
 function errorBox(error) {
   return el('p', { class: 'error', role: 'alert' }, error.message);
+}
+
+// A page's note (an explanation, a result, an error): kept until the user leaves the page.
+function note(key) {
+  const saved = state.notes[key];
+  if (!saved) return el('div', { id: 'note' });
+  if (saved.error) return el('div', { id: 'note' }, el('p', { class: 'error', role: 'alert' }, saved.error));
+  if (saved.lines) return el('div', { id: 'note' }, el('ul', { id: 'explanation' }, saved.lines.map((line) => el('li', {}, line))));
+  return el('div', { id: 'note' }, el('p', { role: 'status' }, saved.text));
+}
+
+function setNote(key, value) {
+  state.notes[key] = value;
+  render();
 }
 
 // ---------- pages ----------
@@ -172,24 +191,24 @@ async function containerPage(name) {
     api('GET', `/v1/containers/${encodeURIComponent(name)}/usage?limit=120`),
   ]);
   const logs = el('pre', { class: 'logs', id: 'logs', tabindex: '0', 'aria-label': `Logs of ${c.name}` }, 'loading…');
-  const explanation = el('div', { id: 'explanation' });
+  const key = `container:${c.name}`;
   const canvas = el('canvas', { id: 'usage-chart', role: 'img', 'aria-label': usageSummary(c.name, usage) });
-  const follow = el('input', { type: 'checkbox', id: 'follow', checked: true, onchange: () => loadLogs(c.name, logs) });
+  const follow = el('input', { type: 'checkbox', id: 'follow', checked: state.follow, onchange: (event) => { state.follow = event.target.checked; loadLogs(c.name, logs); } });
   const quit = async () => {
     if (!await confirmDialog(`Quit ${c.name}? Its tasks stop; the record stays until it is removed.`, 'Quit')) return;
-    try { await api('POST', `/v1/containers/${encodeURIComponent(c.name)}/quit`, { remove: false }); announce(`${c.name} quit`); render(); }
-    catch (error) { explanation.replaceChildren(errorBox(error)); }
+    try { await api('POST', `/v1/containers/${encodeURIComponent(c.name)}/quit`, { remove: false }); announce(`${c.name} quit`); setNote(key, { text: `${c.name} quit` }); }
+    catch (error) { setNote(key, { error: error.message }); }
   };
   const remove = async () => {
     if (!await confirmDialog(`Remove ${c.name}? This cannot be undone.`, 'Remove')) return;
     try { await api('DELETE', `/v1/containers/${encodeURIComponent(c.name)}`); announce(`${c.name} removed`); location.hash = '#/containers'; }
-    catch (error) { explanation.replaceChildren(errorBox(error)); }
+    catch (error) { setNote(key, { error: error.message }); }
   };
   const explain = async () => {
     try {
       const view = await api('GET', `/v1/containers/${encodeURIComponent(c.name)}/explain`);
-      explanation.replaceChildren(el('ul', {}, view.explanation.map((line) => el('li', {}, line))));
-    } catch (error) { explanation.replaceChildren(errorBox(error)); }
+      setNote(key, { lines: view.explanation });
+    } catch (error) { setNote(key, { error: error.message }); }
   };
   const fields = [
     ['State', c.state], ['Desired', c.desired], ['Application', c.application], ['Image', c.image], ['Client', c.client],
@@ -206,7 +225,7 @@ async function containerPage(name) {
       el('button', { type: 'button', onclick: explain }, 'Explain'),
       el('button', { type: 'button', class: 'danger', onclick: quit, disabled: c.desired !== 'running' }, 'Quit'),
       el('button', { type: 'button', class: 'danger', onclick: remove, disabled: c.desired === 'running' }, 'Remove')),
-    explanation,
+    note(key),
     el('dl', { class: 'fields' }, fields.map(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))])),
     el('h2', {}, 'CPU and memory'),
     el('div', { class: 'chart' }, canvas),
@@ -245,7 +264,7 @@ async function loadLogs(name, pre) {
     const lines = await api('GET', `/v1/containers/${encodeURIComponent(name)}/logs?tail=200`);
     const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
     pre.textContent = lines.map((l) => l.text).join('\n') || '(no output yet)';
-    if (atBottom || $('follow')?.checked) pre.scrollTop = pre.scrollHeight;
+    if (atBottom || state.follow) pre.scrollTop = pre.scrollHeight;
   } catch (error) {
     pre.textContent = `logs unavailable: ${error.message}`;
   }
@@ -256,7 +275,6 @@ async function instancesPage() {
   const filter = state.filters.instances.toLowerCase();
   const shown = instances.filter((i) => !filter || [i.id, i.hostname, i.cloud, i.state, i.tag, i.location].some((v) => v && v.toLowerCase().includes(filter)));
   const page = shown.slice(state.offsets.instances, state.offsets.instances + PAGE_SIZE);
-  const message = el('div', { id: 'stop-result' });
   const tagInput = el('input', { id: 'stop-tag', required: true, maxlength: '128' });
   const stop = async (event) => {
     event.preventDefault();
@@ -264,9 +282,8 @@ async function instancesPage() {
     if (!tag || !await confirmDialog(`Stop every instance tagged ${tag}? Their containers move to other instances first.`, 'Stop')) return;
     try {
       const result = await api('DELETE', `/v1/instances?tag=${encodeURIComponent(tag)}`);
-      message.replaceChildren(el('p', { role: 'status' }, `stopping ${Array.isArray(result) ? result.length : 0} instance(s) tagged ${tag}`));
-      render();
-    } catch (error) { message.replaceChildren(errorBox(error)); }
+      setNote('instances', { text: `stopping ${Array.isArray(result) ? result.length : 0} instance(s) tagged ${tag}` });
+    } catch (error) { setNote('instances', { error: error.message }); }
   };
   return [
     el('h1', {}, 'Instances'),
@@ -276,7 +293,7 @@ async function instancesPage() {
         oninput: (event) => { state.filters.instances = event.target.value; state.offsets.instances = 0; scheduleRender(150); },
       })),
       el('form', { class: 'toolbar', onsubmit: stop }, el('label', { for: 'stop-tag' }, 'Stop by tag', tagInput), el('button', { type: 'submit', class: 'danger' }, 'Stop'))),
-    message,
+    note('instances'),
     table('Instances', [
       { title: 'ID' }, { title: 'Hostname' }, { title: 'Cloud' }, { title: 'Location' }, { title: 'Role' }, { title: 'State' }, { title: 'Why' }, { title: 'Age' },
       { title: 'Flavour' }, { title: 'Tag' }, { title: 'Containers', num: true }, { title: 'Memory reserved / total', num: true }, { title: 'Price per hour', num: true },
@@ -290,8 +307,7 @@ async function instancesPage() {
   ];
 }
 
-async function eventsPage(query) {
-  if (query.get('subject') !== null && state.filters.events !== query.get('subject')) state.filters.events = query.get('subject');
+async function eventsPage() {
   const filter = state.filters.events.toLowerCase();
   const shown = state.events.filter((e) => !filter || e.subject.toLowerCase().includes(filter) || e.kind.toLowerCase().includes(filter)).slice(-200).reverse();
   return [
@@ -315,10 +331,12 @@ function route() {
 }
 
 let rendering = false;
+let renderAgain = false;
 async function render() {
-  if (!state.csrf || rendering) return;
+  if (!state.csrf) return;
+  if (rendering) { renderAgain = true; return; }
   rendering = true;
-  const { parts, query } = route();
+  const { parts } = route();
   const page = $('page');
   const focused = document.activeElement?.id;
   for (const link of document.querySelectorAll('nav a')) {
@@ -329,7 +347,7 @@ async function render() {
     if (parts[0] === 'containers' && parts[1]) content = await containerPage(decodeURIComponent(parts[1]));
     else if (parts[0] === 'containers') content = await containersPage();
     else if (parts[0] === 'instances') content = await instancesPage();
-    else if (parts[0] === 'events') content = await eventsPage(query);
+    else if (parts[0] === 'events') content = await eventsPage();
     else content = await overviewPage();
     if (!(parts[0] === 'containers' && parts[1])) { state.chart?.destroy(); state.chart = null; }
     page.replaceChildren(...content);
@@ -337,6 +355,10 @@ async function render() {
     if (error.status !== 401) page.replaceChildren(el('h1', {}, 'micado'), errorBox(error));
   } finally {
     rendering = false;
+  }
+  if (renderAgain) {
+    renderAgain = false;
+    return render();
   }
   page.hidden = false;
   // A live refresh must not take the keyboard away from the control in use.
@@ -356,7 +378,8 @@ function connectEvents() {
   state.socket?.close();
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const after = state.lastEventId === null ? 'backlog=1000' : `after=${state.lastEventId}`;
-  const socket = new WebSocket(`${scheme}://${location.host}/v1/events/live?${after}`);
+  // A browser's WebSocket sets no headers: the CSRF token goes as the offered subprotocol.
+  const socket = new WebSocket(`${scheme}://${location.host}/v1/events/live?${after}`, [`micado.csrf.${state.csrf}`]);
   state.socket = socket;
   socket.addEventListener('open', () => { $('live').textContent = 'live'; });
   socket.addEventListener('message', (message) => {
@@ -387,6 +410,7 @@ function startLive() {
 
 function showLogin() {
   state.csrf = null;
+  sessionStorage.removeItem('micado.csrf');
   state.socket?.close();
   state.socket = null;
   clearInterval(state.pollTimer);
@@ -396,8 +420,10 @@ function showLogin() {
   $('token').focus();
 }
 
-function loggedIn(session) {
-  state.csrf = session.csrf;
+function loggedIn(csrf) {
+  state.csrf = csrf;
+  sessionStorage.setItem('micado.csrf', csrf);
+  applyLinkFilter();
   $('login').hidden = true;
   $('nav').hidden = false;
   startLive();
@@ -411,7 +437,7 @@ $('login-form').addEventListener('submit', async (event) => {
   try {
     const session = await api('POST', '/v1/session', { token: $('token').value });
     $('token').value = '';
-    loggedIn(session);
+    loggedIn(session.csrf);
   } catch (error) {
     $('login-error').textContent = error.status === 401 ? 'Wrong token: it is in the micado home\u2019s token file.' : error.message;
   }
@@ -422,11 +448,29 @@ $('logout').addEventListener('click', async () => {
   showLogin();
 });
 
-window.addEventListener('hashchange', () => { state.offsets.containers = state.offsets.instances = 0; render().then(() => $('main').focus()); });
+// Leaving a page: its notes go; a link to the events of one subject sets the filter once.
+window.addEventListener('hashchange', () => {
+  state.offsets.containers = state.offsets.instances = 0;
+  state.notes = {};
+  applyLinkFilter();
+  render().then(() => $('main').focus());
+});
 
-try {
-  const session = await api('GET', '/v1/session');
-  if (session.csrf) loggedIn(session); else showLogin();
-} catch {
+function applyLinkFilter() {
+  const { parts, query } = route();
+  if (parts[0] === 'events' && query.get('subject') !== null) state.filters.events = query.get('subject');
+}
+
+// A reload in this tab keeps the session (its CSRF token is in this tab's storage); a new
+// tab, or another port, asks for the token.
+state.csrf = sessionStorage.getItem('micado.csrf');
+if (!state.csrf) {
   showLogin();
+} else {
+  try {
+    await api('GET', '/v1/session');
+    loggedIn(state.csrf);
+  } catch {
+    showLogin();
+  }
 }
