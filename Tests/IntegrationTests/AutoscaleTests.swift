@@ -20,7 +20,7 @@ struct AutoscaleTests {
     /// Each replica burns its CPU limit for 40 s after it starts, then idles: the service
     /// grows to max while they burn, and shrinks back to min after the stabilization window.
     @Test func aServiceGrowsUnderLoadAndShrinksBackAndItsInstancesFollow() async throws {
-        try await ManagerFixture.with(clouds: true) { f in
+        try await ManagerFixture.with(clouds: true, quiet: true) { f in
             let file = try Self.write(
                 """
                 name: load

@@ -144,8 +144,10 @@ final class ManagerFixture: @unchecked Sendable {
         return found
     }
 
-    static func with(clouds: Bool, _ body: (ManagerFixture) async throws -> Void) async throws {
-        try await with(cloudsFile: clouds ? { $0.cloudsFile() } : nil, body)
+    /// `quiet`: the test measures CPU use (an autoscaling policy): it runs alone, with every
+    /// environment slot, so that other tests' load does not decide what it asserts.
+    static func with(clouds: Bool, quiet: Bool = false, _ body: (ManagerFixture) async throws -> Void) async throws {
+        try await with(cloudsFile: clouds ? { $0.cloudsFile() } : nil, quiet: quiet, body)
     }
 
     static func with(_ body: (ManagerFixture) async throws -> Void) async throws {
@@ -153,16 +155,18 @@ final class ManagerFixture: @unchecked Sendable {
     }
 
     static func with(
-        cloudsFile: ((ManagerFixture) async throws -> String)?, environment: [String: String] = [:], _ body: (ManagerFixture) async throws -> Void
+        cloudsFile: ((ManagerFixture) async throws -> String)?, environment: [String: String] = [:], quiet: Bool = false,
+        _ body: (ManagerFixture) async throws -> Void
     ) async throws {
         if !enginesAvailable && mustRun {
             Issue.record("CI=true but this machine cannot run dockerd as root: the integration tests must run in CI")
             return
         }
-        await EnvironmentSlots.shared.acquire()
+        let slots = quiet ? EnvironmentSlots.shared.limit : 1
+        await EnvironmentSlots.shared.acquire(slots)
         let fixture: ManagerFixture
         do { fixture = try ManagerFixture() } catch {
-            await EnvironmentSlots.shared.release()
+            await EnvironmentSlots.shared.release(slots)
             throw error
         }
         fixture.cloudsFile = cloudsFile
@@ -173,11 +177,11 @@ final class ManagerFixture: @unchecked Sendable {
         } catch {
             fixture.dumpLogs()
             await fixture.tearDown()
-            await EnvironmentSlots.shared.release()
+            await EnvironmentSlots.shared.release(slots)
             throw error
         }
         await fixture.tearDown()
-        await EnvironmentSlots.shared.release()
+        await EnvironmentSlots.shared.release(slots)
     }
 
     func setUp() async throws {
@@ -330,22 +334,29 @@ final class ManagerFixture: @unchecked Sendable {
 actor EnvironmentSlots {
     static let shared = EnvironmentSlots(limit: Int(ProcessInfo.processInfo.environment["MICADO_TEST_ENVIRONMENTS"] ?? "") ?? 4)
 
-    let limit: Int
+    nonisolated let limit: Int
     var inUse = 0
-    var waiting: [CheckedContinuation<Void, Never>] = []
+    var waiting: [(slots: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
     init(limit: Int) { self.limit = max(1, limit) }
 
-    func acquire() async {
-        guard inUse >= limit else {
-            inUse += 1
+    /// Takes `slots` (all of them: the test runs alone), first come first served.
+    func acquire(_ slots: Int = 1) async {
+        let slots = min(max(1, slots), limit)
+        if waiting.isEmpty, inUse + slots <= limit {
+            inUse += slots
             return
         }
-        await withCheckedContinuation { waiting.append($0) }
+        await withCheckedContinuation { waiting.append((slots, $0)) }
     }
 
-    /// Hands the slot to the longest waiter, if any.
-    func release() {
-        if waiting.isEmpty { inUse -= 1 } else { waiting.removeFirst().resume() }
+    /// Gives `slots` back and hands them on to the waiters at the head of the line that fit.
+    func release(_ slots: Int = 1) {
+        inUse -= min(max(1, slots), limit)
+        while let first = waiting.first, inUse + first.slots <= limit {
+            waiting.removeFirst()
+            inUse += first.slots
+            first.continuation.resume()
+        }
     }
 }
