@@ -28,32 +28,53 @@ enum APIContract {
         return matching.isEmpty ? nil : matching.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
     }
 
-    /// Each documented answer of `method` on the path template matching `path`: status
-    /// (`"200"`, `"default"`…) → its content types (empty for a body-less answer).
-    static func responses(of method: String, path: String) -> [String: Set<String>]? {
-        guard let root = try? Yams.compose(yaml: OpenAPIDocument.yaml), let paths = root["paths"]?.mapping else { return nil }
+    /// The document, parsed once (read only).
+    nonisolated(unsafe) static let document: Node? = try? Yams.compose(yaml: OpenAPIDocument.yaml)
+
+    /// The document's operation for `method` on the path template matching `path` (the most
+    /// literal one: `/v1/events/live` over a template with a parameter there).
+    static func operation(_ method: String, path: String) -> Node? {
+        guard let paths = document?["paths"]?.mapping else { return nil }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        let candidates = paths.compactMap { key, operations -> (Int, Node)? in
-            guard let template = key.string?.split(separator: "/", omittingEmptySubsequences: false), template.count == segments.count else { return nil }
+        var best: (literal: Int, operations: Node)?
+        for (key, operations) in paths {
+            guard let template = key.string?.split(separator: "/", omittingEmptySubsequences: false), template.count == segments.count else { continue }
             var literal = 0
+            var matches = true
             for (part, segment) in zip(template, segments) {
                 if part.hasPrefix("{") && part.hasSuffix("}") && !segment.isEmpty { continue }
-                guard part == segment else { return nil }
+                if part != segment {
+                    matches = false
+                    break
+                }
                 literal += 1
             }
-            return (literal, operations)
+            if matches, literal > (best?.literal ?? -1) { best = (literal, operations) }
         }
-        // The most literal template wins (`/v1/events/live` over a template with a parameter there).
-        guard let operations = candidates.max(by: { $0.0 < $1.0 })?.1, let responses = operations[method.lowercased()]?["responses"]?.mapping else { return nil }
-        var answers: [String: Set<String>] = [:]
+        return best?.operations[method.lowercased()]
+    }
+
+    /// `#/components/…` references resolved, anything else as it is.
+    static func resolved(_ node: Node) -> Node {
+        guard let reference = node["$ref"]?.string else { return node }
+        var current = document
+        for part in reference.dropFirst(2).split(separator: "/") { current = current?[String(part)] }
+        return current ?? node
+    }
+
+    /// Each documented answer of `method` on `path`: status (`"200"`, `"default"`…, by text:
+    /// a quoted key '200' is not the Node a "200" makes) → the answer (references resolved).
+    static func responses(of method: String, path: String) -> [String: Node]? {
+        guard let responses = operation(method, path: path)?["responses"]?.mapping else { return nil }
+        var answers: [String: Node] = [:]
         for (status, response) in responses {
-            guard let status = status.string else { continue }
-            var response = response
-            if let reference = response["$ref"]?.string, let name = reference.split(separator: "/").last {
-                response = root["components"]?["responses"]?[String(name)] ?? response
-            }
-            answers[status] = Set(response["content"]?.mapping?.keys.compactMap(\.string) ?? [])
+            if let status = status.string { answers[status] = resolved(response) }
         }
         return answers
+    }
+
+    /// The content types of each documented answer (empty for a body-less one).
+    static func contentTypes(of method: String, path: String) -> [String: Set<String>]? {
+        responses(of: method, path: path)?.mapValues { Set($0["content"]?.mapping?.keys.compactMap(\.string) ?? []) }
     }
 }

@@ -17,10 +17,13 @@ struct AutoscaleTests {
         return file
     }
 
-    /// Each replica burns its CPU limit for 40 s after it starts, then idles: the service
+    /// Every replica burns its CPU limit until 60 s after the apply, then idles: the service
     /// grows to max while they burn, and shrinks back to min after the stabilization window.
     @Test func aServiceGrowsUnderLoadAndShrinksBackAndItsInstancesFollow() async throws {
         try await ManagerFixture.with(clouds: true, quiet: true) { f in
+            // Every replica burns until one deadline, 60 s from now: a replica the scaler moves
+            // later (packing the fleet onto fewer instances restarts it) does not bring the load back.
+            let end = Int(Date().timeIntervalSince1970) + 60
             let file = try Self.write(
                 """
                 name: load
@@ -28,7 +31,7 @@ struct AutoscaleTests {
                   burn:
                     image: busybox:local
                     entrypoint: /bin/sh
-                    command: [-c, "end=$(( $(date +%s) + 40 )); while [ $(date +%s) -lt $end ]; do :; done; exec sleep 3600"]
+                    command: [-c, "while [ $(date +%s) -lt \(end) ]; do :; done; exec sleep 3600"]
                     deploy: {replicas: 1, resources: {reservations: {memory: 100M}, limits: {cpus: "0.2"}}}
                     x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: 5s, downStabilization: 20s}}
                 """, f)

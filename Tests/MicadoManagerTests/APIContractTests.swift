@@ -33,11 +33,11 @@ struct APIContractTests {
     }
 
     @Test func documentedAnswersAreKnownPerOperation() throws {
-        let live = try #require(APIContract.responses(of: "GET", path: "/v1/events/live"))
+        let live = try #require(APIContract.contentTypes(of: "GET", path: "/v1/events/live"))
         #expect(live["200"] == ["application/json"] && live["101"] == [])
-        #expect(APIContract.responses(of: "GET", path: "/v1/containers/container-web")?["404"] == ["application/json"])
-        #expect(APIContract.responses(of: "GET", path: "/assets/app.js")?["200"]?.contains("text/javascript") == true)
-        #expect(APIContract.responses(of: "PATCH", path: "/v1/containers") == nil)
+        #expect(APIContract.contentTypes(of: "GET", path: "/v1/containers/container-web")?["404"] == ["application/json"])
+        #expect(APIContract.contentTypes(of: "GET", path: "/assets/app.js")?["200"]?.contains("text/javascript") == true)
+        #expect(APIContract.contentTypes(of: "PATCH", path: "/v1/containers") == nil)
     }
 
     /// The checker every in-process API test runs through catches an answer the document

@@ -19,7 +19,7 @@ struct ContractCheckingResponder<Inner: HTTPResponder>: HTTPResponder where Inne
         let method = request.method.rawValue
         var response = try await inner.respond(to: request, context: context)
         let status = String(response.status.code)
-        guard let answers = APIContract.responses(of: method, path: path) else {
+        guard let answers = APIContract.contentTypes(of: method, path: path) else {
             // Undocumented path or method: only the generic 404 and 405 may answer.
             #expect([404, 405].contains(response.status.code), "\(method) \(path) is not in openapi.yaml but answered \(status)")
             return response

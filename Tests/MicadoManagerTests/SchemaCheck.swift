@@ -22,40 +22,15 @@ struct SchemaCheck {
         }
     }
 
-    nonisolated(unsafe) static let document: Node? = try? Yams.compose(yaml: OpenAPIDocument.yaml)  // read only
-
     /// The schema of `status`'s `application/json` answer to `method` on `path`, if any.
     static func responseSchema(method: String, path: String, status: String) -> Node? {
-        guard let root = document, let paths = root["paths"]?.mapping else { return nil }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        var best: (Int, Node)?
-        for (key, operations) in paths {
-            guard let template = key.string?.split(separator: "/", omittingEmptySubsequences: false), template.count == segments.count else { continue }
-            var literal = 0, matches = true
-            for (part, segment) in zip(template, segments) {
-                if part.hasPrefix("{") && part.hasSuffix("}") && !segment.isEmpty { continue }
-                if part != segment { matches = false; break }
-                literal += 1
-            }
-            if matches, literal > (best?.0 ?? -1) { best = (literal, operations) }
-        }
-        // Looked up by text: a key such as '200' is a quoted string that a Node made from "200" does not equal.
-        let responses = best?.1[method.lowercased()]?["responses"]?.mapping.map { Array($0) } ?? []
-        guard var response = (responses.first { $0.key.string == status } ?? responses.first { $0.key.string == "default" })?.value else { return nil }
-        if let resolved = resolve(response) { response = resolved }
+        guard let answers = APIContract.responses(of: method, path: path), let response = answers[status] ?? answers["default"] else { return nil }
         return response["content"]?["application/json"]?["schema"]
-    }
-
-    static func resolve(_ node: Node) -> Node? {
-        guard let reference = node["$ref"]?.string, let root = document else { return nil }
-        var current: Node? = root
-        for part in reference.dropFirst(2).split(separator: "/") { current = current?[String(part)] }
-        return current
     }
 
     /// What is wrong with `value` against `schema` (empty: it conforms).
     static func problems(_ value: JSON, _ schema: Node, at path: String = "$") -> [String] {
-        if let resolved = resolve(schema) { return problems(value, resolved, at: path) }
+        if schema["$ref"] != nil { return problems(value, APIContract.resolved(schema), at: path) }
         var found: [String] = []
         if let all = schema["allOf"]?.sequence { for s in all { found += problems(value, s, at: path) } }
         if let any = schema["anyOf"]?.sequence, !any.contains(where: { problems(value, $0, at: path).isEmpty }) { found.append("\(path) matches none of anyOf") }
