@@ -196,7 +196,7 @@ run "$BIN" apps rm shop
 
 step "the dashboard at http://127.0.0.1:$PORT/ (strict CSP; the token, once, becomes a session cookie and a CSRF token)"
 run curl -s -o /dev/null -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$PORT/"
-curl -sI "http://127.0.0.1:$PORT/" | grep -i '^content-security-policy' | cut -c1-100
+curl -s -D - -o /dev/null "http://127.0.0.1:$PORT/" | grep -i '^content-security-policy' | cut -c1-100
 JAR="/tmp/micado-demo-$ID/cookies"
 echo "\$ curl -c cookies --data @- http://127.0.0.1:$PORT/v1/session   # the token on stdin, never on a command line" >&2
 printf '{"token":"%s"}' "$(cat "$MICADO_HOME/token")" | curl -s -c "$JAR" -H 'Content-Type: application/json' --data @- "http://127.0.0.1:$PORT/v1/session" -o /dev/null -w 'logged in: %{http_code}\n'
