@@ -197,13 +197,15 @@ run "$BIN" apps rm shop
 step "the dashboard at http://127.0.0.1:$PORT/ (strict CSP; the token, once, becomes a session cookie and a CSRF token)"
 run curl -s -o /dev/null -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$PORT/"
 curl -s -D - -o /dev/null "http://127.0.0.1:$PORT/" | grep -i '^content-security-policy' | cut -c1-100
-JAR="/tmp/micado-demo-$ID/cookies"
+JAR="/tmp/micado-demo-$ID/cookies" CSRF="/tmp/micado-demo-$ID/csrf-header"
 echo "\$ curl -c cookies --data @- http://127.0.0.1:$PORT/v1/session   # the token on stdin, never on a command line" >&2
-printf '{"token":"%s"}' "$(cat "$MICADO_HOME/token")" | curl -s -c "$JAR" -H 'Content-Type: application/json' --data @- "http://127.0.0.1:$PORT/v1/session" -o /dev/null -w 'logged in: %{http_code}\n'
-echo "\$ curl -b cookies http://127.0.0.1:$PORT/v1/instances   # the session reads what the page shows" >&2
-curl -sf -b "$JAR" "http://127.0.0.1:$PORT/v1/instances" | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']!='manager'), 'cloud instances')"
-echo "\$ curl -b cookies -X DELETE 'http://127.0.0.1:$PORT/v1/instances?tag=x'   # a change with the cookie alone" >&2
-curl -s -b "$JAR" -X DELETE "http://127.0.0.1:$PORT/v1/instances?tag=x"; echo
+(umask 077; printf '{"token":"%s"}' "$(cat "$MICADO_HOME/token")" | curl -sf -c "$JAR" -H 'Content-Type: application/json' --data @- "http://127.0.0.1:$PORT/v1/session" \
+  | python3 -c "import json,sys; print('X-CSRF-Token: ' + json.load(sys.stdin)['csrf'])" >"$CSRF")
+echo "logged in: a cookie (HttpOnly) and a CSRF token (kept in a file here, as the page keeps it in its tab)"
+echo "\$ curl -b cookies -H @csrf-header http://127.0.0.1:$PORT/v1/instances   # both: the session reads what the page shows" >&2
+curl -sf -b "$JAR" -H @"$CSRF" "http://127.0.0.1:$PORT/v1/instances" | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']!='manager'), 'cloud instances')"
+echo "\$ curl -b cookies http://127.0.0.1:$PORT/v1/instances   # the cookie alone, as a server on another port of 127.0.0.1 would get it" >&2
+curl -s -b "$JAR" "http://127.0.0.1:$PORT/v1/instances"; echo
 
 step "idle instances are drained and deleted after their grace period (5 s here)"
 no_instances() { [ "$("$BIN" list -i --output json | python3 -c "import json,sys; print(sum(1 for i in json.load(sys.stdin) if i['cloud']!='manager'))")" = 0 ]; }
