@@ -49,7 +49,16 @@ public struct ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         stdout(&actions)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        if let descriptor { posix_spawn_file_actions_adddup2(&actions, descriptor, 3) }
+        // dup2 of a descriptor onto itself keeps its close-on-exec flag: a folder opened as
+        // descriptor 3 (the lowest free one) would be closed at exec and the child would find
+        // nothing at /proc/self/fd/3. Such a one goes through a copy above 3.
+        var source = descriptor
+        if descriptor == 3 {
+            source = fcntl(3, F_DUPFD_CLOEXEC, 4)
+            guard let copy = source, copy >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EBADF) }
+        }
+        defer { if let source, source != descriptor { close(source) } }
+        if let source { posix_spawn_file_actions_adddup2(&actions, source, 3) }
         // Nothing else of ours leaks into the child: a detached boot or dockerd that kept the
         // manager's listening socket would hold its port after the manager died.
         if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, descriptor == nil ? 3 : 4) }
