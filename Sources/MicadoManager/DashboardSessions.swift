@@ -125,13 +125,18 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try authenticate(request)
+        return try await next(request, context)
+    }
+
+    /// The bearer token when the request has an Authorization header, else the session.
+    func authenticate(_ request: Request) throws(MicadoError) {
         if let header = request.headers[.authorization] {
             let given = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
             guard Self.constantTimeEqual(given, token) else { throw Self.refusal }
-            return try await next(request, context)
+            return
         }
         try check(sessionOf: request)
-        return try await next(request, context)
     }
 
     /// Throws unless `request` carries a live session's cookie and CSRF token, from this origin.
@@ -151,12 +156,7 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// Whether the request is allowed, as the middleware would decide (for WebSocket routes,
     /// which decline a refused upgrade so that the HTTP route answers with the reason).
-    func allows(_ request: Request) -> Bool {
-        if let header = request.headers[.authorization] {
-            return header.hasPrefix("Bearer ") && Self.constantTimeEqual(Array(header.utf8.dropFirst(7)), token)
-        }
-        return (try? check(sessionOf: request)) != nil
-    }
+    func allows(_ request: Request) -> Bool { (try? authenticate(request)) != nil }
 
     static func isSameOrigin(_ origin: String, _ request: Request) -> Bool {
         guard let authority = request.head.authority else { return false }
