@@ -40,7 +40,7 @@ public struct EngineEndpoint: Sendable, Equatable, CustomStringConvertible {
     public static func parse(_ text: String, tls: TLSFiles? = nil) throws(MicadoError) -> EngineEndpoint {
         if text.hasPrefix("unix://") {
             let path = String(text.dropFirst("unix://".count))
-            guard path.hasPrefix("/") else {
+            guard path.utf8.first == 0x2F else {
                 throw .init(.configuration, "invalid Docker endpoint '\(text)': a unix socket needs an absolute path, e.g. unix:///var/run/docker.sock")
             }
             return EngineEndpoint(transport: .unix(path: path))

@@ -51,7 +51,8 @@ public struct LaunchRequest: Codable, Sendable, Equatable {
         if let location { try LocationName.validate(location) }
         if let domain { try DomainName.validate(domain) }
         if tls == true, domain == nil { throw .badRequest("--tls serves a domain over HTTPS: give the domain with -d") }
-        if let script, !script.hasPrefix("/") {
+        // By byte: "/" before a combining mark or an emoji modifier is a Character that is not "/".
+        if let script, script.utf8.first != 0x2F {
             throw .badRequest("invalid script '\(script)': give the absolute path of the script inside the image")
         }
         try port?.validate()

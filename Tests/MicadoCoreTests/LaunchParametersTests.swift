@@ -84,6 +84,8 @@ import Testing
         try LaunchRequest(image: "busybox:local", client: "web", script: "/bin/httpd", arguments: ["-f", "-p", "80"]).validate()
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "Web!").validate() }
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", script: "run.sh").validate() }
+        // Absolute by its first byte: "/" then an emoji modifier is one Character, still a path (found by the fuzzer).
+        try LaunchRequest(image: "busybox:local", client: "web", script: "/\u{1F3FB}x").validate()
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", port: PortMapping(published: 0, target: 80)).validate() }
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", memoryMiB: 2).validate() }
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "bad image", client: "web").validate() }
