@@ -146,7 +146,7 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         if let origin, !Self.isSameOrigin(origin, request) {
             throw MicadoError(.forbidden, "a request from \(Text.escaped(String(origin.prefix(100)))) may not use this manager's session")
         }
-        let upgrade = request.headers[.upgrade]?.lowercased() == "websocket"
+        let upgrade = request.isWebSocketUpgrade
         if upgrade, origin == nil { throw MicadoError(.forbidden, "a WebSocket on the dashboard's session must name its origin") }
         let given = request.headers[DashboardSessions.csrfHeader] ?? (upgrade ? DashboardSessions.subprotocolToken(request) : nil) ?? ""
         guard Self.constantTimeEqual(Array(given.utf8), Array(csrf.utf8)) else {

@@ -23,7 +23,7 @@ struct EventsLive {
 
         init(_ request: Request) throws {
             after = try HTTPAPI.queryInt(request, "after", 0...Int.max).map(Int64.init)
-            subject = try HTTPAPI.query(request, "subject").flatMap { $0.isEmpty ? nil : $0 }
+            subject = try HTTPAPI.eventSubject(request)
             backlog = try HTTPAPI.queryInt(request, "backlog", 0...1_000) ?? 50
         }
     }

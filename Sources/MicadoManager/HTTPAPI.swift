@@ -179,7 +179,7 @@ public enum HTTPAPI {
         api.get("/events") { request, _ in
             let limit = try queryInt(request, "limit", 1...10_000) ?? 100
             let after = try queryInt(request, "after", 0...Int.max).map(Int64.init)
-            let subject = try query(request, "subject").flatMap { $0.isEmpty ? nil : $0 }
+            let subject = try eventSubject(request)
             return try json(try await orchestrator.events(subject: subject, after: after, limit: limit))
         }
         // Without an upgrade: the first batch the WebSocket would send, once, as JSON (a poll
@@ -187,7 +187,7 @@ public enum HTTPAPI {
         api.get("/events/live") { request, _ in
             let options = try EventsLive.Options(request)
             // An upgrade that got here passed the token and the query: all live sockets are taken.
-            if request.headers[.upgrade]?.lowercased() == "websocket" {
+            if request.isWebSocketUpgrade {
                 throw MicadoError(.busy, "all \(LiveSockets.limit) live event streams are open; try again later")
             }
             return try json(try await EventsLive(orchestrator: orchestrator, options: options).firstBatch())
@@ -318,6 +318,11 @@ public enum HTTPAPI {
         return values.first.map { String($0) }
     }
 
+    /// The events' `subject` filter; empty is no filter.
+    static func eventSubject(_ request: Request) throws -> String? {
+        try query(request, "subject").flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// `true` or `false`, nothing else.
     static func queryBool(_ request: Request, _ key: String) throws -> Bool? {
         switch try query(request, key) {
@@ -399,6 +404,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             status: status ?? error.code.httpStatus, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+}
+
+extension Request {
+    /// Whether this asks to become a WebSocket.
+    var isWebSocketUpgrade: Bool { headers[.upgrade]?.lowercased() == "websocket" }
 }
 
 extension RequestContext {
