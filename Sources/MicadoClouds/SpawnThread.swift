@@ -28,19 +28,14 @@ public final class SpawnThread: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on the spawn thread and waits for it (starting a process takes a moment).
-    public func run<T>(_ body: @escaping () throws -> T) throws -> T {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: Result<T, any Error>?
-        condition.lock()
-        jobs.append {
-            result = Result { try body() }
-            done.signal()
+    /// Runs `body` on the spawn thread; the caller's thread is free meanwhile (a blocked
+    /// thread of the concurrency pool, of which there are as many as cores, stalls everyone).
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            jobs.append { continuation.resume(with: Result { try body() }) }
+            condition.signal()
+            condition.unlock()
         }
-        condition.signal()
-        condition.unlock()
-        done.wait()
-        guard let result else { throw MicadoError(.internal, "the spawn thread signalled a job done without its result") }
-        return try result.get()
     }
 }

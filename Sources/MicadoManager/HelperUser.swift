@@ -44,12 +44,12 @@ struct HelperUser: Sendable {
 
     /// Starts `arguments` as this user: no other capability than binding ports below 1024,
     /// no way to gain privileges, killed with the manager, `folder` as descriptor 3.
-    func start(_ arguments: [String], folder: String, environment: [String: String], output: String) throws -> ChildProcess {
+    func start(_ arguments: [String], folder: String, environment: [String: String], output: String) async throws -> ChildProcess {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw MicadoError(.configuration, "cannot open \(folder): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         // From the spawn thread: the parent-death signal follows the thread that started it.
-        return try SpawnThread.shared.run {
+        return try await SpawnThread.shared.run {
             try ChildProcess.start(
             "/usr/bin/setpriv",
             [

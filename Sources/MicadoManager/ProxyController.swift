@@ -83,7 +83,7 @@ public struct ProxyController: Service {
         }
         let own = HelperUser.inFolder
         let environment = ["HOME": own(""), "XDG_DATA_HOME": own("data"), "XDG_CONFIG_HOME": own("config"), "PATH": "/usr/bin:/bin"]
-        let child = try user.start(
+        let child = try await user.start(
             [caddy, "run", "--config", own("bootstrap.json"), "--pidfile", own("caddy.pid")], folder: dir, environment: environment,
             output: dir + "/caddy.log")
         let probe = try adminRequest("/config/")

@@ -63,14 +63,20 @@ import Testing
     /// A child with a parent-death signal, started from a thread that then ends, lives on
     /// when started through the spawn thread (Linux signals it when its starting thread exits).
     @Test func childrenOfTheSpawnThreadOutliveTheThreadThatAsked() async throws {
-        let started = Mutex<ChildProcess?>(nil)
+        final class Started: Sendable { let child = Mutex<ChildProcess?>(nil) }
+        let started = Started()
         let thread = Thread {
-            started.withLock { $0 = try? SpawnThread.shared.run { try ChildProcess.start("/usr/bin/setpriv", ["--pdeathsig", "KILL", "/bin/sleep", "30"], environment: [:], output: "/dev/null") } }
+            Task {
+                let child = try? await SpawnThread.shared.run {
+                    try ChildProcess.start("/usr/bin/setpriv", ["--pdeathsig", "KILL", "/bin/sleep", "30"], environment: [:], output: "/dev/null")
+                }
+                started.child.withLock { $0 = child }
+            }
         }
         thread.start()
-        while !thread.isFinished { try await Task.sleep(for: .milliseconds(10)) }
+        while !thread.isFinished || started.child.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(10)) }
         try await Task.sleep(for: .milliseconds(300))
-        let child = try #require(started.withLock { $0 })
+        let child = try #require(started.child.withLock { $0 })
         #expect(ChildProcess.isAlive(child.pid))
         child.signal(SIGKILL)
         _ = child.wait()

@@ -21,6 +21,8 @@ public final class FaultProxy: Sendable {
         case raw(status: UInt, body: [UInt8])
         /// No answer for this long.
         case stall(Duration)
+        /// moto's answer, its head and half its body at once and the rest after this long.
+        case stallBody(Duration)
     }
 
     let upstream: String
@@ -66,6 +68,8 @@ public final class FaultProxy: Sendable {
         var status: HTTPResponseStatus
         var contentType: String
         var body: [UInt8]
+        /// Sends the body's second half only after this long.
+        var bodyStall: Duration? = nil
     }
 
     static func errorDocument(code: String, message: String) -> [UInt8] {
@@ -95,6 +99,10 @@ public final class FaultProxy: Sendable {
         case .stall(let duration)?:
             try? await Task.sleep(for: duration)
             return Reply(status: .serviceUnavailable, contentType: "text/plain", body: Array("too late".utf8))
+        case .stallBody(let duration)?:
+            var reply = await forward(head: head, body: body)
+            reply.bodyStall = duration
+            return reply
         case nil:
             return await forward(head: head, body: body)
         }
@@ -156,9 +164,20 @@ public final class FaultProxy: Sendable {
                     headers.add(name: "Content-Length", value: String(reply.body.count))
                     if !keepAlive { headers.add(name: "Connection", value: "close") }
                     context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
-                    context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: reply.body)))), promise: nil)
-                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
-                        if !keepAlive { bound.value.close(promise: nil) }
+                    let half = reply.bodyStall == nil ? reply.body.count : reply.body.count / 2
+                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: reply.body[..<half])))), promise: nil)
+                    let rest = Array(reply.body[half...])
+                    let finish = {
+                        let context = bound.value
+                        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: rest)))), promise: nil)
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+                            if !keepAlive { bound.value.close(promise: nil) }
+                        }
+                    }
+                    if let stall = reply.bodyStall {
+                        context.eventLoop.scheduleTask(in: .nanoseconds(Int64(stall / .nanoseconds(1)))) { finish() }
+                    } else {
+                        finish()
                     }
                 }
             }

@@ -156,22 +156,13 @@ public struct EC2API: Sendable {
         let timeout = self.timeout
         let limit = Self.maximumAnswerBytes
         do {
-            return try await withThrowingTaskGroup(of: (UInt, [UInt8])?.self) { group in
-                group.addTask {
-                    let response = try await http.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
-                    let buffer = try await response.body.collect(upTo: limit)
-                    return (response.status.code, Array(buffer.readableBytesView))
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let answer = first else {
-                    throw CloudError(.transient, "EC2 \(action): timed out (no whole answer within \(timeout))")
-                }
-                return answer
+            let answer = try await firstOf(timeout: timeout) {
+                let response = try await http.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
+                let buffer = try await response.body.collect(upTo: limit)
+                return (status: response.status.code, bytes: Array(buffer.readableBytesView))
             }
+            guard let answer else { throw CloudError(.transient, "EC2 \(action): timed out (no whole answer within \(timeout))") }
+            return answer
         } catch let error as CloudError {
             throw error
         } catch is NIOTooManyBytesError {
