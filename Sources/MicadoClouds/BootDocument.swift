@@ -56,11 +56,19 @@ public enum BootDocument {
     /// The document for an instance whose engine answers at `address`: micado's CA, a
     /// server certificate for `address` and the instance's name issued by it, daemon.json,
     /// and the commands that start the engine. Holds a private key: never log it, never put
-    /// it in an event.
-    public static func render(_ userData: UserData, address: String, authority: CertificateAuthority) throws(CloudError) -> String {
+    /// it in an event. Without an address (clouds that hand one out by DHCP once the
+    /// instance runs), the certificate holds the instance's name only.
+    public static func render(_ userData: UserData, address: String?, authority: CertificateAuthority) throws(CloudError) -> String {
         let issued: CertificateAuthority.Issued
         let name = userData.labels[CloudTag.instance].map { engineServerName(instance: $0) }
-        do { issued = try authority.issueServer(ipAddress: address, dnsName: name) } catch { throw CloudError(.badRequest, error.message) }
+        do throws(MicadoError) {
+            if let address {
+                issued = try authority.issueServer(ipAddress: address, dnsName: name)
+            } else {
+                guard let name else { throw MicadoError(.internal, "an instance without an address needs its micado.instance label") }
+                issued = try authority.issueServer(dnsName: name)
+            }
+        } catch { throw CloudError(.badRequest, error.message) }
         return try text(of: document(userData, certificatePEM: issued.certificatePEM, keyPEM: issued.keyPEM))
     }
 

@@ -57,6 +57,12 @@ public struct CertificateAuthority: Sendable {
         try issue(commonName: ipAddress, ipAddresses: [ipAddress], dnsNames: dnsName.map { [$0] } ?? [], usage: .serverAuth)
     }
 
+    /// A server certificate for a name only: an instance whose address its cloud hands out
+    /// once it runs (DHCP), which micado then checks against the name, not the address.
+    public func issueServer(dnsName: String) throws(MicadoError) -> Issued {
+        try issue(commonName: dnsName, ipAddresses: [], dnsNames: [dnsName], usage: .serverAuth)
+    }
+
     /// The same, written as files (the key 0600).
     public func issueServer(ipAddress: String, certificate: String, key: String) throws(MicadoError) {
         let issued = try issueServer(ipAddress: ipAddress)

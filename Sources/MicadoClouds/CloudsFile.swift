@@ -222,7 +222,7 @@ public enum CloudsFile {
                     throw fail(map["endpoint"], "\(path).endpoint must be http(s)://HOST[:PORT] of an EC2-compatible API")
                 }
                 // A session token travels in a header: in clear text only to this machine.
-                guard scheme == "https" || EC2API.isLoopback(host) else {
+                guard scheme == "https" || CloudHTTP.isLoopback(host) else {
                     throw fail(map["endpoint"], "\(path).endpoint must be https:// (plain http only to this machine: 127.0.0.1, ::1, localhost)")
                 }
                 endpoint = text.hasSuffix("/") ? String(text.dropLast()) : text

@@ -12,19 +12,8 @@ import XMLCoder
 /// every other error is mapped to the `CloudError` kind the scaler acts on.
 public struct EC2API: Sendable {
     public static let version = "2016-11-15"
-    /// An answer larger than this is refused unread: no page of ours comes near it.
-    public static let maximumAnswerBytes = 8 << 20
-
-    public struct RetryPolicy: Sendable {
-        public var attempts: Int
-        public var initialDelay: Duration
-        public var maximumDelay: Duration
-        public init(attempts: Int = 4, initialDelay: Duration = .milliseconds(250), maximumDelay: Duration = .seconds(5)) {
-            self.attempts = attempts
-            self.initialDelay = initialDelay
-            self.maximumDelay = maximumDelay
-        }
-    }
+    public static let maximumAnswerBytes = CloudHTTP.maximumAnswerBytes
+    public typealias RetryPolicy = CloudHTTP.RetryPolicy
 
     /// `https://ec2.eu-west-1.amazonaws.com`, or an EC2-compatible API's.
     public let endpoint: String
@@ -37,17 +26,6 @@ public struct EC2API: Sendable {
     /// For one attempt, the answer's body included.
     public var timeout: Duration
     let logger: Logger
-
-    /// micado's own client: no redirects (a signed request goes to its endpoint or nowhere),
-    /// no decompression, and a failed connection fails the attempt at once (the retries
-    /// here decide what comes next). It lives as long as the process.
-    static let sharedClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(15)), decompression: .disabled)
-        configuration.httpVersion = .http1Only
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
 
     public init(
         region: String, endpoint: String?, credentials: AWSCredentials, http: HTTPClient? = nil, retry: RetryPolicy = .init(),
@@ -65,7 +43,7 @@ public struct EC2API: Sendable {
         self.endpoint = "\(scheme)://\(host)"
         self.region = region
         self.signer = SignatureV4(credentials: credentials, region: region, service: "ec2")
-        self.http = http ?? Self.sharedClient
+        self.http = http ?? CloudHTTP.sharedClient
         self.retry = retry
         self.timeout = timeout
         self.logger = logger
@@ -78,13 +56,7 @@ public struct EC2API: Sendable {
         public var error: CloudError
     }
 
-    /// 127.0.0.0/8, ::1 or localhost: where a request in clear text never leaves the machine.
-    public static func isLoopback(_ host: String) -> Bool {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if bare == "localhost" || bare == "::1" { return true }
-        guard let address = IPv4(bare) else { return false }
-        return address.value >> 24 == 127
-    }
+    public static func isLoopback(_ host: String) -> Bool { CloudHTTP.isLoopback(host) }
 
     /// `action` with `parameters`, its answer decoded as `Answer`; retried while transient.
     public func call<Answer: Decodable & Sendable>(_ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type) async throws(CloudError)
@@ -98,34 +70,26 @@ public struct EC2API: Sendable {
     public func send<Answer: Decodable & Sendable>(
         _ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type, attempts: Int? = nil
     ) async throws(Failure) -> Answer {
-        let attempts = attempts ?? retry.attempts
-        var attempt = 1
-        while true {
-            if Task.isCancelled { throw Failure(code: nil, error: CloudError(.transient, "EC2 \(action): cancelled")) }
-            do {
-                return try await once(action, parameters, as: answer)
-            } catch {
-                guard error.error.kind == .transient else { throw error }
-                guard attempt < attempts else {
-                    var last = error
-                    if attempt > 1 { last.error.message += " (\(attempt) attempts)" }
-                    throw last
+        let label = "EC2 \(action)"
+        return try await CloudHTTP.retrying(
+            retry, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
+            cancelled: { Failure(code: nil, error: CloudError(.transient, "\(label): cancelled")) },
+            counted: { error, count in
+                var last = error
+                last.error.message += " (\(count) attempts)"
+                return last
+            }
+        ) { () async throws(Failure) -> Answer in
+            do throws(Failure) { return try await once(action, parameters, as: answer) } catch {
+                if error.error.kind == .transient {
+                    logger.debug("EC2 call failed", metadata: ["ec2.action": "\(action)", "ec2.error": "\(error.error.message)"])
                 }
-                let delay = backoff(attempt: attempt)
-                logger.debug(
-                    "EC2 call retried", metadata: ["ec2.action": "\(action)", "ec2.attempt": "\(attempt)", "ec2.error": "\(error.error.message)"])
-                do { try await Task.sleep(for: delay) } catch { throw Failure(code: nil, error: CloudError(.transient, "EC2 \(action): cancelled")) }
-                attempt += 1
+                throw error
             }
         }
     }
 
-    /// Exponential, with the upper half jittered so that callers that failed together do not retry together.
-    func backoff(attempt: Int) -> Duration {
-        let exponential = retry.initialDelay * (1 << min(attempt - 1, 20))
-        let ceiling = min(exponential, retry.maximumDelay)
-        return ceiling / 2 + ceiling / 2 * Double.random(in: 0...1)
-    }
+    func backoff(attempt: Int) -> Duration { retry.backoff(attempt: attempt) }
 
     /// The form body: every name and value percent-encoded as Signature V4 encodes them.
     static func form(_ action: String, _ parameters: [(String, String)]) -> String {
@@ -152,38 +116,8 @@ public struct EC2API: Sendable {
 
     /// The request and its whole answer within `timeout`, the body bounded.
     func exchange(_ request: HTTPClientRequest, action: String) async throws(CloudError) -> (status: UInt, bytes: [UInt8]) {
-        let http = self.http
-        let timeout = self.timeout
-        let limit = Self.maximumAnswerBytes
-        do {
-            let answer = try await firstOf(timeout: timeout) {
-                let response = try await http.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
-                let buffer = try await response.body.collect(upTo: limit)
-                return (status: response.status.code, bytes: Array(buffer.readableBytesView))
-            }
-            guard let answer else { throw CloudError(.transient, "EC2 \(action): timed out (no whole answer within \(timeout))") }
-            return answer
-        } catch let error as CloudError {
-            throw error
-        } catch is NIOTooManyBytesError {
-            throw CloudError(.badRequest, "EC2 \(action): the answer is larger than \(limit >> 20) MiB; refused")
-        } catch is CancellationError {
-            throw CloudError(.transient, "EC2 \(action): cancelled")
-        } catch let error as HTTPClientError {
-            throw CloudError(.transient, "EC2 \(action): \(Self.describe(error))")
-        } catch {
-            // Connection refused, reset, TLS failures: worth another attempt.
-            throw CloudError(.transient, "EC2 \(action): \(Text.escaped(String(describing: error)))")
-        }
-    }
-
-    static func describe(_ error: HTTPClientError) -> String {
-        switch error {
-        case .deadlineExceeded, .readTimeout, .connectTimeout: "timed out"
-        case .cancelled: "cancelled"
-        case .remoteConnectionClosed: "the connection closed before the answer"
-        default: Text.escaped(String(describing: error))
-        }
+        let answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: "EC2 \(action)")
+        return (answer.status, answer.bytes)
     }
 
     /// The cloud's error document (`<Response><Errors><Error><Code>`), as a `CloudError`
@@ -191,13 +125,7 @@ public struct EC2API: Sendable {
     func failure(status: UInt, bytes: [UInt8], action: String) -> Failure {
         let document = try? EC2XML.decode(EC2ErrorDocument.self, from: bytes, action: action)
         guard let error = document?.first, let code = error.code, !code.isEmpty else {
-            let kind: CloudError.Kind =
-                switch status {
-                case 500...599, 429: .transient
-                case 401, 403: .auth
-                default: .badRequest
-                }
-            return Failure(code: nil, error: CloudError(kind, "EC2 \(action): HTTP \(status) without an EC2 error document"))
+            return Failure(code: nil, error: CloudError(CloudHTTP.kind(status: status), "EC2 \(action): HTTP \(status) without an EC2 error document"))
         }
         let message = redacted(error.message ?? "")
         let text = "EC2 \(action): \(Text.escaped(String(code.prefix(200)))): \(Text.escaped(String(message.prefix(1000))))"

@@ -1,10 +1,6 @@
 import Foundation
 import MicadoCore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Where the ec2 driver finds AWS credentials, in the order AWS users keep them:
 /// 1. `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`);
 /// 2. `~/.aws/credentials` (or `AWS_SHARED_CREDENTIALS_FILE`), the profile of clouds.yaml,
@@ -14,9 +10,6 @@ import Glibc
 ///
 /// No error here ever holds a secret, nor a line of a credentials file (it may be one).
 public enum EC2Credentials {
-    /// A credentials file larger than this is not one.
-    static let maximumFileBytes = 256 << 10
-
     public static var processEnvironment: [String: String] { ProcessInfo.processInfo.environment }
 
     public static func resolve(cloud: String, profile: String?, micadoHome: String, environment: [String: String]) throws(CloudError) -> AWSCredentials {
@@ -33,13 +26,13 @@ public enum EC2Credentials {
             environment["AWS_SHARED_CREDENTIALS_FILE"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()) + "/.aws/credentials"
         if FileManager.default.fileExists(atPath: shared) {
-            let sections = try parse(file: shared)
+            let sections = try CredentialsFile.parse(file: shared)
             if let section = sections[profileName] { return try credentials(section, file: shared, profile: profileName) }
         }
         let own = micadoHome + "/credentials/" + cloud
         if FileManager.default.fileExists(atPath: own) {
-            try requireOwnerOnly(own)
-            let sections = try parse(file: own)
+            try CredentialsFile.requireOwnerOnly(own)
+            let sections = try CredentialsFile.parse(file: own)
             for name in [profileName, "default"] {
                 if let section = sections[name] { return try credentials(section, file: own, profile: name) }
             }
@@ -69,56 +62,5 @@ public enum EC2Credentials {
             throw CloudError(.auth, "\(place): the session token has characters an AWS session token cannot have")
         }
         return credentials
-    }
-
-    /// micado's own file holds a secret: refused when anyone but its owner may read it.
-    static func requireOwnerOnly(_ path: String) throws(CloudError) {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch { throw CloudError(.auth, "cannot read \(path)") }
-        guard let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value else {
-            throw CloudError(.auth, "cannot read the mode of \(path)")
-        }
-        // attributesOfItem does not follow a link: a link's own mode says nothing of the file.
-        guard attributes[.type] as? FileAttributeType != .typeSymbolicLink else {
-            throw CloudError(.auth, "\(path) is a symbolic link; micado reads a secret only from a regular file of its own (0600)")
-        }
-        guard mode & 0o077 == 0 else {
-            throw CloudError(.auth, "\(path) is mode \(String(mode & 0o777, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(path))")
-        }
-        guard owner == geteuid() else { throw CloudError(.auth, "\(path) belongs to another user (uid \(owner)); refused") }
-    }
-
-    /// An INI file: `[section]` lines and `key = value` lines; `#` and `;` start comments.
-    static func parse(file: String) throws(CloudError) -> [String: [String: String]] {
-        guard let handle = FileHandle(forReadingAtPath: file) else { throw CloudError(.auth, "cannot read \(file)") }
-        defer { try? handle.close() }
-        let data: Data
-        do { data = try handle.read(upToCount: maximumFileBytes + 1) ?? Data() } catch { throw CloudError(.auth, "cannot read \(file)") }
-        guard data.count <= maximumFileBytes else { throw CloudError(.auth, "\(file) is larger than \(maximumFileBytes >> 10) KiB; not a credentials file") }
-        return try parse(String(decoding: data, as: UTF8.self), file: file)
-    }
-
-    static func parse(_ text: String, file: String) throws(CloudError) -> [String: [String: String]] {
-        var sections: [String: [String: String]] = [:]
-        var current: String?
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("[") && line.hasSuffix("]") {
-                let name = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-                current = name
-                if sections[name] == nil { sections[name] = [:] }
-                continue
-            }
-            // The line itself is never quoted back: it may hold a secret.
-            guard let equals = line.firstIndex(of: "=") else {
-                throw CloudError(.auth, "\(file):\(index + 1): neither [profile] nor key = value")
-            }
-            guard let section = current else { throw CloudError(.auth, "\(file):\(index + 1): a key before any [profile] line") }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            sections[section, default: [:]][key] = value
-        }
-        return sections
     }
 }

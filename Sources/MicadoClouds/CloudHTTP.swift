@@ -1,0 +1,148 @@
+import AsyncHTTPClient
+import Foundation
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+/// What every cloud's API client shares: one HTTP client, endpoints that keep secrets off
+/// the wire, an exchange bounded in time and size, and retries with backoff and jitter.
+/// Each driver's API (EC2's Query API, OpenStack's, CloudSigma's, CloudBroker's) adds only
+/// its own signing, encoding and error documents.
+public enum CloudHTTP {
+    /// An answer larger than this is refused unread: no page of ours comes near it.
+    public static let maximumAnswerBytes = 8 << 20
+
+    public struct RetryPolicy: Sendable {
+        public var attempts: Int
+        public var initialDelay: Duration
+        public var maximumDelay: Duration
+        public init(attempts: Int = 4, initialDelay: Duration = .milliseconds(250), maximumDelay: Duration = .seconds(5)) {
+            self.attempts = attempts
+            self.initialDelay = initialDelay
+            self.maximumDelay = maximumDelay
+        }
+
+        /// Exponential, with the upper half jittered so that callers that failed together do not retry together.
+        public func backoff(attempt: Int) -> Duration {
+            let exponential = initialDelay * (1 << min(max(attempt, 1) - 1, 20))
+            let ceiling = min(exponential, maximumDelay)
+            return ceiling / 2 + ceiling / 2 * Double.random(in: 0...1)
+        }
+    }
+
+    /// A whole answer.
+    public struct Answer: Sendable {
+        public var status: UInt
+        public var headers: HTTPHeaders
+        public var bytes: [UInt8]
+    }
+
+    /// micado's own client: no redirects (a request with credentials goes to its endpoint
+    /// or nowhere), no decompression, and a failed connection fails the attempt at once (the
+    /// caller's retries decide what comes next). It lives as long as the process.
+    public static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(15)), decompression: .disabled)
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// 127.0.0.0/8, ::1 or localhost: where a request in clear text never leaves the machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" { return true }
+        guard let address = IPv4(bare) else { return false }
+        return address.value >> 24 == 127
+    }
+
+    /// An API's base address: `https://HOST[:PORT][/PATH]`, plain http only to this machine
+    /// (credentials travel in its requests). No query, no user, no fragment; no trailing `/`.
+    public static func endpoint(_ text: String, of what: String) throws(CloudError) -> String {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty,
+            url.query == nil, url.user == nil, url.password == nil, url.fragment == nil, text.count <= 2048,
+            text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+        else {
+            throw CloudError(.badRequest, "the \(what) endpoint \(Text.escaped(String(text.prefix(200)))) is not http(s)://HOST[:PORT][/PATH]")
+        }
+        guard scheme == "https" || isLoopback(host) else {
+            throw CloudError(.badRequest, "the \(what) endpoint \(Text.escaped(text)) must be https:// (plain http only to this machine)")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// `request` and its whole answer within `timeout`, the body bounded by `limit`. A cancel
+    /// returns at once: the request in flight is abandoned, not awaited (`firstOf`).
+    public static func exchange(
+        _ request: HTTPClientRequest, client: HTTPClient = sharedClient, timeout: Duration, limit: Int = maximumAnswerBytes, label: String
+    ) async throws(CloudError) -> Answer {
+        do {
+            let answer = try await firstOf(timeout: timeout) {
+                let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
+                let buffer = try await response.body.collect(upTo: limit)
+                return Answer(status: response.status.code, headers: response.headers, bytes: Array(buffer.readableBytesView))
+            }
+            guard let answer else { throw CloudError(.transient, "\(label): timed out (no whole answer within \(timeout))") }
+            return answer
+        } catch let error as CloudError {
+            throw error
+        } catch is NIOTooManyBytesError {
+            throw CloudError(.badRequest, "\(label): the answer is larger than \(limit >> 20) MiB; refused")
+        } catch is CancellationError {
+            throw CloudError(.transient, "\(label): cancelled")
+        } catch let error as HTTPClientError {
+            throw CloudError(.transient, "\(label): \(describe(error))")
+        } catch {
+            // Connection refused, reset, TLS failures: worth another attempt.
+            throw CloudError(.transient, "\(label): \(Text.escaped(String(describing: error)))")
+        }
+    }
+
+    static func describe(_ error: HTTPClientError) -> String {
+        switch error {
+        case .deadlineExceeded, .readTimeout, .connectTimeout: "timed out"
+        case .cancelled: "cancelled"
+        case .remoteConnectionClosed: "the connection closed before the answer"
+        default: Text.escaped(String(describing: error))
+        }
+    }
+
+    /// The kind an answer without a document of the cloud's own is, by its status.
+    public static func kind(status: UInt) -> CloudError.Kind {
+        switch status {
+        case 500...599, 429: .transient
+        case 401, 403: .auth
+        default: .badRequest
+        }
+    }
+
+    /// `body` until it succeeds, is not transient, or the policy's attempts are spent;
+    /// the last error says how many were made. A cancel during a backoff ends it at once.
+    public static func retrying<Value: Sendable, Failure: Error>(
+        _ policy: RetryPolicy, label: String, attempts: Int? = nil, transient: (Failure) -> Bool, cancelled: () -> Failure,
+        counted: (Failure, Int) -> Failure, _ body: () async throws(Failure) -> Value
+    ) async throws(Failure) -> Value {
+        let attempts = attempts ?? policy.attempts
+        var attempt = 1
+        while true {
+            if Task.isCancelled { throw cancelled() }
+            do {
+                return try await body()
+            } catch {
+                guard transient(error) else { throw error }
+                guard attempt < attempts else { throw attempt > 1 ? counted(error, attempt) : error }
+                do { try await Task.sleep(for: policy.backoff(attempt: attempt)) } catch { throw cancelled() }
+                attempt += 1
+            }
+        }
+    }
+
+    /// The same, for calls that throw `CloudError`.
+    public static func retrying<Value: Sendable>(
+        _ policy: RetryPolicy, label: String, attempts: Int? = nil, _ body: () async throws(CloudError) -> Value
+    ) async throws(CloudError) -> Value {
+        try await retrying(
+            policy, label: label, attempts: attempts, transient: { $0.kind == .transient }, cancelled: { CloudError(.transient, "\(label): cancelled") },
+            counted: { error, count in CloudError(error.kind, error.message + " (\(count) attempts)") }, body)
+    }
+}
