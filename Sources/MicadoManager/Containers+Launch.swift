@@ -34,6 +34,7 @@ extension Containers {
         record.tls = request.tls ?? false
         try await store.insertContainer(
             record, event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)"))
+        CrashPoint.reached(.launchStored)
         try await distributeImage(of: record)
         record = try await ensureService(record)
         await snapshots.invalidate()
@@ -103,6 +104,7 @@ extension Containers {
         do {
             let spec = try await serviceSpec(for: record, pushed: pushed)
             serviceID = try await engine.createService(spec, registryAuth: pushed != nil ? registry?.auth : nil)
+            CrashPoint.reached(.launchServiceCreated)
             record.lastState = .pending
             record.lastReason = nil
         } catch where error.code == .conflict {

@@ -9,6 +9,10 @@ import Glibc
 /// manager's environment; each name is where a crash would leave half-done work that the
 /// next start must finish.
 enum CrashPoint: String, CaseIterable {
+    /// A launch's container record is stored; its service is not created yet.
+    case launchStored = "container.after-store"
+    /// A launch's service is created in the swarm; the record does not name it yet.
+    case launchServiceCreated = "container.after-service"
     /// The instance record is stored; the cloud's create call has not been made.
     case beforeCreate = "instance.before-create"
     /// The cloud made the instance; its answer (cloud ID, address) is not stored yet.

@@ -35,12 +35,12 @@ struct ApplicationTests {
         return text
     }
 
-    static func apps(_ f: ManagerFixture) throws -> [ApplicationView] {
-        try WireFormat.decoder().decode([ApplicationView].self, from: Data(try f.micado(["apps", "--output", "json"]).stdout.utf8))
+    static func apps(_ f: ManagerFixture) async throws -> [ApplicationView] {
+        try WireFormat.decoder().decode([ApplicationView].self, from: Data(try await f.micado(["apps", "--output", "json"]).stdout.utf8))
     }
 
-    static func kinds(_ f: ManagerFixture) throws -> [String] {
-        try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--limit", "1000", "--output", "json"]).stdout.utf8)).map(\.kind)
+    static func kinds(_ f: ManagerFixture) async throws -> [String] {
+        try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout.utf8)).map(\.kind)
     }
 
     @Test func anApplicationRunsRollsAndGoesAway() async throws {
@@ -53,46 +53,46 @@ struct ApplicationTests {
                     .init(name: "app/index.html", contents: Array("v2\n".utf8)),
                 ]).bytes()
             ).write(to: URL(fileURLWithPath: context))
-            #expect(try f.micado(["build", "-n", "container-shopv2", "-f", context]).status == 0)
+            #expect(try await f.micado(["build", "-n", "container-shopv2", "-f", context]).status == 0)
 
             let folder = f.state + "/shop"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let file = folder + "/compose.yaml"
             try Self.shop().write(toFile: file, atomically: true, encoding: .utf8)
-            let applied = try f.micado(["apply", "-f", file])
+            let applied = try await f.micado(["apply", "-f", file])
             #expect(applied.status == 0 && applied.stdout.contains("shop is at revision 1"), "\(applied)")
 
             // Two replicas publish one port: the scaler starts an instance for each.
             try await CloudTests.eventually(90, "both web replicas and the api run") {
-                let services = try Self.apps(f).first?.services ?? []
+                let services = try await Self.apps(f).first?.services ?? []
                 return services.map { "\($0.name) \($0.runningReplicas)/\($0.desiredReplicas)" } == ["shop_api 1/1", "shop_web 2/2"]
             }
-            #expect(Set(try CloudTests.instances(f).map(\.id)).count == 2)
+            #expect(Set(try await CloudTests.instances(f).map(\.id)).count == 2)
             #expect(try await ProxyTests.eventually(f, host: "shop.test", status: 200) == "hello from busybox:local\n")
             // The api is found by its service name on the application's network.
             try await CloudTests.eventually(30, "web reaches api by name") {
-                let reply = try f.micado(["execute", "-n", "shop_web", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc api 80"])
+                let reply = try await f.micado(["execute", "-n", "shop_web", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc api 80"])
                 return reply.stdout.contains("hello from busybox:local")
             }
             for command in [["logs", "-n", "shop_api"], ["info", "-s", "shop_web"], ["explain", "shop_web"]] {
-                let result = try f.micado(command)
+                let result = try await f.micado(command)
                 #expect(result.status == 0, "\(command): \(result)")
             }
-            #expect(try f.micado(["quit", "-n", "shop_web"]).stderr.contains("is a service of application shop"))
+            #expect(try await f.micado(["quit", "-n", "shop_web"]).stderr.contains("is a service of application shop"))
 
             // Unchanged: nothing touched.
-            let before = try Self.kinds(f).filter { $0.hasPrefix("application.") || $0.hasPrefix("service.") }.count
-            let again = try f.micado(["apply", "-f", file])
+            let before = try await Self.kinds(f).filter { $0.hasPrefix("application.") || $0.hasPrefix("service.") }.count
+            let again = try await f.micado(["apply", "-f", file])
             #expect(again.status == 0 && again.stdout.contains("nothing touched"), "\(again)")
-            #expect(try Self.kinds(f).filter { $0.hasPrefix("application.") || $0.hasPrefix("service.") }.count == before)
+            #expect(try await Self.kinds(f).filter { $0.hasPrefix("application.") || $0.hasPrefix("service.") }.count == before)
 
             // A new image: the dry run says so and changes nothing; the apply rolls the
             // replicas one at a time, and the domain answers all along.
             try Self.shop(web: "container-shopv2").write(toFile: file, atomically: true, encoding: .utf8)
-            let dry = try f.micado(["apply", "-f", file, "--dry-run", "--output", "json"])
+            let dry = try await f.micado(["apply", "-f", file, "--dry-run", "--output", "json"])
             let plan = try WireFormat.decoder().decode(ApplyPlanView.self, from: Data(dry.stdout.utf8))
             #expect(plan.steps.first { $0.service == "shop_web" } == .init(service: "shop_web", action: .update, fields: ["image"]))
-            #expect(try f.micado(["apply", "-f", file]).status == 0)
+            #expect(try await f.micado(["apply", "-f", file]).status == 0)
             var answers: [String] = []
             var failures: [String] = []
             let deadline = ContinuousClock.now + .seconds(90)
@@ -106,12 +106,12 @@ struct ApplicationTests {
 
             // A service removed from the file is removed.
             try Self.shop(web: "container-shopv2", withAPI: false).write(toFile: file, atomically: true, encoding: .utf8)
-            let removed = try f.micado(["apply", "-f", file])
+            let removed = try await f.micado(["apply", "-f", file])
             #expect(removed.status == 0 && removed.stdout.contains("remove"), "\(removed)")
-            #expect(try Self.apps(f).first?.services.map(\.name) == ["shop_web"])
+            #expect(try await Self.apps(f).first?.services.map(\.name) == ["shop_web"])
 
-            #expect(try f.micado(["apps", "rm", "shop"]).status == 0)
-            #expect(try Self.apps(f).isEmpty)
+            #expect(try await f.micado(["apps", "rm", "shop"]).status == 0)
+            #expect(try await Self.apps(f).isEmpty)
             _ = try await ProxyTests.eventually(f, host: "shop.test", status: 404)
             try await CloudTests.eventually(60, "the application's network is removed") {
                 let engine = try await f.engine()
@@ -136,26 +136,26 @@ struct ApplicationTests {
                 """
             let file = f.state + "/roll.yaml"
             try good.write(toFile: file, atomically: true, encoding: .utf8)
-            #expect(try f.micado(["apply", "-f", file]).status == 0)
+            #expect(try await f.micado(["apply", "-f", file]).status == 0)
             #expect(try await f.fetchEventually("http://\(f.engineIP):8095/") == "hello from busybox:local\n")
 
             try good.replacingOccurrences(of: "entrypoint: /bin/httpd", with: "entrypoint: /bin/false").write(toFile: file, atomically: true, encoding: .utf8)
-            let bad = try f.micado(["apply", "-f", file])
+            let bad = try await f.micado(["apply", "-f", file])
             #expect(bad.status == 0 && bad.stdout.contains("entrypoint"), "\(bad)")
             try await CloudTests.eventually(90, "the reconciler reports the rolled-back update") {
-                try ApplicationTests.kinds(f).contains("service.update-failed")
+                try await ApplicationTests.kinds(f).contains("service.update-failed")
             }
             let service = try await f.engine().service("roll_web")
             #expect(service.updateStatus?.rolledBack == true, "\(String(describing: service.updateStatus))")
             #expect(service.spec.taskTemplate.containerSpec.command == ["/bin/httpd"], "it runs its previous spec, not rolled again")
             // The rollback restarts the previous task: on a saturated machine that takes a while.
             #expect(try await f.fetchEventually("http://\(f.engineIP):8095/", seconds: 60) == "hello from busybox:local\n")
-            let events = try f.micado(["events", "--subject", "roll_web"]).stdout
+            let events = try await f.micado(["events", "--subject", "roll_web"]).stdout
             #expect(events.contains("rolled it back"), "\(events)")
 
             // The fixed file rolls forward again.
             try good.replacingOccurrences(of: "/www]", with: "/www, -v]").write(toFile: file, atomically: true, encoding: .utf8)
-            #expect(try f.micado(["apply", "-f", file]).status == 0)
+            #expect(try await f.micado(["apply", "-f", file]).status == 0)
             try await CloudTests.eventually(60, "the fixed spec runs") {
                 try await f.engine().service("roll_web").spec.taskTemplate.containerSpec.args?.last == "-v"
             }
@@ -174,26 +174,26 @@ struct ApplicationTests {
             ]
             for (text, message) in cases {
                 try text.write(toFile: file, atomically: true, encoding: .utf8)
-                let result = try f.micado(["apply", "-f", file, "-n", "bad"])
+                let result = try await f.micado(["apply", "-f", file, "-n", "bad"])
                 #expect(result.status != 0 && result.stderr.contains(message), "\(result)")
             }
-            #expect(try f.micado(["apply", "-f", f.state + "/none.yaml"]).stderr.contains("no such file"))
-            let rm = try f.micado(["apps", "rm", "../x"])
+            #expect(try await f.micado(["apply", "-f", f.state + "/none.yaml"]).stderr.contains("no such file"))
+            let rm = try await f.micado(["apps", "rm", "../x"])
             #expect(rm.status == 1 && rm.stderr.contains("no application named ../x"), "names in the path are decoded: \(rm)")
             // An image path with `..` is refused before anything is stored (Swarm would refuse it later).
             try "services:\n  web:\n    image: x/../busybox:local\n".write(toFile: file, atomically: true, encoding: .utf8)
-            #expect(try f.micado(["apply", "-f", file, "-n", "trav"]).stderr.contains("invalid image"))
+            #expect(try await f.micado(["apply", "-f", file, "-n", "trav"]).stderr.contains("invalid image"))
             // A service of that name that micado did not make is not taken over, and nothing is stored.
             let foreign = try await f.engine().createService(
                 ServiceSpec(name: "zz_s", labels: nil, taskTemplate: .init(containerSpec: .init(image: "busybox:local", args: ["sleep", "3600"])), mode: .init(replicas: 0), endpointSpec: nil))
             try "services:\n  s:\n    image: busybox:local\n".write(toFile: file, atomically: true, encoding: .utf8)
-            let taken = try f.micado(["apply", "-f", file, "-n", "zz"])
+            let taken = try await f.micado(["apply", "-f", file, "-n", "zz"])
             #expect(taken.status == 1 && taken.stderr.contains("was not created by this manager"), "\(taken)")
             try await f.engine().removeService(foreign)
-            #expect(try Self.apps(f).isEmpty)
+            #expect(try await Self.apps(f).isEmpty)
             let engine = try await f.engine()
             #expect(try await engine.services(label: "micado.application").isEmpty)
-            #expect(!(try Self.kinds(f)).contains { $0.hasPrefix("application.") })
+            #expect(!(try await Self.kinds(f)).contains { $0.hasPrefix("application.") })
         }
     }
 }

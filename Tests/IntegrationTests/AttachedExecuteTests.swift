@@ -11,16 +11,16 @@ import Testing
 /// from the CLI through the manager's WebSocket to the engine's hijacked connection.
 @Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct AttachedExecuteTests {
-    static func launchSleeper(_ f: ManagerFixture, _ name: String) throws {
-        let launch = try f.micado(["launch", "-i", "busybox:local", "-n", name, "--container", "container-\(name)", "-s", "/bin/sleep", "-a", "3600"])
+    static func launchSleeper(_ f: ManagerFixture, _ name: String) async throws {
+        let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", name, "--container", "container-\(name)", "-s", "/bin/sleep", "-a", "3600"])
         #expect(launch.status == 0, "\(launch)")
     }
 
     @Test func terminalSessionsFollowTheCallersTerminal() async throws {
         try await ManagerFixture.with { f in
-            try Self.launchSleeper(f, "shell")
+            try await Self.launchSleeper(f, "shell")
             // Typed at the terminal: the remote shell reads it line by line, as from a user.
-            let session = try f.micadoOnTerminal(
+            let session = try await f.micadoOnTerminal(
                 ["execute", "-n", "container-shell", "-c", "sh"], size: TerminalSize(columns: 91, rows: 33),
                 input: "tty; stty size; echo term-$TERM; echo sum-$((6*7))\nexit 3\n")
             #expect(session.status == 3, "\(session)")
@@ -31,7 +31,7 @@ struct AttachedExecuteTests {
             #expect(session.stdout.contains("sum-42"), "\(session)")
 
             // --no-tty on a terminal: the collected path, the command sees no terminal.
-            let plain = try f.micadoOnTerminal(["execute", "--no-tty", "-n", "container-shell", "-c", "tty"], size: TerminalSize(columns: 80, rows: 24), input: "")
+            let plain = try await f.micadoOnTerminal(["execute", "--no-tty", "-n", "container-shell", "-c", "tty"], size: TerminalSize(columns: 80, rows: 24), input: "")
             #expect(plain.status == 1, "\(plain)")
             #expect(plain.stdout.contains("not a tty"), "\(plain)")
 
@@ -73,7 +73,7 @@ struct AttachedExecuteTests {
             #expect(end.error?.code == .badRequest)
             #expect(end.error?.message.contains("columns and rows from 1 to 10000, not 0x43") == true, "\(end.error?.message ?? "")")
 
-            let events = try f.micado(["events", "--subject", "container-shell"]).stdout
+            let events = try await f.micado(["events", "--subject", "container-shell"]).stdout
             #expect(events.contains("executed 'sh' in container-shell with a terminal (exit 3)"), "\(events)")
             #expect(events.contains("could not run 'sh' in container-shell with a terminal: a terminal size needs"), "\(events)")
         }
@@ -87,38 +87,38 @@ struct AttachedExecuteTests {
 
     @Test func pipedStdinStreamsAndRefusalsAreSpecific() async throws {
         try await ManagerFixture.with { f in
-            try Self.launchSleeper(f, "pipe")
+            try await Self.launchSleeper(f, "pipe")
             let input = (1...2000).map { "line \($0)" }.joined(separator: "\n") + "\n"
-            let streamed = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "tty; wc -l; echo done >&2; exit 4"], input: input)
+            let streamed = try await f.micado(["execute", "-n", "container-pipe", "-i", "-c", "tty; wc -l; echo done >&2; exit 4"], input: input)
             #expect(streamed.status == 4, "\(streamed)")
             #expect(streamed.stdout == "not a tty\n2000\n", "\(streamed)")
             #expect(streamed.stderr == "done\n", "\(streamed)")
 
             // Bytes pass unchanged, in both directions.
             let text = String((0..<3000).map { Character(UnicodeScalar(32 + $0 % 90)!) })
-            let echoed = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "cat"], input: text)
+            let echoed = try await f.micado(["execute", "-n", "container-pipe", "-i", "-c", "cat"], input: text)
             #expect(echoed.status == 0)
             #expect(echoed.stdout == text)
 
-            let unknown = try f.micado(["execute", "-n", "container-nobody", "-i", "-c", "sh"])
+            let unknown = try await f.micado(["execute", "-n", "container-nobody", "-i", "-c", "sh"])
             #expect(unknown.status == 1, "\(unknown)")
             #expect(unknown.stderr.contains("no container named container-nobody"), "\(unknown)")
 
-            #expect(try f.micado(["quit", "-n", "container-pipe"]).status == 0)
-            let stopped = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
+            #expect(try await f.micado(["quit", "-n", "container-pipe"]).status == 0)
+            let stopped = try await f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
             #expect(stopped.status == 1, "\(stopped)")
             #expect(stopped.stderr.contains("has no running task"), "\(stopped)")
 
             let tokenFile = f.home + "/token"
             let token = try String(contentsOfFile: tokenFile, encoding: .utf8)
             try "wrong-token-0123456789\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-            let wrongToken = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
+            let wrongToken = try await f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
             try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
             #expect(wrongToken.status == 1, "\(wrongToken)")
             #expect(wrongToken.stderr.contains("missing or wrong API token"), "\(wrongToken)")
 
             _ = try await f.stopManager()
-            let down = try f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
+            let down = try await f.micado(["execute", "-n", "container-pipe", "-i", "-c", "sh"])
             #expect(down.status == 69, "\(down)")
             #expect(down.stderr.contains("micado manager"), "\(down)")
         }
@@ -128,27 +128,27 @@ struct AttachedExecuteTests {
     /// command up when the client leaves, when the manager stops, and after a kill -9.
     @Test func nothingOutlivesItsClientOrItsManager() async throws {
         try await ManagerFixture.with { f in
-            try Self.launchSleeper(f, "hup")
+            try await Self.launchSleeper(f, "hup")
             let left = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", "sleep 4242"], log: f.state + "/left.log")
             defer { left.signal(SIGKILL); _ = left.wait() }
-            #expect(try await becomesTrue(within: 10) { try Self.processes(f).contains("sleep 4242") }, "the attached command never ran")
+            #expect(try await becomesTrue(within: 10) { try await Self.processes(f).contains("sleep 4242") }, "the attached command never ran")
             // Closing the terminal ends micado (SIGHUP); the manager then hangs the command up.
             left.signal(SIGKILL)
-            #expect(try await becomesTrue(within: 10) { try !Self.processes(f).contains("sleep 4242") }, "the command outlived its client")
-            #expect(try f.micado(["events", "--subject", "container-hup"]).stdout.contains(
+            #expect(try await becomesTrue(within: 10) { try await !Self.processes(f).contains("sleep 4242") }, "the command outlived its client")
+            #expect(try await f.micado(["events", "--subject", "container-hup"]).stdout.contains(
                 "the client of 'sleep 4242' in container-hup left; hung up 1 process(es) of it"))
 
             // micado itself told to stop: the terminal is given back as it was, the command hung up.
             let stopped = try f.startOnTerminal(
                 ["execute", "-n", "container-hup", "-c", "sleep 4141"], log: f.state + "/term.log", then: "echo status=$?; stty -a")
             defer { stopped.signal(SIGKILL); _ = stopped.wait() }
-            #expect(try await becomesTrue(within: 10) { try Self.processes(f).contains("sleep 4141") }, "the attached command never ran")
-            #expect(try CommandResult.run("/usr/bin/pkill", ["-TERM", "-f", "execute -n container-hup -c sleep 4141"]).status == 0)
+            #expect(try await becomesTrue(within: 10) { try await Self.processes(f).contains("sleep 4141") }, "the attached command never ran")
+            #expect(try await CommandResult.run("/usr/bin/pkill", ["-TERM", "-f", "execute -n container-hup -c sleep 4141"]).status == 0)
             #expect(try await becomesTrue(within: 10) { stopped.poll() != nil }, "the terminal session did not end")
             let shown = (try? String(contentsOfFile: f.state + "/term.log", encoding: .utf8)) ?? ""
             #expect(shown.contains("status=143"), "\(shown)")
             #expect(shown.contains(" icanon") && shown.contains(" echo ") && !shown.contains("-icanon"), "the terminal stayed raw:\n\(shown)")
-            #expect(try await becomesTrue(within: 10) { try !Self.processes(f).contains("sleep 4141") }, "the command outlived its client")
+            #expect(try await becomesTrue(within: 10) { try await !Self.processes(f).contains("sleep 4141") }, "the command outlived its client")
 
             for (signal, command, expected) in [
                 (SIGTERM, "sleep 4343", "the client of 'sleep 4343' in container-hup left; hung up 1 process(es) of it"),  // at shutdown
@@ -157,22 +157,22 @@ struct AttachedExecuteTests {
                 let log = f.state + "/stop-\(signal).log"
                 let terminal = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", command], log: log)
                 defer { terminal.signal(SIGKILL); _ = terminal.wait() }
-                #expect(try await becomesTrue(within: 10) { try Self.processes(f).contains(command) }, "the attached command never ran")
+                #expect(try await becomesTrue(within: 10) { try await Self.processes(f).contains(command) }, "the attached command never ran")
                 _ = try await f.stopManager(signal: signal)
                 // The client is told, whichever way the manager went.
                 #expect(try await becomesTrue(within: 10) { terminal.poll() != nil }, "micado execute outlived its manager")
                 let shown = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 #expect(shown.contains("the manager ended the session before the command did"), "\(shown)")
                 try await f.startManager()
-                #expect(try await becomesTrue(within: 10) { try !Self.processes(f).contains(command) }, "'\(command)' outlived its manager (\(signal))")
-                let events = try f.micado(["events", "--subject", "container-hup"]).stdout
+                #expect(try await becomesTrue(within: 10) { try await !Self.processes(f).contains(command) }, "'\(command)' outlived its manager (\(signal))")
+                let events = try await f.micado(["events", "--subject", "container-hup"]).stdout
                 #expect(events.contains(expected), "\(events)")
             }
         }
     }
 
     /// The commands running in container-hup, as ps shows them.
-    static func processes(_ f: ManagerFixture) throws -> String {
-        try f.micado(["execute", "-n", "container-hup", "-c", "ps -o args"]).stdout
+    static func processes(_ f: ManagerFixture) async throws -> String {
+        try await f.micado(["execute", "-n", "container-hup", "-c", "ps -o args"]).stdout
     }
 }

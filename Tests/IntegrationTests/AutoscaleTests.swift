@@ -7,8 +7,8 @@ import Testing
 /// Services that scale themselves on real CPU load, and applies cut by kill -9.
 @Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct AutoscaleTests {
-    static func service(_ f: ManagerFixture, _ name: String) throws -> ApplicationView.Service? {
-        try ApplicationTests.apps(f).flatMap(\.services).first { $0.name == name }
+    static func service(_ f: ManagerFixture, _ name: String) async throws -> ApplicationView.Service? {
+        try await ApplicationTests.apps(f).flatMap(\.services).first { $0.name == name }
     }
 
     static func write(_ text: String, _ f: ManagerFixture) throws -> String {
@@ -35,29 +35,30 @@ struct AutoscaleTests {
                     deploy: {replicas: 1, resources: {reservations: {memory: 100M}, limits: {cpus: "0.2"}}}
                     x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: 5s, downStabilization: 20s}}
                 """, f)
-            let applied = try f.micado(["apply", "-f", file])
+            let applied = try await f.micado(["apply", "-f", file])
             #expect(applied.status == 0, "\(applied)")
             try await CloudTests.eventually(150, "the service grows to 3 running replicas") {
-                let burn = try Self.service(f, "load_burn")
+                let burn = try await Self.service(f, "load_burn")
                 return burn?.desiredReplicas == 3 && burn?.runningReplicas == 3
             }
             // 3 × 100 MiB do not fit one 256 MiB instance: the scaler started more.
-            #expect(try CloudTests.instances(f).count >= 2)
-            let events = try f.micado(["events", "--limit", "1000"]).stdout
+            #expect(try await CloudTests.instances(f).count >= 2)
+            let events = try await f.micado(["events", "--limit", "1000"]).stdout
             #expect(events.contains("service.scaled") && events.contains("cpu ") && events.contains("(target 50%); 1 → "), "\(events)")
-            let explain = try f.micado(["explain", "load_burn"])
+            let explain = try await f.micado(["explain", "load_burn"])
             #expect(explain.stdout.contains("scaling: 1-3 on cpu 50%"), "\(explain)")
 
             try await CloudTests.eventually(180, "the load stops and the service shrinks back to 1") {
-                try Self.service(f, "load_burn")?.desiredReplicas == 1
+                try await Self.service(f, "load_burn")?.desiredReplicas == 1
             }
-            try await CloudTests.eventually(90, "the emptied instances drain") { try CloudTests.instances(f).count == 1 }
-            let decisions = try ApplicationTests.kinds(f).filter { $0 == "service.scaled" }.count
+            try await CloudTests.eventually(90, "the emptied instances drain") { try await CloudTests.instances(f).count == 1 }
+            let decisions = try await ApplicationTests.kinds(f).filter { $0 == "service.scaled" }.count
             #expect((2...4).contains(decisions), "up (once or twice) and down once: \(decisions)")
         }
     }
 
-    /// Load at the target, with the noise of a shared machine: the count changes at most once.
+    /// Load at the target, with the noise of a shared machine, for three minutes (twelve
+    /// stabilization windows, sixty cooldowns): the count changes at most once.
     @Test func steadyLoadNearTheTargetDoesNotFlap() async throws {
         try await ManagerFixture.with { f in
             let file = try Self.write(
@@ -71,17 +72,17 @@ struct AutoscaleTests {
                     deploy: {replicas: 2, resources: {reservations: {memory: 16M}, limits: {cpus: "0.1"}}}
                     x-micado: {scaling: {min: 1, max: 4, metric: cpu, target: 100, tolerance: 0.2, upCooldown: 3s, downStabilization: 15s}}
                 """, f)
-            #expect(try f.micado(["apply", "-f", file]).status == 0)
-            try await CloudTests.eventually(30, "both replicas run") { try Self.service(f, "steady_spin")?.runningReplicas == 2 }
+            #expect(try await f.micado(["apply", "-f", file]).status == 0)
+            try await CloudTests.eventually(30, "both replicas run") { try await Self.service(f, "steady_spin")?.runningReplicas == 2 }
             var sampled = false
-            let until = ContinuousClock.now + .seconds(90)
+            let until = ContinuousClock.now + .seconds(180)
             while ContinuousClock.now < until {
                 try await Task.sleep(for: .seconds(5))
-                if let policy = try Self.service(f, "steady_spin")?.policy, policy.contains("cpu ") && !policy.contains("no samples") { sampled = true }
+                if let policy = try await Self.service(f, "steady_spin")?.policy, policy.contains("cpu ") && !policy.contains("no samples") { sampled = true }
             }
             #expect(sampled, "the policy saw samples")
-            let changes = try ApplicationTests.kinds(f).filter { $0 == "service.scaled" }.count
-            let events = try f.micado(["events", "--limit", "100"]).stdout
+            let changes = try await ApplicationTests.kinds(f).filter { $0 == "service.scaled" }.count
+            let events = try await f.micado(["events", "--limit", "100"]).stdout
             #expect(changes <= 1, "\(events)")
         }
     }
@@ -105,17 +106,17 @@ struct AutoscaleTests {
                   b: {image: busybox:local, command: sleep 3600, deploy: {resources: {reservations: {memory: 16M}}}}
                 """
             try await crashing(at: "application.mid-swarm")
-            _ = try f.micado(["apply", "-f", try Self.write(two, f)])
+            _ = try await f.micado(["apply", "-f", try Self.write(two, f)])
             #expect(try await f.managerExit(within: 30) == 128 + SIGKILL)
             #expect(try await services().map(\.spec.name) == ["crash_a"], "cut between the two services")
             try await crashing(at: nil)
             try await CloudTests.eventually(30, "both services run") {
-                try ApplicationTests.apps(f).first?.services.map { "\($0.name) \($0.runningReplicas)" } == ["crash_a 1", "crash_b 1"]
+                try await ApplicationTests.apps(f).first?.services.map { "\($0.name) \($0.runningReplicas)" } == ["crash_a 1", "crash_b 1"]
             }
             #expect(try await services().map(\.spec.name).sorted() == ["crash_a", "crash_b"])
 
             try await crashing(at: "application.after-store")
-            _ = try f.micado(["apply", "-f", try Self.write(two.replacingOccurrences(of: "V=1", with: "V=2"), f)])
+            _ = try await f.micado(["apply", "-f", try Self.write(two.replacingOccurrences(of: "V=1", with: "V=2"), f)])
             #expect(try await f.managerExit(within: 30) == 128 + SIGKILL)
             #expect(try await f.engine().service("crash_a").spec.taskTemplate.containerSpec.env == ["V=1"], "stored, not yet rolled")
             try await crashing(at: nil)
@@ -135,7 +136,7 @@ struct AutoscaleTests {
                     deploy: {resources: {reservations: {memory: 16M}, limits: {cpus: "0.05"}}}
                     x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 20, upCooldown: 1s}}
                 """
-            _ = try f.micado(["apply", "-f", try Self.write(scaling, f)])
+            _ = try await f.micado(["apply", "-f", try Self.write(scaling, f)])
             #expect(try await f.managerExit(within: 60) == 128 + SIGKILL, "died when the autoscaler stored its decision")
             let stored = try await Store.open(path: f.home + "/micado.sqlite").container("crash_b")
             let wanted = try #require(stored?.replicas)

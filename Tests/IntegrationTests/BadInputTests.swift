@@ -5,17 +5,34 @@ import Testing
 /// Bad input gets a specific message and exit code, and changes nothing.
 @Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct BadInputTests {
+    /// A 2.7 MB .tar.gz that expands to 600 MiB: the CLI decompresses it in a stream, within
+    /// a 200 MiB data limit, and refuses it once past --max-context-bytes (300 MiB), which a
+    /// CLI holding the tarball in memory could not reach.
+    @Test func aGzipBombIsRefusedWithinBoundedMemory() async throws {
+        let folder = NSTemporaryDirectory() + "micado-bomb-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let made = try await CommandResult.run("/bin/sh", ["-c", "head -c 629145600 /dev/zero | gzip -1 > \"$0\"", folder + "/bomb.tar.gz"])
+        #expect(made.status == 0, "\(made)")
+        let build = try await CommandResult.run(
+            "/usr/bin/prlimit",
+            ["--data=209715200", ManagerFixture.micadoBinary, "build", "-n", "container-bomb", "-f", folder + "/bomb.tar.gz", "--max-context-bytes", "314572800"],
+            environment: ["MICADO_HOME": folder + "/home"])
+        #expect(build.status == 1, "\(build)")
+        #expect(build.stderr.contains("bomb.tar.gz expands to more than 314572800 bytes (--max-context-bytes)"), "\(build)")
+    }
+
     @Test func errorsAreSpecificAndChangeNothing() async throws {
         try await ManagerFixture.with { f in
-            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "one", "--container", "container-one", "-p", "8090", "-a", "sleep", "3600"]).status == 0)
+            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "one", "--container", "container-one", "-p", "8090", "-a", "sleep", "3600"]).status == 0)
             // What the containers are, without the usage samples the monitor keeps taking meanwhile.
-            func containers() throws -> [ContainerView] {
-                try WireFormat.decoder().decode([ContainerView].self, from: Data(f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8))
+            func containers() async throws -> [ContainerView] {
+                try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8))
                     .map { var view = $0; view.cpuPercent = nil; view.memoryUsedMiB = nil; return view }
             }
-            let before = try containers()
+            let before = try await containers()
             #expect(before.count == 1)
-            let eventsBefore = try f.micado(["events", "--limit", "1000", "--output", "json"]).stdout
+            let eventsBefore = try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout
 
             let cases: [([String], Int32, String)] = [
                 (["launch", "-i", "nosuch:image", "-n", "x"], 1, "unknown image 'nosuch:image'"),
@@ -40,27 +57,27 @@ struct BadInputTests {
                 (["copy", "-n", "container-one", "a", "b"], 64, "exactly one of SOURCE and DEST"),
             ]
             for (arguments, status, message) in cases {
-                let result = try f.micado(arguments)
+                let result = try await f.micado(arguments)
                 #expect(result.status == status, "\(arguments): \(result)")
                 #expect(result.stderr.contains(message), "\(arguments): \(result)")
             }
 
             let noDockerfile = f.state + "/nodockerfile.tar"
             try Data(TarArchive(entries: [.init(name: "app/index.html", contents: Array("x".utf8))]).bytes()).write(to: URL(fileURLWithPath: noDockerfile))
-            let build = try f.micado(["build", "-n", "container-bad", "-f", noDockerfile])
+            let build = try await f.micado(["build", "-n", "container-bad", "-f", noDockerfile])
             #expect(build.status == 1)
             #expect(build.stderr.contains("has no Dockerfile"))
 
             let tokenFile = f.home + "/token"
             let token = try String(contentsOfFile: tokenFile, encoding: .utf8)
             try "wrong-token-0123456789\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-            let wrongToken = try f.micado(["list", "-c"])
+            let wrongToken = try await f.micado(["list", "-c"])
             try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
             #expect(wrongToken.status == 1)
             #expect(wrongToken.stderr.contains("missing or wrong API token"))
 
-            #expect(try containers() == before)
-            let eventsAfter = try f.micado(["events", "--limit", "1000", "--output", "json"]).stdout
+            #expect(try await containers() == before)
+            let eventsAfter = try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout
             let newKinds = try WireFormat.decoder().decode([EventView].self, from: Data(eventsAfter.utf8)).dropFirst(
                 try WireFormat.decoder().decode([EventView].self, from: Data(eventsBefore.utf8)).count
             ).map(\.kind)
@@ -68,7 +85,7 @@ struct BadInputTests {
             #expect(Set(newKinds).isSubset(of: ["instance.start-refused", "instance.stop-refused"]), "\(newKinds)")
 
             try await f.stopManager()
-            let down = try f.micado(["list", "-c"])
+            let down = try await f.micado(["list", "-c"])
             #expect(down.status == 69)
             #expect(down.stderr.contains(": connection refused; start it with 'micado manager'"), "\(down)")
             #expect(down.stderr.split(separator: "\n").count == 1, "one sentence: \(down)")

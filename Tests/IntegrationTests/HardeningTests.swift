@@ -9,8 +9,8 @@ import Testing
 /// What an attacker or a busy user once broke, against the real manager.
 @Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct HardeningTests {
-    func eventCount(_ f: ManagerFixture) throws -> Int {
-        try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8)).count
+    func eventCount(_ f: ManagerFixture) async throws -> Int {
+        try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8)).count
     }
 
     /// A second manager on the same home is refused with the first one's pid and port,
@@ -18,31 +18,31 @@ struct HardeningTests {
     @Test func oneManagerPerHome() async throws {
         try await ManagerFixture.with { f in
             let pidFile = try String(contentsOfFile: f.home + "/manager.pid", encoding: .utf8)
-            let events = try eventCount(f)
-            let second = try CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home])
+            let events = try await eventCount(f)
+            let second = try await CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home])
             #expect(second.status == 1)
             #expect(second.stderr.contains("another manager (pid \(f.manager!.pid), port \(f.port))"), "\(second)")
             #expect(try String(contentsOfFile: f.home + "/manager.pid", encoding: .utf8) == pidFile)
-            #expect(try eventCount(f) == events)
+            #expect(try await eventCount(f) == events)
             // Nor can init --force pull the token and certificates from under it.
             let token = try String(contentsOfFile: f.home + "/token", encoding: .utf8)
-            let reinit = try f.micado(["init", "--force"])
+            let reinit = try await f.micado(["init", "--force"])
             #expect(reinit.status == 1 && reinit.stderr.contains("another manager"), "\(reinit)")
             #expect(try String(contentsOfFile: f.home + "/token", encoding: .utf8) == token)
             // Nor a second home whose store is this one's through a symlink.
             let other = f.state + "/other-home"
-            #expect(try CommandResult.run(ManagerFixture.micadoBinary, ["init", "--port", String(f.port + 7)], environment: ["MICADO_HOME": other]).status == 0)
+            #expect(try await CommandResult.run(ManagerFixture.micadoBinary, ["init", "--port", String(f.port + 7)], environment: ["MICADO_HOME": other]).status == 0)
             try FileManager.default.createSymbolicLink(atPath: f.state + "/alias.sqlite", withDestinationPath: f.home + "/micado.sqlite")
             let config = try String(contentsOfFile: other + "/config.yaml", encoding: .utf8)
                 .replacingOccurrences(of: "path: \(other)/micado.sqlite", with: "path: \(f.state)/alias.sqlite")
             try config.write(toFile: other + "/config.yaml", atomically: true, encoding: .utf8)
-            let aliased = try CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": other])
+            let aliased = try await CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": other])
             #expect(aliased.status == 1 && aliased.stderr.contains("another manager"), "\(aliased)")
             // The store is private whatever the umask: it holds every container's environment.
             #expect((try FileManager.default.attributesOfItem(atPath: f.home + "/micado.sqlite")[.posixPermissions] as? Int) == 0o600)
             // Nor does removing the lock file let a second one in.
             try FileManager.default.removeItem(atPath: f.home + "/manager.lock")
-            let third = try CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home])
+            let third = try await CommandResult.run(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home])
             #expect(third.status == 1 && third.stderr.contains("another manager"), "\(third)")
         }
     }
@@ -51,7 +51,7 @@ struct HardeningTests {
     /// --adopt takes them over without restarting them.
     @Test func aLostStoreIsRefusedUntilAdopted() async throws {
         try await ManagerFixture.with { f in
-            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "keep", "--container", "container-keep", "-a", "sleep", "3600"]).status == 0)
+            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "keep", "--container", "container-keep", "-a", "sleep", "3600"]).status == 0)
             let engine = try await f.engine()
             let before = try await engine.service("container-keep")
             try await f.stopManager()
@@ -62,7 +62,7 @@ struct HardeningTests {
             #expect(try await engine.service("container-keep").id == before.id)
 
             try await f.startManager(["--adopt"])
-            let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+            let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
             #expect(list.map(\.name.rawValue) == ["container-keep"])
             let after = try await engine.service("container-keep")
             #expect(after.id == before.id)
@@ -73,14 +73,14 @@ struct HardeningTests {
     /// Copying a file onto a folder is refused, never replacing the folder and what it holds.
     @Test func copyNeverReplacesAFolder() async throws {
         try await ManagerFixture.with { f in
-            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-copy", "-a", "sleep", "3600"]).status == 0)
+            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-copy", "-a", "sleep", "3600"]).status == 0)
             let file = f.state + "/page.html"
             try "hello\n".write(toFile: file, atomically: true, encoding: .utf8)
-            let refused = try f.micado(["copy", "-n", "container-copy", file, ":/www"])
+            let refused = try await f.micado(["copy", "-n", "container-copy", file, ":/www"])
             #expect(refused.status == 1 && refused.stderr.contains("is a folder"), "\(refused)")
-            #expect(try f.micado(["execute", "-n", "container-copy", "-c", "test -d /www && test -f /www/index.html"]).status == 0)
-            #expect(try f.micado(["copy", "-n", "container-copy", file, ":/www/page.html"]).status == 0)
-            #expect(try f.micado(["execute", "-n", "container-copy", "-c", "cat /www/page.html"]).stdout == "hello\n")
+            #expect(try await f.micado(["execute", "-n", "container-copy", "-c", "test -d /www && test -f /www/index.html"]).status == 0)
+            #expect(try await f.micado(["copy", "-n", "container-copy", file, ":/www/page.html"]).status == 0)
+            #expect(try await f.micado(["execute", "-n", "container-copy", "-c", "cat /www/page.html"]).stdout == "hello\n")
         }
     }
 
@@ -113,26 +113,26 @@ struct HardeningTests {
             let names = Set(try await engine.services().map(\.spec.name))
             #expect(names.contains("container-next"), "\(names)")
             #expect(!names.contains("container-gone"), "\(names)")
-            let events = try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--subject", "container-blocked", "--output", "json"]).stdout.utf8))
+            let events = try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--subject", "container-blocked", "--output", "json"]).stdout.utf8))
             let failures = events.filter { $0.kind == "container.reconcile-failed" }
             #expect(failures.count == 1, "\(events.map(\.message))")
             #expect(failures.first?.message.contains("not created by this manager") == true)
-            #expect(try f.micado(["list", "-c"]).status == 0)
+            #expect(try await f.micado(["list", "-c"]).status == 0)
         }
     }
 
     /// A damaged store is refused at start with the reason; a backup taken online restores it.
     @Test func damagedStoreIsRefusedAndABackupRestores() async throws {
         try await ManagerFixture.with { f in
-            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "b", "--container", "container-b", "-a", "sleep", "3600"]).status == 0)
+            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "b", "--container", "container-b", "-a", "sleep", "3600"]).status == 0)
             let backup = f.state + "/backup.sqlite"
-            let taken = try f.micado(["backup", backup])
+            let taken = try await f.micado(["backup", backup])
             #expect(taken.status == 0, "\(taken)")
             let mode = try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int
             #expect(mode == 0o600)
-            #expect(try f.micado(["backup", backup]).status != 0)  // never overwrites
+            #expect(try await f.micado(["backup", backup]).status != 0)  // never overwrites
             // Launched after the backup: restoring it must not remove this one.
-            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-after", "-a", "sleep", "3600"]).status == 0)
+            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-after", "-a", "sleep", "3600"]).status == 0)
             try await f.stopManager()
 
             let store = f.home + "/micado.sqlite"
@@ -153,7 +153,7 @@ struct HardeningTests {
             #expect(refused.contains("container-after") && refused.contains("older backup"), "\(refused.suffix(600))")
             #expect(try await f.engine().service("container-after").spec.name == "container-after")
             try await f.startManager(["--adopt"])
-            let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+            let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
             #expect(Set(list.map(\.name.rawValue)) == ["container-b", "container-after"])
         }
     }
@@ -165,8 +165,8 @@ struct HardeningTests {
             let good = f.state + "/good.tar"
             try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN echo ok > /ok\n".utf8))]).bytes())
                 .write(to: URL(fileURLWithPath: good))
-            #expect(try f.micado(["build", "-n", "container-app", "-f", good]).status == 0)
-            let image = try f.micado(["images", "--output", "json"]).stdout
+            #expect(try await f.micado(["build", "-n", "container-app", "-f", good]).status == 0)
+            let image = try await f.micado(["images", "--output", "json"]).stdout
 
             var crafted = TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM x\n".utf8))]).bytes()
             crafted.replaceSubrange(124..<136, with: Array(repeating: 0xFF, count: 12))
@@ -176,25 +176,25 @@ struct HardeningTests {
             crafted.replaceSubrange(148..<156, with: Array(repeating: 0x30, count: 6 - checksum.count) + checksum + [0, 0x20])
             let bad = f.state + "/bad.tar"
             try Data(crafted).write(to: URL(fileURLWithPath: bad))
-            let refused = try f.micado(["build", "-n", "container-app", "-f", bad])
+            let refused = try await f.micado(["build", "-n", "container-app", "-f", bad])
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("bad size field"), "\(refused)")
             let truncated = f.state + "/truncated.tar"
             try Data(try Data(contentsOf: URL(fileURLWithPath: good)).prefix(1024)).write(to: URL(fileURLWithPath: truncated))
-            #expect(try f.micado(["build", "-n", "container-app", "-f", truncated]).stderr.contains("truncated"))
+            #expect(try await f.micado(["build", "-n", "container-app", "-f", truncated]).stderr.contains("truncated"))
 
-            let events = try eventCount(f)
+            let events = try await eventCount(f)
             let failing = f.state + "/failing.tar"
             try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN false\n".utf8))]).bytes())
                 .write(to: URL(fileURLWithPath: failing))
-            let failed = try f.micado(["build", "-n", "container-app", "-f", failing])
+            let failed = try await f.micado(["build", "-n", "container-app", "-f", failing])
             #expect(failed.status == 1)
             #expect(failed.stderr.contains("the build failed"), "\(failed)")
-            #expect(try f.micado(["images", "--output", "json"]).stdout == image)
-            let kinds = try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8))
+            #expect(try await f.micado(["images", "--output", "json"]).stdout == image)
+            let kinds = try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8))
                 .dropFirst(events).map(\.kind)
             #expect(!kinds.contains("image.built"), "\(kinds)")
-            #expect(try f.micado(["list", "-c"]).status == 0)  // still up
+            #expect(try await f.micado(["list", "-c"]).status == 0)  // still up
         }
     }
 
@@ -208,9 +208,9 @@ struct HardeningTests {
             let tar = f.state + "/app.tar"
             try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nCMD [\"sleep\", \"3600\"]\n".utf8))]).bytes())
                 .write(to: URL(fileURLWithPath: tar))
-            let built = try f.micado(["build", "-n", "container-web", "-f", tar])
+            let built = try await f.micado(["build", "-n", "container-web", "-f", tar])
             #expect(built.status == 0, "\(built)")
-            let launched = try f.micado(["launch", "-i", "container-web", "-n", "web", "-m", "32"])
+            let launched = try await f.micado(["launch", "-i", "container-web", "-n", "web", "-m", "32"])
             #expect(launched.status == 0, "\(launched)")
             watcher.cancel()
             _ = await watcher.value
@@ -229,21 +229,21 @@ struct HardeningTests {
             }
 
             // An unprivileged local user reaches neither Caddy's admin API nor the registry's secrets.
-            func asNobody(_ command: String) throws -> CommandResult {
-                try CommandResult.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/bin/sh", "-c", command])
+            func asNobody(_ command: String) async throws -> CommandResult {
+                try await CommandResult.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/bin/sh", "-c", command])
             }
             #expect(FileManager.default.fileExists(atPath: f.home + "/proxy/admin.sock"))
-            let admin = try asNobody("curl -s --max-time 2 --unix-socket '\(f.home)/proxy/admin.sock' http://localhost/config/")
+            let admin = try await asNobody("curl -s --max-time 2 --unix-socket '\(f.home)/proxy/admin.sock' http://localhost/config/")
             #expect(admin.status != 0, "\(admin)")
             for file in ["registry/password", "registry/serve/htpasswd", "registry/serve/server-key.pem", "registry/serve/config.yml"] {
                 #expect(FileManager.default.fileExists(atPath: f.home + "/" + file))
-                #expect(try asNobody("cat '\(f.home)/\(file)'").status != 0, "\(file)")
+                #expect(try await asNobody("cat '\(f.home)/\(file)'").status != 0, "\(file)")
             }
-            #expect(try asNobody("ls '\(f.home)/registry/serve/data'").status != 0)
+            #expect(try await asNobody("ls '\(f.home)/registry/serve/data'").status != 0)
             // Nor do the helpers reach each other's files, or the password.
-            #expect(try CommandResult.run("/usr/bin/setpriv", ["--reuid=micado-proxy", "--regid=micado-proxy", "--clear-groups", "cat", f.home + "/registry/serve/server-key.pem"]).status != 0)
-            #expect(try CommandResult.run("/usr/bin/setpriv", ["--reuid=micado-registry", "--regid=micado-registry", "--clear-groups", "cat", f.home + "/registry/password"]).status != 0)
-            #expect(try asNobody("curl -s --max-time 2 http://127.0.0.1:2019/config/").status != 0)  // no TCP admin API any more
+            #expect(try await CommandResult.run("/usr/bin/setpriv", ["--reuid=micado-proxy", "--regid=micado-proxy", "--clear-groups", "cat", f.home + "/registry/serve/server-key.pem"]).status != 0)
+            #expect(try await CommandResult.run("/usr/bin/setpriv", ["--reuid=micado-registry", "--regid=micado-registry", "--clear-groups", "cat", f.home + "/registry/password"]).status != 0)
+            #expect(try await asNobody("curl -s --max-time 2 http://127.0.0.1:2019/config/").status != 0)  // no TCP admin API any more
         }
     }
 }
@@ -261,7 +261,9 @@ actor CommandLines {
             try? await Task.sleep(for: .milliseconds(10))
         }
     }
+}
 
+extension HardeningTests {
     /// A build a kill -9 cuts short gets its outcome at the next start (it had none: the
     /// event log showed a build that never ended).
     @Test func aBuildCutByAKillSaysSoAtTheNextStart() async throws {
@@ -273,15 +275,15 @@ actor CommandLines {
                 ManagerFixture.micadoBinary, ["build", "-n", "container-slow", "-f", slow],
                 environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": f.home]) { _, b in b }, output: f.state + "/build.log")
             defer { if cli.poll() == nil { cli.signal(SIGKILL) } }
-            try await CloudTests.eventually(30, "the build started") { try f.micado(["events", "--limit", "20"]).stdout.contains("image.build ") }
+            try await CloudTests.eventually(30, "the build started") { try await f.micado(["events", "--limit", "20"]).stdout.contains("image.build ") }
             #expect(try await f.stopManager(signal: SIGKILL) == 128 + SIGKILL)
             try await f.startManager()
-            let events = try f.micado(["events", "--subject", "container-slow:latest"]).stdout
+            let events = try await f.micado(["events", "--subject", "container-slow:latest"]).stdout
             #expect(events.contains("image.build-interrupted"), "\(events)")
             // Once: a second start has nothing more to say.
             try await f.stopManager()
             try await f.startManager()
-            let again = try WireFormat.decoder().decode([EventView].self, from: Data(try f.micado(["events", "--subject", "container-slow:latest", "--output", "json"]).stdout.utf8))
+            let again = try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--subject", "container-slow:latest", "--output", "json"]).stdout.utf8))
             #expect(again.filter { $0.kind == "image.build-interrupted" }.count == 1)
         }
     }
@@ -290,16 +292,16 @@ actor CommandLines {
     /// memory (it was held three times over in the manager, twice in the CLI).
     @Test func aLargeCopyOutStaysOffTheHeap() async throws {
         try await ManagerFixture.with { f in
-            let launch = try f.micado([
+            let launch = try await f.micado([
                 "launch", "-i", "busybox:local", "-n", "big", "--container", "container-big", "-m", "300m", "-s", "/bin/sh", "-a", "-c",
                 "dd if=/dev/zero of=/tmp/big bs=1M count=200 2>/dev/null; exec sleep 3600",
             ])
             #expect(launch.status == 0, "\(launch)")
             let out = f.state + "/big.out"
             try await CloudTests.eventually(30, "the file is whole") {
-                try f.micado(["execute", "-n", "container-big", "-c", "ls -l /tmp/big"]).stdout.contains("209715200")
+                try await f.micado(["execute", "-n", "container-big", "-c", "ls -l /tmp/big"]).stdout.contains("209715200")
             }
-            let copy = try f.micado(["copy", "-n", "container-big", ":/tmp/big", out])
+            let copy = try await f.micado(["copy", "-n", "container-big", ":/tmp/big", out])
             #expect(copy.status == 0, "\(copy)")
             let size = (try FileManager.default.attributesOfItem(atPath: out)[.size] as? NSNumber)?.intValue
             #expect(size == 200 << 20)
@@ -345,12 +347,12 @@ actor CommandLines {
             let malformed = try RawHTTP.exchange(
                 port: f.port, send: head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n", readFor: .seconds(10))
             #expect(malformed.text.hasPrefix("HTTP/1.1 400"), "\(malformed.text.prefix(200))")
-            #expect(try f.micado(["images"]).status == 0, "the manager serves on")
+            #expect(try await f.micado(["images"]).status == 0, "the manager serves on")
 
             // Not while the manager answers, nor on an attached execute: both outlast the idle limit here.
-            let launch = try f.micado(["launch", "-i", "busybox:local", "-n", "idle", "--container", "container-idle", "-m", "32m", "-a", "sleep", "3600"])
+            let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", "idle", "--container", "container-idle", "-m", "32m", "-a", "sleep", "3600"])
             #expect(launch.status == 0, "\(launch)")
-            let quiet = try f.micado(["execute", "-n", "container-idle", "-i", "-c", "sleep 4; echo still here"], input: "")
+            let quiet = try await f.micado(["execute", "-n", "container-idle", "-i", "-c", "sleep 4; echo still here"], input: "")
             #expect(quiet.status == 0 && quiet.stdout.contains("still here"), "\(quiet)")
         }
     }

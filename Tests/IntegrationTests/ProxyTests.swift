@@ -12,7 +12,7 @@ struct ProxyTests {
     /// GET through Caddy with a Host header, as a separate client each time (curl): a pooled
     /// client would back off after the refusals while Caddy restarts. Returns status and body.
     static func viaProxy(_ f: ManagerFixture, host: String) async throws -> (Int, String) {
-        let result = try CommandResult.run(
+        let result = try await CommandResult.run(
             "/usr/bin/curl", ["-s", "--max-time", "3", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(f.proxyPort)/"])
         var lines = result.stdout.components(separatedBy: "\n")
         let status = Int(lines.removeLast()) ?? 0
@@ -38,22 +38,22 @@ struct ProxyTests {
 
     @Test func domainsAreRoutedReconciledAndRemoved() async throws {
         try await ManagerFixture.with(clouds: true) { f in
-            let launch = try f.micado(["launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-d", "app.test", "-p", "8080",
+            let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-d", "app.test", "-p", "8080",
                                        "-m", "64m", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www"])
             #expect(launch.status == 0, "\(launch)")
             #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
             #expect(try await Self.viaProxy(f, host: "other.test").0 == 404)
 
-            let taken = try f.micado(["launch", "-i", "busybox:local", "-n", "x", "-d", "app.test", "-p", "8081"])
+            let taken = try await f.micado(["launch", "-i", "busybox:local", "-n", "x", "-d", "app.test", "-p", "8081"])
             #expect(taken.status == 1 && taken.stderr.contains("domain app.test is already routed to container-web"), "\(taken)")
-            let invalid = try f.micado(["launch", "-i", "busybox:local", "-n", "x", "-d", "bad_domain!", "-p", "8081"])
+            let invalid = try await f.micado(["launch", "-i", "busybox:local", "-n", "x", "-d", "bad_domain!", "-p", "8081"])
             #expect(invalid.status == 64 && invalid.stderr.contains("invalid domain"), "\(invalid)")
 
             // A port the container does not listen on: reported unhealthy, answered at once, never a hang.
-            #expect(try f.micado(["launch", "-i", "busybox:local", "-n", "deaf", "-d", "deaf.test", "-p", "8082", "-m", "16m", "-a", "sleep", "3600"]).status == 0)
+            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "deaf", "-d", "deaf.test", "-p", "8082", "-m", "16m", "-a", "sleep", "3600"]).status == 0)
             // 502 while Caddy still tries it, 503 once its health check marked it down.
             _ = try await Self.eventually(f, host: "deaf.test", statuses: [502, 503])
-            let routes = try WireFormat.decoder().decode([RouteView].self, from: Data(try f.micado(["routes", "--output", "json"]).stdout.utf8))
+            let routes = try WireFormat.decoder().decode([RouteView].self, from: Data(try await f.micado(["routes", "--output", "json"]).stdout.utf8))
             #expect(routes.first { $0.domain == "app.test" }?.healthy == [true])
             #expect(routes.first { $0.domain == "deaf.test" }?.healthy == [false])
 
@@ -77,20 +77,20 @@ struct ProxyTests {
             #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
 
             // --tls: the same domain over HTTPS, with a certificate from Caddy's internal CA.
-            let secure = try f.micado(["launch", "-i", "busybox:local", "-n", "sec", "--container", "container-sec", "-d", "secure.test", "--tls",
+            let secure = try await f.micado(["launch", "-i", "busybox:local", "-n", "sec", "--container", "container-sec", "-d", "secure.test", "--tls",
                                        "-p", "8083", "-m", "16m", "-s", "/bin/httpd", "-a", "-f", "-p", "8083", "-h", "/www"])
             #expect(secure.status == 0, "\(secure)")
             var https = CommandResult(status: 1, stdout: "", stderr: "")
             for _ in 0..<50 {
                 let root = f.home + "/proxy/data/caddy/pki/authorities/local/root.crt"
-                https = try CommandResult.run("/usr/bin/curl", ["-s", "--max-time", "3", "--cacert", root,
+                https = try await CommandResult.run("/usr/bin/curl", ["-s", "--max-time", "3", "--cacert", root,
                                                                 "--resolve", "secure.test:\(f.proxyPort + 2):127.0.0.1", "https://secure.test:\(f.proxyPort + 2)/"])
                 if https.stdout == "hello from busybox:local\n" { break }
                 try await Task.sleep(for: .milliseconds(200))
             }
             #expect(https.stdout == "hello from busybox:local\n", "\(https)")
 
-            #expect(try f.micado(["quit", "-n", "container-web"]).status == 0)
+            #expect(try await f.micado(["quit", "-n", "container-web"]).status == 0)
             _ = try await Self.eventually(f, host: "app.test", status: 404)
         }
     }

@@ -12,7 +12,7 @@ struct CommandResult: CustomStringConvertible {
     /// Runs `executable` with `arguments` and waits; output goes through files, so a
     /// chatty program can never block on a full pipe.
     /// `input`, when given, is the program's stdin (read from a file).
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> CommandResult {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> CommandResult {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("micado-cmd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -24,7 +24,9 @@ struct CommandResult: CustomStringConvertible {
         let child = try ChildProcess.start(
             "/bin/sh", ["-c", "exec \"$0\" \"$@\" <\"$MICADO_CMD_IN\" >\"$MICADO_CMD_OUT\" 2>\"$MICADO_CMD_ERR\"", executable] + arguments,
             environment: env.merging(["MICADO_CMD_IN": input == nil ? "/dev/null" : inputFile, "MICADO_CMD_OUT": out, "MICADO_CMD_ERR": err]) { _, new in new }, output: "/dev/null")
-        let status = child.wait()
+        // Waited for off the concurrency pool: a test's servers (fault proxy, stand-in
+        // hypervisor) run on it, and two blocked waits would hold both of CI's threads.
+        let status = await child.exit()
         return CommandResult(
             status: status,
             stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",

@@ -56,12 +56,12 @@ final class ManagerFixture: @unchecked Sendable {
         "SKIPPED: integration tests need root and dockerd (apt-get install docker.io busybox-static); run .ci/run"
     }
 
-    init() throws {
+    init() async throws {
         let hex = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         id = "it" + String(repeating: "0", count: 8 - hex.count) + hex
         state = "/tmp/micado-it/\(id)"
         bridge = "mb\(id.suffix(8))"
-        subnetPrefix = try Self.freeSubnet()
+        subnetPrefix = try await Self.freeSubnet()
         engineName = id
         engineIP = "\(subnetPrefix).2"
         home = state + "/home"
@@ -70,8 +70,8 @@ final class ManagerFixture: @unchecked Sendable {
     }
 
     /// A 10.213.X.0/24 that no interface of this machine uses yet.
-    static func freeSubnet() throws -> String {
-        let used = try CommandResult.run("/usr/sbin/ip", ["-4", "-o", "addr"]).stdout
+    static func freeSubnet() async throws -> String {
+        let used = try await CommandResult.run("/usr/sbin/ip", ["-4", "-o", "addr"]).stdout
         for _ in 0..<50 {
             let prefix = "10.213.\(Int.random(in: 100...250))"
             if !used.contains(" \(prefix).") { return prefix }
@@ -133,13 +133,13 @@ final class ManagerFixture: @unchecked Sendable {
     }
 
     /// Whether anything of an instance is left on the machine: namespace, veth, engine process, cgroups.
-    static func leftovers(of id: String) throws -> [String] {
+    static func leftovers(of id: String) async throws -> [String] {
         var found: [String] = []
-        if try CommandResult.run("/usr/sbin/ip", ["netns", "list"]).stdout.contains("micado-\(id)") { found.append("namespace micado-\(id)") }
-        if try CommandResult.run("/usr/sbin/ip", ["link", "show", "v\(id)"]).status == 0 { found.append("veth v\(id)") }
-        if try CommandResult.run("/usr/bin/pgrep", ["-f", "/\(id)/dockerd.pid"]).status == 0 { found.append("dockerd of \(id)") }
+        if try await CommandResult.run("/usr/sbin/ip", ["netns", "list"]).stdout.contains("micado-\(id)") { found.append("namespace micado-\(id)") }
+        if try await CommandResult.run("/usr/sbin/ip", ["link", "show", "v\(id)"]).status == 0 { found.append("veth v\(id)") }
+        if try await CommandResult.run("/usr/bin/pgrep", ["-f", "/\(id)/dockerd.pid"]).status == 0 { found.append("dockerd of \(id)") }
         // Its containers' processes would keep its cgroups alive.
-        let cgroups = try CommandResult.run("/bin/sh", ["-c", "ls -d /sys/fs/cgroup/*/micado-\(id) /sys/fs/cgroup/micado-\(id) 2>/dev/null"]).stdout
+        let cgroups = try await CommandResult.run("/bin/sh", ["-c", "ls -d /sys/fs/cgroup/*/micado-\(id) /sys/fs/cgroup/micado-\(id) 2>/dev/null"]).stdout
         if !cgroups.isEmpty { found.append("cgroups \(cgroups.split(separator: "\n").joined(separator: " "))") }
         return found
     }
@@ -165,7 +165,7 @@ final class ManagerFixture: @unchecked Sendable {
         let slots = quiet ? EnvironmentSlots.shared.limit : 1
         await EnvironmentSlots.shared.acquire(slots)
         let fixture: ManagerFixture
-        do { fixture = try ManagerFixture() } catch {
+        do { fixture = try await ManagerFixture() } catch {
             await EnvironmentSlots.shared.release(slots)
             throw error
         }
@@ -186,11 +186,11 @@ final class ManagerFixture: @unchecked Sendable {
 
     func setUp() async throws {
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        let up = try CommandResult.run("/bin/bash", [Self.engineScript, "up", engineName, engineIP, "2048"], environment: scriptEnvironment)
+        let up = try await CommandResult.run("/bin/bash", [Self.engineScript, "up", engineName, engineIP, "2048"], environment: scriptEnvironment)
         guard up.status == 0 else { throw MicadoError(.internal, "engine.sh up failed: \(up)") }
-        let image = try CommandResult.run("/bin/bash", [Self.packageRoot + "/scripts/busybox-image.sh", dockerHost])
+        let image = try await CommandResult.run("/bin/bash", [Self.packageRoot + "/scripts/busybox-image.sh", dockerHost])
         guard image.status == 0 else { throw MicadoError(.internal, "busybox-image.sh failed: \(image)") }
-        let initialised = try micado([
+        let initialised = try await micado([
             "init", "--docker-host", dockerHost, "--advertise-address", engineIP, "--port", String(port),
             "--proxy-port", String(proxyPort), "--proxy-tls-port", String(proxyPort + 2),
         ])
@@ -201,14 +201,14 @@ final class ManagerFixture: @unchecked Sendable {
 
     /// Runs the CLI against this fixture's home.
     @discardableResult
-    func micado(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> CommandResult {
-        try CommandResult.run(Self.micadoBinary, arguments, environment: ["MICADO_HOME": home].merging(environment) { _, b in b }, input: input)
+    func micado(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> CommandResult {
+        try await CommandResult.run(Self.micadoBinary, arguments, environment: ["MICADO_HOME": home].merging(environment) { _, b in b }, input: input)
     }
 
     /// Runs micado on a terminal of its own (util-linux `script` makes one) of the given
     /// size, with `input` typed at it; its terminal output comes back as stdout.
-    func micadoOnTerminal(_ arguments: [String], size: TerminalSize, input: String) throws -> CommandResult {
-        try CommandResult.run(
+    func micadoOnTerminal(_ arguments: [String], size: TerminalSize, input: String) async throws -> CommandResult {
+        try await CommandResult.run(
             "/usr/bin/script",
             ["--quiet", "--return", "--command", "stty cols \(size.columns) rows \(size.rows); exec \(Self.quoted(arguments))", "/dev/null"],
             environment: ["MICADO_HOME": home, "TERM": "screen-256color"], input: input)
@@ -241,7 +241,7 @@ final class ManagerFixture: @unchecked Sendable {
                 manager = nil
                 throw MicadoError(.internal, "the manager exited with \(status); see \(log)")
             }
-            if try micado(["events", "--limit", "1"]).status == 0 { return }
+            if try await micado(["events", "--limit", "1"]).status == 0 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw MicadoError(.timeout, "the manager did not answer within 60 s")
@@ -320,8 +320,8 @@ final class ManagerFixture: @unchecked Sendable {
         for id in instanceIDs() { try? await driver.delete(id) }
         // The registry's trust entry, which a killed manager cannot remove itself.
         try? FileManager.default.removeItem(atPath: "/etc/docker/certs.d/\(subnetPrefix).1:5000")
-        _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "down", engineName], environment: scriptEnvironment)
-        _ = try? CommandResult.run("/bin/bash", [Self.engineScript, "bridge-down"], environment: scriptEnvironment)
+        _ = try? await CommandResult.run("/bin/bash", [Self.engineScript, "down", engineName], environment: scriptEnvironment)
+        _ = try? await CommandResult.run("/bin/bash", [Self.engineScript, "bridge-down"], environment: scriptEnvironment)
         try? await http.shutdown()
         try? FileManager.default.removeItem(atPath: state)
     }
