@@ -6,6 +6,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 "$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/fetch-cloud-fixtures.sh"
 swift build --build-tests
 swift test --skip-build "$@"
 # The API against its contract: Schemathesis on a live manager, over openapi.yaml (the whole

@@ -109,6 +109,13 @@ public protocol CloudDriver: Sendable {
     var describeInterval: Duration { get }
 }
 
+/// A driver that completes its cloud's configuration from the cloud before the planner uses
+/// it (a flavour's memory and CPUs), checking what the file names; errors name the line and
+/// field of clouds.yaml.
+public protocol ConfigurationResolving {
+    func resolve(_ configuration: CloudConfiguration) async throws(MicadoError) -> CloudConfiguration
+}
+
 extension CloudDriver {
     public var describeInterval: Duration { .seconds(1) }
 
@@ -121,7 +128,7 @@ extension CloudDriver {
 /// The one place that knows which drivers exist: the manager asks it for a driver by the
 /// clouds file's `driver:` and from then on knows only `CloudDriver`.
 public enum CloudDrivers {
-    public static let names = ["local", "ec2"]
+    public static let names = ["local", "ec2", "openstack"]
 
     /// `home` is micado's home: the ec2 driver reads `credentials/<cloud>` there when neither
     /// the environment nor `~/.aws/credentials` has credentials for it.
@@ -139,16 +146,22 @@ public enum CloudDrivers {
                 cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
             let api = try EC2API(region: settings.region, endpoint: settings.endpoint, credentials: credentials, logger: logger)
             return EC2Driver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
+        case "openstack":
+            guard let settings = cloud.openstack else { throw CloudError(.badRequest, "the openstack driver needs authURL and a network per location") }
+            let credentials = try OpenStackCredentials.resolve(
+                cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
+            let api = try OpenStackAPI(authURL: settings.authURL, region: settings.region, credentials: credentials, logger: logger)
+            return OpenStackDriver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
         default:
             throw CloudError(.badRequest, "driver \(cloud.driver) is not available (drivers: \(names.joined(separator: ", ")))")
         }
     }
 
     /// What a cloud's configuration leaves to the cloud itself, asked once before the
-    /// planner uses it: an ec2 flavour's memory and CPUs (`DescribeInstanceTypes`), its
-    /// instance types and subnets checked. Errors name the line and field of clouds.yaml.
+    /// planner uses it: an ec2 or openstack flavour's memory and CPUs, its instance types
+    /// (flavours) and subnets checked. Errors name the line and field of clouds.yaml.
     public static func resolve(_ cloud: CloudConfiguration, driver: any CloudDriver) async throws(MicadoError) -> CloudConfiguration {
-        guard let ec2 = driver as? EC2Driver else { return cloud }
-        return try await ec2.resolve(cloud)
+        guard let resolving = driver as? any ConfigurationResolving else { return cloud }
+        return try await resolving.resolve(cloud)
     }
 }

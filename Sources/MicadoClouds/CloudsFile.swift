@@ -5,7 +5,17 @@ import Yams
 /// Reads `clouds.yaml`. Every error names the line and the field, e.g.
 /// `clouds.yaml:12: clouds.local.flavours[1].memoryMiB must be a whole number`.
 public enum CloudsFile {
-    public static let drivers: Set<String> = ["local", "ec2"]
+    public static let drivers: Set<String> = ["local", "ec2", "openstack"]
+    /// Each driver's own keys, besides driver, locations, flavours, applications and timings.
+    static let driverKeys: [String: Set<String>] = [
+        "local": ["network"],
+        "ec2": ["region", "endpoint", "securityGroups", "keyName", "address", "profile"],
+        "openstack": ["authURL", "region", "securityGroups", "keyName", "profile"],
+    ]
+    /// Each driver's keys of a location, besides min, max and headroomMiB.
+    static let locationKeys: [String: Set<String>] = ["local": [], "ec2": ["subnet"], "openstack": ["network", "zone"]]
+    /// Drivers whose flavours the cloud completes (memory, CPUs) and whose applications are the cloud's machine images.
+    static let cloudFlavourDrivers: Set<String> = ["ec2", "openstack"]
 
     public static func load(path: String) throws(MicadoError) -> [CloudConfiguration] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
@@ -83,24 +93,33 @@ public enum CloudsFile {
             guard drivers.contains(driver) else {
                 throw fail(map["driver"], "\(path).driver '\(driver)' is not a known driver (known: \(drivers.sorted().joined(separator: ", ")))")
             }
-            let driverKeys: Set<String> = driver == "ec2" ? ["region", "endpoint", "securityGroups", "keyName", "address", "profile"] : ["network"]
-            try onlyKeys(map, driverKeys.union(["driver", "locations", "flavours", "applications", "timings"]), at: path, node: node)
+            try onlyKeys(map, (driverKeys[driver] ?? []).union(["driver", "locations", "flavours", "applications", "timings"]), at: path, node: node)
             // An EC2 location is an availability zone and needs a subnet there.
             var subnets: [String: String] = [:]
             var subnetPositions: [String: String] = [:]
+            // An OpenStack location is a network (and maybe an availability zone).
+            var networks: [String: String] = [:]
+            var zones: [String: String] = [:]
             guard let locationsNode = map["locations"] else { throw fail(node, "\(path).locations is missing") }
             var locations: [String: LocationBounds] = [:]
             for (location, lnode) in try mapping(locationsNode, "\(path).locations") {
                 let lpath = "\(path).locations.\(location)"
                 do { try LocationName.validate(location) } catch { throw fail(lnode, "\(lpath): \(error.message)") }
                 let l = lnode.mapping == nil && lnode.null != nil ? [:] : try mapping(lnode, lpath)
-                try onlyKeys(l, driver == "ec2" ? ["min", "max", "headroomMiB", "subnet"] : ["min", "max", "headroomMiB"], at: lpath, node: lnode)
+                try onlyKeys(l, (locationKeys[driver] ?? []).union(["min", "max", "headroomMiB"]), at: lpath, node: lnode)
                 if driver == "ec2" {
                     guard l["subnet"] != nil else {
                         throw fail(lnode, "\(lpath).subnet is missing (the ec2 driver starts a location's instances in a subnet of that availability zone)")
                     }
                     subnets[location] = try identifier(l, "subnet", lpath, parent: lnode)
                     subnetPositions[location] = position(l["subnet"])
+                }
+                if driver == "openstack" {
+                    guard l["network"] != nil else {
+                        throw fail(lnode, "\(lpath).network is missing (the openstack driver gives a location's servers an address on that network: its ID)")
+                    }
+                    networks[location] = try identifier(l, "network", lpath, parent: lnode)
+                    if l["zone"] != nil { zones[location] = try identifier(l, "zone", lpath, parent: lnode) }
                 }
                 let bounds = LocationBounds(
                     min: try int(l, "min", lpath, parent: lnode, default: 0, range: 0...1000),
@@ -121,7 +140,7 @@ public enum CloudsFile {
                 guard let price = priceNode.float, price >= 0, price.isFinite else { throw fail(priceNode, "\(fpath).pricePerHour must be a number ≥ 0") }
                 // An EC2 flavour is an instance type: what is not written, DescribeInstanceTypes
                 // says later (0 until then, which the planner never offers).
-                let fromCloud = driver == "ec2" ? 0 : nil
+                let fromCloud = cloudFlavourDrivers.contains(driver) ? 0 : nil
                 let flavour = Flavour(
                     name: try string(f, "name", fpath, parent: fnode), cpus: try int(f, "cpus", fpath, parent: fnode, default: fromCloud ?? 1, range: 1...512),
                     memoryMiB: try int(f, "memoryMiB", fpath, parent: fnode, default: fromCloud, range: 64...4_194_304), pricePerHour: price)
@@ -135,8 +154,9 @@ public enum CloudsFile {
             }
             guard !flavours.isEmpty else { throw fail(map["flavours"], "\(path).flavours is empty") }
             var applications = ["node": "default"]
-            if driver == "ec2" && map["applications"] == nil {
-                throw fail(node, "\(path).applications is missing (the ec2 driver needs application name → AMI ID, e.g. node: ami-0abc…)")
+            if cloudFlavourDrivers.contains(driver) && map["applications"] == nil {
+                let example = driver == "ec2" ? "AMI ID, e.g. node: ami-0abc…" : "image ID, e.g. node: 70a599e0-31e7-49b7-b260-868f441e862b"
+                throw fail(node, "\(path).applications is missing (the \(driver) driver needs application name → \(example))")
             }
             if let anode = map["applications"] {
                 applications = [:]
@@ -190,9 +210,13 @@ public enum CloudsFile {
             if driver == "ec2" {
                 ec2 = try ec2Settings(map, path: path, node: node, subnets: subnets, subnetPositions: subnetPositions, flavourSources: flavourSources)
             }
+            var openstack: CloudConfiguration.OpenStackSettings?
+            if driver == "openstack" {
+                openstack = try openStackSettings(map, path: path, node: node, networks: networks, zones: zones, flavourSources: flavourSources)
+            }
             return CloudConfiguration(
                 name: name, driver: driver, locations: locations, flavours: flavours, applications: applications, timings: timings, network: network,
-                ec2: ec2)
+                ec2: ec2, openstack: openstack)
         }
 
         /// A cloud ID or name (region, subnet, security group, key pair): printable, no spaces.
@@ -202,6 +226,37 @@ public enum CloudsFile {
                 throw fail(map[key], "\(path).\(key) must be a name without spaces or control characters")
             }
             return text
+        }
+
+        /// A list of names (security groups): printable, no spaces.
+        func names(_ map: [String: Node], _ key: String, _ path: String, what: String) throws(MicadoError) -> [String] {
+            guard let gnode = map[key] else { return [] }
+            guard case .sequence(let items) = gnode else { throw fail(gnode, "\(path).\(key) must be a list of \(what)") }
+            var result: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .scalar(let scalar) = item, !scalar.string.isEmpty, scalar.string.count <= 255,
+                    scalar.string.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+                else { throw fail(item, "\(path).\(key)[\(i)] must be one of \(what), without spaces or control characters") }
+                result.append(scalar.string)
+            }
+            return result
+        }
+
+        func openStackSettings(
+            _ map: [String: Node], path: String, node: Node, networks: [String: String], zones: [String: String],
+            flavourSources: [String: CloudConfiguration.FlavourSource]
+        ) throws(MicadoError) -> CloudConfiguration.OpenStackSettings {
+            guard map["authURL"] != nil else { throw fail(node, "\(path).authURL is missing (Keystone v3, e.g. https://keystone.example.org:5000/v3)") }
+            let text = try string(map, "authURL", path, parent: node)
+            let authURL: String
+            do { authURL = try CloudHTTP.endpoint(text, of: "Keystone") } catch {
+                throw fail(map["authURL"], "\(path).authURL: \(error.message)")
+            }
+            return CloudConfiguration.OpenStackSettings(
+                authURL: authURL, region: map["region"] == nil ? nil : try identifier(map, "region", path, parent: node), networks: networks, zones: zones,
+                securityGroups: try names(map, "securityGroups", path, what: "security group names"),
+                keyName: map["keyName"] == nil ? nil : try identifier(map, "keyName", path, parent: node),
+                profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node), flavourSources: flavourSources)
         }
 
         func ec2Settings(

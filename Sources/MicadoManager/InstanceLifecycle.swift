@@ -29,17 +29,33 @@ public enum InstanceLifecycle {
         }
     }
 
+    /// Where the cloud says the instance's engine answers, once it has an address (clouds that
+    /// hand one out by DHCP say so only after the create).
+    public struct Reported: Sendable, Equatable {
+        public var address: String
+        public var engineEndpoint: String
+        public init(address: String, engineEndpoint: String) {
+            self.address = address
+            self.engineEndpoint = engineEndpoint
+        }
+    }
+
     public struct Observation: Sendable, Equatable {
         public var now: Date
         /// A create call for it is under way in this process (not a crash to resume).
         public var createInFlight: Bool = false
         public var cloud: CloudView = .notAsked
+        /// The address the cloud's description gave, if it gave one.
+        public var reported: Reported?
         public var node: NodeView?
         public var runningTasks: Int = 0
-        public init(now: Date, createInFlight: Bool = false, cloud: CloudView = .notAsked, node: NodeView? = nil, runningTasks: Int = 0) {
+        public init(
+            now: Date, createInFlight: Bool = false, cloud: CloudView = .notAsked, reported: Reported? = nil, node: NodeView? = nil, runningTasks: Int = 0
+        ) {
             self.now = now
             self.createInFlight = createInFlight
             self.cloud = cloud
+            self.reported = reported
             self.node = node
             self.runningTasks = runningTasks
         }
@@ -52,6 +68,8 @@ public enum InstanceLifecycle {
         case describe
         /// Call create again with the record's token (a crash cut the first call); see `created`/`createFailed`.
         case resumeCreate
+        /// Record the address the cloud now reports (after checking micado may connect to it), then decide again.
+        case addressed(Reported)
         /// Join its engine to the swarm through the engine's API (idempotent); then `move` if given.
         case join(then: Transition?)
         /// Load images and label the node, then become ready.
@@ -103,6 +121,11 @@ public enum InstanceLifecycle {
             if inState > Double(timings.bootTimeoutSeconds) {
                 return .move(.init(.deleting, "instance.boot-timeout", "\(id) not ready after \(timings.bootTimeoutSeconds) s; deleting and replacing"))
             }
+            if record.address?.isEmpty ?? true {
+                // The cloud hands the address out once the instance runs: until it does, wait (within the boot timeout).
+                guard let reported = seen.reported, !reported.address.isEmpty else { return .stay }
+                return .addressed(reported)
+            }
             guard state == .running else { return .stay }
             guard let node = seen.node, node.ready else {
                 return .join(then: record.state == .booting ? .init(.joining, "instance.joining", "\(id) booted; joining the swarm") : nil)
@@ -141,13 +164,15 @@ public enum InstanceLifecycle {
     }
 
     /// After a create answered (the first call, or one resumed after a restart): the record
-    /// keeps the cloud's ID, address and engine endpoint, and the instance boots.
+    /// keeps the cloud's ID, address and engine endpoint (the address may come later, from a
+    /// description), and the instance boots.
     public static func created(_ record: InstanceRecord, _ instance: CloudInstance, resumed: Bool) -> (InstanceRecord, Transition) {
         var record = record
         record.cloudID = instance.id
-        record.address = instance.address
-        record.engineEndpoint = instance.engineEndpoint
-        let message = "\(record.id) booting at \(instance.address)" + (resumed ? " (create resumed after a restart)" : "")
+        record.address = instance.address.isEmpty ? nil : instance.address
+        record.engineEndpoint = instance.address.isEmpty || instance.engineEndpoint.isEmpty ? nil : instance.engineEndpoint
+        let at = instance.address.isEmpty ? "; \(record.cloud) gives its address once it runs" : " at \(instance.address)"
+        let message = "\(record.id) booting\(at)" + (resumed ? " (create resumed after a restart)" : "")
         return (record, .init(.booting, "instance.booting", message))
     }
 

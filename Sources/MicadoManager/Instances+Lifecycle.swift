@@ -169,14 +169,25 @@ extension Instances {
             }
             if transition.wakeScaler { scalerWakeUp.yield() }
         }
-        // At most three rounds: describe or drain, then the step that follows from it.
-        for _ in 0..<3 {
+        // At most four rounds: describe or drain, record an address, then the step that follows from it.
+        for _ in 0..<4 {
             switch InstanceLifecycle.decide(record, seen, timings: cloud.timings) {
             case .stay:
                 return
             case .describe:
                 guard await described.due(record.id, every: driver.describeInterval) else { return }
-                seen.cloud = try await describe(driver, record)
+                (seen.cloud, seen.reported) = try await describe(driver, record)
+            case .addressed(let reported):
+                let others = try await store.instances().filter { $0.id != record.id }
+                if let problem = InstanceLifecycle.addressProblem(
+                    reported.address, managerAddress: configuration.docker.advertiseAddress, heldBy: others, machineAddresses: HostAddresses.ipv4())
+                {
+                    return try await move(.init(.deleting, "instance.bad-address", "\(record.cloud) gave \(record.id) an address micado will not connect to: \(problem); it is deleted"))
+                }
+                record.address = reported.address
+                record.engineEndpoint = reported.engineEndpoint
+                record.updatedAt = Date()
+                try await store.updateInstance(record, event: event("instance.addressed", record.id.rawValue, "\(record.id) has address \(reported.address) from \(record.cloud)"))
             case .resumeCreate:
                 guard let flavour = cloud.flavour(named: record.flavour ?? "") else {
                     return try await move(.init(.deleting, "instance.abandoned", "\(record.id): cloud \(cloud.name) no longer offers flavour \(record.flavour ?? "?")"))
@@ -242,7 +253,8 @@ extension Instances {
             try await store.deleteInstance(record.id, event: event("instance.create-conflict", record.id, message))
             throw .init(.cloudBadRequest, message)
         }
-        guard
+        // No address yet (a DHCP cloud): checked when a description gives one.
+        guard !instance.address.isEmpty,
             let problem = InstanceLifecycle.addressProblem(
                 instance.address, managerAddress: configuration.docker.advertiseAddress, heldBy: others, machineAddresses: HostAddresses.ipv4())
         else { return }
@@ -280,11 +292,12 @@ extension Instances {
         return joined.isEmpty ? nil : joined
     }
 
-    func describe(_ driver: any CloudDriver, _ record: InstanceRecord) async throws(MicadoError) -> InstanceLifecycle.CloudView {
-        guard let cloudID = try await cloudID(of: record, driver) else { return .missing }
+    func describe(_ driver: any CloudDriver, _ record: InstanceRecord) async throws(MicadoError) -> (InstanceLifecycle.CloudView, InstanceLifecycle.Reported?) {
+        guard let cloudID = try await cloudID(of: record, driver) else { return (.missing, nil) }
         do {
-            guard let instance = try await driver.describe(cloudID) else { return .missing }
-            return .present(instance.state, detail: instance.detail)
+            guard let instance = try await driver.describe(cloudID) else { return (.missing, nil) }
+            let reported = instance.address.isEmpty ? nil : InstanceLifecycle.Reported(address: instance.address, engineEndpoint: instance.engineEndpoint)
+            return (.present(instance.state, detail: instance.detail), reported)
         } catch { throw .init(error.kind.code, "describe \(record.id): \(error.message)") }
     }
 

@@ -97,6 +97,29 @@ struct InstanceLifecycleTests {
         #expect(decide(Self.record(.booting, since: 100), Self.seen(after: 19, cloud: .present(.booting, detail: nil))) == .stay)
     }
 
+    /// A cloud that hands the address out once the instance runs (DHCP): the create's answer
+    /// has none; the instance waits for a description that gives one, records it, then joins.
+    @Test func anAddressThatComesLaterIsRecordedBeforeTheJoin() {
+        var record = Self.record(.booting)
+        record.address = nil
+        let reported = InstanceLifecycle.Reported(address: "10.0.0.9", engineEndpoint: "tcp://10.0.0.9:2376")
+        #expect(decide(record, Self.seen(cloud: .present(.booting, detail: nil))) == .stay)
+        #expect(decide(record, Self.seen(cloud: .present(.running, detail: nil))) == .stay)
+        var seen = Self.seen(cloud: .present(.running, detail: nil))
+        seen.reported = reported
+        #expect(decide(record, seen) == .addressed(reported))
+        // Still bounded by the boot timeout, and a failure still fails it.
+        var late = Self.seen(after: 21, cloud: .present(.running, detail: nil))
+        late.reported = nil
+        #expect(movesTo(decide(Self.record(.booting, since: 100).withoutAddress, late))! == (.deleting, "instance.boot-timeout"))
+        #expect(movesTo(decide(record, Self.seen(cloud: .present(.failed, detail: "ERROR"))))! == (.deleting, "instance.boot-failed"))
+        // Created without an address: nothing invented.
+        let instance = CloudInstance(id: "5f0c2b1e-0000-4000-8000-000000000001", address: "", state: .booting, engineEndpoint: "", tags: [:])
+        let (created, transition) = InstanceLifecycle.created(Self.record(.creating), instance, resumed: false)
+        #expect(created.address == nil && created.engineEndpoint == nil && transition.state == .booting)
+        #expect(transition.message.contains("gives its address once it runs"))
+    }
+
     @Test func aRunningInstanceIsJoinedThenAdmitted() {
         let joining = decide(Self.record(.booting), Self.seen(cloud: .present(.running, detail: nil)))
         guard case .join(let then) = joining else { Issue.record("\(joining)"); return }
@@ -162,5 +185,13 @@ struct InstanceLifecycleTests {
         #expect(machine.contains("127.0.0.1"), "\(machine)")
         #expect(InstanceLifecycle.addressProblem("10.9.9.9", managerAddress: "10.0.0.2", heldBy: [], machineAddresses: ["10.9.9.9"]) != nil)
         #expect(InstanceLifecycle.addressProblem("10.9.9.8", managerAddress: "10.0.0.2", heldBy: [], machineAddresses: ["10.9.9.9"]) == nil)
+    }
+}
+
+extension InstanceRecord {
+    var withoutAddress: InstanceRecord {
+        var record = self
+        record.address = nil
+        return record
     }
 }

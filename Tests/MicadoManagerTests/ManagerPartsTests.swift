@@ -230,10 +230,10 @@ import Testing
     }
 
     /// A cloud that answers a create with an address micado must not connect to (this
-    /// machine's, the manager's, not unicast, none at all): the record goes, the instance is
+    /// machine's, the manager's, not unicast, not one): the record goes, the instance is
     /// deleted, and the manager never connects there (an attack made it dial 127.0.0.1:2376
     /// twice a second).
-    @Test(arguments: ["127.0.0.1", "", "10.0.0.2", "169.254.1.1", "224.0.0.1", "0.0.0.0", "not-an-address"])
+    @Test(arguments: ["127.0.0.1", "10.0.0.2", "169.254.1.1", "224.0.0.1", "0.0.0.0", "not-an-address"])
     func aCreateAnsweredWithAnUnusableAddressIsRefused(address: String) async throws {
         let w = try await Self.world(clouds: true)
         await w.cloud.answerNextWith(address: address)
@@ -247,6 +247,33 @@ import Testing
         #expect(await w.cloud.deletes == ["vm-10"] && left.isEmpty)
         #expect(try await w.events().contains("instance.bad-address"))
         #expect(!(await w.swarm.calls).contains { $0.contains(":2376") })
+    }
+
+    /// A cloud that gives the address only once the instance runs (OpenStack, CloudSigma):
+    /// the record boots without one, takes the one a description gives, and is then joined;
+    /// a later address micado must not connect to is refused the same way as at the create.
+    @Test(arguments: ["10.0.0.77", "127.0.0.1"])
+    func anAddressGivenAfterTheCreateIsCheckedThenUsed(address: String) async throws {
+        let w = try await Self.world(clouds: true)
+        _ = try await w.orchestrator.containers.launch(Self.request("container-web", memory: 400, detach: true))
+        await w.cloud.answerNextWith(address: "")
+        try await w.orchestrator.scaler.pass()
+        var record = try #require(try await w.instances().first)
+        #expect(record.state == .booting && record.address == nil && record.engineEndpoint == nil, "\(record)")
+        await w.cloud.finishBoots()
+        try await w.orchestrator.scaler.pass()
+        record = try #require(try await w.instances().first)
+        #expect(record.state == .booting && record.address == nil, "running without an address: it waits")
+        await w.cloud.setAddress("vm-10", address)
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
+        if address == "127.0.0.1" {
+            #expect(try await w.events().contains("instance.bad-address"))
+            #expect(!(await w.swarm.calls).contains { $0.contains("127.0.0.1:2376") })
+        } else {
+            #expect(try await w.events().contains("instance.addressed"))
+            let addressed = try #require(try await w.instances().first { $0.id == record.id })
+            #expect(addressed.address == address && addressed.engineEndpoint == "tcp://\(address):2376", "\(addressed)")
+        }
     }
 
     @Test func aCreateAnsweredWithAnotherInstancesAddressIsRefused() async throws {

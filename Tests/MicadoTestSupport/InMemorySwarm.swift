@@ -516,6 +516,12 @@ public actor InMemoryCloud: CloudDriver {
     public func failNextCreate(_ error: CloudError) { failure = error }
     /// The next create answers with this address (a confused or hostile cloud's).
     public func answerNextWith(address: String) { nextAddress = address }
+    /// The cloud hands an instance its address now (as DHCP clouds do once it runs).
+    public func setAddress(_ id: String, _ address: String) {
+        instances[id]?.instance.address = address
+        instances[id]?.instance.engineEndpoint = "tcp://\(address):2376"
+    }
+
     /// An instance the cloud holds that no create of this test made (a twin, a stranger).
     public func add(_ instance: CloudInstance, userData: UserData) {
         instances[instance.id] = Instance(
@@ -536,7 +542,7 @@ public actor InMemoryCloud: CloudDriver {
         nextAddress = nil
         let id = "vm-\(next)"
         next += 1
-        let instance = CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):2376", tags: request.tags)
+        let instance = CloudInstance(id: id, address: address, state: .booting, engineEndpoint: address.isEmpty ? "" : "tcp://\(address):2376", tags: request.tags)
         instances[id] = Instance(instance: instance, request: request)
         return instance
     }

@@ -8,7 +8,7 @@ import MicadoCore
 /// The engine's server certificate must name the instance's address, and the user data is
 /// fixed when the instance starts, so the driver picks the private address itself: a free
 /// one of the location's subnet, at random, sent as `PrivateIpAddress`.
-public struct EC2Driver: CloudDriver {
+public struct EC2Driver: CloudDriver, ConfigurationResolving {
     public static let enginePort = BootDocument.enginePort
     /// EC2 takes at most 16 KiB of user data (before base64).
     public static let maximumUserDataBytes = 16 << 10

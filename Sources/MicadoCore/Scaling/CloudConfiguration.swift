@@ -29,28 +29,30 @@ public struct CloudConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Where a flavour was written and what it left for the cloud to say, so checks made
+    /// against the cloud later (`DescribeInstanceTypes`) name the line and field too.
+    public struct FlavourSource: Sendable, Equatable {
+        /// `clouds.yaml:9`
+        public var position: String
+        /// `clouds.aws.flavours[0]`
+        public var path: String
+        public var memoryWritten: Bool
+        public var cpusWritten: Bool
+        public init(position: String, path: String, memoryWritten: Bool, cpusWritten: Bool) {
+            self.position = position
+            self.path = path
+            self.memoryWritten = memoryWritten
+            self.cpusWritten = cpusWritten
+        }
+    }
+
     /// The `ec2` driver's settings: region, endpoint, a subnet per location, and the rest
     /// of what RunInstances needs besides the flavour and the image.
     public struct EC2Settings: Sendable, Equatable {
         /// Which of an instance's addresses the manager reaches its engine at.
         public enum AddressKind: String, Sendable, CaseIterable { case `private`, `public` }
 
-        /// Where a flavour was written and what it left for the cloud to say, so checks made
-        /// against the cloud later (`DescribeInstanceTypes`) name the line and field too.
-        public struct FlavourSource: Sendable, Equatable {
-            /// `clouds.yaml:9`
-            public var position: String
-            /// `clouds.aws.flavours[0]`
-            public var path: String
-            public var memoryWritten: Bool
-            public var cpusWritten: Bool
-            public init(position: String, path: String, memoryWritten: Bool, cpusWritten: Bool) {
-                self.position = position
-                self.path = path
-                self.memoryWritten = memoryWritten
-                self.cpusWritten = cpusWritten
-            }
-        }
+        public typealias FlavourSource = CloudConfiguration.FlavourSource
 
         public var region: String
         /// An EC2-compatible API (`http://127.0.0.1:PORT` for moto); nil: `https://ec2.REGION.amazonaws.com`.
@@ -84,6 +86,38 @@ public struct CloudConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The `openstack` driver's settings: Keystone, and a network per location.
+    public struct OpenStackSettings: Sendable, Equatable {
+        /// Keystone v3, e.g. `https://keystone.example.org:5000/v3`.
+        public var authURL: String
+        /// The catalog's region for the compute endpoint (any when nil).
+        public var region: String?
+        /// Location → the network (UUID) its servers get an address on.
+        public var networks: [String: String]
+        /// Location → the availability zone its servers start in (Nova's default when absent).
+        public var zones: [String: String]
+        public var securityGroups: [String]
+        public var keyName: String?
+        /// The section of micado's credentials file (else `default`), when `OS_*` is not set.
+        public var profile: String?
+        /// Flavour name → where it was written.
+        public var flavourSources: [String: FlavourSource]
+
+        public init(
+            authURL: String, region: String? = nil, networks: [String: String], zones: [String: String] = [:], securityGroups: [String] = [],
+            keyName: String? = nil, profile: String? = nil, flavourSources: [String: FlavourSource] = [:]
+        ) {
+            self.authURL = authURL
+            self.region = region
+            self.networks = networks
+            self.zones = zones
+            self.securityGroups = securityGroups
+            self.keyName = keyName
+            self.profile = profile
+            self.flavourSources = flavourSources
+        }
+    }
+
     public var name: String
     public var driver: String
     public var locations: [String: LocationBounds]
@@ -93,10 +127,11 @@ public struct CloudConfiguration: Sendable, Equatable {
     public var timings: Timings
     public var network: LocalNetwork?
     public var ec2: EC2Settings?
+    public var openstack: OpenStackSettings?
 
     public init(
         name: String, driver: String, locations: [String: LocationBounds], flavours: [Flavour], applications: [String: String],
-        timings: Timings, network: LocalNetwork?, ec2: EC2Settings? = nil
+        timings: Timings, network: LocalNetwork?, ec2: EC2Settings? = nil, openstack: OpenStackSettings? = nil
     ) {
         self.name = name
         self.driver = driver
@@ -106,6 +141,7 @@ public struct CloudConfiguration: Sendable, Equatable {
         self.timings = timings
         self.network = network
         self.ec2 = ec2
+        self.openstack = openstack
     }
 
     /// The machine image of the first application by name: for records made before the
