@@ -128,7 +128,7 @@ extension CloudDriver {
 /// The one place that knows which drivers exist: the manager asks it for a driver by the
 /// clouds file's `driver:` and from then on knows only `CloudDriver`.
 public enum CloudDrivers {
-    public static let names = ["local", "ec2", "openstack"]
+    public static let names = ["local", "ec2", "openstack", "cloudsigma"]
 
     /// `home` is micado's home: the ec2 driver reads `credentials/<cloud>` there when neither
     /// the environment nor `~/.aws/credentials` has credentials for it.
@@ -152,6 +152,15 @@ public enum CloudDrivers {
                 cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
             let api = try OpenStackAPI(authURL: settings.authURL, region: settings.region, credentials: credentials, logger: logger)
             return OpenStackDriver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
+        case "cloudsigma":
+            guard let settings = cloud.cloudsigma else { throw CloudError(.badRequest, "the cloudsigma driver needs its settings") }
+            let credentials = try CloudSigmaCredentials.resolve(
+                cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
+            var apis: [String: CloudSigmaAPI] = [:]
+            for location in cloud.locations.keys {
+                apis[location] = try CloudSigmaAPI(endpoint: settings.endpoint(of: location), credentials: credentials, logger: logger)
+            }
+            return CloudSigmaDriver(cloud: cloud.name, settings: settings, apis: apis, authority: authority, logger: logger)
         default:
             throw CloudError(.badRequest, "driver \(cloud.driver) is not available (drivers: \(names.joined(separator: ", ")))")
         }

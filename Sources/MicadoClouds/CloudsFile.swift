@@ -5,17 +5,20 @@ import Yams
 /// Reads `clouds.yaml`. Every error names the line and the field, e.g.
 /// `clouds.yaml:12: clouds.local.flavours[1].memoryMiB must be a whole number`.
 public enum CloudsFile {
-    public static let drivers: Set<String> = ["local", "ec2", "openstack"]
+    public static let drivers: Set<String> = ["local", "ec2", "openstack", "cloudsigma"]
     /// Each driver's own keys, besides driver, locations, flavours, applications and timings.
     static let driverKeys: [String: Set<String>] = [
         "local": ["network"],
         "ec2": ["region", "endpoint", "securityGroups", "keyName", "address", "profile"],
         "openstack": ["authURL", "region", "securityGroups", "keyName", "profile"],
+        "cloudsigma": ["endpoint", "currency", "profile"],
     ]
     /// Each driver's keys of a location, besides min, max and headroomMiB.
-    static let locationKeys: [String: Set<String>] = ["local": [], "ec2": ["subnet"], "openstack": ["network", "zone"]]
+    static let locationKeys: [String: Set<String>] = ["local": [], "ec2": ["subnet"], "openstack": ["network", "zone"], "cloudsigma": []]
     /// Drivers whose flavours the cloud completes (memory, CPUs) and whose applications are the cloud's machine images.
     static let cloudFlavourDrivers: Set<String> = ["ec2", "openstack"]
+    /// Drivers whose applications are the cloud's machine images (a library drive on CloudSigma).
+    static let machineImageDrivers: Set<String> = ["ec2", "openstack", "cloudsigma"]
 
     public static func load(path: String) throws(MicadoError) -> [CloudConfiguration] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
@@ -132,12 +135,19 @@ public enum CloudsFile {
             guard case .sequence(let flavourNodes)? = map["flavours"] else { throw fail(map["flavours"] ?? node, "\(path).flavours must be a list") }
             var flavours: [Flavour] = []
             var flavourSources: [String: CloudConfiguration.EC2Settings.FlavourSource] = [:]
+            var cpuMHz: [String: Int] = [:]
             for (i, fnode) in flavourNodes.enumerated() {
                 let fpath = "\(path).flavours[\(i)]"
                 let f = try mapping(fnode, fpath)
-                try onlyKeys(f, ["name", "cpus", "memoryMiB", "pricePerHour"], at: fpath, node: fnode)
-                guard let priceNode = f["pricePerHour"] else { throw fail(fnode, "\(fpath).pricePerHour is missing") }
-                guard let price = priceNode.float, price >= 0, price.isFinite else { throw fail(priceNode, "\(fpath).pricePerHour must be a number ≥ 0") }
+                try onlyKeys(f, Set(["name", "cpus", "memoryMiB", "pricePerHour"]).union(driver == "cloudsigma" ? ["cpuMHz"] : []), at: fpath, node: fnode)
+                // CloudSigma prices a flavour from its price list when the file does not.
+                var price = 0.0
+                if let priceNode = f["pricePerHour"] {
+                    guard let written = priceNode.float, written >= 0, written.isFinite else { throw fail(priceNode, "\(fpath).pricePerHour must be a number ≥ 0") }
+                    price = written
+                } else if driver != "cloudsigma" {
+                    throw fail(fnode, "\(fpath).pricePerHour is missing")
+                }
                 // An EC2 flavour is an instance type: what is not written, DescribeInstanceTypes
                 // says later (0 until then, which the planner never offers).
                 let fromCloud = cloudFlavourDrivers.contains(driver) ? 0 : nil
@@ -150,12 +160,21 @@ public enum CloudsFile {
                 }
                 flavours.append(flavour)
                 flavourSources[flavour.name] = .init(
-                    position: position(f["name"]), path: fpath, memoryWritten: f["memoryMiB"] != nil, cpusWritten: f["cpus"] != nil)
+                    position: position(f["name"]), path: fpath, memoryWritten: f["memoryMiB"] != nil, cpusWritten: f["cpus"] != nil,
+                    priceWritten: f["pricePerHour"] != nil)
+                if driver == "cloudsigma" {
+                    cpuMHz[flavour.name] = try int(f, "cpuMHz", fpath, parent: fnode, default: flavour.cpus * 2000, range: 250...200_000)
+                }
             }
             guard !flavours.isEmpty else { throw fail(map["flavours"], "\(path).flavours is empty") }
             var applications = ["node": "default"]
-            if cloudFlavourDrivers.contains(driver) && map["applications"] == nil {
-                let example = driver == "ec2" ? "AMI ID, e.g. node: ami-0abc…" : "image ID, e.g. node: 70a599e0-31e7-49b7-b260-868f441e862b"
+            if machineImageDrivers.contains(driver) && map["applications"] == nil {
+                let example =
+                    switch driver {
+                    case "ec2": "AMI ID, e.g. node: ami-0abc…"
+                    case "cloudsigma": "library drive UUID, e.g. node: 6eca8d96-44bc-4637-af97-77ccd7ba4144"
+                    default: "image ID, e.g. node: 70a599e0-31e7-49b7-b260-868f441e862b"
+                    }
                 throw fail(node, "\(path).applications is missing (the \(driver) driver needs application name → \(example))")
             }
             if let anode = map["applications"] {
@@ -214,9 +233,26 @@ public enum CloudsFile {
             if driver == "openstack" {
                 openstack = try openStackSettings(map, path: path, node: node, networks: networks, zones: zones, flavourSources: flavourSources)
             }
+            var cloudsigma: CloudConfiguration.CloudSigmaSettings?
+            if driver == "cloudsigma" {
+                var endpoint: String?
+                if map["endpoint"] != nil {
+                    let text = try string(map, "endpoint", path, parent: node)
+                    do { endpoint = try CloudHTTP.endpoint(text, of: "CloudSigma") } catch {
+                        throw fail(map["endpoint"], "\(path).endpoint: \(error.message)")
+                    }
+                }
+                let currency = try identifier(map, "currency", path, parent: node, default: "USD")
+                guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+                    throw fail(map["currency"], "\(path).currency must be a currency code such as USD, EUR or CHF")
+                }
+                cloudsigma = .init(
+                    endpoint: endpoint, currency: currency, profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node), cpuMHz: cpuMHz,
+                    flavourSources: flavourSources)
+            }
             return CloudConfiguration(
                 name: name, driver: driver, locations: locations, flavours: flavours, applications: applications, timings: timings, network: network,
-                ec2: ec2, openstack: openstack)
+                ec2: ec2, openstack: openstack, cloudsigma: cloudsigma)
         }
 
         /// A cloud ID or name (region, subnet, security group, key pair): printable, no spaces.

@@ -14,48 +14,7 @@ import Testing
 /// container there, and deletes the server through Nova when it is idle.
 @Suite(.enabled(if: (ManagerFixture.enginesAvailable && CloudFixtures.available) || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct OpenStackEndToEndTests {
-    /// Machines booted for Nova's servers, torn down when Nova deletes them.
-    final class Hypervisor: Sendable {
-        let driver: LocalDriver
-        let booted = Mutex<[String: String]>([:])  // server ID → local machine ID
-        let failures = Mutex<[String]>([])
-
-        init(fixture: ManagerFixture) {
-            driver = LocalDriver(
-                cloud: "hypervisor",
-                network: .init(
-                    bridge: fixture.bridge, bridgeCIDR: "\(fixture.subnetPrefix).1/24", firstAddress: "\(fixture.subnetPrefix).100",
-                    lastAddress: "\(fixture.subnetPrefix).200", managerAddress: fixture.engineIP),
-                stateDirectory: fixture.state + "/hypervisor", authority: CertificateAuthority(directory: fixture.home + "/tls"),
-                logger: Logger(label: "hypervisor"))
-        }
-
-        static func machineID(_ server: String) -> String { "i" + String(server.filter(\.isHexDigit).suffix(10)) }
-
-        func boot(_ server: FakeOpenStack.Server) async {
-            guard let address = server.address else { return }
-            let machine = Self.machineID(server.id)
-            booted.withLock { $0[server.id] = machine }
-            do {
-                try await driver.boot(id: machine, address: address, userData: server.userData, memoryMiB: 512, flavour: server.flavorID, tags: [:])
-            } catch { failures.withLock { $0.append("\(server.id): \(error)") } }
-        }
-
-        func delete(_ server: FakeOpenStack.Server) async {
-            guard let machine = booted.withLock({ $0[server.id] }) else { return }
-            do { try await driver.delete(machine) } catch { failures.withLock { $0.append("delete \(server.id): \(error)") } }
-            // Gone from the list only once torn down: a test waits for this.
-            booted.withLock { _ = $0.removeValue(forKey: server.id) }
-        }
-
-        func shutdown() async {
-            for machine in booted.withLock({ Array($0.values) }) { try? await driver.delete(machine) }
-            booted.withLock { $0 = [:] }
-        }
-
-        var machines: [String: String] { booted.withLock { $0 } }
-        var errors: [String] { failures.withLock { $0 } }
-    }
+    typealias Hypervisor = StandInHypervisor
 
     final class Slot: Sendable { let hypervisor = Mutex<Hypervisor?>(nil) }
 
@@ -64,8 +23,8 @@ struct OpenStackEndToEndTests {
     static func withOpenStack(_ body: (ManagerFixture, FakeOpenStack, Hypervisor) async throws -> Void) async throws {
         let slot = Slot()
         try await FakeOpenStack.withCloud(
-            onActive: { server in await slot.hypervisor.withLock { $0 }?.boot(server) },
-            onDeleted: { server in await slot.hypervisor.withLock { $0 }?.delete(server) }
+            onActive: { server in await slot.hypervisor.withLock { $0 }?.boot(server.id, address: server.address, userData: server.userData) },
+            onDeleted: { server in await slot.hypervisor.withLock { $0 }?.delete(server.id) }
         ) { cloud in
             try await ManagerFixture.with(
                 cloudsFile: { f in

@@ -38,11 +38,14 @@ public struct CloudConfiguration: Sendable, Equatable {
         public var path: String
         public var memoryWritten: Bool
         public var cpusWritten: Bool
-        public init(position: String, path: String, memoryWritten: Bool, cpusWritten: Bool) {
+        /// CloudSigma's flavours are priced from its price list when the file names no price.
+        public var priceWritten: Bool
+        public init(position: String, path: String, memoryWritten: Bool, cpusWritten: Bool, priceWritten: Bool = true) {
             self.position = position
             self.path = path
             self.memoryWritten = memoryWritten
             self.cpusWritten = cpusWritten
+            self.priceWritten = priceWritten
         }
     }
 
@@ -118,6 +121,31 @@ public struct CloudConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The `cloudsigma` driver's settings: its API (one per location unless `endpoint` says),
+    /// the currency its prices are read in, and each flavour's CPU in MHz.
+    public struct CloudSigmaSettings: Sendable, Equatable {
+        /// One API for every location (`https://zrh.cloudsigma.com/api/2.0`, or a test's);
+        /// nil: `https://{location}.cloudsigma.com/api/2.0` per location.
+        public var endpoint: String?
+        public var currency: String
+        /// The section of micado's credentials file (else `default`), when the environment has no login.
+        public var profile: String?
+        /// Flavour name → its CPU in MHz (CloudSigma sells CPU by the MHz).
+        public var cpuMHz: [String: Int]
+        public var flavourSources: [String: FlavourSource]
+
+        public init(endpoint: String? = nil, currency: String = "USD", profile: String? = nil, cpuMHz: [String: Int], flavourSources: [String: FlavourSource] = [:]) {
+            self.endpoint = endpoint
+            self.currency = currency
+            self.profile = profile
+            self.cpuMHz = cpuMHz
+            self.flavourSources = flavourSources
+        }
+
+        /// The API of a location.
+        public func endpoint(of location: String) -> String { endpoint ?? "https://\(location).cloudsigma.com/api/2.0" }
+    }
+
     public var name: String
     public var driver: String
     public var locations: [String: LocationBounds]
@@ -128,10 +156,11 @@ public struct CloudConfiguration: Sendable, Equatable {
     public var network: LocalNetwork?
     public var ec2: EC2Settings?
     public var openstack: OpenStackSettings?
+    public var cloudsigma: CloudSigmaSettings?
 
     public init(
         name: String, driver: String, locations: [String: LocationBounds], flavours: [Flavour], applications: [String: String],
-        timings: Timings, network: LocalNetwork?, ec2: EC2Settings? = nil, openstack: OpenStackSettings? = nil
+        timings: Timings, network: LocalNetwork?, ec2: EC2Settings? = nil, openstack: OpenStackSettings? = nil, cloudsigma: CloudSigmaSettings? = nil
     ) {
         self.name = name
         self.driver = driver
@@ -142,6 +171,7 @@ public struct CloudConfiguration: Sendable, Equatable {
         self.network = network
         self.ec2 = ec2
         self.openstack = openstack
+        self.cloudsigma = cloudsigma
     }
 
     /// The machine image of the first application by name: for records made before the

@@ -1,0 +1,231 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+/// What micado reads of CloudSigma's API 2.0 JSON: only what it uses, optional where the API
+/// may leave it out. Checked against libcloud's recordings of the real API.
+public struct CloudSigmaServer: Decodable, Sendable {
+    public struct Runtime: Decodable, Sendable {
+        public struct NIC: Decodable, Sendable {
+            public struct Address: Decodable, Sendable { public var uuid: String? }
+            public var ip_v4: Address?
+        }
+        public var nics: [NIC]?
+    }
+    public var uuid: String
+    public var name: String?
+    public var status: String?
+    public var meta: [String: String]?
+    public var runtime: Runtime?
+
+    enum CodingKeys: String, CodingKey { case uuid, name, status, meta, runtime }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        uuid = try container.decode(String.self, forKey: .uuid)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        status = try container.decodeIfPresent(String.self, forKey: .status)
+        runtime = try container.decodeIfPresent(Runtime.self, forKey: .runtime)
+        // Meta values are text, but a hand-edited server may hold anything: what is not text is not ours.
+        let raw = (try? container.decodeIfPresent([String: LenientText].self, forKey: .meta)) ?? nil
+        meta = raw?.compactMapValues(\.text)
+    }
+
+    struct LenientText: Decodable {
+        var text: String?
+        init(from decoder: any Decoder) throws { text = try? decoder.singleValueContainer().decode(String.self) }
+    }
+}
+
+public struct CloudSigmaDrive: Decodable, Sendable {
+    public var uuid: String
+    public var name: String?
+    public var status: String?
+    public var meta: [String: String]?
+
+    enum CodingKeys: String, CodingKey { case uuid, name, status, meta }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        uuid = try container.decode(String.self, forKey: .uuid)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        status = try container.decodeIfPresent(String.self, forKey: .status)
+        meta = ((try? container.decodeIfPresent([String: CloudSigmaServer.LenientText].self, forKey: .meta)) ?? nil)?.compactMapValues(\.text)
+    }
+}
+
+/// A list answer: `{"meta": {…}, "objects": […]}`.
+public struct CloudSigmaList<Object: Decodable & Sendable>: Decodable, Sendable {
+    public struct Meta: Decodable, Sendable {
+        public var total_count: Int?
+    }
+    public var meta: Meta?
+    public var objects: [Object]
+}
+
+/// `GET /pricing/`: every resource's price at each level, and the account's current level of each.
+public struct CloudSigmaPricing: Decodable, Sendable {
+    public struct Price: Decodable, Sendable {
+        public var currency: String?
+        public var level: Int?
+        public var price: String?
+        public var resource: String?
+        public var unit: String?
+    }
+    public var current: [String: Int]?
+    public var objects: [Price]
+
+    /// The price per hour of one unit (GHz of CPU, GiB of memory) of `resource` at the current level.
+    public func hourly(_ resource: String, currency: String) -> Double? {
+        let level = current?[resource] ?? 0
+        let matching = objects.filter { $0.resource == resource && $0.currency == currency }
+        let chosen = matching.first { ($0.level ?? 0) == level } ?? matching.first { ($0.level ?? 0) == 0 }
+        return chosen?.price.flatMap(Double.init)
+    }
+}
+
+/// CloudSigma's error document: `[{"error_point": …, "error_type": …, "error_message": …}]`.
+public struct CloudSigmaError: Decodable, Sendable {
+    public var error_type: String?
+    public var error_message: String?
+}
+
+/// CloudSigma's API 2.0: JSON over HTTP Basic with the account's e-mail and password.
+/// Transient failures are retried with backoff and jitter; the others are mapped to the
+/// `CloudError` kind the scaler acts on.
+public struct CloudSigmaAPI: Sendable {
+    /// `https://zrh.cloudsigma.com/api/2.0`.
+    public let endpoint: String
+    let credentials: CloudSigmaCredentials
+    let http: HTTPClient
+    public var retry: CloudHTTP.RetryPolicy
+    public var timeout: Duration
+    let logger: Logger
+
+    public init(
+        endpoint: String, credentials: CloudSigmaCredentials, http: HTTPClient? = nil, retry: CloudHTTP.RetryPolicy = .init(), timeout: Duration = .seconds(15),
+        logger: Logger
+    ) throws(CloudError) {
+        self.endpoint = try CloudHTTP.endpoint(endpoint, of: "CloudSigma")
+        self.credentials = credentials
+        self.http = http ?? CloudHTTP.sharedClient
+        self.retry = retry
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// A failed call: the HTTP status when there was an answer, and the error as the manager sees it.
+    public struct Failure: Error, Sendable {
+        public var status: UInt?
+        public var error: CloudError
+    }
+
+    /// `method path` (which ends with `/`, as the API's do), decoded as `Answer`; retried while transient.
+    public func call<Answer: Decodable & Sendable>(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, as answer: Answer.Type, attempts: Int? = nil
+    ) async throws(Failure) -> Answer {
+        let bytes = try await send(method, path, query: query, body: body, attempts: attempts)
+        do { return try JSONDecoder().decode(answer, from: Data(bytes)) } catch {
+            throw Failure(status: nil, error: CloudError(.badRequest, "CloudSigma \(method) \(path): the answer is not CloudSigma's JSON (\(OpenStackAPI.reason(error)))"))
+        }
+    }
+
+    public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil) async throws(Failure)
+        -> [UInt8]
+    {
+        let label = "CloudSigma \(method) \(path)"
+        var request = HTTPClientRequest(url: endpoint + path + OpenStackAPI.queryString(query))
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Basic " + Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString())
+        request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return try await CloudHTTP.retrying(
+            retry, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
+            cancelled: { Failure(status: nil, error: CloudError(.transient, "\(label): cancelled")) },
+            counted: { error, count in
+                var last = error
+                last.error.message += " (\(count) attempts)"
+                return last
+            }
+        ) { () async throws(Failure) -> [UInt8] in
+            let answer: CloudHTTP.Answer
+            do throws(CloudError) { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch { throw Failure(status: nil, error: error) }
+            guard (200..<300).contains(answer.status) else { throw Failure(status: answer.status, error: failure(status: answer.status, bytes: answer.bytes, label: label)) }
+            return answer.bytes
+        }
+    }
+
+    func failure(status: UInt, bytes: [UInt8], label: String) -> CloudError {
+        guard let first = (try? JSONDecoder().decode([CloudSigmaError].self, from: Data(bytes)))?.first else {
+            return CloudError(CloudHTTP.kind(status: status), "\(label): HTTP \(status) without a CloudSigma error document")
+        }
+        var message = first.error_message ?? ""
+        if credentials.password.count >= 4 { message = message.replacingOccurrences(of: credentials.password, with: "<redacted>") }
+        let type = first.error_type ?? ""
+        return CloudError(
+            Self.kind(status: status, type: type, message: message),
+            "\(label): \(Text.escaped(String(type.prefix(100)))): \(Text.escaped(String(message.prefix(1000))))")
+    }
+
+    public static func kind(status: UInt, type: String, message: String) -> CloudError.Kind {
+        let limit = message.localizedCaseInsensitiveContains("limit") || message.localizedCaseInsensitiveContains("quota")
+        switch status {
+        case 401: return .auth
+        case 402: return .quota
+        case 403: return limit ? .quota : .auth
+        case 409, 429, 500...599: return .transient
+        default:
+            switch type {
+            case "backend", "concurrency": return .transient
+            case "billing", "insufficient_funds": return .quota
+            default: return limit ? .quota : .badRequest
+            }
+        }
+    }
+}
+
+/// A CloudSigma login (the account's e-mail and password). `description` never shows the password.
+public struct CloudSigmaCredentials: Sendable, Equatable, CustomStringConvertible {
+    public var username: String
+    public var password: String
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+    public var description: String { "CloudSigma account \(Text.escaped(username))" }
+
+    /// `CLOUDSIGMA_USERNAME` and `CLOUDSIGMA_PASSWORD`, else micado's own
+    /// `<home>/credentials/<cloud>` (0600), section `[profile]` else `[default]`: `username`, `password`.
+    public static func resolve(cloud: String, profile: String?, micadoHome: String, environment: [String: String]) throws(CloudError) -> CloudSigmaCredentials {
+        func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
+        var found: (CloudSigmaCredentials, String)?
+        if value("CLOUDSIGMA_USERNAME") != nil || value("CLOUDSIGMA_PASSWORD") != nil {
+            guard let username = value("CLOUDSIGMA_USERNAME") else { throw CloudError(.auth, "CLOUDSIGMA_PASSWORD is set but CLOUDSIGMA_USERNAME is not") }
+            guard let password = value("CLOUDSIGMA_PASSWORD") else { throw CloudError(.auth, "CLOUDSIGMA_USERNAME is set but CLOUDSIGMA_PASSWORD is not") }
+            found = (CloudSigmaCredentials(username: username, password: password), "the environment (CLOUDSIGMA_*)")
+        } else {
+            let file = CredentialsFile.path(cloud: cloud, micadoHome: micadoHome)
+            guard let sections = try CredentialsFile.own(cloud: cloud, micadoHome: micadoHome) else {
+                throw CloudError(.auth, "no CloudSigma login for cloud \(cloud): set CLOUDSIGMA_USERNAME and CLOUDSIGMA_PASSWORD, or write \(file) (mode 0600)")
+            }
+            let name = profile ?? "default"
+            guard let section = sections[name] ?? sections["default"] else { throw CloudError(.auth, "\(file) has no [\(Text.escaped(name))] or [default] section") }
+            let place = "\(file) [\(Text.escaped(sections[name] != nil ? name : "default"))]"
+            guard let username = section["username"], !username.isEmpty else { throw CloudError(.auth, "\(place): username is missing") }
+            guard let password = section["password"], !password.isEmpty else { throw CloudError(.auth, "\(place): password is missing") }
+            found = (CloudSigmaCredentials(username: username, password: password), place)
+        }
+        guard let (credentials, place) = found else { throw CloudError(.auth, "no CloudSigma login for cloud \(cloud)") }
+        // Both travel in the Authorization header, user:password in base64.
+        guard !credentials.username.contains(":"), [credentials.username, credentials.password].allSatisfy({ text in
+            text.count <= 1024 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        }) else { throw CloudError(.auth, "\(place): the username has a ':' or a field has a control character") }
+        return credentials
+    }
+}

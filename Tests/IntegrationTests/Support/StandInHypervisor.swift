@@ -1,0 +1,49 @@
+import Foundation
+import Logging
+import MicadoClouds
+import MicadoCore
+import Synchronization
+
+/// Machines booted for a stand-in cloud's servers, on the fixture's bridge, from the user
+/// data the cloud received (the local boot path), and torn down when the cloud deletes them.
+final class StandInHypervisor: Sendable {
+    let driver: LocalDriver
+    let booted = Mutex<[String: String]>([:])  // server ID → local machine ID
+    let failures = Mutex<[String]>([])
+
+    init(fixture: ManagerFixture) {
+        driver = LocalDriver(
+            cloud: "hypervisor",
+            network: .init(
+                bridge: fixture.bridge, bridgeCIDR: "\(fixture.subnetPrefix).1/24", firstAddress: "\(fixture.subnetPrefix).100",
+                lastAddress: "\(fixture.subnetPrefix).200", managerAddress: fixture.engineIP),
+            stateDirectory: fixture.state + "/hypervisor", authority: CertificateAuthority(directory: fixture.home + "/tls"),
+            logger: Logger(label: "hypervisor"))
+    }
+
+    static func machineID(_ server: String) -> String { "i" + String(server.filter(\.isHexDigit).suffix(10)) }
+
+    func boot(_ server: String, address: String?, userData: String) async {
+        guard let address else { return }
+        let machine = Self.machineID(server)
+        booted.withLock { $0[server] = machine }
+        do {
+            try await driver.boot(id: machine, address: address, userData: userData, memoryMiB: 512, flavour: "stand-in", tags: [:])
+        } catch { failures.withLock { $0.append("\(server): \(error)") } }
+    }
+
+    func delete(_ server: String) async {
+        guard let machine = booted.withLock({ $0[server] }) else { return }
+        do { try await driver.delete(machine) } catch { failures.withLock { $0.append("delete \(server): \(error)") } }
+        // Gone from the list only once torn down: a test waits for this.
+        booted.withLock { _ = $0.removeValue(forKey: server) }
+    }
+
+    func shutdown() async {
+        for machine in booted.withLock({ Array($0.values) }) { try? await driver.delete(machine) }
+        booted.withLock { $0 = [:] }
+    }
+
+    var machines: [String: String] { booted.withLock { $0 } }
+    var errors: [String] { failures.withLock { $0 } }
+}
