@@ -128,7 +128,7 @@ extension CloudDriver {
 /// The one place that knows which drivers exist: the manager asks it for a driver by the
 /// clouds file's `driver:` and from then on knows only `CloudDriver`.
 public enum CloudDrivers {
-    public static let names = ["local", "ec2", "openstack", "cloudsigma"]
+    public static let names = ["local", "ec2", "openstack", "cloudsigma", "cloudbroker"]
 
     /// `home` is micado's home: the ec2 driver reads `credentials/<cloud>` there when neither
     /// the environment nor `~/.aws/credentials` has credentials for it.
@@ -161,6 +161,12 @@ public enum CloudDrivers {
                 apis[location] = try CloudSigmaAPI(endpoint: settings.endpoint(of: location), credentials: credentials, logger: logger)
             }
             return CloudSigmaDriver(cloud: cloud.name, settings: settings, apis: apis, authority: authority, logger: logger)
+        case "cloudbroker":
+            guard let settings = cloud.cloudbroker else { throw CloudError(.badRequest, "the cloudbroker driver needs an endpoint and a deployment per location") }
+            let credentials = try CloudBrokerCredentials.resolve(
+                cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
+            let api = try CloudBrokerAPI(endpoint: settings.endpoint, credentials: credentials, logger: logger)
+            return CloudBrokerDriver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
         default:
             throw CloudError(.badRequest, "driver \(cloud.driver) is not available (drivers: \(names.joined(separator: ", ")))")
         }

@@ -5,18 +5,19 @@ import Yams
 /// Reads `clouds.yaml`. Every error names the line and the field, e.g.
 /// `clouds.yaml:12: clouds.local.flavours[1].memoryMiB must be a whole number`.
 public enum CloudsFile {
-    public static let drivers: Set<String> = ["local", "ec2", "openstack", "cloudsigma"]
+    public static let drivers: Set<String> = ["local", "ec2", "openstack", "cloudsigma", "cloudbroker"]
     /// Each driver's own keys, besides driver, locations, flavours, applications and timings.
     static let driverKeys: [String: Set<String>] = [
         "local": ["network"],
         "ec2": ["region", "endpoint", "securityGroups", "keyName", "address", "profile"],
         "openstack": ["authURL", "region", "securityGroups", "keyName", "profile"],
         "cloudsigma": ["endpoint", "currency", "profile"],
+        "cloudbroker": ["endpoint", "keyPair", "openedPorts", "address", "profile"],
     ]
     /// Each driver's keys of a location, besides min, max and headroomMiB.
-    static let locationKeys: [String: Set<String>] = ["local": [], "ec2": ["subnet"], "openstack": ["network", "zone"], "cloudsigma": []]
+    static let locationKeys: [String: Set<String>] = ["local": [], "ec2": ["subnet"], "openstack": ["network", "zone"], "cloudsigma": [], "cloudbroker": ["deployment"]]
     /// Drivers whose flavours the cloud completes (memory, CPUs) and whose applications are the cloud's machine images.
-    static let cloudFlavourDrivers: Set<String> = ["ec2", "openstack"]
+    static let cloudFlavourDrivers: Set<String> = ["ec2", "openstack", "cloudbroker"]
     /// Drivers whose applications are the cloud's machine images (a library drive on CloudSigma).
     static let machineImageDrivers: Set<String> = ["ec2", "openstack", "cloudsigma"]
 
@@ -103,6 +104,8 @@ public enum CloudsFile {
             // An OpenStack location is a network (and maybe an availability zone).
             var networks: [String: String] = [:]
             var zones: [String: String] = [:]
+            // A CloudBroker location is a deployment.
+            var deployments: [String: String] = [:]
             guard let locationsNode = map["locations"] else { throw fail(node, "\(path).locations is missing") }
             var locations: [String: LocationBounds] = [:]
             for (location, lnode) in try mapping(locationsNode, "\(path).locations") {
@@ -124,6 +127,12 @@ public enum CloudsFile {
                     networks[location] = try identifier(l, "network", lpath, parent: lnode)
                     if l["zone"] != nil { zones[location] = try identifier(l, "zone", lpath, parent: lnode) }
                 }
+                if driver == "cloudbroker" {
+                    guard l["deployment"] != nil else {
+                        throw fail(lnode, "\(lpath).deployment is missing (the cloudbroker driver starts a location's instances from that deployment: its ID)")
+                    }
+                    deployments[location] = try identifier(l, "deployment", lpath, parent: lnode)
+                }
                 let bounds = LocationBounds(
                     min: try int(l, "min", lpath, parent: lnode, default: 0, range: 0...1000),
                     max: try int(l, "max", lpath, parent: lnode, default: 3, range: 0...1000),
@@ -136,16 +145,17 @@ public enum CloudsFile {
             var flavours: [Flavour] = []
             var flavourSources: [String: CloudConfiguration.EC2Settings.FlavourSource] = [:]
             var cpuMHz: [String: Int] = [:]
+            var cloudBrokerTypes: [String: String] = [:]
             for (i, fnode) in flavourNodes.enumerated() {
                 let fpath = "\(path).flavours[\(i)]"
                 let f = try mapping(fnode, fpath)
-                try onlyKeys(f, Set(["name", "cpus", "memoryMiB", "pricePerHour"]).union(driver == "cloudsigma" ? ["cpuMHz"] : []), at: fpath, node: fnode)
+                try onlyKeys(f, Set(["name", "cpus", "memoryMiB", "pricePerHour"]).union(driver == "cloudsigma" ? ["cpuMHz"] : driver == "cloudbroker" ? ["instanceType"] : []), at: fpath, node: fnode)
                 // CloudSigma prices a flavour from its price list when the file does not.
                 var price = 0.0
                 if let priceNode = f["pricePerHour"] {
                     guard let written = priceNode.float, written >= 0, written.isFinite else { throw fail(priceNode, "\(fpath).pricePerHour must be a number ≥ 0") }
                     price = written
-                } else if driver != "cloudsigma" {
+                } else if driver != "cloudsigma" && driver != "cloudbroker" {
                     throw fail(fnode, "\(fpath).pricePerHour is missing")
                 }
                 // An EC2 flavour is an instance type: what is not written, DescribeInstanceTypes
@@ -154,6 +164,12 @@ public enum CloudsFile {
                 let flavour = Flavour(
                     name: try string(f, "name", fpath, parent: fnode), cpus: try int(f, "cpus", fpath, parent: fnode, default: fromCloud ?? 1, range: 1...512),
                     memoryMiB: try int(f, "memoryMiB", fpath, parent: fnode, default: fromCloud, range: 64...4_194_304), pricePerHour: price)
+                guard StartInstanceRequest.isName(flavour.name) else {
+                    throw fail(f["name"], "\(fpath).name '\(Text.escaped(flavour.name))' must be 1 to 63 letters, digits, '.', '_' and '-' (start -f names it)")
+                }
+                if driver == "cloudbroker" && f["instanceType"] != nil {
+                    cloudBrokerTypes[flavour.name] = try string(f, "instanceType", fpath, parent: fnode)
+                }
                 // Commands name flavours and applications without regard to case: two that differ only in case would be a coin toss.
                 guard !flavours.contains(where: { $0.name.lowercased() == flavour.name.lowercased() }) else {
                     throw fail(fnode, "\(fpath).name '\(flavour.name)' is used twice (names are compared without case)")
@@ -250,9 +266,28 @@ public enum CloudsFile {
                     endpoint: endpoint, currency: currency, profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node), cpuMHz: cpuMHz,
                     flavourSources: flavourSources)
             }
+            var cloudbroker: CloudConfiguration.CloudBrokerSettings?
+            if driver == "cloudbroker" {
+                guard map["endpoint"] != nil else { throw fail(node, "\(path).endpoint is missing (the platform's address, e.g. https://cola-prototype.cloudbroker.com)") }
+                let text = try string(map, "endpoint", path, parent: node)
+                let endpoint: String
+                do { endpoint = try CloudHTTP.endpoint(text, of: "CloudBroker") } catch { throw fail(map["endpoint"], "\(path).endpoint: \(error.message)") }
+                let ports = try string(map, "openedPorts", path, parent: node, default: "2376,2377,7946,4789")
+                guard ports.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { (1...65535).contains($0) } ?? false }) else {
+                    throw fail(map["openedPorts"], "\(path).openedPorts must be port numbers separated by commas, e.g. 2376,2377,7946,4789")
+                }
+                let address = try string(map, "address", path, parent: node, default: "private")
+                guard let kind = CloudConfiguration.EC2Settings.AddressKind(rawValue: address) else {
+                    throw fail(map["address"], "\(path).address must be private (internal-ip-address) or public (external-ip-address), not '\(Text.escaped(address))'")
+                }
+                cloudbroker = .init(
+                    endpoint: endpoint, deployments: deployments, keyPair: map["keyPair"] == nil ? nil : try identifier(map, "keyPair", path, parent: node),
+                    openedPorts: ports, address: kind, profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
+                    instanceTypes: cloudBrokerTypes, flavourSources: flavourSources)
+            }
             return CloudConfiguration(
                 name: name, driver: driver, locations: locations, flavours: flavours, applications: applications, timings: timings, network: network,
-                ec2: ec2, openstack: openstack, cloudsigma: cloudsigma)
+                ec2: ec2, openstack: openstack, cloudsigma: cloudsigma, cloudbroker: cloudbroker)
         }
 
         /// A cloud ID or name (region, subnet, security group, key pair): printable, no spaces.

@@ -410,12 +410,16 @@ public struct StartInstanceRequest: Codable, Sendable {
         self.first = first
     }
 
+    /// 1 to 63 letters, digits, '.', '_' and '-': a name a command can give (clouds.yaml's flavours are held to it too).
+    public static func isName(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.count <= 63
+            && value.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || [0x2d, 0x2e, 0x5f].contains($0) }
+    }
+
     /// Names as clouds.yaml writes them, and a tag that `stop -t` can name.
     public func validate() throws(MicadoError) {
         for (field, value) in [("cloud", cloud), ("application", application), ("flavour", flavour), ("tag", tag)] {
-            let ok = !value.isEmpty && value.count <= 63
-                && value.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || [0x2d, 0x2e, 0x5f].contains($0) }
-            guard ok else {
+            guard Self.isName(value) else {
                 throw .badRequest("invalid \(field) '\(Text.escaped(String(value.prefix(64))))': use 1 to 63 letters, digits, '.', '_' and '-'")
             }
         }

@@ -81,6 +81,20 @@ struct CloudSigmaEndToEndTests {
         }
     }
 
+    /// start and stop by tag drive CloudSigma's calls; its state agrees with micado's after each.
+    @Test func startAndStopByTag() async throws {
+        try await Self.withCloudSigma { f, cloud, hypervisor in
+            let start = try await f.micado(["start", "-c", "cs", "-a", "node", "-f", "small", "-t", "batch01"])
+            #expect(start.status == 0, "\(start)\n\(hypervisor.errors)")
+            let id = try #require(start.stdout.split(separator: " ").first.map(String.init))
+            let server = try #require(cloud.servers.first)
+            #expect(cloud.servers.count == 1 && server.status == "running" && server.meta[CloudTag.tag] == "batch01" && server.meta[CloudTag.instance] == id)
+            #expect(try await f.micado(["stop", "-t", "batch01"]).status == 0)
+            #expect(cloud.servers.isEmpty && cloud.drives.isEmpty, "stopped and deleted with its drive before stop answered")
+            #expect(hypervisor.errors.isEmpty, "\(hypervisor.errors)")
+        }
+    }
+
     /// kill -9 between the record and the create, and between the create and storing its
     /// answer: after a restart exactly one server (and one drive) exists, and the container runs.
     @Test(arguments: ["instance.before-create", "instance.after-create"])

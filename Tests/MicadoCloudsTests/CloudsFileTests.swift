@@ -40,7 +40,7 @@ import Testing
 
     @Test(arguments: [
         ("memoryMiB: 512", "memoryMiB: lots", "clouds.yaml:9: clouds.local.flavours[0].memoryMiB must be a whole number"),
-        ("driver: local", "driver: ec9", "clouds.yaml:3: clouds.local.driver 'ec9' is not a known driver (known: cloudsigma, ec2, local, openstack)"),
+        ("driver: local", "driver: ec9", "clouds.yaml:3: clouds.local.driver 'ec9' is not a known driver (known: cloudbroker, cloudsigma, ec2, local, openstack)"),
         ("eu: {min: 1, max: 4", "eu: {min: 5, max: 4", "clouds.yaml:6: clouds.local.locations.eu.min (5) is above max (4)"),
         ("pricePerHour: 0.07", "pricePerHour: cheap", "clouds.yaml:10: clouds.local.flavours[1].pricePerHour must be a number ≥ 0"),
         ("timings: {gracePeriodSeconds: 30}", "timings: {gracePeriod: 30}",

@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func readsDescribeInstances() throws {
-        let answer = try EC2XML.decode(EC2DescribeInstancesAnswer.self, from: Array(Self.describeAnswer.utf8), action: "DescribeInstances")
+        let answer = try GuardedXML.decode(EC2DescribeInstancesAnswer.self, from: Array(Self.describeAnswer.utf8), action: "DescribeInstances")
         let found = EC2Driver.instances(answer)
         #expect(found.count == 1)
         let instance = try Self.driver().instance(try #require(found.first))
@@ -43,13 +43,13 @@ import Testing
     }
 
     @Test func emptyListsAndMissingFields() throws {
-        let empty = try EC2XML.decode(
+        let empty = try GuardedXML.decode(
             EC2DescribeInstancesAnswer.self, from: Array("<DescribeInstancesResponse><reservationSet/></DescribeInstancesResponse>".utf8), action: "x")
         #expect(EC2Driver.instances(empty).isEmpty)
-        let absent = try EC2XML.decode(EC2DescribeInstancesAnswer.self, from: Array("<DescribeInstancesResponse/>".utf8), action: "x")
+        let absent = try GuardedXML.decode(EC2DescribeInstancesAnswer.self, from: Array("<DescribeInstancesResponse/>".utf8), action: "x")
         #expect(EC2Driver.instances(absent).isEmpty)
         // An instance without an ID is refused, not stored.
-        let noID = try EC2XML.decode(
+        let noID = try GuardedXML.decode(
             EC2DescribeInstancesAnswer.self,
             from: Array("<r><reservationSet><item><instancesSet><item><instanceState><name>running</name></instanceState></item></instancesSet></item></reservationSet></r>".utf8),
             action: "x")
@@ -80,8 +80,8 @@ import Testing
     @Test func errorDocumentsInBothForms() throws {
         let ec2 = "<Response><Errors><Error><Code>AuthFailure</Code><Message>no</Message></Error></Errors><RequestID>1</RequestID></Response>"
         let other = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>slow</Message></Error></ErrorResponse>"
-        let a = try EC2XML.decode(EC2ErrorDocument.self, from: Array(ec2.utf8), action: "x").first
-        let b = try EC2XML.decode(EC2ErrorDocument.self, from: Array(other.utf8), action: "x").first
+        let a = try GuardedXML.decode(EC2ErrorDocument.self, from: Array(ec2.utf8), action: "x").first
+        let b = try GuardedXML.decode(EC2ErrorDocument.self, from: Array(other.utf8), action: "x").first
         #expect(a?.code == "AuthFailure" && a?.message == "no")
         #expect(b?.code == "Throttling" && b?.message == "slow")
     }
@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test func refusesWhatTheParserCannotTake() {
-        func refusal(_ text: String) -> String? { EC2XML.refusal(Array(text.utf8)) }
+        func refusal(_ text: String) -> String? { GuardedXML.refusal(Array(text.utf8)) }
         #expect(refusal(Self.describeAnswer) == nil)
         #expect(refusal(String(repeating: "<a>", count: 64) + String(repeating: "</a>", count: 64)) == nil)
         #expect(refusal(String(repeating: "<a>", count: 65)) == "it nests deeper than 64 elements")
@@ -121,7 +121,7 @@ import Testing
         #expect(refusal("<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>") == "it has a declaration (<!…)")
         #expect(refusal("<x><![CDATA[a]]></x>") == "it has a declaration (<!…)")
         #expect(refusal("<x>\u{0}</x>") == "it has control characters")
-        #expect(EC2XML.refusal([0x3C, 0x78, 0xEE, 0x65, 0x3E]) == "it is not UTF-8")
+        #expect(GuardedXML.refusal([0x3C, 0x78, 0xEE, 0x65, 0x3E]) == "it is not UTF-8")
         #expect(refusal("\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-16\"?><x/>") == "it declares an encoding other than UTF-8")
         #expect(refusal("<?xml version=\"1.0\" encoding=\"utf-8\"?><x/>") == nil)
     }
@@ -143,7 +143,7 @@ import Testing
                 }
             }
             do {
-                _ = try EC2XML.decode(EC2DescribeInstancesAnswer.self, from: bytes, action: "DescribeInstances")
+                _ = try GuardedXML.decode(EC2DescribeInstancesAnswer.self, from: bytes, action: "DescribeInstances")
             } catch {
                 #expect(error.kind == .badRequest)
                 #expect(error.message.hasPrefix("EC2 DescribeInstances: the answer is not EC2's XML"))

@@ -111,7 +111,7 @@ public struct EC2API: Sendable {
         let bytes: [UInt8]
         do { (status, bytes) = try await exchange(request, action: action) } catch { throw Failure(code: nil, error: error) }
         guard (200..<300).contains(status) else { throw failure(status: status, bytes: bytes, action: action) }
-        do { return try EC2XML.decode(answer, from: bytes, action: action) } catch { throw Failure(code: nil, error: error) }
+        do { return try GuardedXML.decode(answer, from: bytes, action: action) } catch { throw Failure(code: nil, error: error) }
     }
 
     /// The request and its whole answer within `timeout`, the body bounded.
@@ -123,7 +123,7 @@ public struct EC2API: Sendable {
     /// The cloud's error document (`<Response><Errors><Error><Code>`), as a `CloudError`
     /// that keeps its code and message, escaped and with our own secrets blotted out.
     func failure(status: UInt, bytes: [UInt8], action: String) -> Failure {
-        let document = try? EC2XML.decode(EC2ErrorDocument.self, from: bytes, action: action)
+        let document = try? GuardedXML.decode(EC2ErrorDocument.self, from: bytes, action: action)
         guard let error = document?.first, let code = error.code, !code.isEmpty else {
             return Failure(code: nil, error: CloudError(CloudHTTP.kind(status: status), "EC2 \(action): HTTP \(status) without an EC2 error document"))
         }
@@ -154,18 +154,24 @@ public struct EC2API: Sendable {
     }
 }
 
-/// EC2's XML, read with XMLCoder. Before the parser sees an answer, what it cannot take is
+/// A cloud's XML (EC2's, CloudBroker's), read with XMLCoder. Before the parser sees an answer, what it cannot take is
 /// refused: document type declarations (entity expansion), nesting deeper than any EC2
 /// answer (the decoder recurses once per level), and anything but UTF-8 text (Foundation's
 /// parser, in libxml2's recover mode, stops the process on a name that is not UTF-8).
-public enum EC2XML {
+public enum GuardedXML {
     public static let maximumDepth = 64
 
+    /// An EC2 answer to `action`.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], action: String) throws(CloudError) -> T {
-        if let problem = refusal(bytes) { throw CloudError(.badRequest, "EC2 \(action): the answer is not EC2's XML (\(problem))") }
+        try decode(type, from: bytes, label: "EC2 \(action)", cloud: "EC2")
+    }
+
+    /// An answer of `cloud`'s (EC2, CloudBroker) to the call `label` names.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], label: String, cloud: String) throws(CloudError) -> T {
+        if let problem = refusal(bytes) { throw CloudError(.badRequest, "\(label): the answer is not \(cloud)'s XML (\(problem))") }
         let decoder = XMLDecoder(trimValueWhitespaces: true, removeWhitespaceElements: true)
         do { return try decoder.decode(type, from: Data(bytes)) } catch {
-            throw CloudError(.badRequest, "EC2 \(action): the answer is not EC2's XML (\(reason(error)))")
+            throw CloudError(.badRequest, "\(label): the answer is not \(cloud)'s XML (\(reason(error)))")
         }
     }
 

@@ -146,6 +146,40 @@ public struct CloudConfiguration: Sendable, Equatable {
         public func endpoint(of location: String) -> String { endpoint ?? "https://\(location).cloudsigma.com/api/2.0" }
     }
 
+    /// The `cloudbroker` driver's settings: the platform's endpoint, a deployment per location,
+    /// and what each instance is created with.
+    public struct CloudBrokerSettings: Sendable, Equatable {
+        /// `https://cola-prototype.cloudbroker.com`.
+        public var endpoint: String
+        /// Location → the deployment (`deployment_id`) its instances start from.
+        public var deployments: [String: String]
+        public var keyPair: String?
+        /// The platform's name of a flavour's instance type.
+        public func instanceType(of flavour: String) -> String { instanceTypes[flavour] ?? flavour }
+        /// `opened_port`: the ports the platform opens, comma-separated.
+        public var openedPorts: String
+        /// Which address the manager reaches the engine at: `internal-ip-address` or `external-ip-address`.
+        public var address: EC2Settings.AddressKind
+        public var profile: String?
+        /// Flavour name → the platform's instance type name (`Micro - 64 bit`), when it differs.
+        public var instanceTypes: [String: String]
+        public var flavourSources: [String: FlavourSource]
+
+        public init(
+            endpoint: String, deployments: [String: String], keyPair: String? = nil, openedPorts: String = "2376,2377,7946,4789",
+            address: EC2Settings.AddressKind = .private, profile: String? = nil, instanceTypes: [String: String] = [:], flavourSources: [String: FlavourSource] = [:]
+        ) {
+            self.instanceTypes = instanceTypes
+            self.endpoint = endpoint
+            self.deployments = deployments
+            self.keyPair = keyPair
+            self.openedPorts = openedPorts
+            self.address = address
+            self.profile = profile
+            self.flavourSources = flavourSources
+        }
+    }
+
     public var name: String
     public var driver: String
     public var locations: [String: LocationBounds]
@@ -157,10 +191,12 @@ public struct CloudConfiguration: Sendable, Equatable {
     public var ec2: EC2Settings?
     public var openstack: OpenStackSettings?
     public var cloudsigma: CloudSigmaSettings?
+    public var cloudbroker: CloudBrokerSettings?
 
     public init(
         name: String, driver: String, locations: [String: LocationBounds], flavours: [Flavour], applications: [String: String],
-        timings: Timings, network: LocalNetwork?, ec2: EC2Settings? = nil, openstack: OpenStackSettings? = nil, cloudsigma: CloudSigmaSettings? = nil
+        timings: Timings, network: LocalNetwork?, ec2: EC2Settings? = nil, openstack: OpenStackSettings? = nil, cloudsigma: CloudSigmaSettings? = nil,
+        cloudbroker: CloudBrokerSettings? = nil
     ) {
         self.name = name
         self.driver = driver
@@ -172,6 +208,7 @@ public struct CloudConfiguration: Sendable, Equatable {
         self.ec2 = ec2
         self.openstack = openstack
         self.cloudsigma = cloudsigma
+        self.cloudbroker = cloudbroker
     }
 
     /// The machine image of the first application by name: for records made before the

@@ -1,0 +1,187 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MicadoCore
+import NIOCore
+import NIOHTTP1
+
+// The CloudBroker Platform's REST API as its reference clients use it (Occopus' resource
+// handler, MiCADO's launcher, CloudBroker's Java client): XML chosen by a `.xml` suffix,
+// HTTP Basic with the account's e-mail and password. No API manual was found; this has not
+// met the real service.
+
+/// `<instance>`: what the clients read of it.
+public struct CloudBrokerInstance: Decodable, Sendable {
+    public var id: String
+    public var name: String?
+    public var status: String?
+    public var externalIPAddress: String?
+    public var internalIPAddress: String?
+    enum CodingKeys: String, CodingKey {
+        case id, name, status
+        case externalIPAddress = "external-ip-address"
+        case internalIPAddress = "internal-ip-address"
+    }
+}
+
+/// `<instances type="array"><instance>…</instance>…</instances>`.
+public struct CloudBrokerInstances: Decodable, Sendable {
+    public var instance: [CloudBrokerInstance]?
+}
+
+/// `<instance-type>`: `cpus`, and `memory` (a number without a unit: GiB, as the platform's
+/// examples read).
+public struct CloudBrokerInstanceType: Decodable, Sendable {
+    public var id: String
+    public var name: String?
+    public var cpus: Int?
+    public var memory: Double?
+}
+
+public struct CloudBrokerInstanceTypes: Decodable, Sendable {
+    public var instanceType: [CloudBrokerInstanceType]?
+    enum CodingKeys: String, CodingKey { case instanceType = "instance-type" }
+}
+
+/// `<instance-type-price>`: the runtime fee, per hour.
+public struct CloudBrokerPrice: Decodable, Sendable {
+    public var instanceRuntimeFee: Double?
+    enum CodingKeys: String, CodingKey { case instanceRuntimeFee = "instance-runtime-fee" }
+}
+
+/// `<errors><error>…</error><type>authentication|missing rights|wrong status</type></errors>`.
+public struct CloudBrokerErrors: Decodable, Sendable {
+    public var error: [String]?
+    public var type: String?
+}
+
+public struct CloudBrokerAPI: Sendable {
+    public let endpoint: String
+    let credentials: CloudBrokerCredentials
+    let http: HTTPClient
+    public var retry: CloudHTTP.RetryPolicy
+    public var timeout: Duration
+    let logger: Logger
+
+    public init(
+        endpoint: String, credentials: CloudBrokerCredentials, http: HTTPClient? = nil, retry: CloudHTTP.RetryPolicy = .init(), timeout: Duration = .seconds(15),
+        logger: Logger
+    ) throws(CloudError) {
+        self.endpoint = try CloudHTTP.endpoint(endpoint, of: "CloudBroker")
+        self.credentials = credentials
+        self.http = http ?? CloudHTTP.sharedClient
+        self.retry = retry
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public struct Failure: Error, Sendable {
+        public var status: UInt?
+        public var type: String?
+        public var error: CloudError
+    }
+
+    /// `method path` (with its `.xml`), decoded as `Answer`; retried while transient.
+    public func call<Answer: Decodable & Sendable>(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, as answer: Answer.Type, attempts: Int? = nil
+    ) async throws(Failure) -> Answer {
+        let label = "CloudBroker \(method) \(path)"
+        let bytes = try await send(method, path, query: query, body: body, attempts: attempts)
+        do { return try GuardedXML.decode(answer, from: bytes, label: label, cloud: "CloudBroker") } catch { throw Failure(status: nil, type: nil, error: error) }
+    }
+
+    public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil) async throws(Failure)
+        -> [UInt8]
+    {
+        let label = "CloudBroker \(method) \(path)"
+        var request = HTTPClientRequest(url: endpoint + path + OpenStackAPI.queryString(query))
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Basic " + Data("\(credentials.email):\(credentials.password)".utf8).base64EncodedString())
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/xml")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        } else if method == .PUT || method == .POST {
+            request.headers.add(name: "Content-Length", value: "0")
+        }
+        return try await CloudHTTP.retrying(
+            retry, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
+            cancelled: { Failure(status: nil, type: nil, error: CloudError(.transient, "\(label): cancelled")) },
+            counted: { error, count in
+                var last = error
+                last.error.message += " (\(count) attempts)"
+                return last
+            }
+        ) { () async throws(Failure) -> [UInt8] in
+            let answer: CloudHTTP.Answer
+            do throws(CloudError) { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch {
+                throw Failure(status: nil, type: nil, error: error)
+            }
+            // The Java client looks for <errors> whatever the status: a failed POST may come with 200.
+            if let errors = try? GuardedXML.decode(CloudBrokerErrors.self, from: answer.bytes, label: label, cloud: "CloudBroker"), errors.error != nil {
+                throw failure(status: answer.status, errors: errors, label: label)
+            }
+            guard (200..<300).contains(answer.status) else {
+                throw Failure(status: answer.status, type: nil, error: CloudError(CloudHTTP.kind(status: answer.status), "\(label): HTTP \(answer.status) without a CloudBroker error document"))
+            }
+            return answer.bytes
+        }
+    }
+
+    func failure(status: UInt, errors: CloudBrokerErrors, label: String) -> Failure {
+        var message = (errors.error ?? []).joined(separator: "; ")
+        if credentials.password.count >= 4 { message = message.replacingOccurrences(of: credentials.password, with: "<redacted>") }
+        let type = errors.type ?? ""
+        return Failure(
+            status: status, type: type,
+            error: CloudError(Self.kind(status: status, type: type, message: message), "\(label): \(Text.escaped(String(message.prefix(1000))))"))
+    }
+
+    public static func kind(status: UInt, type: String, message: String) -> CloudError.Kind {
+        let limit = ["limit", "quota", "credit", "budget", "insufficient funds"].contains { message.localizedCaseInsensitiveContains($0) }
+        switch (type, status) {
+        case ("authentication", _), ("missing rights", _), (_, 401), (_, 403): return limit ? .quota : .auth
+        case (_, 402): return .quota
+        case (_, 409), (_, 429), (_, 500...599): return .transient
+        default: return limit ? .quota : .badRequest
+        }
+    }
+}
+
+/// A CloudBroker login (the account's e-mail and password). `description` never shows the password.
+public struct CloudBrokerCredentials: Sendable, Equatable, CustomStringConvertible {
+    public var email: String
+    public var password: String
+    public init(email: String, password: String) {
+        self.email = email
+        self.password = password
+    }
+    public var description: String { "CloudBroker account \(Text.escaped(email))" }
+
+    /// `CLOUDBROKER_EMAIL` and `CLOUDBROKER_PASSWORD`, else micado's own
+    /// `<home>/credentials/<cloud>` (0600), section `[profile]` else `[default]`: `email`, `password`.
+    public static func resolve(cloud: String, profile: String?, micadoHome: String, environment: [String: String]) throws(CloudError) -> CloudBrokerCredentials {
+        func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
+        let credentials: CloudBrokerCredentials
+        let place: String
+        if value("CLOUDBROKER_EMAIL") != nil || value("CLOUDBROKER_PASSWORD") != nil {
+            guard let email = value("CLOUDBROKER_EMAIL") else { throw CloudError(.auth, "CLOUDBROKER_PASSWORD is set but CLOUDBROKER_EMAIL is not") }
+            guard let password = value("CLOUDBROKER_PASSWORD") else { throw CloudError(.auth, "CLOUDBROKER_EMAIL is set but CLOUDBROKER_PASSWORD is not") }
+            (credentials, place) = (CloudBrokerCredentials(email: email, password: password), "the environment (CLOUDBROKER_*)")
+        } else {
+            let file = CredentialsFile.path(cloud: cloud, micadoHome: micadoHome)
+            guard let sections = try CredentialsFile.own(cloud: cloud, micadoHome: micadoHome) else {
+                throw CloudError(.auth, "no CloudBroker login for cloud \(cloud): set CLOUDBROKER_EMAIL and CLOUDBROKER_PASSWORD, or write \(file) (mode 0600)")
+            }
+            let name = profile ?? "default"
+            guard let section = sections[name] ?? sections["default"] else { throw CloudError(.auth, "\(file) has no [\(Text.escaped(name))] or [default] section") }
+            place = "\(file) [\(Text.escaped(sections[name] != nil ? name : "default"))]"
+            guard let email = section["email"], !email.isEmpty else { throw CloudError(.auth, "\(place): email is missing") }
+            guard let password = section["password"], !password.isEmpty else { throw CloudError(.auth, "\(place): password is missing") }
+            credentials = CloudBrokerCredentials(email: email, password: password)
+        }
+        guard !credentials.email.contains(":"), [credentials.email, credentials.password].allSatisfy({ text in
+            text.count <= 1024 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        }) else { throw CloudError(.auth, "\(place): the e-mail has a ':' or a field has a control character") }
+        return credentials
+    }
+}
