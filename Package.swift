@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "micado",
             dependencies: [
-                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds",
+                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoStandIns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -125,11 +125,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Stateful stand-ins of the OpenStack, CloudSigma and CloudBroker APIs on loopback, answering
+        // with the clouds' recorded documents, and the hypervisor that boots what they hold: the
+        // drivers' end-to-end tests and the demo (`micado bench cloud-stand-in`) use them.
+        .target(
+            name: "MicadoStandIns",
+            dependencies: [
+                "MicadoClouds", "MicadoCore", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         // What several test targets share: moto on loopback, test credentials, a network in moto.
         .target(
             name: "MicadoTestSupport",
             dependencies: [
-                "MicadoClouds", "MicadoCore", "DockerEngine", .product(name: "Logging", package: "swift-log"),
+                "MicadoClouds", "MicadoCore", "DockerEngine", "MicadoStandIns", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 // The fault-injecting proxy in front of moto.
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -12,8 +12,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 . "$ROOT/scripts/ec2-cloud.sh"
+. "$ROOT/scripts/cloud-stand-in.sh"
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 "$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/fetch-cloud-fixtures.sh"
 swift build --product micado 2>&1 | grep -v -e "unhandled; explicitly declare" -e "CMakeLists.txt" >&2
 BIN=$(swift build --show-bin-path)/micado
 
@@ -31,6 +33,7 @@ cleanup() {
   [ -n "$MANAGER_PID" ] && kill -TERM "$MANAGER_PID" 2>/dev/null && wait "$MANAGER_PID" 2>/dev/null
   # the stand-in tears down the machines it booted for moto's instances, then moto goes
   ec2_cloud_down "/tmp/micado-demo-$ID"
+  stand_in_clouds_down "/tmp/micado-demo-$ID"
   # instances the manager left (the scaler deletes idle ones), by the local driver's own
   # teardown, which each instance's folder holds
   for t in "$MICADO_HOME"/instances/local/i*/teardown; do [ -f "$t" ] && bash "$t"; done
@@ -83,6 +86,9 @@ clouds:
 YAML
 # The EC2 cloud: moto's EC2 API on loopback, and the stand-in booting what it runs (scripts/ec2-cloud.sh).
 ec2_cloud_up "/tmp/micado-demo-$ID" 2
+# OpenStack and the seed's CloudBroker: stand-ins of their APIs on loopback, booting what they start (scripts/cloud-stand-in.sh).
+stand_in_cloud_up openstack os zone-a "/tmp/micado-demo-$ID" "10.213.$third.60" "10.213.$third.79"
+stand_in_cloud_up cloudbroker cb cola "/tmp/micado-demo-$ID" "10.213.$third.80" "10.213.$third.99"
 "$BIN" manager >"/tmp/micado-demo-$ID/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
@@ -122,6 +128,15 @@ EC2_AT=$("$BIN" list -c --output json | python3 -c "import json,sys; print(next(
 run curl -sf "http://$EC2_AT/"
 run "$BIN" list -i
 run "$BIN" quit -n "$EC2_SITE" -rm
+
+step "OpenStack and CloudBroker (stand-ins of their APIs here): a launch in each cloud's location starts a server through its API, which boots from the same document and gets its address by DHCP"
+for location in zone-a cola; do
+  SITE_IN=$(run "$BIN" launch -i busybox:local -n demo -l "$location" -p 8083 -m 128m -s /bin/httpd -a -f -p 8083 -h /www)
+  AT=$("$BIN" list -c --output json | python3 -c "import json,sys; print(next(c['endpoint'] for c in json.load(sys.stdin) if c['name']=='$SITE_IN'))")
+  run curl -sf "http://$AT/"
+  run "$BIN" quit -n "$SITE_IN" -rm
+done
+run "$BIN" list -i
 
 step "hostile input is refused with the reason and changes nothing; one manager per home; helpers unprivileged"
 head -c 1024 "/tmp/micado-demo-$ID/app.tar" >"/tmp/micado-demo-$ID/cut.tar"

@@ -146,3 +146,11 @@ public enum CloudHTTP {
             counted: { error, count in CloudError(error.kind, error.message + " (\(count) attempts)") }, body)
     }
 }
+
+/// One element of a cloud's list, decoded on its own: an object micado cannot read (another
+/// user's odd server in the same account) is skipped, never the whole list (which would
+/// stop every listing, lookup and create).
+public struct Lenient<Value: Decodable & Sendable>: Decodable, Sendable {
+    public var value: Value?
+    public init(from decoder: any Decoder) throws { value = try? Value(from: decoder) }
+}

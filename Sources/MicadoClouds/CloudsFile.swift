@@ -91,6 +91,10 @@ public enum CloudsFile {
         }
 
         func cloud(name: String, _ node: Node) throws(MicadoError) -> CloudConfiguration {
+            // Commands name it (start -c), and it names micado's credentials file for it.
+            guard StartInstanceRequest.isName(name) else {
+                throw fail(node, "clouds.\(Text.escaped(name)): a cloud's name must be 1 to 63 letters, digits, '.', '_' and '-'")
+            }
             let path = "clouds.\(name)"
             let map = try mapping(node, path)
             let driver = try string(map, "driver", path, parent: node)
@@ -179,7 +183,9 @@ public enum CloudsFile {
                     position: position(f["name"]), path: fpath, memoryWritten: f["memoryMiB"] != nil, cpusWritten: f["cpus"] != nil,
                     priceWritten: f["pricePerHour"] != nil)
                 if driver == "cloudsigma" {
-                    cpuMHz[flavour.name] = try int(f, "cpuMHz", fpath, parent: fnode, default: flavour.cpus * 2000, range: 250...200_000)
+                    let mhz = try int(f, "cpuMHz", fpath, parent: fnode, default: flavour.cpus * 2000, range: 250...200_000)
+                    guard (250...200_000).contains(mhz) else { throw fail(fnode, "\(fpath).cpuMHz (\(mhz), 2,000 per CPU) must be between 250 and 200000: write it") }
+                    cpuMHz[flavour.name] = mhz
                 }
             }
             guard !flavours.isEmpty else { throw fail(map["flavours"], "\(path).flavours is empty") }

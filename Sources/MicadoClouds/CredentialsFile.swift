@@ -15,30 +15,40 @@ public enum CredentialsFile {
     /// `<home>/credentials/<cloud>`.
     public static func path(cloud: String, micadoHome: String) -> String { micadoHome + "/credentials/" + cloud }
 
-    /// The sections of micado's own file for `cloud`, nil when there is none; refused when
-    /// anyone but its owner may read it.
+    /// The sections of micado's own file for `cloud`, nil when there is none; refused unless
+    /// it is a regular file of this user's that no one else may read. Checked on the opened
+    /// file itself (no link followed, a FIFO not waited on), so nothing can swap it between
+    /// the check and the read.
     public static func own(cloud: String, micadoHome: String) throws(CloudError) -> [String: [String: String]]? {
         let file = path(cloud: cloud, micadoHome: micadoHome)
-        guard FileManager.default.fileExists(atPath: file) else { return nil }
-        try requireOwnerOnly(file)
-        return try parse(file: file)
-    }
-
-    /// micado's own file holds a secret: refused when anyone but its owner may read it.
-    static func requireOwnerOnly(_ path: String) throws(CloudError) {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch { throw CloudError(.auth, "cannot read \(path)") }
-        guard let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value else {
-            throw CloudError(.auth, "cannot read the mode of \(path)")
+        let descriptor = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        if descriptor < 0 {
+            switch errno {
+            case ENOENT: return nil
+            case ELOOP: throw CloudError(.auth, "\(file) is a symbolic link; micado reads a secret only from a regular file of its own (0600)")
+            default: throw CloudError(.auth, "cannot read \(file): \(String(cString: strerror(errno)))")
+            }
         }
-        // attributesOfItem does not follow a link: a link's own mode says nothing of the file.
-        guard attributes[.type] as? FileAttributeType != .typeSymbolicLink else {
-            throw CloudError(.auth, "\(path) is a symbolic link; micado reads a secret only from a regular file of its own (0600)")
-        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw CloudError(.auth, "cannot read the mode of \(file)") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw CloudError(.auth, "\(file) is not a regular file; refused") }
+        let mode = Int(info.st_mode & 0o777)
         guard mode & 0o077 == 0 else {
-            throw CloudError(.auth, "\(path) is mode \(String(mode & 0o777, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(path))")
+            throw CloudError(.auth, "\(file) is mode \(String(mode, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(file))")
         }
-        guard owner == geteuid() else { throw CloudError(.auth, "\(path) belongs to another user (uid \(owner)); refused") }
+        guard info.st_uid == geteuid() else { throw CloudError(.auth, "\(file) belongs to another user (uid \(info.st_uid)); refused") }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while bytes.count <= maximumFileBytes {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw CloudError(.auth, "cannot read \(file)") }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        guard bytes.count <= maximumFileBytes else { throw CloudError(.auth, "\(file) is larger than \(maximumFileBytes >> 10) KiB; not a credentials file") }
+        return try parse(String(decoding: bytes, as: UTF8.self), file: file)
     }
 
     /// An INI file: `[section]` lines and `key = value` lines; `#` and `;` start comments.

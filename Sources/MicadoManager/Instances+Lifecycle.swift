@@ -178,10 +178,14 @@ extension Instances {
                 guard await described.due(record.id, every: driver.describeInterval) else { return }
                 (seen.cloud, seen.reported) = try await describe(driver, record)
             case .addressed(let reported):
-                let others = try await store.instances().filter { $0.id != record.id }
-                if let problem = InstanceLifecycle.addressProblem(
+                let all = try await store.instances()
+                let others = all.filter { $0.id != record.id }
+                var problem = InstanceLifecycle.addressProblem(
                     reported.address, managerAddress: configuration.docker.advertiseAddress, heldBy: others, machineAddresses: HostAddresses.ipv4())
-                {
+                if problem == nil, let holder = await addressClaims.claim(reported.address, for: record.id, live: Set(all.filter { $0.state != .deleting }.map(\.id))) {
+                    problem = "\(reported.address) is \(holder)'s"
+                }
+                if let problem {
                     return try await move(.init(.deleting, "instance.bad-address", "\(record.cloud) gave \(record.id) an address micado will not connect to: \(problem); it is deleted"))
                 }
                 record.address = reported.address

@@ -17,6 +17,8 @@ public final class Instances: ManagerPart {
     let bootBackoff = BootBackoff()
     /// When each booting instance was last described (see `CloudDriver.describeInterval`).
     let described = LastDescribed()
+    /// Addresses given after the create, claimed one at a time (see `AddressClaims`).
+    let addressClaims = AddressClaims()
 
     init(context: ManagerContext) { self.context = context }
 
@@ -117,4 +119,19 @@ actor LastDescribed {
     }
 
     func forget(_ id: InstanceID) { times[id] = nil }
+}
+
+/// Addresses the cloud gave instances after their create, claimed one at a time: the
+/// instances of one pass are stepped concurrently, and two that a confused cloud gave the
+/// same address would each find the store without the other's (an attack saw both recorded).
+actor AddressClaims {
+    var holders: [String: InstanceID] = [:]
+
+    /// nil when `id` may have `address`; else the live instance that holds it.
+    func claim(_ address: String, for id: InstanceID, live: Set<InstanceID>) -> InstanceID? {
+        holders = holders.filter { live.contains($0.value) }
+        if let holder = holders[address], holder != id { return holder }
+        holders[address] = id
+        return nil
+    }
 }

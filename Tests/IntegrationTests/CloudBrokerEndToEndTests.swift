@@ -13,9 +13,9 @@ import Testing
 struct CloudBrokerEndToEndTests {
     final class Slot: Sendable { let hypervisor = Mutex<StandInHypervisor?>(nil) }
 
-    static func withCloudBroker(_ body: (ManagerFixture, FakeCloudBroker, StandInHypervisor) async throws -> Void) async throws {
+    static func withCloudBroker(_ body: (ManagerFixture, CloudBrokerStandIn, StandInHypervisor) async throws -> Void) async throws {
         let slot = Slot()
-        try await FakeCloudBroker.withCloud(
+        try await CloudBrokerStandIn.withCloud(
             onActive: { instance in await slot.hypervisor.withLock { $0 }?.boot(instance.id, address: instance.address, userData: instance.userData) },
             onDeleted: { instance in await slot.hypervisor.withLock { $0 }?.delete(instance.id) }
         ) { cloud in
@@ -29,13 +29,13 @@ struct CloudBrokerEndToEndTests {
                             driver: cloudbroker
                             endpoint: \(cloud.endpoint)
                             locations:
-                              cola: {min: 0, max: 2, deployment: \(FakeCloudBroker.deployment)}
+                              cola: {min: 0, max: 2, deployment: \(CloudBrokerStandIn.deployment)}
                             flavours:
                               - {name: micro, instanceType: Micro - 64 bit}
                             timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
                         """
                 },
-                environment: ["CLOUDBROKER_EMAIL": FakeCloudBroker.email, "CLOUDBROKER_PASSWORD": FakeCloudBroker.password]
+                environment: ["CLOUDBROKER_EMAIL": CloudBrokerStandIn.email, "CLOUDBROKER_PASSWORD": CloudBrokerStandIn.password]
             ) { f in
                 let hypervisor = try #require(slot.hypervisor.withLock { $0 })
                 do { try await body(f, cloud, hypervisor) } catch {
@@ -66,7 +66,7 @@ struct CloudBrokerEndToEndTests {
             let address = try #require(instance.address)
             #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the CloudBroker instance")
             let log = (try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? ""
-            #expect(!log.contains(FakeCloudBroker.password))
+            #expect(!log.contains(CloudBrokerStandIn.password))
 
             #expect(try await f.micado(["quit", "-n", "container-web", "-rm"]).status == 0)
             try await CloudTests.eventually(60, "the idle instance is stopped") { cloud.live.isEmpty }

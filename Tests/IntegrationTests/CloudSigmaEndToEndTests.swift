@@ -16,9 +16,9 @@ struct CloudSigmaEndToEndTests {
 
     /// A manager whose only cloud is the stand-in CloudSigma, its login in CLOUDSIGMA_*;
     /// flavours priced from the recorded price list; everything stopped at the end.
-    static func withCloudSigma(_ body: (ManagerFixture, FakeCloudSigma, StandInHypervisor) async throws -> Void) async throws {
+    static func withCloudSigma(_ body: (ManagerFixture, CloudSigmaStandIn, StandInHypervisor) async throws -> Void) async throws {
         let slot = Slot()
-        try await FakeCloudSigma.withCloud(
+        try await CloudSigmaStandIn.withCloud(
             onActive: { server in await slot.hypervisor.withLock { $0 }?.boot(server.uuid, address: server.address, userData: server.userData) },
             onDeleted: { server in await slot.hypervisor.withLock { $0 }?.delete(server.uuid) }
         ) { cloud in
@@ -35,11 +35,11 @@ struct CloudSigmaEndToEndTests {
                               zrh: {min: 0, max: 2}
                             flavours:
                               - {name: small, cpus: 1, cpuMHz: 2000, memoryMiB: 512}
-                            applications: {node: \(FakeCloudSigma.libraryDrive)}
+                            applications: {node: \(CloudSigmaStandIn.libraryDrive)}
                             timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
                         """
                 },
-                environment: ["CLOUDSIGMA_USERNAME": FakeCloudSigma.username, "CLOUDSIGMA_PASSWORD": FakeCloudSigma.password]
+                environment: ["CLOUDSIGMA_USERNAME": CloudSigmaStandIn.username, "CLOUDSIGMA_PASSWORD": CloudSigmaStandIn.password]
             ) { f in
                 let hypervisor = try #require(slot.hypervisor.withLock { $0 })
                 do { try await body(f, cloud, hypervisor) } catch {
@@ -72,7 +72,7 @@ struct CloudSigmaEndToEndTests {
             #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the CloudSigma server")
             let log = (try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? ""
             let events = try await f.micado(["events", "--limit", "200"]).stdout
-            #expect(!log.contains(FakeCloudSigma.password) && !events.contains(FakeCloudSigma.password))
+            #expect(!log.contains(CloudSigmaStandIn.password) && !events.contains(CloudSigmaStandIn.password))
 
             #expect(try await f.micado(["quit", "-n", "container-web", "-rm"]).status == 0)
             try await CloudTests.eventually(60, "the idle server is stopped and deleted with its drive") { cloud.servers.isEmpty && cloud.drives.isEmpty }

@@ -20,9 +20,9 @@ struct OpenStackEndToEndTests {
 
     /// A manager whose only cloud is the stand-in OpenStack, its login in OS_* (as an openrc
     /// sets it); servers get addresses on the fixture's bridge; everything stopped at the end.
-    static func withOpenStack(_ body: (ManagerFixture, FakeOpenStack, Hypervisor) async throws -> Void) async throws {
+    static func withOpenStack(_ body: (ManagerFixture, OpenStackStandIn, Hypervisor) async throws -> Void) async throws {
         let slot = Slot()
-        try await FakeOpenStack.withCloud(
+        try await OpenStackStandIn.withCloud(
             onActive: { server in await slot.hypervisor.withLock { $0 }?.boot(server.id, address: server.address, userData: server.userData) },
             onDeleted: { server in await slot.hypervisor.withLock { $0 }?.delete(server.id) }
         ) { cloud in
@@ -37,15 +37,15 @@ struct OpenStackEndToEndTests {
                             authURL: \(cloud.authURL)
                             region: RegionOne
                             locations:
-                              zone-a: {min: 0, max: 2, network: \(FakeOpenStack.network)}
+                              zone-a: {min: 0, max: 2, network: \(OpenStackStandIn.network)}
                             flavours:
                               - {name: m1.tiny, pricePerHour: 0.012}
                               - {name: m1.small, pricePerHour: 0.034}
-                            applications: {node: \(FakeOpenStack.image)}
+                            applications: {node: \(OpenStackStandIn.image)}
                             timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
                         """
                 },
-                environment: ["OS_USERNAME": FakeOpenStack.username, "OS_PASSWORD": FakeOpenStack.password, "OS_PROJECT_NAME": FakeOpenStack.project]
+                environment: ["OS_USERNAME": OpenStackStandIn.username, "OS_PASSWORD": OpenStackStandIn.password, "OS_PROJECT_NAME": OpenStackStandIn.project]
             ) { f in
                 let hypervisor = try #require(slot.hypervisor.withLock { $0 })
                 do { try await body(f, cloud, hypervisor) } catch {
@@ -86,7 +86,7 @@ struct OpenStackEndToEndTests {
             let events = try await f.micado(["events", "--limit", "200"]).stdout
             let log = (try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? ""
             #expect(!events.contains("PRIVATE KEY") && !log.contains("PRIVATE KEY"))
-            #expect(!events.contains(FakeOpenStack.password) && !log.contains(FakeOpenStack.password))
+            #expect(!events.contains(OpenStackStandIn.password) && !log.contains(OpenStackStandIn.password))
 
             // Idle: drained and deleted through Nova; the machine goes with it.
             #expect(try await f.micado(["quit", "-n", "container-web", "-rm"]).status == 0)

@@ -12,13 +12,13 @@ struct CloudBrokerTests {
 
     static func settings(_ endpoint: String) -> CloudConfiguration.CloudBrokerSettings {
         .init(
-            endpoint: endpoint, deployments: ["cola": FakeCloudBroker.deployment], keyPair: "kp-1", instanceTypes: ["micro": "Micro - 64 bit"],
+            endpoint: endpoint, deployments: ["cola": CloudBrokerStandIn.deployment], keyPair: "kp-1", instanceTypes: ["micro": "Micro - 64 bit"],
             flavourSources: ["micro": .init(position: "clouds.yaml:9", path: "clouds.cb.flavours[0]", memoryWritten: false, cpusWritten: false, priceWritten: false)])
     }
 
-    static func driver(_ cloud: FakeCloudBroker, password: String = FakeCloudBroker.password) throws -> CloudBrokerDriver {
+    static func driver(_ cloud: CloudBrokerStandIn, password: String = CloudBrokerStandIn.password) throws -> CloudBrokerDriver {
         let api = try CloudBrokerAPI(
-            endpoint: cloud.endpoint, credentials: .init(email: FakeCloudBroker.email, password: password),
+            endpoint: cloud.endpoint, credentials: .init(email: CloudBrokerStandIn.email, password: password),
             retry: .init(attempts: 4, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)), logger: logger)
         return CloudBrokerDriver(cloud: "cb", settings: settings(cloud.endpoint), api: api, logger: logger) { (userData) throws(CloudError) -> String in
             "#cloud-config\n# micado test instance \(userData.labels[CloudTag.instance] ?? "?") <&>\n"
@@ -45,13 +45,13 @@ struct CloudBrokerTests {
     }
 
     @Test func createPollAddressListStop() async throws {
-        try await FakeCloudBroker.withCloud { cloud in
+        try await CloudBrokerStandIn.withCloud { cloud in
             let driver = try Self.driver(cloud)
             let request = Self.request()
             let created = try await driver.create(request)
             #expect(created.state == .booting && created.address.isEmpty)
             let instance = try #require(cloud.instances.first)
-            #expect(instance.deployment == FakeCloudBroker.deployment && instance.instanceType == FakeCloudBroker.instanceTypes[0].id)
+            #expect(instance.deployment == CloudBrokerStandIn.deployment && instance.instanceType == CloudBrokerStandIn.instanceTypes[0].id)
             #expect(instance.userData == "#cloud-config\n# micado test instance \(request.tags[CloudTag.instance]!) <&>\n", "escaped in the XML, whole after it")
             #expect(instance.openedPort == "2376,2377,7946,4789" && instance.name == CloudBrokerDriver.name(tags: request.tags))
             // What MiCADO's launcher sends, in its order.
@@ -69,12 +69,12 @@ struct CloudBrokerTests {
             try await driver.delete(created.id)
             try await driver.delete(created.id)  // stopping already: fine
             #expect(try await driver.list().isEmpty, "a stopped instance is no longer listed")
-            #expect(!cloud.everything.contains(FakeCloudBroker.password))
+            #expect(!cloud.everything.contains(CloudBrokerStandIn.password))
         }
     }
 
     @Test func flavoursAndPricesComeFromThePlatform() async throws {
-        try await FakeCloudBroker.withCloud { cloud in
+        try await CloudBrokerStandIn.withCloud { cloud in
             let configuration = CloudConfiguration(
                 name: "cb", driver: "cloudbroker", locations: ["cola": .init(min: 0, max: 2, headroomMiB: 0)],
                 flavours: [Flavour(name: "micro", cpus: 1, memoryMiB: 0, pricePerHour: 0)], applications: ["node": "default"], timings: .init(),
@@ -85,7 +85,7 @@ struct CloudBrokerTests {
     }
 
     @Test func aLostCreateAnswerIsFoundByItsNameNotMadeTwice() async throws {
-        try await FakeCloudBroker.withCloud { cloud in
+        try await CloudBrokerStandIn.withCloud { cloud in
             cloud.inject(.create, .lostAnswer)
             let created = try await Self.driver(cloud).create(Self.request())
             #expect(cloud.instances.map(\.id) == [created.id])
@@ -93,7 +93,7 @@ struct CloudBrokerTests {
     }
 
     @Test func errorsAreTypedAndNeverShowThePassword() async throws {
-        try await FakeCloudBroker.withCloud { cloud in
+        try await CloudBrokerStandIn.withCloud { cloud in
             let wrong = try Self.driver(cloud, password: "not-the-password-42")
             do throws(CloudError) {
                 _ = try await wrong.list()

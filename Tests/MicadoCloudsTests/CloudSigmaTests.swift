@@ -11,7 +11,7 @@ import Testing
 @Suite(.enabled(if: CloudFixtures.runnable, "\(CloudFixtures.skipNote)"))
 struct CloudSigmaTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-    static let credentials = CloudSigmaCredentials(username: FakeCloudSigma.username, password: FakeCloudSigma.password)
+    static let credentials = CloudSigmaCredentials(username: CloudSigmaStandIn.username, password: CloudSigmaStandIn.password)
 
     static func settings(_ endpoint: String) -> CloudConfiguration.CloudSigmaSettings {
         .init(
@@ -19,7 +19,7 @@ struct CloudSigmaTests {
             flavourSources: ["small": .init(position: "clouds.yaml:9", path: "clouds.cs.flavours[0]", memoryWritten: true, cpusWritten: true, priceWritten: false)])
     }
 
-    static func driver(_ cloud: FakeCloudSigma, credentials: CloudSigmaCredentials = credentials) throws -> CloudSigmaDriver {
+    static func driver(_ cloud: CloudSigmaStandIn, credentials: CloudSigmaCredentials = credentials) throws -> CloudSigmaDriver {
         let api = try CloudSigmaAPI(
             endpoint: cloud.endpoint, credentials: credentials, retry: .init(attempts: 4, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)),
             logger: logger)
@@ -33,7 +33,7 @@ struct CloudSigmaTests {
     static func request(token: String = EC2TestSetup.randomToken(), instance: String = "m0123456789") -> CreateInstanceRequest {
         CreateInstanceRequest(
             idempotencyToken: token, location: "zrh", flavour: Flavour(name: "small", cpus: 1, memoryMiB: 1024, pricePerHour: 0.02),
-            machineImage: FakeCloudSigma.libraryDrive,
+            machineImage: CloudSigmaStandIn.libraryDrive,
             userData: UserData(labels: [CloudTag.instance: instance], capacityMiB: 1024, caCertificatePEM: "-----BEGIN CERTIFICATE-----\n"),
             tags: [CloudTag.manager: "mtest", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"])
     }
@@ -54,7 +54,7 @@ struct CloudSigmaTests {
         let clone = try JSONDecoder().decode(CloudSigmaList<CloudSigmaDrive>.self, from: data("drives_clone.json"))
         #expect(clone.objects.first?.status == "creating")
         let library = try JSONDecoder().decode(CloudSigmaList<CloudSigmaDrive>.self, from: data("libdrives.json"))
-        #expect(library.objects.first?.uuid == FakeCloudSigma.libraryDrive && library.meta?.total_count == 89)
+        #expect(library.objects.first?.uuid == CloudSigmaStandIn.libraryDrive && library.meta?.total_count == 89)
         let errors = try JSONDecoder().decode([CloudSigmaError].self, from: data("start_already_started.json"))
         #expect(errors.first?.error_type == "permission")
         // Prices at the account's current level (cpu 5, mem 7), in USD.
@@ -82,7 +82,7 @@ struct CloudSigmaTests {
     // MARK: the cycle against a stateful stand-in
 
     @Test func cloneCreateStartPollAddressStopDelete() async throws {
-        try await FakeCloudSigma.withCloud { cloud in
+        try await CloudSigmaStandIn.withCloud { cloud in
             let driver = try Self.driver(cloud)
             let request = Self.request()
             let created = try await driver.create(request)
@@ -104,12 +104,12 @@ struct CloudSigmaTests {
             #expect(cloud.servers.isEmpty && cloud.drives.isEmpty, "stopped, then deleted with its drive")
             try await driver.delete(created.id)
             #expect(try await driver.describe(created.id) == nil)
-            #expect(cloud.everything.components(separatedBy: FakeCloudSigma.password).count == 1, "the password only ever travelled in base64")
+            #expect(cloud.everything.components(separatedBy: CloudSigmaStandIn.password).count == 1, "the password only ever travelled in base64")
         }
     }
 
     @Test func aLostCreateAnswerIsFoundByItsTokenNotMadeTwice() async throws {
-        try await FakeCloudSigma.withCloud { cloud in
+        try await CloudSigmaStandIn.withCloud { cloud in
             cloud.inject(.create, .lostAnswer)
             let created = try await Self.driver(cloud).create(Self.request())
             #expect(cloud.servers.map(\.uuid) == [created.id] && cloud.servers.first?.status == "starting")
@@ -117,8 +117,37 @@ struct CloudSigmaTests {
         }
     }
 
+    /// The clone is sent once: a lost answer is found by the token in the drive's meta (a
+    /// retried clone once made four billed drives).
+    @Test func aLostCloneAnswerMakesOneDrive() async throws {
+        try await CloudSigmaStandIn.withCloud { cloud in
+            cloud.inject(.clone, .lostAnswer)
+            let created = try await Self.driver(cloud).create(Self.request())
+            #expect(cloud.drives.count == 1 && cloud.count(.clone) == 1)
+            #expect(cloud.servers.map(\.uuid) == [created.id])
+        }
+    }
+
+    /// One object micado cannot read (another user's odd server) is skipped, not the list.
+    @Test func oneUnreadableServerIsSkippedNotTheList() throws {
+        let page = """
+            {"meta": {"total_count": 2}, "objects": [
+              {"uuid": "3df825cb-9c1b-470d-acbd-03e1a966c046", "status": "running", "meta": {"micado.manager": "m1"}},
+              {"uuid": 5, "runtime": {"nics": "x"}}
+            ]}
+            """
+        let list = try JSONDecoder().decode(CloudSigmaList<CloudSigmaServer>.self, from: Data(page.utf8))
+        #expect(list.objects.map(\.uuid) == ["3df825cb-9c1b-470d-acbd-03e1a966c046"] && list.count == 2)
+        let nova = """
+            {"servers": [{"id": "9168b536-cd40-4630-b43f-b259807c6e87", "status": "ACTIVE"}, {"id": 7, "metadata": {"a": 1}}],
+             "servers_links": [{"href": "x", "rel": "next"}]}
+            """
+        let servers = try JSONDecoder().decode(NovaServerList.self, from: Data(nova.utf8))
+        #expect(servers.servers.map(\.id) == ["9168b536-cd40-4630-b43f-b259807c6e87"] && servers.hasNext)
+    }
+
     @Test func aRefusedCreateLeavesNoDrive() async throws {
-        try await FakeCloudSigma.withCloud { cloud in
+        try await CloudSigmaStandIn.withCloud { cloud in
             cloud.inject(.create, .error(status: 402, type: "billing", message: "Insufficient funds to create this server"))
             let driver = try Self.driver(cloud)
             do throws(CloudError) {
@@ -132,10 +161,10 @@ struct CloudSigmaTests {
     }
 
     @Test func pricesComeFromThePriceList() async throws {
-        try await FakeCloudSigma.withCloud { cloud in
+        try await CloudSigmaStandIn.withCloud { cloud in
             let configuration = CloudConfiguration(
                 name: "cs", driver: "cloudsigma", locations: ["zrh": .init(min: 0, max: 2, headroomMiB: 0)],
-                flavours: [Flavour(name: "small", cpus: 1, memoryMiB: 1024, pricePerHour: 0)], applications: ["node": FakeCloudSigma.libraryDrive],
+                flavours: [Flavour(name: "small", cpus: 1, memoryMiB: 1024, pricePerHour: 0)], applications: ["node": CloudSigmaStandIn.libraryDrive],
                 timings: .init(), network: nil, cloudsigma: Self.settings(cloud.endpoint))
             let resolved = try await Self.driver(cloud).resolve(configuration)
             let pricing = try JSONDecoder().decode(CloudSigmaPricing.self, from: CloudFixtures.data(CloudFixtures.cloudSigma + "/pricing.json"))
@@ -147,8 +176,8 @@ struct CloudSigmaTests {
     }
 
     @Test func aWrongPasswordIsAnAuthErrorThatNeverShowsIt() async throws {
-        try await FakeCloudSigma.withCloud { cloud in
-            let wrong = CloudSigmaCredentials(username: FakeCloudSigma.username, password: "wrong-password-5678")
+        try await CloudSigmaStandIn.withCloud { cloud in
+            let wrong = CloudSigmaCredentials(username: CloudSigmaStandIn.username, password: "wrong-password-5678")
             let driver = try Self.driver(cloud, credentials: wrong)
             do throws(CloudError) {
                 _ = try await driver.list()

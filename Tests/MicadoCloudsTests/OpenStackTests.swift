@@ -11,16 +11,16 @@ import Testing
 @Suite(.enabled(if: CloudFixtures.runnable, "\(CloudFixtures.skipNote)"))
 struct OpenStackTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-    static let credentials = OpenStackCredentials(username: FakeOpenStack.username, password: FakeOpenStack.password, projectName: FakeOpenStack.project)
+    static let credentials = OpenStackCredentials(username: OpenStackStandIn.username, password: OpenStackStandIn.password, projectName: OpenStackStandIn.project)
 
     static func settings(_ authURL: String) -> CloudConfiguration.OpenStackSettings {
         .init(
-            authURL: authURL, region: "RegionOne", networks: ["zone-a": FakeOpenStack.network], zones: ["zone-a": "nova"], securityGroups: ["default"],
+            authURL: authURL, region: "RegionOne", networks: ["zone-a": OpenStackStandIn.network], zones: ["zone-a": "nova"], securityGroups: ["default"],
             keyName: nil,
             flavourSources: ["m1.tiny": .init(position: "clouds.yaml:9", path: "clouds.os.flavours[0]", memoryWritten: false, cpusWritten: false)])
     }
 
-    static func driver(_ cloud: FakeOpenStack, credentials: OpenStackCredentials = credentials, attempts: Int = 4) throws -> OpenStackDriver {
+    static func driver(_ cloud: OpenStackStandIn, credentials: OpenStackCredentials = credentials, attempts: Int = 4) throws -> OpenStackDriver {
         let api = try OpenStackAPI(
             authURL: cloud.authURL, region: "RegionOne", credentials: credentials,
             retry: .init(attempts: attempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)), timeout: .seconds(20), logger: logger)
@@ -32,7 +32,7 @@ struct OpenStackTests {
     static func request(token: String = EC2TestSetup.randomToken(), instance: String = "m0123456789", flavour: String = "m1.tiny") -> CreateInstanceRequest {
         CreateInstanceRequest(
             idempotencyToken: token, location: "zone-a", flavour: Flavour(name: flavour, cpus: 1, memoryMiB: 512, pricePerHour: 0.01),
-            machineImage: FakeOpenStack.image, userData: UserData(labels: [CloudTag.instance: instance], capacityMiB: 512, caCertificatePEM: "-----BEGIN CERTIFICATE-----\n"),
+            machineImage: OpenStackStandIn.image, userData: UserData(labels: [CloudTag.instance: instance], capacityMiB: 512, caCertificatePEM: "-----BEGIN CERTIFICATE-----\n"),
             tags: [CloudTag.manager: "mtest", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"])
     }
 
@@ -66,7 +66,7 @@ struct OpenStackTests {
             KeystoneTokenAnswer.self, from: CloudFixtures.data(CloudFixtures.keystone + "/admin/auth-password-project-scoped-response.json"))
         #expect(answer.token.expiresAt == "2015-11-07T02:58:43.578887Z")
         let catalog = try #require(answer.token.catalog)
-        #expect(throws: CloudError.self) { _ = try OpenStackAPI.computeEndpoint(catalog, region: "RegionOne") }
+        #expect(throws: CloudError.self) { _ = try OpenStackAPI.computeEndpoint(catalog, region: "RegionOne", authURL: "https://keystone.example/v3") }
         let https = catalog.map { service in
             var service = service
             service.endpoints = service.endpoints?.map { endpoint in
@@ -76,9 +76,21 @@ struct OpenStackTests {
             }
             return service
         }
-        #expect(try OpenStackAPI.computeEndpoint(https, region: "RegionOne") == "https://23.253.248.171:8774/v2.1/a6944d763bf64ee6a275f1263fae0352")
+        #expect(try OpenStackAPI.computeEndpoint(https, region: "RegionOne", authURL: "https://keystone.example/v3") == "https://23.253.248.171:8774/v2.1/a6944d763bf64ee6a275f1263fae0352")
+        // A Keystone elsewhere may not send the token to a port of this machine in clear.
+        let local = https.map { service in
+            var service = service
+            service.endpoints = service.endpoints?.map { endpoint in
+                var endpoint = endpoint
+                endpoint.url = "http://127.0.0.1:6379/x"
+                return endpoint
+            }
+            return service
+        }
+        #expect(throws: CloudError.self) { _ = try OpenStackAPI.computeEndpoint(local, region: "RegionOne", authURL: "https://keystone.example/v3") }
+        #expect(try OpenStackAPI.computeEndpoint(local, region: "RegionOne", authURL: "http://127.0.0.1:5000/v3") == "http://127.0.0.1:6379/x")
         do throws(CloudError) {
-            _ = try OpenStackAPI.computeEndpoint(https, region: "RegionTwo")
+            _ = try OpenStackAPI.computeEndpoint(https, region: "RegionTwo", authURL: "https://keystone.example/v3")
             Issue.record("an unknown region was accepted")
         } catch { #expect(error.message.contains("no public compute endpoint in region RegionTwo (regions: RegionOne)"), "\(error.message)") }
     }
@@ -100,14 +112,14 @@ struct OpenStackTests {
     // MARK: the cycle against a stateful Keystone + Nova
 
     @Test func createPollAddressListDelete() async throws {
-        try await FakeOpenStack.withCloud { cloud in
+        try await OpenStackStandIn.withCloud { cloud in
             let driver = try Self.driver(cloud)
             let request = Self.request()
             let created = try await driver.create(request)
             #expect(created.state == .booting && created.address.isEmpty)
             let server = try #require(cloud.servers.first)
             #expect(server.name == "micado-m0123456789" && server.tags == [OpenStackDriver.serverTag] && server.metadata == request.tags)
-            #expect(server.flavorID == "1" && server.network == FakeOpenStack.network && server.zone == "nova")
+            #expect(server.flavorID == "1" && server.network == OpenStackStandIn.network && server.zone == "nova")
             #expect(server.userData == "#cloud-config\n# micado test instance m0123456789\n")
             // BUILD, then ACTIVE with the address Nova gave.
             var described = try #require(try await driver.describe(created.id))
@@ -124,16 +136,16 @@ struct OpenStackTests {
             #expect(try await driver.describe(created.id) == nil)
             try await driver.delete(created.id)  // already gone: fine
             #expect(try await driver.list().isEmpty)
-            #expect(cloud.everything.components(separatedBy: FakeOpenStack.password).count == 2, "the password was sent once, in the one login")
+            #expect(cloud.everything.components(separatedBy: OpenStackStandIn.password).count == 2, "the password was sent once, in the one login")
         }
     }
 
     @Test func flavoursComeFromNovaAndUnknownOnesNameTheLine() async throws {
-        try await FakeOpenStack.withCloud { cloud in
+        try await OpenStackStandIn.withCloud { cloud in
             let driver = try Self.driver(cloud)
             let configuration = CloudConfiguration(
                 name: "os", driver: "openstack", locations: ["zone-a": .init(min: 0, max: 2, headroomMiB: 0)],
-                flavours: [Flavour(name: "m1.tiny", cpus: 1, memoryMiB: 0, pricePerHour: 0.01)], applications: ["node": FakeOpenStack.image], timings: .init(),
+                flavours: [Flavour(name: "m1.tiny", cpus: 1, memoryMiB: 0, pricePerHour: 0.01)], applications: ["node": OpenStackStandIn.image], timings: .init(),
                 network: nil, openstack: Self.settings(cloud.authURL))
             let resolved = try await driver.resolve(configuration)
             #expect(resolved.flavours.map(\.memoryMiB) == [512] && resolved.flavours.map(\.cpus) == [1])
@@ -149,7 +161,7 @@ struct OpenStackTests {
     }
 
     @Test func aLostCreateAnswerIsFoundByItsTokenNotMadeTwice() async throws {
-        try await FakeOpenStack.withCloud { cloud in
+        try await OpenStackStandIn.withCloud { cloud in
             cloud.inject(.create, .lostAnswer)
             let created = try await Self.driver(cloud).create(Self.request())
             #expect(cloud.servers.map(\.id) == [created.id], "exactly one server")
@@ -158,7 +170,7 @@ struct OpenStackTests {
     }
 
     @Test func anExpiredTokenLogsInAgainOnce() async throws {
-        try await FakeOpenStack.withCloud { cloud in
+        try await OpenStackStandIn.withCloud { cloud in
             let driver = try Self.driver(cloud)
             #expect(try await driver.list().isEmpty)
             cloud.revokeTokens()
@@ -168,7 +180,7 @@ struct OpenStackTests {
     }
 
     @Test func errorsAreTypedAndSayWhatNovaSaid() async throws {
-        try await FakeOpenStack.withCloud { cloud in
+        try await OpenStackStandIn.withCloud { cloud in
             let driver = try Self.driver(cloud)
             cloud.inject(.create, .error(status: 403, kind: "forbidden", message: "Quota exceeded for instances: Requested 1, but already used 10 of 10 instances"))
             do throws(CloudError) {
@@ -194,8 +206,8 @@ struct OpenStackTests {
     }
 
     @Test func aWrongPasswordIsAnAuthErrorThatNeverShowsIt() async throws {
-        try await FakeOpenStack.withCloud { cloud in
-            let wrong = OpenStackCredentials(username: FakeOpenStack.username, password: "not-the-password-1234", projectName: FakeOpenStack.project)
+        try await OpenStackStandIn.withCloud { cloud in
+            let wrong = OpenStackCredentials(username: OpenStackStandIn.username, password: "not-the-password-1234", projectName: OpenStackStandIn.project)
             let driver = try Self.driver(cloud, credentials: wrong)
             do throws(CloudError) {
                 _ = try await driver.list()
@@ -246,6 +258,19 @@ struct OpenStackTests {
         } catch { #expect(error.message.contains("must be 0600") && !error.message.contains("s3cret-pass"), "\(error)") }
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         #expect(try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: [:]) == OpenStackCredentials(username: "admin", password: "s3cret-pass", projectID: "6f70"))
+        // A FIFO (or a link) in its place is refused at once, never waited on.
+        try FileManager.default.removeItem(atPath: file)
+        #expect(mkfifo(file, 0o600) == 0)
+        do throws(CloudError) {
+            _ = try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: [:])
+            Issue.record("a FIFO was read as a credentials file")
+        } catch { #expect(error.message.contains("is not a regular file"), "\(error)") }
+        try FileManager.default.removeItem(atPath: file)
+        try FileManager.default.createSymbolicLink(atPath: file, withDestinationPath: "/etc/hostname")
+        do throws(CloudError) {
+            _ = try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: [:])
+            Issue.record("a symbolic link was followed")
+        } catch { #expect(error.message.contains("is a symbolic link"), "\(error)") }
     }
 
     static let yaml = """

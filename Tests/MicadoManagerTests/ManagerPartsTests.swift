@@ -276,6 +276,25 @@ import Testing
         }
     }
 
+    /// Two instances a confused cloud gives the same address after their creates, seen in
+    /// one pass (whose steps run concurrently): one keeps it, the other is refused and deleted.
+    @Test func oneAddressGivenToTwoInstancesIsHeldByOne() async throws {
+        let w = try await Self.world(clouds: true)
+        let request = StartInstanceRequest(cloud: "mem", application: "node", flavour: "small", tag: "t", role: .application, first: false)
+        await w.cloud.answerNextWith(address: "")
+        _ = try await w.orchestrator.instances.startInstance(request, reason: "test")
+        await w.cloud.answerNextWith(address: "")
+        _ = try await w.orchestrator.instances.startInstance(request, reason: "test")
+        await w.cloud.finishBoots()
+        await w.cloud.setAddress("vm-10", "10.0.0.50")
+        await w.cloud.setAddress("vm-11", "10.0.0.50")
+        for _ in 0..<3 { try await w.orchestrator.scaler.pass() }
+        let holding = try await w.instances().filter { $0.address == "10.0.0.50" }
+        #expect(holding.count == 1, "\(holding)")
+        let events = try await w.events()
+        #expect(events.filter { $0 == "instance.addressed" }.count == 1 && events.contains("instance.bad-address"), "\(events)")
+    }
+
     @Test func aCreateAnsweredWithAnotherInstancesAddressIsRefused() async throws {
         let w = try await Self.world(clouds: true)
         let request = StartInstanceRequest(cloud: "mem", application: "node", flavour: "small", tag: "t", role: .application, first: false)

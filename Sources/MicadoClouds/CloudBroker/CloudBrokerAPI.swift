@@ -26,7 +26,13 @@ public struct CloudBrokerInstance: Decodable, Sendable {
 
 /// `<instances type="array"><instance>…</instance>…</instances>`.
 public struct CloudBrokerInstances: Decodable, Sendable {
+    /// Each read on its own: one micado cannot read is skipped (see `Lenient`).
     public var instance: [CloudBrokerInstance]?
+    enum CodingKeys: String, CodingKey { case instance }
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        instance = try container.decodeIfPresent([Lenient<CloudBrokerInstance>].self, forKey: .instance)?.compactMap(\.value)
+    }
 }
 
 /// `<instance-type>`: `cpus`, and `memory` (a number without a unit: GiB, as the platform's

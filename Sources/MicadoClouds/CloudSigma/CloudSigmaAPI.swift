@@ -63,7 +63,25 @@ public struct CloudSigmaList<Object: Decodable & Sendable>: Decodable, Sendable 
         public var total_count: Int?
     }
     public var meta: Meta?
+    /// Each read on its own: one micado cannot read is skipped (see `Lenient`).
     public var objects: [Object]
+    /// How many the answer held, readable or not (a page's length).
+    public var count: Int
+
+    init(meta: Meta?, objects: [Object]) {
+        self.meta = meta
+        self.objects = objects
+        count = objects.count
+    }
+
+    enum CodingKeys: String, CodingKey { case meta, objects }
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        meta = try? container.decodeIfPresent(Meta.self, forKey: .meta)
+        let all = try container.decode([Lenient<Object>].self, forKey: .objects)
+        objects = all.compactMap(\.value)
+        count = all.count
+    }
 }
 
 /// `GET /pricing/`: every resource's price at each level, and the account's current level of each.

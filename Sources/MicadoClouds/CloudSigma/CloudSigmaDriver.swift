@@ -16,9 +16,11 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
     public static let maximumUserDataBytes = 64 << 10
     static let pageSize = 100
     static let maximumPages = 200
-    /// How long a clone may take to become usable, and a stop to take effect.
-    public var cloneWait: Duration = .seconds(300)
-    public var stopWait: Duration = .seconds(120)
+    /// How long a clone may take to become usable (a create waits for it: the scaler's pass
+    /// with it), and how long a delete waits for its stop before it says "later" (the next
+    /// pass deletes it once stopped).
+    public var cloneWait: Duration = .seconds(120)
+    public var stopWait: Duration = .seconds(10)
     public var pollEvery: Duration = .seconds(1)
 
     public typealias Renderer = @Sendable (UserData) throws(CloudError) -> String
@@ -126,7 +128,7 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
     func clone(_ libraryDrive: String, name: String, token: String, _ api: CloudSigmaAPI) async throws(CloudError) -> String {
         guard Self.isID(libraryDrive) else { throw CloudError(.badRequest, "'\(Text.escaped(libraryDrive))' is not a CloudSigma drive UUID") }
         var uuid: String
-        if let existing = try await drives(api).first(where: { $0.meta?[CloudTag.token] == token }) {
+        if let existing = try await drives(api).first(where: { $0.meta?[CloudTag.token] == token && Self.isID($0.uuid) }) {
             uuid = existing.uuid
         } else {
             struct Clone: Encodable {
@@ -136,26 +138,43 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
             }
             let body: [UInt8]
             do { body = Array(try JSONEncoder().encode(Clone(name: name, meta: [CloudTag.token: token]))) } catch { throw CloudError(.badRequest, "cannot encode the clone") }
+            // Sent once: a lost answer may mean a clone, which its token in the meta finds (a retried POST made four).
             let answer: CloudSigmaList<CloudSigmaDrive>
-            do { answer = try await api.call(.POST, "/libdrives/\(libraryDrive)/action/", query: [("do", "clone")], body: body, as: CloudSigmaList<CloudSigmaDrive>.self) } catch {
-                throw error.error
+            do throws(CloudSigmaAPI.Failure) {
+                answer = try await api.call(.POST, "/libdrives/\(libraryDrive)/action/", query: [("do", "clone")], body: body, as: CloudSigmaList<CloudSigmaDrive>.self, attempts: 1)
+            } catch {
+                guard error.error.kind == .transient, let found = try await drives(api).first(where: { $0.meta?[CloudTag.token] == token && Self.isID($0.uuid) }) else {
+                    throw error.error
+                }
+                answer = CloudSigmaList(meta: nil, objects: [found])
             }
-            guard let drive = answer.objects.first, Self.isID(drive.uuid) else { throw CloudError(.badRequest, "CloudSigma clone: the answer names no drive") }
+            guard let drive = answer.objects.first, Self.isID(drive.uuid) else { throw CloudError(.badRequest, "CloudSigma clone: the answer names no usable drive") }
             uuid = drive.uuid
         }
+        do throws(CloudError) {
+            try await waitUntilUsable(uuid, libraryDrive: libraryDrive, api)
+        } catch {
+            // The clone is this create's alone: it goes with the failure (it is billed).
+            _ = try? await api.send(.DELETE, "/drives/\(uuid)/")
+            throw error
+        }
+        return uuid
+    }
+
+    /// Until the clone is `unmounted`, within `cloneWait`.
+    func waitUntilUsable(_ uuid: String, libraryDrive: String, _ api: CloudSigmaAPI) async throws(CloudError) {
         let clock = ContinuousClock()
         let deadline = clock.now + cloneWait
         while true {
             let drive: CloudSigmaDrive
             do { drive = try await api.call(.GET, "/drives/\(uuid)/", as: CloudSigmaDrive.self) } catch { throw error.error }
             switch drive.status {
-            case "unmounted"?: return uuid
+            case "unmounted"?: return
             case "creating"?, "cloning_dst"?, "cloning_src"?: break
             default: throw CloudError(.capacity, "CloudSigma: the clone of \(Text.escaped(libraryDrive)) is '\(Text.escaped(drive.status ?? "?"))'")
             }
             guard clock.now < deadline else { throw CloudError(.transient, "CloudSigma: the clone of \(Text.escaped(libraryDrive)) was not ready within \(cloneWait)") }
             do { try await Task.sleep(for: pollEvery) } catch { throw CloudError(.transient, "CloudSigma clone: cancelled") }
-            uuid = drive.uuid
         }
     }
 
@@ -212,8 +231,8 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
                         .GET, "/servers/detail/", query: [("limit", String(Self.pageSize)), ("offset", String(offset))], as: CloudSigmaList<CloudSigmaServer>.self)
                 } catch { throw error.error }
                 result += answer.objects
-                offset += answer.objects.count
-                guard answer.objects.count == Self.pageSize, offset < (answer.meta?.total_count ?? .max) else { break }
+                offset += answer.count
+                guard answer.count == Self.pageSize, offset < (answer.meta?.total_count ?? .max) else { break }
             }
         }
         return result
@@ -245,7 +264,8 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
                         throw error.error
                     }
                     if current.status == "stopped" { break }
-                    guard clock.now < deadline else { throw CloudError(.transient, "CloudSigma: \(id) did not stop within \(stopWait)") }
+                    // Not held here: the next pass looks again (the scaler's pass waits for this call).
+                    guard clock.now < deadline else { throw CloudError(.transient, "CloudSigma: \(id) is stopping; it is deleted once stopped") }
                     do { try await Task.sleep(for: pollEvery) } catch { throw CloudError(.transient, "CloudSigma stop: cancelled") }
                 }
             }

@@ -29,10 +29,8 @@ public enum EC2Credentials {
             let sections = try CredentialsFile.parse(file: shared)
             if let section = sections[profileName] { return try credentials(section, file: shared, profile: profileName) }
         }
-        let own = micadoHome + "/credentials/" + cloud
-        if FileManager.default.fileExists(atPath: own) {
-            try CredentialsFile.requireOwnerOnly(own)
-            let sections = try CredentialsFile.parse(file: own)
+        let own = CredentialsFile.path(cloud: cloud, micadoHome: micadoHome)
+        if let sections = try CredentialsFile.own(cloud: cloud, micadoHome: micadoHome) {
             for name in [profileName, "default"] {
                 if let section = sections[name] { return try credentials(section, file: own, profile: name) }
             }

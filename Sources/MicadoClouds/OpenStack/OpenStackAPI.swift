@@ -142,7 +142,8 @@ public struct OpenStackAPI: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch { throw CloudError(.badRequest, "cannot encode the Keystone login") }
         let label = "Keystone login"
-        let answer = try await CloudHTTP.retrying(retry, label: label) { () async throws(CloudError) -> CloudHTTP.Answer in
+        // Two attempts: a compute call that logs in retries itself, and retries inside retries multiply.
+        let answer = try await CloudHTTP.retrying(retry, label: label, attempts: min(retry.attempts, 2)) { () async throws(CloudError) -> CloudHTTP.Answer in
             let answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label)
             guard (200..<300).contains(answer.status) else { throw failure(status: answer.status, bytes: answer.bytes, label: label) }
             return answer
@@ -156,15 +157,21 @@ public struct OpenStackAPI: Sendable {
         do { decoded = try JSONDecoder().decode(KeystoneTokenAnswer.self, from: Data(answer.bytes)) } catch {
             throw CloudError(.badRequest, "\(label): the answer is not Keystone's JSON (\(Self.reason(error)))")
         }
-        let compute = try Self.computeEndpoint(decoded.token.catalog ?? [], region: region)
+        let compute = try Self.computeEndpoint(decoded.token.catalog ?? [], region: region, authURL: authURL)
         let expires = decoded.token.expiresAt.flatMap(Self.date) ?? Date().addingTimeInterval(600)
         logger.debug("Keystone login", metadata: ["openstack.compute": "\(compute)"])
-        return .init(token: token, compute: compute, expires: expires)
+        // Renewed 5 minutes before expiry, or halfway through a short life (and not at once
+        // for one already past: a 401 renews that), so that no call logs in again each time.
+        let life = expires.timeIntervalSinceNow
+        let renew = Date().addingTimeInterval(life > 2 * Self.renewal.inSeconds ? life - Self.renewal.inSeconds : max(life / 2, 30))
+        return .init(token: token, compute: compute, renewAt: renew)
     }
 
     /// The catalog's public compute endpoint (of `region`, when given); it carries the
     /// token, so https, or plain http only to this machine.
-    public static func computeEndpoint(_ catalog: [KeystoneTokenAnswer.Service], region: String?) throws(CloudError) -> String {
+    /// Plain http only when Keystone itself is on this machine: a Keystone elsewhere must not
+    /// send micado's token to a port of this machine.
+    public static func computeEndpoint(_ catalog: [KeystoneTokenAnswer.Service], region: String?, authURL: String) throws(CloudError) -> String {
         let endpoints = catalog.filter { $0.type == "compute" }.flatMap { $0.endpoints ?? [] }.filter { $0.interface == "public" }
         let chosen = endpoints.first { region == nil || $0.region == region || $0.regionID == region }
         guard let url = chosen?.url else {
@@ -173,7 +180,12 @@ public struct OpenStackAPI: Sendable {
                 .badRequest,
                 "the Keystone catalog has no public compute endpoint\(region.map { " in region \(Text.escaped($0))" } ?? "") (regions: \(regions.isEmpty ? "none" : regions))")
         }
-        do { return try CloudHTTP.endpoint(url, of: "catalog's compute") } catch { throw CloudError(.auth, error.message) }
+        let endpoint: String
+        do { endpoint = try CloudHTTP.endpoint(url, of: "catalog's compute") } catch { throw CloudError(.auth, error.message) }
+        if endpoint.lowercased().hasPrefix("http://") && !authURL.lowercased().hasPrefix("http://") {
+            throw CloudError(.auth, "the catalog's compute endpoint \(Text.escaped(endpoint)) is plain http while Keystone is https: refused (the token would go in clear)")
+        }
+        return endpoint
     }
 
     static func date(_ text: String) -> Date? {
@@ -233,13 +245,13 @@ actor OpenStackSession {
     struct Login: Sendable {
         var token: String
         var compute: String
-        var expires: Date
+        var renewAt: Date
     }
     var current: Login?
     var pending: Task<Login, any Error>?
 
     func login(_ api: OpenStackAPI) async throws(CloudError) -> Login {
-        if let current, current.expires.timeIntervalSinceNow > OpenStackAPI.renewal.inSeconds { return current }
+        if let current, current.renewAt > Date() { return current }
         let task: Task<Login, any Error>
         if let pending {
             task = pending

@@ -121,6 +121,7 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
     public func list() async throws(CloudError) -> [CloudInstance] {
         var result: [CloudInstance] = []
         var marker: String?
+        var markers: Set<String> = []
         for _ in 0..<Self.maximumPages {
             let query = [("tags", Self.serverTag), ("limit", String(Self.pageSize))] + (marker.map { [("marker", $0)] } ?? [])
             let page: NovaServerList
@@ -131,7 +132,9 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
                     logger.warning("OpenStack server skipped", metadata: ["cloud": "\(cloud)", "error": "\(error.message)"])
                 }
             }
-            guard page.servers.count >= Self.pageSize, let last = page.servers.last?.id, Self.isServerID(last) else { return result }
+            guard page.servers.count >= Self.pageSize || page.hasNext, let last = page.servers.last?.id, Self.isServerID(last) else { return result }
+            // A Nova that ignores the marker would be asked the same page forever.
+            guard markers.insert(last).inserted else { throw CloudError(.badRequest, "OpenStack GET /servers/detail: the same page twice (marker \(last) ignored); refused") }
             marker = last
         }
         throw CloudError(.badRequest, "OpenStack GET /servers/detail: more than \(Self.maximumPages) pages; refused")

@@ -86,7 +86,22 @@ public struct NovaCreateAnswer: Decodable, Sendable {
 }
 
 public struct NovaServerList: Decodable, Sendable {
+    public struct Link: Decodable, Sendable {
+        public var rel: String?
+    }
+    /// Each read on its own: one micado cannot read is skipped (see `Lenient`).
     public var servers: [NovaServer]
+    /// A `next` link says there is another page, whatever this one's length (Nova's max_limit may be below micado's page).
+    public var hasNext: Bool
+    enum CodingKeys: String, CodingKey {
+        case servers
+        case links = "servers_links"
+    }
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        servers = try container.decode([Lenient<NovaServer>].self, forKey: .servers).compactMap(\.value)
+        hasNext = ((try? container.decodeIfPresent([Link].self, forKey: .links)) ?? nil)?.contains { $0.rel == "next" } ?? false
+    }
 }
 
 /// Nova's error document, `{"badRequest": {"message": …, "code": 400}}` (the key names the

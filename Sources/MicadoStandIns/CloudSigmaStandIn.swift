@@ -9,7 +9,7 @@ import Synchronization
 /// (`creating`, then `unmounted`), servers created `stopped`, started (`starting`, then
 /// `running` with the next address of the pool, booted by `onActive`), stopped and deleted
 /// with their drives (`onDeleted`). Statuses and errors as libcloud's tests answer them.
-public final class FakeCloudSigma: Sendable {
+public final class CloudSigmaStandIn: Sendable {
     public static let username = "ops@micado.test"
     /// Recognisable if it ever leaked into a log, an event or an error.
     public static let password = "cs-test-secret-41d9e0b3"
@@ -72,9 +72,9 @@ public final class FakeCloudSigma: Sendable {
 
     public static func withCloud<T>(
         addresses: ClosedRange<IPv4> = IPv4("10.98.0.10")!...IPv4("10.98.0.250")!, onActive: @escaping @Sendable (Server) async -> Void = { _ in },
-        onDeleted: @escaping @Sendable (Server) async -> Void = { _ in }, _ body: (FakeCloudSigma) async throws -> T
+        onDeleted: @escaping @Sendable (Server) async -> Void = { _ in }, _ body: (CloudSigmaStandIn) async throws -> T
     ) async throws -> T {
-        let cloud = FakeCloudSigma(addresses: addresses, onActive: onActive, onDeleted: onDeleted)
+        let cloud = CloudSigmaStandIn(addresses: addresses, onActive: onActive, onDeleted: onDeleted)
         let documents = try Documents()
         return try await LoopbackHTTPServer.withServer({ request in await cloud.answer(request, documents) }) { server in
             cloud.portBox.withLock { $0 = server.port }
@@ -113,7 +113,7 @@ public final class FakeCloudSigma: Sendable {
             func object(_ name: String) throws -> [String: Any] { try CloudFixtures.object(CloudFixtures.cloudSigma + "/" + name) }
             func list(_ name: String) throws -> [[String: Any]] {
                 guard let list = try JSONSerialization.jsonObject(with: CloudFixtures.data(CloudFixtures.cloudSigma + "/" + name)) as? [[String: Any]] else {
-                    throw TestFailure("\(name) is not a JSON list")
+                    throw CloudFixtures.Missing("\(name) is not a JSON list")
                 }
                 return list
             }
@@ -189,7 +189,8 @@ public final class FakeCloudSigma: Sendable {
     }
 
     func clone(_ library: String, _ request: LoopbackHTTPServer.Request, _ documents: Documents) -> LoopbackHTTPServer.Response {
-        if let fault = take(.clone) { return fault.response }
+        let fault = take(.clone)
+        if case .error? = fault { return fault!.response }
         guard documents.libraryDrives.contains(where: { $0["uuid"] as? String == library }) else {
             return Self.error(404, type: "notexist", "Object with uuid \(library) does not exist")
         }
@@ -197,6 +198,7 @@ public final class FakeCloudSigma: Sendable {
         let drive = Drive(
             uuid: UUID().uuidString.lowercased(), name: body["name"] as? String ?? "clone", status: "creating", meta: body["meta"] as? [String: String] ?? [:])
         state.withLock { $0.drives.append(drive) }
+        if case .lostAnswer? = fault { return .text(.badGateway, "upstream connection lost") }
         return .json(.accepted, ["objects": [Self.document(drive, documents, base: documents.clone)]])
     }
 
@@ -357,10 +359,10 @@ public final class FakeCloudSigma: Sendable {
     }
 }
 
-extension FakeCloudSigma.Fault {
+extension CloudSigmaStandIn.Fault {
     var response: LoopbackHTTPServer.Response {
         switch self {
-        case .error(let status, let type, let message): FakeCloudSigma.error(status, type: type, message)
+        case .error(let status, let type, let message): CloudSigmaStandIn.error(status, type: type, message)
         case .lostAnswer: .text(.badGateway, "upstream connection lost")
         }
     }

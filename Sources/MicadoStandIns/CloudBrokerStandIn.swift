@@ -12,7 +12,7 @@ import Synchronization
 /// `preparing`, then `running` with the next address of the pool (booted by `onActive`);
 /// `PUT …/stop(.xml)` makes it `stopping`, then `halted` (`onDeleted`). Errors are
 /// `<errors><error>…</error><type>…</type></errors>` as the Java client parses them.
-public final class FakeCloudBroker: Sendable {
+public final class CloudBrokerStandIn: Sendable {
     public static let email = "admin@micado.test"
     /// Recognisable if it ever leaked into a log, an event or an error.
     public static let password = "cb-test-secret-7a3e91c2"
@@ -67,9 +67,9 @@ public final class FakeCloudBroker: Sendable {
 
     public static func withCloud<T>(
         addresses: ClosedRange<IPv4> = IPv4("10.97.0.10")!...IPv4("10.97.0.250")!, onActive: @escaping @Sendable (Instance) async -> Void = { _ in },
-        onDeleted: @escaping @Sendable (Instance) async -> Void = { _ in }, _ body: (FakeCloudBroker) async throws -> T
+        onDeleted: @escaping @Sendable (Instance) async -> Void = { _ in }, _ body: (CloudBrokerStandIn) async throws -> T
     ) async throws -> T {
-        let cloud = FakeCloudBroker(addresses: addresses, onActive: onActive, onDeleted: onDeleted)
+        let cloud = CloudBrokerStandIn(addresses: addresses, onActive: onActive, onDeleted: onDeleted)
         return try await LoopbackHTTPServer.withServer({ request in await cloud.answer(request) }) { server in
             cloud.portBox.withLock { $0 = server.port }
             return try await body(cloud)
@@ -246,10 +246,10 @@ public final class FakeCloudBroker: Sendable {
     }
 }
 
-extension FakeCloudBroker.Fault {
+extension CloudBrokerStandIn.Fault {
     var response: LoopbackHTTPServer.Response {
         switch self {
-        case .error(let status, let type, let message): FakeCloudBroker.errors(status, type: type, message)
+        case .error(let status, let type, let message): CloudBrokerStandIn.errors(status, type: type, message)
         case .lostAnswer: .text(.badGateway, "upstream connection lost")
         }
     }

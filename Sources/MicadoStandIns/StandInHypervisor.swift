@@ -6,24 +6,22 @@ import Synchronization
 
 /// Machines booted for a stand-in cloud's servers, on the fixture's bridge, from the user
 /// data the cloud received (the local boot path), and torn down when the cloud deletes them.
-final class StandInHypervisor: Sendable {
+public final class StandInHypervisor: Sendable {
     let driver: LocalDriver
     let booted = Mutex<[String: String]>([:])  // server ID → local machine ID
     let failures = Mutex<[String]>([])
 
-    init(fixture: ManagerFixture) {
+    /// Machines on `bridge` (`bridgeCIDR`), whose engines micado's CA in `home` signs; their state in `state`.
+    public init(bridge: String, bridgeCIDR: String, managerAddress: String, state: String, home: String, logger: Logger = Logger(label: "hypervisor")) {
         driver = LocalDriver(
             cloud: "hypervisor",
-            network: .init(
-                bridge: fixture.bridge, bridgeCIDR: "\(fixture.subnetPrefix).1/24", firstAddress: "\(fixture.subnetPrefix).100",
-                lastAddress: "\(fixture.subnetPrefix).200", managerAddress: fixture.engineIP),
-            stateDirectory: fixture.state + "/hypervisor", authority: CertificateAuthority(directory: fixture.home + "/tls"),
-            logger: Logger(label: "hypervisor"))
+            network: .init(bridge: bridge, bridgeCIDR: bridgeCIDR, firstAddress: managerAddress, lastAddress: managerAddress, managerAddress: managerAddress),
+            stateDirectory: state, authority: CertificateAuthority(directory: home + "/tls"), logger: logger)
     }
 
-    static func machineID(_ server: String) -> String { "i" + String(server.filter(\.isHexDigit).suffix(10)) }
+    public static func machineID(_ server: String) -> String { "i" + String(server.filter(\.isHexDigit).suffix(10)) }
 
-    func boot(_ server: String, address: String?, userData: String) async {
+    public func boot(_ server: String, address: String?, userData: String) async {
         guard let address else { return }
         let machine = Self.machineID(server)
         booted.withLock { $0[server] = machine }
@@ -32,18 +30,18 @@ final class StandInHypervisor: Sendable {
         } catch { failures.withLock { $0.append("\(server): \(error)") } }
     }
 
-    func delete(_ server: String) async {
+    public func delete(_ server: String) async {
         guard let machine = booted.withLock({ $0[server] }) else { return }
         do { try await driver.delete(machine) } catch { failures.withLock { $0.append("delete \(server): \(error)") } }
         // Gone from the list only once torn down: a test waits for this.
         booted.withLock { _ = $0.removeValue(forKey: server) }
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         for machine in booted.withLock({ Array($0.values) }) { try? await driver.delete(machine) }
         booted.withLock { $0 = [:] }
     }
 
-    var machines: [String: String] { booted.withLock { $0 } }
-    var errors: [String] { failures.withLock { $0 } }
+    public var machines: [String: String] { booted.withLock { $0 } }
+    public var errors: [String] { failures.withLock { $0 } }
 }

@@ -10,7 +10,7 @@ import Synchronization
 /// not from shapes made up here. A server stays BUILD for a few looks, then is ACTIVE with
 /// the next address of its pool, and `onActive` boots it (the tests' hypervisor); a deleted
 /// server goes to `onDeleted`. Tests inject faults per call.
-public final class FakeOpenStack: Sendable {
+public final class OpenStackStandIn: Sendable {
     public static let username = "micado-test"
     /// Recognisable if it ever leaked into a log, an event or an error.
     public static let password = "os-test-secret-8c1f2a7e"
@@ -77,9 +77,9 @@ public final class FakeOpenStack: Sendable {
     public static func withCloud<T>(
         addresses: ClosedRange<IPv4> = IPv4("10.99.0.10")!...IPv4("10.99.0.250")!, buildLooks: Int = 2,
         onActive: @escaping @Sendable (Server) async -> Void = { _ in }, onDeleted: @escaping @Sendable (Server) async -> Void = { _ in },
-        _ body: (FakeOpenStack) async throws -> T
+        _ body: (OpenStackStandIn) async throws -> T
     ) async throws -> T {
-        let cloud = FakeOpenStack(addresses: addresses, buildLooks: buildLooks, onActive: onActive, onDeleted: onDeleted)
+        let cloud = OpenStackStandIn(addresses: addresses, buildLooks: buildLooks, onActive: onActive, onDeleted: onDeleted)
         let documents = try Documents()
         return try await LoopbackHTTPServer.withServer({ request in await cloud.answer(request, documents) }) { server in
             cloud.portBox.withLock { $0 = server.port }
@@ -303,10 +303,10 @@ public final class FakeOpenStack: Sendable {
     }
 }
 
-extension FakeOpenStack.Fault {
+extension OpenStackStandIn.Fault {
     var response: LoopbackHTTPServer.Response {
         switch self {
-        case .error(let status, let kind, let message): FakeOpenStack.novaError(status, kind: kind, message)
+        case .error(let status, let kind, let message): OpenStackStandIn.novaError(status, kind: kind, message)
         case .lostAnswer: .text(.badGateway, "upstream connection lost")
         }
     }
