@@ -137,6 +137,34 @@ public enum CloudHTTP {
         }
     }
 
+    /// A failed call: the HTTP status when there was an answer, the cloud's own error code
+    /// (EC2's `InvalidInstanceID.NotFound`, CloudBroker's `wrong status`) when it sent one —
+    /// drivers act on some — and the error as the manager sees it.
+    public struct Failure: Error, Sendable {
+        public var status: UInt?
+        public var code: String?
+        public var error: CloudError
+        public init(status: UInt? = nil, code: String? = nil, error: CloudError) {
+            self.status = status
+            self.code = code
+            self.error = error
+        }
+    }
+
+    /// The same, for calls that fail with the cloud's status and code (`Failure`).
+    public static func retrying<Value: Sendable>(
+        _ policy: RetryPolicy, label: String, attempts: Int? = nil, _ body: () async throws(Failure) -> Value
+    ) async throws(Failure) -> Value {
+        try await retrying(
+            policy, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
+            cancelled: { Failure(error: CloudError(.transient, "\(label): cancelled")) },
+            counted: { error, count in
+                var last = error
+                last.error.message += " (\(count) attempts)"
+                return last
+            }, body)
+    }
+
     /// The same, for calls that throw `CloudError`.
     public static func retrying<Value: Sendable>(
         _ policy: RetryPolicy, label: String, attempts: Int? = nil, _ body: () async throws(CloudError) -> Value

@@ -45,20 +45,16 @@ public final class CloudBrokerStandIn: Sendable {
 
     struct State {
         var instances: [Instance] = []
-        var faults: [Call: [Fault]] = [:]
-        var calls: [Call: Int] = [:]
-        var nextAddress: UInt32
-        var lastAddress: UInt32
-        var seen: [String] = []
     }
 
-    let state: Mutex<State>
+    let state = Mutex(State())
+    let ledger: StandInLedger<Call, Fault>
     let onActive: @Sendable (Instance) async -> Void
     let onDeleted: @Sendable (Instance) async -> Void
     let portBox = Mutex(0)
 
     init(addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (Instance) async -> Void, onDeleted: @escaping @Sendable (Instance) async -> Void) {
-        state = Mutex(State(nextAddress: addresses.lowerBound.value, lastAddress: addresses.upperBound.value))
+        ledger = StandInLedger(addresses: addresses)
         self.onActive = onActive
         self.onDeleted = onDeleted
     }
@@ -76,18 +72,13 @@ public final class CloudBrokerStandIn: Sendable {
         }
     }
 
-    public func setAddresses(_ addresses: ClosedRange<IPv4>) {
-        state.withLock { state in
-            state.nextAddress = addresses.lowerBound.value
-            state.lastAddress = addresses.upperBound.value
-        }
-    }
-    public func inject(_ call: Call, _ faults: Fault...) { state.withLock { $0.faults[call, default: []] += faults } }
-    public func count(_ call: Call) -> Int { state.withLock { $0.calls[call] ?? 0 } }
+    public func setAddresses(_ addresses: ClosedRange<IPv4>) { ledger.setAddresses(addresses) }
+    public func inject(_ call: Call, _ faults: Fault...) { ledger.inject(call, faults) }
+    public func count(_ call: Call) -> Int { ledger.count(call) }
     public var instances: [Instance] { state.withLock { $0.instances } }
     /// Those neither stopping nor halted.
     public var live: [Instance] { instances.filter { $0.status != "stopping" && $0.status != "halted" } }
-    public var everything: String { state.withLock { $0.seen.joined(separator: "\n") } }
+    public var everything: String { ledger.everything }
 
     // MARK: answering
 
@@ -111,7 +102,7 @@ public final class CloudBrokerStandIn: Sendable {
     }
 
     func answer(_ request: LoopbackHTTPServer.Request) async -> LoopbackHTTPServer.Response {
-        state.withLock { $0.seen.append("\(request.method) \(request.path)\n\(request.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n"))\n\(request.text)") }
+        ledger.record(request)
         let expected = "Basic " + Data("\(Self.email):\(Self.password)".utf8).base64EncodedString()
         guard request.header("Authorization") == expected else { return Self.errors(401, type: "authentication", "Invalid email or password.") }
         let parts = request.path.split(separator: "/").map(String.init)
@@ -143,15 +134,7 @@ public final class CloudBrokerStandIn: Sendable {
         }
     }
 
-    func take(_ call: Call) -> Fault? {
-        state.withLock { state in
-            state.calls[call, default: 0] += 1
-            guard var list = state.faults[call], !list.isEmpty else { return nil }
-            let first = list.removeFirst()
-            state.faults[call] = list
-            return first
-        }
-    }
+    func take(_ call: Call) -> Fault? { ledger.take(call) }
 
     func create(_ request: LoopbackHTTPServer.Request) -> LoopbackHTTPServer.Response {
         let fault = take(.create)
@@ -184,12 +167,11 @@ public final class CloudBrokerStandIn: Sendable {
             switch state.instances[index].status {
             case "starting" where state.instances[index].looks >= 1: state.instances[index].status = "preparing"
             case "preparing":
-                guard state.nextAddress <= state.lastAddress else {
+                guard let address = ledger.nextAddress() else {
                     state.instances[index].status = "failed"
                     return (state.instances[index], false)
                 }
-                state.instances[index].address = IPv4(value: state.nextAddress).description
-                state.nextAddress += 1
+                state.instances[index].address = address
                 state.instances[index].status = "running"
                 return (state.instances[index], true)
             case "stopping": state.instances[index].status = "halted"

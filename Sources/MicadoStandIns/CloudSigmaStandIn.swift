@@ -50,20 +50,16 @@ public final class CloudSigmaStandIn: Sendable {
     struct State {
         var servers: [Server] = []
         var drives: [Drive] = []
-        var faults: [Call: [Fault]] = [:]
-        var calls: [Call: Int] = [:]
-        var nextAddress: UInt32
-        var lastAddress: UInt32
-        var seen: [String] = []
     }
 
-    let state: Mutex<State>
+    let state = Mutex(State())
+    let ledger: StandInLedger<Call, Fault>
     let onActive: @Sendable (Server) async -> Void
     let onDeleted: @Sendable (Server) async -> Void
     let portBox = Mutex(0)
 
     init(addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (Server) async -> Void, onDeleted: @escaping @Sendable (Server) async -> Void) {
-        state = Mutex(State(nextAddress: addresses.lowerBound.value, lastAddress: addresses.upperBound.value))
+        ledger = StandInLedger(addresses: addresses)
         self.onActive = onActive
         self.onDeleted = onDeleted
     }
@@ -82,17 +78,12 @@ public final class CloudSigmaStandIn: Sendable {
         }
     }
 
-    public func setAddresses(_ addresses: ClosedRange<IPv4>) {
-        state.withLock { state in
-            state.nextAddress = addresses.lowerBound.value
-            state.lastAddress = addresses.upperBound.value
-        }
-    }
-    public func inject(_ call: Call, _ faults: Fault...) { state.withLock { $0.faults[call, default: []] += faults } }
-    public func count(_ call: Call) -> Int { state.withLock { $0.calls[call] ?? 0 } }
+    public func setAddresses(_ addresses: ClosedRange<IPv4>) { ledger.setAddresses(addresses) }
+    public func inject(_ call: Call, _ faults: Fault...) { ledger.inject(call, faults) }
+    public func count(_ call: Call) -> Int { ledger.count(call) }
     public var servers: [Server] { state.withLock { $0.servers } }
     public var drives: [Drive] { state.withLock { $0.drives } }
-    public var everything: String { state.withLock { $0.seen.joined(separator: "\n") } }
+    public var everything: String { ledger.everything }
 
     // MARK: recorded documents
 
@@ -137,7 +128,7 @@ public final class CloudSigmaStandIn: Sendable {
     // MARK: answering
 
     func answer(_ request: LoopbackHTTPServer.Request, _ documents: Documents) async -> LoopbackHTTPServer.Response {
-        state.withLock { $0.seen.append("\(request.method) \(request.path)\n\(request.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n"))\n\(request.text)") }
+        ledger.record(request)
         let expected = "Basic " + Data("\(Self.username):\(Self.password)".utf8).base64EncodedString()
         guard request.header("Authorization") == expected else {
             return Self.error(401, type: "permission", "Authentication credentials were not provided or are invalid.")
@@ -178,15 +169,7 @@ public final class CloudSigmaStandIn: Sendable {
         }
     }
 
-    func take(_ call: Call) -> Fault? {
-        state.withLock { state in
-            state.calls[call, default: 0] += 1
-            guard var list = state.faults[call], !list.isEmpty else { return nil }
-            let first = list.removeFirst()
-            state.faults[call] = list
-            return first
-        }
-    }
+    func take(_ call: Call) -> Fault? { ledger.take(call) }
 
     func clone(_ library: String, _ request: LoopbackHTTPServer.Request, _ documents: Documents) -> LoopbackHTTPServer.Response {
         let fault = take(.clone)
@@ -285,12 +268,11 @@ public final class CloudSigmaStandIn: Sendable {
                 return (state.servers[index], false)
             case "starting" where state.servers[index].looks >= 2:
                 if state.servers[index].address == nil {
-                    guard state.nextAddress <= state.lastAddress else {
+                    guard let address = ledger.nextAddress() else {
                         state.servers[index].status = "unavailable"
                         return (state.servers[index], false)
                     }
-                    state.servers[index].address = IPv4(value: state.nextAddress).description
-                    state.nextAddress += 1
+                    state.servers[index].address = address
                 }
                 state.servers[index].status = "running"
                 return (state.servers[index], true)

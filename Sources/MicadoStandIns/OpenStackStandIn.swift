@@ -46,14 +46,10 @@ public final class OpenStackStandIn: Sendable {
     struct State {
         var servers: [Server] = []
         var tokens: Set<String> = []
-        var faults: [Call: [Fault]] = [:]
-        var calls: [Call: Int] = [:]
-        var nextAddress: UInt32
-        var lastAddress: UInt32
-        var seen: [String] = []
     }
 
-    let state: Mutex<State>
+    let state = Mutex(State())
+    let ledger: StandInLedger<Call, Fault>
     /// A server stays BUILD for this many looks (GET or list).
     let buildLooks: Int
     let onActive: @Sendable (Server) async -> Void
@@ -64,7 +60,7 @@ public final class OpenStackStandIn: Sendable {
         addresses: ClosedRange<IPv4>, buildLooks: Int, onActive: @escaping @Sendable (Server) async -> Void,
         onDeleted: @escaping @Sendable (Server) async -> Void
     ) {
-        state = Mutex(State(nextAddress: addresses.lowerBound.value, lastAddress: addresses.upperBound.value))
+        ledger = StandInLedger(addresses: addresses)
         self.buildLooks = buildLooks
         self.onActive = onActive
         self.onDeleted = onDeleted
@@ -90,20 +86,15 @@ public final class OpenStackStandIn: Sendable {
     // MARK: what tests look at and change
 
     /// Where the next servers' addresses come from (a test's bridge network, once it exists).
-    public func setAddresses(_ addresses: ClosedRange<IPv4>) {
-        state.withLock { state in
-            state.nextAddress = addresses.lowerBound.value
-            state.lastAddress = addresses.upperBound.value
-        }
-    }
+    public func setAddresses(_ addresses: ClosedRange<IPv4>) { ledger.setAddresses(addresses) }
 
-    public func inject(_ call: Call, _ faults: Fault...) { state.withLock { $0.faults[call, default: []] += faults } }
-    public func count(_ call: Call) -> Int { state.withLock { $0.calls[call] ?? 0 } }
+    public func inject(_ call: Call, _ faults: Fault...) { ledger.inject(call, faults) }
+    public func count(_ call: Call) -> Int { ledger.count(call) }
     public var servers: [Server] { state.withLock { $0.servers } }
     /// Every token handed out stops working (as when Keystone revokes them).
     public func revokeTokens() { state.withLock { $0.tokens = [] } }
     /// Everything the server was sent (headers and bodies), to check what never travels.
-    public var everything: String { state.withLock { $0.seen.joined(separator: "\n") } }
+    public var everything: String { ledger.everything }
 
     // MARK: recorded documents
 
@@ -130,7 +121,7 @@ public final class OpenStackStandIn: Sendable {
     // MARK: answering
 
     func answer(_ request: LoopbackHTTPServer.Request, _ documents: Documents) async -> LoopbackHTTPServer.Response {
-        state.withLock { $0.seen.append("\(request.method) \(request.path)\n\(request.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n"))\n\(request.text)") }
+        ledger.record(request)
         if request.method == .POST && request.path == "/identity/v3/auth/tokens" { return login(request, documents) }
         // The catalog's compute endpoint: the recorded one's path (/v2.1/<project id>) on this server.
         let parts = request.path.split(separator: "/").map(String.init)
@@ -160,16 +151,7 @@ public final class OpenStackStandIn: Sendable {
         }
     }
 
-    /// The next fault injected for `call`, counting the call.
-    func take(_ call: Call) -> Fault? {
-        state.withLock { state in
-            state.calls[call, default: 0] += 1
-            guard var list = state.faults[call], !list.isEmpty else { return nil }
-            let first = list.removeFirst()
-            state.faults[call] = list
-            return first
-        }
-    }
+    func take(_ call: Call) -> Fault? { ledger.take(call) }
 
     func login(_ request: LoopbackHTTPServer.Request, _ documents: Documents) -> LoopbackHTTPServer.Response {
         if let fault = take(.login) { return fault.response }
@@ -245,12 +227,11 @@ public final class OpenStackStandIn: Sendable {
             guard let index = state.servers.firstIndex(where: { $0.id == id }) else { return (nil, false) }
             state.servers[index].looks += 1
             guard state.servers[index].status == "BUILD", state.servers[index].looks >= buildLooks else { return (state.servers[index], false) }
-            guard state.nextAddress <= state.lastAddress else {
+            guard let address = ledger.nextAddress() else {
                 state.servers[index].status = "ERROR"
                 return (state.servers[index], false)
             }
-            state.servers[index].address = IPv4(value: state.nextAddress).description
-            state.nextAddress += 1
+            state.servers[index].address = address
             state.servers[index].status = "ACTIVE"
             return (state.servers[index], true)
         }

@@ -45,3 +45,62 @@ public final class StandInHypervisor: Sendable {
     public var machines: [String: String] { booted.withLock { $0 } }
     public var errors: [String] { failures.withLock { $0 } }
 }
+
+/// A server a stand-in cloud started running, as its hypervisor boots it.
+public struct StandInBoot: Sendable {
+    public var id: String
+    public var address: String?
+    public var userData: String
+}
+
+/// A stand-in cloud served on loopback while `body` runs; what it starts running goes to
+/// `onActive`, what it deletes to `onDeleted` (by ID).
+public protocol StandInCloud: Sendable {
+    static func serve<T>(
+        addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (StandInBoot) async -> Void, onDeleted: @escaping @Sendable (String) async -> Void,
+        _ body: (Self) async throws -> T
+    ) async throws -> T
+    func setAddresses(_ addresses: ClosedRange<IPv4>)
+}
+
+extension StandInCloud {
+    /// Served with `hypervisor` booting and tearing down its machines.
+    public static func serve<T>(addresses: ClosedRange<IPv4>, hypervisor: StandInHypervisor, _ body: (Self) async throws -> T) async throws -> T {
+        try await serve(
+            addresses: addresses, onActive: { await hypervisor.boot($0.id, address: $0.address, userData: $0.userData) },
+            onDeleted: { await hypervisor.delete($0) }, body)
+    }
+}
+
+extension OpenStackStandIn: StandInCloud {
+    public static func serve<T>(
+        addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (StandInBoot) async -> Void, onDeleted: @escaping @Sendable (String) async -> Void,
+        _ body: (OpenStackStandIn) async throws -> T
+    ) async throws -> T {
+        try await withCloud(
+            addresses: addresses, onActive: { await onActive(StandInBoot(id: $0.id, address: $0.address, userData: $0.userData)) },
+            onDeleted: { await onDeleted($0.id) }, body)
+    }
+}
+
+extension CloudSigmaStandIn: StandInCloud {
+    public static func serve<T>(
+        addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (StandInBoot) async -> Void, onDeleted: @escaping @Sendable (String) async -> Void,
+        _ body: (CloudSigmaStandIn) async throws -> T
+    ) async throws -> T {
+        try await withCloud(
+            addresses: addresses, onActive: { await onActive(StandInBoot(id: $0.uuid, address: $0.address, userData: $0.userData)) },
+            onDeleted: { await onDeleted($0.uuid) }, body)
+    }
+}
+
+extension CloudBrokerStandIn: StandInCloud {
+    public static func serve<T>(
+        addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (StandInBoot) async -> Void, onDeleted: @escaping @Sendable (String) async -> Void,
+        _ body: (CloudBrokerStandIn) async throws -> T
+    ) async throws -> T {
+        try await withCloud(
+            addresses: addresses, onActive: { await onActive(StandInBoot(id: $0.id, address: $0.address, userData: $0.userData)) },
+            onDeleted: { await onDeleted($0.id) }, body)
+    }
+}

@@ -11,40 +11,23 @@ import Testing
 /// micado sent. The manager joins it, runs a container there, and stops it when idle.
 @Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct CloudBrokerEndToEndTests {
-    final class Slot: Sendable { let hypervisor = Mutex<StandInHypervisor?>(nil) }
-
+    /// A manager whose only cloud is the stand-in platform, its login in CLOUDBROKER_*.
     static func withCloudBroker(_ body: (ManagerFixture, CloudBrokerStandIn, StandInHypervisor) async throws -> Void) async throws {
-        let slot = Slot()
-        try await CloudBrokerStandIn.withCloud(
-            onActive: { instance in await slot.hypervisor.withLock { $0 }?.boot(instance.id, address: instance.address, userData: instance.userData) },
-            onDeleted: { instance in await slot.hypervisor.withLock { $0 }?.delete(instance.id) }
-        ) { cloud in
-            try await ManagerFixture.with(
-                cloudsFile: { f in
-                    cloud.setAddresses(IPv4("\(f.subnetPrefix).100")!...IPv4("\(f.subnetPrefix).200")!)
-                    slot.hypervisor.withLock { $0 = StandInHypervisor(fixture: f) }
-                    return """
-                        clouds:
-                          cb:
-                            driver: cloudbroker
-                            endpoint: \(cloud.endpoint)
-                            locations:
-                              cola: {min: 0, max: 2, deployment: \(CloudBrokerStandIn.deployment)}
-                            flavours:
-                              - {name: micro, instanceType: Micro - 64 bit}
-                            timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
-                        """
-                },
-                environment: ["CLOUDBROKER_EMAIL": CloudBrokerStandIn.email, "CLOUDBROKER_PASSWORD": CloudBrokerStandIn.password]
-            ) { f in
-                let hypervisor = try #require(slot.hypervisor.withLock { $0 })
-                do { try await body(f, cloud, hypervisor) } catch {
-                    await hypervisor.shutdown()
-                    throw error
-                }
-                await hypervisor.shutdown()
-            }
-        }
+        try await ManagerFixture.withStandIn(
+            CloudBrokerStandIn.self, environment: ["CLOUDBROKER_EMAIL": CloudBrokerStandIn.email, "CLOUDBROKER_PASSWORD": CloudBrokerStandIn.password],
+            cloudsFile: { cloud in
+                """
+                clouds:
+                  cb:
+                    driver: cloudbroker
+                    endpoint: \(cloud.endpoint)
+                    locations:
+                      cola: {min: 0, max: 2, deployment: \(CloudBrokerStandIn.deployment)}
+                    flavours:
+                      - {name: micro, instanceType: Micro - 64 bit}
+                    timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+                """
+            }, body)
     }
 
     @Test func aContainerRunsOnAnInstanceBootedFromItsCloudInit() async throws {

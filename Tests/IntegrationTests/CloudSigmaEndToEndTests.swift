@@ -12,43 +12,25 @@ import Testing
 /// and deletes the server with its drive when it is idle.
 @Suite(.enabled(if: (ManagerFixture.enginesAvailable && CloudFixtures.available) || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct CloudSigmaEndToEndTests {
-    final class Slot: Sendable { let hypervisor = Mutex<StandInHypervisor?>(nil) }
-
     /// A manager whose only cloud is the stand-in CloudSigma, its login in CLOUDSIGMA_*;
-    /// flavours priced from the recorded price list; everything stopped at the end.
+    /// flavours priced from the recorded price list.
     static func withCloudSigma(_ body: (ManagerFixture, CloudSigmaStandIn, StandInHypervisor) async throws -> Void) async throws {
-        let slot = Slot()
-        try await CloudSigmaStandIn.withCloud(
-            onActive: { server in await slot.hypervisor.withLock { $0 }?.boot(server.uuid, address: server.address, userData: server.userData) },
-            onDeleted: { server in await slot.hypervisor.withLock { $0 }?.delete(server.uuid) }
-        ) { cloud in
-            try await ManagerFixture.with(
-                cloudsFile: { f in
-                    cloud.setAddresses(IPv4("\(f.subnetPrefix).100")!...IPv4("\(f.subnetPrefix).200")!)
-                    slot.hypervisor.withLock { $0 = StandInHypervisor(fixture: f) }
-                    return """
-                        clouds:
-                          cs:
-                            driver: cloudsigma
-                            endpoint: \(cloud.endpoint)
-                            locations:
-                              zrh: {min: 0, max: 2}
-                            flavours:
-                              - {name: small, cpus: 1, cpuMHz: 2000, memoryMiB: 512}
-                            applications: {node: \(CloudSigmaStandIn.libraryDrive)}
-                            timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
-                        """
-                },
-                environment: ["CLOUDSIGMA_USERNAME": CloudSigmaStandIn.username, "CLOUDSIGMA_PASSWORD": CloudSigmaStandIn.password]
-            ) { f in
-                let hypervisor = try #require(slot.hypervisor.withLock { $0 })
-                do { try await body(f, cloud, hypervisor) } catch {
-                    await hypervisor.shutdown()
-                    throw error
-                }
-                await hypervisor.shutdown()
-            }
-        }
+        try await ManagerFixture.withStandIn(
+            CloudSigmaStandIn.self, environment: ["CLOUDSIGMA_USERNAME": CloudSigmaStandIn.username, "CLOUDSIGMA_PASSWORD": CloudSigmaStandIn.password],
+            cloudsFile: { cloud in
+                """
+                clouds:
+                  cs:
+                    driver: cloudsigma
+                    endpoint: \(cloud.endpoint)
+                    locations:
+                      zrh: {min: 0, max: 2}
+                    flavours:
+                      - {name: small, cpus: 1, cpuMHz: 2000, memoryMiB: 512}
+                    applications: {node: \(CloudSigmaStandIn.libraryDrive)}
+                    timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+                """
+            }, body)
     }
 
     @Test func aContainerRunsOnAServerBootedFromItsMeta() async throws {

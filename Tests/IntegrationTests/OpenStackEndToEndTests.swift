@@ -16,45 +16,27 @@ import Testing
 struct OpenStackEndToEndTests {
     typealias Hypervisor = StandInHypervisor
 
-    final class Slot: Sendable { let hypervisor = Mutex<Hypervisor?>(nil) }
-
-    /// A manager whose only cloud is the stand-in OpenStack, its login in OS_* (as an openrc
-    /// sets it); servers get addresses on the fixture's bridge; everything stopped at the end.
+    /// A manager whose only cloud is the stand-in OpenStack, its login in OS_* (as an openrc sets it).
     static func withOpenStack(_ body: (ManagerFixture, OpenStackStandIn, Hypervisor) async throws -> Void) async throws {
-        let slot = Slot()
-        try await OpenStackStandIn.withCloud(
-            onActive: { server in await slot.hypervisor.withLock { $0 }?.boot(server.id, address: server.address, userData: server.userData) },
-            onDeleted: { server in await slot.hypervisor.withLock { $0 }?.delete(server.id) }
-        ) { cloud in
-            try await ManagerFixture.with(
-                cloudsFile: { f in
-                    cloud.setAddresses(IPv4("\(f.subnetPrefix).100")!...IPv4("\(f.subnetPrefix).200")!)
-                    slot.hypervisor.withLock { $0 = Hypervisor(fixture: f) }
-                    return """
-                        clouds:
-                          os:
-                            driver: openstack
-                            authURL: \(cloud.authURL)
-                            region: RegionOne
-                            locations:
-                              zone-a: {min: 0, max: 2, network: \(OpenStackStandIn.network)}
-                            flavours:
-                              - {name: m1.tiny, pricePerHour: 0.012}
-                              - {name: m1.small, pricePerHour: 0.034}
-                            applications: {node: \(OpenStackStandIn.image)}
-                            timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
-                        """
-                },
-                environment: ["OS_USERNAME": OpenStackStandIn.username, "OS_PASSWORD": OpenStackStandIn.password, "OS_PROJECT_NAME": OpenStackStandIn.project]
-            ) { f in
-                let hypervisor = try #require(slot.hypervisor.withLock { $0 })
-                do { try await body(f, cloud, hypervisor) } catch {
-                    await hypervisor.shutdown()
-                    throw error
-                }
-                await hypervisor.shutdown()
-            }
-        }
+        try await ManagerFixture.withStandIn(
+            OpenStackStandIn.self,
+            environment: ["OS_USERNAME": OpenStackStandIn.username, "OS_PASSWORD": OpenStackStandIn.password, "OS_PROJECT_NAME": OpenStackStandIn.project],
+            cloudsFile: { cloud in
+                """
+                clouds:
+                  os:
+                    driver: openstack
+                    authURL: \(cloud.authURL)
+                    region: RegionOne
+                    locations:
+                      zone-a: {min: 0, max: 2, network: \(OpenStackStandIn.network)}
+                    flavours:
+                      - {name: m1.tiny, pricePerHour: 0.012}
+                      - {name: m1.small, pricePerHour: 0.034}
+                    applications: {node: \(OpenStackStandIn.image)}
+                    timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
+                """
+            }, body)
     }
 
     @Test func aContainerRunsOnAServerBootedFromWhatMicadoSentNova() async throws {

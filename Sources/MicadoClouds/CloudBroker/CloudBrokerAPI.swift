@@ -81,11 +81,8 @@ public struct CloudBrokerAPI: Sendable {
         self.logger = logger
     }
 
-    public struct Failure: Error, Sendable {
-        public var status: UInt?
-        public var type: String?
-        public var error: CloudError
-    }
+    /// Its `code` is the `<type>` of the platform's `<errors>` (`wrong status`, `authentication`, …).
+    public typealias Failure = CloudHTTP.Failure
 
     /// `method path` (with its `.xml`), decoded as `Answer`; retried while transient.
     public func call<Answer: Decodable & Sendable>(
@@ -93,7 +90,7 @@ public struct CloudBrokerAPI: Sendable {
     ) async throws(Failure) -> Answer {
         let label = "CloudBroker \(method) \(path)"
         let bytes = try await send(method, path, query: query, body: body, attempts: attempts)
-        do { return try GuardedXML.decode(answer, from: bytes, label: label, cloud: "CloudBroker") } catch { throw Failure(status: nil, type: nil, error: error) }
+        do { return try GuardedXML.decode(answer, from: bytes, label: label, cloud: "CloudBroker") } catch { throw Failure(error: error) }
     }
 
     public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil) async throws(Failure)
@@ -109,25 +106,17 @@ public struct CloudBrokerAPI: Sendable {
         } else if method == .PUT || method == .POST {
             request.headers.add(name: "Content-Length", value: "0")
         }
-        return try await CloudHTTP.retrying(
-            retry, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
-            cancelled: { Failure(status: nil, type: nil, error: CloudError(.transient, "\(label): cancelled")) },
-            counted: { error, count in
-                var last = error
-                last.error.message += " (\(count) attempts)"
-                return last
-            }
-        ) { () async throws(Failure) -> [UInt8] in
+        return try await CloudHTTP.retrying(retry, label: label, attempts: attempts) { () async throws(Failure) -> [UInt8] in
             let answer: CloudHTTP.Answer
             do throws(CloudError) { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch {
-                throw Failure(status: nil, type: nil, error: error)
+                throw Failure(error: error)
             }
             // The Java client looks for <errors> whatever the status: a failed POST may come with 200.
             if let errors = try? GuardedXML.decode(CloudBrokerErrors.self, from: answer.bytes, label: label, cloud: "CloudBroker"), errors.error != nil {
                 throw failure(status: answer.status, errors: errors, label: label)
             }
             guard (200..<300).contains(answer.status) else {
-                throw Failure(status: answer.status, type: nil, error: CloudError(CloudHTTP.kind(status: answer.status), "\(label): HTTP \(answer.status) without a CloudBroker error document"))
+                throw Failure(status: answer.status, error: CloudError(CloudHTTP.kind(status: answer.status), "\(label): HTTP \(answer.status) without a CloudBroker error document"))
             }
             return answer.bytes
         }
@@ -138,7 +127,7 @@ public struct CloudBrokerAPI: Sendable {
         if credentials.password.count >= 4 { message = message.replacingOccurrences(of: credentials.password, with: "<redacted>") }
         let type = errors.type ?? ""
         return Failure(
-            status: status, type: type,
+            status: status, code: type,
             error: CloudError(Self.kind(status: status, type: type, message: message), "\(label): \(Text.escaped(String(message.prefix(1000))))"))
     }
 

@@ -137,7 +137,7 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
             logger.info("CloudBroker instance stopped", metadata: ["cloud": "\(cloud)", "instance.id": "\(id)"])
         } catch {
             // Gone, or stopping or halted already.
-            if error.status == 404 || error.type == "wrong status" { return }
+            if error.status == 404 || error.code == "wrong status" { return }
             throw error.error
         }
     }

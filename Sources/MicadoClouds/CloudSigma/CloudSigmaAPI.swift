@@ -135,11 +135,7 @@ public struct CloudSigmaAPI: Sendable {
         self.logger = logger
     }
 
-    /// A failed call: the HTTP status when there was an answer, and the error as the manager sees it.
-    public struct Failure: Error, Sendable {
-        public var status: UInt?
-        public var error: CloudError
-    }
+    public typealias Failure = CloudHTTP.Failure
 
     /// `method path` (which ends with `/`, as the API's do), decoded as `Answer`; retried while transient.
     public func call<Answer: Decodable & Sendable>(
@@ -163,15 +159,7 @@ public struct CloudSigmaAPI: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        return try await CloudHTTP.retrying(
-            retry, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
-            cancelled: { Failure(status: nil, error: CloudError(.transient, "\(label): cancelled")) },
-            counted: { error, count in
-                var last = error
-                last.error.message += " (\(count) attempts)"
-                return last
-            }
-        ) { () async throws(Failure) -> [UInt8] in
+        return try await CloudHTTP.retrying(retry, label: label, attempts: attempts) { () async throws(Failure) -> [UInt8] in
             let answer: CloudHTTP.Answer
             do throws(CloudError) { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch { throw Failure(status: nil, error: error) }
             guard (200..<300).contains(answer.status) else { throw Failure(status: answer.status, error: failure(status: answer.status, bytes: answer.bytes, label: label)) }

@@ -49,12 +49,7 @@ public struct EC2API: Sendable {
         self.logger = logger
     }
 
-    /// A failed call: the cloud's error code when it sent one (the driver acts on some,
-    /// such as `InvalidInstanceID.NotFound`), and the error as the manager sees it.
-    public struct Failure: Error, Sendable {
-        public var code: String?
-        public var error: CloudError
-    }
+    public typealias Failure = CloudHTTP.Failure
 
     public static func isLoopback(_ host: String) -> Bool { CloudHTTP.isLoopback(host) }
 
@@ -70,16 +65,7 @@ public struct EC2API: Sendable {
     public func send<Answer: Decodable & Sendable>(
         _ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type, attempts: Int? = nil
     ) async throws(Failure) -> Answer {
-        let label = "EC2 \(action)"
-        return try await CloudHTTP.retrying(
-            retry, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
-            cancelled: { Failure(code: nil, error: CloudError(.transient, "\(label): cancelled")) },
-            counted: { error, count in
-                var last = error
-                last.error.message += " (\(count) attempts)"
-                return last
-            }
-        ) { () async throws(Failure) -> Answer in
+        return try await CloudHTTP.retrying(retry, label: "EC2 \(action)", attempts: attempts) { () async throws(Failure) -> Answer in
             do throws(Failure) { return try await once(action, parameters, as: answer) } catch {
                 if error.error.kind == .transient {
                     logger.debug("EC2 call failed", metadata: ["ec2.action": "\(action)", "ec2.error": "\(error.error.message)"])

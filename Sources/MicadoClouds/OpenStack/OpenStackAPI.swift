@@ -38,12 +38,7 @@ public struct OpenStackAPI: Sendable {
         self.logger = logger
     }
 
-    /// A failed call: the HTTP status when there was an answer (the driver acts on 404), and
-    /// the error as the manager sees it.
-    public struct Failure: Error, Sendable {
-        public var status: UInt?
-        public var error: CloudError
-    }
+    public typealias Failure = CloudHTTP.Failure
 
     // MARK: compute calls
 
@@ -63,15 +58,7 @@ public struct OpenStackAPI: Sendable {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil
     ) async throws(Failure) -> [UInt8] {
         let label = "OpenStack \(method) \(path)"
-        return try await CloudHTTP.retrying(
-            retry, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
-            cancelled: { Failure(status: nil, error: CloudError(.transient, "\(label): cancelled")) },
-            counted: { error, count in
-                var last = error
-                last.error.message += " (\(count) attempts)"
-                return last
-            }
-        ) { () async throws(Failure) -> [UInt8] in
+        return try await CloudHTTP.retrying(retry, label: label, attempts: attempts) { () async throws(Failure) -> [UInt8] in
             try await once(method, path, query: query, body: body, label: label, loginAgain: true)
         }
     }

@@ -48,10 +48,7 @@ extension Micado {
             }
             switch driver {
             case "openstack":
-                try await OpenStackStandIn.withCloud(
-                    addresses: addresses, onActive: { await hypervisor.boot($0.id, address: $0.address, userData: $0.userData) },
-                    onDeleted: { await hypervisor.delete($0.id) }
-                ) { cloud in
+                try await OpenStackStandIn.serve(addresses: addresses, hypervisor: hypervisor) { cloud in
                     try announce([
                         "authURL": cloud.authURL, "username": OpenStackStandIn.username, "password": OpenStackStandIn.password,
                         "project": OpenStackStandIn.project, "network": OpenStackStandIn.network, "image": OpenStackStandIn.image,
@@ -59,25 +56,13 @@ extension Micado {
                     await Self.untilSignalled()
                 }
             case "cloudsigma":
-                try await CloudSigmaStandIn.withCloud(
-                    addresses: addresses, onActive: { await hypervisor.boot($0.uuid, address: $0.address, userData: $0.userData) },
-                    onDeleted: { await hypervisor.delete($0.uuid) }
-                ) { cloud in
-                    try announce([
-                        "endpoint": cloud.endpoint, "username": CloudSigmaStandIn.username, "password": CloudSigmaStandIn.password,
-                        "drive": CloudSigmaStandIn.libraryDrive,
-                    ])
+                try await CloudSigmaStandIn.serve(addresses: addresses, hypervisor: hypervisor) { cloud in
+                    try announce(["endpoint": cloud.endpoint, "username": CloudSigmaStandIn.username, "password": CloudSigmaStandIn.password, "drive": CloudSigmaStandIn.libraryDrive])
                     await Self.untilSignalled()
                 }
             default:
-                try await CloudBrokerStandIn.withCloud(
-                    addresses: addresses, onActive: { await hypervisor.boot($0.id, address: $0.address, userData: $0.userData) },
-                    onDeleted: { await hypervisor.delete($0.id) }
-                ) { cloud in
-                    try announce([
-                        "endpoint": cloud.endpoint, "email": CloudBrokerStandIn.email, "password": CloudBrokerStandIn.password,
-                        "deployment": CloudBrokerStandIn.deployment,
-                    ])
+                try await CloudBrokerStandIn.serve(addresses: addresses, hypervisor: hypervisor) { cloud in
+                    try announce(["endpoint": cloud.endpoint, "email": CloudBrokerStandIn.email, "password": CloudBrokerStandIn.password, "deployment": CloudBrokerStandIn.deployment])
                     await Self.untilSignalled()
                 }
             }
