@@ -182,3 +182,66 @@ public struct Lenient<Value: Decodable & Sendable>: Decodable, Sendable {
     public var value: Value?
     public init(from decoder: any Decoder) throws { value = try? Value(from: decoder) }
 }
+
+/// One cloud API's address and manners: its base URL (checked by `CloudHTTP.endpoint`), the
+/// HTTP client, the retry policy and each attempt's time. Drivers' APIs add their
+/// authentication, encoding and error documents around `send`.
+public struct CloudAPIClient: Sendable {
+    public let base: String
+    /// The cloud's name in messages (`CloudSigma`).
+    public let cloud: String
+    let http: HTTPClient
+    public var retry: CloudHTTP.RetryPolicy
+    /// For one attempt, the answer's body included.
+    public var timeout: Duration
+
+    public init(base: String, cloud: String, http: HTTPClient? = nil, retry: CloudHTTP.RetryPolicy, timeout: Duration) throws(CloudError) {
+        self.base = try CloudHTTP.endpoint(base, of: cloud)
+        self.cloud = cloud
+        self.http = http ?? CloudHTTP.sharedClient
+        self.retry = retry
+        self.timeout = timeout
+    }
+
+    /// `method path?query` with `headers` (and `body` as `contentType`), sent again while
+    /// transient (`attempts` overrides the policy's: 1 when the caller looks for what a lost
+    /// answer made); `failure` says which answers are the cloud's errors.
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], headers: [(String, String)], body: [UInt8]? = nil, contentType: String? = nil,
+        attempts: Int? = nil, failure: (CloudHTTP.Answer, String) -> CloudHTTP.Failure?
+    ) async throws(CloudHTTP.Failure) -> [UInt8] {
+        let label = "\(cloud) \(method) \(path)"
+        var request = HTTPClientRequest(url: base + path + CloudHTTP.queryString(query))
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType ?? "application/octet-stream")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        } else if method == .PUT || method == .POST {
+            request.headers.add(name: "Content-Length", value: "0")
+        }
+        let http = self.http
+        let timeout = self.timeout
+        return try await CloudHTTP.retrying(retry, label: label, attempts: attempts) { () async throws(CloudHTTP.Failure) -> [UInt8] in
+            let answer: CloudHTTP.Answer
+            do throws(CloudError) { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch {
+                throw CloudHTTP.Failure(error: error)
+            }
+            if let failed = failure(answer, label) { throw failed }
+            return answer.bytes
+        }
+    }
+
+    /// `Authorization: Basic …` for a user and password.
+    public static func basic(_ user: String, _ password: String) -> (String, String) {
+        ("Authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())
+    }
+}
+
+extension CloudHTTP {
+    /// `?name=value&…`, each part percent-encoded.
+    public static func queryString(_ query: [(String, String)]) -> String {
+        guard !query.isEmpty else { return "" }
+        return "?" + query.map { SignatureV4.encode($0.0) + "=" + SignatureV4.encode($0.1) }.joined(separator: "&")
+    }
+}

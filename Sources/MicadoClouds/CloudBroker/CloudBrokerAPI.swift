@@ -62,24 +62,21 @@ public struct CloudBrokerErrors: Decodable, Sendable {
 }
 
 public struct CloudBrokerAPI: Sendable {
-    public let endpoint: String
+    let client: CloudAPIClient
     let credentials: CloudBrokerCredentials
-    let http: HTTPClient
-    public var retry: CloudHTTP.RetryPolicy
-    public var timeout: Duration
     let logger: Logger
 
     public init(
         endpoint: String, credentials: CloudBrokerCredentials, http: HTTPClient? = nil, retry: CloudHTTP.RetryPolicy = .init(), timeout: Duration = .seconds(15),
         logger: Logger
     ) throws(CloudError) {
-        self.endpoint = try CloudHTTP.endpoint(endpoint, of: "CloudBroker")
+        client = try CloudAPIClient(base: endpoint, cloud: "CloudBroker", http: http, retry: retry, timeout: timeout)
         self.credentials = credentials
-        self.http = http ?? CloudHTTP.sharedClient
-        self.retry = retry
-        self.timeout = timeout
         self.logger = logger
     }
+
+    public var endpoint: String { client.base }
+    public var retry: CloudHTTP.RetryPolicy { client.retry }
 
     /// Its `code` is the `<type>` of the platform's `<errors>` (`wrong status`, `authentication`, …).
     public typealias Failure = CloudHTTP.Failure
@@ -88,37 +85,25 @@ public struct CloudBrokerAPI: Sendable {
     public func call<Answer: Decodable & Sendable>(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, as answer: Answer.Type, attempts: Int? = nil
     ) async throws(Failure) -> Answer {
-        let label = "CloudBroker \(method) \(path)"
         let bytes = try await send(method, path, query: query, body: body, attempts: attempts)
-        do { return try GuardedXML.decode(answer, from: bytes, label: label, cloud: "CloudBroker") } catch { throw Failure(error: error) }
+        do { return try GuardedXML.decode(answer, from: bytes, label: "CloudBroker \(method) \(path)", cloud: "CloudBroker") } catch { throw Failure(error: error) }
     }
 
     public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil) async throws(Failure)
         -> [UInt8]
     {
-        let label = "CloudBroker \(method) \(path)"
-        var request = HTTPClientRequest(url: endpoint + path + OpenStackAPI.queryString(query))
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Basic " + Data("\(credentials.email):\(credentials.password)".utf8).base64EncodedString())
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/xml")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        } else if method == .PUT || method == .POST {
-            request.headers.add(name: "Content-Length", value: "0")
-        }
-        return try await CloudHTTP.retrying(retry, label: label, attempts: attempts) { () async throws(Failure) -> [UInt8] in
-            let answer: CloudHTTP.Answer
-            do throws(CloudError) { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch {
-                throw Failure(error: error)
-            }
+        try await client.send(
+            method, path, query: query, headers: [CloudAPIClient.basic(credentials.email, credentials.password)], body: body, contentType: "application/xml",
+            attempts: attempts
+        ) { answer, label in
             // The Java client looks for <errors> whatever the status: a failed POST may come with 200.
             if let errors = try? GuardedXML.decode(CloudBrokerErrors.self, from: answer.bytes, label: label, cloud: "CloudBroker"), errors.error != nil {
-                throw failure(status: answer.status, errors: errors, label: label)
+                return failure(status: answer.status, errors: errors, label: label)
             }
             guard (200..<300).contains(answer.status) else {
-                throw Failure(status: answer.status, error: CloudError(CloudHTTP.kind(status: answer.status), "\(label): HTTP \(answer.status) without a CloudBroker error document"))
+                return Failure(status: answer.status, error: CloudError(CloudHTTP.kind(status: answer.status), "\(label): HTTP \(answer.status) without a CloudBroker error document"))
             }
-            return answer.bytes
+            return nil
         }
     }
 

@@ -115,25 +115,22 @@ public struct CloudSigmaError: Decodable, Sendable {
 /// Transient failures are retried with backoff and jitter; the others are mapped to the
 /// `CloudError` kind the scaler acts on.
 public struct CloudSigmaAPI: Sendable {
-    /// `https://zrh.cloudsigma.com/api/2.0`.
-    public let endpoint: String
+    let client: CloudAPIClient
     let credentials: CloudSigmaCredentials
-    let http: HTTPClient
-    public var retry: CloudHTTP.RetryPolicy
-    public var timeout: Duration
     let logger: Logger
 
     public init(
         endpoint: String, credentials: CloudSigmaCredentials, http: HTTPClient? = nil, retry: CloudHTTP.RetryPolicy = .init(), timeout: Duration = .seconds(15),
         logger: Logger
     ) throws(CloudError) {
-        self.endpoint = try CloudHTTP.endpoint(endpoint, of: "CloudSigma")
+        client = try CloudAPIClient(base: endpoint, cloud: "CloudSigma", http: http, retry: retry, timeout: timeout)
         self.credentials = credentials
-        self.http = http ?? CloudHTTP.sharedClient
-        self.retry = retry
-        self.timeout = timeout
         self.logger = logger
     }
+
+    /// `https://zrh.cloudsigma.com/api/2.0`.
+    public var endpoint: String { client.base }
+    public var retry: CloudHTTP.RetryPolicy { client.retry }
 
     public typealias Failure = CloudHTTP.Failure
 
@@ -143,27 +140,18 @@ public struct CloudSigmaAPI: Sendable {
     ) async throws(Failure) -> Answer {
         let bytes = try await send(method, path, query: query, body: body, attempts: attempts)
         do { return try JSONDecoder().decode(answer, from: Data(bytes)) } catch {
-            throw Failure(status: nil, error: CloudError(.badRequest, "CloudSigma \(method) \(path): the answer is not CloudSigma's JSON (\(OpenStackAPI.reason(error)))"))
+            throw Failure(error: CloudError(.badRequest, "CloudSigma \(method) \(path): the answer is not CloudSigma's JSON (\(OpenStackAPI.reason(error)))"))
         }
     }
 
     public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil) async throws(Failure)
         -> [UInt8]
     {
-        let label = "CloudSigma \(method) \(path)"
-        var request = HTTPClientRequest(url: endpoint + path + OpenStackAPI.queryString(query))
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Basic " + Data("\(credentials.username):\(credentials.password)".utf8).base64EncodedString())
-        request.headers.add(name: "Accept", value: "application/json")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        return try await CloudHTTP.retrying(retry, label: label, attempts: attempts) { () async throws(Failure) -> [UInt8] in
-            let answer: CloudHTTP.Answer
-            do throws(CloudError) { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch { throw Failure(status: nil, error: error) }
-            guard (200..<300).contains(answer.status) else { throw Failure(status: answer.status, error: failure(status: answer.status, bytes: answer.bytes, label: label)) }
-            return answer.bytes
+        try await client.send(
+            method, path, query: query, headers: [CloudAPIClient.basic(credentials.username, credentials.password), ("Accept", "application/json")], body: body,
+            contentType: "application/json", attempts: attempts
+        ) { answer, label in
+            (200..<300).contains(answer.status) ? nil : Failure(status: answer.status, error: failure(status: answer.status, bytes: answer.bytes, label: label))
         }
     }
 

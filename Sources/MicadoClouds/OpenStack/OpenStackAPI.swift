@@ -66,7 +66,7 @@ public struct OpenStackAPI: Sendable {
     func once(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: [UInt8]?, label: String, loginAgain: Bool) async throws(Failure) -> [UInt8] {
         let login: OpenStackSession.Login
         do { login = try await session.login(self) } catch { throw Failure(status: nil, error: error) }
-        var request = HTTPClientRequest(url: login.compute + path + Self.queryString(query))
+        var request = HTTPClientRequest(url: login.compute + path + CloudHTTP.queryString(query))
         request.method = method
         request.headers.add(name: "X-Auth-Token", value: login.token)
         request.headers.add(name: "Accept", value: "application/json")
@@ -217,12 +217,6 @@ public struct OpenStackAPI: Sendable {
             "\(Text.escaped(context.codingPath.map(\.stringValue).joined(separator: "."))) is not what OpenStack sends"
         default: "malformed JSON"
         }
-    }
-
-    /// `?name=value&…`, each part percent-encoded.
-    static func queryString(_ query: [(String, String)]) -> String {
-        guard !query.isEmpty else { return "" }
-        return "?" + query.map { SignatureV4.encode($0.0) + "=" + SignatureV4.encode($0.1) }.joined(separator: "&")
     }
 }
 
