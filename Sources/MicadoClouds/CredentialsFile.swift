@@ -16,28 +16,29 @@ public enum CredentialsFile {
     public static func path(cloud: String, micadoHome: String) -> String { micadoHome + "/credentials/" + cloud }
 
     /// The sections of micado's own file for `cloud`, nil when there is none; refused unless
-    /// it is a regular file of this user's that no one else may read. Checked on the opened
-    /// file itself (no link followed, a FIFO not waited on), so nothing can swap it between
-    /// the check and the read.
+    /// it is a regular file of this user's that no one else may read. Opened without
+    /// following a link and without waiting on a FIFO, whatever took its place since the check.
     public static func own(cloud: String, micadoHome: String) throws(CloudError) -> [String: [String: String]]? {
         let file = path(cloud: cloud, micadoHome: micadoHome)
-        let descriptor = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        if descriptor < 0 {
-            switch errno {
-            case ENOENT: return nil
-            case ELOOP: throw CloudError(.auth, "\(file) is a symbolic link; micado reads a secret only from a regular file of its own (0600)")
-            default: throw CloudError(.auth, "cannot read \(file): \(String(cString: strerror(errno)))")
-            }
+        // attributesOfItem does not follow a link: a link's own mode says nothing of the file.
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
+            if FileManager.default.fileExists(atPath: file) { throw CloudError(.auth, "cannot read \(file)") }
+            return nil
         }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw CloudError(.auth, "cannot read the mode of \(file)") }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw CloudError(.auth, "\(file) is not a regular file; refused") }
-        let mode = Int(info.st_mode & 0o777)
+        if attributes[.type] as? FileAttributeType == .typeSymbolicLink {
+            throw CloudError(.auth, "\(file) is a symbolic link; micado reads a secret only from a regular file of its own (0600)")
+        }
+        guard attributes[.type] as? FileAttributeType == .typeRegular else { throw CloudError(.auth, "\(file) is not a regular file; refused") }
+        guard let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value else {
+            throw CloudError(.auth, "cannot read the mode of \(file)")
+        }
         guard mode & 0o077 == 0 else {
-            throw CloudError(.auth, "\(file) is mode \(String(mode, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(file))")
+            throw CloudError(.auth, "\(file) is mode \(String(mode & 0o777, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(file))")
         }
-        guard info.st_uid == geteuid() else { throw CloudError(.auth, "\(file) belongs to another user (uid \(info.st_uid)); refused") }
+        guard owner == geteuid() else { throw CloudError(.auth, "\(file) belongs to another user (uid \(owner)); refused") }
+        let descriptor = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw CloudError(.auth, "cannot read \(file): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while bytes.count <= maximumFileBytes {

@@ -86,6 +86,23 @@ struct HardeningTests {
 
     /// One record the swarm refuses does not stop the pass: it is an event (once), and the
     /// other records and orphans are still converged.
+    /// Whatever an event holds (a cloud's message, an engine's), `micado events` shows it
+    /// escaped: no terminal title, screen clear or reversed line reaches the user's terminal.
+    @Test func theEventsTableEscapesWhatAnEventHolds() async throws {
+        try await ManagerFixture.with { f in
+            try await f.stopManager(signal: SIGKILL)
+            let store = try Store.open(path: f.home + "/micado.sqlite")
+            try await store.record(
+                EventRecord(time: Date(), kind: "cloud.said", subject: "x\u{1B}]0;owned\u{07}", message: "clear\u{1B}[2J then \u{202E}txt.exe and a \u{9B}31m CSI"))
+            try await f.startManager()
+            let table = try await f.micado(["events", "--limit", "500"])
+            #expect(table.status == 0, "\(table)")
+            let line = try #require(table.stdout.split(separator: "\n").first { $0.contains("cloud.said") })
+            #expect(!line.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E || $0.value == 0x9B }, "\(line)")
+            #expect(line.contains("\\u{1B}[2J") && line.contains("\\u{202E}txt.exe"), "\(line)")
+        }
+    }
+
     @Test func oneBadRecordNeverStopsAPass() async throws {
         try await ManagerFixture.with { f in
             try await f.stopManager()
@@ -290,7 +307,9 @@ extension HardeningTests {
 
     /// A file copied out of a container goes through disk, never the manager's or the CLI's
     /// memory (it was held three times over in the manager, twice in the CLI).
-    @Test func aLargeCopyOutStaysOffTheHeap() async throws {
+    /// 200 MiB out of a container and back in: the manager streams both ways (its peak
+    /// resident memory stays far below the file's size).
+    @Test func largeCopiesStayOffTheHeap() async throws {
         try await ManagerFixture.with { f in
             let launch = try await f.micado([
                 "launch", "-i", "busybox:local", "-n", "big", "--container", "container-big", "-m", "300m", "-s", "/bin/sh", "-a", "-c",
@@ -305,10 +324,13 @@ extension HardeningTests {
             #expect(copy.status == 0, "\(copy)")
             let size = (try FileManager.default.attributesOfItem(atPath: out)[.size] as? NSNumber)?.intValue
             #expect(size == 200 << 20)
+            let back = try await f.micado(["copy", "-n", "container-big", out, ":/tmp/back"])
+            #expect(back.status == 0, "\(back)")
+            #expect(try await f.micado(["execute", "-n", "container-big", "-c", "cmp /tmp/big /tmp/back && echo same"]).stdout.contains("same"))
             let pid = try #require(f.manager?.pid)
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
             let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-            #expect(peakKiB > 0 && peakKiB < 150 << 10, "the manager's peak resident memory was \(peakKiB / 1024) MiB for a 200 MiB copy")
+            #expect(peakKiB > 0 && peakKiB < 150 << 10, "the manager's peak resident memory was \(peakKiB / 1024) MiB for 200 MiB copied out and in")
             try? FileManager.default.removeItem(atPath: out)
         }
     }

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import MicadoClouds
 import MicadoCore
 @testable import MicadoManager
 import MicadoStore
@@ -131,6 +132,16 @@ import Testing
         }
         #expect(try await store.containers().isEmpty)
         #expect(try await store.events().isEmpty)
+    }
+
+    /// Each kind of cloud error has its own code and status, as the API contract says.
+    @Test(arguments: [
+        (CloudError.Kind.capacity, "cloud_capacity", 503), (.quota, "cloud_quota", 429), (.auth, "cloud_auth", 502), (.transient, "cloud_transient", 503),
+        (.badRequest, "cloud_bad_request", 400),
+    ])
+    func cloudErrorKindsHaveTheirCodeAndStatus(_ case: (CloudError.Kind, String, Int)) {
+        #expect(`case`.0.code.rawValue == `case`.1)
+        #expect(`case`.0.code.httpStatus.code == `case`.2)
     }
 
     @Test func unknownRouteIsJSON404() async throws {
