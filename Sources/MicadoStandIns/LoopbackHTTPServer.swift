@@ -9,6 +9,8 @@ import Synchronization
 public final class LoopbackHTTPServer: Sendable {
     public struct Request: Sendable {
         public var method: HTTPMethod
+        /// As the client wrote it: path and query.
+        public var uri: String
         /// The path without the query.
         public var path: String
         public var query: [String: String]
@@ -23,10 +25,13 @@ public final class LoopbackHTTPServer: Sendable {
         public var status: HTTPResponseStatus
         public var headers: [(String, String)]
         public var body: [UInt8]
-        public init(_ status: HTTPResponseStatus, headers: [(String, String)] = [], body: [UInt8] = []) {
+        /// The head and half the body at once, the rest after this long (a fault to inject).
+        public var bodyStall: Duration?
+        public init(_ status: HTTPResponseStatus, headers: [(String, String)] = [], body: [UInt8] = [], bodyStall: Duration? = nil) {
             self.status = status
             self.headers = headers
             self.body = body
+            self.bodyStall = bodyStall
         }
         public static func json(_ status: HTTPResponseStatus, _ object: Any, headers: [(String, String)] = []) -> Response {
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -91,7 +96,7 @@ public final class LoopbackHTTPServer: Sendable {
                 let components = URLComponents(string: head.uri)
                 var query: [String: String] = [:]
                 for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-                let request = Request(method: head.method, path: components?.path ?? head.uri, query: query, headers: head.headers, body: body)
+                let request = Request(method: head.method, uri: head.uri, path: components?.path ?? head.uri, query: query, headers: head.headers, body: body)
                 let handler = server.handler
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 let keepAlive = head.isKeepAlive
@@ -103,9 +108,20 @@ public final class LoopbackHTTPServer: Sendable {
                     headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
                     if !keepAlive { headers.add(name: "Connection", value: "close") }
                     context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
-                    context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
-                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
-                        if !keepAlive { bound.value.close(promise: nil) }
+                    let half = response.bodyStall == nil ? response.body.count : response.body.count / 2
+                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body[..<half])))), promise: nil)
+                    let rest = Array(response.body[half...])
+                    let finish = {
+                        let context = bound.value
+                        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: rest)))), promise: nil)
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+                            if !keepAlive { bound.value.close(promise: nil) }
+                        }
+                    }
+                    if let stall = response.bodyStall {
+                        context.eventLoop.scheduleTask(in: .nanoseconds(Int64(stall / .nanoseconds(1)))) { finish() }
+                    } else {
+                        finish()
                     }
                 }
             }

@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -28,7 +27,6 @@ public final class FaultProxy: Sendable {
     let upstream: String
     let faults = Mutex<[String: [Fault]]>([:])
     let requests = Mutex<[(action: String, raw: String)]>([])
-    let channel = Mutex<(any Channel)?>(nil)
     let portBox = Mutex(0)
 
     init(upstream: String) { self.upstream = upstream }
@@ -43,33 +41,10 @@ public final class FaultProxy: Sendable {
 
     public static func withProxy<T>(upstream: String, _ body: (FaultProxy) async throws -> T) async throws -> T {
         let proxy = FaultProxy(upstream: upstream)
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(ProxyHandler(proxy: proxy))
-                }
-            }
-        let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
-        proxy.channel.withLock { $0 = channel }
-        proxy.portBox.withLock { $0 = channel.localAddress?.port ?? 0 }
-        do {
-            let result = try await body(proxy)
-            try? await channel.close()
-            return result
-        } catch {
-            try? await channel.close()
-            throw error
+        return try await LoopbackHTTPServer.withServer({ request in await proxy.answer(request) }) { server in
+            proxy.portBox.withLock { $0 = server.port }
+            return try await body(proxy)
         }
-    }
-
-    struct Reply: Sendable {
-        var status: HTTPResponseStatus
-        var contentType: String
-        var body: [UInt8]
-        /// Sends the body's second half only after this long.
-        var bodyStall: Duration? = nil
     }
 
     static func errorDocument(code: String, message: String) -> [UInt8] {
@@ -80,11 +55,14 @@ public final class FaultProxy: Sendable {
             """.utf8)
     }
 
-    func answer(head: HTTPRequestHead, body: [UInt8]) async -> Reply {
-        let text = String(decoding: body, as: UTF8.self)
-        let action = Self.formValue("Action", in: text) ?? ""
-        let headerText = head.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n")
-        requests.withLock { $0.append((action, headerText + "\n\n" + text)) }
+    static func reply(_ status: UInt, contentType: String, _ body: [UInt8], bodyStall: Duration? = nil) -> LoopbackHTTPServer.Response {
+        LoopbackHTTPServer.Response(HTTPResponseStatus(statusCode: Int(status)), headers: [("Content-Type", contentType)], body: body, bodyStall: bodyStall)
+    }
+
+    func answer(_ request: LoopbackHTTPServer.Request) async -> LoopbackHTTPServer.Response {
+        let action = Self.formValue("Action", in: request.text) ?? ""
+        let headerText = request.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n")
+        requests.withLock { $0.append((action, headerText + "\n\n" + request.text)) }
         let fault: Fault? = faults.withLock { pending in
             guard var list = pending[action], !list.isEmpty else { return nil }
             let first = list.removeFirst()
@@ -93,34 +71,35 @@ public final class FaultProxy: Sendable {
         }
         switch fault {
         case .error(let status, let code, let message)?:
-            return Reply(status: .init(statusCode: Int(status)), contentType: "text/xml", body: Self.errorDocument(code: code, message: message))
+            return Self.reply(status, contentType: "text/xml", Self.errorDocument(code: code, message: message))
         case .raw(let status, let bytes)?:
-            return Reply(status: .init(statusCode: Int(status)), contentType: "text/xml", body: bytes)
+            return Self.reply(status, contentType: "text/xml", bytes)
         case .stall(let duration)?:
             try? await Task.sleep(for: duration)
-            return Reply(status: .serviceUnavailable, contentType: "text/plain", body: Array("too late".utf8))
+            return Self.reply(503, contentType: "text/plain", Array("too late".utf8))
         case .stallBody(let duration)?:
-            var reply = await forward(head: head, body: body)
+            var reply = await forward(request)
             reply.bodyStall = duration
             return reply
         case nil:
-            return await forward(head: head, body: body)
+            return await forward(request)
         }
     }
 
-    func forward(head: HTTPRequestHead, body: [UInt8]) async -> Reply {
-        var request = HTTPClientRequest(url: upstream + head.uri)
-        request.method = head.method
-        for (name, value) in head.headers where name.lowercased() != "host" && name.lowercased() != "content-length" {
+    func forward(_ incoming: LoopbackHTTPServer.Request) async -> LoopbackHTTPServer.Response {
+        var request = HTTPClientRequest(url: upstream + incoming.uri)
+        request.method = incoming.method
+        for (name, value) in incoming.headers where name.lowercased() != "host" && name.lowercased() != "content-length" {
             request.headers.add(name: name, value: value)
         }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        request.body = .bytes(ByteBuffer(bytes: incoming.body))
         do {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             let bytes = try await response.body.collect(upTo: 64 << 20)
-            return Reply(status: response.status, contentType: response.headers.first(name: "content-type") ?? "text/xml", body: Array(bytes.readableBytesView))
+            return Self.reply(
+                UInt(response.status.code), contentType: response.headers.first(name: "content-type") ?? "text/xml", Array(bytes.readableBytesView))
         } catch {
-            return Reply(status: .badGateway, contentType: "text/plain", body: Array("proxy: \(error)".utf8))
+            return Self.reply(502, contentType: "text/plain", Array("proxy: \(error)".utf8))
         }
     }
 
@@ -130,57 +109,5 @@ public final class FaultProxy: Sendable {
             if parts.count == 2, parts[0] == name { return String(parts[1]).removingPercentEncoding }
         }
         return nil
-    }
-
-    final class ProxyHandler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-
-        let proxy: FaultProxy
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-
-        init(proxy: FaultProxy) { self.proxy = proxy }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head):
-                self.head = head
-                body = []
-            case .body(let buffer):
-                body += buffer.readableBytesView
-            case .end:
-                guard let head else { return }
-                let body = self.body
-                let proxy = self.proxy
-                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                let keepAlive = head.isKeepAlive
-                let promise = context.eventLoop.makePromise(of: Reply.self)
-                promise.completeWithTask { await proxy.answer(head: head, body: body) }
-                promise.futureResult.whenSuccess { reply in
-                    let context = bound.value
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Content-Type", value: reply.contentType)
-                    headers.add(name: "Content-Length", value: String(reply.body.count))
-                    if !keepAlive { headers.add(name: "Connection", value: "close") }
-                    context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
-                    let half = reply.bodyStall == nil ? reply.body.count : reply.body.count / 2
-                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: reply.body[..<half])))), promise: nil)
-                    let rest = Array(reply.body[half...])
-                    let finish = {
-                        let context = bound.value
-                        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: rest)))), promise: nil)
-                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
-                            if !keepAlive { bound.value.close(promise: nil) }
-                        }
-                    }
-                    if let stall = reply.bodyStall {
-                        context.eventLoop.scheduleTask(in: .nanoseconds(Int64(stall / .nanoseconds(1)))) { finish() }
-                    } else {
-                        finish()
-                    }
-                }
-            }
-        }
     }
 }
