@@ -15,6 +15,38 @@ public enum CredentialsFile {
     /// `<home>/credentials/<cloud>`.
     public static func path(cloud: String, micadoHome: String) -> String { micadoHome + "/credentials/" + cloud }
 
+    /// A user and password for HTTP Basic: from the two environment variables, else from
+    /// micado's own file, section `profile` (else `[default]`), keys `userKey` and `password`.
+    /// Neither may hold a control character, nor the user a ':' (Basic joins them with one).
+    public static func basicLogin(
+        cloud: String, profile: String?, micadoHome: String, environment: [String: String], service: String, userVariable: String, passwordVariable: String,
+        userKey: String
+    ) throws(CloudError) -> (user: String, password: String) {
+        func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
+        let login: (user: String, password: String)
+        let place: String
+        if value(userVariable) != nil || value(passwordVariable) != nil {
+            guard let user = value(userVariable) else { throw CloudError(.auth, "\(passwordVariable) is set but \(userVariable) is not") }
+            guard let password = value(passwordVariable) else { throw CloudError(.auth, "\(userVariable) is set but \(passwordVariable) is not") }
+            (login, place) = ((user, password), "the environment (\(userVariable), \(passwordVariable))")
+        } else {
+            let file = path(cloud: cloud, micadoHome: micadoHome)
+            guard let sections = try own(cloud: cloud, micadoHome: micadoHome) else {
+                throw CloudError(.auth, "no \(service) login for cloud \(cloud): set \(userVariable) and \(passwordVariable), or write \(file) (mode 0600)")
+            }
+            let name = profile ?? "default"
+            guard let section = sections[name] ?? sections["default"] else { throw CloudError(.auth, "\(file) has no [\(Text.escaped(name))] or [default] section") }
+            place = "\(file) [\(Text.escaped(sections[name] != nil ? name : "default"))]"
+            guard let user = section[userKey], !user.isEmpty else { throw CloudError(.auth, "\(place): \(userKey) is missing") }
+            guard let password = section["password"], !password.isEmpty else { throw CloudError(.auth, "\(place): password is missing") }
+            login = (user, password)
+        }
+        guard !login.user.contains(":"), [login.user, login.password].allSatisfy({ text in
+            text.count <= 1024 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        }) else { throw CloudError(.auth, "\(place): the \(userKey) has a ':' or a field has a control character") }
+        return login
+    }
+
     /// The sections of micado's own file for `cloud`, nil when there is none; refused unless
     /// it is a regular file of this user's that no one else may read. Opened without
     /// following a link and without waiting on a FIFO, whatever took its place since the check.

@@ -140,28 +140,9 @@ public struct CloudBrokerCredentials: Sendable, Equatable, CustomStringConvertib
     /// `CLOUDBROKER_EMAIL` and `CLOUDBROKER_PASSWORD`, else micado's own
     /// `<home>/credentials/<cloud>` (0600), section `[profile]` else `[default]`: `email`, `password`.
     public static func resolve(cloud: String, profile: String?, micadoHome: String, environment: [String: String]) throws(CloudError) -> CloudBrokerCredentials {
-        func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
-        let credentials: CloudBrokerCredentials
-        let place: String
-        if value("CLOUDBROKER_EMAIL") != nil || value("CLOUDBROKER_PASSWORD") != nil {
-            guard let email = value("CLOUDBROKER_EMAIL") else { throw CloudError(.auth, "CLOUDBROKER_PASSWORD is set but CLOUDBROKER_EMAIL is not") }
-            guard let password = value("CLOUDBROKER_PASSWORD") else { throw CloudError(.auth, "CLOUDBROKER_EMAIL is set but CLOUDBROKER_PASSWORD is not") }
-            (credentials, place) = (CloudBrokerCredentials(email: email, password: password), "the environment (CLOUDBROKER_*)")
-        } else {
-            let file = CredentialsFile.path(cloud: cloud, micadoHome: micadoHome)
-            guard let sections = try CredentialsFile.own(cloud: cloud, micadoHome: micadoHome) else {
-                throw CloudError(.auth, "no CloudBroker login for cloud \(cloud): set CLOUDBROKER_EMAIL and CLOUDBROKER_PASSWORD, or write \(file) (mode 0600)")
-            }
-            let name = profile ?? "default"
-            guard let section = sections[name] ?? sections["default"] else { throw CloudError(.auth, "\(file) has no [\(Text.escaped(name))] or [default] section") }
-            place = "\(file) [\(Text.escaped(sections[name] != nil ? name : "default"))]"
-            guard let email = section["email"], !email.isEmpty else { throw CloudError(.auth, "\(place): email is missing") }
-            guard let password = section["password"], !password.isEmpty else { throw CloudError(.auth, "\(place): password is missing") }
-            credentials = CloudBrokerCredentials(email: email, password: password)
-        }
-        guard !credentials.email.contains(":"), [credentials.email, credentials.password].allSatisfy({ text in
-            text.count <= 1024 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
-        }) else { throw CloudError(.auth, "\(place): the e-mail has a ':' or a field has a control character") }
-        return credentials
+        let login = try CredentialsFile.basicLogin(
+            cloud: cloud, profile: profile, micadoHome: micadoHome, environment: environment, service: "CloudBroker", userVariable: "CLOUDBROKER_EMAIL",
+            passwordVariable: "CLOUDBROKER_PASSWORD", userKey: "email")
+        return CloudBrokerCredentials(email: login.user, password: login.password)
     }
 }

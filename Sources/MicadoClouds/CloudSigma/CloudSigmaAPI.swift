@@ -197,29 +197,9 @@ public struct CloudSigmaCredentials: Sendable, Equatable, CustomStringConvertibl
     /// `CLOUDSIGMA_USERNAME` and `CLOUDSIGMA_PASSWORD`, else micado's own
     /// `<home>/credentials/<cloud>` (0600), section `[profile]` else `[default]`: `username`, `password`.
     public static func resolve(cloud: String, profile: String?, micadoHome: String, environment: [String: String]) throws(CloudError) -> CloudSigmaCredentials {
-        func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
-        var found: (CloudSigmaCredentials, String)?
-        if value("CLOUDSIGMA_USERNAME") != nil || value("CLOUDSIGMA_PASSWORD") != nil {
-            guard let username = value("CLOUDSIGMA_USERNAME") else { throw CloudError(.auth, "CLOUDSIGMA_PASSWORD is set but CLOUDSIGMA_USERNAME is not") }
-            guard let password = value("CLOUDSIGMA_PASSWORD") else { throw CloudError(.auth, "CLOUDSIGMA_USERNAME is set but CLOUDSIGMA_PASSWORD is not") }
-            found = (CloudSigmaCredentials(username: username, password: password), "the environment (CLOUDSIGMA_*)")
-        } else {
-            let file = CredentialsFile.path(cloud: cloud, micadoHome: micadoHome)
-            guard let sections = try CredentialsFile.own(cloud: cloud, micadoHome: micadoHome) else {
-                throw CloudError(.auth, "no CloudSigma login for cloud \(cloud): set CLOUDSIGMA_USERNAME and CLOUDSIGMA_PASSWORD, or write \(file) (mode 0600)")
-            }
-            let name = profile ?? "default"
-            guard let section = sections[name] ?? sections["default"] else { throw CloudError(.auth, "\(file) has no [\(Text.escaped(name))] or [default] section") }
-            let place = "\(file) [\(Text.escaped(sections[name] != nil ? name : "default"))]"
-            guard let username = section["username"], !username.isEmpty else { throw CloudError(.auth, "\(place): username is missing") }
-            guard let password = section["password"], !password.isEmpty else { throw CloudError(.auth, "\(place): password is missing") }
-            found = (CloudSigmaCredentials(username: username, password: password), place)
-        }
-        guard let (credentials, place) = found else { throw CloudError(.auth, "no CloudSigma login for cloud \(cloud)") }
-        // Both travel in the Authorization header, user:password in base64.
-        guard !credentials.username.contains(":"), [credentials.username, credentials.password].allSatisfy({ text in
-            text.count <= 1024 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
-        }) else { throw CloudError(.auth, "\(place): the username has a ':' or a field has a control character") }
-        return credentials
+        let login = try CredentialsFile.basicLogin(
+            cloud: cloud, profile: profile, micadoHome: micadoHome, environment: environment, service: "CloudSigma", userVariable: "CLOUDSIGMA_USERNAME",
+            passwordVariable: "CLOUDSIGMA_PASSWORD", userKey: "username")
+        return CloudSigmaCredentials(username: login.user, password: login.password)
     }
 }
