@@ -31,10 +31,10 @@ let package = Package(
         .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.18.2"),
     ],
     targets: [
-        // The domain: types, errors, configuration, wire format, archives. No I/O.
+        // The domain: types, errors, configuration, wire format (JSON, YAML, RFC 3339), archives. No I/O.
         .target(
             name: "MicadoCore",
-            dependencies: [],
+            dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // A typed client of the Docker Engine API (unix socket; TCP+TLS), version-negotiated.
@@ -123,7 +123,17 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            // Release builds are linked by lld with packed relative relocations and without
+            // exporting micado's own symbols: the loader then reads a few kilobytes of them
+            // where it read megabytes, and they no longer stay resident. With
+            // `--static-swift-stdlib` (scripts/release.sh) the runtime and Foundation are linked
+            // in, so no shared library is mapped whole.
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+                    .when(configuration: .release))
+            ]
         ),
         // Stateful stand-ins of the OpenStack, CloudSigma and CloudBroker APIs on loopback, answering
         // with the clouds' recorded documents, and the hypervisor that boots what they hold: the
@@ -145,7 +155,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/MicadoTestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .testTarget(name: "MicadoComposeTests", dependencies: ["MicadoCompose", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoCloudsTests",
@@ -161,7 +171,7 @@ let package = Package(
             resources: [.copy("Resources")], swiftSettings: swiftSettings),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "MicadoStoreTests", dependencies: ["MicadoStore", "MicadoCore"], swiftSettings: swiftSettings),
+            name: "MicadoStoreTests", dependencies: ["MicadoStore", "MicadoCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoManagerTests",
             dependencies: [

@@ -1,4 +1,5 @@
 import Foundation
+import MicadoCore
 
 // Typed views of the Engine API's JSON, with only the fields micado reads.
 // Field names follow the API (see moby's api/swagger.yaml), mapped to Swift casing.
@@ -188,16 +189,7 @@ struct EngineErrorBody: Decodable {
 
 /// An Engine timestamp (RFC 3339 with nanoseconds) as a `Date`.
 public func parseEngineTime(_ text: String?) -> Date? {
-    guard let text else { return nil }
-    // Trim fractional seconds to milliseconds: ISO8601DateFormatter rejects nanoseconds.
-    var trimmed = text
-    if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
-        let fraction = text[text.index(after: dot)..<zone].prefix(3)
-        trimmed = String(text[..<dot]) + "." + fraction.padding(toLength: 3, withPad: "0", startingAt: 0) + text[zone...]
-    }
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.date(from: trimmed)
+    text.flatMap(RFC3339.date)
 }
 
 public struct NetworkSummary: Decodable, Sendable {

@@ -121,7 +121,7 @@ public enum BootDocument {
 
     public static func parse(_ text: String) throws(CloudError) -> CloudConfig {
         guard text.hasPrefix("#cloud-config\n") else { throw CloudError(.badRequest, "not a #cloud-config document") }
-        do { return try YAMLDecoder().decode(CloudConfig.self, from: text) } catch { throw CloudError(.badRequest, "malformed boot document: \(error)") }
+        do { return try YAMLDocument.decode(CloudConfig.self, from: text) } catch { throw CloudError(.badRequest, "malformed boot document: \(error)") }
     }
 
     /// daemon.json, as dockerd reads it.

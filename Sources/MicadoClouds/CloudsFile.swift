@@ -28,7 +28,7 @@ public enum CloudsFile {
 
     public static func parse(_ text: String, file: String) throws(MicadoError) -> [CloudConfiguration] {
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
+        do { root = try YAMLDocument.compose(text) } catch {
             throw .init(.configuration, "\(file): not valid YAML: \(error)")
         }
         guard let root else { return [] }

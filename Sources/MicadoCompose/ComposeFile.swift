@@ -23,7 +23,7 @@ public enum ComposeFile {
             throw .badRequest("\(file):\(line): nested more than \(Self.maximumNesting) levels deep")
         }
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
+        do { root = try YAMLDocument.compose(text) } catch {
             // Yams quotes the file back after its first line; the first line and the position say it.
             let description = "\(error)"
             var first = description.split(separator: "\n").first.map(String.init) ?? description
@@ -145,7 +145,7 @@ public enum ComposeFile {
         }
 
         func bool(_ node: Node, _ path: String) throws(MicadoError) -> Bool {
-            guard case .scalar = node, let value = node.bool else { throw fail(node, "\(path) must be true or false") }
+            guard let value = node.plainBool else { throw fail(node, "\(path) must be true or false") }
             return value
         }
 
@@ -415,7 +415,7 @@ public enum ComposeFile {
 extension Node {
     /// The text of a scalar (nil for a mapping, a list, or a null).
     var scalarText: String? {
-        guard case .scalar(let scalar) = self, tag.description != Tag.Name.null.rawValue else { return nil }
+        guard case .scalar(let scalar) = self, !isPlainNull else { return nil }
         return scalar.string
     }
 

@@ -8,24 +8,16 @@ public enum WireFormat {
         // Milliseconds matter: events of one launch fall within the same second.
         e.dateEncodingStrategy = .custom { date, encoder in
             var c = encoder.singleValueContainer()
-            try c.encode(WireFormat.formatter().string(from: date))
+            try c.encode(RFC3339.string(date))
         }
         return e
-    }
-
-    /// RFC 3339 with milliseconds. A new formatter per use: ISO8601DateFormatter is not Sendable.
-    static func formatter() -> ISO8601DateFormatter {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
     }
 
     public static func decoder() -> JSONDecoder {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            if let date = WireFormat.formatter().date(from: text) { return date }
-            if let date = ISO8601DateFormatter().date(from: text) { return date }
+            if let date = RFC3339.date(text) { return date }
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
         }
         return d

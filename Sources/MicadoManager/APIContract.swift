@@ -1,3 +1,4 @@
+import MicadoCore
 import Yams
 
 /// What `openapi.yaml` (embedded as `OpenAPIDocument`) says about the routes: which
@@ -7,7 +8,7 @@ import Yams
 enum APIContract {
     /// Path templates (`/v1/containers/{name}`) split into segments, with their methods.
     static let routes: [(segments: [Substring], methods: Set<String>)] = {
-        guard let root = try? Yams.compose(yaml: OpenAPIDocument.yaml), let paths = root["paths"]?.mapping else { return [] }
+        guard let root = try? YAMLDocument.compose(OpenAPIDocument.yaml), let paths = root["paths"]?.mapping else { return [] }
         let verbs: Set<String> = ["get", "put", "post", "delete", "patch", "head", "options"]
         return paths.compactMap { key, value in
             guard let template = key.string, let operations = value.mapping else { return nil }
@@ -29,7 +30,7 @@ enum APIContract {
     }
 
     /// The document, parsed once (read only).
-    nonisolated(unsafe) static let document: Node? = try? Yams.compose(yaml: OpenAPIDocument.yaml)
+    nonisolated(unsafe) static let document: Node? = try? YAMLDocument.compose(OpenAPIDocument.yaml)
 
     /// The document's operation for `method` on the path template matching `path` (the most
     /// literal one: `/v1/events/live` over a template with a parameter there).

@@ -22,28 +22,29 @@ extension ManagerConfiguration {
     }
 
     public static func parse(_ text: String, file: String) throws(MicadoError) -> ManagerConfiguration {
-        let tree: Any?
-        do { tree = try Yams.load(yaml: text) } catch {
+        let tree: Node?
+        do { tree = try YAMLDocument.compose(text) } catch {
             throw .init(.configuration, "\(file) is not valid YAML: \(error)")
         }
-        if tree == nil { return ManagerConfiguration() }
-        guard let sections = tree as? [String: Any] else {
+        guard let tree else { return ManagerConfiguration() }
+        guard let sections = tree.mapping else {
             throw .init(.configuration, "\(file): expected sections manager, docker, store, defaults, proxy at the top level")
         }
-        for (section, value) in sections {
+        for (key, value) in sections {
+            let section = key.string ?? ""
             guard let keys = knownKeys[section] else {
                 throw .init(.configuration, "\(file): unknown section '\(section)' (known: \(knownKeys.keys.sorted().joined(separator: ", ")))")
             }
-            guard let fields = value as? [String: Any] else {
-                if value is NSNull { continue }
+            guard let fields = value.mapping else {
+                if value.null != nil { continue }
                 throw .init(.configuration, "\(file): '\(section)' must be a mapping of keys")
             }
-            for key in fields.keys where !keys.contains(key) {
-                throw .init(.configuration, "\(file): unknown key '\(section).\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
+            for field in fields.keys.map({ $0.string ?? "" }) where !keys.contains(field) {
+                throw .init(.configuration, "\(file): unknown key '\(section).\(field)' (known: \(keys.sorted().joined(separator: ", ")))")
             }
         }
         do {
-            return try YAMLDecoder().decode(ManagerConfiguration.self, from: text)
+            return try YAMLDocument.decode(ManagerConfiguration.self, from: tree)
         } catch let error as DecodingError {
             throw .init(.configuration, "\(file): \(describe(error))")
         } catch {

@@ -111,7 +111,7 @@ public final class LoopbackHTTPServer: Sendable {
                     let half = response.bodyStall == nil ? response.body.count : response.body.count / 2
                     context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body[..<half])))), promise: nil)
                     let rest = Array(response.body[half...])
-                    let finish = {
+                    let finish: @Sendable () -> Void = {
                         let context = bound.value
                         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: rest)))), promise: nil)
                         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in

@@ -177,9 +177,7 @@ public final class OpenStackStandIn: Sendable {
             }
             return service
         }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        inner["expires_at"] = formatter.string(from: Date().addingTimeInterval(3600))
+        inner["expires_at"] = RFC3339.string(Date().addingTimeInterval(3600))
         document["token"] = inner
         return .json(.created, document, headers: [("X-Subject-Token", token)])
     }

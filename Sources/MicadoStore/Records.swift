@@ -3,7 +3,7 @@ import GRDB
 import MicadoCore
 
 /// A container the manager was asked for: the desired state, kept until `remove`.
-public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord, StoreRecord {
     public static let databaseTableName = "containers"
 
     public var name: String
@@ -73,7 +73,7 @@ public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
 
 /// An application as last applied: its file, kept so that what runs can always be
 /// compared with (and converged to) what was asked.
-public struct ApplicationRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct ApplicationRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord, StoreRecord {
     public static let databaseTableName = "applications"
     public var name: String
     public var file: String
@@ -97,7 +97,7 @@ extension DesiredState: DatabaseValueConvertible {}
 extension ObservedState: DatabaseValueConvertible {}
 
 /// An instance (Swarm node) the manager knows: its own engine, or one it started on a cloud.
-public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord, StoreRecord {
     public static let databaseTableName = "instances"
     /// micado's name for it (the node ID for the manager's own engine).
     public var id: InstanceID
@@ -154,7 +154,7 @@ extension InstanceState: DatabaseValueConvertible {}
 extension InstancePurpose: DatabaseValueConvertible {}
 
 /// An image built through micado (or seen in use), with its critical memory usage.
-public struct ImageRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct ImageRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord, StoreRecord {
     public static let databaseTableName = "images"
     public var name: String
     public var imageID: String?
@@ -176,7 +176,7 @@ public struct ImageRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
 
 /// An attached `micado execute` while it runs: after a crash of the manager, what is left
 /// of it in the container is hung up.
-public struct ExecSessionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct ExecSessionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord, StoreRecord {
     public static let databaseTableName = "execSessions"
     /// The value of the session variable in the processes' environment.
     public var session: String
@@ -195,7 +195,7 @@ public struct ExecSessionRecord: Codable, Sendable, Equatable, FetchableRecord, 
 }
 
 /// One thing that happened, for `micado events`. Append-only.
-public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord, StoreRecord {
     public static let databaseTableName = "events"
     public var id: Int64?
     public var time: Date
@@ -220,7 +220,7 @@ public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
 }
 
 /// One usage sample of a container's task.
-public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct UsageRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord, StoreRecord {
     public static let databaseTableName = "usage"
     public var id: Int64?
     public var container: String

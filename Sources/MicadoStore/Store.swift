@@ -151,7 +151,7 @@ public final class Store: Sendable {
     public func setReplicas(_ name: String, _ replicas: Int, event: EventRecord) async throws(MicadoError) -> Bool {
         defer { changedContainers() }
         return try await write { db in
-            try db.execute(sql: "UPDATE containers SET replicas = ?, updatedAt = ? WHERE name = ?", arguments: [replicas, Date(), name])
+            try db.execute(sql: "UPDATE containers SET replicas = ?, updatedAt = ? WHERE name = ?", arguments: [replicas, StoredDate.now, name])
             guard db.changesCount > 0 else { return false }
             var event = event
             try event.insert(db)
@@ -285,7 +285,7 @@ public final class Store: Sendable {
     }
 
     static func bury(_ kind: String, _ id: String, _ db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO tombstones (kind, id, removedAt) VALUES (?, ?, ?)", arguments: [kind, id, Date()])
+        try db.execute(sql: "INSERT OR REPLACE INTO tombstones (kind, id, removedAt) VALUES (?, ?, ?)", arguments: [kind, id, StoredDate.now])
     }
 
     /// Whether this store removed `id` (and so may clean up what is left of it).
@@ -403,7 +403,7 @@ public final class Store: Sendable {
     public func markInFlight(_ kind: String, _ subject: String) async throws(MicadoError) {
         try await write { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: ["inflight.\(kind).\(subject)", ISO8601DateFormatter().string(from: Date())])
+                sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: ["inflight.\(kind).\(subject)", RFC3339.string(Date())])
         }
     }
 

@@ -145,7 +145,7 @@ public struct OpenStackAPI: Sendable {
             throw CloudError(.badRequest, "\(label): the answer is not Keystone's JSON (\(Self.reason(error)))")
         }
         let compute = try Self.computeEndpoint(decoded.token.catalog ?? [], region: region, authURL: authURL)
-        let expires = decoded.token.expiresAt.flatMap(Self.date) ?? Date().addingTimeInterval(600)
+        let expires = decoded.token.expiresAt.flatMap(RFC3339.date) ?? Date().addingTimeInterval(600)
         logger.debug("Keystone login", metadata: ["openstack.compute": "\(compute)"])
         // Renewed 5 minutes before expiry, or halfway through a short life (and not at once
         // for one already past: a 401 renews that), so that no call logs in again each time.
@@ -173,14 +173,6 @@ public struct OpenStackAPI: Sendable {
             throw CloudError(.auth, "the catalog's compute endpoint \(Text.escaped(endpoint)) is plain http while Keystone is https: refused (the token would go in clear)")
         }
         return endpoint
-    }
-
-    static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
     }
 
     // MARK: errors

@@ -152,7 +152,7 @@ extension Micado {
             for line in view.explanation { print(line) }
             if !view.recentEvents.isEmpty {
                 print("recent events:")
-                for e in view.recentEvents { print("  \(ISO8601DateFormatter().string(from: e.time))  \(e.kind)  \(e.message)") }
+                for e in view.recentEvents { print("  \(RFC3339.string(e.time))  \(e.kind)  \(e.message)") }
             }
         }
     }

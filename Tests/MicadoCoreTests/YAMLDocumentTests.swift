@@ -1,0 +1,62 @@
+import MicadoCore
+import Testing
+import Yams
+
+/// YAML read without Yams' regular-expression resolver: the words it resolved are read by hand.
+struct YAMLDocumentTests {
+    struct Settings: Decodable, Equatable {
+        var enabled: Bool
+        var name: String?
+        var count: Int
+        var ratio: Double
+    }
+
+    @Test(arguments: ["true", "True", "TRUE", "yes", "Yes", "on", "ON"])
+    func plainWordsAreTrue(_ word: String) throws {
+        #expect(try YAMLDocument.compose("k: \(word)")?["k"]?.plainBool == true)
+        #expect(try YAMLDocument.decode(Settings.self, from: "enabled: \(word)\ncount: 1\nratio: 0.5\n").enabled)
+    }
+
+    @Test(arguments: ["false", "False", "FALSE", "no", "No", "off", "OFF"])
+    func plainWordsAreFalse(_ word: String) throws {
+        #expect(try YAMLDocument.compose("k: \(word)")?["k"]?.plainBool == false)
+        #expect(try !YAMLDocument.decode(Settings.self, from: "enabled: \(word)\ncount: 1\nratio: 0.5\n").enabled)
+    }
+
+    @Test func quotedWordsStayText() throws {
+        let root = try #require(try YAMLDocument.compose("a: 'true'\nb: \"null\"\nc: maybe\nd: 1"))
+        #expect(root["a"]?.plainBool == nil)
+        #expect(root["a"]?.string == "true")
+        #expect(root["b"]?.isPlainNull == false)
+        #expect(root["c"]?.plainBool == nil)
+        #expect(root["d"]?.int == 1)
+        #expect(throws: (any Error).self) { try YAMLDocument.decode(Settings.self, from: "enabled: 'true'\ncount: 1\nratio: 0.5\n") }
+    }
+
+    @Test func nullsAndNumbersDecode() throws {
+        let settings = try YAMLDocument.decode(Settings.self, from: "enabled: off\nname: ~\ncount: 0x10\nratio: 1e3\n")
+        #expect(settings == Settings(enabled: false, name: nil, count: 16, ratio: 1000))
+        for null in ["~", "null", "Null", "NULL", ""] {
+            #expect(try YAMLDocument.compose("k: \(null)")?["k"]?.isPlainNull == true)
+        }
+    }
+
+    @Test func mergeKeysMergeWhenDecoding() throws {
+        let text = "base: &base {enabled: yes, count: 2, ratio: 0.25}\nvalue:\n  <<: *base\n  count: 3\n"
+        struct Wrapper: Decodable { var value: Settings }
+        #expect(try YAMLDocument.decode(Wrapper.self, from: text).value == Settings(enabled: true, name: nil, count: 3, ratio: 0.25))
+    }
+
+    /// Tagging walks every path through the aliases, so it counts them: a billion laughs is refused.
+    @Test func anAliasBombIsRefusedWhenDecoding() {
+        var bomb = "a0: &a0 [l, l, l, l, l, l, l, l, l, l]\n"
+        for level in 1...9 { bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        #expect(throws: YAMLDocument.TooLarge.self) { try YAMLDocument.decode(Settings.self, from: bomb + "enabled: true\ncount: 1\nratio: 1\n") }
+    }
+
+    @Test func anEmptyDocumentIsAnEmptyMapping() throws {
+        struct Nothing: Decodable, Equatable { var x: Int? }
+        #expect(try YAMLDocument.compose("") == nil)
+        #expect(try YAMLDocument.decode(Nothing.self, from: "") == Nothing(x: nil))
+    }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The release build of micado: one executable with the Swift runtime and Foundation linked in
+# (Package.swift adds lld, packed relocations and no exported symbols for release builds).
+# Its only run-time libraries are Debian's: libc, libstdc++, libsqlite3, libxml2, zlib.
+#
+#   scripts/release.sh            → .build-release/release/micado
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+swift build -c release --product micado --static-swift-stdlib --scratch-path .build-release "$@"
+BIN=.build-release/release/micado
+echo "$BIN: $(du -m "$BIN" | cut -f1) MiB with debug information; $(strip -o /dev/stdout "$BIN" | wc -c | awk '{printf "%.0f", $1/1048576}') MiB stripped" >&2
