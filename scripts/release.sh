@@ -3,10 +3,11 @@
 # (Package.swift adds lld, packed relocations and no exported symbols for release builds).
 # Its only run-time libraries are Debian's: libc, libstdc++, libsqlite3, libxml2, zlib.
 #
-#   scripts/release.sh            → .build-release/release/micado
+#   scripts/release.sh            → .build-release/release/micado (SCRATCH=dir builds elsewhere)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-swift build -c release --product micado --static-swift-stdlib --scratch-path .build-release "$@"
-BIN=.build-release/release/micado
+SCRATCH=${SCRATCH:-.build-release}
+swift build -c release --product micado --static-swift-stdlib --scratch-path "$SCRATCH" "$@"
+BIN=$SCRATCH/release/micado
 echo "$BIN: $(du -m "$BIN" | cut -f1) MiB with debug information; $(strip -o /dev/stdout "$BIN" | wc -c | awk '{printf "%.0f", $1/1048576}') MiB stripped" >&2
