@@ -3,11 +3,13 @@
 # (Package.swift adds lld, packed relocations and no exported symbols for release builds).
 # Its only run-time libraries are Debian's: libc, libstdc++, libsqlite3, libxml2, zlib.
 #
-#   scripts/release.sh            → .build-release/release/micado (SCRATCH=dir builds elsewhere)
+#   scripts/release.sh   → .build-release/release/micado, and .build-release/micado stripped
+#                          (SCRATCH=dir builds elsewhere)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 SCRATCH=${SCRATCH:-.build-release}
 swift build -c release --product micado --static-swift-stdlib --scratch-path "$SCRATCH" "$@"
 BIN=$SCRATCH/release/micado
-echo "$BIN: $(du -m "$BIN" | cut -f1) MiB with debug information; $(strip -o /dev/stdout "$BIN" | wc -c | awk '{printf "%.0f", $1/1048576}') MiB stripped" >&2
+strip -o "$SCRATCH/micado" "$BIN"
+echo "$BIN: $(du -m "$BIN" | cut -f1) MiB with debug information; $SCRATCH/micado: $(du -m "$SCRATCH/micado" | cut -f1) MiB stripped" >&2
