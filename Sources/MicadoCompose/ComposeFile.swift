@@ -83,6 +83,13 @@ public enum ComposeFile {
 
     struct Reader {
         let file: String
+        /// Keys read through merge keys so far: merges of merges through aliases would
+        /// otherwise be walked once per path (a billion laughs in `<<`).
+        let mergeBudget = MergeBudget()
+
+        final class MergeBudget: @unchecked Sendable {
+            var remaining = 10_000
+        }
 
         func fail(_ node: Node?, _ message: String) -> MicadoError {
             .badRequest("\(file)\(node?.mark.map { ":\($0.line)" } ?? ""): \(message)")
@@ -103,6 +110,8 @@ public enum ComposeFile {
                     default: throw fail(key, "\(path.isEmpty ? "" : path + ".")<< must merge a mapping (or a list of them)")
                     }
                     for source in sources {
+                        if case .mapping(let m) = source { self.mergeBudget.remaining -= m.count + 1 }
+                        guard self.mergeBudget.remaining >= 0 else { throw fail(key, "\(path.isEmpty ? "" : path + ".")<< merges more keys than a Compose file needs (aliases counted each time they are used)") }
                         for (mergedKey, mergedValue) in try self.mapping(source, path).sorted(by: { $0.key < $1.key }) {
                             merged.append((mergedKey, mergedValue))
                         }

@@ -4,7 +4,7 @@ import FoundationEssentials
 /// formatters (`ISO8601DateFormatter`, `DateFormatter`, even the ISO 8601 style's time zone) go
 /// through ICU, whose data then stays resident in a manager that never needs a locale; a fixed
 /// format of digits needs none of it. Also strict: a timestamp from outside is either exactly
-/// one or refused.
+/// one or refused (a leap second, `:60`, is read as the next second).
 public enum RFC3339 {
     /// UTC, rounded to the millisecond: events of one launch fall within the same second.
     public static func string(_ date: Date) -> String {
@@ -14,14 +14,15 @@ public enum RFC3339 {
     /// `YYYY-MM-DDTHH:MM:SS`, an optional fraction of any length (the Engine sends nanoseconds),
     /// then `Z` or an offset `±HH:MM`. `t`, `z` and a space in place of the `T` are accepted.
     public static func date(_ text: some StringProtocol) -> Date? {
-        parse(Array(text.utf8), zoneRequired: true)
+        guard text.utf8.count <= 64 else { return nil }
+        return parse(Array(text.utf8), zoneRequired: true)
     }
 
-    /// `YYYY-MM-DD<separator>HH:MM:SS.mmm`, in UTC, without a zone.
+    /// `YYYY-MM-DD<separator>HH:MM:SS.mmm`, in UTC, without a zone; a date outside the years
+    /// 0000 to 9999 (or not a number) as the nearest end of them.
     public static func text(_ date: Date, separator: Character) -> String {
         let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
-        guard milliseconds.isFinite, abs(milliseconds) < 253_402_300_800_000 else { return "0000-01-01\(separator)00:00:00.000" }
-        let total = Int64(milliseconds)
+        let total = milliseconds.isNaN ? firstMillisecond : Int64(min(max(milliseconds, Double(firstMillisecond)), Double(lastMillisecond)))
         let seconds = total >= 0 ? total / 1000 : (total - 999) / 1000
         let (days, secondOfDay) = (seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400, ((seconds % 86_400) + 86_400) % 86_400)
         let (year, month, day) = civil(days: days)
@@ -75,6 +76,10 @@ public enum RFC3339 {
         let seconds = days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offset
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
+
+    /// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, in milliseconds since 1970.
+    static let firstMillisecond: Int64 = -62_167_219_200_000
+    static let lastMillisecond: Int64 = 253_402_300_799_999
 
     static func daysIn(month: Int64, year: Int64) -> Int64 {
         switch month {

@@ -3,18 +3,69 @@ import Yams
 /// YAML read with Yams' parser and its basic resolver: every plain scalar keeps the `str` tag.
 /// Yams' default resolver compiles its rules into `NSRegularExpression`s, i.e. ICU, whose data
 /// then stays resident in the manager for good. What the tags were for is done here instead:
-/// `Node.plainBool` and `Node.isPlainNull` read the few words by hand, and `decode` tags a
-/// document's booleans, nulls and merge keys before `YAMLDecoder` reads it. (Yams' `Node.bool`
-/// is always nil on these nodes; numbers are read from the text whatever the tag.)
+/// `Node.plainBool` and `Node.isPlainNull` read the few words by hand (an explicit `!!str` keeps
+/// them text), and `decode` tags a document's booleans, nulls and merge keys before
+/// `YAMLDecoder` reads it. (Use those, not Yams' `Node.bool`; numbers are read from the text
+/// whatever the tag.)
 public enum YAMLDocument {
-    /// The document's root node; nil for an empty document.
+    /// The document's root node; nil for an empty document. An alias inside a mapping key is
+    /// refused first: Yams hashes every key to find duplicates, and hashing walks a key's tree
+    /// once per path through its aliases (a few hundred bytes would hash for hours).
     public static func compose(_ text: String) throws -> Node? {
-        try Yams.compose(yaml: text, .basic, .default)
+        try refuseAliasesInKeys(text)
+        return try Yams.compose(yaml: text, .basic, .default)
+    }
+
+    public struct AliasInKey: Error, CustomStringConvertible {
+        public var line: Int
+        public var description: String { "line \(line): an alias inside a mapping key is refused" }
+    }
+
+    /// Composes a copy of the document in which every alias is a plain scalar of its own: cheap,
+    /// and its keys show where the aliases were. Every `*` that starts a token is replaced, in
+    /// quotes, comments and literal text too (never fooled by a quote it misreads); only a plain
+    /// scalar, which an alias becomes, is counted.
+    static func refuseAliasesInKeys(_ text: String) throws {
+        let marker = Array("__micado_alias_".utf8)
+        var copy: [UInt8] = []
+        copy.reserveCapacity(text.utf8.count)
+        var previous: UInt8 = 0x0A
+        var replaced = 0
+        var name = false
+        for byte in text.utf8 {
+            if name {
+                if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2D { continue }
+                name = false
+            }
+            if byte == 0x2A, [0x0A, 0x0D, 0x20, 0x09, 0x5B, 0x7B, 0x2C].contains(previous) {
+                replaced += 1
+                copy += marker + Array(String(replaced).utf8)
+                name = true
+                previous = byte
+                continue
+            }
+            copy.append(byte)
+            previous = byte
+        }
+        guard replaced > 0, let root = try Yams.compose(yaml: String(decoding: copy, as: UTF8.self), .basic, .default) else { return }
+        var stack: [(Node, Bool)] = [(root, false)]
+        while let (node, inKey) = stack.popLast() {
+            switch node {
+            case .scalar(let scalar):
+                if inKey, scalar.style == .plain, scalar.string.utf8.starts(with: marker) { throw AliasInKey(line: scalar.mark?.line ?? 0) }
+            case .mapping(let mapping):
+                for pair in mapping { stack.append((pair.key, true)); stack.append((pair.value, inKey)) }
+            case .sequence(let sequence):
+                for item in sequence { stack.append((item, inKey)) }
+            case .alias:
+                break
+            }
+        }
     }
 
     /// `T` decoded from a document (an empty one decodes as an empty mapping).
     public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try decode(type, from: compose(text) ?? .mapping(Node.Mapping([], tag(.map))))
+        try decode(type, from: compose(text) ?? .mapping(Node.Mapping([], tag(.implicit))))
     }
 
     /// `T` decoded from a composed document of at most `maximumNodes` nodes, counted through
@@ -47,7 +98,8 @@ public enum YAMLDocument {
         case .mapping(let mapping):
             var pairs: [(Node, Node)] = []
             for pair in mapping { pairs.append((try tagged(pair.key, isKey: true, budget: &budget), try tagged(pair.value, isKey: false, budget: &budget))) }
-            return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style, mapping.mark, mapping.anchor))
+            // An implicit tag: `YAMLDecoder` builds Yams' regular expressions to report any other.
+            return .mapping(Node.Mapping(pairs, tag(.implicit), mapping.style, mapping.mark, mapping.anchor))
         case .sequence(let sequence):
             var items: [Node] = []
             for item in sequence { items.append(try tagged(item, isKey: false, budget: &budget)) }
@@ -61,7 +113,7 @@ public enum YAMLDocument {
 extension Node {
     /// A plain scalar spelling a boolean as YAML 1.1 does (`true`, `yes`, `on`… in three cases).
     public var plainBool: Bool? {
-        guard case .scalar(let scalar) = self, scalar.style == .plain || scalar.style == .any else { return nil }
+        guard case .scalar(let scalar) = self, scalar.style == .plain || scalar.style == .any, scalar.tag.description != Tag.Name.str.rawValue else { return nil }
         switch scalar.string {
         case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return true
         case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return false
@@ -71,7 +123,7 @@ extension Node {
 
     /// A plain `~`, `null` (in three cases) or nothing at all.
     public var isPlainNull: Bool {
-        guard case .scalar(let scalar) = self, scalar.style == .plain || scalar.style == .any else { return false }
+        guard case .scalar(let scalar) = self, scalar.style == .plain || scalar.style == .any, scalar.tag.description != Tag.Name.str.rawValue else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 }

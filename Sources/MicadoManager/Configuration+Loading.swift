@@ -30,7 +30,8 @@ extension ManagerConfiguration {
         guard let sections = tree.mapping else {
             throw .init(.configuration, "\(file): expected sections manager, docker, store, defaults, proxy at the top level")
         }
-        for (key, value) in sections {
+        // `<<` merges keys in (YAMLDecoder reads merge keys); they are not checked by name.
+        for (key, value) in sections where key.string != "<<" {
             let section = key.string ?? ""
             guard let keys = knownKeys[section] else {
                 throw .init(.configuration, "\(file): unknown section '\(section)' (known: \(knownKeys.keys.sorted().joined(separator: ", ")))")
@@ -39,7 +40,7 @@ extension ManagerConfiguration {
                 if value.null != nil { continue }
                 throw .init(.configuration, "\(file): '\(section)' must be a mapping of keys")
             }
-            for field in fields.keys.map({ $0.string ?? "" }) where !keys.contains(field) {
+            for field in fields.keys.map({ $0.string ?? "" }) where !keys.contains(field) && field != "<<" {
                 throw .init(.configuration, "\(file): unknown key '\(section).\(field)' (known: \(keys.sorted().joined(separator: ", ")))")
             }
         }

@@ -116,7 +116,7 @@ extension ServiceAutoscaler {
         var lines = ["scaling: \(await policyState(of: record) ?? "")", "  (min \(policy.min), max \(policy.max), up cooldown \(Int(policy.upCooldownSeconds)) s, down stabilization \(Int(policy.downStabilizationSeconds)) s, tolerance \(Int(policy.tolerance * 100))%)"]
         let decisions = try await store.events(subject: record.name, limit: 50).filter { $0.kind.hasPrefix("service.scale") }.prefix(5)
         for decision in decisions {
-            lines.append("  \(decision.time.formatted(.iso8601)) \(decision.message)")
+            lines.append("  \(RFC3339.string(decision.time)) \(decision.message)")
         }
         return lines
     }

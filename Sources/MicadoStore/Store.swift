@@ -334,7 +334,7 @@ public final class Store: Sendable {
                 try sample.insert(db)
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO usageLatest (container, image, time, cpuPercent, memoryMiB) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [sample.container, sample.image, sample.time, sample.cpuPercent, sample.memoryMiB])
+                    arguments: [sample.container, sample.image, StoredDate.text(sample.time), sample.cpuPercent, sample.memoryMiB])
                 // Only this container's rows beyond `keep`, through the (container, id) index:
                 // never a scan of every container's history while writers wait.
                 try db.execute(

@@ -133,6 +133,26 @@ struct ComposeFileTests {
         }
     }
 
+    /// Merge keys of merge keys through aliases are counted, not walked once per path.
+    @Test func mergeBombsAreRefused() {
+        var text = "x-m0: &m0 {a: 1}\n"
+        for level in 1...9 { text += "x-m\(level): &m\(level) {<<: [" + Array(repeating: "*m\(level - 1)", count: 10).joined(separator: ", ") + "]}\n" }
+        text += "services:\n  web: {<<: *m9, image: x}\n"
+        #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: {
+            ($0 as? MicadoError)?.message.contains("merges more keys") == true
+        }
+    }
+
+    /// A key holding an alias bomb would hash for hours in the composer: refused before.
+    @Test func aliasesInKeysAreRefused() {
+        var text = "x-b: [&a0 [l, l, l, l, l, l, l, l, l, l]"
+        for level in 1...9 { text += ", &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]" }
+        text += "]\nservices:\n  web:\n    image: x\n    x-k:\n      ? *a9\n      : v\n"
+        #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: {
+            ($0 as? MicadoError)?.message.contains("alias inside a mapping key") == true
+        }
+    }
+
     /// Nesting that would exhaust the composer's stack is refused before it is composed.
     @Test func deepNestingIsRefusedNotACrash() {
         for text in [

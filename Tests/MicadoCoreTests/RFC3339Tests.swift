@@ -57,3 +57,14 @@ struct RFC3339Tests {
         #expect(try WireFormat.decoder().decode(Stamp.self, from: data) == stamp)
     }
 }
+
+extension RFC3339Tests {
+    /// Dates outside what four digits of year can say are written as the nearest end of them.
+    @Test func outOfRangeDatesAreClamped() {
+        #expect(RFC3339.string(Date(timeIntervalSince1970: -62_167_219_201)) == "0000-01-01T00:00:00.000Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: 253_402_300_799.9996)) == "9999-12-31T23:59:59.999Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: .nan)) == "0000-01-01T00:00:00.000Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: 1e300)) == "9999-12-31T23:59:59.999Z")
+        #expect(RFC3339.string(Date(timeIntervalSince1970: -.infinity)) == "0000-01-01T00:00:00.000Z")
+    }
+}

@@ -60,3 +60,40 @@ struct YAMLDocumentTests {
         #expect(try YAMLDocument.decode(Nothing.self, from: "") == Nothing(x: nil))
     }
 }
+
+/// What the attack review of the ICU-free YAML found, each kept from coming back.
+struct YAMLDocumentHostileTests {
+    static func bomb(levels: Int) -> String {
+        var text = "x: [&a0 [l, l, l, l, l, l, l, l, l, l]"
+        for level in 1...levels { text += ", &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]" }
+        return text + "]\n"
+    }
+
+    /// Yams hashes keys to find duplicates; a key holding a bomb would hash for hours.
+    @Test(arguments: ["? *a9\n: x\n", "*a9 : x\n", "[*a9, *a9]: x\n", "{k: *a9}: x\n", "y:\n  - ? [*a9]\n    : x\n"])
+    func anAliasInsideAKeyIsRefused(_ key: String) {
+        #expect(throws: YAMLDocument.AliasInKey.self) { try YAMLDocument.compose(Self.bomb(levels: 9) + key) }
+    }
+
+    @Test(arguments: [
+        "base: &b {a: 1}\nweb:\n  <<: *b\n  c: [*b, *b]\n",
+        "base: &b {a: 1}\nweb: {<<: *b, c: *b}\n",
+        "quoted: \"*b: x\"\nlit: |\n  *b: y\nk: 'a *b'\n# *b: z\n",
+        "a,*b: plain text key\n",
+    ])
+    func aliasesInValuesAndLookalikesPass(_ text: String) throws {
+        #expect(try YAMLDocument.compose(text) != nil)
+    }
+
+    @Test func explicitStrTagsKeepWordsText() throws {
+        let root = try #require(try YAMLDocument.compose("a: !!str yes\nb: !!str null\nc: yes\n"))
+        #expect(root["a"]?.plainBool == nil)
+        #expect(root["b"]?.isPlainNull == false)
+        #expect(root["c"]?.plainBool == true)
+    }
+
+    @Test func anExplicitlyTaggedMappingDecodes() throws {
+        struct Nothing: Decodable, Equatable { var x: Int? }
+        #expect(try YAMLDocument.decode(Nothing.self, from: "!!map {x: 1}") == Nothing(x: 1))
+    }
+}

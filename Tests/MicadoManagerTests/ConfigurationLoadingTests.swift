@@ -52,4 +52,13 @@ import Testing
         #expect(loaded.manager.port == 7999)
         #expect(loaded.docker.host == "unix:///d.sock")
     }
+
+    /// Read without Yams' regular-expression resolver: booleans, merge keys and explicit tags as before.
+    @Test func booleansMergeKeysAndTags() throws {
+        #expect(try !ManagerConfiguration.parse("proxy:\n  enabled: off\n", file: "c.yaml").proxy.enabled)
+        #expect(try ManagerConfiguration.parse("proxy:\n  enabled: Yes\n", file: "c.yaml").proxy.enabled)
+        #expect(try ManagerConfiguration.parse("manager:\n  <<: {address: 127.0.0.2, port: 7403}\n", file: "c.yaml").manager.port == 7403)
+        #expect(throws: MicadoError.self) { try ManagerConfiguration.parse("proxy:\n  enabled: !!str yes\n", file: "c.yaml") }
+        #expect(throws: MicadoError.self) { try ManagerConfiguration.parse("proxy:\n  enabled: 'true'\n", file: "c.yaml") }
+    }
 }
