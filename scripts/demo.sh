@@ -120,7 +120,8 @@ run "$BIN" list -i
 step "each booted from one cloud-init document, the same an EC2 instance gets as user data (key material not shown)"
 DOC=$(ls "$MICADO_HOME"/instances/local/i*/user-data | head -1)
 run cloud-init schema --config-file "$DOC"
-grep -E '^(#cloud-config|[a-z_]+:|- path:|  path:)' "$DOC" | sed 's/^/    /'
+# The document is JSON after its first line (JSON is YAML): its modules and the files it writes.
+python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().split("\n",1)[1]); [print("    "+k+(": "+", ".join(f["path"] for f in d[k]) if k=="write_files" else "")) for k in sorted(d)]' "$DOC"
 
 step "the EC2 cloud: a launch in its zone starts an instance through the EC2 API (moto here), which boots from that document"
 EC2_SITE=$(run "$BIN" launch -i busybox:local -n demo -l us-east-1a -p 8082 -m 128m -s /bin/httpd -a -f -p 8082 -h /www)

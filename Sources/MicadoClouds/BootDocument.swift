@@ -1,6 +1,5 @@
 import Foundation
 import MicadoCore
-import Yams
 
 /// What an instance needs when it boots (cloud-init on a real cloud): enough to start an
 /// engine that only micado can reach. It carries no swarm join token: once the engine
@@ -115,8 +114,15 @@ public enum BootDocument {
             ])
     }
 
+    /// The document as JSON after its `#cloud-config` line: JSON is YAML, cloud-init reads it
+    /// as such, and it is written without Yams' emitter, whose quoting rules are its resolver's
+    /// regular expressions (ICU, resident for good after the first instance started).
     public static func text(of document: CloudConfig) throws(CloudError) -> String {
-        do { return "#cloud-config\n" + (try YAMLEncoder().encode(document)) } catch { throw CloudError(.badRequest, "cannot encode the boot document: \(error)") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        do { return "#cloud-config\n" + String(decoding: try encoder.encode(document), as: UTF8.self) + "\n" } catch {
+            throw CloudError(.badRequest, "cannot encode the boot document: \(error)")
+        }
     }
 
     public static func parse(_ text: String) throws(CloudError) -> CloudConfig {
