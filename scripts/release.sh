@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The release build of micado: one executable with the Swift runtime and Foundation linked in
 # (Package.swift adds lld, packed relocations and no exported symbols for release builds).
-# Its only run-time libraries are Debian's: libc, libstdc++, libsqlite3, libxml2, zlib.
+# Its only run-time libraries are Debian's: libc, libstdc++, SQLite, libxml2 (with its ICU and
+# lzma), zlib.
 #
 #   scripts/release.sh   → .build-release/release/micado, and .build-release/micado stripped
 #                          (SCRATCH=dir builds elsewhere)
