@@ -339,17 +339,10 @@ struct BenchRun: Sendable {
         client: ManagerClient, engine: EngineClient?, concurrency: Int, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let work = Task { try await body() }
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler {
-                Console.err("interrupted: removing what bench run \(tag) created (interrupt again to leave it)")
-                signal(number, SIG_DFL)
-                work.cancel()
-            }
-            source.resume()
-            sources.append(source)
+        let interrupts = Interrupts { [tag] number in
+            Console.err("interrupted: removing what bench run \(tag) created (interrupt again to leave it)")
+            signal(number, SIG_DFL)
+            work.cancel()
         }
         let result = await work.result
         let failed: Bool
@@ -364,8 +357,7 @@ struct BenchRun: Sendable {
             try? await Task.sleep(for: .seconds(1))
             problems += await cleanup(client: client, engine: engine, concurrency: concurrency)
         }
-        for source in sources { source.cancel() }
-        for number in [SIGINT, SIGTERM] { signal(number, SIG_DFL) }
+        interrupts.stop()
         for problem in problems.prefix(10) { Console.err("cleanup of bench run \(tag): \(problem)") }
         if !problems.isEmpty {
             Console.err("cleanup of bench run \(tag) left \(problems.count) problem(s): see 'micado list -c -a' (\(containerPrefix)*) and services labelled \(Self.label)=\(tag)")

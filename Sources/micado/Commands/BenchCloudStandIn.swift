@@ -53,36 +53,21 @@ extension Micado {
                         "authURL": cloud.authURL, "username": OpenStackStandIn.username, "password": OpenStackStandIn.password,
                         "project": OpenStackStandIn.project, "network": OpenStackStandIn.network, "image": OpenStackStandIn.image,
                     ])
-                    await Self.untilSignalled()
+                    await Interrupts.first()
                 }
             case "cloudsigma":
                 try await CloudSigmaStandIn.serve(addresses: addresses, hypervisor: hypervisor) { cloud in
                     try announce(["endpoint": cloud.endpoint, "username": CloudSigmaStandIn.username, "password": CloudSigmaStandIn.password, "drive": CloudSigmaStandIn.libraryDrive])
-                    await Self.untilSignalled()
+                    await Interrupts.first()
                 }
             default:
                 try await CloudBrokerStandIn.serve(addresses: addresses, hypervisor: hypervisor) { cloud in
                     try announce(["endpoint": cloud.endpoint, "email": CloudBrokerStandIn.email, "password": CloudBrokerStandIn.password, "deployment": CloudBrokerStandIn.deployment])
-                    await Self.untilSignalled()
+                    await Interrupts.first()
                 }
             }
             await hypervisor.shutdown()
             for error in hypervisor.errors { Console.err("cloud-stand-in: \(error)") }
-        }
-
-        /// Returns at the first SIGINT or SIGTERM.
-        static func untilSignalled() async {
-            let (stream, continuation) = AsyncStream<Void>.makeStream()
-            var sources: [any DispatchSourceSignal] = []
-            for number in [SIGINT, SIGTERM] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number)
-                source.setEventHandler { continuation.yield() }
-                source.resume()
-                sources.append(source)
-            }
-            for await _ in stream { break }
-            for source in sources { source.cancel() }
         }
     }
 }

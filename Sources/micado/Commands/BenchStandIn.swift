@@ -43,17 +43,10 @@ extension Micado {
                 stateDirectory: state, authority: CertificateAuthority(directory: home + "/tls"), logger: logger)
             let machines = StandInMachines(api: api, driver: driver, memoryMiB: memory)
             let work = Task { await machines.run() }
-            var sources: [any DispatchSourceSignal] = []
-            for number in [SIGINT, SIGTERM] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number)
-                source.setEventHandler { work.cancel() }
-                source.resume()
-                sources.append(source)
-            }
+            let interrupts = Interrupts { _ in work.cancel() }
             await work.value
             await machines.shutdown()
-            for source in sources { source.cancel() }
+            interrupts.stop()
             for error in await machines.errors() { Console.err("stand-in: \(error)") }
         }
     }
