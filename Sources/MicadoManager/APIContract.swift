@@ -8,7 +8,7 @@ import Yams
 enum APIContract {
     /// Path templates (`/v1/containers/{name}`) split into segments, with their methods.
     static let routes: [(segments: [Substring], methods: Set<String>)] = {
-        guard let root = try? YAMLDocument.compose(OpenAPIDocument.yaml), let paths = root["paths"]?.mapping else { return [] }
+        guard let paths = document?["paths"]?.mapping else { return [] }
         let verbs: Set<String> = ["get", "put", "post", "delete", "patch", "head", "options"]
         return paths.compactMap { key, value in
             guard let template = key.string, let operations = value.mapping else { return nil }
