@@ -120,11 +120,8 @@ public struct CertificateAuthority: Sendable {
         do { return try certificate.serializeAsPEM().pemString } catch { throw .init(.internal, "cannot encode a certificate: \(error)") }
     }
 
-    func write(_ text: String, to path: String, mode: Int16) throws(MicadoError) {
-        // Created with its mode, so a key is never readable by others, not even for a moment.
-        unlink(path)
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw .init(.configuration, "cannot write \(path)")
-        }
+    func write(_ text: String, to path: String, mode: mode_t) throws(MicadoError) {
+        // Linked in whole with its mode, so a key is never readable by others, not even for a moment.
+        try NewFile.write(text, to: path, mode: mode)
     }
 }

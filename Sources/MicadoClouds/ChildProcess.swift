@@ -155,7 +155,7 @@ public struct ChildProcess: Sendable {
         // A file, not a pipe (a chatty child can never block on it), unlinked at once: nothing
         // is left behind even when this process is killed while the child runs.
         let path = outputDirectory + "/micado-run-\(UUID().uuidString)"
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         unlink(path)
         defer { close(fd) }

@@ -139,9 +139,8 @@ public struct LocalDriver: CloudDriver {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             } catch { throw CloudError(.transient, "cannot create \(folder): \(error)") }
-            unlink(path)
-            guard FileManager.default.createFile(atPath: path, contents: Data(file.content.utf8), attributes: [.posixPermissions: mode]) else {
-                throw CloudError(.transient, "cannot write \(path)")
+            do { try NewFile.write(file.content, to: path, mode: mode_t(mode)) } catch {
+                throw CloudError(.transient, "cannot write \(path): \(error.message)")
             }
         }
     }
@@ -207,9 +206,7 @@ public struct LocalDriver: CloudDriver {
     /// Writes a file of an instance's folder, owner-only unless `mode` says otherwise.
     func write(_ text: String, _ name: String, of id: String, mode: Int16 = 0o600) throws {
         let path = directory(id) + "/" + name
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw CloudError(.transient, "cannot write \(path)")
-        }
+        do { try NewFile.write(text, to: path, mode: mode_t(mode)) } catch { throw CloudError(.transient, "cannot write \(path): \(error.message)") }
     }
 
     /// Serialises address allocation between creates, across processes too.

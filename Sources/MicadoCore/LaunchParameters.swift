@@ -85,16 +85,17 @@ public enum MemorySize {
             }
         }
         guard let value = Double(digits), value.isFinite, value > 0 else {
-            throw .badRequest("invalid memory '\(text)': write a size such as 256m or 1g")
+            throw .badRequest("invalid memory '\(Text.escaped(text))': write a size such as 256m or 1g")
         }
-        let mib = Int((value * factor).rounded(.up))
+        // Compared as a Double, converted only once in range: 1e19 would trap in Int(_:).
+        let mib = (value * factor).rounded(.up)
         guard mib >= 6 else {
-            throw .badRequest("invalid memory '\(text)': Docker needs at least 6 MiB per container")
+            throw .badRequest("invalid memory '\(Text.escaped(text))': Docker needs at least 6 MiB per container")
         }
         guard mib <= 1_048_576 else {
-            throw .badRequest("invalid memory '\(text)': more than 1 TiB")
+            throw .badRequest("invalid memory '\(Text.escaped(text))': more than 1 TiB")
         }
-        return mib
+        return Int(mib)
     }
 }
 

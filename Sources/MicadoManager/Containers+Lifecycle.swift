@@ -86,6 +86,8 @@ extension Containers {
     struct CopiedFile: Sendable {
         let archive: SpooledUpload
         let range: Range<Int>
+        /// Its permission bits in the container (the copy out keeps them).
+        let mode: Int
     }
 
     /// `micado copy` out of a container: the engine's archive of `path` goes to a spooled
@@ -102,7 +104,7 @@ extension Containers {
             throw .badRequest("\(path) in \(name) is not a regular file; micado copies single files")
         }
         await note("container.copy", name, "copied \(path) out of \(name) (\(entry.size) bytes)")
-        return CopiedFile(archive: archive, range: entry.dataOffset..<(entry.dataOffset + entry.size))
+        return CopiedFile(archive: archive, range: entry.dataOffset..<(entry.dataOffset + entry.size), mode: entry.mode & 0o777)
     }
 
     /// `micado copy` into a container: writes `contents` to `path` (its folder must exist),

@@ -15,6 +15,8 @@ import NIOHTTP1
 /// Every route but `/v1/health` needs `Authorization: Bearer <token>`. Errors are
 /// `{"error":{"code","message"}}` with a status that matches the code.
 public enum HTTPAPI {
+    /// A copied-out file's permission bits, octal: `micado copy` keeps them.
+    static let fileModeHeader = HTTPField.Name("X-Micado-File-Mode")!
     /// `spool` is the folder where uploads are received (see `SpooledUpload`).
     /// `sessions` are the dashboard's logins, shared with `webSocketRouter`.
     public static func router(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, spool: String, logger: Logger) -> Router<BasicRequestContext> {
@@ -115,7 +117,10 @@ public enum HTTPAPI {
             let path = try requiredQuery(request, "path")
             let file = try await orchestrator.containers.readFile(try context.pathParameter("name"), path: path, spool: spool)
             return Response(
-                status: .ok, headers: [.contentType: "application/octet-stream", .contentLength: String(file.range.count)],
+                status: .ok,
+                headers: [
+                    .contentType: "application/octet-stream", .contentLength: String(file.range.count), Self.fileModeHeader: String(file.mode, radix: 8),
+                ],
                 body: Self.streamed(file.archive, file.range))
         }
         api.put("/containers/{name}/files") { request, context in

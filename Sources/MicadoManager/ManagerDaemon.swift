@@ -111,8 +111,6 @@ public struct ManagerDaemon {
     }
 
     func writePIDFile() throws(MicadoError) {
-        guard FileManager.default.createFile(atPath: home.pidFile, contents: Data("\(getpid())\n".utf8)) else {
-            throw .init(.configuration, "cannot write \(home.pidFile)")
-        }
+        try NewFile.write("\(getpid())\n", to: home.pidFile, mode: 0o644)
     }
 }

@@ -44,13 +44,10 @@ extension MicadoHome {
         return files + [tlsDirectory + "/ca.pem"]
     }
 
-    func write(_ text: String, to file: String, mode: Int16) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: file) { try fm.removeItem(atPath: file) }
-        // Created with its final mode, so a secret is never readable by others, even briefly.
-        guard fm.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw MicadoError(.configuration, "cannot create \(file)")
-        }
+    func write(_ text: String, to file: String, mode: mode_t) throws(MicadoError) {
+        // Linked in whole with its final mode: a secret is never readable by others, even
+        // briefly, and a link planted at the name is replaced, never followed.
+        try NewFile.write(text, to: file, mode: mode)
     }
 
     /// 32 random bytes from the system's CSPRNG, hex-encoded.

@@ -536,6 +536,11 @@ paths:
               schema:
                 type: integer
                 minimum: 0
+            X-Micado-File-Mode:
+              description: The file's permission bits in the container, in octal (`micado copy` creates the local copy with them, never wider).
+              schema:
+                type: string
+                pattern: '^[0-7]{1,3}$'
           content:
             application/octet-stream:
               schema:

@@ -114,7 +114,7 @@ final class SpooledUpload: TarSource, Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch { throw MicadoError(.internal, "cannot spool \(what) in \(directory): \(error)") }
         let path = directory + "/\(prefix)-\(UUID().uuidString)"
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw MicadoError(.internal, "cannot spool \(what) in \(directory): \(String(cString: strerror(errno)))") }
         unlink(path)
         return fd

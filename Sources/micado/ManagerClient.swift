@@ -73,7 +73,11 @@ struct ManagerClient {
 
     /// GET `path` into the open file `descriptor` as it comes (a copied file, a backup: never
     /// held in memory); returns the bytes written.
-    func download(_ path: String, query: [(String, String)] = [], into descriptor: Int32, timeout: TimeAmount = .seconds(900)) async throws(MicadoError) -> Int {
+    /// Streams a GET's body into `descriptor`: the bytes written, and the file mode the manager
+    /// reported (`X-Micado-File-Mode`, octal), if it did.
+    func download(
+        _ path: String, query: [(String, String)] = [], into descriptor: Int32, timeout: TimeAmount = .seconds(900)
+    ) async throws(MicadoError) -> (bytes: Int, mode: Int?) {
         do {
             let response = try await http.execute(authorized(.GET, path, query: query), timeout: timeout)
             guard (200..<300).contains(response.status.code) else {
@@ -84,7 +88,8 @@ struct ManagerClient {
                 try piece.writeAll(to: descriptor)
                 written += piece.readableBytes
             }
-            return written
+            let mode = response.headers.first(name: "X-Micado-File-Mode").flatMap { $0.count <= 6 ? Int($0, radix: 8) : nil }
+            return (written, mode.flatMap { (0...0o7777).contains($0) ? $0 : nil })
         } catch let error as MicadoError {
             throw error
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {

@@ -84,6 +84,37 @@ struct HardeningTests {
         }
     }
 
+    /// Root's copy out and backup into a folder another user can write: that user's links at
+    /// the destination are replaced or refused, never followed (a root-only file outside keeps
+    /// its bytes), and the copy keeps the source's mode (a 0600 key stays 0600).
+    @Test func copyAndBackupThroughAnotherUsersLink() async throws {
+        try await ManagerFixture.with { f in
+            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-key", "-a", "sleep", "3600"]).status == 0)
+            #expect(try await f.micado(["execute", "-n", "container-key", "-c", "echo key > /tmp/key && chmod 600 /tmp/key"]).status == 0)
+            let shared = f.state + "/shared"
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+            chmod(shared, 0o1777)
+            let secret = f.state + "/root-only"
+            try "root's\n".write(toFile: secret, atomically: false, encoding: .utf8)
+            chmod(secret, 0o600)
+            for name in ["key", "store.backup"] {
+                #expect(symlink(secret, shared + "/" + name) == 0)
+                lchown(shared + "/" + name, 65534, 65534)
+            }
+            let copy = try await f.micado(["copy", "-n", "container-key", ":/tmp/key", shared + "/key"])
+            #expect(copy.status == 0, "\(copy)")
+            #expect(try String(contentsOfFile: secret, encoding: .utf8) == "root's\n")
+            #expect(try String(contentsOfFile: shared + "/key", encoding: .utf8) == "key\n")
+            let attributes = try FileManager.default.attributesOfItem(atPath: shared + "/key")
+            #expect(attributes[.type] as? FileAttributeType == .typeRegular)
+            #expect(attributes[.posixPermissions] as? Int == 0o600)
+            let backup = try await f.micado(["backup", shared + "/store.backup"])
+            #expect(backup.status != 0 && backup.stderr.contains("already exists"), "\(backup)")
+            #expect(try String(contentsOfFile: secret, encoding: .utf8) == "root's\n")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: shared).sorted() == ["key", "store.backup"])
+        }
+    }
+
     /// One record the swarm refuses does not stop the pass: it is an event (once), and the
     /// other records and orphans are still converged.
     /// Whatever an event holds (a cloud's message, an engine's), `micado events` shows it

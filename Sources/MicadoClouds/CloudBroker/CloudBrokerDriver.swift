@@ -176,7 +176,9 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
                 throw MicadoError(.configuration, "\(source.position): \(source.path).instanceType '\(Text.escaped(name))' is not an instance type of this CloudBroker platform")
             }
             if !source.memoryWritten {
-                let memory = Int(((type.memory ?? 0) * 1024).rounded())
+                // The platform's figure compared before it is converted: a hostile answer cannot trap the manager.
+                let gib = type.memory ?? 0
+                let memory = gib.isFinite && gib > 0 && gib <= 1_048_576 ? Int((gib * 1024).rounded()) : 0
                 guard memory >= 64 else { throw MicadoError(.configuration, "\(source.position): \(source.path).memoryMiB is missing and CloudBroker does not say the memory of \(Text.escaped(name))") }
                 configuration.flavours[index].memoryMiB = memory
             }

@@ -59,7 +59,9 @@ public struct ReplicaRecommender: Sendable {
             guard let value = observed[target.metric] else { return nil }
             let ratio = value / target.percent
             if abs(ratio - 1) <= policy.tolerance || running == 0 { return current }
-            return Int((Double(running) * ratio).rounded(.up))
+            // A sample of any size (NaN too) cannot trap the conversion: past the bounds is the maximum.
+            let wanted = (Double(running) * ratio).rounded(.up)
+            return wanted.isNaN ? current : wanted >= Double(Int32.max) ? Int(Int32.max) : Int(max(wanted, 0))
         }
         guard let highest = recommendations.max() else {
             decision.held = "no usage samples yet"

@@ -21,15 +21,10 @@ extension Micado {
 
         func run() async throws {
             let client = try ManagerClient.fromHome()
-            let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw MicadoError(.badRequest, "cannot create \(file): \(String(cString: strerror(errno)))") }
-            defer { close(fd) }
-            let written: Int
-            do { written = try await client.download("/v1/backup", into: fd, timeout: .seconds(300)) } catch {
-                unlink(file)  // half a backup is no backup
-                throw error
-            }
-            guard fsync(fd) == 0 else { throw MicadoError(.internal, "cannot write \(file)") }
+            // Linked in whole at the end and never over an existing file (half a backup is no backup).
+            let output = try NewFile(file)
+            let (written, _) = try await client.download("/v1/backup", into: output.descriptor, timeout: .seconds(300))
+            try output.commit(mode: 0o600, replacing: false)
             Console.err("backed up the store to \(file) (\(written) bytes)")
         }
     }

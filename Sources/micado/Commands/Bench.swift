@@ -418,7 +418,7 @@ enum BenchProcess {
     /// kills it after `timeout` or when the calling task is cancelled.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration) async throws -> Finished {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("micado-bench-\(UUID().uuidString)").path
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw MicadoError(.internal, "cannot create a temporary file in \(FileManager.default.temporaryDirectory.path)") }
         unlink(path)
         let output = FileHandle(fileDescriptor: fd, closeOnDealloc: true)

@@ -63,21 +63,12 @@ extension Micado {
                     contentType: "application/octet-stream", timeout: .seconds(900))
                 Console.err("copied \(file.length) bytes to \(name):\(destination.dropFirst())")
             } else {
-                // Into a file beside the destination, renamed over it once whole: a failed copy leaves the old file.
-                let partial = destination + ".micado-partial-\(getpid())"
-                let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                guard fd >= 0 else { throw MicadoError(.badRequest, "cannot write the local file \(destination): \(String(cString: strerror(errno)))") }
-                let written: Int
-                do { written = try await client.download(path, query: [("path", String(source.dropFirst()))], into: fd) } catch {
-                    close(fd)
-                    unlink(partial)
-                    throw error
-                }
-                close(fd)
-                guard rename(partial, destination) == 0 else {
-                    unlink(partial)
-                    throw MicadoError(.badRequest, "cannot write the local file \(destination): \(String(cString: strerror(errno)))")
-                }
+                // An unnamed file in the destination's folder, linked in once whole: a failed copy
+                // leaves the old file, and no other user's link at any name there redirects it.
+                let file = try NewFile(destination)
+                let (written, mode) = try await client.download(path, query: [("path", String(source.dropFirst()))], into: file.descriptor)
+                // The source's permission bits, never wider (a 0600 key stays 0600; no set-id bit).
+                try file.commit(mode: mode_t(mode ?? 0o600) & 0o777, replacing: true)
                 Console.err("copied \(written) bytes from \(name):\(source.dropFirst()) to \(destination)")
             }
         }
