@@ -39,7 +39,7 @@ enum Dashboard {
     static let contentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-    static func addRoutes(to router: Router<BasicRequestContext>) {
+    static func addRoutes(to router: Router<APIRequestContext>) {
         router.get("/") { _, _ in try response("index.html") }
         // Only a name it holds is served; any other text is a 404, whatever it contains.
         router.get("/assets/{file}") { _, context in try response(try context.parameters.require("file")) }

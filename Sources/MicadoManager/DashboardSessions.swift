@@ -23,24 +23,25 @@ public final class DashboardSessions: Sendable {
     /// Bounded: logging in again and again evicts the least recently used sessions (never
     /// a dashboard that is open: it asks every few seconds), never grows memory.
     static let limit = 256
-    /// Wrong tokens answered per second; beyond, 429 before any comparison.
-    static let failuresPerSecond = 10
-
     private let token: [UInt8]
     private let sessions = Mutex<[String: Session]>([:])
-    private let failures = Mutex<(second: Int, count: Int)>((0, 0))
+    /// Wrong tokens, by peer and in all: they slow wrong tokens only, never the right one.
+    let throttle = LoginThrottle()
 
     public init(token: String) { self.token = Array(token.utf8) }
 
-    /// A new session when `given` is the API token (compared in constant time).
-    func open(token given: String, now: Date = Date()) throws(MicadoError) -> (id: String, csrf: String) {
-        let second = Int(now.timeIntervalSince1970)
-        let throttled = failures.withLock { $0.second == second && $0.count >= Self.failuresPerSecond }
-        if throttled { throw MicadoError(.tooManyRequests, "too many wrong tokens in the last second; try again in a second") }
-        guard APIAuthMiddleware<BasicRequestContext>.constantTimeEqual(Array(given.utf8), token) else {
-            failures.withLock { $0 = $0.second == second ? ($0.second, $0.count + 1) : (second, 1) }
+    /// A new session when `given` is the API token (compared in constant time, always first:
+    /// the right token gets in whatever others sent, so throttling cannot lock anyone out).
+    /// A wrong one from a `peer` past its budget, or past the global one, is answered 429 with
+    /// the wait (`LoginThrottle.Refusal`).
+    func open(token given: String, peer: String = "unknown", now: Date = Date()) throws(MicadoError) -> (id: String, csrf: String) {
+        guard APIAuthMiddleware<APIRequestContext>.constantTimeEqual(Array(given.utf8), token) else {
+            if let wait = throttle.failed(peer: peer, now: now) {
+                throw MicadoError(.tooManyRequests, "too many wrong tokens from \(peer); wait \(wait) s (the right token is always let in)")
+            }
             throw MicadoError(.unauthorized, "wrong API token; it is in the micado home's token file")
         }
+        throttle.succeeded(peer: peer)
         let id = Self.randomHex(), csrf = Self.randomHex()
         sessions.withLock { sessions in
             sessions = sessions.filter { $0.value.expires > now }
@@ -171,4 +172,69 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return difference == 0 && !b.isEmpty
     }
+}
+
+/// Wrong dashboard tokens, counted by peer and in all. A peer's first `freeFailures` in a
+/// minute are answered 401; past them each wrong token doubles its wait (up to `maximumWait`),
+/// and is answered 429 with the wait while it lasts. Past `globalFailuresPerMinute` from
+/// everyone, wrong tokens are answered 429 for the rest of the minute. The right token is
+/// compared first and never waits. Bounded: at most `peerLimit` peers are remembered (the
+/// oldest forgotten first).
+final class LoginThrottle: Sendable {
+    static let freeFailures = 5
+    static let maximumWait = 60
+    static let globalFailuresPerMinute = 600
+    static let peerLimit = 4096
+
+    struct Peer {
+        var failures: Int
+        var lastFailure: Date
+        var waitUntil: Date
+    }
+
+    private let state = Mutex<(peers: [String: Peer], minute: Int, global: Int)>(([:], 0, 0))
+
+    /// Notes a wrong token; the seconds to wait if it is over a budget, else nil.
+    func failed(peer: String, now: Date) -> Int? {
+        state.withLock { state in
+            let minute = Int(now.timeIntervalSince1970 / 60)
+            if state.minute != minute { state = (state.peers, minute, 0) }
+            state.global += 1
+            // A peer quiet for a minute past its wait starts afresh.
+            var record = state.peers[peer] ?? Peer(failures: 0, lastFailure: now, waitUntil: now)
+            if now.timeIntervalSince(max(record.lastFailure, record.waitUntil)) > 60 { record = Peer(failures: 0, lastFailure: now, waitUntil: now) }
+            record.failures += 1
+            record.lastFailure = now
+            var wait: Int?
+            if record.waitUntil > now {
+                wait = Int(record.waitUntil.timeIntervalSince(now).rounded(.up))
+            } else if record.failures > Self.freeFailures {
+                let seconds = min(1 << min(record.failures - Self.freeFailures - 1, 6), Self.maximumWait)
+                record.waitUntil = now.addingTimeInterval(TimeInterval(seconds))
+                wait = seconds
+            }
+            if state.peers[peer] == nil, state.peers.count >= Self.peerLimit,
+                let oldest = state.peers.min(by: { $0.value.lastFailure < $1.value.lastFailure })
+            {
+                state.peers[oldest.key] = nil
+            }
+            state.peers[peer] = record
+            if wait == nil, state.global > Self.globalFailuresPerMinute { wait = 60 - Int(now.timeIntervalSince1970) % 60 }
+            return wait
+        }
+    }
+
+    /// The seconds a peer's next wrong token would wait now (at least 1): for Retry-After.
+    func retryAfter(peer: String, now: Date) -> Int {
+        state.withLock { state in
+            let own = state.peers[peer].map { Int($0.waitUntil.timeIntervalSince(now).rounded(.up)) } ?? 0
+            let global = state.global > Self.globalFailuresPerMinute ? 60 - Int(now.timeIntervalSince1970) % 60 : 0
+            return max(own, global, 1)
+        }
+    }
+
+    /// The right token: the peer starts afresh.
+    func succeeded(peer: String) { state.withLock { _ = $0.peers.removeValue(forKey: peer) } }
+
+    var peerCount: Int { state.withLock { $0.peers.count } }
 }

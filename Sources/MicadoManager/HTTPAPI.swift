@@ -19,12 +19,12 @@ public enum HTTPAPI {
     static let fileModeHeader = HTTPField.Name("X-Micado-File-Mode")!
     /// `spool` is the folder where uploads are received (see `SpooledUpload`).
     /// `sessions` are the dashboard's logins, shared with `webSocketRouter`.
-    public static func router(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, spool: String, logger: Logger) -> Router<BasicRequestContext> {
+    public static func router(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, spool: String, logger: Logger) -> Router<APIRequestContext> {
         let limits = orchestrator.configuration.limits
-        @Sendable func decode<T: Decodable & SendableMetatype>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+        @Sendable func decode<T: Decodable & SendableMetatype>(_ type: T.Type, _ request: Request, _ context: APIRequestContext) async throws -> T {
             try await HTTPAPI.decode(type, request, limit: limits.jsonBodyBytes)
         }
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: APIRequestContext.self)
         // Metrics outside errors: it counts the status the client got (a 404, not the 500 of a thrown error).
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware(logger: logger))
@@ -48,7 +48,13 @@ public enum HTTPAPI {
         // Logging in: the token, once, for a session cookie (see DashboardSessions).
         router.post("/v1/session") { request, context in
             let login = try await decode(LoginRequest.self, request, context)
-            let session = try sessions.open(token: login.token)
+            let session: (id: String, csrf: String)
+            do { session = try sessions.open(token: login.token, peer: context.peer) } catch let error as MicadoError where error.code == .tooManyRequests {
+                // The wait, as a number too: the message says it in words.
+                var refused = ErrorMiddleware<APIRequestContext>.response(error)
+                refused.headers[.retryAfter] = String(sessions.throttle.retryAfter(peer: context.peer, now: Date()))
+                return refused
+            }
             var response = try json(SessionView(authenticatedBy: "session", csrf: session.csrf), status: .created)
             response.headers[.setCookie] = DashboardSessions.cookie(session.id)
             return response
@@ -203,13 +209,16 @@ public enum HTTPAPI {
     /// The routes that upgrade to a WebSocket, checked before the upgrade as `router` checks
     /// (token or session, query, state); a refused upgrade is declined and falls through to
     /// `router`, which answers with the reason as JSON.
-    public static func webSocketRouter(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, logger: Logger) -> Router<BasicWebSocketRequestContext> {
-        let router = Router(context: BasicWebSocketRequestContext.self)
-        router.add(middleware: ErrorMiddleware(logger: logger))
-        let auth = APIAuthMiddleware<BasicWebSocketRequestContext>(token: token, sessions: sessions)
+    public static func webSocketRouter(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, logger: Logger) -> Router<APIWebSocketContext> {
+        let router = Router(context: APIWebSocketContext.self)
+        // A refusal is thrown, noted for the connection and answered as the HTTP route would (RefusedUpgrades).
+        router.add(middleware: RecordRefusal(logger: logger))
+        let auth = APIAuthMiddleware<APIWebSocketContext>(token: token, sessions: sessions)
         let live = LiveSockets()
         router.ws("/v1/events/live") { request, _ in
-            guard auth.allows(request), (try? EventsLive.Options(request)) != nil, live.open() else { return .dontUpgrade }
+            try auth.authenticate(request)
+            _ = try EventsLive.Options(request)
+            guard live.open() else { throw MicadoError(.busy, "all \(LiveSockets.limit) live event streams are open; try again later") }
             return .upgrade(acceptedSubprotocol(request))
         } onUpgrade: { inbound, outbound, context in
             defer { live.close() }
@@ -217,9 +226,8 @@ public enum HTTPAPI {
             await EventsLive(orchestrator: orchestrator, options: options).run(inbound: inbound, outbound: outbound)
         }
         router.ws("/v1/containers/{name}\(ExecStream.path)") { request, context in
-            guard auth.allows(request), let name = try? context.pathParameter("name"),
-                (try? await checkExecStream(request, name: name, orchestrator)) != nil
-            else { return .dontUpgrade }
+            try auth.authenticate(request)
+            try await checkExecStream(request, name: try context.pathParameter("name"), orchestrator)
             return .upgrade(acceptedSubprotocol(request))
         } onUpgrade: { inbound, outbound, context in
             let name = try context.requestContext.parameters.require("name")
@@ -379,27 +387,38 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as MicadoError {
-            return Self.response(error)
         } catch let error as HTTPParserError {
             // A body that breaks HTTP (a malformed chunk, say): Hummingbird answers 400 and
             // closes the connection, which is all such a client can be told.
             throw error
-        } catch let error as HTTPError where error.status == .notFound {
+        } catch {
+            let (status, refusal) = Self.refusal(for: error, request, logger: logger)
+            var response = Self.response(refusal, status: status)
+            if refusal.code == .methodNotAllowed, let methods = APIContract.methods(of: request.uri.path) {
+                response.headers[.allow] = methods.sorted().joined(separator: ", ")
+            }
+            return response
+        }
+    }
+
+    /// The status and error a request's failure is answered with (the WebSocket router's
+    /// refusals too); unexpected errors are logged and hidden.
+    static func refusal(for error: any Error, _ request: Request, logger: Logger) -> (HTTPResponse.Status, MicadoError) {
+        switch error {
+        case let error as MicadoError:
+            return (error.code.httpStatus, error)
+        case let error as HTTPError where error.status == .notFound:
             // A path the contract has, with another method: 405, and the methods it has.
             if let methods = APIContract.methods(of: request.uri.path), !methods.contains(request.method.rawValue) {
-                var response = Self.response(MicadoError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); it takes \(methods.sorted().joined(separator: ", "))"))
-                response.headers[.allow] = methods.sorted().joined(separator: ", ")
-                return response
+                let refusal = MicadoError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); it takes \(methods.sorted().joined(separator: ", "))")
+                return (refusal.code.httpStatus, refusal)
             }
-            return Self.response(MicadoError(.notFound, "no such route: \(request.method) \(request.uri.path)"))
-        } catch let error as HTTPError {
-            let code: MicadoError.Code = error.status == .notFound ? .notFound : .badRequest
-            let message = error.status == .notFound ? "no such route: \(request.method) \(request.uri.path)" : "\(error.body ?? "\(error.status)")"
-            return Self.response(MicadoError(code, message), status: error.status)
-        } catch {
+            return (.notFound, MicadoError(.notFound, "no such route: \(request.method) \(request.uri.path)"))
+        case let error as HTTPError:
+            return (error.status, MicadoError(.badRequest, "\(error.body ?? "\(error.status)")"))
+        default:
             logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
-            return Self.response(MicadoError(.internal, "internal error; see the manager's log"))
+            return (.internalServerError, MicadoError(.internal, "internal error; see the manager's log"))
         }
     }
 

@@ -85,7 +85,8 @@ public struct ManagerDaemon {
                 server: HTTPServerBuilder { [webSocketResponder, idleTimeout] responder in
                     HeadDeadlineChannel(
                         inner: HTTP1WebSocketUpgradeChannel(
-                            responder: responder, webSocketResponder: webSocketResponder, configuration: .init(http1: .init(idleTimeout: idleTimeout))),
+                            responder: responder, webSocketResponder: webSocketResponder,
+                            configuration: .init(http1: .init(additionalChannelHandlers: [RefusedUpgradeAnswer()], idleTimeout: idleTimeout))),
                         deadline: headDeadline)
                 },
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),

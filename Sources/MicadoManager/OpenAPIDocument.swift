@@ -17,8 +17,10 @@ info:
       the cookie `micado_session` (HttpOnly, SameSite=Strict) *and* the session's CSRF token in
       `X-CSRF-Token` on every request (a WebSocket offers it as the subprotocol
       `micado.csrf.<token>` and must send `Origin`). A request with an `Origin` header must come
-      from the manager's own origin. Otherwise 403 (`forbidden`). Ten wrong tokens a second at
-      most; beyond, 429 (`too_many_requests`).
+      from the manager's own origin. Otherwise 403 (`forbidden`). Wrong login tokens are slowed
+      per peer (five a minute free, then a doubling wait up to 60 s) and in all (600 a minute):
+      past a budget a wrong one is answered 429 (`too_many_requests`) with `Retry-After`. The
+      right token is always let in.
     * JSON answers are written with sorted keys; dates are RFC 3339 / ISO 8601 strings with
       milliseconds (`2026-01-02T03:04:05.678Z`). Optional fields are left out when they have
       no value (never `null`).
@@ -1153,7 +1155,7 @@ components:
           schema:
             $ref: '#/components/schemas/ErrorBody'
     TooManyRequests:
-      description: An account limit of the cloud (code `cloud_quota`), or too many wrong dashboard logins in the last second (code `too_many_requests`).
+      description: An account limit of the cloud (code `cloud_quota`), or too many wrong dashboard logins from this peer or in all (code `too_many_requests`; `Retry-After` on a login says how long to wait).
       content:
         application/json:
           schema:

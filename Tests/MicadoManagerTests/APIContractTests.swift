@@ -43,7 +43,7 @@ struct APIContractTests {
     /// The checker every in-process API test runs through catches an answer the document
     /// does not give: a status, a content type.
     @Test func answersOutsideTheDocumentAreCaught() async throws {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: APIRequestContext.self)
         router.get("/v1/health") { _, _ in Response(status: .init(code: 418)) }
         router.get("/v1/instances") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "x"))) }
         router.get("/v1/clouds") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "[]"))) }

@@ -11,10 +11,10 @@ import Foundation
 /// by hand (see the README: swift-openapi-generator's build cost), so this is what keeps
 /// code and document together in every in-process test, as Schemathesis does against the
 /// live manager.
-struct ContractCheckingResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == BasicRequestContext {
+struct ContractCheckingResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == APIRequestContext {
     let inner: Inner
 
-    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+    func respond(to request: Request, context: APIRequestContext) async throws -> Response {
         let path = request.uri.path
         let method = request.method.rawValue
         var response = try await inner.respond(to: request, context: context)

@@ -159,17 +159,46 @@ import Testing
         #expect(sessions.csrf(of: late.id, now: Date(timeIntervalSince1970: DashboardSessions.lifetime + 1)) == nil)
     }
 
-    /// Wrong tokens are answered `failuresPerSecond` times a second; then 429 until the next second.
-    @Test func wrongTokensAreThrottled() throws {
+    /// Wrong tokens cannot lock the dashboard: the right token gets in from any peer while
+    /// another peer (or the same address: local users share 127.0.0.1) sends wrong ones as
+    /// fast as it can; the wrong ones are slowed per peer, with the wait reported.
+    @Test func wrongTokensAreSlowedButNeverLockTheRightOneOut() throws {
         let sessions = DashboardSessions(token: Self.token)
         let now = Date(timeIntervalSince1970: 2_000_000)
-        for _ in 0..<DashboardSessions.failuresPerSecond {
-            #expect(throws: MicadoError(.unauthorized, "wrong API token; it is in the micado home's token file")) { try sessions.open(token: "guess", now: now) }
+        for _ in 0..<LoginThrottle.freeFailures {
+            #expect(throws: MicadoError(.unauthorized, "wrong API token; it is in the micado home's token file")) {
+                try sessions.open(token: "guess", peer: "10.0.0.9", now: now)
+            }
         }
-        #expect { try sessions.open(token: "guess", now: now) } throws: { ($0 as? MicadoError)?.code == .tooManyRequests }
-        #expect { try sessions.open(token: Self.token, now: now) } throws: { ($0 as? MicadoError)?.code == .tooManyRequests }
-        // The next second, the right token works again.
-        #expect(throws: Never.self) { try sessions.open(token: Self.token, now: now.addingTimeInterval(1)) }
+        #expect { try sessions.open(token: "guess", peer: "10.0.0.9", now: now) } throws: { ($0 as? MicadoError)?.code == .tooManyRequests }
+        #expect(sessions.throttle.retryAfter(peer: "10.0.0.9", now: now) == 1)
+        // A thousand more in the same second, from that peer and from the address everyone shares:
+        for i in 0..<1000 {
+            _ = try? sessions.open(token: "guess", peer: i.isMultiple(of: 2) ? "10.0.0.9" : "127.0.0.1", now: now)
+        }
+        // the right token still gets in, from both, at once.
+        #expect(throws: Never.self) { try sessions.open(token: Self.token, peer: "127.0.0.1", now: now) }
+        #expect(throws: Never.self) { try sessions.open(token: Self.token, peer: "10.0.0.9", now: now) }
+        // Waits grow per peer, to the maximum; another peer starts with its free failures.
+        let slow = DashboardSessions(token: Self.token)
+        var waits: [Int] = []
+        var at = now
+        for _ in 0..<20 {
+            // Each try as soon as the last wait is over.
+            let wait = slow.throttle.failed(peer: "p", now: at)
+            if let wait { waits.append(wait) }
+            at = at.addingTimeInterval(TimeInterval(wait ?? 0) + 0.01)
+        }
+        #expect(waits.count >= 15 && waits.max() == LoginThrottle.maximumWait, "\(waits)")
+        #expect(slow.throttle.failed(peer: "q", now: now) == nil)
+        // Past the global budget, wrong tokens wait for the minute's end; the right one does not.
+        let flooded = DashboardSessions(token: Self.token)
+        for i in 0...LoginThrottle.globalFailuresPerMinute { _ = flooded.throttle.failed(peer: "peer-\(i)", now: now) }
+        #expect(flooded.throttle.failed(peer: "fresh", now: now) != nil)
+        #expect(throws: Never.self) { try flooded.open(token: Self.token, peer: "fresh", now: now) }
+        // Memory is bounded whatever the number of peers.
+        for i in 0..<(LoginThrottle.peerLimit + 100) { _ = flooded.throttle.failed(peer: "many-\(i)", now: now) }
+        #expect(flooded.throttle.peerCount <= LoginThrottle.peerLimit)
     }
 
     /// An event's message is cut to `messageLimit` characters, saying how much was cut: the
