@@ -67,6 +67,11 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         /// stalled client cannot hold an upload slot or a connection for good. Not while the
         /// manager answers (a waiting launch) or on an attached execute.
         public var idleSeconds: Int = 60
+        /// Open connections to the API at most, and from one peer address at most (local users
+        /// all come from 127.0.0.1). At a bound, the oldest connection that is not in the middle
+        /// of a request is closed to make room; with none, the new one is answered 503 and closed.
+        public var connections: Int = 1024
+        public var connectionsPerPeer: Int = 512
         public init() {}
     }
 
@@ -116,6 +121,11 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         }
         guard (1...3600).contains(limits.idleSeconds) else {
             throw .init(.configuration, "config: limits.idleSeconds \(limits.idleSeconds) must be between 1 and 3600")
+        }
+        guard (16...16384).contains(limits.connections), (8...limits.connections).contains(limits.connectionsPerPeer) else {
+            throw .init(
+                .configuration,
+                "config: limits.connections \(limits.connections) must be between 16 and 16384, and limits.connectionsPerPeer \(limits.connectionsPerPeer) between 8 and limits.connections")
         }
         guard (1...3600).contains(defaults.launchTimeoutSeconds) else {
             throw .init(.configuration, "config: defaults.launchTimeoutSeconds must be between 1 and 3600")
@@ -167,13 +177,15 @@ extension ManagerConfiguration.Monitor {
 }
 
 extension ManagerConfiguration.Limits {
-    enum CodingKeys: String, CodingKey { case jsonBodyBytes, uploadBytes, idleSeconds }
+    enum CodingKeys: String, CodingKey { case jsonBodyBytes, uploadBytes, idleSeconds, connections, connectionsPerPeer }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         jsonBodyBytes = try c.decodeIfPresent(Int.self, forKey: .jsonBodyBytes) ?? jsonBodyBytes
         uploadBytes = try c.decodeIfPresent(Int.self, forKey: .uploadBytes) ?? uploadBytes
         idleSeconds = try c.decodeIfPresent(Int.self, forKey: .idleSeconds) ?? idleSeconds
+        connections = try c.decodeIfPresent(Int.self, forKey: .connections) ?? connections
+        connectionsPerPeer = try c.decodeIfPresent(Int.self, forKey: .connectionsPerPeer) ?? connectionsPerPeer
     }
 }
 
@@ -219,6 +231,6 @@ extension ManagerConfiguration {
         "defaults": ["location", "memoryMiB", "launchTimeoutSeconds"],
         "proxy": ["enabled", "listenPort", "tlsPort"],
         "monitor": ["intervalSeconds", "historyPerContainer"],
-        "limits": ["jsonBodyBytes", "uploadBytes", "idleSeconds"],
+        "limits": ["jsonBodyBytes", "uploadBytes", "idleSeconds", "connections", "connectionsPerPeer"],
     ]
 }

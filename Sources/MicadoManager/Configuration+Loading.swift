@@ -101,6 +101,10 @@ extension ManagerConfiguration {
           uploadBytes: 1073741824
           # A connection that sends nothing for this long, mid-upload too, is closed.
           idleSeconds: 60
+          # Open API connections at most, in all and from one address (local users share 127.0.0.1);
+          # at a bound the oldest idle one is closed for the new one, else the new one gets 503.
+          connections: 1024
+          connectionsPerPeer: 512
 
         """
     }

@@ -80,14 +80,16 @@ public struct ManagerDaemon {
             let headDeadline = TimeAmount.seconds(Int64(min(configuration.limits.idleSeconds, 10)))
             let idleTimeout = TimeAmount.seconds(Int64(configuration.limits.idleSeconds))
             let webSocketResponder = HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, sessions: sessions, logger: logger).buildResponder()
+            let connections = ConnectionBudget(limits: .init(total: configuration.limits.connections, perPeer: configuration.limits.connectionsPerPeer))
             let app = Application(
                 router: router,
-                server: HTTPServerBuilder { [webSocketResponder, idleTimeout] responder in
+                server: HTTPServerBuilder { [webSocketResponder, idleTimeout, connections] responder in
                     HeadDeadlineChannel(
                         inner: HTTP1WebSocketUpgradeChannel(
                             responder: responder, webSocketResponder: webSocketResponder,
-                            configuration: .init(http1: .init(additionalChannelHandlers: [RefusedUpgradeAnswer()], idleTimeout: idleTimeout))),
-                        deadline: headDeadline)
+                            configuration: .init(
+                                http1: .init(additionalChannelHandlers: [RefusedUpgradeAnswer(), ConnectionActivity(budget: connections)], idleTimeout: idleTimeout))),
+                        deadline: headDeadline, budget: connections)
                 },
                 configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
                 services: services,

@@ -15,13 +15,18 @@ final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler 
     typealias InboundOut = ByteBuffer
 
     let deadline: TimeAmount
+    /// Told when the first head is whole: the connection is then busy (a WebSocket stays so).
+    let budget: ConnectionBudget?
     private var timer: Scheduled<Void>?
     /// How much of "\r\n\r\n" the bytes so far end with.
     private var matched = 0
     private var done = false
     private static let blankLine: [UInt8] = [13, 10, 13, 10]
 
-    init(deadline: TimeAmount) { self.deadline = deadline }
+    init(deadline: TimeAmount, budget: ConnectionBudget? = nil) {
+        self.deadline = deadline
+        self.budget = budget
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { arm(context) }
@@ -42,6 +47,7 @@ final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler 
                 }
                 if matched == Self.blankLine.count {
                     done = true
+                    budget?.setBusy(context.channel, true)
                     timer?.cancel()
                     timer = nil
                     break
@@ -87,17 +93,26 @@ final class CloseOnHeadError: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// A server child channel with `RequestHeadDeadline` first in every connection's pipeline
-/// and `CloseOnHeadError` after the HTTP decoder.
+/// A server child channel within the `ConnectionBudget` (a connection past it is answered
+/// 503 and closed before any handler is set up), with `RequestHeadDeadline` first in every
+/// connection's pipeline and `CloseOnHeadError` after the HTTP decoder.
 struct HeadDeadlineChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner
     let deadline: TimeAmount
+    let budget: ConnectionBudget
+
+    struct Shed: Error {}
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let deadline = deadline
+        guard budget.admit(channel) else {
+            channel.writeAndFlush(ConnectionBudget.shedAnswer).whenComplete { _ in channel.close(promise: nil) }
+            return channel.eventLoop.makeFailedFuture(Shed())
+        }
+        let budget = budget
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(RequestHeadDeadline(deadline: deadline), position: .first)
+            try channel.pipeline.syncOperations.addHandler(RequestHeadDeadline(deadline: deadline, budget: budget), position: .first)
         }.flatMap { inner.setup(channel: channel, logger: logger) }.flatMap { value in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(CloseOnHeadError(), position: .last)

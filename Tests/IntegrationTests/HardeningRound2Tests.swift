@@ -1,0 +1,105 @@
+import Foundation
+import MicadoClouds
+import MicadoCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Round two of what a hostile local user and a careless client broke, against the real manager.
+@Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
+struct HardeningRound2Tests {
+    static func upgrade(_ path: String, token: String?) -> String {
+        "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + (token.map { "Authorization: Bearer \($0)\r\n" } ?? "") + "\r\n"
+    }
+
+    /// A refused upgrade answers the status and JSON reason the HTTP route would, not an empty 400.
+    @Test func refusedUpgradesSayWhy() async throws {
+        try await ManagerFixture.with { f in
+            let token = try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let cases: [(String, String?, String, String)] = [
+                ("/v1/events/live", nil, "401", "unauthorized"),
+                ("/v1/events/live", "wrong-token-0123456789", "401", "unauthorized"),
+                ("/v1/events/live?backlog=banana", token, "400", "bad_request"),
+                ("/v1/containers/container-nowhere/exec/stream?command=sh", token, "404", "not_found"),
+                ("/v1/no/such/socket", token, "404", "not_found"),
+            ]
+            for (path, given, status, code) in cases {
+                let answer = try RawHTTP.exchange(port: f.port, send: Self.upgrade(path, token: given), readFor: .seconds(10))
+                #expect(answer.text.hasPrefix("HTTP/1.1 \(status)"), "\(path): \(answer.text.prefix(300))")
+                #expect(answer.text.contains("\"code\":\"\(code)\""), "\(path): \(answer.text.prefix(400))")
+                #expect(answer.text.lowercased().contains("content-type: application/json"), "\(path): \(answer.text.prefix(300))")
+            }
+            // On a session without its CSRF token: 403, as the HTTP route says.
+            let login = try RawHTTP.exchange(
+                port: f.port,
+                send: "POST /v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(token.count + 12)\r\nConnection: close\r\n\r\n{\"token\":\"\(token)\"}",
+                readFor: .seconds(10))
+            let cookie = try #require(login.text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") }?.split(separator: ";").first?.dropFirst("set-cookie: ".count))
+            let forged = Self.upgrade("/v1/events/live", token: nil).replacingOccurrences(of: "\r\n\r\n", with: "\r\nOrigin: http://127.0.0.1:\(f.port)\r\nCookie: \(cookie)\r\n\r\n")
+            let refused = try RawHTTP.exchange(port: f.port, send: forged, readFor: .seconds(10))
+            #expect(refused.text.hasPrefix("HTTP/1.1 403") && refused.text.contains("\"code\":\"forbidden\""), "\(refused.text.prefix(300))")
+        }
+    }
+
+    /// Thousands of connections that ask once and then idle cannot hold the API: at the bound
+    /// the oldest idle ones are closed for new ones, the CLI is served throughout, descriptors
+    /// stay under the bound; closed connections give their places back.
+    @Test func connectionStormsAreBoundedAndShed() async throws {
+        try await ManagerFixture.with { f in
+            try await f.stopManager()
+            let config = try String(contentsOfFile: f.home + "/config.yaml", encoding: .utf8)
+            try config.replacingOccurrences(of: "connections: 1024", with: "connections: 64").replacingOccurrences(of: "connectionsPerPeer: 512", with: "connectionsPerPeer: 64")
+                .write(toFile: f.home + "/config.yaml", atomically: true, encoding: .utf8)
+            try await f.startManager()
+            let pid = try #require(f.manager?.pid)
+            func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
+            let before = descriptors()
+            var idle: [Int32] = []
+            defer { for fd in idle { close(fd) } }
+            var highest = 0
+            for i in 0..<(ProcessInfo.processInfo.environment["STORM"].flatMap { Int($0) } ?? 1000) {
+                let fd = try RawHTTP.connected(f.port)
+                idle.append(fd)
+                try RawHTTP.send(fd, Array("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+                #expect(RawHTTP.readHead(fd, within: .seconds(10)).hasPrefix("HTTP/1.1 200"), "connection \(i)")
+                if i.isMultiple(of: 100) {
+                    highest = max(highest, descriptors())
+                    let list = try await f.micado(["list", "-c"])
+                    #expect(list.status == 0, "the CLI is served with \(i) idle connections open: \(list)")
+                }
+            }
+            #expect(highest - before <= 64 + 8, "descriptors went from \(before) to \(highest)")
+            for fd in idle { close(fd) }
+            idle = []
+            // Shedding when every place is busy (503 at once) is covered by ConnectionBudgetTests.
+            // Places come back as the connections go.
+            var served = false
+            for _ in 0..<100 where !served {
+                served = try await f.micado(["list", "-c"]).status == 0
+                if !served { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(served)
+        }
+    }
+}
+
+extension RawHTTP {
+    /// Reads until a whole response head has arrived (or `within` runs out); the rest stays unread.
+    static func readHead(_ fd: Int32, within: Duration) -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline {
+            var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard Glibc.poll(&poll, 1, 200) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            received += buffer[0..<n]
+            if isComplete(received) { break }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+}
