@@ -42,6 +42,7 @@ public protocol EngineAPI: Sendable {
 
     // MARK: containers
     func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage
+    func killContainer(_ id: String) async throws(MicadoError)
     func archive(container: String, path: String, maxBytes: Int, into descriptor: Int32) async throws(MicadoError)
     func isFolder(container: String, path: String) async throws(MicadoError) -> Bool?
     func putArchive(container: String, path: String, tar: OutgoingBody) async throws(MicadoError)

@@ -32,6 +32,12 @@ extension EngineClient {
         }
     }
 
+    /// `POST /containers/{id}/kill`: SIGKILL, for a task that outlived its stop grace (one
+    /// already gone is not an error: that is what was wanted).
+    public func killContainer(_ id: String) async throws(MicadoError) {
+        do { _ = try await send(.POST, "/containers/\(id)/kill", query: [("signal", "KILL")]) } catch where error.code == .notFound || error.code == .conflict {}
+    }
+
     /// `GET /containers/{id}/stats?stream=false`: one sample. The engine takes ~1 s for the
     /// CPU figure unless `oneShot` (API 1.41+), which answers at once without it.
     public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> Usage {

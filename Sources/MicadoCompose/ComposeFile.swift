@@ -34,6 +34,10 @@ public enum ComposeFile {
         }
         let reader = Reader(file: file)
         guard let root else { throw .badRequest("\(file) is empty: it needs 'services'") }
+        // Counted before anything reads the tree: the reader walks an alias once per use.
+        do { try YAMLDocument.requireExpansion(of: root, atMost: Self.maximumExpansion) } catch {
+            throw .init(.tooLarge, "\(file):\(error.line): \(error.description.drop { $0 != ":" }.dropFirst(2)); a Compose file may expand to \(Self.maximumExpansion.nodes) nodes and \(Self.maximumExpansion.scalarBytes >> 20) MiB of text")
+        }
         let top = try reader.mapping(root, "")
         try reader.onlyKeys(top, ["name", "services", "version"], at: "", node: root)
         let appName: String
@@ -81,15 +85,12 @@ public enum ComposeFile {
     /// Deeper than any Compose file needs.
     static let maximumNesting = 64
 
+    /// What a Compose file may expand to through its aliases: sixteen times its largest size
+    /// in text, far more than anchors shared among a hundred services take.
+    public static let maximumExpansion = YAMLDocument.Expansion(nodes: 200_000, scalarBytes: 4 << 20)
+
     struct Reader {
         let file: String
-        /// Keys read through merge keys so far: merges of merges through aliases would
-        /// otherwise be walked once per path (a billion laughs in `<<`).
-        let mergeBudget = MergeBudget()
-
-        final class MergeBudget: @unchecked Sendable {
-            var remaining = 10_000
-        }
 
         func fail(_ node: Node?, _ message: String) -> MicadoError {
             .badRequest("\(file)\(node?.mark.map { ":\($0.line)" } ?? ""): \(message)")
@@ -109,9 +110,8 @@ public enum ComposeFile {
                     case .sequence(let items): sources = Array(items)
                     default: throw fail(key, "\(path.isEmpty ? "" : path + ".")<< must merge a mapping (or a list of them)")
                     }
+                    // Merges of merges through aliases are bounded by `maximumExpansion`.
                     for source in sources {
-                        if case .mapping(let m) = source { self.mergeBudget.remaining -= m.count + 1 }
-                        guard self.mergeBudget.remaining >= 0 else { throw fail(key, "\(path.isEmpty ? "" : path + ".")<< merges more keys than a Compose file needs (aliases counted each time they are used)") }
                         for (mergedKey, mergedValue) in try self.mapping(source, path).sorted(by: { $0.key < $1.key }) {
                             merged.append((mergedKey, mergedValue))
                         }

@@ -388,7 +388,13 @@ public struct ExecStreamEnd: Codable, Sendable {
 /// `POST /v1/containers/{name}/quit`.
 public struct QuitRequest: Codable, Sendable {
     public var remove: Bool
-    public init(remove: Bool) { self.remove = remove }
+    /// Also SIGKILL the tasks that still run after an earlier quit: what the CLI asks once its
+    /// `--timeout` has passed, as Swarm's stop grace would (absent: false).
+    public var kill: Bool?
+    public init(remove: Bool, kill: Bool = false) {
+        self.remove = remove
+        self.kill = kill ? true : nil
+    }
 }
 
 /// `POST /v1/instances`: what `micado start` asks for.

@@ -69,22 +69,55 @@ public enum YAMLDocument {
     }
 
     /// `T` decoded from a composed document of at most `maximumNodes` nodes, counted through
-    /// its aliases (tagging walks each path: a billion laughs is refused, not expanded).
+    /// its aliases (a billion laughs is refused, not expanded).
     public static func decode<T: Decodable>(_ type: T.Type, from node: Node, maximumNodes: Int = 10_000) throws -> T {
-        var budget = maximumNodes
-        return try YAMLDecoder().decode(type, from: tagged(node, isKey: false, budget: &budget))
+        try requireExpansion(of: node, atMost: .init(nodes: maximumNodes, scalarBytes: 4 << 20))
+        return try YAMLDecoder().decode(type, from: tagged(node, isKey: false))
+    }
+
+    /// How far a document may expand when read: nodes and bytes of text, aliases counted each
+    /// time they are used.
+    public struct Expansion: Sendable {
+        public var nodes: Int
+        public var scalarBytes: Int
+        public init(nodes: Int, scalarBytes: Int) {
+            self.nodes = nodes
+            self.scalarBytes = scalarBytes
+        }
     }
 
     public struct TooLarge: Error, CustomStringConvertible {
-        public var description: String { "the document has more nodes than a configuration needs (aliases counted each time they are used)" }
+        public var line: Int
+        public var limit: Expansion
+        public var description: String {
+            "line \(line): the document expands past \(limit.nodes) nodes or \(limit.scalarBytes) bytes of text (aliases counted each time they are used)"
+        }
+    }
+
+    /// Refuses a composed document that, read through its aliases, has more than `limit`.
+    /// Yams shares an anchor's node among its aliases, so composing costs what the text does;
+    /// whatever reads the tree afterwards (a reader, a decoder, a validation of each value)
+    /// walks an alias once per use. This walk builds nothing and stops at the first excess,
+    /// so its cost is bounded by the limit, not by the expansion.
+    public static func requireExpansion(of root: Node, atMost limit: Expansion) throws(TooLarge) {
+        var nodes = limit.nodes, bytes = limit.scalarBytes
+        var stack: [Node] = [root]
+        while let node = stack.popLast() {
+            nodes -= 1
+            switch node {
+            case .scalar(let scalar): bytes -= scalar.string.utf8.count
+            case .mapping(let mapping): for pair in mapping { stack.append(pair.key); stack.append(pair.value) }
+            case .sequence(let sequence): stack.append(contentsOf: sequence)
+            case .alias: break
+            }
+            if nodes < 0 || bytes < 0 { throw TooLarge(line: node.mark?.line ?? 0, limit: limit) }
+        }
     }
 
     /// A tag bound to the basic resolver: Yams' default arguments would build its regular expressions.
     static func tag(_ name: Tag.Name) -> Tag { Tag(name, .basic, .default) }
 
-    static func tagged(_ node: Node, isKey: Bool, budget: inout Int) throws -> Node {
-        budget -= 1
-        guard budget >= 0 else { throw TooLarge() }
+    static func tagged(_ node: Node, isKey: Bool) -> Node {
         switch node {
         case .scalar(var scalar):
             if isKey {
@@ -97,12 +130,12 @@ public enum YAMLDocument {
             return .scalar(scalar)
         case .mapping(let mapping):
             var pairs: [(Node, Node)] = []
-            for pair in mapping { pairs.append((try tagged(pair.key, isKey: true, budget: &budget), try tagged(pair.value, isKey: false, budget: &budget))) }
+            for pair in mapping { pairs.append((tagged(pair.key, isKey: true), tagged(pair.value, isKey: false))) }
             // An implicit tag: `YAMLDecoder` builds Yams' regular expressions to report any other.
             return .mapping(Node.Mapping(pairs, tag(.implicit), mapping.style, mapping.mark, mapping.anchor))
         case .sequence(let sequence):
             var items: [Node] = []
-            for item in sequence { items.append(try tagged(item, isKey: false, budget: &budget)) }
+            for item in sequence { items.append(tagged(item, isKey: false)) }
             return .sequence(Node.Sequence(items, sequence.tag, sequence.style, sequence.mark, sequence.anchor))
         case .alias:
             return node

@@ -28,7 +28,9 @@ public final class Applications: ManagerPart {
     /// `micado apply`: the plan, and (unless a dry run) its execution.
     public func apply(_ request: ApplyRequest) async throws(MicadoError) -> ApplyPlanView {
         let fileName = request.fileName.map { Text.escaped(String(($0 as NSString).lastPathComponent.prefix(64))) } ?? "compose.yaml"
-        let spec = try ComposeFile.parse(request.file, file: fileName, name: request.name, folder: request.folderName)
+        let spec = try await ParsingPool.run { () throws(MicadoError) in
+            try ComposeFile.parse(request.file, file: fileName, name: request.name, folder: request.folderName)
+        }
         return try await context.applicationChanges.run { () throws(MicadoError) -> ApplyPlanView in
             try await self.apply(spec, file: request.file, fileName: fileName, dryRun: request.dryRun)
         }

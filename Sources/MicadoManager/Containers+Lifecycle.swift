@@ -9,8 +9,9 @@ import MicadoCore
 import MicadoStore
 
 extension Containers {
-    /// `micado quit`: scales the service to zero; with `remove`, removes the container too.
-    public func quit(_ name: String, remove: Bool) async throws(MicadoError) -> ContainerView? {
+    /// `micado quit`: scales the service to zero; with `remove`, removes the container too;
+    /// with `kill`, kills the tasks that ignored the stop signal.
+    public func quit(_ name: String, remove: Bool, kill: Bool = false) async throws(MicadoError) -> ContainerView? {
         var record = try await record(named: name)
         try Self.refuseApplicationService(record, "quit")
         if record.desired != .stopped {
@@ -21,6 +22,7 @@ extension Containers {
         if let serviceID = record.serviceID {
             do { try await engine.scaleService(serviceID, replicas: 0) } catch where error.code == .notFound {}
             await snapshots.invalidate()
+            if kill { try await killLingeringTasks(of: record, serviceID: serviceID) }
         }
         if remove {
             // Asked for both: the service goes at once, and the engine stops its task with it.
@@ -28,6 +30,17 @@ extension Containers {
             return nil
         }
         return try await view(of: record)
+    }
+
+    /// SIGKILLs every task of a quit service that still runs, on the engine of its node.
+    func killLingeringTasks(of record: ContainerRecord, serviceID: String) async throws(MicadoError) {
+        let snapshot = try await snapshot(serviceID: serviceID)
+        for task in snapshot.tasksByService[serviceID] ?? [] where task.status.state == "running" && task.desiredState != "running" {
+            guard let containerID = task.status.containerStatus?.containerID else { continue }
+            try await engine(forNode: task.nodeID).killContainer(containerID)
+            await context.note("container.killed", record.name, "\(record.name): its task outlived the stop signal and was killed (SIGKILL)")
+        }
+        await snapshots.invalidate()
     }
 
     /// `micado remove`: forgets a quit container and removes its service. Refuses a running

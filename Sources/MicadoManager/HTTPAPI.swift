@@ -21,7 +21,7 @@ public enum HTTPAPI {
     /// `sessions` are the dashboard's logins, shared with `webSocketRouter`.
     public static func router(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, spool: String, logger: Logger) -> Router<APIRequestContext> {
         let limits = orchestrator.configuration.limits
-        @Sendable func decode<T: Decodable & SendableMetatype>(_ type: T.Type, _ request: Request, _ context: APIRequestContext) async throws -> T {
+        @Sendable func decode<T: Decodable & Sendable>(_ type: T.Type, _ request: Request, _ context: APIRequestContext) async throws -> T {
             try await HTTPAPI.decode(type, request, limit: limits.jsonBodyBytes)
         }
         let router = Router(context: APIRequestContext.self)
@@ -94,7 +94,7 @@ public enum HTTPAPI {
         api.post("/containers/{name}/quit") { request, context in
             let quit = try await decode(QuitRequest.self, request, context)
             let name = try context.pathParameter("name")
-            guard let view = try await orchestrator.containers.quit(name, remove: quit.remove) else { return Response(status: .noContent) }
+            guard let view = try await orchestrator.containers.quit(name, remove: quit.remove, kill: quit.kill ?? false) else { return Response(status: .noContent) }
             return try json(view)
         }
         api.delete("/containers/{name}") { _, context in
@@ -285,7 +285,8 @@ public enum HTTPAPI {
     }
 
     /// A JSON body of at most `limit` bytes (413 over it, before reading when the length is declared).
-    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
+    /// Decoded on the parsing threads (`ParsingPool`), so that no body holds up other requests.
+    static func decode<T: Decodable & Sendable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
             throw tooLarge(limit, what: "a JSON body")
         }
@@ -294,8 +295,9 @@ public enum HTTPAPI {
             guard body.readableBytes + piece.readableBytes <= limit else { throw tooLarge(limit, what: "a JSON body") }
             body.writeImmutableBuffer(piece)
         }
+        let data = Data(body.readableBytesView)
         do {
-            return try WireFormat.decoder().decode(T.self, from: Data(body.readableBytesView))
+            return try await ParsingPool.run { try WireFormat.decoder().decode(T.self, from: data) }
         } catch let error as DecodingError {
             throw MicadoError.badRequest("invalid request body: \(describe(error))")
         }

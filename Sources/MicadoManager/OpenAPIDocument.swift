@@ -1392,6 +1392,9 @@ components:
         remove:
           type: boolean
           description: Remove the container too.
+        kill:
+          type: boolean
+          description: Also kill (SIGKILL) the tasks of an earlier quit that still run; the CLI asks it once its --timeout has passed. Each kill is a `container.killed` event.
     LogLineView:
       type: object
       required: [stream, text]

@@ -77,18 +77,28 @@ struct ContainerLifecycleTests {
     }
 
     /// A task that ignores SIGTERM (sleep as PID 1) takes the engine's grace period to stop:
-    /// until then it is "stopping" everywhere, and remove waits for it.
+    /// until then it is "stopping" everywhere, and remove waits for it. A quit whose
+    /// --timeout is shorter kills the task at the timeout, says so, and only then says stopped.
     @Test func quitSaysStoppingUntilTheTaskIsGone() async throws {
         try await ManagerFixture.with { f in
             #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "slow", "--container", "container-slow", "-a", "sleep", "3600"]).status == 0)
             let detached = try await f.micado(["quit", "-n", "container-slow", "--detach"])
-            #expect(detached.status == 0 && detached.stdout == "container-slow stopping (its task is shutting down)\n", "\(detached)")
+            #expect(detached.status == 0 && detached.stdout == "container-slow stopping (its task is shutting down; not waited for)\n", "\(detached)")
             #expect(try await Self.containers(f, all: true).first?.state == .stopping)
             let refused = try await f.micado(["remove", "-n", "container-slow"])
             #expect(refused.status == 1 && refused.stderr.contains("is still stopping"), "\(refused)")
             let waited = try await f.micado(["quit", "-n", "container-slow"])
             #expect(waited.status == 0 && waited.stdout == "container-slow stopped\n", "\(waited)")
             #expect(try await f.micado(["remove", "-n", "container-slow"]).status == 0)
+
+            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "slow", "--container", "container-stubborn", "-a", "sleep", "3600"]).status == 0)
+            let killed = try await f.micado(["quit", "-n", "container-stubborn", "--timeout", "1"])
+            #expect(killed.status == 0 && killed.stdout == "container-stubborn stopped\n", "\(killed)")
+            #expect(killed.stderr.contains("container-stubborn: its task did not stop within 1 s; killing it"), "\(killed)")
+            #expect(try await Self.containers(f, all: true).first { $0.name.rawValue == "container-stubborn" }?.state == .stopped)
+            let events = try await f.micado(["events", "--subject", "container-stubborn"]).stdout
+            #expect(events.contains("container.killed"), "\(events)")
+            #expect(try await f.micado(["remove", "-n", "container-stubborn"]).status == 0)
         }
     }
 

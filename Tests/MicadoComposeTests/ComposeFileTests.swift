@@ -119,18 +119,34 @@ struct ComposeFileTests {
         #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: { ($0 as? MicadoError)?.code == .tooLarge }
     }
 
-    /// Anchors and aliases nested nine deep (a billion scalars if expanded): read without
-    /// expanding them, wherever they are put.
-    @Test func aliasBombsAreNotExpanded() {
+    /// Anchors and aliases nested nine deep (a billion scalars if expanded): refused by their
+    /// count, wherever they are put (an extension field too), before anything reads them.
+    @Test func aliasBombsAreCountedNotExpanded() {
         var bomb = "x-a0: &a0 [l, l, l, l, l, l, l, l, l, l]\n"
         for level in 1...9 {
             bomb += "x-a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
         }
-        let quiet = bomb + "services:\n  web:\n    image: x\n    x-deep: *a9\n"
-        #expect(throws: Never.self) { try ComposeFile.parse(quiet, file: "f", name: "a", folder: nil) }
-        for place in ["    environment: *a9\n", "    labels: *a9\n", "    command: *a9\n", "    ports: *a9\n"] {
-            #expect(throws: MicadoError.self) { try ComposeFile.parse(bomb + "services:\n  web:\n    image: x\n" + place, file: "f", name: "a", folder: nil) }
+        for place in ["    x-deep: *a9\n", "    environment: *a9\n", "    labels: *a9\n", "    command: *a9\n", "    ports: *a9\n"] {
+            #expect { try ComposeFile.parse(bomb + "services:\n  web:\n    image: x\n" + place, file: "f", name: "a", folder: nil) } throws: {
+                ($0 as? MicadoError)?.code == .tooLarge && ($0 as? MicadoError)?.message.contains("aliases counted each time") == true
+            }
         }
+    }
+
+    /// Text is counted as well as nodes: a thousand labels that all point at one 60 KB anchor
+    /// are 60 MB to read and check; refused by the count, naming the line.
+    @Test func wideAliasesAreCountedInBytes() {
+        let anchor = "x-big: &big \"" + String(repeating: "a", count: 60_000) + "\"\n"
+        let labels = (0..<1000).map { "      l\($0): *big" }.joined(separator: "\n")
+        let text = anchor + "services:\n  web:\n    image: x\n    labels:\n" + labels + "\n"
+        #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: { error in
+            guard let error = error as? MicadoError else { return false }
+            return error.code == .tooLarge && error.message.hasPrefix("f:") && error.message.contains("4 MiB of text")
+        }
+        // Anchors shared as Compose files share them stay well inside the bound.
+        let shared = "x-env: &env\n  A: \"" + String(repeating: "v", count: 1000) + "\"\nservices:\n"
+            + (0..<50).map { "  s\($0):\n    image: x\n    environment: *env\n" }.joined()
+        #expect(throws: Never.self) { try ComposeFile.parse(shared, file: "f", name: "a", folder: nil) }
     }
 
     /// Merge keys of merge keys through aliases are counted, not walked once per path.
@@ -139,7 +155,7 @@ struct ComposeFileTests {
         for level in 1...9 { text += "x-m\(level): &m\(level) {<<: [" + Array(repeating: "*m\(level - 1)", count: 10).joined(separator: ", ") + "]}\n" }
         text += "services:\n  web: {<<: *m9, image: x}\n"
         #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: {
-            ($0 as? MicadoError)?.message.contains("merges more keys") == true
+            ($0 as? MicadoError)?.message.contains("aliases counted each time") == true
         }
     }
 

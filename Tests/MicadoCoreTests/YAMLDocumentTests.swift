@@ -47,7 +47,19 @@ struct YAMLDocumentTests {
         #expect(try YAMLDocument.decode(Wrapper.self, from: text).value == Settings(enabled: true, name: nil, count: 3, ratio: 0.25))
     }
 
-    /// Tagging walks every path through the aliases, so it counts them: a billion laughs is refused.
+    /// Text through aliases is counted in bytes as well as nodes, and a document inside both
+    /// bounds passes whole.
+    @Test func expansionCountsBytesThroughAliases() throws {
+        let text = "a: &a \"" + String(repeating: "x", count: 1000) + "\"\nb: [*a, *a, *a, *a]\n"
+        let root = try #require(try YAMLDocument.compose(text))
+        #expect(throws: Never.self) { try YAMLDocument.requireExpansion(of: root, atMost: .init(nodes: 100, scalarBytes: 5003)) }
+        #expect { try YAMLDocument.requireExpansion(of: root, atMost: .init(nodes: 100, scalarBytes: 4999)) } throws: { error in
+            (error as? YAMLDocument.TooLarge)?.line ?? 0 >= 1
+        }
+        #expect(throws: YAMLDocument.TooLarge.self) { try YAMLDocument.requireExpansion(of: root, atMost: .init(nodes: 5, scalarBytes: 1 << 20)) }
+    }
+
+    /// Counting walks every path through the aliases, so a billion laughs is refused, not expanded.
     @Test func anAliasBombIsRefusedWhenDecoding() {
         var bomb = "a0: &a0 [l, l, l, l, l, l, l, l, l, l]\n"
         for level in 1...9 { bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }

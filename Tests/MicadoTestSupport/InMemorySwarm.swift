@@ -451,6 +451,7 @@ public struct InMemoryEngine: EngineAPI {
     public func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask] { try await swarm.taskList(filters: filters) }
     public func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine] { [] }
     public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage { throw unsupported("usage") }
+    public func killContainer(_ id: String) async throws(MicadoError) { throw unsupported("killContainer") }
     public func archive(container: String, path: String, maxBytes: Int, into descriptor: Int32) async throws(MicadoError) { throw unsupported("archive") }
     public func isFolder(container: String, path: String) async throws(MicadoError) -> Bool? { throw unsupported("isFolder") }
     public func putArchive(container: String, path: String, tar: OutgoingBody) async throws(MicadoError) { throw unsupported("putArchive") }

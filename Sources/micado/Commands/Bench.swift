@@ -13,7 +13,7 @@ extension Micado {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure micado against a baseline in the same run (figures, not pass/fail).",
-            subcommands: [BenchLaunch.self, BenchPack.self, BenchScale.self, BenchScaleOut.self, BenchProxy.self, BenchExec.self, BenchAutoscale.self, BenchStandIn.self, BenchCloudStandIn.self])
+            subcommands: [BenchLaunch.self, BenchPack.self, BenchScale.self, BenchScaleOut.self, BenchProxy.self, BenchExec.self, BenchAutoscale.self, BenchConnections.self, BenchStandIn.self, BenchCloudStandIn.self])
     }
 
     struct BenchLaunch: AsyncParsableCommand {

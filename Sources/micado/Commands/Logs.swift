@@ -7,7 +7,13 @@ import NIOHTTP1
 extension Micado {
     struct Logs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the logs of a container.", discussion: "Example: micado logs -n container-x")
+            abstract: "Print the logs of a container.",
+            discussion: """
+                A container's output reaches a terminal escaped: control and bidirectional characters are shown as escapes \
+                (\\u{1B}, \\u{202E}), newlines and tabs kept, so that it cannot retitle, clear or fill the clipboard of the terminal. \
+                Piped or redirected, it is written as it came; --raw writes it so to a terminal too.
+                Example: micado logs -n container-x
+                """)
 
         @Option(name: .shortAndLong, help: "Container name to get the logs from.")
         var name: String
@@ -15,15 +21,20 @@ extension Micado {
         @Option(help: "Only the last N lines.")
         var tail: Int?
 
+        @Flag(help: "Write the container's output as it came, even to a terminal (escape sequences then act on it).")
+        var raw = false
+
         struct Line: Decodable { var stream: String; var text: String }
 
         func run() async throws {
             let client = try ManagerClient.fromHome()
             let lines = try await client.json(
                 [Line].self, .GET, "/v1/containers/\(ManagerClient.escape(name))/logs", query: tail.map { [("tail", String($0))] } ?? [])
+            let escapeOut = !raw && isatty(1) == 1, escapeErr = !raw && isatty(2) == 1
             for line in lines {
-                // On a terminal, what a container prints cannot drive it (escape sequences are shown, not obeyed).
-                if line.stream == "stderr" { Console.err(line.text) } else { print(isatty(1) == 1 ? Text.escaped(line.text, multiline: true) : line.text) }
+                let toStderr = line.stream == "stderr"
+                let text = (toStderr ? escapeErr : escapeOut) ? Text.escaped(line.text, multiline: true) : line.text
+                if toStderr { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { print(text) }
             }
         }
     }

@@ -19,12 +19,15 @@ extension Micado {
         @Flag(name: .long, help: "Return once the quit is recorded, without waiting for the task to stop.")
         var detach = false
 
-        @Option(name: .long, help: "Seconds to wait for the task to stop.")
+        @Option(name: .long, help: "Seconds the task has to stop after the stop signal; then it is killed (SIGKILL).")
         var timeout = 60
 
         func validate() throws {
             guard (1...3600).contains(timeout) else { throw ValidationError("--timeout must be between 1 and 3600 seconds") }
         }
+
+        /// After a kill, how long the engine has to report the task gone.
+        static let killGrace: Duration = .seconds(15)
 
         func run() async throws {
             let client = try ManagerClient.fromHome()
@@ -32,13 +35,28 @@ extension Micado {
             let answer = try await client.send(.POST, path + "/quit", json: QuitRequest(remove: remove))
             if remove { return print("\(name) removed") }
             var view = try WireFormat.decoder().decode(ContainerView.self, from: Data(answer.readableBytesView))
-            // "stopped" only once the task is gone; until then it is stopping.
-            let deadline = ContinuousClock.now + .seconds(timeout)
-            while view.state == .stopping && !detach && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(200))
-                view = try await client.json(ContainerView.self, .GET, path)
+            if detach {
+                return print(view.state == .stopping ? "\(name) stopping (its task is shutting down; not waited for)" : "\(name) \(view.state.rawValue)")
             }
-            print(view.state == .stopping ? "\(name) stopping (its task is shutting down)" : "\(name) \(view.state.rawValue)")
+            // "stopped" only once the task is gone: a task that ignores the stop signal is killed
+            // at the timeout, and one that outlives even that is a failure, not a success.
+            func wait(until deadline: ContinuousClock.Instant) async throws {
+                while view.state == .stopping && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(200))
+                    view = try await client.json(ContainerView.self, .GET, path)
+                }
+            }
+            try await wait(until: .now + .seconds(timeout))
+            if view.state == .stopping {
+                Console.err("\(name): its task did not stop within \(timeout) s; killing it")
+                view = try WireFormat.decoder().decode(
+                    ContainerView.self, from: Data(try await client.send(.POST, path + "/quit", json: QuitRequest(remove: false, kill: true)).readableBytesView))
+                try await wait(until: .now + Self.killGrace)
+            }
+            guard view.state != .stopping else {
+                throw MicadoError(.conflict, "\(name) is still stopping: its task runs on after the stop signal and a kill (see 'micado info -s \(name)')")
+            }
+            print("\(name) \(view.state.rawValue)")
         }
     }
 
