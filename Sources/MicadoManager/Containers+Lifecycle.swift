@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import DockerEngine
 import Foundation
+import Logging
 import MicadoClouds
 import NIOCore
 import NIOHTTP1
@@ -35,6 +36,9 @@ extension Containers {
     /// SIGKILLs every task of a quit service that still runs, on the engine of its node.
     func killLingeringTasks(of record: ContainerRecord, serviceID: String) async throws(MicadoError) {
         let snapshot = try await snapshot(serviceID: serviceID)
+        let tasks = snapshot.tasksByService[serviceID] ?? []
+        context.logger.info(
+            "quit with kill", metadata: ["container": "\(record.name)", "tasks": "\(tasks.map { "\($0.status.state)/\($0.desiredState)/\($0.status.containerStatus?.containerID ?? "-")" })"])
         for task in snapshot.tasksByService[serviceID] ?? [] where task.status.state == "running" && task.desiredState != "running" {
             guard let containerID = task.status.containerStatus?.containerID else { continue }
             try await engine(forNode: task.nodeID).killContainer(containerID)
