@@ -36,7 +36,7 @@ public enum ComposeFile {
         guard let root else { throw .badRequest("\(file) is empty: it needs 'services'") }
         // Counted before anything reads the tree: the reader walks an alias once per use.
         do { try YAMLDocument.requireExpansion(of: root, atMost: Self.maximumExpansion) } catch {
-            throw .init(.tooLarge, "\(file):\(error.line): \(error.description.drop { $0 != ":" }.dropFirst(2)); a Compose file may expand to \(Self.maximumExpansion.nodes) nodes and \(Self.maximumExpansion.scalarBytes >> 20) MiB of text")
+            throw .init(.tooLarge, "\(file):\(error.line): \(error.reason); a Compose file may expand to \(Self.maximumExpansion.nodes) nodes and \(Self.maximumExpansion.scalarBytes >> 20) MiB of text")
         }
         let top = try reader.mapping(root, "")
         try reader.onlyKeys(top, ["name", "services", "version"], at: "", node: root)

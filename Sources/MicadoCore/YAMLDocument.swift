@@ -89,9 +89,11 @@ public enum YAMLDocument {
     public struct TooLarge: Error, CustomStringConvertible {
         public var line: Int
         public var limit: Expansion
-        public var description: String {
-            "line \(line): the document expands past \(limit.nodes) nodes or \(limit.scalarBytes) bytes of text (aliases counted each time they are used)"
+        /// What was exceeded, without the line.
+        public var reason: String {
+            "the document expands past \(limit.nodes) nodes or \(limit.scalarBytes) bytes of text (aliases counted each time they are used)"
         }
+        public var description: String { "line \(line): \(reason)" }
     }
 
     /// Refuses a composed document that, read through its aliases, has more than `limit`.

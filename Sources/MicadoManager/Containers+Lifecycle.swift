@@ -35,11 +35,10 @@ extension Containers {
 
     /// SIGKILLs every task of a quit service that still runs, on the engine of its node.
     func killLingeringTasks(of record: ContainerRecord, serviceID: String) async throws(MicadoError) {
-        let snapshot = try await snapshot(serviceID: serviceID)
-        let tasks = snapshot.tasksByService[serviceID] ?? []
+        let tasks = try await snapshot(serviceID: serviceID).tasksByService[serviceID] ?? []
         context.logger.info(
             "quit with kill", metadata: ["container": "\(record.name)", "tasks": "\(tasks.map { "\($0.status.state)/\($0.desiredState)/\($0.status.containerStatus?.containerID ?? "-")" })"])
-        for task in snapshot.tasksByService[serviceID] ?? [] where task.status.state == "running" && task.desiredState != "running" {
+        for task in tasks where task.status.state == "running" && task.desiredState != "running" {
             guard let containerID = task.status.containerStatus?.containerID else { continue }
             try await engine(forNode: task.nodeID).killContainer(containerID)
             await context.note("container.killed", record.name, "\(record.name): its task outlived the stop signal and was killed (SIGKILL)")

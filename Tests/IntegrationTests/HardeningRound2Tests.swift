@@ -1,6 +1,7 @@
 import Foundation
 import MicadoClouds
 import MicadoCore
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -103,83 +104,42 @@ struct HardeningRound2Tests {
             let requests = [try request(wide), try request(plain)]
             #expect(requests.allSatisfy { $0.utf8.count < 1 << 20 })
             // Blocking clients on threads of their own: the test's cooperative pool stays free to measure.
-            let inFlight = Counter(), answers = Answers()
+            final class Clients: Sendable {
+                let inFlight = Mutex(0)
+                let answers = Mutex<[String]>([])
+            }
+            let clients = Clients()
             for client in 0..<4 {
-                inFlight.add(1)
+                clients.inFlight.withLock { $0 += 1 }
                 Thread {
-                    defer { inFlight.add(-1) }
+                    defer { clients.inFlight.withLock { $0 -= 1 } }
                     for _ in 0..<8 {
-                        guard let answer = try? RawHTTP.exchange(port: f.port, sendUntilClosed: requests[client % 2], within: .seconds(60)) else { continue }
-                        answers.append(String(answer.prefix(12)))
+                        guard let answer = try? RawHTTP.exchange(port: f.port, send: requests[client % 2], readFor: .seconds(60)) else { continue }
+                        clients.answers.withLock { $0.append(String(answer.text.prefix(12))) }
                     }
                 }.start()
             }
             var latencies: [Duration] = []
-            while inFlight.value > 0 {
+            while clients.inFlight.withLock({ $0 }) > 0 {
                 let start = ContinuousClock.now
-                let health = try RawHTTP.exchange(port: f.port, sendUntilClosed: "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", within: .seconds(10))
+                let health = try RawHTTP.exchange(port: f.port, send: "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", readFor: .seconds(10)).text
                 // Only samples taken while every client was still sending count.
-                if inFlight.value == 4 { latencies.append(ContinuousClock.now - start) }
+                if clients.inFlight.withLock({ $0 }) == 4 { latencies.append(ContinuousClock.now - start) }
                 #expect(health.hasPrefix("HTTP/1.1 200"), "\(health.prefix(200))")
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(latencies.count >= 5, "too few samples while four applies were in flight: \(latencies.count)")
             #expect(latencies.allSatisfy { $0 < .milliseconds(100) }, "health took \(latencies.max() ?? .zero) with four parse bombs in flight")
             // The wide file is refused by its count (413), the plain one planned (200).
-            let seen = answers.all
+            let seen = clients.answers.withLock { $0 }
             #expect(seen.count == 32 && seen.filter { $0 == "HTTP/1.1 413" }.count == 16 && seen.filter { $0 == "HTTP/1.1 200" }.count == 16, "\(seen)")
         }
     }
 }
 
-/// A count shared by test threads.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func add(_ n: Int) { lock.withLock { count += n } }
-    var value: Int { lock.withLock { count } }
-}
-
-/// Strings collected by test threads.
-final class Answers: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [String] = []
-    func append(_ item: String) { lock.withLock { items.append(item) } }
-    var all: [String] { lock.withLock { items } }
-}
-
 extension RawHTTP {
-    /// Sends `text` and reads until the server closes (or `within` runs out).
-    static func exchange(port: Int, sendUntilClosed text: String, within: Duration) throws -> String {
-        let fd = try connected(port)
-        defer { close(fd) }
-        try send(fd, Array(text.utf8))
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard Glibc.poll(&poll, 1, 200) > 0 else { continue }
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            received += buffer[0..<n]
-        }
-        return String(decoding: received, as: UTF8.self)
-    }
-
     /// Reads until a whole response head has arrived (or `within` runs out); the rest stays unread.
     static func readHead(_ fd: Int32, within: Duration) -> String {
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard Glibc.poll(&poll, 1, 200) > 0 else { continue }
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            received += buffer[0..<n]
-            if isComplete(received) { break }
-        }
-        return String(decoding: received, as: UTF8.self)
+        String(decoding: receive(fd, within: within, until: isComplete).bytes, as: UTF8.self)
     }
 }

@@ -478,16 +478,23 @@ enum RawHTTP {
         let fd = try connected(port)
         defer { close(fd) }
         try send(fd, Array(text.utf8))
+        let (received, closed) = receive(fd, within: readFor) { _ in false }
+        return Answer(text: String(decoding: received, as: UTF8.self), closed: closed)
+    }
+
+    /// Reads until `done` says so, the peer closes (`closed`), or `within` runs out.
+    static func receive(_ fd: Int32, within: Duration, until done: ([UInt8]) -> Bool) -> (bytes: [UInt8], closed: Bool) {
         var received: [UInt8] = []
-        let deadline = ContinuousClock.now + readFor
-        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = ContinuousClock.now + within
+        var buffer = [UInt8](repeating: 0, count: 65536)
         while ContinuousClock.now < deadline {
             var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard Glibc.poll(&poll, 1, 200) > 0 else { continue }
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { return Answer(text: String(decoding: received, as: UTF8.self), closed: true) }
+            if n <= 0 { return (received, true) }
             received += buffer[0..<n]
+            if done(received) { break }
         }
-        return Answer(text: String(decoding: received, as: UTF8.self), closed: false)
+        return (received, false)
     }
 }

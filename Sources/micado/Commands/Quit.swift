@@ -49,8 +49,7 @@ extension Micado {
             try await wait(until: .now + .seconds(timeout))
             if view.state == .stopping {
                 Console.err("\(name): its task did not stop within \(timeout) s; killing it")
-                view = try WireFormat.decoder().decode(
-                    ContainerView.self, from: Data(try await client.send(.POST, path + "/quit", json: QuitRequest(remove: false, kill: true)).readableBytesView))
+                view = try await client.json(ContainerView.self, .POST, path + "/quit", body: QuitRequest(remove: false, kill: true))
                 try await wait(until: .now + Self.killGrace)
             }
             guard view.state != .stopping else {
