@@ -15,14 +15,20 @@ extension Containers {
     public func quit(_ name: String, remove: Bool, kill: Bool = false) async throws(MicadoError) -> ContainerView? {
         var record = try await record(named: name)
         try Self.refuseApplicationService(record, "quit")
-        if record.desired != .stopped {
+        let alreadyQuit = record.desired == .stopped
+        if !alreadyQuit {
             record.desired = .stopped
             record.updatedAt = Date()
             try await store.updateContainer(record, event: event("container.quit", name, "\(name) quit (scaled to 0)"))
         }
         if let serviceID = record.serviceID {
-            do { try await engine.scaleService(serviceID, replicas: 0) } catch where error.code == .notFound {}
-            await snapshots.invalidate()
+            // Scaled once: a second update of a service already at zero makes Swarm drop the
+            // tasks it is shutting down from its list while their containers still run (the
+            // view would say stopped, and a kill would find nothing). Drift is the reconciler's.
+            if !alreadyQuit {
+                do { try await engine.scaleService(serviceID, replicas: 0) } catch where error.code == .notFound {}
+                await snapshots.invalidate()
+            }
             if kill { try await killLingeringTasks(of: record, serviceID: serviceID) }
         }
         if remove {
