@@ -14,11 +14,11 @@ enum HostAddresses {
         var addresses: Set<String> = []
         for entry in sequence(first: list, next: { $0.pointee.ifa_next }) {
             guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) else { continue }
-            var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            let converted = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet in
-                withUnsafePointer(to: inet.pointee.sin_addr) { inet_ntop(AF_INET, $0, &text, socklen_t(INET_ADDRSTRLEN)) }
-            }
-            if converted != nil { addresses.insert(String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+            // sockaddr_in's four address bytes follow the port in sa_data; reading them there keeps
+            // this file off sockaddr_in, which a release build resolves to NIO's C module.
+            let data = address.pointee.sa_data
+            let octets = [data.2, data.3, data.4, data.5].map { String(UInt8(bitPattern: $0)) }
+            addresses.insert(octets.joined(separator: "."))
         }
         return addresses
     }
