@@ -10,6 +10,7 @@
 #   BIN=path/to/micado picks a build; ENGINE_MEM_MIB sets the engine's generic memory (2048)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/scripts/network.sh"
 . "$ROOT/scripts/ec2-cloud.sh"
 BIN=${BIN:-$ROOT/.build/debug/micado}
 EC2= CLOUDS=1
@@ -21,11 +22,11 @@ esac
 ID=b$(printf '%04x' $((RANDOM % 65536)))
 WORK=/tmp/micado-bench-$ID
 export MICADO_STATE=$WORK/engines MICADO_BRIDGE=mbbench$ID
-for third in $(seq 60 99); do ip -4 -o addr | grep -q " 10.213.$third\." || break; done
+third=$(free_subnet 60 99)
 export MICADO_BRIDGE_CIDR=10.213.$third.1/24
 ENGINE_IP=10.213.$third.2
 export MICADO_HOME=$WORK/home
-PORT=$((18400 + RANDOM % 1000))
+PORT=$(free_port 18400 1000)
 MANAGER_PID= MOTO_PID= STANDIN_PID=
 cleanup() {
   set +e

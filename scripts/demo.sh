@@ -11,6 +11,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. "$ROOT/scripts/network.sh"
 . "$ROOT/scripts/ec2-cloud.sh"
 . "$ROOT/scripts/cloud-stand-in.sh"
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
@@ -19,13 +20,13 @@ cd "$ROOT"
 swift build --product micado 2>&1 | grep -v -e "unhandled; explicitly declare" -e "CMakeLists.txt" >&2
 BIN=$(swift build --show-bin-path)/micado
 
-ID=d$(printf '%04x' $((RANDOM % 65536)))
+ID=${MICADO_DEMO_ID:-d$(printf '%04x' $((RANDOM % 65536)))}
 export MICADO_STATE=/tmp/micado-demo-$ID/engines MICADO_BRIDGE=mbdemo$ID
-for third in $(seq 10 99); do ip -4 -o addr | grep -q " 10.213.$third\." || break; done
+third=$(free_subnet 10 99)
 export MICADO_BRIDGE_CIDR=10.213.$third.1/24
 ENGINE_IP=10.213.$third.2
 export MICADO_HOME=/tmp/micado-demo-$ID/home
-PORT=$((17400 + RANDOM % 1000))
+PORT=$(free_port 17400 1000 1000 2000 3000)
 MANAGER_PID= MOTO_PID= STANDIN_PID=
 
 cleanup() {

@@ -34,6 +34,20 @@ wait_for() {  # wait_for SECONDS PID CMD...: retry CMD until it succeeds, PID di
   done
 }
 
+# The host side of an engine's veth: interface names stop at 15 characters, so a long NAME
+# is named by a digest of all of it (two names that share their first characters differ).
+veth_of() {
+  if [ ${#1} -le 11 ]; then echo "mcd-$1"; else echo "mcd-$(printf '%s' "$1" | sha256sum | cut -c1-11)"; fi
+}
+
+# Whether netns $1 exists: the exact name, not a prefix of another (micado-a is not micado-a-b).
+netns_exists() { [ -e "/run/netns/$1" ]; }
+
+# Whether PID $1 is still the dockerd started with pidfile $2 (a recycled pid is someone else).
+is_our_dockerd() {
+  [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "$2"
+}
+
 bridge_up() {
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
   ip addr show dev "$BRIDGE" | grep -q "inet $BRIDGE_IP/" || ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
@@ -43,9 +57,9 @@ bridge_up() {
 case "$cmd" in
 up)
   NAME=${1:?usage: engine.sh up NAME IP [MEM_MIB]}; IP=${2:?usage: engine.sh up NAME IP [MEM_MIB]}; MEM=${3:-4096}
-  NS=micado-$NAME; VETH=mcd-${NAME:0:11}; DIR=$STATE/$NAME; SOCK=$DIR/docker.sock
+  NS=micado-$NAME; VETH=$(veth_of "$NAME"); DIR=$STATE/$NAME; SOCK=$DIR/docker.sock
   bridge_up
-  ip netns list | grep -qw "^$NS" || ip netns add "$NS"
+  netns_exists "$NS" || ip netns add "$NS"
   if ! ip link show "$VETH" >/dev/null 2>&1; then
     ip link add "$VETH" type veth peer name eth0 netns "$NS"
     ip link set "$VETH" master "$BRIDGE" up
@@ -79,17 +93,17 @@ JSON
   ;;
 down)
   NAME=${1:?usage: engine.sh down NAME}
-  NS=micado-$NAME; VETH=mcd-${NAME:0:11}; DIR=$STATE/$NAME
+  NS=micado-$NAME; VETH=$(veth_of "$NAME"); DIR=$STATE/$NAME
   if [ -f "$DIR/dockerd.pid" ]; then
     pid=$(cat "$DIR/dockerd.pid")
-    if kill -0 "$pid" 2>/dev/null; then
+    if [[ "$pid" =~ ^[0-9]+$ ]] && is_our_dockerd "$pid" "$DIR/dockerd.pid"; then
       kill -TERM "$pid"
-      for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 1 150); do is_our_dockerd "$pid" "$DIR/dockerd.pid" || break; sleep 0.1; done
+      is_our_dockerd "$pid" "$DIR/dockerd.pid" && kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
   # whatever still runs in the namespace (containerd, shims, tasks) after a hard stop
-  if ip netns list | grep -qw "^$NS"; then
+  if netns_exists "$NS"; then
     for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
   fi
   if [ -d "$DIR" ]; then

@@ -5,15 +5,16 @@
 # time. Tears down what it started, by pid. Extra arguments go to `schemathesis run`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/scripts/network.sh"
 BIN=${BIN:-$ROOT/.build/debug/micado}
 ID=f$(printf '%04x' $((RANDOM % 65536)))
 WORK=/tmp/micado-fuzz-$ID
 export MICADO_STATE=$WORK/engines MICADO_BRIDGE=mbfuzz$ID
-for third in $(seq 100 140); do ip -4 -o addr | grep -q " 10.213.$third\." || break; done
+third=$(free_subnet 100 140)
 export MICADO_BRIDGE_CIDR=10.213.$third.1/24
 ENGINE_IP=10.213.$third.2
 export MICADO_HOME=$WORK/home
-PORT=$((19600 + RANDOM % 300))
+PORT=$(free_port 19600 300)
 MANAGER_PID=
 cleanup() {
   set +e

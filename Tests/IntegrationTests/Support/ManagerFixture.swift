@@ -41,6 +41,10 @@ final class ManagerFixture: @unchecked Sendable {
         ProcessInfo.processInfo.environment["MICADO_BIN"] ?? packageRoot + "/.build/debug/micado"
     }
 
+    /// Where fixtures keep their state: MICADO_TEST_ROOT, which `.ci/run` makes for its run
+    /// alone (so that its sweep after a kill touches no concurrent run's fixtures).
+    static var root: String { ProcessInfo.processInfo.environment["MICADO_TEST_ROOT"] ?? "/tmp/micado-it" }
+
     static var engineScript: String { packageRoot + "/scripts/engine.sh" }
 
     /// Whether this machine can run engines: root, dockerd and busybox-static.
@@ -59,7 +63,7 @@ final class ManagerFixture: @unchecked Sendable {
     init() async throws {
         let hex = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         id = "it" + String(repeating: "0", count: 8 - hex.count) + hex
-        state = "/tmp/micado-it/\(id)"
+        state = Self.root + "/\(id)"
         bridge = "mb\(id.suffix(8))"
         subnetPrefix = try await Self.freeSubnet()
         engineName = id
