@@ -10,7 +10,8 @@ let package = Package(
     name: "micado",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "micado", targets: ["micado"])
+        .executable(name: "micado", targets: ["micado"]),
+        .executable(name: "micado-bench", targets: ["micado-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -106,15 +107,29 @@ let package = Package(
             ],
             exclude: ["Dashboard"],
             swiftSettings: swiftSettings,
-            plugins: ["EmbedDashboard"]
+            plugins: ["EmbedFiles"]
         ),
-        // Builds the dashboard's files (and Debian's Chart.js) into the manager's code.
-        .plugin(name: "EmbedDashboard", capability: .buildTool()),
-        // The CLI and `micado manager`.
+        // Builds the dashboard's files (with Debian's Chart.js) and openapi.yaml into the manager's code.
+        .plugin(name: "EmbedFiles", capability: .buildTool()),
+        // What the CLI and the benchmarks share: the manager's API client, exit codes, printing.
+        .target(
+            name: "MicadoClient",
+            dependencies: [
+                "MicadoCore", "MicadoManager", "DockerEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The CLI and `micado manager`: the product users run (no stand-in, no benchmark).
         .executableTarget(
             name: "micado",
             dependencies: [
-                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoStandIns",
+                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -135,6 +150,21 @@ let package = Package(
                     ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
                     .when(configuration: .release))
             ]
+        ),
+        // The benchmarks (`micado bench VERB` runs this binary) and the clouds' stand-ins that
+        // the demo and the benchmarks boot.
+        .executableTarget(
+            name: "micado-bench",
+            dependencies: [
+                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoClient", "MicadoStandIns",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
         ),
         // Stateful stand-ins of the OpenStack, CloudSigma and CloudBroker APIs on loopback, answering
         // with the clouds' recorded documents, and the hypervisor that boots what they hold: the

@@ -45,12 +45,14 @@ netns_exists() { [ -e "/run/netns/$1" ]; }
 
 # Whether PID $1 is still the dockerd started with pidfile $2 (a recycled pid is someone else).
 is_our_dockerd() {
-  [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "$2"
+  [ -r "/proc/$1/cmdline" ] && grep -qxF -- "$2" <<<"$(tr '\0' '\n' <"/proc/$1/cmdline")"
 }
 
 bridge_up() {
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
-  ip addr show dev "$BRIDGE" | grep -q "inet $BRIDGE_IP/" || ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+  # (grep reads a string, not a pipe: under pipefail, `ip … | grep -q` fails when grep stops
+  # reading before ip has written all, and the address would be added twice)
+  grep -qF "inet $BRIDGE_IP/" <<<"$(ip addr show dev "$BRIDGE")" || ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
   ip link set "$BRIDGE" up
 }
 
@@ -65,7 +67,7 @@ up)
     ip link set "$VETH" master "$BRIDGE" up
   fi
   ip -n "$NS" link set lo up
-  ip -n "$NS" addr show dev eth0 | grep -q "inet $IP/" || ip -n "$NS" addr add "$IP/$PREFIX" dev eth0
+  grep -qF "inet $IP/" <<<"$(ip -n "$NS" addr show dev eth0)" || ip -n "$NS" addr add "$IP/$PREFIX" dev eth0
   ip -n "$NS" link set eth0 up
   mkdir -p "$DIR/data" "$DIR/run"
   cat > "$DIR/daemon.json" <<JSON

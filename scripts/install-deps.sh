@@ -16,6 +16,7 @@
 #   libjs-chart.js  Chart.js, built into the binary for the dashboard's charts (no CDN)
 #   chromium        the browser the dashboard's tests drive
 #   playwright      from PyPI: drives Debian's chromium (its own browser download is not used)
+#   binutils        nm: a test checks that the micado binary holds no stand-in or benchmark code
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -32,6 +33,7 @@ command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v cloud-init >/dev/null || need+=(cloud-init)
 [ -f /usr/share/javascript/chart.js/chart.min.js ] || need+=(libjs-chart.js)
 command -v chromium >/dev/null || need+=(chromium)
+command -v nm >/dev/null || need+=(binutils)
 { command -v moto_server >/dev/null && command -v schemathesis >/dev/null && python3 -c 'import playwright' 2>/dev/null; } || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2

@@ -5,12 +5,16 @@
 # lzma), zlib.
 #
 #   scripts/release.sh   → .build-release/release/micado, and .build-release/micado stripped
-#                          (SCRATCH=dir builds elsewhere)
+#                          (SCRATCH=dir builds elsewhere); micado-bench beside it, for
+#                          `micado bench …` and the clouds' stand-ins
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 SCRATCH=${SCRATCH:-.build-release}
-swift build -c release --product micado --static-swift-stdlib --scratch-path "$SCRATCH" "$@"
+for product in micado micado-bench; do
+  swift build -c release --product "$product" --static-swift-stdlib --scratch-path "$SCRATCH" "$@"
+done
 BIN=$SCRATCH/release/micado
 strip -o "$SCRATCH/micado" "$BIN"
+strip -o "$SCRATCH/micado-bench" "$SCRATCH/release/micado-bench"
 echo "$BIN: $(du -m "$BIN" | cut -f1) MiB with debug information; $SCRATCH/micado: $(du -m "$SCRATCH/micado" | cut -f1) MiB stripped" >&2

@@ -38,7 +38,7 @@ public enum HTTPAPI {
         router.get("/openapi.yaml") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/yaml"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml + "\n")))
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
         }
         router.get("/v1/health") { _, _ in
             try json(HealthView(status: "ok", version: MicadoVersion.current, engineAPIVersion: orchestrator.engine.apiVersion.description, pid: getpid()))

@@ -1,3 +1,4 @@
+import MicadoClient
 import ArgumentParser
 import Foundation
 import MicadoCore
@@ -58,20 +59,6 @@ extension MicadoMain {
             previous = current
         }
         return previous[b.count]
-    }
-}
-
-/// Exit codes: 0 ok, 1 a failed operation, 64 usage (ArgumentParser's), 69 manager unreachable.
-enum ExitStatus {
-    static let failure: Int32 = 1
-    static let usage: Int32 = 64
-    static let unavailable: Int32 = 69
-
-    static func code(for error: MicadoError) -> Int32 {
-        switch error.code {
-        case .unreachable: unavailable
-        default: failure
-        }
     }
 }
 

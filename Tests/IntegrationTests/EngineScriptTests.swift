@@ -30,15 +30,18 @@ import Testing
             throw error
         }
         do {
-            let up1 = try await engine(["up", first, "\(prefix).2", "256"])
-            try #require(up1.status == 0, "\(up1)")
+            // The longer first: micado-<first> is then a prefix of a namespace that exists.
             let up2 = try await engine(["up", second, "\(prefix).3", "256"])
-            try #require(up2.status == 0, "\(up2)")
+            try #require(up2.status == 0, "\(up2.stdout) \(up2.stderr)")
+            let up1 = try await engine(["up", first, "\(prefix).2", "256"])
+            try #require(up1.status == 0, "\(up1.stdout) \(up1.stderr)")
             let down1 = try await engine(["down", first])
             #expect(down1.status == 0, "\(down1)")
             #expect(try await !answers(first))
             #expect(try await answers(second), "down of \(first) stopped \(second)")
             #expect(FileManager.default.fileExists(atPath: "/run/netns/micado-\(second)"), "down of \(first) deleted the namespace of \(second)")
+            let link = try await CommandResult.run("/usr/sbin/ip", ["-n", "micado-\(second)", "-4", "-o", "addr", "show", "dev", "eth0"])
+            #expect(link.stdout.contains("\(prefix).3/"), "down of \(first) took the network of \(second): \(link)")
             // A stale pidfile naming a live process that is not its dockerd.
             let stale = state + "/engines/stale"
             try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
@@ -46,6 +49,8 @@ import Testing
             let down3 = try await engine(["down", "stale"])
             #expect(down3.status == 0, "\(down3)")
             #expect(ChildProcess.isAlive(bystander.pid), "down killed pid \(bystander.pid), which its pidfile named but is not its dockerd")
+        } catch is ExpectationFailedError {
+            // recorded where it failed
         } catch {
             Issue.record(error)
         }

@@ -1,3 +1,4 @@
+import MicadoClient
 import Foundation
 import ArgumentParser
 import MicadoCore

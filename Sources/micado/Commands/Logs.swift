@@ -1,3 +1,4 @@
+import MicadoClient
 import ArgumentParser
 import Foundation
 import MicadoCore

@@ -3,13 +3,14 @@ import DockerEngine
 import Foundation
 import HummingbirdWSClient
 import Logging
+import MicadoClient
 import MicadoCore
 import MicadoManager
 import NIOCore
 import NIOHTTP1
 import Synchronization
 
-extension Micado {
+extension MicadoBench {
     struct BenchExec: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "exec",

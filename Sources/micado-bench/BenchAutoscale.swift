@@ -1,11 +1,12 @@
 import ArgumentParser
 import DockerEngine
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
 
-extension Micado {
+extension MicadoBench {
     struct BenchAutoscale: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "autoscale",

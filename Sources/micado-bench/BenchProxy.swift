@@ -1,11 +1,12 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
 
-extension Micado {
+extension MicadoBench {
     /// The proxy's overhead and build-and-push time, against a running manager with a cloud.
     struct BenchProxy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

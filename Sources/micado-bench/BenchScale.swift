@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
 
-extension Micado {
+extension MicadoBench {
     /// Packing, consolidation and planner speed: pure, no manager needed.
     struct BenchPack: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

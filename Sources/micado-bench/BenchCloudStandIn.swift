@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import MicadoClouds
+import MicadoClient
 import MicadoCore
 import MicadoStandIns
 
-extension Micado {
+extension MicadoBench {
     /// A stand-in of the OpenStack, CloudSigma or CloudBroker API on loopback (answers built
     /// from the clouds' recorded documents: scripts/fetch-cloud-fixtures.sh), whose servers
     /// boot on this host from what micado sent, so that the demo shows those drivers end to

@@ -2,12 +2,13 @@ import ArgumentParser
 import DockerEngine
 import Foundation
 import Logging
+import MicadoClient
 import MicadoCore
 import MicadoManager
 import NIOCore
 import NIOHTTP1
 
-extension Micado {
+extension MicadoBench {
     struct BenchScaleOut: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "scale-out",

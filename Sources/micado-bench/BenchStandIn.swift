@@ -2,9 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import MicadoClouds
+import MicadoClient
 import MicadoCore
 
-extension Micado {
+extension MicadoBench {
     /// Machines for an EC2-compatible API server that has none (moto), so that `bench scale`
     /// can time an ec2 cloud end to end on one host: stages a VPC, subnet, security group and
     /// image in the API, writes their ids, then boots each instance the API runs from the

@@ -8,12 +8,12 @@ import Glibc
 
 /// The local terminal of an attached `micado execute`: raw mode while the remote command
 /// owns it, its size, and its size changes.
-enum Terminal {
-    static var stdinIsTerminal: Bool { isatty(0) == 1 }
-    static var stdoutIsTerminal: Bool { isatty(1) == 1 }
+public enum Terminal {
+    public static var stdinIsTerminal: Bool { isatty(0) == 1 }
+    public static var stdoutIsTerminal: Bool { isatty(1) == 1 }
 
     /// The size of the terminal on stdout (or stdin), if there is one.
-    static func size() -> TerminalSize? {
+    public static func size() -> TerminalSize? {
         var window = winsize()
         for fd: Int32 in [1, 0] where ioctl(fd, UInt(TIOCGWINSZ), &window) == 0 && window.ws_col > 0 && window.ws_row > 0 {
             return TerminalSize(columns: Int(window.ws_col), rows: Int(window.ws_row))
@@ -25,7 +25,7 @@ enum Terminal {
     /// included) until the returned function restores it.
     /// A TERM or QUIT sent to micado restores the terminal before it exits (keys cannot
     /// send signals while raw; the command in the container is then hung up by the manager).
-    static func makeRaw() -> () -> Void {
+    public static func makeRaw() -> () -> Void {
         var saved = termios()
         guard tcgetattr(0, &saved) == 0 else { return {} }
         var raw = saved
@@ -50,7 +50,7 @@ enum Terminal {
     nonisolated(unsafe) static var exitSources: [any DispatchSourceSignal] = []
 
     /// The terminal's new size after each SIGWINCH.
-    static func resizes() -> AsyncStream<TerminalSize> {
+    public static func resizes() -> AsyncStream<TerminalSize> {
         AsyncStream { continuation in
             signal(SIGWINCH, SIG_IGN)
             // Only cancelled when the stream ends; DispatchSource itself is thread-safe.
@@ -63,7 +63,7 @@ enum Terminal {
 
     /// Stdin's bytes as they are read, on a thread of their own (a blocking read must not
     /// hold one of the concurrency pool's few threads). Ends at end of file.
-    static func standardInput() -> AsyncStream<[UInt8]> {
+    public static func standardInput() -> AsyncStream<[UInt8]> {
         AsyncStream { continuation in
             let thread = Thread {
                 var buffer = [UInt8](repeating: 0, count: 4096)
@@ -80,7 +80,7 @@ enum Terminal {
     }
 
     /// Writes all of `bytes` to `fd`.
-    static func write(_ bytes: some Collection<UInt8>, to fd: Int32) {
+    public static func write(_ bytes: some Collection<UInt8>, to fd: Int32) {
         var rest = Array(bytes)[...]
         while !rest.isEmpty {
             let n = rest.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import MicadoManager
 import NIOHTTP1
@@ -8,7 +9,7 @@ import NIOHTTP1
 import Glibc
 #endif
 
-extension Micado {
+extension MicadoBench {
     struct BenchConnections: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "connections",
@@ -124,7 +125,7 @@ extension Micado {
     }
 }
 
-extension Micado.BenchConnections.Sample {
+extension MicadoBench.BenchConnections.Sample {
     static func max(_ a: Self, _ b: Self) -> Self {
         var result = a
         result.rssMiB = Swift.max(a.rssMiB, b.rssMiB)

@@ -12,7 +12,7 @@ import NIOPosix
 import Synchronization
 
 /// One client for the process's life, never shut down: the CLI exits instead.
-let sharedHTTPClient: HTTPClient = {
+public let sharedHTTPClient: HTTPClient = {
     var configuration = HTTPClient.Configuration()
     // It fails at once when the manager does not listen, rather than retrying until the deadline.
     configuration.connectionPool.retryConnectionEstablishment = false
@@ -23,13 +23,19 @@ let sharedHTTPClient: HTTPClient = {
 }()
 
 /// The CLI's way to the manager: its HTTP API on the configured address, with the token.
-struct ManagerClient {
-    let baseURL: String
-    let token: String
-    let http: HTTPClient
+public struct ManagerClient: Sendable {
+    public let baseURL: String
+    public let token: String
+    public let http: HTTPClient
+
+    public init(baseURL: String, token: String, http: HTTPClient) {
+        self.baseURL = baseURL
+        self.token = token
+        self.http = http
+    }
 
     /// Reads the micado home ($MICADO_HOME) for the address and token.
-    static func fromHome() throws(MicadoError) -> ManagerClient {
+    public static func fromHome() throws(MicadoError) -> ManagerClient {
         let environment = ProcessInfo.processInfo.environment
         let home = MicadoHome.resolve(environment: environment)
         let configuration = try ManagerConfiguration.load(home: home, environment: environment)
@@ -38,7 +44,7 @@ struct ManagerClient {
     }
 
     @discardableResult
-    func send(
+    public func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
@@ -46,7 +52,7 @@ struct ManagerClient {
     }
 
     @discardableResult
-    func send(
+    public func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: HTTPClientRequest.Body?,
         contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
@@ -75,7 +81,7 @@ struct ManagerClient {
     /// held in memory); returns the bytes written.
     /// Streams a GET's body into `descriptor`: the bytes written, and the file mode the manager
     /// reported (`X-Micado-File-Mode`, octal), if it did.
-    func download(
+    public func download(
         _ path: String, query: [(String, String)] = [], into descriptor: Int32, timeout: TimeAmount = .seconds(900)
     ) async throws(MicadoError) -> (bytes: Int, mode: Int?) {
         do {
@@ -100,7 +106,7 @@ struct ManagerClient {
     }
 
     /// A request to the manager's API with the token.
-    func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)]) -> HTTPClientRequest {
+    public func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)]) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url(path, query: query))
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -108,24 +114,24 @@ struct ManagerClient {
     }
 
     /// The manager's error answer as the error it names (else what it was).
-    func refusal(_ status: HTTPResponseStatus, _ body: ByteBuffer, _ what: String) -> MicadoError {
+    public func refusal(_ status: HTTPResponseStatus, _ body: ByteBuffer, _ what: String) -> MicadoError {
         (try? WireFormat.decoder().decode(ErrorBody.self, from: Data(body.readableBytesView)))?.micadoError
             ?? MicadoError(.internal, "the manager answered \(status) to \(what)")
     }
 
-    func timedOut(_ timeout: TimeAmount) -> MicadoError {
+    public func timedOut(_ timeout: TimeAmount) -> MicadoError {
         .init(.timeout, "the manager at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) s")
     }
 
     /// Sends `body` as JSON and returns the raw answer (for routes that answer 204).
     @discardableResult
-    func send(_ method: HTTPMethod, _ path: String, json body: some Encodable) async throws(MicadoError) -> ByteBuffer {
+    public func send(_ method: HTTPMethod, _ path: String, json body: some Encodable) async throws(MicadoError) -> ByteBuffer {
         let bytes: [UInt8]
         do { bytes = Array(try WireFormat.encoder().encode(body)) } catch { throw .init(.internal, "cannot encode request: \(error)") }
         return try await send(method, path, body: bytes)
     }
 
-    func json<T: Decodable>(
+    public func json<T: Decodable>(
         _ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: (some Encodable)? = Optional<Int>.none,
         timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> T {
@@ -142,7 +148,7 @@ struct ManagerClient {
     /// Opens a WebSocket on `path` (bearer token as for every route) and runs `handler` on
     /// it. A declined upgrade is reported with the manager's reason: the same route without
     /// an upgrade answers it. Errors of `handler` come out as they are.
-    func webSocket(
+    public func webSocket(
         _ path: String, query: [(String, String)] = [],
         _ handler: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
     ) async throws(MicadoError) {
@@ -168,11 +174,11 @@ struct ManagerClient {
     }
 
     /// One sentence that says why in words ("connection refused"), not as a type dump.
-    func unreachable(_ error: any Error) -> MicadoError {
+    public func unreachable(_ error: any Error) -> MicadoError {
         .init(.unreachable, "cannot reach the micado manager at \(baseURL): \(Self.reason(error)); start it with 'micado manager' (see the README) or check MICADO_HOME")
     }
 
-    static func reason(_ error: any Error) -> String {
+    public static func reason(_ error: any Error) -> String {
         if let error = error as? NIOConnectionError, let first = error.connectionErrors.first { return reason(first.error) }
         if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
         if let error = error as? HTTPClientError {
@@ -186,14 +192,14 @@ struct ManagerClient {
         return "\(error)"
     }
 
-    func url(_ path: String, query: [(String, String)] = []) -> String {
+    public func url(_ path: String, query: [(String, String)] = []) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~/")
         let q = query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
         return baseURL + path + q
     }
 
-    static func escape(_ segment: String) -> String {
+    public static func escape(_ segment: String) -> String {
         segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? segment
     }
 }
