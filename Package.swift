@@ -148,7 +148,8 @@ let package = Package(
             linkerSettings: [
                 .unsafeFlags(
                     ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
-                    .when(configuration: .release))
+                    .when(configuration: .release)
+                )
             ]
         ),
         // The benchmarks (`micado bench VERB` runs this binary) and the clouds' stand-ins that
@@ -172,10 +173,12 @@ let package = Package(
         .target(
             name: "MicadoStandIns",
             dependencies: [
-                "MicadoClouds", "MicadoCore", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+                "MicadoClouds", "MicadoCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings),
+            swiftSettings: swiftSettings
+        ),
         // What several test targets share: moto on loopback, test credentials, a network in moto.
         .target(
             name: "MicadoTestSupport",
@@ -185,8 +188,14 @@ let package = Package(
                 // The fault-injecting proxy in front of moto.
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            path: "Tests/MicadoTestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "MicadoCoreTests", dependencies: ["MicadoCore", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+            path: "Tests/MicadoTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MicadoCoreTests",
+            dependencies: ["MicadoCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "MicadoComposeTests", dependencies: ["MicadoCompose", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoCloudsTests",
@@ -199,10 +208,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            resources: [.copy("Resources")], swiftSettings: swiftSettings),
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "MicadoStoreTests", dependencies: ["MicadoStore", "MicadoCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+            name: "MicadoStoreTests",
+            dependencies: ["MicadoStore", "MicadoCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MicadoManagerTests",
             dependencies: [

@@ -7,6 +7,8 @@ cd "$ROOT"
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/fetch-cloud-fixtures.sh"
+# One formatter (.swift-format): code that `swift format` would change fails before the build.
+swift format lint --strict --recursive --parallel Sources Tests Plugins Package.swift
 swift build --build-tests
 if [ $# -gt 0 ]; then
     swift test --skip-build "$@"

@@ -22,7 +22,11 @@ import PackagePlugin
     func embed(_ files: [URL], as name: String, script: URL, context: PluginContext) -> Command {
         let output = context.pluginWorkDirectoryURL.appending(path: "\(name).swift")
         return .buildCommand(
-            displayName: "Embedding \(name)", executable: URL(fileURLWithPath: "/bin/sh"),
-            arguments: [script.path, output.path, name] + files.map(\.path), inputFiles: [script] + files, outputFiles: [output])
+            displayName: "Embedding \(name)",
+            executable: URL(fileURLWithPath: "/bin/sh"),
+            arguments: [script.path, output.path, name] + files.map(\.path),
+            inputFiles: [script] + files,
+            outputFiles: [output]
+        )
     }
 }

@@ -51,7 +51,10 @@ public protocol EngineAPI: Sendable {
     func exitCode(ofExec id: String) async throws(MicadoError) -> Int
     func resizeExec(_ id: String, size: TerminalSize) async throws(MicadoError)
     func withAttachedExec<Result: Sendable>(
-        _ id: String, tty: Bool, size: TerminalSize?, _ body: (AttachedExec) async throws -> Result
+        _ id: String,
+        tty: Bool,
+        size: TerminalSize?,
+        _ body: (AttachedExec) async throws -> Result
     ) async throws -> Result
 
     // MARK: images
@@ -74,14 +77,20 @@ extension EngineAPI {
     public func serviceLogs(_ idOrName: String, tail: Int? = nil) async throws(MicadoError) -> [LogLine] {
         try await serviceLogs(idOrName, tail: tail, timestamps: false)
     }
-    public func usage(container: String) async throws(MicadoError) -> EngineClient.Usage { try await usage(container: container, oneShot: false) }
+    public func usage(container: String) async throws(MicadoError) -> EngineClient.Usage {
+        try await usage(container: container, oneShot: false)
+    }
     public func exec(container: String, command: [String]) async throws(MicadoError) -> EngineClient.ExecOutput {
         try await exec(container: container, command: command, timeout: .seconds(120))
     }
     public func createExec(container: String, command: [String], tty: Bool, stdin: Bool) async throws(MicadoError) -> String {
         try await createExec(container: container, command: command, tty: tty, stdin: stdin, environment: [])
     }
-    public func withAttachedExec<Result: Sendable>(_ id: String, tty: Bool, _ body: (AttachedExec) async throws -> Result) async throws -> Result {
+    public func withAttachedExec<Result: Sendable>(
+        _ id: String,
+        tty: Bool,
+        _ body: (AttachedExec) async throws -> Result
+    ) async throws -> Result {
         try await withAttachedExec(id, tty: tty, size: nil, body)
     }
     public func removeImage(_ name: String) async throws(MicadoError) { try await removeImage(name, force: false) }
@@ -102,5 +111,7 @@ public protocol EngineConnector: Sendable {
 }
 
 extension EngineConnector {
-    public func engine(at endpoint: EngineEndpoint) async throws(MicadoError) -> any EngineAPI { try await engine(at: endpoint, monitoring: false) }
+    public func engine(at endpoint: EngineEndpoint) async throws(MicadoError) -> any EngineAPI {
+        try await engine(at: endpoint, monitoring: false)
+    }
 }

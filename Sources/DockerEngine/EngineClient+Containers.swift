@@ -1,11 +1,12 @@
 import AsyncHTTPClient
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import MicadoCore
 import NIOCore
 import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Containers, archives, images and builds on one engine.
 extension EngineClient {
@@ -35,14 +36,20 @@ extension EngineClient {
     /// `POST /containers/{id}/kill`: SIGKILL, for a task that outlived its stop grace (one
     /// already gone is not an error: that is what was wanted).
     public func killContainer(_ id: String) async throws(MicadoError) {
-        do { _ = try await send(.POST, "/containers/\(id)/kill", query: [("signal", "KILL")]) } catch where error.code == .notFound || error.code == .conflict {}
+        do { _ = try await send(.POST, "/containers/\(id)/kill", query: [("signal", "KILL")]) } catch
+            where error.code == .notFound || error.code == .conflict
+        {}
     }
 
     /// `GET /containers/{id}/stats?stream=false`: one sample. The engine takes ~1 s for the
     /// CPU figure unless `oneShot` (API 1.41+), which answers at once without it.
     public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> Usage {
         let response = try await send(
-            .GET, "/containers/\(container)/stats", query: [("stream", "false")] + (oneShot ? [("one-shot", "true")] : []), timeout: .seconds(10))
+            .GET,
+            "/containers/\(container)/stats",
+            query: [("stream", "false")] + (oneShot ? [("one-shot", "true")] : []),
+            timeout: .seconds(10)
+        )
         guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any] else {
             throw .init(.engine, "unreadable stats for container \(container)")
         }
@@ -62,8 +69,11 @@ extension EngineClient {
         let (preTotal, preSystem, _) = cpu("precpu_stats")
         let cpuPercent = system > preSystem && preSystem > 0 ? (total - preTotal) / (system - preSystem) * cpus * 100 : 0
         return Usage(
-            memoryBytes: max(0, usage - cache), memoryLimitBytes: (memory["limit"] as? NSNumber)?.int64Value, cpuPercent: max(0, cpuPercent),
-            cpu: .init(container: total, system: system, cpus: cpus))
+            memoryBytes: max(0, usage - cache),
+            memoryLimitBytes: (memory["limit"] as? NSNumber)?.int64Value,
+            cpuPercent: max(0, cpuPercent),
+            cpu: .init(container: total, system: system, cpus: cpus)
+        )
     }
 
     /// `GET /containers/{id}/archive`: a tar of the file or folder at `path`, written as it
@@ -92,7 +102,9 @@ extension EngineClient {
     /// when nothing is there.
     public func isFolder(container: String, path: String) async throws(MicadoError) -> Bool? {
         let response: Response
-        do { response = try await send(.HEAD, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(30)) } catch where error.code == .notFound {
+        do { response = try await send(.HEAD, "/containers/\(container)/archive", query: [("path", path)], timeout: .seconds(30)) } catch
+            where error.code == .notFound
+        {
             return nil
         }
         struct Stat: Decodable { var mode: UInt32 }
@@ -104,7 +116,14 @@ extension EngineClient {
 
     /// `PUT /containers/{id}/archive`: unpacks `tar` into the folder `path`.
     public func putArchive(container: String, path: String, tar: OutgoingBody) async throws(MicadoError) {
-        _ = try await send(.PUT, "/containers/\(container)/archive", query: [("path", path)], body: tar, contentType: "application/x-tar", timeout: .seconds(120))
+        _ = try await send(
+            .PUT,
+            "/containers/\(container)/archive",
+            query: [("path", path)],
+            body: tar,
+            contentType: "application/x-tar",
+            timeout: .seconds(120)
+        )
     }
 
     public func inspectImage(_ name: String) async throws(MicadoError) -> ImageInspect {
@@ -123,7 +142,14 @@ extension EngineClient {
 
     /// `POST /images/load`.
     public func loadImages(_ tarball: [UInt8]) async throws(MicadoError) {
-        _ = try await send(.POST, "/images/load", query: [("quiet", "1")], body: tarball, contentType: "application/x-tar", timeout: .seconds(300))
+        _ = try await send(
+            .POST,
+            "/images/load",
+            query: [("quiet", "1")],
+            body: tarball,
+            contentType: "application/x-tar",
+            timeout: .seconds(300)
+        )
     }
 
     public func tagImage(_ name: String, repository: String, tag: String) async throws(MicadoError) {
@@ -139,7 +165,12 @@ extension EngineClient {
 
     public func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> PushResult {
         let response = try await send(
-            .POST, "/images/\(repository)/push", query: [("tag", tag)], headers: [("X-Registry-Auth", auth)], timeout: .seconds(300))
+            .POST,
+            "/images/\(repository)/push",
+            query: [("tag", tag)],
+            headers: [("X-Registry-Auth", auth)],
+            timeout: .seconds(300)
+        )
         var result = PushResult(digest: nil, retries: [])
         for message in JSONMessage.decodeAll(response.body) {
             if let failure = message.failure { throw .init(.engine, "push of \(repository):\(tag) failed: \(failure)") }
@@ -177,8 +208,14 @@ extension EngineClient {
     /// image under the same tag.
     public func build(context: OutgoingBody, tag: String, timeout: TimeAmount) async throws(MicadoError) -> BuildResult {
         let response = try await send(
-            .POST, "/build", query: [("t", tag), ("rm", "1"), ("forcerm", "1"), ("pull", "0")], body: context,
-            contentType: "application/x-tar", timeout: timeout, maxBytes: 64 << 20)
+            .POST,
+            "/build",
+            query: [("t", tag), ("rm", "1"), ("forcerm", "1"), ("pull", "0")],
+            body: context,
+            contentType: "application/x-tar",
+            timeout: timeout,
+            maxBytes: 64 << 20
+        )
         return try Self.buildResult(JSONMessage.decodeAll(response.body))
     }
 
@@ -187,7 +224,9 @@ extension EngineClient {
         var imageID: String?
         for message in messages {
             if let stream = message.stream {
-                log += stream.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+                log += stream.split(whereSeparator: \.isNewline).map(String.init).filter {
+                    !$0.trimmingCharacters(in: .whitespaces).isEmpty
+                }
             }
             if let failure = message.failure {
                 let tail = log.suffix(5).joined(separator: "\n")
@@ -196,7 +235,11 @@ extension EngineClient {
             if let id = message.aux?.ID { imageID = id }
         }
         guard let imageID else {
-            throw .init(.buildFailed, "the build ended without the engine naming the image it built" + (log.isEmpty ? "" : ":\n" + log.suffix(5).joined(separator: "\n")))
+            throw .init(
+                .buildFailed,
+                "the build ended without the engine naming the image it built"
+                    + (log.isEmpty ? "" : ":\n" + log.suffix(5).joined(separator: "\n"))
+            )
         }
         return BuildResult(imageID: imageID, log: log)
     }

@@ -26,7 +26,11 @@ extension EngineClient {
     /// Creates (does not start) an exec instance; its id is what the other calls take.
     /// `environment` entries (`KEY=value`) are added to the container's for this command.
     public func createExec(
-        container: String, command: [String], tty: Bool, stdin: Bool, environment: [String]
+        container: String,
+        command: [String],
+        tty: Bool,
+        stdin: Bool,
+        environment: [String]
     ) async throws(MicadoError) -> String {
         struct Create: Encodable {
             var attachStdin: Bool
@@ -36,11 +40,18 @@ extension EngineClient {
             var env: [String]
             var cmd: [String]
             enum CodingKeys: String, CodingKey {
-                case attachStdin = "AttachStdin", attachStdout = "AttachStdout", attachStderr = "AttachStderr", tty = "Tty", env = "Env", cmd = "Cmd"
+                case attachStdin = "AttachStdin"
+                case attachStdout = "AttachStdout"
+                case attachStderr = "AttachStderr"
+                case tty = "Tty"
+                case env = "Env"
+                case cmd = "Cmd"
             }
         }
         let created: IDResponse = try await post(
-            "/containers/\(container)/exec", json: Create(attachStdin: stdin, tty: tty, env: environment, cmd: command))
+            "/containers/\(container)/exec",
+            json: Create(attachStdin: stdin, tty: tty, env: environment, cmd: command)
+        )
         return created.id
     }
 
@@ -68,7 +79,10 @@ extension EngineClient {
     /// AsyncHTTPClient cannot carry a hijacked connection, so this speaks HTTP/1.1 itself
     /// for the one request, then moves raw bytes (or the multiplexed frames without a TTY).
     public func withAttachedExec<Result: Sendable>(
-        _ id: String, tty: Bool, size: TerminalSize?, _ body: (AttachedExec) async throws -> Result
+        _ id: String,
+        tty: Bool,
+        size: TerminalSize?,
+        _ body: (AttachedExec) async throws -> Result
     ) async throws -> Result {
         var start = ExecStart(tty: tty)
         // Before 1.42 the size can only be set once the command runs (resizeExec).
@@ -82,10 +96,15 @@ extension EngineClient {
             var iterator = inbound.makeAsyncIterator()
             // A head that never comes must not hold the caller forever: closing ends the read.
             let deadline = channel.channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.channel.close(promise: nil) }
-            let (head, rest) = try await Self.readResponseHead(&iterator, what: what, endpoint: endpoint, afterWriting: {
-                try await outbound.write(ByteBuffer(string: request))
-                try await outbound.write(ByteBuffer(bytes: payload))
-            })
+            let (head, rest) = try await Self.readResponseHead(
+                &iterator,
+                what: what,
+                endpoint: endpoint,
+                afterWriting: {
+                    try await outbound.write(ByteBuffer(string: request))
+                    try await outbound.write(ByteBuffer(bytes: payload))
+                }
+            )
             guard head.status == 101 || head.status == 200 else {
                 // The deadline still stands: an error body without a length ends when the engine closes.
                 var errorBody = rest
@@ -103,7 +122,11 @@ extension EngineClient {
         var detach = false
         var tty: Bool
         var consoleSize: [Int]?
-        enum CodingKeys: String, CodingKey { case detach = "Detach", tty = "Tty", consoleSize = "ConsoleSize" }
+        enum CodingKeys: String, CodingKey {
+            case detach = "Detach"
+            case tty = "Tty"
+            case consoleSize = "ConsoleSize"
+        }
     }
 
     /// A plain connection to the engine (TLS when the endpoint has it), for hijacked streams.
@@ -112,17 +135,24 @@ extension EngineClient {
             let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
             // SNI and name checks take host names only; an address is checked against the certificate's IP entries.
             let serverName: String? =
-                if let name = endpoint.serverName { name } else if case .tcp(let host, _) = endpoint.transport,
+                if let name = endpoint.serverName {
+                    name
+                } else if case .tcp(let host, _) = endpoint.transport,
                     (try? SocketAddress(ipAddress: host, port: 0)) == nil
                 { host } else { nil }
             let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(5))
             let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: sslContext, serverHostname: serverName)
+                        )
                     }
                     // Half closure lets `input.finish()` end the command's stdin while its output still flows.
-                    return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                    return try NIOAsyncChannel(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true)
+                    )
                 }
             }
             switch endpoint.transport {
@@ -137,7 +167,9 @@ extension EngineClient {
     /// Writes the request, then reads until the response head is complete; returns the head
     /// and the bytes that came after it.
     static func readResponseHead(
-        _ iterator: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, what: String, endpoint: EngineEndpoint,
+        _ iterator: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        what: String,
+        endpoint: EngineEndpoint,
         afterWriting write: () async throws -> Void
     ) async throws(MicadoError) -> (RawResponseHead, [UInt8]) {
         var received: [UInt8] = []
@@ -167,7 +199,9 @@ struct RawResponseHead: Sendable, Equatable {
     /// The head and the index where the body starts, or nil while the head is incomplete.
     static func parse(_ bytes: [UInt8]) throws(MicadoError) -> (RawResponseHead, Int)? {
         let end: [UInt8] = [13, 10, 13, 10]
-        guard bytes.count >= 4, let at = (0...(bytes.count - 4)).first(where: { bytes[$0..<($0 + 4)].elementsEqual(end) }) else { return nil }
+        guard bytes.count >= 4, let at = (0...(bytes.count - 4)).first(where: { bytes[$0..<($0 + 4)].elementsEqual(end) }) else {
+            return nil
+        }
         let lines = String(decoding: bytes[..<at], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ", maxSplits: 2)
         guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {

@@ -10,13 +10,16 @@ extension EngineClient {
     }
 
     /// `POST /swarm/init`. `advertiseAddress` must be an address micado owns.
-    public func initSwarm(advertiseAddress: String, listenAddress: String, defaultAddressPool: String?) async throws(MicadoError) -> String {
+    public func initSwarm(advertiseAddress: String, listenAddress: String, defaultAddressPool: String?) async throws(MicadoError) -> String
+    {
         struct Body: Encodable {
             var listenAddr: String
             var advertiseAddr: String
             var defaultAddrPool: [String]?
             enum CodingKeys: String, CodingKey {
-                case listenAddr = "ListenAddr", advertiseAddr = "AdvertiseAddr", defaultAddrPool = "DefaultAddrPool"
+                case listenAddr = "ListenAddr"
+                case advertiseAddr = "AdvertiseAddr"
+                case defaultAddrPool = "DefaultAddrPool"
             }
         }
         let body = Body(listenAddr: listenAddress, advertiseAddr: advertiseAddress, defaultAddrPool: defaultAddressPool.map { [$0] })
@@ -36,7 +39,10 @@ extension EngineClient {
             var remoteAddrs: [String]
             var joinToken: String
             enum CodingKeys: String, CodingKey {
-                case listenAddr = "ListenAddr", advertiseAddr = "AdvertiseAddr", remoteAddrs = "RemoteAddrs", joinToken = "JoinToken"
+                case listenAddr = "ListenAddr"
+                case advertiseAddr = "AdvertiseAddr"
+                case remoteAddrs = "RemoteAddrs"
+                case joinToken = "JoinToken"
             }
         }
         let body = Body(listenAddr: listenAddress, advertiseAddr: advertiseAddress, remoteAddrs: [remoteAddress], joinToken: token)
@@ -114,7 +120,13 @@ extension EngineClient {
     public func updateService(_ id: String, version: ObjectVersion, spec: ServiceSpec, registryAuth: String?) async throws(MicadoError) {
         var headers: [(String, String)] = []
         if let registryAuth { headers.append(("X-Registry-Auth", registryAuth)) }
-        _ = try await send(.POST, "/services/\(id)/update", query: [("version", String(version.index))], body: try encode(spec), headers: headers)
+        _ = try await send(
+            .POST,
+            "/services/\(id)/update",
+            query: [("version", String(version.index))],
+            body: try encode(spec),
+            headers: headers
+        )
     }
 
     /// An attachable overlay network (VXLAN between the nodes).
@@ -126,7 +138,11 @@ extension EngineClient {
             var checkDuplicate = true
             var labels: [String: String]
             enum CodingKeys: String, CodingKey {
-                case name = "Name", driver = "Driver", attachable = "Attachable", checkDuplicate = "CheckDuplicate", labels = "Labels"
+                case name = "Name"
+                case driver = "Driver"
+                case attachable = "Attachable"
+                case checkDuplicate = "CheckDuplicate"
+                case labels = "Labels"
             }
         }
         let response = try await send(.POST, "/networks/create", body: try encode(Create(name: name, labels: labels)))

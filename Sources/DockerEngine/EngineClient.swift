@@ -45,7 +45,9 @@ public final class EngineClient: Sendable {
     /// maps to the engine's address; every such engine needs a client of its own.
     public static func makeHTTPClient(for endpoint: EngineEndpoint? = nil) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        if let endpoint, let name = endpoint.serverName, case .tcp(let host, _) = endpoint.transport { configuration.dnsOverride = [name: host] }
+        if let endpoint, let name = endpoint.serverName, case .tcp(let host, _) = endpoint.transport {
+            configuration.dnsOverride = [name: host]
+        }
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
         // A request waits for a free connection no longer than the connect timeout: with
@@ -69,11 +71,17 @@ public final class EngineClient: Sendable {
 
     /// Connects and negotiates. `http` stays owned by the caller, who shuts it down last.
     public static func connect(
-        to endpoint: EngineEndpoint, http: HTTPClient, logger: Logger, timeout: TimeAmount = .seconds(10)
+        to endpoint: EngineEndpoint,
+        http: HTTPClient,
+        logger: Logger,
+        timeout: TimeAmount = .seconds(10)
     ) async throws(MicadoError) -> EngineClient {
         if let files = endpoint.tls {
             do { _ = try tlsConfiguration(files) } catch {
-                throw .init(.configuration, "cannot load the TLS files for \(endpoint) (\(files.certificate), \(files.key), \(files.caCertificate)): \(error)")
+                throw .init(
+                    .configuration,
+                    "cannot load the TLS files for \(endpoint) (\(files.certificate), \(files.key), \(files.caCertificate)): \(error)"
+                )
             }
         }
         let probe = EngineClient(endpoint: endpoint, http: http, apiVersion: .oldestSupported, engineVersion: "", logger: logger)
@@ -87,7 +95,10 @@ public final class EngineClient: Sendable {
                 "the engine at \(endpoint) speaks API \(server) (minimum \(version.minAPIVersion ?? "?")); micado speaks \(APIVersion.oldestSupported) to \(APIVersion.newestKnown)"
             )
         }
-        logger.debug("engine negotiated", metadata: ["engine.endpoint": "\(endpoint)", "engine.api": "\(chosen)", "engine.version": "\(version.version)"])
+        logger.debug(
+            "engine negotiated",
+            metadata: ["engine.endpoint": "\(endpoint)", "engine.api": "\(chosen)", "engine.version": "\(version.version)"]
+        )
         return EngineClient(endpoint: endpoint, http: http, apiVersion: chosen, engineVersion: version.version, logger: logger)
     }
 
@@ -126,17 +137,32 @@ public final class EngineClient: Sendable {
 
     /// Sends one request and collects the whole answer (bounded), mapping engine errors.
     public func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-        contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
-        timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        contentType: String = "application/json",
+        headers extra: [(String, String)] = [],
+        versioned: Bool = true,
+        timeout: TimeAmount = .seconds(30),
+        maxBytes: Int = 64 << 20
     ) async throws(MicadoError) -> Response {
         try await send(
-            method, path, query: query, body: body.map(OutgoingBody.bytes), contentType: contentType, headers: extra, versioned: versioned,
-            timeout: timeout, maxBytes: maxBytes)
+            method,
+            path,
+            query: query,
+            body: body.map(OutgoingBody.bytes),
+            contentType: contentType,
+            headers: extra,
+            versioned: versioned,
+            timeout: timeout,
+            maxBytes: maxBytes
+        )
     }
 
     /// A request to this engine: its URL, its transport's Host, its TLS.
-    func request(_ method: HTTPMethod, _ path: String, query: [(String, String)], versioned: Bool) throws(MicadoError) -> HTTPClientRequest {
+    func request(_ method: HTTPMethod, _ path: String, query: [(String, String)], versioned: Bool) throws(MicadoError) -> HTTPClientRequest
+    {
         var request = HTTPClientRequest(url: try url(path, query: query, versioned: versioned))
         request.method = method
         // The Engine refuses requests without a Host; over a unix socket there is none to derive.
@@ -146,9 +172,15 @@ public final class EngineClient: Sendable {
     }
 
     public func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: OutgoingBody?,
-        contentType: String = "application/json", headers extra: [(String, String)] = [], versioned: Bool = true,
-        timeout: TimeAmount = .seconds(30), maxBytes: Int = 64 << 20
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: OutgoingBody?,
+        contentType: String = "application/json",
+        headers extra: [(String, String)] = [],
+        versioned: Bool = true,
+        timeout: TimeAmount = .seconds(30),
+        maxBytes: Int = 64 << 20
     ) async throws(MicadoError) -> Response {
         var request = try request(method, path, query: query, versioned: versioned)
         if let body {
@@ -171,7 +203,8 @@ public final class EngineClient: Sendable {
     }
 
     static func engineError(status: HTTPResponseStatus, body: ByteBuffer, what: String) -> MicadoError {
-        let message = (try? JSONDecoder().decode(EngineErrorBody.self, from: Data(body.readableBytesView)).message)
+        let message =
+            (try? JSONDecoder().decode(EngineErrorBody.self, from: Data(body.readableBytesView)).message)
             ?? String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
         switch status.code {
         case 404: return .init(.notFound, message)
@@ -186,19 +219,32 @@ public final class EngineClient: Sendable {
             return .init(.timeout, "the engine at \(endpoint) did not answer in time")
         }
         if let e = error as? NIOTooManyBytesError {
-            return .init(.tooLarge, "the engine at \(endpoint) answered with more than \(e.maxBytes.map(String.init) ?? "the allowed") bytes")
+            return .init(
+                .tooLarge,
+                "the engine at \(endpoint) answered with more than \(e.maxBytes.map(String.init) ?? "the allowed") bytes"
+            )
         }
         return .init(.engine, "cannot reach the Docker engine at \(endpoint): \(error). Is dockerd running there?")
     }
 
-    func get<T: Decodable>(_ path: String, query: [(String, String)] = [], versioned: Bool = true, timeout: TimeAmount = .seconds(30))
+    func get<T: Decodable>(
+        _ path: String,
+        query: [(String, String)] = [],
+        versioned: Bool = true,
+        timeout: TimeAmount = .seconds(30)
+    )
         async throws(MicadoError) -> T
     {
         let response = try await send(.GET, path, query: query, versioned: versioned, timeout: timeout)
         return try decode(T.self, response.body, what: path)
     }
 
-    func post<T: Decodable, B: Encodable>(_ path: String, query: [(String, String)] = [], json: B, timeout: TimeAmount = .seconds(30))
+    func post<T: Decodable, B: Encodable>(
+        _ path: String,
+        query: [(String, String)] = [],
+        json: B,
+        timeout: TimeAmount = .seconds(30)
+    )
         async throws(MicadoError) -> T
     {
         let response = try await send(.POST, path, query: query, body: try encode(json), timeout: timeout)

@@ -41,7 +41,10 @@ public struct EngineEndpoint: Sendable, Equatable, CustomStringConvertible {
         if text.hasPrefix("unix://") {
             let path = String(text.dropFirst("unix://".count))
             guard path.utf8.first == 0x2F else {
-                throw .init(.configuration, "invalid Docker endpoint '\(text)': a unix socket needs an absolute path, e.g. unix:///var/run/docker.sock")
+                throw .init(
+                    .configuration,
+                    "invalid Docker endpoint '\(text)': a unix socket needs an absolute path, e.g. unix:///var/run/docker.sock"
+                )
             }
             return EngineEndpoint(transport: .unix(path: path))
         }

@@ -9,7 +9,9 @@ public struct EngineVersion: Decodable, Sendable {
     public var apiVersion: String
     public var minAPIVersion: String?
     enum CodingKeys: String, CodingKey {
-        case version = "Version", apiVersion = "ApiVersion", minAPIVersion = "MinAPIVersion"
+        case version = "Version"
+        case apiVersion = "ApiVersion"
+        case minAPIVersion = "MinAPIVersion"
     }
 }
 
@@ -20,7 +22,10 @@ public struct SystemInfo: Decodable, Sendable {
         public var nodeAddr: String?
         public var controlAvailable: Bool?
         enum CodingKeys: String, CodingKey {
-            case localNodeState = "LocalNodeState", nodeID = "NodeID", nodeAddr = "NodeAddr", controlAvailable = "ControlAvailable"
+            case localNodeState = "LocalNodeState"
+            case nodeID = "NodeID"
+            case nodeAddr = "NodeAddr"
+            case controlAvailable = "ControlAvailable"
         }
     }
     public var id: String?
@@ -30,7 +35,12 @@ public struct SystemInfo: Decodable, Sendable {
     public var cpus: Int?
     public var swarm: Swarm
     enum CodingKeys: String, CodingKey {
-        case id = "ID", name = "Name", serverVersion = "ServerVersion", memTotal = "MemTotal", cpus = "NCPU", swarm = "Swarm"
+        case id = "ID"
+        case name = "Name"
+        case serverVersion = "ServerVersion"
+        case memTotal = "MemTotal"
+        case cpus = "NCPU"
+        case swarm = "Swarm"
     }
 }
 
@@ -38,11 +48,17 @@ public struct SwarmInspect: Decodable, Sendable {
     public struct JoinTokens: Decodable, Sendable {
         public var worker: String
         public var manager: String
-        enum CodingKeys: String, CodingKey { case worker = "Worker", manager = "Manager" }
+        enum CodingKeys: String, CodingKey {
+            case worker = "Worker"
+            case manager = "Manager"
+        }
     }
     public var id: String
     public var joinTokens: JoinTokens
-    enum CodingKeys: String, CodingKey { case id = "ID", joinTokens = "JoinTokens" }
+    enum CodingKeys: String, CodingKey {
+        case id = "ID"
+        case joinTokens = "JoinTokens"
+    }
 }
 
 public struct ObjectVersion: Codable, Sendable {
@@ -54,7 +70,10 @@ public struct GenericResource: Codable, Sendable, Equatable {
     public struct Discrete: Codable, Sendable, Equatable {
         public var kind: String
         public var value: Int64
-        enum CodingKeys: String, CodingKey { case kind = "Kind", value = "Value" }
+        enum CodingKeys: String, CodingKey {
+            case kind = "Kind"
+            case value = "Value"
+        }
     }
     public var discrete: Discrete?
     enum CodingKeys: String, CodingKey { case discrete = "DiscreteResourceSpec" }
@@ -69,32 +88,50 @@ public struct Node: Decodable, Sendable {
             public var memoryBytes: Int64?
             public var genericResources: [GenericResource]?
             enum CodingKeys: String, CodingKey {
-                case nanoCPUs = "NanoCPUs", memoryBytes = "MemoryBytes", genericResources = "GenericResources"
+                case nanoCPUs = "NanoCPUs"
+                case memoryBytes = "MemoryBytes"
+                case genericResources = "GenericResources"
             }
         }
         public struct Engine: Decodable, Sendable {
             public var engineVersion: String?
             /// The engine's own labels (daemon.json `labels`), set when the instance boots.
             public var labels: [String: String]?
-            enum CodingKeys: String, CodingKey { case engineVersion = "EngineVersion", labels = "Labels" }
+            enum CodingKeys: String, CodingKey {
+                case engineVersion = "EngineVersion"
+                case labels = "Labels"
+            }
         }
         public var hostname: String?
         public var resources: Resources?
         public var engine: Engine?
-        enum CodingKeys: String, CodingKey { case hostname = "Hostname", resources = "Resources", engine = "Engine" }
+        enum CodingKeys: String, CodingKey {
+            case hostname = "Hostname"
+            case resources = "Resources"
+            case engine = "Engine"
+        }
     }
     public struct Spec: Codable, Sendable {
         public var role: String?
         public var availability: String?
         public var labels: [String: String]?
         public var name: String?
-        enum CodingKeys: String, CodingKey { case role = "Role", availability = "Availability", labels = "Labels", name = "Name" }
+        enum CodingKeys: String, CodingKey {
+            case role = "Role"
+            case availability = "Availability"
+            case labels = "Labels"
+            case name = "Name"
+        }
     }
     public struct Status: Decodable, Sendable {
         public var state: String
         public var addr: String?
         public var message: String?
-        enum CodingKeys: String, CodingKey { case state = "State", addr = "Addr", message = "Message" }
+        enum CodingKeys: String, CodingKey {
+            case state = "State"
+            case addr = "Addr"
+            case message = "Message"
+        }
     }
     public var id: String
     public var version: ObjectVersion
@@ -102,7 +139,11 @@ public struct Node: Decodable, Sendable {
     public var spec: Spec
     public var status: Status
     enum CodingKeys: String, CodingKey {
-        case id = "ID", version = "Version", description = "Description", spec = "Spec", status = "Status"
+        case id = "ID"
+        case version = "Version"
+        case description = "Description"
+        case spec = "Spec"
+        case status = "Status"
     }
 
     /// A label its engine booted with (not the node's own labels, which the manager sets).
@@ -120,7 +161,10 @@ public struct SwarmService: Decodable, Sendable {
     public struct UpdateStatus: Decodable, Sendable {
         public var state: String?
         public var message: String?
-        enum CodingKeys: String, CodingKey { case state = "State", message = "Message" }
+        enum CodingKeys: String, CodingKey {
+            case state = "State"
+            case message = "Message"
+        }
         public var rolledBack: Bool { state?.hasPrefix("rollback") == true || state == "paused" }
     }
     public var id: String
@@ -128,7 +172,13 @@ public struct SwarmService: Decodable, Sendable {
     public var spec: ServiceSpec
     public var createdAt: String?
     public var updateStatus: UpdateStatus?
-    enum CodingKeys: String, CodingKey { case id = "ID", version = "Version", spec = "Spec", createdAt = "CreatedAt", updateStatus = "UpdateStatus" }
+    enum CodingKeys: String, CodingKey {
+        case id = "ID"
+        case version = "Version"
+        case spec = "Spec"
+        case createdAt = "CreatedAt"
+        case updateStatus = "UpdateStatus"
+    }
 }
 
 public struct SwarmTask: Decodable, Sendable {
@@ -136,7 +186,10 @@ public struct SwarmTask: Decodable, Sendable {
         public struct ContainerStatus: Decodable, Sendable {
             public var containerID: String?
             public var exitCode: Int?
-            enum CodingKeys: String, CodingKey { case containerID = "ContainerID", exitCode = "ExitCode" }
+            enum CodingKeys: String, CodingKey {
+                case containerID = "ContainerID"
+                case exitCode = "ExitCode"
+            }
         }
         public var timestamp: String?
         public var state: String
@@ -144,7 +197,11 @@ public struct SwarmTask: Decodable, Sendable {
         public var err: String?
         public var containerStatus: ContainerStatus?
         enum CodingKeys: String, CodingKey {
-            case timestamp = "Timestamp", state = "State", message = "Message", err = "Err", containerStatus = "ContainerStatus"
+            case timestamp = "Timestamp"
+            case state = "State"
+            case message = "Message"
+            case err = "Err"
+            case containerStatus = "ContainerStatus"
         }
     }
     public var id: String
@@ -155,8 +212,14 @@ public struct SwarmTask: Decodable, Sendable {
     public var desiredState: String
     public var updatedAt: String?
     enum CodingKeys: String, CodingKey {
-        case id = "ID", serviceID = "ServiceID", nodeID = "NodeID", slot = "Slot", status = "Status",
-            desiredState = "DesiredState", updatedAt = "UpdatedAt"
+        case id = "ID"
+        case serviceID = "ServiceID"
+        case nodeID = "NodeID"
+        case slot = "Slot"
+        case status = "Status"
+        case
+            desiredState = "DesiredState"
+        case updatedAt = "UpdatedAt"
     }
 }
 
@@ -165,18 +228,29 @@ public struct ImageInspect: Decodable, Sendable {
     public var size: Int64?
     public var repoTags: [String]?
     public var repoDigests: [String]?
-    enum CodingKeys: String, CodingKey { case id = "Id", size = "Size", repoTags = "RepoTags", repoDigests = "RepoDigests" }
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case size = "Size"
+        case repoTags = "RepoTags"
+        case repoDigests = "RepoDigests"
+    }
 }
 
 public struct ExecInspect: Decodable, Sendable {
     public var running: Bool
     public var exitCode: Int?
-    enum CodingKeys: String, CodingKey { case running = "Running", exitCode = "ExitCode" }
+    enum CodingKeys: String, CodingKey {
+        case running = "Running"
+        case exitCode = "ExitCode"
+    }
 }
 
 struct IDResponse: Decodable {
     var id: String
-    enum CodingKeys: String, CodingKey { case id = "Id", capitalID = "ID" }
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case capitalID = "ID"
+    }
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.decodeIfPresent(String.self, forKey: .id) ?? c.decode(String.self, forKey: .capitalID)
@@ -196,5 +270,9 @@ public struct NetworkSummary: Decodable, Sendable {
     public var id: String
     public var name: String
     public var labels: [String: String]?
-    enum CodingKeys: String, CodingKey { case id = "Id", name = "Name", labels = "Labels" }
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case name = "Name"
+        case labels = "Labels"
+    }
 }

@@ -16,7 +16,11 @@ public struct ServiceSpec: Codable, Sendable {
             self.env = env
         }
         enum CodingKeys: String, CodingKey {
-            case image = "Image", labels = "Labels", command = "Command", args = "Args", env = "Env"
+            case image = "Image"
+            case labels = "Labels"
+            case command = "Command"
+            case args = "Args"
+            case env = "Env"
         }
     }
     public struct Resources: Codable, Sendable {
@@ -28,7 +32,10 @@ public struct ServiceSpec: Codable, Sendable {
                 self.memoryBytes = memoryBytes
                 self.nanoCPUs = nanoCPUs
             }
-            enum CodingKeys: String, CodingKey { case memoryBytes = "MemoryBytes", nanoCPUs = "NanoCPUs" }
+            enum CodingKeys: String, CodingKey {
+                case memoryBytes = "MemoryBytes"
+                case nanoCPUs = "NanoCPUs"
+            }
         }
         public struct Reservations: Codable, Sendable {
             public var memoryBytes: Int64?
@@ -37,7 +44,10 @@ public struct ServiceSpec: Codable, Sendable {
                 self.memoryBytes = memoryBytes
                 self.genericResources = genericResources
             }
-            enum CodingKeys: String, CodingKey { case memoryBytes = "MemoryBytes", genericResources = "GenericResources" }
+            enum CodingKeys: String, CodingKey {
+                case memoryBytes = "MemoryBytes"
+                case genericResources = "GenericResources"
+            }
         }
         public var limits: Limits?
         public var reservations: Reservations?
@@ -45,7 +55,10 @@ public struct ServiceSpec: Codable, Sendable {
             self.limits = limits
             self.reservations = reservations
         }
-        enum CodingKeys: String, CodingKey { case limits = "Limits", reservations = "Reservations" }
+        enum CodingKeys: String, CodingKey {
+            case limits = "Limits"
+            case reservations = "Reservations"
+        }
     }
     public struct Placement: Codable, Sendable {
         public var constraints: [String]?
@@ -59,7 +72,10 @@ public struct ServiceSpec: Codable, Sendable {
             self.condition = condition
             self.maxAttempts = maxAttempts
         }
-        enum CodingKeys: String, CodingKey { case condition = "Condition", maxAttempts = "MaxAttempts" }
+        enum CodingKeys: String, CodingKey {
+            case condition = "Condition"
+            case maxAttempts = "MaxAttempts"
+        }
     }
     /// A network a service's tasks join, under extra DNS names.
     public struct NetworkAttachment: Codable, Sendable {
@@ -69,7 +85,10 @@ public struct ServiceSpec: Codable, Sendable {
             self.target = target
             self.aliases = aliases
         }
-        enum CodingKeys: String, CodingKey { case target = "Target", aliases = "Aliases" }
+        enum CodingKeys: String, CodingKey {
+            case target = "Target"
+            case aliases = "Aliases"
+        }
     }
     public struct TaskTemplate: Codable, Sendable {
         public var containerSpec: ContainerSpec
@@ -78,15 +97,25 @@ public struct ServiceSpec: Codable, Sendable {
         public var restartPolicy: RestartPolicy?
         public var forceUpdate: Int?
         public var networks: [NetworkAttachment]?
-        public init(containerSpec: ContainerSpec, resources: Resources? = nil, placement: Placement? = nil, restartPolicy: RestartPolicy? = nil) {
+        public init(
+            containerSpec: ContainerSpec,
+            resources: Resources? = nil,
+            placement: Placement? = nil,
+            restartPolicy: RestartPolicy? = nil
+        ) {
             self.containerSpec = containerSpec
             self.resources = resources
             self.placement = placement
             self.restartPolicy = restartPolicy
         }
         enum CodingKeys: String, CodingKey {
-            case containerSpec = "ContainerSpec", resources = "Resources", placement = "Placement",
-                restartPolicy = "RestartPolicy", forceUpdate = "ForceUpdate", networks = "Networks"
+            case containerSpec = "ContainerSpec"
+            case resources = "Resources"
+            case placement = "Placement"
+            case
+                restartPolicy = "RestartPolicy"
+            case forceUpdate = "ForceUpdate"
+            case networks = "Networks"
         }
     }
     public struct Mode: Codable, Sendable {
@@ -111,7 +140,10 @@ public struct ServiceSpec: Codable, Sendable {
                 self.publishMode = publishMode
             }
             enum CodingKeys: String, CodingKey {
-                case proto = "Protocol", targetPort = "TargetPort", publishedPort = "PublishedPort", publishMode = "PublishMode"
+                case proto = "Protocol"
+                case targetPort = "TargetPort"
+                case publishedPort = "PublishedPort"
+                case publishMode = "PublishMode"
             }
         }
         public var mode: String?
@@ -120,7 +152,10 @@ public struct ServiceSpec: Codable, Sendable {
             self.mode = mode
             self.ports = ports
         }
-        enum CodingKeys: String, CodingKey { case mode = "Mode", ports = "Ports" }
+        enum CodingKeys: String, CodingKey {
+            case mode = "Mode"
+            case ports = "Ports"
+        }
     }
 
     /// How Swarm rolls an update (and a rollback) through the tasks. Durations in nanoseconds.
@@ -141,8 +176,13 @@ public struct ServiceSpec: Codable, Sendable {
             self.order = order
         }
         enum CodingKeys: String, CodingKey {
-            case parallelism = "Parallelism", delay = "Delay", failureAction = "FailureAction", monitor = "Monitor",
-                maxFailureRatio = "MaxFailureRatio", order = "Order"
+            case parallelism = "Parallelism"
+            case delay = "Delay"
+            case failureAction = "FailureAction"
+            case monitor = "Monitor"
+            case
+                maxFailureRatio = "MaxFailureRatio"
+            case order = "Order"
         }
     }
 
@@ -163,8 +203,14 @@ public struct ServiceSpec: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name = "Name", labels = "Labels", taskTemplate = "TaskTemplate", mode = "Mode", endpointSpec = "EndpointSpec",
-            updateConfig = "UpdateConfig", rollbackConfig = "RollbackConfig"
+        case name = "Name"
+        case labels = "Labels"
+        case taskTemplate = "TaskTemplate"
+        case mode = "Mode"
+        case endpointSpec = "EndpointSpec"
+        case
+            updateConfig = "UpdateConfig"
+        case rollbackConfig = "RollbackConfig"
     }
 
     public var replicas: Int { mode?.replicated?.replicas ?? 0 }

@@ -21,8 +21,11 @@ public enum Console {
         let cells = [header] + rows.map { $0.map { $0.isEmpty ? "-" : Text.escaped($0) } }
         let widths = header.indices.map { i in cells.map { $0[i].count }.max() ?? 0 }
         for row in cells {
-            print(row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  "))
+            print(
+                row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                }
+                .joined(separator: "  ")
+            )
         }
     }
 

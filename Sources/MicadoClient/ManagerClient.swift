@@ -45,16 +45,31 @@ public struct ManagerClient: Sendable {
 
     @discardableResult
     public func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-        contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        contentType: String = "application/json",
+        timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
-        try await send(method, path, query: query, body: body.map { .bytes(ByteBuffer(bytes: $0)) }, contentType: contentType, timeout: timeout)
+        try await send(
+            method,
+            path,
+            query: query,
+            body: body.map { .bytes(ByteBuffer(bytes: $0)) },
+            contentType: contentType,
+            timeout: timeout
+        )
     }
 
     @discardableResult
     public func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: HTTPClientRequest.Body?,
-        contentType: String = "application/json", timeout: TimeAmount = .seconds(60)
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: HTTPClientRequest.Body?,
+        contentType: String = "application/json",
+        timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
         var request = authorized(method, path, query: query)
         if let body {
@@ -82,7 +97,10 @@ public struct ManagerClient: Sendable {
     /// Streams a GET's body into `descriptor`: the bytes written, and the file mode the manager
     /// reported (`X-Micado-File-Mode`, octal), if it did.
     public func download(
-        _ path: String, query: [(String, String)] = [], into descriptor: Int32, timeout: TimeAmount = .seconds(900)
+        _ path: String,
+        query: [(String, String)] = [],
+        into descriptor: Int32,
+        timeout: TimeAmount = .seconds(900)
     ) async throws(MicadoError) -> (bytes: Int, mode: Int?) {
         do {
             let response = try await http.execute(authorized(.GET, path, query: query), timeout: timeout)
@@ -132,7 +150,11 @@ public struct ManagerClient: Sendable {
     }
 
     public func json<T: Decodable>(
-        _ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: (some Encodable)? = Optional<Int>.none,
+        _ type: T.Type,
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: (some Encodable)? = Optional<Int>.none,
         timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> T {
         var bytes: [UInt8]?
@@ -149,7 +171,8 @@ public struct ManagerClient: Sendable {
     /// it. A declined upgrade is reported with the manager's reason: the same route without
     /// an upgrade answers it. Errors of `handler` come out as they are.
     public func webSocket(
-        _ path: String, query: [(String, String)] = [],
+        _ path: String,
+        query: [(String, String)] = [],
         _ handler: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
     ) async throws(MicadoError) {
         var headers = HTTPFields()
@@ -160,7 +183,8 @@ public struct ManagerClient: Sendable {
         do {
             try await WebSocketClient.connect(
                 url: "ws" + url(path, query: query).dropFirst("http".count),
-                configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers), logger: logger
+                configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
+                logger: logger
             ) { inbound, outbound, _ in
                 do { try await handler(inbound, outbound) } catch { failure.withLock { $0 = error } }
             }
@@ -175,7 +199,10 @@ public struct ManagerClient: Sendable {
 
     /// One sentence that says why in words ("connection refused"), not as a type dump.
     public func unreachable(_ error: any Error) -> MicadoError {
-        .init(.unreachable, "cannot reach the micado manager at \(baseURL): \(Self.reason(error)); start it with 'micado manager' (see the README) or check MICADO_HOME")
+        .init(
+            .unreachable,
+            "cannot reach the micado manager at \(baseURL): \(Self.reason(error)); start it with 'micado manager' (see the README) or check MICADO_HOME"
+        )
     }
 
     public static func reason(_ error: any Error) -> String {
@@ -195,7 +222,10 @@ public struct ManagerClient: Sendable {
     public func url(_ path: String, query: [(String, String)] = []) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~/")
-        let q = query.isEmpty ? "" : "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+        let q =
+            query.isEmpty
+            ? ""
+            : "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
         return baseURL + path + q
     }
 

@@ -73,14 +73,19 @@ public enum BootDocument {
 
     public static func document(_ userData: UserData, certificatePEM: String, keyPEM: String) throws(CloudError) -> CloudConfig {
         let daemon = DaemonConfiguration(
-            hosts: ["tcp://0.0.0.0:\(enginePort)"], tls: true, tlsverify: true,
-            tlscacert: tlsFolder + "/ca.pem", tlscert: tlsFolder + "/server.pem", tlskey: tlsFolder + "/server-key.pem",
+            hosts: ["tcp://0.0.0.0:\(enginePort)"],
+            tls: true,
+            tlsverify: true,
+            tlscacert: tlsFolder + "/ca.pem",
+            tlscert: tlsFolder + "/server.pem",
+            tlskey: tlsFolder + "/server-key.pem",
             nodeGenericResources: ["\(SchedulerResource.memory)=\(userData.capacityMiB)"],
             labels: userData.labels.map { "\($0.key)=\($0.value)" }.sorted(),
             // An instance is deleted only once drained: what is left is not worth waiting for.
             shutdownTimeout: 2,
             // Away from the addresses clouds and the local bridge usually take.
-            defaultAddressPools: [.init(base: "10.214.0.0/16", size: 24)])
+            defaultAddressPools: [.init(base: "10.214.0.0/16", size: 24)]
+        )
         let json: String
         do {
             let encoder = JSONEncoder()
@@ -94,8 +99,10 @@ public enum BootDocument {
             CloudConfig.File(path: "/etc/docker/daemon.json", permissions: "0644", content: json),
             // systemd's docker.service passes -H fd://, which clashes with daemon.json's hosts.
             CloudConfig.File(
-                path: "/etc/systemd/system/docker.service.d/micado.conf", permissions: "0644",
-                content: "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd\n"),
+                path: "/etc/systemd/system/docker.service.d/micado.conf",
+                permissions: "0644",
+                content: "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd\n"
+            ),
         ]
         if let registry = userData.registryAddress {
             guard registry.allSatisfy({ $0.isLetter || $0.isNumber || ".:-".contains($0) }) else {
@@ -107,11 +114,15 @@ public enum BootDocument {
             write_files: files,
             runcmd: [
                 // Machine images without an engine get Debian's.
-                ["sh", "-c", "command -v dockerd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io; }"],
+                [
+                    "sh", "-c",
+                    "command -v dockerd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io; }",
+                ],
                 ["systemctl", "daemon-reload"],
                 ["systemctl", "enable", "docker"],
                 ["systemctl", "restart", "docker"],
-            ])
+            ]
+        )
     }
 
     /// The document as JSON after its `#cloud-config` line: JSON is YAML, cloud-init reads it
@@ -127,7 +138,9 @@ public enum BootDocument {
 
     public static func parse(_ text: String) throws(CloudError) -> CloudConfig {
         guard text.hasPrefix("#cloud-config\n") else { throw CloudError(.badRequest, "not a #cloud-config document") }
-        do { return try YAMLDocument.decode(CloudConfig.self, from: text) } catch { throw CloudError(.badRequest, "malformed boot document: \(error)") }
+        do { return try YAMLDocument.decode(CloudConfig.self, from: text) } catch {
+            throw CloudError(.badRequest, "malformed boot document: \(error)")
+        }
     }
 
     /// daemon.json, as dockerd reads it.
@@ -148,7 +161,9 @@ public enum BootDocument {
         var defaultAddressPools: [AddressPool]
         enum CodingKeys: String, CodingKey {
             case hosts, tls, tlsverify, tlscacert, tlscert, tlskey, labels
-            case nodeGenericResources = "node-generic-resources", shutdownTimeout = "shutdown-timeout", defaultAddressPools = "default-address-pools"
+            case nodeGenericResources = "node-generic-resources"
+            case shutdownTimeout = "shutdown-timeout"
+            case defaultAddressPools = "default-address-pools"
         }
     }
 }

@@ -28,21 +28,32 @@ public struct CertificateAuthority: Sendable {
     /// Creates the CA and the manager's client certificate.
     public func create() throws(MicadoError) {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         } catch { throw .init(.configuration, "cannot create \(directory): \(error)") }
         let key = P256.Signing.PrivateKey()
         let name = try Self.name("micado CA")
         let now = Date()
         let certificate = try Self.certify {
             try Certificate(
-                version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: now - 300,
-                notValidAfter: now + 3650 * 86400, issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+                version: .v3,
+                serialNumber: .init(),
+                publicKey: .init(key.publicKey),
+                notValidBefore: now - 300,
+                notValidAfter: now + 3650 * 86400,
+                issuer: name,
+                subject: name,
+                signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try Certificate.Extensions {
                     Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
                     Critical(KeyUsage(keyCertSign: true, cRLSign: true))
                     SubjectKeyIdentifier(hash: .init(key.publicKey))
                 },
-                issuerPrivateKey: .init(key))
+                issuerPrivateKey: .init(key)
+            )
         }
         try write(key.pemRepresentation, to: caKey, mode: 0o600)
         try write(try Self.pem(certificate), to: caCertificate, mode: 0o644)
@@ -70,7 +81,12 @@ public struct CertificateAuthority: Sendable {
         try write(issued.certificatePEM, to: certificate, mode: 0o644)
     }
 
-    func issue(commonName: String, ipAddresses: [String], dnsNames: [String] = [], usage: ExtendedKeyUsage.Usage) throws(MicadoError) -> Issued {
+    func issue(
+        commonName: String,
+        ipAddresses: [String],
+        dnsNames: [String] = [],
+        usage: ExtendedKeyUsage.Usage
+    ) throws(MicadoError) -> Issued {
         let (authority, authorityKey) = try load()
         let key = P256.Signing.PrivateKey()
         var addresses: [GeneralName] = []
@@ -84,15 +100,22 @@ public struct CertificateAuthority: Sendable {
         let subject = try Self.name(commonName)
         let certificate = try Self.certify {
             try Certificate(
-                version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: now - 300,
-                notValidAfter: now + 825 * 86400, issuer: authority.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+                version: .v3,
+                serialNumber: .init(),
+                publicKey: .init(key.publicKey),
+                notValidBefore: now - 300,
+                notValidAfter: now + 825 * 86400,
+                issuer: authority.subject,
+                subject: subject,
+                signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try Certificate.Extensions {
                     Critical(BasicConstraints.notCertificateAuthority)
                     Critical(KeyUsage(digitalSignature: true))
                     try ExtendedKeyUsage([usage])
                     if !addresses.isEmpty { SubjectAlternativeNames(addresses) }
                 },
-                issuerPrivateKey: .init(authorityKey))
+                issuerPrivateKey: .init(authorityKey)
+            )
         }
         return Issued(certificatePEM: try Self.pem(certificate), keyPEM: key.pemRepresentation)
     }

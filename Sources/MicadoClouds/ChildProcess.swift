@@ -12,7 +12,12 @@ public struct ChildProcess: Sendable {
     public let pid: pid_t
 
     /// Starts `executable` with stdin from /dev/null and stdout and stderr appended to `output`.
-    public static func start(_ executable: String, _ arguments: [String], environment: [String: String], output: String) throws -> ChildProcess {
+    public static func start(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        output: String
+    ) throws -> ChildProcess {
         try start(executable, arguments, environment: environment) { actions in
             posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         }
@@ -21,7 +26,11 @@ public struct ChildProcess: Sendable {
     /// Starts `executable` with stdout and stderr on `outputDescriptor`, and stdin from
     /// `inputDescriptor` (else /dev/null).
     static func start(
-        _ executable: String, _ arguments: [String], environment: [String: String], outputDescriptor: Int32, inputDescriptor: Int32? = nil
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        outputDescriptor: Int32,
+        inputDescriptor: Int32? = nil
     ) throws -> ChildProcess {
         try start(executable, arguments, environment: environment) { actions in
             if let inputDescriptor { posix_spawn_file_actions_adddup2(&actions, inputDescriptor, 0) }
@@ -32,7 +41,11 @@ public struct ChildProcess: Sendable {
     /// Starts `executable` with stdin from /dev/null, stdout and stderr appended to `output`,
     /// and `descriptor` as its descriptor 3 (a folder it reaches as /proc/self/fd/3).
     public static func start(
-        _ executable: String, _ arguments: [String], environment: [String: String], output: String, passing descriptor: Int32
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        output: String,
+        passing descriptor: Int32
     ) throws -> ChildProcess {
         try start(executable, arguments, environment: environment, passing: descriptor) { actions in
             posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
@@ -40,7 +53,10 @@ public struct ChildProcess: Sendable {
     }
 
     static func start(
-        _ executable: String, _ arguments: [String], environment: [String: String], passing descriptor: Int32? = nil,
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        passing descriptor: Int32? = nil,
         stdout: (inout posix_spawn_file_actions_t) -> Void
     ) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
@@ -65,8 +81,8 @@ public struct ChildProcess: Sendable {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
         }
         // A child starts with no signal blocked and none ignored: it inherits the spawning
         // thread's mask otherwise (runtime threads block some), and a helper whose SIGTERM is
@@ -79,7 +95,9 @@ public struct ChildProcess: Sendable {
         posix_spawnattr_setsigmask(&attributes, &none)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for signal in [SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGWINCH] { sigaddset(&defaults, signal) }
+        for signal in [SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGWINCH] {
+            sigaddset(&defaults, signal)
+        }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
@@ -132,7 +150,10 @@ public struct ChildProcess: Sendable {
     /// secret, say: never an argument, which every local user sees in `ps`) is the child's
     /// stdin, through a pipe; at most 4 KiB, which a password is.
     public static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, input: [UInt8]? = nil,
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        input: [UInt8]? = nil,
         outputDirectory: String = NSTemporaryDirectory()
     ) async throws -> (status: Int32, output: String) {
         var inputDescriptor: Int32?
@@ -159,7 +180,13 @@ public struct ChildProcess: Sendable {
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         unlink(path)
         defer { close(fd) }
-        let status = try await start(executable, arguments, environment: environment, outputDescriptor: fd, inputDescriptor: inputDescriptor).exit()
+        let status = try await start(
+            executable,
+            arguments,
+            environment: environment,
+            outputDescriptor: fd,
+            inputDescriptor: inputDescriptor
+        ).exit()
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var offset: off_t = 0

@@ -12,7 +12,14 @@ public struct CreateInstanceRequest: Sendable {
     public var userData: UserData
     public var tags: [String: String]
 
-    public init(idempotencyToken: String, location: String, flavour: Flavour, machineImage: String, userData: UserData, tags: [String: String]) {
+    public init(
+        idempotencyToken: String,
+        location: String,
+        flavour: Flavour,
+        machineImage: String,
+        userData: UserData,
+        tags: [String: String]
+    ) {
         self.idempotencyToken = idempotencyToken
         self.location = location
         self.flavour = flavour
@@ -133,7 +140,11 @@ public enum CloudDrivers {
     /// `home` is micado's home: the ec2 driver reads `credentials/<cloud>` there when neither
     /// the environment nor `~/.aws/credentials` has credentials for it.
     public static func make(
-        _ cloud: CloudConfiguration, home: MicadoHome, stateDirectory: String, authority: CertificateAuthority, logger: Logger,
+        _ cloud: CloudConfiguration,
+        home: MicadoHome,
+        stateDirectory: String,
+        authority: CertificateAuthority,
+        logger: Logger,
         environment: [String: String]? = nil
     ) throws(CloudError) -> any CloudDriver {
         switch cloud.driver {
@@ -143,28 +154,48 @@ public enum CloudDrivers {
         case "ec2":
             guard let settings = cloud.ec2 else { throw CloudError(.badRequest, "the ec2 driver needs a region and a subnet per location") }
             let credentials = try EC2Credentials.resolve(
-                cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
+                cloud: cloud.name,
+                profile: settings.profile,
+                micadoHome: home.path,
+                environment: environment ?? EC2Credentials.processEnvironment
+            )
             let api = try EC2API(region: settings.region, endpoint: settings.endpoint, credentials: credentials, logger: logger)
             return EC2Driver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
         case "openstack":
-            guard let settings = cloud.openstack else { throw CloudError(.badRequest, "the openstack driver needs authURL and a network per location") }
+            guard let settings = cloud.openstack else {
+                throw CloudError(.badRequest, "the openstack driver needs authURL and a network per location")
+            }
             let credentials = try OpenStackCredentials.resolve(
-                cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
+                cloud: cloud.name,
+                profile: settings.profile,
+                micadoHome: home.path,
+                environment: environment ?? EC2Credentials.processEnvironment
+            )
             let api = try OpenStackAPI(authURL: settings.authURL, region: settings.region, credentials: credentials, logger: logger)
             return OpenStackDriver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
         case "cloudsigma":
             guard let settings = cloud.cloudsigma else { throw CloudError(.badRequest, "the cloudsigma driver needs its settings") }
             let credentials = try CloudSigmaCredentials.resolve(
-                cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
+                cloud: cloud.name,
+                profile: settings.profile,
+                micadoHome: home.path,
+                environment: environment ?? EC2Credentials.processEnvironment
+            )
             var apis: [String: CloudSigmaAPI] = [:]
             for location in cloud.locations.keys {
                 apis[location] = try CloudSigmaAPI(endpoint: settings.endpoint(of: location), credentials: credentials, logger: logger)
             }
             return CloudSigmaDriver(cloud: cloud.name, settings: settings, apis: apis, authority: authority, logger: logger)
         case "cloudbroker":
-            guard let settings = cloud.cloudbroker else { throw CloudError(.badRequest, "the cloudbroker driver needs an endpoint and a deployment per location") }
+            guard let settings = cloud.cloudbroker else {
+                throw CloudError(.badRequest, "the cloudbroker driver needs an endpoint and a deployment per location")
+            }
             let credentials = try CloudBrokerCredentials.resolve(
-                cloud: cloud.name, profile: settings.profile, micadoHome: home.path, environment: environment ?? EC2Credentials.processEnvironment)
+                cloud: cloud.name,
+                profile: settings.profile,
+                micadoHome: home.path,
+                environment: environment ?? EC2Credentials.processEnvironment
+            )
             let api = try CloudBrokerAPI(endpoint: settings.endpoint, credentials: credentials, logger: logger)
             return CloudBrokerDriver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
         default:

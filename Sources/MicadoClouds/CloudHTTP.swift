@@ -42,7 +42,10 @@ public enum CloudHTTP {
     /// caller's retries decide what comes next). It lives as long as the process.
     public static let sharedClient: HTTPClient = {
         var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(15)), decompression: .disabled)
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10), read: .seconds(15)),
+            decompression: .disabled
+        )
         configuration.httpVersion = .http1Only
         configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -59,11 +62,15 @@ public enum CloudHTTP {
     /// An API's base address: `https://HOST[:PORT][/PATH]`, plain http only to this machine
     /// (credentials travel in its requests). No query, no user, no fragment; no trailing `/`.
     public static func endpoint(_ text: String, of what: String) throws(CloudError) -> String {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty,
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty,
             url.query == nil, url.user == nil, url.password == nil, url.fragment == nil, text.count <= 2048,
             text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
         else {
-            throw CloudError(.badRequest, "the \(what) endpoint \(Text.escaped(String(text.prefix(200)))) is not http(s)://HOST[:PORT][/PATH]")
+            throw CloudError(
+                .badRequest,
+                "the \(what) endpoint \(Text.escaped(String(text.prefix(200)))) is not http(s)://HOST[:PORT][/PATH]"
+            )
         }
         guard scheme == "https" || isLoopback(host) else {
             throw CloudError(.badRequest, "the \(what) endpoint \(Text.escaped(text)) must be https:// (plain http only to this machine)")
@@ -74,7 +81,11 @@ public enum CloudHTTP {
     /// `request` and its whole answer within `timeout`, the body bounded by `limit`. A cancel
     /// returns at once: the request in flight is abandoned, not awaited (`firstOf`).
     public static func exchange(
-        _ request: HTTPClientRequest, client: HTTPClient = sharedClient, timeout: Duration, limit: Int = maximumAnswerBytes, label: String
+        _ request: HTTPClientRequest,
+        client: HTTPClient = sharedClient,
+        timeout: Duration,
+        limit: Int = maximumAnswerBytes,
+        label: String
     ) async throws(CloudError) -> Answer {
         do {
             let answer = try await firstOf(timeout: timeout) {
@@ -119,8 +130,13 @@ public enum CloudHTTP {
     /// `body` until it succeeds, is not transient, or the policy's attempts are spent;
     /// the last error says how many were made. A cancel during a backoff ends it at once.
     public static func retrying<Value: Sendable, Failure: Error>(
-        _ policy: RetryPolicy, label: String, attempts: Int? = nil, transient: (Failure) -> Bool, cancelled: () -> Failure,
-        counted: (Failure, Int) -> Failure, _ body: () async throws(Failure) -> Value
+        _ policy: RetryPolicy,
+        label: String,
+        attempts: Int? = nil,
+        transient: (Failure) -> Bool,
+        cancelled: () -> Failure,
+        counted: (Failure, Int) -> Failure,
+        _ body: () async throws(Failure) -> Value
     ) async throws(Failure) -> Value {
         let attempts = attempts ?? policy.attempts
         var attempt = 1
@@ -153,25 +169,42 @@ public enum CloudHTTP {
 
     /// The same, for calls that fail with the cloud's status and code (`Failure`).
     public static func retrying<Value: Sendable>(
-        _ policy: RetryPolicy, label: String, attempts: Int? = nil, _ body: () async throws(Failure) -> Value
+        _ policy: RetryPolicy,
+        label: String,
+        attempts: Int? = nil,
+        _ body: () async throws(Failure) -> Value
     ) async throws(Failure) -> Value {
         try await retrying(
-            policy, label: label, attempts: attempts, transient: { $0.error.kind == .transient },
+            policy,
+            label: label,
+            attempts: attempts,
+            transient: { $0.error.kind == .transient },
             cancelled: { Failure(error: CloudError(.transient, "\(label): cancelled")) },
             counted: { error, count in
                 var last = error
                 last.error.message += " (\(count) attempts)"
                 return last
-            }, body)
+            },
+            body
+        )
     }
 
     /// The same, for calls that throw `CloudError`.
     public static func retrying<Value: Sendable>(
-        _ policy: RetryPolicy, label: String, attempts: Int? = nil, _ body: () async throws(CloudError) -> Value
+        _ policy: RetryPolicy,
+        label: String,
+        attempts: Int? = nil,
+        _ body: () async throws(CloudError) -> Value
     ) async throws(CloudError) -> Value {
         try await retrying(
-            policy, label: label, attempts: attempts, transient: { $0.kind == .transient }, cancelled: { CloudError(.transient, "\(label): cancelled") },
-            counted: { error, count in CloudError(error.kind, error.message + " (\(count) attempts)") }, body)
+            policy,
+            label: label,
+            attempts: attempts,
+            transient: { $0.kind == .transient },
+            cancelled: { CloudError(.transient, "\(label): cancelled") },
+            counted: { error, count in CloudError(error.kind, error.message + " (\(count) attempts)") },
+            body
+        )
     }
 }
 
@@ -207,8 +240,14 @@ public struct CloudAPIClient: Sendable {
     /// transient (`attempts` overrides the policy's: 1 when the caller looks for what a lost
     /// answer made); `failure` says which answers are the cloud's errors.
     public func send(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], headers: [(String, String)], body: [UInt8]? = nil, contentType: String? = nil,
-        attempts: Int? = nil, failure: (CloudHTTP.Answer, String) -> CloudHTTP.Failure?
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        headers: [(String, String)],
+        body: [UInt8]? = nil,
+        contentType: String? = nil,
+        attempts: Int? = nil,
+        failure: (CloudHTTP.Answer, String) -> CloudHTTP.Failure?
     ) async throws(CloudHTTP.Failure) -> [UInt8] {
         let label = "\(cloud) \(method) \(path)"
         var request = HTTPClientRequest(url: base + path + CloudHTTP.queryString(query))

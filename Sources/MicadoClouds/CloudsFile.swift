@@ -15,7 +15,9 @@ public enum CloudsFile {
         "cloudbroker": ["endpoint", "keyPair", "openedPorts", "address", "profile"],
     ]
     /// Each driver's keys of a location, besides min, max and headroomMiB.
-    static let locationKeys: [String: Set<String>] = ["local": [], "ec2": ["subnet"], "openstack": ["network", "zone"], "cloudsigma": [], "cloudbroker": ["deployment"]]
+    static let locationKeys: [String: Set<String>] = [
+        "local": [], "ec2": ["subnet"], "openstack": ["network", "zone"], "cloudsigma": [], "cloudbroker": ["deployment"],
+    ]
     /// Drivers whose flavours the cloud completes (memory, CPUs) and whose applications are the cloud's machine images.
     static let cloudFlavourDrivers: Set<String> = ["ec2", "openstack", "cloudbroker"]
     /// Drivers whose applications are the cloud's machine images (a library drive on CloudSigma).
@@ -56,7 +58,9 @@ public enum CloudsFile {
         }
 
         func mapping(_ node: Node, _ path: String) throws(MicadoError) -> [String: Node] {
-            guard case .mapping(let mapping) = node else { throw fail(node, "\(path.isEmpty ? "the file" : path) must be a mapping of keys") }
+            guard case .mapping(let mapping) = node else {
+                throw fail(node, "\(path.isEmpty ? "the file" : path) must be a mapping of keys")
+            }
             var result: [String: Node] = [:]
             for (key, value) in mapping {
                 guard let k = key.string else { throw fail(key, "\(path): keys must be names") }
@@ -67,11 +71,20 @@ public enum CloudsFile {
 
         func onlyKeys(_ map: [String: Node], _ allowed: Set<String>, at path: String, node: Node) throws(MicadoError) {
             for key in map.keys.sorted() where !allowed.contains(key) {
-                throw fail(map[key], "unknown field '\(path.isEmpty ? "" : path + ".")\(key)' (known: \(allowed.sorted().joined(separator: ", ")))")
+                throw fail(
+                    map[key],
+                    "unknown field '\(path.isEmpty ? "" : path + ".")\(key)' (known: \(allowed.sorted().joined(separator: ", ")))"
+                )
             }
         }
 
-        func string(_ map: [String: Node], _ key: String, _ path: String, parent: Node, default value: String? = nil) throws(MicadoError) -> String {
+        func string(
+            _ map: [String: Node],
+            _ key: String,
+            _ path: String,
+            parent: Node,
+            default value: String? = nil
+        ) throws(MicadoError) -> String {
             guard let node = map[key] else {
                 if let value { return value }
                 throw fail(parent, "\(path).\(key) is missing")
@@ -80,13 +93,22 @@ public enum CloudsFile {
             return scalar.string
         }
 
-        func int(_ map: [String: Node], _ key: String, _ path: String, parent: Node, default value: Int? = nil, range: ClosedRange<Int>) throws(MicadoError) -> Int {
+        func int(
+            _ map: [String: Node],
+            _ key: String,
+            _ path: String,
+            parent: Node,
+            default value: Int? = nil,
+            range: ClosedRange<Int>
+        ) throws(MicadoError) -> Int {
             guard let node = map[key] else {
                 if let value { return value }
                 throw fail(parent, "\(path).\(key) is missing")
             }
             guard let n = node.int else { throw fail(node, "\(path).\(key) must be a whole number") }
-            guard range.contains(n) else { throw fail(node, "\(path).\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(n)") }
+            guard range.contains(n) else {
+                throw fail(node, "\(path).\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(n)")
+            }
             return n
         }
 
@@ -99,9 +121,17 @@ public enum CloudsFile {
             let map = try mapping(node, path)
             let driver = try string(map, "driver", path, parent: node)
             guard drivers.contains(driver) else {
-                throw fail(map["driver"], "\(path).driver '\(driver)' is not a known driver (known: \(drivers.sorted().joined(separator: ", ")))")
+                throw fail(
+                    map["driver"],
+                    "\(path).driver '\(driver)' is not a known driver (known: \(drivers.sorted().joined(separator: ", ")))"
+                )
             }
-            try onlyKeys(map, (driverKeys[driver] ?? []).union(["driver", "locations", "flavours", "applications", "timings"]), at: path, node: node)
+            try onlyKeys(
+                map,
+                (driverKeys[driver] ?? []).union(["driver", "locations", "flavours", "applications", "timings"]),
+                at: path,
+                node: node
+            )
             // An EC2 location is an availability zone and needs a subnet there.
             var subnets: [String: String] = [:]
             var subnetPositions: [String: String] = [:]
@@ -119,33 +149,45 @@ public enum CloudsFile {
                 try onlyKeys(l, (locationKeys[driver] ?? []).union(["min", "max", "headroomMiB"]), at: lpath, node: lnode)
                 if driver == "ec2" {
                     guard l["subnet"] != nil else {
-                        throw fail(lnode, "\(lpath).subnet is missing (the ec2 driver starts a location's instances in a subnet of that availability zone)")
+                        throw fail(
+                            lnode,
+                            "\(lpath).subnet is missing (the ec2 driver starts a location's instances in a subnet of that availability zone)"
+                        )
                     }
                     subnets[location] = try identifier(l, "subnet", lpath, parent: lnode)
                     subnetPositions[location] = position(l["subnet"])
                 }
                 if driver == "openstack" {
                     guard l["network"] != nil else {
-                        throw fail(lnode, "\(lpath).network is missing (the openstack driver gives a location's servers an address on that network: its ID)")
+                        throw fail(
+                            lnode,
+                            "\(lpath).network is missing (the openstack driver gives a location's servers an address on that network: its ID)"
+                        )
                     }
                     networks[location] = try identifier(l, "network", lpath, parent: lnode)
                     if l["zone"] != nil { zones[location] = try identifier(l, "zone", lpath, parent: lnode) }
                 }
                 if driver == "cloudbroker" {
                     guard l["deployment"] != nil else {
-                        throw fail(lnode, "\(lpath).deployment is missing (the cloudbroker driver starts a location's instances from that deployment: its ID)")
+                        throw fail(
+                            lnode,
+                            "\(lpath).deployment is missing (the cloudbroker driver starts a location's instances from that deployment: its ID)"
+                        )
                     }
                     deployments[location] = try identifier(l, "deployment", lpath, parent: lnode)
                 }
                 let bounds = LocationBounds(
                     min: try int(l, "min", lpath, parent: lnode, default: 0, range: 0...1000),
                     max: try int(l, "max", lpath, parent: lnode, default: 3, range: 0...1000),
-                    headroomMiB: try int(l, "headroomMiB", lpath, parent: lnode, default: 0, range: 0...1_048_576))
+                    headroomMiB: try int(l, "headroomMiB", lpath, parent: lnode, default: 0, range: 0...1_048_576)
+                )
                 guard bounds.min <= bounds.max else { throw fail(lnode, "\(lpath).min (\(bounds.min)) is above max (\(bounds.max))") }
                 locations[location] = bounds
             }
             guard !locations.isEmpty else { throw fail(locationsNode, "\(path).locations is empty") }
-            guard case .sequence(let flavourNodes)? = map["flavours"] else { throw fail(map["flavours"] ?? node, "\(path).flavours must be a list") }
+            guard case .sequence(let flavourNodes)? = map["flavours"] else {
+                throw fail(map["flavours"] ?? node, "\(path).flavours must be a list")
+            }
             var flavours: [Flavour] = []
             var flavourSources: [String: CloudConfiguration.EC2Settings.FlavourSource] = [:]
             var cpuMHz: [String: Int] = [:]
@@ -153,11 +195,20 @@ public enum CloudsFile {
             for (i, fnode) in flavourNodes.enumerated() {
                 let fpath = "\(path).flavours[\(i)]"
                 let f = try mapping(fnode, fpath)
-                try onlyKeys(f, Set(["name", "cpus", "memoryMiB", "pricePerHour"]).union(driver == "cloudsigma" ? ["cpuMHz"] : driver == "cloudbroker" ? ["instanceType"] : []), at: fpath, node: fnode)
+                try onlyKeys(
+                    f,
+                    Set(["name", "cpus", "memoryMiB", "pricePerHour"]).union(
+                        driver == "cloudsigma" ? ["cpuMHz"] : driver == "cloudbroker" ? ["instanceType"] : []
+                    ),
+                    at: fpath,
+                    node: fnode
+                )
                 // CloudSigma prices a flavour from its price list when the file does not.
                 var price = 0.0
                 if let priceNode = f["pricePerHour"] {
-                    guard let written = priceNode.float, written >= 0, written.isFinite else { throw fail(priceNode, "\(fpath).pricePerHour must be a number ≥ 0") }
+                    guard let written = priceNode.float, written >= 0, written.isFinite else {
+                        throw fail(priceNode, "\(fpath).pricePerHour must be a number ≥ 0")
+                    }
                     price = written
                 } else if driver != "cloudsigma" && driver != "cloudbroker" {
                     throw fail(fnode, "\(fpath).pricePerHour is missing")
@@ -166,10 +217,16 @@ public enum CloudsFile {
                 // says later (0 until then, which the planner never offers).
                 let fromCloud = cloudFlavourDrivers.contains(driver) ? 0 : nil
                 let flavour = Flavour(
-                    name: try string(f, "name", fpath, parent: fnode), cpus: try int(f, "cpus", fpath, parent: fnode, default: fromCloud ?? 1, range: 1...512),
-                    memoryMiB: try int(f, "memoryMiB", fpath, parent: fnode, default: fromCloud, range: 64...4_194_304), pricePerHour: price)
+                    name: try string(f, "name", fpath, parent: fnode),
+                    cpus: try int(f, "cpus", fpath, parent: fnode, default: fromCloud ?? 1, range: 1...512),
+                    memoryMiB: try int(f, "memoryMiB", fpath, parent: fnode, default: fromCloud, range: 64...4_194_304),
+                    pricePerHour: price
+                )
                 guard StartInstanceRequest.isName(flavour.name) else {
-                    throw fail(f["name"], "\(fpath).name '\(Text.escaped(flavour.name))' must be 1 to 63 letters, digits, '.', '_' and '-' (start -f names it)")
+                    throw fail(
+                        f["name"],
+                        "\(fpath).name '\(Text.escaped(flavour.name))' must be 1 to 63 letters, digits, '.', '_' and '-' (start -f names it)"
+                    )
                 }
                 if driver == "cloudbroker" && f["instanceType"] != nil {
                     cloudBrokerTypes[flavour.name] = try string(f, "instanceType", fpath, parent: fnode)
@@ -180,11 +237,17 @@ public enum CloudsFile {
                 }
                 flavours.append(flavour)
                 flavourSources[flavour.name] = .init(
-                    position: position(f["name"]), path: fpath, memoryWritten: f["memoryMiB"] != nil, cpusWritten: f["cpus"] != nil,
-                    priceWritten: f["pricePerHour"] != nil)
+                    position: position(f["name"]),
+                    path: fpath,
+                    memoryWritten: f["memoryMiB"] != nil,
+                    cpusWritten: f["cpus"] != nil,
+                    priceWritten: f["pricePerHour"] != nil
+                )
                 if driver == "cloudsigma" {
                     let mhz = try int(f, "cpuMHz", fpath, parent: fnode, default: flavour.cpus * 2000, range: 250...200_000)
-                    guard (250...200_000).contains(mhz) else { throw fail(fnode, "\(fpath).cpuMHz (\(mhz), 2,000 per CPU) must be between 250 and 200000: write it") }
+                    guard (250...200_000).contains(mhz) else {
+                        throw fail(fnode, "\(fpath).cpuMHz (\(mhz), 2,000 per CPU) must be between 250 and 200000: write it")
+                    }
                     cpuMHz[flavour.name] = mhz
                 }
             }
@@ -206,7 +269,9 @@ public enum CloudsFile {
                     ($0.value.mark?.line ?? 0, $0.value.mark?.column ?? 0) < ($1.value.mark?.line ?? 0, $1.value.mark?.column ?? 0)
                 }
                 for (app, image) in entries {
-                    guard let value = image.string, !value.isEmpty else { throw fail(image, "\(path).applications.\(app) must name a machine image") }
+                    guard let value = image.string, !value.isEmpty else {
+                        throw fail(image, "\(path).applications.\(app) must name a machine image")
+                    }
                     guard !applications.keys.contains(where: { $0.lowercased() == app.lowercased() }) else {
                         throw fail(image, "\(path).applications.\(app) is used twice (names are compared without case)")
                     }
@@ -218,20 +283,46 @@ public enum CloudsFile {
                 let t = try mapping(tnode, "\(path).timings")
                 let tpath = "\(path).timings"
                 try onlyKeys(t, ["gracePeriodSeconds", "bootTimeoutSeconds", "drainTimeoutSeconds"], at: tpath, node: tnode)
-                timings.gracePeriodSeconds = try int(t, "gracePeriodSeconds", tpath, parent: tnode, default: timings.gracePeriodSeconds, range: 0...86400)
-                timings.bootTimeoutSeconds = try int(t, "bootTimeoutSeconds", tpath, parent: tnode, default: timings.bootTimeoutSeconds, range: 5...3600)
-                timings.drainTimeoutSeconds = try int(t, "drainTimeoutSeconds", tpath, parent: tnode, default: timings.drainTimeoutSeconds, range: 1...3600)
+                timings.gracePeriodSeconds = try int(
+                    t,
+                    "gracePeriodSeconds",
+                    tpath,
+                    parent: tnode,
+                    default: timings.gracePeriodSeconds,
+                    range: 0...86400
+                )
+                timings.bootTimeoutSeconds = try int(
+                    t,
+                    "bootTimeoutSeconds",
+                    tpath,
+                    parent: tnode,
+                    default: timings.bootTimeoutSeconds,
+                    range: 5...3600
+                )
+                timings.drainTimeoutSeconds = try int(
+                    t,
+                    "drainTimeoutSeconds",
+                    tpath,
+                    parent: tnode,
+                    default: timings.drainTimeoutSeconds,
+                    range: 1...3600
+                )
             }
             var network: CloudConfiguration.LocalNetwork?
             if driver == "local" {
-                guard let nnode = map["network"] else { throw fail(node, "\(path).network is missing (the local driver needs bridge, bridgeCIDR, first, last, manager)") }
+                guard let nnode = map["network"] else {
+                    throw fail(node, "\(path).network is missing (the local driver needs bridge, bridgeCIDR, first, last, manager)")
+                }
                 let n = try mapping(nnode, "\(path).network")
                 let npath = "\(path).network"
                 try onlyKeys(n, ["bridge", "bridgeCIDR", "first", "last", "manager"], at: npath, node: nnode)
                 let local = CloudConfiguration.LocalNetwork(
-                    bridge: try string(n, "bridge", npath, parent: nnode), bridgeCIDR: try string(n, "bridgeCIDR", npath, parent: nnode),
-                    firstAddress: try string(n, "first", npath, parent: nnode), lastAddress: try string(n, "last", npath, parent: nnode),
-                    managerAddress: try string(n, "manager", npath, parent: nnode))
+                    bridge: try string(n, "bridge", npath, parent: nnode),
+                    bridgeCIDR: try string(n, "bridgeCIDR", npath, parent: nnode),
+                    firstAddress: try string(n, "first", npath, parent: nnode),
+                    lastAddress: try string(n, "last", npath, parent: nnode),
+                    managerAddress: try string(n, "manager", npath, parent: nnode)
+                )
                 guard local.bridge.count <= 15 else { throw fail(n["bridge"], "\(npath).bridge must be at most 15 characters") }
                 func address(_ key: String, _ text: String) throws(MicadoError) -> IPv4 {
                     guard let address = IPv4(text) else { throw fail(n[key], "\(npath).\(key) must be an IPv4 address") }
@@ -249,11 +340,25 @@ public enum CloudsFile {
             }
             var ec2: CloudConfiguration.EC2Settings?
             if driver == "ec2" {
-                ec2 = try ec2Settings(map, path: path, node: node, subnets: subnets, subnetPositions: subnetPositions, flavourSources: flavourSources)
+                ec2 = try ec2Settings(
+                    map,
+                    path: path,
+                    node: node,
+                    subnets: subnets,
+                    subnetPositions: subnetPositions,
+                    flavourSources: flavourSources
+                )
             }
             var openstack: CloudConfiguration.OpenStackSettings?
             if driver == "openstack" {
-                openstack = try openStackSettings(map, path: path, node: node, networks: networks, zones: zones, flavourSources: flavourSources)
+                openstack = try openStackSettings(
+                    map,
+                    path: path,
+                    node: node,
+                    networks: networks,
+                    zones: zones,
+                    flavourSources: flavourSources
+                )
             }
             var cloudsigma: CloudConfiguration.CloudSigmaSettings?
             if driver == "cloudsigma" {
@@ -269,35 +374,72 @@ public enum CloudsFile {
                     throw fail(map["currency"], "\(path).currency must be a currency code such as USD, EUR or CHF")
                 }
                 cloudsigma = .init(
-                    endpoint: endpoint, currency: currency, profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node), cpuMHz: cpuMHz,
-                    flavourSources: flavourSources)
+                    endpoint: endpoint,
+                    currency: currency,
+                    profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
+                    cpuMHz: cpuMHz,
+                    flavourSources: flavourSources
+                )
             }
             var cloudbroker: CloudConfiguration.CloudBrokerSettings?
             if driver == "cloudbroker" {
-                guard map["endpoint"] != nil else { throw fail(node, "\(path).endpoint is missing (the platform's address, e.g. https://cola-prototype.cloudbroker.com)") }
+                guard map["endpoint"] != nil else {
+                    throw fail(node, "\(path).endpoint is missing (the platform's address, e.g. https://cola-prototype.cloudbroker.com)")
+                }
                 let text = try string(map, "endpoint", path, parent: node)
                 let endpoint: String
-                do { endpoint = try CloudHTTP.endpoint(text, of: "CloudBroker") } catch { throw fail(map["endpoint"], "\(path).endpoint: \(error.message)") }
+                do { endpoint = try CloudHTTP.endpoint(text, of: "CloudBroker") } catch {
+                    throw fail(map["endpoint"], "\(path).endpoint: \(error.message)")
+                }
                 let ports = try string(map, "openedPorts", path, parent: node, default: "2376,2377,7946,4789")
-                guard ports.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { (1...65535).contains($0) } ?? false }) else {
+                guard
+                    ports.split(separator: ",").allSatisfy({
+                        Int($0.trimmingCharacters(in: .whitespaces)).map { (1...65535).contains($0) } ?? false
+                    })
+                else {
                     throw fail(map["openedPorts"], "\(path).openedPorts must be port numbers separated by commas, e.g. 2376,2377,7946,4789")
                 }
                 let address = try string(map, "address", path, parent: node, default: "private")
                 guard let kind = CloudConfiguration.EC2Settings.AddressKind(rawValue: address) else {
-                    throw fail(map["address"], "\(path).address must be private (internal-ip-address) or public (external-ip-address), not '\(Text.escaped(address))'")
+                    throw fail(
+                        map["address"],
+                        "\(path).address must be private (internal-ip-address) or public (external-ip-address), not '\(Text.escaped(address))'"
+                    )
                 }
                 cloudbroker = .init(
-                    endpoint: endpoint, deployments: deployments, keyPair: map["keyPair"] == nil ? nil : try identifier(map, "keyPair", path, parent: node),
-                    openedPorts: ports, address: kind, profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
-                    instanceTypes: cloudBrokerTypes, flavourSources: flavourSources)
+                    endpoint: endpoint,
+                    deployments: deployments,
+                    keyPair: map["keyPair"] == nil ? nil : try identifier(map, "keyPair", path, parent: node),
+                    openedPorts: ports,
+                    address: kind,
+                    profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
+                    instanceTypes: cloudBrokerTypes,
+                    flavourSources: flavourSources
+                )
             }
             return CloudConfiguration(
-                name: name, driver: driver, locations: locations, flavours: flavours, applications: applications, timings: timings, network: network,
-                ec2: ec2, openstack: openstack, cloudsigma: cloudsigma, cloudbroker: cloudbroker)
+                name: name,
+                driver: driver,
+                locations: locations,
+                flavours: flavours,
+                applications: applications,
+                timings: timings,
+                network: network,
+                ec2: ec2,
+                openstack: openstack,
+                cloudsigma: cloudsigma,
+                cloudbroker: cloudbroker
+            )
         }
 
         /// A cloud ID or name (region, subnet, security group, key pair): printable, no spaces.
-        func identifier(_ map: [String: Node], _ key: String, _ path: String, parent: Node, default value: String? = nil) throws(MicadoError) -> String {
+        func identifier(
+            _ map: [String: Node],
+            _ key: String,
+            _ path: String,
+            parent: Node,
+            default value: String? = nil
+        ) throws(MicadoError) -> String {
             let text = try string(map, key, path, parent: parent, default: value)
             guard text.count <= 255, text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
                 throw fail(map[key], "\(path).\(key) must be a name without spaces or control characters")
@@ -320,27 +462,44 @@ public enum CloudsFile {
         }
 
         func openStackSettings(
-            _ map: [String: Node], path: String, node: Node, networks: [String: String], zones: [String: String],
+            _ map: [String: Node],
+            path: String,
+            node: Node,
+            networks: [String: String],
+            zones: [String: String],
             flavourSources: [String: CloudConfiguration.FlavourSource]
         ) throws(MicadoError) -> CloudConfiguration.OpenStackSettings {
-            guard map["authURL"] != nil else { throw fail(node, "\(path).authURL is missing (Keystone v3, e.g. https://keystone.example.org:5000/v3)") }
+            guard map["authURL"] != nil else {
+                throw fail(node, "\(path).authURL is missing (Keystone v3, e.g. https://keystone.example.org:5000/v3)")
+            }
             let text = try string(map, "authURL", path, parent: node)
             let authURL: String
             do { authURL = try CloudHTTP.endpoint(text, of: "Keystone") } catch {
                 throw fail(map["authURL"], "\(path).authURL: \(error.message)")
             }
             return CloudConfiguration.OpenStackSettings(
-                authURL: authURL, region: map["region"] == nil ? nil : try identifier(map, "region", path, parent: node), networks: networks, zones: zones,
+                authURL: authURL,
+                region: map["region"] == nil ? nil : try identifier(map, "region", path, parent: node),
+                networks: networks,
+                zones: zones,
                 securityGroups: try names(map, "securityGroups", path, what: "security group names"),
                 keyName: map["keyName"] == nil ? nil : try identifier(map, "keyName", path, parent: node),
-                profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node), flavourSources: flavourSources)
+                profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
+                flavourSources: flavourSources
+            )
         }
 
         func ec2Settings(
-            _ map: [String: Node], path: String, node: Node, subnets: [String: String], subnetPositions: [String: String],
+            _ map: [String: Node],
+            path: String,
+            node: Node,
+            subnets: [String: String],
+            subnetPositions: [String: String],
             flavourSources: [String: CloudConfiguration.EC2Settings.FlavourSource]
         ) throws(MicadoError) -> CloudConfiguration.EC2Settings {
-            guard map["region"] != nil else { throw fail(node, "\(path).region is missing (the ec2 driver needs the AWS region, e.g. eu-west-1)") }
+            guard map["region"] != nil else {
+                throw fail(node, "\(path).region is missing (the ec2 driver needs the AWS region, e.g. eu-west-1)")
+            }
             let region = try identifier(map, "region", path, parent: node)
             guard region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
                 throw fail(map["region"], "\(path).region must be a region name such as eu-west-1")
@@ -348,22 +507,29 @@ public enum CloudsFile {
             var endpoint: String?
             if map["endpoint"] != nil {
                 let text = try string(map, "endpoint", path, parent: node)
-                guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty,
+                guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host,
+                    !host.isEmpty,
                     url.query == nil, url.user == nil, url.path.isEmpty || url.path == "/"
                 else {
                     throw fail(map["endpoint"], "\(path).endpoint must be http(s)://HOST[:PORT] of an EC2-compatible API")
                 }
                 // A session token travels in a header: in clear text only to this machine.
                 guard scheme == "https" || CloudHTTP.isLoopback(host) else {
-                    throw fail(map["endpoint"], "\(path).endpoint must be https:// (plain http only to this machine: 127.0.0.1, ::1, localhost)")
+                    throw fail(
+                        map["endpoint"],
+                        "\(path).endpoint must be https:// (plain http only to this machine: 127.0.0.1, ::1, localhost)"
+                    )
                 }
                 endpoint = text.hasSuffix("/") ? String(text.dropLast()) : text
             }
             var groups: [String] = []
             if let gnode = map["securityGroups"] {
-                guard case .sequence(let items) = gnode else { throw fail(gnode, "\(path).securityGroups must be a list of security group IDs") }
+                guard case .sequence(let items) = gnode else {
+                    throw fail(gnode, "\(path).securityGroups must be a list of security group IDs")
+                }
                 for (i, item) in items.enumerated() {
-                    guard case .scalar(let scalar) = item, !scalar.string.isEmpty, scalar.string.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+                    guard case .scalar(let scalar) = item, !scalar.string.isEmpty,
+                        scalar.string.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
                     else { throw fail(item, "\(path).securityGroups[\(i)] must be a security group ID (sg-…)") }
                     groups.append(scalar.string)
                 }
@@ -373,10 +539,16 @@ public enum CloudsFile {
                 throw fail(map["address"], "\(path).address must be private or public, not '\(Text.escaped(address))'")
             }
             return CloudConfiguration.EC2Settings(
-                region: region, endpoint: endpoint, subnets: subnets, securityGroups: groups,
+                region: region,
+                endpoint: endpoint,
+                subnets: subnets,
+                securityGroups: groups,
                 keyName: map["keyName"] == nil ? nil : try identifier(map, "keyName", path, parent: node),
-                address: kind, profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
-                flavourSources: flavourSources, subnetPositions: subnetPositions)
+                address: kind,
+                profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
+                flavourSources: flavourSources,
+                subnetPositions: subnetPositions
+            )
         }
     }
 }

@@ -19,7 +19,13 @@ public enum CredentialsFile {
     /// micado's own file, section `profile` (else `[default]`), keys `userKey` and `password`.
     /// Neither may hold a control character, nor the user a ':' (Basic joins them with one).
     public static func basicLogin(
-        cloud: String, profile: String?, micadoHome: String, environment: [String: String], service: String, userVariable: String, passwordVariable: String,
+        cloud: String,
+        profile: String?,
+        micadoHome: String,
+        environment: [String: String],
+        service: String,
+        userVariable: String,
+        passwordVariable: String,
         userKey: String
     ) throws(CloudError) -> (user: String, password: String) {
         func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
@@ -27,23 +33,32 @@ public enum CredentialsFile {
         let place: String
         if value(userVariable) != nil || value(passwordVariable) != nil {
             guard let user = value(userVariable) else { throw CloudError(.auth, "\(passwordVariable) is set but \(userVariable) is not") }
-            guard let password = value(passwordVariable) else { throw CloudError(.auth, "\(userVariable) is set but \(passwordVariable) is not") }
+            guard let password = value(passwordVariable) else {
+                throw CloudError(.auth, "\(userVariable) is set but \(passwordVariable) is not")
+            }
             (login, place) = ((user, password), "the environment (\(userVariable), \(passwordVariable))")
         } else {
             let file = path(cloud: cloud, micadoHome: micadoHome)
             guard let sections = try own(cloud: cloud, micadoHome: micadoHome) else {
-                throw CloudError(.auth, "no \(service) login for cloud \(cloud): set \(userVariable) and \(passwordVariable), or write \(file) (mode 0600)")
+                throw CloudError(
+                    .auth,
+                    "no \(service) login for cloud \(cloud): set \(userVariable) and \(passwordVariable), or write \(file) (mode 0600)"
+                )
             }
             let name = profile ?? "default"
-            guard let section = sections[name] ?? sections["default"] else { throw CloudError(.auth, "\(file) has no [\(Text.escaped(name))] or [default] section") }
+            guard let section = sections[name] ?? sections["default"] else {
+                throw CloudError(.auth, "\(file) has no [\(Text.escaped(name))] or [default] section")
+            }
             place = "\(file) [\(Text.escaped(sections[name] != nil ? name : "default"))]"
             guard let user = section[userKey], !user.isEmpty else { throw CloudError(.auth, "\(place): \(userKey) is missing") }
             guard let password = section["password"], !password.isEmpty else { throw CloudError(.auth, "\(place): password is missing") }
             login = (user, password)
         }
-        guard !login.user.contains(":"), [login.user, login.password].allSatisfy({ text in
-            text.count <= 1024 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
-        }) else { throw CloudError(.auth, "\(place): the \(userKey) has a ':' or a field has a control character") }
+        guard !login.user.contains(":"),
+            [login.user, login.password].allSatisfy({ text in
+                text.count <= 1024 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+            })
+        else { throw CloudError(.auth, "\(place): the \(userKey) has a ':' or a field has a control character") }
         return login
     }
 
@@ -60,12 +75,19 @@ public enum CredentialsFile {
         if attributes[.type] as? FileAttributeType == .typeSymbolicLink {
             throw CloudError(.auth, "\(file) is a symbolic link; micado reads a secret only from a regular file of its own (0600)")
         }
-        guard attributes[.type] as? FileAttributeType == .typeRegular else { throw CloudError(.auth, "\(file) is not a regular file; refused") }
-        guard let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value else {
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw CloudError(.auth, "\(file) is not a regular file; refused")
+        }
+        guard let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue,
+            let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value
+        else {
             throw CloudError(.auth, "cannot read the mode of \(file)")
         }
         guard mode & 0o077 == 0 else {
-            throw CloudError(.auth, "\(file) is mode \(String(mode & 0o777, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(file))")
+            throw CloudError(
+                .auth,
+                "\(file) is mode \(String(mode & 0o777, radix: 8)); it holds a secret and must be 0600 (chmod 600 \(file))"
+            )
         }
         guard owner == geteuid() else { throw CloudError(.auth, "\(file) belongs to another user (uid \(owner)); refused") }
         let descriptor = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
@@ -80,7 +102,9 @@ public enum CredentialsFile {
             if count == 0 { break }
             bytes += chunk[..<count]
         }
-        guard bytes.count <= maximumFileBytes else { throw CloudError(.auth, "\(file) is larger than \(maximumFileBytes >> 10) KiB; not a credentials file") }
+        guard bytes.count <= maximumFileBytes else {
+            throw CloudError(.auth, "\(file) is larger than \(maximumFileBytes >> 10) KiB; not a credentials file")
+        }
         return try parse(String(decoding: bytes, as: UTF8.self), file: file)
     }
 
@@ -90,7 +114,9 @@ public enum CredentialsFile {
         defer { try? handle.close() }
         let data: Data
         do { data = try handle.read(upToCount: maximumFileBytes + 1) ?? Data() } catch { throw CloudError(.auth, "cannot read \(file)") }
-        guard data.count <= maximumFileBytes else { throw CloudError(.auth, "\(file) is larger than \(maximumFileBytes >> 10) KiB; not a credentials file") }
+        guard data.count <= maximumFileBytes else {
+            throw CloudError(.auth, "\(file) is larger than \(maximumFileBytes >> 10) KiB; not a credentials file")
+        }
         return try parse(String(decoding: data, as: UTF8.self), file: file)
     }
 

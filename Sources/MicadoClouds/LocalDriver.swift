@@ -22,7 +22,13 @@ public struct LocalDriver: CloudDriver {
     public let authority: CertificateAuthority
     let logger: Logger
 
-    public init(cloud: String, network: CloudConfiguration.LocalNetwork, stateDirectory: String, authority: CertificateAuthority, logger: Logger) {
+    public init(
+        cloud: String,
+        network: CloudConfiguration.LocalNetwork,
+        stateDirectory: String,
+        authority: CertificateAuthority,
+        logger: Logger
+    ) {
         self.cloud = cloud
         self.network = network
         self.stateDirectory = stateDirectory
@@ -60,8 +66,21 @@ public struct LocalDriver: CloudDriver {
             try? await delete(id)
             throw error
         }
-        try await boot(id: id, address: address, userData: userData, memoryMiB: request.flavour.memoryMiB, flavour: request.flavour.name, tags: request.tags)
-        return CloudInstance(id: id, address: address, state: .booting, engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)", tags: request.tags)
+        try await boot(
+            id: id,
+            address: address,
+            userData: userData,
+            memoryMiB: request.flavour.memoryMiB,
+            flavour: request.flavour.name,
+            tags: request.tags
+        )
+        return CloudInstance(
+            id: id,
+            address: address,
+            state: .booting,
+            engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)",
+            tags: request.tags
+        )
     }
 
     /// Makes the instance's folder and records its address (under the lock, for `freeAddress`).
@@ -77,10 +96,19 @@ public struct LocalDriver: CloudDriver {
     /// would: in a namespace on the bridge, applying the document (see `apply`). `create`
     /// uses it; so do the tests' stand-in hypervisor for other clouds (EC2 against moto),
     /// which boots what the manager sent to that cloud.
-    public func boot(id: String, address: String, userData: String, memoryMiB: Int, flavour: String, tags: [String: String]) async throws(CloudError) {
+    public func boot(
+        id: String,
+        address: String,
+        userData: String,
+        memoryMiB: Int,
+        flavour: String,
+        tags: [String: String]
+    ) async throws(CloudError) {
         let dir = directory(id)
         do {
-            if !FileManager.default.fileExists(atPath: dir + "/address") { try withLock { () throws(CloudError) in try claim(id, address: address) } }
+            if !FileManager.default.fileExists(atPath: dir + "/address") {
+                try withLock { () throws(CloudError) in try claim(id, address: address) }
+            }
             try prepare(id: id, address: address, userData: userData, memoryMiB: memoryMiB, flavour: flavour, tags: tags)
             let boot = try await ChildProcess.run("/usr/bin/setsid", ["-f", "/bin/bash", dir + "/boot.sh", dir])
             guard boot.status == 0 else { throw CloudError(.transient, "cannot start the boot of \(id): \(boot.output)") }
@@ -91,7 +119,10 @@ public struct LocalDriver: CloudDriver {
             try? await delete(id)
             throw CloudError(.transient, "cannot create instance \(id): \(error)")
         }
-        logger.info("local instance booting", metadata: ["instance.id": "\(id)", "instance.address": "\(address)", "instance.flavour": "\(flavour)"])
+        logger.info(
+            "local instance booting",
+            metadata: ["instance.id": "\(id)", "instance.address": "\(address)", "instance.flavour": "\(flavour)"]
+        )
     }
 
     func prepare(id: String, address: String, userData: String, memoryMiB: Int, flavour: String, tags: [String: String]) throws {
@@ -137,7 +168,11 @@ public struct LocalDriver: CloudDriver {
             let path = root + file.path
             let folder = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
             do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                try FileManager.default.createDirectory(
+                    atPath: folder,
+                    withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o755]
+                )
             } catch { throw CloudError(.transient, "cannot create \(folder): \(error)") }
             do { try NewFile.write(file.content, to: path, mode: mode_t(mode)) } catch {
                 throw CloudError(.transient, "cannot write \(path): \(error.message)")
@@ -174,11 +209,20 @@ public struct LocalDriver: CloudDriver {
             state = bootAlive ? .booting : .failed
             if state == .failed { detail = "its boot stopped before joining" }
         }
-        return CloudInstance(id: id, address: address, state: state, engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)", tags: tags, detail: detail)
+        return CloudInstance(
+            id: id,
+            address: address,
+            state: state,
+            engineEndpoint: "tcp://\(address):\(BootDocument.enginePort)",
+            tags: tags,
+            detail: detail
+        )
     }
 
     public func list() async throws(CloudError) -> [CloudInstance] {
-        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []).filter { $0.hasPrefix("i") && $0.count == 11 }
+        let ids = ((try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []).filter {
+            $0.hasPrefix("i") && $0.count == 11
+        }
         var result: [CloudInstance] = []
         for id in ids.sorted() {
             if let instance = try await describe(id) { result.append(instance) }
@@ -190,7 +234,12 @@ public struct LocalDriver: CloudDriver {
         let dir = directory(id)
         guard FileManager.default.fileExists(atPath: dir) else { return }
         let result: (status: Int32, output: String)
-        do { result = try await ChildProcess.run("/bin/bash", ["-c", Self.teardownScript, "teardown", dir, id, Self.namespace(id), Self.veth(id)]) } catch {
+        do {
+            result = try await ChildProcess.run(
+                "/bin/bash",
+                ["-c", Self.teardownScript, "teardown", dir, id, Self.namespace(id), Self.veth(id)]
+            )
+        } catch {
             throw CloudError(.transient, "cannot run the teardown of \(id): \(error)")
         }
         guard result.status == 0 else { throw CloudError(.transient, "teardown of \(id) failed: \(result.output.suffix(400))") }
@@ -206,12 +255,18 @@ public struct LocalDriver: CloudDriver {
     /// Writes a file of an instance's folder, owner-only unless `mode` says otherwise.
     func write(_ text: String, _ name: String, of id: String, mode: Int16 = 0o600) throws {
         let path = directory(id) + "/" + name
-        do { try NewFile.write(text, to: path, mode: mode_t(mode)) } catch { throw CloudError(.transient, "cannot write \(path): \(error.message)") }
+        do { try NewFile.write(text, to: path, mode: mode_t(mode)) } catch {
+            throw CloudError(.transient, "cannot write \(path): \(error.message)")
+        }
     }
 
     /// Serialises address allocation between creates, across processes too.
     func withLock<T>(_ body: () throws(CloudError) -> T) throws(CloudError) -> T {
-        try? FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try? FileManager.default.createDirectory(
+            atPath: stateDirectory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
         let fd = open(stateDirectory + "/.lock", O_CREAT | O_RDWR, 0o600)
         guard fd >= 0 else { throw CloudError(.transient, "cannot open \(stateDirectory)/.lock") }
         defer { close(fd) }
@@ -234,7 +289,9 @@ public struct LocalDriver: CloudDriver {
         // address freed a moment ago is not handed out again at once, while the old
         // namespace's ARP entries and the swarm's memory of that node may still point at it.
         let marker = stateDirectory + "/.last-address"
-        let previous = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { IPv4($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let previous = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap {
+            IPv4($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         let count = last.value >= first.value ? last.value - first.value + 1 : 0
         let start = previous.map { $0.value >= first.value && $0.value < last.value ? $0.value + 1 : first.value } ?? first.value
         for step in 0..<count {

@@ -17,7 +17,10 @@ public enum ComposeFile {
         guard text.utf8.count <= ApplyRequest.maximumFileBytes else {
             throw .init(.tooLarge, "\(file) has \(text.utf8.count) bytes; a Compose file may have at most \(ApplyRequest.maximumFileBytes)")
         }
-        try Text.requireSafe(text.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "\t", with: "").replacingOccurrences(of: "\r", with: ""), field: file)
+        try Text.requireSafe(
+            text.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "\t", with: "").replacingOccurrences(of: "\r", with: ""),
+            field: file
+        )
         // The YAML composer recurses once per nesting level: a file of brackets would exhaust the stack.
         if let line = FlowNesting.firstLineDeeperThan(Self.maximumNesting, in: text) {
             throw .badRequest("\(file):\(line): nested more than \(Self.maximumNesting) levels deep")
@@ -36,7 +39,10 @@ public enum ComposeFile {
         guard let root else { throw .badRequest("\(file) is empty: it needs 'services'") }
         // Counted before anything reads the tree: the reader walks an alias once per use.
         do { try YAMLDocument.requireExpansion(of: root, atMost: Self.maximumExpansion) } catch {
-            throw .init(.tooLarge, "\(file):\(error.line): \(error.reason); a Compose file may expand to \(Self.maximumExpansion.nodes) nodes and \(Self.maximumExpansion.scalarBytes >> 20) MiB of text")
+            throw .init(
+                .tooLarge,
+                "\(file):\(error.line): \(error.reason); a Compose file may expand to \(Self.maximumExpansion.nodes) nodes and \(Self.maximumExpansion.scalarBytes >> 20) MiB of text"
+            )
         }
         let top = try reader.mapping(root, "")
         try reader.onlyKeys(top, ["name", "services", "version"], at: "", node: root)
@@ -66,7 +72,10 @@ public enum ComposeFile {
         for definition in definitions {
             for port in definition.ports {
                 if let other = publishers[port.published] {
-                    throw reader.fail(services[definition.name], "services.\(definition.name).ports: port \(port.published) is already published by services.\(other)")
+                    throw reader.fail(
+                        services[definition.name],
+                        "services.\(definition.name).ports: port \(port.published) is already published by services.\(other)"
+                    )
                 }
                 publishers[port.published] = definition.name
             }
@@ -75,7 +84,10 @@ public enum ComposeFile {
         for definition in definitions {
             guard let domain = definition.domain?.lowercased() else { continue }
             if let other = domains[domain] {
-                throw reader.fail(services[definition.name], "services.\(definition.name).x-micado.domain: \(domain) is already the domain of services.\(other)")
+                throw reader.fail(
+                    services[definition.name],
+                    "services.\(definition.name).x-micado.domain: \(domain) is already the domain of services.\(other)"
+                )
             }
             domains[domain] = definition.name
         }
@@ -97,7 +109,9 @@ public enum ComposeFile {
         }
 
         func mapping(_ node: Node, _ path: String) throws(MicadoError) -> [String: Node] {
-            guard case .mapping(let mapping) = node else { throw fail(node, "\(path.isEmpty ? "the file" : path) must be a mapping of keys") }
+            guard case .mapping(let mapping) = node else {
+                throw fail(node, "\(path.isEmpty ? "the file" : path) must be a mapping of keys")
+            }
             var result: [String: Node] = [:]
             var merged: [(String, Node)] = []
             for (key, value) in mapping {
@@ -126,11 +140,18 @@ public enum ComposeFile {
         }
 
         /// Refuses keys outside `allowed`; `x-` extension keys are the specification's own escape hatch.
-        func onlyKeys(_ map: [String: Node], _ allowed: Set<String>, at path: String, node: Node, extensions: Bool = true) throws(MicadoError) {
+        func onlyKeys(
+            _ map: [String: Node],
+            _ allowed: Set<String>,
+            at path: String,
+            node: Node,
+            extensions: Bool = true
+        ) throws(MicadoError) {
             for key in map.keys.sorted() where !allowed.contains(key) && !(extensions && key.hasPrefix("x-")) {
                 throw fail(
                     map[key],
-                    "'\(path.isEmpty ? "" : path + ".")\(Text.escaped(String(key.prefix(64))))' is not supported by micado (supported here: \(allowed.sorted().joined(separator: ", ")))")
+                    "'\(path.isEmpty ? "" : path + ".")\(Text.escaped(String(key.prefix(64))))' is not supported by micado (supported here: \(allowed.sorted().joined(separator: ", ")))"
+                )
             }
         }
 
@@ -141,15 +162,20 @@ public enum ComposeFile {
 
         func int(_ node: Node, _ path: String, range: ClosedRange<Int>) throws(MicadoError) -> Int {
             guard let n = node.intValue else { throw fail(node, "\(path) must be a whole number") }
-            guard range.contains(n) else { throw fail(node, "\(path) must be between \(range.lowerBound) and \(range.upperBound), not \(n)") }
+            guard range.contains(n) else {
+                throw fail(node, "\(path) must be between \(range.lowerBound) and \(range.upperBound), not \(n)")
+            }
             return n
         }
 
         func number(_ node: Node, _ path: String, range: ClosedRange<Double>) throws(MicadoError) -> Double {
             // Decimal only: Swift's Double also reads `0x10` and `1e3`.
-            guard let text = node.scalarText, text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let n = Double(text), n.isFinite
+            guard let text = node.scalarText, text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let n = Double(text),
+                n.isFinite
             else { throw fail(node, "\(path) must be a decimal number") }
-            guard range.contains(n) else { throw fail(node, "\(path) must be between \(range.lowerBound) and \(range.upperBound), not \(text)") }
+            guard range.contains(n) else {
+                throw fail(node, "\(path) must be between \(range.lowerBound) and \(range.upperBound), not \(text)")
+            }
             return n
         }
 
@@ -163,7 +189,10 @@ public enum ComposeFile {
                 throw fail(node, "\(path) must be a duration such as 30s, 5m or 1m30s")
             }
             guard range.contains(seconds) else {
-                throw fail(node, "\(path) must be between \(ComposeDuration.text(range.lowerBound)) and \(ComposeDuration.text(range.upperBound)), not \(text)")
+                throw fail(
+                    node,
+                    "\(path) must be between \(ComposeDuration.text(range.lowerBound)) and \(ComposeDuration.text(range.upperBound)), not \(text)"
+                )
             }
             return seconds
         }
@@ -211,7 +240,10 @@ public enum ComposeFile {
                 for (key, value) in try mapping(node, path).sorted(by: { $0.key < $1.key }) {
                     guard let text = value.scalarText else {
                         if case .scalar = value {
-                            throw fail(value, "\(path).\(Text.escaped(key)) must have a value (micado does not read the caller's environment)")
+                            throw fail(
+                                value,
+                                "\(path).\(Text.escaped(key)) must have a value (micado does not read the caller's environment)"
+                            )
                         }
                         throw fail(value, "\(path).\(Text.escaped(key)) must be a text value")
                     }
@@ -236,7 +268,9 @@ public enum ComposeFile {
             }
             let map = try mapping(node, path)
             try onlyKeys(map, ComposeFile.serviceKeys, at: path, node: node)
-            guard let imageNode = map["image"] else { throw fail(node, "\(path).image is missing (micado deploys built images: 'micado build' first)") }
+            guard let imageNode = map["image"] else {
+                throw fail(node, "\(path).image is missing (micado deploys built images: 'micado build' first)")
+            }
             let image = try text(imageNode, "\(path).image")
             do { try ImageReference.validate(image) } catch { throw fail(imageNode, "\(path).image: \(error.message)") }
             var definition = ServiceDefinition(name: name, image: image)
@@ -244,14 +278,20 @@ public enum ComposeFile {
             if let n = map["entrypoint"] { definition.entrypoint = try words(n, "\(path).entrypoint") }
             if let n = map["environment"] {
                 for (key, value, item) in try keyValues(n, "\(path).environment") {
-                    do { try EnvironmentVariable.validateKey(key, in: Text.escaped("\(key)=")) } catch { throw fail(item, "\(path).environment: \(error.message)") }
+                    do { try EnvironmentVariable.validateKey(key, in: Text.escaped("\(key)=")) } catch {
+                        throw fail(item, "\(path).environment: \(error.message)")
+                    }
                     definition.environment.append(EnvironmentVariable(key: key, value: value))
                 }
             }
             if let n = map["labels"] {
                 for (key, value, item) in try keyValues(n, "\(path).labels") {
-                    guard !key.isEmpty, key.count <= 128, !key.lowercased().hasPrefix("micado."), !key.contains(where: \.isWhitespace) else {
-                        throw fail(item, "\(path).labels: '\(Text.escaped(String(key.prefix(64))))' is not a label key micado allows (non-empty, no spaces, not micado.*)")
+                    guard !key.isEmpty, key.count <= 128, !key.lowercased().hasPrefix("micado."), !key.contains(where: \.isWhitespace)
+                    else {
+                        throw fail(
+                            item,
+                            "\(path).labels: '\(Text.escaped(String(key.prefix(64))))' is not a label key micado allows (non-empty, no spaces, not micado.*)"
+                        )
                     }
                     do { try Text.requireSafe(key, field: "\(path).labels") } catch { throw fail(item, error.message) }
                     definition.labels[key] = value
@@ -260,17 +300,27 @@ public enum ComposeFile {
             if let n = map["ports"] { definition.ports = try ports(n, "\(path).ports") }
             if let n = map["deploy"] { try deploy(n, "\(path).deploy", into: &definition) }
             if let n = map["x-micado"] { try micado(n, "\(path).x-micado", into: &definition) }
-            let size = (definition.command ?? []).reduce(0) { $0 + $1.utf8.count } + (definition.entrypoint ?? []).reduce(0) { $0 + $1.utf8.count }
+            let size =
+                (definition.command ?? []).reduce(0) { $0 + $1.utf8.count } + (definition.entrypoint ?? []).reduce(0) { $0 + $1.utf8.count }
                 + definition.environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
                 + definition.labels.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
             guard size <= LaunchRequest.maximumCommandBytes else {
-                throw fail(node, "\(path): command, entrypoint, environment and labels together take \(size) bytes; at most \(LaunchRequest.maximumCommandBytes)")
+                throw fail(
+                    node,
+                    "\(path): command, entrypoint, environment and labels together take \(size) bytes; at most \(LaunchRequest.maximumCommandBytes)"
+                )
             }
             if definition.domain != nil, definition.ports.count != 1 {
-                throw fail(map["x-micado"], "\(path).x-micado.domain needs exactly one published port to route to (the service has \(definition.ports.count))")
+                throw fail(
+                    map["x-micado"],
+                    "\(path).x-micado.domain needs exactly one published port to route to (the service has \(definition.ports.count))"
+                )
             }
             if let scaling = definition.scaling, let replicas = definition.replicas, !(scaling.min...scaling.max).contains(replicas) {
-                throw fail(map["deploy"], "\(path).deploy.replicas \(replicas) is outside x-micado.scaling's \(scaling.min)...\(scaling.max)")
+                throw fail(
+                    map["deploy"],
+                    "\(path).deploy.replicas \(replicas) is outside x-micado.scaling's \(scaling.min)...\(scaling.max)"
+                )
             }
             return definition
         }
@@ -286,21 +336,37 @@ public enum ComposeFile {
                     let map = try mapping(item, ipath)
                     try onlyKeys(map, ["target", "published", "protocol", "mode"], at: ipath, node: item)
                     guard let t = map["target"] else { throw fail(item, "\(ipath).target is missing") }
-                    guard let p = map["published"] else { throw fail(item, "\(ipath).published is missing (micado publishes on the node's port in host mode)") }
-                    if let proto = map["protocol"], proto.scalarText != "tcp" { throw fail(proto, "\(ipath).protocol: only tcp is supported") }
-                    if let mode = map["mode"], mode.scalarText != "host" { throw fail(mode, "\(ipath).mode: only host is supported (this kernel has no IPVS for Swarm's routing mesh)") }
-                    port = PortMapping(published: try int(p, "\(ipath).published", range: 1...65535), target: try int(t, "\(ipath).target", range: 1...65535))
+                    guard let p = map["published"] else {
+                        throw fail(item, "\(ipath).published is missing (micado publishes on the node's port in host mode)")
+                    }
+                    if let proto = map["protocol"], proto.scalarText != "tcp" {
+                        throw fail(proto, "\(ipath).protocol: only tcp is supported")
+                    }
+                    if let mode = map["mode"], mode.scalarText != "host" {
+                        throw fail(mode, "\(ipath).mode: only host is supported (this kernel has no IPVS for Swarm's routing mesh)")
+                    }
+                    port = PortMapping(
+                        published: try int(p, "\(ipath).published", range: 1...65535),
+                        target: try int(t, "\(ipath).target", range: 1...65535)
+                    )
                 } else {
                     var text = try self.text(item, ipath)
                     if text.hasSuffix("/tcp") { text.removeLast(4) }
                     let parts = text.split(separator: ":", omittingEmptySubsequences: false)
                     guard parts.count == 2, let published = Int(parts[0]), let target = Int(parts[1]) else {
-                        throw fail(item, "\(ipath) must be PUBLISHED:TARGET, e.g. \"8080:80\" (a host-mode port needs its published number)")
+                        throw fail(
+                            item,
+                            "\(ipath) must be PUBLISHED:TARGET, e.g. \"8080:80\" (a host-mode port needs its published number)"
+                        )
                     }
-                    guard (1...65535).contains(published), (1...65535).contains(target) else { throw fail(item, "\(ipath): ports are 1-65535") }
+                    guard (1...65535).contains(published), (1...65535).contains(target) else {
+                        throw fail(item, "\(ipath): ports are 1-65535")
+                    }
                     port = PortMapping(published: published, target: target)
                 }
-                guard !result.contains(where: { $0.published == port.published }) else { throw fail(item, "\(ipath): port \(port.published) is published twice") }
+                guard !result.contains(where: { $0.published == port.published }) else {
+                    throw fail(item, "\(ipath): port \(port.published) is published twice")
+                }
                 result.append(port)
             }
             return result
@@ -328,7 +394,10 @@ public enum ComposeFile {
                     if let c = limits["cpus"] { definition.cpuLimit = try number(c, "\(lpath).cpus", range: 0.01...256) }
                 }
                 if let limit = definition.memoryLimitMiB, let reservation = definition.memoryReservationMiB, limit < reservation {
-                    throw fail(resourcesNode, "\(path).resources: the memory limit (\(limit) MiB) is below the reservation (\(reservation) MiB)")
+                    throw fail(
+                        resourcesNode,
+                        "\(path).resources: the memory limit (\(limit) MiB) is below the reservation (\(reservation) MiB)"
+                    )
                 }
             }
             if let placementNode = map["placement"] {
@@ -367,7 +436,9 @@ public enum ComposeFile {
                 policy.failureAction = action
             }
             if let n = map["order"] {
-                guard let order = n.scalarText.flatMap(UpdatePolicy.Order.init(rawValue:)) else { throw fail(n, "\(path).order must be stop-first or start-first") }
+                guard let order = n.scalarText.flatMap(UpdatePolicy.Order.init(rawValue:)) else {
+                    throw fail(n, "\(path).order must be stop-first or start-first")
+                }
                 policy.order = order
             }
             return policy
@@ -383,14 +454,22 @@ public enum ComposeFile {
             }
             if let n = map["tls"] {
                 definition.tls = try bool(n, "\(path).tls")
-                if definition.tls, definition.domain == nil { throw fail(n, "\(path).tls serves the domain over HTTPS: give the domain too") }
+                if definition.tls, definition.domain == nil {
+                    throw fail(n, "\(path).tls serves the domain over HTTPS: give the domain too")
+                }
             }
             if let n = map["scaling"] { definition.scaling = try scaling(n, "\(path).scaling") }
         }
 
         func scaling(_ node: Node, _ path: String) throws(MicadoError) -> ScalingPolicy {
             let map = try mapping(node, path)
-            try onlyKeys(map, ["min", "max", "metric", "target", "targets", "upCooldown", "downStabilization", "tolerance"], at: path, node: node, extensions: false)
+            try onlyKeys(
+                map,
+                ["min", "max", "metric", "target", "targets", "upCooldown", "downStabilization", "tolerance"],
+                at: path,
+                node: node,
+                extensions: false
+            )
             guard let minNode = map["min"], let maxNode = map["max"] else { throw fail(node, "\(path) needs min and max") }
             // At least 1: a service at 0 replicas has no usage to scale back up on.
             let low = try int(minNode, "\(path).min", range: 1...1000)
@@ -398,23 +477,33 @@ public enum ComposeFile {
             guard low <= high else { throw fail(maxNode, "\(path).max (\(high)) is below min (\(low))") }
             var targets: [ScalingPolicy.Target] = []
             func metric(_ n: Node, _ p: String) throws(MicadoError) -> ScalingPolicy.Metric {
-                guard let m = n.scalarText.flatMap(ScalingPolicy.Metric.init(rawValue:)) else { throw fail(n, "\(p) must be cpu or memory") }
+                guard let m = n.scalarText.flatMap(ScalingPolicy.Metric.init(rawValue:)) else {
+                    throw fail(n, "\(p) must be cpu or memory")
+                }
                 return m
             }
             if let targetsNode = map["targets"] {
-                guard map["metric"] == nil, map["target"] == nil else { throw fail(targetsNode, "\(path): give either metric and target, or targets") }
+                guard map["metric"] == nil, map["target"] == nil else {
+                    throw fail(targetsNode, "\(path): give either metric and target, or targets")
+                }
                 for (key, value) in try mapping(targetsNode, "\(path).targets").sorted(by: { $0.key < $1.key }) {
-                    guard let m = ScalingPolicy.Metric(rawValue: key) else { throw fail(value, "\(path).targets.\(Text.escaped(key)): metrics are cpu and memory") }
+                    guard let m = ScalingPolicy.Metric(rawValue: key) else {
+                        throw fail(value, "\(path).targets.\(Text.escaped(key)): metrics are cpu and memory")
+                    }
                     targets.append(.init(metric: m, percent: try number(value, "\(path).targets.\(key)", range: 1...1000)))
                 }
             } else {
-                guard let m = map["metric"], let t = map["target"] else { throw fail(node, "\(path) needs metric and target (e.g. metric: cpu, target: 60)") }
+                guard let m = map["metric"], let t = map["target"] else {
+                    throw fail(node, "\(path) needs metric and target (e.g. metric: cpu, target: 60)")
+                }
                 targets.append(.init(metric: try metric(m, "\(path).metric"), percent: try number(t, "\(path).target", range: 1...1000)))
             }
             guard !targets.isEmpty else { throw fail(node, "\(path).targets is empty") }
             var policy = ScalingPolicy(min: low, max: high, targets: targets)
             if let n = map["upCooldown"] { policy.upCooldownSeconds = try duration(n, "\(path).upCooldown", range: 0...86400) }
-            if let n = map["downStabilization"] { policy.downStabilizationSeconds = try duration(n, "\(path).downStabilization", range: 0...86400) }
+            if let n = map["downStabilization"] {
+                policy.downStabilizationSeconds = try duration(n, "\(path).downStabilization", range: 0...86400)
+            }
             if let n = map["tolerance"] { policy.tolerance = try number(n, "\(path).tolerance", range: 0...0.9) }
             return policy
         }
@@ -465,10 +554,13 @@ public enum ComposeBytes {
     public static func bytes(_ text: String) -> Int64? {
         let lower = text.lowercased()
         guard !lower.isEmpty, lower.count <= 24 else { return nil }
-        for (suffix, factor) in [("gb", 1_073_741_824), ("mb", 1_048_576), ("kb", 1024), ("g", 1_073_741_824), ("m", 1_048_576), ("k", 1024), ("b", 1)] as [(String, Double)] {
+        for (suffix, factor) in [
+            ("gb", 1_073_741_824), ("mb", 1_048_576), ("kb", 1024), ("g", 1_073_741_824), ("m", 1_048_576), ("k", 1024), ("b", 1),
+        ] as [(String, Double)] {
             if lower.hasSuffix(suffix) {
                 let digits = lower.dropLast(suffix.count)
-                guard digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let value = Double(digits), value.isFinite, value > 0,
+                guard digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let value = Double(digits), value.isFinite,
+                    value > 0,
                     value * factor < 9e18
                 else { return nil }
                 return Int64((value * factor).rounded(.up))
@@ -505,13 +597,19 @@ public enum ShellWords {
                 continue
             }
             switch c {
-            case "\\": escaped = true; inWord = true
-            case "'", "\"": quote = c; inWord = true
+            case "\\":
+                escaped = true
+                inWord = true
+            case "'", "\"":
+                quote = c
+                inWord = true
             case " ", "\t", "\n":
                 if inWord { words.append(current) }
                 current = ""
                 inWord = false
-            default: current.append(c); inWord = true
+            default:
+                current.append(c)
+                inWord = true
             }
         }
         guard quote == nil, !escaped else { return nil }

@@ -20,9 +20,18 @@ public struct LaunchRequest: Codable, Sendable, Equatable {
     public var tls: Bool?
 
     public init(
-        image: String, client: String, location: String? = nil, script: String? = nil, domain: String? = nil,
-        arguments: [String] = [], port: PortMapping? = nil, environment: [EnvironmentVariable] = [],
-        memoryMiB: Int? = nil, name: ContainerName? = nil, detach: Bool = false, tls: Bool? = nil
+        image: String,
+        client: String,
+        location: String? = nil,
+        script: String? = nil,
+        domain: String? = nil,
+        arguments: [String] = [],
+        port: PortMapping? = nil,
+        environment: [EnvironmentVariable] = [],
+        memoryMiB: Int? = nil,
+        name: ContainerName? = nil,
+        detach: Bool = false,
+        tls: Bool? = nil
     ) {
         self.tls = tls
         self.image = image
@@ -64,10 +73,14 @@ public struct LaunchRequest: Codable, Sendable, Equatable {
         for (i, argument) in arguments.enumerated() { try Text.requireSafe(argument, field: "argument \(i + 1)") }
         // A swarm service spec lives in a raft message (a few MiB at most, shared with the
         // rest of the spec): a launch that cannot be stored there must not reach the swarm.
-        let size = (script?.utf8.count ?? 0) + arguments.reduce(0) { $0 + $1.utf8.count } + environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
+        let size =
+            (script?.utf8.count ?? 0) + arguments.reduce(0) { $0 + $1.utf8.count }
+            + environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
         guard size <= Self.maximumCommandBytes else {
             throw .init(
-                .tooLarge, "the script, arguments and environment together take \(size) bytes; at most \(Self.maximumCommandBytes) are allowed")
+                .tooLarge,
+                "the script, arguments and environment together take \(size) bytes; at most \(Self.maximumCommandBytes) are allowed"
+            )
         }
         guard arguments.count <= 1000, environment.count <= 1000 else {
             throw .badRequest("at most 1000 arguments and 1000 environment variables")
@@ -126,9 +139,20 @@ public struct ContainerView: Codable, Sendable, Equatable {
     public var runningReplicas: Int?
 
     public init(
-        name: ContainerName, client: String, image: String, desired: DesiredState, state: ObservedState,
-        location: String?, domain: String?, port: PortMapping?, memoryMiB: Int, node: String?, endpoint: String?,
-        reason: String?, serviceID: String?, createdAt: Date
+        name: ContainerName,
+        client: String,
+        image: String,
+        desired: DesiredState,
+        state: ObservedState,
+        location: String?,
+        domain: String?,
+        port: PortMapping?,
+        memoryMiB: Int,
+        node: String?,
+        endpoint: String?,
+        reason: String?,
+        serviceID: String?,
+        createdAt: Date
     ) {
         self.name = name
         self.client = client
@@ -173,8 +197,18 @@ public struct InstanceView: Codable, Sendable, Equatable {
     public var reason: String?
 
     public init(
-        id: String, hostname: String, cloud: String, location: String?, role: String, state: String, availability: String,
-        address: String?, containers: Int, memoryReservedMiB: Int, memoryTotalMiB: Int?, engineVersion: String?
+        id: String,
+        hostname: String,
+        cloud: String,
+        location: String?,
+        role: String,
+        state: String,
+        availability: String,
+        address: String?,
+        containers: Int,
+        memoryReservedMiB: Int,
+        memoryTotalMiB: Int?,
+        engineVersion: String?
     ) {
         self.id = id
         self.hostname = hostname
@@ -204,8 +238,14 @@ public struct ServiceInfo: Codable, Sendable {
         public var updatedAt: Date?
 
         public init(
-            id: String, node: String?, state: String, desiredState: String, message: String?, error: String?,
-            containerID: String?, updatedAt: Date?
+            id: String,
+            node: String?,
+            state: String,
+            desiredState: String,
+            message: String?,
+            error: String?,
+            containerID: String?,
+            updatedAt: Date?
         ) {
             self.id = id
             self.node = node
@@ -231,8 +271,14 @@ public struct ServiceInfo: Codable, Sendable {
     public var memoryUsedMiB: Double?
 
     public init(
-        name: String, serviceID: String, image: String, replicas: Int, running: Int, ports: [PortMapping],
-        constraints: [String], tasks: [Task]
+        name: String,
+        serviceID: String,
+        image: String,
+        replicas: Int,
+        running: Int,
+        ports: [PortMapping],
+        constraints: [String],
+        tasks: [Task]
     ) {
         self.name = name
         self.serviceID = serviceID
@@ -419,14 +465,18 @@ public struct StartInstanceRequest: Codable, Sendable {
     /// 1 to 63 letters, digits, '.', '_' and '-': a name a command can give (clouds.yaml's flavours are held to it too).
     public static func isName(_ value: String) -> Bool {
         !value.isEmpty && value.utf8.count <= 63
-            && value.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || [0x2d, 0x2e, 0x5f].contains($0) }
+            && value.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || [0x2d, 0x2e, 0x5f].contains($0)
+            }
     }
 
     /// Names as clouds.yaml writes them, and a tag that `stop -t` can name.
     public func validate() throws(MicadoError) {
         for (field, value) in [("cloud", cloud), ("application", application), ("flavour", flavour), ("tag", tag)] {
             guard Self.isName(value) else {
-                throw .badRequest("invalid \(field) '\(Text.escaped(String(value.prefix(64))))': use 1 to 63 letters, digits, '.', '_' and '-'")
+                throw .badRequest(
+                    "invalid \(field) '\(Text.escaped(String(value.prefix(64))))': use 1 to 63 letters, digits, '.', '_' and '-'"
+                )
             }
         }
     }

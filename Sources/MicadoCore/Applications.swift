@@ -168,7 +168,15 @@ public struct ApplicationView: Codable, Sendable, Equatable {
         public var domain: String?
         /// The scaling policy's state in words (nil without a policy).
         public var policy: String?
-        public init(name: String, image: String, desiredReplicas: Int, runningReplicas: Int, memoryMiB: Int, domain: String?, policy: String?) {
+        public init(
+            name: String,
+            image: String,
+            desiredReplicas: Int,
+            runningReplicas: Int,
+            memoryMiB: Int,
+            domain: String?,
+            policy: String?
+        ) {
             self.name = name
             self.image = image
             self.desiredReplicas = desiredReplicas
@@ -194,17 +202,22 @@ public struct ApplicationView: Codable, Sendable, Equatable {
 /// An application's name (`-n`, the file's `name:`, or its folder): part of every service name.
 public enum ApplicationName {
     public static func validate(_ text: String, what: String = "application name") throws(MicadoError) {
-        let ok = !text.isEmpty && text.count <= 30
+        let ok =
+            !text.isEmpty && text.count <= 30
             && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
             && !text.hasPrefix("-") && !text.hasSuffix("-") && text != "container"
         guard ok else {
-            throw .badRequest("invalid \(what) '\(Text.escaped(String(text.prefix(64))))': use 1 to 30 lowercase letters, digits and inner dashes")
+            throw .badRequest(
+                "invalid \(what) '\(Text.escaped(String(text.prefix(64))))': use 1 to 30 lowercase letters, digits and inner dashes"
+            )
         }
     }
 
     /// What a folder's name becomes as a default application name: lowercased, other characters dropped.
     public static func fromFolder(_ folder: String) -> String? {
-        let cleaned = String(folder.lowercased().unicodeScalars.filter { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" }.prefix(30))
+        let cleaned = String(
+            folder.lowercased().unicodeScalars.filter { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" }.prefix(30)
+        )
         var trimmed = Substring(cleaned)
         while trimmed.first == "-" { trimmed.removeFirst() }
         while trimmed.last == "-" { trimmed.removeLast() }

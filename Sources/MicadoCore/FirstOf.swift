@@ -7,7 +7,8 @@ import Synchronization
 /// at its own read timeout (an HTTP request mid-answer) would hold its caller that long. Here
 /// `operation` runs in a task of its own that is cancelled and left to end within its own bounds.
 public func firstOf<Value: Sendable>(
-    timeout: Duration, _ operation: @escaping @Sendable () async throws -> Value
+    timeout: Duration,
+    _ operation: @escaping @Sendable () async throws -> Value
 ) async throws -> Value? {
     let race = Race<Value?>()
     let work = Task {

@@ -59,7 +59,8 @@ public struct ContainerName: RawRepresentable, Hashable, Sendable, Codable, Comp
 /// A client name (`launch -n`): who the container runs for. Part of generated names.
 public enum ClientName {
     public static func validate(_ text: String) throws(MicadoError) {
-        let ok = !text.isEmpty && text.count <= 40
+        let ok =
+            !text.isEmpty && text.count <= 40
             && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
             && !text.hasPrefix("-") && !text.hasSuffix("-")
         guard ok else {
@@ -71,9 +72,11 @@ public enum ClientName {
 /// Where a container may run: the value of the node label `micado.location`.
 public enum LocationName {
     public static func validate(_ text: String) throws(MicadoError) {
-        let ok = !text.isEmpty && text.count <= 63
+        let ok =
+            !text.isEmpty && text.count <= 63
             && text.utf8.allSatisfy {
-                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e
+                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x5f
+                    || $0 == 0x2e
             }
         guard ok else {
             throw .badRequest("invalid location '\(text)': use letters, digits, '.', '_' and '-'")

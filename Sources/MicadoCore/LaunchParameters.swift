@@ -23,7 +23,8 @@ public struct EnvironmentVariable: Hashable, Sendable, Codable, CustomStringConv
             key.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f })
         else {
             throw .badRequest(
-                "invalid environment variable '\(text)': the name must be letters, digits and '_', not starting with a digit")
+                "invalid environment variable '\(text)': the name must be letters, digits and '_', not starting with a digit"
+            )
         }
     }
 
@@ -103,10 +104,14 @@ public enum MemorySize {
 public enum DomainName {
     public static func validate(_ text: String) throws(MicadoError) {
         let labels = text.split(separator: ".", omittingEmptySubsequences: false)
-        let ok = !text.isEmpty && text.count <= 253 && labels.allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
-        }
+        let ok =
+            !text.isEmpty && text.count <= 253
+            && labels.allSatisfy { label in
+                !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.utf8.allSatisfy {
+                        ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d
+                    }
+            }
         guard ok else {
             throw .badRequest("invalid domain '\(text)': use DNS labels of letters, digits and inner dashes, e.g. app.example.org")
         }
@@ -118,12 +123,15 @@ public enum DomainName {
 /// would read differently (`x/../busybox` as `busybox`) or Swarm would refuse later.
 public enum ImageReference {
     /// The grammar as a regular expression; openapi.yaml gives the same pattern.
-    public static let pattern = #"^(?:(?:localhost(?::[0-9]+)?|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+(?::[0-9]+)?|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?:[0-9]+)/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64}|@sha384:[a-f0-9]{96}|@sha512:[a-f0-9]{128})?$"#
+    public static let pattern =
+        #"^(?:(?:localhost(?::[0-9]+)?|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+(?::[0-9]+)?|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?:[0-9]+)/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64}|@sha384:[a-f0-9]{96}|@sha512:[a-f0-9]{128})?$"#
 
     public static func validate(_ text: String) throws(MicadoError) {
         let matches = text.count <= 255 && ((try? Regex(pattern).wholeMatch(in: text)) ?? nil) != nil
         guard matches else {
-            throw .badRequest("invalid image '\(Text.escaped(String(text.prefix(255))))': write an image name such as busybox:local or container-web")
+            throw .badRequest(
+                "invalid image '\(Text.escaped(String(text.prefix(255))))': write an image name such as busybox:local or container-web"
+            )
         }
     }
 

@@ -125,7 +125,8 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         guard (16...16384).contains(limits.connections), (8...limits.connections).contains(limits.connectionsPerPeer) else {
             throw .init(
                 .configuration,
-                "config: limits.connections \(limits.connections) must be between 16 and 16384, and limits.connectionsPerPeer \(limits.connectionsPerPeer) between 8 and limits.connections")
+                "config: limits.connections \(limits.connections) must be between 16 and 16384, and limits.connectionsPerPeer \(limits.connectionsPerPeer) between 8 and limits.connections"
+            )
         }
         guard (1...3600).contains(defaults.launchTimeoutSeconds) else {
             throw .init(.configuration, "config: defaults.launchTimeoutSeconds must be between 1 and 3600")

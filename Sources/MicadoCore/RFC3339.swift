@@ -69,7 +69,8 @@ public enum RFC3339 {
         } else if bytes[at] == 0x5A || bytes[at] == 0x7A {
             at += 1
         } else if bytes[at] == 0x2B || bytes[at] == 0x2D {
-            guard bytes.count - at == 6, let h = digits(at + 1, 2), bytes[at + 3] == 0x3A, let m = digits(at + 4, 2), h <= 23, m <= 59 else { return nil }
+            guard bytes.count - at == 6, let h = digits(at + 1, 2), bytes[at + 3] == 0x3A, let m = digits(at + 4, 2), h <= 23, m <= 59
+            else { return nil }
             offset = (h * 60 + m) * 60 * (bytes[at] == 0x2D ? -1 : 1)
             at += 6
         }

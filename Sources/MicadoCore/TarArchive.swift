@@ -23,7 +23,14 @@ public struct TarArchive: Sendable, Equatable {
         public var contents: [UInt8]
         public var modificationTime: Int
 
-        public init(name: String, kind: Kind = .file, mode: Int = 0o644, linkName: String = "", contents: [UInt8] = [], modificationTime: Int = 0) {
+        public init(
+            name: String,
+            kind: Kind = .file,
+            mode: Int = 0o644,
+            linkName: String = "",
+            contents: [UInt8] = [],
+            modificationTime: Int = 0
+        ) {
             self.name = name
             self.kind = kind
             self.mode = mode
@@ -42,9 +49,13 @@ public struct TarArchive: Sendable, Equatable {
         let source = TarBytes(bytes)
         entries = try TarReader.headers(in: source).map { header throws(MicadoError) in
             Entry(
-                name: header.name, kind: header.kind, mode: header.mode, linkName: header.linkName,
+                name: header.name,
+                kind: header.kind,
+                mode: header.mode,
+                linkName: header.linkName,
                 contents: header.kind == .file ? try source.read(header.dataOffset..<header.dataOffset + header.size) : [],
-                modificationTime: header.modificationTime)
+                modificationTime: header.modificationTime
+            )
         }
     }
 
@@ -53,8 +64,14 @@ public struct TarArchive: Sendable, Equatable {
         var out: [UInt8] = []
         for entry in entries {
             let header = TarHeader(
-                name: entry.name, kind: entry.kind, mode: entry.mode, linkName: entry.linkName,
-                size: entry.kind == .file ? entry.contents.count : 0, modificationTime: entry.modificationTime, dataOffset: 0)
+                name: entry.name,
+                kind: entry.kind,
+                mode: entry.mode,
+                linkName: entry.linkName,
+                size: entry.kind == .file ? entry.contents.count : 0,
+                modificationTime: entry.modificationTime,
+                dataOffset: 0
+            )
             out += TarWriter.headerBlocks(header)
             if entry.kind == .file { out += TarWriter.padded(entry.contents) }
         }
@@ -65,7 +82,15 @@ public struct TarArchive: Sendable, Equatable {
     /// The seed's build layout, re-rooted (see `BuildContext`), for archives in memory.
     public func rerootedBuildContext() throws(MicadoError) -> TarArchive {
         let headers = entries.map {
-            TarHeader(name: $0.name, kind: $0.kind, mode: $0.mode, linkName: $0.linkName, size: $0.contents.count, modificationTime: $0.modificationTime, dataOffset: 0)
+            TarHeader(
+                name: $0.name,
+                kind: $0.kind,
+                mode: $0.mode,
+                linkName: $0.linkName,
+                size: $0.contents.count,
+                modificationTime: $0.modificationTime,
+                dataOffset: 0
+            )
         }
         let plan = try BuildContext.reroot(headers)
         var rerooted: [Entry] = []
@@ -135,7 +160,8 @@ public enum TarReader {
                 throw .badRequest(
                     offset == source.count
                         ? "the tar archive is truncated: it ends at byte \(offset) without its end-of-archive block"
-                        : "the tar archive is truncated inside a header at byte \(offset)")
+                        : "the tar archive is truncated inside a header at byte \(offset)"
+                )
             }
             let header = try source.read(offset..<offset + 512)
             if header.allSatisfy({ $0 == 0 }) {
@@ -152,14 +178,18 @@ public enum TarReader {
                 throw .badRequest("the tar archive has a bad size field at byte \(offset)")
             }
             guard size <= source.count - start else {
-                throw .badRequest("the tar archive is truncated: the entry at byte \(offset) needs \(size) bytes, \(source.count - start) are left")
+                throw .badRequest(
+                    "the tar archive is truncated: the entry at byte \(offset) needs \(size) bytes, \(source.count - start) are left"
+                )
             }
             offset = start + (size + 511) / 512 * 512
             let typeflag = header[156]
             switch typeflag {
             case 0x4c, 0x4b, 0x78:  // 'L', 'K': GNU long name / link; 'x': PAX header for the next entry
                 guard size <= maximumMetadataBytes else {
-                    throw .badRequest("the tar archive has a \(size)-byte metadata entry at byte \(start - 512); at most \(maximumMetadataBytes) bytes are read")
+                    throw .badRequest(
+                        "the tar archive has a \(size)-byte metadata entry at byte \(start - 512); at most \(maximumMetadataBytes) bytes are read"
+                    )
                 }
                 let body = try source.read(start..<start + size)
                 if typeflag == 0x78 {
@@ -203,8 +233,15 @@ public enum TarReader {
             }
             headers.append(
                 TarHeader(
-                    name: name, kind: kind, mode: number(header[100..<108]).map { $0 & 0o7777 } ?? 0o644, linkName: link,
-                    size: kind == .file ? size : 0, modificationTime: number(header[136..<148]) ?? 0, dataOffset: start))
+                    name: name,
+                    kind: kind,
+                    mode: number(header[100..<108]).map { $0 & 0o7777 } ?? 0o644,
+                    linkName: link,
+                    size: kind == .file ? size : 0,
+                    modificationTime: number(header[136..<148]) ?? 0,
+                    dataOffset: start
+                )
+            )
         }
     }
 
@@ -298,8 +335,13 @@ public enum TarWriter {
             out += padded(records)
         }
         out += header(
-            name: utf8Prefix(name, 100), size: entry.kind == .file ? entry.size : 0, mode: entry.mode, mtime: entry.modificationTime,
-            typeflag: entry.kind.rawValue, link: utf8Prefix(entry.linkName, 100))
+            name: utf8Prefix(name, 100),
+            size: entry.kind == .file ? entry.size : 0,
+            mode: entry.mode,
+            mtime: entry.modificationTime,
+            typeflag: entry.kind.rawValue,
+            link: utf8Prefix(entry.linkName, 100)
+        )
         return out
     }
 
@@ -378,11 +420,14 @@ public enum BuildContext {
             return name
         }
         // Paths are compared as bytes: "/" then a combining mark is one Character, not a separator.
-        let tops = Set(names.filter { !$0.isEmpty }.map { String(decoding: $0.utf8.split(separator: 0x2F, maxSplits: 1)[0], as: UTF8.self) })
+        let tops = Set(
+            names.filter { !$0.isEmpty }.map { String(decoding: $0.utf8.split(separator: 0x2F, maxSplits: 1)[0], as: UTF8.self) }
+        )
         guard tops.count == 1, let top = tops.first else {
             if tops.isEmpty { throw .badRequest("the tarball is empty: put a folder with a Dockerfile in it") }
             throw .badRequest(
-                "the tarball must hold a single top folder with the Dockerfile inside; it holds \(tops.sorted().prefix(5).map { Text.escaped($0) }.joined(separator: ", "))")
+                "the tarball must hold a single top folder with the Dockerfile inside; it holds \(tops.sorted().prefix(5).map { Text.escaped($0) }.joined(separator: ", "))"
+            )
         }
         let inside = Array((top + "/").utf8)
         func strip(_ path: String) -> String? {

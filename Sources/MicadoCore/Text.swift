@@ -35,7 +35,8 @@ public enum Text {
         if let index = text.unicodeScalars.firstIndex(where: { isUnsafe($0) }) {
             let position = text.unicodeScalars.distance(from: text.unicodeScalars.startIndex, to: index)
             throw .badRequest(
-                "\(field) has a control character (U+\(String(text.unicodeScalars[index].value, radix: 16, uppercase: true)) at character \(position)); micado refuses control and bidirectional formatting characters")
+                "\(field) has a control character (U+\(String(text.unicodeScalars[index].value, radix: 16, uppercase: true)) at character \(position)); micado refuses control and bidirectional formatting characters"
+            )
         }
     }
 }

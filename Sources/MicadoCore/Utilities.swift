@@ -37,7 +37,9 @@ public struct CloudView: Codable, Sendable {
     public init(_ c: CloudConfiguration) {
         name = c.name
         driver = c.driver
-        locations = c.locations.sorted { $0.key < $1.key }.map { Location(name: $0.key, min: $0.value.min, max: $0.value.max, headroomMiB: $0.value.headroomMiB) }
+        locations = c.locations.sorted { $0.key < $1.key }.map {
+            Location(name: $0.key, min: $0.value.min, max: $0.value.max, headroomMiB: $0.value.headroomMiB)
+        }
         flavours = c.flavours
         applications = c.applications
         gracePeriodSeconds = c.timings.gracePeriodSeconds

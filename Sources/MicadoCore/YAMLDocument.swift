@@ -34,7 +34,11 @@ public enum YAMLDocument {
         var name = false
         for byte in text.utf8 {
             if name {
-                if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2D { continue }
+                if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
+                    || byte == 0x2D
+                {
+                    continue
+                }
                 name = false
             }
             if byte == 0x2A, [0x0A, 0x0D, 0x20, 0x09, 0x5B, 0x7B, 0x2C].contains(previous) {
@@ -54,7 +58,10 @@ public enum YAMLDocument {
             case .scalar(let scalar):
                 if inKey, scalar.style == .plain, scalar.string.utf8.starts(with: marker) { throw AliasInKey(line: scalar.mark?.line ?? 0) }
             case .mapping(let mapping):
-                for pair in mapping { stack.append((pair.key, true)); stack.append((pair.value, inKey)) }
+                for pair in mapping {
+                    stack.append((pair.key, true))
+                    stack.append((pair.value, inKey))
+                }
             case .sequence(let sequence):
                 for item in sequence { stack.append((item, inKey)) }
             case .alias:
@@ -102,13 +109,18 @@ public enum YAMLDocument {
     /// walks an alias once per use. This walk builds nothing and stops at the first excess,
     /// so its cost is bounded by the limit, not by the expansion.
     public static func requireExpansion(of root: Node, atMost limit: Expansion) throws(TooLarge) {
-        var nodes = limit.nodes, bytes = limit.scalarBytes
+        var nodes = limit.nodes
+        var bytes = limit.scalarBytes
         var stack: [Node] = [root]
         while let node = stack.popLast() {
             nodes -= 1
             switch node {
             case .scalar(let scalar): bytes -= scalar.string.utf8.count
-            case .mapping(let mapping): for pair in mapping { stack.append(pair.key); stack.append(pair.value) }
+            case .mapping(let mapping):
+                for pair in mapping {
+                    stack.append(pair.key)
+                    stack.append(pair.value)
+                }
             case .sequence(let sequence): stack.append(contentsOf: sequence)
             case .alias: break
             }
@@ -148,7 +160,9 @@ public enum YAMLDocument {
 extension Node {
     /// A plain scalar spelling a boolean as YAML 1.1 does (`true`, `yes`, `on`… in three cases).
     public var plainBool: Bool? {
-        guard case .scalar(let scalar) = self, scalar.style == .plain || scalar.style == .any, scalar.tag.description != Tag.Name.str.rawValue else { return nil }
+        guard case .scalar(let scalar) = self, scalar.style == .plain || scalar.style == .any,
+            scalar.tag.description != Tag.Name.str.rawValue
+        else { return nil }
         switch scalar.string {
         case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return true
         case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return false
@@ -158,7 +172,9 @@ extension Node {
 
     /// A plain `~`, `null` (in three cases) or nothing at all.
     public var isPlainNull: Bool {
-        guard case .scalar(let scalar) = self, scalar.style == .plain || scalar.style == .any, scalar.tag.description != Tag.Name.str.rawValue else { return false }
+        guard case .scalar(let scalar) = self, scalar.style == .plain || scalar.style == .any,
+            scalar.tag.description != Tag.Name.str.rawValue
+        else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 }

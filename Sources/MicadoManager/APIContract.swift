@@ -39,7 +39,8 @@ enum APIContract {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         var best: (literal: Int, operations: Node)?
         for (key, operations) in paths {
-            guard let template = key.string?.split(separator: "/", omittingEmptySubsequences: false), template.count == segments.count else { continue }
+            guard let template = key.string?.split(separator: "/", omittingEmptySubsequences: false), template.count == segments.count
+            else { continue }
             var literal = 0
             var matches = true
             for (part, segment) in zip(template, segments) {

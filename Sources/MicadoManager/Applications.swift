@@ -65,7 +65,13 @@ public final class Applications: ManagerPart {
 
         let now = Date()
         let application = ApplicationRecord(
-            name: spec.name, file: file, fileName: fileName, revision: revision, createdAt: stored?.createdAt ?? now, updatedAt: now)
+            name: spec.name,
+            file: file,
+            fileName: fileName,
+            revision: revision,
+            createdAt: stored?.createdAt ?? now,
+            updatedAt: now
+        )
         var events: [EventRecord] = []
         if changes {
             let summary = [ApplyPlanView.Action.create, .update, .remove].compactMap { action -> String? in
@@ -75,7 +81,13 @@ public final class Applications: ManagerPart {
             events.append(event("application.applied", spec.name, "\(spec.name) revision \(revision) applied from \(fileName): \(summary)"))
             for step in steps where step.action != .unchanged {
                 let detail = step.fields.isEmpty ? "" : " (\(step.fields.joined(separator: ", ")))"
-                events.append(event("service.\(step.action.rawValue)", step.service, "\(step.service): \(step.action.rawValue)\(detail) by revision \(revision)"))
+                events.append(
+                    event(
+                        "service.\(step.action.rawValue)",
+                        step.service,
+                        "\(step.service): \(step.action.rawValue)\(detail) by revision \(revision)"
+                    )
+                )
             }
         }
         try await store.apply(application, saving: saving, removing: removing, events: events)
@@ -85,7 +97,7 @@ public final class Applications: ManagerPart {
         // The store holds the application now: whatever fails below, the reconciler finishes.
         for name in removing {
             guard let serviceID = current[name]?.serviceID else { continue }
-            do { try await engine.removeService(serviceID) } catch where error.code == .notFound {}
+            do { try await engine.removeService(serviceID) } catch  where error.code == .notFound {}
         }
         for (index, record) in saving.enumerated() {
             if index == 1 { CrashPoint.reached(.applyHalfDone) }
@@ -108,7 +120,11 @@ public final class Applications: ManagerPart {
 
     /// The records the file asks for, checked against everything else that runs: images,
     /// locations, ports and domains. Throws before anything is stored.
-    func validate(_ spec: ApplicationSpec, others: [ContainerRecord], current: [String: ContainerRecord]) async throws(MicadoError) -> [ContainerRecord] {
+    func validate(
+        _ spec: ApplicationSpec,
+        others: [ContainerRecord],
+        current: [String: ContainerRecord]
+    ) async throws(MicadoError) -> [ContainerRecord] {
         var checkedLocations: Set<String> = []
         var wanted: [ContainerRecord] = []
         let now = Date()
@@ -137,10 +153,23 @@ public final class Applications: ManagerPart {
             if memory == nil { memory = existing?.memoryMiB }
             if memory == nil { memory = try await store.image(image)?.criticalMemoryMiB }
             var record = ContainerRecord(
-                name: name, client: spec.name, image: image, desired: .running, serviceID: existing?.serviceID, location: definition.location,
-                script: nil, domain: definition.domain, arguments: definition.command ?? [], environment: definition.environment,
-                port: definition.ports.first, memoryMiB: memory ?? configuration.defaults.memoryMiB, lastState: existing?.lastState ?? .creating,
-                lastReason: existing?.lastReason, createdAt: existing?.createdAt ?? now, updatedAt: now)
+                name: name,
+                client: spec.name,
+                image: image,
+                desired: .running,
+                serviceID: existing?.serviceID,
+                location: definition.location,
+                script: nil,
+                domain: definition.domain,
+                arguments: definition.command ?? [],
+                environment: definition.environment,
+                port: definition.ports.first,
+                memoryMiB: memory ?? configuration.defaults.memoryMiB,
+                lastState: existing?.lastState ?? .creating,
+                lastReason: existing?.lastReason,
+                createdAt: existing?.createdAt ?? now,
+                updatedAt: now
+            )
             record.tls = definition.tls
             record.application = spec.name
             var settings = ServiceSettings(service: definition.name)
@@ -168,7 +197,8 @@ public final class Applications: ManagerPart {
     static func changedFields(_ old: ContainerRecord, _ new: ContainerRecord) -> [String] {
         var fields: [String] = []
         func check(_ name: String, _ same: Bool) { if !same { fields.append(name) } }
-        let a = old.settings, b = new.settings
+        let a = old.settings
+        let b = new.settings
         check("image", old.image == new.image)
         check("command", old.arguments == new.arguments)
         check("entrypoint", a?.entrypoint == b?.entrypoint)
@@ -198,10 +228,19 @@ public final class Applications: ManagerPart {
                 let view = containers.view(of: record, in: snapshot)
                 services.append(
                     .init(
-                        name: record.name, image: record.image, desiredReplicas: record.wantedReplicas, runningReplicas: view.runningReplicas ?? 0,
-                        memoryMiB: record.memoryMiB, domain: record.domain, policy: await autoscaler.policyState(of: record)))
+                        name: record.name,
+                        image: record.image,
+                        desiredReplicas: record.wantedReplicas,
+                        runningReplicas: view.runningReplicas ?? 0,
+                        memoryMiB: record.memoryMiB,
+                        domain: record.domain,
+                        policy: await autoscaler.policyState(of: record)
+                    )
+                )
             }
-            views.append(.init(name: application.name, revision: application.revision, services: services, updatedAt: application.updatedAt))
+            views.append(
+                .init(name: application.name, revision: application.revision, services: services, updatedAt: application.updatedAt)
+            )
         }
         return views
     }
@@ -214,10 +253,13 @@ public final class Applications: ManagerPart {
                 throw .notFound("no application named \(Text.escaped(String(name.prefix(64)))); see 'micado apps'")
             }
             let services = try await self.store.containers().filter { $0.application == name }
-            try await self.store.deleteApplication(name, event: self.event("application.removed", name, "\(name) removed with \(services.count) service(s)"))
+            try await self.store.deleteApplication(
+                name,
+                event: self.event("application.removed", name, "\(name) removed with \(services.count) service(s)")
+            )
             for service in services {
                 guard let serviceID = service.serviceID else { continue }
-                do throws(MicadoError) { try await self.engine.removeService(serviceID) } catch where error.code == .notFound {}
+                do throws(MicadoError) { try await self.engine.removeService(serviceID) } catch  where error.code == .notFound {}
             }
             await self.snapshots.invalidate()
             self.scalerWakeUp.yield()

@@ -55,7 +55,8 @@ struct CaddyConfig: Encodable, Equatable {
         var servers: [String: Server]
 
         enum CodingKeys: String, CodingKey {
-            case gracePeriod = "grace_period", servers
+            case gracePeriod = "grace_period"
+            case servers
         }
     }
 
@@ -68,7 +69,9 @@ struct CaddyConfig: Encodable, Equatable {
         var tlsConnectionPolicies: [TLSConnectionPolicy]?
 
         enum CodingKeys: String, CodingKey {
-            case listen, routes, automaticHTTPS = "automatic_https", tlsConnectionPolicies = "tls_connection_policies"
+            case listen, routes
+            case automaticHTTPS = "automatic_https"
+            case tlsConnectionPolicies = "tls_connection_policies"
         }
     }
 
@@ -118,7 +121,9 @@ struct CaddyConfig: Encodable, Equatable {
         var healthChecks: HealthChecks
 
         enum CodingKeys: String, CodingKey {
-            case handler, upstreams, loadBalancing = "load_balancing", healthChecks = "health_checks"
+            case handler, upstreams
+            case loadBalancing = "load_balancing"
+            case healthChecks = "health_checks"
         }
 
         struct Upstream: Encodable, Equatable {
@@ -134,7 +139,9 @@ struct CaddyConfig: Encodable, Equatable {
             var tryInterval: String?
 
             enum CodingKeys: String, CodingKey {
-                case selectionPolicy = "selection_policy", tryDuration = "try_duration", tryInterval = "try_interval"
+                case selectionPolicy = "selection_policy"
+                case tryDuration = "try_duration"
+                case tryInterval = "try_interval"
             }
 
             struct SelectionPolicy: Encodable, Equatable {
@@ -158,7 +165,8 @@ struct CaddyConfig: Encodable, Equatable {
                 var maxFails: Int
 
                 enum CodingKeys: String, CodingKey {
-                    case failDuration = "fail_duration", maxFails = "max_fails"
+                    case failDuration = "fail_duration"
+                    case maxFails = "max_fails"
                 }
             }
         }
@@ -170,7 +178,9 @@ struct CaddyConfig: Encodable, Equatable {
         var body: String
 
         enum CodingKeys: String, CodingKey {
-            case handler, statusCode = "status_code", body
+            case handler
+            case statusCode = "status_code"
+            case body
         }
     }
 

@@ -2,10 +2,10 @@ import AsyncHTTPClient
 import DockerEngine
 import Foundation
 import Logging
-import NIOCore
 import MicadoClouds
 import MicadoCore
 import MicadoStore
+import NIOCore
 
 /// The clouds of `clouds.yaml` with their drivers. Empty when the file is absent: then
 /// the manager's own engine is the only instance, as before clouds existed.
@@ -40,7 +40,15 @@ public struct CloudSet: Sendable {
         var resolved: [CloudConfiguration] = []
         for cloud in configurations {
             let driver: any CloudDriver
-            do { driver = try CloudDrivers.make(cloud, home: home, stateDirectory: home.path + "/instances/" + cloud.name, authority: authority, logger: logger) } catch {
+            do {
+                driver = try CloudDrivers.make(
+                    cloud,
+                    home: home,
+                    stateDirectory: home.path + "/instances/" + cloud.name,
+                    authority: authority,
+                    logger: logger
+                )
+            } catch {
                 throw .init(.configuration, "cloud \(cloud.name): \(error.message)")
             }
             drivers[cloud.name] = driver
@@ -81,10 +89,16 @@ public struct CloudSet: Sendable {
     /// TCP with mutual TLS (a cloud that reports anything else is refused).
     public func endpoint(of record: InstanceRecord) throws(MicadoError) -> EngineEndpoint {
         guard let text = record.engineEndpoint else { throw .init(.engine, "\(record.id) has no engine endpoint yet") }
-        let tls = EngineEndpoint.TLSFiles(caCertificate: authority.caCertificate, certificate: authority.clientCertificate, key: authority.clientKey)
+        let tls = EngineEndpoint.TLSFiles(
+            caCertificate: authority.caCertificate,
+            certificate: authority.clientCertificate,
+            key: authority.clientKey
+        )
         var endpoint = try EngineEndpoint.parse(text, tls: tls)
         endpoint.serverName = BootDocument.engineServerName(instance: record.id.rawValue)
-        guard case .tcp = endpoint.transport else { throw .init(.engine, "\(record.id): cloud \(record.cloud) reported engine endpoint \(text), not tcp://") }
+        guard case .tcp = endpoint.transport else {
+            throw .init(.engine, "\(record.id): cloud \(record.cloud) reported engine endpoint \(text), not tcp://")
+        }
         return endpoint
     }
 }

@@ -14,7 +14,9 @@ extension ManagerConfiguration {
             guard let value = Int(port) else { throw .init(.configuration, "MICADO_PORT '\(port)' is not a number") }
             configuration.manager.port = value
         }
-        if let host = environment["MICADO_DOCKER_HOST"] ?? (configuration.docker.host == nil ? environment["DOCKER_HOST"] : nil), !host.isEmpty {
+        if let host = environment["MICADO_DOCKER_HOST"] ?? (configuration.docker.host == nil ? environment["DOCKER_HOST"] : nil),
+            !host.isEmpty
+        {
             configuration.docker.host = host
         }
         try configuration.validate()
@@ -34,7 +36,10 @@ extension ManagerConfiguration {
         for (key, value) in sections where key.string != "<<" {
             let section = key.string ?? ""
             guard let keys = knownKeys[section] else {
-                throw .init(.configuration, "\(file): unknown section '\(section)' (known: \(knownKeys.keys.sorted().joined(separator: ", ")))")
+                throw .init(
+                    .configuration,
+                    "\(file): unknown section '\(section)' (known: \(knownKeys.keys.sorted().joined(separator: ", ")))"
+                )
             }
             guard let fields = value.mapping else {
                 if value.null != nil { continue }
@@ -67,7 +72,13 @@ extension ManagerConfiguration {
     }
 
     /// The file `micado init` writes: every key with its default, commented.
-    public static func template(home: MicadoHome, dockerHost: String?, advertiseAddress: String, port: Int, proxy: Proxy = Proxy()) -> String {
+    public static func template(
+        home: MicadoHome,
+        dockerHost: String?,
+        advertiseAddress: String,
+        port: Int,
+        proxy: Proxy = Proxy()
+    ) -> String {
         """
         # micado manager configuration. Precedence: flags > MICADO_* environment > this file.
         manager:

@@ -55,15 +55,27 @@ final class ConnectionBudget: Sendable {
         let (admitted, victims) = state.withLockedValue { state -> (Bool, [any Channel]) in
             var victims: [any Channel] = []
             if state.perPeer[peer, default: 0] >= limits.perPeer {
-                guard let victim = Self.oldestIdle(state.entries, peer: peer) else { state.shed += 1; return (false, []) }
+                guard let victim = Self.oldestIdle(state.entries, peer: peer) else {
+                    state.shed += 1
+                    return (false, [])
+                }
                 victims.append(Self.remove(victim, from: &state))
             }
             if state.entries.count >= limits.total {
-                guard let victim = Self.oldestIdle(state.entries, peer: nil) else { state.shed += 1; return (false, victims) }
+                guard let victim = Self.oldestIdle(state.entries, peer: nil) else {
+                    state.shed += 1
+                    return (false, victims)
+                }
                 victims.append(Self.remove(victim, from: &state))
             }
             state.clock += 1
-            state.entries[ObjectIdentifier(channel)] = Entry(channel: channel, peer: peer, opened: state.clock, busy: false, idleSince: state.clock)
+            state.entries[ObjectIdentifier(channel)] = Entry(
+                channel: channel,
+                peer: peer,
+                opened: state.clock,
+                busy: false,
+                idleSince: state.clock
+            )
             state.perPeer[peer, default: 0] += 1
             state.peak = max(state.peak, state.entries.count)
             state.evicted += victims.count
@@ -123,7 +135,10 @@ final class ConnectionBudget: Sendable {
     static let shedAnswer: ByteBuffer = {
         let body = #"{"error":{"code":"busy","message":"the manager has all its connections in use; try again shortly"}}"#
         return ByteBuffer(
-            string: "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body)
+            string:
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+                + body
+        )
     }()
 }
 

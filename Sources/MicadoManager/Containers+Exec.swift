@@ -14,23 +14,34 @@ extension Containers {
         let output = try await engine.exec(container: containerID, command: ["sh", "-c", command])
         await note("container.execute", name, "executed '\(command)' in \(name) (exit \(output.exitCode))")
         return ExecResult(
-            exitCode: output.exitCode, stdout: String(decoding: output.stdout, as: UTF8.self), stderr: String(decoding: output.stderr, as: UTF8.self))
+            exitCode: output.exitCode,
+            stdout: String(decoding: output.stdout, as: UTF8.self),
+            stderr: String(decoding: output.stderr, as: UTF8.self)
+        )
     }
 
     /// An attached command: `sh -c command` created (not started) in the container's running
     /// task with stdin open, for a relay to start. The session is stored first, so that
     /// after a crash what is left of it can be found and hung up.
     func createAttachedExec(
-        _ name: String, command: String, tty: Bool, environment: [String] = []
+        _ name: String,
+        command: String,
+        tty: Bool,
+        environment: [String] = []
     ) async throws(MicadoError) -> AttachedExecTarget {
         let (engine, containerID) = try await runningTask(of: name)
         let session = UUID().uuidString.lowercased()
         try await store.saveExecSession(
-            ExecSessionRecord(session: session, container: name, containerID: containerID, command: command, startedAt: Date()))
+            ExecSessionRecord(session: session, container: name, containerID: containerID, command: command, startedAt: Date())
+        )
         do {
             let id = try await engine.createExec(
-                container: containerID, command: ["sh", "-c", command], tty: tty, stdin: true,
-                environment: environment + ["\(AttachedExecTarget.sessionVariable)=\(session)"])
+                container: containerID,
+                command: ["sh", "-c", command],
+                tty: tty,
+                stdin: true,
+                environment: environment + ["\(AttachedExecTarget.sessionVariable)=\(session)"]
+            )
             return AttachedExecTarget(engine: engine, containerID: containerID, execID: id, session: session)
         } catch {
             try? await store.deleteExecSession(session)
@@ -50,10 +61,14 @@ extension Containers {
         for session in try await store.execSessions() {
             let message: String
             let task: (any EngineAPI, String)
-            do { task = try await runningTask(of: session.container) } catch where error.code == .notFound || error.code == .conflict {
+            do { task = try await runningTask(of: session.container) } catch  where error.code == .notFound || error.code == .conflict {
                 task = (engine, "")
             } catch {
-                await note("container.execute", session.container, "cannot hang up '\(session.command)' in \(session.container) yet: \(error.message)")
+                await note(
+                    "container.execute",
+                    session.container,
+                    "cannot hang up '\(session.command)' in \(session.container) yet: \(error.message)"
+                )
                 continue
             }
             if task.1 != session.containerID {
@@ -62,11 +77,17 @@ extension Containers {
                 let target = AttachedExecTarget(engine: task.0, containerID: task.1, execID: "", session: session.session)
                 do {
                     let processes = try await target.hangUp()
-                    message = "hung up \(processes) process(es) of '\(session.command)' in \(session.container), left attached when the manager stopped"
-                } catch where error.code == .conflict {
-                    message = "'\(session.command)' in \(session.container) was left attached when the manager stopped and cannot be hung up (\(error.message)); it may still run"
+                    message =
+                        "hung up \(processes) process(es) of '\(session.command)' in \(session.container), left attached when the manager stopped"
+                } catch  where error.code == .conflict {
+                    message =
+                        "'\(session.command)' in \(session.container) was left attached when the manager stopped and cannot be hung up (\(error.message)); it may still run"
                 } catch {
-                    await note("container.execute", session.container, "cannot hang up '\(session.command)' in \(session.container) yet: \(error.message)")
+                    await note(
+                        "container.execute",
+                        session.container,
+                        "cannot hang up '\(session.command)' in \(session.container) yet: \(error.message)"
+                    )
                     continue
                 }
             }

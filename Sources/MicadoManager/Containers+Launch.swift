@@ -16,7 +16,9 @@ extension Containers {
         }
         try Self.requireFree(ports: request.port.map { [$0.published] } ?? [], domain: request.domain, among: records)
         let name: ContainerName
-        if let given = request.name { name = given } else {
+        if let given = request.name {
+            name = given
+        } else {
             name = try generatedName(client: request.client, taken: Set(records.map(\.name)))
         }
         var memory = configuration.defaults.memoryMiB
@@ -27,13 +29,28 @@ extension Containers {
         }
         let now = Date()
         var record = ContainerRecord(
-            name: name.rawValue, client: request.client, image: image, desired: .running, serviceID: nil,
-            location: request.location, script: request.script, domain: request.domain, arguments: request.arguments,
-            environment: request.environment, port: request.port, memoryMiB: memory, lastState: .creating, lastReason: nil,
-            createdAt: now, updatedAt: now)
+            name: name.rawValue,
+            client: request.client,
+            image: image,
+            desired: .running,
+            serviceID: nil,
+            location: request.location,
+            script: request.script,
+            domain: request.domain,
+            arguments: request.arguments,
+            environment: request.environment,
+            port: request.port,
+            memoryMiB: memory,
+            lastState: .creating,
+            lastReason: nil,
+            createdAt: now,
+            updatedAt: now
+        )
         record.tls = request.tls ?? false
         try await store.insertContainer(
-            record, event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)"))
+            record,
+            event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)")
+        )
         CrashPoint.reached(.launchStored)
         try await distributeImage(of: record)
         record = try await ensureService(record)
@@ -50,7 +67,7 @@ extension Containers {
     /// The image, normalised (`:latest`), once the manager's engine has it.
     func requireImage(_ written: String) async throws(MicadoError) -> String {
         let image = ImageReference.normalized(written)
-        do { _ = try await engine.inspectImage(image) } catch where error.code == .notFound {
+        do { _ = try await engine.inspectImage(image) } catch  where error.code == .notFound {
             throw .notFound("unknown image '\(written)': build it with 'micado build' or load it into the engine first")
         }
         return image
@@ -107,7 +124,7 @@ extension Containers {
             CrashPoint.reached(.launchServiceCreated)
             record.lastState = .pending
             record.lastReason = nil
-        } catch where error.code == .conflict {
+        } catch  where error.code == .conflict {
             let existing = try await engine.service(record.name)
             guard existing.spec.labels?[Label.manager] == managerID, existing.spec.labels?[Label.container] == record.name else {
                 throw .conflict("a service named \(record.name) exists in the swarm but was not created by this manager")
@@ -118,7 +135,9 @@ extension Containers {
         record.serviceID = serviceID
         record.updatedAt = Date()
         try await store.updateContainer(
-            record, event: event("container.created", record.name, "service \(serviceID.prefix(12)) created for \(record.name)"))
+            record,
+            event: event("container.created", record.name, "service \(serviceID.prefix(12)) created for \(record.name)")
+        )
         return record
     }
 
@@ -176,8 +195,10 @@ extension Containers {
         }
         do {
             return try await engine.createNetwork(name: name, labels: [Label.manager: managerID, Label.application: application])
-        } catch where error.code == .conflict {
-            guard let made = try await engine.networks(label: nil).first(where: { $0.name == name && $0.labels?[Label.manager] == managerID }) else {
+        } catch  where error.code == .conflict {
+            guard
+                let made = try await engine.networks(label: nil).first(where: { $0.name == name && $0.labels?[Label.manager] == managerID })
+            else {
                 throw .conflict("a network named \(name) exists but was not made by this manager")
             }
             return made.id
@@ -194,36 +215,58 @@ extension Containers {
         let bytes = Int64(record.memoryMiB) << 20
         let reservations =
             configuration.docker.reserveGenericMemory
-            ? ServiceSpec.Resources.Reservations(genericResources: [GenericResource(kind: SchedulerResource.memory, value: Int64(record.memoryMiB))])
+            ? ServiceSpec.Resources.Reservations(genericResources: [
+                GenericResource(kind: SchedulerResource.memory, value: Int64(record.memoryMiB))
+            ])
             : ServiceSpec.Resources.Reservations(memoryBytes: bytes)
         let settings = record.settings
         var container = ServiceSpec.ContainerSpec(
-            image: record.image, labels: (settings?.labels ?? [:]).merging(labels) { _, ours in ours },
-            env: record.environment.isEmpty ? nil : record.environment.map(\.description))
+            image: record.image,
+            labels: (settings?.labels ?? [:]).merging(labels) { _, ours in ours },
+            env: record.environment.isEmpty ? nil : record.environment.map(\.description)
+        )
         if let script = record.script { container.command = [script] }
         if let entrypoint = settings?.entrypoint { container.command = entrypoint }
         if !record.arguments.isEmpty { container.args = record.arguments }
         let limitBytes = settings?.memoryLimitMiB.map { Int64($0) << 20 } ?? bytes
         let template = ServiceSpec.TaskTemplate(
             containerSpec: container,
-            resources: .init(limits: .init(memoryBytes: limitBytes, nanoCPUs: settings?.cpuLimit.map { Int64($0 * 1e9) }), reservations: reservations),
+            resources: .init(
+                limits: .init(memoryBytes: limitBytes, nanoCPUs: settings?.cpuLimit.map { Int64($0 * 1e9) }),
+                reservations: reservations
+            ),
             placement: placement(for: record),
-            restartPolicy: .init(condition: "any"))
+            restartPolicy: .init(condition: "any")
+        )
         let published = settings?.ports ?? record.port.map { [$0] } ?? []
         let ports = published.map { ServiceSpec.EndpointSpec.Port(targetPort: $0.target, publishedPort: $0.published) }
         var spec = ServiceSpec(
-            name: record.name, labels: serviceLabels, taskTemplate: template, mode: .init(replicas: record.wantedReplicas),
-            endpointSpec: ports.isEmpty ? nil : .init(ports: ports))
+            name: record.name,
+            labels: serviceLabels,
+            taskTemplate: template,
+            mode: .init(replicas: record.wantedReplicas),
+            endpointSpec: ports.isEmpty ? nil : .init(ports: ports)
+        )
         if let settings {
             // Applications' services are found by name on their network: no VIP without IPVS.
             spec.endpointSpec = .init(mode: "dnsrr", ports: ports.isEmpty ? nil : ports)
             let update = settings.update ?? UpdatePolicy()
             spec.updateConfig = .init(
-                parallelism: update.parallelism, delay: Int64(update.delaySeconds * 1e9), failureAction: update.failureAction.rawValue,
-                monitor: Int64(update.monitorSeconds * 1e9), maxFailureRatio: update.maxFailureRatio, order: update.order.rawValue)
+                parallelism: update.parallelism,
+                delay: Int64(update.delaySeconds * 1e9),
+                failureAction: update.failureAction.rawValue,
+                monitor: Int64(update.monitorSeconds * 1e9),
+                maxFailureRatio: update.maxFailureRatio,
+                order: update.order.rawValue
+            )
             spec.rollbackConfig = .init(
-                parallelism: update.parallelism, delay: Int64(update.delaySeconds * 1e9), failureAction: "pause",
-                monitor: Int64(update.monitorSeconds * 1e9), maxFailureRatio: update.maxFailureRatio, order: update.order.rawValue)
+                parallelism: update.parallelism,
+                delay: Int64(update.delaySeconds * 1e9),
+                failureAction: "pause",
+                monitor: Int64(update.monitorSeconds * 1e9),
+                maxFailureRatio: update.maxFailureRatio,
+                order: update.order.rawValue
+            )
         }
         return spec
     }

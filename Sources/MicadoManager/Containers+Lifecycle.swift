@@ -3,11 +3,11 @@ import DockerEngine
 import Foundation
 import Logging
 import MicadoClouds
+import MicadoCore
+import MicadoStore
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import MicadoCore
-import MicadoStore
 
 extension Containers {
     /// `micado quit`: scales the service to zero; with `remove`, removes the container too;
@@ -26,7 +26,7 @@ extension Containers {
             // tasks it is shutting down from its list while their containers still run (the
             // view would say stopped, and a kill would find nothing). Drift is the reconciler's.
             if !alreadyQuit {
-                do { try await engine.scaleService(serviceID, replicas: 0) } catch where error.code == .notFound {}
+                do { try await engine.scaleService(serviceID, replicas: 0) } catch  where error.code == .notFound {}
                 await snapshots.invalidate()
             }
             if kill { try await killLingeringTasks(of: record, serviceID: serviceID) }
@@ -43,11 +43,20 @@ extension Containers {
     func killLingeringTasks(of record: ContainerRecord, serviceID: String) async throws(MicadoError) {
         let tasks = try await snapshot(serviceID: serviceID).tasksByService[serviceID] ?? []
         context.logger.info(
-            "quit with kill", metadata: ["container": "\(record.name)", "tasks": "\(tasks.map { "\($0.status.state)/\($0.desiredState)/\($0.status.containerStatus?.containerID ?? "-")" })"])
+            "quit with kill",
+            metadata: [
+                "container": "\(record.name)",
+                "tasks": "\(tasks.map { "\($0.status.state)/\($0.desiredState)/\($0.status.containerStatus?.containerID ?? "-")" })",
+            ]
+        )
         for task in tasks where task.status.state == "running" && task.desiredState != "running" {
             guard let containerID = task.status.containerStatus?.containerID else { continue }
             try await engine(forNode: task.nodeID).killContainer(containerID)
-            await context.note("container.killed", record.name, "\(record.name): its task outlived the stop signal and was killed (SIGKILL)")
+            await context.note(
+                "container.killed",
+                record.name,
+                "\(record.name): its task outlived the stop signal and was killed (SIGKILL)"
+            )
         }
         await snapshots.invalidate()
     }
@@ -61,7 +70,9 @@ extension Containers {
             throw .conflict("\(name) is running; quit it first ('micado quit -n \(name)', or 'micado quit -n \(name) -rm' to do both)")
         }
         if try await view(of: record).state == .stopping {
-            throw .conflict("\(name) is still stopping; remove it once 'micado list -c -a' shows it stopped (or use 'micado quit -n \(name) -rm')")
+            throw .conflict(
+                "\(name) is still stopping; remove it once 'micado list -c -a' shows it stopped (or use 'micado quit -n \(name) -rm')"
+            )
         }
         try await self.remove(record)
     }
@@ -71,7 +82,7 @@ extension Containers {
         // The record goes first: a crash before the service is gone leaves an orphan that the reconciler removes.
         try await store.deleteContainer(name, event: event("container.removed", name, "\(name) removed"))
         if let serviceID = record.serviceID {
-            do { try await engine.removeService(serviceID) } catch where error.code == .notFound {}
+            do { try await engine.removeService(serviceID) } catch  where error.code == .notFound {}
             await snapshots.invalidate()
         }
     }
@@ -80,7 +91,8 @@ extension Containers {
     static func refuseApplicationService(_ record: ContainerRecord, _ verb: String) throws(MicadoError) {
         guard let application = record.application else { return }
         throw .conflict(
-            "\(record.name) is a service of application \(application): change the file and 'micado apply' it, or 'micado apps rm \(application)' (not '\(verb)')")
+            "\(record.name) is a service of application \(application): change the file and 'micado apply' it, or 'micado apps rm \(application)' (not '\(verb)')"
+        )
     }
 
     /// The task container of a running container, and the engine that runs it.
@@ -119,7 +131,12 @@ extension Containers {
         let (engine, containerID) = try await runningTask(of: name)
         // Bounded like an upload: a file a container wrote is outside data too.
         let archive = try await SpooledUpload.filling(directory: spool) { (descriptor) throws(MicadoError) in
-            try await engine.archive(container: containerID, path: path, maxBytes: configuration.limits.uploadBytes + 64 << 10, into: descriptor)
+            try await engine.archive(
+                container: containerID,
+                path: path,
+                maxBytes: configuration.limits.uploadBytes + 64 << 10,
+                into: descriptor
+            )
         }
         let headers = try TarReader.headers(in: archive)
         guard let entry = headers.first, entry.kind == .file, headers.count == 1 else {
@@ -139,22 +156,35 @@ extension Containers {
         guard bytes.last != 0x2F, let slash = bytes.lastIndex(of: 0x2F) else {
             throw .badRequest("give the destination file's full path, not a folder: \(Text.escaped(path))")
         }
-        guard (0...0o7777).contains(mode) else { throw .badRequest("invalid mode \(String(mode, radix: 8)): give an octal mode up to 7777") }
+        guard (0...0o7777).contains(mode) else {
+            throw .badRequest("invalid mode \(String(mode, radix: 8)): give an octal mode up to 7777")
+        }
         let folder = slash == 0 ? "/" : String(decoding: bytes[..<slash], as: UTF8.self)
         let file = String(decoding: bytes[(slash + 1)...], as: UTF8.self)
         let (engine, containerID) = try await runningTask(of: name)
         // A folder at the destination would be replaced by the file, with all it holds.
         if try await engine.isFolder(container: containerID, path: path) == true {
-            throw .badRequest("\(Text.escaped(path)) in \(name) is a folder; give the file's path inside it, e.g. \(Text.escaped(path))/index.html")
+            throw .badRequest(
+                "\(Text.escaped(path)) in \(name) is a folder; give the file's path inside it, e.g. \(Text.escaped(path))/index.html"
+            )
         }
         let entry = TarHeader(
-            name: file, kind: .file, mode: mode, linkName: "", size: contents.count, modificationTime: Int(Date().timeIntervalSince1970), dataOffset: 0)
+            name: file,
+            kind: .file,
+            mode: mode,
+            linkName: "",
+            size: contents.count,
+            modificationTime: Int(Date().timeIntervalSince1970),
+            dataOffset: 0
+        )
         try await engine.putArchive(container: containerID, path: folder, tar: TarStream(source: contents, entries: [entry]).engineBody)
         await note("container.copy", name, "copied \(contents.count) bytes into \(name) at \(path)")
     }
 
     static func validateContainerPath(_ path: String) throws(MicadoError) {
-        guard path.utf8.first == 0x2F, !path.utf8.split(separator: 0x2F).contains(where: { $0.elementsEqual("..".utf8) }), path.utf8.count <= 4096 else {
+        guard path.utf8.first == 0x2F, !path.utf8.split(separator: 0x2F).contains(where: { $0.elementsEqual("..".utf8) }),
+            path.utf8.count <= 4096
+        else {
             throw .badRequest("give an absolute path inside the container without '..' (at most 4096 bytes), e.g. /www/index.html")
         }
         try Text.requireSafe(path, field: "the path")

@@ -30,7 +30,9 @@ extension Containers {
         var running: Int?
         if record.application != nil {
             // A service of several replicas runs while one of them does.
-            let runningTasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter { $0.desiredState == "running" && $0.status.state == "running" }
+            let runningTasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter {
+                $0.desiredState == "running" && $0.status.state == "running"
+            }
             running = runningTasks.count
             if record.desired == .running, let first = runningTasks.first, state != .running {
                 (state, reason, task) = (.running, nil, first)
@@ -41,10 +43,21 @@ extension Containers {
         var endpoint: String?
         if state == .running, let address, let port = record.port { endpoint = "\(address):\(port.published)" }
         var view = ContainerView(
-            name: ContainerName(stored: record.name), client: record.client, image: record.image, desired: record.desired,
-            state: state, location: record.location, domain: record.domain, port: record.port, memoryMiB: record.memoryMiB,
-            node: node.map(SwarmSnapshot.name(of:)) ?? task?.nodeID, endpoint: endpoint, reason: reason, serviceID: record.serviceID,
-            createdAt: record.createdAt)
+            name: ContainerName(stored: record.name),
+            client: record.client,
+            image: record.image,
+            desired: record.desired,
+            state: state,
+            location: record.location,
+            domain: record.domain,
+            port: record.port,
+            memoryMiB: record.memoryMiB,
+            node: node.map(SwarmSnapshot.name(of:)) ?? task?.nodeID,
+            endpoint: endpoint,
+            reason: reason,
+            serviceID: record.serviceID,
+            createdAt: record.createdAt
+        )
         if let running {
             view.application = record.application
             view.replicas = record.wantedReplicas
@@ -131,17 +144,28 @@ extension Containers {
         return services.sorted { $0.spec.name < $1.spec.name }.map { service in
             let tasks = (snapshot.tasksByService[service.id] ?? []).sorted { ($0.updatedAt ?? "") > ($1.updatedAt ?? "") }
             var info = ServiceInfo(
-                name: service.spec.name, serviceID: service.id, image: service.spec.taskTemplate.containerSpec.image,
-                replicas: service.spec.replicas, running: tasks.filter { $0.status.state == "running" }.count,
-                ports: (service.spec.endpointSpec?.ports ?? []).map { PortMapping(published: $0.publishedPort ?? 0, target: $0.targetPort) },
+                name: service.spec.name,
+                serviceID: service.id,
+                image: service.spec.taskTemplate.containerSpec.image,
+                replicas: service.spec.replicas,
+                running: tasks.filter { $0.status.state == "running" }.count,
+                ports: (service.spec.endpointSpec?.ports ?? []).map {
+                    PortMapping(published: $0.publishedPort ?? 0, target: $0.targetPort)
+                },
                 constraints: service.spec.taskTemplate.placement?.constraints ?? [],
                 tasks: tasks.prefix(10).map { task in
                     ServiceInfo.Task(
-                        id: task.id, node: task.nodeID.flatMap { snapshot.nodes[$0].map(SwarmSnapshot.name(of:)) } ?? task.nodeID,
-                        state: task.status.state, desiredState: task.desiredState, message: task.status.message,
-                        error: task.status.err, containerID: task.status.containerStatus?.containerID,
-                        updatedAt: parseEngineTime(task.updatedAt))
-                })
+                        id: task.id,
+                        node: task.nodeID.flatMap { snapshot.nodes[$0].map(SwarmSnapshot.name(of:)) } ?? task.nodeID,
+                        state: task.status.state,
+                        desiredState: task.desiredState,
+                        message: task.status.message,
+                        error: task.status.err,
+                        containerID: task.status.containerStatus?.containerID,
+                        updatedAt: parseEngineTime(task.updatedAt)
+                    )
+                }
+            )
             if info.running > 0, let sample = usage[service.spec.name] {
                 info.cpuPercent = sample.cpuPercent
                 info.memoryUsedMiB = sample.memoryMiB

@@ -57,6 +57,7 @@ enum Dashboard {
                 HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("Cross-Origin-Opener-Policy")!: "same-origin",
                 .cacheControl: "no-cache",
             ],
-            body: .init(byteBuffer: asset.bytes))
+            body: .init(byteBuffer: asset.bytes)
+        )
     }
 }

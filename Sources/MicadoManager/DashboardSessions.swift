@@ -42,7 +42,8 @@ public final class DashboardSessions: Sendable {
             throw MicadoError(.unauthorized, "wrong API token; it is in the micado home's token file")
         }
         throttle.succeeded(peer: peer)
-        let id = Self.randomHex(), csrf = Self.randomHex()
+        let id = Self.randomHex()
+        let csrf = Self.randomHex()
         sessions.withLock { sessions in
             sessions = sessions.filter { $0.value.expires > now }
             while sessions.count >= Self.limit, let stalest = sessions.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
@@ -151,7 +152,10 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         if upgrade, origin == nil { throw MicadoError(.forbidden, "a WebSocket on the dashboard's session must name its origin") }
         let given = request.headers[DashboardSessions.csrfHeader] ?? (upgrade ? DashboardSessions.subprotocolToken(request) : nil) ?? ""
         guard Self.constantTimeEqual(Array(given.utf8), Array(csrf.utf8)) else {
-            throw MicadoError(.forbidden, "a request on the dashboard's session needs its CSRF token (X-CSRF-Token); log in again if the page lost it")
+            throw MicadoError(
+                .forbidden,
+                "a request on the dashboard's session needs its CSRF token (X-CSRF-Token); log in again if the page lost it"
+            )
         }
     }
 
@@ -202,7 +206,9 @@ final class LoginThrottle: Sendable {
             state.global += 1
             // A peer quiet for a minute past its wait starts afresh.
             var record = state.peers[peer] ?? Peer(failures: 0, lastFailure: now, waitUntil: now)
-            if now.timeIntervalSince(max(record.lastFailure, record.waitUntil)) > 60 { record = Peer(failures: 0, lastFailure: now, waitUntil: now) }
+            if now.timeIntervalSince(max(record.lastFailure, record.waitUntil)) > 60 {
+                record = Peer(failures: 0, lastFailure: now, waitUntil: now)
+            }
             record.failures += 1
             record.lastFailure = now
             var wait: Int?

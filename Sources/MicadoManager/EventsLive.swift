@@ -45,7 +45,9 @@ struct EventsLive {
 
     /// The events after `after`, or the newest `backlog`.
     func firstBatch() async throws(MicadoError) -> [EventView] {
-        if let after = options.after { return try await orchestrator.events(subject: options.subject, after: after, limit: Self.batchLimit) }
+        if let after = options.after {
+            return try await orchestrator.events(subject: options.subject, after: after, limit: Self.batchLimit)
+        }
         return options.backlog == 0 ? [] : try await orchestrator.events(subject: options.subject, limit: options.backlog)
     }
 
@@ -62,7 +64,9 @@ struct EventsLive {
             seen = (try? await orchestrator.events(subject: nil, limit: 1))?.last?.id ?? 0
         }
         while !Task.isCancelled {
-            if let batch = try? await orchestrator.events(subject: options.subject, after: seen, limit: Self.batchLimit), let newest = batch.last {
+            if let batch = try? await orchestrator.events(subject: options.subject, after: seen, limit: Self.batchLimit),
+                let newest = batch.last
+            {
                 guard await write(batch, to: outbound) else { return }
                 seen = newest.id
                 if batch.count == Self.batchLimit { continue }

@@ -63,7 +63,11 @@ struct ExecRelay {
         let target: AttachedExecTarget
         do {
             target = try await orchestrator.containers.createAttachedExec(
-                name, command: options.command, tty: options.tty, environment: options.tty ? options.term.map { ["TERM=\($0)"] } ?? [] : [])
+                name,
+                command: options.command,
+                tty: options.tty,
+                environment: options.tty ? options.term.map { ["TERM=\($0)"] } ?? [] : []
+            )
         } catch {
             await fail(error, mode: mode, outbound: outbound)
             return
@@ -74,11 +78,16 @@ struct ExecRelay {
                 await orchestrator.note("container.execute", name, "executed '\(options.command)' in \(name) \(mode) (exit \(code))")
             case .clientLeft(.success(let processes)):
                 await orchestrator.note(
-                    "container.execute", name, "the client of '\(options.command)' in \(name) left; hung up \(processes) process(es) of it")
+                    "container.execute",
+                    name,
+                    "the client of '\(options.command)' in \(name) left; hung up \(processes) process(es) of it"
+                )
             case .clientLeft(.failure(let error)):
                 await orchestrator.note(
-                    "container.execute", name,
-                    "the client of '\(options.command)' in \(name) left, and the command could not be hung up (\(error.message)); it may still run")
+                    "container.execute",
+                    name,
+                    "the client of '\(options.command)' in \(name) left, and the command could not be hung up (\(error.message)); it may still run"
+                )
             }
         } catch {
             // The engine's side broke mid-way: whatever still runs of the command is hung up.
@@ -154,7 +163,9 @@ struct ExecRelay {
     }
 
     static func forward(
-        _ inbound: WebSocketInboundStream, to input: NIOAsyncChannelOutboundWriter<ByteBuffer>, resize: @Sendable (TerminalSize) async -> Void
+        _ inbound: WebSocketInboundStream,
+        to input: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        resize: @Sendable (TerminalSize) async -> Void
     ) async throws {
         var stdinOpen = true
         for try await message in inbound.messages(maxSize: 1 << 20) {
@@ -175,7 +186,9 @@ struct ExecRelay {
 
     static func control(_ text: String) throws(MicadoError) -> ExecStreamControl {
         guard let control = try? JSONDecoder().decode(ExecStreamControl.self, from: Data(text.utf8)) else {
-            throw .badRequest(#"unreadable control message (send {"resize":{"columns":C,"rows":R}} or {"closeStdin":true}): "# + text.prefix(80))
+            throw .badRequest(
+                #"unreadable control message (send {"resize":{"columns":C,"rows":R}} or {"closeStdin":true}): "# + text.prefix(80)
+            )
         }
         if let size = control.resize, !(1...10_000).contains(size.columns) || !(1...10_000).contains(size.rows) {
             throw .badRequest("a terminal size needs columns and rows from 1 to 10000, not \(size.columns)x\(size.rows)")

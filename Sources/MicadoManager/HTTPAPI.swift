@@ -6,9 +6,9 @@ import HummingbirdWebSocket
 import Logging
 import MicadoCore
 import MicadoStore
-import Prometheus
 import NIOCore
 import NIOHTTP1
+import Prometheus
 
 /// The manager's HTTP API: the CLI's only way in.
 ///
@@ -19,7 +19,13 @@ public enum HTTPAPI {
     static let fileModeHeader = HTTPField.Name("X-Micado-File-Mode")!
     /// `spool` is the folder where uploads are received (see `SpooledUpload`).
     /// `sessions` are the dashboard's logins, shared with `webSocketRouter`.
-    public static func router(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, spool: String, logger: Logger) -> Router<APIRequestContext> {
+    public static func router(
+        orchestrator: Orchestrator,
+        token: String,
+        sessions: DashboardSessions,
+        spool: String,
+        logger: Logger
+    ) -> Router<APIRequestContext> {
         let limits = orchestrator.configuration.limits
         @Sendable func decode<T: Decodable & Sendable>(_ type: T.Type, _ request: Request, _ context: APIRequestContext) async throws -> T {
             try await HTTPAPI.decode(type, request, limit: limits.jsonBodyBytes)
@@ -31,17 +37,28 @@ public enum HTTPAPI {
         // Prometheus text format; no token, like /v1/health: counts only, never secrets.
         router.get("/metrics") { _, _ in
             Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(bytes: orchestrator.metrics.registry.emitToBuffer())))
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: orchestrator.metrics.registry.emitToBuffer()))
+            )
         }
         // The API contract (openapi.yaml, embedded); no token, like /v1/health.
         router.get("/openapi.yaml") { _, _ in
             Response(
-                status: .ok, headers: [.contentType: "application/yaml"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+                status: .ok,
+                headers: [.contentType: "application/yaml"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml))
+            )
         }
         router.get("/v1/health") { _, _ in
-            try json(HealthView(status: "ok", version: MicadoVersion.current, engineAPIVersion: orchestrator.engine.apiVersion.description, pid: getpid()))
+            try json(
+                HealthView(
+                    status: "ok",
+                    version: MicadoVersion.current,
+                    engineAPIVersion: orchestrator.engine.apiVersion.description,
+                    pid: getpid()
+                )
+            )
         }
         // The dashboard: its page and assets need no token; all it shows comes from the API.
         Dashboard.addRoutes(to: router)
@@ -49,7 +66,9 @@ public enum HTTPAPI {
         router.post("/v1/session") { request, context in
             let login = try await decode(LoginRequest.self, request, context)
             let session: (id: String, csrf: String)
-            do { session = try sessions.open(token: login.token, peer: context.peer) } catch let error as MicadoError where error.code == .tooManyRequests {
+            do { session = try sessions.open(token: login.token, peer: context.peer) } catch let error as MicadoError
+                where error.code == .tooManyRequests
+            {
                 // The wait, as a number too: the message says it in words.
                 var refused = ErrorMiddleware<APIRequestContext>.response(error)
                 refused.headers[.retryAfter] = String(sessions.throttle.retryAfter(peer: context.peer, now: Date()))
@@ -94,7 +113,9 @@ public enum HTTPAPI {
         api.post("/containers/{name}/quit") { request, context in
             let quit = try await decode(QuitRequest.self, request, context)
             let name = try context.pathParameter("name")
-            guard let view = try await orchestrator.containers.quit(name, remove: quit.remove, kill: quit.kill ?? false) else { return Response(status: .noContent) }
+            guard let view = try await orchestrator.containers.quit(name, remove: quit.remove, kill: quit.kill ?? false) else {
+                return Response(status: .noContent)
+            }
             return try json(view)
         }
         api.delete("/containers/{name}") { _, context in
@@ -125,16 +146,21 @@ public enum HTTPAPI {
             return Response(
                 status: .ok,
                 headers: [
-                    .contentType: "application/octet-stream", .contentLength: String(file.range.count), Self.fileModeHeader: String(file.mode, radix: 8),
+                    .contentType: "application/octet-stream", .contentLength: String(file.range.count),
+                    Self.fileModeHeader: String(file.mode, radix: 8),
                 ],
-                body: Self.streamed(file.archive, file.range))
+                body: Self.streamed(file.archive, file.range)
+            )
         }
         api.put("/containers/{name}/files") { request, context in
             let path = try requiredQuery(request, "path")
-            let mode = try request.uri.queryParameters["mode"].map { text in
-                guard let mode = Int(String(text), radix: 8) else { throw MicadoError.badRequest("invalid mode '\(Text.escaped(String(text)))': give it in octal, e.g. 644") }
-                return mode
-            } ?? 0o644
+            let mode =
+                try request.uri.queryParameters["mode"].map { text in
+                    guard let mode = Int(String(text), radix: 8) else {
+                        throw MicadoError.badRequest("invalid mode '\(Text.escaped(String(text)))': give it in octal, e.g. 644")
+                    }
+                    return mode
+                } ?? 0o644
             let upload = try await SpooledUpload.receive(request, limit: limits.uploadBytes, directory: spool)
             try await orchestrator.containers.writeFile(try context.pathParameter("name"), path: path, contents: upload, mode: mode)
             return Response(status: .noContent)
@@ -184,8 +210,10 @@ public enum HTTPAPI {
         api.get("/backup") { _, _ in
             let backup = try await orchestrator.backup(spool: spool)
             return Response(
-                status: .ok, headers: [.contentType: "application/vnd.sqlite3", .contentLength: String(backup.count)],
-                body: Self.streamed(backup, 0..<backup.count))
+                status: .ok,
+                headers: [.contentType: "application/vnd.sqlite3", .contentLength: String(backup.count)],
+                body: Self.streamed(backup, 0..<backup.count)
+            )
         }
         api.get("/events") { request, _ in
             let limit = try queryInt(request, "limit", 1...10_000) ?? 100
@@ -209,7 +237,12 @@ public enum HTTPAPI {
     /// The routes that upgrade to a WebSocket, checked before the upgrade as `router` checks
     /// (token or session, query, state); a refused upgrade is declined and falls through to
     /// `router`, which answers with the reason as JSON.
-    public static func webSocketRouter(orchestrator: Orchestrator, token: String, sessions: DashboardSessions, logger: Logger) -> Router<APIWebSocketContext> {
+    public static func webSocketRouter(
+        orchestrator: Orchestrator,
+        token: String,
+        sessions: DashboardSessions,
+        logger: Logger
+    ) -> Router<APIWebSocketContext> {
         let router = Router(context: APIWebSocketContext.self)
         // A refusal is thrown, noted for the connection and answered as the HTTP route would (RefusedUpgrades).
         router.add(middleware: RecordRefusal(logger: logger))
@@ -281,7 +314,11 @@ public enum HTTPAPI {
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try WireFormat.encoder().encode(value)
-        return Response(status: status, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
     }
 
     /// A JSON body of at most `limit` bytes (413 over it, before reading when the length is declared).
@@ -312,7 +349,8 @@ public enum HTTPAPI {
         switch error {
         case .keyNotFound(let key, let c): return "missing field '\(path(c.codingPath + [key] as [any CodingKey]))'"
         case .typeMismatch(_, let c), .valueNotFound(_, let c): return "wrong type for field '\(path(c.codingPath))'"
-        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid JSON" : "bad value for '\(path(c.codingPath))': \(c.debugDescription)"
+        case .dataCorrupted(let c):
+            return c.codingPath.isEmpty ? "not valid JSON" : "bad value for '\(path(c.codingPath))': \(c.debugDescription)"
         @unknown default: return "\(error)"
         }
     }
@@ -412,7 +450,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as HTTPError where error.status == .notFound:
             // A path the contract has, with another method: 405, and the methods it has.
             if let methods = APIContract.methods(of: request.uri.path), !methods.contains(request.method.rawValue) {
-                let refusal = MicadoError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); it takes \(methods.sorted().joined(separator: ", "))")
+                let refusal = MicadoError(
+                    .methodNotAllowed,
+                    "\(request.method) is not allowed on \(request.uri.path); it takes \(methods.sorted().joined(separator: ", "))"
+                )
                 return (refusal.code.httpStatus, refusal)
             }
             return (.notFound, MicadoError(.notFound, "no such route: \(request.method) \(request.uri.path)"))
@@ -427,8 +468,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     static func response(_ error: MicadoError, status: HTTPResponse.Status? = nil) -> Response {
         let data = (try? WireFormat.encoder().encode(ErrorBody(error))) ?? Data()
         return Response(
-            status: status ?? error.code.httpStatus, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            status: status ?? error.code.httpStatus,
+            headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
     }
 }
 

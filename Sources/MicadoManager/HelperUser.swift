@@ -23,7 +23,9 @@ struct HelperUser: Sendable {
         var output = ""
         for _ in 0..<5 {  // useradd fails while another holds /etc/passwd's lock (managers starting together)
             let result = try? await ChildProcess.run(
-                "/usr/sbin/useradd", ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name])
+                "/usr/sbin/useradd",
+                ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name]
+            )
             if let user = lookUp(name) { return user }
             output = result?.output ?? ""
             try? await Task.sleep(for: .milliseconds(200))
@@ -38,7 +40,10 @@ struct HelperUser: Sendable {
 
     /// Gives `path` and everything under it to this user, private (directories 0700, files 0600).
     func own(_ path: String) async throws(MicadoError) {
-        let result = try? await ChildProcess.run("/bin/sh", ["-c", "chown -R \"$0\" \"$1\" && chmod -R u=rwX,go= \"$1\"", "\(uid):\(gid)", path])
+        let result = try? await ChildProcess.run(
+            "/bin/sh",
+            ["-c", "chown -R \"$0\" \"$1\" && chmod -R u=rwX,go= \"$1\"", "\(uid):\(gid)", path]
+        )
         guard result?.status == 0 else { throw .init(.configuration, "cannot give \(path) to \(name): \(result?.output ?? "")") }
     }
 
@@ -51,11 +56,15 @@ struct HelperUser: Sendable {
         // From the spawn thread: the parent-death signal follows the thread that started it.
         return try await SpawnThread.shared.run {
             try ChildProcess.start(
-            "/usr/bin/setpriv",
-            [
-                "--pdeathsig", "KILL", "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--no-new-privs",
-                "--bounding-set=-all,+net_bind_service", "--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service",
-            ] + arguments, environment: environment, output: output, passing: descriptor)
+                "/usr/bin/setpriv",
+                [
+                    "--pdeathsig", "KILL", "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups", "--no-new-privs",
+                    "--bounding-set=-all,+net_bind_service", "--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service",
+                ] + arguments,
+                environment: environment,
+                output: output,
+                passing: descriptor
+            )
         }
     }
 

@@ -46,7 +46,10 @@ final class HomeLock: Sendable {
                 let holder = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self).split(whereSeparator: \.isWhitespace)
                 let pid = holder.first.map(String.init) ?? "?"
                 let heldPort = holder.dropFirst().first.map(String.init) ?? "?"
-                throw .init(.conflict, "another manager (pid \(pid), port \(heldPort)) already runs on \(what); stop it first, or use another MICADO_HOME")
+                throw .init(
+                    .conflict,
+                    "another manager (pid \(pid), port \(heldPort)) already runs on \(what); stop it first, or use another MICADO_HOME"
+                )
             }
             // What the descriptor holds is still the file at `path` (else: "… (deleted)").
             let held = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")

@@ -2,11 +2,11 @@ import AsyncHTTPClient
 import DockerEngine
 import Foundation
 import MicadoClouds
+import MicadoCore
+import MicadoStore
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import MicadoCore
-import MicadoStore
 
 /// Images: `micado build` on the manager's engine (pushed to micado's registry when there is
 /// one), their records (critical usage from the monitor), and their removal.
@@ -51,13 +51,20 @@ public struct Images: ManagerPart {
             // By the ID the build reported: the tag may still name an older image.
             inspect = try await engine.inspectImage(result.imageID)
         } catch {
-            guard !Task.isCancelled else { throw MicadoError(.busy, "the manager is stopping; the build of \(tag) was cut short (its next start says so)") }
+            guard !Task.isCancelled else {
+                throw MicadoError(.busy, "the manager is stopping; the build of \(tag) was cut short (its next start says so)")
+            }
             await note("image.build-failed", tag, error.message)
             throw error
         }
         let previous = try await store.image(tag)
         var record = ImageRecord(
-            name: tag, imageID: inspect.id, sizeBytes: inspect.size, criticalMemoryMiB: previous?.criticalMemoryMiB, createdAt: Date())
+            name: tag,
+            imageID: inspect.id,
+            sizeBytes: inspect.size,
+            criticalMemoryMiB: previous?.criticalMemoryMiB,
+            createdAt: Date()
+        )
         var pushNote = ""
         if let registry {
             // Pushed to micado's registry: whatever instance a container lands on pulls it from there.
@@ -67,7 +74,8 @@ public struct Images: ManagerPart {
                 let started = ContinuousClock.now
                 let pushed = try await engine.pushImage(repository: repository, tag: "latest", auth: registry.auth)
                 let digests = try await engine.inspectImage(repository + ":latest").repoDigests ?? []
-                record.digest = pushed.digest ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.dropFirst(repository.count + 1)) }
+                record.digest =
+                    pushed.digest ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.dropFirst(repository.count + 1)) }
                 record.reference = repository + ":latest"
                 let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)
                 pushNote = ", pushed as \(repository):latest (\(record.digest ?? "?")) in \(seconds) s"
@@ -84,7 +92,13 @@ public struct Images: ManagerPart {
     }
 
     static func view(of record: ImageRecord) -> ImageView {
-        var view = ImageView(name: record.name, imageID: record.imageID, sizeBytes: record.sizeBytes, criticalMemoryMiB: record.criticalMemoryMiB, createdAt: record.createdAt)
+        var view = ImageView(
+            name: record.name,
+            imageID: record.imageID,
+            sizeBytes: record.sizeBytes,
+            criticalMemoryMiB: record.criticalMemoryMiB,
+            createdAt: record.createdAt
+        )
         view.reference = record.reference
         view.digest = record.digest
         return view
@@ -105,17 +119,22 @@ public struct Images: ManagerPart {
             let repository = String(reference.dropFirst(registry.address.count + 1).split(separator: ":")[0])
             var request = HTTPClientRequest(url: "https://\(registry.address)/v2/\(repository)/manifests/\(digest)")
             request.method = .DELETE
-            request.headers.add(name: "Authorization", value: "Basic " + Data("\(registry.username):\(registry.password)".utf8).base64EncodedString())
+            request.headers.add(
+                name: "Authorization",
+                value: "Basic " + Data("\(registry.username):\(registry.password)".utf8).base64EncodedString()
+            )
             request.tlsConfiguration = registry.clientTLS(clouds.authority)
             do {
                 let response = try await http.execute(request, timeout: .seconds(10))
-                guard [202, 404].contains(response.status.code) else { throw MicadoError(.engine, "the registry answered \(response.status) to the delete") }
+                guard [202, 404].contains(response.status.code) else {
+                    throw MicadoError(.engine, "the registry answered \(response.status) to the delete")
+                }
             } catch let error as MicadoError { throw error } catch {
                 throw .init(.engine, "the registry at \(registry.address) cannot be reached: \(error)")
             }
-            do { try await engine.removeImage(reference) } catch where error.code == .notFound {}
+            do { try await engine.removeImage(reference) } catch  where error.code == .notFound {}
         }
-        do { try await engine.removeImage(normalized) } catch where error.code == .notFound {}
+        do { try await engine.removeImage(normalized) } catch  where error.code == .notFound {}
         try await store.deleteImage(normalized, event: event("image.removed", normalized, "removed \(normalized)"))
     }
 }

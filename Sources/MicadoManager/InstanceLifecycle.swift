@@ -50,7 +50,12 @@ public enum InstanceLifecycle {
         public var node: NodeView?
         public var runningTasks: Int = 0
         public init(
-            now: Date, createInFlight: Bool = false, cloud: CloudView = .notAsked, reported: Reported? = nil, node: NodeView? = nil, runningTasks: Int = 0
+            now: Date,
+            createInFlight: Bool = false,
+            cloud: CloudView = .notAsked,
+            reported: Reported? = nil,
+            node: NodeView? = nil,
+            runningTasks: Int = 0
         ) {
             self.now = now
             self.createInFlight = createInFlight
@@ -95,7 +100,9 @@ public enum InstanceLifecycle {
     }
 
     /// The events of an instance that never came up: the scaler backs off in its location.
-    public static let failedToComeUp: Set<String> = ["instance.lost", "instance.boot-failed", "instance.boot-timeout", "instance.create-failed"]
+    public static let failedToComeUp: Set<String> = [
+        "instance.lost", "instance.boot-failed", "instance.boot-timeout", "instance.create-failed",
+    ]
 
     public static func decide(_ record: InstanceRecord, _ seen: Observation, timings: CloudConfiguration.Timings) -> Step {
         let id = record.id
@@ -119,7 +126,13 @@ public enum InstanceLifecycle {
                 return .move(.init(.deleting, "instance.boot-failed", "\(id) failed to boot: \(detail ?? state.rawValue)"))
             }
             if inState > Double(timings.bootTimeoutSeconds) {
-                return .move(.init(.deleting, "instance.boot-timeout", "\(id) not ready after \(timings.bootTimeoutSeconds) s; deleting and replacing"))
+                return .move(
+                    .init(
+                        .deleting,
+                        "instance.boot-timeout",
+                        "\(id) not ready after \(timings.bootTimeoutSeconds) s; deleting and replacing"
+                    )
+                )
             }
             if record.address?.isEmpty ?? true {
                 // The cloud hands the address out once the instance runs: until it does, wait (within the boot timeout).
@@ -133,17 +146,31 @@ public enum InstanceLifecycle {
             let took = seen.now.timeIntervalSince(record.createdAt)
             return .admit(
                 nodeID: node.id,
-                then: .init(.ready, "instance.ready", String(format: "%@ ready at %@ after %.1f s", id.rawValue, record.address ?? "?", took), wakeScaler: true))
+                then: .init(
+                    .ready,
+                    "instance.ready",
+                    String(format: "%@ ready at %@ after %.1f s", id.rawValue, record.address ?? "?", took),
+                    wakeScaler: true
+                )
+            )
         case .ready:
             guard let node = seen.node, node.ready else {
-                return .move(.init(.down, "instance.down", "\(id) is down (\(seen.node?.message ?? "node missing")); its tasks move elsewhere"))
+                return .move(
+                    .init(.down, "instance.down", "\(id) is down (\(seen.node?.message ?? "node missing")); its tasks move elsewhere")
+                )
             }
             return .stay
         case .down:
             if seen.node?.ready == true { return .move(.init(.ready, "instance.ready", "\(id) is back")) }
             if inState >= Double(timings.gracePeriodSeconds) {
                 return .move(
-                    .init(.deleting, "instance.replace", "\(id) down for \(Int(inState)) s (grace \(timings.gracePeriodSeconds) s); deleting it", wakeScaler: true))
+                    .init(
+                        .deleting,
+                        "instance.replace",
+                        "\(id) down for \(Int(inState)) s (grace \(timings.gracePeriodSeconds) s); deleting it",
+                        wakeScaler: true
+                    )
+                )
             }
             return .stay
         case .draining:
@@ -154,8 +181,11 @@ public enum InstanceLifecycle {
             if inState > Double(timings.drainTimeoutSeconds) {
                 return .move(
                     .init(
-                        .deleting, "instance.drain-timeout",
-                        "drain of \(id) did not finish within \(timings.drainTimeoutSeconds) s (\(seen.runningTasks) task(s) left); deleting it anyway, its tasks are rescheduled"))
+                        .deleting,
+                        "instance.drain-timeout",
+                        "drain of \(id) did not finish within \(timings.drainTimeoutSeconds) s (\(seen.runningTasks) task(s) left); deleting it anyway, its tasks are rescheduled"
+                    )
+                )
             }
             return .stay
         case .deleting:
@@ -182,7 +212,10 @@ public enum InstanceLifecycle {
     /// on one engine would each take the other's node). A hostile or confused cloud must not
     /// make the manager connect anywhere it names.
     public static func addressProblem(
-        _ address: String, managerAddress: String, heldBy others: [InstanceRecord], machineAddresses: Set<String> = []
+        _ address: String,
+        managerAddress: String,
+        heldBy others: [InstanceRecord],
+        machineAddresses: Set<String> = []
     ) -> String? {
         guard let ip = IPv4(address) else { return "'\(Text.escaped(address))' is not an IPv4 address" }
         let first = ip.value >> 24

@@ -11,20 +11,30 @@ import MicadoStore
 /// continues where it stopped and deletes what it finds half-made.
 extension Instances {
     /// Starts an instance and returns its record (booting). `reason` goes into the event.
-    public func startInstance(_ request: StartInstanceRequest, location requested: String? = nil, reason: String) async throws(MicadoError) -> InstanceRecord {
+    public func startInstance(
+        _ request: StartInstanceRequest,
+        location requested: String? = nil,
+        reason: String
+    ) async throws(MicadoError) -> InstanceRecord {
         guard !clouds.isEmpty else {
             await note("instance.start-refused", request.tag, "start on cloud \(request.cloud) refused: no cloud configured")
-            throw .init(.noCloud, "no cloud configured: cannot start an instance on '\(request.cloud)'. Describe your clouds in clouds.yaml in the micado home")
+            throw .init(
+                .noCloud,
+                "no cloud configured: cannot start an instance on '\(request.cloud)'. Describe your clouds in clouds.yaml in the micado home"
+            )
         }
         guard let cloud = clouds.cloud(named: request.cloud), let driver = clouds.drivers[cloud.name] else {
             throw .notFound("no cloud named '\(request.cloud)' (clouds: \(clouds.configurations.map(\.name).joined(separator: ", ")))")
         }
         guard let flavour = cloud.flavour(named: request.flavour) else {
-            throw .badRequest("cloud \(cloud.name) has no flavour '\(request.flavour)' (flavours: \(cloud.flavours.map(\.name).joined(separator: ", ")))")
+            throw .badRequest(
+                "cloud \(cloud.name) has no flavour '\(request.flavour)' (flavours: \(cloud.flavours.map(\.name).joined(separator: ", ")))"
+            )
         }
         guard let machineImage = cloud.applications.first(where: { $0.key.lowercased() == request.application.lowercased() })?.value else {
             throw .badRequest(
-                "cloud \(cloud.name) has no application '\(request.application)' (applications: \(cloud.applications.keys.sorted().joined(separator: ", ")))")
+                "cloud \(cloud.name) has no application '\(request.application)' (applications: \(cloud.applications.keys.sorted().joined(separator: ", ")))"
+            )
         }
         guard let location = requested ?? cloud.locations.keys.sorted().first, let bound = cloud.locations[location] else {
             throw .badRequest("cloud \(cloud.name) has no location '\(requested ?? "")'")
@@ -37,8 +47,16 @@ extension Instances {
         let id = InstanceID(token: token)
         let now = Date()
         var record = InstanceRecord(
-            id: id, hostname: id.rawValue, cloud: cloud.name, location: location, role: .worker, state: .creating, address: nil,
-            createdAt: now, updatedAt: now)
+            id: id,
+            hostname: id.rawValue,
+            cloud: cloud.name,
+            location: location,
+            role: .worker,
+            state: .creating,
+            address: nil,
+            createdAt: now,
+            updatedAt: now
+        )
         record.flavour = flavour.name
         record.memoryMiB = flavour.memoryMiB
         record.pricePerHour = flavour.pricePerHour
@@ -52,7 +70,9 @@ extension Instances {
         await creating.begin(id)
         defer { Task { await creating.end(id) } }
         try await store.insertInstance(
-            record, event: event("instance.create", id, "starting \(flavour.name) on \(cloud.name) in \(location) (tag \(request.tag)): \(reason)"))
+            record,
+            event: event("instance.create", id, "starting \(flavour.name) on \(cloud.name) in \(location) (tag \(request.tag)): \(reason)")
+        )
         let create = try createRequest(for: record, flavour: flavour, machineImage: machineImage)
         CrashPoint.reached(.beforeCreate)
         let instance: CloudInstance
@@ -61,7 +81,10 @@ extension Instances {
             instance = try await driver.create(create)
             CrashPoint.reached(.afterCreate)
         } catch {
-            try await store.deleteInstance(id, event: event("instance.create-failed", id, "\(cloud.name) refused \(flavour.name): \(error)"))
+            try await store.deleteInstance(
+                id,
+                event: event("instance.create-failed", id, "\(cloud.name) refused \(flavour.name): \(error)")
+            )
             throw MicadoError(error.kind.code, "\(cloud.name) could not start \(flavour.name): \(error.message)")
         }
         try await refuseIfUnusable(instance, for: record, driver: driver)
@@ -81,14 +104,27 @@ extension Instances {
         guard let token = record.token else { throw .init(.internal, "instance \(record.id) has no idempotency token") }
         let caCertificate: String
         do { caCertificate = try String(contentsOfFile: clouds.authority.caCertificate, encoding: .utf8) } catch {
-            throw .init(.configuration, "cannot read micado's CA certificate \(clouds.authority.caCertificate): run 'micado init --force' to make it")
+            throw .init(
+                .configuration,
+                "cannot read micado's CA certificate \(clouds.authority.caCertificate): run 'micado init --force' to make it"
+            )
         }
         let userData = UserData(
             labels: [Label.location: record.location ?? "", Label.instance: record.id.rawValue, Label.purpose: record.purpose.rawValue],
-            capacityMiB: flavour.memoryMiB, caCertificatePEM: caCertificate, registryAddress: registry?.address)
+            capacityMiB: flavour.memoryMiB,
+            caCertificatePEM: caCertificate,
+            registryAddress: registry?.address
+        )
         return CreateInstanceRequest(
-            idempotencyToken: token, location: record.location ?? "", flavour: flavour, machineImage: machineImage, userData: userData,
-            tags: [CloudTag.manager: managerID, CloudTag.instance: record.id.rawValue, CloudTag.token: token, CloudTag.tag: record.tag ?? ""])
+            idempotencyToken: token,
+            location: record.location ?? "",
+            flavour: flavour,
+            machineImage: machineImage,
+            userData: userData,
+            tags: [
+                CloudTag.manager: managerID, CloudTag.instance: record.id.rawValue, CloudTag.token: token, CloudTag.tag: record.tag ?? "",
+            ]
+        )
     }
 
     /// `micado stop -t TAG`: drains and deletes every instance with the tag.
@@ -103,7 +139,10 @@ extension Instances {
             record.state = .draining
             record.stateSince = Date()
             record.reason = "micado stop -t \(tag)"
-            try await store.updateInstance(record, event: event("instance.draining", record.id, "draining \(record.id): micado stop -t \(tag)"))
+            try await store.updateInstance(
+                record,
+                event: event("instance.draining", record.id, "draining \(record.id): micado stop -t \(tag)")
+            )
         }
         scalerWakeUp.yield()
         return tagged.map(\.id.rawValue)
@@ -125,7 +164,9 @@ extension Instances {
         // (every cloud's boot document sets it), or by the node ID recorded at admission.
         let byID = Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let byInstance = Dictionary(
-            nodes.compactMap { node in node.engineLabel(Label.instance).map { (InstanceID($0), node) } }, uniquingKeysWith: { a, _ in a })
+            nodes.compactMap { node in node.engineLabel(Label.instance).map { (InstanceID($0), node) } },
+            uniquingKeysWith: { a, _ in a }
+        )
         // Nodes of instances that no record knows any more (deleted, or half-made): gone for good once down.
         let known = Set(records.map(\.id))
         for node in nodes where node.status.state == "down" && node.spec.role == "worker" {
@@ -152,9 +193,13 @@ extension Instances {
         var record = record
         guard let cloud = clouds.cloud(named: record.cloud), let driver = clouds.drivers[cloud.name] else { return }
         var seen = InstanceLifecycle.Observation(
-            now: Date(), createInFlight: await creating.contains(record.id),
-            node: node.map { .init(id: $0.id, ready: $0.status.state == "ready", drained: $0.spec.availability == "drain", message: $0.status.message) },
-            runningTasks: runningTasks)
+            now: Date(),
+            createInFlight: await creating.contains(record.id),
+            node: node.map {
+                .init(id: $0.id, ready: $0.status.state == "ready", drained: $0.spec.availability == "drain", message: $0.status.message)
+            },
+            runningTasks: runningTasks
+        )
         func move(_ transition: InstanceLifecycle.Transition) async throws(MicadoError) {
             record.state = transition.state
             record.stateSince = Date()
@@ -181,22 +226,55 @@ extension Instances {
                 let all = try await store.instances()
                 let others = all.filter { $0.id != record.id }
                 var problem = InstanceLifecycle.addressProblem(
-                    reported.address, managerAddress: configuration.docker.advertiseAddress, heldBy: others, machineAddresses: HostAddresses.ipv4())
-                if problem == nil, let holder = await addressClaims.claim(reported.address, for: record.id, live: Set(all.filter { $0.state != .deleting }.map(\.id))) {
+                    reported.address,
+                    managerAddress: configuration.docker.advertiseAddress,
+                    heldBy: others,
+                    machineAddresses: HostAddresses.ipv4()
+                )
+                if problem == nil,
+                    let holder = await addressClaims.claim(
+                        reported.address,
+                        for: record.id,
+                        live: Set(all.filter { $0.state != .deleting }.map(\.id))
+                    )
+                {
                     problem = "\(reported.address) is \(holder)'s"
                 }
                 if let problem {
-                    return try await move(.init(.deleting, "instance.bad-address", "\(record.cloud) gave \(record.id) an address micado will not connect to: \(problem); it is deleted"))
+                    return try await move(
+                        .init(
+                            .deleting,
+                            "instance.bad-address",
+                            "\(record.cloud) gave \(record.id) an address micado will not connect to: \(problem); it is deleted"
+                        )
+                    )
                 }
                 record.address = reported.address
                 record.engineEndpoint = reported.engineEndpoint
                 record.updatedAt = Date()
-                try await store.updateInstance(record, event: event("instance.addressed", record.id.rawValue, "\(record.id) has address \(reported.address) from \(record.cloud)"))
+                try await store.updateInstance(
+                    record,
+                    event: event(
+                        "instance.addressed",
+                        record.id.rawValue,
+                        "\(record.id) has address \(reported.address) from \(record.cloud)"
+                    )
+                )
             case .resumeCreate:
                 guard let flavour = cloud.flavour(named: record.flavour ?? "") else {
-                    return try await move(.init(.deleting, "instance.abandoned", "\(record.id): cloud \(cloud.name) no longer offers flavour \(record.flavour ?? "?")"))
+                    return try await move(
+                        .init(
+                            .deleting,
+                            "instance.abandoned",
+                            "\(record.id): cloud \(cloud.name) no longer offers flavour \(record.flavour ?? "?")"
+                        )
+                    )
                 }
-                let request = try createRequest(for: record, flavour: flavour, machineImage: record.machineImage ?? cloud.defaultMachineImage)
+                let request = try createRequest(
+                    for: record,
+                    flavour: flavour,
+                    machineImage: record.machineImage ?? cloud.defaultMachineImage
+                )
                 let instance: CloudInstance
                 do { instance = try await driver.create(request) } catch {
                     return try await move(InstanceLifecycle.createFailed(record, error))
@@ -228,7 +306,7 @@ extension Instances {
                 seen.node?.drained = true
             case .delete(let nodeID):
                 if let nodeID {
-                    do { try await engine.removeNode(nodeID, force: true) } catch where error.code == .notFound {}
+                    do { try await engine.removeNode(nodeID, force: true) } catch  where error.code == .notFound {}
                 }
                 if let cloudID = try await cloudID(of: record, driver) {
                     do { try await driver.delete(cloudID) } catch {
@@ -238,7 +316,10 @@ extension Instances {
                 }
                 if let endpoint = try? clouds.endpoint(of: record) { await engines.forget(endpoint) }
                 await described.forget(record.id)
-                return try await store.deleteInstance(record.id, event: event("instance.deleted", record.id.rawValue, "\(record.id) deleted from \(cloud.name)"))
+                return try await store.deleteInstance(
+                    record.id,
+                    event: event("instance.deleted", record.id.rawValue, "\(record.id) deleted from \(cloud.name)")
+                )
             case .move(let transition):
                 return try await move(transition)
             }
@@ -253,16 +334,22 @@ extension Instances {
     func refuseIfUnusable(_ instance: CloudInstance, for record: InstanceRecord, driver: any CloudDriver) async throws(MicadoError) {
         let others = try await store.instances().filter { $0.id != record.id }
         if let holder = others.first(where: { $0.cloudID == instance.id }) {
-            let message = "\(record.cloud) answered the create of \(record.id) with \(Text.escaped(instance.id)), which is \(holder.id)'s; \(record.id) is dropped"
+            let message =
+                "\(record.cloud) answered the create of \(record.id) with \(Text.escaped(instance.id)), which is \(holder.id)'s; \(record.id) is dropped"
             try await store.deleteInstance(record.id, event: event("instance.create-conflict", record.id, message))
             throw .init(.cloudBadRequest, message)
         }
         // No address yet (a DHCP cloud): checked when a description gives one.
         guard !instance.address.isEmpty,
             let problem = InstanceLifecycle.addressProblem(
-                instance.address, managerAddress: configuration.docker.advertiseAddress, heldBy: others, machineAddresses: HostAddresses.ipv4())
+                instance.address,
+                managerAddress: configuration.docker.advertiseAddress,
+                heldBy: others,
+                machineAddresses: HostAddresses.ipv4()
+            )
         else { return }
-        let message = "\(record.cloud) gave \(record.id) (\(Text.escaped(instance.id))) an address micado will not connect to: \(problem); it is deleted"
+        let message =
+            "\(record.cloud) gave \(record.id) (\(Text.escaped(instance.id))) an address micado will not connect to: \(problem); it is deleted"
         try await store.deleteInstance(record.id, event: event("instance.bad-address", record.id, message))
         do { try await driver.delete(instance.id) } catch {
             await note("instance.delete-failed", record.id.rawValue, "deleting \(record.id) failed, the orphan sweep retries: \(error)")
@@ -275,7 +362,9 @@ extension Instances {
     func cloudID(of record: InstanceRecord, _ driver: any CloudDriver) async throws(MicadoError) -> String? {
         if let cloudID = record.cloudID { return cloudID }
         guard let token = record.token else { return nil }
-        do { return try await driver.find(token: token)?.id } catch { throw .init(error.kind.code, "finding \(record.id) in \(record.cloud): \(error.message)") }
+        do { return try await driver.find(token: token)?.id } catch {
+            throw .init(error.kind.code, "finding \(record.id) in \(record.cloud): \(error.message)")
+        }
     }
 
     /// Joins a booted instance's engine to the swarm through its API (mutual TLS): the worker
@@ -286,21 +375,31 @@ extension Instances {
         guard let address = record.address else { throw .init(.internal, "\(record.id) is booting without an address") }
         let instanceEngine = try await engines.engine(at: clouds.endpoint(of: record))
         let swarm = try await instanceEngine.info().swarm
-        guard swarm.localNodeState == "inactive" || swarm.localNodeState == "error" else { return swarm.nodeID.isEmpty ? nil : swarm.nodeID }
+        guard swarm.localNodeState == "inactive" || swarm.localNodeState == "error" else {
+            return swarm.nodeID.isEmpty ? nil : swarm.nodeID
+        }
         if swarm.localNodeState == "error" { try await instanceEngine.leaveSwarm(force: true) }  // a failed join, tried again
         let joinTokens = try await engine.swarm().joinTokens
         try await instanceEngine.joinSwarm(
-            remoteAddress: "\(configuration.docker.advertiseAddress):2377", token: joinTokens.worker, advertiseAddress: address,
-            listenAddress: "\(address):2377")
+            remoteAddress: "\(configuration.docker.advertiseAddress):2377",
+            token: joinTokens.worker,
+            advertiseAddress: address,
+            listenAddress: "\(address):2377"
+        )
         let joined = try await instanceEngine.info().swarm.nodeID
         return joined.isEmpty ? nil : joined
     }
 
-    func describe(_ driver: any CloudDriver, _ record: InstanceRecord) async throws(MicadoError) -> (InstanceLifecycle.CloudView, InstanceLifecycle.Reported?) {
+    func describe(
+        _ driver: any CloudDriver,
+        _ record: InstanceRecord
+    ) async throws(MicadoError) -> (InstanceLifecycle.CloudView, InstanceLifecycle.Reported?) {
         guard let cloudID = try await cloudID(of: record, driver) else { return (.missing, nil) }
         do {
             guard let instance = try await driver.describe(cloudID) else { return (.missing, nil) }
-            let reported = instance.address.isEmpty ? nil : InstanceLifecycle.Reported(address: instance.address, engineEndpoint: instance.engineEndpoint)
+            let reported =
+                instance.address.isEmpty
+                ? nil : InstanceLifecycle.Reported(address: instance.address, engineEndpoint: instance.engineEndpoint)
             return (.present(instance.state, detail: instance.detail), reported)
         } catch { throw .init(error.kind.code, "describe \(record.id): \(error.message)") }
     }
@@ -327,7 +426,7 @@ extension Instances {
     func copyImages(_ images: [String], to target: any EngineAPI) async throws(MicadoError) {
         var missing: [String] = []
         for image in images {
-            do { _ = try await target.inspectImage(image) } catch where error.code == .notFound { missing.append(image) }
+            do { _ = try await target.inspectImage(image) } catch  where error.code == .notFound { missing.append(image) }
         }
         let available = await withTaskGroup(of: String?.self) { group in
             for image in missing { group.addTask { (try? await self.engine.inspectImage(image)) != nil ? image : nil } }
@@ -408,18 +507,24 @@ extension Instances {
         let unknown = strays.filter { !$0.removed }
         for stray in unknown.prefix(Self.straysPerSweep) {
             await step("instance.unknown", stray.id.rawValue) { () throws(MicadoError) in
-                throw .conflict("\(stray) is tagged as this manager's but the store neither knows nor removed it; left running (restart with --adopt to delete it)")
+                throw .conflict(
+                    "\(stray) is tagged as this manager's but the store neither knows nor removed it; left running (restart with --adopt to delete it)"
+                )
             }
         }
         if unknown.count > Self.straysPerSweep {
             await step("instance.unknown", "clouds") { () throws(MicadoError) in
-                throw .conflict("\(unknown.count) instances are tagged as this manager's but unknown to its store; the first \(Self.straysPerSweep) are named in their own events")
+                throw .conflict(
+                    "\(unknown.count) instances are tagged as this manager's but unknown to its store; the first \(Self.straysPerSweep) are named in their own events"
+                )
             }
         }
         for stray in strays.filter(\.removed).prefix(Self.straysPerSweep) {
             do {
                 try await stray.driver.delete(stray.cloudID)
-                let why = stray.duplicate ? "a second instance of the record, which holds another" : "no record (a half-made or half-deleted instance)"
+                let why =
+                    stray.duplicate
+                    ? "a second instance of the record, which holds another" : "no record (a half-made or half-deleted instance)"
                 await note("instance.orphan-deleted", stray.id.rawValue, "deleted \(stray): \(why)")
             } catch {
                 await note("instance.delete-failed", stray.id.rawValue, "deleting orphan \(stray) failed: \(error)")

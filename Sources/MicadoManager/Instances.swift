@@ -1,7 +1,7 @@
 import DockerEngine
 import Foundation
-import MicadoClouds
 import Logging
+import MicadoClouds
 import MicadoCore
 import MicadoStore
 
@@ -37,7 +37,7 @@ public final class Instances: ManagerPart {
             do throws(MicadoError) {
                 _ = try await engine.nodes()
                 return
-            } catch where error.code == .engine && ContinuousClock.now < deadline {
+            } catch  where error.code == .engine && ContinuousClock.now < deadline {
                 if !logged {
                     logger.info("waiting for the swarm to answer", metadata: ["error": "\(error.message)"])
                     logged = true
@@ -52,7 +52,10 @@ public final class Instances: ManagerPart {
         switch info.swarm.localNodeState {
         case "active":
             guard info.swarm.controlAvailable == true else {
-                throw .init(.configuration, "the engine at \(engine.endpoint) is a worker of another swarm; micado needs a swarm manager (docker swarm leave, then restart micado)")
+                throw .init(
+                    .configuration,
+                    "the engine at \(engine.endpoint) is a worker of another swarm; micado needs a swarm manager (docker swarm leave, then restart micado)"
+                )
             }
         case "inactive":
             let advertise = configuration.docker.advertiseAddress
@@ -60,7 +63,10 @@ public final class Instances: ManagerPart {
             info = try await engine.info()
             await note("swarm.init", info.swarm.nodeID, "initialised a swarm on \(engine.endpoint), advertising on \(advertise)")
         default:
-            throw .init(.engine, "the engine's swarm is '\(info.swarm.localNodeState)'; wait for it to settle or run docker swarm leave --force")
+            throw .init(
+                .engine,
+                "the engine's swarm is '\(info.swarm.localNodeState)'; wait for it to settle or run docker swarm leave --force"
+            )
         }
         let node = try await engine.node(info.swarm.nodeID)
         var spec = node.spec
@@ -78,22 +84,35 @@ public final class Instances: ManagerPart {
             var update = fresh.spec
             update.availability = wanted
             try await engine.updateNode(fresh.id, version: fresh.version, spec: update)
-            await note("node.availability", node.id, "the manager's node is now \(wanted)\(clouds.isEmpty ? "" : ": containers run on cloud instances")")
+            await note(
+                "node.availability",
+                node.id,
+                "the manager's node is now \(wanted)\(clouds.isEmpty ? "" : ": containers run on cloud instances")"
+            )
         }
         for cloud in clouds.configurations {
             if let network = cloud.network, network.managerAddress != configuration.docker.advertiseAddress {
                 throw .init(
                     .configuration,
-                    "cloud \(cloud.name): network.manager is \(network.managerAddress) but the swarm advertises on \(configuration.docker.advertiseAddress); they must be the same address")
+                    "cloud \(cloud.name): network.manager is \(network.managerAddress) but the swarm advertises on \(configuration.docker.advertiseAddress); they must be the same address"
+                )
             }
         }
         let now = Date()
         let existing = try await store.instances().first { $0.id.rawValue == node.id }
         try await store.upsertInstance(
             InstanceRecord(
-                id: InstanceID(node.id), hostname: node.description?.hostname ?? info.name, cloud: "manager",
-                location: labels[Label.location], role: .manager, state: .ready, address: publishAddress(for: node),
-                createdAt: existing?.createdAt ?? now, updatedAt: now))
+                id: InstanceID(node.id),
+                hostname: node.description?.hostname ?? info.name,
+                cloud: "manager",
+                location: labels[Label.location],
+                role: .manager,
+                state: .ready,
+                address: publishAddress(for: node),
+                createdAt: existing?.createdAt ?? now,
+                updatedAt: now
+            )
+        )
     }
 
     /// Holds new instances back in `location` after a failure, and says for how long.
@@ -101,8 +120,10 @@ public final class Instances: ManagerPart {
         let failures = await bootBackoff.failed(location, reason: reason)
         let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
         await note(
-            "scaler.backoff", location,
-            "\(failures.count) instance(s) in a row failed to come up in \(location); the next one waits \(wait) s (last: \(reason))")
+            "scaler.backoff",
+            location,
+            "\(failures.count) instance(s) in a row failed to come up in \(location); the next one waits \(wait) s (last: \(reason))"
+        )
     }
 }
 

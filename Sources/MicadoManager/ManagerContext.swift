@@ -67,8 +67,17 @@ public final class ManagerContext: Sendable {
     let logger: Logger
 
     public init(
-        configuration: ManagerConfiguration, store: Store, engine: any EngineAPI, managerID: String, clouds: CloudSet,
-        engines: (any EngineConnector)?, http: HTTPClient?, monitorHTTP: HTTPClient?, metrics: ManagerMetrics, registry: Registry?, logger: Logger
+        configuration: ManagerConfiguration,
+        store: Store,
+        engine: any EngineAPI,
+        managerID: String,
+        clouds: CloudSet,
+        engines: (any EngineConnector)?,
+        http: HTTPClient?,
+        monitorHTTP: HTTPClient?,
+        metrics: ManagerMetrics,
+        registry: Registry?,
+        logger: Logger
     ) {
         self.configuration = configuration
         self.store = store

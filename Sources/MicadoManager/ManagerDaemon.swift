@@ -1,14 +1,14 @@
 import AsyncHTTPClient
 import DockerEngine
 import Foundation
-import NIOCore
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import Metrics
 import MicadoCore
 import MicadoStore
-import Metrics
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -55,8 +55,18 @@ public struct ManagerDaemon {
             let metrics = ManagerMetrics(registry: prometheus)
             let registry = try Registry.forHome(home, clouds: clouds)
             let orchestrator = Orchestrator(
-                configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, engines: instanceEngines, http: http, monitorHTTP: monitorHTTP, metrics: metrics,
-                registry: registry, logger: logger)
+                configuration: configuration,
+                store: store,
+                engine: engine,
+                managerID: managerID,
+                clouds: clouds,
+                engines: instanceEngines,
+                http: http,
+                monitorHTTP: monitorHTTP,
+                metrics: metrics,
+                registry: registry,
+                logger: logger
+            )
             try await orchestrator.instances.waitForSwarm()
             try await orchestrator.checkForeignServices(adopt: adopt)
             try await orchestrator.instances.bootstrapSwarm()
@@ -66,34 +76,61 @@ public struct ManagerDaemon {
             try writePIDFile()
             defer { try? FileManager.default.removeItem(atPath: home.pidFile) }
             await orchestrator.note(
-                "manager.start", managerID,
-                "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))")
+                "manager.start",
+                managerID,
+                "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))"
+            )
             let sessions = DashboardSessions(token: token)
-            let router = HTTPAPI.router(orchestrator: orchestrator, token: token, sessions: sessions, spool: home.spoolDirectory, logger: logger)
+            let router = HTTPAPI.router(
+                orchestrator: orchestrator,
+                token: token,
+                sessions: sessions,
+                spool: home.spoolDirectory,
+                logger: logger
+            )
             var services: [any Service] = [
-                orchestrator.reconciler, orchestrator.scaler, ProxyController(routes: orchestrator.routes, home: home), orchestrator.monitor, orchestrator.autoscaler,
+                orchestrator.reconciler, orchestrator.scaler, ProxyController(routes: orchestrator.routes, home: home),
+                orchestrator.monitor, orchestrator.autoscaler,
             ]
             if let registry {
-                services.insert(RegistryController(context: orchestrator.context, registry: registry, authority: clouds.authority, logger: logger), at: 0)
+                services.insert(
+                    RegistryController(context: orchestrator.context, registry: registry, authority: clouds.authority, logger: logger),
+                    at: 0
+                )
             }
             // A connection must send its first request head within this (then Hummingbird's idle timeout holds).
             let headDeadline = TimeAmount.seconds(Int64(min(configuration.limits.idleSeconds, 10)))
             let idleTimeout = TimeAmount.seconds(Int64(configuration.limits.idleSeconds))
-            let webSocketResponder = HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, sessions: sessions, logger: logger).buildResponder()
-            let connections = ConnectionBudget(limits: .init(total: configuration.limits.connections, perPeer: configuration.limits.connectionsPerPeer))
+            let webSocketResponder = HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, sessions: sessions, logger: logger)
+                .buildResponder()
+            let connections = ConnectionBudget(
+                limits: .init(total: configuration.limits.connections, perPeer: configuration.limits.connectionsPerPeer)
+            )
             let app = Application(
                 router: router,
                 server: HTTPServerBuilder { [webSocketResponder, idleTimeout, connections] responder in
                     HeadDeadlineChannel(
                         inner: HTTP1WebSocketUpgradeChannel(
-                            responder: responder, webSocketResponder: webSocketResponder,
+                            responder: responder,
+                            webSocketResponder: webSocketResponder,
                             configuration: .init(
-                                http1: .init(additionalChannelHandlers: [RefusedUpgradeAnswer(), ConnectionActivity(budget: connections)], idleTimeout: idleTimeout))),
-                        deadline: headDeadline, budget: connections)
+                                http1: .init(
+                                    additionalChannelHandlers: [RefusedUpgradeAnswer(), ConnectionActivity(budget: connections)],
+                                    idleTimeout: idleTimeout
+                                )
+                            )
+                        ),
+                        deadline: headDeadline,
+                        budget: connections
+                    )
                 },
-                configuration: .init(address: .hostname(configuration.manager.address, port: configuration.manager.port), serverName: "micado"),
+                configuration: .init(
+                    address: .hostname(configuration.manager.address, port: configuration.manager.port),
+                    serverName: "micado"
+                ),
                 services: services,
-                logger: logger)
+                logger: logger
+            )
             // Graceful shutdown on SIGTERM and SIGINT, bounded: a pass stuck on a stalled cloud
             // must not keep the manager (and its home lock) for minutes; past the bound its work
             // is cancelled (cloud calls honour cancellation), and past that the process ends.

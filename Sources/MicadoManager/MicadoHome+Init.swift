@@ -6,7 +6,11 @@ extension MicadoHome {
     /// `micado init`: writes the config, a random API token and an empty credentials
     /// file (both 0600). Refuses to overwrite an existing home unless `force`.
     public func initialise(
-        force: Bool, dockerHost: String?, advertiseAddress: String, port: Int, proxy: ManagerConfiguration.Proxy = .init()
+        force: Bool,
+        dockerHost: String?,
+        advertiseAddress: String,
+        port: Int,
+        proxy: ManagerConfiguration.Proxy = .init()
     ) throws(MicadoError) -> [String] {
         let fm = FileManager.default
         do {
@@ -30,7 +34,17 @@ extension MicadoHome {
         try configuration.validate()
         do {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try write(ManagerConfiguration.template(home: self, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port, proxy: proxy), to: configFile, mode: 0o644)
+            try write(
+                ManagerConfiguration.template(
+                    home: self,
+                    dockerHost: dockerHost,
+                    advertiseAddress: advertiseAddress,
+                    port: port,
+                    proxy: proxy
+                ),
+                to: configFile,
+                mode: 0o644
+            )
             try write(Self.randomToken() + "\n", to: tokenFile, mode: 0o600)
             try write("# Cloud credentials, by cloud name. Mode 0600: never commit this file.\n", to: credentialsFile, mode: 0o600)
             if fm.fileExists(atPath: tlsDirectory) { try fm.removeItem(atPath: tlsDirectory) }
@@ -62,7 +76,9 @@ extension MicadoHome {
             throw .init(.configuration, "no API token at \(tokenFile): run 'micado init' first (or set MICADO_HOME)")
         }
         let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard token.count >= 16 else { throw .init(.configuration, "the API token in \(tokenFile) is too short; run 'micado init --force'") }
+        guard token.count >= 16 else {
+            throw .init(.configuration, "the API token in \(tokenFile) is too short; run 'micado init --force'")
+        }
         return token
     }
 }

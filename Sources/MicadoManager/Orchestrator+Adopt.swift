@@ -17,7 +17,9 @@ extension Orchestrator {
         var unknown: [SwarmService] = []
         for service in try await engine.services(label: Label.manager) {
             if service.spec.labels?[Label.manager] == managerID {
-                guard !known.contains(service.spec.name), !(try await store.removed(Store.Tombstone.container, service.spec.name)) else { continue }
+                guard !known.contains(service.spec.name), !(try await store.removed(Store.Tombstone.container, service.spec.name)) else {
+                    continue
+                }
             }
             unknown.append(service)
         }
@@ -46,10 +48,13 @@ extension Orchestrator {
             if !foreign.isEmpty {
                 let owners = Set(foreign.compactMap { $0.spec.labels?[Label.manager] }).sorted()
                 what.append(
-                    "the swarm runs \(foreign.count) micado service(s) (\(foreign.prefix(3).map(\.spec.name).joined(separator: ", "))) of manager \(owners.joined(separator: ", "))")
+                    "the swarm runs \(foreign.count) micado service(s) (\(foreign.prefix(3).map(\.spec.name).joined(separator: ", "))) of manager \(owners.joined(separator: ", "))"
+                )
             }
             if !instances.isEmpty {
-                what.append("the clouds run \(instances.count) instance(s) of this manager (\(instances.prefix(3).map(\.description).joined(separator: ", ")))")
+                what.append(
+                    "the clouds run \(instances.count) instance(s) of this manager (\(instances.prefix(3).map(\.description).joined(separator: ", ")))"
+                )
             }
             throw .init(
                 .conflict,
@@ -70,7 +75,13 @@ extension Orchestrator {
             let record = try Self.record(adopting: service, defaultMemoryMiB: configuration.defaults.memoryMiB)
             if try await store.container(record.name) == nil {
                 try await store.insertContainer(
-                    record, event: event("container.adopted", record.name, "adopted service \(service.spec.name) of manager \(service.spec.labels?[Label.manager] ?? "?")"))
+                    record,
+                    event: event(
+                        "container.adopted",
+                        record.name,
+                        "adopted service \(service.spec.name) of manager \(service.spec.labels?[Label.manager] ?? "?")"
+                    )
+                )
             }
             try await engine.labelService(service.id, [Label.manager: managerID])
         }
@@ -80,7 +91,10 @@ extension Orchestrator {
     static func record(adopting service: SwarmService, defaultMemoryMiB: Int) throws(MicadoError) -> ContainerRecord {
         let spec = service.spec
         guard ContainerName(rawValue: spec.name) != nil else {
-            throw .init(.conflict, "service \(Text.escaped(spec.name)) is labelled as micado's but its name is not a micado container name; remove it by hand")
+            throw .init(
+                .conflict,
+                "service \(Text.escaped(spec.name)) is labelled as micado's but its name is not a micado container name; remove it by hand"
+            )
         }
         let container = spec.taskTemplate.containerSpec
         let environment = (container.env ?? []).compactMap { try? EnvironmentVariable.parse($0) }
@@ -92,10 +106,23 @@ extension Orchestrator {
         let port = spec.endpointSpec?.ports?.first.flatMap { p in p.publishedPort.map { PortMapping(published: $0, target: p.targetPort) } }
         let now = Date()
         var record = ContainerRecord(
-            name: spec.name, client: spec.labels?[Label.client] ?? "adopted", image: container.image, desired: spec.replicas == 0 ? .stopped : .running,
-            serviceID: service.id, location: location, script: container.command?.first, domain: spec.labels?[Label.domain],
-            arguments: container.args ?? [], environment: environment, port: port, memoryMiB: max(6, memory), lastState: .pending,
-            lastReason: nil, createdAt: now, updatedAt: now)
+            name: spec.name,
+            client: spec.labels?[Label.client] ?? "adopted",
+            image: container.image,
+            desired: spec.replicas == 0 ? .stopped : .running,
+            serviceID: service.id,
+            location: location,
+            script: container.command?.first,
+            domain: spec.labels?[Label.domain],
+            arguments: container.args ?? [],
+            environment: environment,
+            port: port,
+            memoryMiB: max(6, memory),
+            lastState: .pending,
+            lastReason: nil,
+            createdAt: now,
+            updatedAt: now
+        )
         record.tls = spec.labels?[Label.tls] == "true"
         return record
     }
@@ -104,7 +131,13 @@ extension Orchestrator {
 extension Orchestrator {
     /// `micado backup`: a consistent copy of the store, taken while the manager works.
     func backup(spool: String) async throws(MicadoError) -> SpooledUpload {
-        do { try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: spool,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
             throw .init(.internal, "cannot create \(spool): \(error)")
         }
         let path = spool + "/backup-\(UUID().uuidString).sqlite"

@@ -30,14 +30,31 @@ public final class Orchestrator: ManagerPart {
 
     /// `engines` defaults to mutual-TLS clients over `http` (itself defaulting to the shared client).
     public init(
-        configuration: ManagerConfiguration, store: Store, engine: any EngineAPI, managerID: String,
+        configuration: ManagerConfiguration,
+        store: Store,
+        engine: any EngineAPI,
+        managerID: String,
         clouds: CloudSet = CloudSet(configurations: [], drivers: [:], authority: .init(directory: "/nonexistent")),
-        engines: (any EngineConnector)? = nil, http: HTTPClient? = nil, monitorHTTP: HTTPClient? = nil,
-        metrics: ManagerMetrics = ManagerMetrics(registry: .init()), registry: Registry? = nil, logger: Logger
+        engines: (any EngineConnector)? = nil,
+        http: HTTPClient? = nil,
+        monitorHTTP: HTTPClient? = nil,
+        metrics: ManagerMetrics = ManagerMetrics(registry: .init()),
+        registry: Registry? = nil,
+        logger: Logger
     ) {
         let context = ManagerContext(
-            configuration: configuration, store: store, engine: engine, managerID: managerID, clouds: clouds, engines: engines, http: http,
-            monitorHTTP: monitorHTTP, metrics: metrics, registry: registry, logger: logger)
+            configuration: configuration,
+            store: store,
+            engine: engine,
+            managerID: managerID,
+            clouds: clouds,
+            engines: engines,
+            http: http,
+            monitorHTTP: monitorHTTP,
+            metrics: metrics,
+            registry: registry,
+            logger: logger
+        )
         self.context = context
         instances = Instances(context: context)
         containers = Containers(context: context, instances: instances)

@@ -35,7 +35,10 @@ public struct ProxyController: Service {
 
     func adminURL(_ uri: String) throws(MicadoError) -> String {
         guard let url = URL(httpURLWithSocketPath: adminSocket, uri: uri) else {
-            throw .init(.configuration, "Caddy's admin socket \(adminSocket) and \(uri) do not make a URL; use a MICADO_HOME of plain characters")
+            throw .init(
+                .configuration,
+                "Caddy's admin socket \(adminSocket) and \(uri) do not make a URL; use a MICADO_HOME of plain characters"
+            )
         }
         return url.absoluteString
     }
@@ -57,8 +60,12 @@ public struct ProxyController: Service {
                     loaded = config
                     await routes.loaded.set(desired)
                     await context.note(
-                        "proxy.routes", "caddy",
-                        desired.isEmpty ? "no routes" : "routes: " + desired.map { "\($0.domain) → \($0.targets.joined(separator: ", "))" }.joined(separator: "; "))
+                        "proxy.routes",
+                        "caddy",
+                        desired.isEmpty
+                            ? "no routes"
+                            : "routes: " + desired.map { "\($0.domain) → \($0.targets.joined(separator: ", "))" }.joined(separator: "; ")
+                    )
                 } catch {
                     logger.warning("proxy pass failed", metadata: ["error": "\(error)"])
                 }
@@ -71,7 +78,10 @@ public struct ProxyController: Service {
     func start() async throws -> ChildProcess {
         let dir = home.proxyDirectory
         guard adminSocket.utf8.count < 108 else {
-            throw MicadoError(.configuration, "the home's path is too long for Caddy's admin socket (\(adminSocket) has over 107 bytes); use a shorter MICADO_HOME")
+            throw MicadoError(
+                .configuration,
+                "the home's path is too long for Caddy's admin socket (\(adminSocket) has over 107 bytes); use a shorter MICADO_HOME"
+            )
         }
         let user = try await HelperUser.ensure(Self.user)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -84,14 +94,20 @@ public struct ProxyController: Service {
         let own = HelperUser.inFolder
         let environment = ["HOME": own(""), "XDG_DATA_HOME": own("data"), "XDG_CONFIG_HOME": own("config"), "PATH": "/usr/bin:/bin"]
         let child = try await user.start(
-            [caddy, "run", "--config", own("bootstrap.json"), "--pidfile", own("caddy.pid")], folder: dir, environment: environment,
-            output: dir + "/caddy.log")
+            [caddy, "run", "--config", own("bootstrap.json"), "--pidfile", own("caddy.pid")],
+            folder: dir,
+            environment: environment,
+            output: dir + "/caddy.log"
+        )
         let probe = try adminRequest("/config/")
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let status = child.poll() {
                 let log = (try? String(contentsOfFile: dir + "/caddy.log", encoding: .utf8)) ?? ""
-                throw MicadoError(.configuration, "caddy exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))")
+                throw MicadoError(
+                    .configuration,
+                    "caddy exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))"
+                )
             }
             if (try? await context.http.execute(probe, timeout: .seconds(1)))?.status == .ok { return child }
             try await Task.sleep(for: .milliseconds(50))
@@ -123,7 +139,11 @@ public struct ProxyController: Service {
     /// and a 404 for any other host.
     static func caddyConfig(routes: [RouteView], proxy: ManagerConfiguration.Proxy) throws(MicadoError) -> String {
         var servers = [
-            "micado": CaddyConfig.Server(listen: [":\(proxy.listenPort)"], routes: caddyRoutes(routes), automaticHTTPS: .init(disable: true))
+            "micado": CaddyConfig.Server(
+                listen: [":\(proxy.listenPort)"],
+                routes: caddyRoutes(routes),
+                automaticHTTPS: .init(disable: true)
+            )
         ]
         var tls: CaddyConfig.TLSApp?
         var pki: CaddyConfig.PKIApp?
@@ -133,11 +153,15 @@ public struct ProxyController: Service {
             // and never installed into the machine's trust store.
             let domains = secure.map(\.domain)
             servers["micado-tls"] = CaddyConfig.Server(
-                listen: [":\(proxy.tlsPort)"], routes: caddyRoutes(secure), automaticHTTPS: .init(disable: true),
-                tlsConnectionPolicies: [CaddyConfig.TLSConnectionPolicy()])
+                listen: [":\(proxy.tlsPort)"],
+                routes: caddyRoutes(secure),
+                automaticHTTPS: .init(disable: true),
+                tlsConnectionPolicies: [CaddyConfig.TLSConnectionPolicy()]
+            )
             tls = CaddyConfig.TLSApp(
                 certificates: .init(automate: domains),
-                automation: .init(policies: [.init(subjects: domains, issuers: [.init(module: "internal")])]))
+                automation: .init(policies: [.init(subjects: domains, issuers: [.init(module: "internal")])])
+            )
             pki = CaddyConfig.PKIApp(certificateAuthorities: ["local": .init(installTrust: false)])
         }
         let config = CaddyConfig(
@@ -145,7 +169,8 @@ public struct ProxyController: Service {
             admin: .init(listen: "unix/" + HelperUser.inFolder("admin.sock"), origins: ["localhost"], config: .init(persist: false)),
             logging: .init(logs: ["default": .init(level: "WARN")]),
             // A short grace period: connections of a replaced config do not linger on old routes.
-            apps: .init(http: .init(gracePeriod: "1s", servers: servers), tls: tls, pki: pki))
+            apps: .init(http: .init(gracePeriod: "1s", servers: servers), tls: tls, pki: pki)
+        )
         return try config.json()
     }
 
@@ -155,7 +180,11 @@ public struct ProxyController: Service {
             let proxy = CaddyConfig.ReverseProxy(
                 upstreams: route.targets.map { .init(dial: $0) },
                 loadBalancing: .init(selectionPolicy: .init(policy: "round_robin"), tryDuration: "2s", tryInterval: "250ms"),
-                healthChecks: .init(active: .init(uri: "/", interval: "2s", timeout: "1s"), passive: .init(failDuration: "10s", maxFails: 1)))
+                healthChecks: .init(
+                    active: .init(uri: "/", interval: "2s", timeout: "1s"),
+                    passive: .init(failDuration: "10s", maxFails: 1)
+                )
+            )
             return CaddyConfig.Route(match: [.init(host: [route.domain])], handle: [.reverseProxy(proxy)], terminal: true)
         }
         hostRoutes.append(CaddyConfig.Route(handle: [.staticResponse(.init(statusCode: 404, body: "micado: no route for this host\n"))]))
@@ -188,7 +217,9 @@ public struct Routes: ManagerPart {
         guard !routed.isEmpty else { return [] }
         let snapshot = try await snapshot(maxAge: .milliseconds(500))
         return routed.map { record, domain, port in
-            let tasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter { $0.status.state == "running" && $0.desiredState == "running" }
+            let tasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter {
+                $0.status.state == "running" && $0.desiredState == "running"
+            }
             let targets = tasks.compactMap { task -> String? in
                 guard let node = task.nodeID.flatMap({ snapshot.nodes[$0] }), let address = publishAddress(for: node) else { return nil }
                 return "\(address):\(port)"
@@ -205,7 +236,8 @@ public struct Routes: ManagerPart {
         for i in routes.indices {
             var healthy: [Bool] = []
             for target in routes[i].targets {
-                let ok = (try? await http.execute(HTTPClientRequest(url: "http://\(target)/"), timeout: .seconds(1)))
+                let ok =
+                    (try? await http.execute(HTTPClientRequest(url: "http://\(target)/"), timeout: .seconds(1)))
                     .map { (200..<500).contains($0.status.code) } ?? false
                 healthy.append(ok)
             }

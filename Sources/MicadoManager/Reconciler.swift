@@ -54,9 +54,11 @@ extension Reconciler {
                 guard try await store.container(service.spec.name) == nil else { return }
                 // Only what this store removed is cleaned up; anything else is someone's container.
                 guard try await store.removed(Store.Tombstone.container, service.spec.name) else {
-                    throw .conflict("service \(service.spec.name) is labelled as this manager's but the store neither knows nor removed it; left as it is (restart with --adopt to take it over)")
+                    throw .conflict(
+                        "service \(service.spec.name) is labelled as this manager's but the store neither knows nor removed it; left as it is (restart with --adopt to take it over)"
+                    )
                 }
-                do throws(MicadoError) { try await engine.removeService(service.id) } catch where error.code == .notFound {}
+                do throws(MicadoError) { try await engine.removeService(service.id) } catch  where error.code == .notFound {}
                 try await store.forget(Store.Tombstone.container, service.spec.name)
                 await note("container.orphan-removed", service.spec.name, "removed service \(service.spec.name): its container was removed")
                 changes.append("removed orphan \(service.spec.name)")
@@ -74,10 +76,15 @@ extension Reconciler {
             guard let application = network.labels?[Label.application], network.labels?[Label.manager] == managerID else { continue }
             // Between applies: one of the same name must not find the network and lose it to this.
             _ = try? await context.applicationChanges.run { () throws(MicadoError) in
-                guard try await store.application(application) == nil, try await store.removed(Store.Tombstone.application, application) else { return }
+                guard try await store.application(application) == nil, try await store.removed(Store.Tombstone.application, application)
+                else { return }
                 try await engine.removeNetwork(network.id)
                 try await store.forget(Store.Tombstone.application, application)
-                await note("application.network-removed", application, "removed network \(network.name) of removed application \(application)")
+                await note(
+                    "application.network-removed",
+                    application,
+                    "removed network \(network.name) of removed application \(application)"
+                )
             }
         }
     }
@@ -94,7 +101,10 @@ extension Reconciler {
                 record.lastState = .missing
                 record.lastReason = "its service was removed outside micado; quit and remove it, or launch it again"
                 record.updatedAt = Date()
-                try await store.updateContainer(record, event: event("container.missing", record.name, "service of \(record.name) is gone from the swarm"))
+                try await store.updateContainer(
+                    record,
+                    event: event("container.missing", record.name, "service of \(record.name) is gone from the swarm")
+                )
                 return ["marked \(record.name) missing"]
             }
             return []
@@ -104,16 +114,22 @@ extension Reconciler {
             record.serviceID = service.id
             record.lastState = .pending
             record.updatedAt = Date()
-            try await store.updateContainer(record, event: event("container.adopted", record.name, "adopted service \(service.id.prefix(12)) for \(record.name)"))
+            try await store.updateContainer(
+                record,
+                event: event("container.adopted", record.name, "adopted service \(service.id.prefix(12)) for \(record.name)")
+            )
             changes.append("adopted \(record.name)")
         }
         let wanted = record.wantedReplicas
-        if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record), service.updateStatus?.rolledBack == true {
+        if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record),
+            service.updateStatus?.rolledBack == true
+        {
             // Swarm rolled the update back (its tasks failed): rolling it again would loop.
             // The record keeps asking for the file's spec; the next apply of a fixed file rolls.
             await step("service.update-failed", record.name) { () throws(MicadoError) in
                 throw .conflict(
-                    "the update of \(record.name) failed and Swarm rolled it back (\(service.updateStatus?.message ?? service.updateStatus?.state ?? "")); it runs its previous spec until a fixed file is applied")
+                    "the update of \(record.name) failed and Swarm rolled it back (\(service.updateStatus?.message ?? service.updateStatus?.state ?? "")); it runs its previous spec until a fixed file is applied"
+                )
             }
         } else if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
             try await containers.roll(record, service: service)

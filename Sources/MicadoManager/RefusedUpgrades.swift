@@ -80,7 +80,8 @@ final class RefusedUpgradeAnswer: ChannelOutboundHandler, RemovableChannelHandle
             guard let refusal = RefusedUpgrades.shared.take(for: context.channel) else { return context.write(data, promise: promise) }
             replacing = true
             let fields: HTTPFields = [
-                .contentType: "application/json", .xContentTypeOptions: "nosniff", .connection: "close", .contentLength: String(refusal.body.readableBytes),
+                .contentType: "application/json", .xContentTypeOptions: "nosniff", .connection: "close",
+                .contentLength: String(refusal.body.readableBytes),
             ]
             context.write(wrapOutboundOut(.head(HTTPResponse(status: refusal.status, headerFields: fields))), promise: nil)
             context.write(wrapOutboundOut(.body(refusal.body)), promise: promise)

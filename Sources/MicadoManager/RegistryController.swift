@@ -24,10 +24,20 @@ public struct Registry: Sendable {
         let directory = home.path + "/registry"
         let passwordFile = directory + "/password"
         do {
-            try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory + "/data",
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
             if !FileManager.default.fileExists(atPath: passwordFile) {
                 let password = (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-                guard FileManager.default.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600]) else {
+                guard
+                    FileManager.default.createFile(
+                        atPath: passwordFile,
+                        contents: Data(password.utf8),
+                        attributes: [.posixPermissions: 0o600]
+                    )
+                else {
                     throw MicadoError(.configuration, "cannot write \(passwordFile)")
                 }
             }
@@ -105,7 +115,13 @@ public struct RegistryController: Service {
         // The password on stdin (-i): an argument would show in every local user's `ps`.
         let hash = try await ChildProcess.run("/usr/bin/htpasswd", ["-iBn", registry.username], input: Array(registry.password.utf8))
         guard hash.status == 0 else { throw MicadoError(.configuration, "htpasswd failed (apt-get install apache2-utils): \(hash.output)") }
-        guard FileManager.default.createFile(atPath: dir + "/htpasswd", contents: Data(hash.output.utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard
+            FileManager.default.createFile(
+                atPath: dir + "/htpasswd",
+                contents: Data(hash.output.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
+        else {
             throw MicadoError(.configuration, "cannot write \(dir)/htpasswd")
         }
         let own = HelperUser.inFolder
@@ -133,15 +149,21 @@ public struct RegistryController: Service {
     func start() async throws -> ChildProcess {
         let dir = serveDirectory
         let child = try await HelperUser.ensure(Self.user).start(
-            ["/usr/bin/docker-registry", "serve", HelperUser.inFolder("config.yml")], folder: dir, environment: ["PATH": "/usr/bin:/bin"],
-            output: dir + "/registry.log")
+            ["/usr/bin/docker-registry", "serve", HelperUser.inFolder("config.yml")],
+            folder: dir,
+            environment: ["PATH": "/usr/bin:/bin"],
+            output: dir + "/registry.log"
+        )
         var probe = HTTPClientRequest(url: "https://\(registry.address)/v2/")
         probe.tlsConfiguration = registry.clientTLS(authority)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let status = child.poll() {
                 let log = (try? String(contentsOfFile: dir + "/registry.log", encoding: .utf8)) ?? ""
-                throw MicadoError(.configuration, "the registry exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))")
+                throw MicadoError(
+                    .configuration,
+                    "the registry exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))"
+                )
             }
             // 401: up, and asking for the password it should ask for.
             if let response = try? await context.http.execute(probe, timeout: .seconds(1)), response.status.code == 401 { return child }

@@ -21,7 +21,13 @@ public final class Scaler: Service, ManagerPart {
     /// Whether the last pass succeeded (only then may passes go faster).
     let pace = Pace()
 
-    init(context: ManagerContext, instances: Instances, containers: Containers, autoscaler: ServiceAutoscaler, interval: Duration = .milliseconds(500)) {
+    init(
+        context: ManagerContext,
+        instances: Instances,
+        containers: Containers,
+        autoscaler: ServiceAutoscaler,
+        interval: Duration = .milliseconds(500)
+    ) {
         self.context = context
         self.instances = instances
         self.containers = containers
@@ -96,7 +102,14 @@ extension Scaler {
             let missing = min(tasks.filter(Self.isWaitingForCapacity).count, max(0, record.wantedReplicas - running))
             for replica in 0..<missing {
                 let id = replica == 0 ? record.name : "\(record.name)#\(replica + 1)"
-                pending.append(.init(id: id, location: record.location ?? defaultLocation, memoryMiB: record.memoryMiB, ports: Set(record.publishedPorts)))
+                pending.append(
+                    .init(
+                        id: id,
+                        location: record.location ?? defaultLocation,
+                        memoryMiB: record.memoryMiB,
+                        ports: Set(record.publishedPorts)
+                    )
+                )
             }
         }
         let instanceRecords = try await store.instances()
@@ -120,10 +133,19 @@ extension Scaler {
             }
             planned.append(
                 .init(
-                    id: record.id.rawValue, location: record.location ?? "", capacityMiB: record.memoryMiB, reservedMiB: reserved,
-                    pricePerHour: record.pricePerHour, state: state, protected: record.first, createdAt: record.createdAt, idleSince: record.idleSince,
+                    id: record.id.rawValue,
+                    location: record.location ?? "",
+                    capacityMiB: record.memoryMiB,
+                    reservedMiB: reserved,
+                    pricePerHour: record.pricePerHour,
+                    state: state,
+                    protected: record.first,
+                    createdAt: record.createdAt,
+                    idleSince: record.idleSince,
                     movableTasksMiB: record.nodeID.flatMap { usage[$0] }.flatMap { $0.pinned ? nil : $0.tasksMiB },
-                    ports: record.nodeID.flatMap { usage[$0]?.ports } ?? []))
+                    ports: record.nodeID.flatMap { usage[$0]?.ports } ?? []
+                )
+            )
         }
         let plan = clouds.planner().plan(pending: pending, instances: planned, now: now)
 
@@ -153,17 +175,28 @@ extension Scaler {
             let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
             for task in addition.tasks {
                 await scalerNotes.set(
-                    task, "waiting \(wait) s before another instance in \(addition.location): \(failures.count) failed to come up in a row (last: \(failures.lastReason))")
+                    task,
+                    "waiting \(wait) s before another instance in \(addition.location): \(failures.count) failed to come up in a row (last: \(failures.lastReason))"
+                )
             }
             return
         }
         // With tasks to carry, only flavours at least as large as the planned one; for min or headroom, any.
         let minimum = addition.tasks.isEmpty ? 0 : addition.flavour.memoryMiB
-        var candidates = [addition.flavour] + cloud.flavours.filter { $0 != addition.flavour && $0.memoryMiB >= minimum }.sorted { $0.pricePerHour < $1.pricePerHour }
+        var candidates =
+            [addition.flavour]
+            + cloud.flavours.filter { $0 != addition.flavour && $0.memoryMiB >= minimum }.sorted { $0.pricePerHour < $1.pricePerHour }
         let application = cloud.applications.keys.sorted().first ?? "node"
         while let flavour = candidates.first {
             candidates.removeFirst()
-            let request = StartInstanceRequest(cloud: cloud.name, application: application, flavour: flavour.name, tag: "auto", role: .application, first: false)
+            let request = StartInstanceRequest(
+                cloud: cloud.name,
+                application: application,
+                flavour: flavour.name,
+                tag: "auto",
+                role: .application,
+                first: false
+            )
             do {
                 let reason = addition.tasks.isEmpty ? addition.reason : "\(addition.reason) (for \(addition.tasks.joined(separator: ", ")))"
                 _ = try await instances.startInstance(request, location: addition.location, reason: reason)
@@ -171,8 +204,12 @@ extension Scaler {
                     await scalerNotes.set(task, "waiting for a new \(flavour.name) instance in \(addition.location)")
                 }
                 return
-            } catch where [.cloudCapacity, .cloudQuota, .cloudTransient].contains(error.code) {
-                await note("scaler.retry-flavour", addition.location, "\(flavour.name) refused (\(error.message)); trying the next cheapest flavour")
+            } catch  where [.cloudCapacity, .cloudQuota, .cloudTransient].contains(error.code) {
+                await note(
+                    "scaler.retry-flavour",
+                    addition.location,
+                    "\(flavour.name) refused (\(error.message)); trying the next cheapest flavour"
+                )
             } catch {
                 await instances.backOff(addition.location, reason: error.message)
                 await note("scaler.add-failed", addition.location, "could not start an instance in \(addition.location): \(error.message)")
@@ -207,7 +244,9 @@ extension Scaler {
             } else if let cloud = clouds.cloud(forLocation: location) {
                 let instances = try await store.instances().filter { $0.location == location && !$0.isManager }
                 let booting = instances.filter(\.state.isStarting)
-                lines.append("location \(location) (cloud \(cloud.name)): \(instances.count) of max \(cloud.locations[location]?.max ?? 0) instances, \(booting.count) booting")
+                lines.append(
+                    "location \(location) (cloud \(cloud.name)): \(instances.count) of max \(cloud.locations[location]?.max ?? 0) instances, \(booting.count) booting"
+                )
                 for b in booting { lines.append("  \(b.id) (\(b.flavour ?? "?")) is \(b.state): \(b.reason ?? "")") }
                 if booting.isEmpty && view.reason?.contains("max") != true {
                     lines.append("the scaler starts an instance on its next pass if no node has \(record.memoryMiB) MiB free")

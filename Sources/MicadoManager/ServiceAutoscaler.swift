@@ -35,7 +35,12 @@ actor AutoscalerState {
     var notedHolds: [String: Int] = [:]
 
     func decide(
-        _ name: String, policy: ScalingPolicy, current: Int, running: Int, observed: [ScalingPolicy.Metric: Double], now: Date
+        _ name: String,
+        policy: ScalingPolicy,
+        current: Int,
+        running: Int,
+        observed: [ScalingPolicy.Metric: Double],
+        now: Date
     ) -> ReplicaRecommender.Decision {
         var recommender = recommenders[name] ?? ReplicaRecommender()
         let decision = recommender.decide(policy: policy, current: current, running: running, observed: observed, now: now)
@@ -70,18 +75,32 @@ extension ServiceAutoscaler {
             guard let policy = record.settings?.scaling else { continue }
             var observed: [ScalingPolicy.Metric: Double] = [:]
             var running = 0
-            if let load = await context.serviceLoads.load(of: record.name), now.timeIntervalSince(load.time) < Self.freshness, load.replicas > 0 {
+            if let load = await context.serviceLoads.load(of: record.name), now.timeIntervalSince(load.time) < Self.freshness,
+                load.replicas > 0
+            {
                 running = load.replicas
                 // A replica's first sample has no CPU yet (it takes two readings): none is not 0 %.
                 if let cpu = load.cpuPercent { observed[.cpu] = cpu / (record.settings?.cpuLimit ?? 1) }
                 observed[.memory] = load.memoryMiB / Double(max(1, record.memoryMiB)) * 100
             }
-            let decision = await state.decide(record.name, policy: policy, current: record.replicas, running: running, observed: observed, now: now)
+            let decision = await state.decide(
+                record.name,
+                policy: policy,
+                current: record.replicas,
+                running: running,
+                observed: observed,
+                now: now
+            )
             let summary = decision.summary(policy: policy)
             if decision.changes {
                 record.replicas = decision.desired
                 // The count alone: an apply may have changed the rest of the record since it was read.
-                guard try await store.setReplicas(record.name, decision.desired, event: event("service.scaled", record.name, "\(record.name) scaled: \(summary)"))
+                guard
+                    try await store.setReplicas(
+                        record.name,
+                        decision.desired,
+                        event: event("service.scaled", record.name, "\(record.name) scaled: \(summary)")
+                    )
                 else { continue }
                 CrashPoint.reached(.scaleStored)
                 if let serviceID = record.serviceID {
@@ -105,7 +124,8 @@ extension ServiceAutoscaler {
     /// The policy's state in words, for `micado apps`.
     func policyState(of record: ContainerRecord) async -> String? {
         guard let policy = record.settings?.scaling else { return nil }
-        let bounds = "\(policy.min)-\(policy.max) on " + policy.targets.map { "\($0.metric.rawValue) \(Int($0.percent))%" }.joined(separator: ", ")
+        let bounds =
+            "\(policy.min)-\(policy.max) on " + policy.targets.map { "\($0.metric.rawValue) \(Int($0.percent))%" }.joined(separator: ", ")
         guard let last = await state.decisions[record.name] else { return bounds + ": waiting for samples" }
         return bounds + ": " + last.decision.summary(policy: policy)
     }
@@ -113,7 +133,10 @@ extension ServiceAutoscaler {
     /// The policy's last decisions, for `micado explain`.
     func explanation(of record: ContainerRecord) async throws(MicadoError) -> [String] {
         guard let policy = record.settings?.scaling else { return [] }
-        var lines = ["scaling: \(await policyState(of: record) ?? "")", "  (min \(policy.min), max \(policy.max), up cooldown \(Int(policy.upCooldownSeconds)) s, down stabilization \(Int(policy.downStabilizationSeconds)) s, tolerance \(Int(policy.tolerance * 100))%)"]
+        var lines = [
+            "scaling: \(await policyState(of: record) ?? "")",
+            "  (min \(policy.min), max \(policy.max), up cooldown \(Int(policy.upCooldownSeconds)) s, down stabilization \(Int(policy.downStabilizationSeconds)) s, tolerance \(Int(policy.tolerance * 100))%)",
+        ]
         let decisions = try await store.events(subject: record.name, limit: 50).filter { $0.kind.hasPrefix("service.scale") }.prefix(5)
         for decision in decisions {
             lines.append("  \(RFC3339.string(decision.time)) \(decision.message)")

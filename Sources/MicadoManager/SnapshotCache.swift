@@ -16,7 +16,8 @@ actor SnapshotCache {
     private var generation = 0
 
     func snapshot(
-        maxAge: Duration, fetch: @escaping @Sendable () async -> Result<SwarmSnapshot, MicadoError>
+        maxAge: Duration,
+        fetch: @escaping @Sendable () async -> Result<SwarmSnapshot, MicadoError>
     ) async throws(MicadoError) -> SwarmSnapshot {
         if let latest, ContinuousClock.now - latest.takenAt <= maxAge { return latest.snapshot }
         return try await refresh(fetch).value.get()
@@ -29,7 +30,9 @@ actor SnapshotCache {
         generation += 1
     }
 
-    private func refresh(_ fetch: @escaping @Sendable () async -> Result<SwarmSnapshot, MicadoError>) -> Task<Result<SwarmSnapshot, MicadoError>, Never> {
+    private func refresh(
+        _ fetch: @escaping @Sendable () async -> Result<SwarmSnapshot, MicadoError>
+    ) -> Task<Result<SwarmSnapshot, MicadoError>, Never> {
         if let inFlight { return inFlight }
         let started = ContinuousClock.now
         let generation = generation

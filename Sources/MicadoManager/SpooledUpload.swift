@@ -46,7 +46,10 @@ final class SpooledUpload: TarSource, Sendable {
             return true
         }
         guard taken else {
-            throw MicadoError(.busy, "\(concurrentUploads) uploads and copies are held already (received, being built or sent); try again when one is done")
+            throw MicadoError(
+                .busy,
+                "\(concurrentUploads) uploads and copies are held already (received, being built or sent); try again when one is done"
+            )
         }
     }
 
@@ -76,7 +79,9 @@ final class SpooledUpload: TarSource, Sendable {
                 let elapsed = (ContinuousClock.now - started).inSeconds
                 if elapsed > minimumRateGraceSeconds, Double(count) / elapsed < Double(minimumBytesPerSecond) {
                     throw MicadoError(
-                        .timeout, "the upload is too slow: \(count) bytes in \(Int(elapsed)) s (at least \(minimumBytesPerSecond / 1024) KiB/s after the first \(Int(minimumRateGraceSeconds)) s)")
+                        .timeout,
+                        "the upload is too slow: \(count) bytes in \(Int(elapsed)) s (at least \(minimumBytesPerSecond / 1024) KiB/s after the first \(Int(minimumRateGraceSeconds)) s)"
+                    )
                 }
                 guard count <= limit else { throw HTTPAPI.tooLarge(limit, what: "an upload") }
                 try buffer.writeAll(to: fd)
@@ -111,7 +116,11 @@ final class SpooledUpload: TarSource, Sendable {
     /// `prefix` names the file ("upload", "copy"); `what` says what it is in errors ("an upload").
     static func openUnlinked(in directory: String, prefix: String, what: String) throws(MicadoError) -> Int32 {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         } catch { throw MicadoError(.internal, "cannot spool \(what) in \(directory): \(error)") }
         let path = directory + "/\(prefix)-\(UUID().uuidString)"
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -141,7 +150,9 @@ final class SpooledUpload: TarSource, Sendable {
                 buffer.baseAddress.map { pread(descriptor, $0 + done, range.count - done, off_t(range.lowerBound + done)) }
             }
             // Only an empty array has no address, and an empty range never gets here.
-            guard let n = result else { throw MicadoError(.internal, "no buffer to read a spooled upload into at byte \(range.lowerBound + done)") }
+            guard let n = result else {
+                throw MicadoError(.internal, "no buffer to read a spooled upload into at byte \(range.lowerBound + done)")
+            }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw MicadoError(.internal, "cannot read back a spooled upload at byte \(range.lowerBound + done)") }
             done += n

@@ -27,7 +27,11 @@ struct Supervisor {
                     backoff = .seconds(1)
                     fresh = true
                 } catch {
-                    await context.note("\(name).failed", name, "\(name) did not start: \(error); retrying in \(backoff.components.seconds) s")
+                    await context.note(
+                        "\(name).failed",
+                        name,
+                        "\(name) did not start: \(error); retrying in \(backoff.components.seconds) s"
+                    )
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(30))
                     continue

@@ -23,7 +23,8 @@ struct SwarmSnapshot: Sendable {
     func currentTask(of serviceID: String?) -> SwarmTask? {
         guard let serviceID, let tasks = tasksByService[serviceID] else { return nil }
         return tasks.max { a, b in
-            let ar = a.desiredState == "running", br = b.desiredState == "running"
+            let ar = a.desiredState == "running"
+            let br = b.desiredState == "running"
             if ar != br { return !ar }
             return (a.updatedAt ?? "") < (b.updatedAt ?? "")
         }
@@ -44,7 +45,8 @@ extension ManagerContext {
         let tasks = try await engine.tasks(filters: serviceID.map { ["service": [$0]] } ?? [:])
         return SwarmSnapshot(
             nodes: Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
-            tasksByService: Dictionary(grouping: tasks, by: \.serviceID))
+            tasksByService: Dictionary(grouping: tasks, by: \.serviceID)
+        )
     }
 }
 
@@ -61,7 +63,10 @@ extension SwarmSnapshot {
         var usage: [String: NodeUsage] = [:]
         for (serviceID, tasks) in tasksByService {
             guard let record = byService[serviceID] else { continue }
-            for task in tasks where task.desiredState == "running" && ["assigned", "accepted", "preparing", "ready", "starting", "running"].contains(task.status.state) {
+            for task in tasks
+            where task.desiredState == "running"
+                && ["assigned", "accepted", "preparing", "ready", "starting", "running"].contains(task.status.state)
+            {
                 guard let nodeID = task.nodeID else { continue }
                 usage[nodeID, default: NodeUsage()].count += 1
                 usage[nodeID, default: NodeUsage()].memory += record.memoryMiB

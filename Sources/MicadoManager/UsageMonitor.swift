@@ -34,7 +34,7 @@ public struct UsageMonitor: Service, ManagerPart {
                 let tick = policies.map { Self.samplingInterval(for: $0) }.min().map { min($0, interval) } ?? interval
                 let full = started - lastFull >= interval
                 if full { lastFull = started }
-                do { try await samplePass(scalingOnly: !full) } catch where !Task.isCancelled {
+                do { try await samplePass(scalingOnly: !full) } catch  where !Task.isCancelled {
                     logger.warning("usage sampling failed", metadata: ["error": "\(error)"])
                 } catch {}
                 context.autoscalerWakeUp.yield()
@@ -115,8 +115,12 @@ extension UsageMonitor {
                     // One-shot samples are cheap for the engine; CPU comes from this and the previous one.
                     let cpu = await self.cpuReadings.percent(containerID, usage.cpu)
                     let sample = UsageRecord(
-                        container: record.name, image: record.image, time: now, cpuPercent: max(0, cpu ?? 0),
-                        memoryMiB: Double(usage.memoryBytes) / 1_048_576)
+                        container: record.name,
+                        image: record.image,
+                        time: now,
+                        cpuPercent: max(0, cpu ?? 0),
+                        memoryMiB: Double(usage.memoryBytes) / 1_048_576
+                    )
                     return (sample, cpu != nil)
                 }
             }
@@ -140,7 +144,10 @@ extension UsageMonitor {
             average.cpuPercent = cpu ?? 0
             average.memoryMiB = memory
             samples.append(average)
-            await context.serviceLoads.set(ServiceLoad(time: now, cpuPercent: cpu, memoryMiB: memory, replicas: replicas.count), of: service)
+            await context.serviceLoads.set(
+                ServiceLoad(time: now, cpuPercent: cpu, memoryMiB: memory, replicas: replicas.count),
+                of: service
+            )
         }
         if !scalingOnly {
             await cpuReadings.keep(only: Set(work.map(\.1)))
@@ -152,10 +159,16 @@ extension UsageMonitor {
             guard values.count >= 3 else { continue }
             let p95 = values[min(values.count - 1, Int(Double(values.count - 1) * 0.95))]
             let critical = max(6, Int((p95 * 1.25).rounded(.up)))
-            var record = try await store.image(image) ?? ImageRecord(name: image, imageID: nil, sizeBytes: nil, criticalMemoryMiB: nil, createdAt: Date())
+            var record =
+                try await store.image(image)
+                ?? ImageRecord(name: image, imageID: nil, sizeBytes: nil, criticalMemoryMiB: nil, createdAt: Date())
             if record.criticalMemoryMiB != critical {
                 if record.criticalMemoryMiB == nil {
-                    await note("image.critical-usage", image, "critical usage of \(image): \(critical) MiB (p95 \(String(format: "%.1f", p95)) MiB + 25%); its next launches reserve this")
+                    await note(
+                        "image.critical-usage",
+                        image,
+                        "critical usage of \(image): \(critical) MiB (p95 \(String(format: "%.1f", p95)) MiB + 25%); its next launches reserve this"
+                    )
                 }
                 record.criticalMemoryMiB = critical
                 try await store.upsertImage(record)

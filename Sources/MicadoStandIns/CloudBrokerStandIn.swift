@@ -53,7 +53,11 @@ public final class CloudBrokerStandIn: Sendable {
     let onDeleted: @Sendable (Instance) async -> Void
     let portBox = Mutex(0)
 
-    init(addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (Instance) async -> Void, onDeleted: @escaping @Sendable (Instance) async -> Void) {
+    init(
+        addresses: ClosedRange<IPv4>,
+        onActive: @escaping @Sendable (Instance) async -> Void,
+        onDeleted: @escaping @Sendable (Instance) async -> Void
+    ) {
         ledger = StandInLedger(addresses: addresses)
         self.onActive = onActive
         self.onDeleted = onDeleted
@@ -62,8 +66,10 @@ public final class CloudBrokerStandIn: Sendable {
     public var endpoint: String { "http://127.0.0.1:\(portBox.withLock { $0 })" }
 
     public static func withCloud<T>(
-        addresses: ClosedRange<IPv4> = IPv4("10.97.0.10")!...IPv4("10.97.0.250")!, onActive: @escaping @Sendable (Instance) async -> Void = { _ in },
-        onDeleted: @escaping @Sendable (Instance) async -> Void = { _ in }, _ body: (CloudBrokerStandIn) async throws -> T
+        addresses: ClosedRange<IPv4> = IPv4("10.97.0.10")!...IPv4("10.97.0.250")!,
+        onActive: @escaping @Sendable (Instance) async -> Void = { _ in },
+        onDeleted: @escaping @Sendable (Instance) async -> Void = { _ in },
+        _ body: (CloudBrokerStandIn) async throws -> T
     ) async throws -> T {
         let cloud = CloudBrokerStandIn(addresses: addresses, onActive: onActive, onDeleted: onDeleted)
         return try await LoopbackHTTPServer.withServer({ request in await cloud.answer(request) }) { server in
@@ -87,24 +93,40 @@ public final class CloudBrokerStandIn: Sendable {
     }
 
     static func errors(_ status: UInt, type: String?, _ message: String) -> LoopbackHTTPServer.Response {
-        xml(HTTPResponseStatus(statusCode: Int(status)), "<errors><error>\(escaped(message))</error>" + (type.map { "<type>\(escaped($0))</type>" } ?? "") + "</errors>")
+        xml(
+            HTTPResponseStatus(statusCode: Int(status)),
+            "<errors><error>\(escaped(message))</error>" + (type.map { "<type>\(escaped($0))</type>" } ?? "") + "</errors>"
+        )
     }
 
     static func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">",
+            with: "&gt;"
+        )
     }
 
     /// A flat element's text (the launcher's document has no nesting), unescaped.
     static func field(_ name: String, in document: String) -> String? {
-        guard let start = document.range(of: "<\(name)>"), let end = document.range(of: "</\(name)>", range: start.upperBound..<document.endIndex) else { return nil }
-        return String(document[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&amp;", with: "&")
+        guard let start = document.range(of: "<\(name)>"),
+            let end = document.range(of: "</\(name)>", range: start.upperBound..<document.endIndex)
+        else { return nil }
+        return String(document[start.upperBound..<end.lowerBound]).replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(
+            of: "&gt;",
+            with: ">"
+        )
+        .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(
+            of: "&amp;",
+            with: "&"
+        )
     }
 
     func answer(_ request: LoopbackHTTPServer.Request) async -> LoopbackHTTPServer.Response {
         ledger.record(request)
         let expected = "Basic " + Data("\(Self.email):\(Self.password)".utf8).base64EncodedString()
-        guard request.header("Authorization") == expected else { return Self.errors(401, type: "authentication", "Invalid email or password.") }
+        guard request.header("Authorization") == expected else {
+            return Self.errors(401, type: "authentication", "Invalid email or password.")
+        }
         let parts = request.path.split(separator: "/").map(String.init)
         switch (request.method, parts.count) {
         case (.GET, 1) where parts == ["instance_types.xml"]:
@@ -115,14 +137,22 @@ public final class CloudBrokerStandIn: Sendable {
             return Self.xml(.ok, "<instance-types type=\"array\">" + types.joined() + "</instance-types>")
         case (.GET, 3) where parts[0] == "instance_types" && parts[2] == "price.xml":
             if let fault = take(.price) { return fault.response }
-            guard let type = Self.instanceTypes.first(where: { $0.id == parts[1] }) else { return Self.errors(404, type: nil, "Instance type not found") }
-            return Self.xml(.ok, "<instance-type-price><id>p-\(type.id)</id><instance-type-id>\(type.id)</instance-type-id><instance-runtime-fee>\(type.fee)</instance-runtime-fee></instance-type-price>")
+            guard let type = Self.instanceTypes.first(where: { $0.id == parts[1] }) else {
+                return Self.errors(404, type: nil, "Instance type not found")
+            }
+            return Self.xml(
+                .ok,
+                "<instance-type-price><id>p-\(type.id)</id><instance-type-id>\(type.id)</instance-type-id><instance-runtime-fee>\(type.fee)</instance-runtime-fee></instance-type-price>"
+            )
         case (.POST, 1) where parts == ["instances.xml"]:
             return create(request)
         case (.GET, 1) where parts == ["instances.xml"]:
             if let fault = take(.list) { return fault.response }
             let ids = state.withLock { $0.instances.map(\.id) }
-            return Self.xml(.ok, "<instances type=\"array\">" + ids.compactMap { look(at: $0) }.map(Self.document).joined() + "</instances>")
+            return Self.xml(
+                .ok,
+                "<instances type=\"array\">" + ids.compactMap { look(at: $0) }.map(Self.document).joined() + "</instances>"
+            )
         case (.GET, 2) where parts[0] == "instances" && parts[1].hasSuffix(".xml"):
             if let fault = take(.get) { return fault.response }
             guard let instance = look(at: String(parts[1].dropLast(4))) else { return Self.errors(404, type: nil, "Instance not found") }
@@ -144,16 +174,28 @@ public final class CloudBrokerStandIn: Sendable {
             return Self.errors(422, type: nil, "Instance could not be parsed")
         }
         // Rails reads `deployment-id` and `deployment_id` alike.
-        func value(_ name: String) -> String? { Self.field(name, in: document) ?? Self.field(name.replacingOccurrences(of: "_", with: "-"), in: document) }
-        guard let deployment = value("deployment_id"), !deployment.isEmpty else { return Self.errors(422, type: nil, "Deployment can't be blank") }
+        func value(_ name: String) -> String? {
+            Self.field(name, in: document) ?? Self.field(name.replacingOccurrences(of: "_", with: "-"), in: document)
+        }
+        guard let deployment = value("deployment_id"), !deployment.isEmpty else {
+            return Self.errors(422, type: nil, "Deployment can't be blank")
+        }
         guard deployment == Self.deployment else { return Self.errors(422, type: nil, "Deployment not found") }
-        guard let type = value("instance_type_id"), Self.instanceTypes.contains(where: { $0.id == type }) else { return Self.errors(422, type: nil, "Instance type can't be blank") }
+        guard let type = value("instance_type_id"), Self.instanceTypes.contains(where: { $0.id == type }) else {
+            return Self.errors(422, type: nil, "Instance type can't be blank")
+        }
         guard value("cloud-init-b64") == "true", let encoded = value("cloud-init"), let userData = Data(base64Encoded: encoded) else {
             return Self.errors(422, type: nil, "cloud-init is not base64")
         }
         let instance = Instance(
-            id: UUID().uuidString.lowercased(), name: value("name") ?? "MiCADO-\(UUID().uuidString.prefix(8))", status: "starting", deployment: deployment,
-            instanceType: type, openedPort: value("opened_port") ?? "0", userData: String(decoding: userData, as: UTF8.self))
+            id: UUID().uuidString.lowercased(),
+            name: value("name") ?? "MiCADO-\(UUID().uuidString.prefix(8))",
+            status: "starting",
+            deployment: deployment,
+            instanceType: type,
+            openedPort: value("opened_port") ?? "0",
+            userData: String(decoding: userData, as: UTF8.self)
+        )
         state.withLock { $0.instances.append(instance) }
         if case .lostAnswer? = fault { return .text(.badGateway, "upstream connection lost") }
         return Self.xml(.created, Self.document(instance))
@@ -188,7 +230,10 @@ public final class CloudBrokerStandIn: Sendable {
 
     func stop(_ id: String) async -> LoopbackHTTPServer.Response {
         if let fault = take(.stop) { return fault.response }
-        enum Outcome { case missing, wrongStatus, stopped(Instance) }
+        enum Outcome {
+            case missing, wrongStatus
+            case stopped(Instance)
+        }
         let outcome: Outcome = state.withLock { state in
             guard let index = state.instances.firstIndex(where: { $0.id == id }) else { return .missing }
             guard state.instances[index].status != "stopping" && state.instances[index].status != "halted" else { return .wrongStatus }

@@ -17,8 +17,11 @@ public enum CloudFixtures {
     public static var cloudSigma: String { directory + "/libcloud-cloudsigma" }
 
     public static var available: Bool {
-        [nova + "/servers/v2.52/server-get-resp.json", keystone + "/admin/auth-password-project-scoped-response.json", cloudSigma + "/servers_get.json"]
-            .allSatisfy { FileManager.default.fileExists(atPath: $0) }
+        [
+            nova + "/servers/v2.52/server-get-resp.json", keystone + "/admin/auth-password-project-scoped-response.json",
+            cloudSigma + "/servers_get.json",
+        ]
+        .allSatisfy { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// Without the documents the tests skip, except in CI, where they run and fail.
@@ -26,13 +29,17 @@ public enum CloudFixtures {
     public static let skipNote = "SKIPPED: the clouds' recorded documents are missing; run scripts/fetch-cloud-fixtures.sh"
 
     public static func data(_ path: String) throws -> Data {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CloudFixtures.Missing("no recorded document at \(path): run scripts/fetch-cloud-fixtures.sh") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CloudFixtures.Missing("no recorded document at \(path): run scripts/fetch-cloud-fixtures.sh")
+        }
         return data
     }
 
     /// A document as a tree to change before it is served.
     public static func object(_ path: String) throws -> [String: Any] {
-        guard let object = try JSONSerialization.jsonObject(with: data(path)) as? [String: Any] else { throw CloudFixtures.Missing("\(path) is not a JSON object") }
+        guard let object = try JSONSerialization.jsonObject(with: data(path)) as? [String: Any] else {
+            throw CloudFixtures.Missing("\(path) is not a JSON object")
+        }
         return object
     }
 }

@@ -35,7 +35,9 @@ public final class CloudSigmaStandIn: Sendable {
         public var drive: String
         public var address: String?
         /// The boot document, from the meta (base64).
-        public var userData: String { meta["cloudinit-user-data"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        public var userData: String {
+            meta["cloudinit-user-data"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
         var looks = 0
     }
 
@@ -58,7 +60,11 @@ public final class CloudSigmaStandIn: Sendable {
     let onDeleted: @Sendable (Server) async -> Void
     let portBox = Mutex(0)
 
-    init(addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (Server) async -> Void, onDeleted: @escaping @Sendable (Server) async -> Void) {
+    init(
+        addresses: ClosedRange<IPv4>,
+        onActive: @escaping @Sendable (Server) async -> Void,
+        onDeleted: @escaping @Sendable (Server) async -> Void
+    ) {
         ledger = StandInLedger(addresses: addresses)
         self.onActive = onActive
         self.onDeleted = onDeleted
@@ -67,8 +73,10 @@ public final class CloudSigmaStandIn: Sendable {
     public var endpoint: String { "http://127.0.0.1:\(portBox.withLock { $0 })/api/2.0" }
 
     public static func withCloud<T>(
-        addresses: ClosedRange<IPv4> = IPv4("10.98.0.10")!...IPv4("10.98.0.250")!, onActive: @escaping @Sendable (Server) async -> Void = { _ in },
-        onDeleted: @escaping @Sendable (Server) async -> Void = { _ in }, _ body: (CloudSigmaStandIn) async throws -> T
+        addresses: ClosedRange<IPv4> = IPv4("10.98.0.10")!...IPv4("10.98.0.250")!,
+        onActive: @escaping @Sendable (Server) async -> Void = { _ in },
+        onDeleted: @escaping @Sendable (Server) async -> Void = { _ in },
+        _ body: (CloudSigmaStandIn) async throws -> T
     ) async throws -> T {
         let cloud = CloudSigmaStandIn(addresses: addresses, onActive: onActive, onDeleted: onDeleted)
         let documents = try Documents()
@@ -103,7 +111,10 @@ public final class CloudSigmaStandIn: Sendable {
         init() throws {
             func object(_ name: String) throws -> [String: Any] { try CloudFixtures.object(CloudFixtures.cloudSigma + "/" + name) }
             func list(_ name: String) throws -> [[String: Any]] {
-                guard let list = try JSONSerialization.jsonObject(with: CloudFixtures.data(CloudFixtures.cloudSigma + "/" + name)) as? [[String: Any]] else {
+                guard
+                    let list = try JSONSerialization.jsonObject(with: CloudFixtures.data(CloudFixtures.cloudSigma + "/" + name))
+                        as? [[String: Any]]
+                else {
                     throw CloudFixtures.Missing("\(name) is not a JSON list")
                 }
                 return list
@@ -134,7 +145,9 @@ public final class CloudSigmaStandIn: Sendable {
             return Self.error(401, type: "permission", "Authentication credentials were not provided or are invalid.")
         }
         let parts = request.path.split(separator: "/").map(String.init)
-        guard parts.count >= 3, parts[0] == "api", parts[1] == "2.0", request.path.hasSuffix("/") else { return Self.error(404, type: "notexist", "no such resource") }
+        guard parts.count >= 3, parts[0] == "api", parts[1] == "2.0", request.path.hasSuffix("/") else {
+            return Self.error(404, type: "notexist", "no such resource")
+        }
         let route = Array(parts.dropFirst(2))
         switch (request.method, route.count) {
         case (.GET, 1) where route == ["pricing"]:
@@ -146,11 +159,14 @@ public final class CloudSigmaStandIn: Sendable {
             let drives = state.withLock { $0.drives }.map { Self.document($0, documents) }
             return .json(.ok, ["meta": ["limit": 0, "offset": 0, "total_count": drives.count], "objects": drives])
         case (.GET, 2) where route[0] == "drives":
-            guard let drive = lookAtDrive(route[1]) else { return Self.error(404, type: "notexist", "Object with uuid \(route[1]) does not exist") }
+            guard let drive = lookAtDrive(route[1]) else {
+                return Self.error(404, type: "notexist", "Object with uuid \(route[1]) does not exist")
+            }
             return .json(.ok, Self.document(drive, documents))
         case (.DELETE, 2) where route[0] == "drives":
             let removed = state.withLock { state in state.drives.firstIndex { $0.uuid == route[1] }.map { state.drives.remove(at: $0) } }
-            return removed == nil ? Self.error(404, type: "notexist", "Object with uuid \(route[1]) does not exist") : LoopbackHTTPServer.Response(.noContent)
+            return removed == nil
+                ? Self.error(404, type: "notexist", "Object with uuid \(route[1]) does not exist") : LoopbackHTTPServer.Response(.noContent)
         case (.POST, 1) where route == ["servers"]:
             return create(request, documents)
         case (.GET, 2) where route == ["servers", "detail"]:
@@ -158,7 +174,9 @@ public final class CloudSigmaStandIn: Sendable {
             return list(request, documents)
         case (.GET, 2) where route[0] == "servers":
             if let fault = take(.get) { return fault.response }
-            guard let server = look(at: route[1]) else { return Self.error(404, type: "notexist", "Object with uuid \(route[1]) does not exist") }
+            guard let server = look(at: route[1]) else {
+                return Self.error(404, type: "notexist", "Object with uuid \(route[1]) does not exist")
+            }
             return .json(.ok, Self.document(server, documents))
         case (.POST, 3) where route[0] == "servers" && route[2] == "action":
             return action(route[1], request.query["do"] ?? "", documents)
@@ -179,7 +197,11 @@ public final class CloudSigmaStandIn: Sendable {
         }
         let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
         let drive = Drive(
-            uuid: UUID().uuidString.lowercased(), name: body["name"] as? String ?? "clone", status: "creating", meta: body["meta"] as? [String: String] ?? [:])
+            uuid: UUID().uuidString.lowercased(),
+            name: body["name"] as? String ?? "clone",
+            status: "creating",
+            meta: body["meta"] as? [String: String] ?? [:]
+        )
         state.withLock { $0.drives.append(drive) }
         if case .lostAnswer? = fault { return .text(.badGateway, "upstream connection lost") }
         return .json(.accepted, ["objects": [Self.document(drive, documents, base: documents.clone)]])
@@ -198,8 +220,10 @@ public final class CloudSigmaStandIn: Sendable {
     func create(_ request: LoopbackHTTPServer.Request, _ documents: Documents) -> LoopbackHTTPServer.Response {
         let fault = take(.create)
         if case .error? = fault { return fault!.response }
-        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any], let objects = body["objects"] as? [[String: Any]],
-            let object = objects.first, let name = object["name"] as? String, let cpu = object["cpu"] as? Int, let mem = object["mem"] as? Int,
+        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
+            let objects = body["objects"] as? [[String: Any]],
+            let object = objects.first, let name = object["name"] as? String, let cpu = object["cpu"] as? Int,
+            let mem = object["mem"] as? Int,
             let drives = object["drives"] as? [[String: Any]], let drive = drives.first?["drive"] as? String,
             let nics = object["nics"] as? [[String: Any]], (nics.first?["ip_v4_conf"] as? [String: Any])?["conf"] as? String == "dhcp"
         else { return Self.error(400, type: "validation", "Invalid server definition") }
@@ -208,8 +232,18 @@ public final class CloudSigmaStandIn: Sendable {
         }
         let meta = object["meta"] as? [String: String] ?? [:]
         // CloudSigma decodes what base64_fields names: it must be base64.
-        if let encoded = meta["cloudinit-user-data"], Data(base64Encoded: encoded) == nil { return Self.error(400, type: "validation", "cloudinit-user-data is not base64") }
-        let server = Server(uuid: UUID().uuidString.lowercased(), name: name, status: "stopped", cpu: cpu, mem: mem, meta: meta, drive: drive)
+        if let encoded = meta["cloudinit-user-data"], Data(base64Encoded: encoded) == nil {
+            return Self.error(400, type: "validation", "cloudinit-user-data is not base64")
+        }
+        let server = Server(
+            uuid: UUID().uuidString.lowercased(),
+            name: name,
+            status: "stopped",
+            cpu: cpu,
+            mem: mem,
+            meta: meta,
+            drive: drive
+        )
         state.withLock { state in
             state.servers.append(server)
             if let index = state.drives.firstIndex(where: { $0.uuid == drive }) { state.drives[index].status = "mounted" }
@@ -254,7 +288,10 @@ public final class CloudSigmaStandIn: Sendable {
         let limit = Int(request.query["limit"] ?? "") ?? 20
         let offset = Int(request.query["offset"] ?? "") ?? 0
         let page = (limit == 0 ? ids.dropFirst(offset) : ids.dropFirst(offset).prefix(limit)).compactMap { look(at: $0) }
-        return .json(.ok, ["meta": ["limit": limit, "offset": offset, "total_count": ids.count], "objects": page.map { Self.document($0, documents) }])
+        return .json(
+            .ok,
+            ["meta": ["limit": limit, "offset": offset, "total_count": ids.count], "objects": page.map { Self.document($0, documents) }]
+        )
     }
 
     /// The server after one more look: `starting` turns `running` with an address (booted by `onActive`); `stopping` turns `stopped`.
@@ -289,7 +326,10 @@ public final class CloudSigmaStandIn: Sendable {
 
     func delete(_ uuid: String, _ request: LoopbackHTTPServer.Request) async -> LoopbackHTTPServer.Response {
         if let fault = take(.delete) { return fault.response }
-        enum Outcome { case missing, running, removed(Server) }
+        enum Outcome {
+            case missing, running
+            case removed(Server)
+        }
         let outcome: Outcome = state.withLock { state in
             guard let index = state.servers.firstIndex(where: { $0.uuid == uuid }) else { return .missing }
             guard state.servers[index].status == "stopped" else { return .running }
@@ -299,7 +339,8 @@ public final class CloudSigmaStandIn: Sendable {
         }
         switch outcome {
         case .missing: return Self.error(404, type: "notexist", "Object with uuid \(uuid) does not exist")
-        case .running: return Self.error(403, type: "permission", "Cannot delete guest in state \"running\". Guest should be in state \"stopped\"")
+        case .running:
+            return Self.error(403, type: "permission", "Cannot delete guest in state \"running\". Guest should be in state \"stopped\"")
         case .removed(let server):
             await onDeleted(server)
             return LoopbackHTTPServer.Response(.noContent)
@@ -316,7 +357,12 @@ public final class CloudSigmaStandIn: Sendable {
         document["mem"] = server.mem
         document["meta"] = server.meta
         document["resource_uri"] = "/api/2.0/servers/\(server.uuid)/"
-        document["drives"] = [["boot_order": 1, "dev_channel": "0:0", "device": "virtio", "drive": ["resource_uri": "/api/2.0/drives/\(server.drive)/", "uuid": server.drive], "runtime": NSNull()]]
+        document["drives"] = [
+            [
+                "boot_order": 1, "dev_channel": "0:0", "device": "virtio",
+                "drive": ["resource_uri": "/api/2.0/drives/\(server.drive)/", "uuid": server.drive], "runtime": NSNull(),
+            ]
+        ]
         // The recorded runtime, with this server's address, while it runs.
         if server.status == "running", let address = server.address, var runtime = documents.server["runtime"] as? [String: Any],
             var nic = (runtime["nics"] as? [[String: Any]])?.first

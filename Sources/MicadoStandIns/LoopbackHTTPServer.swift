@@ -96,7 +96,14 @@ public final class LoopbackHTTPServer: Sendable {
                 let components = URLComponents(string: head.uri)
                 var query: [String: String] = [:]
                 for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-                let request = Request(method: head.method, uri: head.uri, path: components?.path ?? head.uri, query: query, headers: head.headers, body: body)
+                let request = Request(
+                    method: head.method,
+                    uri: head.uri,
+                    path: components?.path ?? head.uri,
+                    query: query,
+                    headers: head.headers,
+                    body: body
+                )
                 let handler = server.handler
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 let keepAlive = head.isKeepAlive
@@ -107,9 +114,15 @@ public final class LoopbackHTTPServer: Sendable {
                     var headers = HTTPHeaders(response.headers)
                     headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
                     if !keepAlive { headers.add(name: "Connection", value: "close") }
-                    context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+                    context.write(
+                        NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
+                        promise: nil
+                    )
                     let half = response.bodyStall == nil ? response.body.count : response.body.count / 2
-                    context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body[..<half])))), promise: nil)
+                    context.writeAndFlush(
+                        NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body[..<half])))),
+                        promise: nil
+                    )
                     let rest = Array(response.body[half...])
                     let finish: @Sendable () -> Void = {
                         let context = bound.value

@@ -57,7 +57,9 @@ public final class OpenStackStandIn: Sendable {
     let portBox = Mutex(0)
 
     init(
-        addresses: ClosedRange<IPv4>, buildLooks: Int, onActive: @escaping @Sendable (Server) async -> Void,
+        addresses: ClosedRange<IPv4>,
+        buildLooks: Int,
+        onActive: @escaping @Sendable (Server) async -> Void,
         onDeleted: @escaping @Sendable (Server) async -> Void
     ) {
         ledger = StandInLedger(addresses: addresses)
@@ -71,8 +73,10 @@ public final class OpenStackStandIn: Sendable {
     public var authURL: String { endpoint + "/identity/v3" }
 
     public static func withCloud<T>(
-        addresses: ClosedRange<IPv4> = IPv4("10.99.0.10")!...IPv4("10.99.0.250")!, buildLooks: Int = 2,
-        onActive: @escaping @Sendable (Server) async -> Void = { _ in }, onDeleted: @escaping @Sendable (Server) async -> Void = { _ in },
+        addresses: ClosedRange<IPv4> = IPv4("10.99.0.10")!...IPv4("10.99.0.250")!,
+        buildLooks: Int = 2,
+        onActive: @escaping @Sendable (Server) async -> Void = { _ in },
+        onDeleted: @escaping @Sendable (Server) async -> Void = { _ in },
         _ body: (OpenStackStandIn) async throws -> T
     ) async throws -> T {
         let cloud = OpenStackStandIn(addresses: addresses, buildLooks: buildLooks, onActive: onActive, onDeleted: onDeleted)
@@ -108,9 +112,12 @@ public final class OpenStackStandIn: Sendable {
 
         init() throws {
             token = try CloudFixtures.object(CloudFixtures.keystone + "/admin/auth-password-project-scoped-response.json")
-            flavors = (try CloudFixtures.object(CloudFixtures.nova + "/flavors/flavors-detail-resp.json")["flavors"] as? [[String: Any]]) ?? []
-            server = (try CloudFixtures.object(CloudFixtures.nova + "/servers/v2.52/server-get-resp.json")["server"] as? [String: Any]) ?? [:]
-            created = (try CloudFixtures.object(CloudFixtures.nova + "/servers/v2.52/server-create-resp.json")["server"] as? [String: Any]) ?? [:]
+            flavors =
+                (try CloudFixtures.object(CloudFixtures.nova + "/flavors/flavors-detail-resp.json")["flavors"] as? [[String: Any]]) ?? []
+            server =
+                (try CloudFixtures.object(CloudFixtures.nova + "/servers/v2.52/server-get-resp.json")["server"] as? [String: Any]) ?? [:]
+            created =
+                (try CloudFixtures.object(CloudFixtures.nova + "/servers/v2.52/server-create-resp.json")["server"] as? [String: Any]) ?? [:]
         }
     }
 
@@ -127,9 +134,14 @@ public final class OpenStackStandIn: Sendable {
         let parts = request.path.split(separator: "/").map(String.init)
         guard parts.count >= 3, parts[0] == "v2.1" else { return Self.novaError(404, kind: "itemNotFound", "no such resource") }
         guard let token = request.header("X-Auth-Token"), state.withLock({ $0.tokens.contains(token) }) else {
-            return .json(.unauthorized, ["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]])
+            return .json(
+                .unauthorized,
+                ["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]]
+            )
         }
-        guard request.header("OpenStack-API-Version") == "compute 2.52" else { return Self.novaError(400, kind: "badRequest", "this stand-in speaks compute 2.52") }
+        guard request.header("OpenStack-API-Version") == "compute 2.52" else {
+            return Self.novaError(400, kind: "badRequest", "this stand-in speaks compute 2.52")
+        }
         let route = Array(parts.dropFirst(2))
         switch (request.method, route.count) {
         case (.GET, 2) where route == ["flavors", "detail"]:
@@ -142,7 +154,9 @@ public final class OpenStackStandIn: Sendable {
             return list(request, documents)
         case (.GET, 2) where route[0] == "servers":
             if let fault = take(.get) { return fault.response }
-            guard let server = look(at: route[1]) else { return Self.novaError(404, kind: "itemNotFound", "Instance \(route[1]) could not be found.") }
+            guard let server = look(at: route[1]) else {
+                return Self.novaError(404, kind: "itemNotFound", "Instance \(route[1]) could not be found.")
+            }
             return .json(.ok, ["server": Self.document(server, documents)])
         case (.DELETE, 2) where route[0] == "servers":
             return await delete(route[1])
@@ -161,7 +175,10 @@ public final class OpenStackStandIn: Sendable {
             password["name"] as? String == Self.username, password["password"] as? String == Self.password,
             ((auth["scope"] as? [String: Any])?["project"] as? [String: Any])?["name"] as? String == Self.project
         else {
-            return .json(.unauthorized, ["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]])
+            return .json(
+                .unauthorized,
+                ["error": ["code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."]]
+            )
         }
         let token = "gAAAA" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
         state.withLock { _ = $0.tokens.insert(token) }
@@ -185,7 +202,8 @@ public final class OpenStackStandIn: Sendable {
     func create(_ request: LoopbackHTTPServer.Request, _ documents: Documents) -> LoopbackHTTPServer.Response {
         let fault = take(.create)
         if case .error? = fault { return fault!.response }
-        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any], let server = body["server"] as? [String: Any],
+        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
+            let server = body["server"] as? [String: Any],
             let name = server["name"] as? String, let image = server["imageRef"] as? String, let flavor = server["flavorRef"] as? String,
             let networks = server["networks"] as? [[String: Any]], let network = networks.first?["uuid"] as? String,
             let encoded = server["user_data"] as? String, let userData = Data(base64Encoded: encoded)
@@ -196,9 +214,17 @@ public final class OpenStackStandIn: Sendable {
         guard image == Self.image else { return Self.novaError(400, kind: "badRequest", "Can not find requested image") }
         guard network == Self.network else { return Self.novaError(400, kind: "badRequest", "Network \(network) could not be found.") }
         let created = Server(
-            id: UUID().uuidString.lowercased(), name: name, status: "BUILD", metadata: server["metadata"] as? [String: String] ?? [:],
-            tags: server["tags"] as? [String] ?? [], flavorID: flavor, image: image, network: network, zone: server["availability_zone"] as? String,
-            userData: String(decoding: userData, as: UTF8.self))
+            id: UUID().uuidString.lowercased(),
+            name: name,
+            status: "BUILD",
+            metadata: server["metadata"] as? [String: String] ?? [:],
+            tags: server["tags"] as? [String] ?? [],
+            flavorID: flavor,
+            image: image,
+            network: network,
+            zone: server["availability_zone"] as? String,
+            userData: String(decoding: userData, as: UTF8.self)
+        )
         state.withLock { $0.servers.append(created) }
         if case .lostAnswer? = fault { return .text(.badGateway, "upstream connection lost") }
         var answer = documents.created
@@ -212,7 +238,9 @@ public final class OpenStackStandIn: Sendable {
         let limit = Int(request.query["limit"] ?? "") ?? 1000
         var ids = state.withLock { $0.servers.filter { wanted == nil || $0.tags.contains(wanted!) }.map(\.id) }
         if let marker = request.query["marker"] {
-            guard let index = ids.firstIndex(of: marker) else { return Self.novaError(400, kind: "badRequest", "marker [\(marker)] not found") }
+            guard let index = ids.firstIndex(of: marker) else {
+                return Self.novaError(400, kind: "badRequest", "marker [\(marker)] not found")
+            }
             ids = Array(ids[(index + 1)...])
         }
         let page = ids.prefix(limit).compactMap { look(at: $0) }
@@ -224,7 +252,9 @@ public final class OpenStackStandIn: Sendable {
         let (server, activated): (Server?, Bool) = state.withLock { state in
             guard let index = state.servers.firstIndex(where: { $0.id == id }) else { return (nil, false) }
             state.servers[index].looks += 1
-            guard state.servers[index].status == "BUILD", state.servers[index].looks >= buildLooks else { return (state.servers[index], false) }
+            guard state.servers[index].status == "BUILD", state.servers[index].looks >= buildLooks else {
+                return (state.servers[index], false)
+            }
             guard let address = ledger.nextAddress() else {
                 state.servers[index].status = "ERROR"
                 return (state.servers[index], false)
@@ -265,18 +295,25 @@ public final class OpenStackStandIn: Sendable {
         document["image"] = ["id": server.image, "links": []]
         if let flavor = documents.flavors.first(where: { $0["id"] as? String == server.flavorID }) {
             document["flavor"] = [
-                "original_name": flavor["name"] ?? "", "ram": flavor["ram"] ?? 0, "vcpus": flavor["vcpus"] ?? 0, "disk": flavor["disk"] ?? 0, "ephemeral": 0,
+                "original_name": flavor["name"] ?? "", "ram": flavor["ram"] ?? 0, "vcpus": flavor["vcpus"] ?? 0,
+                "disk": flavor["disk"] ?? 0, "ephemeral": 0,
                 "swap": 0, "extra_specs": [String: String](),
             ]
         }
         // The recorded address entry, with this server's address on its network.
-        if let address = server.address, var entry = ((documents.server["addresses"] as? [String: Any])?["private"] as? [[String: Any]])?.first {
+        if let address = server.address,
+            var entry = ((documents.server["addresses"] as? [String: Any])?["private"] as? [[String: Any]])?.first
+        {
             entry["addr"] = address
             document["addresses"] = ["micado-net": [entry]]
         } else {
             document["addresses"] = [String: Any]()
         }
-        if server.status == "ERROR" { document["fault"] = ["code": 500, "message": "No valid host was found. There are not enough hosts available.", "created": "2017-02-14T19:23:59Z"] }
+        if server.status == "ERROR" {
+            document["fault"] = [
+                "code": 500, "message": "No valid host was found. There are not enough hosts available.", "created": "2017-02-14T19:23:59Z",
+            ]
+        }
         document["links"] = [["href": "/v2.1/servers/\(server.id)", "rel": "self"]]
         return document
     }

@@ -12,11 +12,27 @@ public final class StandInHypervisor: Sendable {
     let failures = Mutex<[String]>([])
 
     /// Machines on `bridge` (`bridgeCIDR`), whose engines micado's CA in `home` signs; their state in `state`.
-    public init(bridge: String, bridgeCIDR: String, managerAddress: String, state: String, home: String, logger: Logger = Logger(label: "hypervisor")) {
+    public init(
+        bridge: String,
+        bridgeCIDR: String,
+        managerAddress: String,
+        state: String,
+        home: String,
+        logger: Logger = Logger(label: "hypervisor")
+    ) {
         driver = LocalDriver(
             cloud: "hypervisor",
-            network: .init(bridge: bridge, bridgeCIDR: bridgeCIDR, firstAddress: managerAddress, lastAddress: managerAddress, managerAddress: managerAddress),
-            stateDirectory: state, authority: CertificateAuthority(directory: home + "/tls"), logger: logger)
+            network: .init(
+                bridge: bridge,
+                bridgeCIDR: bridgeCIDR,
+                firstAddress: managerAddress,
+                lastAddress: managerAddress,
+                managerAddress: managerAddress
+            ),
+            stateDirectory: state,
+            authority: CertificateAuthority(directory: home + "/tls"),
+            logger: logger
+        )
     }
 
     public static func machineID(_ server: String) -> String { "i" + String(server.filter(\.isHexDigit).suffix(10)) }
@@ -57,7 +73,9 @@ public struct StandInBoot: Sendable {
 /// `onActive`, what it deletes to `onDeleted` (by ID).
 public protocol StandInCloud: Sendable {
     static func serve<T>(
-        addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (StandInBoot) async -> Void, onDeleted: @escaping @Sendable (String) async -> Void,
+        addresses: ClosedRange<IPv4>,
+        onActive: @escaping @Sendable (StandInBoot) async -> Void,
+        onDeleted: @escaping @Sendable (String) async -> Void,
         _ body: (Self) async throws -> T
     ) async throws -> T
     func setAddresses(_ addresses: ClosedRange<IPv4>)
@@ -65,42 +83,64 @@ public protocol StandInCloud: Sendable {
 
 extension StandInCloud {
     /// Served with `hypervisor` booting and tearing down its machines.
-    public static func serve<T>(addresses: ClosedRange<IPv4>, hypervisor: StandInHypervisor, _ body: (Self) async throws -> T) async throws -> T {
+    public static func serve<T>(
+        addresses: ClosedRange<IPv4>,
+        hypervisor: StandInHypervisor,
+        _ body: (Self) async throws -> T
+    ) async throws -> T {
         try await serve(
-            addresses: addresses, onActive: { await hypervisor.boot($0.id, address: $0.address, userData: $0.userData) },
-            onDeleted: { await hypervisor.delete($0) }, body)
+            addresses: addresses,
+            onActive: { await hypervisor.boot($0.id, address: $0.address, userData: $0.userData) },
+            onDeleted: { await hypervisor.delete($0) },
+            body
+        )
     }
 }
 
 extension OpenStackStandIn: StandInCloud {
     public static func serve<T>(
-        addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (StandInBoot) async -> Void, onDeleted: @escaping @Sendable (String) async -> Void,
+        addresses: ClosedRange<IPv4>,
+        onActive: @escaping @Sendable (StandInBoot) async -> Void,
+        onDeleted: @escaping @Sendable (String) async -> Void,
         _ body: (OpenStackStandIn) async throws -> T
     ) async throws -> T {
         try await withCloud(
-            addresses: addresses, onActive: { await onActive(StandInBoot(id: $0.id, address: $0.address, userData: $0.userData)) },
-            onDeleted: { await onDeleted($0.id) }, body)
+            addresses: addresses,
+            onActive: { await onActive(StandInBoot(id: $0.id, address: $0.address, userData: $0.userData)) },
+            onDeleted: { await onDeleted($0.id) },
+            body
+        )
     }
 }
 
 extension CloudSigmaStandIn: StandInCloud {
     public static func serve<T>(
-        addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (StandInBoot) async -> Void, onDeleted: @escaping @Sendable (String) async -> Void,
+        addresses: ClosedRange<IPv4>,
+        onActive: @escaping @Sendable (StandInBoot) async -> Void,
+        onDeleted: @escaping @Sendable (String) async -> Void,
         _ body: (CloudSigmaStandIn) async throws -> T
     ) async throws -> T {
         try await withCloud(
-            addresses: addresses, onActive: { await onActive(StandInBoot(id: $0.uuid, address: $0.address, userData: $0.userData)) },
-            onDeleted: { await onDeleted($0.uuid) }, body)
+            addresses: addresses,
+            onActive: { await onActive(StandInBoot(id: $0.uuid, address: $0.address, userData: $0.userData)) },
+            onDeleted: { await onDeleted($0.uuid) },
+            body
+        )
     }
 }
 
 extension CloudBrokerStandIn: StandInCloud {
     public static func serve<T>(
-        addresses: ClosedRange<IPv4>, onActive: @escaping @Sendable (StandInBoot) async -> Void, onDeleted: @escaping @Sendable (String) async -> Void,
+        addresses: ClosedRange<IPv4>,
+        onActive: @escaping @Sendable (StandInBoot) async -> Void,
+        onDeleted: @escaping @Sendable (String) async -> Void,
         _ body: (CloudBrokerStandIn) async throws -> T
     ) async throws -> T {
         try await withCloud(
-            addresses: addresses, onActive: { await onActive(StandInBoot(id: $0.id, address: $0.address, userData: $0.userData)) },
-            onDeleted: { await onDeleted($0.id) }, body)
+            addresses: addresses,
+            onActive: { await onActive(StandInBoot(id: $0.id, address: $0.address, userData: $0.userData)) },
+            onDeleted: { await onDeleted($0.id) },
+            body
+        )
     }
 }

@@ -15,10 +15,13 @@ public final class StandInLedger<Call: Hashable & Sendable, Fault: Sendable>: Se
     }
     let state: Mutex<State>
 
-    init(addresses: ClosedRange<IPv4>) { state = Mutex(State(nextAddress: addresses.lowerBound.value, lastAddress: addresses.upperBound.value)) }
+    init(addresses: ClosedRange<IPv4>) {
+        state = Mutex(State(nextAddress: addresses.lowerBound.value, lastAddress: addresses.upperBound.value))
+    }
 
     func record(_ request: LoopbackHTTPServer.Request) {
-        let text = "\(request.method) \(request.path)\n\(request.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n"))\n\(request.text)"
+        let text =
+            "\(request.method) \(request.path)\n\(request.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n"))\n\(request.text)"
         state.withLock { $0.seen.append(text) }
     }
 

@@ -123,7 +123,8 @@ enum Migrations {
                 sql: """
                     INSERT INTO usageLatest (container, image, time, cpuPercent, memoryMiB)
                     SELECT container, image, time, cpuPercent, memoryMiB FROM usage WHERE id IN (SELECT MAX(id) FROM usage GROUP BY container)
-                    """)
+                    """
+            )
         }
         m.registerMigration("v9: the cloud's own instance ID and engine endpoint") { db in
             // Records made before clouds had IDs of their own: the record's ID was the cloud's.
@@ -136,7 +137,8 @@ enum Migrations {
                 sql: """
                     UPDATE instances SET cloudID = id, engineEndpoint = 'tcp://' || address || ':2376'
                     WHERE role = 'worker' AND address IS NOT NULL
-                    """)
+                    """
+            )
         }
         m.registerMigration("v10: applications") { db in
             try db.create(table: "applications") { t in

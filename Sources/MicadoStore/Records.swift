@@ -36,9 +36,22 @@ public struct ContainerRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
     public var settings: ServiceSettings?
 
     public init(
-        name: String, client: String, image: String, desired: DesiredState, serviceID: String?, location: String?,
-        script: String?, domain: String?, arguments: [String], environment: [EnvironmentVariable], port: PortMapping?,
-        memoryMiB: Int, lastState: ObservedState, lastReason: String?, createdAt: Date, updatedAt: Date
+        name: String,
+        client: String,
+        image: String,
+        desired: DesiredState,
+        serviceID: String?,
+        location: String?,
+        script: String?,
+        domain: String?,
+        arguments: [String],
+        environment: [EnvironmentVariable],
+        port: PortMapping?,
+        memoryMiB: Int,
+        lastState: ObservedState,
+        lastReason: String?,
+        createdAt: Date,
+        updatedAt: Date
     ) {
         self.name = name
         self.client = client
@@ -131,8 +144,15 @@ public struct InstanceRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var machineImage: String?
 
     public init(
-        id: InstanceID, hostname: String, cloud: String, location: String?, role: InstanceRole, state: InstanceState, address: String?,
-        createdAt: Date, updatedAt: Date
+        id: InstanceID,
+        hostname: String,
+        cloud: String,
+        location: String?,
+        role: InstanceRole,
+        state: InstanceState,
+        address: String?,
+        createdAt: Date,
+        updatedAt: Date
     ) {
         self.id = id
         self.hostname = hostname
@@ -213,7 +233,9 @@ public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         self.time = time
         self.kind = String(kind.prefix(128))
         self.subject = String(subject.prefix(256))
-        self.message = message.count > Self.messageLimit ? "\(message.prefix(Self.messageLimit))… (\(message.count - Self.messageLimit) more characters)" : message
+        self.message =
+            message.count > Self.messageLimit
+            ? "\(message.prefix(Self.messageLimit))… (\(message.count - Self.messageLimit) more characters)" : message
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

@@ -34,13 +34,17 @@ public final class Store: Sendable {
             guard check == ["ok"] else {
                 throw MicadoError(
                     .configuration,
-                    "the store at \(path) is damaged (\(check.prefix(3).joined(separator: "; "))); restore it from a backup ('micado backup', see the README)")
+                    "the store at \(path) is damaged (\(check.prefix(3).joined(separator: "; "))); restore it from a backup ('micado backup', see the README)"
+                )
             }
             return try Store(writer: pool)
         } catch let error as MicadoError {
             throw error
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
-            throw .init(.configuration, "the store at \(path) is damaged (\(error.message ?? "\(error)")); restore it from a backup ('micado backup', see the README)")
+            throw .init(
+                .configuration,
+                "the store at \(path) is damaged (\(error.message ?? "\(error)")); restore it from a backup ('micado backup', see the README)"
+            )
         } catch {
             throw .init(.configuration, "cannot open the store at \(path): \(error)")
         }
@@ -96,7 +100,10 @@ public final class Store: Sendable {
         do {
             try await write { db in
                 if try ContainerRecord.fetchOne(db, key: record.name) != nil {
-                    throw MicadoError(.alreadyExists, "a container named \(record.name) already exists; pick another name or remove it first")
+                    throw MicadoError(
+                        .alreadyExists,
+                        "a container named \(record.name) already exists; pick another name or remove it first"
+                    )
                 }
                 try record.insert(db)
                 try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [Tombstone.container, record.name])
@@ -151,7 +158,10 @@ public final class Store: Sendable {
     public func setReplicas(_ name: String, _ replicas: Int, event: EventRecord) async throws(MicadoError) -> Bool {
         defer { changedContainers() }
         return try await write { db in
-            try db.execute(sql: "UPDATE containers SET replicas = ?, updatedAt = ? WHERE name = ?", arguments: [replicas, StoredDate.now, name])
+            try db.execute(
+                sql: "UPDATE containers SET replicas = ?, updatedAt = ? WHERE name = ?",
+                arguments: [replicas, StoredDate.now, name]
+            )
             guard db.changesCount > 0 else { return false }
             var event = event
             try event.insert(db)
@@ -235,7 +245,10 @@ public final class Store: Sendable {
     /// records (new, changed, removed; a removed one leaves a tombstone so its Swarm service
     /// is cleaned up), and the events that say so.
     public func apply(
-        _ application: ApplicationRecord, saving services: [ContainerRecord], removing removed: [String], events: [EventRecord]
+        _ application: ApplicationRecord,
+        saving services: [ContainerRecord],
+        removing removed: [String],
+        events: [EventRecord]
     ) async throws(MicadoError) {
         defer { changedContainers() }
         try await write { db in
@@ -243,7 +256,10 @@ public final class Store: Sendable {
             try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [Tombstone.application, application.name])
             for record in services {
                 if let existing = try ContainerRecord.fetchOne(db, key: record.name), existing.application != application.name {
-                    throw MicadoError(.alreadyExists, "a container named \(record.name) already exists outside application \(application.name)")
+                    throw MicadoError(
+                        .alreadyExists,
+                        "a container named \(record.name) already exists outside application \(application.name)"
+                    )
                 }
                 try record.save(db)
                 try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [Tombstone.container, record.name])
@@ -285,12 +301,17 @@ public final class Store: Sendable {
     }
 
     static func bury(_ kind: String, _ id: String, _ db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO tombstones (kind, id, removedAt) VALUES (?, ?, ?)", arguments: [kind, id, StoredDate.now])
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO tombstones (kind, id, removedAt) VALUES (?, ?, ?)",
+            arguments: [kind, id, StoredDate.now]
+        )
     }
 
     /// Whether this store removed `id` (and so may clean up what is left of it).
     public func removed(_ kind: String, _ id: String) async throws(MicadoError) -> Bool {
-        try await read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE kind = ? AND id = ?", arguments: [kind, id]) ?? false }
+        try await read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE kind = ? AND id = ?", arguments: [kind, id]) ?? false
+        }
     }
 
     /// Records that `id` is to be cleaned up as removed (`micado manager --adopt` of an instance).
@@ -334,14 +355,17 @@ public final class Store: Sendable {
                 try sample.insert(db)
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO usageLatest (container, image, time, cpuPercent, memoryMiB) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [sample.container, sample.image, StoredDate.text(sample.time), sample.cpuPercent, sample.memoryMiB])
+                    arguments: [sample.container, sample.image, StoredDate.text(sample.time), sample.cpuPercent, sample.memoryMiB]
+                )
                 // Only this container's rows beyond `keep`, through the (container, id) index:
                 // never a scan of every container's history while writers wait.
                 try db.execute(
                     sql: """
                         DELETE FROM usage WHERE container = ? AND id <= (
                           SELECT id FROM usage WHERE container = ? ORDER BY id DESC LIMIT 1 OFFSET ?)
-                        """, arguments: [sample.container, sample.container, keep])
+                        """,
+                    arguments: [sample.container, sample.container, keep]
+                )
             }
         }
     }
@@ -349,7 +373,10 @@ public final class Store: Sendable {
     /// The newest sample of each container.
     public func latestUsage() async throws(MicadoError) -> [String: UsageRecord] {
         try await read { db in
-            let rows = try UsageRecord.fetchAll(db, sql: "SELECT NULL AS id, container, image, time, cpuPercent, memoryMiB FROM usageLatest")
+            let rows = try UsageRecord.fetchAll(
+                db,
+                sql: "SELECT NULL AS id, container, image, time, cpuPercent, memoryMiB FROM usageLatest"
+            )
             return Dictionary(rows.map { ($0.container, $0) }, uniquingKeysWith: { a, _ in a })
         }
     }
@@ -403,7 +430,9 @@ public final class Store: Sendable {
     public func markInFlight(_ kind: String, _ subject: String) async throws(MicadoError) {
         try await write { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: ["inflight.\(kind).\(subject)", RFC3339.string(Date())])
+                sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                arguments: ["inflight.\(kind).\(subject)", RFC3339.string(Date())]
+            )
         }
     }
 
@@ -415,7 +444,11 @@ public final class Store: Sendable {
     public func inFlight(_ kind: String) async throws(MicadoError) -> [String] {
         let prefix = "inflight.\(kind)."
         return try await read { db in
-            try String.fetchAll(db, sql: "SELECT key FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key", arguments: [prefix.count, prefix])
+            try String.fetchAll(
+                db,
+                sql: "SELECT key FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key",
+                arguments: [prefix.count, prefix]
+            )
         }.map { String($0.dropFirst(prefix.count)) }
     }
 

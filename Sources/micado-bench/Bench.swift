@@ -5,9 +5,9 @@ import Foundation
 import Logging
 import MicadoClient
 import MicadoCore
+import MicadoManager
 import NIOCore
 import NIOHTTP1
-import MicadoManager
 import Synchronization
 
 /// `micado-bench`: the benchmarks and the clouds' stand-ins, apart from the `micado` binary
@@ -20,19 +20,22 @@ struct MicadoBench: AsyncParsableCommand {
         subcommands: [
             BenchLaunch.self, BenchPack.self, BenchScale.self, BenchScaleOut.self, BenchProxy.self, BenchExec.self, BenchAutoscale.self,
             BenchConnections.self, BenchStandIn.self, BenchCloudStandIn.self,
-        ])
+        ]
+    )
 }
 
 extension MicadoBench {
     struct BenchLaunch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "launch",
-            abstract: "Launch-to-running through micado vs. the same service created directly, through the API and from the CLI; manager RSS and list latency with many containers.",
+            abstract:
+                "Launch-to-running through micado vs. the same service created directly, through the API and from the CLI; manager RSS and list latency with many containers.",
             discussion: """
                 Needs a running manager without clouds: every baseline runs on the manager's own engine. Each run has a tag; it creates containers named container-bench<TAG>-* (through the manager's API or its CLI) and services named bench<TAG>-* labelled micado.bench.run=<TAG> (the baselines), and removes all of them at the end, also when a step fails or on Ctrl-C (a second Ctrl-C leaves them).
 
                 API pair: POST /v1/containers (it answers once the task runs) vs. the Engine API's service create, then its tasks polled every 25 ms. CLI pair: this binary running 'micado launch' until it exits with the task running vs. the docker CLI running 'docker -H <the manager's engine> service create --detach --no-resolve-image', then its tasks polled through the Engine API every 25 ms; interleaved, micado first. Many containers: created through the API with detach, quit without removing (service at 0 replicas), then measured, then removed.
-                """)
+                """
+        )
 
         @Option(help: "API-level launches per side (POST /v1/containers vs. the Engine API's service create), interleaved.")
         var count = 20
@@ -42,7 +45,9 @@ extension MicadoBench {
 
         @Option(
             name: [.customLong("containers"), .customLong("records")],
-            help: "Containers created through the API and quit (not removed) for the RSS and list figures; 0 skips them. (--records: its former name.)")
+            help:
+                "Containers created through the API and quit (not removed) for the RSS and list figures; 0 skips them. (--records: its former name.)"
+        )
         var containers = 200
 
         @Option(help: "Requests in flight at once while creating, quitting and removing those containers.")
@@ -83,16 +88,23 @@ extension MicadoBench {
             guard try await target.client.json([CloudView].self, .GET, "/v1/clouds").isEmpty else {
                 throw MicadoError(
                     .conflict,
-                    "bench launch compares against the manager's own engine, which a manager with clouds drains; run it against a manager without a clouds file")
+                    "bench launch compares against the manager's own engine, which a manager with clouds drains; run it against a manager without a clouds file"
+                )
             }
             var dockerVersion = ""
             if cliPairs > 0 {
                 guard FileManager.default.isExecutableFile(atPath: dockerCli) else {
                     throw MicadoError(
                         .configuration,
-                        "the CLI baseline needs the docker CLI at \(dockerCli) (Debian: apt-get install docker.io); give --docker-cli PATH, or --cli-pairs 0 to skip the CLI pair")
+                        "the CLI baseline needs the docker CLI at \(dockerCli) (Debian: apt-get install docker.io); give --docker-cli PATH, or --cli-pairs 0 to skip the CLI pair"
+                    )
                 }
-                let version = try await BenchProcess.run(dockerCli, ["--version"], environment: Self.dockerEnvironment(), timeout: .seconds(30))
+                let version = try await BenchProcess.run(
+                    dockerCli,
+                    ["--version"],
+                    environment: Self.dockerEnvironment(),
+                    timeout: .seconds(30)
+                )
                 dockerVersion = version.output.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             let rssIdle = Self.rssMiB(pid: target.health.pid)
@@ -108,29 +120,42 @@ extension MicadoBench {
             func ratio(_ label: String, _ ours: [Double], _ theirs: [Double]) -> String {
                 String(format: "  ratio %@: median %.2fx, p95 %.2fx", label, p(ours, 0.5) / p(theirs, 0.5), p(ours, 0.95) / p(theirs, 0.95))
             }
-            print("bench launch, run \(run.tag): \(Self.buildDescription); manager \(target.health.version), engine \(target.engine.engineVersion), API \(target.engine.apiVersion)")
+            print(
+                "bench launch, run \(run.tag): \(Self.buildDescription); manager \(target.health.version), engine \(target.engine.engineVersion), API \(target.engine.apiVersion)"
+            )
             print("launch-to-running through the API, \(count) interleaved pairs:")
             print(line("direct Engine API (service create, tasks polled every 25 ms)", results.direct))
             print(line("micado POST /v1/containers (answers once the task runs)", results.viaAPI))
             print(ratio("micado/direct", results.viaAPI, results.direct))
             if cliPairs > 0 {
                 print("launch-to-running from the CLI, \(cliPairs) interleaved pairs, process start to task running:")
-                print(line("docker service create --detach (\(dockerCli), \(dockerVersion)), then tasks polled every 25 ms", results.docker))
+                print(
+                    line("docker service create --detach (\(dockerCli), \(dockerVersion)), then tasks polled every 25 ms", results.docker)
+                )
                 print(line("micado launch (this binary, until it exits with its task running)", results.viaCLI))
                 print(ratio("micado/docker", results.viaCLI, results.docker))
             }
             print("manager RSS idle: \(Self.mib(rssIdle)) MiB")
             if let many = results.many {
                 let states = many.states.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-                print("manager RSS with \(containers) containers created through the API and quit (services at 0 replicas; \(states)): \(Self.mib(many.rssMiB)) MiB")
-                print("list -c -a with \(many.listed) containers (\(containers) of this bench), \(many.listTimes.count) calls: \(stats(many.listTimes))")
+                print(
+                    "manager RSS with \(containers) containers created through the API and quit (services at 0 replicas; \(states)): \(Self.mib(many.rssMiB)) MiB"
+                )
+                print(
+                    "list -c -a with \(many.listed) containers (\(containers) of this bench), \(many.listTimes.count) calls: \(stats(many.listTimes))"
+                )
             }
         }
 
         func measure(_ target: BenchTarget, _ run: BenchRun) async throws -> Results {
             var results = Results()
             for i in 0..<count {
-                let direct = try await timeDirect(engine: target.engine, name: run.service("direct-\(i)"), run: run, configuration: target.configuration)
+                let direct = try await timeDirect(
+                    engine: target.engine,
+                    name: run.service("direct-\(i)"),
+                    run: run,
+                    configuration: target.configuration
+                )
                 let viaAPI = try await timeMicado(client: target.client, name: run.container("api-\(i)"))
                 results.direct.append(direct)
                 results.viaAPI.append(viaAPI)
@@ -141,24 +166,31 @@ extension MicadoBench {
                 let docker = try await timeDockerCLI(target: target, name: run.service("docker-\(i)"), run: run)
                 results.viaCLI.append(viaCLI)
                 results.docker.append(docker)
-                Console.err("CLI pair \(i + 1)/\(cliPairs): micado launch \(Self.ms(viaCLI)) ms, docker service create \(Self.ms(docker)) ms")
+                Console.err(
+                    "CLI pair \(i + 1)/\(cliPairs): micado launch \(Self.ms(viaCLI)) ms, docker service create \(Self.ms(docker)) ms"
+                )
             }
             if containers > 0 { results.many = try await measureMany(target, run) }
             return results
         }
 
         func benchSpec(name: String, run: BenchRun?, configuration: ManagerConfiguration) -> ServiceSpec {
-            let reservations = configuration.docker.reserveGenericMemory
+            let reservations =
+                configuration.docker.reserveGenericMemory
                 ? ServiceSpec.Resources.Reservations(genericResources: [GenericResource(kind: SchedulerResource.memory, value: 16)])
                 : ServiceSpec.Resources.Reservations(memoryBytes: 16 << 20)
             var labels = ["micado.bench": "direct"]
             if let run { labels[BenchRun.label] = run.tag }
             return ServiceSpec(
-                name: name, labels: labels,
+                name: name,
+                labels: labels,
                 taskTemplate: .init(
                     containerSpec: .init(image: ImageReference.normalized(image), args: ["sleep", "3600"]),
-                    resources: .init(limits: .init(memoryBytes: 16 << 20), reservations: reservations)),
-                mode: .init(replicas: 1), endpointSpec: nil)
+                    resources: .init(limits: .init(memoryBytes: 16 << 20), reservations: reservations)
+                ),
+                mode: .init(replicas: 1),
+                endpointSpec: nil
+            )
         }
 
         /// The baseline through the Engine API: service create, then its tasks polled until one runs.
@@ -171,7 +203,12 @@ extension MicadoBench {
             return elapsed
         }
 
-        static func waitForRunningTask(engine: EngineClient, service: String, name: String, since start: ContinuousClock.Instant) async throws {
+        static func waitForRunningTask(
+            engine: EngineClient,
+            service: String,
+            name: String,
+            since start: ContinuousClock.Instant
+        ) async throws {
             while try await !engine.tasks(filters: ["service": [service]]).contains(where: { $0.status.state == "running" }) {
                 if ContinuousClock.now - start > .seconds(60) { throw MicadoError(.timeout, "service \(name) did not run in 60 s") }
                 try await Task.sleep(for: .milliseconds(25))
@@ -181,7 +218,13 @@ extension MicadoBench {
         /// POST /v1/containers without detach: the manager answers once the task runs.
         func timeMicado(client: ManagerClient, name: String) async throws -> Double {
             let request = LaunchRequest(
-                image: image, client: "bench", arguments: ["sleep", "3600"], memoryMiB: 16, name: try ContainerName.parse(name), detach: false)
+                image: image,
+                client: "bench",
+                arguments: ["sleep", "3600"],
+                memoryMiB: 16,
+                name: try ContainerName.parse(name),
+                detach: false
+            )
             let start = ContinuousClock.now
             let view = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
             let elapsed = (ContinuousClock.now - start).inSeconds
@@ -193,8 +236,10 @@ extension MicadoBench {
         /// until the task runs); the manager is then asked whether it does.
         func timeMicadoCLI(client: ManagerClient, name: String) async throws -> Double {
             let child = try await BenchProcess.run(
-                Self.micadoExecutable, ["launch", "-i", image, "-n", "bench", "-m", "16m", "--container", name, "--timeout", "60", "-a", "sleep", "3600"],
-                timeout: .seconds(90))
+                Self.micadoExecutable,
+                ["launch", "-i", image, "-n", "bench", "-m", "16m", "--container", name, "--timeout", "60", "-a", "sleep", "3600"],
+                timeout: .seconds(90)
+            )
             guard child.status == 0 else {
                 throw MicadoError(.internal, "micado launch of \(name) exited with \(child.status): \(child.output.suffix(600))")
             }
@@ -211,7 +256,9 @@ extension MicadoBench {
                 "-H", target.engineHost, "service", "create", "--detach", "--quiet", "--no-resolve-image", "--name", name,
                 "--label", "micado.bench=docker-cli", "--label", "\(BenchRun.label)=\(run.tag)", "--limit-memory", "16m",
             ]
-            arguments += target.configuration.docker.reserveGenericMemory ? ["--generic-resource", "\(SchedulerResource.memory)=16"] : ["--reserve-memory", "16m"]
+            arguments +=
+                target.configuration.docker.reserveGenericMemory
+                ? ["--generic-resource", "\(SchedulerResource.memory)=16"] : ["--reserve-memory", "16m"]
             arguments += [ImageReference.normalized(image), "sleep", "3600"]
             let child = try await BenchProcess.run(dockerCli, arguments, environment: Self.dockerEnvironment(), timeout: .seconds(60))
             guard child.status == 0 else {
@@ -232,24 +279,44 @@ extension MicadoBench {
             let image = self.image
             let start = ContinuousClock.now
             let made = try await BenchScaleOut.inParallel(0..<containers, concurrency) { i in
-                let request = LaunchRequest(image: image, client: "bench", arguments: ["sleep", "3600"], memoryMiB: 6, name: names[i], detach: true)
+                let request = LaunchRequest(
+                    image: image,
+                    client: "bench",
+                    arguments: ["sleep", "3600"],
+                    memoryMiB: 6,
+                    name: names[i],
+                    detach: true
+                )
                 _ = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request, timeout: .seconds(120))
                 try await client.send(.POST, "/v1/containers/\(names[i])/quit", json: QuitRequest(remove: false))
             }
             guard made.failed.isEmpty else {
-                throw MicadoError(.internal, "\(made.failed.count) of \(containers) launches (or their quits) failed; first: \(made.failed[0])")
+                throw MicadoError(
+                    .internal,
+                    "\(made.failed.count) of \(containers) launches (or their quits) failed; first: \(made.failed[0])"
+                )
             }
-            Console.err("\(containers) containers launched and quit through the API in \(Int((ContinuousClock.now - start).inSeconds)) s; waiting until no task of them is left")
+            Console.err(
+                "\(containers) containers launched and quit through the API in \(Int((ContinuousClock.now - start).inSeconds)) s; waiting until no task of them is left"
+            )
             let mine = Set(names.map(\.rawValue))
             var states: [String: Int] = [:]
             let deadline = ContinuousClock.now + .seconds(120 + containers / 4)
             while true {
-                let views = try await client.json([ContainerView].self, .GET, "/v1/containers", query: [("all", "true")], timeout: .seconds(120))
+                let views = try await client.json(
+                    [ContainerView].self,
+                    .GET,
+                    "/v1/containers",
+                    query: [("all", "true")],
+                    timeout: .seconds(120)
+                )
                 states = Dictionary(grouping: views.filter { mine.contains($0.name.rawValue) }, by: \.state.rawValue).mapValues(\.count)
                 if states.keys.allSatisfy({ $0 == ObservedState.stopped.rawValue }) || ContinuousClock.now > deadline { break }
                 try await Task.sleep(for: .seconds(1))
             }
-            if states[ObservedState.stopped.rawValue] != containers { Console.err("not all stopped by the deadline; measuring anyway: \(states)") }
+            if states[ObservedState.stopped.rawValue] != containers {
+                Console.err("not all stopped by the deadline; measuring anyway: \(states)")
+            }
             try await Task.sleep(for: .seconds(2))
             let rss = Self.rssMiB(pid: target.health.pid)
             var listTimes: [Double] = []
@@ -266,7 +333,9 @@ extension MicadoBench {
         /// The environment of the docker CLI: nothing that would point it elsewhere than `-H`.
         static func dockerEnvironment() -> [String: String] {
             var environment = ProcessInfo.processInfo.environment
-            for key in ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION"] { environment[key] = nil }
+            for key in ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION"] {
+                environment[key] = nil
+            }
             return environment
         }
 
@@ -279,9 +348,9 @@ extension MicadoBench {
         static var buildDescription: String {
             let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             #if DEBUG
-                return "this binary is a debug build (\(path))"
+            return "this binary is a debug build (\(path))"
             #else
-                return "this binary is a release build (\(path))"
+            return "this binary is a release build (\(path))"
             #endif
         }
 
@@ -345,7 +414,10 @@ struct BenchRun: Sendable {
     /// an interrupt (SIGINT, SIGTERM: the work is cancelled) too. A second interrupt during
     /// the cleanup ends the process.
     func withCleanup<T: Sendable>(
-        client: ManagerClient, engine: EngineClient?, concurrency: Int, _ body: @escaping @Sendable () async throws -> T
+        client: ManagerClient,
+        engine: EngineClient?,
+        concurrency: Int,
+        _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let work = Task { try await body() }
         let interrupts = Interrupts { [tag] number in
@@ -369,7 +441,9 @@ struct BenchRun: Sendable {
         interrupts.stop()
         for problem in problems.prefix(10) { Console.err("cleanup of bench run \(tag): \(problem)") }
         if !problems.isEmpty {
-            Console.err("cleanup of bench run \(tag) left \(problems.count) problem(s): see 'micado list -c -a' (\(containerPrefix)*) and services labelled \(Self.label)=\(tag)")
+            Console.err(
+                "cleanup of bench run \(tag) left \(problems.count) problem(s): see 'micado list -c -a' (\(containerPrefix)*) and services labelled \(Self.label)=\(tag)"
+            )
         }
         if failed, interrupted { throw MicadoError(.internal, "bench run \(tag) interrupted") }
         return try result.get()
@@ -379,7 +453,13 @@ struct BenchRun: Sendable {
     func cleanup(client: ManagerClient, engine: EngineClient?, concurrency: Int) async -> [String] {
         var problems: [String] = []
         do {
-            let views = try await client.json([ContainerView].self, .GET, "/v1/containers", query: [("all", "true")], timeout: .seconds(120))
+            let views = try await client.json(
+                [ContainerView].self,
+                .GET,
+                "/v1/containers",
+                query: [("all", "true")],
+                timeout: .seconds(120)
+            )
             let names = views.map(\.name.rawValue).filter { $0.hasPrefix(containerPrefix) }
             let removed = try await MicadoBench.BenchScaleOut.inParallel(0..<names.count, concurrency) { i in
                 do {
@@ -393,7 +473,9 @@ struct BenchRun: Sendable {
         guard let engine else { return problems }
         do {
             for service in try await engine.services(label: "\(Self.label)=\(tag)") {
-                do { try await engine.removeService(service.id) } catch where error.code == .notFound {} catch { problems.append("service \(service.spec.name): \(error)") }
+                do { try await engine.removeService(service.id) } catch  where error.code == .notFound {} catch {
+                    problems.append("service \(service.spec.name): \(error)")
+                }
             }
         } catch {
             problems.append("listing the engine's services: \(error)")
@@ -412,7 +494,11 @@ enum BenchProcess {
         var output: String
     }
 
-    private enum State { case starting, running(pid_t), exited }
+    private enum State {
+        case starting
+        case running(pid_t)
+        case exited
+    }
     private final class Child: Sendable {
         let state = Mutex<State>(.starting)
         /// Kills it if it still runs (SIGKILL: a child inherits blocked signals).
@@ -425,10 +511,17 @@ enum BenchProcess {
 
     /// Runs `executable` with stdin from /dev/null and stdout and stderr to an unlinked file;
     /// kills it after `timeout` or when the calling task is cancelled.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration) async throws -> Finished {
+    static func run(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String]? = nil,
+        timeout: Duration
+    ) async throws -> Finished {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("micado-bench-\(UUID().uuidString)").path
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw MicadoError(.internal, "cannot create a temporary file in \(FileManager.default.temporaryDirectory.path)") }
+        guard fd >= 0 else {
+            throw MicadoError(.internal, "cannot create a temporary file in \(FileManager.default.temporaryDirectory.path)")
+        }
         unlink(path)
         let output = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         let process = Process()
@@ -473,7 +566,10 @@ enum BenchProcess {
         _ = try? output.seek(toOffset: 0)
         let text = String(decoding: (try? output.readToEnd()) ?? Data(), as: UTF8.self)
         if process.terminationReason == .uncaughtSignal {
-            throw MicadoError(.timeout, "\(executable) \(arguments.prefix(3).joined(separator: " ")) … was killed after \(timeout) (signal \(process.terminationStatus)): \(text.suffix(600))")
+            throw MicadoError(
+                .timeout,
+                "\(executable) \(arguments.prefix(3).joined(separator: " ")) … was killed after \(timeout) (signal \(process.terminationStatus)): \(text.suffix(600))"
+            )
         }
         return Finished(status: process.terminationStatus, started: started, elapsed: (ended - started).inSeconds, output: text)
     }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import MicadoClouds
 import MicadoClient
+import MicadoClouds
 import MicadoCore
 import MicadoStandIns
 
@@ -17,7 +17,8 @@ extension MicadoBench {
             commandName: "cloud-stand-in",
             abstract: "Serve a stand-in OpenStack, CloudSigma or CloudBroker API on loopback whose servers boot on this host.",
             discussion: "Runs until SIGINT or SIGTERM. Its login is a fixed test one (written to --ready), never a real account's.",
-            shouldDisplay: false)
+            shouldDisplay: false
+        )
 
         @Option(help: "openstack, cloudsigma or cloudbroker.") var driver: String
         @Option(help: "Bridge the machines are plugged into.") var bridge: String
@@ -30,20 +31,32 @@ extension MicadoBench {
         @Option(help: "Where to write the endpoint, login and IDs (JSON).") var ready: String
 
         func validate() throws {
-            guard ["openstack", "cloudsigma", "cloudbroker"].contains(driver) else { throw ValidationError("--driver must be openstack, cloudsigma or cloudbroker") }
-            guard let a = IPv4(first), let b = IPv4(last), a <= b else { throw ValidationError("--first and --last must be IPv4 addresses, first ≤ last") }
+            guard ["openstack", "cloudsigma", "cloudbroker"].contains(driver) else {
+                throw ValidationError("--driver must be openstack, cloudsigma or cloudbroker")
+            }
+            guard let a = IPv4(first), let b = IPv4(last), a <= b else {
+                throw ValidationError("--first and --last must be IPv4 addresses, first ≤ last")
+            }
         }
 
         func run() async throws {
             var logger = Logger(label: "micado.cloud-stand-in")
             logger.logLevel = .warning
-            let hypervisor = StandInHypervisor(bridge: bridge, bridgeCIDR: bridgeCIDR, managerAddress: managerAddress, state: state, home: home, logger: logger)
+            let hypervisor = StandInHypervisor(
+                bridge: bridge,
+                bridgeCIDR: bridgeCIDR,
+                managerAddress: managerAddress,
+                state: state,
+                home: home,
+                logger: logger
+            )
             let addresses = IPv4(first)!...IPv4(last)!
             let readyFile = ready
             func announce(_ fields: [String: String]) throws {
                 let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
                 // The test login travels in this file: owner only, like any credentials file.
-                guard FileManager.default.createFile(atPath: readyFile + ".partial", contents: data, attributes: [.posixPermissions: 0o600]),
+                guard
+                    FileManager.default.createFile(atPath: readyFile + ".partial", contents: data, attributes: [.posixPermissions: 0o600]),
                     rename(readyFile + ".partial", readyFile) == 0
                 else { throw MicadoError(.internal, "cannot write \(readyFile)") }
             }
@@ -58,12 +71,18 @@ extension MicadoBench {
                 }
             case "cloudsigma":
                 try await CloudSigmaStandIn.serve(addresses: addresses, hypervisor: hypervisor) { cloud in
-                    try announce(["endpoint": cloud.endpoint, "username": CloudSigmaStandIn.username, "password": CloudSigmaStandIn.password, "drive": CloudSigmaStandIn.libraryDrive])
+                    try announce([
+                        "endpoint": cloud.endpoint, "username": CloudSigmaStandIn.username, "password": CloudSigmaStandIn.password,
+                        "drive": CloudSigmaStandIn.libraryDrive,
+                    ])
                     await Interrupts.first()
                 }
             default:
                 try await CloudBrokerStandIn.serve(addresses: addresses, hypervisor: hypervisor) { cloud in
-                    try announce(["endpoint": cloud.endpoint, "email": CloudBrokerStandIn.email, "password": CloudBrokerStandIn.password, "deployment": CloudBrokerStandIn.deployment])
+                    try announce([
+                        "endpoint": cloud.endpoint, "email": CloudBrokerStandIn.email, "password": CloudBrokerStandIn.password,
+                        "deployment": CloudBrokerStandIn.deployment,
+                    ])
                     await Interrupts.first()
                 }
             }

@@ -20,7 +20,8 @@ extension MicadoBench {
                 memory and open descriptors before (the baseline), at the peak and after, as ratios of the baseline, with \
                 limits.connections (the bound the descriptors must stay under) and how the connections were answered (served, shed \
                 with 503, closed for a newer one).
-                """)
+                """
+        )
 
         @Option(help: "Connections opened and held.")
         var count = 4000
@@ -58,7 +59,10 @@ extension MicadoBench {
             var peak = before
             var open: [Int32] = []
             defer { for fd in open { close(fd) } }
-            var served = 0, shed = 0, closed = 0, refused = 0
+            var served = 0
+            var shed = 0
+            var closed = 0
+            var refused = 0
             let request = Array("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
             for i in 0..<count {
                 guard let fd = Self.connect(address: configuration.manager.address, port: port) else {
@@ -85,10 +89,16 @@ extension MicadoBench {
 
             func ratio(_ value: Double) -> String { String(format: "%.2fx", value / before.rssMiB) }
             print("bench connections: \(BenchLaunch.buildDescription); manager \(health.version), pid \(health.pid)")
-            print("  \(count) connections, each asking once then idling; limits.connections \(configuration.limits.connections), per peer \(configuration.limits.connectionsPerPeer)")
+            print(
+                "  \(count) connections, each asking once then idling; limits.connections \(configuration.limits.connections), per peer \(configuration.limits.connectionsPerPeer)"
+            )
             print("  answered: \(served) served, \(shed) shed (503), \(closed) closed unanswered, \(refused) not accepted")
-            print("  manager RSS: before \(BenchLaunch.mib(before.rssMiB)) MiB, peak \(BenchLaunch.mib(peak.rssMiB)) MiB (\(ratio(peak.rssMiB))), \(settle) s after \(BenchLaunch.mib(after.rssMiB)) MiB (\(ratio(after.rssMiB)))")
-            print("  manager descriptors: before \(before.descriptors), peak \(peak.descriptors) (bound: before + \(configuration.limits.connections)), after \(after.descriptors)")
+            print(
+                "  manager RSS: before \(BenchLaunch.mib(before.rssMiB)) MiB, peak \(BenchLaunch.mib(peak.rssMiB)) MiB (\(ratio(peak.rssMiB))), \(settle) s after \(BenchLaunch.mib(after.rssMiB)) MiB (\(ratio(after.rssMiB)))"
+            )
+            print(
+                "  manager descriptors: before \(before.descriptors), peak \(peak.descriptors) (bound: before + \(configuration.limits.connections)), after \(after.descriptors)"
+            )
         }
 
         static func connect(address: String, port: Int) -> Int32? {

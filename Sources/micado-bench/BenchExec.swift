@@ -15,7 +15,8 @@ extension MicadoBench {
         static let configuration = CommandConfiguration(
             commandName: "exec",
             abstract: "Attached execute through micado vs. the engine's own hijacked exec: session start and keystroke round trip.",
-            discussion: "Needs a running manager whose engine runs the container. Launches and removes container-benchexec-*.")
+            discussion: "Needs a running manager whose engine runs the container. Launches and removes container-benchexec-*."
+        )
 
         @Option(help: "Keystroke round trips per side.")
         var count = 500
@@ -36,8 +37,10 @@ extension MicadoBench {
             let configuration = try ManagerConfiguration.load(home: MicadoHome.resolve(environment: environment), environment: environment)
             let client = try ManagerClient.fromHome()
             let engine = try await EngineClient.connect(
-                to: try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description), http: sharedHTTPClient,
-                logger: Logger(label: "bench"))
+                to: try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description),
+                http: sharedHTTPClient,
+                logger: Logger(label: "bench")
+            )
             let launch = LaunchRequest(image: image, client: "benchexec", arguments: ["sleep", "3600"], memoryMiB: 16, detach: false)
             let view = try await client.json(ContainerView.self, .POST, "/v1/containers", body: launch)
             do {
@@ -54,7 +57,8 @@ extension MicadoBench {
                 let containerID = task.status.containerStatus?.containerID
             else { throw MicadoError(.conflict, "\(name) does not run on the manager's engine; bench exec compares against that engine") }
 
-            var directStart: [Double] = [], micadoStart: [Double] = []
+            var directStart: [Double] = []
+            var micadoStart: [Double] = []
             for _ in 0..<sessions {
                 directStart.append(try await Self.timeDirectSession(engine, containerID))
                 micadoStart.append(try await Self.timeMicadoSession(client, name))
@@ -64,10 +68,26 @@ extension MicadoBench {
 
             typealias B = BenchLaunch
             print("attached execute (engine \(engine.engineVersion), API \(engine.apiVersion); \(BenchLaunch.buildDescription))")
-            print("  session start to first output, \(sessions) each: direct median \(B.ms(B.percentile(directStart, 0.5))) ms, micado median \(B.ms(B.percentile(micadoStart, 0.5))) ms (\(String(format: "%.2fx", B.percentile(micadoStart, 0.5) / B.percentile(directStart, 0.5))))")
-            let dm = B.percentile(direct, 0.5), mm = B.percentile(micado, 0.5), dp = B.percentile(direct, 0.99), mp = B.percentile(micado, 0.99)
-            print(String(format: "  keystroke round trip, %d each: direct median %.3f ms p99 %.3f ms, micado median %.3f ms p99 %.3f ms (median %.2fx, p99 %.2fx)",
-                         count, dm * 1000, dp * 1000, mm * 1000, mp * 1000, mm / dm, mp / dp))
+            print(
+                "  session start to first output, \(sessions) each: direct median \(B.ms(B.percentile(directStart, 0.5))) ms, micado median \(B.ms(B.percentile(micadoStart, 0.5))) ms (\(String(format: "%.2fx", B.percentile(micadoStart, 0.5) / B.percentile(directStart, 0.5))))"
+            )
+            let dm = B.percentile(direct, 0.5)
+            let mm = B.percentile(micado, 0.5)
+            let dp = B.percentile(direct, 0.99)
+            let mp = B.percentile(micado, 0.99)
+            print(
+                String(
+                    format:
+                        "  keystroke round trip, %d each: direct median %.3f ms p99 %.3f ms, micado median %.3f ms p99 %.3f ms (median %.2fx, p99 %.2fx)",
+                    count,
+                    dm * 1000,
+                    dp * 1000,
+                    mm * 1000,
+                    mp * 1000,
+                    mm / dm,
+                    mp / dp
+                )
+            )
         }
 
         /// Exec create and hijacked start on the engine, until the command's first output.
@@ -127,7 +147,9 @@ extension MicadoBench {
         }
 
         static func connect(
-            _ client: ManagerClient, _ name: String, command: String,
+            _ client: ManagerClient,
+            _ name: String,
+            command: String,
             _ body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
         ) async throws {
             try await client.webSocket("/v1/containers/\(name)\(ExecStream.path)", query: [("command", command)], body)

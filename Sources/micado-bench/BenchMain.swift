@@ -21,7 +21,9 @@ enum BenchMain {
             let message = MicadoBench.fullMessage(for: error)
             let code = MicadoBench.exitCode(for: error)
             if !message.isEmpty {
-                let escaped = message.split(separator: "\n", omittingEmptySubsequences: false).map { Text.escaped(String($0)) }.joined(separator: "\n")
+                let escaped = message.split(separator: "\n", omittingEmptySubsequences: false).map { Text.escaped(String($0)) }.joined(
+                    separator: "\n"
+                )
                 if code == .success { print(escaped) } else { Console.err(escaped) }
             }
             exit(code.rawValue)

@@ -11,7 +11,8 @@ extension MicadoBench {
     struct BenchProxy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "proxy",
-            abstract: "Requests through Caddy against direct to the container (bounded in time); build-and-push time of a small image.")
+            abstract: "Requests through Caddy against direct to the container (bounded in time); build-and-push time of a small image."
+        )
 
         @Option(help: "Seconds of load per side.")
         var seconds = 5
@@ -41,17 +42,36 @@ extension MicadoBench {
             var builds: [Double] = []
             for i in 0..<3 {
                 let tar = TarArchive(entries: [
-                    .init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n".utf8)),
+                    .init(
+                        name: "app/Dockerfile",
+                        contents: Array(
+                            "FROM busybox:local\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n"
+                                .utf8
+                        )
+                    ),
                     .init(name: "app/index.html", contents: Array("bench \(i) \(UInt32.random(in: 0...UInt32.max))\n".utf8)),
                 ]).bytes()
                 let start = ContinuousClock.now
-                _ = try await client.send(.POST, "/v1/images", query: [("name", "container-benchproxy")], body: tar, contentType: "application/x-tar", timeout: .seconds(300))
+                _ = try await client.send(
+                    .POST,
+                    "/v1/images",
+                    query: [("name", "container-benchproxy")],
+                    body: tar,
+                    contentType: "application/x-tar",
+                    timeout: .seconds(300)
+                )
                 builds.append((ContinuousClock.now - start).inSeconds)
             }
             let port = Int.random(in: 18000...18999)
             let request = LaunchRequest(
-                image: "container-benchproxy", client: "benchproxy", domain: "bench.proxy.test", port: PortMapping(published: port, target: 80), memoryMiB: 32,
-                name: try ContainerName.parse(run.container("proxy")), detach: true)
+                image: "container-benchproxy",
+                client: "benchproxy",
+                domain: "bench.proxy.test",
+                port: PortMapping(published: port, target: 80),
+                memoryMiB: 32,
+                name: try ContainerName.parse(run.container("proxy")),
+                detach: true
+            )
             let created = try await client.json(ContainerView.self, .POST, "/v1/containers", body: request)
             let view = try await Progress.waitUntilRunning(created, client: client, timeout: .seconds(120))
             guard let endpoint = view.endpoint else { throw MicadoError(.internal, "the bench container has no endpoint") }
@@ -66,11 +86,37 @@ extension MicadoBench {
             try await client.send(.POST, "/v1/containers/\(view.name)/quit", json: QuitRequest(remove: true))
             func p(_ v: [Double], _ q: Double) -> Double { BenchLaunch.percentile(v, q) * 1000 }
             print("proxy overhead, \(seconds) s per side, \(concurrency) concurrent keep-alive clients (\(BenchLaunch.buildDescription)):")
-            print(String(format: "  direct to the container: %.0f req/s, p50 %.2f ms, p99 %.2f ms", Double(direct.count) / Double(seconds), p(direct, 0.5), p(direct, 0.99)))
-            print(String(format: "  through Caddy:           %.0f req/s, p50 %.2f ms, p99 %.2f ms", Double(proxied.count) / Double(seconds), p(proxied, 0.5), p(proxied, 0.99)))
-            print(String(format: "  ratio proxy/direct: throughput %.2fx, p50 %.2fx, p99 %.2fx", Double(proxied.count) / Double(direct.count),
-                         p(proxied, 0.5) / p(direct, 0.5), p(proxied, 0.99) / p(direct, 0.99)))
-            print(String(format: "build and push of a small image (2 MiB): first %.0f ms, then median %.0f ms", builds[0] * 1000, BenchLaunch.percentile(Array(builds.dropFirst()), 0.5) * 1000))
+            print(
+                String(
+                    format: "  direct to the container: %.0f req/s, p50 %.2f ms, p99 %.2f ms",
+                    Double(direct.count) / Double(seconds),
+                    p(direct, 0.5),
+                    p(direct, 0.99)
+                )
+            )
+            print(
+                String(
+                    format: "  through Caddy:           %.0f req/s, p50 %.2f ms, p99 %.2f ms",
+                    Double(proxied.count) / Double(seconds),
+                    p(proxied, 0.5),
+                    p(proxied, 0.99)
+                )
+            )
+            print(
+                String(
+                    format: "  ratio proxy/direct: throughput %.2fx, p50 %.2fx, p99 %.2fx",
+                    Double(proxied.count) / Double(direct.count),
+                    p(proxied, 0.5) / p(direct, 0.5),
+                    p(proxied, 0.99) / p(direct, 0.99)
+                )
+            )
+            print(
+                String(
+                    format: "build and push of a small image (2 MiB): first %.0f ms, then median %.0f ms",
+                    builds[0] * 1000,
+                    BenchLaunch.percentile(Array(builds.dropFirst()), 0.5) * 1000
+                )
+            )
         }
 
         static func get(_ http: HTTPClient, _ url: String, host: String?) async throws -> UInt {
@@ -90,7 +136,9 @@ extension MicadoBench {
                         var latencies: [Double] = []
                         while ContinuousClock.now < deadline {
                             let start = ContinuousClock.now
-                            if (try? await Self.get(http, url, host: host)) == 200 { latencies.append((ContinuousClock.now - start).inSeconds) }
+                            if (try? await Self.get(http, url, host: host)) == 200 {
+                                latencies.append((ContinuousClock.now - start).inSeconds)
+                            }
                         }
                         return latencies
                     }

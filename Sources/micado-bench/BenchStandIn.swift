@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import MicadoClouds
 import MicadoClient
+import MicadoClouds
 import MicadoCore
 
 extension MicadoBench {
@@ -15,7 +15,8 @@ extension MicadoBench {
             commandName: "ec2-stand-in",
             abstract: "Boot what an EC2-compatible API without machines (moto) runs, on this host, for bench scale.",
             discussion: "Credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Runs until SIGINT or SIGTERM.",
-            shouldDisplay: false)
+            shouldDisplay: false
+        )
 
         @Option(help: "The API's endpoint (loopback).") var endpoint: String
         @Option(help: "Region.") var region = "us-east-1"
@@ -40,8 +41,17 @@ extension MicadoBench {
             try JSONEncoder().encode(network).write(to: URL(fileURLWithPath: staged), options: .atomic)
             let driver = LocalDriver(
                 cloud: "stand-in",
-                network: .init(bridge: bridge, bridgeCIDR: bridgeCIDR, firstAddress: managerAddress, lastAddress: managerAddress, managerAddress: managerAddress),
-                stateDirectory: state, authority: CertificateAuthority(directory: home + "/tls"), logger: logger)
+                network: .init(
+                    bridge: bridge,
+                    bridgeCIDR: bridgeCIDR,
+                    firstAddress: managerAddress,
+                    lastAddress: managerAddress,
+                    managerAddress: managerAddress
+                ),
+                stateDirectory: state,
+                authority: CertificateAuthority(directory: home + "/tls"),
+                logger: logger
+            )
             let machines = StandInMachines(api: api, driver: driver, memoryMiB: memory)
             let work = Task { await machines.run() }
             let interrupts = Interrupts { _ in work.cancel() }

@@ -82,7 +82,9 @@ struct FileBody {
     static func gunzip(path: String, limit: Int) throws -> FileBody {
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("micado-context-\(UUID().uuidString)").path
         let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw MicadoError(.internal, "cannot create a temporary file in \(FileManager.default.temporaryDirectory.path)") }
+        guard fd >= 0 else {
+            throw MicadoError(.internal, "cannot create a temporary file in \(FileManager.default.temporaryDirectory.path)")
+        }
         unlink(temporary)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 
 /// The entry point: parses, runs, and maps errors to exit codes in one place.
@@ -9,7 +9,9 @@ enum MicadoMain {
     static func main() async {
         if let verb = CommandLine.arguments.dropFirst().first, let suggestion = Self.unknownVerb(verb) {
             let shown = verb.count > 64 ? String(verb.prefix(64)) + "…" : verb
-            Console.err("error: \(Text.escaped(shown)) is not a micado command.\(suggestion.map { " Did you mean \($0)?" } ?? "") See 'micado --help'.")
+            Console.err(
+                "error: \(Text.escaped(shown)) is not a micado command.\(suggestion.map { " Did you mean \($0)?" } ?? "") See 'micado --help'."
+            )
             exit(ExitStatus.usage)
         }
         do {
@@ -27,7 +29,9 @@ enum MicadoMain {
             let message = Micado.fullMessage(for: error)
             let code = Micado.exitCode(for: error)
             if !message.isEmpty {
-                let escaped = message.split(separator: "\n", omittingEmptySubsequences: false).map { Text.escaped(String($0)) }.joined(separator: "\n")
+                let escaped = message.split(separator: "\n", omittingEmptySubsequences: false).map { Text.escaped(String($0)) }.joined(
+                    separator: "\n"
+                )
                 if code == .success { print(escaped) } else { Console.err(escaped) }
             }
             exit(code.rawValue)
@@ -39,7 +43,8 @@ extension MicadoMain {
     /// nil when `verb` is a command (or an option); else the nearest command, if one is near.
     static func unknownVerb(_ verb: String) -> String?? {
         guard !verb.hasPrefix("-") else { return nil }
-        let commands = (Micado.configuration.subcommands + Micado.configuration.groupedSubcommands.flatMap(\.subcommands))
+        let commands =
+            (Micado.configuration.subcommands + Micado.configuration.groupedSubcommands.flatMap(\.subcommands))
             .flatMap { [$0._commandName] + $0.configuration.aliases } + ["help"]
         guard !commands.contains(verb) else { return nil }
         let nearest = commands.map { ($0, editDistance(verb.lowercased(), $0)) }.min { $0.1 < $1.1 }
@@ -49,7 +54,8 @@ extension MicadoMain {
 
     /// Levenshtein distance, for suggestions.
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.utf8.prefix(64)), b = Array(b.utf8)
+        let a = Array(a.utf8.prefix(64))
+        let b = Array(b.utf8)
         var previous = Array(0...b.count)
         for i in 1...max(a.count, 1) where !a.isEmpty {
             var current = [i] + Array(repeating: 0, count: b.count)
@@ -71,9 +77,13 @@ struct Micado: AsyncParsableCommand {
             """,
         version: MicadoVersion.current,
         groupedSubcommands: [
-            CommandGroup(name: "Containers (MiCADO's commands)", subcommands: [
-                Launch.self, Quit.self, ListCommand.self, Build.self, Info.self, Logs.self, Remove.self, Execute.self, Copy.self, Images.self,
-            ]),
+            CommandGroup(
+                name: "Containers (MiCADO's commands)",
+                subcommands: [
+                    Launch.self, Quit.self, ListCommand.self, Build.self, Info.self, Logs.self, Remove.self, Execute.self, Copy.self,
+                    Images.self,
+                ]
+            ),
             CommandGroup(name: "Applications", subcommands: [Apply.self, Apps.self]),
             CommandGroup(name: "Instances", subcommands: [Start.self, Stop.self, Clouds.self]),
             CommandGroup(name: "Proxy", subcommands: [Routes.self]),

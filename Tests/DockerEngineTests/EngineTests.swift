@@ -47,17 +47,19 @@ import Testing
 
     @Test func splitsStreamsAndLines() {
         let bytes = Self.frame(1, "hel") + Self.frame(2, "oops\n") + Self.frame(1, "lo\nworld\n") + Self.frame(1, "tail")
-        #expect(LogDemultiplexer.lines(bytes) == [
-            LogLine(stream: .stderr, text: "oops"), LogLine(stream: .stdout, text: "hello"),
-            LogLine(stream: .stdout, text: "world"), LogLine(stream: .stdout, text: "tail"),
-        ])
+        #expect(
+            LogDemultiplexer.lines(bytes) == [
+                LogLine(stream: .stderr, text: "oops"), LogLine(stream: .stdout, text: "hello"),
+                LogLine(stream: .stdout, text: "world"), LogLine(stream: .stdout, text: "tail"),
+            ]
+        )
         let (out, err) = LogDemultiplexer.split(bytes)
         #expect(String(decoding: out, as: UTF8.self) == "hello\nworld\ntail")
         #expect(String(decoding: err, as: UTF8.self) == "oops\n")
     }
 
     @Test func decodesFramesSplitAtAnyByte() {
-        let bytes = Self.frame(1, "out") + Self.frame(2, "err") + Self.frame(1, "")  + Self.frame(1, "more")
+        let bytes = Self.frame(1, "out") + Self.frame(2, "err") + Self.frame(1, "") + Self.frame(1, "more")
         var decoder = StreamFrameDecoder()
         var frames: [StreamFrameDecoder.Frame] = []
         for byte in bytes { frames += decoder.feed([byte]) }

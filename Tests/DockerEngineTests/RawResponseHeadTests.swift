@@ -6,7 +6,10 @@ import Testing
 /// The head of the engine's answer to a hijacking request, read off a raw connection.
 @Suite struct RawResponseHeadTests {
     @Test func upgradeHeadAndTheBytesAfterIt() throws {
-        let bytes = Array("HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nhello".utf8)
+        let bytes = Array(
+            "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nhello"
+                .utf8
+        )
         let (head, bodyStart) = try #require(try RawResponseHead.parse(bytes))
         #expect(head.status == 101)
         #expect(head.headers["upgrade"] == "tcp")

@@ -40,7 +40,10 @@ struct ApplicationTests {
     }
 
     static func kinds(_ f: ManagerFixture) async throws -> [String] {
-        try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout.utf8)).map(\.kind)
+        try WireFormat.decoder().decode(
+            [EventView].self,
+            from: Data(try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout.utf8)
+        ).map(\.kind)
     }
 
     @Test func anApplicationRunsRollsAndGoesAway() async throws {
@@ -71,7 +74,9 @@ struct ApplicationTests {
             #expect(try await ProxyTests.eventually(f, host: "shop.test", status: 200) == "hello from busybox:local\n")
             // The api is found by its service name on the application's network.
             try await CloudTests.eventually(30, "web reaches api by name") {
-                let reply = try await f.micado(["execute", "-n", "shop_web", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc api 80"])
+                let reply = try await f.micado([
+                    "execute", "-n", "shop_web", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc api 80",
+                ])
                 return reply.stdout.contains("hello from busybox:local")
             }
             for command in [["logs", "-n", "shop_api"], ["info", "-s", "shop_web"], ["explain", "shop_web"]] {
@@ -139,7 +144,11 @@ struct ApplicationTests {
             #expect(try await f.micado(["apply", "-f", file]).status == 0)
             #expect(try await f.fetchEventually("http://\(f.engineIP):8095/") == "hello from busybox:local\n")
 
-            try good.replacingOccurrences(of: "entrypoint: /bin/httpd", with: "entrypoint: /bin/false").write(toFile: file, atomically: true, encoding: .utf8)
+            try good.replacingOccurrences(of: "entrypoint: /bin/httpd", with: "entrypoint: /bin/false").write(
+                toFile: file,
+                atomically: true,
+                encoding: .utf8
+            )
             let bad = try await f.micado(["apply", "-f", file])
             #expect(bad.status == 0 && bad.stdout.contains("entrypoint"), "\(bad)")
             try await CloudTests.eventually(90, "the reconciler reports the rolled-back update") {
@@ -166,10 +175,22 @@ struct ApplicationTests {
         try await ManagerFixture.with { f in
             let file = f.state + "/compose.yaml"
             let cases: [(String, String)] = [
-                ("services:\n  web:\n    image: busybox:local\n    volumes: [a:/b]\n", "compose.yaml:4: 'services.web.volumes' is not supported by micado"),
-                ("services:\n  web:\n    image: busybox:local\n    deploy: {replicas: many}\n", "compose.yaml:4: services.web.deploy.replicas must be a whole number"),
-                ("services:\n  a:\n    image: busybox:local\n    ports: [\"80:80\"]\n  b:\n    image: busybox:local\n    ports: [\"80:81\"]\n", "port 80 is already published by services.a"),
-                ("services:\n  web:\n    image: busybox:local\n    x-micado: {scaling: {min: 1, max: 2, metric: cpu, target: 50, downStabilization: forever}}\n", "downStabilization must be a duration"),
+                (
+                    "services:\n  web:\n    image: busybox:local\n    volumes: [a:/b]\n",
+                    "compose.yaml:4: 'services.web.volumes' is not supported by micado"
+                ),
+                (
+                    "services:\n  web:\n    image: busybox:local\n    deploy: {replicas: many}\n",
+                    "compose.yaml:4: services.web.deploy.replicas must be a whole number"
+                ),
+                (
+                    "services:\n  a:\n    image: busybox:local\n    ports: [\"80:80\"]\n  b:\n    image: busybox:local\n    ports: [\"80:81\"]\n",
+                    "port 80 is already published by services.a"
+                ),
+                (
+                    "services:\n  web:\n    image: busybox:local\n    x-micado: {scaling: {min: 1, max: 2, metric: cpu, target: 50, downStabilization: forever}}\n",
+                    "downStabilization must be a duration"
+                ),
                 ("services:\n  web:\n    image: nosuch:image\n", "unknown image 'nosuch:image'"),
             ]
             for (text, message) in cases {
@@ -185,7 +206,14 @@ struct ApplicationTests {
             #expect(try await f.micado(["apply", "-f", file, "-n", "trav"]).stderr.contains("invalid image"))
             // A service of that name that micado did not make is not taken over, and nothing is stored.
             let foreign = try await f.engine().createService(
-                ServiceSpec(name: "zz_s", labels: nil, taskTemplate: .init(containerSpec: .init(image: "busybox:local", args: ["sleep", "3600"])), mode: .init(replicas: 0), endpointSpec: nil))
+                ServiceSpec(
+                    name: "zz_s",
+                    labels: nil,
+                    taskTemplate: .init(containerSpec: .init(image: "busybox:local", args: ["sleep", "3600"])),
+                    mode: .init(replicas: 0),
+                    endpointSpec: nil
+                )
+            )
             try "services:\n  s:\n    image: busybox:local\n".write(toFile: file, atomically: true, encoding: .utf8)
             let taken = try await f.micado(["apply", "-f", file, "-n", "zz"])
             #expect(taken.status == 1 && taken.stderr.contains("was not created by this manager"), "\(taken)")

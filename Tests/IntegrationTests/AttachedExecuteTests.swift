@@ -12,7 +12,9 @@ import Testing
 @Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct AttachedExecuteTests {
     static func launchSleeper(_ f: ManagerFixture, _ name: String) async throws {
-        let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", name, "--container", "container-\(name)", "-s", "/bin/sleep", "-a", "3600"])
+        let launch = try await f.micado([
+            "launch", "-i", "busybox:local", "-n", name, "--container", "container-\(name)", "-s", "/bin/sleep", "-a", "3600",
+        ])
         #expect(launch.status == 0, "\(launch)")
     }
 
@@ -21,8 +23,10 @@ struct AttachedExecuteTests {
             try await Self.launchSleeper(f, "shell")
             // Typed at the terminal: the remote shell reads it line by line, as from a user.
             let session = try await f.micadoOnTerminal(
-                ["execute", "-n", "container-shell", "-c", "sh"], size: TerminalSize(columns: 91, rows: 33),
-                input: "tty; stty size; echo term-$TERM; echo sum-$((6*7))\nexit 3\n")
+                ["execute", "-n", "container-shell", "-c", "sh"],
+                size: TerminalSize(columns: 91, rows: 33),
+                input: "tty; stty size; echo term-$TERM; echo sum-$((6*7))\nexit 3\n"
+            )
             #expect(session.status == 3, "\(session)")
             #expect(session.stdout.contains("/dev/pts/"), "the command has no terminal:\n\(session)")
             #expect(session.stdout.contains("33 91"), "the window size did not follow:\n\(session)")
@@ -31,7 +35,11 @@ struct AttachedExecuteTests {
             #expect(session.stdout.contains("sum-42"), "\(session)")
 
             // --no-tty on a terminal: the collected path, the command sees no terminal.
-            let plain = try await f.micadoOnTerminal(["execute", "--no-tty", "-n", "container-shell", "-c", "tty"], size: TerminalSize(columns: 80, rows: 24), input: "")
+            let plain = try await f.micadoOnTerminal(
+                ["execute", "--no-tty", "-n", "container-shell", "-c", "tty"],
+                size: TerminalSize(columns: 80, rows: 24),
+                input: ""
+            )
             #expect(plain.status == 1, "\(plain)")
             #expect(plain.stdout.contains("not a tty"), "\(plain)")
 
@@ -43,7 +51,9 @@ struct AttachedExecuteTests {
             let url = "ws://127.0.0.1:\(f.port)/v1/containers/container-shell/exec/stream?command=sh&tty=true&columns=80&rows=24"
             let transcript = Transcript()
             try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: Logger(label: "test")) {
-                inbound, outbound, _ in
+                inbound,
+                outbound,
+                _ in
                 try await outbound.write(.text(#"{"resize":{"columns":132,"rows":43}}"#))
                 try await outbound.write(.binary(ByteBuffer(string: "stty size; exit 5\n")))
                 for try await message in inbound.messages(maxSize: 1 << 20) {
@@ -63,7 +73,9 @@ struct AttachedExecuteTests {
             // A message outside the protocol ends the session with the reason.
             let broken = Transcript()
             try await WebSocketClient.connect(url: url, configuration: .init(additionalHeaders: headers), logger: Logger(label: "test")) {
-                inbound, outbound, _ in
+                inbound,
+                outbound,
+                _ in
                 try await outbound.write(.text(#"{"resize":{"columns":0,"rows":43}}"#))
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     if case .text(let text) = message { broken.end = text }
@@ -89,7 +101,10 @@ struct AttachedExecuteTests {
         try await ManagerFixture.with { f in
             try await Self.launchSleeper(f, "pipe")
             let input = (1...2000).map { "line \($0)" }.joined(separator: "\n") + "\n"
-            let streamed = try await f.micado(["execute", "-n", "container-pipe", "-i", "-c", "tty; wc -l; echo done >&2; exit 4"], input: input)
+            let streamed = try await f.micado(
+                ["execute", "-n", "container-pipe", "-i", "-c", "tty; wc -l; echo done >&2; exit 4"],
+                input: input
+            )
             #expect(streamed.status == 4, "\(streamed)")
             #expect(streamed.stdout == "not a tty\n2000\n", "\(streamed)")
             #expect(streamed.stderr == "done\n", "\(streamed)")
@@ -130,41 +145,78 @@ struct AttachedExecuteTests {
         try await ManagerFixture.with { f in
             try await Self.launchSleeper(f, "hup")
             let left = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", "sleep 4242"], log: f.state + "/left.log")
-            defer { left.signal(SIGKILL); _ = left.wait() }
-            #expect(try await becomesTrue(within: 10) { try await Self.processes(f).contains("sleep 4242") }, "the attached command never ran")
+            defer {
+                left.signal(SIGKILL)
+                _ = left.wait()
+            }
+            #expect(
+                try await becomesTrue(within: 10) { try await Self.processes(f).contains("sleep 4242") },
+                "the attached command never ran"
+            )
             // Closing the terminal ends micado (SIGHUP); the manager then hangs the command up.
             left.signal(SIGKILL)
-            #expect(try await becomesTrue(within: 10) { try await !Self.processes(f).contains("sleep 4242") }, "the command outlived its client")
-            #expect(try await f.micado(["events", "--subject", "container-hup"]).stdout.contains(
-                "the client of 'sleep 4242' in container-hup left; hung up 1 process(es) of it"))
+            #expect(
+                try await becomesTrue(within: 10) { try await !Self.processes(f).contains("sleep 4242") },
+                "the command outlived its client"
+            )
+            #expect(
+                try await f.micado(["events", "--subject", "container-hup"]).stdout.contains(
+                    "the client of 'sleep 4242' in container-hup left; hung up 1 process(es) of it"
+                )
+            )
 
             // micado itself told to stop: the terminal is given back as it was, the command hung up.
             let stopped = try f.startOnTerminal(
-                ["execute", "-n", "container-hup", "-c", "sleep 4141"], log: f.state + "/term.log", then: "echo status=$?; stty -a")
-            defer { stopped.signal(SIGKILL); _ = stopped.wait() }
-            #expect(try await becomesTrue(within: 10) { try await Self.processes(f).contains("sleep 4141") }, "the attached command never ran")
+                ["execute", "-n", "container-hup", "-c", "sleep 4141"],
+                log: f.state + "/term.log",
+                then: "echo status=$?; stty -a"
+            )
+            defer {
+                stopped.signal(SIGKILL)
+                _ = stopped.wait()
+            }
+            #expect(
+                try await becomesTrue(within: 10) { try await Self.processes(f).contains("sleep 4141") },
+                "the attached command never ran"
+            )
             #expect(try await CommandResult.run("/usr/bin/pkill", ["-TERM", "-f", "execute -n container-hup -c sleep 4141"]).status == 0)
             #expect(try await becomesTrue(within: 10) { stopped.poll() != nil }, "the terminal session did not end")
             let shown = (try? String(contentsOfFile: f.state + "/term.log", encoding: .utf8)) ?? ""
             #expect(shown.contains("status=143"), "\(shown)")
-            #expect(shown.contains(" icanon") && shown.contains(" echo ") && !shown.contains("-icanon"), "the terminal stayed raw:\n\(shown)")
-            #expect(try await becomesTrue(within: 10) { try await !Self.processes(f).contains("sleep 4141") }, "the command outlived its client")
+            #expect(
+                shown.contains(" icanon") && shown.contains(" echo ") && !shown.contains("-icanon"),
+                "the terminal stayed raw:\n\(shown)"
+            )
+            #expect(
+                try await becomesTrue(within: 10) { try await !Self.processes(f).contains("sleep 4141") },
+                "the command outlived its client"
+            )
 
             for (signal, command, expected) in [
-                (SIGTERM, "sleep 4343", "the client of 'sleep 4343' in container-hup left; hung up 1 process(es) of it"),  // at shutdown
-                (SIGKILL, "sleep 4444", "hung up 1 process(es) of 'sleep 4444' in container-hup, left attached when the manager stopped"),  // at the next start
+                // SIGTERM: hung up at shutdown; SIGKILL: at the next start
+                (SIGTERM, "sleep 4343", "the client of 'sleep 4343' in container-hup left; hung up 1 process(es) of it"),
+                (SIGKILL, "sleep 4444", "hung up 1 process(es) of 'sleep 4444' in container-hup, left attached when the manager stopped"),
             ] {
                 let log = f.state + "/stop-\(signal).log"
                 let terminal = try f.startOnTerminal(["execute", "-n", "container-hup", "-c", command], log: log)
-                defer { terminal.signal(SIGKILL); _ = terminal.wait() }
-                #expect(try await becomesTrue(within: 10) { try await Self.processes(f).contains(command) }, "the attached command never ran")
+                defer {
+                    terminal.signal(SIGKILL)
+                    _ = terminal.wait()
+                }
+                #expect(
+                    try await becomesTrue(within: 10) { try await Self.processes(f).contains(command) },
+                    "the attached command never ran"
+                )
                 _ = try await f.stopManager(signal: signal)
                 // The client is told, whichever way the manager went.
                 #expect(try await becomesTrue(within: 10) { terminal.poll() != nil }, "micado execute outlived its manager")
                 let shown = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 #expect(shown.contains("the manager ended the session before the command did"), "\(shown)")
                 try await f.startManager()
-                #expect(try await becomesTrue(within: 10) { try await !Self.processes(f).contains(command) }, "'\(command)' outlived its manager (\(signal))")
+                #expect(
+                    try await becomesTrue(within: 10) { try await !Self.processes(f).contains(command) },
+                    "'\(command)' outlived its manager (\(signal))"
+                )
                 let events = try await f.micado(["events", "--subject", "container-hup"]).stdout
                 #expect(events.contains(expected), "\(events)")
             }

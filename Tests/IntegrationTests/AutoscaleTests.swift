@@ -34,7 +34,9 @@ struct AutoscaleTests {
                     command: [-c, "while [ $(date +%s) -lt \(end) ]; do :; done; exec sleep 3600"]
                     deploy: {replicas: 1, resources: {reservations: {memory: 100M}, limits: {cpus: "0.2"}}}
                     x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: 5s, downStabilization: 20s}}
-                """, f)
+                """,
+                f
+            )
             let applied = try await f.micado(["apply", "-f", file])
             #expect(applied.status == 0, "\(applied)")
             try await CloudTests.eventually(150, "the service grows to 3 running replicas") {
@@ -71,14 +73,19 @@ struct AutoscaleTests {
                     command: [-c, "while :; do :; done"]
                     deploy: {replicas: 2, resources: {reservations: {memory: 16M}, limits: {cpus: "0.1"}}}
                     x-micado: {scaling: {min: 1, max: 4, metric: cpu, target: 100, tolerance: 0.2, upCooldown: 3s, downStabilization: 15s}}
-                """, f)
+                """,
+                f
+            )
             #expect(try await f.micado(["apply", "-f", file]).status == 0)
             try await CloudTests.eventually(30, "both replicas run") { try await Self.service(f, "steady_spin")?.runningReplicas == 2 }
             var sampled = false
             let until = ContinuousClock.now + .seconds(180)
             while ContinuousClock.now < until {
                 try await Task.sleep(for: .seconds(5))
-                if let policy = try await Self.service(f, "steady_spin")?.policy, policy.contains("cpu ") && !policy.contains("no samples") { sampled = true }
+                if let policy = try await Self.service(f, "steady_spin")?.policy, policy.contains("cpu ") && !policy.contains("no samples")
+                {
+                    sampled = true
+                }
             }
             #expect(sampled, "the policy saw samples")
             let changes = try await ApplicationTests.kinds(f).filter { $0 == "service.scaled" }.count

@@ -12,23 +12,42 @@ struct BadInputTests {
         let folder = NSTemporaryDirectory() + "micado-bomb-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let made = try await CommandResult.run("/bin/sh", ["-c", "head -c 629145600 /dev/zero | gzip -1 > \"$0\"", folder + "/bomb.tar.gz"])
+        let made = try await CommandResult.run(
+            "/bin/sh",
+            ["-c", "head -c 629145600 /dev/zero | gzip -1 > \"$0\"", folder + "/bomb.tar.gz"]
+        )
         #expect(made.status == 0, "\(made)")
         let build = try await CommandResult.run(
             "/usr/bin/prlimit",
-            ["--data=209715200", ManagerFixture.micadoBinary, "build", "-n", "container-bomb", "-f", folder + "/bomb.tar.gz", "--max-context-bytes", "314572800"],
-            environment: ["MICADO_HOME": folder + "/home"])
+            [
+                "--data=209715200", ManagerFixture.micadoBinary, "build", "-n", "container-bomb", "-f", folder + "/bomb.tar.gz",
+                "--max-context-bytes", "314572800",
+            ],
+            environment: ["MICADO_HOME": folder + "/home"]
+        )
         #expect(build.status == 1, "\(build)")
         #expect(build.stderr.contains("bomb.tar.gz expands to more than 314572800 bytes (--max-context-bytes)"), "\(build)")
     }
 
     @Test func errorsAreSpecificAndChangeNothing() async throws {
         try await ManagerFixture.with { f in
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "one", "--container", "container-one", "-p", "8090", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado([
+                    "launch", "-i", "busybox:local", "-n", "one", "--container", "container-one", "-p", "8090", "-a", "sleep", "3600",
+                ]).status == 0
+            )
             // What the containers are, without the usage samples the monitor keeps taking meanwhile.
             func containers() async throws -> [ContainerView] {
-                try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8))
-                    .map { var view = $0; view.cpuPercent = nil; view.memoryUsedMiB = nil; return view }
+                try WireFormat.decoder().decode(
+                    [ContainerView].self,
+                    from: Data(try await f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8)
+                )
+                .map {
+                    var view = $0
+                    view.cpuPercent = nil
+                    view.memoryUsedMiB = nil
+                    return view
+                }
             }
             let before = try await containers()
             #expect(before.count == 1)
@@ -36,7 +55,10 @@ struct BadInputTests {
 
             let cases: [([String], Int32, String)] = [
                 (["launch", "-i", "nosuch:image", "-n", "x"], 1, "unknown image 'nosuch:image'"),
-                (["launch", "-i", "busybox:local", "-n", "x", "--container", "container-one"], 1, "a container named container-one already exists"),
+                (
+                    ["launch", "-i", "busybox:local", "-n", "x", "--container", "container-one"], 1,
+                    "a container named container-one already exists"
+                ),
                 (["launch", "-i", "busybox:local", "-n", "x", "-p", "8090"], 1, "port 8090 is already published by container-one"),
                 (["launch", "-i", "busybox:local", "-n", "x", "-e", "NOEQUALS"], 64, "write it as KEY=VALUE"),
                 (["launch", "-i", "busybox:local", "-n", "x", "-p", "99999"], 64, "99999 is out of range 1-65535"),
@@ -63,7 +85,9 @@ struct BadInputTests {
             }
 
             let noDockerfile = f.state + "/nodockerfile.tar"
-            try Data(TarArchive(entries: [.init(name: "app/index.html", contents: Array("x".utf8))]).bytes()).write(to: URL(fileURLWithPath: noDockerfile))
+            try Data(TarArchive(entries: [.init(name: "app/index.html", contents: Array("x".utf8))]).bytes()).write(
+                to: URL(fileURLWithPath: noDockerfile)
+            )
             let build = try await f.micado(["build", "-n", "container-bad", "-f", noDockerfile])
             #expect(build.status == 1)
             #expect(build.stderr.contains("has no Dockerfile"))

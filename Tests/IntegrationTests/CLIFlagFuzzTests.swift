@@ -12,7 +12,8 @@ import Testing
         "init --proxy-port", "init --proxy-tls-port", "events --limit",
     ]
     static let values = [
-        "99999999999999999999", "-99999999999999999999", "1e19", "9.3e18m", "99999999999999999999m", "-1", "nan", "inf", "0x7fffffffffffffff",
+        "99999999999999999999", "-99999999999999999999", "1e19", "9.3e18m", "99999999999999999999m", "-1", "nan", "inf",
+        "0x7fffffffffffffff",
         "", String(repeating: "9", count: 100_000),
     ]
 
@@ -23,7 +24,10 @@ import Testing
         var found: [([String], String)] = []
         func walk(_ command: [String: Any], _ path: [String]) {
             for argument in command["arguments"] as? [[String: Any]] ?? [] where argument["kind"] as? String == "option" {
-                guard let names = argument["names"] as? [[String: Any]], let long = names.first(where: { $0["kind"] as? String == "long" })?["name"] as? String ?? names.first?["name"] as? String else { continue }
+                guard let names = argument["names"] as? [[String: Any]],
+                    let long = names.first(where: { $0["kind"] as? String == "long" })?["name"] as? String ?? names.first?["name"]
+                        as? String
+                else { continue }
                 if long == "arguments" { continue }  // launch -a takes everything after it, for the container
                 found.append((path, (long.count == 1 ? "-" : "--") + long))
             }
@@ -56,9 +60,14 @@ import Testing
                 add()
                 let shown = arguments.map { $0.count > 40 ? String($0.prefix(12)) + "…(\($0.count))" : $0 }.joined(separator: " ")
                 #expect(result.status > 0 && result.status < 128, "micado \(shown): \(result.status)")
-                #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"), "micado \(shown): \(result.stderr.prefix(300))")
+                #expect(
+                    !result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"),
+                    "micado \(shown): \(result.stderr.prefix(300))"
+                )
                 let key = "\(arguments.dropLast(2).joined(separator: " ")) \(arguments[arguments.count - 2])"
-                if Self.numeric.contains(key) { #expect(result.status == 64, "micado \(shown): exit \(result.status), \(result.stderr.prefix(200))") }
+                if Self.numeric.contains(key) {
+                    #expect(result.status == 64, "micado \(shown): exit \(result.status), \(result.stderr.prefix(200))")
+                }
             }
         }
     }
@@ -67,7 +76,11 @@ import Testing
     @Test func nonUTF8ValuesAreRefused() async throws {
         for (command, option) in try await Self.options() {
             let script = "exec \"$0\" \(command.joined(separator: " ")) \(option) \"$(printf '\\377\\376\\200')\" 2>&1"
-            let result = try await CommandResult.run("/bin/sh", ["-c", script, ManagerFixture.micadoBinary], environment: ["MICADO_HOME": "/dev/null/home"])
+            let result = try await CommandResult.run(
+                "/bin/sh",
+                ["-c", script, ManagerFixture.micadoBinary],
+                environment: ["MICADO_HOME": "/dev/null/home"]
+            )
             #expect(result.status > 0 && result.status < 128, "micado \(command) \(option) <non-UTF-8>: \(result)")
             #expect(!result.stdout.contains("Fatal error"), "micado \(command) \(option): \(result.stdout.prefix(300))")
         }

@@ -14,7 +14,8 @@ struct CloudBrokerEndToEndTests {
     /// A manager whose only cloud is the stand-in platform, its login in CLOUDBROKER_*.
     static func withCloudBroker(_ body: (ManagerFixture, CloudBrokerStandIn, StandInHypervisor) async throws -> Void) async throws {
         try await ManagerFixture.withStandIn(
-            CloudBrokerStandIn.self, environment: ["CLOUDBROKER_EMAIL": CloudBrokerStandIn.email, "CLOUDBROKER_PASSWORD": CloudBrokerStandIn.password],
+            CloudBrokerStandIn.self,
+            environment: ["CLOUDBROKER_EMAIL": CloudBrokerStandIn.email, "CLOUDBROKER_PASSWORD": CloudBrokerStandIn.password],
             cloudsFile: { cloud in
                 """
                 clouds:
@@ -27,12 +28,17 @@ struct CloudBrokerEndToEndTests {
                       - {name: micro, instanceType: Micro - 64 bit}
                     timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
                 """
-            }, body)
+            },
+            body
+        )
     }
 
     @Test func aContainerRunsOnAnInstanceBootedFromItsCloudInit() async throws {
         try await Self.withCloudBroker { f, cloud, hypervisor in
-            let clouds = try WireFormat.decoder().decode([CloudView].self, from: Data(try await f.micado(["clouds", "--output", "json"]).stdout.utf8))
+            let clouds = try WireFormat.decoder().decode(
+                [CloudView].self,
+                from: Data(try await f.micado(["clouds", "--output", "json"]).stdout.utf8)
+            )
             let view = try #require(clouds.first { $0.name == "cb" })
             #expect(view.flavours.map { "\($0.name) \($0.memoryMiB) \($0.cpus) \($0.pricePerHour)" } == ["micro 512 1 0.011"])
 
@@ -43,7 +49,10 @@ struct CloudBrokerEndToEndTests {
             #expect(launch.status == 0, "\(launch)\n\(hypervisor.errors)")
             let instance = try #require(cloud.live.first)
             #expect(cloud.live.count == 1 && instance.status == "running" && instance.userData.hasPrefix("#cloud-config\n"))
-            let views = try WireFormat.decoder().decode([InstanceView].self, from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
+            let views = try WireFormat.decoder().decode(
+                [InstanceView].self,
+                from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
+            )
             let listed = try #require(views.first { $0.cloud == "cb" })
             #expect(listed.cloudID == instance.id && listed.address == instance.address && listed.state == "ready", "\(listed)")
             let address = try #require(instance.address)
@@ -81,7 +90,9 @@ struct CloudBrokerEndToEndTests {
             try await f.stopManager()
             f.managerEnvironment["MICADO_CRASH_AT"] = point
             try await f.startManager()
-            _ = try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600"])
+            _ = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600",
+            ])
             #expect(try await f.managerExit(within: 30) == 128 + SIGKILL)
             #expect(cloud.live.count == (point == "instance.after-create" ? 1 : 0))
             f.managerEnvironment["MICADO_CRASH_AT"] = nil

@@ -16,7 +16,8 @@ struct CloudSigmaEndToEndTests {
     /// flavours priced from the recorded price list.
     static func withCloudSigma(_ body: (ManagerFixture, CloudSigmaStandIn, StandInHypervisor) async throws -> Void) async throws {
         try await ManagerFixture.withStandIn(
-            CloudSigmaStandIn.self, environment: ["CLOUDSIGMA_USERNAME": CloudSigmaStandIn.username, "CLOUDSIGMA_PASSWORD": CloudSigmaStandIn.password],
+            CloudSigmaStandIn.self,
+            environment: ["CLOUDSIGMA_USERNAME": CloudSigmaStandIn.username, "CLOUDSIGMA_PASSWORD": CloudSigmaStandIn.password],
             cloudsFile: { cloud in
                 """
                 clouds:
@@ -30,14 +31,22 @@ struct CloudSigmaEndToEndTests {
                     applications: {node: \(CloudSigmaStandIn.libraryDrive)}
                     timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
                 """
-            }, body)
+            },
+            body
+        )
     }
 
     @Test func aContainerRunsOnAServerBootedFromItsMeta() async throws {
         try await Self.withCloudSigma { f, cloud, hypervisor in
-            let clouds = try WireFormat.decoder().decode([CloudView].self, from: Data(try await f.micado(["clouds", "--output", "json"]).stdout.utf8))
+            let clouds = try WireFormat.decoder().decode(
+                [CloudView].self,
+                from: Data(try await f.micado(["clouds", "--output", "json"]).stdout.utf8)
+            )
             let view = try #require(clouds.first { $0.name == "cs" })
-            #expect(view.driver == "cloudsigma" && (view.flavours.first?.pricePerHour ?? 0) > 0, "priced from the price list: \(view.flavours)")
+            #expect(
+                view.driver == "cloudsigma" && (view.flavours.first?.pricePerHour ?? 0) > 0,
+                "priced from the price list: \(view.flavours)"
+            )
 
             let launch = try await f.micado([
                 "launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-p", "8080", "-m", "100m", "--timeout", "90",
@@ -47,7 +56,10 @@ struct CloudSigmaEndToEndTests {
             let server = try #require(cloud.servers.first)
             #expect(cloud.servers.count == 1 && server.status == "running" && server.cpu == 2000 && server.mem == 512 << 20)
             #expect(server.meta[CloudTag.tag] == "auto" && server.userData.hasPrefix("#cloud-config\n"))
-            let views = try WireFormat.decoder().decode([InstanceView].self, from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
+            let views = try WireFormat.decoder().decode(
+                [InstanceView].self,
+                from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
+            )
             let instance = try #require(views.first { $0.cloud == "cs" })
             #expect(instance.cloudID == server.uuid && instance.address == server.address && instance.state == "ready", "\(instance)")
             let address = try #require(server.address)
@@ -57,7 +69,9 @@ struct CloudSigmaEndToEndTests {
             #expect(!log.contains(CloudSigmaStandIn.password) && !events.contains(CloudSigmaStandIn.password))
 
             #expect(try await f.micado(["quit", "-n", "container-web", "-rm"]).status == 0)
-            try await CloudTests.eventually(60, "the idle server is stopped and deleted with its drive") { cloud.servers.isEmpty && cloud.drives.isEmpty }
+            try await CloudTests.eventually(60, "the idle server is stopped and deleted with its drive") {
+                cloud.servers.isEmpty && cloud.drives.isEmpty
+            }
             try await CloudTests.eventually(20, "the hypervisor tears the machine down") { hypervisor.machines.isEmpty }
             #expect(hypervisor.errors.isEmpty, "\(hypervisor.errors)")
         }
@@ -70,7 +84,10 @@ struct CloudSigmaEndToEndTests {
             #expect(start.status == 0, "\(start)\n\(hypervisor.errors)")
             let id = try #require(start.stdout.split(separator: " ").first.map(String.init))
             let server = try #require(cloud.servers.first)
-            #expect(cloud.servers.count == 1 && server.status == "running" && server.meta[CloudTag.tag] == "batch01" && server.meta[CloudTag.instance] == id)
+            #expect(
+                cloud.servers.count == 1 && server.status == "running" && server.meta[CloudTag.tag] == "batch01"
+                    && server.meta[CloudTag.instance] == id
+            )
             #expect(try await f.micado(["stop", "-t", "batch01"]).status == 0)
             #expect(cloud.servers.isEmpty && cloud.drives.isEmpty, "stopped and deleted with its drive before stop answered")
             #expect(hypervisor.errors.isEmpty, "\(hypervisor.errors)")
@@ -85,7 +102,9 @@ struct CloudSigmaEndToEndTests {
             try await f.stopManager()
             f.managerEnvironment["MICADO_CRASH_AT"] = point
             try await f.startManager()
-            _ = try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600"])
+            _ = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600",
+            ])
             #expect(try await f.managerExit(within: 30) == 128 + SIGKILL, "the manager died at \(point)")
             #expect(cloud.servers.count == (point == "instance.after-create" ? 1 : 0))
             f.managerEnvironment["MICADO_CRASH_AT"] = nil

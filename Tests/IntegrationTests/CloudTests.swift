@@ -9,12 +9,18 @@ import Testing
 @Suite(.serialized, .enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct CloudTests {
     static func containers(_ f: ManagerFixture) async throws -> [ContainerView] {
-        try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8))
+        try WireFormat.decoder().decode(
+            [ContainerView].self,
+            from: Data(try await f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8)
+        )
     }
 
     static func instances(_ f: ManagerFixture) async throws -> [InstanceView] {
-        try WireFormat.decoder().decode([InstanceView].self, from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
-            .filter { $0.cloud == "local" }
+        try WireFormat.decoder().decode(
+            [InstanceView].self,
+            from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
+        )
+        .filter { $0.cloud == "local" }
     }
 
     /// Polls until `condition` holds, for at most `seconds`.
@@ -27,9 +33,15 @@ struct CloudTests {
     @Test func launchBeyondCapacityStartsAnInstanceThenScalesDown() async throws {
         try await ManagerFixture.with(clouds: true) { f in
             // Nothing runs on the manager's engine: the first launch needs an instance.
-            let a = try await f.micado(["launch", "-i", "busybox:local", "-n", "a", "-m", "200m", "-p", "8080", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www"])
+            let a = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "a", "-m", "200m", "-p", "8080", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h",
+                "/www",
+            ])
             #expect(a.status == 0, "\(a)")
-            let b = try await f.micado(["launch", "-i", "busybox:local", "-n", "b", "-m", "200m", "-p", "8081", "-s", "/bin/httpd", "-a", "-f", "-p", "8081", "-h", "/www"])
+            let b = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "b", "-m", "200m", "-p", "8081", "-s", "/bin/httpd", "-a", "-f", "-p", "8081", "-h",
+                "/www",
+            ])
             #expect(b.status == 0, "\(b)")
             let running = try await Self.containers(f)
             #expect(running.count == 2)
@@ -43,7 +55,9 @@ struct CloudTests {
             #expect(instances.count == 2)
             #expect(instances.allSatisfy { $0.flavour == "small" && $0.state == "ready" })
             // Engines are reached over TLS: execute runs in a container on an instance.
-            let exec = try await f.micado(["execute", "-n", running[0].name.rawValue, "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"])
+            let exec = try await f.micado([
+                "execute", "-n", running[0].name.rawValue, "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+            ])
             #expect(exec.stdout == "209715200\n", "the 200 MiB limit is enforced: \(exec)")
             // And attached: stdin and output cross the instance engine's TLS connection, hijacked.
             let attached = try await f.micado(["execute", "-n", running[0].name.rawValue, "-i", "-c", "tr a-z A-Z"], input: "over tls\n")
@@ -67,7 +81,9 @@ struct CloudTests {
             let start = try await f.micado(["start", "-c", "local", "-a", "node", "-f", "medium", "-t", "app01", "-n", "application"])
             #expect(start.status == 0, "\(start)")
             let id = try #require(start.stdout.split(separator: " ").first.map(String.init))
-            let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-m", "100m", "-a", "sleep", "3600"])
+            let launch = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-m", "100m", "-a", "sleep", "3600",
+            ])
             #expect(launch.status == 0, "\(launch)")
             #expect(try await Self.containers(f).first?.node == id, "the container lands on the started instance")
             let cloudID = try await Self.instances(f).first { $0.id == id }?.cloudID
@@ -95,14 +111,19 @@ struct CloudTests {
 
     @Test func unplaceableLaunchSaysWhy() async throws {
         try await ManagerFixture.with(cloudsFile: { $0.cloudsFile(max: 1) }) { f in
-            let huge = try await f.micado(["launch", "-i", "busybox:local", "-n", "huge", "--container", "container-huge", "-m", "2g", "--timeout", "5", "-a", "sleep", "3600"])
+            let huge = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "huge", "--container", "container-huge", "-m", "2g", "--timeout", "5", "-a", "sleep",
+                "3600",
+            ])
             #expect(huge.status == 1)
             #expect(huge.stderr.contains("no flavour in local has 2048 MiB (largest: 512 MiB)"), "\(huge)")
             let explain = try await f.micado(["explain", "container-huge"])
             #expect(explain.stdout.contains("no flavour in local has 2048 MiB"), "\(explain)")
             #expect(try await f.micado(["quit", "-n", "container-huge", "-rm"]).status == 0)
             #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "one", "-m", "400m", "-a", "sleep", "3600"]).status == 0)
-            let two = try await f.micado(["launch", "-i", "busybox:local", "-n", "two", "-m", "400m", "--timeout", "5", "-a", "sleep", "3600"])
+            let two = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "two", "-m", "400m", "--timeout", "5", "-a", "sleep", "3600",
+            ])
             #expect(two.status == 1)
             #expect(two.stderr.contains("location local at its max of 1 instances"), "\(two)")
             #expect(try await Self.instances(f).count == 1)
@@ -119,7 +140,9 @@ struct CloudTests {
             f.managerEnvironment["MICADO_CRASH_AT"] = point
             try await f.startManager()
             // The scaler may reach the crash point before the launch's answer is sent: its exit status is not the point.
-            _ = try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "200m", "--detach", "-a", "sleep", "3600"])
+            _ = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "200m", "--detach", "-a", "sleep", "3600",
+            ])
             #expect(try await f.managerExit(within: 30) == 128 + SIGKILL, "the manager died at \(point)")
             // Half-done as named: the record waits in creating; the cloud has nothing, or the instance.
             let store = try Store.open(path: f.home + "/micado.sqlite")
@@ -148,22 +171,43 @@ struct CloudTests {
             let now = Date()
             // A create cut by a crash (resumed at start), and a record that already holds the ID the cloud will answer with.
             var resumed = InstanceRecord(
-                id: InstanceID(token: token), hostname: "resumed", cloud: "local", location: "local", role: .worker, state: .creating, address: nil,
-                createdAt: now, updatedAt: now)
+                id: InstanceID(token: token),
+                hostname: "resumed",
+                cloud: "local",
+                location: "local",
+                role: .worker,
+                state: .creating,
+                address: nil,
+                createdAt: now,
+                updatedAt: now
+            )
             resumed.token = token
             resumed.flavour = "small"
             resumed.memoryMiB = 256
             resumed.stateSince = now
             var holder = InstanceRecord(
-                id: InstanceID("mholder0001"), hostname: "holder", cloud: "local", location: "local", role: .worker, state: .down, address: nil,
-                createdAt: now, updatedAt: now)
+                id: InstanceID("mholder0001"),
+                hostname: "holder",
+                cloud: "local",
+                location: "local",
+                role: .worker,
+                state: .down,
+                address: nil,
+                createdAt: now,
+                updatedAt: now
+            )
             holder.cloudID = LocalDriver.instanceID(token: token)
             holder.stateSince = now
             for record in [resumed, holder] {
-                try await store.insertInstance(record, event: EventRecord(time: now, kind: "test", subject: record.id.rawValue, message: "test"))
+                try await store.insertInstance(
+                    record,
+                    event: EventRecord(time: now, kind: "test", subject: record.id.rawValue, message: "test")
+                )
             }
             try await f.startManager()
-            try await Self.eventually(30, "the conflict is reported") { try await f.micado(["events", "--limit", "100"]).stdout.contains("instance.create-conflict") }
+            try await Self.eventually(30, "the conflict is reported") {
+                try await f.micado(["events", "--limit", "100"]).stdout.contains("instance.create-conflict")
+            }
             #expect(!(try await Self.instances(f).contains { $0.id == resumed.id.rawValue }), "the resumed record is dropped")
             // The holder's own lifecycle still deletes what it holds: nothing is left in the cloud.
             try await Self.eventually(30, "no instance is left") {
@@ -175,10 +219,16 @@ struct CloudTests {
 
     @Test func instanceWhoseEngineDiesIsReplaced() async throws {
         try await ManagerFixture.with(clouds: true) { f in
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "d", "--container", "container-d", "-m", "100m", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado([
+                    "launch", "-i", "busybox:local", "-n", "d", "--container", "container-d", "-m", "100m", "-a", "sleep", "3600",
+                ]).status == 0
+            )
             let first = try #require(try await Self.instances(f).first)
             let firstCloudID = try #require(first.cloudID)
-            let pid = try #require(Int32(try String(contentsOfFile: f.instancesDirectory + "/\(firstCloudID)/dockerd.pid", encoding: .utf8)))
+            let pid = try #require(
+                Int32(try String(contentsOfFile: f.instancesDirectory + "/\(firstCloudID)/dockerd.pid", encoding: .utf8))
+            )
             kill(pid, SIGKILL)
             try await Self.eventually(60, "the dead instance is replaced and the container runs elsewhere") {
                 let c = try await Self.containers(f).first
@@ -194,9 +244,18 @@ struct CloudTests {
     @Test func badCloudsFileStopsTheManagerWithLineAndField() async throws {
         try await ManagerFixture.with { f in
             try await f.stopManager()
-            try "clouds:\n  local:\n    driver: local\n    locations: {local: {max: many}}\n".write(toFile: f.home + "/clouds.yaml", atomically: true, encoding: .utf8)
+            try "clouds:\n  local:\n    driver: local\n    locations: {local: {max: many}}\n".write(
+                toFile: f.home + "/clouds.yaml",
+                atomically: true,
+                encoding: .utf8
+            )
             let log = f.state + "/bad-manager.log"
-            let manager = try ChildProcess.start(ManagerFixture.micadoBinary, ["manager"], environment: ["MICADO_HOME": f.home], output: log)
+            let manager = try ChildProcess.start(
+                ManagerFixture.micadoBinary,
+                ["manager"],
+                environment: ["MICADO_HOME": f.home],
+                output: log
+            )
             #expect(manager.wait() == 1)
             let output = try String(contentsOfFile: log, encoding: .utf8)
             #expect(output.contains("clouds.yaml:4: clouds.local.locations.local.max must be a whole number"), "\(output)")

@@ -14,8 +14,10 @@ struct ContainerLifecycleTests {
     @Test func launchReachLogsExecuteCopyQuitRemove() async throws {
         try await ManagerFixture.with { f in
             // MiCADO's shape: a script as entrypoint and arguments that start with a dash.
-            let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", "web", "-p", "8080", "-e", "GREETING=hi there",
-                                       "-m", "32m", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www"])
+            let launch = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "web", "-p", "8080", "-e", "GREETING=hi there",
+                "-m", "32m", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www",
+            ])
             #expect(launch.status == 0, "\(launch)")
             let name = launch.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(name.hasPrefix("container-web-"))
@@ -45,7 +47,12 @@ struct ContainerLifecycleTests {
             // A long name whose 100th byte falls inside a character (it once crashed the manager): copied in and back.
             let longName = String(repeating: "a", count: 99) + "€" + String(repeating: "ü", count: 60) + ".html"
             #expect(try await f.micado(["copy", "-n", name, local, ":/www/" + longName]).status == 0)
-            #expect(try await f.fetch("http://\(f.engineIP):8080/" + String(repeating: "a", count: 99) + "%E2%82%AC" + String(repeating: "%C3%BC", count: 60) + ".html") == "copied in\n")
+            #expect(
+                try await f.fetch(
+                    "http://\(f.engineIP):8080/" + String(repeating: "a", count: 99) + "%E2%82%AC" + String(repeating: "%C3%BC", count: 60)
+                        + ".html"
+                ) == "copied in\n"
+            )
             let back = f.state + "/back.html"
             #expect(try await f.micado(["copy", "-n", name, ":/www/" + longName, back]).status == 0)
             #expect(try String(contentsOfFile: back, encoding: .utf8) == "copied in\n")
@@ -70,7 +77,10 @@ struct ContainerLifecycleTests {
             #expect(try await engine.services(label: "micado.container").isEmpty)
 
             let events = try await f.micado(["events", "--subject", name]).stdout
-            for kind in ["container.launch", "container.created", "container.running", "container.execute", "container.copy", "container.quit", "container.removed"] {
+            for kind in [
+                "container.launch", "container.created", "container.running", "container.execute", "container.copy", "container.quit",
+                "container.removed",
+            ] {
                 #expect(events.contains(kind), "missing event \(kind) in\n\(events)")
             }
         }
@@ -81,9 +91,15 @@ struct ContainerLifecycleTests {
     /// --timeout is shorter kills the task at the timeout, says so, and only then says stopped.
     @Test func quitSaysStoppingUntilTheTaskIsGone() async throws {
         try await ManagerFixture.with { f in
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "slow", "--container", "container-slow", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado(["launch", "-i", "busybox:local", "-n", "slow", "--container", "container-slow", "-a", "sleep", "3600"])
+                    .status == 0
+            )
             let detached = try await f.micado(["quit", "-n", "container-slow", "--detach"])
-            #expect(detached.status == 0 && detached.stdout == "container-slow stopping (its task is shutting down; not waited for)\n", "\(detached)")
+            #expect(
+                detached.status == 0 && detached.stdout == "container-slow stopping (its task is shutting down; not waited for)\n",
+                "\(detached)"
+            )
             #expect(try await Self.containers(f, all: true).first?.state == .stopping)
             let refused = try await f.micado(["remove", "-n", "container-slow"])
             #expect(refused.status == 1 && refused.stderr.contains("is still stopping"), "\(refused)")
@@ -91,14 +107,21 @@ struct ContainerLifecycleTests {
             #expect(waited.status == 0 && waited.stdout == "container-slow stopped\n", "\(waited)")
             #expect(try await f.micado(["remove", "-n", "container-slow"]).status == 0)
 
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "slow", "--container", "container-stubborn", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado([
+                    "launch", "-i", "busybox:local", "-n", "slow", "--container", "container-stubborn", "-a", "sleep", "3600",
+                ]).status == 0
+            )
             let killed = try await f.micado(["quit", "-n", "container-stubborn", "--timeout", "1"])
             #expect(killed.status == 0 && killed.stdout == "container-stubborn stopped\n", "\(killed)")
             #expect(killed.stderr.contains("container-stubborn: its task did not stop within 1 s; killing it"), "\(killed)")
             #expect(try await Self.containers(f, all: true).first { $0.name.rawValue == "container-stubborn" }?.state == .stopped)
             let events = try await f.micado(["events", "--subject", "container-stubborn"]).stdout
             let log = (try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? ""
-            #expect(events.contains("container.killed"), "\(events)\n\(log.split(separator: "\n").filter { $0.contains("quit with kill") })")
+            #expect(
+                events.contains("container.killed"),
+                "\(events)\n\(log.split(separator: "\n").filter { $0.contains("quit with kill") })"
+            )
             // A second quit changes nothing on the engine (an update of a service at zero would
             // make Swarm forget the tasks it is stopping) and answers the same.
             let again = try await f.micado(["quit", "-n", "container-stubborn"])
@@ -109,8 +132,10 @@ struct ContainerLifecycleTests {
 
     @Test func logsAndQuitWithSingleDashRm() async throws {
         try await ManagerFixture.with { f in
-            let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", "logger", "--container", "container-logger",
-                                       "-e", "WHO=micado", "-s", "/bin/sh", "-a", "-c", "echo hello $WHO; echo oops >&2; exec sleep 3600"])
+            let launch = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "logger", "--container", "container-logger",
+                "-e", "WHO=micado", "-s", "/bin/sh", "-a", "-c", "echo hello $WHO; echo oops >&2; exec sleep 3600",
+            ])
             #expect(launch.status == 0, "\(launch)")
             var logs = CommandResult(status: 1, stdout: "", stderr: "")
             for _ in 0..<50 {
@@ -132,7 +157,13 @@ struct ContainerLifecycleTests {
             let tarball = f.state + "/app.tar"
             let archive = TarArchive(entries: [
                 .init(name: "app/", kind: .directory, mode: 0o755),
-                .init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n".utf8)),
+                .init(
+                    name: "app/Dockerfile",
+                    contents: Array(
+                        "FROM busybox:local\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n"
+                            .utf8
+                    )
+                ),
                 .init(name: "app/index.html", contents: Array("built by micado\n".utf8)),
             ])
             try Data(archive.bytes()).write(to: URL(fileURLWithPath: tarball))

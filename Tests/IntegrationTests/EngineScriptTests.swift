@@ -16,8 +16,11 @@ import Testing
         let prefix = try await ManagerFixture.freeSubnet()
         await EnvironmentSlots.shared.acquire(1)
         // 14 and 16 characters: the same first 11, and micado-<first> is a prefix of micado-<second>.
-        let first = id + "-eng", second = first + "-b"
-        let environment = ["MICADO_STATE": state + "/engines", "MICADO_BRIDGE": "mb" + id.suffix(8), "MICADO_BRIDGE_CIDR": "\(prefix).1/24"]
+        let first = id + "-eng"
+        let second = first + "-b"
+        let environment = [
+            "MICADO_STATE": state + "/engines", "MICADO_BRIDGE": "mb" + id.suffix(8), "MICADO_BRIDGE_CIDR": "\(prefix).1/24",
+        ]
         func engine(_ arguments: [String]) async throws -> CommandResult {
             try await CommandResult.run("/bin/bash", [ManagerFixture.engineScript] + arguments, environment: environment)
         }
@@ -39,7 +42,10 @@ import Testing
             #expect(down1.status == 0, "\(down1)")
             #expect(try await !answers(first))
             #expect(try await answers(second), "down of \(first) stopped \(second)")
-            #expect(FileManager.default.fileExists(atPath: "/run/netns/micado-\(second)"), "down of \(first) deleted the namespace of \(second)")
+            #expect(
+                FileManager.default.fileExists(atPath: "/run/netns/micado-\(second)"),
+                "down of \(first) deleted the namespace of \(second)"
+            )
             let link = try await CommandResult.run("/usr/sbin/ip", ["-n", "micado-\(second)", "-4", "-o", "addr", "show", "dev", "eth0"])
             #expect(link.stdout.contains("\(prefix).3/"), "down of \(first) took the network of \(second): \(link)")
             // A stale pidfile naming a live process that is not its dockerd.

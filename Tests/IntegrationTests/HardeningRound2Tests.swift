@@ -36,12 +36,23 @@ struct HardeningRound2Tests {
             // On a session without its CSRF token: 403, as the HTTP route says.
             let login = try RawHTTP.exchange(
                 port: f.port,
-                send: "POST /v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(token.count + 12)\r\nConnection: close\r\n\r\n{\"token\":\"\(token)\"}",
-                readFor: .seconds(10))
-            let cookie = try #require(login.text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") }?.split(separator: ";").first?.dropFirst("set-cookie: ".count))
-            let forged = Self.upgrade("/v1/events/live", token: nil).replacingOccurrences(of: "\r\n\r\n", with: "\r\nOrigin: http://127.0.0.1:\(f.port)\r\nCookie: \(cookie)\r\n\r\n")
+                send:
+                    "POST /v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(token.count + 12)\r\nConnection: close\r\n\r\n{\"token\":\"\(token)\"}",
+                readFor: .seconds(10)
+            )
+            let cookie = try #require(
+                login.text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") }?.split(separator: ";").first?
+                    .dropFirst("set-cookie: ".count)
+            )
+            let forged = Self.upgrade("/v1/events/live", token: nil).replacingOccurrences(
+                of: "\r\n\r\n",
+                with: "\r\nOrigin: http://127.0.0.1:\(f.port)\r\nCookie: \(cookie)\r\n\r\n"
+            )
             let refused = try RawHTTP.exchange(port: f.port, send: forged, readFor: .seconds(10))
-            #expect(refused.text.hasPrefix("HTTP/1.1 403") && refused.text.contains("\"code\":\"forbidden\""), "\(refused.text.prefix(300))")
+            #expect(
+                refused.text.hasPrefix("HTTP/1.1 403") && refused.text.contains("\"code\":\"forbidden\""),
+                "\(refused.text.prefix(300))"
+            )
         }
     }
 
@@ -52,8 +63,11 @@ struct HardeningRound2Tests {
         try await ManagerFixture.with { f in
             try await f.stopManager()
             let config = try String(contentsOfFile: f.home + "/config.yaml", encoding: .utf8)
-            try config.replacingOccurrences(of: "connections: 1024", with: "connections: 64").replacingOccurrences(of: "connectionsPerPeer: 512", with: "connectionsPerPeer: 64")
-                .write(toFile: f.home + "/config.yaml", atomically: true, encoding: .utf8)
+            try config.replacingOccurrences(of: "connections: 1024", with: "connections: 64").replacingOccurrences(
+                of: "connectionsPerPeer: 512",
+                with: "connectionsPerPeer: 64"
+            )
+            .write(toFile: f.home + "/config.yaml", atomically: true, encoding: .utf8)
             try await f.startManager()
             let pid = try #require(f.manager?.pid)
             func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
@@ -94,12 +108,19 @@ struct HardeningRound2Tests {
     @Test func parseBombsDoNotDelayHealth() async throws {
         try await ManagerFixture.with { f in
             let token = try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            let wide = "x-big: &big \"" + String(repeating: "a", count: 60_000) + "\"\nservices:\n  web:\n    image: busybox:local\n    labels:\n"
+            let wide =
+                "x-big: &big \"" + String(repeating: "a", count: 60_000) + "\"\nservices:\n  web:\n    image: busybox:local\n    labels:\n"
                 + (0..<10_000).map { "      l\($0): *big\n" }.joined()
             let plain = "services:\n  web:\n    image: busybox:local\n    x-many:\n" + String(repeating: "      - a\n", count: 25_000)
             func request(_ file: String) throws -> String {
-                let body = String(decoding: try JSONEncoder().encode(ApplyRequest(name: "bomb", folderName: nil, file: file, fileName: nil, dryRun: true)), as: UTF8.self)
-                return "POST /v1/applications HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
+                let body = String(
+                    decoding: try JSONEncoder().encode(
+                        ApplyRequest(name: "bomb", folderName: nil, file: file, fileName: nil, dryRun: true)
+                    ),
+                    as: UTF8.self
+                )
+                return
+                    "POST /v1/applications HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
                     + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
             }
             let requests = [try request(wide), try request(plain)]
@@ -115,7 +136,9 @@ struct HardeningRound2Tests {
                 Thread {
                     defer { clients.inFlight.withLock { $0 -= 1 } }
                     for _ in 0..<8 {
-                        guard let answer = try? RawHTTP.exchange(port: f.port, send: requests[client % 2], readFor: .seconds(60)) else { continue }
+                        guard let answer = try? RawHTTP.exchange(port: f.port, send: requests[client % 2], readFor: .seconds(60)) else {
+                            continue
+                        }
                         clients.answers.withLock { $0.append(String(answer.text.prefix(12))) }
                     }
                 }.start()
@@ -123,17 +146,27 @@ struct HardeningRound2Tests {
             var latencies: [Duration] = []
             while clients.inFlight.withLock({ $0 }) > 0 {
                 let start = ContinuousClock.now
-                let health = try RawHTTP.exchange(port: f.port, send: "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", readFor: .seconds(10)).text
+                let health = try RawHTTP.exchange(
+                    port: f.port,
+                    send: "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                    readFor: .seconds(10)
+                ).text
                 // Only samples taken while every client was still sending count.
                 if clients.inFlight.withLock({ $0 }) == 4 { latencies.append(ContinuousClock.now - start) }
                 #expect(health.hasPrefix("HTTP/1.1 200"), "\(health.prefix(200))")
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(latencies.count >= 5, "too few samples while four applies were in flight: \(latencies.count)")
-            #expect(latencies.allSatisfy { $0 < .milliseconds(100) }, "health took \(latencies.max() ?? .zero) with four parse bombs in flight")
+            #expect(
+                latencies.allSatisfy { $0 < .milliseconds(100) },
+                "health took \(latencies.max() ?? .zero) with four parse bombs in flight"
+            )
             // The wide file is refused by its count (413), the plain one planned (200).
             let seen = clients.answers.withLock { $0 }
-            #expect(seen.count == 32 && seen.filter { $0 == "HTTP/1.1 413" }.count == 16 && seen.filter { $0 == "HTTP/1.1 200" }.count == 16, "\(seen)")
+            #expect(
+                seen.count == 32 && seen.filter { $0 == "HTTP/1.1 413" }.count == 16 && seen.filter { $0 == "HTTP/1.1 200" }.count == 16,
+                "\(seen)"
+            )
         }
     }
 }

@@ -10,7 +10,10 @@ import Testing
 @Suite(.enabled(if: ManagerFixture.enginesAvailable || ManagerFixture.mustRun, ManagerFixture.skipNote))
 struct HardeningTests {
     func eventCount(_ f: ManagerFixture) async throws -> Int {
-        try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8)).count
+        try WireFormat.decoder().decode(
+            [EventView].self,
+            from: Data(try await f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8)
+        ).count
     }
 
     /// A second manager on the same home is refused with the first one's pid and port,
@@ -31,7 +34,13 @@ struct HardeningTests {
             #expect(try String(contentsOfFile: f.home + "/token", encoding: .utf8) == token)
             // Nor a second home whose store is this one's through a symlink.
             let other = f.state + "/other-home"
-            #expect(try await CommandResult.run(ManagerFixture.micadoBinary, ["init", "--port", String(f.port + 7)], environment: ["MICADO_HOME": other]).status == 0)
+            #expect(
+                try await CommandResult.run(
+                    ManagerFixture.micadoBinary,
+                    ["init", "--port", String(f.port + 7)],
+                    environment: ["MICADO_HOME": other]
+                ).status == 0
+            )
             try FileManager.default.createSymbolicLink(atPath: f.state + "/alias.sqlite", withDestinationPath: f.home + "/micado.sqlite")
             let config = try String(contentsOfFile: other + "/config.yaml", encoding: .utf8)
                 .replacingOccurrences(of: "path: \(other)/micado.sqlite", with: "path: \(f.state)/alias.sqlite")
@@ -51,7 +60,10 @@ struct HardeningTests {
     /// --adopt takes them over without restarting them.
     @Test func aLostStoreIsRefusedUntilAdopted() async throws {
         try await ManagerFixture.with { f in
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "keep", "--container", "container-keep", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado(["launch", "-i", "busybox:local", "-n", "keep", "--container", "container-keep", "-a", "sleep", "3600"])
+                    .status == 0
+            )
             let engine = try await f.engine()
             let before = try await engine.service("container-keep")
             try await f.stopManager()
@@ -62,7 +74,10 @@ struct HardeningTests {
             #expect(try await engine.service("container-keep").id == before.id)
 
             try await f.startManager(["--adopt"])
-            let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+            let list = try WireFormat.decoder().decode(
+                [ContainerView].self,
+                from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8)
+            )
             #expect(list.map(\.name.rawValue) == ["container-keep"])
             let after = try await engine.service("container-keep")
             #expect(after.id == before.id)
@@ -73,7 +88,10 @@ struct HardeningTests {
     /// Copying a file onto a folder is refused, never replacing the folder and what it holds.
     @Test func copyNeverReplacesAFolder() async throws {
         try await ManagerFixture.with { f in
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-copy", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-copy", "-a", "sleep", "3600"])
+                    .status == 0
+            )
             let file = f.state + "/page.html"
             try "hello\n".write(toFile: file, atomically: true, encoding: .utf8)
             let refused = try await f.micado(["copy", "-n", "container-copy", file, ":/www"])
@@ -89,7 +107,10 @@ struct HardeningTests {
     /// its bytes), and the copy keeps the source's mode (a 0600 key stays 0600).
     @Test func copyAndBackupThroughAnotherUsersLink() async throws {
         try await ManagerFixture.with { f in
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-key", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-key", "-a", "sleep", "3600"])
+                    .status == 0
+            )
             #expect(try await f.micado(["execute", "-n", "container-key", "-c", "echo key > /tmp/key && chmod 600 /tmp/key"]).status == 0)
             let shared = f.state + "/shared"
             try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
@@ -124,12 +145,21 @@ struct HardeningTests {
             try await f.stopManager(signal: SIGKILL)
             let store = try Store.open(path: f.home + "/micado.sqlite")
             try await store.record(
-                EventRecord(time: Date(), kind: "cloud.said", subject: "x\u{1B}]0;owned\u{07}", message: "clear\u{1B}[2J then \u{202E}txt.exe and a \u{9B}31m CSI"))
+                EventRecord(
+                    time: Date(),
+                    kind: "cloud.said",
+                    subject: "x\u{1B}]0;owned\u{07}",
+                    message: "clear\u{1B}[2J then \u{202E}txt.exe and a \u{9B}31m CSI"
+                )
+            )
             try await f.startManager()
             let table = try await f.micado(["events", "--limit", "500"])
             #expect(table.status == 0, "\(table)")
             let line = try #require(table.stdout.split(separator: "\n").first { $0.contains("cloud.said") })
-            #expect(!line.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E || $0.value == 0x9B }, "\(line)")
+            #expect(
+                !line.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E || $0.value == 0x9B },
+                "\(line)"
+            )
             #expect(line.contains("\\u{1B}[2J") && line.contains("\\u{202E}txt.exe"), "\(line)")
         }
     }
@@ -143,15 +173,36 @@ struct HardeningTests {
             for name in ["container-blocked", "container-next"] {
                 try await store.insertContainer(
                     ContainerRecord(
-                        name: name, client: "x", image: "busybox:local", desired: .running, serviceID: nil, location: nil, script: nil,
-                        domain: nil, arguments: ["sleep", "3600"], environment: [], port: nil, memoryMiB: 16, lastState: .creating, lastReason: nil,
-                        createdAt: now, updatedAt: now),
-                    event: EventRecord(time: now, kind: "container.launch", subject: name, message: "test"))
+                        name: name,
+                        client: "x",
+                        image: "busybox:local",
+                        desired: .running,
+                        serviceID: nil,
+                        location: nil,
+                        script: nil,
+                        domain: nil,
+                        arguments: ["sleep", "3600"],
+                        environment: [],
+                        port: nil,
+                        memoryMiB: 16,
+                        lastState: .creating,
+                        lastReason: nil,
+                        createdAt: now,
+                        updatedAt: now
+                    ),
+                    event: EventRecord(time: now, kind: "container.launch", subject: name, message: "test")
+                )
             }
             try await store.bury(Store.Tombstone.container, "container-gone")
             let engine = try await f.engine()
             let spec = { (name: String, labels: [String: String]) in
-                ServiceSpec(name: name, labels: labels, taskTemplate: .init(containerSpec: .init(image: "busybox:local", args: ["sleep", "3600"])), mode: .init(replicas: 0), endpointSpec: nil)
+                ServiceSpec(
+                    name: name,
+                    labels: labels,
+                    taskTemplate: .init(containerSpec: .init(image: "busybox:local", args: ["sleep", "3600"])),
+                    mode: .init(replicas: 0),
+                    endpointSpec: nil
+                )
             }
             // Someone else's service holds the first record's name: its launch can never finish.
             _ = try await engine.createService(spec("container-blocked", ["owner": "someone-else"]))
@@ -161,7 +212,10 @@ struct HardeningTests {
             let names = Set(try await engine.services().map(\.spec.name))
             #expect(names.contains("container-next"), "\(names)")
             #expect(!names.contains("container-gone"), "\(names)")
-            let events = try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--subject", "container-blocked", "--output", "json"]).stdout.utf8))
+            let events = try WireFormat.decoder().decode(
+                [EventView].self,
+                from: Data(try await f.micado(["events", "--subject", "container-blocked", "--output", "json"]).stdout.utf8)
+            )
             let failures = events.filter { $0.kind == "container.reconcile-failed" }
             #expect(failures.count == 1, "\(events.map(\.message))")
             #expect(failures.first?.message.contains("not created by this manager") == true)
@@ -172,7 +226,10 @@ struct HardeningTests {
     /// A damaged store is refused at start with the reason; a backup taken online restores it.
     @Test func damagedStoreIsRefusedAndABackupRestores() async throws {
         try await ManagerFixture.with { f in
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "b", "--container", "container-b", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado(["launch", "-i", "busybox:local", "-n", "b", "--container", "container-b", "-a", "sleep", "3600"]).status
+                    == 0
+            )
             let backup = f.state + "/backup.sqlite"
             let taken = try await f.micado(["backup", backup])
             #expect(taken.status == 0, "\(taken)")
@@ -180,7 +237,10 @@ struct HardeningTests {
             #expect(mode == 0o600)
             #expect(try await f.micado(["backup", backup]).status != 0)  // never overwrites
             // Launched after the backup: restoring it must not remove this one.
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-after", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-after", "-a", "sleep", "3600"])
+                    .status == 0
+            )
             try await f.stopManager()
 
             let store = f.home + "/micado.sqlite"
@@ -201,7 +261,10 @@ struct HardeningTests {
             #expect(refused.contains("container-after") && refused.contains("older backup"), "\(refused.suffix(600))")
             #expect(try await f.engine().service("container-after").spec.name == "container-after")
             try await f.startManager(["--adopt"])
-            let list = try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+            let list = try WireFormat.decoder().decode(
+                [ContainerView].self,
+                from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8)
+            )
             #expect(Set(list.map(\.name.rawValue)) == ["container-b", "container-after"])
         }
     }
@@ -211,8 +274,11 @@ struct HardeningTests {
     @Test func craftedArchivesAndFailedBuilds() async throws {
         try await ManagerFixture.with { f in
             let good = f.state + "/good.tar"
-            try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN echo ok > /ok\n".utf8))]).bytes())
-                .write(to: URL(fileURLWithPath: good))
+            try Data(
+                TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN echo ok > /ok\n".utf8))])
+                    .bytes()
+            )
+            .write(to: URL(fileURLWithPath: good))
             #expect(try await f.micado(["build", "-n", "container-app", "-f", good]).status == 0)
             let image = try await f.micado(["images", "--output", "json"]).stdout
 
@@ -239,8 +305,11 @@ struct HardeningTests {
             #expect(failed.status == 1)
             #expect(failed.stderr.contains("the build failed"), "\(failed)")
             #expect(try await f.micado(["images", "--output", "json"]).stdout == image)
-            let kinds = try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8))
-                .dropFirst(events).map(\.kind)
+            let kinds = try WireFormat.decoder().decode(
+                [EventView].self,
+                from: Data(try await f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8)
+            )
+            .dropFirst(events).map(\.kind)
             #expect(!kinds.contains("image.built"), "\(kinds)")
             #expect(try await f.micado(["list", "-c"]).status == 0)  // still up
         }
@@ -254,8 +323,11 @@ struct HardeningTests {
         let watcher = Task { await seen.watch() }
         try await ManagerFixture.with(clouds: true) { f in
             let tar = f.state + "/app.tar"
-            try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nCMD [\"sleep\", \"3600\"]\n".utf8))]).bytes())
-                .write(to: URL(fileURLWithPath: tar))
+            try Data(
+                TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nCMD [\"sleep\", \"3600\"]\n".utf8))]
+                ).bytes()
+            )
+            .write(to: URL(fileURLWithPath: tar))
             let built = try await f.micado(["build", "-n", "container-web", "-f", tar])
             #expect(built.status == 0, "\(built)")
             let launched = try await f.micado(["launch", "-i", "container-web", "-n", "web", "-m", "32"])
@@ -264,9 +336,17 @@ struct HardeningTests {
             _ = await watcher.value
             let swarm = try await f.engine().swarm()
             let secrets = [
-                ("registry password", try String(contentsOfFile: f.home + "/registry/password", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)),
+                (
+                    "registry password",
+                    try String(contentsOfFile: f.home + "/registry/password", encoding: .utf8).trimmingCharacters(
+                        in: .whitespacesAndNewlines
+                    )
+                ),
                 ("worker join token", swarm.joinTokens.worker), ("manager join token", swarm.joinTokens.manager),
-                ("API token", try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)),
+                (
+                    "API token",
+                    try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                ),
             ]
             let lines = await seen.lines
             #expect(lines.count > 10)
@@ -278,7 +358,10 @@ struct HardeningTests {
 
             // An unprivileged local user reaches neither Caddy's admin API nor the registry's secrets.
             func asNobody(_ command: String) async throws -> CommandResult {
-                try await CommandResult.run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/bin/sh", "-c", command])
+                try await CommandResult.run(
+                    "/usr/bin/setpriv",
+                    ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "/bin/sh", "-c", command]
+                )
             }
             #expect(FileManager.default.fileExists(atPath: f.home + "/proxy/admin.sock"))
             let admin = try await asNobody("curl -s --max-time 2 --unix-socket '\(f.home)/proxy/admin.sock' http://localhost/config/")
@@ -289,8 +372,18 @@ struct HardeningTests {
             }
             #expect(try await asNobody("ls '\(f.home)/registry/serve/data'").status != 0)
             // Nor do the helpers reach each other's files, or the password.
-            #expect(try await CommandResult.run("/usr/bin/setpriv", ["--reuid=micado-proxy", "--regid=micado-proxy", "--clear-groups", "cat", f.home + "/registry/serve/server-key.pem"]).status != 0)
-            #expect(try await CommandResult.run("/usr/bin/setpriv", ["--reuid=micado-registry", "--regid=micado-registry", "--clear-groups", "cat", f.home + "/registry/password"]).status != 0)
+            #expect(
+                try await CommandResult.run(
+                    "/usr/bin/setpriv",
+                    ["--reuid=micado-proxy", "--regid=micado-proxy", "--clear-groups", "cat", f.home + "/registry/serve/server-key.pem"]
+                ).status != 0
+            )
+            #expect(
+                try await CommandResult.run(
+                    "/usr/bin/setpriv",
+                    ["--reuid=micado-registry", "--regid=micado-registry", "--clear-groups", "cat", f.home + "/registry/password"]
+                ).status != 0
+            )
             #expect(try await asNobody("curl -s --max-time 2 http://127.0.0.1:2019/config/").status != 0)  // no TCP admin API any more
         }
     }
@@ -317,13 +410,20 @@ extension HardeningTests {
     @Test func aBuildCutByAKillSaysSoAtTheNextStart() async throws {
         try await ManagerFixture.with { f in
             let slow = f.state + "/slow.tar"
-            try Data(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN sleep 60\n".utf8))]).bytes())
-                .write(to: URL(fileURLWithPath: slow))
+            try Data(
+                TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM busybox:local\nRUN sleep 60\n".utf8))]).bytes()
+            )
+            .write(to: URL(fileURLWithPath: slow))
             let cli = try ChildProcess.start(
-                ManagerFixture.micadoBinary, ["build", "-n", "container-slow", "-f", slow],
-                environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": f.home]) { _, b in b }, output: f.state + "/build.log")
+                ManagerFixture.micadoBinary,
+                ["build", "-n", "container-slow", "-f", slow],
+                environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": f.home]) { _, b in b },
+                output: f.state + "/build.log"
+            )
             defer { if cli.poll() == nil { cli.signal(SIGKILL) } }
-            try await CloudTests.eventually(30, "the build started") { try await f.micado(["events", "--limit", "20"]).stdout.contains("image.build ") }
+            try await CloudTests.eventually(30, "the build started") {
+                try await f.micado(["events", "--limit", "20"]).stdout.contains("image.build ")
+            }
             #expect(try await f.stopManager(signal: SIGKILL) == 128 + SIGKILL)
             try await f.startManager()
             let events = try await f.micado(["events", "--subject", "container-slow:latest"]).stdout
@@ -331,7 +431,10 @@ extension HardeningTests {
             // Once: a second start has nothing more to say.
             try await f.stopManager()
             try await f.startManager()
-            let again = try WireFormat.decoder().decode([EventView].self, from: Data(try await f.micado(["events", "--subject", "container-slow:latest", "--output", "json"]).stdout.utf8))
+            let again = try WireFormat.decoder().decode(
+                [EventView].self,
+                from: Data(try await f.micado(["events", "--subject", "container-slow:latest", "--output", "json"]).stdout.utf8)
+            )
             #expect(again.filter { $0.kind == "image.build-interrupted" }.count == 1)
         }
     }
@@ -357,11 +460,19 @@ extension HardeningTests {
             #expect(size == 200 << 20)
             let back = try await f.micado(["copy", "-n", "container-big", out, ":/tmp/back"])
             #expect(back.status == 0, "\(back)")
-            #expect(try await f.micado(["execute", "-n", "container-big", "-c", "cmp /tmp/big /tmp/back && echo same"]).stdout.contains("same"))
+            #expect(
+                try await f.micado(["execute", "-n", "container-big", "-c", "cmp /tmp/big /tmp/back && echo same"]).stdout.contains("same")
+            )
             let pid = try #require(f.manager?.pid)
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-            let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-            #expect(peakKiB > 0 && peakKiB < 150 << 10, "the manager's peak resident memory was \(peakKiB / 1024) MiB for 200 MiB copied out and in")
+            let peakKiB =
+                status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap {
+                    Int($0.split(separator: " ").dropFirst().first ?? "")
+                } ?? 0
+            #expect(
+                peakKiB > 0 && peakKiB < 150 << 10,
+                "the manager's peak resident memory was \(peakKiB / 1024) MiB for 200 MiB copied out and in"
+            )
             try? FileManager.default.removeItem(atPath: out)
         }
     }
@@ -373,7 +484,11 @@ extension HardeningTests {
         try await ManagerFixture.with { f in
             try await f.stopManager()
             let config = try String(contentsOfFile: f.home + "/config.yaml", encoding: .utf8)
-            try config.replacingOccurrences(of: "idleSeconds: 60", with: "idleSeconds: 2").write(toFile: f.home + "/config.yaml", atomically: true, encoding: .utf8)
+            try config.replacingOccurrences(of: "idleSeconds: 60", with: "idleSeconds: 2").write(
+                toFile: f.home + "/config.yaml",
+                atomically: true,
+                encoding: .utf8
+            )
             try await f.startManager()
             let token = try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             let head = "POST /v1/images?name=stalled HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
@@ -381,7 +496,11 @@ extension HardeningTests {
             // 1 MiB announced, 10 bytes sent, then silence: the connection is closed within a few seconds.
             let clock = ContinuousClock()
             let began = clock.now
-            let stalled = try RawHTTP.exchange(port: f.port, send: head + "Content-Length: 1048576\r\n\r\n0123456789", readFor: .seconds(20))
+            let stalled = try RawHTTP.exchange(
+                port: f.port,
+                send: head + "Content-Length: 1048576\r\n\r\n0123456789",
+                readFor: .seconds(20)
+            )
             #expect(stalled.closed && clock.now - began < .seconds(10), "closed: \(stalled.closed) after \(clock.now - began)")
 
             // Before any request: silence, half a head, or a head the parser never finishes are closed too
@@ -389,21 +508,34 @@ extension HardeningTests {
             for opening in ["", "GET /v1/health HTTP/1.1\r\n", head + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n12345"] {
                 let began = clock.now
                 let answer = try RawHTTP.exchange(port: f.port, send: opening, readFor: .seconds(20))
-                #expect(answer.closed && clock.now - began < .seconds(10), "\(opening.debugDescription): closed \(answer.closed) after \(clock.now - began)")
+                #expect(
+                    answer.closed && clock.now - began < .seconds(10),
+                    "\(opening.debugDescription): closed \(answer.closed) after \(clock.now - began)"
+                )
             }
 
             // A byte a second keeps within the idle limit, but not the minimum rate: refused after its 30 s
             // grace, and its upload slot given back (the connection may drain on; it holds no slot).
-            let trickled = try RawHTTP.trickle(port: f.port, head: head + "Content-Length: 1048576\r\n\r\n", every: .seconds(1), for: .seconds(45))
+            let trickled = try RawHTTP.trickle(
+                port: f.port,
+                head: head + "Content-Length: 1048576\r\n\r\n",
+                every: .seconds(1),
+                for: .seconds(45)
+            )
             #expect(trickled.text.contains("too slow"), "\(trickled.text.prefix(300))")
 
             let malformed = try RawHTTP.exchange(
-                port: f.port, send: head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n", readFor: .seconds(10))
+                port: f.port,
+                send: head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n",
+                readFor: .seconds(10)
+            )
             #expect(malformed.text.hasPrefix("HTTP/1.1 400"), "\(malformed.text.prefix(200))")
             #expect(try await f.micado(["images"]).status == 0, "the manager serves on")
 
             // Not while the manager answers, nor on an attached execute: both outlast the idle limit here.
-            let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", "idle", "--container", "container-idle", "-m", "32m", "-a", "sleep", "3600"])
+            let launch = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "idle", "--container", "container-idle", "-m", "32m", "-a", "sleep", "3600",
+            ])
             #expect(launch.status == 0, "\(launch)")
             let quiet = try await f.micado(["execute", "-n", "container-idle", "-i", "-c", "sleep 4; echo still here"], input: "")
             #expect(quiet.status == 0 && quiet.stdout.contains("still here"), "\(quiet)")
@@ -448,7 +580,8 @@ enum RawHTTP {
         let text = String(decoding: bytes, as: UTF8.self)
         guard let end = text.range(of: "\r\n\r\n") else { return false }
         let head = text[..<end.lowerBound].lowercased()
-        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+        let length =
+            head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
             .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
         return text[end.upperBound...].utf8.count >= length
     }
@@ -471,7 +604,9 @@ enum RawHTTP {
     }
 
     static func send(_ fd: Int32, _ bytes: [UInt8]) throws {
-        guard bytes.isEmpty || bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw TestFailure("write: \(errno)") }
+        guard bytes.isEmpty || bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw TestFailure("write: \(errno)")
+        }
     }
 
     static func exchange(port: Int, send text: String, readFor: Duration) throws -> Answer {

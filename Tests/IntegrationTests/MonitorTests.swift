@@ -16,13 +16,18 @@ struct MonitorTests {
             try await f.startManager()
 
             // 40 MiB in /dev/shm (tmpfs: counted as the container's memory, not as droppable cache).
-            let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", "mem", "--container", "container-mem", "-m", "100m",
-                                       "-s", "/bin/sh", "-a", "-c", "dd if=/dev/zero of=/dev/shm/x bs=1M count=40 2>/dev/null; exec sleep 3600"])
+            let launch = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "mem", "--container", "container-mem", "-m", "100m",
+                "-s", "/bin/sh", "-a", "-c", "dd if=/dev/zero of=/dev/shm/x bs=1M count=40 2>/dev/null; exec sleep 3600",
+            ])
             #expect(launch.status == 0, "\(launch)")
             var used: Double?
             var critical = ""
             for _ in 0..<60 {
-                let views = try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8))
+                let views = try WireFormat.decoder().decode(
+                    [ContainerView].self,
+                    from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8)
+                )
                 used = views.first?.memoryUsedMiB
                 critical = try await f.micado(["events", "--subject", "busybox:local"]).stdout
                 if critical.contains("image.critical-usage"), let used, used > 39 { break }
@@ -33,13 +38,21 @@ struct MonitorTests {
             #expect(critical.contains("image.critical-usage"), "\(critical)")
 
             // The next launch of the image without -m reserves the recorded critical usage (p95 + 25%).
-            let next = try await f.micado(["launch", "-i", "busybox:local", "-n", "next", "--container", "container-next", "--detach", "-a", "sleep", "3600"])
+            let next = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "next", "--container", "container-next", "--detach", "-a", "sleep", "3600",
+            ])
             #expect(next.status == 0, "\(next)")
-            let views = try WireFormat.decoder().decode([ContainerView].self, from: Data(try await f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8))
+            let views = try WireFormat.decoder().decode(
+                [ContainerView].self,
+                from: Data(try await f.micado(["list", "-c", "-a", "--output", "json"]).stdout.utf8)
+            )
             let reserved = try #require(views.first { $0.name.rawValue == "container-next" }?.memoryMiB)
             #expect(reserved >= 49 && reserved <= 60, "reserved \(reserved) MiB")
 
-            let info = try WireFormat.decoder().decode([ServiceInfo].self, from: Data(try await f.micado(["info", "-s", "container-mem", "--output", "json"]).stdout.utf8))
+            let info = try WireFormat.decoder().decode(
+                [ServiceInfo].self,
+                from: Data(try await f.micado(["info", "-s", "container-mem", "--output", "json"]).stdout.utf8)
+            )
             #expect((info.first?.memoryUsedMiB ?? 0) > 39, "info shows usage too")
 
             // A refusal is counted with the status the client got, not as a server error.

@@ -20,7 +20,10 @@ struct OpenStackEndToEndTests {
     static func withOpenStack(_ body: (ManagerFixture, OpenStackStandIn, Hypervisor) async throws -> Void) async throws {
         try await ManagerFixture.withStandIn(
             OpenStackStandIn.self,
-            environment: ["OS_USERNAME": OpenStackStandIn.username, "OS_PASSWORD": OpenStackStandIn.password, "OS_PROJECT_NAME": OpenStackStandIn.project],
+            environment: [
+                "OS_USERNAME": OpenStackStandIn.username, "OS_PASSWORD": OpenStackStandIn.password,
+                "OS_PROJECT_NAME": OpenStackStandIn.project,
+            ],
             cloudsFile: { cloud in
                 """
                 clouds:
@@ -36,16 +39,25 @@ struct OpenStackEndToEndTests {
                     applications: {node: \(OpenStackStandIn.image)}
                     timings: {gracePeriodSeconds: 4, bootTimeoutSeconds: 60, drainTimeoutSeconds: 20}
                 """
-            }, body)
+            },
+            body
+        )
     }
 
     @Test func aContainerRunsOnAServerBootedFromWhatMicadoSentNova() async throws {
         try await Self.withOpenStack { f, cloud, hypervisor in
             // micado clouds: the flavours as Nova completes them, with the file's prices.
-            let clouds = try WireFormat.decoder().decode([CloudView].self, from: Data(try await f.micado(["clouds", "--output", "json"]).stdout.utf8))
+            let clouds = try WireFormat.decoder().decode(
+                [CloudView].self,
+                from: Data(try await f.micado(["clouds", "--output", "json"]).stdout.utf8)
+            )
             let view = try #require(clouds.first { $0.name == "os" })
             #expect(view.driver == "openstack")
-            #expect(view.flavours.map { "\($0.name) \($0.memoryMiB) \($0.cpus) \($0.pricePerHour)" } == ["m1.tiny 512 1 0.012", "m1.small 2048 1 0.034"])
+            #expect(
+                view.flavours.map { "\($0.name) \($0.memoryMiB) \($0.cpus) \($0.pricePerHour)" } == [
+                    "m1.tiny 512 1 0.012", "m1.small 2048 1 0.034",
+                ]
+            )
 
             let launch = try await f.micado([
                 "launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-p", "8080", "-m", "100m", "--timeout", "90",
@@ -56,10 +68,16 @@ struct OpenStackEndToEndTests {
             #expect(servers.count == 1, "\(servers.map(\.id))")
             let server = try #require(servers.first)
             #expect(server.status == "ACTIVE" && server.flavorID == "1" && server.tags == [OpenStackDriver.serverTag])
-            #expect(server.metadata[CloudTag.tag] == "auto" && server.metadata[CloudTag.manager] != nil && server.metadata[CloudTag.token] != nil)
+            #expect(
+                server.metadata[CloudTag.tag] == "auto" && server.metadata[CloudTag.manager] != nil
+                    && server.metadata[CloudTag.token] != nil
+            )
             // The boot document names no address: its certificate names the instance.
             #expect(server.userData.hasPrefix("#cloud-config\n") && server.userData.contains("BEGIN CERTIFICATE"))
-            let views = try WireFormat.decoder().decode([InstanceView].self, from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8))
+            let views = try WireFormat.decoder().decode(
+                [InstanceView].self,
+                from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
+            )
             let instance = try #require(views.first { $0.cloud == "os" })
             #expect(instance.cloudID == server.id && instance.address == server.address && instance.state == "ready", "\(instance)")
             let address = try #require(server.address)
@@ -86,7 +104,10 @@ struct OpenStackEndToEndTests {
             #expect(start.status == 0, "\(start)\n\(hypervisor.errors)")
             let id = try #require(start.stdout.split(separator: " ").first.map(String.init))
             let server = try #require(cloud.servers.first)
-            #expect(cloud.servers.count == 1 && server.flavorID == "2" && server.metadata[CloudTag.tag] == "batch01" && server.metadata[CloudTag.instance] == id)
+            #expect(
+                cloud.servers.count == 1 && server.flavorID == "2" && server.metadata[CloudTag.tag] == "batch01"
+                    && server.metadata[CloudTag.instance] == id
+            )
             let stop = try await f.micado(["stop", "-t", "batch01"])
             #expect(stop.status == 0, "\(stop)")
             #expect(cloud.servers.isEmpty, "Nova deleted it before stop answered")
@@ -102,7 +123,9 @@ struct OpenStackEndToEndTests {
             try await f.stopManager()
             f.managerEnvironment["MICADO_CRASH_AT"] = point
             try await f.startManager()
-            _ = try await f.micado(["launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600"])
+            _ = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "c", "--container", "container-c", "-m", "100m", "--detach", "-a", "sleep", "3600",
+            ])
             #expect(try await f.managerExit(within: 30) == 128 + SIGKILL, "the manager died at \(point)")
             #expect(cloud.servers.count == (point == "instance.after-create" ? 1 : 0))
 

@@ -13,7 +13,9 @@ struct ProxyTests {
     /// client would back off after the refusals while Caddy restarts. Returns status and body.
     static func viaProxy(_ f: ManagerFixture, host: String) async throws -> (Int, String) {
         let result = try await CommandResult.run(
-            "/usr/bin/curl", ["-s", "--max-time", "3", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(f.proxyPort)/"])
+            "/usr/bin/curl",
+            ["-s", "--max-time", "3", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(f.proxyPort)/"]
+        )
         var lines = result.stdout.components(separatedBy: "\n")
         let status = Int(lines.removeLast()) ?? 0
         return (status, lines.joined(separator: "\n"))
@@ -38,8 +40,10 @@ struct ProxyTests {
 
     @Test func domainsAreRoutedReconciledAndRemoved() async throws {
         try await ManagerFixture.with(clouds: true) { f in
-            let launch = try await f.micado(["launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-d", "app.test", "-p", "8080",
-                                       "-m", "64m", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www"])
+            let launch = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "web", "--container", "container-web", "-d", "app.test", "-p", "8080",
+                "-m", "64m", "-s", "/bin/httpd", "-a", "-f", "-p", "8080", "-h", "/www",
+            ])
             #expect(launch.status == 0, "\(launch)")
             #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
             #expect(try await Self.viaProxy(f, host: "other.test").0 == 404)
@@ -50,15 +54,26 @@ struct ProxyTests {
             #expect(invalid.status == 64 && invalid.stderr.contains("invalid domain"), "\(invalid)")
 
             // A port the container does not listen on: reported unhealthy, answered at once, never a hang.
-            #expect(try await f.micado(["launch", "-i", "busybox:local", "-n", "deaf", "-d", "deaf.test", "-p", "8082", "-m", "16m", "-a", "sleep", "3600"]).status == 0)
+            #expect(
+                try await f.micado([
+                    "launch", "-i", "busybox:local", "-n", "deaf", "-d", "deaf.test", "-p", "8082", "-m", "16m", "-a", "sleep", "3600",
+                ]).status == 0
+            )
             // 502 while Caddy still tries it, 503 once its health check marked it down.
             _ = try await Self.eventually(f, host: "deaf.test", statuses: [502, 503])
-            let routes = try WireFormat.decoder().decode([RouteView].self, from: Data(try await f.micado(["routes", "--output", "json"]).stdout.utf8))
+            let routes = try WireFormat.decoder().decode(
+                [RouteView].self,
+                from: Data(try await f.micado(["routes", "--output", "json"]).stdout.utf8)
+            )
             #expect(routes.first { $0.domain == "app.test" }?.healthy == [true])
             #expect(routes.first { $0.domain == "deaf.test" }?.healthy == [false])
 
             // Caddy dies: the manager restarts it and loads the routes again.
-            let pid = try #require(Int32(try String(contentsOfFile: f.home + "/proxy/caddy.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let pid = try #require(
+                Int32(
+                    try String(contentsOfFile: f.home + "/proxy/caddy.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                )
+            )
             // Caddy runs as its own unprivileged user, with no capability but binding low ports.
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
             let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map { $0.split(separator: "\t")[1] }
@@ -70,21 +85,32 @@ struct ProxyTests {
             // The manager dies: Caddy goes with it (no orphan), and comes back with the routes.
             try await f.stopManager(signal: SIGKILL)
             try await Task.sleep(for: .milliseconds(300))
-            let restarted = try #require(Int32(try String(contentsOfFile: f.home + "/proxy/caddy.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let restarted = try #require(
+                Int32(
+                    try String(contentsOfFile: f.home + "/proxy/caddy.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                )
+            )
             #expect(restarted != pid)
             #expect(!ChildProcess.isAlive(restarted), "Caddy outlived the manager")
             try await f.startManager()
             #expect(try await Self.eventually(f, host: "app.test", status: 200) == "hello from busybox:local\n")
 
             // --tls: the same domain over HTTPS, with a certificate from Caddy's internal CA.
-            let secure = try await f.micado(["launch", "-i", "busybox:local", "-n", "sec", "--container", "container-sec", "-d", "secure.test", "--tls",
-                                       "-p", "8083", "-m", "16m", "-s", "/bin/httpd", "-a", "-f", "-p", "8083", "-h", "/www"])
+            let secure = try await f.micado([
+                "launch", "-i", "busybox:local", "-n", "sec", "--container", "container-sec", "-d", "secure.test", "--tls",
+                "-p", "8083", "-m", "16m", "-s", "/bin/httpd", "-a", "-f", "-p", "8083", "-h", "/www",
+            ])
             #expect(secure.status == 0, "\(secure)")
             var https = CommandResult(status: 1, stdout: "", stderr: "")
             for _ in 0..<50 {
                 let root = f.home + "/proxy/data/caddy/pki/authorities/local/root.crt"
-                https = try await CommandResult.run("/usr/bin/curl", ["-s", "--max-time", "3", "--cacert", root,
-                                                                "--resolve", "secure.test:\(f.proxyPort + 2):127.0.0.1", "https://secure.test:\(f.proxyPort + 2)/"])
+                https = try await CommandResult.run(
+                    "/usr/bin/curl",
+                    [
+                        "-s", "--max-time", "3", "--cacert", root,
+                        "--resolve", "secure.test:\(f.proxyPort + 2):127.0.0.1", "https://secure.test:\(f.proxyPort + 2)/",
+                    ]
+                )
                 if https.stdout == "hello from busybox:local\n" { break }
                 try await Task.sleep(for: .milliseconds(200))
             }

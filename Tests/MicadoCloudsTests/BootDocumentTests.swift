@@ -18,8 +18,11 @@ import Testing
 
     static func userData(_ authority: CertificateAuthority) throws -> UserData {
         UserData(
-            labels: ["micado.instance": "m0123456789", "micado.location": "eu", "micado.purpose": "application"], capacityMiB: 512,
-            caCertificatePEM: try String(contentsOfFile: authority.caCertificate, encoding: .utf8), registryAddress: "10.213.0.1:5000")
+            labels: ["micado.instance": "m0123456789", "micado.location": "eu", "micado.purpose": "application"],
+            capacityMiB: 512,
+            caCertificatePEM: try String(contentsOfFile: authority.caCertificate, encoding: .utf8),
+            registryAddress: "10.213.0.1:5000"
+        )
     }
 
     @Test func everyRenderedDocumentIsValidCloudInit() async throws {
@@ -52,7 +55,10 @@ import Testing
             let files = Dictionary(uniqueKeysWithValues: document.write_files.map { ($0.path, $0) })
             #expect(files["/etc/docker/micado/server-key.pem"]?.permissions == "0600")
             #expect(files["/etc/docker/micado/server-key.pem"]?.content.contains("PRIVATE KEY") == true)
-            #expect(files["/etc/docker/certs.d/10.213.0.1:5000/ca.crt"]?.content == (try String(contentsOfFile: authority.caCertificate, encoding: .utf8)))
+            #expect(
+                files["/etc/docker/certs.d/10.213.0.1:5000/ca.crt"]?.content
+                    == (try String(contentsOfFile: authority.caCertificate, encoding: .utf8))
+            )
             let daemon = try #require(files["/etc/docker/daemon.json"]?.content)
             let json = try #require(try JSONSerialization.jsonObject(with: Data(daemon.utf8)) as? [String: Any])
             #expect(json["hosts"] as? [String] == ["tcp://0.0.0.0:2376"], "TLS TCP only, no socket")
@@ -61,9 +67,15 @@ import Testing
             #expect((json["labels"] as? [String])?.contains("micado.instance=m0123456789") == true)
             // The server certificate names the address and chains to micado's CA.
             try files["/etc/docker/micado/server.pem"]?.content.write(toFile: dir + "/server.pem", atomically: true, encoding: .utf8)
-            let verified = try await ChildProcess.run("/usr/bin/openssl", ["verify", "-purpose", "sslserver", "-CAfile", authority.caCertificate, dir + "/server.pem"])
+            let verified = try await ChildProcess.run(
+                "/usr/bin/openssl",
+                ["verify", "-purpose", "sslserver", "-CAfile", authority.caCertificate, dir + "/server.pem"]
+            )
             #expect(verified.status == 0, "\(verified.output)")
-            let details = try await ChildProcess.run("/usr/bin/openssl", ["x509", "-in", dir + "/server.pem", "-noout", "-ext", "subjectAltName"])
+            let details = try await ChildProcess.run(
+                "/usr/bin/openssl",
+                ["x509", "-in", dir + "/server.pem", "-noout", "-ext", "subjectAltName"]
+            )
             #expect(details.output.contains("IP Address:10.213.0.10"), "\(details.output)")
         }
     }
@@ -73,7 +85,9 @@ import Testing
             var data = try Self.userData(authority)
             data.registryAddress = "10.0.0.1:5000/../../../etc"
             #expect(throws: CloudError.self) { try BootDocument.render(data, address: "10.213.0.10", authority: authority) }
-            #expect(throws: CloudError.self) { try BootDocument.render(try Self.userData(authority), address: "10.0.0.1\nruncmd:", authority: authority) }
+            #expect(throws: CloudError.self) {
+                try BootDocument.render(try Self.userData(authority), address: "10.0.0.1\nruncmd:", authority: authority)
+            }
             // A label value that looks like YAML stays a value.
             data = try Self.userData(authority)
             data.labels["micado.tag"] = "x\nruncmd: [[rm, -rf, /]]"

@@ -24,7 +24,10 @@ import Testing
             #expect(verified.status == 0, "\(leaf): \(verified.output)")
         }
         // The client certificate is not a server's, and no leaf may sign.
-        #expect(try await Self.openssl(["verify", "-purpose", "sslserver", "-CAfile", authority.caCertificate, authority.clientCertificate]).status != 0)
+        #expect(
+            try await Self.openssl(["verify", "-purpose", "sslserver", "-CAfile", authority.caCertificate, authority.clientCertificate])
+                .status != 0
+        )
         let text = try await Self.openssl(["x509", "-in", dir + "/server.pem", "-noout", "-text"]).output
         #expect(text.contains("IP Address:10.213.0.7"), "\(text)")
         #expect(text.contains("CA:FALSE"))

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import MicadoClouds
+import Synchronization
 import Testing
 
 @Suite struct ChildProcessTests {
@@ -10,7 +10,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try await ChildProcess.run(
-            "/bin/sh", ["-c", "echo out; echo err >&2; head -c 200000 /dev/zero | tr '\\0' x; exit 3"], outputDirectory: folder)
+            "/bin/sh",
+            ["-c", "echo out; echo err >&2; head -c 200000 /dev/zero | tr '\\0' x; exit 3"],
+            outputDirectory: folder
+        )
         #expect(result.status == 3)
         #expect(result.output.hasPrefix("out\nerr\n"))
         #expect(result.output.count == 8 + 200_000, "a large output is read whole")
@@ -20,7 +23,11 @@ import Testing
 
     /// A secret goes to a child on stdin, where no other local user can see it (`ps` shows arguments).
     @Test func inputReachesStdinNotTheArguments() async throws {
-        let result = try await ChildProcess.run("/bin/sh", ["-c", "read -r secret; echo \"got $secret\"; cat /proc/$$/cmdline | tr '\\0' ' '"], input: Array("s3cr3t\n".utf8))
+        let result = try await ChildProcess.run(
+            "/bin/sh",
+            ["-c", "read -r secret; echo \"got $secret\"; cat /proc/$$/cmdline | tr '\\0' ' '"],
+            input: Array("s3cr3t\n".utf8)
+        )
         #expect(result.status == 0)
         #expect(result.output.hasPrefix("got s3cr3t\n"), "\(result.output)")
         #expect(!result.output.dropFirst("got s3cr3t\n".count).contains("s3cr3t"))
@@ -36,7 +43,12 @@ import Testing
         defer { unlink(flag) }
         let count = ProcessInfo.processInfo.activeProcessorCount * 2 + 2
         let children = try (0..<count).map { _ in
-            try ChildProcess.start("/bin/sh", ["-c", "while [ ! -e \"$0\" ]; do sleep 0.02; done; exit 7", flag], environment: [:], output: "/dev/null")
+            try ChildProcess.start(
+                "/bin/sh",
+                ["-c", "while [ ! -e \"$0\" ]; do sleep 0.02; done; exit 7", flag],
+                environment: [:],
+                output: "/dev/null"
+            )
         }
         let statuses = try await withThrowingTaskGroup(of: Int32.self) { group in
             for child in children { group.addTask { await child.exit() } }
@@ -55,7 +67,10 @@ import Testing
     /// Children start with no signal blocked or ignored, whatever the spawning thread had.
     @Test func childrenStartWithDefaultSignals() async throws {
         // Builtins only: dash blocks every signal while it forks, so a forked grep could catch it mid-fork.
-        let result = try await ChildProcess.run("/bin/sh", ["-c", "while read -r line; do case $line in SigBlk*) echo \"$line\";; esac; done < /proc/$$/status"])
+        let result = try await ChildProcess.run(
+            "/bin/sh",
+            ["-c", "while read -r line; do case $line in SigBlk*) echo \"$line\";; esac; done < /proc/$$/status"]
+        )
         #expect(result.output.hasPrefix("SigBlk:") && result.output.contains("0000000000000000"), "\(result.output)")
         #expect(result.status == 0)
     }
@@ -68,7 +83,12 @@ import Testing
         let thread = Thread {
             Task {
                 let child = try? await SpawnThread.shared.run {
-                    try ChildProcess.start("/usr/bin/setpriv", ["--pdeathsig", "KILL", "/bin/sleep", "30"], environment: [:], output: "/dev/null")
+                    try ChildProcess.start(
+                        "/usr/bin/setpriv",
+                        ["--pdeathsig", "KILL", "/bin/sleep", "30"],
+                        environment: [:],
+                        output: "/dev/null"
+                    )
                 }
                 started.child.withLock { $0 = child }
             }

@@ -12,15 +12,31 @@ struct CloudBrokerTests {
 
     static func settings(_ endpoint: String) -> CloudConfiguration.CloudBrokerSettings {
         .init(
-            endpoint: endpoint, deployments: ["cola": CloudBrokerStandIn.deployment], keyPair: "kp-1", instanceTypes: ["micro": "Micro - 64 bit"],
-            flavourSources: ["micro": .init(position: "clouds.yaml:9", path: "clouds.cb.flavours[0]", memoryWritten: false, cpusWritten: false, priceWritten: false)])
+            endpoint: endpoint,
+            deployments: ["cola": CloudBrokerStandIn.deployment],
+            keyPair: "kp-1",
+            instanceTypes: ["micro": "Micro - 64 bit"],
+            flavourSources: [
+                "micro": .init(
+                    position: "clouds.yaml:9",
+                    path: "clouds.cb.flavours[0]",
+                    memoryWritten: false,
+                    cpusWritten: false,
+                    priceWritten: false
+                )
+            ]
+        )
     }
 
     static func driver(_ cloud: CloudBrokerStandIn, password: String = CloudBrokerStandIn.password) throws -> CloudBrokerDriver {
         let api = try CloudBrokerAPI(
-            endpoint: cloud.endpoint, credentials: .init(email: CloudBrokerStandIn.email, password: password),
-            retry: .init(attempts: 4, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)), logger: logger)
-        return CloudBrokerDriver(cloud: "cb", settings: settings(cloud.endpoint), api: api, logger: logger) { (userData) throws(CloudError) -> String in
+            endpoint: cloud.endpoint,
+            credentials: .init(email: CloudBrokerStandIn.email, password: password),
+            retry: .init(attempts: 4, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)),
+            logger: logger
+        )
+        return CloudBrokerDriver(cloud: "cb", settings: settings(cloud.endpoint), api: api, logger: logger) {
+            (userData) throws(CloudError) -> String in
             "#cloud-config\n# micado test instance \(userData.labels[CloudTag.instance] ?? "?") <&>\n"
         }
     }
@@ -28,13 +44,19 @@ struct CloudBrokerTests {
     static func request(token: String = EC2TestSetup.randomToken()) -> CreateInstanceRequest {
         let instance = InstanceID(token: token).rawValue
         return CreateInstanceRequest(
-            idempotencyToken: token, location: "cola", flavour: Flavour(name: "micro", cpus: 1, memoryMiB: 512, pricePerHour: 0.011), machineImage: "default",
+            idempotencyToken: token,
+            location: "cola",
+            flavour: Flavour(name: "micro", cpus: 1, memoryMiB: 512, pricePerHour: 0.011),
+            machineImage: "default",
             userData: UserData(labels: [CloudTag.instance: instance], capacityMiB: 512, caCertificatePEM: "-----BEGIN CERTIFICATE-----\n"),
-            tags: [CloudTag.manager: "mtest1", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"])
+            tags: [CloudTag.manager: "mtest1", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"]
+        )
     }
 
     @Test func namesCarryTheTagsAndNothingElseParses() {
-        let tags = [CloudTag.manager: "m3kb17ut6r7f4v", CloudTag.instance: "m0123456789", CloudTag.token: "0123456789abcdef0123456789abcdef"]
+        let tags = [
+            CloudTag.manager: "m3kb17ut6r7f4v", CloudTag.instance: "m0123456789", CloudTag.token: "0123456789abcdef0123456789abcdef",
+        ]
         let name = try! #require(CloudBrokerDriver.name(tags: tags))
         #expect(name == "micado.m3kb17ut6r7f4v.m0123456789.0123456789abcdef0123456789abcdef")
         #expect(CloudBrokerDriver.tags(fromName: name) == tags)
@@ -52,17 +74,25 @@ struct CloudBrokerTests {
             #expect(created.state == .booting && created.address.isEmpty)
             let instance = try #require(cloud.instances.first)
             #expect(instance.deployment == CloudBrokerStandIn.deployment && instance.instanceType == CloudBrokerStandIn.instanceTypes[0].id)
-            #expect(instance.userData == "#cloud-config\n# micado test instance \(request.tags[CloudTag.instance]!) <&>\n", "escaped in the XML, whole after it")
+            #expect(
+                instance.userData == "#cloud-config\n# micado test instance \(request.tags[CloudTag.instance]!) <&>\n",
+                "escaped in the XML, whole after it"
+            )
             #expect(instance.openedPort == "2376,2377,7946,4789" && instance.name == CloudBrokerDriver.name(tags: request.tags))
             // What MiCADO's launcher sends, in its order.
             let sent = try #require(cloud.everything.components(separatedBy: "POST /instances.xml").last)
-            let order = ["<deployment_id>", "<instance_type_id>", "<key_pair_id>", "<opened_port>", "<disable_autostop>", "<isolated>", "<name>", "<cloud-init>", "<cloud-init-b64>"]
+            let order = [
+                "<deployment_id>", "<instance_type_id>", "<key_pair_id>", "<opened_port>", "<disable_autostop>", "<isolated>", "<name>",
+                "<cloud-init>", "<cloud-init-b64>",
+            ]
             let positions = order.compactMap { sent.range(of: $0)?.lowerBound }
             #expect(positions.count == order.count && positions == positions.sorted(), "\(sent)")
             // starting → preparing → running with an address.
             #expect(try await driver.describe(created.id)?.state == .booting)
             let running = try #require(try await driver.describe(created.id))
-            #expect(running.state == .running && running.address == "10.97.0.10" && running.tags[CloudTag.token] == request.idempotencyToken)
+            #expect(
+                running.state == .running && running.address == "10.97.0.10" && running.tags[CloudTag.token] == request.idempotencyToken
+            )
             #expect(try await driver.list().map(\.id) == [created.id])
             #expect(try await driver.create(request).id == created.id, "the same token finds the same instance")
             #expect(cloud.count(.create) == 1)
@@ -76,9 +106,15 @@ struct CloudBrokerTests {
     @Test func flavoursAndPricesComeFromThePlatform() async throws {
         try await CloudBrokerStandIn.withCloud { cloud in
             let configuration = CloudConfiguration(
-                name: "cb", driver: "cloudbroker", locations: ["cola": .init(min: 0, max: 2, headroomMiB: 0)],
-                flavours: [Flavour(name: "micro", cpus: 1, memoryMiB: 0, pricePerHour: 0)], applications: ["node": "default"], timings: .init(),
-                network: nil, cloudbroker: Self.settings(cloud.endpoint))
+                name: "cb",
+                driver: "cloudbroker",
+                locations: ["cola": .init(min: 0, max: 2, headroomMiB: 0)],
+                flavours: [Flavour(name: "micro", cpus: 1, memoryMiB: 0, pricePerHour: 0)],
+                applications: ["node": "default"],
+                timings: .init(),
+                network: nil,
+                cloudbroker: Self.settings(cloud.endpoint)
+            )
             let resolved = try await Self.driver(cloud).resolve(configuration)
             #expect(resolved.flavours.map { "\($0.memoryMiB) \($0.cpus) \($0.pricePerHour)" } == ["512 1 0.011"])
         }
@@ -98,7 +134,12 @@ struct CloudBrokerTests {
             do throws(CloudError) {
                 _ = try await wrong.list()
                 Issue.record("a wrong password was accepted")
-            } catch { #expect(error.kind == .auth && error.message.contains("Invalid email or password") && !error.message.contains("not-the-password-42")) }
+            } catch {
+                #expect(
+                    error.kind == .auth && error.message.contains("Invalid email or password")
+                        && !error.message.contains("not-the-password-42")
+                )
+            }
             let driver = try Self.driver(cloud)
             // The Java client's point: a failed POST may come with 200, and <errors> says so.
             cloud.inject(.create, .error(status: 200, type: nil, message: "Credit limit reached for this account"))
@@ -106,7 +147,11 @@ struct CloudBrokerTests {
                 _ = try await driver.create(Self.request())
                 Issue.record("an <errors> answer was taken for success")
             } catch { #expect(error.kind == .quota && error.message.contains("Credit limit reached"), "\(error)") }
-            cloud.inject(.list, .error(status: 503, type: nil, message: "maintenance"), .error(status: 503, type: nil, message: "maintenance"))
+            cloud.inject(
+                .list,
+                .error(status: 503, type: nil, message: "maintenance"),
+                .error(status: 503, type: nil, message: "maintenance")
+            )
             #expect(try await driver.list().isEmpty, "retried through a short outage")
             #expect(cloud.instances.isEmpty)
         }
@@ -138,14 +183,26 @@ struct CloudBrokerTests {
             """
         let cloud = try #require(try CloudsFile.parse(yaml, file: "clouds.yaml").first)
         let settings = try #require(cloud.cloudbroker)
-        #expect(settings.endpoint == "https://cola-prototype.cloudbroker.com" && settings.deployments == ["cola": "2e4b9e3e-4a52-4bd5-8f39-1c5b8bd7c0a1"])
+        #expect(
+            settings.endpoint == "https://cola-prototype.cloudbroker.com"
+                && settings.deployments == ["cola": "2e4b9e3e-4a52-4bd5-8f39-1c5b8bd7c0a1"]
+        )
         #expect(settings.keyPair == "kp-1" && settings.openedPorts == "2376,2377,7946,4789" && settings.address == .private)
         #expect(settings.instanceType(of: "micro") == "Micro - 64 bit")
         for (from, to, message) in [
-            ("{max: 2, deployment: 2e4b9e3e-4a52-4bd5-8f39-1c5b8bd7c0a1}", "{max: 2}", "clouds.yaml:7: clouds.cb.locations.cola.deployment is missing"),
+            (
+                "{max: 2, deployment: 2e4b9e3e-4a52-4bd5-8f39-1c5b8bd7c0a1}", "{max: 2}",
+                "clouds.yaml:7: clouds.cb.locations.cola.deployment is missing"
+            ),
             ("keyPair: kp-1", "openedPorts: 22,http", "clouds.yaml:5: clouds.cb.openedPorts must be port numbers"),
-            ("https://cola", "http://cola", "clouds.cb.endpoint: the CloudBroker endpoint http://cola-prototype.cloudbroker.com must be https://"),
-            ("{name: micro, instanceType: Micro - 64 bit}", "{name: Micro - 64 bit}", "clouds.yaml:9: clouds.cb.flavours[0].name 'Micro - 64 bit' must be 1 to 63 letters"),
+            (
+                "https://cola", "http://cola",
+                "clouds.cb.endpoint: the CloudBroker endpoint http://cola-prototype.cloudbroker.com must be https://"
+            ),
+            (
+                "{name: micro, instanceType: Micro - 64 bit}", "{name: Micro - 64 bit}",
+                "clouds.yaml:9: clouds.cb.flavours[0].name 'Micro - 64 bit' must be 1 to 63 letters"
+            ),
         ] {
             do throws(MicadoError) {
                 _ = try CloudsFile.parse(yaml.replacingOccurrences(of: from, with: to), file: "clouds.yaml")

@@ -15,15 +15,30 @@ struct CloudSigmaTests {
 
     static func settings(_ endpoint: String) -> CloudConfiguration.CloudSigmaSettings {
         .init(
-            endpoint: endpoint, currency: "USD", cpuMHz: ["small": 2000],
-            flavourSources: ["small": .init(position: "clouds.yaml:9", path: "clouds.cs.flavours[0]", memoryWritten: true, cpusWritten: true, priceWritten: false)])
+            endpoint: endpoint,
+            currency: "USD",
+            cpuMHz: ["small": 2000],
+            flavourSources: [
+                "small": .init(
+                    position: "clouds.yaml:9",
+                    path: "clouds.cs.flavours[0]",
+                    memoryWritten: true,
+                    cpusWritten: true,
+                    priceWritten: false
+                )
+            ]
+        )
     }
 
     static func driver(_ cloud: CloudSigmaStandIn, credentials: CloudSigmaCredentials = credentials) throws -> CloudSigmaDriver {
         let api = try CloudSigmaAPI(
-            endpoint: cloud.endpoint, credentials: credentials, retry: .init(attempts: 4, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)),
-            logger: logger)
-        var driver = CloudSigmaDriver(cloud: "cs", settings: settings(cloud.endpoint), apis: ["zrh": api], logger: logger) { (userData) throws(CloudError) -> String in
+            endpoint: cloud.endpoint,
+            credentials: credentials,
+            retry: .init(attempts: 4, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)),
+            logger: logger
+        )
+        var driver = CloudSigmaDriver(cloud: "cs", settings: settings(cloud.endpoint), apis: ["zrh": api], logger: logger) {
+            (userData) throws(CloudError) -> String in
             "#cloud-config\n# micado test instance \(userData.labels[CloudTag.instance] ?? "?")\n"
         }
         driver.pollEvery = .milliseconds(20)
@@ -32,10 +47,13 @@ struct CloudSigmaTests {
 
     static func request(token: String = EC2TestSetup.randomToken(), instance: String = "m0123456789") -> CreateInstanceRequest {
         CreateInstanceRequest(
-            idempotencyToken: token, location: "zrh", flavour: Flavour(name: "small", cpus: 1, memoryMiB: 1024, pricePerHour: 0.02),
+            idempotencyToken: token,
+            location: "zrh",
+            flavour: Flavour(name: "small", cpus: 1, memoryMiB: 1024, pricePerHour: 0.02),
             machineImage: CloudSigmaStandIn.libraryDrive,
             userData: UserData(labels: [CloudTag.instance: instance], capacityMiB: 1024, caCertificatePEM: "-----BEGIN CERTIFICATE-----\n"),
-            tags: [CloudTag.manager: "mtest", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"])
+            tags: [CloudTag.manager: "mtest", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"]
+        )
     }
 
     // MARK: recorded documents
@@ -45,7 +63,9 @@ struct CloudSigmaTests {
         let server = try JSONDecoder().decode(CloudSigmaServer.self, from: data("servers_get.json"))
         #expect(server.uuid == "3df825cb-9c1b-470d-acbd-03e1a966c046" && server.status == "running")
         #expect(server.runtime?.nics?.first?.ip_v4?.uuid == "162.213.38.202")
-        for name in ["servers_create.json", "servers_detail_mixed_state.json", "servers_detail_all_stopped.json", "servers_create_with_vlan.json"] {
+        for name in [
+            "servers_create.json", "servers_detail_mixed_state.json", "servers_detail_all_stopped.json", "servers_create_with_vlan.json",
+        ] {
             let list = try JSONDecoder().decode(CloudSigmaList<CloudSigmaServer>.self, from: data(name))
             #expect(!list.objects.isEmpty, "\(name)")
         }
@@ -104,7 +124,10 @@ struct CloudSigmaTests {
             #expect(cloud.servers.isEmpty && cloud.drives.isEmpty, "stopped, then deleted with its drive")
             try await driver.delete(created.id)
             #expect(try await driver.describe(created.id) == nil)
-            #expect(cloud.everything.components(separatedBy: CloudSigmaStandIn.password).count == 1, "the password only ever travelled in base64")
+            #expect(
+                cloud.everything.components(separatedBy: CloudSigmaStandIn.password).count == 1,
+                "the password only ever travelled in base64"
+            )
         }
     }
 
@@ -163,14 +186,26 @@ struct CloudSigmaTests {
     @Test func pricesComeFromThePriceList() async throws {
         try await CloudSigmaStandIn.withCloud { cloud in
             let configuration = CloudConfiguration(
-                name: "cs", driver: "cloudsigma", locations: ["zrh": .init(min: 0, max: 2, headroomMiB: 0)],
-                flavours: [Flavour(name: "small", cpus: 1, memoryMiB: 1024, pricePerHour: 0)], applications: ["node": CloudSigmaStandIn.libraryDrive],
-                timings: .init(), network: nil, cloudsigma: Self.settings(cloud.endpoint))
+                name: "cs",
+                driver: "cloudsigma",
+                locations: ["zrh": .init(min: 0, max: 2, headroomMiB: 0)],
+                flavours: [Flavour(name: "small", cpus: 1, memoryMiB: 1024, pricePerHour: 0)],
+                applications: ["node": CloudSigmaStandIn.libraryDrive],
+                timings: .init(),
+                network: nil,
+                cloudsigma: Self.settings(cloud.endpoint)
+            )
             let resolved = try await Self.driver(cloud).resolve(configuration)
-            let pricing = try JSONDecoder().decode(CloudSigmaPricing.self, from: CloudFixtures.data(CloudFixtures.cloudSigma + "/pricing.json"))
+            let pricing = try JSONDecoder().decode(
+                CloudSigmaPricing.self,
+                from: CloudFixtures.data(CloudFixtures.cloudSigma + "/pricing.json")
+            )
             let expected = CloudSigmaDriver.price(
-                cpuMHz: 2000, memoryMiB: 1024, cpuPerGHz: try #require(pricing.hourly("cpu", currency: "USD")),
-                memoryPerGiB: try #require(pricing.hourly("mem", currency: "USD")))
+                cpuMHz: 2000,
+                memoryMiB: 1024,
+                cpuPerGHz: try #require(pricing.hourly("cpu", currency: "USD")),
+                memoryPerGiB: try #require(pricing.hourly("mem", currency: "USD"))
+            )
             #expect(resolved.flavours.first?.pricePerHour == expected && expected > 0)
         }
     }
@@ -191,10 +226,21 @@ struct CloudSigmaTests {
 
     @Test func credentialsAndCloudsFile() throws {
         #expect(
-            try CloudSigmaCredentials.resolve(cloud: "cs", profile: nil, micadoHome: "/nonexistent", environment: ["CLOUDSIGMA_USERNAME": "a@b.c", "CLOUDSIGMA_PASSWORD": "pw12"])
-                == CloudSigmaCredentials(username: "a@b.c", password: "pw12"))
+            try CloudSigmaCredentials.resolve(
+                cloud: "cs",
+                profile: nil,
+                micadoHome: "/nonexistent",
+                environment: ["CLOUDSIGMA_USERNAME": "a@b.c", "CLOUDSIGMA_PASSWORD": "pw12"]
+            )
+                == CloudSigmaCredentials(username: "a@b.c", password: "pw12")
+        )
         #expect(throws: CloudError.self) {
-            _ = try CloudSigmaCredentials.resolve(cloud: "cs", profile: nil, micadoHome: "/nonexistent", environment: ["CLOUDSIGMA_USERNAME": "a:b", "CLOUDSIGMA_PASSWORD": "x"])
+            _ = try CloudSigmaCredentials.resolve(
+                cloud: "cs",
+                profile: nil,
+                micadoHome: "/nonexistent",
+                environment: ["CLOUDSIGMA_USERNAME": "a:b", "CLOUDSIGMA_PASSWORD": "x"]
+            )
         }
         let yaml = """
             clouds:
@@ -215,7 +261,10 @@ struct CloudSigmaTests {
         #expect(settings.flavourSources["small"]?.priceWritten == false && settings.flavourSources["large"]?.priceWritten == true)
         for (replacement, message) in [
             ("currency: chf", "clouds.yaml:4: clouds.cs.currency must be a currency code"),
-            ("endpoint: http://zrh.cloudsigma.com/api/2.0", "clouds.yaml:4: clouds.cs.endpoint: the CloudSigma endpoint http://zrh.cloudsigma.com/api/2.0 must be https://"),
+            (
+                "endpoint: http://zrh.cloudsigma.com/api/2.0",
+                "clouds.yaml:4: clouds.cs.endpoint: the CloudSigma endpoint http://zrh.cloudsigma.com/api/2.0 must be https://"
+            ),
             ("currency: CHF\n    keyName: k", "unknown field 'clouds.cs.keyName'"),
         ] {
             do throws(MicadoError) {

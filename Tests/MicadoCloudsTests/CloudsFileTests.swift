@@ -40,17 +40,30 @@ import Testing
 
     @Test(arguments: [
         ("memoryMiB: 512", "memoryMiB: lots", "clouds.yaml:9: clouds.local.flavours[0].memoryMiB must be a whole number"),
-        ("driver: local", "driver: ec9", "clouds.yaml:3: clouds.local.driver 'ec9' is not a known driver (known: cloudbroker, cloudsigma, ec2, local, openstack)"),
+        (
+            "driver: local", "driver: ec9",
+            "clouds.yaml:3: clouds.local.driver 'ec9' is not a known driver (known: cloudbroker, cloudsigma, ec2, local, openstack)"
+        ),
         ("eu: {min: 1, max: 4", "eu: {min: 5, max: 4", "clouds.yaml:6: clouds.local.locations.eu.min (5) is above max (4)"),
         ("pricePerHour: 0.07", "pricePerHour: cheap", "clouds.yaml:10: clouds.local.flavours[1].pricePerHour must be a number ≥ 0"),
-        ("timings: {gracePeriodSeconds: 30}", "timings: {gracePeriod: 30}",
-         "clouds.yaml:13: unknown field 'clouds.local.timings.gracePeriod' (known: bootTimeoutSeconds, drainTimeoutSeconds, gracePeriodSeconds)"),
+        (
+            "timings: {gracePeriodSeconds: 30}", "timings: {gracePeriod: 30}",
+            "clouds.yaml:13: unknown field 'clouds.local.timings.gracePeriod' (known: bootTimeoutSeconds, drainTimeoutSeconds, gracePeriodSeconds)"
+        ),
         ("first: 10.213.0.10", "first: 10.213.0.300", "clouds.yaml:4: clouds.local.network.first must be an IPv4 address"),
-        ("name: large", "name: small", "clouds.yaml:10: clouds.local.flavours[1].name 'small' is used twice (names are compared without case)"),
+        (
+            "name: large", "name: small",
+            "clouds.yaml:10: clouds.local.flavours[1].name 'small' is used twice (names are compared without case)"
+        ),
         // Commands name flavours and applications without case: two that differ only in case would be a coin toss.
-        ("name: large", "name: Small", "clouds.yaml:10: clouds.local.flavours[1].name 'Small' is used twice (names are compared without case)"),
-        ("  Node DSCR: default", "  Node DSCR: default\n      node dscr: other",
-         "clouds.yaml:13: clouds.local.applications.node dscr is used twice (names are compared without case)"),
+        (
+            "name: large", "name: Small",
+            "clouds.yaml:10: clouds.local.flavours[1].name 'Small' is used twice (names are compared without case)"
+        ),
+        (
+            "  Node DSCR: default", "  Node DSCR: default\n      node dscr: other",
+            "clouds.yaml:13: clouds.local.applications.node dscr is used twice (names are compared without case)"
+        ),
     ])
     func errorsNameLineAndField(_ edit: (String, String, String)) {
         let text = Self.good.replacingOccurrences(of: edit.0, with: edit.1)

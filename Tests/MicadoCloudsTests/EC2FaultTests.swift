@@ -12,7 +12,8 @@ struct EC2FaultTests {
 
     /// moto, the proxy in front of it, a network made in moto directly, and a driver that goes through the proxy.
     func withFaults(
-        retry: EC2API.RetryPolicy = .init(attempts: 4, initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200)), timeout: Duration = .seconds(20),
+        retry: EC2API.RetryPolicy = .init(attempts: 4, initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200)),
+        timeout: Duration = .seconds(20),
         _ body: (FaultProxy, EC2Driver, EC2API, Setup.Network) async throws -> Void
     ) async throws {
         try await Moto.withServer { moto in
@@ -55,8 +56,10 @@ struct EC2FaultTests {
     @Test func throttlingIsRetriedUntilItPasses() async throws {
         try await withFaults { (proxy, driver, direct, network) async throws in
             proxy.inject(
-                "RunInstances", .error(status: 503, code: "RequestLimitExceeded", message: "Request limit exceeded."),
-                .error(status: 503, code: "RequestLimitExceeded", message: "Request limit exceeded."))
+                "RunInstances",
+                .error(status: 503, code: "RequestLimitExceeded", message: "Request limit exceeded."),
+                .error(status: 503, code: "RequestLimitExceeded", message: "Request limit exceeded.")
+            )
             let created = try await driver.create(Setup.request(network))
             #expect(proxy.count("RunInstances") == 3)
             #expect(try await Setup.seen(direct).map(\.id) == [created.id])
@@ -95,28 +98,43 @@ struct EC2FaultTests {
         try await withFaults { (proxy, driver, _, network) async throws in
             proxy.inject(
                 "RunInstances",
-                .error(status: 400, code: "InvalidParameterValue", message: "bad \u{9B}2J\u{202E}value\u{2028}; you sent \(TestCredentials.secret) and \(TestCredentials.sessionToken)"))
+                .error(
+                    status: 400,
+                    code: "InvalidParameterValue",
+                    message: "bad \u{9B}2J\u{202E}value\u{2028}; you sent \(TestCredentials.secret) and \(TestCredentials.sessionToken)"
+                )
+            )
             let error = await #expect(throws: CloudError.self) { try await driver.create(Setup.request(network)) }
             let message = try #require(error?.message)
             // A terminal's CSI (C1, which XML allows) and a bidirectional override, shown, not obeyed.
-            #expect(message == "EC2 RunInstances: InvalidParameterValue: bad \\u{9B}2J\\u{202E}value\\u{2028}; you sent <redacted> and <redacted>")
+            #expect(
+                message
+                    == "EC2 RunInstances: InvalidParameterValue: bad \\u{9B}2J\\u{202E}value\\u{2028}; you sent <redacted> and <redacted>"
+            )
             #expect(!TestCredentials.leaks(message))
         }
     }
 
     @Test func hostileAnswersAreErrorsNotCrashes() async throws {
         try await withFaults { (proxy, driver, _, network) async throws in
-            let valid = "<?xml version=\"1.0\"?><DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-1</instanceId>"
+            let valid =
+                "<?xml version=\"1.0\"?><DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-1</instanceId>"
             let cases: [(String, [UInt8], String)] = [
                 ("truncated", Array(valid.utf8), "the answer is not EC2's XML (it ends before its elements are closed)"),
                 ("not XML", Array("{\"json\": true}".utf8), "the answer is not EC2's XML (malformed XML)"),
                 ("binary", (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }, "the answer is not EC2's XML (it is not UTF-8)"),
-                ("controls", Array("<DescribeInstancesResponse>\u{1B}[2J</DescribeInstancesResponse>".utf8), "the answer is not EC2's XML (it has control characters)"),
+                (
+                    "controls", Array("<DescribeInstancesResponse>\u{1B}[2J</DescribeInstancesResponse>".utf8),
+                    "the answer is not EC2's XML (it has control characters)"
+                ),
                 (
                     "latin-1", Array("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><DescribeInstancesResponse/>".utf8),
                     "the answer is not EC2's XML (it declares an encoding other than UTF-8)"
                 ),
-                ("huge", Array(repeating: UInt8(ascii: " "), count: EC2API.maximumAnswerBytes + 1), "the answer is larger than 8 MiB; refused"),
+                (
+                    "huge", Array(repeating: UInt8(ascii: " "), count: EC2API.maximumAnswerBytes + 1),
+                    "the answer is larger than 8 MiB; refused"
+                ),
                 (
                     "deep", Array((String(repeating: "<a>", count: 100_000) + String(repeating: "</a>", count: 100_000)).utf8),
                     "the answer is not EC2's XML (it nests deeper than 64 elements)"
@@ -125,7 +143,8 @@ struct EC2FaultTests {
                     "entities",
                     Array(
                         "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;\">]><DescribeInstancesResponse>&lol2;</DescribeInstancesResponse>"
-                            .utf8), "the answer is not EC2's XML (it has a declaration (<!…))"
+                            .utf8
+                    ), "the answer is not EC2's XML (it has a declaration (<!…))"
                 ),
             ]
             for (name, body, expected) in cases {
@@ -144,7 +163,8 @@ struct EC2FaultTests {
     }
 
     @Test func aSilentCloudTimesOut() async throws {
-        try await withFaults(retry: .init(attempts: 2, initialDelay: .milliseconds(10)), timeout: .milliseconds(300)) { (proxy, driver, _, _) async throws in
+        try await withFaults(retry: .init(attempts: 2, initialDelay: .milliseconds(10)), timeout: .milliseconds(300)) {
+            (proxy, driver, _, _) async throws in
             proxy.inject("DescribeInstances", .stall(.seconds(30)), .stall(.seconds(30)))
             let clock = ContinuousClock()
             let started = clock.now
@@ -161,7 +181,8 @@ struct EC2FaultTests {
 
     /// The backoff (30 s to 60 s here) is cut short by the cancel.
     @Test func cancellationStopsTheRetries() async throws {
-        try await withFaults(retry: .init(attempts: 10, initialDelay: .seconds(60), maximumDelay: .seconds(60))) { (proxy, driver, _, _) async throws in
+        try await withFaults(retry: .init(attempts: 10, initialDelay: .seconds(60), maximumDelay: .seconds(60))) {
+            (proxy, driver, _, _) async throws in
             for _ in 0..<10 { proxy.inject("DescribeInstances", .error(status: 503, code: "RequestLimitExceeded", message: "slow down")) }
             let clock = ContinuousClock()
             let started = clock.now

@@ -52,8 +52,13 @@ struct EC2MotoTests {
 
             // An instance of someone else (no micado tags) is not listed.
             _ = try await api.call(
-                "RunInstances", [("ImageId", network.image), ("InstanceType", "t3.micro"), ("MinCount", "1"), ("MaxCount", "1"), ("SubnetId", network.subnet)],
-                as: EC2RunInstancesAnswer.self)
+                "RunInstances",
+                [
+                    ("ImageId", network.image), ("InstanceType", "t3.micro"), ("MinCount", "1"), ("MaxCount", "1"),
+                    ("SubnetId", network.subnet),
+                ],
+                as: EC2RunInstancesAnswer.self
+            )
             let listed = try await driver.list()
             #expect(listed.map(\.id) == [created.id])
             #expect(listed.first?.tags[CloudTag.instance] == "m00aa11bb22")
@@ -120,7 +125,10 @@ struct EC2MotoTests {
             _ = try await api.call("StopInstances", [("InstanceId.1", created.id)], as: EC2AnyAnswer.self)
             let stopped = try #require(try await driver.describe(created.id))
             #expect(stopped.state == .failed)
-            #expect(stopped.detail?.hasPrefix("stopped") == true || stopped.detail?.hasPrefix("stopping") == true, "\(stopped.detail ?? "")")
+            #expect(
+                stopped.detail?.hasPrefix("stopped") == true || stopped.detail?.hasPrefix("stopping") == true,
+                "\(stopped.detail ?? "")"
+            )
             // Still listed (the manager deletes it), and found by its token (never started twice).
             #expect(try await driver.list().map(\.id) == [created.id])
             #expect(try await driver.create(Setup.request(network, token: try #require(created.tags[CloudTag.token]))).id == created.id)
@@ -154,9 +162,12 @@ struct EC2MotoTests {
             _ = try await api.call(
                 "RunInstances",
                 [
-                    ("ImageId", network.image), ("InstanceType", "t3.micro"), ("MinCount", "1"), ("MaxCount", "1"), ("SubnetId", network.subnet),
+                    ("ImageId", network.image), ("InstanceType", "t3.micro"), ("MinCount", "1"), ("MaxCount", "1"),
+                    ("SubnetId", network.subnet),
                     ("PrivateIpAddress", "10.7.1.25"),
-                ], as: EC2RunInstancesAnswer.self)
+                ],
+                as: EC2RunInstancesAnswer.self
+            )
             var addresses: [String] = []
             for i in 0..<6 {
                 let created = try await driver.create(Setup.request(network, instance: "m000000000\(i)"))
@@ -171,7 +182,9 @@ struct EC2MotoTests {
                 #expect(ip.value >= block.network.value + 4 && ip.value <= block.network.value + 14, "\(address) is reserved by AWS")
                 #expect(address != "10.7.1.25")
             }
-            let inMoto = try await Setup.seen(api, [("Filter.1.Name", "subnet-id"), ("Filter.1.Value.1", network.subnet)]).compactMap(\.privateAddress)
+            let inMoto = try await Setup.seen(api, [("Filter.1.Name", "subnet-id"), ("Filter.1.Value.1", network.subnet)]).compactMap(
+                \.privateAddress
+            )
             #expect(Set(inMoto) == Set(addresses + ["10.7.1.25"]))
         }
     }
@@ -224,9 +237,15 @@ struct EC2MotoTests {
     }
 
     @Test(arguments: [
-        ("name: t3.micro", "name: t9.nope", "clouds.yaml:11: clouds.aws.flavours[0].name 't9.nope' is not an instance type of us-east-1 (DescribeInstanceTypes does not know it)"),
+        (
+            "name: t3.micro", "name: t9.nope",
+            "clouds.yaml:11: clouds.aws.flavours[0].name 't9.nope' is not an instance type of us-east-1 (DescribeInstanceTypes does not know it)"
+        ),
         ("memoryMiB: 2048", "memoryMiB: 9000", "clouds.yaml:12: clouds.aws.flavours[1].memoryMiB (9000) is above the 8192 MiB of m5.large"),
-        ("subnet: SUBNET", "subnet: subnet-0000000000000000f", "clouds.yaml:7: clouds.aws.locations.us-east-1a.subnet 'subnet-0000000000000000f' is not a subnet of us-east-1"),
+        (
+            "subnet: SUBNET", "subnet: subnet-0000000000000000f",
+            "clouds.yaml:7: clouds.aws.locations.us-east-1a.subnet 'subnet-0000000000000000f' is not a subnet of us-east-1"
+        ),
     ])
     func resolveNamesTheLineAndField(_ edit: (String, String, String)) async throws {
         try await Moto.withServer { moto in
@@ -245,11 +264,19 @@ struct EC2MotoTests {
             let api = try Setup.api(moto.endpoint)
             let network = try await Setup.network(api)
             var settings = Setup.settings(network, endpoint: api.endpoint)
-            settings.flavourSources["t9.nope"] = .init(position: "clouds.yaml:14", path: "clouds.aws.flavours[2]", memoryWritten: true, cpusWritten: true)
+            settings.flavourSources["t9.nope"] = .init(
+                position: "clouds.yaml:14",
+                path: "clouds.aws.flavours[2]",
+                memoryWritten: true,
+                cpusWritten: true
+            )
             let driver = EC2Driver(cloud: "aws", settings: settings, api: api, logger: Setup.quietLogger) { _, _ in "" }
             let error = await #expect(throws: CloudError.self) { try await driver.create(Setup.request(network, flavour: "t9.nope")) }
             #expect(error?.kind == .badRequest)
-            #expect(error?.message == "clouds.yaml:14: clouds.aws.flavours[2].name 't9.nope' is not an instance type of us-east-1 (DescribeInstanceTypes does not know it)")
+            #expect(
+                error?.message
+                    == "clouds.yaml:14: clouds.aws.flavours[2].name 't9.nope' is not an instance type of us-east-1 (DescribeInstanceTypes does not know it)"
+            )
             #expect(try await Setup.seen(api).isEmpty)
         }
     }
@@ -283,9 +310,19 @@ struct EC2MotoTests {
             defer { try? FileManager.default.removeItem(atPath: folder) }
             let authority = CertificateAuthority(directory: folder)
             try authority.create()
-            let driver = EC2Driver(cloud: "aws", settings: Setup.settings(network, endpoint: api.endpoint), api: api, authority: authority, logger: Setup.quietLogger)
+            let driver = EC2Driver(
+                cloud: "aws",
+                settings: Setup.settings(network, endpoint: api.endpoint),
+                api: api,
+                authority: authority,
+                logger: Setup.quietLogger
+            )
             let created = try await driver.create(Setup.request(network))
-            let attribute = try await api.call("DescribeInstanceAttribute", [("InstanceId", created.id), ("Attribute", "userData")], as: UserDataAttribute.self)
+            let attribute = try await api.call(
+                "DescribeInstanceAttribute",
+                [("InstanceId", created.id), ("Attribute", "userData")],
+                as: UserDataAttribute.self
+            )
             let encoded = try #require(attribute.userData?.value)
             let text = String(decoding: try #require(Data(base64Encoded: encoded)), as: UTF8.self)
             let document = try BootDocument.parse(text)
@@ -305,8 +342,13 @@ struct EC2MotoTests {
             let home = MicadoHome(path: NSTemporaryDirectory() + "micado-ec2-home-\(UUID().uuidString)")
             let environment = ["AWS_ACCESS_KEY_ID": "AKIAMAKE", "AWS_SECRET_ACCESS_KEY": TestCredentials.secret, "HOME": home.path]
             let driver = try CloudDrivers.make(
-                cloud, home: home, stateDirectory: home.path + "/instances/aws", authority: CertificateAuthority(directory: home.tlsDirectory),
-                logger: Setup.quietLogger, environment: environment)
+                cloud,
+                home: home,
+                stateDirectory: home.path + "/instances/aws",
+                authority: CertificateAuthority(directory: home.tlsDirectory),
+                logger: Setup.quietLogger,
+                environment: environment
+            )
             #expect(try await driver.list().isEmpty)
             #expect(CloudDrivers.names.contains("ec2"))
         }

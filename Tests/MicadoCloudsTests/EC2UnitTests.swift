@@ -22,21 +22,39 @@ import Testing
 
     static func driver(address: CloudConfiguration.EC2Settings.AddressKind = .private) throws -> EC2Driver {
         // Never called: port 9 on loopback.
-        let api = try EC2API(region: "us-east-1", endpoint: "http://127.0.0.1:9", credentials: TestCredentials.credentials, logger: EC2TestSetup.quietLogger)
+        let api = try EC2API(
+            region: "us-east-1",
+            endpoint: "http://127.0.0.1:9",
+            credentials: TestCredentials.credentials,
+            logger: EC2TestSetup.quietLogger
+        )
         return EC2Driver(
-            cloud: "aws", settings: .init(region: "us-east-1", subnets: ["us-east-1a": "subnet-3e1"], address: address), api: api,
+            cloud: "aws",
+            settings: .init(region: "us-east-1", subnets: ["us-east-1a": "subnet-3e1"], address: address),
+            api: api,
             logger: EC2TestSetup.quietLogger
         ) { _, _ in "" }
     }
 
     @Test func readsDescribeInstances() throws {
-        let answer = try GuardedXML.decode(EC2DescribeInstancesAnswer.self, from: Array(Self.describeAnswer.utf8), action: "DescribeInstances")
+        let answer = try GuardedXML.decode(
+            EC2DescribeInstancesAnswer.self,
+            from: Array(Self.describeAnswer.utf8),
+            action: "DescribeInstances"
+        )
         let found = EC2Driver.instances(answer)
         #expect(found.count == 1)
         let instance = try Self.driver().instance(try #require(found.first))
-        #expect(instance == CloudInstance(
-            id: "i-552ffe9a98c209f01", address: "10.5.1.7", state: .running, engineEndpoint: "tcp://10.5.1.7:2376",
-            tags: [CloudTag.token: "tok1", "Name": "micado-m1", CloudTag.tag: ""]))
+        #expect(
+            instance
+                == CloudInstance(
+                    id: "i-552ffe9a98c209f01",
+                    address: "10.5.1.7",
+                    state: .running,
+                    engineEndpoint: "tcp://10.5.1.7:2376",
+                    tags: [CloudTag.token: "tok1", "Name": "micado-m1", CloudTag.tag: ""]
+                )
+        )
         let public_ = try Self.driver(address: .public).instance(try #require(found.first))
         #expect(public_.address == "54.1.2.3")
         #expect(public_.engineEndpoint == "tcp://54.1.2.3:2376")
@@ -44,19 +62,28 @@ import Testing
 
     @Test func emptyListsAndMissingFields() throws {
         let empty = try GuardedXML.decode(
-            EC2DescribeInstancesAnswer.self, from: Array("<DescribeInstancesResponse><reservationSet/></DescribeInstancesResponse>".utf8), action: "x")
+            EC2DescribeInstancesAnswer.self,
+            from: Array("<DescribeInstancesResponse><reservationSet/></DescribeInstancesResponse>".utf8),
+            action: "x"
+        )
         #expect(EC2Driver.instances(empty).isEmpty)
         let absent = try GuardedXML.decode(EC2DescribeInstancesAnswer.self, from: Array("<DescribeInstancesResponse/>".utf8), action: "x")
         #expect(EC2Driver.instances(absent).isEmpty)
         // An instance without an ID is refused, not stored.
         let noID = try GuardedXML.decode(
             EC2DescribeInstancesAnswer.self,
-            from: Array("<r><reservationSet><item><instancesSet><item><instanceState><name>running</name></instanceState></item></instancesSet></item></reservationSet></r>".utf8),
-            action: "x")
+            from: Array(
+                "<r><reservationSet><item><instancesSet><item><instanceState><name>running</name></instanceState></item></instancesSet></item></reservationSet></r>"
+                    .utf8
+            ),
+            action: "x"
+        )
         #expect(throws: CloudError.self) { try Self.driver().instance(try #require(EC2Driver.instances(noID).first)) }
         // Without an address yet: no engine endpoint either.
         let pending = EC2Instance(instanceId: "i-1", instanceState: .init(code: 0, name: "pending"))
-        #expect(try Self.driver().instance(pending) == CloudInstance(id: "i-1", address: "", state: .booting, engineEndpoint: "", tags: [:]))
+        #expect(
+            try Self.driver().instance(pending) == CloudInstance(id: "i-1", address: "", state: .booting, engineEndpoint: "", tags: [:])
+        )
     }
 
     @Test(arguments: [
@@ -70,15 +97,19 @@ import Testing
     ])
     func statesMap(_ state: (String, CloudInstance.State, String?)) throws {
         let found = EC2Instance(
-            instanceId: "i-1", instanceState: .init(code: 0, name: state.0),
-            stateReason: .init(code: "Client.UserInitiatedShutdown", message: "User initiated shutdown"), privateIpAddress: "10.0.0.9")
+            instanceId: "i-1",
+            instanceState: .init(code: 0, name: state.0),
+            stateReason: .init(code: "Client.UserInitiatedShutdown", message: "User initiated shutdown"),
+            privateIpAddress: "10.0.0.9"
+        )
         let instance = try Self.driver().instance(found)
         #expect(instance.state == state.1)
         #expect(instance.detail == state.2)
     }
 
     @Test func errorDocumentsInBothForms() throws {
-        let ec2 = "<Response><Errors><Error><Code>AuthFailure</Code><Message>no</Message></Error></Errors><RequestID>1</RequestID></Response>"
+        let ec2 =
+            "<Response><Errors><Error><Code>AuthFailure</Code><Message>no</Message></Error></Errors><RequestID>1</RequestID></Response>"
         let other = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>slow</Message></Error></ErrorResponse>"
         let a = try GuardedXML.decode(EC2ErrorDocument.self, from: Array(ec2.utf8), action: "x").first
         let b = try GuardedXML.decode(EC2ErrorDocument.self, from: Array(other.utf8), action: "x").first
@@ -106,11 +137,15 @@ import Testing
         #expect(refusal(String(repeating: "<a>", count: 65)) == "it nests deeper than 64 elements")
         // Self-closing elements do not add up; text and quoted attributes cannot fake a closing.
         #expect(refusal("<r>" + String(repeating: "<a/>", count: 1000) + "</r>") == nil)
-        #expect(refusal(String(repeating: "<a>/></a>", count: 1) + String(repeating: "<a>x/>", count: 65)) == "it nests deeper than 64 elements")
+        #expect(
+            refusal(String(repeating: "<a>/></a>", count: 1) + String(repeating: "<a>x/>", count: 65)) == "it nests deeper than 64 elements"
+        )
         #expect(refusal(String(repeating: "<a b=\"/>\">", count: 65)) == "it nests deeper than 64 elements")
         // Broken structure the parser would recover from, nesting as deep as the answer is long
         // (an attack sent 200,000 levels through `</x/>`, which an earlier count took for two end tags).
-        let bypass = "<DescribeInstancesResponse><reservationSet>" + String(repeating: "<item><x></x/>", count: 2000) + "</reservationSet></DescribeInstancesResponse>"
+        let bypass =
+            "<DescribeInstancesResponse><reservationSet>" + String(repeating: "<item><x></x/>", count: 2000)
+            + "</reservationSet></DescribeInstancesResponse>"
         #expect(refusal(bypass) == "it has a malformed end tag")
         #expect(refusal("<r><a></b></r>") == "its end tags do not match its start tags")
         #expect(refusal("<r><a></a>") == "it ends before its elements are closed")
@@ -152,8 +187,14 @@ import Testing
     }
 
     @Test func theFormIsPercentEncoded() {
-        let form = EC2API.form("RunInstances", [("TagSpecification.1.Tag.1.Key", "micado:token"), ("UserData", "a+b/c=="), ("Name", "a b&c")])
-        #expect(form == "Action=RunInstances&Version=2016-11-15&TagSpecification.1.Tag.1.Key=micado%3Atoken&UserData=a%2Bb%2Fc%3D%3D&Name=a%20b%26c")
+        let form = EC2API.form(
+            "RunInstances",
+            [("TagSpecification.1.Tag.1.Key", "micado:token"), ("UserData", "a+b/c=="), ("Name", "a b&c")]
+        )
+        #expect(
+            form
+                == "Action=RunInstances&Version=2016-11-15&TagSpecification.1.Tag.1.Key=micado%3Atoken&UserData=a%2Bb%2Fc%3D%3D&Name=a%20b%26c"
+        )
     }
 
     @Test func tagKeysTravelAsMicadoColon() {
@@ -182,7 +223,9 @@ import Testing
         let taken = Set(usable.map { IPv4(value: $0) }.filter { $0.description != "10.7.1.27" })
         #expect(try EC2Driver.freeAddress(in: block, taken: taken).description == "10.7.1.27")
         let full = taken.union([IPv4(value: try #require(IPv4("10.7.1.27")).value)])
-        #expect(throws: CloudError(.quota, "subnet 10.7.1.16/28 has no free address left")) { try EC2Driver.freeAddress(in: block, taken: full) }
+        #expect(throws: CloudError(.quota, "subnet 10.7.1.16/28 has no free address left")) {
+            try EC2Driver.freeAddress(in: block, taken: full)
+        }
         #expect(EC2Driver.Block("10.0.0.0/30")?.usable == nil)
         #expect(EC2Driver.Block("10.0.0.0") == nil)
         #expect(EC2Driver.Block("10.0.0.0/33") == nil)
@@ -212,14 +255,40 @@ import Testing
 
     @Test func endpointsAreChecked() {
         #expect(throws: CloudError.self) {
-            try EC2API(region: "us-east-1", endpoint: "http://ec2.example.org", credentials: TestCredentials.credentials, logger: EC2TestSetup.quietLogger)
+            try EC2API(
+                region: "us-east-1",
+                endpoint: "http://ec2.example.org",
+                credentials: TestCredentials.credentials,
+                logger: EC2TestSetup.quietLogger
+            )
         }
-        #expect(EC2API.isLoopback("127.0.0.1") && EC2API.isLoopback("127.1.2.3") && EC2API.isLoopback("[::1]") && EC2API.isLoopback("localhost"))
+        #expect(
+            EC2API.isLoopback("127.0.0.1") && EC2API.isLoopback("127.1.2.3") && EC2API.isLoopback("[::1]") && EC2API.isLoopback("localhost")
+        )
         #expect(!EC2API.isLoopback("128.0.0.1") && !EC2API.isLoopback("localhost.example.org"))
         #expect(throws: CloudError.self) {
-            try EC2API(region: "us-east-1", endpoint: "file:///etc/passwd", credentials: TestCredentials.credentials, logger: EC2TestSetup.quietLogger)
+            try EC2API(
+                region: "us-east-1",
+                endpoint: "file:///etc/passwd",
+                credentials: TestCredentials.credentials,
+                logger: EC2TestSetup.quietLogger
+            )
         }
-        #expect((try? EC2API(region: "eu-west-1", endpoint: "http://127.0.0.1:80", credentials: TestCredentials.credentials, logger: EC2TestSetup.quietLogger))?.host == "127.0.0.1")
-        #expect((try? EC2API(region: "eu-west-1", endpoint: "http://127.0.0.1:5000/", credentials: TestCredentials.credentials, logger: EC2TestSetup.quietLogger))?.endpoint == "http://127.0.0.1:5000")
+        #expect(
+            (try? EC2API(
+                region: "eu-west-1",
+                endpoint: "http://127.0.0.1:80",
+                credentials: TestCredentials.credentials,
+                logger: EC2TestSetup.quietLogger
+            ))?.host == "127.0.0.1"
+        )
+        #expect(
+            (try? EC2API(
+                region: "eu-west-1",
+                endpoint: "http://127.0.0.1:5000/",
+                credentials: TestCredentials.credentials,
+                logger: EC2TestSetup.quietLogger
+            ))?.endpoint == "http://127.0.0.1:5000"
+        )
     }
 }

@@ -12,8 +12,19 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("micado-addr-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let network = CloudConfiguration.LocalNetwork(
-            bridge: "mt0", bridgeCIDR: "10.250.0.1/24", firstAddress: "10.250.0.10", lastAddress: "10.250.0.12", managerAddress: "10.250.0.2")
-        let driver = LocalDriver(cloud: "local", network: network, stateDirectory: root, authority: CertificateAuthority(directory: root), logger: EC2TestSetup.quietLogger)
+            bridge: "mt0",
+            bridgeCIDR: "10.250.0.1/24",
+            firstAddress: "10.250.0.10",
+            lastAddress: "10.250.0.12",
+            managerAddress: "10.250.0.2"
+        )
+        let driver = LocalDriver(
+            cloud: "local",
+            network: network,
+            stateDirectory: root,
+            authority: CertificateAuthority(directory: root),
+            logger: EC2TestSetup.quietLogger
+        )
         func take(_ id: String) throws -> String {
             try driver.withLock { () throws(CloudError) in
                 let address = try driver.freeAddress()

@@ -11,29 +11,58 @@ import Testing
 @Suite(.enabled(if: CloudFixtures.runnable, "\(CloudFixtures.skipNote)"))
 struct OpenStackTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-    static let credentials = OpenStackCredentials(username: OpenStackStandIn.username, password: OpenStackStandIn.password, projectName: OpenStackStandIn.project)
+    static let credentials = OpenStackCredentials(
+        username: OpenStackStandIn.username,
+        password: OpenStackStandIn.password,
+        projectName: OpenStackStandIn.project
+    )
 
     static func settings(_ authURL: String) -> CloudConfiguration.OpenStackSettings {
         .init(
-            authURL: authURL, region: "RegionOne", networks: ["zone-a": OpenStackStandIn.network], zones: ["zone-a": "nova"], securityGroups: ["default"],
+            authURL: authURL,
+            region: "RegionOne",
+            networks: ["zone-a": OpenStackStandIn.network],
+            zones: ["zone-a": "nova"],
+            securityGroups: ["default"],
             keyName: nil,
-            flavourSources: ["m1.tiny": .init(position: "clouds.yaml:9", path: "clouds.os.flavours[0]", memoryWritten: false, cpusWritten: false)])
+            flavourSources: [
+                "m1.tiny": .init(position: "clouds.yaml:9", path: "clouds.os.flavours[0]", memoryWritten: false, cpusWritten: false)
+            ]
+        )
     }
 
-    static func driver(_ cloud: OpenStackStandIn, credentials: OpenStackCredentials = credentials, attempts: Int = 4) throws -> OpenStackDriver {
+    static func driver(
+        _ cloud: OpenStackStandIn,
+        credentials: OpenStackCredentials = credentials,
+        attempts: Int = 4
+    ) throws -> OpenStackDriver {
         let api = try OpenStackAPI(
-            authURL: cloud.authURL, region: "RegionOne", credentials: credentials,
-            retry: .init(attempts: attempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)), timeout: .seconds(20), logger: logger)
-        return OpenStackDriver(cloud: "os", settings: settings(cloud.authURL), api: api, logger: logger) { (userData) throws(CloudError) -> String in
+            authURL: cloud.authURL,
+            region: "RegionOne",
+            credentials: credentials,
+            retry: .init(attempts: attempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50)),
+            timeout: .seconds(20),
+            logger: logger
+        )
+        return OpenStackDriver(cloud: "os", settings: settings(cloud.authURL), api: api, logger: logger) {
+            (userData) throws(CloudError) -> String in
             "#cloud-config\n# micado test instance \(userData.labels[CloudTag.instance] ?? "?")\n"
         }
     }
 
-    static func request(token: String = EC2TestSetup.randomToken(), instance: String = "m0123456789", flavour: String = "m1.tiny") -> CreateInstanceRequest {
+    static func request(
+        token: String = EC2TestSetup.randomToken(),
+        instance: String = "m0123456789",
+        flavour: String = "m1.tiny"
+    ) -> CreateInstanceRequest {
         CreateInstanceRequest(
-            idempotencyToken: token, location: "zone-a", flavour: Flavour(name: flavour, cpus: 1, memoryMiB: 512, pricePerHour: 0.01),
-            machineImage: OpenStackStandIn.image, userData: UserData(labels: [CloudTag.instance: instance], capacityMiB: 512, caCertificatePEM: "-----BEGIN CERTIFICATE-----\n"),
-            tags: [CloudTag.manager: "mtest", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"])
+            idempotencyToken: token,
+            location: "zone-a",
+            flavour: Flavour(name: flavour, cpus: 1, memoryMiB: 512, pricePerHour: 0.01),
+            machineImage: OpenStackStandIn.image,
+            userData: UserData(labels: [CloudTag.instance: instance], capacityMiB: 512, caCertificatePEM: "-----BEGIN CERTIFICATE-----\n"),
+            tags: [CloudTag.manager: "mtest", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"]
+        )
     }
 
     // MARK: recorded documents
@@ -45,17 +74,29 @@ struct OpenStackTests {
         var decoded = 0
         for file in files.sorted() where file.hasSuffix("server-get-resp.json") || file.hasSuffix("servers-details-resp.json") {
             let data = try CloudFixtures.data(folder + "/" + file)
-            let servers = file.hasSuffix("server-get-resp.json") ? [try JSONDecoder().decode(NovaServerAnswer.self, from: data).server] : try JSONDecoder().decode(NovaServerList.self, from: data).servers
+            let servers =
+                file.hasSuffix("server-get-resp.json")
+                ? [try JSONDecoder().decode(NovaServerAnswer.self, from: data).server]
+                : try JSONDecoder().decode(NovaServerList.self, from: data).servers
             #expect(!servers.isEmpty, "\(file)")
             decoded += servers.count
         }
         #expect(decoded >= 20, "the samples of every microversion")
-        let sample = try JSONDecoder().decode(NovaServerAnswer.self, from: CloudFixtures.data(CloudFixtures.nova + "/servers/v2.52/server-get-resp.json")).server
+        let sample = try JSONDecoder().decode(
+            NovaServerAnswer.self,
+            from: CloudFixtures.data(CloudFixtures.nova + "/servers/v2.52/server-get-resp.json")
+        ).server
         #expect(sample.status == "ACTIVE" && sample.tags == ["tag1", "tag2"] && sample.metadata == ["My Server Name": "Apache1"])
         #expect(OpenStackDriver.address(sample.addresses ?? [:]) == "192.168.1.30")
-        let created = try JSONDecoder().decode(NovaCreateAnswer.self, from: CloudFixtures.data(CloudFixtures.nova + "/servers/v2.52/server-create-resp.json"))
+        let created = try JSONDecoder().decode(
+            NovaCreateAnswer.self,
+            from: CloudFixtures.data(CloudFixtures.nova + "/servers/v2.52/server-create-resp.json")
+        )
         #expect(created.server.id == "97108291-2fd7-4dc2-a909-eaae0306a6a9")
-        let flavors = try JSONDecoder().decode(NovaFlavorList.self, from: CloudFixtures.data(CloudFixtures.nova + "/flavors/flavors-detail-resp.json")).flavors
+        let flavors = try JSONDecoder().decode(
+            NovaFlavorList.self,
+            from: CloudFixtures.data(CloudFixtures.nova + "/flavors/flavors-detail-resp.json")
+        ).flavors
         #expect(flavors.first { $0.name == "m1.medium" }.map { ($0.id, $0.ram, $0.vcpus) } ?? ("", 0, 0) == ("3", 4096, 2))
     }
 
@@ -63,10 +104,14 @@ struct OpenStackTests {
     /// another machine, which would carry the token in clear: refused; the same over https is taken.
     @Test func keystonesCatalogGivesTheComputeEndpoint() throws {
         let answer = try JSONDecoder().decode(
-            KeystoneTokenAnswer.self, from: CloudFixtures.data(CloudFixtures.keystone + "/admin/auth-password-project-scoped-response.json"))
+            KeystoneTokenAnswer.self,
+            from: CloudFixtures.data(CloudFixtures.keystone + "/admin/auth-password-project-scoped-response.json")
+        )
         #expect(answer.token.expiresAt == "2015-11-07T02:58:43.578887Z")
         let catalog = try #require(answer.token.catalog)
-        #expect(throws: CloudError.self) { _ = try OpenStackAPI.computeEndpoint(catalog, region: "RegionOne", authURL: "https://keystone.example/v3") }
+        #expect(throws: CloudError.self) {
+            _ = try OpenStackAPI.computeEndpoint(catalog, region: "RegionOne", authURL: "https://keystone.example/v3")
+        }
         let https = catalog.map { service in
             var service = service
             service.endpoints = service.endpoints?.map { endpoint in
@@ -76,7 +121,10 @@ struct OpenStackTests {
             }
             return service
         }
-        #expect(try OpenStackAPI.computeEndpoint(https, region: "RegionOne", authURL: "https://keystone.example/v3") == "https://23.253.248.171:8774/v2.1/a6944d763bf64ee6a275f1263fae0352")
+        #expect(
+            try OpenStackAPI.computeEndpoint(https, region: "RegionOne", authURL: "https://keystone.example/v3")
+                == "https://23.253.248.171:8774/v2.1/a6944d763bf64ee6a275f1263fae0352"
+        )
         // A Keystone elsewhere may not send the token to a port of this machine in clear.
         let local = https.map { service in
             var service = service
@@ -87,12 +135,18 @@ struct OpenStackTests {
             }
             return service
         }
-        #expect(throws: CloudError.self) { _ = try OpenStackAPI.computeEndpoint(local, region: "RegionOne", authURL: "https://keystone.example/v3") }
-        #expect(try OpenStackAPI.computeEndpoint(local, region: "RegionOne", authURL: "http://127.0.0.1:5000/v3") == "http://127.0.0.1:6379/x")
+        #expect(throws: CloudError.self) {
+            _ = try OpenStackAPI.computeEndpoint(local, region: "RegionOne", authURL: "https://keystone.example/v3")
+        }
+        #expect(
+            try OpenStackAPI.computeEndpoint(local, region: "RegionOne", authURL: "http://127.0.0.1:5000/v3") == "http://127.0.0.1:6379/x"
+        )
         do throws(CloudError) {
             _ = try OpenStackAPI.computeEndpoint(https, region: "RegionTwo", authURL: "https://keystone.example/v3")
             Issue.record("an unknown region was accepted")
-        } catch { #expect(error.message.contains("no public compute endpoint in region RegionTwo (regions: RegionOne)"), "\(error.message)") }
+        } catch {
+            #expect(error.message.contains("no public compute endpoint in region RegionTwo (regions: RegionOne)"), "\(error.message)")
+        }
     }
 
     @Test(arguments: [
@@ -136,7 +190,10 @@ struct OpenStackTests {
             #expect(try await driver.describe(created.id) == nil)
             try await driver.delete(created.id)  // already gone: fine
             #expect(try await driver.list().isEmpty)
-            #expect(cloud.everything.components(separatedBy: OpenStackStandIn.password).count == 2, "the password was sent once, in the one login")
+            #expect(
+                cloud.everything.components(separatedBy: OpenStackStandIn.password).count == 2,
+                "the password was sent once, in the one login"
+            )
         }
     }
 
@@ -144,9 +201,15 @@ struct OpenStackTests {
         try await OpenStackStandIn.withCloud { cloud in
             let driver = try Self.driver(cloud)
             let configuration = CloudConfiguration(
-                name: "os", driver: "openstack", locations: ["zone-a": .init(min: 0, max: 2, headroomMiB: 0)],
-                flavours: [Flavour(name: "m1.tiny", cpus: 1, memoryMiB: 0, pricePerHour: 0.01)], applications: ["node": OpenStackStandIn.image], timings: .init(),
-                network: nil, openstack: Self.settings(cloud.authURL))
+                name: "os",
+                driver: "openstack",
+                locations: ["zone-a": .init(min: 0, max: 2, headroomMiB: 0)],
+                flavours: [Flavour(name: "m1.tiny", cpus: 1, memoryMiB: 0, pricePerHour: 0.01)],
+                applications: ["node": OpenStackStandIn.image],
+                timings: .init(),
+                network: nil,
+                openstack: Self.settings(cloud.authURL)
+            )
             let resolved = try await driver.resolve(configuration)
             #expect(resolved.flavours.map(\.memoryMiB) == [512] && resolved.flavours.map(\.cpus) == [1])
             var unknown = configuration
@@ -182,7 +245,14 @@ struct OpenStackTests {
     @Test func errorsAreTypedAndSayWhatNovaSaid() async throws {
         try await OpenStackStandIn.withCloud { cloud in
             let driver = try Self.driver(cloud)
-            cloud.inject(.create, .error(status: 403, kind: "forbidden", message: "Quota exceeded for instances: Requested 1, but already used 10 of 10 instances"))
+            cloud.inject(
+                .create,
+                .error(
+                    status: 403,
+                    kind: "forbidden",
+                    message: "Quota exceeded for instances: Requested 1, but already used 10 of 10 instances"
+                )
+            )
             do throws(CloudError) {
                 _ = try await driver.create(Self.request())
                 Issue.record("a quota error was taken for success")
@@ -190,11 +260,20 @@ struct OpenStackTests {
                 #expect(error.kind == .quota && error.message.contains("Quota exceeded for instances"), "\(error)")
             }
             // Rate limited twice, then through: retried with backoff.
-            cloud.inject(.list, .error(status: 429, kind: "overLimit", message: "This request was rate-limited."), .error(status: 429, kind: "overLimit", message: "again"))
+            cloud.inject(
+                .list,
+                .error(status: 429, kind: "overLimit", message: "This request was rate-limited."),
+                .error(status: 429, kind: "overLimit", message: "again")
+            )
             #expect(try await driver.list().isEmpty)
             // Always unavailable: given up after the attempts, saying how many.
-            cloud.inject(.get, .error(status: 503, kind: "computeFault", message: "down"), .error(status: 503, kind: "computeFault", message: "down"),
-                .error(status: 503, kind: "computeFault", message: "down"), .error(status: 503, kind: "computeFault", message: "down"))
+            cloud.inject(
+                .get,
+                .error(status: 503, kind: "computeFault", message: "down"),
+                .error(status: 503, kind: "computeFault", message: "down"),
+                .error(status: 503, kind: "computeFault", message: "down"),
+                .error(status: 503, kind: "computeFault", message: "down")
+            )
             do throws(CloudError) {
                 _ = try await driver.describe(UUID().uuidString.lowercased())
                 Issue.record("an unavailable cloud was taken for an answer")
@@ -207,7 +286,11 @@ struct OpenStackTests {
 
     @Test func aWrongPasswordIsAnAuthErrorThatNeverShowsIt() async throws {
         try await OpenStackStandIn.withCloud { cloud in
-            let wrong = OpenStackCredentials(username: OpenStackStandIn.username, password: "not-the-password-1234", projectName: OpenStackStandIn.project)
+            let wrong = OpenStackCredentials(
+                username: OpenStackStandIn.username,
+                password: "not-the-password-1234",
+                projectName: OpenStackStandIn.project
+            )
             let driver = try Self.driver(cloud, credentials: wrong)
             do throws(CloudError) {
                 _ = try await driver.list()
@@ -226,8 +309,16 @@ struct OpenStackTests {
             }
             return .text(.ok, "{")
         }) { server in
-            let api = try OpenStackAPI(authURL: server.endpoint + "/v3", region: nil, credentials: Self.credentials, retry: .init(attempts: 1), logger: Self.logger)
-            let driver = OpenStackDriver(cloud: "os", settings: Self.settings(server.endpoint + "/v3"), api: api, logger: Self.logger) { _ throws(CloudError) in "" }
+            let api = try OpenStackAPI(
+                authURL: server.endpoint + "/v3",
+                region: nil,
+                credentials: Self.credentials,
+                retry: .init(attempts: 1),
+                logger: Self.logger
+            )
+            let driver = OpenStackDriver(cloud: "os", settings: Self.settings(server.endpoint + "/v3"), api: api, logger: Self.logger) {
+                _ throws(CloudError) in ""
+            }
             do throws(CloudError) {
                 _ = try await driver.list()
                 Issue.record("a malformed catalog was accepted")
@@ -244,20 +335,34 @@ struct OpenStackTests {
         try FileManager.default.createDirectory(atPath: home + "/credentials", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: home) }
         let fromEnvironment = try OpenStackCredentials.resolve(
-            cloud: "os", profile: nil, micadoHome: home,
-            environment: ["OS_USERNAME": "u", "OS_PASSWORD": "p4ssw0rd", "OS_PROJECT_NAME": "proj", "OS_USER_DOMAIN_NAME": "ud"])
+            cloud: "os",
+            profile: nil,
+            micadoHome: home,
+            environment: ["OS_USERNAME": "u", "OS_PASSWORD": "p4ssw0rd", "OS_PROJECT_NAME": "proj", "OS_USER_DOMAIN_NAME": "ud"]
+        )
         #expect(fromEnvironment == OpenStackCredentials(username: "u", password: "p4ssw0rd", projectName: "proj", userDomain: "ud"))
-        #expect(throws: CloudError.self) { _ = try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: ["OS_USERNAME": "u"]) }
-        #expect(throws: CloudError.self) { _ = try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: [:]) }
+        #expect(throws: CloudError.self) {
+            _ = try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: ["OS_USERNAME": "u"])
+        }
+        #expect(throws: CloudError.self) {
+            _ = try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: [:])
+        }
         let file = home + "/credentials/os"
-        try "[default]\nusername = admin\npassword = s3cret-pass\nproject_id = 6f70\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "[default]\nusername = admin\npassword = s3cret-pass\nproject_id = 6f70\n".write(
+            toFile: file,
+            atomically: true,
+            encoding: .utf8
+        )
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
         do throws(CloudError) {
             _ = try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: [:])
             Issue.record("a credentials file others can read was accepted")
         } catch { #expect(error.message.contains("must be 0600") && !error.message.contains("s3cret-pass"), "\(error)") }
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
-        #expect(try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: [:]) == OpenStackCredentials(username: "admin", password: "s3cret-pass", projectID: "6f70"))
+        #expect(
+            try OpenStackCredentials.resolve(cloud: "os", profile: nil, micadoHome: home, environment: [:])
+                == OpenStackCredentials(username: "admin", password: "s3cret-pass", projectID: "6f70")
+        )
         // A FIFO (or a link) in its place is refused at once, never waited on.
         try FileManager.default.removeItem(atPath: file)
         #expect(mkfifo(file, 0o600) == 0)
@@ -299,7 +404,10 @@ struct OpenStackTests {
     }
 
     @Test(arguments: [
-        ("authURL: https://keystone.example.org:5000/v3", "authURL: http://keystone.example.org:5000/v3", "clouds.yaml:4: clouds.os.authURL: the Keystone endpoint http://keystone.example.org:5000/v3 must be https://"),
+        (
+            "authURL: https://keystone.example.org:5000/v3", "authURL: http://keystone.example.org:5000/v3",
+            "clouds.yaml:4: clouds.os.authURL: the Keystone endpoint http://keystone.example.org:5000/v3 must be https://"
+        ),
         ("network: 3cb9bc59-5699-4588-a4b1-b87f96708bc6, ", "", "clouds.yaml:7: clouds.os.locations.zone-a.network is missing"),
         ("applications: {node: 70a599e0-31e7-49b7-b260-868f441e862b}", "", "clouds.os.applications is missing (the openstack driver needs"),
         ("region: RegionOne", "subnet: x", "unknown field 'clouds.os.subnet'"),

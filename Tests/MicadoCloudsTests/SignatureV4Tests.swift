@@ -85,8 +85,10 @@ import Testing
         try #require(context.normalize && context.omit_session_token != true)
 
         let credentials = AWSCredentials(
-            accessKeyID: context.credentials.access_key_id, secretAccessKey: context.credentials.secret_access_key,
-            sessionToken: context.credentials.token)
+            accessKeyID: context.credentials.access_key_id,
+            secretAccessKey: context.credentials.secret_access_key,
+            sessionToken: context.credentials.token
+        )
         let signer = SignatureV4(credentials: credentials, region: context.region, service: context.service)
         let date = try #require(ISO8601DateFormatter().date(from: context.timestamp))
 
@@ -125,7 +127,9 @@ import Testing
     @Test func signingIsDeterministicAndDated() throws {
         let signer = SignatureV4(
             credentials: AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
-            region: "us-east-1", service: "service")
+            region: "us-east-1",
+            service: "service"
+        )
         let request = SignatureV4.Request(method: "GET", path: "/", headers: [("Host", "example.amazonaws.com")])
         let date = Date(timeIntervalSince1970: 1_440_938_160)  // 2015-08-30T12:36:00Z, the suite's
         let first = signer.sign(request, date: date).map { "\($0.0):\($0.1)" }
@@ -134,7 +138,8 @@ import Testing
             first == [
                 "X-Amz-Date:20150830T123600Z",
                 "Authorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
-            ])
+            ]
+        )
         #expect(first != signer.sign(request, date: date.addingTimeInterval(86_400)).map { "\($0.0):\($0.1)" })
     }
 
@@ -222,7 +227,9 @@ import Testing
         /// query split at `&` and `=` and percent-decoded, the headers and body as read.
         func signatureRequest() throws -> SignatureV4.Request {
             let parts = requestLine.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[1].hasSuffix(" HTTP/1.1") else { throw SuiteError(description: "bad request line: \(requestLine)") }
+            guard parts.count == 2, parts[1].hasSuffix(" HTTP/1.1") else {
+                throw SuiteError(description: "bad request line: \(requestLine)")
+            }
             let target = parts[1].dropLast(" HTTP/1.1".count)
             let path: Substring
             var query: [(String, String)] = []
@@ -230,7 +237,8 @@ import Testing
                 path = target[..<mark]
                 for item in target[target.index(after: mark)...].split(separator: "&") {
                     let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                    let name = String(pair[0]), value = pair.count > 1 ? String(pair[1]) : ""
+                    let name = String(pair[0])
+                    let value = pair.count > 1 ? String(pair[1]) : ""
                     guard let decodedName = name.removingPercentEncoding, let decodedValue = value.removingPercentEncoding else {
                         throw SuiteError(description: "bad query item: \(item)")
                     }

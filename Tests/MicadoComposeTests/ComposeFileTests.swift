@@ -68,7 +68,11 @@ struct ComposeFileTests {
                 <<: [*common]
             """
         let app = try ComposeFile.parse(text, file: "f", name: "m", folder: nil)
-        #expect(app.services.map { "\($0.name) \($0.image) \($0.replicas ?? 0) \($0.environment)" } == ["api busybox:local 2 [MODE=slow]", "web busybox:local 2 [MODE=fast]"])
+        #expect(
+            app.services.map { "\($0.name) \($0.image) \($0.replicas ?? 0) \($0.environment)" } == [
+                "api busybox:local 2 [MODE=slow]", "web busybox:local 2 [MODE=fast]",
+            ]
+        )
         #expect(throws: MicadoError.self) { try ComposeFile.parse("services:\n  web:\n    <<: 3\n", file: "f", name: "m", folder: nil) }
     }
 
@@ -83,17 +87,32 @@ struct ComposeFileTests {
     /// Each bad file is refused with its line and field.
     @Test(arguments: [
         ("services:\n  web:\n    image: x\n    volumes: [a:/b]\n", "compose.yaml:4: 'services.web.volumes' is not supported by micado"),
-        ("services:\n  web:\n    image: x\n    deploy: {replicas: two}\n", "compose.yaml:4: services.web.deploy.replicas must be a whole number"),
-        ("services:\n  web:\n    image: x\n    ports: [\"80:80\"]\n  api:\n    image: y\n    ports: [\"80:81\"]\n", "compose.yaml:3: services.web.ports: port 80 is already published by services.api"),
-        ("services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: soon}}\n", "compose.yaml:4: services.web.x-micado.scaling.upCooldown must be a duration"),
-        ("services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 4, max: 3, metric: cpu, target: 50}}\n", "max (3) is below min (4)"),
+        (
+            "services:\n  web:\n    image: x\n    deploy: {replicas: two}\n",
+            "compose.yaml:4: services.web.deploy.replicas must be a whole number"
+        ),
+        (
+            "services:\n  web:\n    image: x\n    ports: [\"80:80\"]\n  api:\n    image: y\n    ports: [\"80:81\"]\n",
+            "compose.yaml:3: services.web.ports: port 80 is already published by services.api"
+        ),
+        (
+            "services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: soon}}\n",
+            "compose.yaml:4: services.web.x-micado.scaling.upCooldown must be a duration"
+        ),
+        (
+            "services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 4, max: 3, metric: cpu, target: 50}}\n",
+            "max (3) is below min (4)"
+        ),
         ("services:\n  web:\n    image: x\n    x-micado: {domain: a.example}\n", "needs exactly one published port"),
         ("services:\n  Web:\n    image: x\n", "invalid service name 'Web'"),
         ("services:\n  web:\n    command: sleep 1\n", "compose.yaml:3: services.web.image is missing"),
         ("services:\n  web:\n    image: x\n    environment: {A: }\n", "services.web.environment.A must have a value"),
         ("services:\n  web:\n    image: x\n    environment: [\"A=\\u001b]0;t\\u0007\"]\n", "control character"),
         ("services:\n  web:\n    image: x\n    labels: {micado.manager: me}\n", "is not a label key micado allows"),
-        ("services:\n  web:\n    image: x\n    deploy: {placement: {constraints: [node.role == worker]}}\n", "only 'node.labels.micado.location == LOCATION'"),
+        (
+            "services:\n  web:\n    image: x\n    deploy: {placement: {constraints: [node.role == worker]}}\n",
+            "only 'node.labels.micado.location == LOCATION'"
+        ),
         ("services:\n  web:\n    image: x\n    ports: [\"80\"]\n", "must be PUBLISHED:TARGET"),
         ("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {memory: 1Q}}}\n", "must be a size such as 64M"),
         ("services:\n  web:\n    image: x\n    command: \"echo 'open\"\n", "has an unclosed quote"),
@@ -101,7 +120,10 @@ struct ComposeFileTests {
         ("services: [web]\n", "services must be a mapping"),
         ("services:\n  web:\n    image: x\n  web:\n    image: y\n", "duplicated key(s): 'web'. in line 2"),
         ("services: {\n", "not valid YAML"),
-        ("services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 0, max: 3, metric: cpu, target: 50}}\n", "min must be between 1 and 1000"),
+        (
+            "services:\n  web:\n    image: x\n    x-micado: {scaling: {min: 0, max: 3, metric: cpu, target: 50}}\n",
+            "min must be between 1 and 1000"
+        ),
         ("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {cpus: \"0x10\"}}}\n", "cpus must be a decimal number"),
         ("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {memory: 1e3M}}}\n", "must be a size such as 64M"),
         ("services:\n  web:\n    image: x\n    environment: {A: [1, 2]}\n", "services.web.environment.A must be a text value"),
@@ -127,7 +149,9 @@ struct ComposeFileTests {
             bomb += "x-a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
         }
         for place in ["    x-deep: *a9\n", "    environment: *a9\n", "    labels: *a9\n", "    command: *a9\n", "    ports: *a9\n"] {
-            #expect { try ComposeFile.parse(bomb + "services:\n  web:\n    image: x\n" + place, file: "f", name: "a", folder: nil) } throws: {
+            #expect {
+                try ComposeFile.parse(bomb + "services:\n  web:\n    image: x\n" + place, file: "f", name: "a", folder: nil)
+            } throws: {
                 ($0 as? MicadoError)?.code == .tooLarge && ($0 as? MicadoError)?.message.contains("aliases counted each time") == true
             }
         }
@@ -144,7 +168,8 @@ struct ComposeFileTests {
             return error.code == .tooLarge && error.message.hasPrefix("f:") && error.message.contains("4 MiB of text")
         }
         // Anchors shared as Compose files share them stay well inside the bound.
-        let shared = "x-env: &env\n  A: \"" + String(repeating: "v", count: 1000) + "\"\nservices:\n"
+        let shared =
+            "x-env: &env\n  A: \"" + String(repeating: "v", count: 1000) + "\"\nservices:\n"
             + (0..<50).map { "  s\($0):\n    image: x\n    environment: *env\n" }.joined()
         #expect(throws: Never.self) { try ComposeFile.parse(shared, file: "f", name: "a", folder: nil) }
     }
@@ -152,7 +177,9 @@ struct ComposeFileTests {
     /// Merge keys of merge keys through aliases are counted, not walked once per path.
     @Test func mergeBombsAreRefused() {
         var text = "x-m0: &m0 {a: 1}\n"
-        for level in 1...9 { text += "x-m\(level): &m\(level) {<<: [" + Array(repeating: "*m\(level - 1)", count: 10).joined(separator: ", ") + "]}\n" }
+        for level in 1...9 {
+            text += "x-m\(level): &m\(level) {<<: [" + Array(repeating: "*m\(level - 1)", count: 10).joined(separator: ", ") + "]}\n"
+        }
         text += "services:\n  web: {<<: *m9, image: x}\n"
         #expect { try ComposeFile.parse(text, file: "f", name: "a", folder: nil) } throws: {
             ($0 as? MicadoError)?.message.contains("aliases counted each time") == true
@@ -182,7 +209,9 @@ struct ComposeFileTests {
             }
         }
         // Brackets in quotes and comments do not count.
-        let fine = "services:\n  web:\n    image: x\n    command: [sh, -c, \"echo '" + String(repeating: "[", count: 100) + "'\"]  # " + String(repeating: "{", count: 100) + "\n"
+        let fine =
+            "services:\n  web:\n    image: x\n    command: [sh, -c, \"echo '" + String(repeating: "[", count: 100) + "'\"]  # "
+            + String(repeating: "{", count: 100) + "\n"
         #expect(throws: Never.self) { try ComposeFile.parse(fine, file: "f", name: "a", folder: nil) }
     }
 

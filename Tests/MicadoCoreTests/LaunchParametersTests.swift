@@ -70,12 +70,18 @@ import Testing
     /// Path components are never empty, `.` or `..`: the engine reads `x/../busybox` as `busybox` and Swarm then refuses it.
     @Test func imageReferencesFollowDockersGrammar() throws {
         let digest = "sha256:" + String(repeating: "ab", count: 32)
-        for good in ["busybox:local", "container-web", "10.0.0.1:5000/app:latest", "a/b/c", "app@" + digest, "my_app.v2", "localhost/x:V1", "Registry.example:443/team/app"] {
+        for good in [
+            "busybox:local", "container-web", "10.0.0.1:5000/app:latest", "a/b/c", "app@" + digest, "my_app.v2", "localhost/x:V1",
+            "Registry.example:443/team/app",
+        ] {
             try ImageReference.validate(good)
         }
-        for bad in ["x/../busybox:local", "./busybox", "a//b", "/a", "a/", "-a", "a/.hidden", "a/b-:tag", "s/nePxkg/5L:fn9SN0@kuXs", "Busybox", "app@sha256:abc", "a:b:c",
-                    // domain labels neither start nor end with a dash (the engine: "invalid reference format")
-                    "reg.0QN-.example:5000/app", "-reg.example/app", "reg-:5000/app"] {
+        for bad in [
+            "x/../busybox:local", "./busybox", "a//b", "/a", "a/", "-a", "a/.hidden", "a/b-:tag", "s/nePxkg/5L:fn9SN0@kuXs", "Busybox",
+            "app@sha256:abc", "a:b:c",
+            // domain labels neither start nor end with a dash (the engine: "invalid reference format")
+            "reg.0QN-.example:5000/app", "-reg.example/app", "reg-:5000/app",
+        ] {
             #expect(throws: MicadoError.self, "\(bad)") { try ImageReference.validate(bad) }
         }
     }
@@ -86,7 +92,9 @@ import Testing
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", script: "run.sh").validate() }
         // Absolute by its first byte: "/" then an emoji modifier is one Character, still a path (found by the fuzzer).
         try LaunchRequest(image: "busybox:local", client: "web", script: "/\u{1F3FB}x").validate()
-        #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", port: PortMapping(published: 0, target: 80)).validate() }
+        #expect(throws: MicadoError.self) {
+            try LaunchRequest(image: "busybox", client: "web", port: PortMapping(published: 0, target: 80)).validate()
+        }
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "busybox", client: "web", memoryMiB: 2).validate() }
         #expect(throws: MicadoError.self) { try LaunchRequest(image: "bad image", client: "web").validate() }
     }

@@ -17,10 +17,26 @@ import Testing
 
     static func task(_ id: String, _ mib: Int) -> P.PendingTask { .init(id: id, location: "eu", memoryMiB: mib) }
 
-    static func instance(_ id: String, capacity: Int, reserved: Int, state: P.Instance.State = .ready, age: TimeInterval = 3600,
-                         idle: TimeInterval? = nil, protected: Bool = false) -> P.Instance {
-        .init(id: id, location: "eu", capacityMiB: capacity, reservedMiB: reserved, pricePerHour: 0.01, state: state, protected: protected,
-              createdAt: now.addingTimeInterval(-age), idleSince: idle.map { now.addingTimeInterval(-$0) })
+    static func instance(
+        _ id: String,
+        capacity: Int,
+        reserved: Int,
+        state: P.Instance.State = .ready,
+        age: TimeInterval = 3600,
+        idle: TimeInterval? = nil,
+        protected: Bool = false
+    ) -> P.Instance {
+        .init(
+            id: id,
+            location: "eu",
+            capacityMiB: capacity,
+            reservedMiB: reserved,
+            pricePerHour: 0.01,
+            state: state,
+            protected: protected,
+            createdAt: now.addingTimeInterval(-age),
+            idleSince: idle.map { now.addingTimeInterval(-$0) }
+        )
     }
 
     @Test func packsIntoOneInstanceNotOnePerTask() {
@@ -49,7 +65,11 @@ import Testing
     }
 
     @Test func tooBigAndAtMaxAreReportedWithReasons() {
-        let plan = Self.planner(max: 1).plan(pending: [Self.task("huge", 65536), Self.task("a", 4000), Self.task("b", 4000)], instances: [], now: Self.now)
+        let plan = Self.planner(max: 1).plan(
+            pending: [Self.task("huge", 65536), Self.task("a", 4000), Self.task("b", 4000)],
+            instances: [],
+            now: Self.now
+        )
         #expect(plan.add.count == 1)
         #expect(plan.unplaceable.contains { $0.taskID == "huge" && $0.reason == "no flavour in eu has 65536 MiB (largest: 4096 MiB)" })
         #expect(plan.unplaceable.contains { $0.reason == "location eu at its max of 1 instances" })
@@ -64,7 +84,11 @@ import Testing
         #expect(plan.remove.map(\.instanceID) == ["idle"])
         let growing = Self.planner().plan(pending: [Self.task("t", 4000)], instances: [idle, busy], now: Self.now)
         #expect(growing.remove.isEmpty)
-        let booting = Self.planner().plan(pending: [], instances: [idle, Self.instance("b", capacity: 512, reserved: 0, state: .booting)], now: Self.now)
+        let booting = Self.planner().plan(
+            pending: [],
+            instances: [idle, Self.instance("b", capacity: 512, reserved: 0, state: .booting)],
+            now: Self.now
+        )
         #expect(booting.remove.isEmpty)
     }
 
@@ -90,11 +114,21 @@ import Testing
         #expect(plan.remove.first?.reason.contains("fit on the other instances") == true)
         // b received a's task: it is not drained in the same pass, so nothing is lost.
         let pinned = busy("a", nil, reserved: 100)
-        #expect(Self.planner().plan(pending: [], instances: [pinned, b], now: Self.now).remove.map(\.instanceID) == ["b"],
-                "a published port pins a; b's movable tasks go to a instead")
+        #expect(
+            Self.planner().plan(pending: [], instances: [pinned, b], now: Self.now).remove.map(\.instanceID) == ["b"],
+            "a published port pins a; b's movable tasks go to a instead"
+        )
         let full = busy("c", [450], reserved: 450)
         #expect(Self.planner().plan(pending: [], instances: [busy("a", [100], reserved: 100), full], now: Self.now).remove.isEmpty)
-        let young = Self.planner().plan(pending: [], instances: [busy("a", [100], reserved: 100), b].map { var i = $0; i.createdAt = Self.now; return i }, now: Self.now)
+        let young = Self.planner().plan(
+            pending: [],
+            instances: [busy("a", [100], reserved: 100), b].map {
+                var i = $0
+                i.createdAt = Self.now
+                return i
+            },
+            now: Self.now
+        )
         #expect(young.remove.isEmpty, "not before the grace period")
     }
 
@@ -117,13 +151,21 @@ import Testing
         let max = Int.random(in: 1...6, using: &rng)
         let pending = (0..<Int.random(in: 0...60, using: &rng)).map { Self.task("t\($0)", Int.random(in: 1...5000, using: &rng)) }
         let instances = (0..<Int.random(in: 0...4, using: &rng)).map { i in
-            Self.instance("i\(i)", capacity: 1024, reserved: Int.random(in: 0...1024, using: &rng),
-                          state: [.ready, .booting, .draining][Int.random(in: 0...2, using: &rng)], idle: 999)
+            Self.instance(
+                "i\(i)",
+                capacity: 1024,
+                reserved: Int.random(in: 0...1024, using: &rng),
+                state: [.ready, .booting, .draining][Int.random(in: 0...2, using: &rng)],
+                idle: 999
+            )
         }
         let plan = Self.planner(max: max).plan(pending: pending, instances: instances, now: Self.now)
         let accounted = Set(plan.coveredByExisting).union(plan.add.flatMap(\.tasks)).union(plan.unplaceable.map(\.taskID))
         #expect(accounted == Set(pending.map(\.id)))
-        #expect(plan.coveredByExisting.count + plan.add.flatMap(\.tasks).count + plan.unplaceable.count == pending.count, "a task counted twice")
+        #expect(
+            plan.coveredByExisting.count + plan.add.flatMap(\.tasks).count + plan.unplaceable.count == pending.count,
+            "a task counted twice"
+        )
         let live = instances.filter { $0.state != .draining }.count
         #expect(live + plan.add.count <= Swift.max(max, live))
         let size = Dictionary(uniqueKeysWithValues: pending.map { ($0.id, $0.memoryMiB) })

@@ -88,14 +88,26 @@ import Testing
     @Test(arguments: ["1 x", "0 x", "5 path", "99 path=a\n", "3 =\n", "-1 path=a\n", "2 a"])
     func malformedPAXRecordsAreRefused(_ record: String) {
         let body = Array(record.utf8)
-        var bytes = Self.patched(TarWriter.headerBlocks(TarHeader(name: "p", kind: .file, mode: 0o644, linkName: "", size: body.count, modificationTime: 0, dataOffset: 0)), at: 156, [0x78])
+        var bytes = Self.patched(
+            TarWriter.headerBlocks(
+                TarHeader(name: "p", kind: .file, mode: 0o644, linkName: "", size: body.count, modificationTime: 0, dataOffset: 0)
+            ),
+            at: 156,
+            [0x78]
+        )
         bytes += body + Array(repeating: 0, count: TarWriter.padding(for: body.count)) + Self.oneFile
         #expect(throws: MicadoError.self, "\(record)") { try TarArchive(bytes: bytes) }
     }
 
     @Test func aWellFormedPAXPathIsRead() throws {
         let record = TarWriter.paxRecord("path", "app/Dockerfile")
-        var bytes = Self.patched(TarWriter.headerBlocks(TarHeader(name: "p", kind: .file, mode: 0o644, linkName: "", size: record.count, modificationTime: 0, dataOffset: 0)), at: 156, [0x78])
+        var bytes = Self.patched(
+            TarWriter.headerBlocks(
+                TarHeader(name: "p", kind: .file, mode: 0o644, linkName: "", size: record.count, modificationTime: 0, dataOffset: 0)
+            ),
+            at: 156,
+            [0x78]
+        )
         bytes += record + Array(repeating: 0, count: TarWriter.padding(for: record.count)) + Self.oneFile
         #expect(try TarArchive(bytes: bytes).entries.map(\.name) == ["app/Dockerfile"])
     }
@@ -133,7 +145,14 @@ import Testing
                 case 0: bytes[at] = UInt8.random(in: 0...255, using: &generator)
                 case 1: bytes[at] = [0x00, 0xFF, 0x80, 0x20, 0x2D, 0x37][Int.random(in: 0..<6, using: &generator)]
                 case 2: bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...600, using: &generator)))
-                default: bytes.insert(contentsOf: Array(repeating: UInt8.random(in: 0...255, using: &generator), count: Int.random(in: 1...600, using: &generator)), at: at)
+                default:
+                    bytes.insert(
+                        contentsOf: Array(
+                            repeating: UInt8.random(in: 0...255, using: &generator),
+                            count: Int.random(in: 1...600, using: &generator)
+                        ),
+                        at: at
+                    )
                 }
                 if bytes.isEmpty { break }
             }
@@ -156,7 +175,9 @@ import Testing
             for i in 0..<Int.random(in: 0...6, using: &generator) {
                 let length = Int.random(in: 1...160, using: &generator)
                 let name = "top/\(i)" + String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
-                let size = [0, 1, 511, 512, 513, 1024, Int.random(in: 0...3000, using: &generator)][Int.random(in: 0..<7, using: &generator)]
+                let size = [0, 1, 511, 512, 513, 1024, Int.random(in: 0...3000, using: &generator)][
+                    Int.random(in: 0..<7, using: &generator)
+                ]
                 entries.append(.init(name: name, contents: (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }))
             }
             let bytes = TarArchive(entries: entries).bytes()
@@ -182,13 +203,17 @@ import Testing
     func entriesOutsideTheFolderAreRefused(_ name: String) {
         let archive = TarArchive(entries: [.init(name: "app/Dockerfile"), .init(name: name)])
         let reread = try? TarArchive(bytes: archive.bytes())
-        #expect(throws: MicadoError.self, "\(name.unicodeScalars.map(\.value))") { try reread?.rerootedBuildContext() ?? archive.rerootedBuildContext() }
+        #expect(throws: MicadoError.self, "\(name.unicodeScalars.map(\.value))") {
+            try reread?.rerootedBuildContext() ?? archive.rerootedBuildContext()
+        }
     }
 
     /// The names an archive makes the reader hold are bounded, whatever the archive's size.
     @Test func namesAreBounded() {
         let long = String(repeating: "n", count: 65_000)
-        let entries = [TarArchive.Entry(name: "app/Dockerfile")] + (0..<(TarReader.maximumNameBytes / 65_000 + 1)).map { TarArchive.Entry(name: "app/\($0)" + long) }
+        let entries =
+            [TarArchive.Entry(name: "app/Dockerfile")]
+            + (0..<(TarReader.maximumNameBytes / 65_000 + 1)).map { TarArchive.Entry(name: "app/\($0)" + long) }
         #expect(throws: MicadoError.self) { try TarArchive(bytes: TarArchive(entries: entries).bytes()) }
     }
 }

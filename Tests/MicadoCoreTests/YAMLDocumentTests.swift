@@ -56,14 +56,20 @@ struct YAMLDocumentTests {
         #expect { try YAMLDocument.requireExpansion(of: root, atMost: .init(nodes: 100, scalarBytes: 4999)) } throws: { error in
             (error as? YAMLDocument.TooLarge)?.line ?? 0 >= 1
         }
-        #expect(throws: YAMLDocument.TooLarge.self) { try YAMLDocument.requireExpansion(of: root, atMost: .init(nodes: 5, scalarBytes: 1 << 20)) }
+        #expect(throws: YAMLDocument.TooLarge.self) {
+            try YAMLDocument.requireExpansion(of: root, atMost: .init(nodes: 5, scalarBytes: 1 << 20))
+        }
     }
 
     /// Counting walks every path through the aliases, so a billion laughs is refused, not expanded.
     @Test func anAliasBombIsRefusedWhenDecoding() {
         var bomb = "a0: &a0 [l, l, l, l, l, l, l, l, l, l]\n"
-        for level in 1...9 { bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
-        #expect(throws: YAMLDocument.TooLarge.self) { try YAMLDocument.decode(Settings.self, from: bomb + "enabled: true\ncount: 1\nratio: 1\n") }
+        for level in 1...9 {
+            bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        #expect(throws: YAMLDocument.TooLarge.self) {
+            try YAMLDocument.decode(Settings.self, from: bomb + "enabled: true\ncount: 1\nratio: 1\n")
+        }
     }
 
     @Test func anEmptyDocumentIsAnEmptyMapping() throws {

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-@testable import MicadoManager
 import NIOCore
 import Testing
+
+@testable import MicadoManager
 
 /// The contract the manager serves is the repository's openapi.yaml, and it knows every route.
 struct APIContractTests {
@@ -29,7 +30,10 @@ struct APIContractTests {
         #expect(APIContract.methods(of: "/v1/session") == ["POST", "GET", "DELETE"])
         #expect(APIContract.methods(of: "/") == ["GET"])
         #expect(APIContract.methods(of: "/assets/app.js") == ["GET"])
-        #expect(APIContract.routes.reduce(0) { $0 + $1.methods.count } == 36, "every operation of HTTPAPI.swift and Dashboard.swift, and GET /openapi.yaml")
+        #expect(
+            APIContract.routes.reduce(0) { $0 + $1.methods.count } == 36,
+            "every operation of HTTPAPI.swift and Dashboard.swift, and GET /openapi.yaml"
+        )
     }
 
     @Test func documentedAnswersAreKnownPerOperation() throws {
@@ -45,10 +49,18 @@ struct APIContractTests {
     @Test func answersOutsideTheDocumentAreCaught() async throws {
         let router = Router(context: APIRequestContext.self)
         router.get("/v1/health") { _, _ in Response(status: .init(code: 418)) }
-        router.get("/v1/instances") { _, _ in Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "x"))) }
-        router.get("/v1/clouds") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "[]"))) }
+        router.get("/v1/instances") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "x")))
+        }
+        router.get("/v1/clouds") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "[]")))
+        }
         router.get("/v1/events") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"[{"id":"one","kind":"k"}]"#)))
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"[{"id":"one","kind":"k"}]"#))
+            )
         }
         let app = Application(responder: ContractCheckingResponder(inner: router.buildResponder()))
         try await app.test(.router) { client in

@@ -1,10 +1,11 @@
 import DockerEngine
 import Foundation
 import MicadoCore
-@testable import MicadoManager
 import MicadoStore
 import MicadoTestSupport
 import Testing
+
+@testable import MicadoManager
 
 /// `Applications` and `ServiceAutoscaler` against the in-memory swarm.
 @Suite struct ApplicationsTests {
@@ -26,11 +27,17 @@ import Testing
     }
 
     static func apply(_ w: ManagerPartsTests.World, _ text: String, dryRun: Bool = false) async throws -> ApplyPlanView {
-        try await w.orchestrator.applications.apply(ApplyRequest(name: nil, folderName: "x", file: text, fileName: "compose.yaml", dryRun: dryRun))
+        try await w.orchestrator.applications.apply(
+            ApplyRequest(name: nil, folderName: "x", file: text, fileName: "compose.yaml", dryRun: dryRun)
+        )
     }
 
     static func mutations(_ swarm: InMemorySwarm) async -> [String] {
-        await swarm.calls.filter { ["createService", "updateService", "scaleService", "removeService", "createNetwork"].contains(String($0.split(separator: " ")[0])) }
+        await swarm.calls.filter {
+            ["createService", "updateService", "scaleService", "removeService", "createNetwork"].contains(
+                String($0.split(separator: " ")[0])
+            )
+        }
     }
 
     @Test func applyCreatesReappliesNothingRollsAndRemoves() async throws {
@@ -43,7 +50,9 @@ import Testing
         #expect(await Self.mutations(swarm).isEmpty && stored.isEmpty, "a dry run changes nothing")
 
         let first = try await Self.apply(w, Self.file())
-        #expect(first.steps == [.init(service: "shop_api", action: .create), .init(service: "shop_web", action: .create)] && first.revision == 1)
+        #expect(
+            first.steps == [.init(service: "shop_api", action: .create), .init(service: "shop_web", action: .create)] && first.revision == 1
+        )
         let web = try #require(await swarm.serviceSpec("shop_web"))
         #expect(web.replicas == 2 && web.endpointSpec?.mode == "dnsrr")
         #expect(web.taskTemplate.networks?.first?.aliases == ["web"])
@@ -62,7 +71,10 @@ import Testing
         #expect(await Self.mutations(swarm).count == before, "an unchanged file touches nothing")
 
         let rolled = try await Self.apply(w, Self.file(image: "busybox:v2"))
-        #expect(rolled.steps.first { $0.service == "shop_web" } == .init(service: "shop_web", action: .update, fields: ["image"]) && rolled.revision == 2)
+        #expect(
+            rolled.steps.first { $0.service == "shop_web" } == .init(service: "shop_web", action: .update, fields: ["image"])
+                && rolled.revision == 2
+        )
         #expect(await swarm.serviceSpec("shop_web")?.taskTemplate.containerSpec.image == "busybox:v2")
         #expect(await swarm.calls.contains { $0.hasPrefix("updateService") })
 
@@ -72,7 +84,9 @@ import Testing
         #expect(try await w.store.removed(Store.Tombstone.container, "shop_api"))
 
         // Its services are the file's: quit is refused, apps rm removes everything.
-        await #expect { try await w.orchestrator.containers.quit("shop_web", remove: false) } throws: { ($0 as? MicadoError)?.code == .conflict }
+        await #expect { try await w.orchestrator.containers.quit("shop_web", remove: false) } throws: {
+            ($0 as? MicadoError)?.code == .conflict
+        }
         try await w.orchestrator.applications.remove("shop")
         #expect(await swarm.serviceNames().isEmpty)
         // Applied again before the reconciler ran: its network is not the removed one's to lose.
@@ -102,7 +116,9 @@ import Testing
         holder.portPublished = 8080
         holder.portTarget = 80
         try await w.store.updateContainer(holder, event: nil)
-        await #expect { try await Self.apply(w, Self.file()) } throws: { ($0 as? MicadoError)?.message.contains("port 8080 is already published by container-port") == true }
+        await #expect { try await Self.apply(w, Self.file()) } throws: {
+            ($0 as? MicadoError)?.message.contains("port 8080 is already published by container-port") == true
+        }
         #expect(await Self.mutations(swarm).count == before)
         #expect(try await w.store.applications().isEmpty)
         #expect(try await w.store.containers().map(\.name) == ["container-port"])

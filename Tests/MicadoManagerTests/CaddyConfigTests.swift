@@ -33,7 +33,12 @@ import Testing
     }
 
     @Test func twoRoutesOneServedOverHTTPSToo() throws {
-        let plain = RouteView(domain: "blog.example", container: "container-blog", targets: ["10.213.0.2:8080", "10.213.0.4:8080"], healthy: [])
+        let plain = RouteView(
+            domain: "blog.example",
+            container: "container-blog",
+            targets: ["10.213.0.2:8080", "10.213.0.4:8080"],
+            healthy: []
+        )
         var secure = RouteView(domain: "shop.example", container: "container-shop", targets: ["10.213.0.3:9000"], healthy: [])
         secure.tls = true
         let config = try Self.decoded([plain, secure])
@@ -60,7 +65,8 @@ import Testing
         #expect(at(reverseProxy + ["handler"]) as? String == "reverse_proxy")
         #expect(
             (at(reverseProxy + ["upstreams"]) as? [[String: Any]])?.compactMap { $0["dial"] as? String }
-                == ["10.213.0.2:8080", "10.213.0.4:8080"])
+                == ["10.213.0.2:8080", "10.213.0.4:8080"]
+        )
         #expect(at(reverseProxy + ["load_balancing", "selection_policy", "policy"]) as? String == "round_robin")
         #expect(at(reverseProxy + ["health_checks", "active", "uri"]) as? String == "/")
         #expect(at(reverseProxy + ["health_checks", "active", "interval"]) as? String == "2s")
@@ -83,7 +89,8 @@ import Testing
         #expect(at(https + ["routes", 0, "match", 0, "host"]) as? [String] == ["shop.example"])
         #expect(
             (at(https + ["routes", 0, "handle", 0, "upstreams"]) as? [[String: Any]])?.compactMap { $0["dial"] as? String }
-                == ["10.213.0.3:9000"])
+                == ["10.213.0.3:9000"]
+        )
         #expect(at(https + ["routes", 1, "handle", 0, "status_code"]) as? Int == 404)
 
         // Certificates from Caddy's internal CA, never ACME, its root never installed.

@@ -26,7 +26,12 @@ import Testing
         #expect(throws: MicadoError(.configuration, "c.yaml: unknown key 'manager.prot' (known: address, port)")) {
             try ManagerConfiguration.parse("manager:\n  prot: 1\n", file: "c.yaml")
         }
-        #expect(throws: MicadoError(.configuration, "c.yaml: unknown section 'manger' (known: defaults, docker, limits, manager, monitor, proxy, store)")) {
+        #expect(
+            throws: MicadoError(
+                .configuration,
+                "c.yaml: unknown section 'manger' (known: defaults, docker, limits, manager, monitor, proxy, store)"
+            )
+        ) {
             try ManagerConfiguration.parse("manger:\n  port: 1\n", file: "c.yaml")
         }
         #expect(throws: MicadoError(.configuration, "c.yaml: 'manager.port' must be a Int")) {

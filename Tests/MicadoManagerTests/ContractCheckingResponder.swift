@@ -1,8 +1,8 @@
-import Hummingbird
+import Foundation
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import Testing
-import Foundation
 
 @testable import MicadoManager
 
@@ -34,7 +34,9 @@ struct ContractCheckingResponder<Inner: HTTPResponder>: HTTPResponder where Inne
         } else if type != nil, types.isEmpty, response.status != .noContent {
             Issue.record("\(method) \(path) answered \(status) with a body (\(type ?? "")) that openapi.yaml does not describe")
         }
-        guard type == "application/json", let schema = SchemaCheck.responseSchema(method: method, path: path, status: status) else { return response }
+        guard type == "application/json", let schema = SchemaCheck.responseSchema(method: method, path: path, status: status) else {
+            return response
+        }
         // A JSON body is read whole (the API's JSON answers are small), checked, and sent on.
         let collector = BodyCollector()
         try await response.body.write(CollectingWriter(collector: collector))

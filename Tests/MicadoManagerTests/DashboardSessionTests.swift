@@ -3,10 +3,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MicadoCore
-@testable import MicadoManager
 import MicadoStore
 import NIOCore
 import Testing
+
+@testable import MicadoManager
 
 /// The dashboard's way in: its files with a strict policy, the token once for a session,
 /// and a session that is its cookie *and* its CSRF token (a cookie for 127.0.0.1 reaches
@@ -20,7 +21,12 @@ import Testing
     }
 
     static func logIn(_ client: some TestClientProtocol) async throws -> (cookie: String, csrf: String) {
-        try await client.execute(uri: "/v1/session", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: #"{"token":"\#(token)"}"#)) { response in
+        try await client.execute(
+            uri: "/v1/session",
+            method: .post,
+            headers: [.contentType: "application/json"],
+            body: ByteBuffer(string: #"{"token":"\#(token)"}"#)
+        ) { response in
             #expect(response.status == .created)
             let setCookie = try #require(response.headers[.setCookie])
             #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && setCookie.contains("Path=/"))
@@ -32,7 +38,10 @@ import Testing
 
     @Test func pageAndAssetsComeWithAStrictPolicy() async throws {
         try await HTTPAPITests.app().test(.router) { client in
-            for (uri, type) in [("/", "text/html"), ("/assets/app.js", "text/javascript"), ("/assets/app.css", "text/css"), ("/assets/chart.min.js", "text/javascript")] {
+            for (uri, type) in [
+                ("/", "text/html"), ("/assets/app.js", "text/javascript"), ("/assets/app.css", "text/css"),
+                ("/assets/chart.min.js", "text/javascript"),
+            ] {
                 try await client.execute(uri: uri, method: .get) { response in
                     #expect(response.status == .ok, "\(uri)")
                     #expect(response.headers[.contentType]?.hasPrefix(type) == true, "\(uri)")
@@ -58,7 +67,12 @@ import Testing
     @Test func aWrongTokenGetsNoSession() async throws {
         try await HTTPAPITests.app().test(.router) { client in
             for body in [#"{"token":"wrong"}"#, #"{"token":"\#(Self.token)\u0000"}"#, #"{"token":""}"#] {
-                try await client.execute(uri: "/v1/session", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)) { response in
+                try await client.execute(
+                    uri: "/v1/session",
+                    method: .post,
+                    headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: body)
+                ) { response in
                     #expect(response.status == .unauthorized, "\(body)")
                     #expect(response.headers[.setCookie] == nil)
                 }
@@ -67,7 +81,11 @@ import Testing
                 #expect(response.status == .badRequest)
             }
             // A made-up cookie is no session.
-            try await client.execute(uri: "/v1/containers", method: .get, headers: [.cookie: "micado_session=\(String(repeating: "a", count: 64))"]) { response in
+            try await client.execute(
+                uri: "/v1/containers",
+                method: .get,
+                headers: [.cookie: "micado_session=\(String(repeating: "a", count: 64))"]
+            ) { response in
                 #expect(response.status == .unauthorized)
             }
         }
@@ -92,7 +110,8 @@ import Testing
                 let session = try JSONDecoder().decode(Session.self, from: Data(response.body.readableBytesView))
                 #expect(session.authenticatedBy == "session" && session.csrf == nil)
             }
-            try await client.execute(uri: "/v1/events", method: .get, headers: [.cookie: "other=1; \(cookie)", csrfHeader: csrf]) { response in
+            try await client.execute(uri: "/v1/events", method: .get, headers: [.cookie: "other=1; \(cookie)", csrfHeader: csrf]) {
+                response in
                 #expect(response.status == .ok)
             }
             // A WebSocket upgrade on the session: the token as the offered subprotocol, and an origin.
@@ -110,10 +129,14 @@ import Testing
             let change = "/v1/containers/container-x/quit"
             for headers: HTTPFields in [
                 [.cookie: cookie, .contentType: "application/json"],
-                [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: String(csrf.dropLast()) + (csrf.hasSuffix("0") ? "1" : "0")],
+                [
+                    .cookie: cookie, .contentType: "application/json",
+                    HTTPField.Name("X-CSRF-Token")!: String(csrf.dropLast()) + (csrf.hasSuffix("0") ? "1" : "0"),
+                ],
                 [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: csrf, .origin: "http://evil.example"],
             ] {
-                try await client.execute(uri: change, method: .post, headers: headers, body: ByteBuffer(string: #"{"remove":false}"#)) { response in
+                try await client.execute(uri: change, method: .post, headers: headers, body: ByteBuffer(string: #"{"remove":false}"#)) {
+                    response in
                     #expect(response.status == .forbidden)
                     let error = try HTTPAPITests.error(response.body)
                     #expect(error.code == .forbidden)
@@ -121,13 +144,19 @@ import Testing
             }
             // With it, the request goes on (to the container that does not exist).
             try await client.execute(
-                uri: change, method: .post, headers: [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: csrf],
+                uri: change,
+                method: .post,
+                headers: [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: csrf],
                 body: ByteBuffer(string: #"{"remove":false}"#)
             ) { response in
                 #expect(response.status == .notFound)
             }
             // Logging out ends the session for good.
-            try await client.execute(uri: "/v1/session", method: .delete, headers: [.cookie: cookie, HTTPField.Name("X-CSRF-Token")!: csrf]) { response in
+            try await client.execute(
+                uri: "/v1/session",
+                method: .delete,
+                headers: [.cookie: cookie, HTTPField.Name("X-CSRF-Token")!: csrf]
+            ) { response in
                 #expect(response.status == .noContent)
                 #expect(response.headers[.setCookie]?.contains("Max-Age=0") == true)
             }
@@ -204,7 +233,12 @@ import Testing
     /// An event's message is cut to `messageLimit` characters, saying how much was cut: the
     /// log's readers (the live view, `micado events`) stay small whatever a user sent.
     @Test func longEventMessagesAreCut() {
-        let event = EventRecord(time: Date(), kind: "container.execute", subject: "container-a", message: String(repeating: "x", count: 120_000))
+        let event = EventRecord(
+            time: Date(),
+            kind: "container.execute",
+            subject: "container-a",
+            message: String(repeating: "x", count: 120_000)
+        )
         #expect(event.message.count < EventRecord.messageLimit + 40)
         #expect(event.message.hasSuffix("… (\(120_000 - EventRecord.messageLimit) more characters)"))
     }
@@ -213,20 +247,30 @@ import Testing
         let store = try Store.inMemory()
         for i in 1...5 { try await store.record(EventRecord(time: Date(), kind: "k", subject: "s\(i % 2)", message: "m\(i)")) }
         try await HTTPAPITests.app(store: store).test(.router) { client in
-            try await client.execute(uri: "/v1/events?after=2&limit=2&subject=", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+            try await client.execute(
+                uri: "/v1/events?after=2&limit=2&subject=",
+                method: .get,
+                headers: [.authorization: "Bearer \(Self.token)"]
+            ) { response in
                 let events = try WireFormat.decoder().decode([EventView].self, from: Data(response.body.readableBytesView))
                 #expect(events.map(\.message) == ["m3", "m4"])
             }
-            try await client.execute(uri: "/v1/events/live?after=x", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+            try await client.execute(uri: "/v1/events/live?after=x", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) {
+                response in
                 #expect(response.status == .badRequest)
             }
             // Without an upgrade, the first batch once.
-            try await client.execute(uri: "/v1/events/live?after=3", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+            try await client.execute(uri: "/v1/events/live?after=3", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) {
+                response in
                 #expect(response.status == .ok)
                 let events = try WireFormat.decoder().decode([EventView].self, from: Data(response.body.readableBytesView))
                 #expect(events.map(\.message) == ["m4", "m5"])
             }
-            try await client.execute(uri: "/v1/events/live?backlog=1&subject=s0", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+            try await client.execute(
+                uri: "/v1/events/live?backlog=1&subject=s0",
+                method: .get,
+                headers: [.authorization: "Bearer \(Self.token)"]
+            ) { response in
                 let events = try WireFormat.decoder().decode([EventView].self, from: Data(response.body.readableBytesView))
                 #expect(events.map(\.message) == ["m4"])
             }
@@ -235,7 +279,12 @@ import Testing
                 #expect(response.status == .notFound)
             }
             // A file path splits on the byte '/', even before an emoji modifier: the request goes on (to the missing container).
-            try await client.execute(uri: "/v1/containers/container-x/files?path=/%F0%9F%8F%BBx", method: .put, headers: [.authorization: "Bearer \(Self.token)"], body: ByteBuffer(string: "x")) { response in
+            try await client.execute(
+                uri: "/v1/containers/container-x/files?path=/%F0%9F%8F%BBx",
+                method: .put,
+                headers: [.authorization: "Bearer \(Self.token)"],
+                body: ByteBuffer(string: "x")
+            ) { response in
                 #expect(response.status == .notFound)
             }
         }

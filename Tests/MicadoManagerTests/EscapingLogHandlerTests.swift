@@ -1,7 +1,8 @@
 import Logging
-@testable import MicadoManager
 import Synchronization
 import Testing
+
+@testable import MicadoManager
 
 /// The manager's log shows outside text escaped: a container name, an engine's message or a
 /// cloud's answer cannot move the cursor, retitle the terminal or reverse the line.

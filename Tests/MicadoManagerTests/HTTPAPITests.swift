@@ -7,10 +7,11 @@ import HummingbirdTesting
 import Logging
 import MicadoClouds
 import MicadoCore
-@testable import MicadoManager
 import MicadoStore
 import NIOCore
 import Testing
+
+@testable import MicadoManager
 
 /// Routes that answer before touching an engine: auth, validation, the event log.
 @Suite struct HTTPAPITests {
@@ -24,9 +25,19 @@ import Testing
         let store = try store ?? Store.inMemory()
         let logger = Logger(label: "test")
         let engine = EngineClient(
-            endpoint: .init(transport: .unix(path: "/nonexistent/docker.sock")), http: Self.http, assumingAPIVersion: .oldestSupported, logger: logger)
+            endpoint: .init(transport: .unix(path: "/nonexistent/docker.sock")),
+            http: Self.http,
+            assumingAPIVersion: .oldestSupported,
+            logger: logger
+        )
         let orchestrator = Orchestrator(configuration: configuration, store: store, engine: engine, managerID: "mtest", logger: logger)
-        let router = HTTPAPI.router(orchestrator: orchestrator, token: token, sessions: DashboardSessions(token: token), spool: spool, logger: logger)
+        let router = HTTPAPI.router(
+            orchestrator: orchestrator,
+            token: token,
+            sessions: DashboardSessions(token: token),
+            spool: spool,
+            logger: logger
+        )
         // Every answer is held to openapi.yaml (see ContractCheckingResponder).
         return Application(responder: ContractCheckingResponder(inner: router.buildResponder()))
     }
@@ -63,8 +74,14 @@ import Testing
     @Test(arguments: [
         ("/v1/containers/container-x/exec/stream", HTTPResponse.Status.badRequest, "give a command to execute"),
         ("/v1/containers/container-x/exec/stream?command=sh&tty=yes", .badRequest, "tty must be true or false, not 'yes'"),
-        ("/v1/containers/container-x/exec/stream?command=sh&columns=80&rows=tall", .badRequest, "columns and rows must each be a whole number from 1 to 10000"),
-        ("/v1/containers/container-x/exec/stream?command=sh&columns=0&rows=24", .badRequest, "columns and rows must each be a whole number from 1 to 10000"),
+        (
+            "/v1/containers/container-x/exec/stream?command=sh&columns=80&rows=tall", .badRequest,
+            "columns and rows must each be a whole number from 1 to 10000"
+        ),
+        (
+            "/v1/containers/container-x/exec/stream?command=sh&columns=0&rows=24", .badRequest,
+            "columns and rows must each be a whole number from 1 to 10000"
+        ),
         // One alone takes the usual other dimension: the request goes on (to the missing container).
         ("/v1/containers/container-x/exec/stream?command=sh&columns=80", .notFound, "no container named container-x"),
         ("/v1/containers/container-x/exec/stream?command=sh&tty=true&term=xterm;rm", .badRequest, "term must be a terminal type"),
@@ -96,7 +113,12 @@ import Testing
         ("/v1/nothing", .get, .notFound, "no such route"),
         ("/v1/applications/..%2Fx%01", .delete, .badRequest, "control character"),
     ])
-    func queriesAndMethodsFollowTheContract(_ uri: String, _ method: HTTPRequest.Method, _ status: HTTPResponse.Status, _ message: String) async throws {
+    func queriesAndMethodsFollowTheContract(
+        _ uri: String,
+        _ method: HTTPRequest.Method,
+        _ status: HTTPResponse.Status,
+        _ message: String
+    ) async throws {
         try await Self.app().test(.router) { client in
             try await client.execute(uri: uri, method: method, headers: [.authorization: "Bearer \(Self.token)"]) { response in
                 #expect(response.status == status)
@@ -117,12 +139,15 @@ import Testing
             let cases: [(String, String)] = [
                 ("{", "invalid request body: not valid JSON"),
                 (#"{"client":"web","arguments":[],"environment":[],"detach":false}"#, "invalid request body: missing field 'image'"),
-                (#"{"image":"busybox","client":"web","arguments":[],"environment":[],"detach":false,"port":{"published":0,"target":80}}"#,
-                 "invalid port '0:80': 0 is out of range 1-65535"),
+                (
+                    #"{"image":"busybox","client":"web","arguments":[],"environment":[],"detach":false,"port":{"published":0,"target":80}}"#,
+                    "invalid port '0:80': 0 is out of range 1-65535"
+                ),
                 (#"{"image":"busybox","client":"web","arguments":[],"environment":[],"detach":false,"name":"web"}"#, ""),
             ]
             for (body, message) in cases {
-                try await client.execute(uri: "/v1/containers", method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+                try await client.execute(uri: "/v1/containers", method: .post, headers: headers, body: ByteBuffer(string: body)) {
+                    response in
                     #expect(response.status == .badRequest)
                     let error = try Self.error(response.body)
                     #expect(error.code == .badRequest)
@@ -136,7 +161,8 @@ import Testing
 
     /// Each kind of cloud error has its own code and status, as the API contract says.
     @Test(arguments: [
-        (CloudError.Kind.capacity, "cloud_capacity", 503), (.quota, "cloud_quota", 429), (.auth, "cloud_auth", 502), (.transient, "cloud_transient", 503),
+        (CloudError.Kind.capacity, "cloud_capacity", 503), (.quota, "cloud_quota", 429), (.auth, "cloud_auth", 502),
+        (.transient, "cloud_transient", 503),
         (.badRequest, "cloud_bad_request", 400),
     ])
     func cloudErrorKindsHaveTheirCodeAndStatus(_ case: (CloudError.Kind, String, Int)) {
@@ -156,7 +182,8 @@ import Testing
         let store = try Store.inMemory()
         try await store.record(EventRecord(time: Date(), kind: "k", subject: "container-a", message: "hello"))
         try await Self.app(store: store).test(.router) { client in
-            try await client.execute(uri: "/v1/events?subject=container-a", method: .get, headers: [.authorization: "Bearer \(Self.token)"]) { response in
+            try await client.execute(uri: "/v1/events?subject=container-a", method: .get, headers: [.authorization: "Bearer \(Self.token)"])
+            { response in
                 #expect(response.status == .ok)
                 let events = try WireFormat.decoder().decode([EventView].self, from: Data(response.body.readableBytesView))
                 #expect(events.map(\.message) == ["hello"])
@@ -191,7 +218,12 @@ import Testing
                 #expect(error.code == .tooLarge)
                 #expect(error.message.contains("1024 bytes"), "\(error.message)")
             }
-            try await client.execute(uri: "/v1/images?name=container-big", method: .post, headers: Self.auth, body: ByteBuffer(repeating: 0, count: (1 << 20) + 1)) {
+            try await client.execute(
+                uri: "/v1/images?name=container-big",
+                method: .post,
+                headers: Self.auth,
+                body: ByteBuffer(repeating: 0, count: (1 << 20) + 1)
+            ) {
                 response in
                 #expect(response.status == .contentTooLarge)
                 let error = try Self.error(response.body)
@@ -203,10 +235,16 @@ import Testing
 
     /// A launch the swarm could not store, or with characters a terminal would obey, is refused.
     @Test(arguments: [
-        (#"{"image":"busybox","client":"web","arguments":["\u001b]0;owned\u0007"],"environment":[],"detach":false}"#, HTTPResponse.Status.badRequest),
+        (
+            #"{"image":"busybox","client":"web","arguments":["\u001b]0;owned\u0007"],"environment":[],"detach":false}"#,
+            HTTPResponse.Status.badRequest
+        ),
         (#"{"image":"busybox","client":"web","arguments":[],"environment":[{"key":"A","value":"x\u0000y"}],"detach":false}"#, .badRequest),
         (#"{"image":"busybox","client":"web","script":"/run\u202e.sh","arguments":[],"environment":[],"detach":false}"#, .badRequest),
-        (#"{"image":"busybox","client":"web","arguments":["\#(String(repeating: "a", count: 70_000))"],"environment":[],"detach":false}"#, .contentTooLarge),
+        (
+            #"{"image":"busybox","client":"web","arguments":["\#(String(repeating: "a", count: 70_000))"],"environment":[],"detach":false}"#,
+            .contentTooLarge
+        ),
     ])
     func unsafeLaunchesAreRefused(_ body: String, _ status: HTTPResponse.Status) async throws {
         let store = try Store.inMemory()
@@ -221,14 +259,22 @@ import Testing
 
     /// A bad build context is refused with the reason before any engine is asked.
     @Test(arguments: [
-        (Array<UInt8>(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM x\n".utf8))]).bytes().dropLast(1024)), "truncated"),
+        (
+            [UInt8](TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM x\n".utf8))]).bytes().dropLast(1024)),
+            "truncated"
+        ),
         (Array(TarArchive(entries: [.init(name: "app/Dockerfile", contents: Array("FROM x\n".utf8))]).bytes().prefix(700)), "truncated"),
         (Array(repeating: 0x41, count: 2048), "not a tar archive"),
         (TarArchive(entries: [.init(name: "app/Dockerfile"), .init(name: "app/../../etc/passwd")]).bytes(), "outside its folder"),
     ])
     func badBuildContextsAre400(_ tarball: [UInt8], _ message: String) async throws {
         try await Self.app().test(.router) { client in
-            try await client.execute(uri: "/v1/images?name=container-bad", method: .post, headers: Self.auth, body: ByteBuffer(bytes: tarball)) { response in
+            try await client.execute(
+                uri: "/v1/images?name=container-bad",
+                method: .post,
+                headers: Self.auth,
+                body: ByteBuffer(bytes: tarball)
+            ) { response in
                 #expect(response.status == .badRequest)
                 let error = try Self.error(response.body)
                 #expect(error.message.contains(message), "\(error.message)")

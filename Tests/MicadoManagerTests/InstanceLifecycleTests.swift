@@ -1,9 +1,10 @@
 import Foundation
 import MicadoClouds
 import MicadoCore
-@testable import MicadoManager
 import MicadoStore
 import Testing
+
+@testable import MicadoManager
 
 /// Every transition of a cloud instance, without a cloud or an engine: the record and what
 /// was observed go in, the step comes out.
@@ -17,10 +18,23 @@ struct InstanceLifecycleTests {
         return t
     }()
 
-    static func record(_ state: InstanceState, since seconds: TimeInterval = 0, token: String? = "0123456789abcdef", nodeID: String? = nil) -> InstanceRecord {
+    static func record(
+        _ state: InstanceState,
+        since seconds: TimeInterval = 0,
+        token: String? = "0123456789abcdef",
+        nodeID: String? = nil
+    ) -> InstanceRecord {
         var r = InstanceRecord(
-            id: InstanceID(token: "0123456789abcdef"), hostname: "h", cloud: "local", location: "eu", role: .worker, state: state,
-            address: "10.0.0.5", createdAt: start, updatedAt: start)
+            id: InstanceID(token: "0123456789abcdef"),
+            hostname: "h",
+            cloud: "local",
+            location: "eu",
+            role: .worker,
+            state: state,
+            address: "10.0.0.5",
+            createdAt: start,
+            updatedAt: start
+        )
         r.token = token
         r.flavour = "small"
         r.nodeID = nodeID
@@ -29,8 +43,11 @@ struct InstanceLifecycleTests {
     }
 
     static func seen(
-        after seconds: TimeInterval = 1, inFlight: Bool = false, cloud: InstanceLifecycle.CloudView = .notAsked,
-        node: InstanceLifecycle.NodeView? = nil, running: Int = 0
+        after seconds: TimeInterval = 1,
+        inFlight: Bool = false,
+        cloud: InstanceLifecycle.CloudView = .notAsked,
+        node: InstanceLifecycle.NodeView? = nil,
+        running: Int = 0
     ) -> InstanceLifecycle.Observation {
         .init(now: start.addingTimeInterval(seconds), createInFlight: inFlight, cloud: cloud, node: node, runningTasks: running)
     }
@@ -87,8 +104,16 @@ struct InstanceLifecycleTests {
 
     @Test func bootingInstanceThatVanishedOrFailedIsDeleted() {
         #expect(movesTo(decide(Self.record(.booting), Self.seen(cloud: .missing)))! == (.deleting, "instance.lost"))
-        #expect(movesTo(decide(Self.record(.joining), Self.seen(cloud: .present(.failed, detail: "no engine"))))! == (.deleting, "instance.boot-failed"))
-        #expect(movesTo(decide(Self.record(.booting), Self.seen(cloud: .present(.terminated, detail: nil))))! == (.deleting, "instance.boot-failed"))
+        #expect(
+            movesTo(decide(Self.record(.joining), Self.seen(cloud: .present(.failed, detail: "no engine"))))! == (
+                .deleting, "instance.boot-failed"
+            )
+        )
+        #expect(
+            movesTo(decide(Self.record(.booting), Self.seen(cloud: .present(.terminated, detail: nil))))! == (
+                .deleting, "instance.boot-failed"
+            )
+        )
     }
 
     @Test func bootingPastTheTimeoutIsReplaced() {
@@ -114,7 +139,13 @@ struct InstanceLifecycleTests {
         #expect(movesTo(decide(Self.record(.booting, since: 100).withoutAddress, late))! == (.deleting, "instance.boot-timeout"))
         #expect(movesTo(decide(record, Self.seen(cloud: .present(.failed, detail: "ERROR"))))! == (.deleting, "instance.boot-failed"))
         // Created without an address: nothing invented.
-        let instance = CloudInstance(id: "5f0c2b1e-0000-4000-8000-000000000001", address: "", state: .booting, engineEndpoint: "", tags: [:])
+        let instance = CloudInstance(
+            id: "5f0c2b1e-0000-4000-8000-000000000001",
+            address: "",
+            state: .booting,
+            engineEndpoint: "",
+            tags: [:]
+        )
         let (created, transition) = InstanceLifecycle.created(Self.record(.creating), instance, resumed: false)
         #expect(created.address == nil && created.engineEndpoint == nil && transition.state == .booting)
         #expect(transition.message.contains("gives its address once it runs"))
@@ -122,14 +153,20 @@ struct InstanceLifecycleTests {
 
     @Test func aRunningInstanceIsJoinedThenAdmitted() {
         let joining = decide(Self.record(.booting), Self.seen(cloud: .present(.running, detail: nil)))
-        guard case .join(let then) = joining else { Issue.record("\(joining)"); return }
+        guard case .join(let then) = joining else {
+            Issue.record("\(joining)")
+            return
+        }
         #expect(then?.state == .joining)
         // Resumed in joining (a crash after the join): join again (idempotent) without a new event.
         #expect(decide(Self.record(.joining), Self.seen(cloud: .present(.running, detail: nil))) == .join(then: nil))
         // A node that is not ready yet is joined again, not admitted.
         #expect(decide(Self.record(.joining), Self.seen(cloud: .present(.running, detail: nil), node: Self.downNode)) == .join(then: nil))
         let admit = decide(Self.record(.joining), Self.seen(cloud: .present(.running, detail: nil), node: Self.readyNode))
-        guard case .admit(let nodeID, let ready) = admit else { Issue.record("\(admit)"); return }
+        guard case .admit(let nodeID, let ready) = admit else {
+            Issue.record("\(admit)")
+            return
+        }
         #expect(nodeID == "n1" && ready.state == .ready && ready.wakeScaler)
     }
 
@@ -148,7 +185,10 @@ struct InstanceLifecycleTests {
         #expect(movesTo(decide(Self.record(.down, since: 10), Self.seen(node: Self.readyNode)))! == (.ready, "instance.ready"))
         #expect(decide(Self.record(.down, since: 10), Self.seen(node: Self.downNode)) == .stay)
         let replace = decide(Self.record(.down, since: 59), Self.seen(after: 1, node: Self.downNode))
-        guard case .move(let t) = replace else { Issue.record("\(replace)"); return }
+        guard case .move(let t) = replace else {
+            Issue.record("\(replace)")
+            return
+        }
         #expect(t.state == .deleting && t.event == "instance.replace" && t.wakeScaler)
     }
 
@@ -162,8 +202,16 @@ struct InstanceLifecycleTests {
         let drained = InstanceLifecycle.NodeView(id: "n1", ready: true, drained: true)
         #expect(decide(Self.record(.draining, since: 5), Self.seen(node: drained, running: 2)) == .stay)
         #expect(movesTo(decide(Self.record(.draining, since: 5), Self.seen(node: drained, running: 0)))! == (.deleting, "instance.drained"))
-        #expect(movesTo(decide(Self.record(.draining, since: 5), Self.seen(node: Self.downNode, running: 2)))! == (.deleting, "instance.drained"))
-        #expect(movesTo(decide(Self.record(.draining, since: 31), Self.seen(node: drained, running: 2)))! == (.deleting, "instance.drain-timeout"))
+        #expect(
+            movesTo(decide(Self.record(.draining, since: 5), Self.seen(node: Self.downNode, running: 2)))! == (
+                .deleting, "instance.drained"
+            )
+        )
+        #expect(
+            movesTo(decide(Self.record(.draining, since: 31), Self.seen(node: drained, running: 2)))! == (
+                .deleting, "instance.drain-timeout"
+            )
+        )
     }
 
     @Test func deletingRemovesTheNodeItKnows() {

@@ -3,10 +3,11 @@ import Foundation
 import Logging
 import MicadoClouds
 import MicadoCore
-@testable import MicadoManager
 import MicadoStore
 import MicadoTestSupport
 import Testing
+
+@testable import MicadoManager
 
 /// The manager's parts (`Containers`, `Scaler`, `Reconciler`, `Instances`) against the in-memory swarm and cloud: the
 /// manager's decisions, step by step, without a daemon (the integration tests cover the
@@ -48,23 +49,43 @@ import Testing
             ? CloudSet(
                 configurations: [
                     CloudConfiguration(
-                        name: "mem", driver: "in-memory", locations: ["zone": LocationBounds(min: 0, max: max)],
-                        flavours: [Flavour(name: "small", cpus: 1, memoryMiB: 512, pricePerHour: 0.01)], applications: ["node": "image-1"],
-                        timings: .init(), network: nil)
-                ], drivers: ["mem": cloud], authority: authority)
+                        name: "mem",
+                        driver: "in-memory",
+                        locations: ["zone": LocationBounds(min: 0, max: max)],
+                        flavours: [Flavour(name: "small", cpus: 1, memoryMiB: 512, pricePerHour: 0.01)],
+                        applications: ["node": "image-1"],
+                        timings: .init(),
+                        network: nil
+                    )
+                ],
+                drivers: ["mem": cloud],
+                authority: authority
+            )
             : CloudSet(configurations: [], drivers: [:], authority: authority)
         let store = try store ?? Store.inMemory()
         let orchestrator = Orchestrator(
-            configuration: configuration, store: store, engine: swarm.managerEngine, managerID: "munit", clouds: cloudSet, engines: swarm,
-            logger: logger)
+            configuration: configuration,
+            store: store,
+            engine: swarm.managerEngine,
+            managerID: "munit",
+            clouds: cloudSet,
+            engines: swarm,
+            logger: logger
+        )
         try await orchestrator.instances.bootstrapSwarm()
         return World(swarm: swarm, cloud: cloud, store: store, orchestrator: orchestrator, home: home)
     }
 
     static func request(_ name: String, memory: Int = 100, location: String? = nil, detach: Bool = false) throws -> LaunchRequest {
         LaunchRequest(
-            image: "busybox:local", client: "unit", location: location, arguments: ["sleep", "3600"], memoryMiB: memory,
-            name: try ContainerName.parse(name), detach: detach)
+            image: "busybox:local",
+            client: "unit",
+            location: location,
+            arguments: ["sleep", "3600"],
+            memoryMiB: memory,
+            name: try ContainerName.parse(name),
+            detach: detach
+        )
     }
 
     // MARK: launch
@@ -316,8 +337,15 @@ import Testing
         let made = await w.cloud.instances
         let own = try #require(made[cloudID])
         await w.cloud.add(
-            CloudInstance(id: "vm-99", address: "10.0.0.99", state: .running, engineEndpoint: "tcp://10.0.0.99:2376", tags: own.instance.tags),
-            userData: own.request.userData)
+            CloudInstance(
+                id: "vm-99",
+                address: "10.0.0.99",
+                state: .running,
+                engineEndpoint: "tcp://10.0.0.99:2376",
+                tags: own.instance.tags
+            ),
+            userData: own.request.userData
+        )
         await w.orchestrator.instances.deleteOrphanInstances()
         #expect(await w.cloud.deletes == ["vm-99"])
         #expect(try await w.instances().first?.cloudID == record.cloudID)
@@ -328,10 +356,19 @@ import Testing
     @Test func strangersInTheCloudCostABoundedNumberOfEvents() async throws {
         let w = try await Self.world(clouds: true)
         for i in 0..<300 {
-            let tags = [CloudTag.manager: "munit", CloudTag.instance: String(format: "m%010x", i), CloudTag.token: "t\(i)", CloudTag.tag: "x"]
+            let tags = [
+                CloudTag.manager: "munit", CloudTag.instance: String(format: "m%010x", i), CloudTag.token: "t\(i)", CloudTag.tag: "x",
+            ]
             await w.cloud.add(
-                CloudInstance(id: "stranger-\(i)", address: "10.9.\(i / 250).\(i % 250 + 1)", state: .running, engineEndpoint: "tcp://10.9.0.1:2376", tags: tags),
-                userData: UserData(labels: [:], capacityMiB: 512, caCertificatePEM: ""))
+                CloudInstance(
+                    id: "stranger-\(i)",
+                    address: "10.9.\(i / 250).\(i % 250 + 1)",
+                    state: .running,
+                    engineEndpoint: "tcp://10.9.0.1:2376",
+                    tags: tags
+                ),
+                userData: UserData(labels: [:], capacityMiB: 512, caCertificatePEM: "")
+            )
         }
         await w.orchestrator.instances.deleteOrphanInstances()
         let unknown = try await w.store.events(limit: 10_000).filter { $0.kind == "instance.unknown" }
@@ -350,8 +387,14 @@ import Testing
         try await w.orchestrator.scaler.pass()
         #expect(await w.cloud.instances.count == 1)
         let fresh = Orchestrator(
-            configuration: w.orchestrator.context.configuration, store: try Store.inMemory(), engine: w.swarm.managerEngine, managerID: "mnew",
-            clouds: w.orchestrator.context.clouds, engines: w.swarm, logger: Self.logger)
+            configuration: w.orchestrator.context.configuration,
+            store: try Store.inMemory(),
+            engine: w.swarm.managerEngine,
+            managerID: "mnew",
+            clouds: w.orchestrator.context.clouds,
+            engines: w.swarm,
+            logger: Self.logger
+        )
         do {
             try await fresh.checkForeignServices(adopt: false)
             Issue.record("a replaced store started beside the old one's services and instances")
@@ -369,10 +412,27 @@ import Testing
         // The state a crash between the record and the service leaves.
         let now = Date()
         let record = ContainerRecord(
-            name: "container-half", client: "unit", image: "busybox:local", desired: .running, serviceID: nil, location: nil, script: nil,
-            domain: nil, arguments: ["sleep", "1"], environment: [], port: nil, memoryMiB: 64, lastState: .creating, lastReason: nil,
-            createdAt: now, updatedAt: now)
-        try await w.store.insertContainer(record, event: EventRecord(time: now, kind: "container.launch", subject: "container-half", message: "test"))
+            name: "container-half",
+            client: "unit",
+            image: "busybox:local",
+            desired: .running,
+            serviceID: nil,
+            location: nil,
+            script: nil,
+            domain: nil,
+            arguments: ["sleep", "1"],
+            environment: [],
+            port: nil,
+            memoryMiB: 64,
+            lastState: .creating,
+            lastReason: nil,
+            createdAt: now,
+            updatedAt: now
+        )
+        try await w.store.insertContainer(
+            record,
+            event: EventRecord(time: now, kind: "container.launch", subject: "container-half", message: "test")
+        )
         let changes = try await w.orchestrator.reconciler.pass()
         #expect(changes == ["created service for container-half"])
         #expect(await w.swarm.serviceNames() == ["container-half"])
@@ -387,8 +447,12 @@ import Testing
         // A quit and remove whose service removal was cut short: the store removed it, the swarm still has it.
         _ = try await w.orchestrator.containers.quit("container-gone", remove: true)
         let spec = ServiceSpec(
-            name: "container-gone", labels: ["micado.manager": "munit", "micado.container": "container-gone"],
-            taskTemplate: .init(containerSpec: .init(image: "busybox:local")), mode: .init(replicas: 1), endpointSpec: nil)
+            name: "container-gone",
+            labels: ["micado.manager": "munit", "micado.container": "container-gone"],
+            taskTemplate: .init(containerSpec: .init(image: "busybox:local")),
+            mode: .init(replicas: 1),
+            endpointSpec: nil
+        )
         _ = await w.swarm.addService(spec)
         var stranger = spec
         stranger.name = "container-stranger"
@@ -415,9 +479,27 @@ import Testing
         let now = Date()
         for name in ["container-a", "container-b"] {
             let record = ContainerRecord(
-                name: name, client: "unit", image: "busybox:local", desired: .running, serviceID: nil, location: nil, script: nil, domain: nil,
-                arguments: [], environment: [], port: nil, memoryMiB: 64, lastState: .creating, lastReason: nil, createdAt: now, updatedAt: now)
-            try await w.store.insertContainer(record, event: EventRecord(time: now, kind: "container.launch", subject: name, message: "test"))
+                name: name,
+                client: "unit",
+                image: "busybox:local",
+                desired: .running,
+                serviceID: nil,
+                location: nil,
+                script: nil,
+                domain: nil,
+                arguments: [],
+                environment: [],
+                port: nil,
+                memoryMiB: 64,
+                lastState: .creating,
+                lastReason: nil,
+                createdAt: now,
+                updatedAt: now
+            )
+            try await w.store.insertContainer(
+                record,
+                event: EventRecord(time: now, kind: "container.launch", subject: name, message: "test")
+            )
         }
         await w.swarm.failNext("createService", with: MicadoError(.engine, "raft message is too large"))
         let changes = try await w.orchestrator.reconciler.pass()

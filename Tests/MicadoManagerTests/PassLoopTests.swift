@@ -20,7 +20,10 @@ struct PassLoopTests {
         let next = AsyncStream.makeStream(of: Int.self)
         let loop = Task {
             await PassLoop.run(every: .seconds(3600), wakeUps: wakeUps) {
-                let n = passes.withLock { $0 += 1; return $0 }
+                let n = passes.withLock {
+                    $0 += 1
+                    return $0
+                }
                 next.continuation.yield(n)
             }
         }

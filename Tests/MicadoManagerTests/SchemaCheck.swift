@@ -8,23 +8,39 @@ import Yams
 /// bounds, lengths, patterns). What ContractCheckingResponder runs on every JSON body.
 struct SchemaCheck {
     indirect enum JSON: Decodable {
-        case null, bool(Bool), int(Int64), double(Double), string(String), array([JSON]), object([String: JSON])
+        case null
+        case bool(Bool)
+        case int(Int64)
+        case double(Double)
+        case string(String)
+        case array([JSON])
+        case object([String: JSON])
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null }
-            else if let v = try? c.decode(Bool.self) { self = .bool(v) }
-            else if let v = try? c.decode(Int64.self) { self = .int(v) }
-            else if let v = try? c.decode(Double.self) { self = .double(v) }
-            else if let v = try? c.decode(String.self) { self = .string(v) }
-            else if let v = try? c.decode([JSON].self) { self = .array(v) }
-            else { self = .object(try c.decode([String: JSON].self)) }
+            if c.decodeNil() {
+                self = .null
+            } else if let v = try? c.decode(Bool.self) {
+                self = .bool(v)
+            } else if let v = try? c.decode(Int64.self) {
+                self = .int(v)
+            } else if let v = try? c.decode(Double.self) {
+                self = .double(v)
+            } else if let v = try? c.decode(String.self) {
+                self = .string(v)
+            } else if let v = try? c.decode([JSON].self) {
+                self = .array(v)
+            } else {
+                self = .object(try c.decode([String: JSON].self))
+            }
         }
     }
 
     /// The schema of `status`'s `application/json` answer to `method` on `path`, if any.
     static func responseSchema(method: String, path: String, status: String) -> Node? {
-        guard let answers = APIContract.responses(of: method, path: path), let response = answers[status] ?? answers["default"] else { return nil }
+        guard let answers = APIContract.responses(of: method, path: path), let response = answers[status] ?? answers["default"] else {
+            return nil
+        }
         return response["content"]?["application/json"]?["schema"]
     }
 
@@ -33,8 +49,12 @@ struct SchemaCheck {
         if schema["$ref"] != nil { return problems(value, APIContract.resolved(schema), at: path) }
         var found: [String] = []
         if let all = schema["allOf"]?.sequence { for s in all { found += problems(value, s, at: path) } }
-        if let any = schema["anyOf"]?.sequence, !any.contains(where: { problems(value, $0, at: path).isEmpty }) { found.append("\(path) matches none of anyOf") }
-        if let one = schema["oneOf"]?.sequence, one.filter({ problems(value, $0, at: path).isEmpty }).count != 1 { found.append("\(path) does not match exactly one of oneOf") }
+        if let any = schema["anyOf"]?.sequence, !any.contains(where: { problems(value, $0, at: path).isEmpty }) {
+            found.append("\(path) matches none of anyOf")
+        }
+        if let one = schema["oneOf"]?.sequence, one.filter({ problems(value, $0, at: path).isEmpty }).count != 1 {
+            found.append("\(path) does not match exactly one of oneOf")
+        }
         if let not = schema["not"], problems(value, not, at: path).isEmpty { found.append("\(path) matches a 'not' schema") }
         if let options = schema["enum"]?.sequence {
             let allowed = options.compactMap(\.string)
@@ -55,12 +75,17 @@ struct SchemaCheck {
                 if let property = properties?[Node(key)] {
                     found += problems(field, property, at: "\(path).\(key)")
                 } else if let additional = schema["additionalProperties"] {
-                    if additional.bool == false { found.append("\(path).\(key) is not in the schema") }
-                    else if additional.mapping != nil { found += problems(field, additional, at: "\(path).\(key)") }
+                    if additional.bool == false {
+                        found.append("\(path).\(key) is not in the schema")
+                    } else if additional.mapping != nil {
+                        found += problems(field, additional, at: "\(path).\(key)")
+                    }
                 }
             }
         case ("array", .array(let items)):
-            if let item = schema["items"] { for (i, element) in items.enumerated() { found += problems(element, item, at: "\(path)[\(i)]") } }
+            if let item = schema["items"] {
+                for (i, element) in items.enumerated() { found += problems(element, item, at: "\(path)[\(i)]") }
+            }
         case ("string", .string(let text)):
             if let max = schema["maxLength"]?.int, text.count > max { found.append("\(path) is longer than \(max)") }
             if let min = schema["minLength"]?.int, text.count < min { found.append("\(path) is shorter than \(min)") }

@@ -6,10 +6,23 @@ import Testing
 @Suite struct StoreTests {
     static func record(_ name: String, desired: DesiredState = .running) -> ContainerRecord {
         ContainerRecord(
-            name: name, client: "web", image: "busybox:local", desired: desired, serviceID: nil, location: "local", script: "/bin/httpd",
-            domain: nil, arguments: ["-f", "-p", "80"], environment: [EnvironmentVariable(key: "A", value: "b=c")],
-            port: PortMapping(published: 8080, target: 80), memoryMiB: 64, lastState: .creating, lastReason: nil, createdAt: Date(),
-            updatedAt: Date())
+            name: name,
+            client: "web",
+            image: "busybox:local",
+            desired: desired,
+            serviceID: nil,
+            location: "local",
+            script: "/bin/httpd",
+            domain: nil,
+            arguments: ["-f", "-p", "80"],
+            environment: [EnvironmentVariable(key: "A", value: "b=c")],
+            port: PortMapping(published: 8080, target: 80),
+            memoryMiB: 64,
+            lastState: .creating,
+            lastReason: nil,
+            createdAt: Date(),
+            updatedAt: Date()
+        )
     }
 
     static func event(_ subject: String) -> EventRecord { EventRecord(time: Date(), kind: "test", subject: subject, message: "m") }
@@ -65,7 +78,9 @@ import Testing
         do {
             let store = try Store.open(path: path)
             try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
-            try await store.upsertImage(ImageRecord(name: "container-app:latest", imageID: "sha256:1", sizeBytes: 10, criticalMemoryMiB: 32, createdAt: Date()))
+            try await store.upsertImage(
+                ImageRecord(name: "container-app:latest", imageID: "sha256:1", sizeBytes: 10, criticalMemoryMiB: 32, createdAt: Date())
+            )
         }
         let reopened = try Store.open(path: path)
         #expect(try await reopened.container("container-a")?.client == "web")
@@ -78,7 +93,13 @@ import Testing
         let start = Date()
         for round in 0..<15 {
             let samples = ["container-a", "container-b"].map { name in
-                UsageRecord(container: name, image: "img", time: start.addingTimeInterval(Double(round)), cpuPercent: Double(round), memoryMiB: Double(round))
+                UsageRecord(
+                    container: name,
+                    image: "img",
+                    time: start.addingTimeInterval(Double(round)),
+                    cpuPercent: Double(round),
+                    memoryMiB: Double(round)
+                )
             }
             try await store.recordUsage(samples, keep: 10)
         }

@@ -16,7 +16,8 @@ public enum Moto {
     /// `moto_server` on PATH (else pyenv's shims), or nil.
     public static let executable: String? = {
         let environment = ProcessInfo.processInfo.environment
-        let folders = (environment["PATH"] ?? "").split(separator: ":").map(String.init) + [(environment["HOME"] ?? "/root") + "/.pyenv/shims"]
+        let folders =
+            (environment["PATH"] ?? "").split(separator: ":").map(String.init) + [(environment["HOME"] ?? "/root") + "/.pyenv/shims"]
         return folders.map { $0 + "/moto_server" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
@@ -51,7 +52,11 @@ public enum Moto {
         let port = try freePort()
         let log = NSTemporaryDirectory() + "micado-moto-\(port)-\(UUID().uuidString).log"
         let child = try ChildProcess.start(
-            "/bin/sh", ["-c", watchdog, executable, String(port), String(getpid())], environment: ProcessInfo.processInfo.environment, output: log)
+            "/bin/sh",
+            ["-c", watchdog, executable, String(port), String(getpid())],
+            environment: ProcessInfo.processInfo.environment,
+            output: log
+        )
         defer { try? FileManager.default.removeItem(atPath: log) }
         do {
             try await waitUntilAnswering(port: port, child: child, log: log)
@@ -164,8 +169,19 @@ public enum EC2TestSetup {
         return logger
     }
 
-    public static func api(_ endpoint: String, retry: EC2API.RetryPolicy = .init(attempts: 4, initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200)), timeout: Duration = .seconds(20)) throws -> EC2API {
-        try EC2API(region: region, endpoint: endpoint, credentials: TestCredentials.credentials, retry: retry, timeout: timeout, logger: quietLogger)
+    public static func api(
+        _ endpoint: String,
+        retry: EC2API.RetryPolicy = .init(attempts: 4, initialDelay: .milliseconds(20), maximumDelay: .milliseconds(200)),
+        timeout: Duration = .seconds(20)
+    ) throws -> EC2API {
+        try EC2API(
+            region: region,
+            endpoint: endpoint,
+            credentials: TestCredentials.credentials,
+            retry: retry,
+            timeout: timeout,
+            logger: quietLogger
+        )
     }
 
     public typealias Network = EC2Staging.Network
@@ -176,10 +192,22 @@ public enum EC2TestSetup {
         try await EC2Staging.network(api, zone: zone, cidr: cidr, vpcCIDR: vpcCIDR)
     }
 
-    public static func settings(_ network: Network, endpoint: String, address: CloudConfiguration.EC2Settings.AddressKind = .private) -> CloudConfiguration.EC2Settings {
+    public static func settings(
+        _ network: Network,
+        endpoint: String,
+        address: CloudConfiguration.EC2Settings.AddressKind = .private
+    ) -> CloudConfiguration.EC2Settings {
         CloudConfiguration.EC2Settings(
-            region: region, endpoint: endpoint, subnets: [zone: network.subnet], securityGroups: [network.securityGroup], keyName: nil, address: address,
-            flavourSources: ["t3.micro": .init(position: "clouds.yaml:9", path: "clouds.aws.flavours[0]", memoryWritten: false, cpusWritten: false)])
+            region: region,
+            endpoint: endpoint,
+            subnets: [zone: network.subnet],
+            securityGroups: [network.securityGroup],
+            keyName: nil,
+            address: address,
+            flavourSources: [
+                "t3.micro": .init(position: "clouds.yaml:9", path: "clouds.aws.flavours[0]", memoryWritten: false, cpusWritten: false)
+            ]
+        )
     }
 
     /// The rendered boot documents, by address, so a test sees what each instance got.
@@ -195,18 +223,37 @@ public enum EC2TestSetup {
         public var addresses: [String] { documents.withLock { Array($0.keys) } }
     }
 
-    public static func driver(_ api: EC2API, _ network: Network, rendered: Rendered = Rendered(), address: CloudConfiguration.EC2Settings.AddressKind = .private)
+    public static func driver(
+        _ api: EC2API,
+        _ network: Network,
+        rendered: Rendered = Rendered(),
+        address: CloudConfiguration.EC2Settings.AddressKind = .private
+    )
         -> EC2Driver
     {
         EC2Driver(
-            cloud: "aws", settings: settings(network, endpoint: api.endpoint, address: address), api: api, logger: quietLogger, render: rendered.renderer)
+            cloud: "aws",
+            settings: settings(network, endpoint: api.endpoint, address: address),
+            api: api,
+            logger: quietLogger,
+            render: rendered.renderer
+        )
     }
 
-    public static func request(_ network: Network, token: String = randomToken(), instance: String = "m0123456789", flavour: String = "t3.micro") -> CreateInstanceRequest {
+    public static func request(
+        _ network: Network,
+        token: String = randomToken(),
+        instance: String = "m0123456789",
+        flavour: String = "t3.micro"
+    ) -> CreateInstanceRequest {
         CreateInstanceRequest(
-            idempotencyToken: token, location: zone, flavour: Flavour(name: flavour, cpus: 2, memoryMiB: 1024, pricePerHour: 0.01), machineImage: network.image,
+            idempotencyToken: token,
+            location: zone,
+            flavour: Flavour(name: flavour, cpus: 2, memoryMiB: 1024, pricePerHour: 0.01),
+            machineImage: network.image,
             userData: UserData(labels: ["micado.instance": instance], capacityMiB: 1024, caCertificatePEM: "-----BEGIN CERTIFICATE-----\n"),
-            tags: [CloudTag.manager: "mtest", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"])
+            tags: [CloudTag.manager: "mtest", CloudTag.instance: instance, CloudTag.token: token, CloudTag.tag: "web"]
+        )
     }
 
     public static func randomToken() -> String { (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }

@@ -52,11 +52,17 @@ public final class FaultProxy: Sendable {
             """
             <?xml version="1.0" encoding="UTF-8"?>
             <Response><Errors><Error><Code>\(code)</Code><Message>\(message)</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>
-            """.utf8)
+            """.utf8
+        )
     }
 
     static func reply(_ status: UInt, contentType: String, _ body: [UInt8], bodyStall: Duration? = nil) -> LoopbackHTTPServer.Response {
-        LoopbackHTTPServer.Response(HTTPResponseStatus(statusCode: Int(status)), headers: [("Content-Type", contentType)], body: body, bodyStall: bodyStall)
+        LoopbackHTTPServer.Response(
+            HTTPResponseStatus(statusCode: Int(status)),
+            headers: [("Content-Type", contentType)],
+            body: body,
+            bodyStall: bodyStall
+        )
     }
 
     func answer(_ request: LoopbackHTTPServer.Request) async -> LoopbackHTTPServer.Response {
@@ -97,7 +103,10 @@ public final class FaultProxy: Sendable {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             let bytes = try await response.body.collect(upTo: 64 << 20)
             return Self.reply(
-                UInt(response.status.code), contentType: response.headers.first(name: "content-type") ?? "text/xml", Array(bytes.readableBytesView))
+                UInt(response.status.code),
+                contentType: response.headers.first(name: "content-type") ?? "text/xml",
+                Array(bytes.readableBytesView)
+            )
         } catch {
             return Self.reply(502, contentType: "text/plain", Array("proxy: \(error)".utf8))
         }

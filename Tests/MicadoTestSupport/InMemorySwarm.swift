@@ -122,14 +122,22 @@ public actor InMemorySwarm {
         let machine = try machine(key)
         let state = machine.nodeID == nil ? "inactive" : "active"
         return try Self.decode([
-            "Name": key, "Swarm": ["LocalNodeState": state, "NodeID": machine.nodeID ?? "", "ControlAvailable": key == Self.managerMachine],
+            "Name": key,
+            "Swarm": ["LocalNodeState": state, "NodeID": machine.nodeID ?? "", "ControlAvailable": key == Self.managerMachine],
         ])
     }
 
     func initSwarm(_ key: String) throws(MicadoError) -> String {
         try record("initSwarm")
         nodes[Self.managerNode] = NodeState(
-            id: Self.managerNode, machine: key, role: "manager", availability: "active", labels: [:], state: "ready", version: 1)
+            id: Self.managerNode,
+            machine: key,
+            role: "manager",
+            availability: "active",
+            labels: [:],
+            state: "ready",
+            version: 1
+        )
         machines[key]?.nodeID = Self.managerNode
         return "swarm-1"
     }
@@ -202,7 +210,9 @@ public actor InMemorySwarm {
 
     func createService(_ spec: ServiceSpec) throws(MicadoError) -> String {
         try record("createService", spec.name)
-        guard !services.contains(where: { $0.spec.name == spec.name }) else { throw .init(.conflict, "service \(spec.name) already exists") }
+        guard !services.contains(where: { $0.spec.name == spec.name }) else {
+            throw .init(.conflict, "service \(spec.name) already exists")
+        }
         guard machines[Self.managerMachine]?.images.contains(spec.taskTemplate.containerSpec.image) == true else {
             throw .notFound("No such image: \(spec.taskTemplate.containerSpec.image)")
         }
@@ -226,10 +236,11 @@ public actor InMemorySwarm {
 
     func serviceList(label: String?) throws(MicadoError) -> [SwarmService] {
         try record("services")
-        let (key, value) = label.map { text in
-            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-            return (parts[0], parts.count > 1 ? parts[1] : nil)
-        } ?? ("", nil)
+        let (key, value) =
+            label.map { text in
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                return (parts[0], parts.count > 1 ? parts[1] : nil)
+            } ?? ("", nil)
         return try services.filter { service in
             label == nil || (service.spec.labels?[key] != nil && (value == nil || service.spec.labels?[key] == value))
         }.map { service throws(MicadoError) in try view(service) }
@@ -242,7 +253,9 @@ public actor InMemorySwarm {
         do { spec = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(service.spec)) } catch {
             throw .init(.internal, "cannot encode a service spec: \(error)")
         }
-        return try Self.decode(["ID": service.id, "Version": ["Index": service.version], "Spec": spec, "CreatedAt": "2026-12-01T12:00:00.000000000Z"])
+        return try Self.decode([
+            "ID": service.id, "Version": ["Index": service.version], "Spec": spec, "CreatedAt": "2026-12-01T12:00:00.000000000Z",
+        ])
     }
 
     func scale(_ idOrName: String, replicas: Int) throws(MicadoError) {
@@ -258,7 +271,9 @@ public actor InMemorySwarm {
         let i = try serviceIndex(id)
         guard services[i].version == version else { throw .init(.conflict, "update out of sequence") }
         // A new task template replaces every task (Swarm's rolling update, all at once here).
-        let rolled = (try? JSONEncoder().encode(services[i].spec.taskTemplate.containerSpec.image)) != (try? JSONEncoder().encode(spec.taskTemplate.containerSpec.image))
+        let rolled =
+            (try? JSONEncoder().encode(services[i].spec.taskTemplate.containerSpec.image))
+            != (try? JSONEncoder().encode(spec.taskTemplate.containerSpec.image))
         if rolled {
             for t in tasks.indices where tasks[t].serviceID == services[i].id && tasks[t].desired == "running" {
                 tasks[t].desired = "shutdown"
@@ -272,7 +287,9 @@ public actor InMemorySwarm {
 
     func createNetwork(name: String, labels: [String: String]) throws(MicadoError) -> String {
         try record("createNetwork", name)
-        guard !networks.values.contains(where: { $0.name == name }) else { throw .init(.conflict, "network with name \(name) already exists") }
+        guard !networks.values.contains(where: { $0.name == name }) else {
+            throw .init(.conflict, "network with name \(name) already exists")
+        }
         counter += 1
         networks["network-\(counter)"] = (name, labels)
         return "network-\(counter)"
@@ -281,14 +298,18 @@ public actor InMemorySwarm {
     func networkList(label: String?) throws(MicadoError) -> [NetworkSummary] {
         try record("networks")
         let key = label?.split(separator: "=").first.map(String.init)
-        return try networks.filter { key == nil || $0.value.labels[key!] != nil }.sorted { $0.key < $1.key }.map { id, network throws(MicadoError) in
+        return try networks.filter { key == nil || $0.value.labels[key!] != nil }.sorted { $0.key < $1.key }.map {
+            id,
+            network throws(MicadoError) in
             try Self.decode(["Id": id, "Name": network.name, "Labels": network.labels])
         }
     }
 
     func removeNetwork(_ idOrName: String) throws(MicadoError) {
         try record("removeNetwork", idOrName)
-        guard let id = networks.first(where: { $0.key == idOrName || $0.value.name == idOrName })?.key else { throw .notFound("network \(idOrName) not found") }
+        guard let id = networks.first(where: { $0.key == idOrName || $0.value.name == idOrName })?.key else {
+            throw .notFound("network \(idOrName) not found")
+        }
         networks[id] = nil
     }
 
@@ -313,7 +334,9 @@ public actor InMemorySwarm {
             var status: [String: Any] = ["State": task.state, "Timestamp": "2026-12-01T12:00:00.000000000Z", "Message": task.state]
             if let err = task.err { status["Err"] = err }
             if task.state == "running" { status["ContainerStatus"] = ["ContainerID": "container-\(task.id)"] }
-            var object: [String: Any] = ["ID": task.id, "ServiceID": task.serviceID, "Status": status, "DesiredState": task.desired, "Slot": 1]
+            var object: [String: Any] = [
+                "ID": task.id, "ServiceID": task.serviceID, "Status": status, "DesiredState": task.desired, "Slot": 1,
+            ]
             if let node = task.nodeID { object["NodeID"] = node }
             return try Self.decode(object)
         }
@@ -349,7 +372,15 @@ public actor InMemorySwarm {
             }
             for _ in live.count..<max(wanted, live.count) {
                 counter += 1
-                tasks.append(TaskState(id: "task-\(counter)", serviceID: service.id, state: "pending", desired: "running", reservedMiB: Self.reservation(service.spec)))
+                tasks.append(
+                    TaskState(
+                        id: "task-\(counter)",
+                        serviceID: service.id,
+                        state: "pending",
+                        desired: "running",
+                        reservedMiB: Self.reservation(service.spec)
+                    )
+                )
             }
         }
         for i in tasks.indices where tasks[i].desired == "running" {
@@ -373,13 +404,17 @@ public actor InMemorySwarm {
             } else {
                 let short = candidates.count
                 let unavailable = nodes.count - short
-                tasks[i].err = "no suitable node (insufficient resources on \(short) node\(short == 1 ? "" : "s"); \(unavailable) node\(unavailable == 1 ? "" : "s") not available for new tasks)"
+                tasks[i].err =
+                    "no suitable node (insufficient resources on \(short) node\(short == 1 ? "" : "s"); \(unavailable) node\(unavailable == 1 ? "" : "s") not available for new tasks)"
             }
         }
     }
 
     static func reservation(_ spec: ServiceSpec) -> Int {
-        Int(spec.taskTemplate.resources?.reservations?.genericResources?.first { $0.discrete?.kind == SchedulerResource.memory }?.discrete?.value ?? 0)
+        Int(
+            spec.taskTemplate.resources?.reservations?.genericResources?.first { $0.discrete?.kind == SchedulerResource.memory }?.discrete?
+                .value ?? 0
+        )
     }
 
     /// `node.labels.K == V`, `node.labels.K != V` and `node.role == R` constraints.
@@ -420,7 +455,8 @@ public struct InMemoryEngine: EngineAPI {
     func unsupported(_ call: String) -> MicadoError { .init(.internal, "the in-memory engine has no \(call)") }
 
     public func info() async throws(MicadoError) -> SystemInfo { try await swarm.info(machine) }
-    public func initSwarm(advertiseAddress: String, listenAddress: String, defaultAddressPool: String?) async throws(MicadoError) -> String {
+    public func initSwarm(advertiseAddress: String, listenAddress: String, defaultAddressPool: String?) async throws(MicadoError) -> String
+    {
         try await swarm.initSwarm(machine)
     }
     public func swarm() async throws(MicadoError) -> SwarmInspect { try await swarm.swarmInspect() }
@@ -434,11 +470,17 @@ public struct InMemoryEngine: EngineAPI {
         try await swarm.updateNode(id, version: version, spec: spec)
     }
     public func removeNode(_ id: String, force: Bool) async throws(MicadoError) { try await swarm.removeNode(id) }
-    public func createService(_ spec: ServiceSpec, registryAuth: String?) async throws(MicadoError) -> String { try await swarm.createService(spec) }
+    public func createService(_ spec: ServiceSpec, registryAuth: String?) async throws(MicadoError) -> String {
+        try await swarm.createService(spec)
+    }
     public func services(label: String?) async throws(MicadoError) -> [SwarmService] { try await swarm.serviceList(label: label) }
     public func service(_ idOrName: String) async throws(MicadoError) -> SwarmService { try await swarm.service(idOrName) }
-    public func scaleService(_ idOrName: String, replicas: Int) async throws(MicadoError) { try await swarm.scale(idOrName, replicas: replicas) }
-    public func labelService(_ idOrName: String, _ labels: [String: String]) async throws(MicadoError) { try await swarm.label(idOrName, labels) }
+    public func scaleService(_ idOrName: String, replicas: Int) async throws(MicadoError) {
+        try await swarm.scale(idOrName, replicas: replicas)
+    }
+    public func labelService(_ idOrName: String, _ labels: [String: String]) async throws(MicadoError) {
+        try await swarm.label(idOrName, labels)
+    }
     public func removeService(_ idOrName: String) async throws(MicadoError) { try await swarm.remove(idOrName) }
     public func updateService(_ id: String, version: ObjectVersion, spec: ServiceSpec, registryAuth: String?) async throws(MicadoError) {
         try await swarm.update(id, version: version.index, spec: spec)
@@ -452,19 +494,30 @@ public struct InMemoryEngine: EngineAPI {
     public func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine] { [] }
     public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage { throw unsupported("usage") }
     public func killContainer(_ id: String) async throws(MicadoError) { throw unsupported("killContainer") }
-    public func archive(container: String, path: String, maxBytes: Int, into descriptor: Int32) async throws(MicadoError) { throw unsupported("archive") }
+    public func archive(container: String, path: String, maxBytes: Int, into descriptor: Int32) async throws(MicadoError) {
+        throw unsupported("archive")
+    }
     public func isFolder(container: String, path: String) async throws(MicadoError) -> Bool? { throw unsupported("isFolder") }
     public func putArchive(container: String, path: String, tar: OutgoingBody) async throws(MicadoError) { throw unsupported("putArchive") }
     public func exec(container: String, command: [String], timeout: TimeAmount) async throws(MicadoError) -> EngineClient.ExecOutput {
         throw unsupported("exec")
     }
-    public func createExec(container: String, command: [String], tty: Bool, stdin: Bool, environment: [String]) async throws(MicadoError) -> String {
+    public func createExec(
+        container: String,
+        command: [String],
+        tty: Bool,
+        stdin: Bool,
+        environment: [String]
+    ) async throws(MicadoError) -> String {
         throw unsupported("createExec")
     }
     public func exitCode(ofExec id: String) async throws(MicadoError) -> Int { throw unsupported("exitCode") }
     public func resizeExec(_ id: String, size: TerminalSize) async throws(MicadoError) { throw unsupported("resizeExec") }
     public func withAttachedExec<Result: Sendable>(
-        _ id: String, tty: Bool, size: TerminalSize?, _ body: (AttachedExec) async throws -> Result
+        _ id: String,
+        tty: Bool,
+        size: TerminalSize?,
+        _ body: (AttachedExec) async throws -> Result
     ) async throws -> Result { throw unsupported("withAttachedExec") }
     public func inspectImage(_ name: String) async throws(MicadoError) -> ImageInspect { try await swarm.inspectImage(machine, name) }
     public func removeImage(_ name: String, force: Bool) async throws(MicadoError) { throw unsupported("removeImage") }
@@ -528,8 +581,14 @@ public actor InMemoryCloud: CloudDriver {
         instances[instance.id] = Instance(
             instance: instance,
             request: CreateInstanceRequest(
-                idempotencyToken: instance.tags[CloudTag.token] ?? "", location: "zone", flavour: Flavour(name: "small", cpus: 1, memoryMiB: 512, pricePerHour: 0),
-                machineImage: "image-1", userData: userData, tags: instance.tags))
+                idempotencyToken: instance.tags[CloudTag.token] ?? "",
+                location: "zone",
+                flavour: Flavour(name: "small", cpus: 1, memoryMiB: 512, pricePerHour: 0),
+                machineImage: "image-1",
+                userData: userData,
+                tags: instance.tags
+            )
+        )
     }
 
     public func create(_ request: CreateInstanceRequest) async throws(CloudError) -> CloudInstance {
@@ -543,7 +602,13 @@ public actor InMemoryCloud: CloudDriver {
         nextAddress = nil
         let id = "vm-\(next)"
         next += 1
-        let instance = CloudInstance(id: id, address: address, state: .booting, engineEndpoint: address.isEmpty ? "" : "tcp://\(address):2376", tags: request.tags)
+        let instance = CloudInstance(
+            id: id,
+            address: address,
+            state: .booting,
+            engineEndpoint: address.isEmpty ? "" : "tcp://\(address):2376",
+            tags: request.tags
+        )
         instances[id] = Instance(instance: instance, request: request)
         return instance
     }
@@ -554,8 +619,11 @@ public actor InMemoryCloud: CloudDriver {
             instances[id]?.instance.state = .running
             let endpoint = try? EngineEndpoint.parse(made.instance.engineEndpoint, tls: nil)
             await swarm.addMachine(
-                endpoint?.description ?? made.instance.engineEndpoint, address: made.instance.address, engineLabels: made.request.userData.labels,
-                memoryMiB: made.request.userData.capacityMiB)
+                endpoint?.description ?? made.instance.engineEndpoint,
+                address: made.instance.address,
+                engineLabels: made.request.userData.labels,
+                memoryMiB: made.request.userData.capacityMiB
+            )
         }
     }
 

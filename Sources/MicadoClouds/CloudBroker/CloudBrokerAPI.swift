@@ -67,7 +67,11 @@ public struct CloudBrokerAPI: Sendable {
     let logger: Logger
 
     public init(
-        endpoint: String, credentials: CloudBrokerCredentials, http: HTTPClient? = nil, retry: CloudHTTP.RetryPolicy = .init(), timeout: Duration = .seconds(15),
+        endpoint: String,
+        credentials: CloudBrokerCredentials,
+        http: HTTPClient? = nil,
+        retry: CloudHTTP.RetryPolicy = .init(),
+        timeout: Duration = .seconds(15),
         logger: Logger
     ) throws(CloudError) {
         client = try CloudAPIClient(base: endpoint, cloud: "CloudBroker", http: http, retry: retry, timeout: timeout)
@@ -83,25 +87,51 @@ public struct CloudBrokerAPI: Sendable {
 
     /// `method path` (with its `.xml`), decoded as `Answer`; retried while transient.
     public func call<Answer: Decodable & Sendable>(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, as answer: Answer.Type, attempts: Int? = nil
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        as answer: Answer.Type,
+        attempts: Int? = nil
     ) async throws(Failure) -> Answer {
         let bytes = try await send(method, path, query: query, body: body, attempts: attempts)
-        do { return try GuardedXML.decode(answer, from: bytes, label: "CloudBroker \(method) \(path)", cloud: "CloudBroker") } catch { throw Failure(error: error) }
+        do { return try GuardedXML.decode(answer, from: bytes, label: "CloudBroker \(method) \(path)", cloud: "CloudBroker") } catch {
+            throw Failure(error: error)
+        }
     }
 
-    public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil) async throws(Failure)
+    public func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        attempts: Int? = nil
+    ) async throws(Failure)
         -> [UInt8]
     {
         try await client.send(
-            method, path, query: query, headers: [CloudAPIClient.basic(credentials.email, credentials.password)], body: body, contentType: "application/xml",
+            method,
+            path,
+            query: query,
+            headers: [CloudAPIClient.basic(credentials.email, credentials.password)],
+            body: body,
+            contentType: "application/xml",
             attempts: attempts
         ) { answer, label in
             // The Java client looks for <errors> whatever the status: a failed POST may come with 200.
-            if let errors = try? GuardedXML.decode(CloudBrokerErrors.self, from: answer.bytes, label: label, cloud: "CloudBroker"), errors.error != nil {
+            if let errors = try? GuardedXML.decode(CloudBrokerErrors.self, from: answer.bytes, label: label, cloud: "CloudBroker"),
+                errors.error != nil
+            {
                 return failure(status: answer.status, errors: errors, label: label)
             }
             guard (200..<300).contains(answer.status) else {
-                return Failure(status: answer.status, error: CloudError(CloudHTTP.kind(status: answer.status), "\(label): HTTP \(answer.status) without a CloudBroker error document"))
+                return Failure(
+                    status: answer.status,
+                    error: CloudError(
+                        CloudHTTP.kind(status: answer.status),
+                        "\(label): HTTP \(answer.status) without a CloudBroker error document"
+                    )
+                )
             }
             return nil
         }
@@ -112,8 +142,13 @@ public struct CloudBrokerAPI: Sendable {
         if credentials.password.count >= 4 { message = message.replacingOccurrences(of: credentials.password, with: "<redacted>") }
         let type = errors.type ?? ""
         return Failure(
-            status: status, code: type,
-            error: CloudError(Self.kind(status: status, type: type, message: message), "\(label): \(Text.escaped(String(message.prefix(1000))))"))
+            status: status,
+            code: type,
+            error: CloudError(
+                Self.kind(status: status, type: type, message: message),
+                "\(label): \(Text.escaped(String(message.prefix(1000))))"
+            )
+        )
     }
 
     public static func kind(status: UInt, type: String, message: String) -> CloudError.Kind {
@@ -139,10 +174,22 @@ public struct CloudBrokerCredentials: Sendable, Equatable, CustomStringConvertib
 
     /// `CLOUDBROKER_EMAIL` and `CLOUDBROKER_PASSWORD`, else micado's own
     /// `<home>/credentials/<cloud>` (0600), section `[profile]` else `[default]`: `email`, `password`.
-    public static func resolve(cloud: String, profile: String?, micadoHome: String, environment: [String: String]) throws(CloudError) -> CloudBrokerCredentials {
+    public static func resolve(
+        cloud: String,
+        profile: String?,
+        micadoHome: String,
+        environment: [String: String]
+    ) throws(CloudError) -> CloudBrokerCredentials {
         let login = try CredentialsFile.basicLogin(
-            cloud: cloud, profile: profile, micadoHome: micadoHome, environment: environment, service: "CloudBroker", userVariable: "CLOUDBROKER_EMAIL",
-            passwordVariable: "CLOUDBROKER_PASSWORD", userKey: "email")
+            cloud: cloud,
+            profile: profile,
+            micadoHome: micadoHome,
+            environment: environment,
+            service: "CloudBroker",
+            userVariable: "CLOUDBROKER_EMAIL",
+            passwordVariable: "CLOUDBROKER_PASSWORD",
+            userKey: "email"
+        )
         return CloudBrokerCredentials(email: login.user, password: login.password)
     }
 }

@@ -22,13 +22,25 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
     let types = CloudBrokerTypes()
     let logger: Logger
 
-    public init(cloud: String, settings: CloudConfiguration.CloudBrokerSettings, api: CloudBrokerAPI, authority: CertificateAuthority, logger: Logger) {
+    public init(
+        cloud: String,
+        settings: CloudConfiguration.CloudBrokerSettings,
+        api: CloudBrokerAPI,
+        authority: CertificateAuthority,
+        logger: Logger
+    ) {
         self.init(cloud: cloud, settings: settings, api: api, logger: logger) { (userData) throws(CloudError) -> String in
             try BootDocument.render(userData, address: nil, authority: authority)
         }
     }
 
-    public init(cloud: String, settings: CloudConfiguration.CloudBrokerSettings, api: CloudBrokerAPI, logger: Logger, render: @escaping Renderer) {
+    public init(
+        cloud: String,
+        settings: CloudConfiguration.CloudBrokerSettings,
+        api: CloudBrokerAPI,
+        logger: Logger,
+        render: @escaping Renderer
+    ) {
         self.cloud = cloud
         self.settings = settings
         self.api = api
@@ -64,22 +76,33 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
     public func create(_ request: CreateInstanceRequest) async throws(CloudError) -> CloudInstance {
         if let existing = try await find(token: request.idempotencyToken) { return existing }
         guard let deployment = settings.deployments[request.location] else {
-            throw CloudError(.badRequest, "cloud \(cloud) has no location \(Text.escaped(request.location)) (no deployment for it in clouds.yaml)")
+            throw CloudError(
+                .badRequest,
+                "cloud \(cloud) has no location \(Text.escaped(request.location)) (no deployment for it in clouds.yaml)"
+            )
         }
-        guard let name = Self.name(tags: request.tags) else { throw CloudError(.badRequest, "the instance's tags cannot make a CloudBroker name") }
+        guard let name = Self.name(tags: request.tags) else {
+            throw CloudError(.badRequest, "the instance's tags cannot make a CloudBroker name")
+        }
         let typeID = try await instanceTypeID(request.flavour.name)
         let userData = Data(try render(request.userData).utf8).base64EncodedString()
         guard userData.utf8.count <= Self.maximumUserDataBytes else {
-            throw CloudError(.badRequest, "the boot document is \(userData.utf8.count) bytes in base64; micado sends CloudBroker at most \(Self.maximumUserDataBytes)")
+            throw CloudError(
+                .badRequest,
+                "the boot document is \(userData.utf8.count) bytes in base64; micado sends CloudBroker at most \(Self.maximumUserDataBytes)"
+            )
         }
         // As MiCADO's launcher writes it (dicttoxml): snake_case fields, then the cloud-init ones.
         var fields: [(String, String)] = [("deployment_id", deployment), ("instance_type_id", typeID)]
         if let keyPair = settings.keyPair { fields.append(("key_pair_id", keyPair)) }
         fields += [
-            ("opened_port", settings.openedPorts), ("disable_autostop", "true"), ("isolated", "true"), ("name", name), ("cloud-init", userData),
+            ("opened_port", settings.openedPorts), ("disable_autostop", "true"), ("isolated", "true"), ("name", name),
+            ("cloud-init", userData),
             ("cloud-init-b64", "true"),
         ]
-        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><instance>" + fields.map { "<\($0.0)>\(Self.escaped($0.1))</\($0.0)>" }.joined() + "</instance>"
+        let body =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" ?><instance>" + fields.map { "<\($0.0)>\(Self.escaped($0.1))</\($0.0)>" }.joined()
+            + "</instance>"
         var transientTries = 0
         while true {
             let created: CloudBrokerInstance
@@ -90,12 +113,21 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
                 guard error.error.kind == .transient else { throw error.error }
                 if let existing = try await find(token: request.idempotencyToken) { return existing }
                 transientTries += 1
-                guard transientTries < api.retry.attempts else { throw CloudError(.transient, error.error.message + " (\(transientTries) attempts)") }
-                do { try await Task.sleep(for: api.retry.backoff(attempt: transientTries)) } catch { throw CloudError(.transient, "CloudBroker POST /instances.xml: cancelled") }
+                guard transientTries < api.retry.attempts else {
+                    throw CloudError(.transient, error.error.message + " (\(transientTries) attempts)")
+                }
+                do { try await Task.sleep(for: api.retry.backoff(attempt: transientTries)) } catch {
+                    throw CloudError(.transient, "CloudBroker POST /instances.xml: cancelled")
+                }
                 continue
             }
-            guard Self.isID(created.id) else { throw CloudError(.badRequest, "CloudBroker POST /instances.xml: the answer names no usable instance ID") }
-            logger.info("CloudBroker instance created", metadata: ["cloud": "\(cloud)", "instance.id": "\(created.id)", "instance.flavour": "\(request.flavour.name)"])
+            guard Self.isID(created.id) else {
+                throw CloudError(.badRequest, "CloudBroker POST /instances.xml: the answer names no usable instance ID")
+            }
+            logger.info(
+                "CloudBroker instance created",
+                metadata: ["cloud": "\(cloud)", "instance.id": "\(created.id)", "instance.flavour": "\(request.flavour.name)"]
+            )
             return CloudInstance(id: created.id, address: "", state: .booting, engineEndpoint: "", tags: request.tags)
         }
     }
@@ -151,14 +183,19 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
         let list = try await instanceTypes()
         guard let type = list.first(where: { $0.name == name }) else {
             let field = settings.flavourSources[flavour].map { "\($0.position): \($0.path).instanceType " } ?? "flavour "
-            throw CloudError(.badRequest, "\(field)'\(Text.escaped(name))' is not an instance type of this CloudBroker platform (GET /instance_types.xml)")
+            throw CloudError(
+                .badRequest,
+                "\(field)'\(Text.escaped(name))' is not an instance type of this CloudBroker platform (GET /instance_types.xml)"
+            )
         }
         await types.remember(list)
         return type.id
     }
 
     func instanceTypes() async throws(CloudError) -> [CloudBrokerInstanceType] {
-        do { return try await api.call(.GET, "/instance_types.xml", as: CloudBrokerInstanceTypes.self).instanceType ?? [] } catch { throw error.error }
+        do { return try await api.call(.GET, "/instance_types.xml", as: CloudBrokerInstanceTypes.self).instanceType ?? [] } catch {
+            throw error.error
+        }
     }
 
     /// Each flavour's CPUs and memory from its instance type (where the file did not say),
@@ -171,15 +208,25 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
         for index in configuration.flavours.indices {
             let flavour = configuration.flavours[index].name
             let name = settings.instanceType(of: flavour)
-            let source = settings.flavourSources[flavour] ?? .init(position: "clouds.yaml", path: "clouds.\(cloud).flavours[\(index)]", memoryWritten: true, cpusWritten: true)
+            let source =
+                settings.flavourSources[flavour]
+                ?? .init(position: "clouds.yaml", path: "clouds.\(cloud).flavours[\(index)]", memoryWritten: true, cpusWritten: true)
             guard let type = list.first(where: { $0.name == name }) else {
-                throw MicadoError(.configuration, "\(source.position): \(source.path).instanceType '\(Text.escaped(name))' is not an instance type of this CloudBroker platform")
+                throw MicadoError(
+                    .configuration,
+                    "\(source.position): \(source.path).instanceType '\(Text.escaped(name))' is not an instance type of this CloudBroker platform"
+                )
             }
             if !source.memoryWritten {
                 // The platform's figure compared before it is converted: a hostile answer cannot trap the manager.
                 let gib = type.memory ?? 0
                 let memory = gib.isFinite && gib > 0 && gib <= 1_048_576 ? Int((gib * 1024).rounded()) : 0
-                guard memory >= 64 else { throw MicadoError(.configuration, "\(source.position): \(source.path).memoryMiB is missing and CloudBroker does not say the memory of \(Text.escaped(name))") }
+                guard memory >= 64 else {
+                    throw MicadoError(
+                        .configuration,
+                        "\(source.position): \(source.path).memoryMiB is missing and CloudBroker does not say the memory of \(Text.escaped(name))"
+                    )
+                }
                 configuration.flavours[index].memoryMiB = memory
             }
             if !source.cpusWritten { configuration.flavours[index].cpus = max(type.cpus ?? 1, 1) }
@@ -189,7 +236,10 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
                     throw MicadoError(error.error.kind.code, "cloud \(cloud): \(error.error.message)")
                 }
                 guard let fee = price.instanceRuntimeFee, fee >= 0, fee.isFinite else {
-                    throw MicadoError(.configuration, "\(source.position): \(source.path).pricePerHour is missing and CloudBroker gives no runtime fee for \(Text.escaped(name))")
+                    throw MicadoError(
+                        .configuration,
+                        "\(source.position): \(source.path).pricePerHour is missing and CloudBroker gives no runtime fee for \(Text.escaped(name))"
+                    )
                 }
                 configuration.flavours[index].pricePerHour = fee
             }
@@ -200,17 +250,25 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
     // MARK: instances
 
     static func isID(_ id: String) -> Bool {
-        (1...64).contains(id.count) && id.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") }
+        (1...64).contains(id.count)
+            && id.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+            }
     }
 
     static func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&apos;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">",
+            with: "&gt;"
+        )
+        .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&apos;")
     }
 
     /// The platform's description as micado's: the status mapped as Occopus maps it, the address chosen by `address:`.
     func instance(_ found: CloudBrokerInstance) throws(CloudError) -> CloudInstance {
-        guard Self.isID(found.id) else { throw CloudError(.badRequest, "CloudBroker: an instance without a usable ID (\(Text.escaped(String(found.id.prefix(80)))))") }
+        guard Self.isID(found.id) else {
+            throw CloudError(.badRequest, "CloudBroker: an instance without a usable ID (\(Text.escaped(String(found.id.prefix(80)))))")
+        }
         let status = found.status ?? ""
         var detail: String?
         let state: CloudInstance.State
@@ -225,8 +283,13 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
         let chosen = settings.address == .public ? found.externalIPAddress : found.internalIPAddress
         let address = chosen.flatMap(IPv4.init)?.description ?? ""
         return CloudInstance(
-            id: found.id, address: address, state: state, engineEndpoint: address.isEmpty ? "" : "tcp://\(address):\(Self.enginePort)",
-            tags: found.name.flatMap(Self.tags(fromName:)) ?? [:], detail: detail)
+            id: found.id,
+            address: address,
+            state: state,
+            engineEndpoint: address.isEmpty ? "" : "tcp://\(address):\(Self.enginePort)",
+            tags: found.name.flatMap(Self.tags(fromName:)) ?? [:],
+            detail: detail
+        )
     }
 }
 

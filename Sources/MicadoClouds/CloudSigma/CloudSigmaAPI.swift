@@ -53,7 +53,9 @@ public struct CloudSigmaDrive: Decodable, Sendable {
         uuid = try container.decode(String.self, forKey: .uuid)
         name = try container.decodeIfPresent(String.self, forKey: .name)
         status = try container.decodeIfPresent(String.self, forKey: .status)
-        meta = ((try? container.decodeIfPresent([String: CloudSigmaServer.LenientText].self, forKey: .meta)) ?? nil)?.compactMapValues(\.text)
+        meta = ((try? container.decodeIfPresent([String: CloudSigmaServer.LenientText].self, forKey: .meta)) ?? nil)?.compactMapValues(
+            \.text
+        )
     }
 }
 
@@ -120,7 +122,11 @@ public struct CloudSigmaAPI: Sendable {
     let logger: Logger
 
     public init(
-        endpoint: String, credentials: CloudSigmaCredentials, http: HTTPClient? = nil, retry: CloudHTTP.RetryPolicy = .init(), timeout: Duration = .seconds(15),
+        endpoint: String,
+        credentials: CloudSigmaCredentials,
+        http: HTTPClient? = nil,
+        retry: CloudHTTP.RetryPolicy = .init(),
+        timeout: Duration = .seconds(15),
         logger: Logger
     ) throws(CloudError) {
         client = try CloudAPIClient(base: endpoint, cloud: "CloudSigma", http: http, retry: retry, timeout: timeout)
@@ -136,22 +142,44 @@ public struct CloudSigmaAPI: Sendable {
 
     /// `method path` (which ends with `/`, as the API's do), decoded as `Answer`; retried while transient.
     public func call<Answer: Decodable & Sendable>(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, as answer: Answer.Type, attempts: Int? = nil
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        as answer: Answer.Type,
+        attempts: Int? = nil
     ) async throws(Failure) -> Answer {
         let bytes = try await send(method, path, query: query, body: body, attempts: attempts)
         do { return try JSONDecoder().decode(answer, from: Data(bytes)) } catch {
-            throw Failure(error: CloudError(.badRequest, "CloudSigma \(method) \(path): the answer is not CloudSigma's JSON (\(OpenStackAPI.reason(error)))"))
+            throw Failure(
+                error: CloudError(
+                    .badRequest,
+                    "CloudSigma \(method) \(path): the answer is not CloudSigma's JSON (\(OpenStackAPI.reason(error)))"
+                )
+            )
         }
     }
 
-    public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil) async throws(Failure)
+    public func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        attempts: Int? = nil
+    ) async throws(Failure)
         -> [UInt8]
     {
         try await client.send(
-            method, path, query: query, headers: [CloudAPIClient.basic(credentials.username, credentials.password), ("Accept", "application/json")], body: body,
-            contentType: "application/json", attempts: attempts
+            method,
+            path,
+            query: query,
+            headers: [CloudAPIClient.basic(credentials.username, credentials.password), ("Accept", "application/json")],
+            body: body,
+            contentType: "application/json",
+            attempts: attempts
         ) { answer, label in
-            (200..<300).contains(answer.status) ? nil : Failure(status: answer.status, error: failure(status: answer.status, bytes: answer.bytes, label: label))
+            (200..<300).contains(answer.status)
+                ? nil : Failure(status: answer.status, error: failure(status: answer.status, bytes: answer.bytes, label: label))
         }
     }
 
@@ -164,7 +192,8 @@ public struct CloudSigmaAPI: Sendable {
         let type = first.error_type ?? ""
         return CloudError(
             Self.kind(status: status, type: type, message: message),
-            "\(label): \(Text.escaped(String(type.prefix(100)))): \(Text.escaped(String(message.prefix(1000))))")
+            "\(label): \(Text.escaped(String(type.prefix(100)))): \(Text.escaped(String(message.prefix(1000))))"
+        )
     }
 
     public static func kind(status: UInt, type: String, message: String) -> CloudError.Kind {
@@ -196,10 +225,22 @@ public struct CloudSigmaCredentials: Sendable, Equatable, CustomStringConvertibl
 
     /// `CLOUDSIGMA_USERNAME` and `CLOUDSIGMA_PASSWORD`, else micado's own
     /// `<home>/credentials/<cloud>` (0600), section `[profile]` else `[default]`: `username`, `password`.
-    public static func resolve(cloud: String, profile: String?, micadoHome: String, environment: [String: String]) throws(CloudError) -> CloudSigmaCredentials {
+    public static func resolve(
+        cloud: String,
+        profile: String?,
+        micadoHome: String,
+        environment: [String: String]
+    ) throws(CloudError) -> CloudSigmaCredentials {
         let login = try CredentialsFile.basicLogin(
-            cloud: cloud, profile: profile, micadoHome: micadoHome, environment: environment, service: "CloudSigma", userVariable: "CLOUDSIGMA_USERNAME",
-            passwordVariable: "CLOUDSIGMA_PASSWORD", userKey: "username")
+            cloud: cloud,
+            profile: profile,
+            micadoHome: micadoHome,
+            environment: environment,
+            service: "CloudSigma",
+            userVariable: "CLOUDSIGMA_USERNAME",
+            passwordVariable: "CLOUDSIGMA_PASSWORD",
+            userKey: "username"
+        )
         return CloudSigmaCredentials(username: login.user, password: login.password)
     }
 }

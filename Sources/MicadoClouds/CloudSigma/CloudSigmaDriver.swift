@@ -33,14 +33,24 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
     let logger: Logger
 
     public init(
-        cloud: String, settings: CloudConfiguration.CloudSigmaSettings, apis: [String: CloudSigmaAPI], authority: CertificateAuthority, logger: Logger
+        cloud: String,
+        settings: CloudConfiguration.CloudSigmaSettings,
+        apis: [String: CloudSigmaAPI],
+        authority: CertificateAuthority,
+        logger: Logger
     ) {
         self.init(cloud: cloud, settings: settings, apis: apis, logger: logger) { (userData) throws(CloudError) -> String in
             try BootDocument.render(userData, address: nil, authority: authority)
         }
     }
 
-    public init(cloud: String, settings: CloudConfiguration.CloudSigmaSettings, apis: [String: CloudSigmaAPI], logger: Logger, render: @escaping Renderer) {
+    public init(
+        cloud: String,
+        settings: CloudConfiguration.CloudSigmaSettings,
+        apis: [String: CloudSigmaAPI],
+        logger: Logger,
+        render: @escaping Renderer
+    ) {
         self.cloud = cloud
         self.settings = settings
         self.apis = apis
@@ -94,24 +104,38 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
         let name = "micado-" + (request.tags[CloudTag.instance] ?? String(request.idempotencyToken.prefix(10)))
         let userData = Data(try render(request.userData).utf8).base64EncodedString()
         guard userData.utf8.count <= Self.maximumUserDataBytes else {
-            throw CloudError(.badRequest, "the boot document is \(userData.utf8.count) bytes in base64; CloudSigma's meta takes at most \(Self.maximumUserDataBytes)")
+            throw CloudError(
+                .badRequest,
+                "the boot document is \(userData.utf8.count) bytes in base64; CloudSigma's meta takes at most \(Self.maximumUserDataBytes)"
+            )
         }
         let drive = try await clone(request.machineImage, name: name, token: request.idempotencyToken, api)
         var meta = request.tags
         meta["cloudinit-user-data"] = userData
         meta["base64_fields"] = "cloudinit-user-data"
         let server = NewServer(
-            name: name, cpu: settings.cpuMHz[request.flavour.name] ?? request.flavour.cpus * 2000, mem: request.flavour.memoryMiB << 20,
-            vnc_password: String(UUID().uuidString.prefix(8)), drives: [.init(drive: drive)], meta: meta)
+            name: name,
+            cpu: settings.cpuMHz[request.flavour.name] ?? request.flavour.cpus * 2000,
+            mem: request.flavour.memoryMiB << 20,
+            vnc_password: String(UUID().uuidString.prefix(8)),
+            drives: [.init(drive: drive)],
+            meta: meta
+        )
         let created: CloudSigmaServer
         do {
             let body = Array(try JSONEncoder().encode(Objects(objects: [server])))
             let answer: CloudSigmaList<CloudSigmaServer>
-            do throws(CloudSigmaAPI.Failure) { answer = try await api.call(.POST, "/servers/", body: body, as: CloudSigmaList<CloudSigmaServer>.self, attempts: 1) } catch {
-                guard error.error.kind == .transient, let found = try await findServer(token: request.idempotencyToken) else { throw error.error }
+            do throws(CloudSigmaAPI.Failure) {
+                answer = try await api.call(.POST, "/servers/", body: body, as: CloudSigmaList<CloudSigmaServer>.self, attempts: 1)
+            } catch {
+                guard error.error.kind == .transient, let found = try await findServer(token: request.idempotencyToken) else {
+                    throw error.error
+                }
                 answer = CloudSigmaList(meta: nil, objects: [found])
             }
-            guard let first = answer.objects.first, Self.isID(first.uuid) else { throw CloudError(.badRequest, "CloudSigma POST /servers/: the answer names no server") }
+            guard let first = answer.objects.first, Self.isID(first.uuid) else {
+                throw CloudError(.badRequest, "CloudSigma POST /servers/: the answer names no server")
+            }
             created = first
         } catch {
             // The clone is ours alone: it goes with the failed create.
@@ -119,14 +143,19 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
             throw (error as? CloudError) ?? CloudError(.badRequest, "cannot encode the server to create")
         }
         try await start(created.uuid, api)
-        logger.info("CloudSigma server started", metadata: ["cloud": "\(cloud)", "instance.id": "\(created.uuid)", "instance.flavour": "\(request.flavour.name)"])
+        logger.info(
+            "CloudSigma server started",
+            metadata: ["cloud": "\(cloud)", "instance.id": "\(created.uuid)", "instance.flavour": "\(request.flavour.name)"]
+        )
         return CloudInstance(id: created.uuid, address: "", state: .booting, engineEndpoint: "", tags: request.tags)
     }
 
     /// A clone of the library drive, usable (`unmounted`): the one an interrupted create made
     /// for this token, else a new one.
     func clone(_ libraryDrive: String, name: String, token: String, _ api: CloudSigmaAPI) async throws(CloudError) -> String {
-        guard Self.isID(libraryDrive) else { throw CloudError(.badRequest, "'\(Text.escaped(libraryDrive))' is not a CloudSigma drive UUID") }
+        guard Self.isID(libraryDrive) else {
+            throw CloudError(.badRequest, "'\(Text.escaped(libraryDrive))' is not a CloudSigma drive UUID")
+        }
         var uuid: String
         if let existing = try await drives(api).first(where: { $0.meta?[CloudTag.token] == token && Self.isID($0.uuid) }) {
             uuid = existing.uuid
@@ -137,18 +166,31 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
                 var meta: [String: String]
             }
             let body: [UInt8]
-            do { body = Array(try JSONEncoder().encode(Clone(name: name, meta: [CloudTag.token: token]))) } catch { throw CloudError(.badRequest, "cannot encode the clone") }
+            do { body = Array(try JSONEncoder().encode(Clone(name: name, meta: [CloudTag.token: token]))) } catch {
+                throw CloudError(.badRequest, "cannot encode the clone")
+            }
             // Sent once: a lost answer may mean a clone, which its token in the meta finds (a retried POST made four).
             let answer: CloudSigmaList<CloudSigmaDrive>
             do throws(CloudSigmaAPI.Failure) {
-                answer = try await api.call(.POST, "/libdrives/\(libraryDrive)/action/", query: [("do", "clone")], body: body, as: CloudSigmaList<CloudSigmaDrive>.self, attempts: 1)
+                answer = try await api.call(
+                    .POST,
+                    "/libdrives/\(libraryDrive)/action/",
+                    query: [("do", "clone")],
+                    body: body,
+                    as: CloudSigmaList<CloudSigmaDrive>.self,
+                    attempts: 1
+                )
             } catch {
-                guard error.error.kind == .transient, let found = try await drives(api).first(where: { $0.meta?[CloudTag.token] == token && Self.isID($0.uuid) }) else {
+                guard error.error.kind == .transient,
+                    let found = try await drives(api).first(where: { $0.meta?[CloudTag.token] == token && Self.isID($0.uuid) })
+                else {
                     throw error.error
                 }
                 answer = CloudSigmaList(meta: nil, objects: [found])
             }
-            guard let drive = answer.objects.first, Self.isID(drive.uuid) else { throw CloudError(.badRequest, "CloudSigma clone: the answer names no usable drive") }
+            guard let drive = answer.objects.first, Self.isID(drive.uuid) else {
+                throw CloudError(.badRequest, "CloudSigma clone: the answer names no usable drive")
+            }
             uuid = drive.uuid
         }
         do throws(CloudError) {
@@ -171,9 +213,15 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
             switch drive.status {
             case "unmounted"?: return
             case "creating"?, "cloning_dst"?, "cloning_src"?: break
-            default: throw CloudError(.capacity, "CloudSigma: the clone of \(Text.escaped(libraryDrive)) is '\(Text.escaped(drive.status ?? "?"))'")
+            default:
+                throw CloudError(
+                    .capacity,
+                    "CloudSigma: the clone of \(Text.escaped(libraryDrive)) is '\(Text.escaped(drive.status ?? "?"))'"
+                )
             }
-            guard clock.now < deadline else { throw CloudError(.transient, "CloudSigma: the clone of \(Text.escaped(libraryDrive)) was not ready within \(cloneWait)") }
+            guard clock.now < deadline else {
+                throw CloudError(.transient, "CloudSigma: the clone of \(Text.escaped(libraryDrive)) was not ready within \(cloneWait)")
+            }
             do { try await Task.sleep(for: pollEvery) } catch { throw CloudError(.transient, "CloudSigma clone: cancelled") }
         }
     }
@@ -181,7 +229,11 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
     func start(_ uuid: String, _ api: CloudSigmaAPI) async throws(CloudError) {
         do { _ = try await api.send(.POST, "/servers/\(uuid)/action/", query: [("do", "start")]) } catch {
             // Started meanwhile (a retried start): what was wanted.
-            if error.status == 400 || error.status == 403, error.error.message.contains("started") || error.error.message.contains("running") { return }
+            if error.status == 400 || error.status == 403,
+                error.error.message.contains("started") || error.error.message.contains("running")
+            {
+                return
+            }
             throw error.error
         }
     }
@@ -224,11 +276,17 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
         for api in distinctAPIs {
             var offset = 0
             for page in 0...Self.maximumPages {
-                guard page < Self.maximumPages else { throw CloudError(.badRequest, "CloudSigma GET /servers/detail/: more than \(Self.maximumPages) pages; refused") }
+                guard page < Self.maximumPages else {
+                    throw CloudError(.badRequest, "CloudSigma GET /servers/detail/: more than \(Self.maximumPages) pages; refused")
+                }
                 let answer: CloudSigmaList<CloudSigmaServer>
                 do {
                     answer = try await api.call(
-                        .GET, "/servers/detail/", query: [("limit", String(Self.pageSize)), ("offset", String(offset))], as: CloudSigmaList<CloudSigmaServer>.self)
+                        .GET,
+                        "/servers/detail/",
+                        query: [("limit", String(Self.pageSize)), ("offset", String(offset))],
+                        as: CloudSigmaList<CloudSigmaServer>.self
+                    )
                 } catch { throw error.error }
                 result += answer.objects
                 offset += answer.count
@@ -239,7 +297,9 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
     }
 
     func drives(_ api: CloudSigmaAPI) async throws(CloudError) -> [CloudSigmaDrive] {
-        do { return try await api.call(.GET, "/drives/detail/", query: [("limit", "0")], as: CloudSigmaList<CloudSigmaDrive>.self).objects } catch { throw error.error }
+        do {
+            return try await api.call(.GET, "/drives/detail/", query: [("limit", "0")], as: CloudSigmaList<CloudSigmaDrive>.self).objects
+        } catch { throw error.error }
     }
 
     /// Stopped, then deleted with its drives; succeeds when it is already gone.
@@ -265,7 +325,9 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
                     }
                     if current.status == "stopped" { break }
                     // Not held here: the next pass looks again (the scaler's pass waits for this call).
-                    guard clock.now < deadline else { throw CloudError(.transient, "CloudSigma: \(id) is stopping; it is deleted once stopped") }
+                    guard clock.now < deadline else {
+                        throw CloudError(.transient, "CloudSigma: \(id) is stopping; it is deleted once stopped")
+                    }
                     do { try await Task.sleep(for: pollEvery) } catch { throw CloudError(.transient, "CloudSigma stop: cancelled") }
                 }
             }
@@ -285,20 +347,29 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
     /// wrote one. Errors name the line and field of clouds.yaml.
     public func resolve(_ configuration: CloudConfiguration) async throws(MicadoError) -> CloudConfiguration {
         var configuration = configuration
-        guard configuration.flavours.contains(where: { settings.flavourSources[$0.name]?.priceWritten == false }), let api = distinctAPIs.first else {
+        guard configuration.flavours.contains(where: { settings.flavourSources[$0.name]?.priceWritten == false }),
+            let api = distinctAPIs.first
+        else {
             return configuration
         }
         let pricing: CloudSigmaPricing
         do { pricing = try await api.call(.GET, "/pricing/", query: [("limit", "0")], as: CloudSigmaPricing.self) } catch {
             throw MicadoError(error.error.kind.code, "cloud \(cloud): \(error.error.message)")
         }
-        guard let cpu = pricing.hourly("cpu", currency: settings.currency), let mem = pricing.hourly("mem", currency: settings.currency) else {
+        guard let cpu = pricing.hourly("cpu", currency: settings.currency), let mem = pricing.hourly("mem", currency: settings.currency)
+        else {
             throw MicadoError(.configuration, "cloud \(cloud): CloudSigma's price list has no CPU or memory price in \(settings.currency)")
         }
-        for index in configuration.flavours.indices where settings.flavourSources[configuration.flavours[index].name]?.priceWritten == false {
+        for index in configuration.flavours.indices where settings.flavourSources[configuration.flavours[index].name]?.priceWritten == false
+        {
             let flavour = configuration.flavours[index]
             let mhz = settings.cpuMHz[flavour.name] ?? flavour.cpus * 2000
-            configuration.flavours[index].pricePerHour = Self.price(cpuMHz: mhz, memoryMiB: flavour.memoryMiB, cpuPerGHz: cpu, memoryPerGiB: mem)
+            configuration.flavours[index].pricePerHour = Self.price(
+                cpuMHz: mhz,
+                memoryMiB: flavour.memoryMiB,
+                cpuPerGHz: cpu,
+                memoryPerGiB: mem
+            )
         }
         return configuration
     }
@@ -311,12 +382,15 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
 
     /// A CloudSigma UUID (libcloud's recordings write some with '_'): nothing else is looked up, nor stored.
     static func isID(_ id: String) -> Bool {
-        (32...40).contains(id.count) && id.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) || $0 == "-" || $0 == "_" }
+        (32...40).contains(id.count)
+            && id.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) || $0 == "-" || $0 == "_" }
     }
 
     /// CloudSigma's description as micado's: the status mapped, the address from the runtime's NICs.
     func instance(_ server: CloudSigmaServer) throws(CloudError) -> CloudInstance {
-        guard Self.isID(server.uuid) else { throw CloudError(.badRequest, "CloudSigma: a server without a usable UUID (\(Text.escaped(String(server.uuid.prefix(80)))))") }
+        guard Self.isID(server.uuid) else {
+            throw CloudError(.badRequest, "CloudSigma: a server without a usable UUID (\(Text.escaped(String(server.uuid.prefix(80)))))")
+        }
         let status = server.status ?? ""
         var detail: String?
         let state: CloudInstance.State
@@ -332,6 +406,12 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
         tags["cloudinit-user-data"] = nil
         tags["base64_fields"] = nil
         return CloudInstance(
-            id: server.uuid, address: address, state: state, engineEndpoint: address.isEmpty ? "" : "tcp://\(address):\(Self.enginePort)", tags: tags, detail: detail)
+            id: server.uuid,
+            address: address,
+            state: state,
+            engineEndpoint: address.isEmpty ? "" : "tcp://\(address):\(Self.enginePort)",
+            tags: tags,
+            detail: detail
+        )
     }
 }

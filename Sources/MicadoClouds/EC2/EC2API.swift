@@ -28,11 +28,18 @@ public struct EC2API: Sendable {
     let logger: Logger
 
     public init(
-        region: String, endpoint: String?, credentials: AWSCredentials, http: HTTPClient? = nil, retry: RetryPolicy = .init(),
-        timeout: Duration = .seconds(15), logger: Logger
+        region: String,
+        endpoint: String?,
+        credentials: AWSCredentials,
+        http: HTTPClient? = nil,
+        retry: RetryPolicy = .init(),
+        timeout: Duration = .seconds(15),
+        logger: Logger
     ) throws(CloudError) {
         let text = endpoint ?? "https://ec2.\(region).amazonaws.com"
-        guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https", let hostName = url.host, !hostName.isEmpty else {
+        guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https", let hostName = url.host,
+            !hostName.isEmpty
+        else {
             throw CloudError(.badRequest, "the EC2 endpoint \(Text.escaped(text)) is not http(s)://HOST[:PORT]")
         }
         guard scheme == "https" || Self.isLoopback(hostName) else {
@@ -54,7 +61,11 @@ public struct EC2API: Sendable {
     public static func isLoopback(_ host: String) -> Bool { CloudHTTP.isLoopback(host) }
 
     /// `action` with `parameters`, its answer decoded as `Answer`; retried while transient.
-    public func call<Answer: Decodable & Sendable>(_ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type) async throws(CloudError)
+    public func call<Answer: Decodable & Sendable>(
+        _ action: String,
+        _ parameters: [(String, String)] = [],
+        as answer: Answer.Type
+    ) async throws(CloudError)
         -> Answer
     {
         do { return try await send(action, parameters, as: answer) } catch { throw error.error }
@@ -63,9 +74,12 @@ public struct EC2API: Sendable {
     /// `call`, with the cloud's error code kept.
     /// `attempts` overrides the policy's (1: the caller retries itself).
     public func send<Answer: Decodable & Sendable>(
-        _ action: String, _ parameters: [(String, String)] = [], as answer: Answer.Type, attempts: Int? = nil
+        _ action: String,
+        _ parameters: [(String, String)] = [],
+        as answer: Answer.Type,
+        attempts: Int? = nil
     ) async throws(Failure) -> Answer {
-        return try await CloudHTTP.retrying(retry, label: "EC2 \(action)", attempts: attempts) { () async throws(Failure) -> Answer in
+        try await CloudHTTP.retrying(retry, label: "EC2 \(action)", attempts: attempts) { () async throws(Failure) -> Answer in
             do throws(Failure) { return try await once(action, parameters, as: answer) } catch {
                 if error.error.kind == .transient {
                     logger.debug("EC2 call failed", metadata: ["ec2.action": "\(action)", "ec2.error": "\(error.error.message)"])
@@ -79,10 +93,16 @@ public struct EC2API: Sendable {
 
     /// The form body: every name and value percent-encoded as Signature V4 encodes them.
     static func form(_ action: String, _ parameters: [(String, String)]) -> String {
-        ([("Action", action), ("Version", version)] + parameters).map { SignatureV4.encode($0.0) + "=" + SignatureV4.encode($0.1) }.joined(separator: "&")
+        ([("Action", action), ("Version", version)] + parameters).map { SignatureV4.encode($0.0) + "=" + SignatureV4.encode($0.1) }.joined(
+            separator: "&"
+        )
     }
 
-    func once<Answer: Decodable & Sendable>(_ action: String, _ parameters: [(String, String)], as answer: Answer.Type) async throws(Failure) -> Answer {
+    func once<Answer: Decodable & Sendable>(
+        _ action: String,
+        _ parameters: [(String, String)],
+        as answer: Answer.Type
+    ) async throws(Failure) -> Answer {
         let body = Array(Self.form(action, parameters).utf8)
         let contentType = "application/x-www-form-urlencoded; charset=utf-8"
         var request = HTTPClientRequest(url: endpoint + "/")
@@ -90,7 +110,9 @@ public struct EC2API: Sendable {
         request.headers.add(name: "Host", value: host)
         request.headers.add(name: "Content-Type", value: contentType)
         let signed = signer.sign(
-            SignatureV4.Request(method: "POST", path: "/", headers: [("Host", host), ("Content-Type", contentType)], body: body), date: Date())
+            SignatureV4.Request(method: "POST", path: "/", headers: [("Host", host), ("Content-Type", contentType)], body: body),
+            date: Date()
+        )
         for (name, value) in signed { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         let status: UInt
@@ -111,7 +133,10 @@ public struct EC2API: Sendable {
     func failure(status: UInt, bytes: [UInt8], action: String) -> Failure {
         let document = try? GuardedXML.decode(EC2ErrorDocument.self, from: bytes, action: action)
         guard let error = document?.first, let code = error.code, !code.isEmpty else {
-            return Failure(code: nil, error: CloudError(CloudHTTP.kind(status: status), "EC2 \(action): HTTP \(status) without an EC2 error document"))
+            return Failure(
+                code: nil,
+                error: CloudError(CloudHTTP.kind(status: status), "EC2 \(action): HTTP \(status) without an EC2 error document")
+            )
         }
         let message = redacted(error.message ?? "")
         let text = "EC2 \(action): \(Text.escaped(String(code.prefix(200)))): \(Text.escaped(String(message.prefix(1000))))"
@@ -177,7 +202,8 @@ public enum GuardedXML {
             if declaration.contains("encoding") && !declaration.contains("utf-8") { return "it declares an encoding other than UTF-8" }
         }
         func isNameByte(_ byte: UInt8) -> Bool {
-            !(byte == UInt8(ascii: " ") || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">")
+            !(byte == UInt8(ascii: " ") || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == UInt8(ascii: "/")
+                || byte == UInt8(ascii: ">")
                 || byte == UInt8(ascii: "<") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'"))
         }
         var open: [ArraySlice<UInt8>] = []
@@ -191,7 +217,9 @@ public enum GuardedXML {
             if next == UInt8(ascii: "!") { return "it has a declaration (<!…)" }
             if next == UInt8(ascii: "?") {
                 // <?xml …?>: skipped whole.
-                while index + 1 < bytes.count && !(bytes[index] == UInt8(ascii: "?") && bytes[index + 1] == UInt8(ascii: ">")) { index += 1 }
+                while index + 1 < bytes.count && !(bytes[index] == UInt8(ascii: "?") && bytes[index + 1] == UInt8(ascii: ">")) {
+                    index += 1
+                }
                 index += 2
                 continue
             }
@@ -221,7 +249,9 @@ public enum GuardedXML {
                 cursor += 1
             }
             if closing {
-                if selfClosing || bytes[(index + 2 + name.count)..<cursor].contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) {
+                if selfClosing
+                    || bytes[(index + 2 + name.count)..<cursor].contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D })
+                {
                     return "it has a malformed end tag"
                 }
                 guard let top = open.popLast(), top.elementsEqual(name) else { return "its end tags do not match its start tags" }

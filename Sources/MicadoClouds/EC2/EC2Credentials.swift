@@ -12,14 +12,22 @@ import MicadoCore
 public enum EC2Credentials {
     public static var processEnvironment: [String: String] { ProcessInfo.processInfo.environment }
 
-    public static func resolve(cloud: String, profile: String?, micadoHome: String, environment: [String: String]) throws(CloudError) -> AWSCredentials {
+    public static func resolve(
+        cloud: String,
+        profile: String?,
+        micadoHome: String,
+        environment: [String: String]
+    ) throws(CloudError) -> AWSCredentials {
         let keyID = environment["AWS_ACCESS_KEY_ID"] ?? ""
         let secret = environment["AWS_SECRET_ACCESS_KEY"] ?? ""
         if !keyID.isEmpty || !secret.isEmpty {
             guard !keyID.isEmpty else { throw CloudError(.auth, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not") }
             guard !secret.isEmpty else { throw CloudError(.auth, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not") }
             let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-            return try checked(AWSCredentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: token), from: "the environment (AWS_*)")
+            return try checked(
+                AWSCredentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: token),
+                from: "the environment (AWS_*)"
+            )
         }
         let profileName = profile ?? environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         let shared =
@@ -38,13 +46,18 @@ public enum EC2Credentials {
         }
         throw CloudError(
             .auth,
-            "no AWS credentials for cloud \(cloud): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, add [\(Text.escaped(profileName))] to \(shared), or write \(own) (mode 0600)")
+            "no AWS credentials for cloud \(cloud): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, add [\(Text.escaped(profileName))] to \(shared), or write \(own) (mode 0600)"
+        )
     }
 
     static func credentials(_ section: [String: String], file: String, profile: String) throws(CloudError) -> AWSCredentials {
         let place = "\(file) [\(Text.escaped(profile))]"
-        guard let keyID = section["aws_access_key_id"], !keyID.isEmpty else { throw CloudError(.auth, "\(place): aws_access_key_id is missing") }
-        guard let secret = section["aws_secret_access_key"], !secret.isEmpty else { throw CloudError(.auth, "\(place): aws_secret_access_key is missing") }
+        guard let keyID = section["aws_access_key_id"], !keyID.isEmpty else {
+            throw CloudError(.auth, "\(place): aws_access_key_id is missing")
+        }
+        guard let secret = section["aws_secret_access_key"], !secret.isEmpty else {
+            throw CloudError(.auth, "\(place): aws_secret_access_key is missing")
+        }
         let token = (section["aws_session_token"] ?? section["aws_security_token"]).flatMap { $0.isEmpty ? nil : $0 }
         return try checked(AWSCredentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: token), from: place)
     }
@@ -55,7 +68,9 @@ public enum EC2Credentials {
         guard printable(credentials.accessKeyID), credentials.accessKeyID.count <= 128 else {
             throw CloudError(.auth, "\(place): the access key ID has characters an AWS key ID cannot have")
         }
-        guard printable(credentials.secretAccessKey) else { throw CloudError(.auth, "\(place): the secret access key has characters an AWS secret cannot have") }
+        guard printable(credentials.secretAccessKey) else {
+            throw CloudError(.auth, "\(place): the secret access key has characters an AWS secret cannot have")
+        }
         if let token = credentials.sessionToken, !printable(token) {
             throw CloudError(.auth, "\(place): the session token has characters an AWS session token cannot have")
         }

@@ -61,7 +61,10 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
         // EC2 honours ClientToken, moto and some compatible clouds do not: the token tag decides.
         if let existing = try await find(token: request.idempotencyToken) { return try await reachable(existing) }
         guard let subnetID = settings.subnets[request.location] else {
-            throw CloudError(.badRequest, "cloud \(cloud) has no location \(Text.escaped(request.location)) (no subnet for it in clouds.yaml)")
+            throw CloudError(
+                .badRequest,
+                "cloud \(cloud) has no location \(Text.escaped(request.location)) (no subnet for it in clouds.yaml)"
+            )
         }
         try await requireInstanceType(request.flavour.name)
         let subnet = try await self.subnet(subnetID)
@@ -84,15 +87,21 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
         while true {
             let userData = try render(request.userData, address.description)
             guard userData.utf8.count <= Self.maximumUserDataBytes else {
-                throw CloudError(.badRequest, "the boot document is \(userData.utf8.count) bytes; EC2 takes at most \(Self.maximumUserDataBytes)")
+                throw CloudError(
+                    .badRequest,
+                    "the boot document is \(userData.utf8.count) bytes; EC2 takes at most \(Self.maximumUserDataBytes)"
+                )
             }
             let answer: EC2RunInstancesAnswer
             do {
                 // Retried here, not in the API layer: an answer lost on the way may mean an
                 // instance, which only the token tag finds where ClientToken is ignored.
                 answer = try await api.send(
-                    "RunInstances", runParameters(request, subnet: subnetID, address: address.description, userData: userData), as: EC2RunInstancesAnswer.self,
-                    attempts: 1)
+                    "RunInstances",
+                    runParameters(request, subnet: subnetID, address: address.description, userData: userData),
+                    as: EC2RunInstancesAnswer.self,
+                    attempts: 1
+                )
             } catch {
                 switch (error.code, error.error.kind) {
                 case ("InvalidIPAddress.InUse"?, _):
@@ -112,7 +121,9 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
                     guard transientTries < api.retry.attempts else {
                         throw CloudError(.transient, error.error.message + " (\(transientTries) attempts)")
                     }
-                    do { try await Task.sleep(for: api.backoff(attempt: transientTries)) } catch { throw CloudError(.transient, "EC2 RunInstances: cancelled") }
+                    do { try await Task.sleep(for: api.backoff(attempt: transientTries)) } catch {
+                        throw CloudError(.transient, "EC2 RunInstances: cancelled")
+                    }
                     // Nothing of ours started: the same request again, unless another manager took the address meanwhile.
                     taken = try await addressesInUse(subnet: subnetID)
                     if taken.contains(address) { address = try await facts.reserveAddress(in: subnet, taken: taken, for: token) }
@@ -121,12 +132,18 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
                     throw error.error
                 }
             }
-            guard let started = answer.instancesSet.items().first else { throw CloudError(.badRequest, "EC2 RunInstances: the answer names no instance") }
+            guard let started = answer.instancesSet.items().first else {
+                throw CloudError(.badRequest, "EC2 RunInstances: the answer names no instance")
+            }
             let instance = try self.instance(started)
             await facts.remember(created: instance)
             logger.info(
                 "EC2 instance started",
-                metadata: ["cloud": "\(cloud)", "instance.id": "\(instance.id)", "instance.address": "\(address)", "instance.flavour": "\(request.flavour.name)"])
+                metadata: [
+                    "cloud": "\(cloud)", "instance.id": "\(instance.id)", "instance.address": "\(address)",
+                    "instance.flavour": "\(request.flavour.name)",
+                ]
+            )
             return try await reachable(instance)
         }
     }
@@ -168,7 +185,9 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
     public func find(token: String) async throws(CloudError) -> CloudInstance? {
         let found = try await describeAll([("tag:" + Self.tokenTag, [token]), ("instance-state-name", Self.liveStates)])
         // Two only where the cloud ignored ClientToken and two creates raced: the oldest ID wins, always the same one.
-        guard let first = found.filter({ $0.instanceId != nil }).min(by: { ($0.instanceId ?? "") < ($1.instanceId ?? "") }) else { return nil }
+        guard let first = found.filter({ $0.instanceId != nil }).min(by: { ($0.instanceId ?? "") < ($1.instanceId ?? "") }) else {
+            return nil
+        }
         return try instance(first)
     }
 
@@ -208,16 +227,25 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
 
     /// With `address: public`, the public address the manager will use (it comes a moment after the start).
     func reachable(_ instance: CloudInstance) async throws(CloudError) -> CloudInstance {
-        guard settings.address == .public, instance.address.isEmpty, instance.state == .booting || instance.state == .running else { return instance }
+        guard settings.address == .public, instance.address.isEmpty, instance.state == .booting || instance.state == .running else {
+            return instance
+        }
         let clock = ContinuousClock()
         let deadline = clock.now + publicAddressWait
         while clock.now < deadline {
-            do { try await Task.sleep(for: .seconds(2)) } catch { throw CloudError(.transient, "cancelled while \(instance.id) waited for its public address") }
-            if let described = try await describe(instance.id), !described.address.isEmpty || described.state != .booting && described.state != .running {
+            do { try await Task.sleep(for: .seconds(2)) } catch {
+                throw CloudError(.transient, "cancelled while \(instance.id) waited for its public address")
+            }
+            if let described = try await describe(instance.id),
+                !described.address.isEmpty || described.state != .booting && described.state != .running
+            {
                 return described
             }
         }
-        throw CloudError(.transient, "\(instance.id) has no public address after \(publicAddressWait); the manager reaches instances by it (address: public)")
+        throw CloudError(
+            .transient,
+            "\(instance.id) has no public address after \(publicAddressWait); the manager reaches instances by it (address: public)"
+        )
     }
 
     // MARK: addresses
@@ -228,7 +256,9 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
         public var prefix: Int
         public init?(_ cidr: String) {
             let parts = cidr.split(separator: "/")
-            guard parts.count == 2, let address = IPv4(String(parts[0])), let prefix = Int(parts[1]), (8...30).contains(prefix) else { return nil }
+            guard parts.count == 2, let address = IPv4(String(parts[0])), let prefix = Int(parts[1]), (8...30).contains(prefix) else {
+                return nil
+            }
             let mask = UInt32.max << (32 - prefix)
             self.network = IPv4(value: address.value & mask)
             self.prefix = prefix
@@ -244,7 +274,9 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
 
     /// A random usable address of `block` that is not `taken`.
     public static func freeAddress(in block: Block, taken: Set<IPv4>) throws(CloudError) -> IPv4 {
-        guard let usable = block.usable else { throw CloudError(.quota, "subnet \(block.network)/\(block.prefix) has no address an instance may have") }
+        guard let usable = block.usable else {
+            throw CloudError(.quota, "subnet \(block.network)/\(block.prefix) has no address an instance may have")
+        }
         var generator = SystemRandomNumberGenerator()
         // Mostly free, mostly found at once; a crowded subnet is walked from a random start.
         for _ in 0..<32 {
@@ -288,7 +320,10 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
         let known = try await describeInstanceTypes([name])
         guard let info = known[name] else {
             let field = settings.flavourSources[name].map { "\($0.position): \($0.path).name " } ?? "flavour "
-            throw CloudError(.badRequest, "\(field)'\(Text.escaped(name))' is not an instance type of \(api.region) (DescribeInstanceTypes does not know it)")
+            throw CloudError(
+                .badRequest,
+                "\(field)'\(Text.escaped(name))' is not an instance type of \(api.region) (DescribeInstanceTypes does not know it)"
+            )
         }
         await facts.remember(info, of: name)
     }
@@ -327,11 +362,14 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
         }
         for index in configuration.flavours.indices {
             let name = configuration.flavours[index].name
-            let source = settings.flavourSources[name] ?? .init(position: "clouds.yaml", path: "clouds.\(cloud).flavours[\(index)]", memoryWritten: true, cpusWritten: true)
+            let source =
+                settings.flavourSources[name]
+                ?? .init(position: "clouds.yaml", path: "clouds.\(cloud).flavours[\(index)]", memoryWritten: true, cpusWritten: true)
             guard let info = known[name] else {
                 throw MicadoError(
                     .configuration,
-                    "\(source.position): \(source.path).name '\(Text.escaped(name))' is not an instance type of \(api.region) (DescribeInstanceTypes does not know it)")
+                    "\(source.position): \(source.path).name '\(Text.escaped(name))' is not an instance type of \(api.region) (DescribeInstanceTypes does not know it)"
+                )
             }
             await facts.remember(info, of: name)
             let memory = info.memoryInfo?.sizeInMiB ?? 0
@@ -340,11 +378,15 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
                 guard memory == 0 || configuration.flavours[index].memoryMiB <= memory else {
                     throw MicadoError(
                         .configuration,
-                        "\(source.position): \(source.path).memoryMiB (\(configuration.flavours[index].memoryMiB)) is above the \(memory) MiB of \(Text.escaped(name))")
+                        "\(source.position): \(source.path).memoryMiB (\(configuration.flavours[index].memoryMiB)) is above the \(memory) MiB of \(Text.escaped(name))"
+                    )
                 }
             } else {
                 guard memory > 0 else {
-                    throw MicadoError(.configuration, "\(source.position): \(source.path).memoryMiB is missing and EC2 does not say the memory of \(Text.escaped(name))")
+                    throw MicadoError(
+                        .configuration,
+                        "\(source.position): \(source.path).memoryMiB is missing and EC2 does not say the memory of \(Text.escaped(name))"
+                    )
                 }
                 configuration.flavours[index].memoryMiB = memory
             }
@@ -360,12 +402,17 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
                 }
                 throw MicadoError(error.error.kind.code, "cloud \(cloud): \(error.error.message)")
             }
-            guard let subnet = answer.subnetSet.items().first(where: { $0.subnetId == subnetID }), let block = subnet.cidrBlock.flatMap(Block.init) else {
+            guard let subnet = answer.subnetSet.items().first(where: { $0.subnetId == subnetID }),
+                let block = subnet.cidrBlock.flatMap(Block.init)
+            else {
                 throw MicadoError(.configuration, "\(position): \(field) '\(Text.escaped(subnetID))' has no IPv4 block micado can use")
             }
             // A location named like a zone of the region must be that zone.
             if let zone = subnet.availabilityZone, location.hasPrefix(api.region), zone != location {
-                throw MicadoError(.configuration, "\(position): \(field) '\(Text.escaped(subnetID))' is in \(Text.escaped(zone)), not \(location)")
+                throw MicadoError(
+                    .configuration,
+                    "\(position): \(field) '\(Text.escaped(subnetID))' is in \(Text.escaped(zone)), not \(location)"
+                )
             }
             await facts.remember(block, of: subnetID)
         }
@@ -384,7 +431,11 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
         var result: [EC2Instance] = []
         var token: String?
         for _ in 0..<Self.maximumPages {
-            let answer = try await api.call("DescribeInstances", parameters + (token.map { [("NextToken", $0)] } ?? []), as: EC2DescribeInstancesAnswer.self)
+            let answer = try await api.call(
+                "DescribeInstances",
+                parameters + (token.map { [("NextToken", $0)] } ?? []),
+                as: EC2DescribeInstancesAnswer.self
+            )
             result += Self.instances(answer)
             guard let next = answer.nextToken, !next.isEmpty else { return result }
             token = next
@@ -398,13 +449,17 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
 
     /// An ID as EC2 writes them (`i-0abc…`): anything else is not looked up, nor stored.
     static func isInstanceID(_ id: String) -> Bool {
-        !id.isEmpty && id.count <= 64 && id.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") }
+        !id.isEmpty && id.count <= 64
+            && id.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") }
     }
 
     /// EC2's description as micado's: the state mapped, the tags back to `micado.…`.
     func instance(_ found: EC2Instance) throws(CloudError) -> CloudInstance {
         guard let id = found.instanceId, Self.isInstanceID(id) else {
-            throw CloudError(.badRequest, "EC2: an instance without a usable ID (\(Text.escaped(String((found.instanceId ?? "none").prefix(80))))")
+            throw CloudError(
+                .badRequest,
+                "EC2: an instance without a usable ID (\(Text.escaped(String((found.instanceId ?? "none").prefix(80))))"
+            )
         }
         let stateName = found.instanceState?.name ?? ""
         var detail: String?
@@ -415,7 +470,9 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
         case "shutting-down", "terminated": state = .terminated
         case "stopping", "stopped":
             state = .failed
-            let reason = [found.stateReason?.code, found.stateReason?.message].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            let reason = [found.stateReason?.code, found.stateReason?.message].compactMap { $0 }.filter { !$0.isEmpty }.joined(
+                separator: ": "
+            )
             detail = Text.escaped(String((stateName + (reason.isEmpty ? "" : ": " + reason)).prefix(500)))
         default:
             state = .failed
@@ -429,7 +486,13 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
             tags[Self.micadoTagKey(key)] = tag.value ?? ""
         }
         return CloudInstance(
-            id: id, address: address, state: state, engineEndpoint: address.isEmpty ? "" : "tcp://\(address):\(Self.enginePort)", tags: tags, detail: detail)
+            id: id,
+            address: address,
+            state: state,
+            engineEndpoint: address.isEmpty ? "" : "tcp://\(address):\(Self.enginePort)",
+            tags: tags,
+            detail: detail
+        )
     }
 }
 

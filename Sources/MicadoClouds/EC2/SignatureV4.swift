@@ -61,14 +61,20 @@ public struct SignatureV4: Sendable {
         var headers = request.headers
         headers.append(("X-Amz-Date", amzDate))
         if let token = credentials.sessionToken { headers.append(("X-Amz-Security-Token", token)) }
-        let canonical = canonicalRequest(Request(method: request.method, path: request.path, query: request.query, headers: headers, body: request.body))
+        let canonical = canonicalRequest(
+            Request(method: request.method, path: request.path, query: request.query, headers: headers, body: request.body)
+        )
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let toSign = stringToSign(canonicalRequest: canonical.text, amzDate: amzDate, scope: scope)
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: signingKey(day: day)))
         var added = [("X-Amz-Date", amzDate)]
         if let token = credentials.sessionToken { added.append(("X-Amz-Security-Token", token)) }
         added.append(
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(canonical.signedHeaders), Signature=\(signature)"))
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(canonical.signedHeaders), Signature=\(signature)"
+            )
+        )
         return added
     }
 

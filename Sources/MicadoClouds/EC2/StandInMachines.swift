@@ -50,7 +50,10 @@ public actor StandInMachines {
             }
             if alive, booted[instance.id] == nil, let address = instance.privateAddress {
                 let answer = try await api.call(
-                    "DescribeInstanceAttribute", [("InstanceId", instance.id), ("Attribute", "userData")], as: UserDataAnswer.self)
+                    "DescribeInstanceAttribute",
+                    [("InstanceId", instance.id), ("Attribute", "userData")],
+                    as: UserDataAnswer.self
+                )
                 guard let encoded = answer.userData?.value, let data = Data(base64Encoded: encoded) else {
                     bootErrors.append("\(instance.id) has no user data")
                     continue
@@ -59,8 +62,13 @@ public actor StandInMachines {
                 booted[instance.id] = machine
                 do {
                     try await driver.boot(
-                        id: machine, address: address, userData: String(decoding: data, as: UTF8.self), memoryMiB: memoryMiB,
-                        flavour: instance.instanceType ?? "?", tags: [:])
+                        id: machine,
+                        address: address,
+                        userData: String(decoding: data, as: UTF8.self),
+                        memoryMiB: memoryMiB,
+                        flavour: instance.instanceType ?? "?",
+                        tags: [:]
+                    )
                 } catch { bootErrors.append("\(instance.id): \(error)") }
             } else if !alive, let machine = booted[instance.id] {
                 try await driver.delete(machine)
@@ -117,10 +125,14 @@ public enum EC2Staging {
     public static func network(_ api: EC2API, zone: String, cidr: String, vpcCIDR: String) async throws(CloudError) -> Network {
         let vpc = try await api.call("CreateVpc", [("CidrBlock", vpcCIDR)], as: CreateVpcAnswer.self).vpc.vpcId
         let subnet = try await api.call(
-            "CreateSubnet", [("VpcId", vpc), ("CidrBlock", cidr), ("AvailabilityZone", zone)], as: CreateSubnetAnswer.self
+            "CreateSubnet",
+            [("VpcId", vpc), ("CidrBlock", cidr), ("AvailabilityZone", zone)],
+            as: CreateSubnetAnswer.self
         ).subnet.subnetId
         let group = try await api.call(
-            "CreateSecurityGroup", [("GroupName", "micado-nodes"), ("GroupDescription", "micado nodes"), ("VpcId", vpc)], as: CreateSecurityGroupAnswer.self
+            "CreateSecurityGroup",
+            [("GroupName", "micado-nodes"), ("GroupDescription", "micado nodes"), ("VpcId", vpc)],
+            as: CreateSecurityGroupAnswer.self
         ).groupId
         let images = try await api.call("DescribeImages", [("Owner.1", "amazon")], as: DescribeImagesAnswer.self).imagesSet?.item ?? []
         guard let image = (images.first { $0.platform == nil } ?? images.first)?.imageId else {
@@ -169,10 +181,15 @@ public enum EC2Staging {
         let answer = try await api.call("DescribeInstances", parameters, as: RawDescribe.self)
         return (answer.reservationSet?.item ?? []).flatMap { $0.instancesSet?.item ?? [] }.map { raw in
             Seen(
-                id: raw.instanceId, state: raw.instanceState.name, privateAddress: raw.privateIpAddress, subnet: raw.subnetId,
+                id: raw.instanceId,
+                state: raw.instanceState.name,
+                privateAddress: raw.privateIpAddress,
+                subnet: raw.subnetId,
                 tags: Dictionary((raw.tagSet?.item ?? []).map { ($0.key, $0.value ?? "") }, uniquingKeysWith: { a, _ in a }),
-                groups: (raw.networkInterfaceSet?.item ?? []).flatMap { $0.groupSet?.item ?? [] }.compactMap(\.groupId), instanceType: raw.instanceType,
-                imageId: raw.imageId)
+                groups: (raw.networkInterfaceSet?.item ?? []).flatMap { $0.groupSet?.item ?? [] }.compactMap(\.groupId),
+                instanceType: raw.instanceType,
+                imageId: raw.imageId
+            )
         }
     }
 }

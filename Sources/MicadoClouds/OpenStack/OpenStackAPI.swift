@@ -26,8 +26,13 @@ public struct OpenStackAPI: Sendable {
     let logger: Logger
 
     public init(
-        authURL: String, region: String?, credentials: OpenStackCredentials, http: HTTPClient? = nil, retry: CloudHTTP.RetryPolicy = .init(),
-        timeout: Duration = .seconds(15), logger: Logger
+        authURL: String,
+        region: String?,
+        credentials: OpenStackCredentials,
+        http: HTTPClient? = nil,
+        retry: CloudHTTP.RetryPolicy = .init(),
+        timeout: Duration = .seconds(15),
+        logger: Logger
     ) throws(CloudError) {
         self.authURL = try CloudHTTP.endpoint(authURL, of: "Keystone")
         self.region = region
@@ -45,17 +50,29 @@ public struct OpenStackAPI: Sendable {
     /// `method path` on the compute endpoint, its answer decoded as `Answer`; retried while
     /// transient. `attempts` overrides the policy's (1: the caller retries itself).
     public func compute<Answer: Decodable & Sendable>(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, as answer: Answer.Type, attempts: Int? = nil
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        as answer: Answer.Type,
+        attempts: Int? = nil
     ) async throws(Failure) -> Answer {
         let bytes = try await computeBytes(method, path, query: query, body: body, attempts: attempts)
         do { return try JSONDecoder().decode(answer, from: Data(bytes)) } catch {
-            throw Failure(status: nil, error: CloudError(.badRequest, "OpenStack \(method) \(path): the answer is not Nova's JSON (\(Self.reason(error)))"))
+            throw Failure(
+                status: nil,
+                error: CloudError(.badRequest, "OpenStack \(method) \(path): the answer is not Nova's JSON (\(Self.reason(error)))")
+            )
         }
     }
 
     /// The same, for calls whose answer has no body of interest (DELETE).
     public func computeBytes(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, attempts: Int? = nil
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: [UInt8]? = nil,
+        attempts: Int? = nil
     ) async throws(Failure) -> [UInt8] {
         let label = "OpenStack \(method) \(path)"
         return try await CloudHTTP.retrying(retry, label: label, attempts: attempts) { () async throws(Failure) -> [UInt8] in
@@ -63,7 +80,14 @@ public struct OpenStackAPI: Sendable {
         }
     }
 
-    func once(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: [UInt8]?, label: String, loginAgain: Bool) async throws(Failure) -> [UInt8] {
+    func once(
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)],
+        body: [UInt8]?,
+        label: String,
+        loginAgain: Bool
+    ) async throws(Failure) -> [UInt8] {
         let login: OpenStackSession.Login
         do { login = try await session.login(self) } catch { throw Failure(status: nil, error: error) }
         var request = HTTPClientRequest(url: login.compute + path + CloudHTTP.queryString(query))
@@ -77,13 +101,17 @@ public struct OpenStackAPI: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let answer: CloudHTTP.Answer
-        do { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch { throw Failure(status: nil, error: error) }
+        do { answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label) } catch {
+            throw Failure(status: nil, error: error)
+        }
         if answer.status == 401 && loginAgain {
             // The token expired or was revoked: one new login, then the call once more.
             await session.forget(login.token)
             return try await once(method, path, query: query, body: body, label: label, loginAgain: false)
         }
-        guard (200..<300).contains(answer.status) else { throw Failure(status: answer.status, error: failure(status: answer.status, bytes: answer.bytes, label: label)) }
+        guard (200..<300).contains(answer.status) else {
+            throw Failure(status: answer.status, error: failure(status: answer.status, bytes: answer.bytes, label: label))
+        }
         return answer.bytes
     }
 
@@ -121,16 +149,25 @@ public struct OpenStackAPI: Sendable {
             ?? LoginRequest.Project(name: credentials.projectName, domain: .init(name: credentials.projectDomain))
         let body = LoginRequest(
             auth: .init(
-                identity: .init(password: .init(user: .init(name: credentials.username, domain: .init(name: credentials.userDomain), password: credentials.password))),
-                scope: .init(project: project)))
+                identity: .init(
+                    password: .init(
+                        user: .init(name: credentials.username, domain: .init(name: credentials.userDomain), password: credentials.password)
+                    )
+                ),
+                scope: .init(project: project)
+            )
+        )
         var request = HTTPClientRequest(url: authURL + "/auth/tokens")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "application/json")
-        do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch { throw CloudError(.badRequest, "cannot encode the Keystone login") }
+        do { request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body))) } catch {
+            throw CloudError(.badRequest, "cannot encode the Keystone login")
+        }
         let label = "Keystone login"
         // Two attempts: a compute call that logs in retries itself, and retries inside retries multiply.
-        let answer = try await CloudHTTP.retrying(retry, label: label, attempts: min(retry.attempts, 2)) { () async throws(CloudError) -> CloudHTTP.Answer in
+        let answer = try await CloudHTTP.retrying(retry, label: label, attempts: min(retry.attempts, 2)) {
+            () async throws(CloudError) -> CloudHTTP.Answer in
             let answer = try await CloudHTTP.exchange(request, client: http, timeout: timeout, label: label)
             guard (200..<300).contains(answer.status) else { throw failure(status: answer.status, bytes: answer.bytes, label: label) }
             return answer
@@ -158,19 +195,27 @@ public struct OpenStackAPI: Sendable {
     /// token, so https, or plain http only to this machine.
     /// Plain http only when Keystone itself is on this machine: a Keystone elsewhere must not
     /// send micado's token to a port of this machine.
-    public static func computeEndpoint(_ catalog: [KeystoneTokenAnswer.Service], region: String?, authURL: String) throws(CloudError) -> String {
+    public static func computeEndpoint(
+        _ catalog: [KeystoneTokenAnswer.Service],
+        region: String?,
+        authURL: String
+    ) throws(CloudError) -> String {
         let endpoints = catalog.filter { $0.type == "compute" }.flatMap { $0.endpoints ?? [] }.filter { $0.interface == "public" }
         let chosen = endpoints.first { region == nil || $0.region == region || $0.regionID == region }
         guard let url = chosen?.url else {
             let regions = Set(endpoints.compactMap { $0.region ?? $0.regionID }).sorted().map { Text.escaped($0) }.joined(separator: ", ")
             throw CloudError(
                 .badRequest,
-                "the Keystone catalog has no public compute endpoint\(region.map { " in region \(Text.escaped($0))" } ?? "") (regions: \(regions.isEmpty ? "none" : regions))")
+                "the Keystone catalog has no public compute endpoint\(region.map { " in region \(Text.escaped($0))" } ?? "") (regions: \(regions.isEmpty ? "none" : regions))"
+            )
         }
         let endpoint: String
         do { endpoint = try CloudHTTP.endpoint(url, of: "catalog's compute") } catch { throw CloudError(.auth, error.message) }
         if endpoint.lowercased().hasPrefix("http://") && !authURL.lowercased().hasPrefix("http://") {
-            throw CloudError(.auth, "the catalog's compute endpoint \(Text.escaped(endpoint)) is plain http while Keystone is https: refused (the token would go in clear)")
+            throw CloudError(
+                .auth,
+                "the catalog's compute endpoint \(Text.escaped(endpoint)) is plain http while Keystone is https: refused (the token would go in clear)"
+            )
         }
         return endpoint
     }
@@ -181,7 +226,9 @@ public struct OpenStackAPI: Sendable {
     /// password blotted out.
     func failure(status: UInt, bytes: [UInt8], label: String) -> CloudError {
         let document = try? JSONDecoder().decode(OpenStackErrorDocument.self, from: Data(bytes))
-        guard let document else { return CloudError(CloudHTTP.kind(status: status), "\(label): HTTP \(status) without an OpenStack error document") }
+        guard let document else {
+            return CloudError(CloudHTTP.kind(status: status), "\(label): HTTP \(status) without an OpenStack error document")
+        }
         var message = document.body.message ?? ""
         if credentials.password.count >= 4 { message = message.replacingOccurrences(of: credentials.password, with: "<redacted>") }
         let text = "\(label): \(Text.escaped(String(document.kind.prefix(100)))): \(Text.escaped(String(message.prefix(1000))))"

@@ -28,13 +28,25 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
     let flavors = OpenStackFlavors()
     let logger: Logger
 
-    public init(cloud: String, settings: CloudConfiguration.OpenStackSettings, api: OpenStackAPI, authority: CertificateAuthority, logger: Logger) {
+    public init(
+        cloud: String,
+        settings: CloudConfiguration.OpenStackSettings,
+        api: OpenStackAPI,
+        authority: CertificateAuthority,
+        logger: Logger
+    ) {
         self.init(cloud: cloud, settings: settings, api: api, logger: logger) { (userData) throws(CloudError) -> String in
             try BootDocument.render(userData, address: nil, authority: authority)
         }
     }
 
-    public init(cloud: String, settings: CloudConfiguration.OpenStackSettings, api: OpenStackAPI, logger: Logger, render: @escaping Renderer) {
+    public init(
+        cloud: String,
+        settings: CloudConfiguration.OpenStackSettings,
+        api: OpenStackAPI,
+        logger: Logger,
+        render: @escaping Renderer
+    ) {
         self.cloud = cloud
         self.settings = settings
         self.api = api
@@ -68,19 +80,33 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
         // Nova has no client token: the token in the metadata decides, looked up before any create.
         if let existing = try await find(token: request.idempotencyToken) { return existing }
         guard let network = settings.networks[request.location] else {
-            throw CloudError(.badRequest, "cloud \(cloud) has no location \(Text.escaped(request.location)) (no network for it in clouds.yaml)")
+            throw CloudError(
+                .badRequest,
+                "cloud \(cloud) has no location \(Text.escaped(request.location)) (no network for it in clouds.yaml)"
+            )
         }
         let flavorID = try await flavorID(request.flavour.name)
         let userData = Data(try render(request.userData).utf8).base64EncodedString()
         guard userData.utf8.count <= Self.maximumUserDataBytes else {
-            throw CloudError(.badRequest, "the boot document is \(userData.utf8.count) bytes in base64; Nova takes at most \(Self.maximumUserDataBytes)")
+            throw CloudError(
+                .badRequest,
+                "the boot document is \(userData.utf8.count) bytes in base64; Nova takes at most \(Self.maximumUserDataBytes)"
+            )
         }
         let body = CreateServer(
             server: .init(
-                name: "micado-" + (request.tags[CloudTag.instance] ?? String(request.idempotencyToken.prefix(10))), imageRef: request.machineImage,
-                flavorRef: flavorID, networks: [.init(uuid: network)], availability_zone: settings.zones[request.location], user_data: userData,
-                metadata: request.tags, tags: [Self.serverTag], key_name: settings.keyName,
-                security_groups: settings.securityGroups.isEmpty ? nil : settings.securityGroups.map { .init(name: $0) }))
+                name: "micado-" + (request.tags[CloudTag.instance] ?? String(request.idempotencyToken.prefix(10))),
+                imageRef: request.machineImage,
+                flavorRef: flavorID,
+                networks: [.init(uuid: network)],
+                availability_zone: settings.zones[request.location],
+                user_data: userData,
+                metadata: request.tags,
+                tags: [Self.serverTag],
+                key_name: settings.keyName,
+                security_groups: settings.securityGroups.isEmpty ? nil : settings.securityGroups.map { .init(name: $0) }
+            )
+        )
         let encoded: [UInt8]
         do { encoded = Array(try JSONEncoder().encode(body)) } catch { throw CloudError(.badRequest, "cannot encode the server to create") }
         var transientTries = 0
@@ -93,7 +119,9 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
                 guard error.error.kind == .transient else { throw error.error }
                 if let existing = try await find(token: request.idempotencyToken) { return existing }
                 transientTries += 1
-                guard transientTries < api.retry.attempts else { throw CloudError(.transient, error.error.message + " (\(transientTries) attempts)") }
+                guard transientTries < api.retry.attempts else {
+                    throw CloudError(.transient, error.error.message + " (\(transientTries) attempts)")
+                }
                 do { try await Task.sleep(for: api.retry.backoff(attempt: transientTries)) } catch {
                     throw CloudError(.transient, "OpenStack POST /servers: cancelled")
                 }
@@ -103,7 +131,9 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
                 throw CloudError(.badRequest, "OpenStack POST /servers: the answer's server ID is not one Nova makes")
             }
             logger.info(
-                "OpenStack server created", metadata: ["cloud": "\(cloud)", "instance.id": "\(answer.server.id)", "instance.flavour": "\(request.flavour.name)"])
+                "OpenStack server created",
+                metadata: ["cloud": "\(cloud)", "instance.id": "\(answer.server.id)", "instance.flavour": "\(request.flavour.name)"]
+            )
             return CloudInstance(id: answer.server.id, address: "", state: .booting, engineEndpoint: "", tags: request.tags)
         }
     }
@@ -132,9 +162,13 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
                     logger.warning("OpenStack server skipped", metadata: ["cloud": "\(cloud)", "error": "\(error.message)"])
                 }
             }
-            guard page.servers.count >= Self.pageSize || page.hasNext, let last = page.servers.last?.id, Self.isServerID(last) else { return result }
+            guard page.servers.count >= Self.pageSize || page.hasNext, let last = page.servers.last?.id, Self.isServerID(last) else {
+                return result
+            }
             // A Nova that ignores the marker would be asked the same page forever.
-            guard markers.insert(last).inserted else { throw CloudError(.badRequest, "OpenStack GET /servers/detail: the same page twice (marker \(last) ignored); refused") }
+            guard markers.insert(last).inserted else {
+                throw CloudError(.badRequest, "OpenStack GET /servers/detail: the same page twice (marker \(last) ignored); refused")
+            }
             marker = last
         }
         throw CloudError(.badRequest, "OpenStack GET /servers/detail: more than \(Self.maximumPages) pages; refused")
@@ -159,14 +193,19 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
         let list = try await flavorList()
         guard let flavor = list.first(where: { $0.name == name }) else {
             let field = settings.flavourSources[name].map { "\($0.position): \($0.path).name " } ?? "flavour "
-            throw CloudError(.badRequest, "\(field)'\(Text.escaped(name))' is not a flavour of this OpenStack (GET /flavors/detail does not list it)")
+            throw CloudError(
+                .badRequest,
+                "\(field)'\(Text.escaped(name))' is not a flavour of this OpenStack (GET /flavors/detail does not list it)"
+            )
         }
         await flavors.remember(list)
         return flavor.id
     }
 
     func flavorList() async throws(CloudError) -> [NovaFlavorList.Flavor] {
-        do { return try await api.compute(.GET, "/flavors/detail", as: NovaFlavorList.self).flavors.filter { $0.disabled != true } } catch { throw error.error }
+        do { return try await api.compute(.GET, "/flavors/detail", as: NovaFlavorList.self).flavors.filter { $0.disabled != true } } catch {
+            throw error.error
+        }
     }
 
     /// The cloud's configuration with each flavour's memory and CPUs as Nova says (where the
@@ -178,18 +217,30 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
         await flavors.remember(list)
         for index in configuration.flavours.indices {
             let name = configuration.flavours[index].name
-            let source = settings.flavourSources[name] ?? .init(position: "clouds.yaml", path: "clouds.\(cloud).flavours[\(index)]", memoryWritten: true, cpusWritten: true)
+            let source =
+                settings.flavourSources[name]
+                ?? .init(position: "clouds.yaml", path: "clouds.\(cloud).flavours[\(index)]", memoryWritten: true, cpusWritten: true)
             guard let flavor = list.first(where: { $0.name == name }) else {
-                throw MicadoError(.configuration, "\(source.position): \(source.path).name '\(Text.escaped(name))' is not a flavour of this OpenStack (GET /flavors/detail does not list it)")
+                throw MicadoError(
+                    .configuration,
+                    "\(source.position): \(source.path).name '\(Text.escaped(name))' is not a flavour of this OpenStack (GET /flavors/detail does not list it)"
+                )
             }
             let memory = flavor.ram ?? 0
             if source.memoryWritten {
                 guard memory == 0 || configuration.flavours[index].memoryMiB <= memory else {
                     throw MicadoError(
-                        .configuration, "\(source.position): \(source.path).memoryMiB (\(configuration.flavours[index].memoryMiB)) is above the \(memory) MiB of \(Text.escaped(name))")
+                        .configuration,
+                        "\(source.position): \(source.path).memoryMiB (\(configuration.flavours[index].memoryMiB)) is above the \(memory) MiB of \(Text.escaped(name))"
+                    )
                 }
             } else {
-                guard memory > 0 else { throw MicadoError(.configuration, "\(source.position): \(source.path).memoryMiB is missing and Nova does not say the memory of \(Text.escaped(name))") }
+                guard memory > 0 else {
+                    throw MicadoError(
+                        .configuration,
+                        "\(source.position): \(source.path).memoryMiB is missing and Nova does not say the memory of \(Text.escaped(name))"
+                    )
+                }
                 configuration.flavours[index].memoryMiB = memory
             }
             if !source.cpusWritten { configuration.flavours[index].cpus = max(flavor.vcpus ?? 1, 1) }
@@ -222,8 +273,13 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
         }
         let address = Self.address(server.addresses ?? [:])
         return CloudInstance(
-            id: server.id, address: address, state: state, engineEndpoint: address.isEmpty ? "" : "tcp://\(address):\(Self.enginePort)",
-            tags: server.metadata ?? [:], detail: detail)
+            id: server.id,
+            address: address,
+            state: state,
+            engineEndpoint: address.isEmpty ? "" : "tcp://\(address):\(Self.enginePort)",
+            tags: server.metadata ?? [:],
+            detail: detail
+        )
     }
 
     public static func address(_ addresses: [String: [NovaServer.Address]]) -> String {

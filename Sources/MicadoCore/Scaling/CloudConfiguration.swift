@@ -74,8 +74,15 @@ public struct CloudConfiguration: Sendable, Equatable {
         public var subnetPositions: [String: String]
 
         public init(
-            region: String, endpoint: String? = nil, subnets: [String: String], securityGroups: [String] = [], keyName: String? = nil,
-            address: AddressKind = .private, profile: String? = nil, flavourSources: [String: FlavourSource] = [:], subnetPositions: [String: String] = [:]
+            region: String,
+            endpoint: String? = nil,
+            subnets: [String: String],
+            securityGroups: [String] = [],
+            keyName: String? = nil,
+            address: AddressKind = .private,
+            profile: String? = nil,
+            flavourSources: [String: FlavourSource] = [:],
+            subnetPositions: [String: String] = [:]
         ) {
             self.region = region
             self.endpoint = endpoint
@@ -107,8 +114,14 @@ public struct CloudConfiguration: Sendable, Equatable {
         public var flavourSources: [String: FlavourSource]
 
         public init(
-            authURL: String, region: String? = nil, networks: [String: String], zones: [String: String] = [:], securityGroups: [String] = [],
-            keyName: String? = nil, profile: String? = nil, flavourSources: [String: FlavourSource] = [:]
+            authURL: String,
+            region: String? = nil,
+            networks: [String: String],
+            zones: [String: String] = [:],
+            securityGroups: [String] = [],
+            keyName: String? = nil,
+            profile: String? = nil,
+            flavourSources: [String: FlavourSource] = [:]
         ) {
             self.authURL = authURL
             self.region = region
@@ -134,7 +147,13 @@ public struct CloudConfiguration: Sendable, Equatable {
         public var cpuMHz: [String: Int]
         public var flavourSources: [String: FlavourSource]
 
-        public init(endpoint: String? = nil, currency: String = "USD", profile: String? = nil, cpuMHz: [String: Int], flavourSources: [String: FlavourSource] = [:]) {
+        public init(
+            endpoint: String? = nil,
+            currency: String = "USD",
+            profile: String? = nil,
+            cpuMHz: [String: Int],
+            flavourSources: [String: FlavourSource] = [:]
+        ) {
             self.endpoint = endpoint
             self.currency = currency
             self.profile = profile
@@ -166,8 +185,14 @@ public struct CloudConfiguration: Sendable, Equatable {
         public var flavourSources: [String: FlavourSource]
 
         public init(
-            endpoint: String, deployments: [String: String], keyPair: String? = nil, openedPorts: String = "2376,2377,7946,4789",
-            address: EC2Settings.AddressKind = .private, profile: String? = nil, instanceTypes: [String: String] = [:], flavourSources: [String: FlavourSource] = [:]
+            endpoint: String,
+            deployments: [String: String],
+            keyPair: String? = nil,
+            openedPorts: String = "2376,2377,7946,4789",
+            address: EC2Settings.AddressKind = .private,
+            profile: String? = nil,
+            instanceTypes: [String: String] = [:],
+            flavourSources: [String: FlavourSource] = [:]
         ) {
             self.instanceTypes = instanceTypes
             self.endpoint = endpoint
@@ -194,8 +219,16 @@ public struct CloudConfiguration: Sendable, Equatable {
     public var cloudbroker: CloudBrokerSettings?
 
     public init(
-        name: String, driver: String, locations: [String: LocationBounds], flavours: [Flavour], applications: [String: String],
-        timings: Timings, network: LocalNetwork?, ec2: EC2Settings? = nil, openstack: OpenStackSettings? = nil, cloudsigma: CloudSigmaSettings? = nil,
+        name: String,
+        driver: String,
+        locations: [String: LocationBounds],
+        flavours: [Flavour],
+        applications: [String: String],
+        timings: Timings,
+        network: LocalNetwork?,
+        ec2: EC2Settings? = nil,
+        openstack: OpenStackSettings? = nil,
+        cloudsigma: CloudSigmaSettings? = nil,
         cloudbroker: CloudBrokerSettings? = nil
     ) {
         self.name = name

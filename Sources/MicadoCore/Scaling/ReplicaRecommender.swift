@@ -43,7 +43,11 @@ public struct ReplicaRecommender: Sendable {
     /// over), and no scale-up is made while wanted replicas still wait to run: growing on the
     /// load of the few that run would run away (1 → 20 while 19 waited for room).
     public mutating func decide(
-        policy: ScalingPolicy, current: Int, running: Int? = nil, observed: [ScalingPolicy.Metric: Double], now: Date
+        policy: ScalingPolicy,
+        current: Int,
+        running: Int? = nil,
+        observed: [ScalingPolicy.Metric: Double],
+        now: Date
     ) -> Decision {
         let running = Swift.min(running ?? current, current)
         let bounded = { (n: Int) in Swift.min(policy.max, Swift.max(policy.min, n)) }

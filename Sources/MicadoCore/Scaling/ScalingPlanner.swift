@@ -44,8 +44,17 @@ public struct ScalingPlanner: Sendable {
         public var ports: Set<Int>
 
         public init(
-            id: String, location: String, capacityMiB: Int, reservedMiB: Int, pricePerHour: Double, state: State, protected: Bool,
-            createdAt: Date, idleSince: Date?, movableTasksMiB: [Int]? = nil, ports: Set<Int> = []
+            id: String,
+            location: String,
+            capacityMiB: Int,
+            reservedMiB: Int,
+            pricePerHour: Double,
+            state: State,
+            protected: Bool,
+            createdAt: Date,
+            idleSince: Date?,
+            movableTasksMiB: [Int]? = nil,
+            ports: Set<Int> = []
         ) {
             self.movableTasksMiB = movableTasksMiB
             self.ports = ports
@@ -106,8 +115,12 @@ public struct ScalingPlanner: Sendable {
         let locations = Set(pending.map(\.location)).union(instances.map(\.location)).union(bounds.keys).sorted()
         for location in locations {
             planLocation(
-                location, pending: pending.filter { $0.location == location }, instances: instances.filter { $0.location == location },
-                now: now, into: &plan)
+                location,
+                pending: pending.filter { $0.location == location },
+                instances: instances.filter { $0.location == location },
+                now: now,
+                into: &plan
+            )
         }
         return plan
     }
@@ -150,7 +163,9 @@ public struct ScalingPlanner: Sendable {
         while !remaining.isEmpty {
             guard count < bound.max else {
                 for task in remaining {
-                    plan.unplaceable.append(Unplaceable(taskID: task.id, reason: "location \(location) at its max of \(bound.max) instances"))
+                    plan.unplaceable.append(
+                        Unplaceable(taskID: task.id, reason: "location \(location) at its max of \(bound.max) instances")
+                    )
                 }
                 break
             }
@@ -158,7 +173,12 @@ public struct ScalingPlanner: Sendable {
                 // Only tasks reserving no memory are left (launches reserve at least 6 MiB): no
                 // flavour's price per MiB says which instance to start for them.
                 for task in remaining {
-                    plan.unplaceable.append(Unplaceable(taskID: task.id, reason: "it reserves \(task.memoryMiB) MiB; the planner places only reservations above 0"))
+                    plan.unplaceable.append(
+                        Unplaceable(
+                            taskID: task.id,
+                            reason: "it reserves \(task.memoryMiB) MiB; the planner places only reservations above 0"
+                        )
+                    )
                 }
                 break
             }
@@ -168,15 +188,21 @@ public struct ScalingPlanner: Sendable {
             free.append(flavour.memoryMiB - used)
             added.append(
                 Addition(
-                    location: location, flavour: flavour, tasks: packed.map(\.id),
-                    reason: "\(packed.count) pending task(s) need \(used) MiB in \(location); \(flavour.name) is the cheapest fit"))
+                    location: location,
+                    flavour: flavour,
+                    tasks: packed.map(\.id),
+                    reason: "\(packed.count) pending task(s) need \(used) MiB in \(location); \(flavour.name) is the cheapest fit"
+                )
+            )
             count += 1
         }
 
         // 4. Minimum count, then headroom, with the cheapest flavours that do it.
         if let cheapest = offered.min(by: { $0.pricePerHour < $1.pricePerHour }) {
             while count < bound.min {
-                added.append(Addition(location: location, flavour: cheapest, tasks: [], reason: "location \(location) below its min of \(bound.min)"))
+                added.append(
+                    Addition(location: location, flavour: cheapest, tasks: [], reason: "location \(location) below its min of \(bound.min)")
+                )
                 free.append(cheapest.memoryMiB)
                 count += 1
             }
@@ -188,8 +214,12 @@ public struct ScalingPlanner: Sendable {
             if let flavour = fitting.min(by: { $0.pricePerHour < $1.pricePerHour }) ?? offered.max(by: { $0.memoryMiB < $1.memoryMiB }) {
                 added.append(
                     Addition(
-                        location: location, flavour: flavour, tasks: [],
-                        reason: "headroom: \(spare) MiB free in \(location), \(bound.headroomMiB) MiB wanted"))
+                        location: location,
+                        flavour: flavour,
+                        tasks: [],
+                        reason: "headroom: \(spare) MiB free in \(location), \(bound.headroomMiB) MiB wanted"
+                    )
+                )
                 count += 1
             }
         }
@@ -219,13 +249,19 @@ public struct ScalingPlanner: Sendable {
         // Only onto instances that already hold tasks: moving onto an empty one saves nothing
         // (it is the same spend) and evicts a running task onto a node that is idle itself.
         var room = Dictionary(
-            live.filter { $0.state == .ready && !removed.contains($0.id) && $0.reservedMiB > 0 }.map { ($0.id, $0.freeMiB) }, uniquingKeysWith: { a, _ in a })
+            live.filter { $0.state == .ready && !removed.contains($0.id) && $0.reservedMiB > 0 }.map { ($0.id, $0.freeMiB) },
+            uniquingKeysWith: { a, _ in a }
+        )
         let busy = live.compactMap { instance -> (instance: Instance, movableTasksMiB: [Int])? in
             guard instance.state == .ready, !instance.protected, instance.reservedMiB > 0, let movable = instance.movableTasksMiB,
                 now.timeIntervalSince(instance.createdAt) >= gracePeriod
             else { return nil }
             return (instance, movable)
-        }.sorted { ($0.instance.reservedMiB, $0.instance.pricePerHour, $0.instance.id) < ($1.instance.reservedMiB, $1.instance.pricePerHour, $1.instance.id) }
+        }.sorted {
+            ($0.instance.reservedMiB, $0.instance.pricePerHour, $0.instance.id) < (
+                $1.instance.reservedMiB, $1.instance.pricePerHour, $1.instance.id
+            )
+        }
         var receivers: Set<String> = []
         for (candidate, movableTasksMiB) in busy where keptCount - 1 >= bound.min && !receivers.contains(candidate.id) {
             var trial = room
@@ -248,7 +284,9 @@ public struct ScalingPlanner: Sendable {
             plan.remove.append(
                 Removal(
                     instanceID: candidate.id,
-                    reason: "its \(movableTasksMiB.count) task(s), \(candidate.reservedMiB) MiB, fit on the other instances of \(location)"))
+                    reason: "its \(movableTasksMiB.count) task(s), \(candidate.reservedMiB) MiB, fit on the other instances of \(location)"
+                )
+            )
         }
     }
 
@@ -262,7 +300,8 @@ public struct ScalingPlanner: Sendable {
             let used = packed.reduce(0) { $0 + $1.memoryMiB }
             guard used > 0 else { continue }
             let cost = flavour.pricePerHour / Double(used)
-            let better = best.map { cost < $0.costPerMiB || (cost == $0.costPerMiB && flavour.pricePerHour < $0.flavour.pricePerHour) } ?? true
+            let better =
+                best.map { cost < $0.costPerMiB || (cost == $0.costPerMiB && flavour.pricePerHour < $0.flavour.pricePerHour) } ?? true
             if better { best = (flavour, packed, cost) }
         }
         guard let chosen = best else { return nil }

@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -13,7 +13,8 @@ extension Micado {
                 Services are created, rolled (a changed image or environment, by the file's update_config, rolled back on failure), \
                 or removed to match the file; an unchanged file touches nothing. A service with x-micado.scaling sets its own \
                 replica count from its usage. Example: micado apply -f shop/compose.yaml --dry-run
-                """)
+                """
+        )
 
         @Option(name: .shortAndLong, help: "The Compose file.")
         var file: String
@@ -32,9 +33,14 @@ extension Micado {
             do { attributes = try FileManager.default.attributesOfItem(atPath: file) } catch {
                 throw MicadoError.badRequest("cannot read \(Text.escaped(file)): no such file")
             }
-            guard attributes[.type] as? FileAttributeType == .typeRegular else { throw MicadoError.badRequest("\(Text.escaped(file)) is not a regular file") }
+            guard attributes[.type] as? FileAttributeType == .typeRegular else {
+                throw MicadoError.badRequest("\(Text.escaped(file)) is not a regular file")
+            }
             guard (attributes[.size] as? Int ?? 0) <= ApplyRequest.maximumFileBytes else {
-                throw MicadoError(.tooLarge, "\(Text.escaped(file)) is larger than \(ApplyRequest.maximumFileBytes) bytes; a Compose file is small")
+                throw MicadoError(
+                    .tooLarge,
+                    "\(Text.escaped(file)) is larger than \(ApplyRequest.maximumFileBytes) bytes; a Compose file is small"
+                )
             }
             guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
                 throw MicadoError.badRequest("cannot read \(Text.escaped(file)) as UTF-8 text")
@@ -46,20 +52,35 @@ extension Micado {
             if output.output == .json { return try Console.printJSON(plan) }
             Console.table(
                 ["SERVICE", "ACTION", "FIELDS"],
-                plan.steps.map { [$0.service, $0.action.rawValue, $0.fields.joined(separator: ", ")] })
+                plan.steps.map { [$0.service, $0.action.rawValue, $0.fields.joined(separator: ", ")] }
+            )
             let changed = plan.steps.contains { $0.action != .unchanged }
             if plan.dryRun {
-                let command = (["micado", "apply", "-f", file] + (name.map { ["-n", $0] } ?? [])).map { Micado.shellQuoted($0) }.joined(separator: " ")
-                print(changed ? "dry run: nothing changed; \(command) makes revision \(plan.revision) of \(plan.application)" : "dry run: \(plan.application) matches the file")
+                let command = (["micado", "apply", "-f", file] + (name.map { ["-n", $0] } ?? [])).map { Micado.shellQuoted($0) }.joined(
+                    separator: " "
+                )
+                print(
+                    changed
+                        ? "dry run: nothing changed; \(command) makes revision \(plan.revision) of \(plan.application)"
+                        : "dry run: \(plan.application) matches the file"
+                )
             } else {
-                print(changed ? "\(plan.application) is at revision \(plan.revision)" : "\(plan.application) matches the file (revision \(plan.revision)); nothing touched")
+                print(
+                    changed
+                        ? "\(plan.application) is at revision \(plan.revision)"
+                        : "\(plan.application) matches the file (revision \(plan.revision)); nothing touched"
+                )
             }
         }
     }
 
     /// A word as a shell takes it back: bare when it is plain, else in single quotes.
     static func shellQuoted(_ word: String) -> String {
-        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_./:=@%+,".unicodeScalars.contains($0) }
+        let plain =
+            !word.isEmpty
+            && word.unicodeScalars.allSatisfy {
+                CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_./:=@%+,".unicodeScalars.contains($0)
+            }
         return plain ? word : "'" + Text.escaped(word).replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
@@ -69,7 +90,8 @@ extension Micado {
             abstract: "List the applications deployed with 'micado apply'.",
             discussion: "Example: micado apps; micado apps rm shop",
             subcommands: [List.self, RemoveApp.self],
-            defaultSubcommand: List.self)
+            defaultSubcommand: List.self
+        )
 
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the applications.")
@@ -82,15 +104,22 @@ extension Micado {
                     ["APPLICATION", "REVISION", "SERVICE", "IMAGE", "REPLICAS", "MEMORY(MiB)", "DOMAIN", "POLICY"],
                     apps.flatMap { app in
                         app.services.map {
-                            [app.name, "\(app.revision)", $0.name, $0.image, "\($0.runningReplicas)/\($0.desiredReplicas)", "\($0.memoryMiB)",
-                             $0.domain ?? "", $0.policy ?? ""]
+                            [
+                                app.name, "\(app.revision)", $0.name, $0.image, "\($0.runningReplicas)/\($0.desiredReplicas)",
+                                "\($0.memoryMiB)",
+                                $0.domain ?? "", $0.policy ?? "",
+                            ]
                         }
-                    })
+                    }
+                )
             }
         }
 
         struct RemoveApp: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove an application with all its services and routes.")
+            static let configuration = CommandConfiguration(
+                commandName: "rm",
+                abstract: "Remove an application with all its services and routes."
+            )
             @Argument(help: "The application's name.")
             var application: String
 

@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -15,7 +15,8 @@ extension Micado {
             abstract: "Write an online backup of the manager's store to a file.",
             discussion: """
                 The manager keeps working while the copy is taken. To restore: stop the manager, copy the file over the store (store.path in config.yaml, default micado.sqlite in the home; remove micado.sqlite-wal and -shm beside it), and start it again.
-                """)
+                """
+        )
 
         @Argument(help: "The file to write (created with mode 0600; an existing file is not overwritten).")
         var file: String

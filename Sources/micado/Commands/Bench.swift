@@ -9,7 +9,8 @@ extension Micado {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure micado against a baseline in the same run (runs micado-bench, built beside micado).",
-            discussion: "Example: micado bench launch --count 20. 'micado bench --help' lists the benchmarks.")
+            discussion: "Example: micado bench launch --count 20. 'micado bench --help' lists the benchmarks."
+        )
 
         @Argument(parsing: .captureForPassthrough, help: "The benchmark and its options.")
         var arguments: [String] = []

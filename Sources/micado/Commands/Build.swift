@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -14,7 +14,8 @@ extension Micado {
 
                   tar -cf app.tar app/      # app/Dockerfile, app/index.html
                   micado build -n container-app -f app.tar
-                """)
+                """
+        )
 
         @Option(name: .shortAndLong, help: "Name of the image, of the form container-NAME.")
         var name: String
@@ -42,7 +43,13 @@ extension Micado {
             let client = try ManagerClient.fromHome()
             Console.err("building \(name) from \(file) (\(tarball.length) bytes)…")
             let answer = try await client.send(
-                .POST, "/v1/images", query: [("name", name)], body: tarball.requestBody, contentType: "application/x-tar", timeout: .seconds(900))
+                .POST,
+                "/v1/images",
+                query: [("name", name)],
+                body: tarball.requestBody,
+                contentType: "application/x-tar",
+                timeout: .seconds(900)
+            )
             let image = try WireFormat.decoder().decode(ImageView.self, from: Data(answer.readableBytesView))
             print(image.name)
             Console.err("built \(image.name) \(image.imageID.map { String($0.prefix(19)) } ?? "")")

@@ -1,7 +1,7 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
 import HummingbirdWSClient
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -20,7 +20,8 @@ extension Micado {
                   micado execute -n container-x -c sh
                   micado execute -n container-x -c 'ls /www'
                   tar c site | micado execute -n container-x -i -c 'tar x -C /www'
-                """)
+                """
+        )
 
         @Option(name: .shortAndLong, help: "Name of the container to execute the command in.")
         var name: String
@@ -43,7 +44,11 @@ extension Micado {
                 return
             }
             let result = try await client.json(
-                ExecResult.self, .POST, "/v1/containers/\(ManagerClient.escape(name))/exec", body: ExecRequest(command: command))
+                ExecResult.self,
+                .POST,
+                "/v1/containers/\(ManagerClient.escape(name))/exec",
+                body: ExecRequest(command: command)
+            )
             // On a terminal, what the command printed is shown, not obeyed (as for logs); piped, it is passed as it is.
             FileHandle.standardOutput.write(Data((isatty(1) == 1 ? Text.escaped(result.stdout, multiline: true) : result.stdout).utf8))
             FileHandle.standardError.write(Data((isatty(2) == 1 ? Text.escaped(result.stderr, multiline: true) : result.stderr).utf8))

@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -15,7 +15,8 @@ extension Micado {
                 -a names the machine software the instance boots: clouds.yaml maps each application (like MiCADO's "Node DSCR") to a machine image of that cloud; the local cloud's is "node". -n application instances take containers; database instances take only containers launched with -l for their location. -I marks the first instance: the scaler never removes it (nor a database instance). Waits with progress until the instance has joined. Example:
 
                   micado start -c local -a node -f small -t application01 -n application
-                """)
+                """
+        )
 
         @Option(name: .shortAndLong, help: "The cloud to start the instance on (see 'micado clouds').")
         var cloud: String
@@ -88,7 +89,8 @@ extension Micado {
     struct Stop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Drain and delete the instances with a tag; their containers move to other instances.",
-            discussion: "Example: micado stop -t application01")
+            discussion: "Example: micado stop -t application01"
+        )
 
         @Option(name: .shortAndLong, help: "The tag given to the instances at start.")
         var tag: String
@@ -120,7 +122,8 @@ extension Micado {
 
     struct Clouds: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the clouds, their locations with bounds, and their flavours with prices.")
+            abstract: "Show the clouds, their locations with bounds, and their flavours with prices."
+        )
 
         @OptionGroup var output: OutputOptions
 
@@ -130,16 +133,25 @@ extension Micado {
             if output.output == .json { return try Console.printJSON(clouds) }
             if clouds.isEmpty { return print("no cloud configured (describe clouds in clouds.yaml in the micado home)") }
             for cloud in clouds {
-                print("\(cloud.name) (driver \(cloud.driver), grace \(cloud.gracePeriodSeconds) s, applications: \(cloud.applications.keys.sorted().joined(separator: ", ")))")
-                Console.table(["  LOCATION", "MIN", "MAX", "HEADROOM(MiB)"], cloud.locations.map { ["  " + $0.name, "\($0.min)", "\($0.max)", "\($0.headroomMiB)"] })
-                Console.table(["  FLAVOUR", "CPUS", "MEMORY(MiB)", "PRICE/H"], cloud.flavours.map { ["  " + $0.name, "\($0.cpus)", "\($0.memoryMiB)", String(format: "%.4f", $0.pricePerHour)] })
+                print(
+                    "\(cloud.name) (driver \(cloud.driver), grace \(cloud.gracePeriodSeconds) s, applications: \(cloud.applications.keys.sorted().joined(separator: ", ")))"
+                )
+                Console.table(
+                    ["  LOCATION", "MIN", "MAX", "HEADROOM(MiB)"],
+                    cloud.locations.map { ["  " + $0.name, "\($0.min)", "\($0.max)", "\($0.headroomMiB)"] }
+                )
+                Console.table(
+                    ["  FLAVOUR", "CPUS", "MEMORY(MiB)", "PRICE/H"],
+                    cloud.flavours.map { ["  " + $0.name, "\($0.cpus)", "\($0.memoryMiB)", String(format: "%.4f", $0.pricePerHour)] }
+                )
             }
         }
     }
 
     struct Explain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Say why a container is pending (or where it runs) and what the scaler is doing about it.")
+            abstract: "Say why a container is pending (or where it runs) and what the scaler is doing about it."
+        )
 
         @Argument(help: "The container's name.")
         var name: String

@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -15,7 +15,8 @@ extension Micado {
                   micado launch -i busybox:local -n client -p 8080 -s /bin/httpd -a -f -p 8080 -h /www
 
                 -a takes everything after it, dashes included, so put it last.
-                """)
+                """
+        )
 
         @Option(name: .shortAndLong, help: "The image to run (built with 'micado build' or present in the engine).")
         var image: String
@@ -38,7 +39,10 @@ extension Micado {
         @Option(name: .shortAndLong, help: "An environment variable KEY=VALUE (repeatable).")
         var environment: [String] = []
 
-        @Option(name: .shortAndLong, help: "Memory to reserve and enforce as a limit, e.g. 128m or 1g (default: the image's recorded usage).")
+        @Option(
+            name: .shortAndLong,
+            help: "Memory to reserve and enforce as a limit, e.g. 128m or 1g (default: the image's recorded usage)."
+        )
         var memory: String?
 
         @Option(name: .customLong("container"), help: "Name the container yourself (container-...) instead of a generated name.")
@@ -61,9 +65,19 @@ extension Micado {
         func request() throws -> LaunchRequest {
             let request = try usage { () throws(MicadoError) in
                 LaunchRequest(
-                    image: image, client: name, location: location, script: script, domain: domain, arguments: arguments,
-                    port: try port.map(PortMapping.parse), environment: try environment.map(EnvironmentVariable.parse),
-                    memoryMiB: try memory.map(MemorySize.parseMiB), name: try containerName.map(ContainerName.parse), detach: true, tls: tls ? true : nil)
+                    image: image,
+                    client: name,
+                    location: location,
+                    script: script,
+                    domain: domain,
+                    arguments: arguments,
+                    port: try port.map(PortMapping.parse),
+                    environment: try environment.map(EnvironmentVariable.parse),
+                    memoryMiB: try memory.map(MemorySize.parseMiB),
+                    name: try containerName.map(ContainerName.parse),
+                    detach: true,
+                    tls: tls ? true : nil
+                )
             }
             try usage { () throws(MicadoError) in try request.validate() }
             return request
@@ -82,9 +96,13 @@ extension Micado {
             }
             if output.output == .json { return try Console.printJSON(view) }
             print(view.name)
-            if let endpoint = view.endpoint { Console.err("\(view.name) runs on \(view.node ?? "?") and answers at \(endpoint)") }
-            else if view.state == .running { Console.err("\(view.name) runs on \(view.node ?? "?")") }
-            else { Console.err("\(view.name) is \(view.state.rawValue)") }
+            if let endpoint = view.endpoint {
+                Console.err("\(view.name) runs on \(view.node ?? "?") and answers at \(endpoint)")
+            } else if view.state == .running {
+                Console.err("\(view.name) runs on \(view.node ?? "?")")
+            } else {
+                Console.err("\(view.name) is \(view.state.rawValue)")
+            }
         }
     }
 }

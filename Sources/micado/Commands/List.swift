@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -20,7 +20,8 @@ extension Micado {
             abstract: "List the containers (-c) or the instances (-i) of the infrastructure.",
             usage: "micado list (-c [-a] | -i) [--output <output>]",
             discussion: "Examples: micado list -c -a; micado list -i --output json",
-            aliases: ["ls"])
+            aliases: ["ls"]
+        )
 
         /// One of the two, shown as a choice in the usage line.
         enum What: EnumerableFlag {
@@ -58,13 +59,22 @@ extension Micado {
                 let instances = try await client.json([InstanceView].self, .GET, "/v1/instances")
                 if output.output == .json { return try Console.printJSON(instances) }
                 Console.table(
-                    ["ID", "CLOUD", "CLOUD ID", "LOCATION", "FLAVOUR", "TAG", "STATE", "ADDRESS", "CONTAINERS", "MEMORY(MiB)", "AGE", "PRICE/H"],
+                    [
+                        "ID", "CLOUD", "CLOUD ID", "LOCATION", "FLAVOUR", "TAG", "STATE", "ADDRESS", "CONTAINERS", "MEMORY(MiB)", "AGE",
+                        "PRICE/H",
+                    ],
                     instances.map {
-                        [String($0.id.prefix(12)), $0.cloud, $0.cloudID.map { String($0.prefix(20)) } ?? "", $0.location ?? "", $0.flavour ?? "", $0.tag ?? "",
-                         $0.state + ($0.availability == "drain" && $0.state == "ready" ? "/drain" : ""), $0.address ?? "", "\($0.containers)",
-                         "\($0.memoryReservedMiB)/\($0.memoryTotalMiB.map(String.init) ?? "?")", $0.createdAt.map { Console.age(since: $0) } ?? "",
-                         $0.pricePerHour.map { String(format: "%.4f", $0) } ?? ""]
-                    })
+                        [
+                            String($0.id.prefix(12)), $0.cloud, $0.cloudID.map { String($0.prefix(20)) } ?? "", $0.location ?? "",
+                            $0.flavour ?? "", $0.tag ?? "",
+                            $0.state + ($0.availability == "drain" && $0.state == "ready" ? "/drain" : ""), $0.address ?? "",
+                            "\($0.containers)",
+                            "\($0.memoryReservedMiB)/\($0.memoryTotalMiB.map(String.init) ?? "?")",
+                            $0.createdAt.map { Console.age(since: $0) } ?? "",
+                            $0.pricePerHour.map { String(format: "%.4f", $0) } ?? "",
+                        ]
+                    }
+                )
                 return
             }
             let views = try await client.json([ContainerView].self, .GET, "/v1/containers", query: all ? [("all", "true")] : [])
@@ -72,10 +82,14 @@ extension Micado {
             Console.table(
                 ["NAME", "CLIENT", "IMAGE", "STATE", "NODE", "ENDPOINT", "CPU", "MEMORY(used/res)", "DOMAIN", "AGE"],
                 views.map {
-                    [$0.name.rawValue, $0.client, $0.image, Self.state(of: $0), $0.node ?? "",
-                     $0.endpoint ?? "", $0.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "",
-                     ($0.memoryUsedMiB.map { String(format: "%.1f", $0) } ?? "-") + "/\($0.memoryMiB)Mi", $0.domain ?? "", Console.age(since: $0.createdAt)]
-                })
+                    [
+                        $0.name.rawValue, $0.client, $0.image, Self.state(of: $0), $0.node ?? "",
+                        $0.endpoint ?? "", $0.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "",
+                        ($0.memoryUsedMiB.map { String(format: "%.1f", $0) } ?? "-") + "/\($0.memoryMiB)Mi", $0.domain ?? "",
+                        Console.age(since: $0.createdAt),
+                    ]
+                }
+            )
         }
     }
 }

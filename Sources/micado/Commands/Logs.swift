@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -14,7 +14,8 @@ extension Micado {
                 (\\u{1B}, \\u{202E}), newlines and tabs kept, so that it cannot retitle, clear or fill the clipboard of the terminal. \
                 Piped or redirected, it is written as it came; --raw writes it so to a terminal too.
                 Example: micado logs -n container-x
-                """)
+                """
+        )
 
         @Option(name: .shortAndLong, help: "Container name to get the logs from.")
         var name: String
@@ -25,13 +26,21 @@ extension Micado {
         @Flag(help: "Write the container's output as it came, even to a terminal (escape sequences then act on it).")
         var raw = false
 
-        struct Line: Decodable { var stream: String; var text: String }
+        struct Line: Decodable {
+            var stream: String
+            var text: String
+        }
 
         func run() async throws {
             let client = try ManagerClient.fromHome()
             let lines = try await client.json(
-                [Line].self, .GET, "/v1/containers/\(ManagerClient.escape(name))/logs", query: tail.map { [("tail", String($0))] } ?? [])
-            let escapeOut = !raw && isatty(1) == 1, escapeErr = !raw && isatty(2) == 1
+                [Line].self,
+                .GET,
+                "/v1/containers/\(ManagerClient.escape(name))/logs",
+                query: tail.map { [("tail", String($0))] } ?? []
+            )
+            let escapeOut = !raw && isatty(1) == 1
+            let escapeErr = !raw && isatty(2) == 1
             for line in lines {
                 let toStderr = line.stream == "stderr"
                 let text = (toStderr ? escapeErr : escapeOut) ? Text.escaped(line.text, multiline: true) : line.text
@@ -47,7 +56,8 @@ extension Micado {
                 The path inside the container starts with ':'; the other is a local file. Examples:
                   micado copy -n container-x ./index.html :/www/index.html
                   micado copy -n container-x :/etc/hostname ./hostname
-                """)
+                """
+        )
 
         @Option(name: .shortAndLong, help: "Name of the container.")
         var name: String
@@ -71,8 +81,13 @@ extension Micado {
                 let file = try FileBody(path: source)
                 let mode = ((try? FileManager.default.attributesOfItem(atPath: source))?[.posixPermissions] as? Int) ?? 0o644
                 _ = try await client.send(
-                    .PUT, path, query: [("path", String(destination.dropFirst())), ("mode", String(mode & 0o7777, radix: 8))], body: file.requestBody,
-                    contentType: "application/octet-stream", timeout: .seconds(900))
+                    .PUT,
+                    path,
+                    query: [("path", String(destination.dropFirst())), ("mode", String(mode & 0o7777, radix: 8))],
+                    body: file.requestBody,
+                    contentType: "application/octet-stream",
+                    timeout: .seconds(900)
+                )
                 Console.err("copied \(file.length) bytes to \(name):\(destination.dropFirst())")
             } else {
                 // An unnamed file in the destination's folder, linked in once whole: a failed copy

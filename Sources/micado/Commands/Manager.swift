@@ -1,17 +1,18 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
 import Logging
+import MicadoClient
 import MicadoCore
+import MicadoManager
 import NIOCore
 import NIOHTTP1
-import MicadoManager
 
 extension Micado {
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create the micado home: config.yaml, an API token and a credentials file.",
-            discussion: "The home is $MICADO_HOME (default ~/.micado). Existing files are kept unless --force.")
+            discussion: "The home is $MICADO_HOME (default ~/.micado). Existing files are kept unless --force."
+        )
 
         @Flag(help: "Overwrite an existing home (a new token: running CLIs must re-read it).")
         var force = false
@@ -40,7 +41,13 @@ extension Micado {
             proxy.enabled = !noProxy
             proxy.listenPort = proxyPort
             proxy.tlsPort = proxyTlsPort
-            let files = try home.initialise(force: force, dockerHost: dockerHost, advertiseAddress: advertiseAddress, port: port, proxy: proxy)
+            let files = try home.initialise(
+                force: force,
+                dockerHost: dockerHost,
+                advertiseAddress: advertiseAddress,
+                port: port,
+                proxy: proxy
+            )
             for file in files { print(file) }
             Console.err("micado home ready at \(home.path); start the manager with 'micado manager'")
         }
@@ -49,14 +56,16 @@ extension Micado {
     struct Manager: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the manager daemon (API, store, swarm) in the foreground.",
-            discussion: "Stops gracefully on SIGTERM or SIGINT. Logs go to stderr.")
+            discussion: "Stops gracefully on SIGTERM or SIGINT. Logs go to stderr."
+        )
 
         @Option(
             help: "Log level: trace, debug, info, notice, warning, error.",
             transform: { text in
                 guard let level = Logger.Level(rawValue: text) else { throw ValidationError("unknown log level '\(Text.escaped(text))'") }
                 return level
-            })
+            }
+        )
         var logLevel: Logger.Level = .info
 
         @Flag(help: "Take over micado services in the swarm that the store does not know (after its loss; see the README).")
@@ -78,7 +87,8 @@ extension Micado {
 
     struct Routes: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the domains the proxy routes, their containers, targets and whether each answers.")
+            abstract: "Show the domains the proxy routes, their containers, targets and whether each answers."
+        )
 
         @OptionGroup var output: OutputOptions
 
@@ -89,16 +99,24 @@ extension Micado {
             Console.table(
                 ["DOMAIN", "CONTAINER", "TARGETS"],
                 routes.map { route in
-                    [route.domain, route.container,
-                     zip(route.targets, route.healthy + Array(repeating: false, count: max(0, route.targets.count - route.healthy.count)))
-                        .map { "\($0) (\($1 ? "healthy" : "unhealthy"))" }.joined(separator: ", ") + (route.tls ? "  [https]" : "")]
-                })
+                    [
+                        route.domain, route.container,
+                        zip(
+                            route.targets,
+                            route.healthy + Array(repeating: false, count: max(0, route.targets.count - route.healthy.count))
+                        )
+                        .map { "\($0) (\($1 ? "healthy" : "unhealthy"))" }.joined(separator: ", ") + (route.tls ? "  [https]" : ""),
+                    ]
+                }
+            )
         }
     }
 
     struct Events: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show what the manager did and why, oldest first.", discussion: "Example: micado events --subject container-x")
+            abstract: "Show what the manager did and why, oldest first.",
+            discussion: "Example: micado events --subject container-x"
+        )
 
         @Option(help: "Only events about this container, image or instance.")
         var subject: String?
@@ -116,7 +134,8 @@ extension Micado {
             if output.output == .json { return try Console.printJSON(events) }
             Console.table(
                 ["TIME", "KIND", "SUBJECT", "MESSAGE"],
-                events.map { [RFC3339.string($0.time), $0.kind, $0.subject, $0.message] })
+                events.map { [RFC3339.string($0.time), $0.kind, $0.subject, $0.message] }
+            )
         }
     }
 }

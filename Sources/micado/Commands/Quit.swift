@@ -1,6 +1,6 @@
-import MicadoClient
 import ArgumentParser
 import Foundation
+import MicadoClient
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -9,7 +9,8 @@ extension Micado {
     struct Quit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stop a running container (scale it to zero); -rm removes it too.",
-            discussion: "Example: micado quit -n container-abc -rm")
+            discussion: "Example: micado quit -n container-abc -rm"
+        )
 
         @Option(name: .shortAndLong, help: "Name of the container to stop.")
         var name: String
@@ -37,7 +38,10 @@ extension Micado {
             if remove { return print("\(name) removed") }
             var view = try WireFormat.decoder().decode(ContainerView.self, from: Data(answer.readableBytesView))
             if detach {
-                return print(view.state == .stopping ? "\(name) stopping (its task is shutting down; not waited for)" : "\(name) \(view.state.rawValue)")
+                return print(
+                    view.state == .stopping
+                        ? "\(name) stopping (its task is shutting down; not waited for)" : "\(name) \(view.state.rawValue)"
+                )
             }
             // "stopped" only once the task is gone: a task that ignores the stop signal is killed
             // at the timeout, and one that outlives even that is a failure, not a success.
@@ -54,7 +58,10 @@ extension Micado {
                 try await wait(until: .now + Self.killGrace)
             }
             guard view.state != .stopping else {
-                throw MicadoError(.conflict, "\(name) is still stopping: its task runs on after the stop signal and a kill (see 'micado info -s \(name)')")
+                throw MicadoError(
+                    .conflict,
+                    "\(name) is still stopping: its task runs on after the stop signal and a kill (see 'micado info -s \(name)')"
+                )
             }
             print("\(name) \(view.state.rawValue)")
         }
@@ -62,7 +69,9 @@ extension Micado {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remove a container that is not running.", discussion: "Example: micado remove -n container-x")
+            abstract: "Remove a container that is not running.",
+            discussion: "Example: micado remove -n container-x"
+        )
 
         @Option(name: .shortAndLong, help: "Name of the container to remove; it must have been quit.")
         var name: String

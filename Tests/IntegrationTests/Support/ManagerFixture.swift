@@ -50,7 +50,8 @@ final class ManagerFixture: @unchecked Sendable {
     /// Whether this machine can run engines: root, dockerd and busybox-static.
     static var enginesAvailable: Bool {
         getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/busybox")
-            && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/dockerd") || FileManager.default.isExecutableFile(atPath: "/usr/bin/dockerd"))
+            && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/dockerd")
+                || FileManager.default.isExecutableFile(atPath: "/usr/bin/dockerd"))
     }
 
     /// In CI the integration tests must run: a missing dockerd fails them instead of skipping.
@@ -133,17 +134,23 @@ final class ManagerFixture: @unchecked Sendable {
 
     /// Instance IDs the local cloud holds for this fixture right now.
     func instanceIDs() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: instancesDirectory)) ?? []).filter { $0.hasPrefix("i") && $0.count == 11 }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: instancesDirectory)) ?? []).filter { $0.hasPrefix("i") && $0.count == 11 }
+            .sorted()
     }
 
     /// Whether anything of an instance is left on the machine: namespace, veth, engine process, cgroups.
     static func leftovers(of id: String) async throws -> [String] {
         var found: [String] = []
-        if try await CommandResult.run("/usr/sbin/ip", ["netns", "list"]).stdout.contains("micado-\(id)") { found.append("namespace micado-\(id)") }
+        if try await CommandResult.run("/usr/sbin/ip", ["netns", "list"]).stdout.contains("micado-\(id)") {
+            found.append("namespace micado-\(id)")
+        }
         if try await CommandResult.run("/usr/sbin/ip", ["link", "show", "v\(id)"]).status == 0 { found.append("veth v\(id)") }
         if try await CommandResult.run("/usr/bin/pgrep", ["-f", "/\(id)/dockerd.pid"]).status == 0 { found.append("dockerd of \(id)") }
         // Its containers' processes would keep its cgroups alive.
-        let cgroups = try await CommandResult.run("/bin/sh", ["-c", "ls -d /sys/fs/cgroup/*/micado-\(id) /sys/fs/cgroup/micado-\(id) 2>/dev/null"]).stdout
+        let cgroups = try await CommandResult.run(
+            "/bin/sh",
+            ["-c", "ls -d /sys/fs/cgroup/*/micado-\(id) /sys/fs/cgroup/micado-\(id) 2>/dev/null"]
+        ).stdout
         if !cgroups.isEmpty { found.append("cgroups \(cgroups.split(separator: "\n").joined(separator: " "))") }
         return found
     }
@@ -159,7 +166,9 @@ final class ManagerFixture: @unchecked Sendable {
     }
 
     static func with(
-        cloudsFile: ((ManagerFixture) async throws -> String)?, environment: [String: String] = [:], quiet: Bool = false,
+        cloudsFile: ((ManagerFixture) async throws -> String)?,
+        environment: [String: String] = [:],
+        quiet: Bool = false,
         _ body: (ManagerFixture) async throws -> Void
     ) async throws {
         if !enginesAvailable && mustRun {
@@ -190,7 +199,11 @@ final class ManagerFixture: @unchecked Sendable {
 
     func setUp() async throws {
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        let up = try await CommandResult.run("/bin/bash", [Self.engineScript, "up", engineName, engineIP, "2048"], environment: scriptEnvironment)
+        let up = try await CommandResult.run(
+            "/bin/bash",
+            [Self.engineScript, "up", engineName, engineIP, "2048"],
+            environment: scriptEnvironment
+        )
         guard up.status == 0 else { throw MicadoError(.internal, "engine.sh up failed: \(up)") }
         let image = try await CommandResult.run("/bin/bash", [Self.packageRoot + "/scripts/busybox-image.sh", dockerHost])
         guard image.status == 0 else { throw MicadoError(.internal, "busybox-image.sh failed: \(image)") }
@@ -206,7 +219,12 @@ final class ManagerFixture: @unchecked Sendable {
     /// Runs the CLI against this fixture's home.
     @discardableResult
     func micado(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> CommandResult {
-        try await CommandResult.run(Self.micadoBinary, arguments, environment: ["MICADO_HOME": home].merging(environment) { _, b in b }, input: input)
+        try await CommandResult.run(
+            Self.micadoBinary,
+            arguments,
+            environment: ["MICADO_HOME": home].merging(environment) { _, b in b },
+            input: input
+        )
     }
 
     /// Runs micado on a terminal of its own (util-linux `script` makes one) of the given
@@ -214,8 +232,13 @@ final class ManagerFixture: @unchecked Sendable {
     func micadoOnTerminal(_ arguments: [String], size: TerminalSize, input: String) async throws -> CommandResult {
         try await CommandResult.run(
             "/usr/bin/script",
-            ["--quiet", "--return", "--command", "stty cols \(size.columns) rows \(size.rows); exec \(Self.quoted(arguments))", "/dev/null"],
-            environment: ["MICADO_HOME": home, "TERM": "screen-256color"], input: input)
+            [
+                "--quiet", "--return", "--command", "stty cols \(size.columns) rows \(size.rows); exec \(Self.quoted(arguments))",
+                "/dev/null",
+            ],
+            environment: ["MICADO_HOME": home, "TERM": "screen-256color"],
+            input: input
+        )
     }
 
     /// Starts micado on a terminal of its own in the background; what it shows goes to `log`.
@@ -223,8 +246,11 @@ final class ManagerFixture: @unchecked Sendable {
     func startOnTerminal(_ arguments: [String], log: String, then: String? = nil) throws -> ChildProcess {
         let command = then.map { "\(Self.quoted(arguments)); \($0)" } ?? "exec \(Self.quoted(arguments))"
         return try ChildProcess.start(
-            "/usr/bin/script", ["--quiet", "--return", "--command", command, "/dev/null"],
-            environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": home]) { _, b in b }, output: log)
+            "/usr/bin/script",
+            ["--quiet", "--return", "--command", command, "/dev/null"],
+            environment: ProcessInfo.processInfo.environment.merging(["MICADO_HOME": home]) { _, b in b },
+            output: log
+        )
     }
 
     /// micado and its arguments as one sh command line.
@@ -235,7 +261,10 @@ final class ManagerFixture: @unchecked Sendable {
     /// Starts `micado manager` and waits until its API answers.
     func startManager(_ arguments: [String] = []) async throws {
         let log = state + "/manager.log"
-        let environment = ProcessInfo.processInfo.environment.merging(managerEnvironment.merging(["MICADO_HOME": home]) { _, b in b }) { _, b in b }
+        let environment = ProcessInfo.processInfo.environment.merging(managerEnvironment.merging(["MICADO_HOME": home]) { _, b in b }) {
+            _,
+            b in b
+        }
         let process = try ChildProcess.start(Self.micadoBinary, ["manager"] + arguments, environment: environment, output: log)
         manager = process
         // A start takes about a second; 60 s covers a machine that the parallel suites saturate.
@@ -319,8 +348,17 @@ final class ManagerFixture: @unchecked Sendable {
         // Instances first (they hang off the bridge), through the driver's own teardown.
         let driver = LocalDriver(
             cloud: "local",
-            network: .init(bridge: bridge, bridgeCIDR: "\(subnetPrefix).1/24", firstAddress: "\(subnetPrefix).10", lastAddress: "\(subnetPrefix).40", managerAddress: engineIP),
-            stateDirectory: instancesDirectory, authority: CertificateAuthority(directory: home + "/tls"), logger: Logger(label: "teardown"))
+            network: .init(
+                bridge: bridge,
+                bridgeCIDR: "\(subnetPrefix).1/24",
+                firstAddress: "\(subnetPrefix).10",
+                lastAddress: "\(subnetPrefix).40",
+                managerAddress: engineIP
+            ),
+            stateDirectory: instancesDirectory,
+            authority: CertificateAuthority(directory: home + "/tls"),
+            logger: Logger(label: "teardown")
+        )
         for id in instanceIDs() { try? await driver.delete(id) }
         // The registry's trust entry, which a killed manager cannot remove itself.
         try? FileManager.default.removeItem(atPath: "/etc/docker/certs.d/\(subnetPrefix).1:5000")

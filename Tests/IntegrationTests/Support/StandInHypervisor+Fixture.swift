@@ -8,8 +8,12 @@ extension StandInHypervisor {
     /// Machines on the fixture's bridge, their engines signed by its manager's CA.
     convenience init(fixture: ManagerFixture) {
         self.init(
-            bridge: fixture.bridge, bridgeCIDR: "\(fixture.subnetPrefix).1/24", managerAddress: fixture.engineIP, state: fixture.state + "/hypervisor",
-            home: fixture.home)
+            bridge: fixture.bridge,
+            bridgeCIDR: "\(fixture.subnetPrefix).1/24",
+            managerAddress: fixture.engineIP,
+            state: fixture.state + "/hypervisor",
+            home: fixture.home
+        )
     }
 }
 
@@ -20,7 +24,9 @@ extension ManagerFixture {
     /// login in `environment`, never on a command line); servers get addresses on the
     /// fixture's bridge and boot there; every machine is torn down at the end.
     static func withStandIn<Cloud: StandInCloud>(
-        _ cloud: Cloud.Type, environment: [String: String], cloudsFile: @escaping (Cloud) -> String,
+        _ cloud: Cloud.Type,
+        environment: [String: String],
+        cloudsFile: @escaping (Cloud) -> String,
         _ body: (ManagerFixture, Cloud, StandInHypervisor) async throws -> Void
     ) async throws {
         let slot = HypervisorSlot()
@@ -34,7 +40,8 @@ extension ManagerFixture {
                     cloud.setAddresses(IPv4("\(f.subnetPrefix).100")!...IPv4("\(f.subnetPrefix).200")!)
                     slot.hypervisor.withLock { $0 = StandInHypervisor(fixture: f) }
                     return cloudsFile(cloud)
-                }, environment: environment
+                },
+                environment: environment
             ) { f in
                 let hypervisor = try #require(slot.hypervisor.withLock { $0 })
                 do { try await body(f, cloud, hypervisor) } catch {
