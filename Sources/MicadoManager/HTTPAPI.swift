@@ -27,210 +27,28 @@ public enum HTTPAPI {
         logger: Logger
     ) -> Router<APIRequestContext> {
         let limits = orchestrator.configuration.limits
-        @Sendable func decode<T: Decodable & Sendable>(_ type: T.Type, _ request: Request, _ context: APIRequestContext) async throws -> T {
-            try await HTTPAPI.decode(type, request, limit: limits.jsonBodyBytes)
-        }
         let router = Router(context: APIRequestContext.self)
         // Metrics outside errors: it counts the status the client got (a 404, not the 500 of a thrown error).
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware(logger: logger))
-        // Prometheus text format; no token, like /v1/health: counts only, never secrets.
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(bytes: orchestrator.metrics.registry.emitToBuffer()))
-            )
-        }
-        // The API contract (openapi.yaml, embedded); no token, like /v1/health.
-        router.get("/openapi.yaml") { _, _ in
-            Response(
-                status: .ok,
-                headers: [.contentType: "application/yaml"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml))
-            )
-        }
-        router.get("/v1/health") { _, _ in
-            try json(
-                HealthView(
-                    status: "ok",
-                    version: MicadoVersion.current,
-                    engineAPIVersion: orchestrator.engine.apiVersion.description,
-                    pid: getpid()
-                )
-            )
-        }
-        // The dashboard: its page and assets need no token; all it shows comes from the API.
+        // Outside the token: the manager's own (metrics, contract, health), the dashboard's
+        // files, and the login.
+        ManagerRoutes.add(to: router, orchestrator: orchestrator)
         Dashboard.addRoutes(to: router)
-        // Logging in: the token, once, for a session cookie (see DashboardSessions).
-        router.post("/v1/session") { request, context in
-            let login = try await decode(LoginRequest.self, request, context)
-            let session: (id: String, csrf: String)
-            do { session = try sessions.open(token: login.token, peer: context.peer) } catch let error as MicadoError
-                where error.code == .tooManyRequests
-            {
-                // The wait, as a number too: the message says it in words.
-                var refused = ErrorMiddleware<APIRequestContext>.response(error)
-                refused.headers[.retryAfter] = String(sessions.throttle.retryAfter(peer: context.peer, now: Date()))
-                return refused
-            }
-            var response = try json(SessionView(authenticatedBy: "session", csrf: session.csrf), status: .created)
-            response.headers[.setCookie] = DashboardSessions.cookie(session.id)
-            return response
-        }
-        let api = router.group("/v1").add(middleware: APIAuthMiddleware(token: token, sessions: sessions))
-        api.get("/session") { request, _ in
-            // The CSRF token is never handed out here: whoever asks on a session already sent it.
-            try json(SessionView(authenticatedBy: request.headers[.authorization] == nil ? "session" : "token", csrf: nil))
-        }
-        api.delete("/session") { request, _ in
-            if let id = DashboardSessions.sessionID(of: request) { sessions.close(id) }
-            var response = Response(status: .noContent)
-            response.headers[.setCookie] = DashboardSessions.clearingCookie
-            return response
-        }
-
-        api.get("/containers") { request, _ in
-            try json(try await orchestrator.containers.list(all: try queryBool(request, "all") ?? false))
-        }
-        api.post("/containers") { request, context in
-            let launch = try await decode(LaunchRequest.self, request, context)
-            return try json(try await orchestrator.containers.launch(launch), status: .created)
-        }
-        api.get("/applications") { _, _ in
-            try json(try await orchestrator.applications.list())
-        }
-        api.post("/applications") { request, context in
-            try json(try await orchestrator.applications.apply(try await decode(ApplyRequest.self, request, context)))
-        }
-        api.delete("/applications/{name}") { _, context in
-            try await orchestrator.applications.remove(try context.pathParameter("name"))
-            return Response(status: .noContent)
-        }
-        api.get("/containers/{name}") { _, context in
-            try json(try await orchestrator.containers.view(named: try context.pathParameter("name")))
-        }
-        api.post("/containers/{name}/quit") { request, context in
-            let quit = try await decode(QuitRequest.self, request, context)
-            let name = try context.pathParameter("name")
-            guard let view = try await orchestrator.containers.quit(name, remove: quit.remove, kill: quit.kill ?? false) else {
-                return Response(status: .noContent)
-            }
-            return try json(view)
-        }
-        api.delete("/containers/{name}") { _, context in
-            try await orchestrator.containers.remove(try context.pathParameter("name"))
-            return Response(status: .noContent)
-        }
-        api.get("/containers/{name}/usage") { request, context in
-            let limit = try queryInt(request, "limit", 1...10_000) ?? 120
-            return try json(try await orchestrator.containers.usage(named: try context.pathParameter("name"), limit: limit))
-        }
-        api.get("/containers/{name}/logs") { request, context in
-            let tail = try queryInt(request, "tail", 0...1_000_000)
-            let lines = try await orchestrator.containers.logs(try context.pathParameter("name"), tail: tail)
-            return try json(lines.map { LogLineView(stream: $0.stream.rawValue, text: $0.text) })
-        }
-        api.post("/containers/{name}/exec") { request, context in
-            let exec = try await decode(ExecRequest.self, request, context)
-            return try json(try await orchestrator.containers.execute(try context.pathParameter("name"), command: exec.command))
-        }
-        // Reached when the WebSocket router declined the upgrade: answers why, as JSON.
-        api.get("/containers/{name}\(ExecStream.path)") { request, context -> Response in
-            try await checkExecStream(request, name: try context.pathParameter("name"), orchestrator)
-            throw MicadoError.badRequest("\(request.uri.path) streams over a WebSocket: send an upgrade request, as 'micado execute' does")
-        }
-        api.get("/containers/{name}/files") { request, context in
-            let path = try requiredQuery(request, "path")
-            let file = try await orchestrator.containers.readFile(try context.pathParameter("name"), path: path, spool: spool)
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: "application/octet-stream", .contentLength: String(file.range.count),
-                    Self.fileModeHeader: String(file.mode, radix: 8),
-                ],
-                body: Self.streamed(file.archive, file.range)
-            )
-        }
-        api.put("/containers/{name}/files") { request, context in
-            let path = try requiredQuery(request, "path")
-            let mode =
-                try request.uri.queryParameters["mode"].map { text in
-                    guard let mode = Int(String(text), radix: 8) else {
-                        throw MicadoError.badRequest("invalid mode '\(Text.escaped(String(text)))': give it in octal, e.g. 644")
-                    }
-                    return mode
-                } ?? 0o644
-            let upload = try await SpooledUpload.receive(request, limit: limits.uploadBytes, directory: spool)
-            try await orchestrator.containers.writeFile(try context.pathParameter("name"), path: path, contents: upload, mode: mode)
-            return Response(status: .noContent)
-        }
-        api.get("/services") { request, _ in
-            try json(try await orchestrator.containers.services(name: try query(request, "name")))
-        }
-        api.get("/instances") { _, _ in
-            try json(try await orchestrator.instances.list())
-        }
-        api.post("/instances") { request, context in
-            let start = try await decode(StartInstanceRequest.self, request, context)
-            try start.validate()
-            let record = try await orchestrator.instances.startInstance(start, reason: "micado start")
-            return try json(try await orchestrator.instances.view(id: record.id.rawValue), status: .created)
-        }
-        api.get("/instances/{id}") { _, context in
-            try json(try await orchestrator.instances.view(id: try context.pathParameter("id")))
-        }
-        api.delete("/instances") { request, _ in
-            let tag = try requiredQuery(request, "tag")
-            try Text.requireSafe(tag, field: "the tag")
-            return try json(try await orchestrator.instances.stopInstances(tag: tag))
-        }
-        api.get("/routes") { _, _ in
-            try json(await orchestrator.routes.list())
-        }
-        api.get("/clouds") { _, _ in
-            try json(orchestrator.clouds.configurations.map(CloudView.init))
-        }
-        api.get("/containers/{name}/explain") { _, context in
-            try json(try await orchestrator.scaler.explain(try context.pathParameter("name")))
-        }
-        api.post("/images") { request, _ in
-            let name = try requiredQuery(request, "name")
-            let upload = try await SpooledUpload.receive(request, limit: limits.uploadBytes, directory: spool)
-            return try json(try await orchestrator.images.build(name: name, tarball: upload), status: .created)
-        }
-        api.get("/images") { _, _ in
-            try json(try await orchestrator.images.list())
-        }
-        api.delete("/images/{name}") { _, context in
-            try await orchestrator.images.remove(try context.pathParameter("name"))
-            return Response(status: .noContent)
-        }
-        // An online backup of the store, streamed from a file that is unlinked once open.
-        api.get("/backup") { _, _ in
-            let backup = try await orchestrator.backup(spool: spool)
-            return Response(
-                status: .ok,
-                headers: [.contentType: "application/vnd.sqlite3", .contentLength: String(backup.count)],
-                body: Self.streamed(backup, 0..<backup.count)
-            )
-        }
-        api.get("/events") { request, _ in
-            let limit = try queryInt(request, "limit", 1...10_000) ?? 100
-            let after = try queryInt(request, "after", 0...Int.max).map(Int64.init)
-            let subject = try eventSubject(request)
-            return try json(try await orchestrator.events(subject: subject, after: after, limit: limit))
-        }
-        // Without an upgrade: the first batch the WebSocket would send, once, as JSON (a poll
-        // for clients without WebSockets).
-        api.get("/events/live") { request, _ in
-            let options = try EventsLive.Options(request)
-            // An upgrade that got here passed the token and the query: all live sockets are taken.
-            if request.isWebSocketUpgrade {
-                throw MicadoError(.busy, "all \(LiveSockets.limit) live event streams are open; try again later")
-            }
-            return try json(try await EventsLive(orchestrator: orchestrator, options: options).firstBatch())
-        }
+        SessionRoutes.addLogin(to: router, sessions: sessions, jsonBodyBytes: limits.jsonBodyBytes)
+        // Each resource's routes, behind the token or a session, in a file of their own.
+        let kit = RouteKit(
+            api: router.group("/v1").add(middleware: APIAuthMiddleware(token: token, sessions: sessions)),
+            jsonBodyBytes: limits.jsonBodyBytes
+        )
+        SessionRoutes.add(to: kit, sessions: sessions)
+        ContainerRoutes.add(to: kit, containers: orchestrator.containers, scaler: orchestrator.scaler)
+        FileRoutes.add(to: kit, containers: orchestrator.containers, spool: spool, uploadBytes: limits.uploadBytes)
+        ExecRoutes.add(to: kit, orchestrator: orchestrator)
+        ApplicationRoutes.add(to: kit, applications: orchestrator.applications, routes: orchestrator.routes)
+        InstanceRoutes.add(to: kit, instances: orchestrator.instances, clouds: orchestrator.clouds)
+        ImageRoutes.add(to: kit, images: orchestrator.images, spool: spool, uploadBytes: limits.uploadBytes)
+        EventRoutes.add(to: kit, orchestrator: orchestrator, spool: spool)
         return router
     }
 
@@ -281,22 +99,6 @@ public enum HTTPAPI {
     static func checkExecStream(_ request: Request, name: String, _ orchestrator: Orchestrator) async throws {
         _ = try ExecStreamOptions(request.uri.queryParameters)
         _ = try await orchestrator.containers.runningTask(of: name)
-    }
-
-    struct LoginRequest: Codable {
-        var token: String
-    }
-
-    struct SessionView: Codable {
-        /// `session` (the dashboard's cookie) or `token` (a bearer token).
-        var authenticatedBy: String
-        /// What the page sends as `X-CSRF-Token` with each change; none for a bearer token.
-        var csrf: String?
-    }
-
-    struct LogLineView: Codable {
-        var stream: String
-        var text: String
     }
 
     /// `range` of a spooled file as a response body, 256 KiB at a time (the file lives until it is sent).

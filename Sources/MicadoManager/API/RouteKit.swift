@@ -1,0 +1,14 @@
+import Hummingbird
+import MicadoCore
+
+/// What the resource route files share: the API's group (behind the token or session) and how
+/// a JSON body is read (bounded by `limits.jsonBodyBytes`). Each resource's routes take the
+/// parts they call and nothing else.
+struct RouteKit: Sendable {
+    let api: RouterGroup<APIRequestContext>
+    let jsonBodyBytes: Int
+
+    func decode<T: Decodable & Sendable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try await HTTPAPI.decode(type, request, limit: jsonBodyBytes)
+    }
+}
