@@ -12,14 +12,43 @@ import MicadoStore
 /// launched containers, the reconciler converges them after a crash, and their replicas
 /// that do not fit start instances through the scaler like any other task. The store keeps
 /// the file and its revision; an apply writes the store in one transaction, then the swarm.
-public final class Applications: ManagerPart {
-    let context: ManagerContext
+public final class Applications: RecordsEvents, ReadsSwarm {
+    let configuration: ManagerConfiguration
+    let store: any ApplicationStore & ContainerStore & ImageStore
+    let engine: any EngineAPI
+    let managerID: String
+    let eventLog: EventLog
+    let swarm: SwarmView
+    /// Wakes the scaler after an apply (new replicas may need instances).
+    let scalerWakeUp: WakeUps
+    /// Changes to applications one at a time: applies, removals, and the removal of a removed
+    /// application's network (which must not race a new apply of the same name; the reconciler shares it).
+    let changes: SerialQueue
     let containers: Containers
     let instances: Instances
     let autoscaler: ServiceAutoscaler
 
-    init(context: ManagerContext, containers: Containers, instances: Instances, autoscaler: ServiceAutoscaler) {
-        self.context = context
+    init(
+        configuration: ManagerConfiguration,
+        store: any ApplicationStore & ContainerStore & ImageStore,
+        engine: any EngineAPI,
+        managerID: String,
+        eventLog: EventLog,
+        swarm: SwarmView,
+        scalerWakeUp: WakeUps,
+        changes: SerialQueue,
+        containers: Containers,
+        instances: Instances,
+        autoscaler: ServiceAutoscaler
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.engine = engine
+        self.managerID = managerID
+        self.eventLog = eventLog
+        self.swarm = swarm
+        self.scalerWakeUp = scalerWakeUp
+        self.changes = changes
         self.containers = containers
         self.instances = instances
         self.autoscaler = autoscaler
@@ -31,7 +60,7 @@ public final class Applications: ManagerPart {
         let spec = try await ParsingPool.run { () throws(MicadoError) in
             try ComposeFile.parse(request.file, file: fileName, name: request.name, folder: request.folderName)
         }
-        return try await context.applicationChanges.run { () throws(MicadoError) -> ApplyPlanView in
+        return try await changes.run { () throws(MicadoError) -> ApplyPlanView in
             try await self.apply(spec, file: request.file, fileName: fileName, dryRun: request.dryRun)
         }
     }
@@ -91,7 +120,7 @@ public final class Applications: ManagerPart {
             }
         }
         try await store.apply(application, saving: saving, removing: removing, events: events)
-        context.log(events)
+        eventLog.log(events)
         CrashPoint.reached(.applyStored)
 
         // The store holds the application now: whatever fails below, the reconciler finishes.
@@ -113,7 +142,7 @@ public final class Applications: ManagerPart {
                 try await engine.scaleService(service.id, replicas: record.wantedReplicas)
             }
         }
-        await snapshots.invalidate()
+        await swarm.invalidate()
         scalerWakeUp.yield()
         return plan
     }
@@ -248,7 +277,7 @@ public final class Applications: ManagerPart {
     /// `micado apps rm`: the application, its services and their routes; its network follows
     /// once its tasks are gone (the reconciler).
     public func remove(_ name: String) async throws(MicadoError) {
-        try await context.applicationChanges.run { () throws(MicadoError) in
+        try await changes.run { () throws(MicadoError) in
             guard try await self.store.application(name) != nil else {
                 throw .notFound("no application named \(Text.escaped(String(name.prefix(64)))); see 'micado apps'")
             }
@@ -261,7 +290,7 @@ public final class Applications: ManagerPart {
                 guard let serviceID = service.serviceID else { continue }
                 do throws(MicadoError) { try await self.engine.removeService(serviceID) } catch  where error.code == .notFound {}
             }
-            await self.snapshots.invalidate()
+            await self.swarm.invalidate()
             self.scalerWakeUp.yield()
         }
     }

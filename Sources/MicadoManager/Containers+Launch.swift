@@ -54,11 +54,11 @@ extension Containers {
         CrashPoint.reached(.launchStored)
         try await distributeImage(of: record)
         record = try await ensureService(record)
-        await snapshots.invalidate()
+        await swarm.invalidate()
         scalerWakeUp.yield()
         if request.detach { return try await view(of: record) }
         let view = try await waitUntilRunning(name.rawValue)
-        await snapshots.invalidate()  // what the next list shows is at least what this answer says
+        await swarm.invalidate()  // what the next list shows is at least what this answer says
         return view
     }
 
@@ -147,7 +147,7 @@ extension Containers {
         let pushed = try await store.image(record.image)?.reference
         let spec = try await serviceSpec(for: record, pushed: pushed)
         try await engine.updateService(service.id, version: service.version, spec: spec, registryAuth: pushed != nil ? registry?.auth : nil)
-        await snapshots.invalidate()
+        await swarm.invalidate()
     }
 
     /// The spec to create or roll the record's service with: `serviceSpec(for:)` with the

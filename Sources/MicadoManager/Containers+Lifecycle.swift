@@ -27,7 +27,7 @@ extension Containers {
             // view would say stopped, and a kill would find nothing). Drift is the reconciler's.
             if !alreadyQuit {
                 do { try await engine.scaleService(serviceID, replicas: 0) } catch  where error.code == .notFound {}
-                await snapshots.invalidate()
+                await swarm.invalidate()
             }
             if kill { try await killLingeringTasks(of: record, serviceID: serviceID) }
         }
@@ -42,7 +42,7 @@ extension Containers {
     /// SIGKILLs every task of a quit service that still runs, on the engine of its node.
     func killLingeringTasks(of record: ContainerRecord, serviceID: String) async throws(MicadoError) {
         let tasks = try await snapshot(serviceID: serviceID).tasksByService[serviceID] ?? []
-        context.logger.info(
+        logger.info(
             "quit with kill",
             metadata: [
                 "container": "\(record.name)",
@@ -51,14 +51,14 @@ extension Containers {
         )
         for task in tasks where task.status.state == "running" && task.desiredState != "running" {
             guard let containerID = task.status.containerStatus?.containerID else { continue }
-            try await engine(forNode: task.nodeID).killContainer(containerID)
-            await context.note(
+            try await engines.engine(forNode: task.nodeID).killContainer(containerID)
+            await note(
                 "container.killed",
                 record.name,
                 "\(record.name): its task outlived the stop signal and was killed (SIGKILL)"
             )
         }
-        await snapshots.invalidate()
+        await swarm.invalidate()
     }
 
     /// `micado remove`: forgets a quit container and removes its service. Refuses a running
@@ -83,7 +83,7 @@ extension Containers {
         try await store.deleteContainer(name, event: event("container.removed", name, "\(name) removed"))
         if let serviceID = record.serviceID {
             do { try await engine.removeService(serviceID) } catch  where error.code == .notFound {}
-            await snapshots.invalidate()
+            await swarm.invalidate()
         }
     }
 
@@ -105,7 +105,7 @@ extension Containers {
         else {
             throw .conflict("\(name) has no running task; see 'micado info -s \(name)'")
         }
-        return (try await engine(forNode: task.nodeID), containerID)
+        return (try await engines.engine(forNode: task.nodeID), containerID)
     }
 
     /// `micado logs`.

@@ -39,7 +39,7 @@ extension Containers {
             }
         }
         let node = task?.nodeID.flatMap { snapshot.nodes[$0] }
-        let address = node.flatMap(publishAddress(for:))
+        let address = node.flatMap(configuration.publishAddress(for:))
         var endpoint: String?
         if state == .running, let address, let port = record.port { endpoint = "\(address):\(port.published)" }
         var view = ContainerView(
@@ -83,7 +83,7 @@ extension Containers {
     /// polling it alone, the reconciler) makes every list after it at least as new.
     func recordObservation(of record: ContainerRecord, _ view: ContainerView) async throws(MicadoError) {
         guard try await store.observe(container: record.name, state: view.state, reason: view.reason) else { return }
-        await snapshots.invalidate()
+        await swarm.invalidate()
         switch view.state {
         case .running: await note("container.running", record.name, "\(record.name) is running on \(view.node ?? "?")")
         case .failed: await note("container.failed", record.name, "\(record.name) failed: \(view.reason ?? "?")")

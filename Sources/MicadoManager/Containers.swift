@@ -7,12 +7,50 @@ import MicadoStore
 /// A container is a record in the store and a Swarm service of one replica; the record is
 /// written first. Launching into a cloud location hands the image to that location's
 /// instances first (`Instances.distributeImage`).
-public final class Containers: ManagerPart {
-    let context: ManagerContext
+public final class Containers: RecordsEvents, ReadsSwarm {
+    let configuration: ManagerConfiguration
+    let store: any ContainerStore & ImageStore & UsageStore & ExecSessionStore
+    /// The manager's engine.
+    let engine: any EngineAPI
+    /// The engines of the nodes containers run on (files, logs, exec).
+    let engines: NodeEngines
+    let managerID: String
+    let clouds: CloudSet
+    let registry: Registry?
+    let eventLog: EventLog
+    let swarm: SwarmView
+    /// What the scaler last said about each pending container; views show it.
+    let scalerNotes: ScalerNotes
+    /// Wakes the scaler after a launch.
+    let scalerWakeUp: WakeUps
     let instances: Instances
 
-    init(context: ManagerContext, instances: Instances) {
-        self.context = context
+    init(
+        configuration: ManagerConfiguration,
+        store: any ContainerStore & ImageStore & UsageStore & ExecSessionStore,
+        engines: NodeEngines,
+        managerID: String,
+        clouds: CloudSet,
+        registry: Registry?,
+        eventLog: EventLog,
+        swarm: SwarmView,
+        scalerNotes: ScalerNotes,
+        scalerWakeUp: WakeUps,
+        instances: Instances
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.engine = engines.own
+        self.engines = engines
+        self.managerID = managerID
+        self.clouds = clouds
+        self.registry = registry
+        self.eventLog = eventLog
+        self.swarm = swarm
+        self.scalerNotes = scalerNotes
+        self.scalerWakeUp = scalerWakeUp
         self.instances = instances
     }
+
+    var defaultLocation: String { clouds.defaultLocation(configured: configuration.defaults.location) }
 }

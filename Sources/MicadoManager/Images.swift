@@ -10,10 +10,16 @@ import NIOSSL
 
 /// Images: `micado build` on the manager's engine (pushed to micado's registry when there is
 /// one), their records (critical usage from the monitor), and their removal.
-public struct Images: ManagerPart {
-    let context: ManagerContext
-
-    init(context: ManagerContext) { self.context = context }
+public struct Images: RecordsEvents {
+    let store: any ImageStore & ContainerStore & SettingsStore
+    /// The manager's engine, where images are built.
+    let engine: any EngineAPI
+    let clouds: CloudSet
+    /// For the registry's API (an image's removal).
+    let http: HTTPClient
+    /// micado's registry, where built images are pushed, when there is one.
+    let registry: Registry?
+    let eventLog: EventLog
 
     /// `micado build`: builds the seed's tarball layout (one top folder with a Dockerfile)
     /// on the manager's engine and records the image. The archive is checked whole before

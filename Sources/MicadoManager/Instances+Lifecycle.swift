@@ -286,7 +286,7 @@ extension Instances {
             case .join(let then):
                 let nodeID = try await joinSwarm(record)
                 // The swarm changed under the cached snapshot: the next pass must see the new node.
-                await snapshots.invalidate()
+                await swarm.invalidate()
                 let changed = record.nodeID != nodeID
                 record.nodeID = nodeID
                 if let then { try await move(then) } else if changed { try await store.updateInstance(record, event: nil) }
@@ -296,7 +296,7 @@ extension Instances {
             case .admit(let nodeID, let then):
                 try await admit(&record, nodeID: nodeID)
                 // The node joined during this pass: a snapshot from before would show it missing (and the instance down).
-                await snapshots.invalidate()
+                await swarm.invalidate()
                 return try await move(then)
             case .drainNode(let nodeID):
                 guard let node else { return }
@@ -314,7 +314,7 @@ extension Instances {
                         return
                     }
                 }
-                if let endpoint = try? clouds.endpoint(of: record) { await engines.forget(endpoint) }
+                if let endpoint = try? clouds.endpoint(of: record) { await engines.connector.forget(endpoint) }
                 await described.forget(record.id)
                 return try await store.deleteInstance(
                     record.id,
@@ -373,7 +373,7 @@ extension Instances {
     /// Returns the node ID the engine has in the swarm once it joined (nil while joining).
     func joinSwarm(_ record: InstanceRecord) async throws(MicadoError) -> String? {
         guard let address = record.address else { throw .init(.internal, "\(record.id) is booting without an address") }
-        let instanceEngine = try await engines.engine(at: clouds.endpoint(of: record))
+        let instanceEngine = try await engines.engine(of: record)
         let swarm = try await instanceEngine.info().swarm
         guard swarm.localNodeState == "inactive" || swarm.localNodeState == "error" else {
             return swarm.nodeID.isEmpty ? nil : swarm.nodeID
@@ -406,7 +406,7 @@ extension Instances {
 
     /// A joined node becomes eligible: images of our containers are loaded, then labels set.
     func admit(_ record: inout InstanceRecord, nodeID: String) async throws(MicadoError) {
-        let instanceEngine = try await engines.engine(at: clouds.endpoint(of: record))
+        let instanceEngine = try await engines.engine(of: record)
         let pushed = Set(try await store.images().filter { $0.reference != nil }.map(\.name))
         let images = Set(try await store.containers().map(\.image)).subtracting(pushed)
         try await copyImages(Array(images), to: instanceEngine)
@@ -441,7 +441,7 @@ extension Instances {
     /// Before a launch: the image must be on every ready instance of the location.
     func distributeImage(_ image: String, location: String) async throws(MicadoError) {
         for record in try await store.instances() where !record.isManager && record.location == location && record.state == .ready {
-            let target = try await engines.engine(at: clouds.endpoint(of: record))
+            let target = try await engines.engine(of: record)
             try await copyImages([image], to: target)
         }
     }

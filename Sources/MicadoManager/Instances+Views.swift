@@ -27,7 +27,7 @@ extension Instances {
                 role: node.spec.role ?? "worker",
                 state: node.status.state,
                 availability: node.spec.availability ?? "active",
-                address: publishAddress(for: node),
+                address: configuration.publishAddress(for: node),
                 containers: usage[node.id]?.count ?? 0,
                 memoryReservedMiB: usage[node.id]?.memory ?? 0,
                 memoryTotalMiB: total,

@@ -9,8 +9,20 @@ import MicadoStore
 /// the scaler, driven through creating → booting → joining → ready and draining →
 /// deleting (the steps come from `InstanceLifecycle`, a pure function). It owns what only
 /// it needs: the creates in flight in this process and the boot backoff per location.
-public final class Instances: ManagerPart {
-    let context: ManagerContext
+public final class Instances: RecordsEvents, ReadsSwarm {
+    let configuration: ManagerConfiguration
+    let store: any InstanceStore & ContainerStore & ImageStore & SettingsStore
+    /// The manager's engine.
+    let engine: any EngineAPI
+    let engines: NodeEngines
+    let managerID: String
+    let clouds: CloudSet
+    /// Where instances pull images from, when there is one.
+    let registry: Registry?
+    let eventLog: EventLog
+    let swarm: SwarmView
+    /// Wakes the scaler when an instance changes.
+    let scalerWakeUp: WakeUps
     /// Instance IDs whose create call is under way in this process.
     let creating = InFlight()
     /// Locations whose instances failed to come up, and until when the next waits.
@@ -20,7 +32,28 @@ public final class Instances: ManagerPart {
     /// Addresses given after the create, claimed one at a time (see `AddressClaims`).
     let addressClaims = AddressClaims()
 
-    init(context: ManagerContext) { self.context = context }
+    init(
+        configuration: ManagerConfiguration,
+        store: any InstanceStore & ContainerStore & ImageStore & SettingsStore,
+        engines: NodeEngines,
+        managerID: String,
+        clouds: CloudSet,
+        registry: Registry?,
+        eventLog: EventLog,
+        swarm: SwarmView,
+        scalerWakeUp: WakeUps
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.engine = engines.own
+        self.engines = engines
+        self.managerID = managerID
+        self.clouds = clouds
+        self.registry = registry
+        self.eventLog = eventLog
+        self.swarm = swarm
+        self.scalerWakeUp = scalerWakeUp
+    }
 
     /// Makes the engine a swarm manager (advertising only on the configured address) and
     /// labels its node with the default location, so that launches have somewhere to go.
@@ -108,7 +141,7 @@ public final class Instances: ManagerPart {
                 location: labels[Label.location],
                 role: .manager,
                 state: .ready,
-                address: publishAddress(for: node),
+                address: configuration.publishAddress(for: node),
                 createdAt: existing?.createdAt ?? now,
                 updatedAt: now
             )

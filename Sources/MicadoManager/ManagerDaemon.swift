@@ -42,31 +42,10 @@ public struct ManagerDaemon {
         try? FileManager.default.removeItem(atPath: home.spoolDirectory)
         let token = try home.readToken()
         let store = try Store.open(path: storePath)
-        let managerID = try await store.setting("manager.id") { "m" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
-        let endpoint = try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description)
-        let http = EngineClient.makeHTTPClient()
-        let monitorHTTP = EngineClient.makeHTTPClient()
-        let instanceEngines = EngineDirectory(logger: logger)
+        let clients = Clients(logger: logger)
         do {
-            let engine = try await EngineClient.connect(to: endpoint, http: http, logger: logger)
-            let clouds = try await CloudSet.load(home: home, logger: logger)
-            let prometheus = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
-            let metrics = ManagerMetrics(registry: prometheus)
-            let registry = try Registry.forHome(home, clouds: clouds)
-            let orchestrator = Orchestrator(
-                configuration: configuration,
-                store: store,
-                engine: engine,
-                managerID: managerID,
-                clouds: clouds,
-                engines: instanceEngines,
-                http: http,
-                monitorHTTP: monitorHTTP,
-                metrics: metrics,
-                registry: registry,
-                logger: logger
-            )
+            let manager = try await buildManager(configuration: configuration, store: store, token: token, clients: clients)
+            let orchestrator = manager.orchestrator
             try await orchestrator.instances.waitForSwarm()
             try await orchestrator.checkForeignServices(adopt: adopt)
             try await orchestrator.instances.bootstrapSwarm()
@@ -75,79 +54,130 @@ public struct ManagerDaemon {
             try await orchestrator.images.reportInterruptedBuilds()
             try writePIDFile()
             defer { try? FileManager.default.removeItem(atPath: home.pidFile) }
+            let engine = orchestrator.engine
             await orchestrator.note(
                 "manager.start",
-                managerID,
+                orchestrator.managerID,
                 "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))"
-            )
-            let sessions = DashboardSessions(token: token)
-            let router = HTTPAPI.router(
-                orchestrator: orchestrator,
-                token: token,
-                sessions: sessions,
-                spool: home.spoolDirectory,
-                logger: logger
-            )
-            var services: [any Service] = [
-                orchestrator.reconciler, orchestrator.scaler, ProxyController(routes: orchestrator.routes, home: home),
-                orchestrator.monitor, orchestrator.autoscaler,
-            ]
-            if let registry {
-                services.insert(
-                    RegistryController(context: orchestrator.context, registry: registry, authority: clouds.authority, logger: logger),
-                    at: 0
-                )
-            }
-            // A connection must send its first request head within this (then Hummingbird's idle timeout holds).
-            let headDeadline = TimeAmount.seconds(Int64(min(configuration.limits.idleSeconds, 10)))
-            let idleTimeout = TimeAmount.seconds(Int64(configuration.limits.idleSeconds))
-            let webSocketResponder = HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, sessions: sessions, logger: logger)
-                .buildResponder()
-            let connections = ConnectionBudget(
-                limits: .init(total: configuration.limits.connections, perPeer: configuration.limits.connectionsPerPeer)
-            )
-            let app = Application(
-                router: router,
-                server: HTTPServerBuilder { [webSocketResponder, idleTimeout, connections] responder in
-                    HeadDeadlineChannel(
-                        inner: HTTP1WebSocketUpgradeChannel(
-                            responder: responder,
-                            webSocketResponder: webSocketResponder,
-                            configuration: .init(
-                                http1: .init(
-                                    additionalChannelHandlers: [RefusedUpgradeAnswer(), ConnectionActivity(budget: connections)],
-                                    idleTimeout: idleTimeout
-                                )
-                            )
-                        ),
-                        deadline: headDeadline,
-                        budget: connections
-                    )
-                },
-                configuration: .init(
-                    address: .hostname(configuration.manager.address, port: configuration.manager.port),
-                    serverName: "micado"
-                ),
-                services: services,
-                logger: logger
             )
             // Graceful shutdown on SIGTERM and SIGINT, bounded: a pass stuck on a stalled cloud
             // must not keep the manager (and its home lock) for minutes; past the bound its work
             // is cancelled (cloud calls honour cancellation), and past that the process ends.
-            var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            var group = ServiceGroupConfiguration(services: [manager.server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             group.maximumGracefulShutdownDuration = .seconds(15)
             group.maximumCancellationDuration = .seconds(5)
             try await ServiceGroup(configuration: group).run()
-            await orchestrator.note("manager.stop", managerID, "manager stopped")
+            await orchestrator.note("manager.stop", orchestrator.managerID, "manager stopped")
         } catch {
-            await instanceEngines.shutdown()
-            try? await monitorHTTP.shutdown()
-            try? await http.shutdown()
+            try? await clients.shutdown()
             throw error
         }
-        await instanceEngines.shutdown()
-        try? await monitorHTTP.shutdown()
-        try await http.shutdown()
+        try await clients.shutdown()
+    }
+
+    /// The connections the manager owns, shut down when it stops.
+    struct Clients {
+        /// The API's and the helpers' connections.
+        let http = EngineClient.makeHTTPClient()
+        /// The usage monitor's own, so that sampling never queues an API call behind it.
+        let monitorHTTP = EngineClient.makeHTTPClient()
+        /// Instance engines, over mutual TLS.
+        let instanceEngines: EngineDirectory
+
+        init(logger: Logger) { instanceEngines = EngineDirectory(logger: logger) }
+
+        func shutdown() async throws {
+            await instanceEngines.shutdown()
+            try? await monitorHTTP.shutdown()
+            try await http.shutdown()
+        }
+    }
+
+    /// The manager, built from its configuration and store: its parts (`Orchestrator`), the
+    /// HTTP server, and the loops and helpers as the server's services. Read top to bottom.
+    struct Manager {
+        let orchestrator: Orchestrator
+        let server: any Service
+    }
+
+    func buildManager(configuration: ManagerConfiguration, store: Store, token: String, clients: Clients) async throws -> Manager {
+        let managerID = try await store.setting("manager.id") { "m" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
+        let endpoint = try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description)
+        let engine = try await EngineClient.connect(to: endpoint, http: clients.http, logger: logger)
+        let clouds = try await CloudSet.load(home: home, logger: logger)
+        let prometheus = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+        let registry = try Registry.forHome(home, clouds: clouds)
+
+        // The parts.
+        let orchestrator = Orchestrator(
+            configuration: configuration,
+            store: store,
+            engine: engine,
+            managerID: managerID,
+            clouds: clouds,
+            engines: clients.instanceEngines,
+            http: clients.http,
+            monitorHTTP: clients.monitorHTTP,
+            metrics: ManagerMetrics(registry: prometheus),
+            registry: registry,
+            logger: logger
+        )
+
+        // The loops and helpers, run as the server's services.
+        var services: [any Service] = [
+            orchestrator.reconciler, orchestrator.scaler, orchestrator.proxyController(home: home),
+            orchestrator.monitor, orchestrator.autoscaler,
+        ]
+        if let registryController = orchestrator.registryController(authority: clouds.authority) {
+            services.insert(registryController, at: 0)
+        }
+
+        // The API: HTTP routes and WebSockets behind the token or a dashboard session.
+        let sessions = DashboardSessions(token: token)
+        let router = HTTPAPI.router(
+            orchestrator: orchestrator,
+            token: token,
+            sessions: sessions,
+            spool: home.spoolDirectory,
+            logger: logger
+        )
+        let webSocketResponder = HTTPAPI.webSocketRouter(orchestrator: orchestrator, token: token, sessions: sessions, logger: logger)
+            .buildResponder()
+
+        // The server: a connection must send its first request head within `headDeadline`
+        // (then Hummingbird's idle timeout holds), and connections are budgeted per peer.
+        let headDeadline = TimeAmount.seconds(Int64(min(configuration.limits.idleSeconds, 10)))
+        let idleTimeout = TimeAmount.seconds(Int64(configuration.limits.idleSeconds))
+        let connections = ConnectionBudget(
+            limits: .init(total: configuration.limits.connections, perPeer: configuration.limits.connectionsPerPeer)
+        )
+        let server = Application(
+            router: router,
+            server: HTTPServerBuilder { [webSocketResponder, idleTimeout, connections] responder in
+                HeadDeadlineChannel(
+                    inner: HTTP1WebSocketUpgradeChannel(
+                        responder: responder,
+                        webSocketResponder: webSocketResponder,
+                        configuration: .init(
+                            http1: .init(
+                                additionalChannelHandlers: [RefusedUpgradeAnswer(), ConnectionActivity(budget: connections)],
+                                idleTimeout: idleTimeout
+                            )
+                        )
+                    ),
+                    deadline: headDeadline,
+                    budget: connections
+                )
+            },
+            configuration: .init(
+                address: .hostname(configuration.manager.address, port: configuration.manager.port),
+                serverName: "micado"
+            ),
+            services: services,
+            logger: logger
+        )
+        return Manager(orchestrator: orchestrator, server: server)
     }
 
     func writePIDFile() throws(MicadoError) {

@@ -7,17 +7,35 @@ import MicadoCore
 import MicadoStore
 import Prometheus
 
-/// The manager, put together: the context every part shares and the parts, each owning its
-/// own state. The HTTP API and the daemon reach the parts through it; the parts that loop
-/// (`Reconciler`, `Scaler`, `UsageMonitor`, `ServiceAutoscaler`) are the daemon's services.
+/// The manager, put together: the parts, each given only the collaborators it names, built
+/// here top to bottom. The HTTP API and the daemon reach the parts through it; the parts
+/// that loop (`Reconciler`, `Scaler`, `UsageMonitor`, `ServiceAutoscaler`) are the daemon's
+/// services.
 ///
 ///     Containers ──▶ Instances ──▶ CloudDriver, InstanceLifecycle (pure)
 ///     Applications ──▶ Containers, Instances, ServiceAutoscaler ──▶ ReplicaRecommender (pure)
 ///     Scaler ──▶ Instances, Containers, ServiceAutoscaler
 ///     Reconciler, UsageMonitor ──▶ Containers
-///     Images, Routes (◀── ProxyController)    every part ──▶ ManagerContext
-public final class Orchestrator: ManagerPart {
-    public let context: ManagerContext
+///     Images, Routes (◀── ProxyController)
+///     shared mechanisms: EventLog, SwarmView, NodeEngines, WakeUps, ScalerNotes, ServiceLoads
+public final class Orchestrator: RecordsEvents {
+    public let configuration: ManagerConfiguration
+    public let store: any ManagerStore
+    public let engine: any EngineAPI
+    /// Labels every service this manager creates, so that managers sharing an engine never touch each other's.
+    public let managerID: String
+    /// The clouds instances come from; empty when the manager's engine is the only instance.
+    public let clouds: CloudSet
+    /// Prometheus metrics for `/metrics` (a private registry unless the daemon passes its own).
+    public let metrics: ManagerMetrics
+    /// micado's private registry, when the clouds have a network to serve it on.
+    public let registry: Registry?
+    /// For the helpers' probes (Caddy, the registry) and the proxy's health probes of route targets.
+    let http: HTTPClient
+    let eventLog: EventLog
+    /// The newest usage of each application service (the monitor writes, the autoscaler reads).
+    let serviceLoads: ServiceLoads
+
     public let instances: Instances
     public let containers: Containers
     public let images: Images
@@ -31,7 +49,7 @@ public final class Orchestrator: ManagerPart {
     /// `engines` defaults to mutual-TLS clients over `http` (itself defaulting to the shared client).
     public init(
         configuration: ManagerConfiguration,
-        store: Store,
+        store: any ManagerStore,
         engine: any EngineAPI,
         managerID: String,
         clouds: CloudSet = CloudSet(configurations: [], drivers: [:], authority: .init(directory: "/nonexistent")),
@@ -42,28 +60,125 @@ public final class Orchestrator: ManagerPart {
         registry: Registry? = nil,
         logger: Logger
     ) {
-        let context = ManagerContext(
+        let http = http ?? .shared
+        self.configuration = configuration
+        self.store = store
+        self.engine = engine
+        self.managerID = managerID
+        self.clouds = clouds
+        self.metrics = metrics
+        self.registry = registry
+        self.http = http
+
+        // What several parts share, each a mechanism of its own.
+        let eventLog = EventLog(store: store, logger: logger)
+        let swarm = SwarmView(engine: engine)
+        let nodeEngines = NodeEngines(
+            own: engine,
+            monitorHTTP: monitorHTTP,
+            connector: engines ?? EngineDirectory(logger: logger),
+            clouds: clouds,
+            instances: store
+        )
+        let scalerWakeUp = WakeUps()
+        let autoscalerWakeUp = WakeUps()
+        let scalerNotes = ScalerNotes()
+        let serviceLoads = ServiceLoads()
+        let applicationChanges = SerialQueue()
+        self.eventLog = eventLog
+        self.serviceLoads = serviceLoads
+
+        // The parts, each after those it uses.
+        instances = Instances(
+            configuration: configuration,
+            store: store,
+            engines: nodeEngines,
+            managerID: managerID,
+            clouds: clouds,
+            registry: registry,
+            eventLog: eventLog,
+            swarm: swarm,
+            scalerWakeUp: scalerWakeUp
+        )
+        containers = Containers(
+            configuration: configuration,
+            store: store,
+            engines: nodeEngines,
+            managerID: managerID,
+            clouds: clouds,
+            registry: registry,
+            eventLog: eventLog,
+            swarm: swarm,
+            scalerNotes: scalerNotes,
+            scalerWakeUp: scalerWakeUp,
+            instances: instances
+        )
+        images = Images(store: store, engine: engine, clouds: clouds, http: http, registry: registry, eventLog: eventLog)
+        routes = Routes(configuration: configuration, store: store, swarm: swarm, http: http)
+        autoscaler = ServiceAutoscaler(
+            store: store,
+            engine: engine,
+            eventLog: eventLog,
+            swarm: swarm,
+            serviceLoads: serviceLoads,
+            wakeUps: autoscalerWakeUp,
+            scalerWakeUp: scalerWakeUp
+        )
+        applications = Applications(
             configuration: configuration,
             store: store,
             engine: engine,
             managerID: managerID,
-            clouds: clouds,
-            engines: engines,
-            http: http,
-            monitorHTTP: monitorHTTP,
-            metrics: metrics,
-            registry: registry,
-            logger: logger
+            eventLog: eventLog,
+            swarm: swarm,
+            scalerWakeUp: scalerWakeUp,
+            changes: applicationChanges,
+            containers: containers,
+            instances: instances,
+            autoscaler: autoscaler
         )
-        self.context = context
-        instances = Instances(context: context)
-        containers = Containers(context: context, instances: instances)
-        images = Images(context: context)
-        routes = Routes(context: context)
-        autoscaler = ServiceAutoscaler(context: context)
-        applications = Applications(context: context, containers: containers, instances: instances, autoscaler: autoscaler)
-        scaler = Scaler(context: context, instances: instances, containers: containers, autoscaler: autoscaler)
-        reconciler = Reconciler(context: context, containers: containers)
-        monitor = UsageMonitor(context: context, containers: containers)
+        scaler = Scaler(
+            configuration: configuration,
+            store: store,
+            engine: engine,
+            clouds: clouds,
+            metrics: metrics,
+            eventLog: eventLog,
+            swarm: swarm,
+            scalerNotes: scalerNotes,
+            scalerWakeUp: scalerWakeUp,
+            instances: instances,
+            containers: containers,
+            autoscaler: autoscaler
+        )
+        reconciler = Reconciler(
+            store: store,
+            engine: engine,
+            managerID: managerID,
+            eventLog: eventLog,
+            swarm: swarm,
+            applicationChanges: applicationChanges,
+            containers: containers
+        )
+        monitor = UsageMonitor(
+            configuration: configuration,
+            store: store,
+            engines: nodeEngines,
+            metrics: metrics,
+            eventLog: eventLog,
+            swarm: swarm,
+            serviceLoads: serviceLoads,
+            autoscalerWakeUp: autoscalerWakeUp,
+            containers: containers
+        )
+    }
+
+    /// The daemon's helper services: Caddy, fed from `routes`, and the registry when there is one.
+    func proxyController(home: MicadoHome) -> ProxyController {
+        ProxyController(routes: routes, home: home, eventLog: eventLog, http: http)
+    }
+
+    func registryController(authority: CertificateAuthority) -> RegistryController? {
+        registry.map { RegistryController(registry: $0, authority: authority, eventLog: eventLog, http: http) }
     }
 }

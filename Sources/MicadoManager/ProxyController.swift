@@ -18,15 +18,19 @@ import ServiceLifecycle
 public struct ProxyController: Service {
     let routes: Routes
     let home: MicadoHome
-    var context: ManagerContext { routes.context }
-    var logger: Logger { context.logger }
+    let eventLog: EventLog
+    /// For Caddy's admin API and its readiness probe.
+    let http: HTTPClient
+    var logger: Logger { eventLog.logger }
 
-    public init(routes: Routes, home: MicadoHome) {
+    init(routes: Routes, home: MicadoHome, eventLog: EventLog, http: HTTPClient) {
         self.routes = routes
         self.home = home
+        self.eventLog = eventLog
+        self.http = http
     }
 
-    var proxy: ManagerConfiguration.Proxy { context.configuration.proxy }
+    var proxy: ManagerConfiguration.Proxy { routes.configuration.proxy }
     /// Caddy's admin API: a unix socket in the proxy folder (0700, Caddy's user's), never
     /// TCP, so no other local user can load a configuration (a file server rooted at /, say).
     var adminSocket: String { home.proxyDirectory + "/admin.sock" }
@@ -50,7 +54,7 @@ public struct ProxyController: Service {
         }
         await cancelWhenGracefulShutdown {
             var loaded: String?
-            await Supervisor(name: "caddy", context: context).run(start: start) { fresh in
+            await Supervisor(name: "caddy", eventLog: eventLog).run(start: start) { fresh in
                 if fresh { loaded = nil }
                 do {
                     let desired = try await routes.desired()
@@ -59,7 +63,7 @@ public struct ProxyController: Service {
                     try await load(config)
                     loaded = config
                     await routes.loaded.set(desired)
-                    await context.note(
+                    await eventLog.note(
                         "proxy.routes",
                         "caddy",
                         desired.isEmpty
@@ -109,7 +113,7 @@ public struct ProxyController: Service {
                     "caddy exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))"
                 )
             }
-            if (try? await context.http.execute(probe, timeout: .seconds(1)))?.status == .ok { return child }
+            if (try? await http.execute(probe, timeout: .seconds(1)))?.status == .ok { return child }
             try await Task.sleep(for: .milliseconds(50))
         }
         child.signal(SIGKILL)
@@ -129,7 +133,7 @@ public struct ProxyController: Service {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: config))
-        let response = try await context.http.execute(request, timeout: .seconds(10))
+        let response = try await http.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else { throw MicadoError(.engine, "caddy refused the routes: \(String(buffer: body))") }
     }
@@ -200,12 +204,14 @@ actor LoadedRoutes {
 
 /// Routes: domain → the addresses where each routed container's running tasks answer, as
 /// wanted (from the store and the swarm) and as loaded into Caddy.
-public struct Routes: ManagerPart {
-    let context: ManagerContext
+public struct Routes: ReadsSwarm {
+    let configuration: ManagerConfiguration
+    let store: any ContainerStore
+    let swarm: SwarmView
+    /// For the health probes of route targets.
+    let http: HTTPClient
     /// What Caddy was last given.
     let loaded = LoadedRoutes()
-
-    init(context: ManagerContext) { self.context = context }
 
     /// Domain → the addresses where the container's running tasks answer.
     func desired() async throws(MicadoError) -> [RouteView] {
@@ -221,7 +227,9 @@ public struct Routes: ManagerPart {
                 $0.status.state == "running" && $0.desiredState == "running"
             }
             let targets = tasks.compactMap { task -> String? in
-                guard let node = task.nodeID.flatMap({ snapshot.nodes[$0] }), let address = publishAddress(for: node) else { return nil }
+                guard let node = task.nodeID.flatMap({ snapshot.nodes[$0] }), let address = configuration.publishAddress(for: node) else {
+                    return nil
+                }
                 return "\(address):\(port)"
             }
             var route = RouteView(domain: domain, container: record.name, targets: targets.sorted(), healthy: [])

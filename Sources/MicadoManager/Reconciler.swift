@@ -10,13 +10,33 @@ import ServiceLifecycle
 /// Every step is idempotent, so a manager killed at any moment finishes what it was doing
 /// on its next pass: a record without a service gets one (or adopts the one it made), a
 /// service of ours without a record is removed, replicas follow the desired state.
-public struct Reconciler: Service, ManagerPart {
-    let context: ManagerContext
+public struct Reconciler: Service, RecordsEvents, ReadsSwarm {
+    let store: any ContainerStore & ApplicationStore & SettingsStore
+    let engine: any EngineAPI
+    let managerID: String
+    let eventLog: EventLog
+    let swarm: SwarmView
+    /// Shared with `Applications`: a removed application's network is removed between applies.
+    let applicationChanges: SerialQueue
     let containers: Containers
     let interval: Duration
 
-    init(context: ManagerContext, containers: Containers, interval: Duration = .seconds(10)) {
-        self.context = context
+    init(
+        store: any ContainerStore & ApplicationStore & SettingsStore,
+        engine: any EngineAPI,
+        managerID: String,
+        eventLog: EventLog,
+        swarm: SwarmView,
+        applicationChanges: SerialQueue,
+        containers: Containers,
+        interval: Duration = .seconds(10)
+    ) {
+        self.store = store
+        self.engine = engine
+        self.managerID = managerID
+        self.eventLog = eventLog
+        self.swarm = swarm
+        self.applicationChanges = applicationChanges
         self.containers = containers
         self.interval = interval
     }
@@ -75,7 +95,7 @@ extension Reconciler {
         for network in networks {
             guard let application = network.labels?[Label.application], network.labels?[Label.manager] == managerID else { continue }
             // Between applies: one of the same name must not find the network and lose it to this.
-            _ = try? await context.applicationChanges.run { () throws(MicadoError) in
+            _ = try? await applicationChanges.run { () throws(MicadoError) in
                 guard try await store.application(application) == nil, try await store.removed(Store.Tombstone.application, application)
                 else { return }
                 try await engine.removeNetwork(network.id)

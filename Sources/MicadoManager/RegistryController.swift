@@ -69,26 +69,28 @@ public struct Registry: Sendable {
 /// micado's CA, as its own unprivileged user (see `HelperUser`). Like Caddy, it dies with the
 /// manager (parent-death signal) and restarts if it dies.
 public struct RegistryController: Service {
-    let context: ManagerContext
     let registry: Registry
     let authority: CertificateAuthority
-    let logger: Logger
+    let eventLog: EventLog
+    /// For the readiness probe.
+    let http: HTTPClient
+    var logger: Logger { eventLog.logger }
 
-    public init(context: ManagerContext, registry: Registry, authority: CertificateAuthority, logger: Logger) {
-        self.context = context
+    init(registry: Registry, authority: CertificateAuthority, eventLog: EventLog, http: HTTPClient) {
         self.registry = registry
         self.authority = authority
-        self.logger = logger
+        self.eventLog = eventLog
+        self.http = http
     }
 
     public func run() async throws {
         do { try await prepare() } catch {
-            await context.note("registry.failed", registry.address, "the registry cannot be prepared: \(error)")
+            await eventLog.note("registry.failed", registry.address, "the registry cannot be prepared: \(error)")
             try? await gracefulShutdown()
             return
         }
         await cancelWhenGracefulShutdown {
-            await Supervisor(name: "registry", context: context).run(start: start) { _ in }
+            await Supervisor(name: "registry", eventLog: eventLog).run(start: start) { _ in }
         }
         try? FileManager.default.removeItem(atPath: registry.trustDirectory)
     }
@@ -166,7 +168,7 @@ public struct RegistryController: Service {
                 )
             }
             // 401: up, and asking for the password it should ask for.
-            if let response = try? await context.http.execute(probe, timeout: .seconds(1)), response.status.code == 401 { return child }
+            if let response = try? await http.execute(probe, timeout: .seconds(1)), response.status.code == 401 { return child }
             try await Task.sleep(for: .milliseconds(100))
         }
         child.signal(SIGKILL)

@@ -102,17 +102,18 @@ struct HeadDeadlineChannel<Inner: ServerChildChannel>: ServerChildChannel {
     let deadline: TimeAmount
     let budget: ConnectionBudget
 
-    struct Shed: Error {}
-
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let deadline = deadline
-        guard budget.admit(channel) else {
-            channel.writeAndFlush(ConnectionBudget.shedAnswer).whenComplete { _ in channel.close(promise: nil) }
-            return channel.eventLoop.makeFailedFuture(Shed())
-        }
         let budget = budget
+        let admitted = budget.admit(channel)
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(RequestHeadDeadline(deadline: deadline, budget: budget), position: .first)
+            // A shed connection still goes through the usual set-up, so that its life ends the
+            // usual way: answered and closed by `ShedConnection` once active. Failing the set-up
+            // instead wrote to a channel not yet active (the answer went nowhere) and never
+            // closed it: every refused connection held a descriptor for good.
+            let first: any ChannelHandler =
+                admitted ? RequestHeadDeadline(deadline: deadline, budget: budget) : ShedConnection()
+            try channel.pipeline.syncOperations.addHandler(first, position: .first)
         }.flatMap { inner.setup(channel: channel, logger: logger) }.flatMap { value in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(CloseOnHeadError(), position: .last)
@@ -122,4 +123,30 @@ struct HeadDeadlineChannel<Inner: ServerChildChannel>: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async { await inner.handle(value: value, logger: logger) }
+}
+
+/// A connection past the `ConnectionBudget`: answered 503 (raw bytes, straight to the socket)
+/// as soon as it is active, then closed; whatever it sends is dropped.
+final class ShedConnection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var answered = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { answer(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        answer(context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    private func answer(_ context: ChannelHandlerContext) {
+        guard !answered else { return }
+        answered = true
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ConnectionBudget.shedAnswer)).whenComplete { _ in channel.close(promise: nil) }
+    }
 }

@@ -11,8 +11,18 @@ import ServiceLifecycle
 /// drained and deleted. Runs a pass at once when woken (a launch, an instance change)
 /// and otherwise every `interval`; every pass re-reads the store and the swarm, so it is
 /// idempotent across restarts.
-public final class Scaler: Service, ManagerPart {
-    let context: ManagerContext
+public final class Scaler: Service, RecordsEvents, ReadsSwarm {
+    let configuration: ManagerConfiguration
+    let store: any ContainerStore & InstanceStore & EventStore
+    let engine: any EngineAPI
+    let clouds: CloudSet
+    let metrics: ManagerMetrics
+    let eventLog: EventLog
+    let swarm: SwarmView
+    /// What it last said about each pending container (container views show it).
+    let scalerNotes: ScalerNotes
+    /// What wakes it at once (a launch, an instance change).
+    let scalerWakeUp: WakeUps
     let instances: Instances
     let containers: Containers
     let autoscaler: ServiceAutoscaler
@@ -21,14 +31,32 @@ public final class Scaler: Service, ManagerPart {
     /// Whether the last pass succeeded (only then may passes go faster).
     let pace = Pace()
 
+    var defaultLocation: String { clouds.defaultLocation(configured: configuration.defaults.location) }
+
     init(
-        context: ManagerContext,
+        configuration: ManagerConfiguration,
+        store: any ContainerStore & InstanceStore & EventStore,
+        engine: any EngineAPI,
+        clouds: CloudSet,
+        metrics: ManagerMetrics,
+        eventLog: EventLog,
+        swarm: SwarmView,
+        scalerNotes: ScalerNotes,
+        scalerWakeUp: WakeUps,
         instances: Instances,
         containers: Containers,
         autoscaler: ServiceAutoscaler,
         interval: Duration = .milliseconds(500)
     ) {
-        self.context = context
+        self.configuration = configuration
+        self.store = store
+        self.engine = engine
+        self.clouds = clouds
+        self.metrics = metrics
+        self.eventLog = eventLog
+        self.swarm = swarm
+        self.scalerNotes = scalerNotes
+        self.scalerWakeUp = scalerWakeUp
         self.instances = instances
         self.containers = containers
         self.autoscaler = autoscaler

@@ -11,15 +11,40 @@ import ServiceLifecycle
 /// (with an event that has the numbers), then to the swarm; replicas that do not fit wait
 /// for capacity and the instance scaler starts instances for them, as for any task, and
 /// drains them when the replicas go.
-public final class ServiceAutoscaler: Service, ManagerPart {
-    let context: ManagerContext
+public final class ServiceAutoscaler: Service, RecordsEvents, ReadsSwarm {
+    let store: any ContainerStore & EventStore
+    let engine: any EngineAPI
+    let eventLog: EventLog
+    let swarm: SwarmView
+    /// The newest usage of each application service (the monitor writes it).
+    let serviceLoads: ServiceLoads
+    /// What wakes it: the monitor, after each pass.
+    let wakeUps: WakeUps
+    /// Wakes the scaler after a scale-up (the new replicas may need instances).
+    let scalerWakeUp: WakeUps
     let state = AutoscalerState()
 
-    init(context: ManagerContext) { self.context = context }
+    init(
+        store: any ContainerStore & EventStore,
+        engine: any EngineAPI,
+        eventLog: EventLog,
+        swarm: SwarmView,
+        serviceLoads: ServiceLoads,
+        wakeUps: WakeUps,
+        scalerWakeUp: WakeUps
+    ) {
+        self.store = store
+        self.engine = engine
+        self.eventLog = eventLog
+        self.swarm = swarm
+        self.serviceLoads = serviceLoads
+        self.wakeUps = wakeUps
+        self.scalerWakeUp = scalerWakeUp
+    }
 
     public func run() async throws {
         // The monitor wakes it after each pass; the interval only bounds a silent monitor.
-        await PassLoop.run(every: .seconds(30), wakeUps: context.autoscalerWakeUp) {
+        await PassLoop.run(every: .seconds(30), wakeUps: wakeUps) {
             do { try await pass() } catch {
                 logger.warning("autoscale pass failed", metadata: ["error": "\(error)"])
             }
@@ -75,7 +100,7 @@ extension ServiceAutoscaler {
             guard let policy = record.settings?.scaling else { continue }
             var observed: [ScalingPolicy.Metric: Double] = [:]
             var running = 0
-            if let load = await context.serviceLoads.load(of: record.name), now.timeIntervalSince(load.time) < Self.freshness,
+            if let load = await serviceLoads.load(of: record.name), now.timeIntervalSince(load.time) < Self.freshness,
                 load.replicas > 0
             {
                 running = load.replicas
@@ -108,7 +133,7 @@ extension ServiceAutoscaler {
                         try await engine.scaleService(serviceID, replicas: record.wantedReplicas)
                     }
                 }
-                await snapshots.invalidate()
+                await swarm.invalidate()
                 scalerWakeUp.yield()
                 _ = await state.shouldNote(record.name, held: nil)
             } else if decision.held != nil, decision.recommended != decision.current {

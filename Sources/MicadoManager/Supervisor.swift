@@ -10,7 +10,7 @@ import MicadoCore
 /// on the first tick after each (re)start. On cancellation the process is stopped with SIGTERM.
 struct Supervisor {
     let name: String
-    let context: ManagerContext
+    let eventLog: EventLog
 
     func run(start: () async throws -> ChildProcess, tick: (_ fresh: Bool) async -> Void) async {
         var process: ChildProcess?
@@ -18,7 +18,7 @@ struct Supervisor {
         var fresh = true
         while !Task.isCancelled {
             if let running = process, let status = running.poll() {
-                await context.note("\(name).restart", name, "\(name) exited (\(status)); restarting it")
+                await eventLog.note("\(name).restart", name, "\(name) exited (\(status)); restarting it")
                 process = nil
             }
             if process == nil {
@@ -27,7 +27,7 @@ struct Supervisor {
                     backoff = .seconds(1)
                     fresh = true
                 } catch {
-                    await context.note(
+                    await eventLog.note(
                         "\(name).failed",
                         name,
                         "\(name) did not start: \(error); retrying in \(backoff.components.seconds) s"

@@ -31,10 +31,15 @@ struct SwarmSnapshot: Sendable {
     }
 }
 
-extension ManagerContext {
-    /// The whole swarm as seen at most `maxAge` ago, shared by the loops (see `SnapshotCache`).
+/// The swarm as the manager's engine sees it, with the one snapshot the scaler, monitor and
+/// proxy loops share (see `SnapshotCache`). Copies share the cache.
+struct SwarmView: Sendable {
+    let engine: any EngineAPI
+    let cache = SnapshotCache()
+
+    /// The whole swarm as seen at most `maxAge` ago.
     func snapshot(maxAge: Duration) async throws(MicadoError) -> SwarmSnapshot {
-        try await snapshots.snapshot(maxAge: maxAge) { [self] in
+        try await cache.snapshot(maxAge: maxAge) { [self] in
             do throws(MicadoError) { return .success(try await snapshot()) } catch { return .failure(error) }
         }
     }
@@ -48,6 +53,19 @@ extension ManagerContext {
             tasksByService: Dictionary(grouping: tasks, by: \.serviceID)
         )
     }
+
+    /// Forgets the shared snapshot after a change, so the next reader sees it.
+    func invalidate() async { await cache.invalidate() }
+}
+
+/// A part that reads the swarm.
+protocol ReadsSwarm: Sendable {
+    var swarm: SwarmView { get }
+}
+
+extension ReadsSwarm {
+    func snapshot(maxAge: Duration) async throws(MicadoError) -> SwarmSnapshot { try await swarm.snapshot(maxAge: maxAge) }
+    func snapshot(serviceID: String? = nil) async throws(MicadoError) -> SwarmSnapshot { try await swarm.snapshot(serviceID: serviceID) }
 }
 
 extension SwarmSnapshot {

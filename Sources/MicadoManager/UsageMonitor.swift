@@ -11,14 +11,40 @@ import ServiceLifecycle
 /// 95th percentile of its containers' memory plus a quarter, which becomes the default
 /// reservation of the image's next launch (MiCADO's image table). Also keeps the
 /// Prometheus gauges of `/metrics` current.
-public struct UsageMonitor: Service, ManagerPart {
-    let context: ManagerContext
+public struct UsageMonitor: Service, RecordsEvents, ReadsSwarm {
+    let configuration: ManagerConfiguration
+    let store: any ContainerStore & ImageStore & UsageStore
+    /// Each node's engine, on the monitor's own connections.
+    let engines: NodeEngines
+    let metrics: ManagerMetrics
+    let eventLog: EventLog
+    let swarm: SwarmView
+    /// Where it puts each application service's averaged usage, and whom it wakes after a pass.
+    let serviceLoads: ServiceLoads
+    let autoscalerWakeUp: WakeUps
     let containers: Containers
     /// The previous CPU reading of each container, for one-shot samples.
     let cpuReadings = CPUReadings()
 
-    init(context: ManagerContext, containers: Containers) {
-        self.context = context
+    init(
+        configuration: ManagerConfiguration,
+        store: any ContainerStore & ImageStore & UsageStore,
+        engines: NodeEngines,
+        metrics: ManagerMetrics,
+        eventLog: EventLog,
+        swarm: SwarmView,
+        serviceLoads: ServiceLoads,
+        autoscalerWakeUp: WakeUps,
+        containers: Containers
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.engines = engines
+        self.metrics = metrics
+        self.eventLog = eventLog
+        self.swarm = swarm
+        self.serviceLoads = serviceLoads
+        self.autoscalerWakeUp = autoscalerWakeUp
         self.containers = containers
     }
 
@@ -37,7 +63,7 @@ public struct UsageMonitor: Service, ManagerPart {
                 do { try await samplePass(scalingOnly: !full) } catch  where !Task.isCancelled {
                     logger.warning("usage sampling failed", metadata: ["error": "\(error)"])
                 } catch {}
-                context.autoscalerWakeUp.yield()
+                autoscalerWakeUp.yield()
                 // At most half of the time sampling: a pass that takes longer than the interval
                 // (hundreds of containers) must not keep the engine and the manager busy for good.
                 let took = ContinuousClock.now - started
@@ -109,7 +135,7 @@ extension UsageMonitor {
             func addNext() {
                 guard let (record, containerID, nodeID) = pending.popFirst() else { return }
                 group.addTask {
-                    guard let engine = try? await self.engine(forNode: nodeID, monitoring: true),
+                    guard let engine = try? await engines.engine(forNode: nodeID, monitoring: true),
                         let usage = try? await engine.usage(container: containerID, oneShot: true)
                     else { return nil }
                     // One-shot samples are cheap for the engine; CPU comes from this and the previous one.
@@ -144,14 +170,14 @@ extension UsageMonitor {
             average.cpuPercent = cpu ?? 0
             average.memoryMiB = memory
             samples.append(average)
-            await context.serviceLoads.set(
+            await serviceLoads.set(
                 ServiceLoad(time: now, cpuPercent: cpu, memoryMiB: memory, replicas: replicas.count),
                 of: service
             )
         }
         if !scalingOnly {
             await cpuReadings.keep(only: Set(work.map(\.1)))
-            await context.serviceLoads.keep(only: Set(byService.keys))
+            await serviceLoads.keep(only: Set(byService.keys))
         }
         try await store.recordUsage(samples, keep: configuration.monitor.historyPerContainer)
         for image in Set(samples.map(\.image)) {

@@ -133,20 +133,20 @@ import Testing
         try await autoscaler.pass()
         #expect(try await w.store.container("shop_web")?.replicas == 1, "no samples, no change")
         // 60% of one core per replica with a limit of half a core: 120% of target 50 → ⌈1 × 2.4⌉ = 3.
-        await w.orchestrator.context.serviceLoads.set(.init(time: Date(), cpuPercent: 60, memoryMiB: 10, replicas: 1), of: "shop_web")
+        await w.orchestrator.serviceLoads.set(.init(time: Date(), cpuPercent: 60, memoryMiB: 10, replicas: 1), of: "shop_web")
         try await autoscaler.pass()
         #expect(try await w.store.container("shop_web")?.replicas == 3)
         #expect(await swarm.serviceSpec("shop_web")?.replicas == 3)
         let scaled = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == "service.scaled" }
         #expect(scaled?.message.contains("cpu 120% (target 50%); 1 → 3") == true, "\(String(describing: scaled))")
         // Replicas still waiting: no growth on the load of the one that runs.
-        await w.orchestrator.context.serviceLoads.set(.init(time: Date(), cpuPercent: 90, memoryMiB: 10, replicas: 1), of: "shop_web")
+        await w.orchestrator.serviceLoads.set(.init(time: Date(), cpuPercent: 90, memoryMiB: 10, replicas: 1), of: "shop_web")
         try await autoscaler.pass()
         #expect(try await w.store.container("shop_web")?.replicas == 3)
         let held = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == "service.scale-held" }
         #expect(held?.message.contains("2 of 3 replicas not running yet") == true, "\(String(describing: held))")
         // A first sample has no CPU figure: it is not read as 0 % (no shrink).
-        await w.orchestrator.context.serviceLoads.set(.init(time: Date(), cpuPercent: nil, memoryMiB: 10, replicas: 3), of: "shop_web")
+        await w.orchestrator.serviceLoads.set(.init(time: Date(), cpuPercent: nil, memoryMiB: 10, replicas: 3), of: "shop_web")
         try await autoscaler.pass()
         #expect(try await w.store.container("shop_web")?.replicas == 3)
         // Re-applying the file keeps the policy's count.

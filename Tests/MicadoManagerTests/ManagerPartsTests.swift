@@ -387,11 +387,11 @@ import Testing
         try await w.orchestrator.scaler.pass()
         #expect(await w.cloud.instances.count == 1)
         let fresh = Orchestrator(
-            configuration: w.orchestrator.context.configuration,
+            configuration: w.orchestrator.configuration,
             store: try Store.inMemory(),
             engine: w.swarm.managerEngine,
             managerID: "mnew",
-            clouds: w.orchestrator.context.clouds,
+            clouds: w.orchestrator.clouds,
             engines: w.swarm,
             logger: Self.logger
         )
@@ -400,7 +400,7 @@ import Testing
             Issue.record("a replaced store started beside the old one's services and instances")
         } catch { #expect(error.message.contains("1 instance(s)"), "\(error)") }
         try await fresh.checkForeignServices(adopt: true)
-        #expect(try await fresh.context.store.container("container-web") != nil)
+        #expect(try await fresh.store.container("container-web") != nil)
         await fresh.instances.deleteOrphanInstances()
         #expect(await w.cloud.deletes == ["vm-10"])
     }
