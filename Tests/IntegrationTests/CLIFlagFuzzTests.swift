@@ -72,6 +72,32 @@ import Testing
         }
     }
 
+    /// `init` writes ports and the advertised address into config.yaml: out-of-range ports and
+    /// anything but an IPv4 address are usage errors, and no home is made.
+    @Test func initRefusesWhatIsNotAPortOrAnAddress() async throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("micado-init-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let refused: [[String]] = [
+            ["--port", "0"], ["--port", "65536"], ["--proxy-port", "0"], ["--proxy-tls-port", "70000"],
+            ["--advertise-address", String(repeating: "A", count: 120_000)], ["--advertise-address", "300.1.1.1"],
+            ["--advertise-address", "10.0.0"], ["--advertise-address", "::1"],
+        ]
+        for arguments in refused {
+            let result = try await CommandResult.run(ManagerFixture.micadoBinary, ["init"] + arguments, environment: ["MICADO_HOME": home])
+            #expect(
+                result.status == 64,
+                "micado init \(arguments.map { String($0.prefix(20)) }): \(result.status) \(result.stderr.prefix(200))"
+            )
+            #expect(!FileManager.default.fileExists(atPath: home + "/config.yaml"))
+        }
+        let accepted = try await CommandResult.run(
+            ManagerFixture.micadoBinary,
+            ["init", "--advertise-address", "10.0.0.2", "--port", "65535"],
+            environment: ["MICADO_HOME": home]
+        )
+        #expect(accepted.status == 0, "\(accepted)")
+    }
+
     /// Bytes that are not UTF-8 reach the CLI as they are (through the shell): refused, never a trap.
     @Test func nonUTF8ValuesAreRefused() async throws {
         for (command, option) in try await Self.options() {

@@ -35,6 +35,18 @@ extension Micado {
         @Flag(help: "Do not run the domain proxy.")
         var noProxy = false
 
+        func validate() throws {
+            for (flag, value) in [("--port", port), ("--proxy-port", proxyPort), ("--proxy-tls-port", proxyTlsPort)]
+            where !(1...65535).contains(value) {
+                throw ValidationError("\(flag) \(value) is not a TCP port (1 to 65535)")
+            }
+            // An IPv4 address, four decimal octets: it goes into the swarm's and Caddy's configuration.
+            let octets = advertiseAddress.split(separator: ".", omittingEmptySubsequences: false)
+            guard octets.count == 4, octets.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }) else {
+                throw ValidationError("--advertise-address '\(Text.escaped(String(advertiseAddress.prefix(64))))' is not an IPv4 address")
+            }
+        }
+
         func run() async throws {
             let home = MicadoHome.resolve(environment: ProcessInfo.processInfo.environment)
             var proxy = ManagerConfiguration.Proxy()
