@@ -387,7 +387,7 @@ public final class Store: Sendable {
     }
 
     /// Memory samples (MiB) of every container of an image, newest `limit`.
-    public func memorySamples(image: String, limit: Int = 2000) async throws(MicadoError) -> [Double] {
+    public func memorySamples(image: String, limit: Int) async throws(MicadoError) -> [Double] {
         try await read { db in
             try Double.fetchAll(db, sql: "SELECT memoryMiB FROM usage WHERE image = ? ORDER BY id DESC LIMIT ?", arguments: [image, limit])
         }
@@ -475,7 +475,7 @@ public final class Store: Sendable {
 
     /// The newest `limit` events (optionally about one subject), oldest first; with `after`,
     /// the oldest `limit` of those newer than that id (what a live view has not seen yet).
-    public func events(subject: String? = nil, after: Int64? = nil, limit: Int = 100) async throws(MicadoError) -> [EventRecord] {
+    public func events(subject: String?, after: Int64?, limit: Int) async throws(MicadoError) -> [EventRecord] {
         try await read { db in
             var request = EventRecord.all()
             if let subject { request = request.filter(Column("subject") == subject) }
