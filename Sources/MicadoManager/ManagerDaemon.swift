@@ -68,6 +68,8 @@ public struct ManagerDaemon {
             group.maximumCancellationDuration = .seconds(5)
             try await ServiceGroup(configuration: group).run()
             await orchestrator.note("manager.stop", orchestrator.managerID, "manager stopped")
+            // Best effort: a reader still open makes SQLite refuse, and the log is then folded at the next start.
+            try? await orchestrator.store.checkpoint()
         } catch {
             try? await clients.shutdown()
             throw error

@@ -62,6 +62,12 @@ public final class Store: Sendable {
         }
     }
 
+    public func checkpoint() async throws(MicadoError) {
+        do { _ = try await writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) } } catch {
+            throw .init(.internal, "cannot checkpoint the store: \(error)")
+        }
+    }
+
     /// An in-memory store, for tests.
     public static func inMemory() throws(MicadoError) -> Store {
         do { return try Store(writer: DatabaseQueue()) } catch {

@@ -103,6 +103,9 @@ public protocol ExecSessionStore: Sendable {
 /// A consistent copy of the whole store, taken while it runs.
 public protocol BackupStore: Sendable {
     func backup(to path: String) async throws(MicadoError)
+    /// Folds the write-ahead log into the main file, so that after a clean stop the main
+    /// file alone is the whole store (what an administrator copies or inspects).
+    func checkpoint() async throws(MicadoError)
 }
 
 /// Every concern at once: what the manager is assembled with.

@@ -244,9 +244,13 @@ struct HardeningTests {
             try await f.stopManager()
 
             let store = f.home + "/micado.sqlite"
+            // A clean stop folds the write-ahead log into the main file: it alone is the store.
+            let wal = (try? FileManager.default.attributesOfItem(atPath: store + "-wal")[.size] as? Int) ?? 0
+            #expect(wal == 0, "a clean stop left \(wal) bytes of write-ahead log")
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + suffix) }
             let handle = try #require(FileHandle(forUpdatingAtPath: store))
             let size = try handle.seekToEnd()
+            try #require(size > 8192, "the main file holds \(size) bytes: nothing to damage")
             try handle.seek(toOffset: 4096)
             try handle.write(contentsOf: Data(repeating: 0xAB, count: Int(size) - 4096))
             try handle.close()
