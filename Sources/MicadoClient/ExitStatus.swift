@@ -9,6 +9,7 @@ public enum ExitStatus {
     public static func code(for error: MicadoError) -> Int32 {
         switch error.code {
         case .unreachable: unavailable
+        case .usage: usage
         default: failure
         }
     }

@@ -71,7 +71,7 @@ public struct ManagerClient: Sendable {
         contentType: String = "application/json",
         timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
-        var request = authorized(method, path, query: query)
+        var request = try authorized(method, path, query: query)
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = body
@@ -103,7 +103,7 @@ public struct ManagerClient: Sendable {
         timeout: TimeAmount = .seconds(900)
     ) async throws(MicadoError) -> (bytes: Int, mode: Int?) {
         do {
-            let response = try await http.execute(authorized(.GET, path, query: query), timeout: timeout)
+            let response = try await http.execute(try authorized(.GET, path, query: query), timeout: timeout)
             guard (200..<300).contains(response.status.code) else {
                 throw refusal(response.status, try await response.body.collect(upTo: 1 << 20), "GET \(path)")
             }
@@ -124,8 +124,8 @@ public struct ManagerClient: Sendable {
     }
 
     /// A request to the manager's API with the token.
-    public func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)]) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: url(path, query: query))
+    public func authorized(_ method: HTTPMethod, _ path: String, query: [(String, String)]) throws(MicadoError) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: try checkedURL(path, query: query))
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         return request
@@ -180,9 +180,10 @@ public struct ManagerClient: Sendable {
         var logger = Logger(label: "micado.websocket")
         logger.logLevel = .critical
         let failure = Mutex<(any Error)?>(nil)
+        let address = try checkedURL(path, query: query)
         do {
             try await WebSocketClient.connect(
-                url: "ws" + url(path, query: query).dropFirst("http".count),
+                url: "ws" + address.dropFirst("http".count),
                 configuration: .init(maxFrameSize: 1 << 20, additionalHeaders: headers),
                 logger: logger
             ) { inbound, outbound, _ in
@@ -217,6 +218,23 @@ public struct ManagerClient: Sendable {
         }
         if let error = error as? ChannelError, case .connectTimeout = error { return "connection timed out" }
         return "\(error)"
+    }
+
+    /// The manager reads a request head of at most 80 KiB (address and headers); an address
+    /// longer than this is refused here, before anything is sent, as the usage error it is
+    /// (a pasted file as a name, say): sent, it would be cut off with the connection.
+    public static let longestAddress = 64 * 1024
+
+    /// `url(path, query:)`, refused when longer than `longestAddress`.
+    public func checkedURL(_ path: String, query: [(String, String)] = []) throws(MicadoError) -> String {
+        let address = url(path, query: query)
+        guard address.utf8.count <= Self.longestAddress else {
+            throw .init(
+                .usage,
+                "an argument is too long: the request for \(path.prefix(40))… would be \(address.utf8.count / 1024) KiB, over the \(Self.longestAddress / 1024) KiB the manager reads"
+            )
+        }
+        return address
     }
 
     public func url(_ path: String, query: [(String, String)] = []) -> String {

@@ -39,6 +39,9 @@ public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let noCloud = Code(rawValue: "no_cloud")
         /// The Docker engine answered with an error or could not be reached.
         public static let engine = Code(rawValue: "engine_error")
+        /// A command's arguments are wrong in a way only the CLI sees: a request it would send is
+        /// longer than the manager reads (CLI side only; exit 64).
+        public static let usage = Code(rawValue: "usage")
         /// The manager could not be reached (CLI side only).
         public static let unreachable = Code(rawValue: "manager_unreachable")
         /// The operation did not finish in time.

@@ -1,5 +1,7 @@
+import Foundation
 import HummingbirdCore
 import Logging
+import MicadoCore
 import NIOCore
 import NIOHTTP1
 
@@ -69,27 +71,62 @@ final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler 
     }
 }
 
-/// Closes a connection whose first request head the HTTP decoder refused (two
-/// Content-Lengths, say). Hummingbird answers such errors with 400 once a request has
-/// started; one in the head, before its handlers join the pipeline, went nowhere and held the
-/// connection open for good. Placed last at setup: it sees the head's errors, and lets
-/// everything after the first request through untouched.
+/// Answers and closes a connection whose first request head the HTTP decoder refused (two
+/// Content-Lengths, a head over the decoder's 80 KiB). Hummingbird answers such errors with
+/// 400 once a request has started; one in the head, before its handlers join the pipeline,
+/// went nowhere: first it held the connection open for good, then it was closed unanswered,
+/// which a client reads as "the manager is down". Now the client learns why: 431 for a head
+/// too large, 400 for any other. The answer is raw bytes written from the first handler (the
+/// HTTP encoders after it take response parts, not bytes), then the output is closed and what
+/// the client still sends is read and dropped for a moment, so that closing with unread bytes
+/// does not reset the connection before the answer is read. Placed last at setup: it sees the
+/// head's errors, and lets everything after the first request through untouched.
 final class CloseOnHeadError: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     private var requestStarted = false
+    private var refused = false
+    /// How long a refused connection's remaining bytes are read and dropped before it is closed.
+    static let drain = TimeAmount.seconds(2)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if refused { return }
         requestStarted = true
         context.fireChannelRead(data)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Only the decoder's: a refused WebSocket upgrade passes an error here too, and is answered.
-        if !requestStarted, error is HTTPParserError {
-            context.close(promise: nil)
+        guard !requestStarted, let error = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
             return
         }
-        context.fireErrorCaught(error)
+        guard !refused else { return }
+        refused = true
+        let channel = context.channel
+        guard let first = try? channel.pipeline.syncOperations.context(handlerType: RequestHeadDeadline.self) else {
+            channel.close(promise: nil)
+            return
+        }
+        first.writeAndFlush(NIOAny(Self.answer(to: error))).whenComplete { _ in channel.close(mode: .output, promise: nil) }
+        channel.eventLoop.scheduleTask(in: Self.drain) { channel.close(promise: nil) }
+    }
+
+    static func answer(to error: HTTPParserError) -> ByteBuffer {
+        let tooLarge = error == .headerOverflow
+        let status = tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"
+        let message =
+            tooLarge
+            ? "the request's head (its address and headers) is over the 80 KiB the manager reads: an argument is too long"
+            : "the request's head is malformed: \(error)"
+        let body = String(
+            decoding: (try? WireFormat.encoder().encode(ErrorBody(MicadoError(tooLarge ? .tooLarge : .badRequest, message)))) ?? Data(),
+            as: UTF8.self
+        )
+        return ByteBuffer(
+            string:
+                "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+                + body
+        )
     }
 }
 

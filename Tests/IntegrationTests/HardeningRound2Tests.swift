@@ -89,7 +89,37 @@ struct HardeningRound2Tests {
             #expect(highest - before <= 64 + 8, "descriptors went from \(before) to \(highest)")
             for fd in idle { close(fd) }
             idle = []
-            // Shedding when every place is busy (503 at once) is covered by ConnectionBudgetTests.
+
+            // Every place busy (live event streams, which stay busy while open): a new connection is
+            // answered 503 at once and closed, and leaves no descriptor behind (each once stayed in CLOSE-WAIT).
+            let token = try String(contentsOfFile: f.home + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            var busy: [Int32] = []
+            defer { for fd in busy { close(fd) } }
+            for i in 0..<64 {
+                let fd = try RawHTTP.connected(f.port)
+                busy.append(fd)
+                try RawHTTP.send(fd, Array(Self.upgrade("/v1/events/live", token: token).utf8))
+                #expect(RawHTTP.readHead(fd, within: .seconds(10)).hasPrefix("HTTP/1.1 101"), "stream \(i)")
+            }
+            var shedAnswers = 0
+            let shedBefore = descriptors()
+            for _ in 0..<200 {
+                let answer = try RawHTTP.exchange(
+                    port: f.port,
+                    send: "GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                    readFor: .seconds(5)
+                )
+                if answer.text.hasPrefix("HTTP/1.1 503") && answer.closed { shedAnswers += 1 }
+            }
+            #expect(shedAnswers == 200, "\(shedAnswers) of 200 probes were answered 503 and closed")
+            var settled = descriptors()
+            for _ in 0..<50 where settled > shedBefore + 4 {
+                try await Task.sleep(for: .milliseconds(100))
+                settled = descriptors()
+            }
+            #expect(settled <= shedBefore + 4, "200 shed connections left descriptors: \(shedBefore) then \(settled)")
+            for fd in busy { close(fd) }
+            busy = []
             // Places come back as the connections go.
             var served = false
             for _ in 0..<100 where !served {
@@ -97,6 +127,31 @@ struct HardeningRound2Tests {
                 if !served { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(served)
+        }
+    }
+
+    /// An argument far longer than any name or path (a pasted file) is a usage error the CLI
+    /// names (exit 64), never "cannot reach the manager"; a request head over the decoder's
+    /// bound sent anyway is answered 431 with the reason, and the manager lives on.
+    @Test func overlongArgumentsAreUsageErrors() async throws {
+        try await ManagerFixture.with { f in
+            let long = String(repeating: "a", count: 120 * 1024)
+            for arguments in [
+                ["copy", "--name", "container-x", ":" + long, f.state + "/x"], ["events", "--subject", long], ["logs", "--name", long],
+            ] {
+                let result = try await f.micado(arguments)
+                #expect(
+                    result.status == 64 && result.stderr.contains("too long"),
+                    "\(arguments.prefix(2)): \(result.status) \(result.stderr.prefix(300))"
+                )
+            }
+            let head = "GET /v1/events?subject=\(String(repeating: "b", count: 100 * 1024)) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            let answer = try RawHTTP.exchange(port: f.port, send: head, readFor: .seconds(10))
+            #expect(
+                answer.text.hasPrefix("HTTP/1.1 431") && answer.text.contains("too long") && answer.closed,
+                "\(answer.text.prefix(300))"
+            )
+            #expect(try await f.micado(["list", "-c"]).status == 0)
         }
     }
 
