@@ -295,11 +295,11 @@ public struct ServiceInfo: Codable, Sendable {
 public struct EventView: Codable, Sendable, Equatable {
     public var id: Int64
     public var time: Date
-    public var kind: String
+    public var kind: EventKind
     public var subject: String
     public var message: String
 
-    public init(id: Int64, time: Date, kind: String, subject: String, message: String) {
+    public init(id: Int64, time: Date, kind: EventKind, subject: String, message: String) {
         self.id = id
         self.time = time
         self.kind = kind

@@ -107,12 +107,13 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 let count = steps.filter { $0.action == action }.count
                 return count == 0 ? nil : "\(count) to \(action.rawValue)"
             }.joined(separator: ", ")
-            events.append(event("application.applied", spec.name, "\(spec.name) revision \(revision) applied from \(fileName): \(summary)"))
-            for step in steps where step.action != .unchanged {
+            events.append(event(.applicationApplied, spec.name, "\(spec.name) revision \(revision) applied from \(fileName): \(summary)"))
+            for step in steps {
+                guard let kind = step.action.eventKind else { continue }
                 let detail = step.fields.isEmpty ? "" : " (\(step.fields.joined(separator: ", ")))"
                 events.append(
                     event(
-                        "service.\(step.action.rawValue)",
+                        kind,
                         step.service,
                         "\(step.service): \(step.action.rawValue)\(detail) by revision \(revision)"
                     )
@@ -284,7 +285,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             let services = try await self.store.containers().filter { $0.application == name }
             try await self.store.deleteApplication(
                 name,
-                event: self.event("application.removed", name, "\(name) removed with \(services.count) service(s)")
+                event: self.event(.applicationRemoved, name, "\(name) removed with \(services.count) service(s)")
             )
             for service in services {
                 guard let serviceID = service.serviceID else { continue }
@@ -292,6 +293,18 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             }
             await self.swarm.invalidate()
             self.scalerWakeUp.yield()
+        }
+    }
+}
+
+extension ApplyPlanView.Action {
+    /// The event of an apply's step on a service; none for a service left as it is.
+    var eventKind: EventKind? {
+        switch self {
+        case .create: .serviceCreate
+        case .update: .serviceUpdate
+        case .remove: .serviceRemove
+        case .unchanged: nil
         }
     }
 }

@@ -30,7 +30,7 @@ struct EventLog: Sendable {
     let logger: Logger
     let failures = ItemFailures()
 
-    func event(_ kind: String, _ subject: String, _ message: String) -> EventRecord {
+    func event(_ kind: EventKind, _ subject: String, _ message: String) -> EventRecord {
         EventRecord(time: Date(), kind: kind, subject: subject, message: message)
     }
 
@@ -42,7 +42,7 @@ struct EventLog: Sendable {
     }
 
     /// An event in the store and the log.
-    func note(_ kind: String, _ subject: String, _ message: String) async {
+    func note(_ kind: EventKind, _ subject: String, _ message: String) async {
         let event = event(kind, subject, message)
         log([event])
         do { try await store.record(event) } catch {
@@ -56,8 +56,8 @@ struct EventLog: Sendable {
     /// the item's success in one must not count as the end of its failure in another.
     /// Returns whether the step succeeded.
     @discardableResult
-    func step(_ kind: String, _ subject: String, _ body: () async throws(MicadoError) -> Void) async -> Bool {
-        let key = kind + " " + subject
+    func step(_ kind: EventKind, _ subject: String, _ body: () async throws(MicadoError) -> Void) async -> Bool {
+        let key = kind.rawValue + " " + subject
         do {
             try await body()
             if await failures.succeed(key) { await note(kind, subject, "\(subject): the earlier failure is resolved") }
@@ -77,13 +77,13 @@ protocol RecordsEvents: Sendable {
 
 extension RecordsEvents {
     var logger: Logger { eventLog.logger }
-    func event(_ kind: String, _ subject: String, _ message: String) -> EventRecord { eventLog.event(kind, subject, message) }
-    func event(_ kind: String, _ instance: InstanceID, _ message: String) -> EventRecord {
+    func event(_ kind: EventKind, _ subject: String, _ message: String) -> EventRecord { eventLog.event(kind, subject, message) }
+    func event(_ kind: EventKind, _ instance: InstanceID, _ message: String) -> EventRecord {
         eventLog.event(kind, instance.rawValue, message)
     }
-    func note(_ kind: String, _ subject: String, _ message: String) async { await eventLog.note(kind, subject, message) }
+    func note(_ kind: EventKind, _ subject: String, _ message: String) async { await eventLog.note(kind, subject, message) }
     @discardableResult
-    func step(_ kind: String, _ subject: String, _ body: () async throws(MicadoError) -> Void) async -> Bool {
+    func step(_ kind: EventKind, _ subject: String, _ body: () async throws(MicadoError) -> Void) async -> Bool {
         await eventLog.step(kind, subject, body)
     }
 }

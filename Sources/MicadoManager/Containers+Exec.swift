@@ -12,7 +12,7 @@ extension Containers {
         guard !command.isEmpty else { throw .badRequest("give a command to execute, e.g. -c 'ls /'") }
         let (engine, containerID) = try await runningTask(of: name)
         let output = try await engine.exec(container: containerID, command: ["sh", "-c", command])
-        await note("container.execute", name, "executed '\(command)' in \(name) (exit \(output.exitCode))")
+        await note(.containerExecute, name, "executed '\(command)' in \(name) (exit \(output.exitCode))")
         return ExecResult(
             exitCode: output.exitCode,
             stdout: String(decoding: output.stdout, as: UTF8.self),
@@ -65,7 +65,7 @@ extension Containers {
                 task = (engine, "")
             } catch {
                 await note(
-                    "container.execute",
+                    .containerExecute,
                     session.container,
                     "cannot hang up '\(session.command)' in \(session.container) yet: \(error.message)"
                 )
@@ -84,14 +84,14 @@ extension Containers {
                         "'\(session.command)' in \(session.container) was left attached when the manager stopped and cannot be hung up (\(error.message)); it may still run"
                 } catch {
                     await note(
-                        "container.execute",
+                        .containerExecute,
                         session.container,
                         "cannot hang up '\(session.command)' in \(session.container) yet: \(error.message)"
                     )
                     continue
                 }
             }
-            await note("container.execute", session.container, message)
+            await note(.containerExecute, session.container, message)
             try await store.deleteExecSession(session.session)
         }
     }

@@ -49,7 +49,7 @@ extension Containers {
         record.tls = request.tls ?? false
         try await store.insertContainer(
             record,
-            event: event("container.launch", name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)")
+            event: event(.containerLaunch, name.rawValue, "launch of \(image) for \(request.client) requested (\(memory) MiB)")
         )
         CrashPoint.reached(.launchStored)
         try await distributeImage(of: record)
@@ -136,7 +136,7 @@ extension Containers {
         record.updatedAt = Date()
         try await store.updateContainer(
             record,
-            event: event("container.created", record.name, "service \(serviceID.prefix(12)) created for \(record.name)")
+            event: event(.containerCreated, record.name, "service \(serviceID.prefix(12)) created for \(record.name)")
         )
         return record
     }

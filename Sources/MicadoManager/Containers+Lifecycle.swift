@@ -19,7 +19,7 @@ extension Containers {
         if !alreadyQuit {
             record.desired = .stopped
             record.updatedAt = Date()
-            try await store.updateContainer(record, event: event("container.quit", name, "\(name) quit (scaled to 0)"))
+            try await store.updateContainer(record, event: event(.containerQuit, name, "\(name) quit (scaled to 0)"))
         }
         if let serviceID = record.serviceID {
             // Scaled once: a second update of a service already at zero makes Swarm drop the
@@ -53,7 +53,7 @@ extension Containers {
             guard let containerID = task.status.containerStatus?.containerID else { continue }
             try await engines.engine(forNode: task.nodeID).killContainer(containerID)
             await note(
-                "container.killed",
+                .containerKilled,
                 record.name,
                 "\(record.name): its task outlived the stop signal and was killed (SIGKILL)"
             )
@@ -80,7 +80,7 @@ extension Containers {
     func remove(_ record: ContainerRecord) async throws(MicadoError) {
         let name = record.name
         // The record goes first: a crash before the service is gone leaves an orphan that the reconciler removes.
-        try await store.deleteContainer(name, event: event("container.removed", name, "\(name) removed"))
+        try await store.deleteContainer(name, event: event(.containerRemoved, name, "\(name) removed"))
         if let serviceID = record.serviceID {
             do { try await engine.removeService(serviceID) } catch  where error.code == .notFound {}
             await swarm.invalidate()
@@ -142,7 +142,7 @@ extension Containers {
         guard let entry = headers.first, entry.kind == .file, headers.count == 1 else {
             throw .badRequest("\(path) in \(name) is not a regular file; micado copies single files")
         }
-        await note("container.copy", name, "copied \(path) out of \(name) (\(entry.size) bytes)")
+        await note(.containerCopy, name, "copied \(path) out of \(name) (\(entry.size) bytes)")
         return CopiedFile(archive: archive, range: entry.dataOffset..<(entry.dataOffset + entry.size), mode: entry.mode & 0o777)
     }
 
@@ -178,7 +178,7 @@ extension Containers {
             dataOffset: 0
         )
         try await engine.putArchive(container: containerID, path: folder, tar: TarStream(source: contents, entries: [entry]).engineBody)
-        await note("container.copy", name, "copied \(contents.count) bytes into \(name) at \(path)")
+        await note(.containerCopy, name, "copied \(contents.count) bytes into \(name) at \(path)")
     }
 
     static func validateContainerPath(_ path: String) throws(MicadoError) {

@@ -85,8 +85,8 @@ extension Containers {
         guard try await store.observe(container: record.name, state: view.state, reason: view.reason) else { return }
         await swarm.invalidate()
         switch view.state {
-        case .running: await note("container.running", record.name, "\(record.name) is running on \(view.node ?? "?")")
-        case .failed: await note("container.failed", record.name, "\(record.name) failed: \(view.reason ?? "?")")
+        case .running: await note(.containerRunning, record.name, "\(record.name) is running on \(view.node ?? "?")")
+        case .failed: await note(.containerFailed, record.name, "\(record.name) failed: \(view.reason ?? "?")")
         default: break
         }
     }

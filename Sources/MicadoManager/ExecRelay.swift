@@ -75,16 +75,16 @@ struct ExecRelay {
         do {
             switch try await relay(target, inbound: inbound, outbound: outbound) {
             case .exited(let code):
-                await orchestrator.note("container.execute", name, "executed '\(options.command)' in \(name) \(mode) (exit \(code))")
+                await orchestrator.note(.containerExecute, name, "executed '\(options.command)' in \(name) \(mode) (exit \(code))")
             case .clientLeft(.success(let processes)):
                 await orchestrator.note(
-                    "container.execute",
+                    .containerExecute,
                     name,
                     "the client of '\(options.command)' in \(name) left; hung up \(processes) process(es) of it"
                 )
             case .clientLeft(.failure(let error)):
                 await orchestrator.note(
-                    "container.execute",
+                    .containerExecute,
                     name,
                     "the client of '\(options.command)' in \(name) left, and the command could not be hung up (\(error.message)); it may still run"
                 )
@@ -99,7 +99,7 @@ struct ExecRelay {
 
     func fail(_ error: any Error, mode: String, outbound: WebSocketOutboundWriter) async {
         let failure = error as? MicadoError ?? MicadoError(.engine, "the attached command in \(name) failed: \(error)")
-        await orchestrator.note("container.execute", name, "could not run '\(options.command)' in \(name) \(mode): \(failure.message)")
+        await orchestrator.note(.containerExecute, name, "could not run '\(options.command)' in \(name) \(mode): \(failure.message)")
         try? await outbound.write(.text(Self.encode(ExecStreamEnd(error: failure))))
     }
 

@@ -31,7 +31,7 @@ public struct Images: RecordsEvents {
         let tag = imageName + ":latest"
         // Marked first: a manager killed mid-build says so at its next start (see `reportInterruptedBuilds`).
         try await store.markInFlight("build", tag)
-        await note("image.build", tag, "building \(tag) (\(tarball.count) bytes of context)")
+        await note(.imageBuild, tag, "building \(tag) (\(tarball.count) bytes of context)")
         do {
             return try await build(tag: tag, imageName: imageName, context: context, contextBytes: tarball.count)
         } catch {
@@ -44,7 +44,7 @@ public struct Images: RecordsEvents {
     /// At start: each build a killed manager left without an outcome gets one, as an event.
     public func reportInterruptedBuilds() async throws(MicadoError) {
         for tag in try await store.inFlight("build") {
-            await note("image.build-interrupted", tag, "the build of \(tag) was cut short (the manager stopped); build it again")
+            await note(.imageBuildInterrupted, tag, "the build of \(tag) was cut short (the manager stopped); build it again")
             try await store.clearInFlight("build", tag)
         }
     }
@@ -60,7 +60,7 @@ public struct Images: RecordsEvents {
             guard !Task.isCancelled else {
                 throw MicadoError(.busy, "the manager is stopping; the build of \(tag) was cut short (its next start says so)")
             }
-            await note("image.build-failed", tag, error.message)
+            await note(.imageBuildFailed, tag, error.message)
             throw error
         }
         let previous = try await store.image(tag)
@@ -87,13 +87,13 @@ public struct Images: RecordsEvents {
                 pushNote = ", pushed as \(repository):latest (\(record.digest ?? "?")) in \(seconds) s"
                 if !pushed.retries.isEmpty { pushNote += " after the engine retried: " + pushed.retries.joined(separator: "; ") }
             } catch {
-                await note("image.build-failed", tag, "built \(result.imageID), but the push to micado's registry failed: \(error.message)")
+                await note(.imageBuildFailed, tag, "built \(result.imageID), but the push to micado's registry failed: \(error.message)")
                 throw error
             }
         }
         try await store.upsertImage(record)
         try await store.clearInFlight("build", tag)
-        await note("image.built", tag, "built \(tag) as \(result.imageID)" + pushNote)
+        await note(.imageBuilt, tag, "built \(tag) as \(result.imageID)" + pushNote)
         return Self.view(of: record)
     }
 
@@ -141,6 +141,6 @@ public struct Images: RecordsEvents {
             do { try await engine.removeImage(reference) } catch  where error.code == .notFound {}
         }
         do { try await engine.removeImage(normalized) } catch  where error.code == .notFound {}
-        try await store.deleteImage(normalized, event: event("image.removed", normalized, "removed \(normalized)"))
+        try await store.deleteImage(normalized, event: event(.imageRemoved, normalized, "removed \(normalized)"))
     }
 }

@@ -88,10 +88,10 @@ public enum InstanceLifecycle {
 
     public struct Transition: Sendable, Equatable {
         public var state: InstanceState
-        public var event: String
+        public var event: EventKind
         public var message: String
         public var wakeScaler: Bool
-        public init(_ state: InstanceState, _ event: String, _ message: String, wakeScaler: Bool = false) {
+        public init(_ state: InstanceState, _ event: EventKind, _ message: String, wakeScaler: Bool = false) {
             self.state = state
             self.event = event
             self.message = message
@@ -100,8 +100,8 @@ public enum InstanceLifecycle {
     }
 
     /// The events of an instance that never came up: the scaler backs off in its location.
-    public static let failedToComeUp: Set<String> = [
-        "instance.lost", "instance.boot-failed", "instance.boot-timeout", "instance.create-failed",
+    public static let failedToComeUp: Set<EventKind> = [
+        .instanceLost, .instanceBootFailed, .instanceBootTimeout, .instanceCreateFailed,
     ]
 
     public static func decide(_ record: InstanceRecord, _ seen: Observation, timings: CloudConfiguration.Timings) -> Step {
@@ -111,7 +111,7 @@ public enum InstanceLifecycle {
         case .creating:
             if seen.createInFlight { return .stay }
             guard record.token != nil, record.flavour != nil else {
-                return .move(.init(.deleting, "instance.abandoned", "\(id) has no token or flavour; deleting"))
+                return .move(.init(.deleting, .instanceAbandoned, "\(id) has no token or flavour; deleting"))
             }
             return .resumeCreate
         case .booting, .joining:
@@ -119,17 +119,17 @@ public enum InstanceLifecycle {
             let detail: String?
             switch seen.cloud {
             case .notAsked: return .describe
-            case .missing: return .move(.init(.deleting, "instance.lost", "\(id) is gone from \(record.cloud) while booting"))
+            case .missing: return .move(.init(.deleting, .instanceLost, "\(id) is gone from \(record.cloud) while booting"))
             case .present(let s, let d): (state, detail) = (s, d)
             }
             if state == .failed || state == .terminated {
-                return .move(.init(.deleting, "instance.boot-failed", "\(id) failed to boot: \(detail ?? state.rawValue)"))
+                return .move(.init(.deleting, .instanceBootFailed, "\(id) failed to boot: \(detail ?? state.rawValue)"))
             }
             if inState > Double(timings.bootTimeoutSeconds) {
                 return .move(
                     .init(
                         .deleting,
-                        "instance.boot-timeout",
+                        .instanceBootTimeout,
                         "\(id) not ready after \(timings.bootTimeoutSeconds) s; deleting and replacing"
                     )
                 )
@@ -141,14 +141,14 @@ public enum InstanceLifecycle {
             }
             guard state == .running else { return .stay }
             guard let node = seen.node, node.ready else {
-                return .join(then: record.state == .booting ? .init(.joining, "instance.joining", "\(id) booted; joining the swarm") : nil)
+                return .join(then: record.state == .booting ? .init(.joining, .instanceJoining, "\(id) booted; joining the swarm") : nil)
             }
             let took = seen.now.timeIntervalSince(record.createdAt)
             return .admit(
                 nodeID: node.id,
                 then: .init(
                     .ready,
-                    "instance.ready",
+                    .instanceReady,
                     String(format: "%@ ready at %@ after %.1f s", id.rawValue, record.address ?? "?", took),
                     wakeScaler: true
                 )
@@ -156,17 +156,17 @@ public enum InstanceLifecycle {
         case .ready:
             guard let node = seen.node, node.ready else {
                 return .move(
-                    .init(.down, "instance.down", "\(id) is down (\(seen.node?.message ?? "node missing")); its tasks move elsewhere")
+                    .init(.down, .instanceDown, "\(id) is down (\(seen.node?.message ?? "node missing")); its tasks move elsewhere")
                 )
             }
             return .stay
         case .down:
-            if seen.node?.ready == true { return .move(.init(.ready, "instance.ready", "\(id) is back")) }
+            if seen.node?.ready == true { return .move(.init(.ready, .instanceReady, "\(id) is back")) }
             if inState >= Double(timings.gracePeriodSeconds) {
                 return .move(
                     .init(
                         .deleting,
-                        "instance.replace",
+                        .instanceReplace,
                         "\(id) down for \(Int(inState)) s (grace \(timings.gracePeriodSeconds) s); deleting it",
                         wakeScaler: true
                     )
@@ -176,13 +176,13 @@ public enum InstanceLifecycle {
         case .draining:
             if let node = seen.node, node.ready, !node.drained { return .drainNode(nodeID: node.id) }
             if seen.runningTasks == 0 || seen.node?.ready != true {
-                return .move(.init(.deleting, "instance.drained", "\(id) drained"))
+                return .move(.init(.deleting, .instanceDrained, "\(id) drained"))
             }
             if inState > Double(timings.drainTimeoutSeconds) {
                 return .move(
                     .init(
                         .deleting,
-                        "instance.drain-timeout",
+                        .instanceDrainTimeout,
                         "drain of \(id) did not finish within \(timings.drainTimeoutSeconds) s (\(seen.runningTasks) task(s) left); deleting it anyway, its tasks are rescheduled"
                     )
                 )
@@ -203,7 +203,7 @@ public enum InstanceLifecycle {
         record.engineEndpoint = instance.address.isEmpty || instance.engineEndpoint.isEmpty ? nil : instance.engineEndpoint
         let at = instance.address.isEmpty ? "; \(record.cloud) gives its address once it runs" : " at \(instance.address)"
         let message = "\(record.id) booting\(at)" + (resumed ? " (create resumed after a restart)" : "")
-        return (record, .init(.booting, "instance.booting", message))
+        return (record, .init(.booting, .instanceBooting, message))
     }
 
     /// Why the address a cloud reported for an instance cannot be its engine's, if it cannot:
@@ -230,6 +230,6 @@ public enum InstanceLifecycle {
 
     /// After a resumed create was refused: the instance is deleted (whatever the cloud made of it).
     public static func createFailed(_ record: InstanceRecord, _ error: CloudError) -> Transition {
-        .init(.deleting, "instance.create-failed", "\(record.id): \(error)")
+        .init(.deleting, .instanceCreateFailed, "\(record.id): \(error)")
     }
 }

@@ -17,7 +17,7 @@ extension Instances {
         reason: String
     ) async throws(MicadoError) -> InstanceRecord {
         guard !clouds.isEmpty else {
-            await note("instance.start-refused", request.tag, "start on cloud \(request.cloud) refused: no cloud configured")
+            await note(.instanceStartRefused, request.tag, "start on cloud \(request.cloud) refused: no cloud configured")
             throw .init(
                 .noCloud,
                 "no cloud configured: cannot start an instance on '\(request.cloud)'. Describe your clouds in clouds.yaml in the micado home"
@@ -71,7 +71,7 @@ extension Instances {
         defer { Task { await creating.end(id) } }
         try await store.insertInstance(
             record,
-            event: event("instance.create", id, "starting \(flavour.name) on \(cloud.name) in \(location) (tag \(request.tag)): \(reason)")
+            event: event(.instanceCreate, id, "starting \(flavour.name) on \(cloud.name) in \(location) (tag \(request.tag)): \(reason)")
         )
         let create = try createRequest(for: record, flavour: flavour, machineImage: machineImage)
         CrashPoint.reached(.beforeCreate)
@@ -83,7 +83,7 @@ extension Instances {
         } catch {
             try await store.deleteInstance(
                 id,
-                event: event("instance.create-failed", id, "\(cloud.name) refused \(flavour.name): \(error)")
+                event: event(.instanceCreateFailed, id, "\(cloud.name) refused \(flavour.name): \(error)")
             )
             throw MicadoError(error.kind.code, "\(cloud.name) could not start \(flavour.name): \(error.message)")
         }
@@ -130,7 +130,7 @@ extension Instances {
     /// `micado stop -t TAG`: drains and deletes every instance with the tag.
     public func stopInstances(tag: String) async throws(MicadoError) -> [String] {
         guard !clouds.isEmpty else {
-            await note("instance.stop-refused", tag, "stop of tag \(tag) refused: no cloud configured")
+            await note(.instanceStopRefused, tag, "stop of tag \(tag) refused: no cloud configured")
             throw .init(.noCloud, "no cloud configured: no instance has tag '\(tag)'")
         }
         let tagged = try await store.instances().filter { $0.tag == tag && !$0.isManager }
@@ -141,7 +141,7 @@ extension Instances {
             record.reason = "micado stop -t \(tag)"
             try await store.updateInstance(
                 record,
-                event: event("instance.draining", record.id, "draining \(record.id): micado stop -t \(tag)")
+                event: event(.instanceDraining, record.id, "draining \(record.id): micado stop -t \(tag)")
             )
         }
         scalerWakeUp.yield()
@@ -154,7 +154,7 @@ extension Instances {
         record.state = .draining
         record.stateSince = Date()
         record.reason = reason
-        try await store.updateInstance(record, event: event("instance.draining", id, "draining \(id): \(reason)"))
+        try await store.updateInstance(record, event: event(.instanceDraining, id, "draining \(id): \(reason)"))
     }
 
     /// One pass over every cloud instance: moves each a step towards where it should be.
@@ -172,7 +172,7 @@ extension Instances {
         for node in nodes where node.status.state == "down" && node.spec.role == "worker" {
             guard let instance = node.engineLabel(Label.instance).map({ InstanceID($0) }), !known.contains(instance) else { continue }
             do { try await engine.removeNode(node.id, force: true) } catch { continue }
-            await note("node.removed", instance.rawValue, "removed the swarm node of \(instance): its instance no longer exists")
+            await note(.nodeRemoved, instance.rawValue, "removed the swarm node of \(instance): its instance no longer exists")
         }
         // Instances move independently: a slow teardown must not hold up a boot.
         await withTaskGroup(of: Void.self) { group in
@@ -244,7 +244,7 @@ extension Instances {
                     return try await move(
                         .init(
                             .deleting,
-                            "instance.bad-address",
+                            .instanceBadAddress,
                             "\(record.cloud) gave \(record.id) an address micado will not connect to: \(problem); it is deleted"
                         )
                     )
@@ -255,7 +255,7 @@ extension Instances {
                 try await store.updateInstance(
                     record,
                     event: event(
-                        "instance.addressed",
+                        .instanceAddressed,
                         record.id.rawValue,
                         "\(record.id) has address \(reported.address) from \(record.cloud)"
                     )
@@ -265,7 +265,7 @@ extension Instances {
                     return try await move(
                         .init(
                             .deleting,
-                            "instance.abandoned",
+                            .instanceAbandoned,
                             "\(record.id): cloud \(cloud.name) no longer offers flavour \(record.flavour ?? "?")"
                         )
                     )
@@ -310,7 +310,7 @@ extension Instances {
                 }
                 if let cloudID = try await cloudID(of: record, driver) {
                     do { try await driver.delete(cloudID) } catch {
-                        await note("instance.delete-failed", record.id.rawValue, "deleting \(record.id) failed, retrying: \(error)")
+                        await note(.instanceDeleteFailed, record.id.rawValue, "deleting \(record.id) failed, retrying: \(error)")
                         return
                     }
                 }
@@ -318,7 +318,7 @@ extension Instances {
                 await described.forget(record.id)
                 return try await store.deleteInstance(
                     record.id,
-                    event: event("instance.deleted", record.id.rawValue, "\(record.id) deleted from \(cloud.name)")
+                    event: event(.instanceDeleted, record.id.rawValue, "\(record.id) deleted from \(cloud.name)")
                 )
             case .move(let transition):
                 return try await move(transition)
@@ -336,7 +336,7 @@ extension Instances {
         if let holder = others.first(where: { $0.cloudID == instance.id }) {
             let message =
                 "\(record.cloud) answered the create of \(record.id) with \(Text.escaped(instance.id)), which is \(holder.id)'s; \(record.id) is dropped"
-            try await store.deleteInstance(record.id, event: event("instance.create-conflict", record.id, message))
+            try await store.deleteInstance(record.id, event: event(.instanceCreateConflict, record.id, message))
             throw .init(.cloudBadRequest, message)
         }
         // No address yet (a DHCP cloud): checked when a description gives one.
@@ -350,9 +350,9 @@ extension Instances {
         else { return }
         let message =
             "\(record.cloud) gave \(record.id) (\(Text.escaped(instance.id))) an address micado will not connect to: \(problem); it is deleted"
-        try await store.deleteInstance(record.id, event: event("instance.bad-address", record.id, message))
+        try await store.deleteInstance(record.id, event: event(.instanceBadAddress, record.id, message))
         do { try await driver.delete(instance.id) } catch {
-            await note("instance.delete-failed", record.id.rawValue, "deleting \(record.id) failed, the orphan sweep retries: \(error)")
+            await note(.instanceDeleteFailed, record.id.rawValue, "deleting \(record.id) failed, the orphan sweep retries: \(error)")
         }
         throw .init(.cloudBadRequest, message)
     }
@@ -506,14 +506,14 @@ extension Instances {
         // hostile or broken one) costs a few events and calls, not thousands; the rest wait.
         let unknown = strays.filter { !$0.removed }
         for stray in unknown.prefix(Self.straysPerSweep) {
-            await step("instance.unknown", stray.id.rawValue) { () throws(MicadoError) in
+            await step(.instanceUnknown, stray.id.rawValue) { () throws(MicadoError) in
                 throw .conflict(
                     "\(stray) is tagged as this manager's but the store neither knows nor removed it; left running (restart with --adopt to delete it)"
                 )
             }
         }
         if unknown.count > Self.straysPerSweep {
-            await step("instance.unknown", "clouds") { () throws(MicadoError) in
+            await step(.instanceUnknown, "clouds") { () throws(MicadoError) in
                 throw .conflict(
                     "\(unknown.count) instances are tagged as this manager's but unknown to its store; the first \(Self.straysPerSweep) are named in their own events"
                 )
@@ -525,9 +525,9 @@ extension Instances {
                 let why =
                     stray.duplicate
                     ? "a second instance of the record, which holds another" : "no record (a half-made or half-deleted instance)"
-                await note("instance.orphan-deleted", stray.id.rawValue, "deleted \(stray): \(why)")
+                await note(.instanceOrphanDeleted, stray.id.rawValue, "deleted \(stray): \(why)")
             } catch {
-                await note("instance.delete-failed", stray.id.rawValue, "deleting orphan \(stray) failed: \(error)")
+                await note(.instanceDeleteFailed, stray.id.rawValue, "deleting orphan \(stray) failed: \(error)")
             }
         }
     }

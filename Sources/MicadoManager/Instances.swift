@@ -94,7 +94,7 @@ public final class Instances: RecordsEvents, ReadsSwarm {
             let advertise = configuration.docker.advertiseAddress
             _ = try await engine.initSwarm(advertiseAddress: advertise, listenAddress: "\(advertise):2377")
             info = try await engine.info()
-            await note("swarm.init", info.swarm.nodeID, "initialised a swarm on \(engine.endpoint), advertising on \(advertise)")
+            await note(.swarmInit, info.swarm.nodeID, "initialised a swarm on \(engine.endpoint), advertising on \(advertise)")
         default:
             throw .init(
                 .engine,
@@ -108,7 +108,7 @@ public final class Instances: RecordsEvents, ReadsSwarm {
             labels[Label.location] = configuration.defaults.location
             spec.labels = labels
             try await engine.updateNode(node.id, version: node.version, spec: spec)
-            await note("node.labelled", node.id, "labelled the manager's node micado.location=\(configuration.defaults.location)")
+            await note(.nodeLabelled, node.id, "labelled the manager's node micado.location=\(configuration.defaults.location)")
         }
         // With clouds, application containers run on instances, as in MiCADO: the manager's node takes none.
         let wanted = clouds.isEmpty ? "active" : "drain"
@@ -118,7 +118,7 @@ public final class Instances: RecordsEvents, ReadsSwarm {
             update.availability = wanted
             try await engine.updateNode(fresh.id, version: fresh.version, spec: update)
             await note(
-                "node.availability",
+                .nodeAvailability,
                 node.id,
                 "the manager's node is now \(wanted)\(clouds.isEmpty ? "" : ": containers run on cloud instances")"
             )
@@ -153,7 +153,7 @@ public final class Instances: RecordsEvents, ReadsSwarm {
         let failures = await bootBackoff.failed(location, reason: reason)
         let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
         await note(
-            "scaler.backoff",
+            .scalerBackoff,
             location,
             "\(failures.count) instance(s) in a row failed to come up in \(location); the next one waits \(wait) s (last: \(reason))"
         )

@@ -56,7 +56,7 @@ public struct ManagerDaemon {
             defer { try? FileManager.default.removeItem(atPath: home.pidFile) }
             let engine = orchestrator.engine
             await orchestrator.note(
-                "manager.start",
+                .managerStart,
                 orchestrator.managerID,
                 "manager \(MicadoVersion.current) up on \(configuration.manager.address):\(configuration.manager.port), engine \(engine.engineVersion) (API \(engine.apiVersion))"
             )
@@ -67,7 +67,7 @@ public struct ManagerDaemon {
             group.maximumGracefulShutdownDuration = .seconds(15)
             group.maximumCancellationDuration = .seconds(5)
             try await ServiceGroup(configuration: group).run()
-            await orchestrator.note("manager.stop", orchestrator.managerID, "manager stopped")
+            await orchestrator.note(.managerStop, orchestrator.managerID, "manager stopped")
             // Best effort: a reader still open makes SQLite refuse, and the log is then folded at the next start.
             try? await orchestrator.store.checkpoint()
         } catch {

@@ -69,7 +69,7 @@ extension Orchestrator {
         }
         for stray in instances {
             try await store.bury(Store.Tombstone.instance, stray.id.rawValue)
-            await note("instance.adopt", stray.id.rawValue, "\(stray) is unknown to this store; --adopt deletes it")
+            await note(.instanceAdopt, stray.id.rawValue, "\(stray) is unknown to this store; --adopt deletes it")
         }
         for service in foreign {
             let record = try Self.record(adopting: service, defaultMemoryMiB: configuration.defaults.memoryMiB)
@@ -77,7 +77,7 @@ extension Orchestrator {
                 try await store.insertContainer(
                     record,
                     event: event(
-                        "container.adopted",
+                        .containerAdopted,
                         record.name,
                         "adopted service \(service.spec.name) of manager \(service.spec.labels?[Label.manager] ?? "?")"
                     )
@@ -146,7 +146,7 @@ extension Orchestrator {
             throw error
         }
         let file = try SpooledUpload.adopting(path: path)
-        await note("store.backup", managerID, "backed up the store (\(file.count) bytes)")
+        await note(.storeBackup, managerID, "backed up the store (\(file.count) bytes)")
         return file
     }
 }

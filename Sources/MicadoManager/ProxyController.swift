@@ -54,7 +54,7 @@ public struct ProxyController: Service {
         }
         await cancelWhenGracefulShutdown {
             var loaded: String?
-            await Supervisor(name: "caddy", eventLog: eventLog).run(start: start) { fresh in
+            await Supervisor(name: "caddy", restarted: .caddyRestart, failed: .caddyFailed, eventLog: eventLog).run(start: start) { fresh in
                 if fresh { loaded = nil }
                 do {
                     let desired = try await routes.desired()
@@ -64,7 +64,7 @@ public struct ProxyController: Service {
                     loaded = config
                     await routes.loaded.set(desired)
                     await eventLog.note(
-                        "proxy.routes",
+                        .proxyRoutes,
                         "caddy",
                         desired.isEmpty
                             ? "no routes"

@@ -62,14 +62,14 @@ extension Reconciler {
         let services = try await engine.services(label: "\(Label.manager)=\(managerID)")
         let byName = Dictionary(services.map { ($0.spec.name, $0) }, uniquingKeysWith: { a, _ in a })
         for record in records {
-            await step("container.reconcile-failed", record.name) { () throws(MicadoError) in
+            await step(.containerReconcileFailed, record.name) { () throws(MicadoError) in
                 changes += try await reconcile(record, service: byName[record.name])
             }
         }
-        await step("container.observe-failed", "observe") { () throws(MicadoError) in try await observeAll() }
+        await step(.containerObserveFailed, "observe") { () throws(MicadoError) in try await observeAll() }
         let known = Set(records.map(\.name))
         for service in services where !known.contains(service.spec.name) {
-            await step("container.reconcile-failed", service.spec.name) { () throws(MicadoError) in
+            await step(.containerReconcileFailed, service.spec.name) { () throws(MicadoError) in
                 // Launched since the records were read: not an orphan.
                 guard try await store.container(service.spec.name) == nil else { return }
                 // Only what this store removed is cleaned up; anything else is someone's container.
@@ -80,7 +80,7 @@ extension Reconciler {
                 }
                 do throws(MicadoError) { try await engine.removeService(service.id) } catch  where error.code == .notFound {}
                 try await store.forget(Store.Tombstone.container, service.spec.name)
-                await note("container.orphan-removed", service.spec.name, "removed service \(service.spec.name): its container was removed")
+                await note(.containerOrphanRemoved, service.spec.name, "removed service \(service.spec.name): its container was removed")
                 changes.append("removed orphan \(service.spec.name)")
             }
         }
@@ -101,7 +101,7 @@ extension Reconciler {
                 try await engine.removeNetwork(network.id)
                 try await store.forget(Store.Tombstone.application, application)
                 await note(
-                    "application.network-removed",
+                    .applicationNetworkRemoved,
                     application,
                     "removed network \(network.name) of removed application \(application)"
                 )
@@ -115,7 +115,7 @@ extension Reconciler {
         guard let service else {
             if record.serviceID == nil || record.lastState == .creating {
                 try await containers.ensureService(record)
-                await note("container.resumed", record.name, "finished the interrupted launch of \(record.name)")
+                await note(.containerResumed, record.name, "finished the interrupted launch of \(record.name)")
                 return ["created service for \(record.name)"]
             } else if record.lastState != .missing {
                 record.lastState = .missing
@@ -123,7 +123,7 @@ extension Reconciler {
                 record.updatedAt = Date()
                 try await store.updateContainer(
                     record,
-                    event: event("container.missing", record.name, "service of \(record.name) is gone from the swarm")
+                    event: event(.containerMissing, record.name, "service of \(record.name) is gone from the swarm")
                 )
                 return ["marked \(record.name) missing"]
             }
@@ -136,7 +136,7 @@ extension Reconciler {
             record.updatedAt = Date()
             try await store.updateContainer(
                 record,
-                event: event("container.adopted", record.name, "adopted service \(service.id.prefix(12)) for \(record.name)")
+                event: event(.containerAdopted, record.name, "adopted service \(service.id.prefix(12)) for \(record.name)")
             )
             changes.append("adopted \(record.name)")
         }
@@ -146,19 +146,19 @@ extension Reconciler {
         {
             // Swarm rolled the update back (its tasks failed): rolling it again would loop.
             // The record keeps asking for the file's spec; the next apply of a fixed file rolls.
-            await step("service.update-failed", record.name) { () throws(MicadoError) in
+            await step(.serviceUpdateFailed, record.name) { () throws(MicadoError) in
                 throw .conflict(
                     "the update of \(record.name) failed and Swarm rolled it back (\(service.updateStatus?.message ?? service.updateStatus?.state ?? "")); it runs its previous spec until a fixed file is applied"
                 )
             }
         } else if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
             try await containers.roll(record, service: service)
-            await note("container.rolled", record.name, "rolled \(record.name) to its application's file (its service differed)")
+            await note(.containerRolled, record.name, "rolled \(record.name) to its application's file (its service differed)")
             return changes + ["rolled \(record.name)"]
         }
         if service.spec.replicas != wanted {
             try await engine.scaleService(service.id, replicas: wanted)
-            await note("container.rescaled", record.name, "set \(record.name) to \(wanted) replica(s) as desired")
+            await note(.containerRescaled, record.name, "set \(record.name) to \(wanted) replica(s) as desired")
             changes.append("scaled \(record.name) to \(wanted)")
         }
         return changes
@@ -170,7 +170,7 @@ extension Reconciler {
         guard !records.isEmpty else { return }
         let snapshot = try await snapshot()
         for record in records where record.lastState != .missing {
-            await step("container.observe-failed", record.name) { () throws(MicadoError) in
+            await step(.containerObserveFailed, record.name) { () throws(MicadoError) in
                 try await containers.recordObservation(of: record, containers.view(of: record, in: snapshot))
             }
         }

@@ -85,12 +85,14 @@ public struct RegistryController: Service {
 
     public func run() async throws {
         do { try await prepare() } catch {
-            await eventLog.note("registry.failed", registry.address, "the registry cannot be prepared: \(error)")
+            await eventLog.note(.registryFailed, registry.address, "the registry cannot be prepared: \(error)")
             try? await gracefulShutdown()
             return
         }
         await cancelWhenGracefulShutdown {
-            await Supervisor(name: "registry", eventLog: eventLog).run(start: start) { _ in }
+            await Supervisor(name: "registry", restarted: .registryRestart, failed: .registryFailed, eventLog: eventLog).run(start: start) {
+                _ in
+            }
         }
         try? FileManager.default.removeItem(atPath: registry.trustDirectory)
     }

@@ -182,7 +182,7 @@ extension Scaler {
             metrics.scaleUps.increment()
         }
         for removal in plan.remove {
-            await step("instance.drain-failed", removal.instanceID) { () throws(MicadoError) in
+            await step(.instanceDrainFailed, removal.instanceID) { () throws(MicadoError) in
                 try await instances.drain(InstanceID(removal.instanceID), reason: removal.reason)
                 metrics.scaleDowns.increment()
             }
@@ -191,7 +191,7 @@ extension Scaler {
         for unplaceable in plan.unplaceable {
             guard await scalerNotes.note(unplaceable.taskID) != unplaceable.reason else { continue }
             await scalerNotes.set(unplaceable.taskID, unplaceable.reason)
-            await note("scaler.unplaceable", unplaceable.taskID, "\(unplaceable.taskID) cannot be placed: \(unplaceable.reason)")
+            await note(.scalerUnplaceable, unplaceable.taskID, "\(unplaceable.taskID) cannot be placed: \(unplaceable.reason)")
         }
     }
 
@@ -234,13 +234,13 @@ extension Scaler {
                 return
             } catch  where [.cloudCapacity, .cloudQuota, .cloudTransient].contains(error.code) {
                 await note(
-                    "scaler.retry-flavour",
+                    .scalerRetryFlavour,
                     addition.location,
                     "\(flavour.name) refused (\(error.message)); trying the next cheapest flavour"
                 )
             } catch {
                 await instances.backOff(addition.location, reason: error.message)
-                await note("scaler.add-failed", addition.location, "could not start an instance in \(addition.location): \(error.message)")
+                await note(.scalerAddFailed, addition.location, "could not start an instance in \(addition.location): \(error.message)")
                 return
             }
         }

@@ -124,12 +124,12 @@ extension ServiceAutoscaler {
                     try await store.setReplicas(
                         record.name,
                         decision.desired,
-                        event: event("service.scaled", record.name, "\(record.name) scaled: \(summary)")
+                        event: event(.serviceScaled, record.name, "\(record.name) scaled: \(summary)")
                     )
                 else { continue }
                 CrashPoint.reached(.scaleStored)
                 if let serviceID = record.serviceID {
-                    await step("service.scale-failed", record.name) { () throws(MicadoError) in
+                    await step(.serviceScaleFailed, record.name) { () throws(MicadoError) in
                         try await engine.scaleService(serviceID, replicas: record.wantedReplicas)
                     }
                 }
@@ -138,7 +138,7 @@ extension ServiceAutoscaler {
                 _ = await state.shouldNote(record.name, held: nil)
             } else if decision.held != nil, decision.recommended != decision.current {
                 if await state.shouldNote(record.name, held: decision.recommended) {
-                    await note("service.scale-held", record.name, "\(record.name) not scaled yet: \(summary)")
+                    await note(.serviceScaleHeld, record.name, "\(record.name) not scaled yet: \(summary)")
                 }
             } else {
                 _ = await state.shouldNote(record.name, held: nil)
@@ -162,7 +162,9 @@ extension ServiceAutoscaler {
             "scaling: \(await policyState(of: record) ?? "")",
             "  (min \(policy.min), max \(policy.max), up cooldown \(Int(policy.upCooldownSeconds)) s, down stabilization \(Int(policy.downStabilizationSeconds)) s, tolerance \(Int(policy.tolerance * 100))%)",
         ]
-        let decisions = try await store.events(subject: record.name, limit: 50).filter { $0.kind.hasPrefix("service.scale") }.prefix(5)
+        let decisions = try await store.events(subject: record.name, limit: 50).filter {
+            [.serviceScaled, .serviceScaleHeld, .serviceScaleFailed].contains($0.kind)
+        }.prefix(5)
         for decision in decisions {
             lines.append("  \(RFC3339.string(decision.time)) \(decision.message)")
         }

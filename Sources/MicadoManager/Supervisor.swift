@@ -10,6 +10,9 @@ import MicadoCore
 /// on the first tick after each (re)start. On cancellation the process is stopped with SIGTERM.
 struct Supervisor {
     let name: String
+    /// The events of its exits and of failed starts.
+    let restarted: EventKind
+    let failed: EventKind
     let eventLog: EventLog
 
     func run(start: () async throws -> ChildProcess, tick: (_ fresh: Bool) async -> Void) async {
@@ -18,7 +21,7 @@ struct Supervisor {
         var fresh = true
         while !Task.isCancelled {
             if let running = process, let status = running.poll() {
-                await eventLog.note("\(name).restart", name, "\(name) exited (\(status)); restarting it")
+                await eventLog.note(restarted, name, "\(name) exited (\(status)); restarting it")
                 process = nil
             }
             if process == nil {
@@ -28,7 +31,7 @@ struct Supervisor {
                     fresh = true
                 } catch {
                     await eventLog.note(
-                        "\(name).failed",
+                        failed,
                         name,
                         "\(name) did not start: \(error); retrying in \(backoff.components.seconds) s"
                     )

@@ -191,7 +191,7 @@ extension UsageMonitor {
             if record.criticalMemoryMiB != critical {
                 if record.criticalMemoryMiB == nil {
                     await note(
-                        "image.critical-usage",
+                        .imageCriticalUsage,
                         image,
                         "critical usage of \(image): \(critical) MiB (p95 \(String(format: "%.1f", p95)) MiB + 25%); its next launches reserve this"
                     )

@@ -219,7 +219,7 @@ public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public static let databaseTableName = "events"
     public var id: Int64?
     public var time: Date
-    public var kind: String
+    public var kind: EventKind
     public var subject: String
     public var message: String
 
@@ -228,10 +228,10 @@ public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     /// the dashboard's live view) must stay small.
     public static let messageLimit = 1024
 
-    public init(id: Int64? = nil, time: Date, kind: String, subject: String, message: String) {
+    public init(id: Int64? = nil, time: Date, kind: EventKind, subject: String, message: String) {
         self.id = id
         self.time = time
-        self.kind = String(kind.prefix(128))
+        self.kind = kind
         self.subject = String(subject.prefix(256))
         self.message =
             message.count > Self.messageLimit

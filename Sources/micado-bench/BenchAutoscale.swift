@@ -138,7 +138,7 @@ extension MicadoBench {
                 }
                 running.append((ContinuousClock.now - step).inSeconds)
                 let events = try await client.json([EventView].self, .GET, "/v1/events", query: [("subject", service), ("limit", "20")])
-                guard events.contains(where: { $0.kind == "service.scaled" }) else {
+                guard events.contains(where: { $0.kind == .serviceScaled }) else {
                     throw MicadoError(.internal, "\(service) scaled without a service.scaled event")
                 }
                 await apps.removeAll(client)
@@ -201,7 +201,7 @@ extension MicadoBench {
             try await until(60, "\(service) runs") { try await self.service(client, service)?.runningReplicas == 2 }
             try await Task.sleep(for: .seconds(steadySeconds))
             let changes = try await client.json([EventView].self, .GET, "/v1/events", query: [("subject", service), ("limit", "1000")])
-                .filter { $0.kind == "service.scaled" }.count
+                .filter { $0.kind == .serviceScaled }.count
             print(
                 String(
                     format:

@@ -442,14 +442,14 @@ extension MicadoBench {
             var events: [EventView] = []
             for _ in 0..<100 {
                 events = try await client.json([EventView].self, .GET, "/v1/events", query: [("limit", "300")])
-                let kinds = Set(events.filter { $0.subject == view.name.rawValue || $0.kind == "instance.ready" }.map(\.kind))
-                if kinds.contains("container.running") && kinds.contains("instance.ready") { break }
+                let kinds = Set(events.filter { $0.subject == view.name.rawValue || $0.kind == .instanceReady }.map(\.kind))
+                if kinds.contains(.containerRunning) && kinds.contains(.instanceReady) { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            func time(_ kind: String, _ subject: String) -> Date? { events.last { $0.kind == kind && $0.subject == subject }?.time }
-            guard let create = events.last(where: { $0.kind == "instance.create" && $0.message.contains(view.name.rawValue) }),
-                let booting = time("instance.booting", create.subject), let ready = time("instance.ready", create.subject),
-                let running = time("container.running", view.name.rawValue), let launched = time("container.launch", view.name.rawValue)
+            func time(_ kind: EventKind, _ subject: String) -> Date? { events.last { $0.kind == kind && $0.subject == subject }?.time }
+            guard let create = events.last(where: { $0.kind == .instanceCreate && $0.message.contains(view.name.rawValue) }),
+                let booting = time(.instanceBooting, create.subject), let ready = time(.instanceReady, create.subject),
+                let running = time(.containerRunning, view.name.rawValue), let launched = time(.containerLaunch, view.name.rawValue)
             else { throw MicadoError(.internal, "launch \(i + 1) on \(cloud.name) did not start a new instance; is there room already?") }
             let row = [
                 create.time.timeIntervalSince(launched), booting.timeIntervalSince(create.time), ready.timeIntervalSince(booting),

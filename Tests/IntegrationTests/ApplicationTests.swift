@@ -43,7 +43,7 @@ struct ApplicationTests {
         try WireFormat.decoder().decode(
             [EventView].self,
             from: Data(try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout.utf8)
-        ).map(\.kind)
+        ).map(\.kind.rawValue)
     }
 
     @Test func anApplicationRunsRollsAndGoesAway() async throws {

@@ -106,7 +106,7 @@ struct BadInputTests {
                 try WireFormat.decoder().decode([EventView].self, from: Data(eventsBefore.utf8)).count
             ).map(\.kind)
             // Refusals are recorded as such; nothing else happened.
-            #expect(Set(newKinds).isSubset(of: ["instance.start-refused", "instance.stop-refused"]), "\(newKinds)")
+            #expect(Set(newKinds).isSubset(of: [.instanceStartRefused, .instanceStopRefused]), "\(newKinds)")
 
             try await f.stopManager()
             let down = try await f.micado(["list", "-c"])

@@ -201,7 +201,7 @@ struct CloudTests {
             for record in [resumed, holder] {
                 try await store.insertInstance(
                     record,
-                    event: EventRecord(time: now, kind: "test", subject: record.id.rawValue, message: "test")
+                    event: EventRecord(time: now, kind: .instanceCreate, subject: record.id.rawValue, message: "test")
                 )
             }
             try await f.startManager()

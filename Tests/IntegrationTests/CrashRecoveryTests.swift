@@ -81,7 +81,7 @@ struct CrashRecoveryTests {
                     createdAt: now,
                     updatedAt: now
                 ),
-                event: EventRecord(time: now, kind: "container.launch", subject: "container-half", message: "test")
+                event: EventRecord(time: now, kind: .containerLaunch, subject: "container-half", message: "test")
             )
             // A crash after `remove` deleted the record (leaving its tombstone) but before the service was gone.
             try await store.bury(Store.Tombstone.container, "container-gone")

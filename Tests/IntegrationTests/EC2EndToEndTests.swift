@@ -199,7 +199,7 @@ struct EC2EndToEndTests {
                 [EventView].self,
                 from: Data(try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout.utf8)
             )
-            let retried = try #require(events.first { $0.kind == "scaler.retry-flavour" })
+            let retried = try #require(events.first { $0.kind == .scalerRetryFlavour })
             #expect(retried.message.contains("t3.small refused") && retried.message.contains("No t3.small here today."), "\(retried)")
             #expect(try await f.micado(["quit", "-n", "container-fb", "-rm"]).status == 0)
         }

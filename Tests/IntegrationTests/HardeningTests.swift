@@ -147,7 +147,7 @@ struct HardeningTests {
             try await store.record(
                 EventRecord(
                     time: Date(),
-                    kind: "cloud.said",
+                    kind: .instanceCreateFailed,
                     subject: "x\u{1B}]0;owned\u{07}",
                     message: "clear\u{1B}[2J then \u{202E}txt.exe and a \u{9B}31m CSI"
                 )
@@ -155,7 +155,7 @@ struct HardeningTests {
             try await f.startManager()
             let table = try await f.micado(["events", "--limit", "500"])
             #expect(table.status == 0, "\(table)")
-            let line = try #require(table.stdout.split(separator: "\n").first { $0.contains("cloud.said") })
+            let line = try #require(table.stdout.split(separator: "\n").first { $0.contains("instance.create-failed") })
             #expect(
                 !line.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x202E || $0.value == 0x9B },
                 "\(line)"
@@ -190,7 +190,7 @@ struct HardeningTests {
                         createdAt: now,
                         updatedAt: now
                     ),
-                    event: EventRecord(time: now, kind: "container.launch", subject: name, message: "test")
+                    event: EventRecord(time: now, kind: .containerLaunch, subject: name, message: "test")
                 )
             }
             try await store.bury(Store.Tombstone.container, "container-gone")
@@ -216,7 +216,7 @@ struct HardeningTests {
                 [EventView].self,
                 from: Data(try await f.micado(["events", "--subject", "container-blocked", "--output", "json"]).stdout.utf8)
             )
-            let failures = events.filter { $0.kind == "container.reconcile-failed" }
+            let failures = events.filter { $0.kind == .containerReconcileFailed }
             #expect(failures.count == 1, "\(events.map(\.message))")
             #expect(failures.first?.message.contains("not created by this manager") == true)
             #expect(try await f.micado(["list", "-c"]).status == 0)
@@ -314,7 +314,7 @@ struct HardeningTests {
                 from: Data(try await f.micado(["events", "--limit", "10000", "--output", "json"]).stdout.utf8)
             )
             .dropFirst(events).map(\.kind)
-            #expect(!kinds.contains("image.built"), "\(kinds)")
+            #expect(!kinds.contains(.imageBuilt), "\(kinds)")
             #expect(try await f.micado(["list", "-c"]).status == 0)  // still up
         }
     }
@@ -439,7 +439,7 @@ extension HardeningTests {
                 [EventView].self,
                 from: Data(try await f.micado(["events", "--subject", "container-slow:latest", "--output", "json"]).stdout.utf8)
             )
-            #expect(again.filter { $0.kind == "image.build-interrupted" }.count == 1)
+            #expect(again.filter { $0.kind == .imageBuildInterrupted }.count == 1)
         }
     }
 

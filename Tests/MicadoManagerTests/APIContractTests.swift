@@ -1,8 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import MicadoCore
 import NIOCore
 import Testing
+import Yams
 
 @testable import MicadoManager
 
@@ -18,6 +20,23 @@ struct APIContractTests {
 
     @Test func theServedDocumentIsTheRepositorysFile() throws {
         #expect(OpenAPIDocument.yaml == (try Self.repositoryDocument), "the build embeds openapi.yaml as it is")
+    }
+
+    /// The document lists every event kind, and only those: a kind is added in one enum and one list.
+    @Test func theDocumentListsEveryEventKind() throws {
+        let document = try #require(try Yams.load(yaml: try Self.repositoryDocument) as? [String: Any])
+        let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let kind = ((schemas?["EventView"] as? [String: Any])?["properties"] as? [String: Any])?["kind"] as? [String: Any]
+        let listed = try #require(kind?["enum"] as? [String])
+        #expect(Set(listed) == Set(EventKind.allCases.map(\.rawValue)) && listed.count == EventKind.allCases.count)
+    }
+
+    /// A kind is its stable string on the wire and in the store; one a newer manager wrote reads as unrecognised.
+    @Test func eventKindsAreStableStrings() throws {
+        #expect(EventKind.instanceCreateFailed.rawValue == "instance.create-failed")
+        let decoded = try JSONDecoder().decode([EventKind].self, from: Data(#"["container.launch","cluster.teleported"]"#.utf8))
+        #expect(decoded == [.containerLaunch, .unrecognised])
+        #expect(Set(EventKind.allCases.map(\.rawValue)).count == EventKind.allCases.count)
     }
 
     @Test func methodsComeFromTheDocument() {

@@ -137,13 +137,13 @@ import Testing
         try await autoscaler.pass()
         #expect(try await w.store.container("shop_web")?.replicas == 3)
         #expect(await swarm.serviceSpec("shop_web")?.replicas == 3)
-        let scaled = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == "service.scaled" }
+        let scaled = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == .serviceScaled }
         #expect(scaled?.message.contains("cpu 120% (target 50%); 1 → 3") == true, "\(String(describing: scaled))")
         // Replicas still waiting: no growth on the load of the one that runs.
         await w.orchestrator.serviceLoads.set(.init(time: Date(), cpuPercent: 90, memoryMiB: 10, replicas: 1), of: "shop_web")
         try await autoscaler.pass()
         #expect(try await w.store.container("shop_web")?.replicas == 3)
-        let held = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == "service.scale-held" }
+        let held = try await w.store.events(subject: "shop_web", limit: 10).first { $0.kind == .serviceScaleHeld }
         #expect(held?.message.contains("2 of 3 replicas not running yet") == true, "\(String(describing: held))")
         // A first sample has no CPU figure: it is not read as 0 % (no shrink).
         await w.orchestrator.serviceLoads.set(.init(time: Date(), cpuPercent: nil, memoryMiB: 10, replicas: 3), of: "shop_web")

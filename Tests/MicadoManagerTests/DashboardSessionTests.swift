@@ -93,7 +93,7 @@ import Testing
 
     @Test func aSessionIsItsCookieAndItsCSRFTokenFromItsOwnOrigin() async throws {
         let store = try Store.inMemory()
-        try await store.record(EventRecord(time: Date(), kind: "k", subject: "container-a", message: "hello"))
+        try await store.record(EventRecord(time: Date(), kind: .containerRemoved, subject: "container-a", message: "hello"))
         try await HTTPAPITests.app(store: store).test(.router) { client in
             let (cookie, csrf) = try await Self.logIn(client)
             let csrfHeader = HTTPField.Name("X-CSRF-Token")!
@@ -235,7 +235,7 @@ import Testing
     @Test func longEventMessagesAreCut() {
         let event = EventRecord(
             time: Date(),
-            kind: "container.execute",
+            kind: .containerExecute,
             subject: "container-a",
             message: String(repeating: "x", count: 120_000)
         )
@@ -245,7 +245,9 @@ import Testing
 
     @Test func eventsAfterAnIdAreTheOnesNotSeen() async throws {
         let store = try Store.inMemory()
-        for i in 1...5 { try await store.record(EventRecord(time: Date(), kind: "k", subject: "s\(i % 2)", message: "m\(i)")) }
+        for i in 1...5 {
+            try await store.record(EventRecord(time: Date(), kind: .containerRemoved, subject: "s\(i % 2)", message: "m\(i)"))
+        }
         try await HTTPAPITests.app(store: store).test(.router) { client in
             try await client.execute(
                 uri: "/v1/events?after=2&limit=2&subject=",

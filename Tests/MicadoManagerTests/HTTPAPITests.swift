@@ -180,7 +180,7 @@ import Testing
 
     @Test func eventsComeFromTheStore() async throws {
         let store = try Store.inMemory()
-        try await store.record(EventRecord(time: Date(), kind: "k", subject: "container-a", message: "hello"))
+        try await store.record(EventRecord(time: Date(), kind: .containerRemoved, subject: "container-a", message: "hello"))
         try await Self.app(store: store).test(.router) { client in
             try await client.execute(uri: "/v1/events?subject=container-a", method: .get, headers: [.authorization: "Bearer \(Self.token)"])
             { response in

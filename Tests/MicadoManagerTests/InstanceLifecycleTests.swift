@@ -59,7 +59,7 @@ struct InstanceLifecycleTests {
         InstanceLifecycle.decide(r, o, timings: Self.timings)
     }
 
-    func movesTo(_ step: InstanceLifecycle.Step) -> (InstanceState, String)? {
+    func movesTo(_ step: InstanceLifecycle.Step) -> (InstanceState, EventKind)? {
         if case .move(let t) = step { return (t.state, t.event) }
         return nil
     }
@@ -80,7 +80,7 @@ struct InstanceLifecycleTests {
     }
 
     @Test func creatingWithoutTokenIsAbandoned() {
-        #expect(movesTo(decide(Self.record(.creating, token: nil), Self.seen()))! == (.deleting, "instance.abandoned"))
+        #expect(movesTo(decide(Self.record(.creating, token: nil), Self.seen()))! == (.deleting, .instanceAbandoned))
     }
 
     @Test func aResumedCreateKeepsTheCloudsAnswer() {
@@ -103,22 +103,22 @@ struct InstanceLifecycleTests {
     }
 
     @Test func bootingInstanceThatVanishedOrFailedIsDeleted() {
-        #expect(movesTo(decide(Self.record(.booting), Self.seen(cloud: .missing)))! == (.deleting, "instance.lost"))
+        #expect(movesTo(decide(Self.record(.booting), Self.seen(cloud: .missing)))! == (.deleting, .instanceLost))
         #expect(
             movesTo(decide(Self.record(.joining), Self.seen(cloud: .present(.failed, detail: "no engine"))))! == (
-                .deleting, "instance.boot-failed"
+                .deleting, .instanceBootFailed
             )
         )
         #expect(
             movesTo(decide(Self.record(.booting), Self.seen(cloud: .present(.terminated, detail: nil))))! == (
-                .deleting, "instance.boot-failed"
+                .deleting, .instanceBootFailed
             )
         )
     }
 
     @Test func bootingPastTheTimeoutIsReplaced() {
         let step = decide(Self.record(.booting, since: 100), Self.seen(after: 21, cloud: .present(.booting, detail: nil)))
-        #expect(movesTo(step)! == (.deleting, "instance.boot-timeout"))
+        #expect(movesTo(step)! == (.deleting, .instanceBootTimeout))
         #expect(decide(Self.record(.booting, since: 100), Self.seen(after: 19, cloud: .present(.booting, detail: nil))) == .stay)
     }
 
@@ -136,8 +136,8 @@ struct InstanceLifecycleTests {
         // Still bounded by the boot timeout, and a failure still fails it.
         var late = Self.seen(after: 21, cloud: .present(.running, detail: nil))
         late.reported = nil
-        #expect(movesTo(decide(Self.record(.booting, since: 100).withoutAddress, late))! == (.deleting, "instance.boot-timeout"))
-        #expect(movesTo(decide(record, Self.seen(cloud: .present(.failed, detail: "ERROR"))))! == (.deleting, "instance.boot-failed"))
+        #expect(movesTo(decide(Self.record(.booting, since: 100).withoutAddress, late))! == (.deleting, .instanceBootTimeout))
+        #expect(movesTo(decide(record, Self.seen(cloud: .present(.failed, detail: "ERROR"))))! == (.deleting, .instanceBootFailed))
         // Created without an address: nothing invented.
         let instance = CloudInstance(
             id: "5f0c2b1e-0000-4000-8000-000000000001",
@@ -177,19 +177,19 @@ struct InstanceLifecycleTests {
     }
 
     @Test func readyGoesDownWithItsNode() {
-        #expect(movesTo(decide(Self.record(.ready), Self.seen(node: Self.downNode)))! == (.down, "instance.down"))
-        #expect(movesTo(decide(Self.record(.ready), Self.seen(node: nil)))! == (.down, "instance.down"))
+        #expect(movesTo(decide(Self.record(.ready), Self.seen(node: Self.downNode)))! == (.down, .instanceDown))
+        #expect(movesTo(decide(Self.record(.ready), Self.seen(node: nil)))! == (.down, .instanceDown))
     }
 
     @Test func downComesBackOrIsReplacedAfterTheGracePeriod() {
-        #expect(movesTo(decide(Self.record(.down, since: 10), Self.seen(node: Self.readyNode)))! == (.ready, "instance.ready"))
+        #expect(movesTo(decide(Self.record(.down, since: 10), Self.seen(node: Self.readyNode)))! == (.ready, .instanceReady))
         #expect(decide(Self.record(.down, since: 10), Self.seen(node: Self.downNode)) == .stay)
         let replace = decide(Self.record(.down, since: 59), Self.seen(after: 1, node: Self.downNode))
         guard case .move(let t) = replace else {
             Issue.record("\(replace)")
             return
         }
-        #expect(t.state == .deleting && t.event == "instance.replace" && t.wakeScaler)
+        #expect(t.state == .deleting && t.event == .instanceReplace && t.wakeScaler)
     }
 
     // MARK: draining and deleting
@@ -201,15 +201,15 @@ struct InstanceLifecycleTests {
     @Test func drainingWaitsForItsTasksThenDeletes() {
         let drained = InstanceLifecycle.NodeView(id: "n1", ready: true, drained: true)
         #expect(decide(Self.record(.draining, since: 5), Self.seen(node: drained, running: 2)) == .stay)
-        #expect(movesTo(decide(Self.record(.draining, since: 5), Self.seen(node: drained, running: 0)))! == (.deleting, "instance.drained"))
+        #expect(movesTo(decide(Self.record(.draining, since: 5), Self.seen(node: drained, running: 0)))! == (.deleting, .instanceDrained))
         #expect(
             movesTo(decide(Self.record(.draining, since: 5), Self.seen(node: Self.downNode, running: 2)))! == (
-                .deleting, "instance.drained"
+                .deleting, .instanceDrained
             )
         )
         #expect(
             movesTo(decide(Self.record(.draining, since: 31), Self.seen(node: drained, running: 2)))! == (
-                .deleting, "instance.drain-timeout"
+                .deleting, .instanceDrainTimeout
             )
         )
     }

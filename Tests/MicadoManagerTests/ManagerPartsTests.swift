@@ -21,7 +21,7 @@ import Testing
         let home: String
 
         func events(_ subject: String? = nil) async throws -> [String] {
-            try await store.events(subject: subject, limit: 500).map(\.kind)
+            try await store.events(subject: subject, limit: 500).map(\.kind.rawValue)
         }
         func instances() async throws -> [InstanceRecord] { try await store.instances().filter { !$0.isManager } }
     }
@@ -371,7 +371,7 @@ import Testing
             )
         }
         await w.orchestrator.instances.deleteOrphanInstances()
-        let unknown = try await w.store.events(limit: 10_000).filter { $0.kind == "instance.unknown" }
+        let unknown = try await w.store.events(limit: 10_000).filter { $0.kind == .instanceUnknown }
         #expect(unknown.count == Instances.straysPerSweep + 1, "\(unknown.count)")
         #expect(unknown.contains { $0.message.contains("300 instances are tagged") })
         // Never the store's to delete: the strangers stay.
@@ -431,7 +431,7 @@ import Testing
         )
         try await w.store.insertContainer(
             record,
-            event: EventRecord(time: now, kind: "container.launch", subject: "container-half", message: "test")
+            event: EventRecord(time: now, kind: .containerLaunch, subject: "container-half", message: "test")
         )
         let changes = try await w.orchestrator.reconciler.pass()
         #expect(changes == ["created service for container-half"])
@@ -498,7 +498,7 @@ import Testing
             )
             try await w.store.insertContainer(
                 record,
-                event: EventRecord(time: now, kind: "container.launch", subject: name, message: "test")
+                event: EventRecord(time: now, kind: .containerLaunch, subject: name, message: "test")
             )
         }
         await w.swarm.failNext("createService", with: MicadoError(.engine, "raft message is too large"))

@@ -135,11 +135,11 @@ import Testing
         let events = FakeEvents()
         let log = EventLog(store: events, logger: ManagerPartsTests.logger)
         for _ in 0..<3 {
-            await log.step("reconcile.failed", "container-a") { () throws(MicadoError) in throw .init(.engine, "engine gone") }
+            await log.step(.containerReconcileFailed, "container-a") { () throws(MicadoError) in throw .init(.engine, "engine gone") }
         }
-        await log.step("reconcile.failed", "container-a") { () throws(MicadoError) in throw .init(.engine, "engine still gone") }
-        await log.step("reconcile.failed", "container-a") { () throws(MicadoError) in }
-        await log.step("reconcile.failed", "container-a") { () throws(MicadoError) in }
+        await log.step(.containerReconcileFailed, "container-a") { () throws(MicadoError) in throw .init(.engine, "engine still gone") }
+        await log.step(.containerReconcileFailed, "container-a") { () throws(MicadoError) in }
+        await log.step(.containerReconcileFailed, "container-a") { () throws(MicadoError) in }
         let messages = await events.recorded.map(\.message)
         #expect(
             messages == [

@@ -25,7 +25,9 @@ import Testing
         )
     }
 
-    static func event(_ subject: String) -> EventRecord { EventRecord(time: Date(), kind: "test", subject: subject, message: "m") }
+    static func event(_ subject: String) -> EventRecord {
+        EventRecord(time: Date(), kind: .containerCreated, subject: subject, message: "m")
+    }
 
     @Test func insertReadUpdateDelete() async throws {
         let store = try Store.inMemory()
@@ -56,7 +58,9 @@ import Testing
 
     @Test func eventsAreNewestLimitedOldestFirst() async throws {
         let store = try Store.inMemory()
-        for i in 0..<10 { try await store.record(EventRecord(time: Date(), kind: "k", subject: "s\(i % 2)", message: "\(i)")) }
+        for i in 0..<10 {
+            try await store.record(EventRecord(time: Date(), kind: .containerRemoved, subject: "s\(i % 2)", message: "\(i)"))
+        }
         let last3 = try await store.events(limit: 3)
         #expect(last3.map(\.message) == ["7", "8", "9"])
         #expect(try await store.events(subject: "s0").map(\.message) == ["0", "2", "4", "6", "8"])
@@ -108,7 +112,10 @@ import Testing
         let latest = try await store.latestUsage()
         #expect(latest["container-a"]?.memoryMiB == 14)
         #expect(latest["container-b"]?.cpuPercent == 14)
-        try await store.deleteContainer("container-a", event: EventRecord(time: start, kind: "k", subject: "container-a", message: "gone"))
+        try await store.deleteContainer(
+            "container-a",
+            event: EventRecord(time: start, kind: .containerRemoved, subject: "container-a", message: "gone")
+        )
         #expect(try await store.latestUsage()["container-a"] == nil)
         #expect(try await store.removed(Store.Tombstone.container, "container-a"))
     }

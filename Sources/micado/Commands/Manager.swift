@@ -146,7 +146,7 @@ extension Micado {
             if output.output == .json { return try Console.printJSON(events) }
             Console.table(
                 ["TIME", "KIND", "SUBJECT", "MESSAGE"],
-                events.map { [RFC3339.string($0.time), $0.kind, $0.subject, $0.message] }
+                events.map { [RFC3339.string($0.time), $0.kind.rawValue, $0.subject, $0.message] }
             )
         }
     }
