@@ -4,6 +4,7 @@ import Logging
 import MicadoCore
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 
 /// Closes a connection whose first request head has not arrived whole within `deadline`:
 /// silence after connecting, headers trickled a line at a time, or a head the parser never
@@ -72,7 +73,9 @@ final class RequestHeadDeadline: ChannelInboundHandler, RemovableChannelHandler 
 }
 
 /// Answers and closes a connection whose first request head the HTTP decoder refused (two
-/// Content-Lengths, a head over the decoder's 80 KiB). Hummingbird answers such errors with
+/// Content-Lengths, a head over the decoder's 80 KiB), or whose WebSocket upgrade NIO's
+/// upgrader refused (no Sec-WebSocket-Key, a version other than 13: that once left the
+/// connection open and unanswered). Hummingbird answers such errors with
 /// 400 once a request has started; one in the head, before its handlers join the pipeline,
 /// went nowhere: first it held the connection open for good, then it was closed unanswered,
 /// which a client reads as "the manager is down". Now the client learns why: 431 for a head
@@ -95,8 +98,18 @@ final class CloseOnHeadError: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Only the decoder's: a refused WebSocket upgrade passes an error here too, and is answered.
-        guard !requestStarted, let error = error as? HTTPParserError else {
+        // The decoder's before the first request, and the upgrader's; a route's refusal of an
+        // upgrade passes an error here too, and is answered by `RefusedUpgradeAnswer`.
+        let answer: ByteBuffer
+        if !requestStarted, let error = error as? HTTPParserError {
+            answer = Self.answer(to: error)
+        } else if (error as? NIOWebSocketUpgradeError) == .invalidUpgradeHeader {
+            answer = Self.answer(
+                .badRequest,
+                "400 Bad Request",
+                "the WebSocket upgrade is malformed: it needs one Sec-WebSocket-Key and Sec-WebSocket-Version: 13"
+            )
+        } else {
             context.fireErrorCaught(error)
             return
         }
@@ -107,7 +120,7 @@ final class CloseOnHeadError: ChannelInboundHandler, RemovableChannelHandler {
             channel.close(promise: nil)
             return
         }
-        first.writeAndFlush(NIOAny(Self.answer(to: error))).whenComplete { _ in channel.close(mode: .output, promise: nil) }
+        first.writeAndFlush(NIOAny(answer)).whenComplete { _ in channel.close(mode: .output, promise: nil) }
         channel.eventLoop.scheduleTask(in: Self.drain) { channel.close(promise: nil) }
     }
 
@@ -118,10 +131,11 @@ final class CloseOnHeadError: ChannelInboundHandler, RemovableChannelHandler {
             tooLarge
             ? "the request's head (its address and headers) is over the 80 KiB the manager reads: an argument is too long"
             : "the request's head is malformed: \(error)"
-        let body = String(
-            decoding: (try? WireFormat.encoder().encode(ErrorBody(MicadoError(tooLarge ? .tooLarge : .badRequest, message)))) ?? Data(),
-            as: UTF8.self
-        )
+        return answer(tooLarge ? .tooLarge : .badRequest, status, message)
+    }
+
+    static func answer(_ code: MicadoError.Code, _ status: String, _ message: String) -> ByteBuffer {
+        let body = String(decoding: (try? WireFormat.encoder().encode(ErrorBody(MicadoError(code, message)))) ?? Data(), as: UTF8.self)
         return ByteBuffer(
             string:
                 "HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
@@ -159,7 +173,44 @@ struct HeadDeadlineChannel<Inner: ServerChildChannel>: ServerChildChannel {
         }
     }
 
-    func handle(value: Value, logger: Logger) async { await inner.handle(value: value, logger: logger) }
+    func handle(value: Value, logger: Logger) async {
+        var logger = logger
+        logger.handler = ConnectionLogHandler(wrapped: logger.handler)
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// A connection's log as Hummingbird writes it, with the one line that every shed, closed or
+/// malformed upgrade connection produced ("Error handling upgrade result": each is answered
+/// here) demoted to debug: a local user opening connections in a loop filled the log, one
+/// error line each.
+struct ConnectionLogHandler: LogHandler {
+    var wrapped: any LogHandler
+    static let demoted = "Error handling upgrade result"
+
+    var logLevel: Logger.Level {
+        get { wrapped.logLevel }
+        set { wrapped.logLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { wrapped.metadata }
+        set { wrapped.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { wrapped[metadataKey: key] }
+        set { wrapped[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var event = event
+        if event.level > .debug && event.message.description == Self.demoted {
+            guard wrapped.logLevel <= .debug else { return }
+            event.level = .debug
+        }
+        wrapped.log(event: event)
+    }
 }
 
 /// A connection past the `ConnectionBudget`: answered 503 (raw bytes, straight to the socket)

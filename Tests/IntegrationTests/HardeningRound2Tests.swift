@@ -33,6 +33,16 @@ struct HardeningRound2Tests {
                 #expect(answer.text.contains("\"code\":\"\(code)\""), "\(path): \(answer.text.prefix(400))")
                 #expect(answer.text.lowercased().contains("content-type: application/json"), "\(path): \(answer.text.prefix(300))")
             }
+            // An upgrade NIO's upgrader refuses (no key, another version): 400 with the reason, and
+            // closed (it once stayed open without an answer).
+            for header in ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "Sec-WebSocket-Version: 13\r\n"] {
+                let malformed = Self.upgrade("/v1/events/live", token: token).replacingOccurrences(of: header, with: "")
+                let answer = try RawHTTP.exchange(port: f.port, send: malformed, readFor: .seconds(10))
+                #expect(
+                    answer.text.hasPrefix("HTTP/1.1 400") && answer.text.contains("Sec-WebSocket-Key") && answer.closed,
+                    "without \(header.prefix(20)): \(answer.text.prefix(300))"
+                )
+            }
             // On a session without its CSRF token: 403, as the HTTP route says.
             let login = try RawHTTP.exchange(
                 port: f.port,
@@ -118,6 +128,9 @@ struct HardeningRound2Tests {
                 settled = descriptors()
             }
             #expect(settled <= shedBefore + 4, "200 shed connections left descriptors: \(shedBefore) then \(settled)")
+            // And no log line each: a loop of refused connections once wrote one error line per connection.
+            let log = try String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)
+            #expect(!log.contains("Error handling upgrade result"), "the log has a line per shed connection")
             for fd in busy { close(fd) }
             busy = []
             // Places come back as the connections go.
