@@ -28,8 +28,7 @@ public final class NewFile {
         name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         guard name != ".", name != ".." else { throw .badRequest("cannot write \(Text.escaped(path)): not a file name") }
         self.path = path
-        folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard folder >= 0 else { throw Self.failure("cannot open the folder of \(path)") }
+        folder = try Self.openFolder(directory, of: path)
         var fd = openat(folder, ".", Self.O_TMPFILE | O_WRONLY | O_CLOEXEC, 0o600)
         if fd < 0, [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) {
             // No O_TMPFILE here: a name nobody can guess, refused if anything is there already.
@@ -119,6 +118,61 @@ public final class NewFile {
         }
         try file.commit(mode: mode, replacing: replacing)
     }
+
+    /// Opens `directory` component by component, following only links that could not have been
+    /// planted by another user: a link is followed when it belongs to the caller, to root or
+    /// to the owner of the folder that holds it (what `fs.protected_symlinks` does for sticky
+    /// folders, here for every folder and every component). Otherwise a user who can write a
+    /// folder on the way (a 1777 one, a group-writable one) could point root's write at any
+    /// folder it likes, the micado home's token included. A folder swapped for a link between
+    /// the check and the open fails the open (`O_NOFOLLOW`), never follows it.
+    static func openFolder(_ directory: String, of path: String) throws(MicadoError) -> Int32 {
+        var current = open(directory.hasPrefix("/") ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC)
+        guard current >= 0 else { throw failure("cannot open the folder of \(path)") }
+        var pending = Array(directory.split(separator: "/").map(String.init).reversed())
+        var links = 0
+        while let component = pending.popLast() {
+            if component == "." { continue }
+            var link = stat()
+            if component != "..", fstatat(current, component, &link, AT_SYMLINK_NOFOLLOW) == 0, (link.st_mode & S_IFMT) == S_IFLNK {
+                var holder = stat()
+                guard fstat(current, &holder) == 0 else {
+                    close(current)
+                    throw failure("cannot open the folder of \(path)")
+                }
+                guard link.st_uid == geteuid() || link.st_uid == 0 || link.st_uid == holder.st_uid else {
+                    close(current)
+                    throw .badRequest(
+                        "cannot write \(Text.escaped(path)): '\(Text.escaped(component))' on the way is a link of user \(link.st_uid) in a folder of user \(holder.st_uid); micado does not follow links another user could have planted (name the folder it points at)"
+                    )
+                }
+                links += 1
+                var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let length = readlinkat(current, component, &target, Int(PATH_MAX))
+                guard links <= 40, length > 0 else {
+                    close(current)
+                    if links > 40 { errno = ELOOP }
+                    throw failure("cannot open the folder of \(path)")
+                }
+                let text = String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                pending.append(contentsOf: text.split(separator: "/").map(String.init).reversed())
+                if text.hasPrefix("/") {
+                    close(current)
+                    current = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
+                    guard current >= 0 else { throw failure("cannot open the folder of \(path)") }
+                }
+                continue
+            }
+            let next = openat(current, component, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            close(current)
+            guard next >= 0 else { throw failure("cannot open the folder of \(path)") }
+            current = next
+        }
+        return current
+    }
+
+    /// Glibc's O_PATH is a macro Swift does not import (the same on x86-64 and arm64).
+    static let O_PATH: Int32 = 0o10000000
 
     /// Glibc's O_TMPFILE is a macro Swift does not import: __O_TMPFILE (the same on x86-64 and arm64) with O_DIRECTORY.
     static let O_TMPFILE: Int32 = 0o20000000 | O_DIRECTORY

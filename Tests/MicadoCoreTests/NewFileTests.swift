@@ -38,6 +38,31 @@ import Glibc
         }
     }
 
+    /// A link to a folder that another user planted on the way (`shared/sub/token`, with `sub`
+    /// a link of nobody's to a root-only folder) is refused, not followed: only the last name
+    /// was safe, and the attack review wrote over the micado home's token through one.
+    @Test func aPlantedFolderLinkOnTheWayIsRefused() throws {
+        try withSharedFolder { folder, secret in
+            let home = (secret as NSString).deletingLastPathComponent + "/home"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
+            try "the token\n".write(toFile: home + "/token", atomically: false, encoding: .utf8)
+            #expect(symlink(home, folder + "/sub") == 0)
+            lchown(folder + "/sub", 65534, 65534)
+            #expect(throws: MicadoError.self) { try NewFile.write("container bytes\n", to: folder + "/sub/token", mode: 0o600) }
+            #expect(throws: MicadoError.self) { try NewFile.write("container bytes\n", to: folder + "/./sub/../sub/token", mode: 0o600) }
+            #expect(try String(contentsOfFile: home + "/token", encoding: .utf8) == "the token\n")
+            // The caller's own links (root's here), relative or absolute, are followed as ever.
+            #expect(symlink(home, folder + "/mine") == 0)
+            #expect(symlink("shared/../home", folder + "/../relative") == 0)
+            try NewFile.write("one\n", to: folder + "/mine/one", mode: 0o600)
+            try NewFile.write("two\n", to: folder + "/../relative/two", mode: 0o600)
+            #expect(try String(contentsOfFile: home + "/one", encoding: .utf8) == "one\n")
+            #expect(try String(contentsOfFile: home + "/two", encoding: .utf8) == "two\n")
+            // A folder that is not there is the usual error.
+            #expect(throws: MicadoError.self) { try NewFile.write("x", to: folder + "/absent/file", mode: 0o600) }
+        }
+    }
+
     /// A FIFO at the destination neither blocks the write nor receives it.
     @Test func aPlantedFIFOIsReplaced() throws {
         try withSharedFolder { folder, _ in
