@@ -163,7 +163,9 @@ public struct ManagerDaemon {
                         webSocketResponder: webSocketResponder,
                         configuration: .init(
                             http1: .init(
-                                additionalChannelHandlers: [RefusedUpgradeAnswer(), ConnectionActivity(budget: connections)],
+                                additionalChannelHandlers: [
+                                    OneAnswerAtATime(), RefusedUpgradeAnswer(), ConnectionActivity(budget: connections),
+                                ],
                                 idleTimeout: idleTimeout
                             )
                         )

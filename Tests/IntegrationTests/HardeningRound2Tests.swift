@@ -143,6 +143,38 @@ struct HardeningRound2Tests {
         }
     }
 
+    /// Clients that pipeline many requests and never read the answers cannot make the manager
+    /// hold the answers: each connection's unsent bytes are bounded (the attack review took it
+    /// to 1.5 GB with 1,040 connections of 50 requests for the 68 KB contract each).
+    @Test func unreadPipelinedAnswersAreBounded() async throws {
+        try await ManagerFixture.with { f in
+            let pid = try #require(f.manager?.pid)
+            func residentMiB() -> Int {
+                let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+                let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+                return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+            }
+            let before = residentMiB()
+            var held: [Int32] = []
+            defer { for fd in held { close(fd) } }
+            let requests = String(repeating: "GET /openapi.yaml HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", count: 50)
+            for _ in 0..<300 {
+                let fd = try RawHTTP.connected(f.port, receiveBuffer: 1024)
+                held.append(fd)
+                try RawHTTP.send(fd, Array(requests.utf8))
+            }
+            // Until the manager has answered what it can; then the highest figure over two seconds.
+            var peak = residentMiB()
+            for _ in 0..<40 {
+                try await Task.sleep(for: .milliseconds(100))
+                peak = max(peak, residentMiB())
+            }
+            print("resident memory: \(before) MiB before, \(peak) MiB with 300 connections of unread answers")
+            #expect(peak - before < 150, "resident memory went from \(before) to \(peak) MiB")
+            #expect(try await f.micado(["list", "-c"]).status == 0)
+        }
+    }
+
     /// An argument far longer than any name or path (a pasted file) is a usage error the CLI
     /// names (exit 64), never "cannot reach the manager"; a request head over the decoder's
     /// bound sent anyway is answered 431 with the reason, and the manager lives on.

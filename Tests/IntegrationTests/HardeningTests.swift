@@ -590,9 +590,11 @@ enum RawHTTP {
         return text[end.upperBound...].utf8.count >= length
     }
 
-    static func connected(_ port: Int) throws -> Int32 {
+    /// A connection to the manager; `receiveBuffer` shrinks the socket's (a client that reads slowly).
+    static func connected(_ port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
