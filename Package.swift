@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "micado",
             dependencies: [
-                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoClient",
+                "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoClient", "MicadoCompose",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

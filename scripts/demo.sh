@@ -192,7 +192,7 @@ services:
     image: busybox:local
     entrypoint: /bin/sh
     # busy for 25 s after it starts, then idle: its replicas' CPU is the load
-    command: [-c, "end=$(( $(date +%s) + 25 )); while [ $(date +%s) -lt $end ]; do :; done; exec sleep 3600"]
+    command: [-c, "end=$$(( $$(date +%s) + 25 )); while [ $$(date +%s) -lt $$end ]; do :; done; exec sleep 3600"]
     deploy: {resources: {reservations: {memory: 100M}, limits: {cpus: "0.2"}}}
     x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: 5s, downStabilization: 15s}}
 YAML

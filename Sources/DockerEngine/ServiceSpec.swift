@@ -8,6 +8,26 @@ public struct ServiceSpec: Codable, Sendable {
         public var command: [String]?
         public var args: [String]?
         public var env: [String]?
+        public var hostname: String?
+        public var dir: String?
+        public var user: String?
+        public var groups: [String]?
+        public var tty: Bool?
+        public var openStdin: Bool?
+        public var readOnly: Bool?
+        public var mounts: [Mount]?
+        public var stopSignal: String?
+        /// Nanoseconds.
+        public var stopGracePeriod: Int64?
+        public var healthCheck: HealthConfig?
+        /// `IP HOSTNAME` lines for /etc/hosts.
+        public var hosts: [String]?
+        public var dnsConfig: DNSConfig?
+        public var initProcess: Bool?
+        public var sysctls: [String: String]?
+        public var capabilityAdd: [String]?
+        public var capabilityDrop: [String]?
+        public var ulimits: [Ulimit]?
         public init(image: String, labels: [String: String]? = nil, command: [String]? = nil, args: [String]? = nil, env: [String]? = nil) {
             self.image = image
             self.labels = labels
@@ -21,6 +41,110 @@ public struct ServiceSpec: Codable, Sendable {
             case command = "Command"
             case args = "Args"
             case env = "Env"
+            case hostname = "Hostname"
+            case dir = "Dir"
+            case user = "User"
+            case groups = "Groups"
+            case tty = "TTY"
+            case openStdin = "OpenStdin"
+            case readOnly = "ReadOnly"
+            case mounts = "Mounts"
+            case stopSignal = "StopSignal"
+            case stopGracePeriod = "StopGracePeriod"
+            // The engine's Go field is `Healthcheck` (its JSON takes any case in, answers this one).
+            case healthCheck = "Healthcheck"
+            case hosts = "Hosts"
+            case dnsConfig = "DNSConfig"
+            case initProcess = "Init"
+            case sysctls = "Sysctls"
+            case capabilityAdd = "CapabilityAdd"
+            case capabilityDrop = "CapabilityDrop"
+            case ulimits = "Ulimits"
+        }
+    }
+    /// A mount of a task's container; micado writes tmpfs mounts.
+    public struct Mount: Codable, Sendable, Equatable {
+        public struct TmpfsOptions: Codable, Sendable, Equatable {
+            public var sizeBytes: Int64?
+            public init(sizeBytes: Int64?) { self.sizeBytes = sizeBytes }
+            enum CodingKeys: String, CodingKey { case sizeBytes = "SizeBytes" }
+        }
+        public var type: String
+        public var target: String
+        public var tmpfsOptions: TmpfsOptions?
+        public init(tmpfs target: String, sizeBytes: Int64?) {
+            type = "tmpfs"
+            self.target = target
+            tmpfsOptions = sizeBytes.map { TmpfsOptions(sizeBytes: $0) }
+        }
+        enum CodingKeys: String, CodingKey {
+            case type = "Type"
+            case target = "Target"
+            case tmpfsOptions = "TmpfsOptions"
+        }
+    }
+    /// Durations in nanoseconds.
+    public struct HealthConfig: Codable, Sendable, Equatable {
+        public var test: [String]
+        public var interval: Int64?
+        public var timeout: Int64?
+        public var retries: Int?
+        public var startPeriod: Int64?
+        public init(test: [String], interval: Int64?, timeout: Int64?, retries: Int?, startPeriod: Int64?) {
+            self.test = test
+            self.interval = interval
+            self.timeout = timeout
+            self.retries = retries
+            self.startPeriod = startPeriod
+        }
+        enum CodingKeys: String, CodingKey {
+            case test = "Test"
+            case interval = "Interval"
+            case timeout = "Timeout"
+            case retries = "Retries"
+            case startPeriod = "StartPeriod"
+        }
+    }
+    public struct DNSConfig: Codable, Sendable, Equatable {
+        public var nameservers: [String]?
+        public var search: [String]?
+        public var options: [String]?
+        public init(nameservers: [String]?, search: [String]?, options: [String]?) {
+            self.nameservers = nameservers
+            self.search = search
+            self.options = options
+        }
+        enum CodingKeys: String, CodingKey {
+            case nameservers = "Nameservers"
+            case search = "Search"
+            case options = "Options"
+        }
+    }
+    public struct Ulimit: Codable, Sendable, Equatable {
+        public var name: String
+        public var soft: Int64
+        public var hard: Int64
+        public init(name: String, soft: Int64, hard: Int64) {
+            self.name = name
+            self.soft = soft
+            self.hard = hard
+        }
+        enum CodingKeys: String, CodingKey {
+            case name = "Name"
+            case soft = "Soft"
+            case hard = "Hard"
+        }
+    }
+    public struct LogDriver: Codable, Sendable, Equatable {
+        public var name: String
+        public var options: [String: String]?
+        public init(name: String, options: [String: String]?) {
+            self.name = name
+            self.options = options
+        }
+        enum CodingKeys: String, CodingKey {
+            case name = "Name"
+            case options = "Options"
         }
     }
     public struct Resources: Codable, Sendable {
@@ -68,13 +192,20 @@ public struct ServiceSpec: Codable, Sendable {
     public struct RestartPolicy: Codable, Sendable {
         public var condition: String?
         public var maxAttempts: Int?
-        public init(condition: String?, maxAttempts: Int? = nil) {
+        /// Nanoseconds.
+        public var delay: Int64?
+        public var window: Int64?
+        public init(condition: String?, maxAttempts: Int? = nil, delay: Int64? = nil, window: Int64? = nil) {
             self.condition = condition
             self.maxAttempts = maxAttempts
+            self.delay = delay
+            self.window = window
         }
         enum CodingKeys: String, CodingKey {
             case condition = "Condition"
             case maxAttempts = "MaxAttempts"
+            case delay = "Delay"
+            case window = "Window"
         }
     }
     /// A network a service's tasks join, under extra DNS names.
@@ -97,6 +228,7 @@ public struct ServiceSpec: Codable, Sendable {
         public var restartPolicy: RestartPolicy?
         public var forceUpdate: Int?
         public var networks: [NetworkAttachment]?
+        public var logDriver: LogDriver?
         public init(
             containerSpec: ContainerSpec,
             resources: Resources? = nil,
@@ -116,6 +248,7 @@ public struct ServiceSpec: Codable, Sendable {
                 restartPolicy = "RestartPolicy"
             case forceUpdate = "ForceUpdate"
             case networks = "Networks"
+            case logDriver = "LogDriver"
         }
     }
     public struct Mode: Codable, Sendable {

@@ -8,44 +8,37 @@ import Yams
 /// does not support is refused by name, never ignored (only `x-` extension keys are, as
 /// the specification says).
 public enum ComposeFile {
-    public static let serviceKeys: Set<String> = [
-        "image", "command", "entrypoint", "environment", "ports", "deploy", "labels", "x-micado",
-    ]
-
-    /// `name`: `-n`, which wins over the file's `name:`; `folder`: the last resort.
-    public static func parse(_ text: String, file: String, name: String?, folder: String?) throws(MicadoError) -> ApplicationSpec {
-        guard text.utf8.count <= ApplyRequest.maximumFileBytes else {
-            throw .init(.tooLarge, "\(file) has \(text.utf8.count) bytes; a Compose file may have at most \(ApplyRequest.maximumFileBytes)")
-        }
-        try Text.requireSafe(
-            text.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "\t", with: "").replacingOccurrences(of: "\r", with: ""),
-            field: file
-        )
-        // The YAML composer recurses once per nesting level: a file of brackets would exhaust the stack.
-        if let line = FlowNesting.firstLineDeeperThan(Self.maximumNesting, in: text) {
-            throw .badRequest("\(file):\(line): nested more than \(Self.maximumNesting) levels deep")
-        }
-        let root: Node?
-        do { root = try YAMLDocument.compose(text) } catch {
-            // Yams quotes the file back after its first line; the first line and the position say it.
-            let description = "\(error)"
-            var first = description.split(separator: "\n").first.map(String.init) ?? description
-            if let at = description.range(of: " in line ", options: .backwards) {
-                first += description[at.lowerBound...].split(separator: "\n").first.map(String.init) ?? ""
-            }
-            throw .badRequest("\(file): not valid YAML: \(Text.escaped(String(first.prefix(300))))")
-        }
+    /// `name`: `-n`, which wins over the file's `name:`; `folder`: the last resort. `variables`:
+    /// the values of the variables the file interpolates (`ComposeInterpolation`).
+    public static func parse(
+        _ text: String,
+        file: String,
+        name: String?,
+        folder: String?,
+        variables: [String: String] = [:]
+    ) throws(MicadoError) -> ApplicationSpec {
+        let root = try document(text, file: file)
         let reader = Reader(file: file)
-        guard let root else { throw .badRequest("\(file) is empty: it needs 'services'") }
-        // Counted before anything reads the tree: the reader walks an alias once per use.
-        do { try YAMLDocument.requireExpansion(of: root, atMost: Self.maximumExpansion) } catch {
-            throw .init(
-                .tooLarge,
-                "\(file):\(error.line): \(error.reason); a Compose file may expand to \(Self.maximumExpansion.nodes) nodes and \(Self.maximumExpansion.scalarBytes >> 20) MiB of text"
-            )
+        var warnings: [String] = []
+        var budget = Self.maximumExpansion.scalarBytes
+        let top = try reader.mapping(try reader.interpolated(root, "", variables, &warnings, budget: &budget), "")
+        try reader.keys(top, ComposeKeys.topLevelFates, at: "", warnings: &warnings)
+        var networks = Set<String>()
+        if let node = top["networks"] {
+            for (network, value) in try reader.mapping(node, "networks") {
+                let npath = "networks.\(Text.escaped(String(network.prefix(64))))"
+                do { try ApplicationName.validate(network, what: "network name") } catch {
+                    throw reader.fail(value, "\(npath): \(error.message)")
+                }
+                if !value.isPlainNull {
+                    let map = try reader.mapping(value, npath)
+                    if let external = map["external"], external.plainBool != false {
+                        throw reader.fail(external, "\(npath).external: a network outside the application is not supported")
+                    }
+                }
+                networks.insert(network)
+            }
         }
-        let top = try reader.mapping(root, "")
-        try reader.onlyKeys(top, ["name", "services", "version"], at: "", node: root)
         let appName: String
         if let name {
             try ApplicationName.validate(name)
@@ -65,8 +58,9 @@ public enum ComposeFile {
         guard services.count <= 100 else { throw reader.fail(servicesNode, "services has \(services.count) entries; at most 100") }
         var definitions: [ServiceDefinition] = []
         for (serviceName, node) in services.sorted(by: { $0.key < $1.key }) {
-            definitions.append(try reader.service(serviceName, node, app: appName))
+            definitions.append(try reader.service(serviceName, node, app: appName, networks: networks, warnings: &warnings))
         }
+        try reader.checkDependencies(definitions, services)
         // Two services cannot publish one port: only one of them could run on each node.
         var publishers: [Int: String] = [:]
         for definition in definitions {
@@ -91,7 +85,58 @@ public enum ComposeFile {
             }
             domains[domain] = definition.name
         }
-        return ApplicationSpec(name: appName, services: definitions)
+        return ApplicationSpec(name: appName, services: definitions, warnings: warnings)
+    }
+
+    /// The file's tree, bounded before anything reads it: its size, its nesting, and what its
+    /// aliases expand to.
+    static func document(_ text: String, file: String) throws(MicadoError) -> Node {
+        guard text.utf8.count <= ApplyRequest.maximumFileBytes else {
+            throw .init(.tooLarge, "\(file) has \(text.utf8.count) bytes; a Compose file may have at most \(ApplyRequest.maximumFileBytes)")
+        }
+        try Text.requireSafe(
+            text.replacingOccurrences(of: "\n", with: "").replacingOccurrences(of: "\t", with: "").replacingOccurrences(of: "\r", with: ""),
+            field: file
+        )
+        // The YAML composer recurses once per nesting level: a file of brackets would exhaust the stack.
+        if let line = FlowNesting.firstLineDeeperThan(Self.maximumNesting, in: text) {
+            throw .badRequest("\(file):\(line): nested more than \(Self.maximumNesting) levels deep")
+        }
+        let composed: Node?
+        do { composed = try YAMLDocument.compose(text) } catch {
+            // Yams quotes the file back after its first line; the first line and the position say it.
+            let description = "\(error)"
+            var first = description.split(separator: "\n").first.map(String.init) ?? description
+            if let at = description.range(of: " in line ", options: .backwards) {
+                first += description[at.lowerBound...].split(separator: "\n").first.map(String.init) ?? ""
+            }
+            throw .badRequest("\(file): not valid YAML: \(Text.escaped(String(first.prefix(300))))")
+        }
+        guard let root = composed else { throw .badRequest("\(file) is empty: it needs 'services'") }
+        // Counted before anything reads the tree: the reader walks an alias once per use.
+        do { try YAMLDocument.requireExpansion(of: root, atMost: Self.maximumExpansion) } catch {
+            throw .init(
+                .tooLarge,
+                "\(file):\(error.line): \(error.reason); a Compose file may expand to \(Self.maximumExpansion.nodes) nodes and \(Self.maximumExpansion.scalarBytes >> 20) MiB of text"
+            )
+        }
+        return root
+    }
+
+    /// The variables the file's values interpolate (defaults' included): the CLI sends the
+    /// values of these, and of no other variable of the user's environment.
+    public static func variableNames(in text: String, file: String) throws(MicadoError) -> Set<String> {
+        var names = Set<String>()
+        func walk(_ node: Node) {
+            switch node {
+            case .scalar(let scalar): names.formUnion(ComposeInterpolation.names(in: scalar.string))
+            case .mapping(let mapping): for (_, value) in mapping { walk(value) }
+            case .sequence(let sequence): for item in sequence { walk(item) }
+            case .alias: break
+            }
+        }
+        walk(try document(text, file: file))
+        return names
     }
 
     /// Deeper than any Compose file needs.
@@ -137,6 +182,118 @@ public enum ComposeFile {
             }
             for (key, value) in merged where result[key] == nil { result[key] = value }
             return result
+        }
+
+        /// Checks a mapping's keys against their fates: a refused key fails by line and field, a
+        /// warned one adds its warning, a key the specification does not have fails by name.
+        func keys(
+            _ map: [String: Node],
+            _ fates: [String: ComposeKeyFate],
+            at path: String,
+            warnings: inout [String]
+        ) throws(MicadoError) {
+            for key in map.keys.sorted() where !key.hasPrefix("x-") || fates[key] != nil {
+                let field = (path.isEmpty ? "" : path + ".") + Text.escaped(String(key.prefix(64)))
+                switch fates[key] {
+                case .honoured: continue
+                case .warned(let reason):
+                    warnings.append("\(file)\(map[key]?.mark.map { ":\($0.line)" } ?? ""): \(field) is not carried out: \(reason)")
+                case .refused(let reason): throw fail(map[key], "\(field) is not supported by micado: \(reason)")
+                case nil:
+                    throw fail(
+                        map[key],
+                        "'\(field)' is not a Compose key (see the Compose specification; micado's table is in docs/compose.md)"
+                    )
+                }
+            }
+        }
+
+        /// The tree with every value interpolated (keys are not, as the specification says);
+        /// `budget`: the bytes variables may still add, over the whole file.
+        func interpolated(
+            _ node: Node,
+            _ path: String,
+            _ variables: [String: String],
+            _ warnings: inout [String],
+            budget: inout Int
+        ) throws(MicadoError) -> Node {
+            switch node {
+            case .scalar(var scalar):
+                guard scalar.string.contains("$") else { return node }
+                let before = scalar.string.utf8.count
+                let result: (value: String, unset: [String])
+                do { result = try ComposeInterpolation.interpolate(scalar.string, limit: max(budget, 0)) { variables[$0] } } catch {
+                    let failure = fail(node, "\(path.isEmpty ? "the file" : path): \(error.message)")
+                    throw error.tooLarge ? MicadoError(.tooLarge, failure.message) : failure
+                }
+                budget -= max(result.value.utf8.count - before, 0)
+                guard budget >= 0 else {
+                    throw .init(.tooLarge, "\(file)\(node.mark.map { ":\($0.line)" } ?? ""): the variables' values make the file too large")
+                }
+                for name in result.unset {
+                    warnings.append(
+                        "\(file)\(node.mark.map { ":\($0.line)" } ?? ""): \(path): the variable \(name) is not set; it reads as an empty string"
+                    )
+                }
+                let tag = scalar.tag
+                scalar.string = result.value
+                scalar.tag = tag
+                return .scalar(scalar)
+            case .mapping(let mapping):
+                var pairs: [(Node, Node)] = []
+                for (key, value) in mapping {
+                    let name = Text.escaped(String((key.scalarText ?? "?").prefix(64)))
+                    pairs.append(
+                        (key, try interpolated(value, path.isEmpty ? name : "\(path).\(name)", variables, &warnings, budget: &budget))
+                    )
+                }
+                return .mapping(.init(pairs, mapping.tag, mapping.style, mapping.mark))
+            case .sequence(let sequence):
+                var items: [Node] = []
+                for (i, item) in sequence.enumerated() {
+                    items.append(try interpolated(item, "\(path)[\(i)]", variables, &warnings, budget: &budget))
+                }
+                return .sequence(.init(items, sequence.tag, sequence.style, sequence.mark))
+            case .alias:
+                return node
+            }
+        }
+
+        /// Every dependency is a service of the file, and they form no cycle.
+        func checkDependencies(_ definitions: [ServiceDefinition], _ nodes: [String: Node]) throws(MicadoError) {
+            let names = Set(definitions.map(\.name))
+            let byName = Dictionary(uniqueKeysWithValues: definitions.map { ($0.name, $0) })
+            for definition in definitions {
+                for dependency in definition.dependsOn where !names.contains(dependency.service) || dependency.service == definition.name {
+                    throw fail(
+                        nodes[definition.name],
+                        "services.\(definition.name).depends_on: '\(Text.escaped(String(dependency.service.prefix(64))))' is \(dependency.service == definition.name ? "the service itself" : "not a service of the file")"
+                    )
+                }
+                for dependency in definition.dependsOn where dependency.condition == .healthy {
+                    let check = byName[dependency.service]?.options.healthcheck
+                    guard let check, check.test != ["NONE"] else {
+                        throw fail(
+                            nodes[definition.name],
+                            "services.\(definition.name).depends_on.\(dependency.service): service_healthy needs a healthcheck on services.\(dependency.service)"
+                        )
+                    }
+                }
+            }
+            // Depth-first: a service met again on its own path closes a cycle.
+            var done = Set<String>()
+            func visit(_ name: String, _ path: [String]) throws(MicadoError) {
+                if done.contains(name) { return }
+                if path.contains(name) {
+                    throw fail(
+                        nodes[name],
+                        "services: depends_on makes a cycle: \((path.drop { $0 != name } + [name]).joined(separator: " → "))"
+                    )
+                }
+                for dependency in byName[name]?.dependsOn ?? [] { try visit(dependency.service, path + [name]) }
+                done.insert(name)
+            }
+            for definition in definitions { try visit(definition.name, []) }
         }
 
         /// Refuses keys outside `allowed`; `x-` extension keys are the specification's own escape hatch.
@@ -260,14 +417,20 @@ public enum ComposeFile {
             return pairs
         }
 
-        func service(_ name: String, _ node: Node, app: String) throws(MicadoError) -> ServiceDefinition {
+        func service(
+            _ name: String,
+            _ node: Node,
+            app: String,
+            networks: Set<String>,
+            warnings: inout [String]
+        ) throws(MicadoError) -> ServiceDefinition {
             let path = "services.\(Text.escaped(String(name.prefix(64))))"
             do { try ApplicationName.validate(name, what: "service name") } catch { throw fail(node, "\(path): \(error.message)") }
             guard app.count + 1 + name.count <= 63 else {
                 throw fail(node, "\(path): the service's full name \(app)_\(name) is longer than 63 characters")
             }
             let map = try mapping(node, path)
-            try onlyKeys(map, ComposeFile.serviceKeys, at: path, node: node)
+            try keys(map, ComposeKeys.serviceFates, at: path, warnings: &warnings)
             guard let imageNode = map["image"] else {
                 throw fail(node, "\(path).image is missing (micado deploys built images: 'micado build' first)")
             }
@@ -298,6 +461,15 @@ public enum ComposeFile {
                 }
             }
             if let n = map["ports"] { definition.ports = try ports(n, "\(path).ports") }
+            try options(map, path, into: &definition.options)
+            if let n = map["depends_on"] {
+                definition.dependsOn = try dependencies(n, "\(path).depends_on")
+            }
+            if let n = map["networks"] {
+                let joined = try self.networks(n, "\(path).networks", declared: networks)
+                // Only the default network, without aliases, is what no key says.
+                if joined != ["default": []] { definition.options.networks = joined }
+            }
             if let n = map["deploy"] { try deploy(n, "\(path).deploy", into: &definition) }
             if let n = map["x-micado"] { try micado(n, "\(path).x-micado", into: &definition) }
             let size =
@@ -374,7 +546,27 @@ public enum ComposeFile {
 
         func deploy(_ node: Node, _ path: String, into definition: inout ServiceDefinition) throws(MicadoError) {
             let map = try mapping(node, path)
-            try onlyKeys(map, ["mode", "replicas", "resources", "placement", "update_config"], at: path, node: node)
+            try onlyKeys(
+                map,
+                ["mode", "replicas", "resources", "placement", "update_config", "restart_policy", "labels"],
+                at: path,
+                node: node
+            )
+            if let n = map["restart_policy"] { definition.options.restart = try restartPolicy(n, "\(path).restart_policy") }
+            if let n = map["labels"] {
+                var labels: [String: String] = [:]
+                defer { definition.options.serviceLabels = labels }
+                for (key, value, item) in try keyValues(n, "\(path).labels") {
+                    guard !key.isEmpty, key.count <= 128, !key.lowercased().hasPrefix("micado."), !key.contains(where: \.isWhitespace)
+                    else {
+                        throw fail(
+                            item,
+                            "\(path).labels: '\(Text.escaped(String(key.prefix(64))))' is not a label key micado allows (non-empty, no spaces, not micado.*)"
+                        )
+                    }
+                    labels[key] = value
+                }
+            }
             if let n = map["mode"], n.scalarText != "replicated" { throw fail(n, "\(path).mode: only replicated is supported") }
             if let n = map["replicas"] { definition.replicas = try int(n, "\(path).replicas", range: 0...1000) }
             if let resourcesNode = map["resources"] {

@@ -7,10 +7,29 @@ public struct ApplicationSpec: Sendable, Equatable {
     public var name: String
     /// Sorted by name.
     public var services: [ServiceDefinition]
+    /// What the file asks that micado accepts but does not carry out, by line and field
+    /// (`container_name`, an unset variable): shown with the plan.
+    public var warnings: [String]
 
-    public init(name: String, services: [ServiceDefinition]) {
+    public init(name: String, services: [ServiceDefinition], warnings: [String] = []) {
         self.name = name
         self.services = services.sorted { $0.name < $1.name }
+        self.warnings = warnings
+    }
+}
+
+/// `depends_on`: a service created only after another, and how long it waits for it.
+public struct ServiceDependency: Codable, Sendable, Equatable {
+    public enum Condition: String, Codable, Sendable, CaseIterable {
+        case started = "service_started"
+        case healthy = "service_healthy"
+        case completedSuccessfully = "service_completed_successfully"
+    }
+    public var service: String
+    public var condition: Condition
+    public init(service: String, condition: Condition = .started) {
+        self.service = service
+        self.condition = condition
     }
 }
 
@@ -32,6 +51,8 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var domain: String?
     public var tls = false
     public var scaling: ScalingPolicy?
+    public var options = ContainerOptions()
+    public var dependsOn: [ServiceDependency] = []
 
     public init(name: String, image: String) {
         self.name = name
@@ -52,6 +73,8 @@ public struct ServiceSettings: Codable, Sendable, Equatable {
     public var labels: [String: String] = [:]
     public var update: UpdatePolicy?
     public var scaling: ScalingPolicy?
+    /// Nil when the service sets none (records made before these keys existed read the same).
+    public var options: ContainerOptions?
 
     public init(service: String) { self.service = service }
 }
@@ -116,13 +139,17 @@ public struct ApplyRequest: Codable, Sendable {
     public var file: String
     public var fileName: String?
     public var dryRun: Bool
+    /// The values of the variables the file interpolates (`${VAR}`), and only those: from the
+    /// CLI's environment, then the `.env` beside the file (or `--env-file`).
+    public var variables: [String: String]?
 
-    public init(name: String?, folderName: String?, file: String, fileName: String?, dryRun: Bool) {
+    public init(name: String?, folderName: String?, file: String, fileName: String?, dryRun: Bool, variables: [String: String]? = nil) {
         self.name = name
         self.folderName = folderName
         self.file = file
         self.fileName = fileName
         self.dryRun = dryRun
+        self.variables = variables
     }
 
     /// A Compose file is small; one this large is a mistake or an attack.
@@ -147,12 +174,26 @@ public struct ApplyPlanView: Codable, Sendable, Equatable {
     public var revision: Int
     public var dryRun: Bool
     public var steps: [Step]
+    /// What the file asks that is accepted but not carried out, by line and field.
+    public var warnings: [String]
 
-    public init(application: String, revision: Int, dryRun: Bool, steps: [Step]) {
+    public init(application: String, revision: Int, dryRun: Bool, steps: [Step], warnings: [String] = []) {
         self.application = application
         self.revision = revision
         self.dryRun = dryRun
         self.steps = steps
+        self.warnings = warnings
+    }
+
+    enum CodingKeys: String, CodingKey { case application, revision, dryRun, steps, warnings }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        application = try c.decode(String.self, forKey: .application)
+        revision = try c.decode(Int.self, forKey: .revision)
+        dryRun = try c.decode(Bool.self, forKey: .dryRun)
+        steps = try c.decode([Step].self, forKey: .steps)
+        warnings = try c.decodeIfPresent([String].self, forKey: .warnings) ?? []
     }
 }
 

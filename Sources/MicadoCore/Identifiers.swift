@@ -83,3 +83,12 @@ public enum LocationName {
         }
     }
 }
+
+/// Addresses as users write them.
+public enum HostAddress {
+    /// Four decimal octets (`10.0.0.2`), nothing else.
+    public static func isIPv4(_ text: String) -> Bool {
+        let octets = text.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isASCII) && UInt8($0) != nil }
+    }
+}

@@ -58,7 +58,13 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     public func apply(_ request: ApplyRequest) async throws(MicadoError) -> ApplyPlanView {
         let fileName = request.fileName.map { Text.escaped(String(($0 as NSString).lastPathComponent.prefix(64))) } ?? "compose.yaml"
         let spec = try await ParsingPool.run { () throws(MicadoError) in
-            try ComposeFile.parse(request.file, file: fileName, name: request.name, folder: request.folderName)
+            try ComposeFile.parse(
+                request.file,
+                file: fileName,
+                name: request.name,
+                folder: request.folderName,
+                variables: try Self.checkedVariables(request.variables)
+            )
         }
         return try await changes.run { () throws(MicadoError) -> ApplyPlanView in
             try await self.apply(spec, file: request.file, fileName: fileName, dryRun: request.dryRun)
@@ -87,7 +93,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         steps += removing.map { .init(service: $0, action: .remove) }
         let changes = steps.contains { $0.action != .unchanged }
         let revision = (stored?.revision ?? 0) + (changes ? 1 : 0)
-        let plan = ApplyPlanView(application: spec.name, revision: revision, dryRun: dryRun, steps: steps)
+        let plan = ApplyPlanView(application: spec.name, revision: revision, dryRun: dryRun, steps: steps, warnings: spec.warnings)
         guard !dryRun else { return plan }
         // An unchanged file touches nothing; a changed comment is kept without a revision.
         guard changes || stored?.file != file else { return plan }
@@ -131,6 +137,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         }
         for (index, record) in saving.enumerated() {
             if index == 1 { CrashPoint.reached(.applyHalfDone) }
+            try await waitForDependencies(of: record, in: spec)
             try await containers.distributeImage(of: record)
             guard current[record.name]?.serviceID != nil else {
                 try await containers.ensureService(record)
@@ -158,7 +165,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         var checkedLocations: Set<String> = []
         var wanted: [ContainerRecord] = []
         let now = Date()
-        for definition in spec.services {
+        for definition in Self.creationOrder(spec.services) {
             let name = "\(spec.name)_\(definition.name)"
             guard ContainerName(rawValue: name) != nil else { throw .badRequest("invalid service name \(name)") }
             if let holder = others.first(where: { $0.name == name }) {
@@ -210,6 +217,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             settings.labels = definition.labels
             settings.update = definition.update
             settings.scaling = definition.scaling
+            settings.options = definition.options.isEmpty ? nil : definition.options
             record.settings = settings
             if let scaling = definition.scaling {
                 // The policy owns the count: a re-apply keeps what it chose, within the new bounds.
@@ -242,7 +250,82 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         check("labels", a?.labels == b?.labels)
         check("domain", old.domain == new.domain && old.tls == new.tls)
         check("scaling", a?.scaling == b?.scaling)
+        fields += (a?.options ?? ContainerOptions()).changedKeys(to: b?.options ?? ContainerOptions())
         return fields
+    }
+
+    /// Waits, before a service is created or rolled, for what its `depends_on` conditions ask
+    /// of the services it depends on (created before it): `service_healthy`, a task running,
+    /// which Swarm says only once its health check passes; `service_completed_successfully`,
+    /// a task that exited 0. Throws, naming both services, when that does not come within
+    /// the launch timeout; the store already holds the application, so nothing is half-stored.
+    func waitForDependencies(of record: ContainerRecord, in spec: ApplicationSpec) async throws(MicadoError) {
+        guard let service = record.settings?.service, let definition = spec.services.first(where: { $0.name == service }) else { return }
+        for dependency in definition.dependsOn where dependency.condition != .started {
+            let name = "\(spec.name)_\(dependency.service)"
+            switch dependency.condition {
+            case .started:
+                continue
+            case .healthy:
+                do { _ = try await containers.waitUntilRunning(name) } catch {
+                    throw .init(
+                        error.code,
+                        "\(record.name) waits for \(name) to be healthy (depends_on: service_healthy): \(error.message)"
+                    )
+                }
+            case .completedSuccessfully:
+                let deadline = ContinuousClock.now + .seconds(configuration.defaults.launchTimeoutSeconds)
+                while true {
+                    let tasks = try await engine.tasks(filters: ["service": [name]])
+                    if tasks.contains(where: { $0.status.state == "complete" && ($0.status.containerStatus?.exitCode ?? 0) == 0 }) { break }
+                    if let failed = tasks.first(where: { ["failed", "rejected"].contains($0.status.state) }),
+                        ContinuousClock.now >= deadline
+                    {
+                        throw .init(
+                            .timeout,
+                            "\(record.name) waits for \(name) to complete successfully (depends_on: service_completed_successfully): its task \(failed.status.state): \(failed.status.err ?? failed.status.message ?? "")"
+                        )
+                    }
+                    if ContinuousClock.now >= deadline {
+                        throw .init(
+                            .timeout,
+                            "\(record.name) waits for \(name) to complete successfully (depends_on: service_completed_successfully): it has not after \(configuration.defaults.launchTimeoutSeconds) s"
+                        )
+                    }
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+            }
+        }
+    }
+
+    /// The services in the order they are created: each after those it depends on (the file
+    /// has no cycle: the parser refuses one), by name otherwise.
+    static func creationOrder(_ services: [ServiceDefinition]) -> [ServiceDefinition] {
+        var placed = Set<String>()
+        var order: [ServiceDefinition] = []
+        var rest = services.sorted { $0.name < $1.name }
+        while !rest.isEmpty {
+            guard let next = rest.firstIndex(where: { $0.dependsOn.allSatisfy { placed.contains($0.service) } }) else {
+                return order + rest
+            }
+            placed.insert(rest[next].name)
+            order.append(rest.remove(at: next))
+        }
+        return order
+    }
+
+    /// The variables an apply sends: names as Compose writes them, 256 KiB of values at most.
+    static func checkedVariables(_ variables: [String: String]?) throws(MicadoError) -> [String: String] {
+        guard let variables else { return [:] }
+        guard variables.count <= 1000 else { throw .badRequest("variables: \(variables.count) entries; at most 1000") }
+        let bytes = variables.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        guard bytes <= ApplyRequest.maximumFileBytes else {
+            throw .init(.tooLarge, "variables: \(bytes) bytes; at most \(ApplyRequest.maximumFileBytes)")
+        }
+        for key in variables.keys where !ComposeInterpolation.isName(key) {
+            throw .badRequest("variables: '\(Text.escaped(String(key.prefix(64))))' is not a variable name")
+        }
+        return variables
     }
 
     /// `micado apps`.

@@ -156,7 +156,13 @@ extension Containers {
         var spec = serviceSpec(for: record)
         if let pushed { spec.taskTemplate.containerSpec.image = pushed }
         if let application = record.application, let settings = record.settings {
-            spec.taskTemplate.networks = [.init(target: try await applicationNetwork(application), aliases: [settings.service])]
+            // Its networks (the application's default one unless the file names others), on each
+            // under its service name and its aliases there.
+            var attachments: [ServiceSpec.NetworkAttachment] = []
+            for (network, aliases) in (settings.options?.networks ?? ["default": []]).sorted(by: { $0.key < $1.key }) {
+                attachments.append(.init(target: try await applicationNetwork(application, network), aliases: [settings.service] + aliases))
+            }
+            spec.taskTemplate.networks = attachments
             spec.labels?[Label.specDigest] = Self.digest(of: record)
         }
         return spec
@@ -186,10 +192,11 @@ extension Containers {
         return String(hash, radix: 16)
     }
 
-    /// The ID of the application's overlay network, made if missing. Its services find each
-    /// other there by name: DNS round robin (`dnsrr`), since this kernel has no IPVS for VIPs.
-    func applicationNetwork(_ application: String) async throws(MicadoError) -> String {
-        let name = "micado-\(application)"
+    /// The ID of one of the application's overlay networks (its default one, or one its file
+    /// declares), made if missing. Its services find each other there by name: DNS round robin (`dnsrr`), since this kernel has no IPVS for VIPs.
+    func applicationNetwork(_ application: String, _ network: String = "default") async throws(MicadoError) -> String {
+        // `_` is in no application's name: `shop` with `back` never meets an application `shop-back`.
+        let name = network == "default" ? "micado-\(application)" : "micado-\(application)_\(network)"
         if let existing = try await engine.networks(label: "\(Label.manager)=\(managerID)").first(where: { $0.name == name }) {
             return existing.id
         }
@@ -229,7 +236,9 @@ extension Containers {
         if let entrypoint = settings?.entrypoint { container.command = entrypoint }
         if !record.arguments.isEmpty { container.args = record.arguments }
         let limitBytes = settings?.memoryLimitMiB.map { Int64($0) << 20 } ?? bytes
-        let template = ServiceSpec.TaskTemplate(
+        let options = settings?.options ?? ContainerOptions()
+        Self.apply(options, to: &container)
+        var template = ServiceSpec.TaskTemplate(
             containerSpec: container,
             resources: .init(
                 limits: .init(memoryBytes: limitBytes, nanoCPUs: settings?.cpuLimit.map { Int64($0 * 1e9) }),
@@ -238,6 +247,19 @@ extension Containers {
             placement: placement(for: record),
             restartPolicy: .init(condition: "any")
         )
+        if let restart = options.restart {
+            template.restartPolicy = .init(
+                condition: restart.condition.rawValue,
+                maxAttempts: restart.maxAttempts,
+                delay: restart.delaySeconds.map { Int64($0 * 1e9) },
+                window: restart.windowSeconds.map { Int64($0 * 1e9) }
+            )
+        }
+        if let logging = options.logging {
+            template.logDriver = .init(name: logging.driver, options: logging.options.isEmpty ? nil : logging.options)
+        }
+        // The service's own labels (deploy.labels); micado's win.
+        for (key, value) in options.serviceLabels ?? [:] where serviceLabels[key] == nil { serviceLabels[key] = value }
         let published = settings?.ports ?? record.port.map { [$0] } ?? []
         let ports = published.map { ServiceSpec.EndpointSpec.Port(targetPort: $0.target, publishedPort: $0.published) }
         var spec = ServiceSpec(
@@ -269,6 +291,39 @@ extension Containers {
             )
         }
         return spec
+    }
+
+    /// A Compose service's container options, as the engine's container spec says them.
+    static func apply(_ options: ContainerOptions, to container: inout ServiceSpec.ContainerSpec) {
+        func nanoseconds(_ seconds: Double?) -> Int64? { seconds.map { Int64($0 * 1e9) } }
+        container.hostname = options.hostname
+        container.user = options.user
+        container.groups = options.groups
+        container.dir = options.workingDirectory
+        container.stopSignal = options.stopSignal
+        container.stopGracePeriod = nanoseconds(options.stopGracePeriodSeconds)
+        container.capabilityAdd = options.capabilityAdd
+        container.capabilityDrop = options.capabilityDrop
+        container.sysctls = options.sysctls
+        container.ulimits = options.ulimits?.map { .init(name: $0.name, soft: $0.soft, hard: $0.hard) }
+        container.initProcess = options.initProcess
+        container.tty = options.tty
+        container.openStdin = options.openStdin
+        container.readOnly = options.readOnly
+        container.hosts = options.hosts
+        if options.nameservers != nil || options.dnsSearch != nil || options.dnsOptions != nil {
+            container.dnsConfig = .init(nameservers: options.nameservers, search: options.dnsSearch, options: options.dnsOptions)
+        }
+        if let check = options.healthcheck {
+            container.healthCheck = .init(
+                test: check.test,
+                interval: nanoseconds(check.intervalSeconds),
+                timeout: nanoseconds(check.timeoutSeconds),
+                retries: check.retries,
+                startPeriod: nanoseconds(check.startPeriodSeconds)
+            )
+        }
+        container.mounts = options.tmpfs?.map { .init(tmpfs: $0.target, sizeBytes: $0.sizeBytes) }
     }
 
     /// Where a container may run. With clouds, always in a location (the default one unless

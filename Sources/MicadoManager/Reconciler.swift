@@ -92,19 +92,26 @@ extension Reconciler {
     /// tried again on the next pass.
     func removeLeftoverNetworks() async {
         guard let networks = try? await engine.networks(label: "\(Label.manager)=\(managerID)") else { return }
+        // An application has a network per network its file declares (and its default one).
+        var byApplication: [String: [NetworkSummary]] = [:]
         for network in networks {
             guard let application = network.labels?[Label.application], network.labels?[Label.manager] == managerID else { continue }
+            byApplication[application, default: []].append(network)
+        }
+        for (application, networks) in byApplication.sorted(by: { $0.key < $1.key }) {
             // Between applies: one of the same name must not find the network and lose it to this.
             _ = try? await applicationChanges.run { () throws(MicadoError) in
                 guard try await store.application(application) == nil, try await store.removed(Store.Tombstone.application, application)
                 else { return }
-                try await engine.removeNetwork(network.id)
+                for network in networks.sorted(by: { $0.name < $1.name }) {
+                    try await engine.removeNetwork(network.id)
+                    await note(
+                        .applicationNetworkRemoved,
+                        application,
+                        "removed network \(network.name) of removed application \(application)"
+                    )
+                }
                 try await store.forget(Store.Tombstone.application, application)
-                await note(
-                    .applicationNetworkRemoved,
-                    application,
-                    "removed network \(network.name) of removed application \(application)"
-                )
             }
         }
     }

@@ -177,7 +177,7 @@ struct ApplicationTests {
             let cases: [(String, String)] = [
                 (
                     "services:\n  web:\n    image: busybox:local\n    volumes: [a:/b]\n",
-                    "compose.yaml:4: 'services.web.volumes' is not supported by micado"
+                    "compose.yaml:4: services.web.volumes is not supported by micado"
                 ),
                 (
                     "services:\n  web:\n    image: busybox:local\n    deploy: {replicas: many}\n",

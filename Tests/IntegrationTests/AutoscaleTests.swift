@@ -31,7 +31,7 @@ struct AutoscaleTests {
                   burn:
                     image: busybox:local
                     entrypoint: /bin/sh
-                    command: [-c, "while [ $(date +%s) -lt \(end) ]; do :; done; exec sleep 3600"]
+                    command: [-c, "while [ $$(date +%s) -lt \(end) ]; do :; done; exec sleep 3600"]
                     deploy: {replicas: 1, resources: {reservations: {memory: 100M}, limits: {cpus: "0.2"}}}
                     x-micado: {scaling: {min: 1, max: 3, metric: cpu, target: 50, upCooldown: 5s, downStabilization: 20s}}
                 """,

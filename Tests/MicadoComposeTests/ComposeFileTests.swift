@@ -10,7 +10,7 @@ struct ComposeFileTests {
           web:
             image: shop-web:1
             command: ["httpd", "-f", "-p", "80"]
-            entrypoint: /bin/sh -c 'exec "$0" "$@"'
+            entrypoint: /bin/sh -c 'exec "$$0" "$$@"'
             environment:
               BACKEND: api
               MODE: "fast"
@@ -86,7 +86,7 @@ struct ComposeFileTests {
 
     /// Each bad file is refused with its line and field.
     @Test(arguments: [
-        ("services:\n  web:\n    image: x\n    volumes: [a:/b]\n", "compose.yaml:4: 'services.web.volumes' is not supported by micado"),
+        ("services:\n  web:\n    image: x\n    volumes: [a:/b]\n", "compose.yaml:4: services.web.volumes is not supported by micado"),
         (
             "services:\n  web:\n    image: x\n    deploy: {replicas: two}\n",
             "compose.yaml:4: services.web.deploy.replicas must be a whole number"
@@ -116,7 +116,31 @@ struct ComposeFileTests {
         ("services:\n  web:\n    image: x\n    ports: [\"80\"]\n", "must be PUBLISHED:TARGET"),
         ("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {memory: 1Q}}}\n", "must be a size such as 64M"),
         ("services:\n  web:\n    image: x\n    command: \"echo 'open\"\n", "has an unclosed quote"),
-        ("networks: {}\nservices:\n  web:\n    image: x\n", "compose.yaml:1: 'networks' is not supported"),
+        (
+            "include: [other.yaml]\nservices:\n  web:\n    image: x\n",
+            "compose.yaml:1: include is not supported by micado: include is not supported"
+        ),
+        ("services:\n  web:\n    image: x\n    imagee: y\n", "compose.yaml:4: 'services.web.imagee' is not a Compose key"),
+        (
+            "services:\n  web:\n    image: x\n    privileged: true\n",
+            "services.web.privileged is not supported by micado: Swarm services cannot run privileged"
+        ),
+        ("services:\n  web:\n    image: x\n    depends_on: [db]\n", "services.web.depends_on: 'db' is not a service of the file"),
+        (
+            "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n",
+            "depends_on makes a cycle: a → b → a"
+        ),
+        ("services:\n  web:\n    image: x\n    networks: [front]\n", "network 'front' is not declared"),
+        ("networks: {outside: {external: true}}\nservices:\n  web:\n    image: x\n", "networks.outside.external"),
+        (
+            "services:\n  web:\n    image: \"x:${TAG:?give a tag}\"\n",
+            "compose.yaml:3: services.web.image: TAG is not set or empty: give a tag"
+        ),
+        ("services:\n  web:\n    image: \"x:$1\"\n", "services.web.image: '$1' is not an interpolation"),
+        ("services:\n  web:\n    image: x\n    restart: sometimes\n", "services.web.restart must be no, always"),
+        ("services:\n  web:\n    image: x\n    healthcheck: {test: [RUN, x]}\n", "must start with CMD, CMD-SHELL or NONE"),
+        ("services:\n  web:\n    image: x\n    ulimits: {nofile: {soft: 9, hard: 1}}\n", "soft (9) is above hard (1)"),
+        ("services:\n  web:\n    image: x\n    extra_hosts: [\"db:not-an-ip\"]\n", "must map a host name to an IP address"),
         ("services: [web]\n", "services must be a mapping"),
         ("services:\n  web:\n    image: x\n  web:\n    image: y\n", "duplicated key(s): 'web'. in line 2"),
         ("services: {\n", "not valid YAML"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MicadoClient
+import MicadoCompose
 import MicadoCore
 import NIOCore
 import NIOHTTP1
@@ -25,7 +26,36 @@ extension Micado {
         @Flag(name: .long, help: "Print the plan without changing anything.")
         var dryRun = false
 
+        @Option(name: .long, help: "Variables for ${VAR} in the file, KEY=VALUE lines (default: .env beside the file, if there is one).")
+        var envFile: String?
+
         @OptionGroup var output: OutputOptions
+
+        /// The values of the variables the file's values use, and only those: the CLI's
+        /// environment first, then the environment file. Nothing else of the environment leaves.
+        func variables(for text: String, beside url: URL) throws -> [String: String] {
+            let names = try ComposeFile.variableNames(in: text, file: url.lastPathComponent)
+            guard !names.isEmpty else { return [:] }
+            var fromFile: [String: String] = [:]
+            let path = envFile ?? url.standardizedFileURL.deletingLastPathComponent().appendingPathComponent(".env").path
+            var info = stat()
+            if stat(path, &info) == 0 || envFile != nil {
+                guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                    throw MicadoError.badRequest("cannot read the environment file \(Text.escaped(path)): not a regular file")
+                }
+                guard info.st_size <= EnvironmentFile.maximumBytes else {
+                    throw MicadoError(.tooLarge, "\(Text.escaped(path)) is larger than \(EnvironmentFile.maximumBytes) bytes")
+                }
+                guard let data = FileManager.default.contents(atPath: path), let content = String(data: data, encoding: .utf8) else {
+                    throw MicadoError.badRequest("cannot read \(Text.escaped(path)) as UTF-8 text")
+                }
+                fromFile = try EnvironmentFile.parse(content, file: Text.escaped((path as NSString).lastPathComponent))
+            }
+            let environment = ProcessInfo.processInfo.environment
+            var values: [String: String] = [:]
+            for name in names { if let value = environment[name] ?? fromFile[name] { values[name] = value } }
+            return values
+        }
 
         func run() async throws {
             let url = URL(fileURLWithPath: file)
@@ -46,7 +76,14 @@ extension Micado {
                 throw MicadoError.badRequest("cannot read \(Text.escaped(file)) as UTF-8 text")
             }
             let folder = url.standardizedFileURL.deletingLastPathComponent().lastPathComponent
-            let request = ApplyRequest(name: name, folderName: folder, file: text, fileName: url.lastPathComponent, dryRun: dryRun)
+            let request = ApplyRequest(
+                name: name,
+                folderName: folder,
+                file: text,
+                fileName: url.lastPathComponent,
+                dryRun: dryRun,
+                variables: try variables(for: text, beside: url)
+            )
             let client = try ManagerClient.fromHome()
             let plan = try await client.json(ApplyPlanView.self, .POST, "/v1/applications", body: request, timeout: .seconds(300))
             if output.output == .json { return try Console.printJSON(plan) }
@@ -54,6 +91,7 @@ extension Micado {
                 ["SERVICE", "ACTION", "FIELDS"],
                 plan.steps.map { [$0.service, $0.action.rawValue, $0.fields.joined(separator: ", ")] }
             )
+            for warning in plan.warnings { print("warning: \(Text.escaped(warning))") }
             let changed = plan.steps.contains { $0.action != .unchanged }
             if plan.dryRun {
                 let command = (["micado", "apply", "-f", file] + (name.map { ["-n", $0] } ?? [])).map { Micado.shellQuoted($0) }.joined(

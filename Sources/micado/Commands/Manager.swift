@@ -41,8 +41,7 @@ extension Micado {
                 throw ValidationError("\(flag) \(value) is not a TCP port (1 to 65535)")
             }
             // An IPv4 address, four decimal octets: it goes into the swarm's and Caddy's configuration.
-            let octets = advertiseAddress.split(separator: ".", omittingEmptySubsequences: false)
-            guard octets.count == 4, octets.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }) else {
+            guard HostAddress.isIPv4(advertiseAddress) else {
                 throw ValidationError("--advertise-address '\(Text.escaped(String(advertiseAddress.prefix(64))))' is not an IPv4 address")
             }
         }

@@ -1,0 +1,317 @@
+import Foundation
+import MicadoCore
+import Yams
+
+/// The service keys that become the Swarm container spec's options (`ContainerOptions`),
+/// `depends_on` and `networks`, read as the Compose specification writes them.
+extension ComposeFile.Reader {
+    /// A list of text values; `orText` also takes one value on its own (`dns: 1.1.1.1`).
+    func strings(_ node: Node, _ path: String, orText: Bool = false, limit: Int = 100) throws(MicadoError) -> [String] {
+        var values: [String] = []
+        switch node {
+        case .sequence(let items):
+            for (i, item) in items.enumerated() { values.append(try text(item, "\(path)[\(i)]")) }
+        case .scalar where orText:
+            values = [try text(node, path)]
+        default:
+            throw fail(node, "\(path) must be a list\(orText ? " or a text value" : "")")
+        }
+        guard values.count <= limit else { throw fail(node, "\(path) has \(values.count) entries; at most \(limit)") }
+        for value in values {
+            do { try Text.requireSafe(value, field: path) } catch { throw fail(node, error.message) }
+            guard value.utf8.count <= 4096 else { throw fail(node, "\(path): an entry is longer than 4096 bytes") }
+        }
+        return values
+    }
+
+    /// A value without spaces or controls that the engine takes as is (a user, a signal, a capability).
+    func word(_ node: Node, _ path: String, pattern: (Unicode.Scalar) -> Bool, what: String) throws(MicadoError) -> String {
+        let value = try text(node, path)
+        guard !value.isEmpty, value.count <= 256, value.unicodeScalars.allSatisfy(pattern) else {
+            throw fail(node, "\(path) must be \(what)")
+        }
+        return value
+    }
+
+    static func isPlain(_ c: Unicode.Scalar) -> Bool {
+        c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "-_.:".unicodeScalars.contains(c))
+    }
+
+    func options(_ map: [String: Node], _ path: String, into options: inout ContainerOptions) throws(MicadoError) {
+        if let n = map["hostname"] {
+            options.hostname = try word(n, "\(path).hostname", pattern: Self.isPlain, what: "a host name (letters, digits, '-', '.')")
+        }
+        if let n = map["user"] {
+            options.user = try word(n, "\(path).user", pattern: Self.isPlain, what: "a user (NAME, UID, NAME:GROUP or UID:GID)")
+        }
+        if let n = map["group_add"] {
+            options.groups = try strings(n, "\(path).group_add")
+        }
+        if let n = map["working_dir"] {
+            let dir = try text(n, "\(path).working_dir")
+            guard dir.hasPrefix("/"), dir.utf8.count <= 4096 else { throw fail(n, "\(path).working_dir must be an absolute path") }
+            do { try Text.requireSafe(dir, field: "\(path).working_dir") } catch { throw fail(n, error.message) }
+            options.workingDirectory = dir
+        }
+        if let n = map["stop_signal"] {
+            options.stopSignal = try word(n, "\(path).stop_signal", pattern: Self.isPlain, what: "a signal such as SIGTERM or SIGQUIT")
+        }
+        if let n = map["stop_grace_period"] {
+            options.stopGracePeriodSeconds = try duration(n, "\(path).stop_grace_period", range: 0...3600)
+        }
+        for (key, keyPath) in [("cap_add", \ContainerOptions.capabilityAdd), ("cap_drop", \ContainerOptions.capabilityDrop)] {
+            guard let n = map[key] else { continue }
+            var capabilities: [String] = []
+            for (i, item) in (try sequence(n, "\(path).\(key)")).enumerated() {
+                var capability = try word(
+                    item,
+                    "\(path).\(key)[\(i)]",
+                    pattern: { $0.isASCII && ($0.properties.isAlphabetic || $0 == "_") },
+                    what: "a capability such as NET_ADMIN or ALL"
+                ).uppercased()
+                if capability != "ALL", !capability.hasPrefix("CAP_") { capability = "CAP_" + capability }
+                capabilities.append(capability)
+            }
+            options[keyPath: keyPath] = capabilities
+        }
+        if let n = map["sysctls"] {
+            var sysctls: [String: String] = [:]
+            for (key, value, item) in try keyValues(n, "\(path).sysctls") {
+                guard !key.isEmpty, key.unicodeScalars.allSatisfy(Self.isPlain) else {
+                    throw fail(item, "\(path).sysctls: '\(Text.escaped(String(key.prefix(64))))' is not a kernel parameter")
+                }
+                sysctls[key] = value
+            }
+            options.sysctls = sysctls
+        }
+        if let n = map["ulimits"] { options.ulimits = try ulimits(n, "\(path).ulimits") }
+        if let n = map["init"] { options.initProcess = try bool(n, "\(path).init") }
+        if let n = map["tty"] { options.tty = try bool(n, "\(path).tty") }
+        if let n = map["stdin_open"] { options.openStdin = try bool(n, "\(path).stdin_open") }
+        if let n = map["read_only"] { options.readOnly = try bool(n, "\(path).read_only") }
+        if let n = map["extra_hosts"] { options.hosts = try extraHosts(n, "\(path).extra_hosts") }
+        if let n = map["dns"] {
+            options.nameservers = try strings(n, "\(path).dns", orText: true, limit: 3)
+            for server in options.nameservers ?? [] where !HostAddress.isIPv4(server) && !server.contains(":") {
+                throw fail(n, "\(path).dns: '\(Text.escaped(server))' is not an IP address")
+            }
+        }
+        if let n = map["dns_search"] { options.dnsSearch = try strings(n, "\(path).dns_search", orText: true, limit: 6) }
+        if let n = map["dns_opt"] { options.dnsOptions = try strings(n, "\(path).dns_opt") }
+        if let n = map["logging"] { options.logging = try logging(n, "\(path).logging") }
+        if let n = map["healthcheck"] { options.healthcheck = try healthcheck(n, "\(path).healthcheck") }
+        if let n = map["restart"] {
+            let value = try text(n, "\(path).restart")
+            var policy: ContainerOptions.RestartPolicy
+            switch value {
+            case "no": policy = .init(condition: .none)
+            case "always", "unless-stopped": policy = .init(condition: .any)
+            case "on-failure": policy = .init(condition: .onFailure)
+            default:
+                guard value.hasPrefix("on-failure:"), let attempts = Int(value.dropFirst("on-failure:".count)),
+                    (1...1000).contains(attempts)
+                else { throw fail(n, "\(path).restart must be no, always, on-failure, on-failure:N or unless-stopped") }
+                policy = .init(condition: .onFailure)
+                policy.maxAttempts = attempts
+            }
+            options.restart = policy
+        }
+        var mounts: [ContainerOptions.Tmpfs] = []
+        if let n = map["tmpfs"] {
+            for (i, target) in try strings(n, "\(path).tmpfs", orText: true, limit: 16).enumerated() {
+                guard target.hasPrefix("/"), !target.contains(":"), !target.split(separator: "/").contains("..") else {
+                    throw fail(n, "\(path).tmpfs[\(i)] must be an absolute path in the container")
+                }
+                mounts.append(.init(target: target))
+            }
+        }
+        if let n = map["shm_size"] {
+            guard let text = n.scalarText, let bytes = ComposeBytes.bytes(text), bytes <= 64 << 30 else {
+                throw fail(n, "\(path).shm_size must be a size such as 64m or 1g (at most 64g)")
+            }
+            mounts.removeAll { $0.target == "/dev/shm" }
+            mounts.append(.init(target: "/dev/shm", sizeBytes: bytes))
+        }
+        if !mounts.isEmpty { options.tmpfs = mounts }
+        if let n = map["expose"] {
+            var ports: [Int] = []
+            for (i, item) in try sequence(n, "\(path).expose").enumerated() {
+                var text = try self.text(item, "\(path).expose[\(i)]")
+                if text.hasSuffix("/tcp") { text.removeLast(4) }
+                guard let port = Int(text), (1...65535).contains(port) else {
+                    throw fail(item, "\(path).expose[\(i)] must be a port (1-65535), optionally /tcp")
+                }
+                ports.append(port)
+            }
+            options.expose = ports
+        }
+    }
+
+    func sequence(_ node: Node, _ path: String) throws(MicadoError) -> [Node] {
+        guard case .sequence(let items) = node else { throw fail(node, "\(path) must be a list") }
+        guard items.count <= 100 else { throw fail(node, "\(path) has \(items.count) entries; at most 100") }
+        return Array(items)
+    }
+
+    func ulimits(_ node: Node, _ path: String) throws(MicadoError) -> [ContainerOptions.Ulimit] {
+        var limits: [ContainerOptions.Ulimit] = []
+        for (name, value) in try mapping(node, path).sorted(by: { $0.key < $1.key }) {
+            let upath = "\(path).\(Text.escaped(String(name.prefix(32))))"
+            guard !name.isEmpty, name.count <= 32, name.unicodeScalars.allSatisfy({ $0.isASCII && $0.properties.isLowercase }) else {
+                throw fail(value, "\(upath): not a limit's name (nofile, nproc, core, …)")
+            }
+            if case .mapping = value {
+                let map = try mapping(value, upath)
+                try onlyKeys(map, ["soft", "hard"], at: upath, node: value)
+                guard let soft = map["soft"], let hard = map["hard"] else { throw fail(value, "\(upath) needs soft and hard") }
+                let s = try int(soft, "\(upath).soft", range: 0...Int(Int32.max))
+                let h = try int(hard, "\(upath).hard", range: 0...Int(Int32.max))
+                guard s <= h else { throw fail(value, "\(upath): soft (\(s)) is above hard (\(h))") }
+                limits.append(.init(name: name, soft: Int64(s), hard: Int64(h)))
+            } else {
+                let both = try int(value, upath, range: 0...Int(Int32.max))
+                limits.append(.init(name: name, soft: Int64(both), hard: Int64(both)))
+            }
+        }
+        return limits
+    }
+
+    /// `HOST:IP`, `HOST=IP` or a mapping `HOST: IP`, as the engine's `IP HOST`.
+    func extraHosts(_ node: Node, _ path: String) throws(MicadoError) -> [String] {
+        var pairs: [(String, String, Node)] = []
+        if case .mapping = node {
+            for (host, value) in try mapping(node, path).sorted(by: { $0.key < $1.key }) {
+                pairs.append((host, try text(value, "\(path).\(Text.escaped(host))"), value))
+            }
+        } else {
+            for (i, item) in try sequence(node, path).enumerated() {
+                let entry = try text(item, "\(path)[\(i)]")
+                guard let split = entry.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                    throw fail(item, "\(path)[\(i)] must be HOST:IP or HOST=IP")
+                }
+                pairs.append((String(entry[..<split]), String(entry[entry.index(after: split)...]), item))
+            }
+        }
+        return try pairs.map { (host, address, item) throws(MicadoError) -> String in
+            let ip = address.hasPrefix("[") && address.hasSuffix("]") ? String(address.dropFirst().dropLast()) : address
+            guard !host.isEmpty, host.unicodeScalars.allSatisfy(Self.isPlain), HostAddress.isIPv4(ip) || ip.contains(":"),
+                ip.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isHexDigit || $0 == ":" || $0 == ".") })
+            else {
+                throw fail(item, "\(path): '\(Text.escaped(String(host.prefix(64))))' must map a host name to an IP address")
+            }
+            return "\(ip) \(host)"
+        }
+    }
+
+    func logging(_ node: Node, _ path: String) throws(MicadoError) -> ContainerOptions.Logging {
+        let map = try mapping(node, path)
+        try onlyKeys(map, ["driver", "options"], at: path, node: node)
+        guard let d = map["driver"] else { throw fail(node, "\(path).driver is missing") }
+        var logging = ContainerOptions.Logging(
+            driver: try word(d, "\(path).driver", pattern: Self.isPlain, what: "a log driver such as json-file or local")
+        )
+        if let o = map["options"] {
+            for (key, value, _) in try keyValues(o, "\(path).options") { logging.options[key] = value }
+        }
+        return logging
+    }
+
+    func healthcheck(_ node: Node, _ path: String) throws(MicadoError) -> ContainerOptions.Healthcheck {
+        let map = try mapping(node, path)
+        try onlyKeys(map, ["test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"], at: path, node: node)
+        if let d = map["disable"], try bool(d, "\(path).disable") { return .init(test: ["NONE"]) }
+        guard let t = map["test"] else { throw fail(node, "\(path).test is missing (or give disable: true)") }
+        var test: [String]
+        if case .scalar = t {
+            test = ["CMD-SHELL", try text(t, "\(path).test")]
+        } else {
+            test = try strings(t, "\(path).test", limit: 1000)
+            guard let first = test.first, ["CMD", "CMD-SHELL", "NONE"].contains(first) else {
+                throw fail(t, "\(path).test must start with CMD, CMD-SHELL or NONE (or be one line for the shell)")
+            }
+            guard first == "NONE" || test.count > 1 else { throw fail(t, "\(path).test: \(first) needs a command") }
+        }
+        var check = ContainerOptions.Healthcheck(test: test)
+        if let n = map["interval"] { check.intervalSeconds = try duration(n, "\(path).interval", range: 0.001...86400) }
+        if let n = map["timeout"] { check.timeoutSeconds = try duration(n, "\(path).timeout", range: 0.001...86400) }
+        if let n = map["start_period"] { check.startPeriodSeconds = try duration(n, "\(path).start_period", range: 0...86400) }
+        if let n = map["retries"] { check.retries = try int(n, "\(path).retries", range: 0...1000) }
+        return check
+    }
+
+    /// `deploy.restart_policy`.
+    func restartPolicy(_ node: Node, _ path: String) throws(MicadoError) -> ContainerOptions.RestartPolicy {
+        let map = try mapping(node, path)
+        try onlyKeys(map, ["condition", "delay", "max_attempts", "window"], at: path, node: node)
+        var policy = ContainerOptions.RestartPolicy(condition: .any)
+        if let n = map["condition"] {
+            guard let condition = n.scalarText.flatMap(ContainerOptions.RestartPolicy.Condition.init(rawValue:)) else {
+                throw fail(n, "\(path).condition must be none, on-failure or any")
+            }
+            policy.condition = condition
+        }
+        if let n = map["delay"] { policy.delaySeconds = try duration(n, "\(path).delay", range: 0...3600) }
+        if let n = map["max_attempts"] { policy.maxAttempts = try int(n, "\(path).max_attempts", range: 0...1000) }
+        if let n = map["window"] { policy.windowSeconds = try duration(n, "\(path).window", range: 0...86400) }
+        return policy
+    }
+
+    /// `depends_on`: a list of services, or a mapping of each to its condition.
+    func dependencies(_ node: Node, _ path: String) throws(MicadoError) -> [ServiceDependency] {
+        if case .mapping = node {
+            var result: [ServiceDependency] = []
+            for (service, value) in try mapping(node, path).sorted(by: { $0.key < $1.key }) {
+                let dpath = "\(path).\(Text.escaped(String(service.prefix(64))))"
+                let map = try mapping(value, dpath)
+                try onlyKeys(map, ["condition", "restart", "required"], at: dpath, node: value)
+                guard let c = map["condition"] else { throw fail(value, "\(dpath).condition is missing") }
+                guard let condition = c.scalarText.flatMap(ServiceDependency.Condition.init(rawValue:)) else {
+                    throw fail(c, "\(dpath).condition must be service_started, service_healthy or service_completed_successfully")
+                }
+                if let r = map["required"], try !bool(r, "\(dpath).required") {
+                    throw fail(r, "\(dpath).required: false is not supported (every dependency of the file is part of it)")
+                }
+                if let r = map["restart"] { _ = try bool(r, "\(dpath).restart") }
+                result.append(.init(service: service, condition: condition))
+            }
+            return result
+        }
+        return try strings(node, path).map { ServiceDependency(service: $0) }
+    }
+
+    /// A service's `networks`: names of the file's networks (or `default`), each maybe with
+    /// `aliases`: the networks it joins, and the more names it answers to on each.
+    func networks(_ node: Node, _ path: String, declared: Set<String>) throws(MicadoError) -> [String: [String]] {
+        var joined: [String: [String]] = [:]
+        var names: [(String, Node)] = []
+        if case .mapping = node {
+            for (name, value) in try mapping(node, path).sorted(by: { $0.key < $1.key }) {
+                names.append((name, value))
+                joined[name] = []
+                let npath = "\(path).\(Text.escaped(String(name.prefix(64))))"
+                guard !value.isPlainNull else { continue }
+                let map = try mapping(value, npath)
+                try onlyKeys(map, ["aliases"], at: npath, node: value)
+                if let a = map["aliases"] {
+                    for alias in try strings(a, "\(npath).aliases") {
+                        do { try ApplicationName.validate(alias, what: "network alias") } catch {
+                            throw fail(a, "\(npath).aliases: \(error.message)")
+                        }
+                        joined[name, default: []].append(alias)
+                    }
+                }
+            }
+        } else {
+            for (i, item) in try sequence(node, path).enumerated() {
+                let name = try text(item, "\(path)[\(i)]")
+                names.append((name, item))
+                joined[name] = []
+            }
+        }
+        for (name, item) in names where name != "default" && !declared.contains(name) {
+            throw fail(item, "\(path): network '\(Text.escaped(String(name.prefix(64))))' is not declared in the file's networks")
+        }
+        guard !joined.isEmpty else { throw fail(node, "\(path) is empty: a service joins at least one network") }
+        return joined
+    }
+}

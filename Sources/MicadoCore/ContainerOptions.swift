@@ -1,0 +1,116 @@
+/// What a Compose service says about its containers beyond image, command and resources:
+/// each field is one Compose key, carried into the Swarm service's container spec as
+/// `docker stack deploy` does. Kept with the service's record (`ServiceSettings.options`), so
+/// a change of any of them rolls the service. Nil: the engine's default.
+public struct ContainerOptions: Codable, Sendable, Equatable {
+    public struct Ulimit: Codable, Sendable, Equatable {
+        public var name: String
+        public var soft: Int64
+        public var hard: Int64
+        public init(name: String, soft: Int64, hard: Int64) {
+            self.name = name
+            self.soft = soft
+            self.hard = hard
+        }
+    }
+
+    /// `healthcheck`: Swarm's HealthConfig. `test` as the engine takes it (`["CMD", …]`,
+    /// `["CMD-SHELL", line]`, or `["NONE"]` for `disable: true`).
+    public struct Healthcheck: Codable, Sendable, Equatable {
+        public var test: [String]
+        public var intervalSeconds: Double?
+        public var timeoutSeconds: Double?
+        public var startPeriodSeconds: Double?
+        public var retries: Int?
+        public init(test: [String]) { self.test = test }
+    }
+
+    /// `restart` or `deploy.restart_policy`: Swarm's restart policy.
+    public struct RestartPolicy: Codable, Sendable, Equatable {
+        public enum Condition: String, Codable, Sendable, CaseIterable {
+            case none
+            case onFailure = "on-failure"
+            case any
+        }
+        public var condition: Condition
+        public var maxAttempts: Int?
+        public var delaySeconds: Double?
+        public var windowSeconds: Double?
+        public init(condition: Condition) { self.condition = condition }
+    }
+
+    /// `logging`: the log driver and its options.
+    public struct Logging: Codable, Sendable, Equatable {
+        public var driver: String
+        public var options: [String: String]
+        public init(driver: String, options: [String: String] = [:]) {
+            self.driver = driver
+            self.options = options
+        }
+    }
+
+    /// A `tmpfs` mount (`tmpfs:`, and `shm_size` as /dev/shm).
+    public struct Tmpfs: Codable, Sendable, Equatable {
+        public var target: String
+        public var sizeBytes: Int64?
+        public init(target: String, sizeBytes: Int64? = nil) {
+            self.target = target
+            self.sizeBytes = sizeBytes
+        }
+    }
+
+    public var hostname: String?
+    public var user: String?
+    public var groups: [String]?
+    public var workingDirectory: String?
+    public var stopSignal: String?
+    public var stopGracePeriodSeconds: Double?
+    public var capabilityAdd: [String]?
+    public var capabilityDrop: [String]?
+    public var sysctls: [String: String]?
+    public var ulimits: [Ulimit]?
+    public var initProcess: Bool?
+    public var tty: Bool?
+    public var openStdin: Bool?
+    public var readOnly: Bool?
+    /// `extra_hosts`, as the engine takes them: `IP HOSTNAME`.
+    public var hosts: [String]?
+    public var nameservers: [String]?
+    public var dnsSearch: [String]?
+    public var dnsOptions: [String]?
+    public var logging: Logging?
+    public var healthcheck: Healthcheck?
+    public var restart: RestartPolicy?
+    public var tmpfs: [Tmpfs]?
+    /// `expose`: ports other services reach on the application's network (all are; recorded
+    /// so that the plan and `micado explain` can show them).
+    public var expose: [Int]?
+    /// `networks`: the file's networks the service joins, each with its `aliases` (more names
+    /// it answers to there). Nil: the application's default network only.
+    public var networks: [String: [String]]?
+    /// `deploy.labels`: the service's own labels (`labels` are its containers').
+    public var serviceLabels: [String: String]?
+
+    public init() {}
+
+    /// Whether nothing is set (a service without any of these keys stores none).
+    public var isEmpty: Bool { self == ContainerOptions() }
+
+    /// The Compose keys whose values differ from `other`'s, for the plan.
+    public func changedKeys(to other: ContainerOptions) -> [String] {
+        let checks: [(String, Bool)] = [
+            ("hostname", hostname == other.hostname), ("user", user == other.user), ("group_add", groups == other.groups),
+            ("working_dir", workingDirectory == other.workingDirectory), ("stop_signal", stopSignal == other.stopSignal),
+            ("stop_grace_period", stopGracePeriodSeconds == other.stopGracePeriodSeconds),
+            ("cap_add", capabilityAdd == other.capabilityAdd), ("cap_drop", capabilityDrop == other.capabilityDrop),
+            ("sysctls", sysctls == other.sysctls), ("ulimits", ulimits == other.ulimits), ("init", initProcess == other.initProcess),
+            ("tty", tty == other.tty), ("stdin_open", openStdin == other.openStdin), ("read_only", readOnly == other.readOnly),
+            ("extra_hosts", hosts == other.hosts),
+            ("dns", nameservers == other.nameservers && dnsSearch == other.dnsSearch && dnsOptions == other.dnsOptions),
+            ("logging", logging == other.logging), ("healthcheck", healthcheck == other.healthcheck), ("restart", restart == other.restart),
+            ("tmpfs", tmpfs == other.tmpfs), ("expose", expose == other.expose), ("networks", networks == other.networks),
+            ("deploy.labels", serviceLabels == other.serviceLabels),
+        ]
+        return checks.filter { !$0.1 }.map(\.0)
+    }
+}

@@ -1,0 +1,203 @@
+import DockerEngine
+import Foundation
+import MicadoCore
+import Testing
+
+/// A Compose file written as public sample applications write theirs, applied on a real engine:
+/// interpolation from the CLI's environment and `.env`, the container options in the service's
+/// spec and in the running container, creation in dependency order, warnings in the plan.
+@Suite(.serialized) struct ComposeSpecificationTests {
+    static let file = """
+        version: "3.8"
+        name: sample
+        networks:
+          back: {}
+        services:
+          web:
+            image: "busybox:${TAG:-local}"
+            container_name: sample-web
+            entrypoint: /bin/httpd
+            command: [-f, -p, "${PORT}", -h, /www]
+            ports: ["${PORT}:${PORT}"]
+            hostname: web-host
+            working_dir: /www
+            environment:
+              GREETING: "${GREETING}"
+              PRICE: "$$5"
+            extra_hosts: ["db.local:10.9.9.9"]
+            tmpfs: [/scratch]
+            cap_drop: [NET_RAW]
+            stop_grace_period: 2s
+            restart: on-failure
+            healthcheck:
+              test: ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:${PORT}/ || exit 1"]
+              interval: 2s
+              retries: 3
+            depends_on: [cache]
+            networks: {back: {aliases: [front-door]}}
+            deploy: {resources: {reservations: {memory: 16M}}}
+          cache:
+            image: busybox:local
+            entrypoint: /bin/httpd
+            command: [-f, -p, "80", -h, /www]
+            networks: [back]
+            deploy: {resources: {reservations: {memory: 16M}}}
+        """
+
+    @Test func aSampleApplicationsOwnFileRuns() async throws {
+        try await ManagerFixture.with { f in
+            let folder = f.state + "/sample"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Self.file.write(toFile: folder + "/compose.yaml", atomically: true, encoding: .utf8)
+            try "PORT=8097\nGREETING=from-dotenv\n".write(toFile: folder + "/.env", atomically: true, encoding: .utf8)
+            // The CLI's environment wins over .env.
+            let environment = ["GREETING": "from-shell", "UNRELATED_SECRET": "never-sent"]
+            let plan = try await f.micado(["apply", "-f", folder + "/compose.yaml", "--dry-run"], environment: environment)
+            #expect(plan.status == 0, "\(plan)")
+            #expect(plan.stdout.contains("warning: compose.yaml:8: services.web.container_name is not carried out"), "\(plan.stdout)")
+            #expect(plan.stdout.contains("warning: compose.yaml:1: version is not carried out"), "\(plan.stdout)")
+            let json = try await f.micado(
+                ["apply", "-f", folder + "/compose.yaml", "--dry-run", "--output", "json"],
+                environment: environment
+            )
+            let view = try WireFormat.decoder().decode(ApplyPlanView.self, from: Data(json.stdout.utf8))
+            #expect(view.warnings.count == 2, "\(view.warnings)")
+
+            let applied = try await f.micado(["apply", "-f", folder + "/compose.yaml"], environment: environment)
+            #expect(applied.status == 0, "\(applied)")
+            #expect(try await f.fetchEventually("http://\(f.engineIP):8097/") == "hello from busybox:local\n")
+
+            // The service's spec says what the file said.
+            let spec = try await f.engine().service("sample_web").spec
+            let container = spec.taskTemplate.containerSpec
+            #expect(container.hostname == "web-host" && container.dir == "/www")
+            #expect(container.env?.contains("GREETING=from-shell") == true && container.env?.contains("PRICE=$5") == true)
+            #expect(container.hosts == ["10.9.9.9 db.local"])
+            #expect(container.mounts?.map(\.target) == ["/scratch"] && container.mounts?.first?.type == "tmpfs")
+            #expect(container.capabilityDrop == ["CAP_NET_RAW"])
+            #expect(container.stopGracePeriod == 2_000_000_000)
+            #expect(container.healthCheck?.test == ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8097/ || exit 1"])
+            #expect(spec.taskTemplate.restartPolicy?.condition == "on-failure")
+            #expect(spec.taskTemplate.networks?.map(\.aliases) == [["web", "front-door"]])
+            let networks = try await f.engine().networks(label: nil).map(\.name)
+            #expect(networks.contains("micado-sample_back") && !networks.contains("micado-sample"), "\(networks)")
+
+            // And the running container does, once its health check has passed (Swarm says running only then).
+            try await CloudTests.eventually(60, "the web's health check passes") {
+                try await f.engine().tasks(filters: ["service": ["sample_web"], "desired-state": ["running"]]).contains {
+                    $0.status.state == "running"
+                }
+            }
+            let inside = try await f.micado([
+                "execute", "-n", "sample_web", "-c", "hostname; grep db.local /etc/hosts; pwd; echo $GREETING",
+            ])
+            #expect(inside.status == 0, "\(inside)")
+            #expect(
+                inside.stdout.contains("web-host") && inside.stdout.contains("10.9.9.9") && inside.stdout.contains("from-shell"),
+                "\(inside.stdout)"
+            )
+
+            // On their network they reach each other by name and alias.
+            let byAlias = try await f.micado(["execute", "-n", "sample_cache", "-c", "wget -q -O- http://front-door:8097/"])
+            #expect(byAlias.stdout.contains("hello from busybox:local"), "\(byAlias)")
+            let byName = try await f.micado(["execute", "-n", "sample_web", "-c", "wget -q -O- http://cache/"])
+            #expect(byName.stdout.contains("hello from busybox:local"), "\(byName)")
+
+            // The cache was created before the web, which depends on it.
+            let events = try WireFormat.decoder().decode(
+                [EventView].self,
+                from: Data(try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout.utf8)
+            )
+            let created = events.filter { $0.kind == .serviceCreate }.sorted { $0.id < $1.id }.map(\.subject)
+            #expect(created == ["sample_cache", "sample_web"], "\(created)")
+            // Nothing of the environment the file does not use reached the manager.
+            let stored = try await f.micado(["events", "--limit", "1000"])
+            #expect(!stored.stdout.contains("never-sent"))
+
+            // A change of an option rolls the service and names the key.
+            try Self.file.replacingOccurrences(of: "hostname: web-host", with: "hostname: web-two").write(
+                toFile: folder + "/compose.yaml",
+                atomically: true,
+                encoding: .utf8
+            )
+            let rolled = try await f.micado(["apply", "-f", folder + "/compose.yaml"], environment: environment)
+            #expect(rolled.status == 0 && rolled.stdout.contains("hostname"), "\(rolled)")
+            try await CloudTests.eventually(60, "the new hostname is in the spec") {
+                try await f.engine().service("sample_web").spec.taskTemplate.containerSpec.hostname == "web-two"
+            }
+            #expect(try await f.micado(["apps", "rm", "sample"]).status == 0)
+            try await CloudTests.eventually(60, "the application's networks are removed") {
+                try await f.engine().networks(label: nil).allSatisfy { !$0.name.hasPrefix("micado-sample") }
+            }
+        }
+    }
+
+    /// `depends_on: service_healthy` waits for the dependency's health check to pass before the
+    /// dependent service is made; one that never passes fails the apply, naming both.
+    @Test func aServiceWaitsForItsDependencyToBeHealthy() async throws {
+        try await ManagerFixture.with { f in
+            try await f.stopManager()
+            let config = try String(contentsOfFile: f.home + "/config.yaml", encoding: .utf8)
+            try config.replacingOccurrences(of: "launchTimeoutSeconds: 60", with: "launchTimeoutSeconds: 20")
+                .write(toFile: f.home + "/config.yaml", atomically: true, encoding: .utf8)
+            try await f.startManager()
+            func file(_ check: String) -> String {
+                """
+                name: health
+                services:
+                  db:
+                    image: busybox:local
+                    entrypoint: /bin/sh
+                    command: [-c, "sleep 3; touch /tmp/ready; exec sleep 3600"]
+                    healthcheck: {test: \(check), interval: 1s, retries: 60}
+                    deploy: {resources: {reservations: {memory: 16M}}}
+                  web:
+                    image: busybox:local
+                    command: sleep 3600
+                    depends_on: {db: {condition: service_healthy}}
+                    deploy: {resources: {reservations: {memory: 16M}}}
+                """
+            }
+            let path = f.state + "/health.yaml"
+            try file("[CMD, test, -e, /tmp/ready]").write(toFile: path, atomically: true, encoding: .utf8)
+            let applied = try await f.micado(["apply", "-f", path])
+            #expect(applied.status == 0, "\(applied)")
+            // When the apply returns, the database's check has passed (Swarm says running only then),
+            // and the web exists.
+            let db = try await f.engine().tasks(filters: ["service": ["health_db"], "desired-state": ["running"]])
+            #expect(db.contains { $0.status.state == "running" }, "\(db.map(\.status.state))")
+            #expect(try await f.engine().service("health_web").spec.name == "health_web")
+            #expect(try await f.micado(["apps", "rm", "health"]).status == 0)
+            try await CloudTests.eventually(60, "the application is gone") {
+                // The filter of a service that is gone is refused: gone either way.
+                (try? await f.engine().tasks(filters: ["service": ["health_db"]]))?.isEmpty ?? true
+            }
+
+            // A check that never passes: the apply fails within the launch timeout and says why.
+            try file("[CMD, \"false\"]").write(toFile: path, atomically: true, encoding: .utf8)
+            let failed = try await f.micado(["apply", "-f", path, "-n", "sick"])
+            #expect(failed.status == 1, "\(failed)")
+            #expect(failed.stderr.contains("sick_web waits for sick_db to be healthy (depends_on: service_healthy)"), "\(failed.stderr)")
+            #expect(try await f.micado(["apps", "rm", "sick"]).status == 0)
+        }
+    }
+
+    /// A required variable that is missing is refused by line and field, before anything changes.
+    @Test func aMissingRequiredVariableNamesItsLine() async throws {
+        try await ManagerFixture.with { f in
+            let file = f.state + "/required.yaml"
+            try "services:\n  web:\n    image: busybox:local\n    command: [sleep, \"${SECONDS_TO_SLEEP:?say how long}\"]\n".write(
+                toFile: file,
+                atomically: true,
+                encoding: .utf8
+            )
+            let result = try await f.micado(["apply", "-f", file, "-n", "req"])
+            #expect(result.status == 1, "\(result)")
+            #expect(
+                result.stderr.contains("required.yaml:4: services.web.command[1]: SECONDS_TO_SLEEP is not set or empty: say how long"),
+                "\(result.stderr)"
+            )
+            #expect(try await f.micado(["apps"]).stdout.contains("req") == false)
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import MicadoCompose
+import MicadoCore
+import Testing
+
+/// The Compose specification's keys beyond what `docker stack deploy` needed first: their
+/// fates, interpolation, the container options, order and networks.
+struct ComposeSpecificationTests {
+    static func parse(_ text: String, _ variables: [String: String] = [:]) throws -> ApplicationSpec {
+        try ComposeFile.parse(text, file: "compose.yaml", name: "app", folder: nil, variables: variables)
+    }
+
+    /// docs/compose.md lists every key with the fate the code gives it, and nothing else.
+    @Test func theDocumentedTableIsTheCodes() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let document = try String(contentsOf: url.appendingPathComponent("docs/compose.md"), encoding: .utf8)
+        func rows(after heading: String) -> [String] {
+            let section = document.components(separatedBy: heading).dropFirst().first?.components(separatedBy: "\n## ").first ?? ""
+            return section.split(separator: "\n").filter { $0.hasPrefix("| `") }.map(String.init)
+        }
+        func row(_ key: String, _ fate: ComposeKeyFate) -> String {
+            switch fate {
+            case .honoured: "| `\(key)` | honoured |"
+            case .warned(let reason): "| `\(key)` | warned: \(reason) |"
+            case .refused(let reason): "| `\(key)` | refused: \(reason) |"
+            }
+        }
+        #expect(rows(after: "## Top-level keys") == ComposeKeys.topLevel.map { row($0.key, $0.fate) })
+        #expect(rows(after: "## Service keys") == ComposeKeys.service.map { row($0.key, $0.fate) })
+    }
+
+    /// Every service key of the specification has a fate (the list is the specification's).
+    @Test func everyServiceKeyOfTheSpecificationHasAFate() {
+        let specification = """
+            annotations attach blkio_config build cap_add cap_drop cgroup cgroup_parent command configs container_name \
+            cpu_count cpu_percent cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpu_shares cpus cpuset credential_spec \
+            depends_on deploy develop device_cgroup_rules devices dns dns_opt dns_search domainname entrypoint env_file \
+            environment expose extends external_links extra_hosts gpus group_add healthcheck hostname image init ipc isolation \
+            label_file labels links logging mac_address mem_limit mem_reservation mem_swappiness memswap_limit models \
+            network_mode networks oom_kill_disable oom_score_adj pid pids_limit platform ports post_start pre_stop privileged \
+            profiles provider pull_policy pull_refresh_after read_only restart runtime scale secrets security_opt shm_size \
+            stdin_open stop_grace_period stop_signal storage_opt sysctls tmpfs tty ulimits use_api_socket user userns_mode uts \
+            volumes volumes_from working_dir
+            """
+        let keys = Set(ComposeKeys.service.map(\.key))
+        for key in specification.split(separator: " ") { #expect(keys.contains(String(key)), "\(key) has no fate") }
+        #expect(
+            Set(ComposeKeys.topLevel.map(\.key)) == [
+                "configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes",
+            ]
+        )
+    }
+
+    @Test(arguments: [
+        ("$A", "1"), ("${A}", "1"), ("x${A}y", "x1y"), ("$$A", "$A"), ("$${A}", "${A}"),
+        ("${UNSET:-d}", "d"), ("${EMPTY:-d}", "d"), ("${EMPTY-d}", ""), ("${UNSET-d}", "d"),
+        ("${A:+r}", "r"), ("${EMPTY:+r}", ""), ("${EMPTY+r}", "r"), ("${UNSET+r}", ""),
+        ("${UNSET:-${A}}", "1"), ("${UNSET:-a ${A} b}", "a 1 b"), ("${A?}", "1"), ("no dollar", "no dollar"),
+        ("$A_B", "2"), ("${A}_B", "1_B"),
+    ])
+    func interpolationIsTheSpecifications(_ text: String, _ expected: String) throws {
+        let variables = ["A": "1", "EMPTY": "", "A_B": "2"]
+        let result = try ComposeInterpolation.interpolate(text) { variables[$0] }
+        #expect(result.value == expected)
+        #expect(result.unset.isEmpty)
+    }
+
+    @Test func interpolationRefusesWhatTheSpecificationRefuses() {
+        let variables = ["EMPTY": ""]
+        for (text, message) in [
+            ("${UNSET:?needed}", "UNSET is not set or empty: needed"), ("${EMPTY:?}", "EMPTY is not set or empty: it is required"),
+            ("${UNSET?no}", "UNSET is not set: no"), ("$", "a lone '$'"), ("${A", "never closed"), ("${}", "variable's name"),
+            ("${A*b}", "must be followed by"), ("$1", "'$1' is not an interpolation"),
+            (String(repeating: "${A:-", count: 20) + String(repeating: "}", count: 20), "nested more than 16"),
+        ] {
+            do {
+                _ = try ComposeInterpolation.interpolate(text) { variables[$0] }
+                Issue.record("\(text) was accepted")
+            } catch {
+                #expect(error.message.contains(message), "\(text): \(error.message)")
+            }
+        }
+        // An unset variable without a default is empty, and said.
+        let result = try? ComposeInterpolation.interpolate("a${NOPE}b$NOPE") { variables[$0] }
+        #expect(result?.value == "ab" && result?.unset == ["NOPE"])
+        // Values are bounded while they are substituted.
+        let big = String(repeating: "x", count: 1000)
+        #expect(throws: ComposeInterpolation.Failure.self) {
+            _ = try ComposeInterpolation.interpolate(String(repeating: "$B", count: 100), limit: 50_000) { _ in big }
+        }
+    }
+
+    /// The file's values are interpolated with the variables given, line numbers intact; keys are not.
+    @Test func theFileIsInterpolatedAndWarnsOfUnsetVariables() throws {
+        let text = """
+            services:
+              web:
+                image: "busybox:${TAG:-local}"
+                environment:
+                  GREETING: "hello $WHO"
+                  PRICE: "$$5"
+                  MISSING: "[${MISSING}]"
+                deploy: {replicas: "${REPLICAS}"}
+            """
+        let app = try Self.parse(text, ["WHO": "world", "REPLICAS": "3"])
+        let web = try #require(app.services.first)
+        #expect(web.image == "busybox:local")
+        #expect(web.replicas == 3)
+        #expect(web.environment.map(\.description) == ["GREETING=hello world", "MISSING=[]", "PRICE=$5"])
+        #expect(
+            app.warnings == [
+                "compose.yaml:7: services.web.environment.MISSING: the variable MISSING is not set; it reads as an empty string"
+            ]
+        )
+        #expect(try ComposeFile.variableNames(in: text, file: "compose.yaml") == ["TAG", "WHO", "MISSING", "REPLICAS"])
+        // A comment's variables are not the file's.
+        #expect(try ComposeFile.variableNames(in: "# ${HOME}\nservices: {web: {image: x}}\n", file: "f").isEmpty)
+        // Many uses of one large value are refused, not expanded.
+        let many = "services:\n  web:\n    image: x\n    environment:\n" + (0..<200).map { "      V\($0): \"${BIG}\"\n" }.joined()
+        #expect {
+            try Self.parse(many, ["BIG": String(repeating: "x", count: 200_000)])
+        } throws: { ($0 as? MicadoError)?.code == .tooLarge }
+    }
+
+    @Test func environmentFilesAreReadAsComposeReadsThem() throws {
+        let values = try EnvironmentFile.parse(
+            """
+            # a comment
+            A=1
+            export B = two words 
+            C='single $quoted # kept'
+            D="line\\nnext \\"q\\""
+            E=bare # comment
+            EMPTY=
+
+            """,
+            file: ".env"
+        )
+        #expect(values == ["A": "1", "B": "two words", "C": "single $quoted # kept", "D": "line\nnext \"q\"", "E": "bare", "EMPTY": ""])
+        #expect(throws: MicadoError.self) { try EnvironmentFile.parse("not a pair\n", file: ".env") }
+        #expect(throws: MicadoError.self) { try EnvironmentFile.parse("1A=x\n", file: ".env") }
+        #expect(throws: MicadoError.self) { try EnvironmentFile.parse("A='open\n", file: ".env") }
+    }
+
+    /// The container options of a typical sample application's file, read into what Swarm takes.
+    @Test func containerOptionsAreRead() throws {
+        let app = try Self.parse(
+            """
+            version: "3.9"
+            networks: {front: {}, back: {driver: overlay}}
+            services:
+              db:
+                image: postgres:16
+                container_name: db
+                hostname: db-host
+                user: "999:999"
+                working_dir: /var/lib/db
+                stop_signal: SIGINT
+                stop_grace_period: 1m30s
+                restart: on-failure:5
+                cap_add: [net_admin, CAP_SYS_TIME]
+                cap_drop: [ALL]
+                sysctls: {net.core.somaxconn: 1024}
+                ulimits: {nproc: 65535, nofile: {soft: 20000, hard: 40000}}
+                init: true
+                tty: true
+                stdin_open: true
+                read_only: true
+                extra_hosts: ["cache:10.0.0.5", "v6=[::1]"]
+                dns: 10.0.0.53
+                dns_search: [example.internal]
+                logging: {driver: json-file, options: {max-size: 10m}}
+                healthcheck:
+                  test: ["CMD-SHELL", "pg_isready -U postgres"]
+                  interval: 5s
+                  timeout: 3s
+                  retries: 10
+                  start_period: 30s
+                tmpfs: [/run, /tmp]
+                shm_size: 256m
+                expose: ["5432"]
+                networks: {back: {aliases: [database]}}
+              web:
+                image: web:1
+                depends_on: {db: {condition: service_healthy}}
+                networks: [front, back]
+                healthcheck: {test: curl -f http://localhost/}
+                deploy: {restart_policy: {condition: on-failure, delay: 5s, max_attempts: 3, window: 2m}, labels: {team: shop}}
+            """
+        )
+        let db = try #require(app.services.first { $0.name == "db" })
+        let o = db.options
+        #expect(o.hostname == "db-host" && o.user == "999:999" && o.workingDirectory == "/var/lib/db")
+        #expect(o.stopSignal == "SIGINT" && o.stopGracePeriodSeconds == 90)
+        #expect(
+            o.restart
+                == {
+                    var r = ContainerOptions.RestartPolicy(condition: .onFailure)
+                    r.maxAttempts = 5
+                    return r
+                }()
+        )
+        #expect(o.capabilityAdd == ["CAP_NET_ADMIN", "CAP_SYS_TIME"] && o.capabilityDrop == ["ALL"])
+        #expect(o.sysctls == ["net.core.somaxconn": "1024"])
+        #expect(o.ulimits == [.init(name: "nofile", soft: 20000, hard: 40000), .init(name: "nproc", soft: 65535, hard: 65535)])
+        #expect(o.initProcess == true && o.tty == true && o.openStdin == true && o.readOnly == true)
+        #expect(o.hosts == ["10.0.0.5 cache", "::1 v6"])
+        #expect(o.nameservers == ["10.0.0.53"] && o.dnsSearch == ["example.internal"])
+        #expect(o.logging == .init(driver: "json-file", options: ["max-size": "10m"]))
+        var check = ContainerOptions.Healthcheck(test: ["CMD-SHELL", "pg_isready -U postgres"])
+        check.intervalSeconds = 5
+        check.timeoutSeconds = 3
+        check.retries = 10
+        check.startPeriodSeconds = 30
+        #expect(o.healthcheck == check)
+        #expect(o.tmpfs == [.init(target: "/run"), .init(target: "/tmp"), .init(target: "/dev/shm", sizeBytes: 256 << 20)])
+        #expect(o.expose == [5432] && o.networks == ["back": ["database"]])
+        let web = try #require(app.services.first { $0.name == "web" })
+        #expect(web.dependsOn == [.init(service: "db", condition: .healthy)])
+        #expect(web.options.networks == ["front": [], "back": []])
+        #expect(web.options.healthcheck?.test == ["CMD-SHELL", "curl -f http://localhost/"])
+        #expect(web.options.restart?.condition == .onFailure && web.options.restart?.maxAttempts == 3)
+        #expect(web.options.restart?.delaySeconds == 5 && web.options.restart?.windowSeconds == 120)
+        #expect(web.options.serviceLabels == ["team": "shop"])
+        // What is accepted but not carried out is said, by line and field.
+        #expect(app.warnings.contains { $0.hasPrefix("compose.yaml:1: version is not carried out") })
+        #expect(app.warnings.contains { $0.hasPrefix("compose.yaml:6: services.db.container_name is not carried out") })
+        #expect(app.warnings.count == 2, "\(app.warnings)")
+        // Waiting for health needs a health check to wait for.
+        #expect {
+            try Self.parse("services:\n  a:\n    image: x\n    depends_on: {b: {condition: service_healthy}}\n  b:\n    image: x\n")
+        } throws: { ($0 as? MicadoError)?.message.contains("service_healthy needs a healthcheck on services.b") == true }
+    }
+
+    @Test func simpleFormsOfTheSameKeys() throws {
+        let app = try Self.parse(
+            """
+            services:
+              a:
+                image: x
+                restart: "no"
+                healthcheck: {disable: true}
+                extra_hosts: {db: 10.1.1.1}
+                dns: [1.1.1.1, 8.8.8.8]
+                depends_on: [b]
+              b:
+                image: x
+                restart: unless-stopped
+            """
+        )
+        let a = app.services[0]
+        #expect(a.options.restart?.condition == ContainerOptions.RestartPolicy.Condition.none)
+        #expect(a.options.healthcheck?.test == ["NONE"])
+        #expect(a.options.hosts == ["10.1.1.1 db"])
+        #expect(a.options.nameservers == ["1.1.1.1", "8.8.8.8"])
+        #expect(a.dependsOn == [.init(service: "b")])
+        #expect(app.services[1].options.restart?.condition == .any)
+        #expect(app.warnings.isEmpty)
+        // A service without any of these keys carries no options.
+        #expect(try Self.parse("services:\n  a:\n    image: x\n").services[0].options.isEmpty)
+    }
+}
