@@ -38,6 +38,16 @@ public protocol EngineAPI: Sendable {
     func networks(label: String?) async throws(MicadoError) -> [NetworkSummary]
     func removeNetwork(_ idOrName: String) async throws(MicadoError)
     func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask]
+    /// Swarm secrets and configs: made once with their data (never read back), listed by label, removed.
+    func createSwarmObject(
+        _ kind: SwarmObject.Kind,
+        name: String,
+        data: [UInt8],
+        labels: [String: String]
+    ) async throws(MicadoError)
+        -> String
+    func swarmObjects(_ kind: SwarmObject.Kind, label: String?) async throws(MicadoError) -> [SwarmObject]
+    func removeSwarmObject(_ kind: SwarmObject.Kind, _ id: String) async throws(MicadoError)
     func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine]
 
     // MARK: containers

@@ -158,6 +158,36 @@ extension EngineClient {
         _ = try await send(.DELETE, "/networks/\(idOrName)")
     }
 
+    public func createSwarmObject(
+        _ kind: SwarmObject.Kind,
+        name: String,
+        data: [UInt8],
+        labels: [String: String]
+    ) async throws(MicadoError) -> String {
+        struct Create: Encodable {
+            var name: String
+            var labels: [String: String]
+            var data: String
+            enum CodingKeys: String, CodingKey {
+                case name = "Name"
+                case labels = "Labels"
+                case data = "Data"
+            }
+        }
+        let body = Create(name: name, labels: labels, data: Data(data).base64EncodedString())
+        let response = try await send(.POST, "/\(kind.rawValue)/create", body: try encode(body))
+        return try decode(IDResponse.self, response.body, what: "/\(kind.rawValue)/create").id
+    }
+
+    public func swarmObjects(_ kind: SwarmObject.Kind, label: String?) async throws(MicadoError) -> [SwarmObject] {
+        let query = label.map { [("filters", Self.filters(["label": [$0]]))] } ?? []
+        return try await get("/\(kind.rawValue)", query: query)
+    }
+
+    public func removeSwarmObject(_ kind: SwarmObject.Kind, _ id: String) async throws(MicadoError) {
+        _ = try await send(.DELETE, "/\(kind.rawValue)/\(id)")
+    }
+
     public func removeService(_ idOrName: String) async throws(MicadoError) {
         _ = try await send(.DELETE, "/services/\(idOrName)")
     }

@@ -266,6 +266,36 @@ public func parseEngineTime(_ text: String?) -> Date? {
     text.flatMap(RFC3339.date)
 }
 
+/// A Swarm secret or config as the engine lists it (its data is never given back).
+public struct SwarmObject: Decodable, Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case secret = "secrets"
+        case config = "configs"
+    }
+    public struct Spec: Decodable, Sendable, Equatable {
+        public var name: String
+        public var labels: [String: String]?
+        public init(name: String, labels: [String: String]?) {
+            self.name = name
+            self.labels = labels
+        }
+        enum CodingKeys: String, CodingKey {
+            case name = "Name"
+            case labels = "Labels"
+        }
+    }
+    public var id: String
+    public var spec: Spec
+    public init(id: String, spec: Spec) {
+        self.id = id
+        self.spec = spec
+    }
+    enum CodingKeys: String, CodingKey {
+        case id = "ID"
+        case spec = "Spec"
+    }
+}
+
 public struct NetworkSummary: Decodable, Sendable {
     public var id: String
     public var name: String

@@ -28,6 +28,8 @@ public struct ServiceSpec: Codable, Sendable {
         public var capabilityAdd: [String]?
         public var capabilityDrop: [String]?
         public var ulimits: [Ulimit]?
+        public var secrets: [FileReference]?
+        public var configs: [FileReference]?
         public init(image: String, labels: [String: String]? = nil, command: [String]? = nil, args: [String]? = nil, env: [String]? = nil) {
             self.image = image
             self.labels = labels
@@ -60,6 +62,70 @@ public struct ServiceSpec: Codable, Sendable {
             case capabilityAdd = "CapabilityAdd"
             case capabilityDrop = "CapabilityDrop"
             case ulimits = "Ulimits"
+            case secrets = "Secrets"
+            case configs = "Configs"
+        }
+    }
+    /// A secret or config mounted as a file: the same shape for both, but for its ID's and
+    /// name's keys (`SecretID`, `ConfigID`), which `Kind` chooses.
+    public struct FileReference: Codable, Sendable, Equatable {
+        public struct File: Codable, Sendable, Equatable {
+            public var name: String
+            public var uid: String
+            public var gid: String
+            public var mode: UInt32
+            public init(name: String, uid: String, gid: String, mode: UInt32) {
+                self.name = name
+                self.uid = uid
+                self.gid = gid
+                self.mode = mode
+            }
+            enum CodingKeys: String, CodingKey {
+                case name = "Name"
+                case uid = "UID"
+                case gid = "GID"
+                case mode = "Mode"
+            }
+        }
+        public var file: File
+        public var id: String
+        public var name: String
+        public init(file: File, id: String, name: String) {
+            self.file = file
+            self.id = id
+            self.name = name
+        }
+        struct Keys: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            file = try c.decode(File.self, forKey: Keys(stringValue: "File"))
+            let secret = c.contains(Keys(stringValue: "SecretID"))
+            id = try c.decode(String.self, forKey: Keys(stringValue: secret ? "SecretID" : "ConfigID"))
+            name = try c.decode(String.self, forKey: Keys(stringValue: secret ? "SecretName" : "ConfigName"))
+            isSecret = secret
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(file, forKey: Keys(stringValue: "File"))
+            try c.encode(id, forKey: Keys(stringValue: isSecret ? "SecretID" : "ConfigID"))
+            try c.encode(name, forKey: Keys(stringValue: isSecret ? "SecretName" : "ConfigName"))
+        }
+        /// Which of the two it is (set by the spec's field it is in).
+        public var isSecret = true
+        public static func secret(id: String, name: String, file: File) -> Self {
+            var reference = Self(file: file, id: id, name: name)
+            reference.isSecret = true
+            return reference
+        }
+        public static func config(id: String, name: String, file: File) -> Self {
+            var reference = Self(file: file, id: id, name: name)
+            reference.isSecret = false
+            return reference
         }
     }
     /// A mount of a task's container; micado writes tmpfs mounts.

@@ -315,3 +315,121 @@ extension ComposeFile.Reader {
         return joined
     }
 }
+
+extension ComposeFile.Reader {
+    /// A top-level `secrets:` or `configs:`: each a `file:` beside the Compose file, an
+    /// `environment:` variable of the CLI, or (configs) `content:`. Outside ones are refused.
+    func objects(_ node: Node, _ kind: FileMountKind) throws(MicadoError) -> [String: ApplicationSpec.ObjectSource] {
+        var result: [String: ApplicationSpec.ObjectSource] = [:]
+        let all = try mapping(node, kind.rawValue)
+        guard all.count <= 100 else { throw fail(node, "\(kind.rawValue) has \(all.count) entries; at most 100") }
+        for (name, value) in all.sorted(by: { $0.key < $1.key }) {
+            let path = "\(kind.rawValue).\(Text.escaped(String(name.prefix(64))))"
+            do { try ApplicationName.validate(name.replacingOccurrences(of: "_", with: "-"), what: "\(kind.rawValue) name") } catch {
+                throw fail(value, "\(path): \(error.message)")
+            }
+            let map = try mapping(value, path)
+            let allowed: Set<String> =
+                kind == .configs ? ["file", "environment", "content", "external", "name"] : ["file", "environment", "external", "name"]
+            try onlyKeys(map, allowed, at: path, node: value)
+            if let external = map["external"], external.plainBool != false {
+                throw fail(
+                    external,
+                    "\(path).external: a \(kind == .secrets ? "secret" : "config") made outside the application is not supported"
+                )
+            }
+            if let n = map["name"] { throw fail(n, "\(path).name is not supported: micado names the Swarm object itself") }
+            let sources = ["file", "environment", "content"].filter { map[$0] != nil }
+            guard sources.count == 1 else {
+                throw fail(
+                    value,
+                    "\(path) needs exactly one of \(kind == .configs ? "file, environment or content" : "file or environment")"
+                )
+            }
+            switch sources[0] {
+            case "file":
+                let file = try text(map["file"]!, "\(path).file")
+                guard !file.isEmpty, file.utf8.count <= 4096, !file.contains("\0") else {
+                    throw fail(map["file"], "\(path).file must be a path")
+                }
+                result[name] = .file(file)
+            case "environment":
+                let variable = try text(map["environment"]!, "\(path).environment")
+                guard ComposeInterpolation.isName(variable) else {
+                    throw fail(map["environment"], "\(path).environment must name a variable")
+                }
+                result[name] = .environment(variable)
+            default:
+                let content = try text(map["content"]!, "\(path).content")
+                guard content.utf8.count <= ApplyRequest.maximumObjectBytes else {
+                    throw .init(.tooLarge, "\(file): \(path).content is over \(ApplyRequest.maximumObjectBytes) bytes")
+                }
+                result[name] = .content(content)
+            }
+        }
+        return result
+    }
+
+    /// A service's `secrets:` or `configs:`: names of the file's, or `source`, `target`, `uid`,
+    /// `gid`, `mode`. A secret goes to /run/secrets/TARGET (TARGET: its name unless given), a
+    /// config to /TARGET.
+    func mounts(
+        _ node: Node,
+        _ path: String,
+        _ kind: FileMountKind,
+        declared: Set<String>
+    ) throws(MicadoError) -> [ContainerOptions.FileMount] {
+        var mounts: [ContainerOptions.FileMount] = []
+        for (i, item) in try sequence(node, path).enumerated() {
+            let ipath = "\(path)[\(i)]"
+            var mount: ContainerOptions.FileMount
+            if case .mapping = item {
+                let map = try mapping(item, ipath)
+                try onlyKeys(map, ["source", "target", "uid", "gid", "mode"], at: ipath, node: item)
+                guard let s = map["source"] else { throw fail(item, "\(ipath).source is missing") }
+                let source = try text(s, "\(ipath).source")
+                mount = .init(source: source, target: kind == .secrets ? source : "/" + source)
+                if let t = map["target"] {
+                    let target = try text(t, "\(ipath).target")
+                    let parts = target.split(separator: "/")
+                    guard !target.isEmpty, target.utf8.count <= 1024, !parts.contains(".."), !target.contains("\0"),
+                        kind == .secrets || target.hasPrefix("/")
+                    else {
+                        throw fail(t, "\(ipath).target must be \(kind == .secrets ? "a name or an absolute path" : "an absolute path")")
+                    }
+                    do { try Text.requireSafe(target, field: "\(ipath).target") } catch { throw fail(t, error.message) }
+                    mount.target = target
+                }
+                for (key, keyPath) in [("uid", \ContainerOptions.FileMount.uid), ("gid", \ContainerOptions.FileMount.gid)] {
+                    guard let n = map[key] else { continue }
+                    let value = try text(n, "\(ipath).\(key)")
+                    guard let number = UInt32(value), number < 1 << 31 else { throw fail(n, "\(ipath).\(key) must be a number") }
+                    mount[keyPath: keyPath] = String(number)
+                }
+                if let n = map["mode"] {
+                    // Octal as the specification writes it (0440), or a decimal number.
+                    let value = try text(n, "\(ipath).mode")
+                    let digits = value.hasPrefix("0o") ? String(value.dropFirst(2)) : value
+                    guard let mode = UInt32(digits, radix: value.hasPrefix("0") ? 8 : 10), mode <= 0o777 else {
+                        throw fail(n, "\(ipath).mode must be permission bits such as 0440")
+                    }
+                    mount.mode = mode
+                }
+            } else {
+                let source = try text(item, ipath)
+                mount = .init(source: source, target: kind == .secrets ? source : "/" + source)
+            }
+            guard declared.contains(mount.source) else {
+                throw fail(
+                    item,
+                    "\(ipath): '\(Text.escaped(String(mount.source.prefix(64))))' is not declared in the file's \(kind.rawValue)"
+                )
+            }
+            guard !mounts.contains(where: { $0.target == mount.target }) else {
+                throw fail(item, "\(ipath): \(mount.target) is mounted twice")
+            }
+            mounts.append(mount)
+        }
+        return mounts
+    }
+}

@@ -39,6 +39,8 @@ public enum ComposeFile {
                 networks.insert(network)
             }
         }
+        let secrets = try top["secrets"].map { node throws(MicadoError) in try reader.objects(node, .secrets) } ?? [:]
+        let configs = try top["configs"].map { node throws(MicadoError) in try reader.objects(node, .configs) } ?? [:]
         let appName: String
         if let name {
             try ApplicationName.validate(name)
@@ -58,7 +60,15 @@ public enum ComposeFile {
         guard services.count <= 100 else { throw reader.fail(servicesNode, "services has \(services.count) entries; at most 100") }
         var definitions: [ServiceDefinition] = []
         for (serviceName, node) in services.sorted(by: { $0.key < $1.key }) {
-            definitions.append(try reader.service(serviceName, node, app: appName, networks: networks, warnings: &warnings))
+            var definition = try reader.service(serviceName, node, app: appName, networks: networks, warnings: &warnings)
+            let map = try reader.mapping(node, "services.\(serviceName)")
+            if let n = map["secrets"] {
+                definition.options.secrets = try reader.mounts(n, "services.\(serviceName).secrets", .secrets, declared: Set(secrets.keys))
+            }
+            if let n = map["configs"] {
+                definition.options.configs = try reader.mounts(n, "services.\(serviceName).configs", .configs, declared: Set(configs.keys))
+            }
+            definitions.append(definition)
         }
         try reader.checkDependencies(definitions, services)
         // Two services cannot publish one port: only one of them could run on each node.
@@ -85,7 +95,10 @@ public enum ComposeFile {
             }
             domains[domain] = definition.name
         }
-        return ApplicationSpec(name: appName, services: definitions, warnings: warnings)
+        var spec = ApplicationSpec(name: appName, services: definitions, warnings: warnings)
+        spec.secrets = secrets
+        spec.configs = configs
+        return spec
     }
 
     /// The file's tree, bounded before anything reads it: its size, its nesting, and what its

@@ -15,12 +15,12 @@ public enum ComposeKeyFate: Sendable, Equatable {
 public enum ComposeKeys {
     /// The file's top level.
     public static let topLevel: [(key: String, fate: ComposeKeyFate)] = [
-        ("configs", .refused("configs are not supported yet; put the file in the image")),
+        ("configs", .honoured),
         ("include", .refused("include is not supported: merge the files into one")),
         ("models", .refused("models are not supported")),
         ("name", .honoured),
         ("networks", .honoured),
-        ("secrets", .refused("secrets are not supported yet; a secret in the environment or the image would be readable")),
+        ("secrets", .honoured),
         ("services", .honoured),
         ("version", .warned("version is obsolete, as the specification says, and ignored")),
         ("volumes", .refused("named volumes are not supported yet: a service's data would not survive a move to another instance")),
@@ -40,7 +40,7 @@ public enum ComposeKeys {
         ("cgroup", .refused("Swarm services cannot choose their cgroup namespace")),
         ("cgroup_parent", .refused("Swarm services cannot choose their parent cgroup")),
         ("command", .honoured),
-        ("configs", .refused("configs are not supported yet")),
+        ("configs", .honoured),
         ("container_name", .warned("Swarm names each task's container itself (as docker stack deploy does); use the service's name")),
         ("cpu_count", .refused("use deploy.resources.limits.cpus")),
         ("cpu_percent", .refused("use deploy.resources.limits.cpus")),
@@ -105,7 +105,7 @@ public enum ComposeKeys {
         ("restart", .honoured),
         ("runtime", .refused("Swarm services use the engine's runtime")),
         ("scale", .refused("use deploy.replicas")),
-        ("secrets", .refused("secrets are not supported yet")),
+        ("secrets", .honoured),
         ("security_opt", .refused("Swarm services take no security options on this engine (API 1.41)")),
         ("shm_size", .honoured),
         ("stdin_open", .honoured),

@@ -10,12 +10,33 @@ public struct ApplicationSpec: Sendable, Equatable {
     /// What the file asks that micado accepts but does not carry out, by line and field
     /// (`container_name`, an unset variable): shown with the plan.
     public var warnings: [String]
+    /// The file's top-level secrets and configs, by name: where their content comes from.
+    public var secrets: [String: ObjectSource] = [:]
+    public var configs: [String: ObjectSource] = [:]
 
     public init(name: String, services: [ServiceDefinition], warnings: [String] = []) {
         self.name = name
         self.services = services.sorted { $0.name < $1.name }
         self.warnings = warnings
     }
+
+    /// Where a secret's or config's content comes from. The CLI reads it (a file beside the
+    /// Compose file, a variable of its environment) and sends it with the apply; only a Swarm
+    /// secret or config holds it after that, never micado's store, log or answers.
+    public enum ObjectSource: Sendable, Equatable {
+        case file(String)
+        case environment(String)
+        /// A config's `content:`, written in the file itself.
+        case content(String)
+    }
+
+    /// The key of an object's content in `ApplyRequest.objects`.
+    public static func objectKey(_ kind: FileMountKind, _ name: String) -> String { "\(kind.rawValue)/\(name)" }
+}
+
+/// Which of a service's file mounts: a secret or a config.
+public enum FileMountKind: String, Codable, Sendable, CaseIterable {
+    case secrets, configs
 }
 
 /// `depends_on`: a service created only after another, and how long it waits for it.
@@ -142,15 +163,29 @@ public struct ApplyRequest: Codable, Sendable {
     /// The values of the variables the file interpolates (`${VAR}`), and only those: from the
     /// CLI's environment, then the `.env` beside the file (or `--env-file`).
     public var variables: [String: String]?
+    /// The content of each secret and config a service uses, base64, by `ApplicationSpec.objectKey`.
+    public var objects: [String: String]?
 
-    public init(name: String?, folderName: String?, file: String, fileName: String?, dryRun: Bool, variables: [String: String]? = nil) {
+    public init(
+        name: String?,
+        folderName: String?,
+        file: String,
+        fileName: String?,
+        dryRun: Bool,
+        variables: [String: String]? = nil,
+        objects: [String: String]? = nil
+    ) {
         self.name = name
         self.folderName = folderName
         self.file = file
         self.fileName = fileName
         self.dryRun = dryRun
         self.variables = variables
+        self.objects = objects
     }
+
+    /// Swarm's bound on a secret's or config's content.
+    public static let maximumObjectBytes = 500 << 10
 
     /// A Compose file is small; one this large is a mistake or an attack.
     public static let maximumFileBytes = 256 << 10

@@ -49,6 +49,27 @@ public struct ContainerOptions: Codable, Sendable, Equatable {
         }
     }
 
+    /// A secret or config mounted as a file (`secrets:` and `configs:` of a service).
+    public struct FileMount: Codable, Sendable, Equatable {
+        /// The file's name for it (top-level `secrets:` or `configs:`).
+        public var source: String
+        /// An absolute path, or (for a secret) a name under /run/secrets.
+        public var target: String
+        public var uid: String
+        public var gid: String
+        public var mode: UInt32
+        /// The Swarm secret or config that holds this content: a new one per content, so a
+        /// changed content rolls exactly the services that mount it. Set by the manager.
+        public var object: String?
+        public init(source: String, target: String, uid: String = "0", gid: String = "0", mode: UInt32 = 0o444) {
+            self.source = source
+            self.target = target
+            self.uid = uid
+            self.gid = gid
+            self.mode = mode
+        }
+    }
+
     /// A `tmpfs` mount (`tmpfs:`, and `shm_size` as /dev/shm).
     public struct Tmpfs: Codable, Sendable, Equatable {
         public var target: String
@@ -90,6 +111,8 @@ public struct ContainerOptions: Codable, Sendable, Equatable {
     public var networks: [String: [String]]?
     /// `deploy.labels`: the service's own labels (`labels` are its containers').
     public var serviceLabels: [String: String]?
+    public var secrets: [FileMount]?
+    public var configs: [FileMount]?
 
     public init() {}
 
@@ -109,7 +132,8 @@ public struct ContainerOptions: Codable, Sendable, Equatable {
             ("dns", nameservers == other.nameservers && dnsSearch == other.dnsSearch && dnsOptions == other.dnsOptions),
             ("logging", logging == other.logging), ("healthcheck", healthcheck == other.healthcheck), ("restart", restart == other.restart),
             ("tmpfs", tmpfs == other.tmpfs), ("expose", expose == other.expose), ("networks", networks == other.networks),
-            ("deploy.labels", serviceLabels == other.serviceLabels),
+            ("deploy.labels", serviceLabels == other.serviceLabels), ("secrets", secrets == other.secrets),
+            ("configs", configs == other.configs),
         ]
         return checks.filter { !$0.1 }.map(\.0)
     }

@@ -1,3 +1,4 @@
+import Crypto
 import DockerEngine
 import Foundation
 import MicadoCompose
@@ -67,7 +68,9 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             )
         }
         return try await changes.run { () throws(MicadoError) -> ApplyPlanView in
-            try await self.apply(spec, file: request.file, fileName: fileName, dryRun: request.dryRun)
+            var spec = spec
+            try await self.resolveObjects(&spec, request.objects ?? [:], dryRun: request.dryRun)
+            return try await self.apply(spec, file: request.file, fileName: fileName, dryRun: request.dryRun)
         }
     }
 
@@ -252,6 +255,73 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         check("scaling", a?.scaling == b?.scaling)
         fields += (a?.options ?? ContainerOptions()).changedKeys(to: b?.options ?? ContainerOptions())
         return fields
+    }
+
+    /// Gives each secret and config a service mounts its Swarm object: the application's one
+    /// that holds the same content (by the digest on its label), else a new one with a name of
+    /// its own (made now; on a dry run only called new, so the plan shows the roll). A changed
+    /// content is a new object, and rolls exactly the services that mount it.
+    func resolveObjects(_ spec: inout ApplicationSpec, _ objects: [String: String], dryRun: Bool) async throws(MicadoError) {
+        for kind in FileMountKind.allCases {
+            let engineKind: SwarmObject.Kind = kind == .secrets ? .secret : .config
+            let sources = kind == .secrets ? spec.secrets : spec.configs
+            guard spec.services.contains(where: { !((kind == .secrets ? $0.options.secrets : $0.options.configs) ?? []).isEmpty }) else {
+                continue
+            }
+            let existing = try await engine.swarmObjects(engineKind, label: "\(Label.application)=\(spec.name)").filter {
+                $0.spec.labels?[Label.manager] == managerID
+            }
+            var chosen: [String: String] = [:]
+            for index in spec.services.indices {
+                var mounts = (kind == .secrets ? spec.services[index].options.secrets : spec.services[index].options.configs) ?? []
+                for m in mounts.indices {
+                    let source = mounts[m].source
+                    if let name = chosen[source] {
+                        mounts[m].object = name
+                        continue
+                    }
+                    let content: [UInt8]
+                    if case .content(let text) = sources[source] {
+                        content = Array(text.utf8)
+                    } else if let encoded = objects[ApplicationSpec.objectKey(kind, source)], let data = Data(base64Encoded: encoded) {
+                        content = Array(data)
+                    } else {
+                        throw .badRequest(
+                            "\(kind.rawValue).\(source): no content came with the apply (the CLI reads it from the file or variable the Compose file names)"
+                        )
+                    }
+                    guard content.count <= ApplyRequest.maximumObjectBytes else {
+                        throw .init(.tooLarge, "\(kind.rawValue).\(source) is over \(ApplyRequest.maximumObjectBytes) bytes, Swarm's bound")
+                    }
+                    let digest = SHA256.hash(data: content).map { String(format: "%02x", $0) }.joined()
+                    let name: String
+                    if let same = existing.first(where: {
+                        $0.spec.labels?[Label.object] == source && $0.spec.labels?[Label.contentDigest] == digest
+                    }) {
+                        name = same.spec.name
+                    } else if dryRun {
+                        name = "new"
+                    } else {
+                        name = "micado-" + (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
+                        _ = try await engine.createSwarmObject(
+                            engineKind,
+                            name: name,
+                            data: content,
+                            labels: [
+                                Label.manager: managerID, Label.application: spec.name, Label.object: source, Label.contentDigest: digest,
+                            ]
+                        )
+                    }
+                    chosen[source] = name
+                    mounts[m].object = name
+                }
+                if kind == .secrets {
+                    spec.services[index].options.secrets = mounts.isEmpty ? nil : mounts
+                } else {
+                    spec.services[index].options.configs = mounts.isEmpty ? nil : mounts
+                }
+            }
+        }
     }
 
     /// Waits, before a service is created or rolled, for what its `depends_on` conditions ask

@@ -21,6 +21,10 @@ enum Label {
     /// A digest of the spec micado wrote: a service whose label differs from its record's is
     /// rolled to the record (an apply that a crash cut between the store and the swarm).
     static let specDigest = "micado.spec-digest"
+    /// A secret's or config's name in its application's file, and the SHA-256 of its content
+    /// (on the Swarm object only: whoever reads the engine's objects can read their data anyway).
+    static let object = "micado.object"
+    static let contentDigest = "micado.content-digest"
 }
 
 /// The event log as the parts write it: every event is stored and logged. A loop's per-item

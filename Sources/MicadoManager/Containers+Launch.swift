@@ -155,6 +155,10 @@ extension Containers {
     func serviceSpec(for record: ContainerRecord, pushed: String?) async throws(MicadoError) -> ServiceSpec {
         var spec = serviceSpec(for: record)
         if let pushed { spec.taskTemplate.containerSpec.image = pushed }
+        if let options = record.settings?.options, options.secrets != nil || options.configs != nil {
+            spec.taskTemplate.containerSpec.secrets = try await fileReferences(options.secrets, .secret)
+            spec.taskTemplate.containerSpec.configs = try await fileReferences(options.configs, .config)
+        }
         if let application = record.application, let settings = record.settings {
             // Its networks (the application's default one unless the file names others), on each
             // under its service name and its aliases there.
@@ -166,6 +170,26 @@ extension Containers {
             spec.labels?[Label.specDigest] = Self.digest(of: record)
         }
         return spec
+    }
+
+    /// The engine's references to a service's secrets or configs, by their objects' names.
+    func fileReferences(
+        _ mounts: [ContainerOptions.FileMount]?,
+        _ kind: SwarmObject.Kind
+    ) async throws(MicadoError)
+        -> [ServiceSpec.FileReference]?
+    {
+        guard let mounts, !mounts.isEmpty else { return nil }
+        let objects = try await engine.swarmObjects(kind, label: "\(Label.manager)=\(managerID)")
+        return try mounts.map { mount throws(MicadoError) in
+            guard let name = mount.object, let object = objects.first(where: { $0.spec.name == name }) else {
+                throw .notFound(
+                    "the \(kind == .secret ? "secret" : "config") \(mount.source) (\(mount.object ?? "unnamed")) is not in the swarm; apply the file again"
+                )
+            }
+            let file = ServiceSpec.FileReference.File(name: mount.target, uid: mount.uid, gid: mount.gid, mode: mount.mode)
+            return kind == .secret ? .secret(id: object.id, name: name, file: file) : .config(id: object.id, name: name, file: file)
+        }
     }
 
     /// A digest of what the record asks of its service (replicas aside: they change without a roll).

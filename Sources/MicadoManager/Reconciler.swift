@@ -85,6 +85,7 @@ extension Reconciler {
             }
         }
         await removeLeftoverNetworks()
+        await removeUnusedObjects()
         return changes
     }
 
@@ -112,6 +113,24 @@ extension Reconciler {
                     )
                 }
                 try await store.forget(Store.Tombstone.application, application)
+            }
+        }
+    }
+
+    /// Secrets and configs no record mounts any more (an earlier content, a removed
+    /// application). One still in use by a task that is shutting down is tried again later.
+    /// Under the applications' lock: an apply makes its objects before it stores its records.
+    func removeUnusedObjects() async {
+        _ = try? await applicationChanges.run { () throws(MicadoError) in
+            let records = try await store.containers()
+            let used = Set(
+                records.flatMap { ($0.settings?.options?.secrets ?? []) + ($0.settings?.options?.configs ?? []) }.compactMap(\.object)
+            )
+            for kind in SwarmObject.Kind.allCases {
+                for object in try await engine.swarmObjects(kind, label: "\(Label.manager)=\(managerID)")
+                where object.spec.labels?[Label.manager] == managerID && !used.contains(object.spec.name) {
+                    try? await engine.removeSwarmObject(kind, object.id)
+                }
             }
         }
     }

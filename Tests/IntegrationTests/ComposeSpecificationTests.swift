@@ -182,6 +182,92 @@ import Testing
         }
     }
 
+    /// Secrets and configs from a file, a variable and the file's own text reach the containers
+    /// where the specification says; no secret's value is in the store, the log, the events or
+    /// the answers; a changed secret rolls the one service that mounts it.
+    @Test func secretsAndConfigsReachTheContainersAndNothingElse() async throws {
+        try await ManagerFixture.with { f in
+            let folder = f.state + "/vault"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let password = "pw-\(UUID().uuidString)"
+            let token = "tk-\(UUID().uuidString)"
+            try password.write(toFile: folder + "/db_password.txt", atomically: true, encoding: .utf8)
+            let file = """
+                name: vault
+                secrets:
+                  db_password: {file: ./db_password.txt}
+                  api_token: {environment: API_TOKEN}
+                configs:
+                  app_conf: {content: "mode=fast"}
+                services:
+                  db:
+                    image: busybox:local
+                    command: sleep 3600
+                    secrets:
+                      - db_password
+                      - {source: api_token, target: token.txt, mode: 0400}
+                    configs: [{source: app_conf, target: /etc/app.conf}]
+                    deploy: {resources: {reservations: {memory: 16M}}}
+                  web:
+                    image: busybox:local
+                    command: sleep 3600
+                    configs: [app_conf]
+                    deploy: {resources: {reservations: {memory: 16M}}}
+                """
+            try file.write(toFile: folder + "/compose.yaml", atomically: true, encoding: .utf8)
+            let environment = ["API_TOKEN": token]
+            let applied = try await f.micado(["apply", "-f", folder + "/compose.yaml"], environment: environment)
+            #expect(applied.status == 0, "\(applied)")
+            try await CloudTests.eventually(60, "both services run") {
+                try await f.engine().tasks(filters: ["desired-state": ["running"]]).filter { $0.status.state == "running" }.count >= 2
+            }
+            let inside = try await f.micado([
+                "execute", "-n", "vault_db", "-c",
+                "cat /run/secrets/db_password; echo; cat /run/secrets/token.txt; echo; cat /etc/app.conf; echo; stat -c %a /run/secrets/token.txt",
+            ])
+            #expect(inside.stdout == "\(password)\n\(token)\nmode=fast\n400\n", "\(inside)")
+            #expect(try await f.micado(["execute", "-n", "vault_web", "-c", "cat /app_conf"]).stdout == "mode=fast")
+
+            // The values are in the swarm's objects only.
+            let answers = [
+                try await f.micado(["events", "--limit", "1000", "--output", "json"]).stdout,
+                try await f.micado(["apps", "--output", "json"]).stdout,
+                try await f.micado(["list", "-c", "--output", "json"]).stdout,
+                try await f.micado(["explain", "vault_db"]).stdout,
+            ]
+            for answer in answers { #expect(!answer.contains(password) && !answer.contains(token)) }
+            try await f.stopManager()
+            for name in ["micado.sqlite", "micado.sqlite-wal", "micado.sqlite-shm"] {
+                guard let bytes = FileManager.default.contents(atPath: f.home + "/" + name) else { continue }
+                #expect(bytes.range(of: Data(password.utf8)) == nil && bytes.range(of: Data(token.utf8)) == nil, "\(name) holds a secret")
+            }
+            let log = try String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)
+            #expect(!log.contains(password) && !log.contains(token))
+            try await f.startManager()
+
+            // A new password rolls the database, and only it; the old object goes.
+            let before = try await f.engine().swarmObjects(.secret, label: nil).map(\.spec.name)
+            try "pw-\(UUID().uuidString)".write(toFile: folder + "/db_password.txt", atomically: true, encoding: .utf8)
+            let plan = try await f.micado(["apply", "-f", folder + "/compose.yaml", "--output", "json"], environment: environment)
+            let view = try WireFormat.decoder().decode(ApplyPlanView.self, from: Data(plan.stdout.utf8))
+            #expect(
+                view.steps.map { "\($0.service) \($0.action.rawValue) \($0.fields)" } == [
+                    "vault_db update [\"secrets\"]", "vault_web unchanged []",
+                ]
+            )
+            try await CloudTests.eventually(60, "the old password's object is removed") {
+                let now = try await f.engine().swarmObjects(.secret, label: nil).map(\.spec.name)
+                return now.count == before.count && Set(now) != Set(before)
+            }
+            #expect(try await f.micado(["apps", "rm", "vault"]).status == 0)
+            try await CloudTests.eventually(60, "the application's secrets and configs are removed") {
+                let secrets = try await f.engine().swarmObjects(.secret, label: nil)
+                let configs = try await f.engine().swarmObjects(.config, label: nil)
+                return secrets.isEmpty && configs.isEmpty
+            }
+        }
+    }
+
     /// A required variable that is missing is refused by line and field, before anything changes.
     @Test func aMissingRequiredVariableNamesItsLine() async throws {
         try await ManagerFixture.with { f in

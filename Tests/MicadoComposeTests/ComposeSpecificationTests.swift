@@ -233,6 +233,52 @@ struct ComposeSpecificationTests {
         } throws: { ($0 as? MicadoError)?.message.contains("service_healthy needs a healthcheck on services.b") == true }
     }
 
+    @Test func secretsAndConfigsAreRead() throws {
+        let app = try Self.parse(
+            """
+            secrets:
+              db_password: {file: ./pw.txt}
+              api_token: {environment: TOKEN}
+            configs:
+              conf: {content: "a=1"}
+            services:
+              db:
+                image: x
+                secrets: [db_password, {source: api_token, target: /etc/token, uid: "70", gid: "70", mode: 0440}]
+                configs: [conf, {source: conf, target: /etc/conf}]
+            """
+        )
+        #expect(app.secrets == ["db_password": .file("./pw.txt"), "api_token": .environment("TOKEN")])
+        #expect(app.configs == ["conf": .content("a=1")])
+        let o = app.services[0].options
+        var token = ContainerOptions.FileMount(source: "api_token", target: "/etc/token", uid: "70", gid: "70", mode: 0o440)
+        token.object = nil
+        #expect(o.secrets == [.init(source: "db_password", target: "db_password"), token])
+        #expect(o.configs == [.init(source: "conf", target: "/conf"), .init(source: "conf", target: "/etc/conf")])
+        for (text, message) in [
+            ("services:\n  a:\n    image: x\n    secrets: [nope]\n", "'nope' is not declared in the file's secrets"),
+            ("secrets:\n  s: {external: true}\nservices:\n  a:\n    image: x\n", "secrets.s.external"),
+            ("secrets:\n  s: {file: a, environment: B}\nservices:\n  a:\n    image: x\n", "needs exactly one of file or environment"),
+            ("secrets:\n  s: {content: x}\nservices:\n  a:\n    image: x\n", "'secrets.s.content' is not supported"),
+            (
+                "configs:\n  c: {content: x}\nservices:\n  a:\n    image: x\n    configs: [{source: c, target: ../x}]\n",
+                "must be an absolute path"
+            ),
+            (
+                "secrets:\n  s: {file: a}\nservices:\n  a:\n    image: x\n    secrets: [{source: s, mode: 0999}]\n",
+                "mode must be permission bits"
+            ),
+        ] {
+            #expect(throws: MicadoError.self, "\(text)") {
+                do { _ = try Self.parse(text) } catch {
+                    let said = (error as? MicadoError)?.message ?? "\(error)"
+                    #expect(said.contains(message), "\(said)")
+                    throw error
+                }
+            }
+        }
+    }
+
     @Test func simpleFormsOfTheSameKeys() throws {
         let app = try Self.parse(
             """

@@ -50,6 +50,8 @@ public actor InMemorySwarm {
     var nodes: [String: NodeState] = [:]
     var services: [ServiceState] = []
     var networks: [String: (name: String, labels: [String: String])] = [:]
+    /// Secrets and configs: kind, name, labels and data, by ID.
+    public private(set) var objects: [String: (kind: SwarmObject.Kind, name: String, labels: [String: String], data: [UInt8])] = [:]
     var tasks: [TaskState] = []
     var counter = 0
     /// Every call the engines answered, in order ("createService web", "joinSwarm m0…").
@@ -313,6 +315,30 @@ public actor InMemorySwarm {
         networks[id] = nil
     }
 
+    func createObject(_ kind: SwarmObject.Kind, name: String, data: [UInt8], labels: [String: String]) throws(MicadoError) -> String {
+        try record("create\(kind)", name)
+        guard !objects.values.contains(where: { $0.kind == kind && $0.name == name }) else {
+            throw .init(.conflict, "\(kind) \(name) already exists")
+        }
+        counter += 1
+        objects["\(kind)-\(counter)"] = (kind, name, labels, data)
+        return "\(kind)-\(counter)"
+    }
+
+    func objectList(_ kind: SwarmObject.Kind, label: String?) throws(MicadoError) -> [SwarmObject] {
+        try record("\(kind.rawValue)")
+        let key = label?.split(separator: "=").first.map(String.init)
+        return objects.filter { $0.value.kind == kind && (key == nil || $0.value.labels[key!] != nil) }.sorted { $0.key < $1.key }.map {
+            SwarmObject(id: $0.key, spec: .init(name: $0.value.name, labels: $0.value.labels))
+        }
+    }
+
+    func removeObject(_ kind: SwarmObject.Kind, _ id: String) throws(MicadoError) {
+        try record("remove\(kind)", id)
+        guard objects[id]?.kind == kind else { throw .notFound("\(kind) \(id) not found") }
+        objects[id] = nil
+    }
+
     func label(_ idOrName: String, _ labels: [String: String]) throws(MicadoError) {
         try record("labelService", idOrName)
         let i = try serviceIndex(idOrName)
@@ -491,6 +517,20 @@ public struct InMemoryEngine: EngineAPI {
     public func networks(label: String?) async throws(MicadoError) -> [NetworkSummary] { try await swarm.networkList(label: label) }
     public func removeNetwork(_ idOrName: String) async throws(MicadoError) { try await swarm.removeNetwork(idOrName) }
     public func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask] { try await swarm.taskList(filters: filters) }
+    public func createSwarmObject(
+        _ kind: SwarmObject.Kind,
+        name: String,
+        data: [UInt8],
+        labels: [String: String]
+    ) async throws(MicadoError) -> String {
+        try await swarm.createObject(kind, name: name, data: data, labels: labels)
+    }
+    public func swarmObjects(_ kind: SwarmObject.Kind, label: String?) async throws(MicadoError) -> [SwarmObject] {
+        try await swarm.objectList(kind, label: label)
+    }
+    public func removeSwarmObject(_ kind: SwarmObject.Kind, _ id: String) async throws(MicadoError) {
+        try await swarm.removeObject(kind, id)
+    }
     public func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine] { [] }
     public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage { throw unsupported("usage") }
     public func killContainer(_ id: String) async throws(MicadoError) { throw unsupported("killContainer") }

@@ -33,9 +33,8 @@ extension Micado {
 
         /// The values of the variables the file's values use, and only those: the CLI's
         /// environment first, then the environment file. Nothing else of the environment leaves.
-        func variables(for text: String, beside url: URL) throws -> [String: String] {
+        func variables(for text: String, beside url: URL) throws -> (used: [String: String], file: [String: String]) {
             let names = try ComposeFile.variableNames(in: text, file: url.lastPathComponent)
-            guard !names.isEmpty else { return [:] }
             var fromFile: [String: String] = [:]
             let path = envFile ?? url.standardizedFileURL.deletingLastPathComponent().appendingPathComponent(".env").path
             var info = stat()
@@ -54,7 +53,78 @@ extension Micado {
             let environment = ProcessInfo.processInfo.environment
             var values: [String: String] = [:]
             for name in names { if let value = environment[name] ?? fromFile[name] { values[name] = value } }
-            return values
+            return (values, fromFile)
+        }
+
+        /// The content of every secret and config a service mounts, read here (the manager has
+        /// no access to the user's files or environment): a regular file beside the Compose file
+        /// (never a FIFO or a device: opened without blocking, then checked), or a variable.
+        func objects(
+            of text: String,
+            beside url: URL,
+            folder: String,
+            variables: [String: String],
+            fromFile: [String: String]
+        ) throws -> [String: String]? {
+            let spec = try ComposeFile.parse(text, file: url.lastPathComponent, name: name, folder: folder, variables: variables)
+            var objects: [String: String] = [:]
+            let base = url.standardizedFileURL.deletingLastPathComponent().path
+            for (kind, sources) in [(FileMountKind.secrets, spec.secrets), (.configs, spec.configs)] {
+                let used = Set(spec.services.flatMap { (kind == .secrets ? $0.options.secrets : $0.options.configs) ?? [] }.map(\.source))
+                for name in used.sorted() {
+                    guard let source = sources[name] else { continue }
+                    let bytes: [UInt8]
+                    switch source {
+                    case .content(let content): bytes = Array(content.utf8)
+                    case .environment(let variable):
+                        guard let value = ProcessInfo.processInfo.environment[variable] ?? fromFile[variable] else {
+                            throw MicadoError.badRequest("\(kind.rawValue).\(name): the variable \(variable) is not set")
+                        }
+                        bytes = Array(value.utf8)
+                    case .file(let file):
+                        bytes = try Self.readObject(file.hasPrefix("/") ? file : base + "/" + file, what: "\(kind.rawValue).\(name)")
+                    }
+                    guard bytes.count <= ApplyRequest.maximumObjectBytes else {
+                        throw MicadoError(
+                            .tooLarge,
+                            "\(kind.rawValue).\(name) is over \(ApplyRequest.maximumObjectBytes) bytes, Swarm's bound"
+                        )
+                    }
+                    objects[ApplicationSpec.objectKey(kind, name)] = Data(bytes).base64EncodedString()
+                }
+            }
+            return objects.isEmpty ? nil : objects
+        }
+
+        static func readObject(_ path: String, what: String) throws -> [UInt8] {
+            let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw MicadoError.badRequest("\(what): cannot read \(Text.escaped(path)): \(String(cString: strerror(errno)))")
+            }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                throw MicadoError.badRequest("\(what): \(Text.escaped(path)) is not a regular file")
+            }
+            guard info.st_size <= ApplyRequest.maximumObjectBytes else {
+                throw MicadoError(
+                    .tooLarge,
+                    "\(what): \(Text.escaped(path)) is over \(ApplyRequest.maximumObjectBytes) bytes, Swarm's bound"
+                )
+            }
+            var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+            var count = 0
+            while count < bytes.count {
+                let n = bytes[count...].withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0, errno == EINTR { continue }
+                guard n >= 0 else { throw MicadoError.badRequest("\(what): cannot read \(Text.escaped(path))") }
+                if n == 0 { break }
+                count += n
+            }
+            guard count <= ApplyRequest.maximumObjectBytes else {
+                throw MicadoError(.tooLarge, "\(what): \(Text.escaped(path)) grew over \(ApplyRequest.maximumObjectBytes) bytes")
+            }
+            return Array(bytes[..<count])
         }
 
         func run() async throws {
@@ -76,13 +146,15 @@ extension Micado {
                 throw MicadoError.badRequest("cannot read \(Text.escaped(file)) as UTF-8 text")
             }
             let folder = url.standardizedFileURL.deletingLastPathComponent().lastPathComponent
+            let (variables, fromFile) = try variables(for: text, beside: url)
             let request = ApplyRequest(
                 name: name,
                 folderName: folder,
                 file: text,
                 fileName: url.lastPathComponent,
                 dryRun: dryRun,
-                variables: try variables(for: text, beside: url)
+                variables: variables,
+                objects: try objects(of: text, beside: url, folder: folder, variables: variables, fromFile: fromFile)
             )
             let client = try ManagerClient.fromHome()
             let plan = try await client.json(ApplyPlanView.self, .POST, "/v1/applications", body: request, timeout: .seconds(300))
