@@ -33,6 +33,16 @@ extension ComposeFile.Reader {
         return value
     }
 
+    /// Capabilities that reach past the container's namespaces to the instance's kernel.
+    static let instanceCapabilities: Set<String> = [
+        "ALL", "CAP_SYS_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_PTRACE", "CAP_SYS_BOOT", "CAP_SYS_TIME",
+        "CAP_DAC_READ_SEARCH", "CAP_MAC_ADMIN", "CAP_MAC_OVERRIDE", "CAP_BPF", "CAP_PERFMON", "CAP_SYSLOG",
+    ]
+    /// Kernel parameters a container has of its own (as the engine allows for containers).
+    static let namespacedSysctls = ["net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."]
+    /// Log drivers that keep the logs on the instance: others send them where the file says.
+    static let localLogDrivers: Set<String> = ["json-file", "local", "journald", "none"]
+
     static func isPlain(_ c: Unicode.Scalar) -> Bool {
         c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "-_.:".unicodeScalars.contains(c))
     }
@@ -70,6 +80,9 @@ extension ComposeFile.Reader {
                     what: "a capability such as NET_ADMIN or ALL"
                 ).uppercased()
                 if capability != "ALL", !capability.hasPrefix("CAP_") { capability = "CAP_" + capability }
+                if key == "cap_add", Self.instanceCapabilities.contains(capability) {
+                    throw fail(item, "\(path).cap_add[\(i)]: \(capability) would let the container take its instance (as privileged would)")
+                }
                 capabilities.append(capability)
             }
             options[keyPath: keyPath] = capabilities
@@ -79,6 +92,15 @@ extension ComposeFile.Reader {
             for (key, value, item) in try keyValues(n, "\(path).sysctls") {
                 guard !key.isEmpty, key.unicodeScalars.allSatisfy(Self.isPlain) else {
                     throw fail(item, "\(path).sysctls: '\(Text.escaped(String(key.prefix(64))))' is not a kernel parameter")
+                }
+                guard Self.namespacedSysctls.contains(where: { key.hasPrefix($0) }) else {
+                    throw fail(
+                        item,
+                        "\(path).sysctls: \(key) is the instance's, not the container's (only net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)"
+                    )
+                }
+                guard !value.contains("="), !value.contains("|") else {
+                    throw fail(item, "\(path).sysctls.\(key): '\(Text.escaped(String(value.prefix(64))))' is not a value for it")
                 }
                 sysctls[key] = value
             }
@@ -96,7 +118,12 @@ extension ComposeFile.Reader {
                 throw fail(n, "\(path).dns: '\(Text.escaped(server))' is not an IP address")
             }
         }
-        if let n = map["dns_search"] { options.dnsSearch = try strings(n, "\(path).dns_search", orText: true, limit: 6) }
+        if let n = map["dns_search"] {
+            options.dnsSearch = try strings(n, "\(path).dns_search", orText: true, limit: 6)
+            for domain in options.dnsSearch ?? [] where !domain.unicodeScalars.allSatisfy(Self.isPlain) {
+                throw fail(n, "\(path).dns_search: '\(Text.escaped(String(domain.prefix(64))))' is not a domain")
+            }
+        }
         if let n = map["dns_opt"] { options.dnsOptions = try strings(n, "\(path).dns_opt") }
         if let n = map["logging"] { options.logging = try logging(n, "\(path).logging") }
         if let n = map["healthcheck"] { options.healthcheck = try healthcheck(n, "\(path).healthcheck") }
@@ -121,6 +148,10 @@ extension ComposeFile.Reader {
             for (i, target) in try strings(n, "\(path).tmpfs", orText: true, limit: 16).enumerated() {
                 guard target.hasPrefix("/"), !target.contains(":"), !target.split(separator: "/").contains("..") else {
                     throw fail(n, "\(path).tmpfs[\(i)] must be an absolute path in the container")
+                }
+                let top = target.split(separator: "/").first.map(String.init) ?? ""
+                guard !["", "proc", "sys", "dev"].contains(top) else {
+                    throw fail(n, "\(path).tmpfs[\(i)]: \(target) is the container's own (shm_size sizes /dev/shm)")
                 }
                 mounts.append(.init(target: target))
             }
@@ -210,6 +241,12 @@ extension ComposeFile.Reader {
         var logging = ContainerOptions.Logging(
             driver: try word(d, "\(path).driver", pattern: Self.isPlain, what: "a log driver such as json-file or local")
         )
+        guard Self.localLogDrivers.contains(logging.driver) else {
+            throw fail(
+                d,
+                "\(path).driver: \(logging.driver) would send the logs where the file says; micado keeps them on the instance (json-file, local, journald, none) for 'micado logs'"
+            )
+        }
         if let o = map["options"] {
             for (key, value, _) in try keyValues(o, "\(path).options") { logging.options[key] = value }
         }

@@ -462,7 +462,8 @@ public enum ComposeFile {
             }
             if let n = map["labels"] {
                 for (key, value, item) in try keyValues(n, "\(path).labels") {
-                    guard !key.isEmpty, key.count <= 128, !key.lowercased().hasPrefix("micado."), !key.contains(where: \.isWhitespace)
+                    guard !key.isEmpty, key.count <= 128, !key.lowercased().hasPrefix("micado."),
+                        !key.contains(where: { $0.isWhitespace || $0 == "=" })
                     else {
                         throw fail(
                             item,
@@ -570,7 +571,8 @@ public enum ComposeFile {
                 var labels: [String: String] = [:]
                 defer { definition.options.serviceLabels = labels }
                 for (key, value, item) in try keyValues(n, "\(path).labels") {
-                    guard !key.isEmpty, key.count <= 128, !key.lowercased().hasPrefix("micado."), !key.contains(where: \.isWhitespace)
+                    guard !key.isEmpty, key.count <= 128, !key.lowercased().hasPrefix("micado."),
+                        !key.lowercased().hasPrefix("com.docker."), !key.contains(where: { $0.isWhitespace || $0 == "=" })
                     else {
                         throw fail(
                             item,

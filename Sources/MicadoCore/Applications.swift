@@ -96,6 +96,8 @@ public struct ServiceSettings: Codable, Sendable, Equatable {
     public var scaling: ScalingPolicy?
     /// Nil when the service sets none (records made before these keys existed read the same).
     public var options: ContainerOptions?
+    /// `depends_on`: the services (of its application) made before it, and what it waits for.
+    public var dependsOn: [ServiceDependency]?
 
     public init(service: String) { self.service = service }
 }

@@ -67,14 +67,43 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 variables: try Self.checkedVariables(request.variables)
             )
         }
-        return try await changes.run { () throws(MicadoError) -> ApplyPlanView in
+        let (plan, waiting) = try await changes.run { () throws(MicadoError) -> (ApplyPlanView, [ContainerRecord]) in
             var spec = spec
             try await self.resolveObjects(&spec, request.objects ?? [:], dryRun: request.dryRun)
             return try await self.apply(spec, file: request.file, fileName: fileName, dryRun: request.dryRun)
         }
+        // Services that wait for a dependency's health or completion: after the lock, so that
+        // one application's wait never holds another's apply (the reconciler makes them too,
+        // once what they wait for is there: an apply cut here is finished in order).
+        for record in waiting {
+            try await waitForDependencies(of: record)
+            try await create(record)
+        }
+        if !waiting.isEmpty { await swarm.invalidate() }
+        return plan
     }
 
-    func apply(_ spec: ApplicationSpec, file: String, fileName: String, dryRun: Bool) async throws(MicadoError) -> ApplyPlanView {
+    /// Creates or rolls a stored record's service to match it.
+    func create(_ record: ContainerRecord) async throws(MicadoError) {
+        try await containers.distributeImage(of: record)
+        guard let service = try? await engine.service(record.name) else {
+            try await containers.ensureService(record)
+            return
+        }
+        if service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
+            try await containers.roll(record, service: service)
+        } else if service.spec.replicas != record.wantedReplicas {
+            try await engine.scaleService(service.id, replicas: record.wantedReplicas)
+        }
+    }
+
+    /// The plan, and the stored records whose services wait for a dependency (made by the caller).
+    func apply(
+        _ spec: ApplicationSpec,
+        file: String,
+        fileName: String,
+        dryRun: Bool
+    ) async throws(MicadoError) -> (ApplyPlanView, [ContainerRecord]) {
         let records = try await store.containers()
         let current = Dictionary(records.filter { $0.application == spec.name }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let stored = try await store.application(spec.name)
@@ -97,9 +126,9 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         let changes = steps.contains { $0.action != .unchanged }
         let revision = (stored?.revision ?? 0) + (changes ? 1 : 0)
         let plan = ApplyPlanView(application: spec.name, revision: revision, dryRun: dryRun, steps: steps, warnings: spec.warnings)
-        guard !dryRun else { return plan }
+        guard !dryRun else { return (plan, []) }
         // An unchanged file touches nothing; a changed comment is kept without a revision.
-        guard changes || stored?.file != file else { return plan }
+        guard changes || stored?.file != file else { return (plan, []) }
 
         let now = Date()
         let application = ApplicationRecord(
@@ -138,24 +167,19 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             guard let serviceID = current[name]?.serviceID else { continue }
             do { try await engine.removeService(serviceID) } catch  where error.code == .notFound {}
         }
+        var waiting: [ContainerRecord] = []
         for (index, record) in saving.enumerated() {
             if index == 1 { CrashPoint.reached(.applyHalfDone) }
-            try await waitForDependencies(of: record, in: spec)
-            try await containers.distributeImage(of: record)
-            guard current[record.name]?.serviceID != nil else {
-                try await containers.ensureService(record)
+            // After one that waits, every later one waits its turn too (the creation order).
+            if !waiting.isEmpty || !(record.settings?.dependsOn ?? []).allSatisfy({ $0.condition == .started }) {
+                waiting.append(record)
                 continue
             }
-            let service = try await engine.service(record.name)
-            if service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
-                try await containers.roll(record, service: service)
-            } else if service.spec.replicas != record.wantedReplicas {
-                try await engine.scaleService(service.id, replicas: record.wantedReplicas)
-            }
+            try await create(record)
         }
         await swarm.invalidate()
         scalerWakeUp.yield()
-        return plan
+        return (plan, waiting)
     }
 
     /// The records the file asks for, checked against everything else that runs: images,
@@ -221,6 +245,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             settings.update = definition.update
             settings.scaling = definition.scaling
             settings.options = definition.options.isEmpty ? nil : definition.options
+            settings.dependsOn = definition.dependsOn.isEmpty ? nil : definition.dependsOn
             record.settings = settings
             if let scaling = definition.scaling {
                 // The policy owns the count: a re-apply keeps what it chose, within the new bounds.
@@ -254,6 +279,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         check("domain", old.domain == new.domain && old.tls == new.tls)
         check("scaling", a?.scaling == b?.scaling)
         fields += (a?.options ?? ContainerOptions()).changedKeys(to: b?.options ?? ContainerOptions())
+        check("depends_on", a?.dependsOn == b?.dependsOn)
         return fields
     }
 
@@ -329,10 +355,10 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     /// which Swarm says only once its health check passes; `service_completed_successfully`,
     /// a task that exited 0. Throws, naming both services, when that does not come within
     /// the launch timeout; the store already holds the application, so nothing is half-stored.
-    func waitForDependencies(of record: ContainerRecord, in spec: ApplicationSpec) async throws(MicadoError) {
-        guard let service = record.settings?.service, let definition = spec.services.first(where: { $0.name == service }) else { return }
-        for dependency in definition.dependsOn where dependency.condition != .started {
-            let name = "\(spec.name)_\(dependency.service)"
+    func waitForDependencies(of record: ContainerRecord) async throws(MicadoError) {
+        guard let application = record.application else { return }
+        for dependency in record.settings?.dependsOn ?? [] where dependency.condition != .started {
+            let name = "\(application)_\(dependency.service)"
             switch dependency.condition {
             case .started:
                 continue

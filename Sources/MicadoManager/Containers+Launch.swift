@@ -203,7 +203,9 @@ extension Containers {
         asked.createdAt = Date(timeIntervalSince1970: 0)
         asked.updatedAt = asked.createdAt
         if var settings = asked.settings {
+            // Neither changes what runs: the policy sets replicas, the order is the creation's.
             settings.scaling = nil
+            settings.dependsOn = nil
             asked.settings = settings
         }
         let encoder = JSONEncoder()
@@ -348,6 +350,28 @@ extension Containers {
             )
         }
         container.mounts = options.tmpfs?.map { .init(tmpfs: $0.target, sizeBytes: $0.sizeBytes) }
+    }
+
+    /// Whether what a record's service waits for is there (`depends_on`): the services it
+    /// depends on exist, and run (`service_healthy`: Swarm says running once the check passes)
+    /// or have completed with 0. The reconciler makes a service only then.
+    func dependenciesMet(_ record: ContainerRecord) async throws(MicadoError) -> Bool {
+        guard let application = record.application, let dependencies = record.settings?.dependsOn else { return true }
+        for dependency in dependencies {
+            let name = "\(application)_\(dependency.service)"
+            guard (try? await engine.service(name)) != nil else { return false }
+            let tasks = try await engine.tasks(filters: ["service": [name]])
+            switch dependency.condition {
+            case .started: continue
+            case .healthy:
+                guard tasks.contains(where: { $0.status.state == "running" && $0.desiredState == "running" }) else { return false }
+            case .completedSuccessfully:
+                guard tasks.contains(where: { $0.status.state == "complete" && ($0.status.containerStatus?.exitCode ?? 0) == 0 }) else {
+                    return false
+                }
+            }
+        }
+        return true
     }
 
     /// Where a container may run. With clouds, always in a location (the default one unless

@@ -140,6 +140,8 @@ extension Reconciler {
         var record = record
         guard let service else {
             if record.serviceID == nil || record.lastState == .creating {
+                // A service made only once what it depends on is there (an apply cut while it waited).
+                guard try await containers.dependenciesMet(record) else { return [] }
                 try await containers.ensureService(record)
                 await note(.containerResumed, record.name, "finished the interrupted launch of \(record.name)")
                 return ["created service for \(record.name)"]

@@ -173,11 +173,26 @@ import Testing
                 (try? await f.engine().tasks(filters: ["service": ["health_db"]]))?.isEmpty ?? true
             }
 
-            // A check that never passes: the apply fails within the launch timeout and says why.
+            // A check that never passes: the apply fails within the launch timeout and says why,
+            // the web is never made (the reconciler waits too: the attack review saw it made at
+            // once), and meanwhile another application's apply is not held.
             try file("[CMD, \"false\"]").write(toFile: path, atomically: true, encoding: .utf8)
-            let failed = try await f.micado(["apply", "-f", path, "-n", "sick"])
+            async let failing = f.micado(["apply", "-f", path, "-n", "sick"])
+            try await CloudTests.eventually(30, "the sick database exists") { (try? await f.engine().service("sick_db")) != nil }
+            let other = f.state + "/other.yaml"
+            try "services:\n  solo:\n    image: busybox:local\n    command: sleep 3600\n".write(
+                toFile: other,
+                atomically: true,
+                encoding: .utf8
+            )
+            let started = ContinuousClock.now
+            #expect(try await f.micado(["apply", "-f", other, "-n", "other", "--dry-run"]).status == 0)
+            #expect(ContinuousClock.now - started < .seconds(10), "another application's plan waited for the sick one")
+            #expect((try? await f.engine().service("sick_web")) == nil, "the web was made before its database was healthy")
+            let failed = try await failing
             #expect(failed.status == 1, "\(failed)")
             #expect(failed.stderr.contains("sick_web waits for sick_db to be healthy (depends_on: service_healthy)"), "\(failed.stderr)")
+            #expect((try? await f.engine().service("sick_web")) == nil, "the reconciler made the web anyway")
             #expect(try await f.micado(["apps", "rm", "sick"]).status == 0)
         }
     }

@@ -141,6 +141,19 @@ struct ComposeFileTests {
         ("services:\n  web:\n    image: x\n    healthcheck: {test: [RUN, x]}\n", "must start with CMD, CMD-SHELL or NONE"),
         ("services:\n  web:\n    image: x\n    ulimits: {nofile: {soft: 9, hard: 1}}\n", "soft (9) is above hard (1)"),
         ("services:\n  web:\n    image: x\n    extra_hosts: [\"db:not-an-ip\"]\n", "must map a host name to an IP address"),
+        // Found by the attack review: what would reach past the container, or send its logs away.
+        ("services:\n  web:\n    image: x\n    cap_add: [ALL]\n", "ALL would let the container take its instance"),
+        ("services:\n  web:\n    image: x\n    cap_add: [sys_admin]\n", "CAP_SYS_ADMIN would let the container take its instance"),
+        ("services:\n  web:\n    image: x\n    sysctls: {kernel.core_pattern: \"|/bin/sh\"}\n", "kernel.core_pattern is the instance's"),
+        ("services:\n  web:\n    image: x\n    sysctls: [\"net.ipv4.ip_forward=1=2\"]\n", "is not a value for it"),
+        ("services:\n  web:\n    image: x\n    tmpfs: [/proc]\n", "/proc is the container's own"),
+        (
+            "services:\n  web:\n    image: x\n    logging: {driver: syslog, options: {syslog-address: \"tcp://192.0.2.1:1\"}}\n",
+            "syslog would send the logs"
+        ),
+        ("services:\n  web:\n    image: x\n    labels: {\"a=b\": c}\n", "is not a label key micado allows"),
+        ("services:\n  web:\n    image: x\n    deploy: {labels: {com.docker.stack.namespace: x}}\n", "is not a label key micado allows"),
+        ("services:\n  web:\n    image: x\n    dns_search: [\"a b\"]\n", "is not a domain"),
         ("services: [web]\n", "services must be a mapping"),
         ("services:\n  web:\n    image: x\n  web:\n    image: y\n", "duplicated key(s): 'web'. in line 2"),
         ("services: {\n", "not valid YAML"),

@@ -159,7 +159,7 @@ struct ComposeSpecificationTests {
                 stop_signal: SIGINT
                 stop_grace_period: 1m30s
                 restart: on-failure:5
-                cap_add: [net_admin, CAP_SYS_TIME]
+                cap_add: [net_admin, CAP_NET_BIND_SERVICE]
                 cap_drop: [ALL]
                 sysctls: {net.core.somaxconn: 1024}
                 ulimits: {nproc: 65535, nofile: {soft: 20000, hard: 40000}}
@@ -201,7 +201,7 @@ struct ComposeSpecificationTests {
                     return r
                 }()
         )
-        #expect(o.capabilityAdd == ["CAP_NET_ADMIN", "CAP_SYS_TIME"] && o.capabilityDrop == ["ALL"])
+        #expect(o.capabilityAdd == ["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"] && o.capabilityDrop == ["ALL"])
         #expect(o.sysctls == ["net.core.somaxconn": "1024"])
         #expect(o.ulimits == [.init(name: "nofile", soft: 20000, hard: 40000), .init(name: "nproc", soft: 65535, hard: 65535)])
         #expect(o.initProcess == true && o.tty == true && o.openStdin == true && o.readOnly == true)
