@@ -172,22 +172,38 @@ run "$BIN" quit -n "$SITE" -rm
 run "$BIN" quit -n "$NAME"
 run "$BIN" list -c -a
 run "$BIN" remove -n "$NAME"
-step "an application from a Compose file: a front routed by its domain reaches its api by name; a worker scales itself on its CPU use"
+step "an application from its own Compose file: variables from .env, a secret and a config, a health check the front waits for, its own network with an alias; the front routed by its domain reaches its api by name; a worker scales itself on its CPU use"
 mkdir -p "/tmp/micado-demo-$ID/shop"
+printf 'WEB_PORT=8090\nAPI_REPLICAS=2\n' >"/tmp/micado-demo-$ID/shop/.env"
+(umask 077; head -c 24 /dev/urandom | base64 >"/tmp/micado-demo-$ID/shop/api_key.txt")
 cat >"/tmp/micado-demo-$ID/shop/compose.yaml" <<'YAML'
+name: shop
+networks:
+  back: {}
+secrets:
+  api_key: {file: ./api_key.txt}
+configs:
+  api_conf: {content: "mode=demo"}
 services:
   web:
     image: busybox:local
+    container_name: shop-web
     entrypoint: /bin/httpd
-    command: [-f, -p, "8090", -h, /www]
-    ports: ["8090:8090"]
+    command: [-f, -p, "${WEB_PORT}", -h, /www]
+    ports: ["${WEB_PORT}:${WEB_PORT}"]
+    depends_on: {api: {condition: service_healthy}}
+    networks: [default, back]
     deploy: {resources: {reservations: {memory: 32M}}}
     x-micado: {domain: shop.local}
   api:
     image: busybox:local
     entrypoint: /bin/httpd
     command: [-f, -p, "80", -h, /www]
-    deploy: {replicas: 2, resources: {reservations: {memory: 32M}}}
+    secrets: [api_key]
+    configs: [{source: api_conf, target: /etc/api.conf}]
+    healthcheck: {test: ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1/"], interval: 2s, retries: 10}
+    networks: {back: {aliases: [catalogue]}}
+    deploy: {replicas: "${API_REPLICAS}", resources: {reservations: {memory: 32M}}}
   worker:
     image: busybox:local
     entrypoint: /bin/sh
@@ -201,7 +217,8 @@ run "$BIN" apply -f "/tmp/micado-demo-$ID/shop/compose.yaml"
 shop_up() { curl -sf -H "Host: shop.local" "http://127.0.0.1:$PROXY_PORT/" >/dev/null; }
 wait_for 90 "shop.local to answer" shop_up
 run curl -sf -H "Host: shop.local" "http://127.0.0.1:$PROXY_PORT/"
-run "$BIN" execute -n shop_web -c 'printf "GET / HTTP/1.0\r\n\r\n" | timeout 3 nc api 80 | tail -1'
+run "$BIN" execute -n shop_web -c 'printf "GET / HTTP/1.0\r\n\r\n" | timeout 3 nc catalogue 80 | tail -1'
+run "$BIN" execute -n shop_api -c 'echo "the secret: $(wc -c </run/secrets/api_key) bytes at /run/secrets/api_key; the config: $(cat /etc/api.conf)"'
 replicas() { "$BIN" apps --output json | python3 -c "import json,sys; print(next(s['desiredReplicas'] for a in json.load(sys.stdin) for s in a['services'] if s['name']=='shop_worker'))"; }
 grown() { [ "$(replicas)" -ge 2 ]; }
 wait_for 90 "the worker's policy to add replicas" grown
