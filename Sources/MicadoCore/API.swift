@@ -177,9 +177,10 @@ public struct InstanceView: Codable, Sendable, Equatable {
     public var hostname: String
     public var cloud: String
     public var location: String?
-    public var role: String
-    public var state: String
-    public var availability: String
+    public var role: InstanceRole
+    public var state: InstanceState
+    /// The Swarm node's availability; nil before the instance has a node.
+    public var availability: NodeAvailability?
     public var address: String?
     public var containers: Int
     public var memoryReservedMiB: Int
@@ -187,8 +188,7 @@ public struct InstanceView: Codable, Sendable, Equatable {
     public var engineVersion: String?
     public var flavour: String?
     public var tag: String?
-    /// `application` or `database`.
-    public var purpose: String?
+    public var purpose: InstancePurpose?
     /// The cloud's own ID for it (`i-0abc…` on EC2), once the cloud answered.
     public var cloudID: String?
     public var pricePerHour: Double?
@@ -201,9 +201,9 @@ public struct InstanceView: Codable, Sendable, Equatable {
         hostname: String,
         cloud: String,
         location: String?,
-        role: String,
-        state: String,
-        availability: String,
+        role: InstanceRole,
+        state: InstanceState,
+        availability: NodeAvailability?,
         address: String?,
         containers: Int,
         memoryReservedMiB: Int,

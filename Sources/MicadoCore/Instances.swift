@@ -39,11 +39,20 @@ public enum InstanceState: String, Codable, Sendable, CaseIterable {
 
     /// Not ready yet, but on its way: the scaler counts it as capacity to come.
     public var isStarting: Bool { self == .creating || self == .booting || self == .joining }
+
+    /// A Swarm node's state (`ready`, `down`, `disconnected`, `unknown`) in these words, for a
+    /// node without a record (the manager's own, or one micado did not make).
+    public init(swarmNodeState: String) { self = swarmNodeState == "ready" ? .ready : .down }
 }
 
 /// The manager's own engine, or an instance started on a cloud.
-public enum InstanceRole: String, Codable, Sendable {
+public enum InstanceRole: String, Codable, Sendable, CaseIterable {
     case manager, worker
+}
+
+/// A Swarm node's availability: whether it takes new tasks.
+public enum NodeAvailability: String, Codable, Sendable, CaseIterable {
+    case active, pause, drain
 }
 
 /// What an instance is for (MiCADO's `start -n`): database instances take only containers

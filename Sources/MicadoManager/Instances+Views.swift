@@ -24,9 +24,9 @@ extension Instances {
                 hostname: node.description?.hostname ?? node.id,
                 cloud: managerRecordIDs.contains(node.id) ? "manager" : "unknown",
                 location: node.spec.labels?[Label.location],
-                role: node.spec.role ?? "worker",
-                state: node.status.state,
-                availability: node.spec.availability ?? "active",
+                role: node.spec.role.flatMap(InstanceRole.init(rawValue:)) ?? .worker,
+                state: InstanceState(swarmNodeState: node.status.state),
+                availability: NodeAvailability(rawValue: node.spec.availability ?? "active"),
                 address: configuration.publishAddress(for: node),
                 containers: usage[node.id]?.count ?? 0,
                 memoryReservedMiB: usage[node.id]?.memory ?? 0,
@@ -43,9 +43,9 @@ extension Instances {
                 hostname: node?.description?.hostname ?? record.hostname,
                 cloud: record.cloud,
                 location: record.location,
-                role: InstanceRole.worker.rawValue,
-                state: record.state.rawValue,
-                availability: node?.spec.availability ?? "-",
+                role: .worker,
+                state: record.state,
+                availability: node?.spec.availability.flatMap(NodeAvailability.init(rawValue:)),
                 address: record.address,
                 containers: record.nodeID.flatMap { usage[$0]?.count } ?? 0,
                 memoryReservedMiB: record.nodeID.flatMap { usage[$0]?.memory } ?? 0,
@@ -54,7 +54,7 @@ extension Instances {
             )
             view.flavour = record.flavour
             view.tag = record.tag
-            view.purpose = record.purpose.rawValue
+            view.purpose = record.purpose
             view.cloudID = record.cloudID
             view.pricePerHour = record.pricePerHour
             view.createdAt = record.createdAt

@@ -54,7 +54,7 @@ struct CloudBrokerEndToEndTests {
                 from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
             )
             let listed = try #require(views.first { $0.cloud == "cb" })
-            #expect(listed.cloudID == instance.id && listed.address == instance.address && listed.state == "ready", "\(listed)")
+            #expect(listed.cloudID == instance.id && listed.address == instance.address && listed.state == .ready, "\(listed)")
             let address = try #require(instance.address)
             #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the CloudBroker instance")
             let log = (try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? ""

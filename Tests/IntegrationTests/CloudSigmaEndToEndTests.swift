@@ -61,7 +61,7 @@ struct CloudSigmaEndToEndTests {
                 from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
             )
             let instance = try #require(views.first { $0.cloud == "cs" })
-            #expect(instance.cloudID == server.uuid && instance.address == server.address && instance.state == "ready", "\(instance)")
+            #expect(instance.cloudID == server.uuid && instance.address == server.address && instance.state == .ready, "\(instance)")
             let address = try #require(server.address)
             #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the CloudSigma server")
             let log = (try? String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)) ?? ""

@@ -53,7 +53,7 @@ struct CloudTests {
             }
             let instances = try await Self.instances(f)
             #expect(instances.count == 2)
-            #expect(instances.allSatisfy { $0.flavour == "small" && $0.state == "ready" })
+            #expect(instances.allSatisfy { $0.flavour == "small" && $0.state == .ready })
             // Engines are reached over TLS: execute runs in a container on an instance.
             let exec = try await f.micado([
                 "execute", "-n", running[0].name.rawValue, "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes",

@@ -112,7 +112,7 @@ struct EC2EndToEndTests {
                 from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
             )
             let view = try #require(views.first { $0.cloud == "aws" })
-            #expect(view.cloudID == instance.id && view.address == instance.privateAddress && view.state == "ready", "\(view)")
+            #expect(view.cloudID == instance.id && view.address == instance.privateAddress && view.state == .ready, "\(view)")
             let container = try WireFormat.decoder().decode(
                 [ContainerView].self,
                 from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8)
@@ -157,7 +157,7 @@ struct EC2EndToEndTests {
             )
             let view = try #require(views.first { $0.id == id })
             #expect(
-                view.cloudID == instance.id && view.address == instance.privateAddress && view.state == "ready"
+                view.cloudID == instance.id && view.address == instance.privateAddress && view.state == .ready
                     && view.flavour == "t3.small",
                 "\(view)"
             )

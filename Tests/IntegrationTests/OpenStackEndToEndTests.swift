@@ -79,7 +79,7 @@ struct OpenStackEndToEndTests {
                 from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
             )
             let instance = try #require(views.first { $0.cloud == "os" })
-            #expect(instance.cloudID == server.id && instance.address == server.address && instance.state == "ready", "\(instance)")
+            #expect(instance.cloudID == server.id && instance.address == server.address && instance.state == .ready, "\(instance)")
             let address = try #require(server.address)
             #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the OpenStack server")
             // No key material nor the password in the manager's events or log.

@@ -31,6 +31,19 @@ struct APIContractTests {
         #expect(Set(listed) == Set(EventKind.allCases.map(\.rawValue)) && listed.count == EventKind.allCases.count)
     }
 
+    /// An instance's state, role, availability and purpose are typed on the wire, and the
+    /// document lists exactly their values.
+    @Test func theDocumentListsTheInstancesVocabulary() throws {
+        let document = try #require(try Yams.load(yaml: try Self.repositoryDocument) as? [String: Any])
+        let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let properties = (schemas?["InstanceView"] as? [String: Any])?["properties"] as? [String: Any]
+        func listed(_ name: String) -> [String]? { (properties?[name] as? [String: Any])?["enum"] as? [String] }
+        #expect(listed("state") == InstanceState.allCases.map(\.rawValue))
+        #expect(listed("role") == InstanceRole.allCases.map(\.rawValue))
+        #expect(listed("availability") == NodeAvailability.allCases.map(\.rawValue))
+        #expect(listed("purpose") == InstancePurpose.allCases.map(\.rawValue))
+    }
+
     /// A kind is its stable string on the wire and in the store; one a newer manager wrote reads as unrecognised.
     @Test func eventKindsAreStableStrings() throws {
         #expect(EventKind.instanceCreateFailed.rawValue == "instance.create-failed")

@@ -61,10 +61,12 @@ extension Micado {
         static func waitUntilReady(_ created: InstanceView, client: ManagerClient) async throws -> InstanceView {
             let start = ContinuousClock.now
             var current = created
-            var last = ""
-            while current.state != "ready" {
+            var last: InstanceState?
+            while current.state != .ready {
                 if current.state != last {
-                    Console.err(String(format: "[%5.1fs] %@ %@", (ContinuousClock.now - start).inSeconds, current.id, current.state))
+                    Console.err(
+                        String(format: "[%5.1fs] %@ %@", (ContinuousClock.now - start).inSeconds, current.id, current.state.rawValue)
+                    )
                     last = current.state
                 }
                 if ContinuousClock.now - start > .seconds(300) {
