@@ -37,6 +37,9 @@ public protocol EngineAPI: Sendable {
     func createNetwork(name: String, labels: [String: String]) async throws(MicadoError) -> String
     func networks(label: String?) async throws(MicadoError) -> [NetworkSummary]
     func removeNetwork(_ idOrName: String) async throws(MicadoError)
+    /// The names of this engine's volumes (a node's own: volumes are not swarm objects).
+    func volumes(label: String?) async throws(MicadoError) -> [String]
+    func removeVolume(_ name: String) async throws(MicadoError)
     func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask]
     /// Swarm secrets and configs: made once with their data (never read back), listed by label, removed.
     func createSwarmObject(

@@ -158,6 +158,25 @@ extension EngineClient {
         _ = try await send(.DELETE, "/networks/\(idOrName)")
     }
 
+    public func volumes(label: String?) async throws(MicadoError) -> [String] {
+        struct Listing: Decodable {
+            struct Volume: Decodable {
+                var name: String
+                enum CodingKeys: String, CodingKey { case name = "Name" }
+            }
+            var volumes: [Volume]?
+            enum CodingKeys: String, CodingKey { case volumes = "Volumes" }
+        }
+        let query = label.map { [("filters", Self.filters(["label": [$0]]))] } ?? []
+        let listing: Listing = try await get("/volumes", query: query)
+        return (listing.volumes ?? []).map(\.name)
+    }
+
+    /// Removes a volume; a conflict while a container still uses it.
+    public func removeVolume(_ name: String) async throws(MicadoError) {
+        _ = try await send(.DELETE, "/volumes/\(name)")
+    }
+
     public func createSwarmObject(
         _ kind: SwarmObject.Kind,
         name: String,

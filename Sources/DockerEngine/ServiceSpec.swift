@@ -128,25 +128,67 @@ public struct ServiceSpec: Codable, Sendable {
             return reference
         }
     }
-    /// A mount of a task's container; micado writes tmpfs mounts.
+    /// A mount of a task's container: a tmpfs, or a volume (named: created on the node by
+    /// the first task that mounts it, and kept there; anonymous: one per task).
     public struct Mount: Codable, Sendable, Equatable {
         public struct TmpfsOptions: Codable, Sendable, Equatable {
             public var sizeBytes: Int64?
-            public init(sizeBytes: Int64?) { self.sizeBytes = sizeBytes }
-            enum CodingKeys: String, CodingKey { case sizeBytes = "SizeBytes" }
+            public var mode: UInt32?
+            public init(sizeBytes: Int64?, mode: UInt32? = nil) {
+                self.sizeBytes = sizeBytes
+                self.mode = mode
+            }
+            enum CodingKeys: String, CodingKey {
+                case sizeBytes = "SizeBytes"
+                case mode = "Mode"
+            }
+        }
+        public struct VolumeOptions: Codable, Sendable, Equatable {
+            public struct DriverConfig: Codable, Sendable, Equatable {
+                public var name: String
+                public init(name: String) { self.name = name }
+                enum CodingKeys: String, CodingKey { case name = "Name" }
+            }
+            public var noCopy: Bool?
+            public var labels: [String: String]?
+            public var driverConfig: DriverConfig?
+            public init(noCopy: Bool?, labels: [String: String]?, driverConfig: DriverConfig?) {
+                self.noCopy = noCopy
+                self.labels = labels
+                self.driverConfig = driverConfig
+            }
+            enum CodingKeys: String, CodingKey {
+                case noCopy = "NoCopy"
+                case labels = "Labels"
+                case driverConfig = "DriverConfig"
+            }
         }
         public var type: String
+        public var source: String?
         public var target: String
+        public var readOnly: Bool?
         public var tmpfsOptions: TmpfsOptions?
-        public init(tmpfs target: String, sizeBytes: Int64?) {
+        public var volumeOptions: VolumeOptions?
+        public init(tmpfs target: String, sizeBytes: Int64?, mode: UInt32? = nil) {
             type = "tmpfs"
             self.target = target
-            tmpfsOptions = sizeBytes.map { TmpfsOptions(sizeBytes: $0) }
+            tmpfsOptions = sizeBytes != nil || mode != nil ? TmpfsOptions(sizeBytes: sizeBytes, mode: mode) : nil
+        }
+        /// A volume: `source` names it (nil: anonymous), `labels` go on it when the node makes it.
+        public init(volume source: String?, target: String, readOnly: Bool, noCopy: Bool, labels: [String: String]?) {
+            type = "volume"
+            self.source = source
+            self.target = target
+            self.readOnly = readOnly ? true : nil
+            volumeOptions = .init(noCopy: noCopy ? true : nil, labels: labels, driverConfig: .init(name: "local"))
         }
         enum CodingKeys: String, CodingKey {
             case type = "Type"
+            case source = "Source"
             case target = "Target"
+            case readOnly = "ReadOnly"
             case tmpfsOptions = "TmpfsOptions"
+            case volumeOptions = "VolumeOptions"
         }
     }
     /// Durations in nanoseconds.

@@ -41,6 +41,7 @@ public enum ComposeFile {
         }
         let secrets = try top["secrets"].map { node throws(MicadoError) in try reader.objects(node, .secrets) } ?? [:]
         let configs = try top["configs"].map { node throws(MicadoError) in try reader.objects(node, .configs) } ?? [:]
+        let volumes = try top["volumes"].map { node throws(MicadoError) in try reader.volumes(node, warnings: &warnings) } ?? [:]
         let appName: String
         if let name {
             try ApplicationName.validate(name)
@@ -67,6 +68,15 @@ public enum ComposeFile {
             }
             if let n = map["configs"] {
                 definition.options.configs = try reader.mounts(n, "services.\(serviceName).configs", .configs, declared: Set(configs.keys))
+            }
+            if let n = map["volumes"] {
+                try reader.serviceVolumes(
+                    n,
+                    "services.\(serviceName).volumes",
+                    declared: Set(volumes.keys),
+                    into: &definition.options,
+                    warnings: &warnings
+                )
             }
             definitions.append(definition)
         }
@@ -98,6 +108,9 @@ public enum ComposeFile {
         var spec = ApplicationSpec(name: appName, services: definitions, warnings: warnings)
         spec.secrets = secrets
         spec.configs = configs
+        // Only what a service mounts: an unused volume is made nowhere, as with docker compose.
+        let used = Set(definitions.flatMap { ($0.options.volumes ?? []).compactMap(\.source) })
+        spec.volumes = volumes.filter { used.contains($0.key) }
         return spec
     }
 

@@ -23,7 +23,7 @@ public enum ComposeKeys {
         ("secrets", .honoured),
         ("services", .honoured),
         ("version", .warned("version is obsolete, as the specification says, and ignored")),
-        ("volumes", .refused("named volumes are not supported yet: a service's data would not survive a move to another instance")),
+        ("volumes", .honoured),
     ]
 
     static let swarmSchedules = "Swarm schedules the service's tasks itself"
@@ -120,7 +120,7 @@ public enum ComposeKeys {
         ("user", .honoured),
         ("userns_mode", .refused("Swarm services cannot choose their user namespace")),
         ("uts", .refused("Swarm services cannot share the host's UTS namespace")),
-        ("volumes", .refused("volumes are not supported yet: only tmpfs (give tmpfs:)")),
+        ("volumes", .honoured),
         ("volumes_from", .refused("volumes_from is not supported")),
         ("working_dir", .honoured),
         ("x-micado", .honoured),

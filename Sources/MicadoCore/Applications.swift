@@ -13,6 +13,18 @@ public struct ApplicationSpec: Sendable, Equatable {
     /// The file's top-level secrets and configs, by name: where their content comes from.
     public var secrets: [String: ObjectSource] = [:]
     public var configs: [String: ObjectSource] = [:]
+    /// The file's named volumes that its services mount, by name.
+    public var volumes: [String: VolumeDefinition] = [:]
+
+    /// A top-level volume: driver `local`, on the instance its services are pinned to.
+    public struct VolumeDefinition: Sendable, Equatable {
+        public var labels: [String: String] = [:]
+        public init(labels: [String: String] = [:]) { self.labels = labels }
+    }
+
+    /// The engine's name of an application's volume (as `docker compose` names them: the
+    /// application's name has no `_`, so `shop` with `db_data` never meets `shop_db` with `data`… nor `shop-db`).
+    public static func volumeName(application: String, volume: String) -> String { "\(application)_\(volume)" }
 
     public init(name: String, services: [ServiceDefinition], warnings: [String] = []) {
         self.name = name
@@ -300,5 +312,18 @@ public enum ApplicationName {
         while trimmed.first == "-" { trimmed.removeFirst() }
         while trimmed.last == "-" { trimmed.removeLast() }
         return (try? validate(String(trimmed))).map { String(trimmed) }
+    }
+}
+
+/// `micado apps rm --volumes`: the named volumes removed with their data, and those still
+/// waiting for a task of theirs to stop (removed by the manager soon after).
+public struct ApplicationRemovalView: Codable, Sendable, Equatable {
+    public var application: String
+    public var removedVolumes: [String]
+    public var pendingVolumes: [String]
+    public init(application: String, removedVolumes: [String], pendingVolumes: [String]) {
+        self.application = application
+        self.removedVolumes = removedVolumes
+        self.pendingVolumes = pendingVolumes
     }
 }

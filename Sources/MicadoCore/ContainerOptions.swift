@@ -70,13 +70,31 @@ public struct ContainerOptions: Codable, Sendable, Equatable {
         }
     }
 
-    /// A `tmpfs` mount (`tmpfs:`, and `shm_size` as /dev/shm).
+    /// A `tmpfs` mount (`tmpfs:`, a `type: tmpfs` volume, and `shm_size` as /dev/shm).
     public struct Tmpfs: Codable, Sendable, Equatable {
         public var target: String
         public var sizeBytes: Int64?
+        /// Permission bits of its root (the engine's default: 1777).
+        public var mode: UInt32?
         public init(target: String, sizeBytes: Int64? = nil) {
             self.target = target
             self.sizeBytes = sizeBytes
+        }
+    }
+
+    /// A volume mounted into the service's containers (`volumes:`): one of the application's
+    /// named volumes (`source`, as the file names it), which lives on one instance and
+    /// outlives the service; or, without a source, an anonymous one that lives with its task.
+    public struct VolumeMount: Codable, Sendable, Equatable {
+        public var source: String?
+        public var target: String
+        public var readOnly = false
+        /// Do not copy the image's files at the target into a new volume.
+        public var noCopy = false
+        public init(source: String? = nil, target: String, readOnly: Bool = false) {
+            self.source = source
+            self.target = target
+            self.readOnly = readOnly
         }
     }
 
@@ -103,6 +121,7 @@ public struct ContainerOptions: Codable, Sendable, Equatable {
     public var healthcheck: Healthcheck?
     public var restart: RestartPolicy?
     public var tmpfs: [Tmpfs]?
+    public var volumes: [VolumeMount]?
     /// `expose`: ports other services reach on the application's network (all are; recorded
     /// so that the plan and `micado explain` can show them).
     public var expose: [Int]?
@@ -131,7 +150,8 @@ public struct ContainerOptions: Codable, Sendable, Equatable {
             ("extra_hosts", hosts == other.hosts),
             ("dns", nameservers == other.nameservers && dnsSearch == other.dnsSearch && dnsOptions == other.dnsOptions),
             ("logging", logging == other.logging), ("healthcheck", healthcheck == other.healthcheck), ("restart", restart == other.restart),
-            ("tmpfs", tmpfs == other.tmpfs), ("expose", expose == other.expose), ("networks", networks == other.networks),
+            ("tmpfs", tmpfs == other.tmpfs), ("volumes", volumes == other.volumes), ("expose", expose == other.expose),
+            ("networks", networks == other.networks),
             ("deploy.labels", serviceLabels == other.serviceLabels), ("secrets", secrets == other.secrets),
             ("configs", configs == other.configs),
         ]

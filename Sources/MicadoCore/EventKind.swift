@@ -88,6 +88,10 @@ public enum EventKind: String, Codable, Sendable, CaseIterable, Comparable, Cust
     case storeBackup = "store.backup"
     // The swarm.
     case swarmInit = "swarm.init"
+    // Applications' named volumes: where each lives, and their removal.
+    case volumeHomed = "volume.homed"
+    case volumeRemoveFailed = "volume.remove-failed"
+    case volumeRemoved = "volume.removed"
     /// A kind this build does not know: a store written by a newer manager, read after a downgrade.
     case unrecognised = "unrecognised"
 

@@ -15,7 +15,7 @@ import MicadoStore
 /// the file and its revision; an apply writes the store in one transaction, then the swarm.
 public final class Applications: RecordsEvents, ReadsSwarm {
     let configuration: ManagerConfiguration
-    let store: any ApplicationStore & ContainerStore & ImageStore
+    let store: any ApplicationStore & ContainerStore & ImageStore & VolumeStore
     let engine: any EngineAPI
     let managerID: String
     let eventLog: EventLog
@@ -27,11 +27,12 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     let changes: SerialQueue
     let containers: Containers
     let instances: Instances
+    let volumes: Volumes
     let autoscaler: ServiceAutoscaler
 
     init(
         configuration: ManagerConfiguration,
-        store: any ApplicationStore & ContainerStore & ImageStore,
+        store: any ApplicationStore & ContainerStore & ImageStore & VolumeStore,
         engine: any EngineAPI,
         managerID: String,
         eventLog: EventLog,
@@ -40,6 +41,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         changes: SerialQueue,
         containers: Containers,
         instances: Instances,
+        volumes: Volumes,
         autoscaler: ServiceAutoscaler
     ) {
         self.configuration = configuration
@@ -52,6 +54,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         self.changes = changes
         self.containers = containers
         self.instances = instances
+        self.volumes = volumes
         self.autoscaler = autoscaler
     }
 
@@ -158,9 +161,17 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 )
             }
         }
-        try await store.apply(application, saving: saving, removing: removing, events: events)
+        let declared = spec.volumes.sorted { $0.key < $1.key }.map {
+            VolumeRecord(application: spec.name, volume: $0.key, labels: $0.value.labels, createdAt: now)
+        }
+        try await store.apply(application, saving: saving, removing: removing, declaring: declared, events: events)
         eventLog.log(events)
         CrashPoint.reached(.applyStored)
+        if containers.clouds.isEmpty {
+            // Without clouds every volume lives on the manager's node (with clouds, the scaler
+            // chooses an instance with room on its next pass, which this apply wakes).
+            try await volumes.placeHomeless { _, _ throws(MicadoError) in try await self.volumes.managerNode() }
+        }
 
         // The store holds the application now: whatever fails below, the reconciler finishes.
         for name in removing {
@@ -191,6 +202,21 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     ) async throws(MicadoError) -> [ContainerRecord] {
         var checkedLocations: Set<String> = []
         var wanted: [ContainerRecord] = []
+        let stored = try await store.volumes()
+        for definition in spec.services {
+            let names = Set((definition.options.volumes ?? []).compactMap(\.source))
+            let homes = Dictionary(
+                grouping: stored.filter { $0.application == spec.name && names.contains($0.volume) && !$0.removing }.filter {
+                    $0.nodeID != nil
+                },
+                by: { $0.nodeID ?? "" }
+            )
+            if homes.count > 1 {
+                throw .conflict(
+                    "services.\(definition.name): its volumes live on different instances (\(homes.values.map { $0.map(\.volume).joined(separator: ", ") }.sorted().joined(separator: " and "))); one service cannot run beside both"
+                )
+            }
+        }
         let now = Date()
         for definition in Self.creationOrder(spec.services) {
             let name = "\(spec.name)_\(definition.name)"
@@ -455,9 +481,18 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     }
 
     /// `micado apps rm`: the application, its services and their routes; its network follows
-    /// once its tasks are gone (the reconciler).
-    public func remove(_ name: String) async throws(MicadoError) {
-        try await changes.run { () throws(MicadoError) in
+    /// once its tasks are gone (the reconciler). Its named volumes stay, with their data, for
+    /// the next apply of it, unless `withVolumes`: then they go once their tasks have stopped
+    /// (waited for here up to `volumeWait`, then by the reconciler).
+    @discardableResult
+    public func remove(
+        _ name: String,
+        withVolumes: Bool = false,
+        volumeWait: Duration = .seconds(30)
+    ) async throws(MicadoError)
+        -> ApplicationRemovalView
+    {
+        let asked = try await changes.run { () throws(MicadoError) -> [String] in
             guard try await self.store.application(name) != nil else {
                 throw .notFound("no application named \(Text.escaped(String(name.prefix(64)))); see 'micado apps'")
             }
@@ -466,13 +501,26 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 name,
                 event: self.event(.applicationRemoved, name, "\(name) removed with \(services.count) service(s)")
             )
+            let asked = withVolumes ? try await self.volumes.requestRemoval(of: name) : []
             for service in services {
                 guard let serviceID = service.serviceID else { continue }
                 do throws(MicadoError) { try await self.engine.removeService(serviceID) } catch  where error.code == .notFound {}
             }
             await self.swarm.invalidate()
             self.scalerWakeUp.yield()
+            return asked
         }
+        var waiting = asked
+        let deadline = ContinuousClock.now + volumeWait
+        var delay = Duration.milliseconds(100)
+        while !waiting.isEmpty && ContinuousClock.now < deadline {
+            let still = Set(try await changes.run { () throws(MicadoError) in await self.volumes.removeRequested() })
+            waiting = waiting.filter(still.contains)
+            if waiting.isEmpty { break }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(1))
+        }
+        return .init(application: name, removedVolumes: asked.filter { !waiting.contains($0) }, pendingVolumes: waiting)
     }
 }
 

@@ -25,6 +25,10 @@ enum Label {
     /// (on the Swarm object only: whoever reads the engine's objects can read their data anyway).
     static let object = "micado.object"
     static let contentDigest = "micado.content-digest"
+    /// On a node, one per named volume that lives there (`micado.volume.APP_VOLUME=home`): the
+    /// services that mount the volume are constrained to the node that has it.
+    static func volume(_ name: String) -> String { "micado.volume.\(name)" }
+    static let volumePrefix = "micado.volume."
 }
 
 /// The event log as the parts write it: every event is stored and logged. A loop's per-item

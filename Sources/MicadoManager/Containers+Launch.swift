@@ -155,6 +155,16 @@ extension Containers {
     func serviceSpec(for record: ContainerRecord, pushed: String?) async throws(MicadoError) -> ServiceSpec {
         var spec = serviceSpec(for: record)
         if let pushed { spec.taskTemplate.containerSpec.image = pushed }
+        if !Volumes.names(of: record).isEmpty, var mounts = spec.taskTemplate.containerSpec.mounts {
+            // The labels the file gives each named volume, beside micado's own.
+            let declared = Dictionary(try await store.volumes().map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a })
+            for index in mounts.indices {
+                guard let source = mounts[index].source, let labels = declared[source], !labels.isEmpty else { continue }
+                let ours = mounts[index].volumeOptions?.labels ?? [:]
+                mounts[index].volumeOptions?.labels = labels.merging(ours) { _, ours in ours }
+            }
+            spec.taskTemplate.containerSpec.mounts = mounts
+        }
         if let options = record.settings?.options, options.secrets != nil || options.configs != nil {
             spec.taskTemplate.containerSpec.secrets = try await fileReferences(options.secrets, .secret)
             spec.taskTemplate.containerSpec.configs = try await fileReferences(options.configs, .config)
@@ -264,6 +274,20 @@ extension Containers {
         let limitBytes = settings?.memoryLimitMiB.map { Int64($0) << 20 } ?? bytes
         let options = settings?.options ?? ContainerOptions()
         Self.apply(options, to: &container)
+        if let application = record.application, let volumes = options.volumes {
+            // Named volumes live on their home node (see `Volumes`); anonymous ones with the task.
+            let ours = [Label.manager: managerID, Label.application: application]
+            let mounts = volumes.map { volume in
+                ServiceSpec.Mount(
+                    volume: volume.source.map { ApplicationSpec.volumeName(application: application, volume: $0) },
+                    target: volume.target,
+                    readOnly: volume.readOnly,
+                    noCopy: volume.noCopy,
+                    labels: volume.source == nil ? nil : ours
+                )
+            }
+            container.mounts = (container.mounts ?? []) + mounts
+        }
         var template = ServiceSpec.TaskTemplate(
             containerSpec: container,
             resources: .init(
@@ -349,7 +373,7 @@ extension Containers {
                 startPeriod: nanoseconds(check.startPeriodSeconds)
             )
         }
-        container.mounts = options.tmpfs?.map { .init(tmpfs: $0.target, sizeBytes: $0.sizeBytes) }
+        container.mounts = options.tmpfs?.map { .init(tmpfs: $0.target, sizeBytes: $0.sizeBytes, mode: $0.mode) }
     }
 
     /// Whether what a record's service waits for is there (`depends_on`): the services it
@@ -377,12 +401,15 @@ extension Containers {
     /// Where a container may run. With clouds, always in a location (the default one unless
     /// `-l`), and on database instances only when a location is asked for.
     func placement(for record: ContainerRecord) -> ServiceSpec.Placement? {
+        var constraints: [String] = []
         if clouds.isEmpty {
-            return record.location.map { .init(constraints: ["node.labels.\(Label.location) == \($0)"]) }
+            if let location = record.location { constraints.append("node.labels.\(Label.location) == \(location)") }
+        } else {
+            constraints.append("node.labels.\(Label.location) == \(record.location ?? defaultLocation)")
+            if record.location == nil { constraints.append("node.labels.\(Label.purpose) != database") }
         }
-        var constraints = ["node.labels.\(Label.location) == \(record.location ?? defaultLocation)"]
-        if record.location == nil { constraints.append("node.labels.\(Label.purpose) != database") }
-        return .init(constraints: constraints)
+        constraints += Volumes.constraints(for: record)
+        return constraints.isEmpty ? nil : .init(constraints: constraints)
     }
 
     /// Polls the container's tasks until one runs, or the launch timeout passes.

@@ -9,7 +9,7 @@ import MicadoStore
 /// instances first (`Instances.distributeImage`).
 public final class Containers: RecordsEvents, ReadsSwarm {
     let configuration: ManagerConfiguration
-    let store: any ContainerStore & ImageStore & UsageStore & ExecSessionStore
+    let store: any ContainerStore & ImageStore & UsageStore & ExecSessionStore & VolumeStore
     /// The manager's engine.
     let engine: any EngineAPI
     /// The engines of the nodes containers run on (files, logs, exec).
@@ -27,7 +27,7 @@ public final class Containers: RecordsEvents, ReadsSwarm {
 
     init(
         configuration: ManagerConfiguration,
-        store: any ContainerStore & ImageStore & UsageStore & ExecSessionStore,
+        store: any ContainerStore & ImageStore & UsageStore & ExecSessionStore & VolumeStore,
         engines: NodeEngines,
         managerID: String,
         clouds: CloudSet,

@@ -135,6 +135,7 @@ extension Instances {
         }
         let tagged = try await store.instances().filter { $0.tag == tag && !$0.isManager }
         guard !tagged.isEmpty else { throw .notFound("no instance has tag '\(tag)'") }
+        for record in tagged { try await requireNoVolume(on: record, doing: "micado stop -t \(tag)") }
         for var record in tagged where record.state != .draining && record.state != .deleting {
             record.state = .draining
             record.stateSince = Date()
@@ -148,9 +149,26 @@ extension Instances {
         return tagged.map(\.id.rawValue)
     }
 
+    /// Refuses to drain an instance that holds an application's named volume: its data
+    /// would go with it. `apps rm APP --volumes` removes the volume first.
+    func requireNoVolume(on record: InstanceRecord, doing what: String) async throws(MicadoError) {
+        guard let node = record.nodeID else { return }
+        let held = try await store.volumes().filter { $0.nodeID == node }
+        guard let first = held.first else { return }
+        await note(
+            .instanceStopRefused,
+            record.id.rawValue,
+            "\(what) refused for \(record.id): it holds volume(s) \(held.map(\.name).joined(separator: ", "))"
+        )
+        throw .conflict(
+            "instance \(record.id) holds the volume(s) \(held.map(\.name).joined(separator: ", ")) with their data; 'micado apps rm \(first.application) --volumes' removes them first"
+        )
+    }
+
     /// Marks an instance for removal (the scaler's scale-down).
     func drain(_ id: InstanceID, reason: String) async throws(MicadoError) {
         guard var record = try await store.instances().first(where: { $0.id == id }), record.state == .ready else { return }
+        try await requireNoVolume(on: record, doing: reason)
         record.state = .draining
         record.stateSince = Date()
         record.reason = reason

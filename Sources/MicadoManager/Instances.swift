@@ -11,7 +11,7 @@ import MicadoStore
 /// it needs: the creates in flight in this process and the boot backoff per location.
 public final class Instances: RecordsEvents, ReadsSwarm {
     let configuration: ManagerConfiguration
-    let store: any InstanceStore & ContainerStore & ImageStore & SettingsStore
+    let store: any InstanceStore & ContainerStore & ImageStore & SettingsStore & VolumeStore
     /// The manager's engine.
     let engine: any EngineAPI
     let engines: NodeEngines
@@ -34,7 +34,7 @@ public final class Instances: RecordsEvents, ReadsSwarm {
 
     init(
         configuration: ManagerConfiguration,
-        store: any InstanceStore & ContainerStore & ImageStore & SettingsStore,
+        store: any InstanceStore & ContainerStore & ImageStore & SettingsStore & VolumeStore,
         engines: NodeEngines,
         managerID: String,
         clouds: CloudSet,

@@ -13,9 +13,9 @@ import Prometheus
 /// services.
 ///
 ///     Containers ──▶ Instances ──▶ CloudDriver, InstanceLifecycle (pure)
-///     Applications ──▶ Containers, Instances, ServiceAutoscaler ──▶ ReplicaRecommender (pure)
-///     Scaler ──▶ Instances, Containers, ServiceAutoscaler
-///     Reconciler, UsageMonitor ──▶ Containers
+///     Applications ──▶ Containers, Instances, Volumes, ServiceAutoscaler ──▶ ReplicaRecommender (pure)
+///     Scaler ──▶ Instances, Containers, Volumes, ServiceAutoscaler
+///     Reconciler ──▶ Containers, Volumes;  UsageMonitor ──▶ Containers
 ///     Images, Routes (◀── ProxyController)
 ///     shared mechanisms: EventLog, SwarmView, NodeEngines, WakeUps, ScalerNotes, ServiceLoads
 public final class Orchestrator: RecordsEvents {
@@ -45,6 +45,7 @@ public final class Orchestrator: RecordsEvents {
     public let monitor: UsageMonitor
     public let autoscaler: ServiceAutoscaler
     public let applications: Applications
+    let volumes: Volumes
 
     /// `engines` defaults to mutual-TLS clients over `http` (itself defaulting to the shared client).
     public init(
@@ -113,6 +114,7 @@ public final class Orchestrator: RecordsEvents {
             scalerWakeUp: scalerWakeUp,
             instances: instances
         )
+        volumes = Volumes(store: store, engines: nodeEngines, eventLog: eventLog, swarm: swarm)
         images = Images(store: store, engine: engine, clouds: clouds, http: http, registry: registry, eventLog: eventLog)
         routes = Routes(configuration: configuration, store: store, swarm: swarm, http: http)
         autoscaler = ServiceAutoscaler(
@@ -135,6 +137,7 @@ public final class Orchestrator: RecordsEvents {
             changes: applicationChanges,
             containers: containers,
             instances: instances,
+            volumes: volumes,
             autoscaler: autoscaler
         )
         scaler = Scaler(
@@ -149,6 +152,7 @@ public final class Orchestrator: RecordsEvents {
             scalerWakeUp: scalerWakeUp,
             instances: instances,
             containers: containers,
+            volumes: volumes,
             autoscaler: autoscaler
         )
         reconciler = Reconciler(
@@ -158,7 +162,9 @@ public final class Orchestrator: RecordsEvents {
             eventLog: eventLog,
             swarm: swarm,
             applicationChanges: applicationChanges,
-            containers: containers
+            containers: containers,
+            volumes: volumes,
+            placesHomes: clouds.isEmpty
         )
         monitor = UsageMonitor(
             configuration: configuration,

@@ -19,6 +19,9 @@ public struct Reconciler: Service, RecordsEvents, ReadsSwarm {
     /// Shared with `Applications`: a removed application's network is removed between applies.
     let applicationChanges: SerialQueue
     let containers: Containers
+    let volumes: Volumes
+    /// Without clouds the scaler does not run: volumes get their home (the manager's node) here.
+    let placesHomes: Bool
     let interval: Duration
 
     init(
@@ -29,6 +32,8 @@ public struct Reconciler: Service, RecordsEvents, ReadsSwarm {
         swarm: SwarmView,
         applicationChanges: SerialQueue,
         containers: Containers,
+        volumes: Volumes,
+        placesHomes: Bool,
         interval: Duration = .seconds(10)
     ) {
         self.store = store
@@ -38,6 +43,8 @@ public struct Reconciler: Service, RecordsEvents, ReadsSwarm {
         self.swarm = swarm
         self.applicationChanges = applicationChanges
         self.containers = containers
+        self.volumes = volumes
+        self.placesHomes = placesHomes
         self.interval = interval
     }
 
@@ -55,6 +62,10 @@ extension Reconciler {
     @discardableResult
     public func pass() async throws(MicadoError) -> [String] {
         var changes: [String] = []
+        await step(.containerReconcileFailed, "volumes") { () throws(MicadoError) in
+            if placesHomes { try await volumes.placeHomeless { _, _ throws(MicadoError) in try await volumes.managerNode() } }
+            try await volumes.syncLabels()
+        }
         // Records first, then services: a launch stores its record before it creates the
         // service, so every service a record names is in the list read after it (read the
         // other way round, a launch finishing in between looked like a service removed).
@@ -86,6 +97,8 @@ extension Reconciler {
         }
         await removeLeftoverNetworks()
         await removeUnusedObjects()
+        // Between applies: an apply of the same application calls a removal off.
+        _ = try? await applicationChanges.run { () throws(MicadoError) in await volumes.removeRequested() }
         return changes
     }
 

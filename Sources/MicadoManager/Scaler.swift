@@ -25,6 +25,7 @@ public final class Scaler: Service, RecordsEvents, ReadsSwarm {
     let scalerWakeUp: WakeUps
     let instances: Instances
     let containers: Containers
+    let volumes: Volumes
     let autoscaler: ServiceAutoscaler
     /// Between passes when nothing wakes it.
     let interval: Duration
@@ -45,6 +46,7 @@ public final class Scaler: Service, RecordsEvents, ReadsSwarm {
         scalerWakeUp: WakeUps,
         instances: Instances,
         containers: Containers,
+        volumes: Volumes,
         autoscaler: ServiceAutoscaler,
         interval: Duration = .milliseconds(500)
     ) {
@@ -59,6 +61,7 @@ public final class Scaler: Service, RecordsEvents, ReadsSwarm {
         self.scalerWakeUp = scalerWakeUp
         self.instances = instances
         self.containers = containers
+        self.volumes = volumes
         self.autoscaler = autoscaler
         self.interval = interval
     }
@@ -122,12 +125,28 @@ extension Scaler {
         let usage = snapshot.usage(of: records)
         await instances.convergeInstances(nodes: Array(snapshot.nodes.values), runningByNode: usage.mapValues(\.count))
 
+        let homes = try await volumes.homes()
+        let homeOf = Dictionary(homes.flatMap { node, names in names.map { ($0, node) } }, uniquingKeysWith: { a, _ in a })
         var pending: [ScalingPlanner.PendingTask] = []
+        var pinnedNotes: [(String, String)] = []
         for record in records where record.desired == .running {
             guard let serviceID = record.serviceID, let tasks = snapshot.tasksByService[serviceID] else { continue }
             // Each replica that waits for room and is still missing is one task to place.
             let running = tasks.filter { $0.status.state == "running" && $0.desiredState == "running" }.count
             let missing = min(tasks.filter(Self.isWaitingForCapacity).count, max(0, record.wantedReplicas - running))
+            let volumeNames = Volumes.names(of: record)
+            if missing > 0, !volumeNames.isEmpty, volumeNames.allSatisfy({ homeOf[$0] != nil }) {
+                // Its volumes have a home: only room there helps, no new instance does.
+                let node = homeOf[volumeNames[0]] ?? ""
+                let holder = instanceRecordsByNode(try await store.instances())[node]
+                pinnedNotes.append(
+                    (
+                        record.name,
+                        "waits for room on \(holder.map { "instance \($0.id)" } ?? "node \(node.prefix(12))"), which holds its volume \(volumeNames[0])"
+                    )
+                )
+                continue
+            }
             for replica in 0..<missing {
                 let id = replica == 0 ? record.name : "\(record.name)#\(replica + 1)"
                 pending.append(
@@ -167,13 +186,21 @@ extension Scaler {
                     reservedMiB: reserved,
                     pricePerHour: record.pricePerHour,
                     state: state,
-                    protected: record.first,
+                    protected: record.first || record.nodeID.map { homes[$0] != nil } == true,
                     createdAt: record.createdAt,
                     idleSince: record.idleSince,
                     movableTasksMiB: record.nodeID.flatMap { usage[$0] }.flatMap { $0.pinned ? nil : $0.tasksMiB },
                     ports: record.nodeID.flatMap { usage[$0]?.ports } ?? []
                 )
             )
+        }
+        // Volumes without a home: on the ready instance in their location with the least room
+        // that holds all their services' replicas (none: the planner starts one for their tasks).
+        try await volumes.placeHomeless { location, memory throws(MicadoError) in
+            let location = location ?? defaultLocation
+            let fitting = planned.filter { $0.state == .ready && $0.location == location && $0.freeMiB >= memory }
+            guard let best = fitting.min(by: { ($0.freeMiB, $0.id) < ($1.freeMiB, $1.id) }) else { return nil }
+            return instanceRecords.first { $0.id.rawValue == best.id }?.nodeID
         }
         let plan = clouds.planner().plan(pending: pending, instances: planned, now: now)
 
@@ -187,7 +214,8 @@ extension Scaler {
                 metrics.scaleDowns.increment()
             }
         }
-        await scalerNotes.keep(only: Set(pending.map(\.id)))
+        await scalerNotes.keep(only: Set(pending.map(\.id) + pinnedNotes.map(\.0)))
+        for (name, note) in pinnedNotes { await scalerNotes.set(name, note) }
         for unplaceable in plan.unplaceable {
             guard await scalerNotes.note(unplaceable.taskID) != unplaceable.reason else { continue }
             await scalerNotes.set(unplaceable.taskID, unplaceable.reason)
@@ -286,12 +314,22 @@ extension Scaler {
         if record.application != nil, let running = view.runningReplicas, let replicas = view.replicas {
             lines.append("\(running) of \(replicas) replica(s) of application \(record.application ?? "") running")
         }
+        lines += try await volumes.explanation(of: record)
         lines += try await autoscaler.explanation(of: record)
         let events = try await store.events(subject: name, limit: 10).map {
             EventView(id: $0.id ?? 0, time: $0.time, kind: $0.kind, subject: $0.subject, message: $0.message)
         }
         return ExplainView(container: view, explanation: lines, recentEvents: events)
     }
+}
+
+/// Instance records by their node's ID (the manager's own by its record's ID, which is its node's).
+func instanceRecordsByNode(_ records: [InstanceRecord]) -> [String: InstanceRecord] {
+    var byNode: [String: InstanceRecord] = [:]
+    for record in records {
+        if let node = record.nodeID { byNode[node] = record } else if record.isManager { byNode[record.id.rawValue] = record }
+    }
+    return byNode
 }
 
 /// Whether the scaler's last pass succeeded.

@@ -155,6 +155,17 @@ enum Migrations {
                 t.add(column: "settings", .text)
             }
         }
+        m.registerMigration("v11: named volumes") { db in
+            try db.create(table: "volumes") { t in
+                t.primaryKey("name", .text)
+                t.column("application", .text).notNull().indexed()
+                t.column("volume", .text).notNull()
+                t.column("labels", .text).notNull()
+                t.column("nodeID", .text)
+                t.column("removing", .boolean).notNull().defaults(to: false)
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return m
     }
 }

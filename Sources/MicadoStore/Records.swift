@@ -106,6 +106,36 @@ public struct ApplicationRecord: Codable, Sendable, Equatable, FetchableRecord, 
     }
 }
 
+/// A named volume of an application (`volumes:` of its Compose file): where it lives once a
+/// task has been placed for it (its home, a node), and whether it is being removed. The
+/// volume itself is the node's engine's; its home keeps the services that mount it on that
+/// node and keeps the node's instance from being drained.
+public struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord, StoreRecord {
+    public static let databaseTableName = "volumes"
+    /// The engine's name: `APPLICATION_VOLUME`.
+    public var name: String
+    public var application: String
+    /// As the file names it.
+    public var volume: String
+    /// The labels the file gives it (JSON).
+    public var labels: [String: String]
+    /// The node it lives on; nil until micado chooses one.
+    public var nodeID: String?
+    /// `apps rm --volumes` asked for it to go: removed from its node once no task mounts it.
+    public var removing: Bool
+    public var createdAt: Date
+
+    public init(application: String, volume: String, labels: [String: String] = [:], createdAt: Date) {
+        self.name = ApplicationSpec.volumeName(application: application, volume: volume)
+        self.application = application
+        self.volume = volume
+        self.labels = labels
+        self.nodeID = nil
+        self.removing = false
+        self.createdAt = createdAt
+    }
+}
+
 extension DesiredState: DatabaseValueConvertible {}
 extension ObservedState: DatabaseValueConvertible {}
 

@@ -254,11 +254,24 @@ public final class Store: Sendable {
         _ application: ApplicationRecord,
         saving services: [ContainerRecord],
         removing removed: [String],
+        declaring volumes: [VolumeRecord] = [],
         events: [EventRecord]
     ) async throws(MicadoError) {
         defer { changedContainers() }
         try await write { db in
             try application.save(db)
+            for volume in volumes {
+                if var stored = try VolumeRecord.fetchOne(db, key: volume.name) {
+                    // A removal asked for and not yet done is called off: the file wants it again.
+                    if stored.removing || stored.labels != volume.labels {
+                        stored.removing = false
+                        stored.labels = volume.labels
+                        try stored.update(db)
+                    }
+                } else {
+                    try volume.insert(db)
+                }
+            }
             try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [Tombstone.application, application.name])
             for record in services {
                 if let existing = try ContainerRecord.fetchOne(db, key: record.name), existing.application != application.name {
@@ -291,6 +304,27 @@ public final class Store: Sendable {
             }
             _ = try ApplicationRecord.deleteOne(db, key: name)
             try Self.bury(Tombstone.application, name, db)
+            var event = event
+            try event.insert(db)
+        }
+    }
+
+    // MARK: volumes
+
+    public func volumes() async throws(MicadoError) -> [VolumeRecord] {
+        try await read { db in try VolumeRecord.order(Column("name")).fetchAll(db) }
+    }
+
+    public func updateVolume(_ record: VolumeRecord, event: EventRecord?) async throws(MicadoError) {
+        try await write { db in
+            try record.update(db)
+            if var event { try event.insert(db) }
+        }
+    }
+
+    public func deleteVolume(_ name: String, event: EventRecord) async throws(MicadoError) {
+        try await write { db in
+            _ = try VolumeRecord.deleteOne(db, key: name)
             var event = event
             try event.insert(db)
         }

@@ -34,13 +34,22 @@ public protocol InstanceStore: Sendable {
 public protocol ApplicationStore: Sendable {
     func applications() async throws(MicadoError) -> [ApplicationRecord]
     func application(_ name: String) async throws(MicadoError) -> ApplicationRecord?
+    /// `declaring`: its named volumes, stored unless already there (a stored one keeps its home).
     func apply(
         _ application: ApplicationRecord,
         saving services: [ContainerRecord],
         removing removed: [String],
+        declaring volumes: [VolumeRecord],
         events: [EventRecord]
     ) async throws(MicadoError)
     func deleteApplication(_ name: String, event: EventRecord) async throws(MicadoError)
+}
+
+/// Applications' named volumes and where each lives.
+public protocol VolumeStore: Sendable {
+    func volumes() async throws(MicadoError) -> [VolumeRecord]
+    func updateVolume(_ record: VolumeRecord, event: EventRecord?) async throws(MicadoError)
+    func deleteVolume(_ name: String, event: EventRecord) async throws(MicadoError)
 }
 
 /// The event log.
@@ -109,9 +118,9 @@ public protocol BackupStore: Sendable {
 }
 
 /// Every concern at once: what the manager is assembled with.
-public typealias ManagerStore = ContainerStore & InstanceStore & ApplicationStore & EventStore & UsageStore & ImageStore
-    & SettingsStore & ExecSessionStore & BackupStore
+public typealias ManagerStore = ContainerStore & InstanceStore & ApplicationStore & VolumeStore & EventStore & UsageStore
+    & ImageStore & SettingsStore & ExecSessionStore & BackupStore
 
-extension Store: ContainerStore, InstanceStore, ApplicationStore, EventStore, UsageStore, ImageStore, SettingsStore, ExecSessionStore,
-    BackupStore
+extension Store: ContainerStore, InstanceStore, ApplicationStore, VolumeStore, EventStore, UsageStore, ImageStore, SettingsStore,
+    ExecSessionStore, BackupStore
 {}

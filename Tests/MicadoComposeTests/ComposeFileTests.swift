@@ -86,7 +86,10 @@ struct ComposeFileTests {
 
     /// Each bad file is refused with its line and field.
     @Test(arguments: [
-        ("services:\n  web:\n    image: x\n    volumes: [a:/b]\n", "compose.yaml:4: services.web.volumes is not supported by micado"),
+        (
+            "services:\n  web:\n    image: x\n    volumes: [a:/b]\n",
+            "compose.yaml:4: services.web.volumes[0]: 'a' is not declared in the file's volumes"
+        ),
         (
             "services:\n  web:\n    image: x\n    deploy: {replicas: two}\n",
             "compose.yaml:4: services.web.deploy.replicas must be a whole number"

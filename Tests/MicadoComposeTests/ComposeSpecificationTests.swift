@@ -306,4 +306,82 @@ struct ComposeSpecificationTests {
         // A service without any of these keys carries no options.
         #expect(try Self.parse("services:\n  a:\n    image: x\n").services[0].options.isEmpty)
     }
+
+    @Test func volumesAreRead() throws {
+        let app = try Self.parse(
+            """
+            volumes:
+              data: {labels: {tier: db}}
+              logs:
+              unused: {}
+              named: {name: custom}
+            services:
+              db:
+                image: x
+                volumes:
+                  - data:/var/lib/db
+                  - logs:/logs:ro,nocopy
+                  - /cache
+                  - type: volume
+                    source: named
+                    target: /named
+                    read_only: true
+                    volume: {nocopy: true}
+                    consistency: cached
+                  - type: tmpfs
+                    target: /scratch
+                    tmpfs: {size: 1m, mode: 1777}
+                tmpfs: /run
+            """
+        )
+        // Only the volumes a service mounts.
+        #expect(app.volumes == ["data": .init(labels: ["tier": "db"]), "logs": .init(), "named": .init()])
+        let o = app.services[0].options
+        var logs = ContainerOptions.VolumeMount(source: "logs", target: "/logs", readOnly: true)
+        logs.noCopy = true
+        var named = ContainerOptions.VolumeMount(source: "named", target: "/named", readOnly: true)
+        named.noCopy = true
+        #expect(o.volumes == [.init(source: "data", target: "/var/lib/db"), logs, .init(target: "/cache"), named])
+        var scratch = ContainerOptions.Tmpfs(target: "/scratch", sizeBytes: 1 << 20)
+        scratch.mode = 0o1777
+        #expect(o.tmpfs == [.init(target: "/run"), scratch])
+        #expect(app.warnings.count == 2, "\(app.warnings)")
+        #expect(app.warnings.contains { $0.contains("volumes.named.name is not carried out") })
+        #expect(app.warnings.contains { $0.contains("volumes[3].consistency is not carried out") })
+        let declared = "volumes:\n  v: {}\n"
+        for (text, message) in [
+            ("services:\n  a:\n    image: x\n    volumes: [./site:/www]\n", "services.a.volumes[0]: bind mounts"),
+            ("services:\n  a:\n    image: x\n    volumes: [~/site:/www]\n", "bind mounts"),
+            ("services:\n  a:\n    image: x\n    volumes: [/srv:/www]\n", "bind mounts"),
+            ("services:\n  a:\n    image: x\n    volumes: [{type: bind, source: /, target: /h}]\n", "bind mounts"),
+            ("services:\n  a:\n    image: x\n    volumes: [{type: npipe, target: /h}]\n", "type npipe is not supported"),
+            (declared + "services:\n  a:\n    image: x\n    volumes: [v:/proc/x]\n", "is the container's own"),
+            (declared + "services:\n  a:\n    image: x\n    volumes: [v:data]\n", "must be an absolute path"),
+            (declared + "services:\n  a:\n    image: x\n    volumes: [v:/a/../b]\n", "must be an absolute path"),
+            (declared + "services:\n  a:\n    image: x\n    volumes: [v:/d, v:/d]\n", "/d is mounted twice"),
+            (declared + "services:\n  a:\n    image: x\n    volumes: [v:/d:z]\n", "mode z is not supported"),
+            (declared + "services:\n  a:\n    image: x\n    volumes: [\"v:/d:ro:x\"]\n", "[SOURCE:]TARGET[:MODE]"),
+            (declared + "services:\n  a:\n    image: x\n    tmpfs: /d\n    volumes: [v:/d]\n", "/d is mounted twice"),
+            (
+                declared + "services:\n  a:\n    image: x\n    volumes: [{type: volume, source: v, target: /d, volume: {subpath: s}}]\n",
+                "subpath needs Engine API 1.45"
+            ),
+            ("services:\n  a:\n    image: x\n    volumes: [{type: tmpfs, target: /d, read_only: true}]\n", "read-only tmpfs"),
+            ("services:\n  a:\n    image: x\n    volumes: [{type: tmpfs, target: /d, tmpfs: {size: 100g}}]\n", "tmpfs.size"),
+            ("services:\n  a:\n    image: x\n    volumes: [{target: /d}]\n", "type is missing"),
+            ("volumes:\n  v: {driver: nfs}\nservices:\n  a:\n    image: x\n", "only the local driver"),
+            ("volumes:\n  v: {driver_opts: {type: none, o: bind, device: /etc}}\nservices:\n  a:\n    image: x\n", "driver_opts"),
+            ("volumes:\n  v: {external: true}\nservices:\n  a:\n    image: x\n", "volumes.v.external"),
+            ("volumes:\n  v: {labels: {micado.manager: x}}\nservices:\n  a:\n    image: x\n", "not a label key micado allows"),
+            ("volumes:\n  Bad: {}\nservices:\n  a:\n    image: x\n", "volumes.Bad"),
+        ] {
+            #expect(throws: MicadoError.self, "\(text)") {
+                do { _ = try Self.parse(text) } catch {
+                    let said = (error as? MicadoError)?.message ?? "\(error)"
+                    #expect(said.contains(message), "\(said)")
+                    throw error
+                }
+            }
+        }
+    }
 }

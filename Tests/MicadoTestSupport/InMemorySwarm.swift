@@ -307,6 +307,21 @@ public actor InMemorySwarm {
         }
     }
 
+    /// Volumes by name: made by tests (`makeVolume`) as a node's engine would when a task mounts one.
+    public private(set) var volumes: [String: [String: String]] = [:]
+    public func makeVolume(_ name: String, labels: [String: String] = [:]) { volumes[name] = labels }
+
+    func volumeList(label: String?) throws(MicadoError) -> [String] {
+        try record("volumes")
+        let key = label?.split(separator: "=").first.map(String.init)
+        return volumes.filter { key == nil || $0.value[key!] != nil }.keys.sorted()
+    }
+
+    func removeVolume(_ name: String) throws(MicadoError) {
+        try record("removeVolume", name)
+        guard volumes.removeValue(forKey: name) != nil else { throw .notFound("volume \(name) not found") }
+    }
+
     func removeNetwork(_ idOrName: String) throws(MicadoError) {
         try record("removeNetwork", idOrName)
         guard let id = networks.first(where: { $0.key == idOrName || $0.value.name == idOrName })?.key else {
@@ -516,6 +531,8 @@ public struct InMemoryEngine: EngineAPI {
     }
     public func networks(label: String?) async throws(MicadoError) -> [NetworkSummary] { try await swarm.networkList(label: label) }
     public func removeNetwork(_ idOrName: String) async throws(MicadoError) { try await swarm.removeNetwork(idOrName) }
+    public func volumes(label: String?) async throws(MicadoError) -> [String] { try await swarm.volumeList(label: label) }
+    public func removeVolume(_ name: String) async throws(MicadoError) { try await swarm.removeVolume(name) }
     public func tasks(filters: [String: [String]]) async throws(MicadoError) -> [SwarmTask] { try await swarm.taskList(filters: filters) }
     public func createSwarmObject(
         _ kind: SwarmObject.Kind,

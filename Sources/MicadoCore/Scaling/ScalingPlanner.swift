@@ -69,7 +69,7 @@ public struct ScalingPlanner: Sendable {
             self.idleSince = idleSince
         }
 
-        var freeMiB: Int { Swift.max(0, capacityMiB - reservedMiB) }
+        public var freeMiB: Int { Swift.max(0, capacityMiB - reservedMiB) }
     }
 
     public struct Addition: Sendable, Hashable {

@@ -12,9 +12,10 @@ enum ApplicationRoutes {
         api.post("/applications") { request, _ in
             try HTTPAPI.json(try await applications.apply(try await kit.decode(ApplyRequest.self, request)))
         }
-        api.delete("/applications/{name}") { _, context in
-            try await applications.remove(try context.pathParameter("name"))
-            return Response(status: .noContent)
+        api.delete("/applications/{name}") { request, context in
+            let withVolumes = try HTTPAPI.queryBool(request, "volumes") ?? false
+            let removal = try await applications.remove(try context.pathParameter("name"), withVolumes: withVolumes)
+            return withVolumes ? try HTTPAPI.json(removal) : Response(status: .noContent)
         }
         api.get("/routes") { _, _ in
             try HTTPAPI.json(await routes.list())

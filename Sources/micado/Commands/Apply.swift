@@ -233,9 +233,34 @@ extension Micado {
             @Argument(help: "The application's name.")
             var application: String
 
+            @Flag(name: .long, help: "Also remove its named volumes, with their data (without it they stay for the next apply).")
+            var volumes = false
+
+            @OptionGroup var output: OutputOptions
+
             func run() async throws {
-                try await ManagerClient.fromHome().send(.DELETE, "/v1/applications/\(ManagerClient.escape(application))")
+                let client = try ManagerClient.fromHome()
+                let path = "/v1/applications/\(ManagerClient.escape(application))"
+                guard volumes else {
+                    try await client.send(.DELETE, path)
+                    if output.output == .json {
+                        return try Console.printJSON(
+                            ApplicationRemovalView(application: application, removedVolumes: [], pendingVolumes: [])
+                        )
+                    }
+                    return print("\(application) removed; its volumes, if any, stay for its next apply ('--volumes' removes them)")
+                }
+                let removal = try await client.json(
+                    ApplicationRemovalView.self,
+                    .DELETE,
+                    path,
+                    query: [("volumes", "true")],
+                    timeout: .seconds(120)
+                )
+                if output.output == .json { return try Console.printJSON(removal) }
                 print("\(application) removed")
+                for volume in removal.removedVolumes { print("volume \(volume) removed with its data") }
+                for volume in removal.pendingVolumes { print("volume \(volume) is removed once its last task has stopped") }
             }
         }
     }

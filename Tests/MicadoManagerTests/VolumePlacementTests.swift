@@ -1,0 +1,98 @@
+import DockerEngine
+import Foundation
+import MicadoCore
+import MicadoStore
+import MicadoTestSupport
+import Testing
+
+@testable import MicadoManager
+
+/// Where named volumes live with clouds (the in-memory swarm and cloud): a home chosen once
+/// an instance has room, the services held there, the instance protected from every drain
+/// until `apps rm --volumes`.
+@Suite struct VolumePlacementTests {
+    static let file = """
+        name: shop
+        volumes:
+          data: {}
+        services:
+          db:
+            image: busybox:local
+            volumes: [data:/data]
+            deploy: {resources: {reservations: {memory: 100M}}}
+        """
+
+    @Test func aVolumeLivesOnOneInstanceWhichIsNeverDrainedUntilItIsRemoved() async throws {
+        let swarm = InMemorySwarm(images: ["busybox:local"])
+        let w = try await ManagerPartsTests.world(clouds: true, swarm: swarm)
+        _ = try await ApplicationsTests.apply(w, Self.file)
+        // No instance yet: the volume has no home, and its task makes the scaler start one.
+        #expect(try await w.store.volumes().map(\.nodeID) == [nil])
+        try await w.orchestrator.scaler.pass()
+        #expect(await w.cloud.creates.count == 1)
+        await w.cloud.finishBoots()
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
+        let instance = try #require(try await w.instances().first)
+        let node = try #require(instance.nodeID)
+        #expect(instance.state == .ready)
+        // Its home is the new instance: recorded, labelled, and where the task runs.
+        #expect(try await w.store.volumes().map(\.nodeID) == [node])
+        #expect(await w.swarm.nodeLabels(node)["micado.volume.shop_data"] == "home")
+        #expect(await w.swarm.runningTasks(of: "shop_db").map(\.node) == [node])
+        #expect(try await w.events("shop_data").contains("volume.homed"))
+        let explained = try await w.orchestrator.scaler.explain("shop_db").explanation
+        #expect(explained.contains { $0.contains("its volume shop_data lives on instance \(instance.id)") }, "\(explained)")
+
+        // Neither a drain nor micado stop takes the instance.
+        let drain = await #expect(throws: MicadoError.self) { try await w.orchestrator.instances.drain(instance.id, reason: "test") }
+        #expect(drain?.code == .conflict && drain?.message.contains("holds the volume(s) shop_data") == true)
+        let stop = await #expect(throws: MicadoError.self) { try await w.orchestrator.instances.stopInstances(tag: "auto") }
+        #expect(stop?.code == .conflict)
+
+        // Without its application, idle for an hour: the scaler still keeps it, the volume's data on it.
+        try await w.orchestrator.applications.remove("shop")
+        var record = try #require(try await w.instances().first)
+        record.createdAt = Date(timeIntervalSinceNow: -3600)
+        record.idleSince = Date(timeIntervalSinceNow: -3600)
+        try await w.store.upsertInstance(record)
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
+        #expect(try await w.instances().map(\.state) == [.ready])
+        #expect(await w.cloud.deletes.isEmpty)
+
+        // Applied again, its service goes back to the same instance.
+        _ = try await ApplicationsTests.apply(w, Self.file)
+        try await w.orchestrator.scaler.pass()
+        #expect(await w.swarm.runningTasks(of: "shop_db").map(\.node) == [node])
+        #expect(await w.cloud.creates.count == 1)
+
+        // apps rm --volumes: the volume goes from its node's engine, then the instance may go.
+        await w.swarm.makeVolume("shop_data")
+        let removal = try await w.orchestrator.applications.remove("shop", withVolumes: true, volumeWait: .seconds(5))
+        #expect(removal.removedVolumes == ["shop_data"] && removal.pendingVolumes.isEmpty, "\(removal)")
+        #expect(await w.swarm.volumes["shop_data"] == nil)
+        #expect(try await w.store.volumes().isEmpty)
+        #expect(await w.swarm.nodeLabels(node)["micado.volume.shop_data"] == nil)
+        record = try #require(try await w.instances().first)
+        record.idleSince = Date(timeIntervalSinceNow: -3600)
+        try await w.store.upsertInstance(record)
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
+        #expect(try await w.instances().isEmpty)
+    }
+
+    @Test func aVolumesServiceWaitsForRoomOnItsHomeWithoutANewInstance() async throws {
+        let swarm = InMemorySwarm(images: ["busybox:local"])
+        let w = try await ManagerPartsTests.world(clouds: true, swarm: swarm)
+        _ = try await ApplicationsTests.apply(w, Self.file)
+        try await w.orchestrator.scaler.pass()
+        await w.cloud.finishBoots()
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
+        // More replicas than the home holds (512 MiB): they wait there; no instance is started for them.
+        _ = try await ApplicationsTests.apply(w, Self.file.replacingOccurrences(of: "deploy: {", with: "deploy: {replicas: 6, "))
+        for _ in 0..<3 { try await w.orchestrator.scaler.pass() }
+        #expect(await w.cloud.creates.count == 1)
+        // Five run (5 × 100 of 512 MiB), the sixth waits; the scaler says where.
+        #expect(await w.swarm.runningTasks(of: "shop_db").count == 5)
+        let note = await w.orchestrator.containers.scalerNotes.note("shop_db")
+        #expect(note?.contains("which holds its volume shop_data") == true, "\(note ?? "")")
+    }
+}
