@@ -354,6 +354,37 @@ extension ComposeFile.Reader {
 }
 
 extension ComposeFile.Reader {
+    /// A service's `env_file`: a path, a list of paths, or of `{path, required, format}`.
+    func environmentFiles(_ node: Node, _ path: String) throws(MicadoError) -> [EnvironmentFileReference] {
+        let items: [Node]
+        if case .scalar = node { items = [node] } else { items = try sequence(node, path) }
+        guard items.count <= 16 else { throw fail(node, "\(path) has \(items.count) entries; at most 16") }
+        var references: [EnvironmentFileReference] = []
+        for (i, item) in items.enumerated() {
+            let ipath = "\(path)[\(i)]"
+            var reference: EnvironmentFileReference
+            if case .mapping = item {
+                let map = try mapping(item, ipath)
+                try onlyKeys(map, ["path", "required", "format"], at: ipath, node: item)
+                guard let p = map["path"] else { throw fail(item, "\(ipath).path is missing") }
+                reference = .init(path: try text(p, "\(ipath).path"))
+                if let n = map["required"] { reference.required = try bool(n, "\(ipath).required") }
+                if let n = map["format"] {
+                    guard try text(n, "\(ipath).format") == "raw" else { throw fail(n, "\(ipath).format must be raw (or absent)") }
+                    reference.raw = true
+                }
+            } else {
+                reference = .init(path: try text(item, ipath))
+            }
+            guard !reference.path.isEmpty, reference.path.utf8.count <= 4096, !reference.path.contains("\0") else {
+                throw fail(item, "\(ipath) must be a path")
+            }
+            do { try Text.requireSafe(reference.path, field: ipath) } catch { throw fail(item, error.message) }
+            references.append(reference)
+        }
+        return references
+    }
+
     /// A top-level `secrets:` or `configs:`: each a `file:` beside the Compose file, an
     /// `environment:` variable of the CLI, or (configs) `content:`. Outside ones are refused.
     func objects(_ node: Node, _ kind: FileMountKind) throws(MicadoError) -> [String: ApplicationSpec.ObjectSource] {

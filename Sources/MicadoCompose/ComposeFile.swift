@@ -69,6 +69,9 @@ public enum ComposeFile {
             if let n = map["configs"] {
                 definition.options.configs = try reader.mounts(n, "services.\(serviceName).configs", .configs, declared: Set(configs.keys))
             }
+            if let n = map["env_file"] {
+                definition.environmentFiles = try reader.environmentFiles(n, "services.\(serviceName).env_file")
+            }
             if let n = map["volumes"] {
                 try reader.serviceVolumes(
                     n,
@@ -112,6 +115,60 @@ public enum ComposeFile {
         let used = Set(definitions.flatMap { ($0.options.volumes ?? []).compactMap(\.source) })
         spec.volumes = volumes.filter { used.contains($0.key) }
         return spec
+    }
+
+    /// Puts each service's `env_file` variables into its environment, before those it gives
+    /// itself (which win; a later file wins over an earlier one). `content` answers a file's
+    /// text as the CLI sent it, nil when the CLI found none (refused unless `required: false`).
+    public static func applyEnvironmentFiles(
+        _ spec: inout ApplicationSpec,
+        file: String,
+        content: (EnvironmentFileReference) throws(MicadoError) -> String?
+    ) throws(MicadoError) {
+        for index in spec.services.indices where !spec.services[index].environmentFiles.isEmpty {
+            let service = spec.services[index]
+            var merged: [String: String] = [:]
+            var order: [String] = []
+            for reference in service.environmentFiles {
+                let field = "services.\(service.name).env_file \(Text.escaped(String(reference.path.prefix(256))))"
+                guard let text = try content(reference) else {
+                    if reference.required {
+                        throw .badRequest("\(file): \(field): no such file beside the Compose file (required: false allows that)")
+                    }
+                    continue
+                }
+                let values: [(String, String)]
+                do throws(MicadoError) {
+                    values =
+                        try reference.raw
+                        ? EnvironmentFile.parseRaw(text, file: reference.path) : EnvironmentFile.parsePairs(text, file: reference.path)
+                } catch {
+                    throw .init(error.code, "\(field): \(error.message)")
+                }
+                for (key, value) in values {
+                    do throws(MicadoError) {
+                        try Text.requireSafe(value, field: "\(field): \(key)")
+                    } catch {
+                        throw .badRequest(error.message)
+                    }
+                    if merged[key] == nil { order.append(key) }
+                    merged[key] = value
+                }
+            }
+            let own = Set(service.environment.map(\.key))
+            let fromFiles = order.filter { !own.contains($0) }.map { EnvironmentVariable(key: $0, value: merged[$0] ?? "") }
+            spec.services[index].environment = fromFiles + service.environment
+            let size =
+                (service.command ?? []).reduce(0) { $0 + $1.utf8.count } + (service.entrypoint ?? []).reduce(0) { $0 + $1.utf8.count }
+                + spec.services[index].environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
+                + service.labels.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            guard size <= LaunchRequest.maximumCommandBytes else {
+                throw .init(
+                    .tooLarge,
+                    "\(file): services.\(service.name): command, entrypoint, environment (with env_file) and labels together take \(size) bytes; at most \(LaunchRequest.maximumCommandBytes)"
+                )
+            }
+        }
     }
 
     /// The file's tree, bounded before anything reads it: its size, its nesting, and what its

@@ -62,7 +62,7 @@ public enum ComposeKeys {
         ("dns_search", .honoured),
         ("domainname", .refused("Swarm services have no domain name setting; use hostname")),
         ("entrypoint", .honoured),
-        ("env_file", .refused("env_file is not supported yet: give environment, with ${VAR} from the CLI's environment or .env")),
+        ("env_file", .honoured),
         ("environment", .honoured),
         ("expose", .honoured),
         ("extends", .refused("extends is not supported: write the service out")),

@@ -171,10 +171,32 @@ public enum EnvironmentFile {
     public static let maximumBytes = 256 << 10
 
     public static func parse(_ text: String, file: String) throws(MicadoError) -> [String: String] {
+        Dictionary(try parsePairs(text, file: file), uniquingKeysWith: { _, later in later })
+    }
+
+    /// `KEY=VALUE` lines as written, `#` comments and blank lines aside: `env_file`'s `format: raw`.
+    public static func parseRaw(_ text: String, file: String) throws(MicadoError) -> [(String, String)] {
         guard text.utf8.count <= maximumBytes else {
             throw .init(.tooLarge, "\(file) has \(text.utf8.count) bytes; an environment file may have at most \(maximumBytes)")
         }
-        var values: [String: String] = [:]
+        var pairs: [(String, String)] = []
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let eq = line.firstIndex(of: "="), ComposeInterpolation.isName(String(line[..<eq])) else {
+                throw .badRequest("\(file):\(index + 1): must be KEY=VALUE")
+            }
+            pairs.append((String(line[..<eq]), String(line[line.index(after: eq)...])))
+        }
+        return pairs
+    }
+
+    /// The file's variables in the order written (a later one of the same name wins).
+    public static func parsePairs(_ text: String, file: String) throws(MicadoError) -> [(String, String)] {
+        guard text.utf8.count <= maximumBytes else {
+            throw .init(.tooLarge, "\(file) has \(text.utf8.count) bytes; an environment file may have at most \(maximumBytes)")
+        }
+        var values: [(String, String)] = []
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             var line = Substring(raw.hasSuffix("\r") ? raw.dropLast() : raw)
             line = line.drop { $0 == " " || $0 == "\t" }
@@ -220,7 +242,7 @@ public enum EnvironmentFile {
                 let bare = rest.range(of: " #").map { rest[..<$0.lowerBound] } ?? rest
                 value = bare.trimmingCharacters(in: [" ", "\t"])
             }
-            values[key] = value
+            values.append((key, value))
         }
         return values
     }

@@ -66,6 +66,21 @@ public struct ServiceDependency: Codable, Sendable, Equatable {
     }
 }
 
+/// One `env_file` entry: a path relative to the Compose file's folder, whether it must
+/// exist, and whether its values are taken as written (`format: raw`) or as `.env` reads them.
+public struct EnvironmentFileReference: Sendable, Equatable {
+    public var path: String
+    public var required: Bool
+    public var raw: Bool
+    public init(path: String, required: Bool = true, raw: Bool = false) {
+        self.path = path
+        self.required = required
+        self.raw = raw
+    }
+    /// The key of its content in `ApplyRequest.objects`.
+    public var objectKey: String { "env_file/\(path)" }
+}
+
 /// One service of an application, as the Compose file says it.
 public struct ServiceDefinition: Sendable, Equatable {
     public var name: String
@@ -86,6 +101,9 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var scaling: ScalingPolicy?
     public var options = ContainerOptions()
     public var dependsOn: [ServiceDependency] = []
+    /// `env_file`, in order: files beside the Compose file that the CLI reads and sends with
+    /// the apply; their variables come before `environment`, which wins.
+    public var environmentFiles: [EnvironmentFileReference] = []
 
     public init(name: String, image: String) {
         self.name = name
@@ -177,7 +195,8 @@ public struct ApplyRequest: Codable, Sendable {
     /// The values of the variables the file interpolates (`${VAR}`), and only those: from the
     /// CLI's environment, then the `.env` beside the file (or `--env-file`).
     public var variables: [String: String]?
-    /// The content of each secret and config a service uses, base64, by `ApplicationSpec.objectKey`.
+    /// The content of each secret and config a service uses, base64, by `ApplicationSpec.objectKey`,
+    /// and of each `env_file` that exists, by `EnvironmentFileReference.objectKey`.
     public var objects: [String: String]?
 
     public init(

@@ -61,14 +61,27 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     /// `micado apply`: the plan, and (unless a dry run) its execution.
     public func apply(_ request: ApplyRequest) async throws(MicadoError) -> ApplyPlanView {
         let fileName = request.fileName.map { Text.escaped(String(($0 as NSString).lastPathComponent.prefix(64))) } ?? "compose.yaml"
+        let objects = request.objects ?? [:]
         let spec = try await ParsingPool.run { () throws(MicadoError) in
-            try ComposeFile.parse(
+            var spec = try ComposeFile.parse(
                 request.file,
                 file: fileName,
                 name: request.name,
                 folder: request.folderName,
                 variables: try Self.checkedVariables(request.variables)
             )
+            try ComposeFile.applyEnvironmentFiles(&spec, file: fileName) { reference throws(MicadoError) in
+                guard let encoded = objects[reference.objectKey] else { return nil }
+                guard let data = Data(base64Encoded: encoded), data.count <= EnvironmentFile.maximumBytes,
+                    let text = String(data: data, encoding: .utf8)
+                else {
+                    throw .badRequest(
+                        "\(fileName): env_file \(Text.escaped(String(reference.path.prefix(256)))) must be UTF-8 text of at most \(EnvironmentFile.maximumBytes) bytes"
+                    )
+                }
+                return text
+            }
+            return spec
         }
         let (plan, waiting) = try await changes.run { () throws(MicadoError) -> (ApplyPlanView, [ContainerRecord]) in
             var spec = spec

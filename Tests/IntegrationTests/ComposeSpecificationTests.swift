@@ -21,6 +21,7 @@ import Testing
             ports: ["${PORT}:${PORT}"]
             hostname: web-host
             working_dir: /www
+            env_file: [web.env, {path: missing.env, required: false}]
             environment:
               GREETING: "${GREETING}"
               PRICE: "$$5"
@@ -50,6 +51,8 @@ import Testing
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             try Self.file.write(toFile: folder + "/compose.yaml", atomically: true, encoding: .utf8)
             try "PORT=8097\nGREETING=from-dotenv\n".write(toFile: folder + "/.env", atomically: true, encoding: .utf8)
+            // env_file: its variables reach the container; the service's environment wins over them.
+            try "FROM_FILE='yes it is'\nGREETING=from-env-file\n".write(toFile: folder + "/web.env", atomically: true, encoding: .utf8)
             // The CLI's environment wins over .env.
             let environment = ["GREETING": "from-shell", "UNRELATED_SECRET": "never-sent"]
             let plan = try await f.micado(["apply", "-f", folder + "/compose.yaml", "--dry-run"], environment: environment)
@@ -72,6 +75,7 @@ import Testing
             let container = spec.taskTemplate.containerSpec
             #expect(container.hostname == "web-host" && container.dir == "/www")
             #expect(container.env?.contains("GREETING=from-shell") == true && container.env?.contains("PRICE=$5") == true)
+            #expect(container.env?.contains("FROM_FILE=yes it is") == true && container.env?.contains("GREETING=from-env-file") == false)
             #expect(container.hosts == ["10.9.9.9 db.local"])
             #expect(container.mounts?.map(\.target) == ["/scratch"] && container.mounts?.first?.type == "tmpfs")
             #expect(container.capabilityDrop == ["CAP_NET_RAW"])

@@ -384,4 +384,42 @@ struct ComposeSpecificationTests {
             }
         }
     }
+
+    @Test func environmentFilesComeBeforeTheServicesOwnEnvironment() throws {
+        var app = try Self.parse(
+            """
+            services:
+              a:
+                image: x
+                env_file: [base.env, {path: over.env}, {path: gone.env, required: false}, {path: raw.env, format: raw}]
+                environment: {OWN: mine, SHARED: own}
+              b:
+                image: x
+                env_file: base.env
+            """
+        )
+        #expect(app.services[0].environmentFiles.map(\.path) == ["base.env", "over.env", "gone.env", "raw.env"])
+        #expect(app.services[0].environmentFiles.map(\.required) == [true, true, false, true])
+        let files = ["base.env": "A=1\nSHARED=base\nB=\"two words\"\n", "over.env": "A=2\n", "raw.env": "R='kept as is' # too\n"]
+        try ComposeFile.applyEnvironmentFiles(&app, file: "compose.yaml") { files[$0.path] }
+        #expect(
+            app.services[0].environment.map(\.description) == [
+                "A=2", "B=two words", "R='kept as is' # too", "OWN=mine", "SHARED=own",
+            ]
+        )
+        #expect(app.services[1].environment.map(\.description) == ["A=1", "SHARED=base", "B=two words"])
+
+        for (files, message) in [
+            (["over.env": "A=1", "raw.env": ""], "env_file base.env: no such file beside the Compose file"),
+            (["base.env": "not a line\n", "over.env": "", "raw.env": ""], "base.env:1: must be KEY=VALUE"),
+            (["base.env": "A=\"a\\nb\"\n", "over.env": "", "raw.env": ""], "has a control character"),
+        ] {
+            var copy = try Self.parse("services:\n  a:\n    image: x\n    env_file: [base.env, over.env, raw.env]\n")
+            let error = #expect(throws: MicadoError.self) {
+                try ComposeFile.applyEnvironmentFiles(&copy, file: "compose.yaml") { files[$0.path] }
+            }
+            #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+        }
+        #expect(throws: MicadoError.self) { try Self.parse("services:\n  a:\n    image: x\n    env_file: [{path: a, format: json}]\n") }
+    }
 }

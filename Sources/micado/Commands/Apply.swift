@@ -93,10 +93,18 @@ extension Micado {
                     objects[ApplicationSpec.objectKey(kind, name)] = Data(bytes).base64EncodedString()
                 }
             }
+            // Each env_file that exists (one that is missing is the manager's to refuse, unless not required).
+            for reference in Set(spec.services.flatMap(\.environmentFiles).map(\.path)).sorted() {
+                let path = reference.hasPrefix("/") ? reference : base + "/" + reference
+                var info = stat()
+                guard stat(path, &info) == 0 else { continue }
+                let bytes = try Self.readObject(path, what: "env_file \(reference)", limit: EnvironmentFile.maximumBytes)
+                objects[EnvironmentFileReference(path: reference).objectKey] = Data(bytes).base64EncodedString()
+            }
             return objects.isEmpty ? nil : objects
         }
 
-        static func readObject(_ path: String, what: String) throws -> [UInt8] {
+        static func readObject(_ path: String, what: String, limit: Int = ApplyRequest.maximumObjectBytes) throws -> [UInt8] {
             let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
             guard fd >= 0 else {
                 throw MicadoError.badRequest("\(what): cannot read \(Text.escaped(path)): \(String(cString: strerror(errno)))")
@@ -106,10 +114,10 @@ extension Micado {
             guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
                 throw MicadoError.badRequest("\(what): \(Text.escaped(path)) is not a regular file")
             }
-            guard info.st_size <= ApplyRequest.maximumObjectBytes else {
+            guard info.st_size <= limit else {
                 throw MicadoError(
                     .tooLarge,
-                    "\(what): \(Text.escaped(path)) is over \(ApplyRequest.maximumObjectBytes) bytes, Swarm's bound"
+                    "\(what): \(Text.escaped(path)) is over \(limit) bytes, the bound for it"
                 )
             }
             var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
@@ -121,8 +129,8 @@ extension Micado {
                 if n == 0 { break }
                 count += n
             }
-            guard count <= ApplyRequest.maximumObjectBytes else {
-                throw MicadoError(.tooLarge, "\(what): \(Text.escaped(path)) grew over \(ApplyRequest.maximumObjectBytes) bytes")
+            guard count <= limit else {
+                throw MicadoError(.tooLarge, "\(what): \(Text.escaped(path)) grew over \(limit) bytes")
             }
             return Array(bytes[..<count])
         }
