@@ -133,6 +133,7 @@ let package = Package(
             dependencies: [
                 "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoClient", "MicadoCompose",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

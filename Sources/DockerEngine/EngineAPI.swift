@@ -77,7 +77,25 @@ public protocol EngineAPI: Sendable {
     func loadImages(_ tarball: [UInt8]) async throws(MicadoError)
     func tagImage(_ name: String, repository: String, tag: String) async throws(MicadoError)
     func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> EngineClient.PushResult
-    func build(context: OutgoingBody, tag: String, timeout: TimeAmount) async throws(MicadoError) -> EngineClient.BuildResult
+    func build(
+        context: OutgoingBody,
+        tag: String,
+        options: BuildOptions,
+        timeout: TimeAmount
+    ) async throws(MicadoError) -> EngineClient.BuildResult
+}
+
+/// What a build takes beyond its context (Compose's `build:`): the Dockerfile's path in the
+/// context, the stage to stop at, and `ARG` values.
+public struct BuildOptions: Sendable, Equatable, Codable {
+    public var dockerfile: String?
+    public var target: String?
+    public var arguments: [String: String]
+    public init(dockerfile: String? = nil, target: String? = nil, arguments: [String: String] = [:]) {
+        self.dockerfile = dockerfile
+        self.target = target
+        self.arguments = arguments
+    }
 }
 
 extension EngineAPI {
@@ -108,7 +126,7 @@ extension EngineAPI {
     }
     public func removeImage(_ name: String) async throws(MicadoError) { try await removeImage(name, force: false) }
     public func build(context: OutgoingBody, tag: String) async throws(MicadoError) -> EngineClient.BuildResult {
-        try await build(context: context, tag: tag, timeout: .seconds(600))
+        try await build(context: context, tag: tag, options: BuildOptions(), timeout: .seconds(600))
     }
 }
 

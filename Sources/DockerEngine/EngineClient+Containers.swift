@@ -206,11 +206,25 @@ extension EngineClient {
     /// A failed step becomes an error with the engine's message and the last log lines; a
     /// stream that ends without naming the built image is a failure too, never the old
     /// image under the same tag.
-    public func build(context: OutgoingBody, tag: String, timeout: TimeAmount) async throws(MicadoError) -> BuildResult {
+    public func build(
+        context: OutgoingBody,
+        tag: String,
+        options: BuildOptions,
+        timeout: TimeAmount
+    ) async throws(MicadoError) -> BuildResult {
+        var query = [("t", tag), ("rm", "1"), ("forcerm", "1"), ("pull", "0")]
+        if let dockerfile = options.dockerfile { query.append(("dockerfile", dockerfile)) }
+        if let target = options.target { query.append(("target", target)) }
+        if !options.arguments.isEmpty {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            guard let data = try? encoder.encode(options.arguments) else { throw .badRequest("cannot encode the build's arguments") }
+            query.append(("buildargs", String(decoding: data, as: UTF8.self)))
+        }
         let response = try await send(
             .POST,
             "/build",
-            query: [("t", tag), ("rm", "1"), ("forcerm", "1"), ("pull", "0")],
+            query: query,
             body: context,
             contentType: "application/x-tar",
             timeout: timeout,

@@ -69,9 +69,11 @@ public struct ManagerClient: Sendable {
         query: [(String, String)] = [],
         body: HTTPClientRequest.Body?,
         contentType: String = "application/json",
+        headers: [(String, String)] = [],
         timeout: TimeAmount = .seconds(60)
     ) async throws(MicadoError) -> ByteBuffer {
         var request = try authorized(method, path, query: query)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = body

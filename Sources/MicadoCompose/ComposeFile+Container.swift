@@ -354,6 +354,67 @@ extension ComposeFile.Reader {
 }
 
 extension ComposeFile.Reader {
+    /// A service's `build:`: a context path, or `context`, `dockerfile`, `args`, `target`.
+    /// What only concerns a build's cache or its output is warned; what would change what
+    /// is built without micado doing it is refused.
+    func build(_ node: Node, _ path: String, warnings: inout [String]) throws(MicadoError) -> ServiceBuild {
+        func context(_ n: Node, _ p: String) throws(MicadoError) -> String {
+            let value = try text(n, p)
+            guard !value.isEmpty, value.utf8.count <= 4096, !value.contains("\0") else { throw fail(n, "\(p) must be a folder") }
+            guard !value.contains("://"), !value.hasPrefix("git@") else {
+                throw fail(n, "\(p): a remote context is not supported: give a folder beside the Compose file")
+            }
+            do { try Text.requireSafe(value, field: p) } catch { throw fail(n, error.message) }
+            return value
+        }
+        if case .scalar = node { return ServiceBuild(context: try context(node, path)) }
+        let map = try mapping(node, path)
+        let warned = [
+            "cache_from", "cache_to", "labels", "no_cache", "pull", "shm_size", "tags",
+        ]
+        let refusedHere = [
+            "additional_contexts": "more contexts than one", "dockerfile_inline": "an inline Dockerfile (put it in the context)",
+            "entitlements": "entitlements", "extra_hosts": "a build's extra hosts", "isolation": "isolation",
+            "network": "a build's network", "platforms": "platforms (the instances are linux/amd64)",
+            "privileged": "privileged builds", "provenance": "attestations", "sbom": "attestations", "secrets": "build secrets",
+            "ssh": "SSH agents in builds", "ulimits": "a build's ulimits",
+        ]
+        try onlyKeys(map, Set(["context", "dockerfile", "args", "target"] + warned + refusedHere.keys), at: path, node: node)
+        for (key, what) in refusedHere.sorted(by: { $0.key < $1.key }) {
+            if let n = map[key] { throw fail(n, "\(path).\(key): micado's builds take no \(what)") }
+        }
+        for key in warned.sorted() {
+            if let n = map[key] {
+                warnings.append(
+                    "\(file)\(n.mark.map { ":\($0.line)" } ?? ""): \(path).\(key) is not carried out: micado builds on the manager's engine with its cache and tags the image by its content"
+                )
+            }
+        }
+        var build = ServiceBuild(context: try map["context"].map { n throws(MicadoError) in try context(n, "\(path).context") } ?? ".")
+        if let n = map["dockerfile"] {
+            let dockerfile = try text(n, "\(path).dockerfile")
+            guard !dockerfile.isEmpty, !dockerfile.hasPrefix("/"), !dockerfile.split(separator: "/").contains(".."),
+                dockerfile.utf8.count <= 128, dockerfile.unicodeScalars.allSatisfy({ Self.isPlain($0) || $0 == "/" })
+            else {
+                throw fail(n, "\(path).dockerfile must be a path inside the context")
+            }
+            build.dockerfile = dockerfile
+        }
+        if let n = map["target"] {
+            build.target = try word(n, "\(path).target", pattern: Self.isPlain, what: "a stage name")
+        }
+        if let n = map["args"] {
+            for (key, value, item) in try keyValues(n, "\(path).args") {
+                guard ComposeInterpolation.isName(key) else {
+                    throw fail(item, "\(path).args: '\(Text.escaped(String(key.prefix(64))))' is not an argument name")
+                }
+                build.arguments[key] = value
+            }
+            guard build.arguments.count <= 100 else { throw fail(n, "\(path).args has more than 100 entries") }
+        }
+        return build
+    }
+
     /// A service's `env_file`: a path, a list of paths, or of `{path, required, format}`.
     func environmentFiles(_ node: Node, _ path: String) throws(MicadoError) -> [EnvironmentFileReference] {
         let items: [Node]

@@ -171,6 +171,25 @@ public enum ComposeFile {
         }
     }
 
+    /// Gives each service with `build:` the image the CLI built for it (`builds`, by service),
+    /// which must be the application's own name for it.
+    public static func applyBuilds(_ spec: inout ApplicationSpec, _ builds: [String: String], file: String) throws(MicadoError) {
+        for index in spec.services.indices where spec.services[index].build != nil {
+            let service = spec.services[index].name
+            let name = ServiceBuild.imageName(application: spec.name, service: service)
+            guard let tag = builds[service] else {
+                throw .badRequest("\(file): services.\(service).build: no image came with the apply (the CLI builds it: micado apply -f)")
+            }
+            let version = tag.hasPrefix(name + ":") ? String(tag.dropFirst(name.count + 1)) : ""
+            guard (12...64).contains(version.count), version.allSatisfy(\.isHexDigit) else {
+                throw .badRequest(
+                    "\(file): services.\(service).build: the image must be \(name):DIGEST, not '\(Text.escaped(String(tag.prefix(80))))'"
+                )
+            }
+            spec.services[index].image = tag
+        }
+    }
+
     /// The file's tree, bounded before anything reads it: its size, its nesting, and what its
     /// aliases expand to.
     static func document(_ text: String, file: String) throws(MicadoError) -> Node {
@@ -514,12 +533,27 @@ public enum ComposeFile {
             }
             let map = try mapping(node, path)
             try keys(map, ComposeKeys.serviceFates, at: path, warnings: &warnings)
-            guard let imageNode = map["image"] else {
-                throw fail(node, "\(path).image is missing (micado deploys built images: 'micado build' first)")
+            var definition: ServiceDefinition
+            if let buildNode = map["build"] {
+                let built = ServiceBuild.imageName(application: app, service: name)
+                guard ContainerName(rawValue: built) != nil else {
+                    throw fail(buildNode, "\(path).build: the image's name \(built) is longer than 63 characters")
+                }
+                definition = ServiceDefinition(name: name, image: "")
+                definition.build = try build(buildNode, "\(path).build", warnings: &warnings)
+                if let imageNode = map["image"] {
+                    warnings.append(
+                        "\(file)\(imageNode.mark.map { ":\($0.line)" } ?? ""): \(path).image is not carried out with build: micado tags the build \(built):DIGEST"
+                    )
+                }
+            } else {
+                guard let imageNode = map["image"] else {
+                    throw fail(node, "\(path).image is missing (or give build:)")
+                }
+                let image = try text(imageNode, "\(path).image")
+                do { try ImageReference.validate(image) } catch { throw fail(imageNode, "\(path).image: \(error.message)") }
+                definition = ServiceDefinition(name: name, image: image)
             }
-            let image = try text(imageNode, "\(path).image")
-            do { try ImageReference.validate(image) } catch { throw fail(imageNode, "\(path).image: \(error.message)") }
-            var definition = ServiceDefinition(name: name, image: image)
             if let n = map["command"] { definition.command = try words(n, "\(path).command") }
             if let n = map["entrypoint"] { definition.entrypoint = try words(n, "\(path).entrypoint") }
             if let n = map["environment"] {

@@ -34,7 +34,7 @@ public enum ComposeKeys {
         ("annotations", .refused("annotations are not supported by Swarm services")),
         ("attach", .warned("attach only concerns docker compose up's output; micado logs shows any service's")),
         ("blkio_config", .refused("Swarm services have no block IO limits")),
-        ("build", .refused("build is not supported yet: run 'micado build' and give the image")),
+        ("build", .honoured),
         ("cap_add", .honoured),
         ("cap_drop", .honoured),
         ("cgroup", .refused("Swarm services cannot choose their cgroup namespace")),

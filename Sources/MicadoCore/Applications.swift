@@ -81,6 +81,20 @@ public struct EnvironmentFileReference: Sendable, Equatable {
     public var objectKey: String { "env_file/\(path)" }
 }
 
+/// A service's `build:`: a context folder beside the Compose file, the Dockerfile in it, the
+/// stage to stop at and `ARG` values. The CLI packs the context and has micado build it.
+public struct ServiceBuild: Sendable, Equatable {
+    public var context: String
+    public var dockerfile: String?
+    public var target: String?
+    public var arguments: [String: String] = [:]
+    public init(context: String) { self.context = context }
+
+    /// The image micado builds for an application's service: `container-APP-SERVICE`, tagged
+    /// by the digest of its context and options (`DIGEST`, hex).
+    public static func imageName(application: String, service: String) -> String { "container-\(application)-\(service)" }
+}
+
 /// One service of an application, as the Compose file says it.
 public struct ServiceDefinition: Sendable, Equatable {
     public var name: String
@@ -104,6 +118,8 @@ public struct ServiceDefinition: Sendable, Equatable {
     /// `env_file`, in order: files beside the Compose file that the CLI reads and sends with
     /// the apply; their variables come before `environment`, which wins.
     public var environmentFiles: [EnvironmentFileReference] = []
+    /// `build:`: the CLI builds it and sends the tag (`ApplyRequest.builds`); `image` is that tag.
+    public var build: ServiceBuild?
 
     public init(name: String, image: String) {
         self.name = name
@@ -216,6 +232,10 @@ public struct ApplyRequest: Codable, Sendable {
         self.variables = variables
         self.objects = objects
     }
+
+    /// The image the CLI built for each service with `build:`, by service name
+    /// (`container-APP-SERVICE:DIGEST`); on a dry run, the tag it would build.
+    public var builds: [String: String]?
 
     /// Swarm's bound on a secret's or config's content.
     public static let maximumObjectBytes = 500 << 10

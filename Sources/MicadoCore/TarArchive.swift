@@ -413,7 +413,8 @@ public enum TarWriter {
 /// folder is stripped, so it becomes the build context.
 public enum BuildContext {
     /// The entries to keep, each with its index in `headers` and its re-rooted names.
-    public static func reroot(_ headers: [TarHeader]) throws(MicadoError) -> [(Int, TarHeader)] {
+    /// `dockerfile`: its path in the context (Compose's `build.dockerfile`), which must be there.
+    public static func reroot(_ headers: [TarHeader], dockerfile: String = "Dockerfile") throws(MicadoError) -> [(Int, TarHeader)] {
         let names = try headers.map { header throws(MicadoError) in
             let name = normalize(header.name)
             try checkPath(name, of: header.name)
@@ -436,8 +437,11 @@ public enum BuildContext {
         guard names.contains(where: { strip($0) != nil }) else {
             throw .badRequest("the tarball holds only '\(Text.escaped(top))'; put a folder with a Dockerfile in it (tar -cf app.tar app/)")
         }
-        guard names.contains(where: { strip($0) == "Dockerfile" }) else {
-            throw .badRequest("the tarball's folder '\(Text.escaped(top))' has no Dockerfile (expected \(Text.escaped(top))/Dockerfile)")
+        let wanted = normalize(dockerfile)
+        guard names.contains(where: { strip($0) == wanted }) else {
+            throw .badRequest(
+                "the tarball's folder '\(Text.escaped(top))' has no \(Text.escaped(wanted)) (expected \(Text.escaped(top))/\(Text.escaped(wanted)))"
+            )
         }
         var kept: [(Int, TarHeader)] = []
         for (index, var header) in headers.enumerated() {

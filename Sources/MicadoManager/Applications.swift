@@ -81,6 +81,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 }
                 return text
             }
+            try ComposeFile.applyBuilds(&spec, request.builds ?? [:], file: fileName)
             return spec
         }
         let (plan, waiting) = try await changes.run { () throws(MicadoError) -> (ApplyPlanView, [ContainerRecord]) in
@@ -123,7 +124,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         let records = try await store.containers()
         let current = Dictionary(records.filter { $0.application == spec.name }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let stored = try await store.application(spec.name)
-        let wanted = try await validate(spec, others: records.filter { $0.application != spec.name }, current: current)
+        let wanted = try await validate(spec, others: records.filter { $0.application != spec.name }, current: current, dryRun: dryRun)
 
         var steps: [ApplyPlanView.Step] = []
         var saving: [ContainerRecord] = []
@@ -211,7 +212,8 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     func validate(
         _ spec: ApplicationSpec,
         others: [ContainerRecord],
-        current: [String: ContainerRecord]
+        current: [String: ContainerRecord],
+        dryRun: Bool = false
     ) async throws(MicadoError) -> [ContainerRecord] {
         var checkedLocations: Set<String> = []
         var wanted: [ContainerRecord] = []
@@ -243,7 +245,9 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             // The launch's own checks, each refusal prefixed with the service it is about.
             let image: String
             do throws(MicadoError) {
-                image = try await containers.requireImage(definition.image)
+                // A dry run plans a build the CLI has not made: its tag is the one it would make.
+                image =
+                    dryRun && definition.build != nil ? definition.image : try await containers.requireImage(definition.image)
                 if let location = definition.location {
                     if checkedLocations.insert(location).inserted { try await containers.requireLocation(location) }
                 }

@@ -10,6 +10,14 @@ import NIOSSL
 
 /// Images: `micado build` on the manager's engine (pushed to micado's registry when there is
 /// one), their records (critical usage from the monitor), and their removal.
+/// A build argument's name: as a shell variable's.
+enum ComposeArgumentName {
+    static func isValid(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first), name.utf8.count <= 128 else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
+    }
+}
+
 public struct Images: RecordsEvents {
     let store: any ImageStore & ContainerStore & SettingsStore
     /// The manager's engine, where images are built.
@@ -25,15 +33,26 @@ public struct Images: RecordsEvents {
     /// on the manager's engine and records the image. The archive is checked whole before
     /// the engine sees it (truncated or malformed: 400), then streamed to the engine
     /// re-rooted, from wherever `tarball` keeps it.
-    public func build(name: String, tarball: some TarSource) async throws(MicadoError) -> ImageView {
+    /// `version` is the tag (`latest` unless given: an application's build is tagged by its
+    /// context's digest); `options` are Compose's `build:` ones.
+    public func build(
+        name: String,
+        version: String = "latest",
+        options: BuildOptions = BuildOptions(),
+        tarball: some TarSource
+    ) async throws(MicadoError) -> ImageView {
         let imageName = try ContainerName.parse(name).rawValue
-        let context = TarStream(source: tarball, entries: try BuildContext.reroot(TarReader.headers(in: tarball)).map(\.1))
-        let tag = imageName + ":latest"
+        try Self.validate(version: version, options: options)
+        let context = TarStream(
+            source: tarball,
+            entries: try BuildContext.reroot(TarReader.headers(in: tarball), dockerfile: options.dockerfile ?? "Dockerfile").map(\.1)
+        )
+        let tag = imageName + ":" + version
         // Marked first: a manager killed mid-build says so at its next start (see `reportInterruptedBuilds`).
         try await store.markInFlight("build", tag)
         await note(.imageBuild, tag, "building \(tag) (\(tarball.count) bytes of context)")
         do {
-            return try await build(tag: tag, imageName: imageName, context: context, contextBytes: tarball.count)
+            return try await build(tag: tag, imageName: imageName, version: version, options: options, context: context)
         } catch {
             // Cut short by a shutdown: left marked, so the next start reports it (events may not be written now).
             if !Task.isCancelled { try? await store.clearInFlight("build", tag) }
@@ -49,11 +68,52 @@ public struct Images: RecordsEvents {
         }
     }
 
-    func build(tag: String, imageName: String, context: TarStream, contextBytes: Int) async throws(MicadoError) -> ImageView {
+    /// A tag, a Dockerfile path inside the context, a stage name and `ARG` names the engine takes as they are.
+    static func validate(version: String, options: BuildOptions) throws(MicadoError) {
+        func plain(_ text: String, extra: String = "") -> Bool {
+            !text.isEmpty && text.utf8.count <= 128
+                && text.unicodeScalars.allSatisfy {
+                    $0.isASCII
+                        && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)
+                            || extra.unicodeScalars.contains($0))
+                }
+        }
+        guard plain(version), !version.hasPrefix("."), !version.hasPrefix("-") else {
+            throw .badRequest(
+                "the tag '\(Text.escaped(String(version.prefix(64))))' must be letters, digits, '-', '_' and '.' (at most 128)"
+            )
+        }
+        if let dockerfile = options.dockerfile {
+            guard plain(dockerfile, extra: "/"), !dockerfile.hasPrefix("/"), !dockerfile.split(separator: "/").contains("..") else {
+                throw .badRequest("the Dockerfile '\(Text.escaped(String(dockerfile.prefix(64))))' must be a path inside the context")
+            }
+        }
+        if let target = options.target, !plain(target) {
+            throw .badRequest("the build target '\(Text.escaped(String(target.prefix(64))))' must be a stage name")
+        }
+        guard options.arguments.count <= 100 else { throw .badRequest("a build takes at most 100 arguments") }
+        for (key, value) in options.arguments {
+            guard ComposeArgumentName.isValid(key) else {
+                throw .badRequest("'\(Text.escaped(String(key.prefix(64))))' is not a build argument name")
+            }
+            try Text.requireSafe(value, field: "the build argument \(key)")
+            guard value.utf8.count <= 4096 else { throw .badRequest("the build argument \(key) is longer than 4096 bytes") }
+        }
+    }
+
+    func build(
+        tag: String,
+        imageName: String,
+        version: String,
+        options: BuildOptions,
+        context: TarStream
+    ) async throws(MicadoError)
+        -> ImageView
+    {
         let result: EngineClient.BuildResult
         let inspect: ImageInspect
         do {
-            result = try await engine.build(context: context.engineBody, tag: tag)
+            result = try await engine.build(context: context.engineBody, tag: tag, options: options, timeout: .seconds(600))
             // By the ID the build reported: the tag may still name an older image.
             inspect = try await engine.inspectImage(result.imageID)
         } catch {
@@ -76,15 +136,15 @@ public struct Images: RecordsEvents {
             // Pushed to micado's registry: whatever instance a container lands on pulls it from there.
             let repository = "\(registry.address)/\(imageName)"
             do {
-                try await engine.tagImage(tag, repository: repository, tag: "latest")
+                try await engine.tagImage(tag, repository: repository, tag: version)
                 let started = ContinuousClock.now
-                let pushed = try await engine.pushImage(repository: repository, tag: "latest", auth: registry.auth)
-                let digests = try await engine.inspectImage(repository + ":latest").repoDigests ?? []
+                let pushed = try await engine.pushImage(repository: repository, tag: version, auth: registry.auth)
+                let digests = try await engine.inspectImage(repository + ":" + version).repoDigests ?? []
                 record.digest =
                     pushed.digest ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.dropFirst(repository.count + 1)) }
-                record.reference = repository + ":latest"
+                record.reference = repository + ":" + version
                 let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)
-                pushNote = ", pushed as \(repository):latest (\(record.digest ?? "?")) in \(seconds) s"
+                pushNote = ", pushed as \(repository):\(version) (\(record.digest ?? "?")) in \(seconds) s"
                 if !pushed.retries.isEmpty { pushNote += " after the engine retried: " + pushed.retries.joined(separator: "; ") }
             } catch {
                 await note(.imageBuildFailed, tag, "built \(result.imageID), but the push to micado's registry failed: \(error.message)")

@@ -305,4 +305,67 @@ import Testing
             #expect(try await f.micado(["apps"]).stdout.contains("req") == false)
         }
     }
+
+    /// `build:` from a folder beside the Compose file: packed by the CLI (honouring
+    /// .dockerignore), built by micado under a tag of its content, not built again while the
+    /// context is unchanged, and rebuilt and rolled when it changes.
+    @Test func aServiceIsBuiltFromItsOwnContext() async throws {
+        try await ManagerFixture.with { f in
+            let folder = f.state + "/built"
+            try FileManager.default.createDirectory(atPath: folder + "/web/www", withIntermediateDirectories: true)
+            try """
+            name: built
+            services:
+              web:
+                build:
+                  context: ./web
+                  dockerfile: web.Dockerfile
+                  args: {GREETING: hello-arg}
+                entrypoint: /bin/httpd
+                command: [-f, -p, "8099", -h, /www]
+                ports: ["8099:8099"]
+                deploy: {resources: {reservations: {memory: 16M}}}
+            """.write(toFile: folder + "/compose.yaml", atomically: true, encoding: .utf8)
+            try "FROM busybox:local\nARG GREETING\nCOPY www /www\nRUN echo $GREETING > /www/arg.txt\n".write(
+                toFile: folder + "/web/web.Dockerfile",
+                atomically: true,
+                encoding: .utf8
+            )
+            try "version one\n".write(toFile: folder + "/web/www/index.html", atomically: true, encoding: .utf8)
+            try "not for the image\n".write(toFile: folder + "/web/www/secret.txt", atomically: true, encoding: .utf8)
+            try "# keep it out\nwww/secret.txt\n".write(toFile: folder + "/web/.dockerignore", atomically: true, encoding: .utf8)
+
+            let dry = try await f.micado(["apply", "-f", folder + "/compose.yaml", "--dry-run"])
+            #expect(dry.status == 0 && dry.stderr.contains("would build container-built-web:"), "\(dry)")
+            let applied = try await f.micado(["apply", "-f", folder + "/compose.yaml"])
+            #expect(applied.status == 0 && applied.stderr.contains("built container-built-web:"), "\(applied)")
+            #expect(try await f.fetchEventually("http://\(f.engineIP):8099/") == "version one\n")
+            #expect(try await f.fetchEventually("http://\(f.engineIP):8099/arg.txt") == "hello-arg\n")
+            let leaked = try await f.micado(["execute", "-n", "built_web", "-c", "test -e /www/secret.txt && echo leaked || echo absent"])
+            #expect(leaked.stdout.contains("absent"), "\(leaked)")
+            let image = try await f.engine().service("built_web").spec.taskTemplate.containerSpec.image
+            #expect(image.hasPrefix("container-built-web:"), "\(image)")
+
+            // Unchanged (a new mtime is not a change): nothing is built, nothing rolls.
+            try "version one\n".write(toFile: folder + "/web/www/index.html", atomically: true, encoding: .utf8)
+            let again = try await f.micado(["apply", "-f", folder + "/compose.yaml"])
+            #expect(again.status == 0 && again.stderr.contains("unchanged") && again.stdout.contains("nothing touched"), "\(again)")
+
+            // A changed file: a new tag, built and rolled.
+            try "version two\n".write(toFile: folder + "/web/www/index.html", atomically: true, encoding: .utf8)
+            let changed = try await f.micado(["apply", "-f", folder + "/compose.yaml"])
+            #expect(changed.status == 0 && changed.stdout.contains("image"), "\(changed)")
+            try await CloudTests.eventually(60, "the rebuilt web answers") {
+                (try? await f.fetch("http://\(f.engineIP):8099/")) == "version two\n"
+            }
+            let images = try await f.micado(["images"])
+            #expect(images.stdout.components(separatedBy: "container-built-web:").count == 3, "\(images)")
+
+            // A context without its Dockerfile is refused before anything is sent.
+            try FileManager.default.removeItem(atPath: folder + "/web/web.Dockerfile")
+            let missing = try await f.micado(["apply", "-f", folder + "/compose.yaml"])
+            #expect(missing.status == 1 && missing.stderr.contains("has no web.Dockerfile"), "\(missing)")
+            #expect(try await f.micado(["apps", "rm", "built"]).status == 0)
+        }
+    }
 }

@@ -422,4 +422,78 @@ struct ComposeSpecificationTests {
         }
         #expect(throws: MicadoError.self) { try Self.parse("services:\n  a:\n    image: x\n    env_file: [{path: a, format: json}]\n") }
     }
+
+    @Test func buildIsReadAndItsImageComesFromTheCLI() throws {
+        var app = try Self.parse(
+            """
+            services:
+              web:
+                build: {context: ./web, dockerfile: docker/Web.Dockerfile, target: prod, args: [A=1, B=two], cache_from: [x]}
+                image: ignored:1
+              api:
+                build: ./api
+            """
+        )
+        let web = try #require(app.services.first { $0.name == "web" }?.build)
+        #expect(web.context == "./web" && web.dockerfile == "docker/Web.Dockerfile" && web.target == "prod")
+        #expect(web.arguments == ["A": "1", "B": "two"])
+        #expect(app.services.first { $0.name == "api" }?.build?.context == "./api")
+        #expect(app.warnings.count == 2, "\(app.warnings)")
+        #expect(app.warnings.contains { $0.contains("services.web.image is not carried out with build") })
+        #expect(app.warnings.contains { $0.contains("services.web.build.cache_from is not carried out") })
+
+        let tags = ["web": "container-app-web:0123456789abcdef", "api": "container-app-api:fedcba9876543210"]
+        try ComposeFile.applyBuilds(&app, tags, file: "compose.yaml")
+        #expect(app.services.map(\.image).sorted() == tags.values.sorted())
+        for bad in [
+            ["web": "container-app-web:0123456789abcdef"],
+            ["web": "busybox:local", "api": "container-app-api:fedcba9876543210"],
+            ["web": "container-app-web:not-hex-at-all!", "api": "container-app-api:fedcba9876543210"],
+            ["web": "container-other-web:0123456789abcdef", "api": "container-app-api:fedcba9876543210"],
+        ] {
+            var copy = try Self.parse("services:\n  web:\n    build: .\n  api:\n    build: .\n")
+            #expect(throws: MicadoError.self, "\(bad)") { try ComposeFile.applyBuilds(&copy, bad, file: "compose.yaml") }
+        }
+        for (text, message) in [
+            ("services:\n  a:\n    build: https://github.com/x/y.git\n", "a remote context is not supported"),
+            ("services:\n  a:\n    build: {context: ., dockerfile: ../Dockerfile}\n", "must be a path inside the context"),
+            ("services:\n  a:\n    build: {context: ., dockerfile: /etc/Dockerfile}\n", "must be a path inside the context"),
+            ("services:\n  a:\n    build: {context: ., secrets: [s]}\n", "take no build secrets"),
+            ("services:\n  a:\n    build: {context: ., privileged: true}\n", "take no privileged builds"),
+            ("services:\n  a:\n    build: {context: ., args: {1X: y}}\n", "is not an argument name"),
+            ("services:\n  a:\n    build: {context: ., frobnicate: y}\n", "'services.a.build.frobnicate' is not supported"),
+            ("services:\n  a:\n    environment: {A: b}\n", "services.a.image is missing (or give build:)"),
+        ] {
+            #expect(throws: MicadoError.self, "\(text)") {
+                do { _ = try Self.parse(text) } catch {
+                    let said = (error as? MicadoError)?.message ?? "\(error)"
+                    #expect(said.contains(message), "\(said)")
+                    throw error
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("secret.txt", "secret.txt", true),
+        ("secret.txt", "www/secret.txt", false),
+        ("**/secret.txt", "www/deep/secret.txt", true),
+        ("**/secret.txt", "secret.txt", true),
+        ("node_modules", "node_modules/a/b.js", true),
+        ("/node_modules", "node_modules/a.js", true),
+        ("*.md", "README.md", true),
+        ("*.md", "docs/README.md", false),
+        ("docs/*.md", "docs/README.md", true),
+        ("file?.txt", "file1.txt", true),
+        ("file?.txt", "file10.txt", false),
+        ("[a-c].txt", "b.txt", true),
+        ("[!a-c].txt", "b.txt", false),
+        ("*\n!keep.md", "keep.md", false),
+        ("*\n!keep.md", "other.md", true),
+        ("# a comment\n\nbuild/\n", "build/out.o", true),
+        ("./tmp/../cache", "cache/x", true),
+    ])
+    func dockerIgnoreMatchesAsDockerDoes(_ patterns: String, _ path: String, _ excluded: Bool) throws {
+        #expect(try DockerIgnore(patterns).excludes(path) == excluded)
+    }
 }

@@ -584,7 +584,12 @@ public struct InMemoryEngine: EngineAPI {
     public func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> EngineClient.PushResult {
         throw unsupported("pushImage")
     }
-    public func build(context: OutgoingBody, tag: String, timeout: TimeAmount) async throws(MicadoError) -> EngineClient.BuildResult {
+    public func build(
+        context: OutgoingBody,
+        tag: String,
+        options: BuildOptions,
+        timeout: TimeAmount
+    ) async throws(MicadoError) -> EngineClient.BuildResult {
         throw unsupported("build")
     }
 }

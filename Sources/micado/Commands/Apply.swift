@@ -29,6 +29,9 @@ extension Micado {
         @Option(name: .long, help: "Variables for ${VAR} in the file, KEY=VALUE lines (default: .env beside the file, if there is one).")
         var envFile: String?
 
+        @Option(help: "Refuse a service's build context larger than this many bytes.")
+        var maxContextBytes = 1 << 30
+
         @OptionGroup var output: OutputOptions
 
         /// The values of the variables the file's values use, and only those: the CLI's
@@ -59,14 +62,7 @@ extension Micado {
         /// The content of every secret and config a service mounts, read here (the manager has
         /// no access to the user's files or environment): a regular file beside the Compose file
         /// (never a FIFO or a device: opened without blocking, then checked), or a variable.
-        func objects(
-            of text: String,
-            beside url: URL,
-            folder: String,
-            variables: [String: String],
-            fromFile: [String: String]
-        ) throws -> [String: String]? {
-            let spec = try ComposeFile.parse(text, file: url.lastPathComponent, name: name, folder: folder, variables: variables)
+        func objects(of spec: ApplicationSpec, beside url: URL, fromFile: [String: String]) throws -> [String: String]? {
             var objects: [String: String] = [:]
             let base = url.standardizedFileURL.deletingLastPathComponent().path
             for (kind, sources) in [(FileMountKind.secrets, spec.secrets), (.configs, spec.configs)] {
@@ -102,6 +98,57 @@ extension Micado {
                 objects[EnvironmentFileReference(path: reference).objectKey] = Data(bytes).base64EncodedString()
             }
             return objects.isEmpty ? nil : objects
+        }
+
+        /// Each service with `build:`: its context packed and its digest taken; built by micado
+        /// (pushed to its registry) unless an image of that digest is there already. A dry run
+        /// builds nothing and sends the tags it would make.
+        func builds(of spec: ApplicationSpec, beside url: URL, client: ManagerClient) async throws -> [String: String]? {
+            let services = spec.services.filter { $0.build != nil }
+            guard !services.isEmpty else { return nil }
+            let base = url.standardizedFileURL.deletingLastPathComponent().path
+            let known = Set(try await client.json([ImageView].self, .GET, "/v1/images").map(\.name))
+            var builds: [String: String] = [:]
+            for service in services {
+                guard let build = service.build else { continue }
+                let folder = build.context.hasPrefix("/") ? build.context : base + "/" + build.context
+                let packer = ContextPacker(folder: folder, dockerfile: build.dockerfile ?? "Dockerfile", maximumBytes: maxContextBytes)
+                let packed = try packer.pack(options: build)
+                defer { close(packed.body.descriptor) }
+                let name = ServiceBuild.imageName(application: spec.name, service: service.name)
+                let version = String(packed.digest.prefix(16))
+                let tag = "\(name):\(version)"
+                builds[service.name] = tag
+                let what = "\(spec.name)_\(service.name) from \(Text.escaped(build.context))"
+                if packed.skipped > 0 { Console.err("\(what): \(packed.skipped) socket(s), FIFO(s) or device(s) left out of the context") }
+                if known.contains(tag) {
+                    Console.err("\(what): unchanged, \(tag) is built already")
+                    continue
+                }
+                if dryRun {
+                    Console.err("\(what): would build \(tag) (\(packed.body.length) bytes of context)")
+                    continue
+                }
+                Console.err("building \(what) as \(tag) (\(packed.body.length) bytes of context)…")
+                var query = [("name", name), ("tag", version)]
+                if let dockerfile = build.dockerfile { query.append(("dockerfile", dockerfile)) }
+                if let target = build.target { query.append(("target", target)) }
+                var headers: [(String, String)] = []
+                if !build.arguments.isEmpty {
+                    headers.append(("X-Micado-Build-Args", try JSONEncoder().encode(build.arguments).base64EncodedString()))
+                }
+                _ = try await client.send(
+                    .POST,
+                    "/v1/images",
+                    query: query,
+                    body: packed.body.requestBody,
+                    contentType: "application/x-tar",
+                    headers: headers,
+                    timeout: .seconds(900)
+                )
+                Console.err("built \(tag)")
+            }
+            return builds
         }
 
         static func readObject(_ path: String, what: String, limit: Int = ApplyRequest.maximumObjectBytes) throws -> [UInt8] {
@@ -155,16 +202,18 @@ extension Micado {
             }
             let folder = url.standardizedFileURL.deletingLastPathComponent().lastPathComponent
             let (variables, fromFile) = try variables(for: text, beside: url)
-            let request = ApplyRequest(
+            let spec = try ComposeFile.parse(text, file: url.lastPathComponent, name: name, folder: folder, variables: variables)
+            var request = ApplyRequest(
                 name: name,
                 folderName: folder,
                 file: text,
                 fileName: url.lastPathComponent,
                 dryRun: dryRun,
                 variables: variables,
-                objects: try objects(of: text, beside: url, folder: folder, variables: variables, fromFile: fromFile)
+                objects: try objects(of: spec, beside: url, fromFile: fromFile)
             )
             let client = try ManagerClient.fromHome()
+            request.builds = try await builds(of: spec, beside: url, client: client)
             let plan = try await client.json(ApplyPlanView.self, .POST, "/v1/applications", body: request, timeout: .seconds(300))
             if output.output == .json { return try Console.printJSON(plan) }
             Console.table(
