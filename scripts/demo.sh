@@ -172,8 +172,12 @@ run "$BIN" quit -n "$SITE" -rm
 run "$BIN" quit -n "$NAME"
 run "$BIN" list -c -a
 run "$BIN" remove -n "$NAME"
-step "an application from its own Compose file: variables from .env, a secret and a config, a health check the front waits for, its own network with an alias; the front routed by its domain reaches its api by name; a worker scales itself on its CPU use"
-mkdir -p "/tmp/micado-demo-$ID/shop"
+step "an application from its own Compose file: variables from .env, an api built from its own folder, a secret and a config, a health check the front waits for, its own network with an alias, a database whose named volume keeps its data; the front routed by its domain reaches its api by name; a worker scales itself on its CPU use"
+mkdir -p "/tmp/micado-demo-$ID/shop/api/www"
+printf 'FROM busybox:local\nCOPY www /www\n' >"/tmp/micado-demo-$ID/shop/api/Dockerfile"
+printf 'the catalogue, from an image built from shop/api\n' >"/tmp/micado-demo-$ID/shop/api/www/index.html"
+printf 'notes.txt\n' >"/tmp/micado-demo-$ID/shop/api/.dockerignore"
+printf 'left out by .dockerignore\n' >"/tmp/micado-demo-$ID/shop/api/notes.txt"
 printf 'WEB_PORT=8090\nAPI_REPLICAS=2\n' >"/tmp/micado-demo-$ID/shop/.env"
 (umask 077; head -c 24 /dev/urandom | base64 >"/tmp/micado-demo-$ID/shop/api_key.txt")
 cat >"/tmp/micado-demo-$ID/shop/compose.yaml" <<'YAML'
@@ -184,6 +188,8 @@ secrets:
   api_key: {file: ./api_key.txt}
 configs:
   api_conf: {content: "mode=demo"}
+volumes:
+  orders: {}
 services:
   web:
     image: busybox:local
@@ -196,7 +202,7 @@ services:
     deploy: {resources: {reservations: {memory: 32M}}}
     x-micado: {domain: shop.local}
   api:
-    image: busybox:local
+    build: ./api
     entrypoint: /bin/httpd
     command: [-f, -p, "80", -h, /www]
     secrets: [api_key]
@@ -204,6 +210,14 @@ services:
     healthcheck: {test: ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1/"], interval: 2s, retries: 10}
     networks: {back: {aliases: [catalogue]}}
     deploy: {replicas: "${API_REPLICAS}", resources: {reservations: {memory: 32M}}}
+  db:
+    image: busybox:local
+    entrypoint: /bin/sh
+    command: [-c, "date >> /data/starts; exec sleep 3600"]
+    volumes: [orders:/data]
+    stop_grace_period: 1s
+    networks: [back]
+    deploy: {resources: {reservations: {memory: 16M}}}
   worker:
     image: busybox:local
     entrypoint: /bin/sh
@@ -229,7 +243,17 @@ echo "\$ micado apply -f compose.yaml   # unchanged file" >&2
 shrunk() { [ "$(replicas)" = 1 ]; }
 wait_for 150 "the load to stop and the worker to shrink back to 1 after its stabilization window" shrunk
 run "$BIN" events --subject shop_worker --limit 5
+db_up() { "$BIN" execute -n shop_db -c 'test -e /data/starts' >/dev/null 2>&1; }
+wait_for 60 "the database to run" db_up
+run "$BIN" explain shop_db | grep -e volume -e 'runs on'
+run "$BIN" execute -n shop_db -c 'echo "order 1" >> /data/orders; cat /data/orders'
 run "$BIN" apps rm shop
+echo "\$ micado apply -f compose.yaml   # again: nothing to build, the volume and its data where they were" >&2
+"$BIN" apply -f "/tmp/micado-demo-$ID/shop/compose.yaml" | tail -1
+db_has_orders() { "$BIN" execute -n shop_db -c 'cat /data/orders' 2>/dev/null | grep -q "order 1"; }
+wait_for 90 "the database to read its orders again" db_has_orders
+run "$BIN" execute -n shop_db -c 'cat /data/orders; echo "started $(wc -l < /data/starts) times"'
+run "$BIN" apps rm shop --volumes
 
 step "the dashboard at http://127.0.0.1:$PORT/ (strict CSP; the token, once, becomes a session cookie and a CSRF token)"
 run curl -s -o /dev/null -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$PORT/"
