@@ -30,6 +30,7 @@ public enum EventKind: String, Codable, Sendable, CaseIterable, Comparable, Cust
     case imageBuildInterrupted = "image.build-interrupted"
     case imageBuilt = "image.built"
     case imageCriticalUsage = "image.critical-usage"
+    case imageMirrored = "image.mirrored"
     case imageRemoved = "image.removed"
     // Cloud instances through their lifecycle (see `InstanceLifecycle`).
     case instanceAbandoned = "instance.abandoned"

@@ -93,10 +93,73 @@ extension Containers {
         }
     }
 
-    /// With clouds, an image not yet in micado's registry goes to the location's instances first.
+    /// With clouds, an image not yet in micado's registry is put there once, from the manager's
+    /// engine (the engine pushes: no byte of it passes through the manager), and every instance
+    /// pulls it by digest. Without a registry (no cloud with a local network), it is loaded into
+    /// the location's ready instances.
     func distributeImage(of record: ContainerRecord) async throws(MicadoError) {
-        guard !clouds.isEmpty, try await store.image(record.image)?.reference == nil else { return }
-        try await instances.distributeImage(record.image, location: record.location ?? defaultLocation)
+        guard !clouds.isEmpty else { return }
+        let stored = try await store.image(record.image)
+        if let stored, stored.reference != nil {
+            // Pushed already, unless the engine's image of that name has changed since (loaded anew).
+            guard registry != nil, let current = try? await engine.inspectImage(record.image), current.id != stored.imageID else { return }
+        }
+        guard let registry else {
+            try await instances.distributeImage(record.image, location: record.location ?? defaultLocation)
+            return
+        }
+        try await mirror(record.image, to: registry)
+    }
+
+    /// Pushes an image of the manager's engine to micado's registry as `mirror/NAME:TAG` and
+    /// records where it is, with its digest.
+    func mirror(_ image: String, to registry: Registry) async throws(MicadoError) {
+        let (path, tag) = Self.repositoryAndTag(of: image)
+        let repository = "\(registry.address)/mirror/\(path)"
+        let inspect = try await engine.inspectImage(image)
+        let started = ContinuousClock.now
+        try await engine.tagImage(image, repository: repository, tag: tag)
+        let pushed = try await engine.pushImage(repository: repository, tag: tag, auth: registry.auth)
+        var digest = pushed.digest
+        if digest == nil {
+            let digests = try await engine.inspectImage(repository + ":" + tag).repoDigests ?? []
+            digest = digests.first { $0.hasPrefix(repository + "@") }.map { String($0.dropFirst(repository.count + 1)) }
+        }
+        var imageRecord =
+            try await store.image(image)
+            ?? ImageRecord(name: image, imageID: inspect.id, sizeBytes: inspect.size, criticalMemoryMiB: nil, createdAt: Date())
+        imageRecord.imageID = inspect.id
+        imageRecord.sizeBytes = inspect.size
+        imageRecord.reference = repository + ":" + tag
+        imageRecord.digest = digest
+        try await store.upsertImage(imageRecord)
+        let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)
+        await note(
+            .imageMirrored,
+            image,
+            "put \(image) into micado's registry as \(repository):\(tag) (\(digest ?? "no digest")) in \(seconds) s: instances pull it from there"
+        )
+    }
+
+    /// `busybox:local` → (`busybox`, `local`); a name without a tag is `latest`, one by digest
+    /// only is tagged by its digest.
+    static func repositoryAndTag(of image: String) -> (String, String) {
+        if let at = image.firstIndex(of: "@") {
+            let digest = image[image.index(after: at)...].split(separator: ":").last.map { String($0.prefix(32)) } ?? "digest"
+            return (String(image[..<at]).lowercased(), "digest-" + digest)
+        }
+        let lastSlash = image.lastIndex(of: "/")
+        if let colon = image.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
+            return (String(image[..<colon]).lowercased(), String(image[image.index(after: colon)...]))
+        }
+        return (image.lowercased(), "latest")
+    }
+
+    /// How instances name an image micado's registry holds: by tag and digest, so that each
+    /// pulls exactly what was pushed.
+    func pulledReference(_ image: String) async throws(MicadoError) -> String? {
+        guard let record = try await store.image(image), let reference = record.reference else { return nil }
+        return record.digest.map { reference + "@" + $0 } ?? reference
     }
 
     func generatedName(client: String, taken: Set<String>) throws(MicadoError) -> ContainerName {
@@ -117,7 +180,7 @@ extension Containers {
         var record = record
         let serviceID: String
         // Images in micado's registry are pulled by whatever instance the task lands on.
-        let pushed = try await store.image(record.image)?.reference
+        let pushed = try await pulledReference(record.image)
         do {
             let spec = try await serviceSpec(for: record, pushed: pushed)
             serviceID = try await engine.createService(spec, registryAuth: pushed != nil ? registry?.auth : nil)
@@ -144,7 +207,7 @@ extension Containers {
     /// Rolls an application's service to its record: Swarm replaces the tasks as the
     /// record's update policy says, and rolls back if they fail.
     func roll(_ record: ContainerRecord, service: SwarmService) async throws(MicadoError) {
-        let pushed = try await store.image(record.image)?.reference
+        let pushed = try await pulledReference(record.image)
         let spec = try await serviceSpec(for: record, pushed: pushed)
         try await engine.updateService(service.id, version: service.version, spec: spec, registryAuth: pushed != nil ? registry?.auth : nil)
         await swarm.invalidate()

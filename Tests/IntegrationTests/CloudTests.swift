@@ -54,6 +54,12 @@ struct CloudTests {
             let instances = try await Self.instances(f)
             #expect(instances.count == 2)
             #expect(instances.allSatisfy { $0.flavour == "small" && $0.state == .ready })
+            // The image went into micado's registry once, from the manager's engine, and the
+            // instances pulled it by digest (never a copy through the manager).
+            let image = try await f.engine().service(running[0].name.rawValue).spec.taskTemplate.containerSpec.image
+            #expect(image.contains("/mirror/busybox:local@sha256:"), "\(image)")
+            let mirrored = try await f.micado(["events", "--subject", "busybox:local", "--limit", "10"]).stdout
+            #expect(mirrored.components(separatedBy: "image.mirrored").count == 2, "pushed once: \(mirrored)")
             // Engines are reached over TLS: execute runs in a container on an instance.
             let exec = try await f.micado([
                 "execute", "-n", running[0].name.rawValue, "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes",

@@ -64,8 +64,10 @@ struct RegistryTests {
                 http: f.http,
                 logger: Logger(label: "test")
             )
+            // Pulled by digest: exactly what was pushed.
             #expect(
-                try await engine.inspectImage("\(registry)/container-reg:latest").repoDigests?.first?.contains(image.digest!) == true,
+                try await engine.inspectImage("\(registry)/container-reg@\(image.digest!)").repoDigests?.first?.contains(image.digest!)
+                    == true,
                 "pulled from the registry"
             )
 
