@@ -68,8 +68,9 @@ extension ComposeFile.Reader {
     }
 
     func mountTarget(_ target: String, _ node: Node, _ path: String) throws(MicadoError) -> String {
+        let parts = target.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         guard target.hasPrefix("/"), target.utf8.count <= 1024, !target.contains(":"), !target.contains(","),
-            !target.split(separator: "/").contains("..")
+            !parts.contains(".."), !parts.contains("."), !parts.contains("")
         else {
             throw fail(node, "\(path) must be an absolute path in the container")
         }

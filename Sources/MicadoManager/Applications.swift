@@ -511,6 +511,11 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     {
         let asked = try await changes.run { () throws(MicadoError) -> [String] in
             guard try await self.store.application(name) != nil else {
+                // Volumes an earlier `apps rm` kept (or a crash left marked): --volumes removes them still.
+                if withVolumes, try await self.store.volumes().contains(where: { $0.application == name }) {
+                    _ = try await self.volumes.requestRemoval(of: name)
+                    return try await self.store.volumes().filter { $0.application == name && $0.removing }.map(\.name)
+                }
                 throw .notFound("no application named \(Text.escaped(String(name.prefix(64)))); see 'micado apps'")
             }
             let services = try await self.store.containers().filter { $0.application == name }
@@ -537,7 +542,11 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(1))
         }
-        return .init(application: name, removedVolumes: asked.filter { !waiting.contains($0) }, pendingVolumes: waiting)
+        // Removed: no longer stored. One an apply of the application took back is neither.
+        let stored = try await store.volumes()
+        let gone = asked.filter { name in !stored.contains { $0.name == name } }
+        let pending = asked.filter { name in stored.contains { $0.name == name && $0.removing } }
+        return .init(application: name, removedVolumes: gone, pendingVolumes: pending)
     }
 }
 

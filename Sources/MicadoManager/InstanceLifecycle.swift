@@ -49,6 +49,9 @@ public enum InstanceLifecycle {
         public var reported: Reported?
         public var node: NodeView?
         public var runningTasks: Int = 0
+        /// An application's named volume lives on it: a down one is waited for, never
+        /// replaced (its data would go with it).
+        public var holdsVolumes = false
         public init(
             now: Date,
             createInFlight: Bool = false,
@@ -155,14 +158,19 @@ public enum InstanceLifecycle {
             )
         case .ready:
             guard let node = seen.node, node.ready else {
+                let volumes = seen.holdsVolumes ? "; it holds a volume, so it is waited for and never replaced" : ""
                 return .move(
-                    .init(.down, .instanceDown, "\(id) is down (\(seen.node?.message ?? "node missing")); its tasks move elsewhere")
+                    .init(
+                        .down,
+                        .instanceDown,
+                        "\(id) is down (\(seen.node?.message ?? "node missing")); its tasks move elsewhere\(volumes)"
+                    )
                 )
             }
             return .stay
         case .down:
             if seen.node?.ready == true { return .move(.init(.ready, .instanceReady, "\(id) is back")) }
-            if inState >= Double(timings.gracePeriodSeconds) {
+            if inState >= Double(timings.gracePeriodSeconds), !seen.holdsVolumes {
                 return .move(
                     .init(
                         .deleting,

@@ -218,6 +218,9 @@ extension Instances {
             },
             runningTasks: runningTasks
         )
+        if let nodeID = record.nodeID, record.state == .down || record.state == .ready {
+            seen.holdsVolumes = try await store.volumes().contains { $0.nodeID == nodeID }
+        }
         func move(_ transition: InstanceLifecycle.Transition) async throws(MicadoError) {
             record.state = transition.state
             record.stateSince = Date()

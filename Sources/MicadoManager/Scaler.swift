@@ -196,10 +196,14 @@ extension Scaler {
         }
         // Volumes without a home: on the ready instance in their location with the least room
         // that holds all their services' replicas (none: the planner starts one for their tasks).
+        // Each home given in this pass takes its room: two volumes never overbook one instance.
+        var homedMiB: [String: Int] = [:]
         try await volumes.placeHomeless { location, memory throws(MicadoError) in
             let location = location ?? defaultLocation
-            let fitting = planned.filter { $0.state == .ready && $0.location == location && $0.freeMiB >= memory }
-            guard let best = fitting.min(by: { ($0.freeMiB, $0.id) < ($1.freeMiB, $1.id) }) else { return nil }
+            func free(_ instance: ScalingPlanner.Instance) -> Int { instance.freeMiB - homedMiB[instance.id, default: 0] }
+            let fitting = planned.filter { $0.state == .ready && $0.location == location && free($0) >= memory }
+            guard let best = fitting.min(by: { (free($0), $0.id) < (free($1), $1.id) }) else { return nil }
+            homedMiB[best.id, default: 0] += memory
             return instanceRecords.first { $0.id.rawValue == best.id }?.nodeID
         }
         let plan = clouds.planner().plan(pending: pending, instances: planned, now: now)

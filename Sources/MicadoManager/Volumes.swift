@@ -147,7 +147,10 @@ final class Volumes: RecordsEvents, ReadsSwarm {
                         "volume \(volume.name) is still mounted by a service of \(volume.application); it is removed once that service is"
                     )
                 }
-                if let node = volume.nodeID {
+                let known = try await store.instances().contains {
+                    $0.nodeID == volume.nodeID || ($0.isManager && $0.id.rawValue == volume.nodeID)
+                }
+                if let node = volume.nodeID, known {
                     let engine = try await engines.engine(forNode: node)
                     do throws(MicadoError) {
                         try await engine.removeVolume(volume.name)

@@ -19,7 +19,7 @@ struct MicadoBench: AsyncParsableCommand {
         version: MicadoVersion.current,
         subcommands: [
             BenchLaunch.self, BenchPack.self, BenchScale.self, BenchScaleOut.self, BenchProxy.self, BenchExec.self, BenchAutoscale.self,
-            BenchConnections.self, BenchStandIn.self, BenchCloudStandIn.self,
+            BenchConnections.self, BenchApply.self, BenchStandIn.self, BenchCloudStandIn.self,
         ]
     )
 }

@@ -176,8 +176,8 @@ struct ApplicationTests {
             let file = f.state + "/compose.yaml"
             let cases: [(String, String)] = [
                 (
-                    "services:\n  web:\n    image: busybox:local\n    volumes: [a:/b]\n",
-                    "compose.yaml:4: services.web.volumes is not supported by micado"
+                    "services:\n  web:\n    image: busybox:local\n    volumes: [./a:/b]\n",
+                    "compose.yaml:4: services.web.volumes[0]: bind mounts of the host's folders are not supported"
                 ),
                 (
                     "services:\n  web:\n    image: busybox:local\n    deploy: {replicas: many}\n",

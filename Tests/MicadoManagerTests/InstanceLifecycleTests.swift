@@ -190,6 +190,10 @@ struct InstanceLifecycleTests {
             return
         }
         #expect(t.state == .deleting && t.event == .instanceReplace && t.wakeScaler)
+        // One that holds a named volume is waited for however long it is down: its data is there.
+        var holder = Self.seen(after: 3600, node: Self.downNode)
+        holder.holdsVolumes = true
+        #expect(decide(Self.record(.down, since: 59), holder) == .stay)
     }
 
     // MARK: draining and deleting

@@ -95,4 +95,50 @@ import Testing
         let note = await w.orchestrator.containers.scalerNotes.note("shop_db")
         #expect(note?.contains("which holds its volume shop_data") == true, "\(note ?? "")")
     }
+
+    /// Found by the attack review: two volumes homed in one pass both went to the one instance
+    /// with room for either, and the second service waited forever.
+    @Test func twoVolumesHomedInOnePassDoNotOverbookAnInstance() async throws {
+        let swarm = InMemorySwarm(images: ["busybox:local"])
+        let w = try await ManagerPartsTests.world(clouds: true, swarm: swarm)
+        _ = try await ApplicationsTests.apply(
+            w,
+            "name: warm\nservices:\n  s:\n    image: busybox:local\n    deploy: {resources: {reservations: {memory: 10M}}}\n"
+        )
+        try await w.orchestrator.scaler.pass()
+        await w.cloud.finishBoots()
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
+        #expect(try await w.instances().count == 1)
+        let two = """
+            name: two
+            volumes: {va: {}, vb: {}}
+            services:
+              a: {image: busybox:local, volumes: [va:/d], deploy: {resources: {reservations: {memory: 300M}}}}
+              b: {image: busybox:local, volumes: [vb:/d], deploy: {resources: {reservations: {memory: 300M}}}}
+            """
+        _ = try await ApplicationsTests.apply(w, two)
+        for _ in 0..<2 { try await w.orchestrator.scaler.pass() }
+        await w.cloud.finishBoots()
+        for _ in 0..<5 { try await w.orchestrator.scaler.pass() }
+        let homes = try await w.store.volumes().map(\.nodeID)
+        #expect(homes.allSatisfy { $0 != nil } && Set(homes).count == 2, "\(homes)")
+        #expect(await w.swarm.runningTasks(of: "two_a").count == 1)
+        #expect(await w.swarm.runningTasks(of: "two_b").count == 1)
+    }
+
+    /// Found by the attack review: after `apps rm APP`, `apps rm APP --volumes` said there was
+    /// no such application and its volumes could never be removed.
+    @Test func volumesKeptByAnEarlierRemovalCanStillBeRemoved() async throws {
+        let swarm = InMemorySwarm(images: ["busybox:local"])
+        let w = try await ManagerPartsTests.world(clouds: false, swarm: swarm)
+        _ = try await ApplicationsTests.apply(w, Self.file)
+        #expect(try await w.store.volumes().count == 1)
+        try await w.orchestrator.applications.remove("shop")
+        #expect(try await w.store.volumes().count == 1)
+        let removal = try await w.orchestrator.applications.remove("shop", withVolumes: true, volumeWait: .seconds(5))
+        #expect(removal.removedVolumes == ["shop_data"], "\(removal)")
+        #expect(try await w.store.volumes().isEmpty)
+        let again = await #expect(throws: MicadoError.self) { try await w.orchestrator.applications.remove("shop", withVolumes: true) }
+        #expect(again?.code == .notFound)
+    }
 }
