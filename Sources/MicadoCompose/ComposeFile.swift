@@ -158,10 +158,7 @@ public enum ComposeFile {
             let own = Set(service.environment.map(\.key))
             let fromFiles = order.filter { !own.contains($0) }.map { EnvironmentVariable(key: $0, value: merged[$0] ?? "") }
             spec.services[index].environment = fromFiles + service.environment
-            let size =
-                (service.command ?? []).reduce(0) { $0 + $1.utf8.count } + (service.entrypoint ?? []).reduce(0) { $0 + $1.utf8.count }
-                + spec.services[index].environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
-                + service.labels.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            let size = spec.services[index].commandBytes
             guard size <= LaunchRequest.maximumCommandBytes else {
                 throw .init(
                     .tooLarge,
@@ -590,10 +587,7 @@ public enum ComposeFile {
             }
             if let n = map["deploy"] { try deploy(n, "\(path).deploy", into: &definition) }
             if let n = map["x-micado"] { try micado(n, "\(path).x-micado", into: &definition) }
-            let size =
-                (definition.command ?? []).reduce(0) { $0 + $1.utf8.count } + (definition.entrypoint ?? []).reduce(0) { $0 + $1.utf8.count }
-                + definition.environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
-                + definition.labels.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            let size = definition.commandBytes
             guard size <= LaunchRequest.maximumCommandBytes else {
                 throw fail(
                     node,

@@ -125,6 +125,13 @@ public struct ServiceDefinition: Sendable, Equatable {
         self.name = name
         self.image = image
     }
+
+    /// What its command, entrypoint, environment and labels take, bounded by `LaunchRequest.maximumCommandBytes`.
+    public var commandBytes: Int {
+        (command ?? []).reduce(0) { $0 + $1.utf8.count } + (entrypoint ?? []).reduce(0) { $0 + $1.utf8.count }
+            + environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 1 }
+            + labels.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+    }
 }
 
 /// What an application's service says beyond a launched container's fields; kept with its

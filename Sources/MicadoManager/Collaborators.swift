@@ -114,7 +114,7 @@ struct NodeEngines: Sendable {
         let own = monitoring ? monitorHTTP.map(self.own.using) ?? self.own : self.own
         guard let nodeID else { return own }
         // The store knows every node of ours: the manager's own (recorded at bootstrap, keyed by node ID) and each instance.
-        let instance = try await instances.instances().first { $0.nodeID == nodeID || ($0.isManager && $0.id.rawValue == nodeID) }
+        let instance = try await instances.instances().first { $0.runs(node: nodeID) }
         if instance?.isManager == true { return own }
         guard let instance else {
             throw .init(.engine, "the container runs on node \(nodeID), which is not an instance of this manager")
@@ -126,6 +126,12 @@ struct NodeEngines: Sendable {
     func engine(of instance: InstanceRecord, monitoring: Bool = false) async throws(MicadoError) -> any EngineAPI {
         try await connector.engine(at: clouds.endpoint(of: instance), monitoring: monitoring)
     }
+}
+
+extension InstanceRecord {
+    /// Whether this is the record of the swarm node `node`: an instance by the node ID it was
+    /// admitted with, the manager's own by its record's ID (which is its node's).
+    func runs(node: String?) -> Bool { nodeID == node || (isManager && id.rawValue == node) }
 }
 
 extension ManagerConfiguration {

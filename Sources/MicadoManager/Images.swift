@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DockerEngine
 import Foundation
 import MicadoClouds
+import MicadoCompose
 import MicadoCore
 import MicadoStore
 import NIOCore
@@ -10,14 +11,6 @@ import NIOSSL
 
 /// Images: `micado build` on the manager's engine (pushed to micado's registry when there is
 /// one), their records (critical usage from the monitor), and their removal.
-/// A build argument's name: as a shell variable's.
-enum ComposeArgumentName {
-    static func isValid(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first), name.utf8.count <= 128 else { return false }
-        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
-    }
-}
-
 public struct Images: RecordsEvents {
     let store: any ImageStore & ContainerStore & SettingsStore
     /// The manager's engine, where images are built.
@@ -93,7 +86,7 @@ public struct Images: RecordsEvents {
         }
         guard options.arguments.count <= 100 else { throw .badRequest("a build takes at most 100 arguments") }
         for (key, value) in options.arguments {
-            guard ComposeArgumentName.isValid(key) else {
+            guard ComposeInterpolation.isName(key), key.utf8.count <= 128 else {
                 throw .badRequest("'\(Text.escaped(String(key.prefix(64))))' is not a build argument name")
             }
             try Text.requireSafe(value, field: "the build argument \(key)")

@@ -125,6 +125,7 @@ extension Scaler {
         let usage = snapshot.usage(of: records)
         await instances.convergeInstances(nodes: Array(snapshot.nodes.values), runningByNode: usage.mapValues(\.count))
 
+        let instanceRecords = try await store.instances()
         let homes = try await volumes.homes()
         let homeOf = Dictionary(homes.flatMap { node, names in names.map { ($0, node) } }, uniquingKeysWith: { a, _ in a })
         var pending: [ScalingPlanner.PendingTask] = []
@@ -138,7 +139,7 @@ extension Scaler {
             if missing > 0, !volumeNames.isEmpty, volumeNames.allSatisfy({ homeOf[$0] != nil }) {
                 // Its volumes have a home: only room there helps, no new instance does.
                 let node = homeOf[volumeNames[0]] ?? ""
-                let holder = instanceRecordsByNode(try await store.instances())[node]
+                let holder = instanceRecords.first { $0.runs(node: node) }
                 pinnedNotes.append(
                     (
                         record.name,
@@ -159,7 +160,6 @@ extension Scaler {
                 )
             }
         }
-        let instanceRecords = try await store.instances()
         let now = Date()
         var planned: [ScalingPlanner.Instance] = []
         for var record in instanceRecords where !record.isManager && record.purpose != .database {
@@ -325,15 +325,6 @@ extension Scaler {
         }
         return ExplainView(container: view, explanation: lines, recentEvents: events)
     }
-}
-
-/// Instance records by their node's ID (the manager's own by its record's ID, which is its node's).
-func instanceRecordsByNode(_ records: [InstanceRecord]) -> [String: InstanceRecord] {
-    var byNode: [String: InstanceRecord] = [:]
-    for record in records {
-        if let node = record.nodeID { byNode[node] = record } else if record.isManager { byNode[record.id.rawValue] = record }
-    }
-    return byNode
 }
 
 /// Whether the scaler's last pass succeeded.

@@ -138,19 +138,20 @@ final class Volumes: RecordsEvents, ReadsSwarm {
     /// is tried again on the next pass. Returns those still waiting.
     @discardableResult
     func removeRequested() async -> [String] {
-        guard let volumes = try? await store.volumes().filter(\.removing), !volumes.isEmpty else { return [] }
+        guard let volumes = try? await store.volumes().filter(\.removing), !volumes.isEmpty,
+            let records = try? await store.containers(), let instances = try? await store.instances()
+        else { return [] }
+        let mounted = Set(records.flatMap(Self.names(of:)))
         var waiting: [String] = []
         for volume in volumes {
-            let removed = await step(.volumeRemoveFailed, volume.name) { () throws(MicadoError) in
-                guard try await !store.containers().contains(where: { Self.names(of: $0).contains(volume.name) }) else {
+            var deleted = false
+            await step(.volumeRemoveFailed, volume.name) { () throws(MicadoError) in
+                guard !mounted.contains(volume.name) else {
                     throw .conflict(
                         "volume \(volume.name) is still mounted by a service of \(volume.application); it is removed once that service is"
                     )
                 }
-                let known = try await store.instances().contains {
-                    $0.nodeID == volume.nodeID || ($0.isManager && $0.id.rawValue == volume.nodeID)
-                }
-                if let node = volume.nodeID, known {
+                if let node = volume.nodeID, instances.contains(where: { $0.runs(node: node) }) {
                     let engine = try await engines.engine(forNode: node)
                     do throws(MicadoError) {
                         try await engine.removeVolume(volume.name)
@@ -164,12 +165,12 @@ final class Volumes: RecordsEvents, ReadsSwarm {
                     volume.name,
                     event: event(.volumeRemoved, volume.name, "removed volume \(volume.name) of \(volume.application) with its data")
                 )
+                deleted = true
             }
-            let stillStored = (try? await store.volumes())?.contains(where: { $0.name == volume.name }) ?? true
-            if !removed || stillStored {
-                waiting.append(volume.name)
-            } else {
+            if deleted {
                 await inUseSince.forget(volume.name)
+            } else {
+                waiting.append(volume.name)
             }
         }
         try? await syncLabels()
@@ -188,7 +189,7 @@ final class Volumes: RecordsEvents, ReadsSwarm {
                 lines.append("its volume \(name) has no home yet: it is made on the first instance with room for its services")
                 continue
             }
-            if let instance = instances.first(where: { $0.nodeID == node || ($0.isManager && $0.id.rawValue == node) }) {
+            if let instance = instances.first(where: { $0.runs(node: node) }) {
                 lines.append(
                     "its volume \(name) lives on \(instance.isManager ? "the manager's node" : "instance \(instance.id)"): it runs only there, and that instance is never drained"
                 )
