@@ -73,8 +73,9 @@ public protocol EngineAPI: Sendable {
     // MARK: images
     func inspectImage(_ name: String) async throws(MicadoError) -> ImageInspect
     func removeImage(_ name: String, force: Bool) async throws(MicadoError)
-    func saveImages(_ names: [String]) async throws(MicadoError) -> [UInt8]
-    func loadImages(_ tarball: [UInt8]) async throws(MicadoError)
+    func saveImages(_ names: [String], into descriptor: Int32) async throws(MicadoError)
+    func loadImages(_ tarball: OutgoingBody) async throws(MicadoError)
+    func distributionDigest(of reference: String, auth: String?) async throws(MicadoError) -> String
     func tagImage(_ name: String, repository: String, tag: String) async throws(MicadoError)
     func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> EngineClient.PushResult
     func build(

@@ -134,22 +134,55 @@ extension EngineClient {
         _ = try await send(.DELETE, "/images/\(name)", query: [("force", force ? "true" : "false")])
     }
 
-    /// `GET /images/get`: the images as a tarball, to load into another engine.
-    public func saveImages(_ names: [String]) async throws(MicadoError) -> [UInt8] {
-        let response = try await send(.GET, "/images/get", query: names.map { ("names", $0) }, timeout: .seconds(300), maxBytes: 2 << 30)
-        return Array(buffer: response.body)
+    /// `GET /images/get`: the images as a tarball, written to the open file `descriptor` as it
+    /// arrives (an image of any size costs disk, not memory), to load into another engine.
+    public func saveImages(_ names: [String], into descriptor: Int32) async throws(MicadoError) {
+        let request = try request(.GET, "/images/get", query: names.map { ("names", $0) }, versioned: true)
+        do {
+            let response = try await http.execute(request, timeout: .seconds(600))
+            guard (200..<300).contains(response.status.code) else {
+                throw Self.engineError(status: response.status, body: try await response.body.collect(upTo: 64 << 10), what: "GET images/get")
+            }
+            for try await piece in response.body { try piece.writeAll(to: descriptor) }
+        } catch let error as MicadoError {
+            throw error
+        } catch {
+            throw Self.transportError(error, endpoint: endpoint)
+        }
     }
 
-    /// `POST /images/load`.
-    public func loadImages(_ tarball: [UInt8]) async throws(MicadoError) {
+    /// `POST /images/load`, streamed.
+    public func loadImages(_ tarball: OutgoingBody) async throws(MicadoError) {
         _ = try await send(
             .POST,
             "/images/load",
             query: [("quiet", "1")],
             body: tarball,
             contentType: "application/x-tar",
-            timeout: .seconds(300)
+            timeout: .seconds(600)
         )
+    }
+
+    /// `GET /distribution/{name}/json`: the digest a registry gives for `reference`, asked
+    /// through the engine (which holds the trust for the registries it pulls from), without
+    /// pulling anything. `auth` is the X-Registry-Auth value, if the registry wants one.
+    public func distributionDigest(of reference: String, auth: String?) async throws(MicadoError) -> String {
+        struct Answer: Decodable {
+            struct Descriptor: Decodable { var digest: String }
+            var Descriptor: Descriptor
+        }
+        let response = try await send(
+            .GET,
+            "/distribution/\(reference)/json",
+            headers: auth.map { [("X-Registry-Auth", $0)] } ?? [],
+            timeout: .seconds(30),
+            maxBytes: 1 << 20
+        )
+        let answer = try decode(Answer.self, response.body, what: "the registry's answer for \(reference)")
+        guard ImageReference.isDigest(answer.Descriptor.digest) else {
+            throw .init(.engine, "the registry gave \(reference) an invalid digest")
+        }
+        return answer.Descriptor.digest
     }
 
     public func tagImage(_ name: String, repository: String, tag: String) async throws(MicadoError) {

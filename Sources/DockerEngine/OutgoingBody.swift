@@ -29,6 +29,17 @@ public enum OutgoingBody: Sendable {
         }
     }
 
+    /// Every byte, read at once: for fakes and small bodies only.
+    public func allBytes() throws -> [UInt8] {
+        switch self {
+        case .bytes(let bytes): return bytes
+        case .stream(_, let producer):
+            var all: [UInt8] = []
+            while let piece = try producer.piece() { all += piece }
+            return all
+        }
+    }
+
     /// Pulls the producer only when the client asks for more: the engine's pace is the back pressure.
     struct Pieces: AsyncSequence, Sendable {
         typealias Element = ByteBuffer

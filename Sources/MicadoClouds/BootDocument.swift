@@ -14,12 +14,21 @@ public struct UserData: Codable, Sendable, Equatable {
     public var caCertificatePEM: String
     /// micado's registry (`10.213.0.1:5000`), whose certificate micado's CA signed.
     public var registryAddress: String?
+    /// micado's pull-through cache beside it (`10.213.0.1:5001`), if it runs one.
+    public var pullThroughAddress: String?
 
-    public init(labels: [String: String], capacityMiB: Int, caCertificatePEM: String, registryAddress: String? = nil) {
+    public init(
+        labels: [String: String],
+        capacityMiB: Int,
+        caCertificatePEM: String,
+        registryAddress: String? = nil,
+        pullThroughAddress: String? = nil
+    ) {
         self.labels = labels
         self.capacityMiB = capacityMiB
         self.caCertificatePEM = caCertificatePEM
         self.registryAddress = registryAddress
+        self.pullThroughAddress = pullThroughAddress
     }
 }
 
@@ -104,7 +113,7 @@ public enum BootDocument {
                 content: "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd\n"
             ),
         ]
-        if let registry = userData.registryAddress {
+        for registry in [userData.registryAddress, userData.pullThroughAddress].compactMap({ $0 }) {
             guard registry.allSatisfy({ $0.isLetter || $0.isNumber || ".:-".contains($0) }) else {
                 throw CloudError(.badRequest, "invalid registry address \(Text.escaped(registry))")
             }

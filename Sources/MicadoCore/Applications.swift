@@ -271,16 +271,32 @@ public struct ApplyPlanView: Codable, Sendable, Equatable {
     public var steps: [Step]
     /// What the file asks that is accepted but not carried out, by line and field.
     public var warnings: [String]
+    /// The images the nodes pull themselves, not from the manager's engine.
+    public var pulls: [Pull]
 
-    public init(application: String, revision: Int, dryRun: Bool, steps: [Step], warnings: [String] = []) {
+    /// A service's image that the manager's engine does not hold: the nodes pull `reference`
+    /// (the image as written, or through micado's pull-through cache).
+    public struct Pull: Codable, Sendable, Equatable {
+        public var service: String
+        public var image: String
+        public var reference: String
+        public init(service: String, image: String, reference: String) {
+            self.service = service
+            self.image = image
+            self.reference = reference
+        }
+    }
+
+    public init(application: String, revision: Int, dryRun: Bool, steps: [Step], warnings: [String] = [], pulls: [Pull] = []) {
         self.application = application
         self.revision = revision
         self.dryRun = dryRun
         self.steps = steps
         self.warnings = warnings
+        self.pulls = pulls
     }
 
-    enum CodingKeys: String, CodingKey { case application, revision, dryRun, steps, warnings }
+    enum CodingKeys: String, CodingKey { case application, revision, dryRun, steps, warnings, pulls }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -289,6 +305,7 @@ public struct ApplyPlanView: Codable, Sendable, Equatable {
         dryRun = try c.decode(Bool.self, forKey: .dryRun)
         steps = try c.decode([Step].self, forKey: .steps)
         warnings = try c.decodeIfPresent([String].self, forKey: .warnings) ?? []
+        pulls = try c.decodeIfPresent([Pull].self, forKey: .pulls) ?? []
     }
 }
 

@@ -135,6 +135,34 @@ public enum ImageReference {
         }
     }
 
+    /// `sha256:` and 64 hex digits (or sha384, sha512), as a registry names content.
+    public static func isDigest(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let length = ["sha256": 64, "sha384": 96, "sha512": 128][String(parts[0])] else { return false }
+        return parts[1].count == length && parts[1].allSatisfy { $0.isHexDigit && !$0.isUppercase }
+    }
+
+    /// The registry a reference names (`ghcr.io`, `10.213.0.1:5000`), or nil for Docker Hub.
+    /// As Docker reads it: a first part with a dot or a colon, or `localhost`, is a registry.
+    public static func registry(of reference: String) -> String? {
+        guard let slash = reference.firstIndex(of: "/") else { return nil }
+        let first = reference[..<slash]
+        guard first.contains(".") || first.contains(":") || first == "localhost" else { return nil }
+        return ["docker.io", "index.docker.io", "registry-1.docker.io"].contains(first) ? nil : String(first)
+    }
+
+    /// A Docker Hub reference as its repository path with its tag or digest: `nginx:1.27` →
+    /// `library/nginx:1.27`, `docker.io/bitnami/redis:7` → `bitnami/redis:7`; nil for another registry.
+    public static func dockerHubPath(of reference: String) -> String? {
+        guard registry(of: reference) == nil else { return nil }
+        var path = Substring(reference)
+        for prefix in ["docker.io/", "index.docker.io/", "registry-1.docker.io/"] where path.hasPrefix(prefix) {
+            path = path.dropFirst(prefix.count)
+        }
+        let name = path.split(separator: "@")[0].split(separator: ":")[0]
+        return name.contains("/") ? String(path) : "library/" + path
+    }
+
     /// `name` → `name:latest`; a reference with a tag or digest is kept.
     public static func normalized(_ text: String) -> String {
         if text.contains("@") { return text }

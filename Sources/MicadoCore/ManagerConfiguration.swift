@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything the manager and the CLI read from `config.yaml`, with defaults.
 ///
 /// Precedence is flags > `MICADO_*` environment > file > defaults; the file may leave
@@ -75,7 +77,16 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    /// micado's registries, which run only with a cloud that has a local network.
+    public struct Registry: Codable, Sendable, Equatable {
+        /// The upstream of a pull-through cache micado runs beside its registry (a second
+        /// registry with `proxy.remoteurl`, which takes no pushes): instances pull Docker Hub
+        /// images (`nginx:1.27`) through it. Nil: they pull from Docker Hub themselves.
+        public var pullThrough: String?
+    }
+
     public var manager = Manager()
+    public var registry = Registry()
     public var limits = Limits()
     public var docker = Docker()
     public var proxy = Proxy()
@@ -130,6 +141,17 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         }
         guard (1...3600).contains(defaults.launchTimeoutSeconds) else {
             throw .init(.configuration, "config: defaults.launchTimeoutSeconds must be between 1 and 3600")
+        }
+        if let upstream = registry.pullThrough {
+            let url = URLComponents(string: upstream)
+            guard let url, ["http", "https"].contains(url.scheme ?? ""), let host = url.host, !host.isEmpty, url.user == nil,
+                url.password == nil, url.query == nil, url.fragment == nil, upstream.count <= 512
+            else {
+                throw .init(
+                    .configuration,
+                    "config: registry.pullThrough must be the http(s) URL of the registry to cache, without credentials (such as https://registry-1.docker.io)"
+                )
+            }
         }
     }
 }
@@ -190,6 +212,15 @@ extension ManagerConfiguration.Limits {
     }
 }
 
+extension ManagerConfiguration.Registry {
+    enum CodingKeys: String, CodingKey { case pullThrough }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        pullThrough = try c.decodeIfPresent(String.self, forKey: .pullThrough)
+    }
+}
+
 extension ManagerConfiguration.Store {
     enum CodingKeys: String, CodingKey { case path }
     public init(from decoder: any Decoder) throws {
@@ -211,7 +242,7 @@ extension ManagerConfiguration.Defaults {
 }
 
 extension ManagerConfiguration {
-    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults, proxy, monitor, limits }
+    enum CodingKeys: String, CodingKey, CaseIterable { case manager, docker, store, defaults, proxy, monitor, limits, registry }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
@@ -222,6 +253,7 @@ extension ManagerConfiguration {
         proxy = try c.decodeIfPresent(Proxy.self, forKey: .proxy) ?? proxy
         monitor = try c.decodeIfPresent(Monitor.self, forKey: .monitor) ?? monitor
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
+        registry = try c.decodeIfPresent(Registry.self, forKey: .registry) ?? registry
     }
 
     /// Keys the file may contain, section by section; anything else is a typo worth reporting.
@@ -233,5 +265,6 @@ extension ManagerConfiguration {
         "proxy": ["enabled", "listenPort", "tlsPort"],
         "monitor": ["intervalSeconds", "historyPerContainer"],
         "limits": ["jsonBodyBytes", "uploadBytes", "idleSeconds", "connections", "connectionsPerPeer"],
+        "registry": ["pullThrough"],
     ]
 }

@@ -124,7 +124,12 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         let records = try await store.containers()
         let current = Dictionary(records.filter { $0.application == spec.name }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let stored = try await store.application(spec.name)
-        let wanted = try await validate(spec, others: records.filter { $0.application != spec.name }, current: current, dryRun: dryRun)
+        let (wanted, pulls) = try await validate(
+            spec,
+            others: records.filter { $0.application != spec.name },
+            current: current,
+            dryRun: dryRun
+        )
 
         var steps: [ApplyPlanView.Step] = []
         var saving: [ContainerRecord] = []
@@ -142,7 +147,8 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         steps += removing.map { .init(service: $0, action: .remove) }
         let changes = steps.contains { $0.action != .unchanged }
         let revision = (stored?.revision ?? 0) + (changes ? 1 : 0)
-        let plan = ApplyPlanView(application: spec.name, revision: revision, dryRun: dryRun, steps: steps, warnings: spec.warnings)
+        var plan = ApplyPlanView(application: spec.name, revision: revision, dryRun: dryRun, steps: steps, warnings: spec.warnings)
+        plan.pulls = pulls
         guard !dryRun else { return (plan, []) }
         // An unchanged file touches nothing; a changed comment is kept without a revision.
         guard changes || stored?.file != file else { return (plan, []) }
@@ -208,13 +214,15 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     }
 
     /// The records the file asks for, checked against everything else that runs: images,
-    /// locations, ports and domains. Throws before anything is stored.
+    /// locations, ports and domains; and the images the nodes will pull. Throws before
+    /// anything is stored but the digest of an image to pull.
     func validate(
         _ spec: ApplicationSpec,
         others: [ContainerRecord],
         current: [String: ContainerRecord],
         dryRun: Bool = false
-    ) async throws(MicadoError) -> [ContainerRecord] {
+    ) async throws(MicadoError) -> ([ContainerRecord], [ApplyPlanView.Pull]) {
+        var pulls: [ApplyPlanView.Pull] = []
         var checkedLocations: Set<String> = []
         var wanted: [ContainerRecord] = []
         let stored = try await store.volumes()
@@ -246,8 +254,15 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             let image: String
             do throws(MicadoError) {
                 // A dry run plans a build the CLI has not made: its tag is the one it would make.
-                image =
-                    dryRun && definition.build != nil ? definition.image : try await containers.requireImage(definition.image)
+                if dryRun && definition.build != nil {
+                    image = definition.image
+                } else {
+                    let required = try await containers.requireImage(definition.image, dryRun: dryRun)
+                    image = required.name
+                    if let reference = required.pulled {
+                        pulls.append(.init(service: definition.name, image: image, reference: reference))
+                    }
+                }
                 if let location = definition.location {
                     if checkedLocations.insert(location).inserted { try await containers.requireLocation(location) }
                 }
@@ -299,7 +314,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             }
             wanted.append(record)
         }
-        return wanted
+        return (wanted, pulls)
     }
 
     /// What differs between what runs and what the file asks for, in the file's words.

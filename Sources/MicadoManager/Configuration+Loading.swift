@@ -116,6 +116,11 @@ extension ManagerConfiguration {
           # at a bound the oldest idle one is closed for the new one, else the new one gets 503.
           connections: 1024
           connectionsPerPeer: 512
+        registry:
+          # With a cloud that has a local network, micado runs a registry for its images. Name
+          # an upstream here and it also runs a pull-through cache of it, from which instances
+          # pull Docker Hub images (nginx:1.27) instead of each pulling from the internet.
+          # pullThrough: https://registry-1.docker.io
 
         """
     }

@@ -174,7 +174,7 @@ public struct Images: RecordsEvents {
         if let user = try await store.containers().first(where: { $0.image == normalized || $0.image == record.reference }) {
             throw .conflict("\(normalized) is used by \(user.name); remove that container first")
         }
-        if let registry, let reference = record.reference, let digest = record.digest {
+        if let registry, let reference = record.reference, reference.hasPrefix(registry.address + "/"), let digest = record.digest {
             let repository = String(reference.dropFirst(registry.address.count + 1).split(separator: ":")[0])
             var request = HTTPClientRequest(url: "https://\(registry.address)/v2/\(repository)/manifests/\(digest)")
             request.method = .DELETE

@@ -113,7 +113,8 @@ extension Instances {
             labels: [Label.location: record.location ?? "", Label.instance: record.id.rawValue, Label.purpose: record.purpose.rawValue],
             capacityMiB: flavour.memoryMiB,
             caCertificatePEM: caCertificate,
-            registryAddress: registry?.address
+            registryAddress: registry?.address,
+            pullThroughAddress: registry?.pullThrough?.address
         )
         return CreateInstanceRequest(
             idempotencyToken: token,
@@ -456,7 +457,10 @@ extension Instances {
             return names
         }
         guard !available.isEmpty else { return }
-        try await target.loadImages(try await engine.saveImages(available.sorted()))
+        // Through an unlinked file in the spool: an image of any size costs disk, not memory.
+        let spooled = try SpooledUpload.unlinked(in: spool, prefix: "images", what: "images for an instance")
+        try await engine.saveImages(available.sorted(), into: spooled.descriptor)
+        try await target.loadImages(spooled.body)
     }
 
     /// Before a launch: the image must be on every ready instance of the location.

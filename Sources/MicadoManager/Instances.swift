@@ -31,6 +31,8 @@ public final class Instances: RecordsEvents, ReadsSwarm {
     let described = LastDescribed()
     /// Addresses given after the create, claimed one at a time (see `AddressClaims`).
     let addressClaims = AddressClaims()
+    /// Where images loaded into instances wait on disk between the two engines.
+    let spool: String
 
     init(
         configuration: ManagerConfiguration,
@@ -41,8 +43,10 @@ public final class Instances: RecordsEvents, ReadsSwarm {
         registry: Registry?,
         eventLog: EventLog,
         swarm: SwarmView,
-        scalerWakeUp: WakeUps
+        scalerWakeUp: WakeUps,
+        spool: String
     ) {
+        self.spool = spool
         self.configuration = configuration
         self.store = store
         self.engine = engines.own

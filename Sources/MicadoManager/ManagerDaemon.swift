@@ -109,7 +109,7 @@ public struct ManagerDaemon {
         let clouds = try await CloudSet.load(home: home, logger: logger)
         let prometheus = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
-        let registry = try Registry.forHome(home, clouds: clouds)
+        let registry = try Registry.forHome(home, clouds: clouds, pullThrough: configuration.registry.pullThrough)
 
         // The parts.
         let orchestrator = Orchestrator(
@@ -123,6 +123,7 @@ public struct ManagerDaemon {
             monitorHTTP: clients.monitorHTTP,
             metrics: ManagerMetrics(registry: prometheus),
             registry: registry,
+            spool: home.spoolDirectory,
             logger: logger
         )
 
@@ -131,9 +132,7 @@ public struct ManagerDaemon {
             orchestrator.reconciler, orchestrator.scaler, orchestrator.proxyController(home: home),
             orchestrator.monitor, orchestrator.autoscaler,
         ]
-        if let registryController = orchestrator.registryController(authority: clouds.authority) {
-            services.insert(registryController, at: 0)
-        }
+        services.insert(contentsOf: orchestrator.registryControllers(authority: clouds.authority), at: 0)
 
         // The API: HTTP routes and WebSockets behind the token or a dashboard session.
         let sessions = DashboardSessions(token: token)

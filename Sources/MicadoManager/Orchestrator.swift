@@ -59,6 +59,7 @@ public final class Orchestrator: RecordsEvents {
         monitorHTTP: HTTPClient? = nil,
         metrics: ManagerMetrics = ManagerMetrics(registry: .init()),
         registry: Registry? = nil,
+        spool: String? = nil,
         logger: Logger
     ) {
         let http = http ?? .shared
@@ -99,7 +100,8 @@ public final class Orchestrator: RecordsEvents {
             registry: registry,
             eventLog: eventLog,
             swarm: swarm,
-            scalerWakeUp: scalerWakeUp
+            scalerWakeUp: scalerWakeUp,
+            spool: spool ?? FileManager.default.temporaryDirectory.path + "/micado-spool-" + UUID().uuidString
         )
         containers = Containers(
             configuration: configuration,
@@ -184,7 +186,7 @@ public final class Orchestrator: RecordsEvents {
         ProxyController(routes: routes, home: home, eventLog: eventLog, http: http)
     }
 
-    func registryController(authority: CertificateAuthority) -> RegistryController? {
-        registry.map { RegistryController(registry: $0, authority: authority, eventLog: eventLog, http: http) }
+    func registryControllers(authority: CertificateAuthority) -> [RegistryController] {
+        registry.map { RegistryController.controllers(of: $0, authority: authority, eventLog: eventLog, http: http) } ?? []
     }
 }

@@ -16,10 +16,23 @@ public struct Registry: Sendable {
     public var username: String
     public var password: String
     public var directory: String
+    /// A second registry beside it, in proxy mode: a pull-through cache of `upstream`, at
+    /// the next port, with the same certificate authority and the same credentials.
+    public var pullThrough: PullThroughCache?
+
+    public struct PullThroughCache: Sendable {
+        public var address: String
+        public var upstream: String
+    }
 
     /// The registry of a home whose clouds have a local network; nil without one.
     /// The password is made once (0600) and kept, so pushed images stay reachable.
-    public static func forHome(_ home: MicadoHome, clouds: CloudSet, port: Int = 5000) throws(MicadoError) -> Registry? {
+    public static func forHome(
+        _ home: MicadoHome,
+        clouds: CloudSet,
+        pullThrough upstream: String? = nil,
+        port: Int = 5000
+    ) throws(MicadoError) -> Registry? {
         guard let network = clouds.configurations.compactMap(\.network).first else { return nil }
         let directory = home.path + "/registry"
         let passwordFile = directory + "/password"
@@ -43,7 +56,9 @@ public struct Registry: Sendable {
             }
             let password = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             let host = String(network.bridgeCIDR.split(separator: "/")[0])
-            return Registry(address: "\(host):\(port)", username: "micado", password: password, directory: directory)
+            var registry = Registry(address: "\(host):\(port)", username: "micado", password: password, directory: directory)
+            registry.pullThrough = upstream.map { PullThroughCache(address: "\(host):\(port + 1)", upstream: $0) }
+            return registry
         } catch let error as MicadoError {
             throw error
         } catch {
@@ -54,6 +69,23 @@ public struct Registry: Sendable {
     /// X-Registry-Auth for engines.
     public var auth: String { EngineClient.registryAuth(username: username, password: password, server: address) }
 
+    /// X-Registry-Auth for an engine that pulls `reference`: this registry's or its cache's
+    /// credentials, or nil for a registry of someone else.
+    public func auth(for reference: String) -> String? {
+        if reference.hasPrefix(address + "/") { return auth }
+        if let cache = pullThrough, reference.hasPrefix(cache.address + "/") {
+            return EngineClient.registryAuth(username: username, password: password, server: cache.address)
+        }
+        return nil
+    }
+
+    /// What instances pull for `image`, which the manager's engine does not hold: a Docker Hub
+    /// image through the pull-through cache when one runs, anything else as written.
+    public func pullReference(of image: String) -> String {
+        guard let cache = pullThrough, let path = ImageReference.dockerHubPath(of: image) else { return image }
+        return cache.address + "/" + path
+    }
+
     /// A client configuration that trusts the registry's certificate (signed by micado's CA).
     func clientTLS(_ authority: CertificateAuthority) -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -61,58 +93,75 @@ public struct Registry: Sendable {
         return tls
     }
 
-    /// Engines trust the registry's certificate through this folder (Docker reads certs.d per registry).
-    var trustDirectory: String { "/etc/docker/certs.d/\(address)" }
 }
 
 /// Runs and supervises Debian's `docker-registry` with htpasswd (bcrypt) auth and TLS from
-/// micado's CA, as its own unprivileged user (see `HelperUser`). Like Caddy, it dies with the
-/// manager (parent-death signal) and restarts if it dies.
+/// micado's CA, as its own unprivileged user (see `HelperUser`): micado's registry, or its
+/// pull-through cache (the same program in proxy mode, which takes no pushes). Like Caddy,
+/// it dies with the manager (parent-death signal) and restarts if it dies.
 public struct RegistryController: Service {
     let registry: Registry
+    /// Where this one listens: the registry's address, or its cache's.
+    let address: String
+    /// The cache's upstream; nil for the registry itself.
+    let upstream: String?
     let authority: CertificateAuthority
     let eventLog: EventLog
     /// For the readiness probe.
     let http: HTTPClient
     var logger: Logger { eventLog.logger }
 
-    init(registry: Registry, authority: CertificateAuthority, eventLog: EventLog, http: HTTPClient) {
-        self.registry = registry
-        self.authority = authority
-        self.eventLog = eventLog
-        self.http = http
+    /// The controllers of a registry: its own, and its cache's when it has one.
+    static func controllers(of registry: Registry, authority: CertificateAuthority, eventLog: EventLog, http: HTTPClient) -> [Self] {
+        [Self(registry: registry, address: registry.address, upstream: nil, authority: authority, eventLog: eventLog, http: http)]
+            + (registry.pullThrough.map {
+                [
+                    Self(
+                        registry: registry,
+                        address: $0.address,
+                        upstream: $0.upstream,
+                        authority: authority,
+                        eventLog: eventLog,
+                        http: http
+                    )
+                ]
+            } ?? [])
     }
+
+    /// Engines trust the registry's certificate through this folder (Docker reads certs.d per registry).
+    var trustDirectory: String { "/etc/docker/certs.d/\(address)" }
+    var name: String { upstream == nil ? "registry" : "pull-through cache" }
 
     public func run() async throws {
         do { try await prepare() } catch {
-            await eventLog.note(.registryFailed, registry.address, "the registry cannot be prepared: \(error)")
+            await eventLog.note(.registryFailed, address, "the \(name) cannot be prepared: \(error)")
             try? await gracefulShutdown()
             return
         }
         await cancelWhenGracefulShutdown {
-            await Supervisor(name: "registry", restarted: .registryRestart, failed: .registryFailed, eventLog: eventLog).run(start: start) {
+            await Supervisor(name: name, restarted: .registryRestart, failed: .registryFailed, eventLog: eventLog).run(start: start) {
                 _ in
             }
         }
-        try? FileManager.default.removeItem(atPath: registry.trustDirectory)
+        try? FileManager.default.removeItem(atPath: trustDirectory)
     }
 
     /// The unprivileged user the registry runs as.
     static let user = "micado-registry"
     /// What the registry itself reads and writes: its configuration, htpasswd, certificate,
     /// key and data, owned by its user. The password stays beside it, root's alone.
-    var serveDirectory: String { registry.directory + "/serve" }
+    var serveDirectory: String { registry.directory + (upstream == nil ? "/serve" : "/cache") }
 
     func prepare() async throws {
         let dir = serveDirectory
         let user = try await HelperUser.ensure(Self.user)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // Data of a registry that ran as root beside its password moves into its own folder.
-        if FileManager.default.fileExists(atPath: registry.directory + "/data"), !FileManager.default.fileExists(atPath: dir + "/data") {
+        if upstream == nil, FileManager.default.fileExists(atPath: registry.directory + "/data"), !FileManager.default.fileExists(atPath: dir + "/data") {
             try FileManager.default.moveItem(atPath: registry.directory + "/data", toPath: dir + "/data")
         }
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
-        let host = String(registry.address.split(separator: ":")[0])
+        let host = String(address.split(separator: ":")[0])
         if !FileManager.default.fileExists(atPath: dir + "/server.pem") {
             try authority.issueServer(ipAddress: host, certificate: dir + "/server.pem", key: dir + "/server-key.pem")
         }
@@ -129,6 +178,8 @@ public struct RegistryController: Service {
             throw MicadoError(.configuration, "cannot write \(dir)/htpasswd")
         }
         let own = HelperUser.inFolder
+        // The upstream is the administrator's URL; as a YAML double-quoted scalar it is one value.
+        let proxy = upstream.map { "proxy: {remoteurl: \(Self.yamlQuoted($0))}\n" } ?? ""
         let config = """
             version: 0.1
             log: {level: warn}
@@ -136,18 +187,22 @@ public struct RegistryController: Service {
               filesystem: {rootdirectory: \(own("data"))}
               delete: {enabled: true}
             http:
-              addr: \(registry.address)
+              addr: \(address)
               tls: {certificate: \(own("server.pem")), key: \(own("server-key.pem"))}
             auth:
               htpasswd: {realm: micado, path: \(own("htpasswd"))}
-
+            \(proxy)
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: dir + "/config.yml"))
         try await user.own(dir)
-        try FileManager.default.createDirectory(atPath: registry.trustDirectory, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: authority.caCertificate, toPath: registry.trustDirectory + "/ca.crt.tmp")
-        _ = try? FileManager.default.removeItem(atPath: registry.trustDirectory + "/ca.crt")
-        try FileManager.default.moveItem(atPath: registry.trustDirectory + "/ca.crt.tmp", toPath: registry.trustDirectory + "/ca.crt")
+        try FileManager.default.createDirectory(atPath: trustDirectory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: authority.caCertificate, toPath: trustDirectory + "/ca.crt.tmp")
+        _ = try? FileManager.default.removeItem(atPath: trustDirectory + "/ca.crt")
+        try FileManager.default.moveItem(atPath: trustDirectory + "/ca.crt.tmp", toPath: trustDirectory + "/ca.crt")
+    }
+
+    static func yamlQuoted(_ text: String) -> String {
+        "\"" + text.unicodeScalars.map { $0 == "\"" || $0 == "\\" ? "\\\($0)" : $0.value < 0x20 ? "" : String($0) }.joined() + "\""
     }
 
     func start() async throws -> ChildProcess {
@@ -158,7 +213,7 @@ public struct RegistryController: Service {
             environment: ["PATH": "/usr/bin:/bin"],
             output: dir + "/registry.log"
         )
-        var probe = HTTPClientRequest(url: "https://\(registry.address)/v2/")
+        var probe = HTTPClientRequest(url: "https://\(address)/v2/")
         probe.tlsConfiguration = registry.clientTLS(authority)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
@@ -166,7 +221,7 @@ public struct RegistryController: Service {
                 let log = (try? String(contentsOfFile: dir + "/registry.log", encoding: .utf8)) ?? ""
                 throw MicadoError(
                     .configuration,
-                    "the registry exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))"
+                    "the \(name) exited (\(status)): \(log.split(separator: "\n").suffix(3).joined(separator: " "))"
                 )
             }
             // 401: up, and asking for the password it should ask for.
@@ -175,6 +230,6 @@ public struct RegistryController: Service {
         }
         child.signal(SIGKILL)
         _ = await child.exit()
-        throw MicadoError(.timeout, "the registry did not answer on \(registry.address)")
+        throw MicadoError(.timeout, "the \(name) did not answer on \(address)")
     }
 }

@@ -111,6 +111,27 @@ final class SpooledUpload: TarSource, Sendable {
         return SpooledUpload(descriptor: fd, count: max(0, Int(size)), slot: true)
     }
 
+    /// A file the manager fills and reads itself without an upload slot (images on their way
+    /// from one engine to another), unlinked at once.
+    static func unlinked(in directory: String, prefix: String, what: String) throws(MicadoError) -> SpooledUpload {
+        SpooledUpload(descriptor: try openUnlinked(in: directory, prefix: prefix, what: what), count: 0, slot: false)
+    }
+
+    /// Everything written to the file so far, as a request body read piece by piece.
+    var body: OutgoingBody {
+        let length = max(0, Int(lseek(descriptor, 0, SEEK_END)))
+        var offset = 0
+        return .stream(
+            length: length,
+            OutgoingBody.PieceProducer { [self] in
+                guard offset < length else { return nil }
+                let piece = try read(offset..<min(length, offset + (1 << 20)))
+                offset += piece.count
+                return piece
+            }
+        )
+    }
+
     /// A new file in `directory` (made 0700 if missing), open for reading and writing and
     /// already unlinked: nothing is left behind, even by a manager killed while it is in use.
     /// `prefix` names the file ("upload", "copy"); `what` says what it is in errors ("an upload").

@@ -67,6 +67,27 @@ import Testing
         #expect(ImageReference.normalized("app@sha256:abc") == "app@sha256:abc")
     }
 
+    /// Docker's reading of where an image comes from: a first part with a dot, a colon or
+    /// `localhost` is a registry; anything else is Docker Hub, whose official images live in `library/`.
+    @Test func registriesAndDockerHubPaths() {
+        #expect(ImageReference.registry(of: "nginx:1.27") == nil)
+        #expect(ImageReference.registry(of: "bitnami/redis:7") == nil)
+        #expect(ImageReference.registry(of: "docker.io/library/nginx:1.27") == nil)
+        #expect(ImageReference.registry(of: "ghcr.io/o/app:1") == "ghcr.io")
+        #expect(ImageReference.registry(of: "10.213.0.1:5000/mirror/busybox:local") == "10.213.0.1:5000")
+        #expect(ImageReference.registry(of: "localhost/app:1") == "localhost")
+        #expect(ImageReference.dockerHubPath(of: "nginx:1.27") == "library/nginx:1.27")
+        #expect(ImageReference.dockerHubPath(of: "bitnami/redis:7") == "bitnami/redis:7")
+        #expect(ImageReference.dockerHubPath(of: "docker.io/nginx:1.27") == "library/nginx:1.27")
+        #expect(ImageReference.dockerHubPath(of: "index.docker.io/bitnami/redis:7") == "bitnami/redis:7")
+        let digest = "sha256:" + String(repeating: "ab", count: 32)
+        #expect(ImageReference.dockerHubPath(of: "nginx@" + digest) == "library/nginx@" + digest)
+        #expect(ImageReference.dockerHubPath(of: "ghcr.io/o/app:1") == nil)
+        #expect(ImageReference.isDigest(digest))
+        #expect(!ImageReference.isDigest("sha256:" + String(repeating: "AB", count: 32)))
+        #expect(!ImageReference.isDigest("sha256:abc") && !ImageReference.isDigest("md5:" + String(repeating: "a", count: 32)))
+    }
+
     /// Path components are never empty, `.` or `..`: the engine reads `x/../busybox` as `busybox` and Swarm then refuses it.
     @Test func imageReferencesFollowDockersGrammar() throws {
         let digest = "sha256:" + String(repeating: "ab", count: 32)

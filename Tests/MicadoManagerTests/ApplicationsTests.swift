@@ -163,4 +163,49 @@ import Testing
         #expect(await swarm.serviceSpec("shop_web")?.taskTemplate.containerSpec.image == "busybox:v2")
         #expect(try await w.orchestrator.reconciler.pass().isEmpty, "converged")
     }
+
+    /// An image the manager's engine does not hold is pulled by the nodes, as `docker stack
+    /// deploy` would: a dry run says so without asking any registry; the apply pins the digest
+    /// the registry gives, so every node runs the same bytes; an image no registry has is
+    /// refused by service and changes nothing.
+    @Test func publicImagesArePulledByDigest() async throws {
+        let swarm = InMemorySwarm()
+        let w = try await ManagerPartsTests.world(clouds: false, swarm: swarm)
+        let digest = "sha256:" + String(repeating: "c", count: 64)
+        let file = "services:\n  web:\n    image: nginx:1.27\n  tool:\n    image: busybox:local\n"
+
+        let dry = try await Self.apply(w, file, dryRun: true)
+        #expect(dry.pulls == [.init(service: "web", image: "nginx:1.27", reference: "nginx:1.27")])
+        #expect(await swarm.calls.filter { $0.hasPrefix("distributionDigest") }.isEmpty)
+
+        let refused = await #expect(throws: MicadoError.self) { try await Self.apply(w, file) }
+        #expect(refused?.code == .notFound && refused?.message.hasPrefix("services.web: unknown image 'nginx:1.27'") == true, "\(String(describing: refused))")
+        #expect(await Self.mutations(swarm).isEmpty)
+        let applications = try await w.store.applications()
+        let images = try await w.store.images()
+        #expect(applications.isEmpty && images.isEmpty)
+
+        await swarm.setRegistryImage("nginx:1.27", digest: digest)
+        let plan = try await Self.apply(w, file)
+        #expect(plan.pulls.map(\.image) == ["nginx:1.27"])
+        #expect(await swarm.serviceSpec("x_web")?.taskTemplate.containerSpec.image == "nginx:1.27@" + digest)
+        #expect(await swarm.serviceSpec("x_tool")?.taskTemplate.containerSpec.image == "busybox:local")
+        let image = try #require(try await w.store.image("nginx:1.27"))
+        #expect(image.reference == "nginx:1.27" && image.digest == digest && image.imageID == nil)
+    }
+
+    /// With a pull-through cache, Docker Hub images go through it with its credentials;
+    /// images of other registries and micado's own keep theirs.
+    @Test func theCacheTakesDockerHubImagesOnly() {
+        var registry = Registry(address: "10.213.0.1:5000", username: "micado", password: "pw", directory: "/nonexistent")
+        #expect(registry.pullReference(of: "nginx:1.27") == "nginx:1.27")
+        registry.pullThrough = .init(address: "10.213.0.1:5001", upstream: "https://registry-1.docker.io")
+        #expect(registry.pullReference(of: "nginx:1.27") == "10.213.0.1:5001/library/nginx:1.27")
+        #expect(registry.pullReference(of: "bitnami/redis:7") == "10.213.0.1:5001/bitnami/redis:7")
+        #expect(registry.pullReference(of: "ghcr.io/o/app:1") == "ghcr.io/o/app:1")
+        #expect(registry.auth(for: "10.213.0.1:5001/library/nginx:1.27") != nil)
+        #expect(registry.auth(for: "10.213.0.1:5001/library/nginx:1.27") != registry.auth)
+        #expect(registry.auth(for: "10.213.0.1:5000/mirror/busybox:local") == registry.auth)
+        #expect(registry.auth(for: "ghcr.io/o/app:1") == nil)
+    }
 }

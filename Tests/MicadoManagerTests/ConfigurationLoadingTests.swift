@@ -29,7 +29,7 @@ import Testing
         #expect(
             throws: MicadoError(
                 .configuration,
-                "c.yaml: unknown section 'manger' (known: defaults, docker, limits, manager, monitor, proxy, store)"
+                "c.yaml: unknown section 'manger' (known: defaults, docker, limits, manager, monitor, proxy, registry, store)"
             )
         ) {
             try ManagerConfiguration.parse("manger:\n  port: 1\n", file: "c.yaml")
@@ -38,6 +38,18 @@ import Testing
             try ManagerConfiguration.parse("manager:\n  port: high\n", file: "c.yaml")
         }
         #expect(throws: MicadoError.self) { try ManagerConfiguration.parse("manager: [1, 2\n", file: "c.yaml") }
+    }
+
+    /// The cache's upstream is a plain http(s) URL: no credentials in it (the file is readable
+    /// by whoever reads the configuration), nothing the registry's YAML could read otherwise.
+    @Test func pullThroughIsAPlainURL() throws {
+        let c = try ManagerConfiguration.parse("registry:\n  pullThrough: https://registry-1.docker.io\n", file: "c.yaml")
+        #expect(c.registry.pullThrough == "https://registry-1.docker.io")
+        for bad in ["ftp://x", "https://user:pw@hub.example", "registry-1.docker.io", "https://", "https://h/?q=1"] {
+            #expect(throws: MicadoError.self, "\(bad)") {
+                try ManagerConfiguration.parse("registry:\n  pullThrough: '\(bad)'\n", file: "c.yaml").validate()
+            }
+        }
     }
 
     @Test func initWritesSecretsPrivatelyAndRefusesOverwrite() throws {

@@ -58,6 +58,8 @@ public actor InMemorySwarm {
     public private(set) var calls: [String] = []
     /// Calls that fail once with this error, by name ("createService"), for fault tests.
     var failures: [String: MicadoError] = [:]
+    /// What registries hold, by the reference an engine asks for: its digest.
+    public var registryImages: [String: String] = [:]
 
     /// A swarm not yet initialised; the manager's machine holds `images` and advertises `managerMemoryMiB` of `mem`.
     public init(managerAddress: String = "10.0.0.2", managerMemoryMiB: Int = 2048, images: Set<String> = ["busybox:local"]) {
@@ -215,8 +217,12 @@ public actor InMemorySwarm {
         guard !services.contains(where: { $0.spec.name == spec.name }) else {
             throw .init(.conflict, "service \(spec.name) already exists")
         }
-        guard machines[Self.managerMachine]?.images.contains(spec.taskTemplate.containerSpec.image) == true else {
-            throw .notFound("No such image: \(spec.taskTemplate.containerSpec.image)")
+        // The nodes pull an image by digest from a registry that has it.
+        let image = spec.taskTemplate.containerSpec.image
+        let parts = image.split(separator: "@").map(String.init)
+        let pulled = parts.count == 2 && registryImages[parts[0]] == parts[1]
+        guard machines[Self.managerMachine]?.images.contains(image) == true || pulled else {
+            throw .notFound("No such image: \(image)")
         }
         return makeService(spec)
     }
@@ -389,14 +395,26 @@ public actor InMemorySwarm {
         return try Self.decode(["Id": "sha256:" + String(repeating: "a", count: 64), "RepoTags": [name]])
     }
 
-    func save(_ key: String, _ names: [String]) throws(MicadoError) -> [UInt8] {
+    func save(_ key: String, _ names: [String], into descriptor: Int32) throws(MicadoError) {
         try record("saveImages", names.joined(separator: ","))
-        return Array(names.joined(separator: "\n").utf8)
+        try ByteBuffer(string: names.joined(separator: "\n")).writeAll(to: descriptor)
     }
 
-    func load(_ key: String, _ tarball: [UInt8]) throws(MicadoError) {
+    func load(_ key: String, _ tarball: OutgoingBody) throws(MicadoError) {
         try record("loadImages", key)
-        for name in String(decoding: tarball, as: UTF8.self).split(separator: "\n") { machines[key]?.images.insert(String(name)) }
+        let bytes: [UInt8]
+        do { bytes = try tarball.allBytes() } catch { throw .init(.engine, "cannot read the tarball: \(error)") }
+        for name in String(decoding: bytes, as: UTF8.self).split(separator: "\n") { machines[key]?.images.insert(String(name)) }
+    }
+
+    public func setRegistryImage(_ reference: String, digest: String?) { registryImages[reference] = digest }
+
+    func distributionDigest(_ reference: String, auth: String?) throws(MicadoError) -> String {
+        try record("distributionDigest", reference)
+        guard let digest = registryImages[reference] else {
+            throw .notFound("errors: denied: requested access to the resource is denied")
+        }
+        return digest
     }
 
     // MARK: the scheduler
@@ -578,8 +596,13 @@ public struct InMemoryEngine: EngineAPI {
     ) async throws -> Result { throw unsupported("withAttachedExec") }
     public func inspectImage(_ name: String) async throws(MicadoError) -> ImageInspect { try await swarm.inspectImage(machine, name) }
     public func removeImage(_ name: String, force: Bool) async throws(MicadoError) { throw unsupported("removeImage") }
-    public func saveImages(_ names: [String]) async throws(MicadoError) -> [UInt8] { try await swarm.save(machine, names) }
-    public func loadImages(_ tarball: [UInt8]) async throws(MicadoError) { try await swarm.load(machine, tarball) }
+    public func saveImages(_ names: [String], into descriptor: Int32) async throws(MicadoError) {
+        try await swarm.save(machine, names, into: descriptor)
+    }
+    public func loadImages(_ tarball: OutgoingBody) async throws(MicadoError) { try await swarm.load(machine, tarball) }
+    public func distributionDigest(of reference: String, auth: String?) async throws(MicadoError) -> String {
+        try await swarm.distributionDigest(reference, auth: auth)
+    }
     public func tagImage(_ name: String, repository: String, tag: String) async throws(MicadoError) { throw unsupported("tagImage") }
     public func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> EngineClient.PushResult {
         throw unsupported("pushImage")

@@ -221,6 +221,10 @@ extension Micado {
                 plan.steps.map { [$0.service, $0.action.rawValue, $0.fields.joined(separator: ", ")] }
             )
             for warning in plan.warnings { print("warning: \(Text.escaped(warning))") }
+            for pull in plan.pulls {
+                let through = pull.reference == pull.image ? "" : " as \(Text.escaped(pull.reference))"
+                print("pull: \(Text.escaped(pull.service)) runs \(Text.escaped(pull.image)), which the nodes pull\(through)")
+            }
             let changed = plan.steps.contains { $0.action != .unchanged }
             if plan.dryRun {
                 let command = (["micado", "apply", "-f", file] + (name.map { ["-n", $0] } ?? [])).map { Micado.shellQuoted($0) }.joined(
