@@ -141,7 +141,11 @@ extension EngineClient {
         do {
             let response = try await http.execute(request, timeout: .seconds(600))
             guard (200..<300).contains(response.status.code) else {
-                throw Self.engineError(status: response.status, body: try await response.body.collect(upTo: 64 << 10), what: "GET images/get")
+                throw Self.engineError(
+                    status: response.status,
+                    body: try await response.body.collect(upTo: 64 << 10),
+                    what: "GET images/get"
+                )
             }
             for try await piece in response.body { try piece.writeAll(to: descriptor) }
         } catch let error as MicadoError {

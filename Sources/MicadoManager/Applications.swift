@@ -314,7 +314,42 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             }
             wanted.append(record)
         }
+        try requireRoomForVolumes(of: wanted, homed: Set(stored.filter { $0.nodeID != nil && !$0.removing }.map(\.name)))
         return (wanted, pulls)
+    }
+
+    /// Services that share named volumes run on one instance, all their replicas together:
+    /// with a cloud, a group whose replicas need more memory than the largest flavour of its
+    /// location could never be placed, and waiting for it would be silent. Refused with the
+    /// figures. A group with a home already is left to wait there and be explained.
+    func requireRoomForVolumes(of wanted: [ContainerRecord], homed: Set<String>) throws(MicadoError) {
+        var groups: [[ContainerRecord]] = []
+        var volumesOf: [Set<String>] = []
+        for record in wanted {
+            let names = Set(Volumes.names(of: record))
+            guard !names.isEmpty else { continue }
+            let joined = volumesOf.indices.filter { !volumesOf[$0].isDisjoint(with: names) }
+            var group = [record]
+            var volumes = names
+            for index in joined.reversed() {
+                group += groups.remove(at: index)
+                volumes.formUnion(volumesOf.remove(at: index))
+            }
+            groups.append(group)
+            volumesOf.append(volumes)
+        }
+        for (group, volumes) in zip(groups, volumesOf) where volumes.isDisjoint(with: homed) {
+            let location = group.compactMap(\.location).first ?? containers.defaultLocation
+            guard let cloud = containers.clouds.cloud(forLocation: location),
+                let largest = cloud.flavours.max(by: { $0.memoryMiB < $1.memoryMiB })
+            else { continue }
+            let need = group.reduce(0) { $0 + $1.memoryMiB * max(1, $1.replicas) }
+            guard need > largest.memoryMiB else { continue }
+            let services = group.map { "services.\($0.settings?.service ?? $0.name)" }.sorted().joined(separator: ", ")
+            throw .badRequest(
+                "\(services): \(group.count == 1 ? "its volumes live" : "they share volumes, which live") on one instance with all \(group.count == 1 ? "its" : "their") replicas, which reserve \(need) MiB; the largest flavour of location \(location) (\(largest.name)) has \(largest.memoryMiB) MiB. Reserve less memory, run fewer replicas, or add a larger flavour"
+            )
+        }
     }
 
     /// What differs between what runs and what the file asks for, in the file's words.
@@ -536,9 +571,10 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             let services = try await self.store.containers().filter { $0.application == name }
             try await self.store.deleteApplication(
                 name,
+                removingVolumes: withVolumes,
                 event: self.event(.applicationRemoved, name, "\(name) removed with \(services.count) service(s)")
             )
-            let asked = withVolumes ? try await self.volumes.requestRemoval(of: name) : []
+            let asked = withVolumes ? try await self.store.volumes().filter { $0.application == name && $0.removing }.map(\.name) : []
             for service in services {
                 guard let serviceID = service.serviceID else { continue }
                 do throws(MicadoError) { try await self.engine.removeService(serviceID) } catch  where error.code == .notFound {}

@@ -157,7 +157,9 @@ public struct RegistryController: Service {
         let user = try await HelperUser.ensure(Self.user)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // Data of a registry that ran as root beside its password moves into its own folder.
-        if upstream == nil, FileManager.default.fileExists(atPath: registry.directory + "/data"), !FileManager.default.fileExists(atPath: dir + "/data") {
+        if upstream == nil, FileManager.default.fileExists(atPath: registry.directory + "/data"),
+            !FileManager.default.fileExists(atPath: dir + "/data")
+        {
             try FileManager.default.moveItem(atPath: registry.directory + "/data", toPath: dir + "/data")
         }
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)

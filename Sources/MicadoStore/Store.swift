@@ -293,9 +293,11 @@ public final class Store: Sendable {
     }
 
     /// Forgets an application and every service of it (each leaves a tombstone).
-    public func deleteApplication(_ name: String, event: EventRecord) async throws(MicadoError) {
+    public func deleteApplication(_ name: String, removingVolumes: Bool, event: EventRecord) async throws(MicadoError) {
         defer { changedContainers() }
         try await write { db in
+            // In the same transaction: a crash right after cannot keep volumes asked to go.
+            if removingVolumes { try db.execute(sql: "UPDATE volumes SET removing = 1 WHERE application = ?", arguments: [name]) }
             let services = try String.fetchAll(db, sql: "SELECT name FROM containers WHERE application = ?", arguments: [name])
             for service in services {
                 _ = try ContainerRecord.deleteOne(db, key: service)

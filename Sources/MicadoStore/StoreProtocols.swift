@@ -42,7 +42,9 @@ public protocol ApplicationStore: Sendable {
         declaring volumes: [VolumeRecord],
         events: [EventRecord]
     ) async throws(MicadoError)
-    func deleteApplication(_ name: String, event: EventRecord) async throws(MicadoError)
+    /// Removes the application and its services' records; with `removingVolumes`, marks its
+    /// volumes for removal in the same transaction.
+    func deleteApplication(_ name: String, removingVolumes: Bool, event: EventRecord) async throws(MicadoError)
 }
 
 /// Applications' named volumes and where each lives.

@@ -99,7 +99,8 @@ struct RegistryTests {
                 let folder = f.state + "/pub"
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 let path = folder + "/compose.yaml"
-                try "services:\n  tool:\n    image: pubtool:1\n    command: sleep 3600\n    deploy: {resources: {reservations: {memory: 32M}}}\n"
+                try
+                    "services:\n  tool:\n    image: pubtool:1\n    command: sleep 3600\n    deploy: {resources: {reservations: {memory: 32M}}}\n"
                     .write(toFile: path, atomically: true, encoding: .utf8)
                 let dry = try await f.micado(["apply", "-f", path, "--dry-run", "--output", "json"])
                 #expect(dry.status == 0, "\(dry)")
@@ -150,7 +151,10 @@ struct RegistryTests {
             let tarball = f.state + "/big.tar"
             try Data(
                 TarArchive(entries: [
-                    .init(name: "big/Dockerfile", contents: Array("FROM busybox:local\nRUN dd if=/dev/zero of=/big bs=1M count=1024\n".utf8))
+                    .init(
+                        name: "big/Dockerfile",
+                        contents: Array("FROM busybox:local\nRUN dd if=/dev/zero of=/big bs=1M count=1024\n".utf8)
+                    )
                 ]).bytes()
             ).write(to: URL(fileURLWithPath: tarball))
             let build = try await f.micado(["build", "-n", "container-big", "-f", tarball])

@@ -179,7 +179,10 @@ import Testing
         #expect(await swarm.calls.filter { $0.hasPrefix("distributionDigest") }.isEmpty)
 
         let refused = await #expect(throws: MicadoError.self) { try await Self.apply(w, file) }
-        #expect(refused?.code == .notFound && refused?.message.hasPrefix("services.web: unknown image 'nginx:1.27'") == true, "\(String(describing: refused))")
+        #expect(
+            refused?.code == .notFound && refused?.message.hasPrefix("services.web: unknown image 'nginx:1.27'") == true,
+            "\(String(describing: refused))"
+        )
         #expect(await Self.mutations(swarm).isEmpty)
         let applications = try await w.store.applications()
         let images = try await w.store.images()

@@ -141,4 +141,36 @@ import Testing
         let again = await #expect(throws: MicadoError.self) { try await w.orchestrator.applications.remove("shop", withVolumes: true) }
         #expect(again?.code == .notFound)
     }
+
+    /// Services sharing a volume run together on one instance: replicas that no flavour can
+    /// hold are refused at apply with the figures, never left to wait in silence.
+    @Test func aVolumeGroupLargerThanAnyFlavourIsRefused() async throws {
+        let w = try await ManagerPartsTests.world(clouds: true)
+        let file = """
+            name: big
+            volumes:
+              data: {}
+            services:
+              db:
+                image: busybox:local
+                volumes: [data:/data]
+                deploy: {resources: {reservations: {memory: 300M}}}
+              backup:
+                image: busybox:local
+                volumes: [data:/backup]
+                deploy: {resources: {reservations: {memory: 300M}}}
+            """
+        let refused = await #expect(throws: MicadoError.self) { try await ApplicationsTests.apply(w, file) }
+        #expect(refused?.code == .badRequest)
+        #expect(
+            refused?.message.hasPrefix("services.backup, services.db: they share volumes") == true
+                && refused?.message.contains("reserve 600 MiB; the largest flavour of location zone (small) has 512 MiB") == true,
+            "\(String(describing: refused))"
+        )
+        let applications = try await w.store.applications()
+        let volumes = try await w.store.volumes()
+        #expect(applications.isEmpty && volumes.isEmpty)
+        // Each alone fits.
+        _ = try await ApplicationsTests.apply(w, file.replacingOccurrences(of: "[data:/backup]", with: "[]"))
+    }
 }
