@@ -132,13 +132,49 @@ extension CloudDriver {
     }
 }
 
+/// What every driver is made from besides its cloud's configuration.
+public struct CloudDriverContext: Sendable {
+    /// micado's home: drivers read `credentials/<cloud>` there when neither the environment
+    /// nor the cloud's own credentials file has credentials for it.
+    public var home: MicadoHome
+    /// The driver's own folder (the local driver's instances).
+    public var stateDirectory: String
+    public var authority: CertificateAuthority
+    public var logger: Logger
+    /// Where credentials are looked up first.
+    public var environment: [String: String]
+}
+
+/// A kind of cloud: its name in clouds.yaml (`driver:`) and how a driver of it is made from
+/// the cloud's configuration and its typed settings. Adding a driver is one type conforming
+/// here and one line in `CloudDrivers.kinds`.
+public protocol CloudDriverKind {
+    static var kindName: String { get }
+    static func make(_ cloud: CloudConfiguration, context: CloudDriverContext) throws(CloudError) -> any CloudDriver
+}
+
+extension CloudDriverKind {
+    /// The cloud's settings as `Settings`, or the error that says what the driver needs.
+    static func settings<Settings: CloudDriverSettings>(
+        _ type: Settings.Type,
+        of cloud: CloudConfiguration,
+        needs: String
+    ) throws(CloudError) -> Settings {
+        guard let settings = cloud.settings(as: type) else { throw CloudError(.badRequest, "the \(kindName) driver needs \(needs)") }
+        return settings
+    }
+}
+
 /// The one place that knows which drivers exist: the manager asks it for a driver by the
 /// clouds file's `driver:` and from then on knows only `CloudDriver`.
 public enum CloudDrivers {
-    public static let names = ["local", "ec2", "openstack", "cloudsigma", "cloudbroker"]
+    public static let kinds: [any CloudDriverKind.Type] = [
+        LocalDriver.self, EC2Driver.self, OpenStackDriver.self, CloudSigmaDriver.self, CloudBrokerDriver.self,
+    ]
+    public static var names: [String] { kinds.map { $0.kindName } }
 
-    /// `home` is micado's home: the ec2 driver reads `credentials/<cloud>` there when neither
-    /// the environment nor `~/.aws/credentials` has credentials for it.
+    public static func kind(named name: String) -> (any CloudDriverKind.Type)? { kinds.first { $0.kindName == name } }
+
     public static func make(
         _ cloud: CloudConfiguration,
         home: MicadoHome,
@@ -147,60 +183,17 @@ public enum CloudDrivers {
         logger: Logger,
         environment: [String: String]? = nil
     ) throws(CloudError) -> any CloudDriver {
-        switch cloud.driver {
-        case "local":
-            guard let network = cloud.network else { throw CloudError(.badRequest, "the local driver needs a network") }
-            return LocalDriver(cloud: cloud.name, network: network, stateDirectory: stateDirectory, authority: authority, logger: logger)
-        case "ec2":
-            guard let settings = cloud.ec2 else { throw CloudError(.badRequest, "the ec2 driver needs a region and a subnet per location") }
-            let credentials = try EC2Credentials.resolve(
-                cloud: cloud.name,
-                profile: settings.profile,
-                micadoHome: home.path,
-                environment: environment ?? EC2Credentials.processEnvironment
-            )
-            let api = try EC2API(region: settings.region, endpoint: settings.endpoint, credentials: credentials, logger: logger)
-            return EC2Driver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
-        case "openstack":
-            guard let settings = cloud.openstack else {
-                throw CloudError(.badRequest, "the openstack driver needs authURL and a network per location")
-            }
-            let credentials = try OpenStackCredentials.resolve(
-                cloud: cloud.name,
-                profile: settings.profile,
-                micadoHome: home.path,
-                environment: environment ?? EC2Credentials.processEnvironment
-            )
-            let api = try OpenStackAPI(authURL: settings.authURL, region: settings.region, credentials: credentials, logger: logger)
-            return OpenStackDriver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
-        case "cloudsigma":
-            guard let settings = cloud.cloudsigma else { throw CloudError(.badRequest, "the cloudsigma driver needs its settings") }
-            let credentials = try CloudSigmaCredentials.resolve(
-                cloud: cloud.name,
-                profile: settings.profile,
-                micadoHome: home.path,
-                environment: environment ?? EC2Credentials.processEnvironment
-            )
-            var apis: [String: CloudSigmaAPI] = [:]
-            for location in cloud.locations.keys {
-                apis[location] = try CloudSigmaAPI(endpoint: settings.endpoint(of: location), credentials: credentials, logger: logger)
-            }
-            return CloudSigmaDriver(cloud: cloud.name, settings: settings, apis: apis, authority: authority, logger: logger)
-        case "cloudbroker":
-            guard let settings = cloud.cloudbroker else {
-                throw CloudError(.badRequest, "the cloudbroker driver needs an endpoint and a deployment per location")
-            }
-            let credentials = try CloudBrokerCredentials.resolve(
-                cloud: cloud.name,
-                profile: settings.profile,
-                micadoHome: home.path,
-                environment: environment ?? EC2Credentials.processEnvironment
-            )
-            let api = try CloudBrokerAPI(endpoint: settings.endpoint, credentials: credentials, logger: logger)
-            return CloudBrokerDriver(cloud: cloud.name, settings: settings, api: api, authority: authority, logger: logger)
-        default:
+        guard let kind = kind(named: cloud.driver) else {
             throw CloudError(.badRequest, "driver \(cloud.driver) is not available (drivers: \(names.joined(separator: ", ")))")
         }
+        let context = CloudDriverContext(
+            home: home,
+            stateDirectory: stateDirectory,
+            authority: authority,
+            logger: logger,
+            environment: environment ?? EC2Credentials.processEnvironment
+        )
+        return try kind.make(cloud, context: context)
     }
 
     /// What a cloud's configuration leaves to the cloud itself, asked once before the

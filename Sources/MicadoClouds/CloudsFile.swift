@@ -5,7 +5,7 @@ import Yams
 /// Reads `clouds.yaml`. Every error names the line and the field, e.g.
 /// `clouds.yaml:12: clouds.local.flavours[1].memoryMiB must be a whole number`.
 public enum CloudsFile {
-    public static let drivers: Set<String> = ["local", "ec2", "openstack", "cloudsigma", "cloudbroker"]
+    public static var drivers: Set<String> { Set(CloudDrivers.names) }
     /// Each driver's own keys, besides driver, locations, flavours, applications and timings.
     static let driverKeys: [String: Set<String>] = [
         "local": ["network"],
@@ -189,7 +189,7 @@ public enum CloudsFile {
                 throw fail(map["flavours"] ?? node, "\(path).flavours must be a list")
             }
             var flavours: [Flavour] = []
-            var flavourSources: [String: CloudConfiguration.EC2Settings.FlavourSource] = [:]
+            var flavourSources: [String: EC2Settings.FlavourSource] = [:]
             var cpuMHz: [String: Int] = [:]
             var cloudBrokerTypes: [String: String] = [:]
             for (i, fnode) in flavourNodes.enumerated() {
@@ -338,9 +338,10 @@ public enum CloudsFile {
                 guard first <= last else { throw fail(n["first"], "\(npath).first is after last") }
                 network = local
             }
-            var ec2: CloudConfiguration.EC2Settings?
+            // What only the driver reads, as its own type.
+            var settings: (any CloudDriverSettings)?
             if driver == "ec2" {
-                ec2 = try ec2Settings(
+                settings = try ec2Settings(
                     map,
                     path: path,
                     node: node,
@@ -349,9 +350,8 @@ public enum CloudsFile {
                     flavourSources: flavourSources
                 )
             }
-            var openstack: CloudConfiguration.OpenStackSettings?
             if driver == "openstack" {
-                openstack = try openStackSettings(
+                settings = try openStackSettings(
                     map,
                     path: path,
                     node: node,
@@ -360,7 +360,6 @@ public enum CloudsFile {
                     flavourSources: flavourSources
                 )
             }
-            var cloudsigma: CloudConfiguration.CloudSigmaSettings?
             if driver == "cloudsigma" {
                 var endpoint: String?
                 if map["endpoint"] != nil {
@@ -373,7 +372,7 @@ public enum CloudsFile {
                 guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
                     throw fail(map["currency"], "\(path).currency must be a currency code such as USD, EUR or CHF")
                 }
-                cloudsigma = .init(
+                settings = CloudSigmaSettings(
                     endpoint: endpoint,
                     currency: currency,
                     profile: map["profile"] == nil ? nil : try identifier(map, "profile", path, parent: node),
@@ -381,7 +380,6 @@ public enum CloudsFile {
                     flavourSources: flavourSources
                 )
             }
-            var cloudbroker: CloudConfiguration.CloudBrokerSettings?
             if driver == "cloudbroker" {
                 guard map["endpoint"] != nil else {
                     throw fail(node, "\(path).endpoint is missing (the platform's address, e.g. https://cola-prototype.cloudbroker.com)")
@@ -400,13 +398,13 @@ public enum CloudsFile {
                     throw fail(map["openedPorts"], "\(path).openedPorts must be port numbers separated by commas, e.g. 2376,2377,7946,4789")
                 }
                 let address = try string(map, "address", path, parent: node, default: "private")
-                guard let kind = CloudConfiguration.EC2Settings.AddressKind(rawValue: address) else {
+                guard let kind = EC2Settings.AddressKind(rawValue: address) else {
                     throw fail(
                         map["address"],
                         "\(path).address must be private (internal-ip-address) or public (external-ip-address), not '\(Text.escaped(address))'"
                     )
                 }
-                cloudbroker = .init(
+                settings = CloudBrokerSettings(
                     endpoint: endpoint,
                     deployments: deployments,
                     keyPair: map["keyPair"] == nil ? nil : try identifier(map, "keyPair", path, parent: node),
@@ -425,10 +423,7 @@ public enum CloudsFile {
                 applications: applications,
                 timings: timings,
                 network: network,
-                ec2: ec2,
-                openstack: openstack,
-                cloudsigma: cloudsigma,
-                cloudbroker: cloudbroker
+                settings: settings
             )
         }
 
@@ -468,7 +463,7 @@ public enum CloudsFile {
             networks: [String: String],
             zones: [String: String],
             flavourSources: [String: CloudConfiguration.FlavourSource]
-        ) throws(MicadoError) -> CloudConfiguration.OpenStackSettings {
+        ) throws(MicadoError) -> OpenStackSettings {
             guard map["authURL"] != nil else {
                 throw fail(node, "\(path).authURL is missing (Keystone v3, e.g. https://keystone.example.org:5000/v3)")
             }
@@ -477,7 +472,7 @@ public enum CloudsFile {
             do { authURL = try CloudHTTP.endpoint(text, of: "Keystone") } catch {
                 throw fail(map["authURL"], "\(path).authURL: \(error.message)")
             }
-            return CloudConfiguration.OpenStackSettings(
+            return OpenStackSettings(
                 authURL: authURL,
                 region: map["region"] == nil ? nil : try identifier(map, "region", path, parent: node),
                 networks: networks,
@@ -495,8 +490,8 @@ public enum CloudsFile {
             node: Node,
             subnets: [String: String],
             subnetPositions: [String: String],
-            flavourSources: [String: CloudConfiguration.EC2Settings.FlavourSource]
-        ) throws(MicadoError) -> CloudConfiguration.EC2Settings {
+            flavourSources: [String: EC2Settings.FlavourSource]
+        ) throws(MicadoError) -> EC2Settings {
             guard map["region"] != nil else {
                 throw fail(node, "\(path).region is missing (the ec2 driver needs the AWS region, e.g. eu-west-1)")
             }
@@ -535,10 +530,10 @@ public enum CloudsFile {
                 }
             }
             let address = try string(map, "address", path, parent: node, default: "private")
-            guard let kind = CloudConfiguration.EC2Settings.AddressKind(rawValue: address) else {
+            guard let kind = EC2Settings.AddressKind(rawValue: address) else {
                 throw fail(map["address"], "\(path).address must be private or public, not '\(Text.escaped(address))'")
             }
-            return CloudConfiguration.EC2Settings(
+            return EC2Settings(
                 region: region,
                 endpoint: endpoint,
                 subnets: subnets,

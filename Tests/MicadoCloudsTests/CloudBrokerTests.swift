@@ -10,7 +10,7 @@ import Testing
 struct CloudBrokerTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
-    static func settings(_ endpoint: String) -> CloudConfiguration.CloudBrokerSettings {
+    static func settings(_ endpoint: String) -> CloudBrokerSettings {
         .init(
             endpoint: endpoint,
             deployments: ["cola": CloudBrokerStandIn.deployment],
@@ -113,7 +113,7 @@ struct CloudBrokerTests {
                 applications: ["node": "default"],
                 timings: .init(),
                 network: nil,
-                cloudbroker: Self.settings(cloud.endpoint)
+                settings: Self.settings(cloud.endpoint)
             )
             let resolved = try await Self.driver(cloud).resolve(configuration)
             #expect(resolved.flavours.map { "\($0.memoryMiB) \($0.cpus) \($0.pricePerHour)" } == ["512 1 0.011"])
@@ -182,7 +182,7 @@ struct CloudBrokerTests {
                   - {name: micro, instanceType: Micro - 64 bit}
             """
         let cloud = try #require(try CloudsFile.parse(yaml, file: "clouds.yaml").first)
-        let settings = try #require(cloud.cloudbroker)
+        let settings = try #require(cloud.settings(as: CloudBrokerSettings.self))
         #expect(
             settings.endpoint == "https://cola-prototype.cloudbroker.com"
                 && settings.deployments == ["cola": "2e4b9e3e-4a52-4bd5-8f39-1c5b8bd7c0a1"]

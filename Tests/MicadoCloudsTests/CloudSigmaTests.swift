@@ -13,7 +13,7 @@ struct CloudSigmaTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     static let credentials = CloudSigmaCredentials(username: CloudSigmaStandIn.username, password: CloudSigmaStandIn.password)
 
-    static func settings(_ endpoint: String) -> CloudConfiguration.CloudSigmaSettings {
+    static func settings(_ endpoint: String) -> CloudSigmaSettings {
         .init(
             endpoint: endpoint,
             currency: "USD",
@@ -193,7 +193,7 @@ struct CloudSigmaTests {
                 applications: ["node": CloudSigmaStandIn.libraryDrive],
                 timings: .init(),
                 network: nil,
-                cloudsigma: Self.settings(cloud.endpoint)
+                settings: Self.settings(cloud.endpoint)
             )
             let resolved = try await Self.driver(cloud).resolve(configuration)
             let pricing = try JSONDecoder().decode(
@@ -255,7 +255,7 @@ struct CloudSigmaTests {
                 applications: {node: 6eca8d96-44bc-4637-af97-77ccd7ba4144}
             """
         let cloud = try #require(try CloudsFile.parse(yaml, file: "clouds.yaml").first)
-        let settings = try #require(cloud.cloudsigma)
+        let settings = try #require(cloud.settings(as: CloudSigmaSettings.self))
         #expect(settings.currency == "CHF" && settings.cpuMHz == ["small": 2500, "large": 4000])
         #expect(settings.endpoint(of: "zrh") == "https://zrh.cloudsigma.com/api/2.0")
         #expect(settings.flavourSources["small"]?.priceWritten == false && settings.flavourSources["large"]?.priceWritten == true)

@@ -28,7 +28,7 @@ import Testing
     @Test func parsesAnEC2Cloud() throws {
         let text = Self.yaml() + "\n    keyName: micado-admin\n    profile: work\n"
         let cloud = try #require(try CloudsFile.parse(text, file: "clouds.yaml").first)
-        let ec2 = try #require(cloud.ec2)
+        let ec2 = try #require(cloud.settings(as: EC2Settings.self))
         #expect(cloud.driver == "ec2")
         #expect(cloud.network == nil)
         #expect(ec2.region == "us-east-1")
@@ -55,7 +55,7 @@ import Testing
             of: "    address: private\n",
             with: ""
         )
-        let ec2 = try #require(try CloudsFile.parse(text, file: "clouds.yaml").first?.ec2)
+        let ec2 = try #require(try CloudsFile.parse(text, file: "clouds.yaml").first?.settings(as: EC2Settings.self))
         #expect(ec2.endpoint == nil)
         #expect(ec2.address == .private)
         let credentials = AWSCredentials(accessKeyID: "AKIA", secretAccessKey: "x")

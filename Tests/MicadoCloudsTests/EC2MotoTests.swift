@@ -227,7 +227,12 @@ struct EC2MotoTests {
             let yaml = EC2CloudsFileTests.yaml(endpoint: moto.endpoint, subnet: network.subnet)
             let cloud = try #require(try CloudsFile.parse(yaml, file: "clouds.yaml").first)
             #expect(cloud.flavours.map(\.memoryMiB) == [0, 2048], "unwritten until the cloud says")
-            let driver = EC2Driver(cloud: cloud.name, settings: try #require(cloud.ec2), api: api, logger: Setup.quietLogger) { _, _ in "" }
+            let driver = EC2Driver(
+                cloud: cloud.name,
+                settings: try #require(cloud.settings(as: EC2Settings.self)),
+                api: api,
+                logger: Setup.quietLogger
+            ) { _, _ in "" }
             let resolved = try await CloudDrivers.resolve(cloud, driver: driver)
             #expect(resolved.flavours.map(\.name) == ["t3.micro", "m5.large"])
             #expect(resolved.flavours.map(\.memoryMiB) == [1024, 2048])
@@ -254,7 +259,12 @@ struct EC2MotoTests {
             let yaml = EC2CloudsFileTests.yaml(endpoint: moto.endpoint, subnet: edit.0 == "subnet: SUBNET" ? "SUBNET" : network.subnet)
                 .replacingOccurrences(of: edit.0, with: edit.1).replacingOccurrences(of: "SUBNET", with: network.subnet)
             let cloud = try #require(try CloudsFile.parse(yaml, file: "clouds.yaml").first)
-            let driver = EC2Driver(cloud: cloud.name, settings: try #require(cloud.ec2), api: api, logger: Setup.quietLogger) { _, _ in "" }
+            let driver = EC2Driver(
+                cloud: cloud.name,
+                settings: try #require(cloud.settings(as: EC2Settings.self)),
+                api: api,
+                logger: Setup.quietLogger
+            ) { _, _ in "" }
             await #expect(throws: MicadoError(.configuration, edit.2)) { try await CloudDrivers.resolve(cloud, driver: driver) }
         }
     }

@@ -20,7 +20,7 @@ import Testing
         </reservationSet><requestId>request-id</requestId></DescribeInstancesResponse>
         """
 
-    static func driver(address: CloudConfiguration.EC2Settings.AddressKind = .private) throws -> EC2Driver {
+    static func driver(address: EC2Settings.AddressKind = .private) throws -> EC2Driver {
         // Never called: port 9 on loopback.
         let api = try EC2API(
             region: "us-east-1",

@@ -17,7 +17,7 @@ struct OpenStackTests {
         projectName: OpenStackStandIn.project
     )
 
-    static func settings(_ authURL: String) -> CloudConfiguration.OpenStackSettings {
+    static func settings(_ authURL: String) -> OpenStackSettings {
         .init(
             authURL: authURL,
             region: "RegionOne",
@@ -208,7 +208,7 @@ struct OpenStackTests {
                 applications: ["node": OpenStackStandIn.image],
                 timings: .init(),
                 network: nil,
-                openstack: Self.settings(cloud.authURL)
+                settings: Self.settings(cloud.authURL)
             )
             let resolved = try await driver.resolve(configuration)
             #expect(resolved.flavours.map(\.memoryMiB) == [512] && resolved.flavours.map(\.cpus) == [1])
@@ -395,7 +395,7 @@ struct OpenStackTests {
 
     @Test func cloudsFileReadsAnOpenStackCloud() throws {
         let cloud = try #require(try CloudsFile.parse(Self.yaml, file: "clouds.yaml").first)
-        let settings = try #require(cloud.openstack)
+        let settings = try #require(cloud.settings(as: OpenStackSettings.self))
         #expect(settings.authURL == "https://keystone.example.org:5000/v3" && settings.region == "RegionOne")
         #expect(settings.networks == ["zone-a": "3cb9bc59-5699-4588-a4b1-b87f96708bc6"] && settings.zones == ["zone-a": "nova"])
         #expect(settings.securityGroups == ["default", "micado"])

@@ -195,9 +195,9 @@ public enum EC2TestSetup {
     public static func settings(
         _ network: Network,
         endpoint: String,
-        address: CloudConfiguration.EC2Settings.AddressKind = .private
-    ) -> CloudConfiguration.EC2Settings {
-        CloudConfiguration.EC2Settings(
+        address: EC2Settings.AddressKind = .private
+    ) -> EC2Settings {
+        EC2Settings(
             region: region,
             endpoint: endpoint,
             subnets: [zone: network.subnet],
@@ -227,7 +227,7 @@ public enum EC2TestSetup {
         _ api: EC2API,
         _ network: Network,
         rendered: Rendered = Rendered(),
-        address: CloudConfiguration.EC2Settings.AddressKind = .private
+        address: EC2Settings.AddressKind = .private
     )
         -> EC2Driver
     {

@@ -16,7 +16,7 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
     public typealias Renderer = @Sendable (UserData) throws(CloudError) -> String
 
     public let cloud: String
-    public let settings: CloudConfiguration.CloudBrokerSettings
+    public let settings: CloudBrokerSettings
     public let api: CloudBrokerAPI
     let render: Renderer
     let types = CloudBrokerTypes()
@@ -24,7 +24,7 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
 
     public init(
         cloud: String,
-        settings: CloudConfiguration.CloudBrokerSettings,
+        settings: CloudBrokerSettings,
         api: CloudBrokerAPI,
         authority: CertificateAuthority,
         logger: Logger
@@ -36,7 +36,7 @@ public struct CloudBrokerDriver: CloudDriver, ConfigurationResolving {
 
     public init(
         cloud: String,
-        settings: CloudConfiguration.CloudBrokerSettings,
+        settings: CloudBrokerSettings,
         api: CloudBrokerAPI,
         logger: Logger,
         render: @escaping Renderer

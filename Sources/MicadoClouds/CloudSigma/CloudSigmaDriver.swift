@@ -26,7 +26,7 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
     public typealias Renderer = @Sendable (UserData) throws(CloudError) -> String
 
     public let cloud: String
-    public let settings: CloudConfiguration.CloudSigmaSettings
+    public let settings: CloudSigmaSettings
     /// Each location's API (one when the settings name one endpoint).
     public let apis: [String: CloudSigmaAPI]
     let render: Renderer
@@ -34,7 +34,7 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
 
     public init(
         cloud: String,
-        settings: CloudConfiguration.CloudSigmaSettings,
+        settings: CloudSigmaSettings,
         apis: [String: CloudSigmaAPI],
         authority: CertificateAuthority,
         logger: Logger
@@ -46,7 +46,7 @@ public struct CloudSigmaDriver: CloudDriver, ConfigurationResolving {
 
     public init(
         cloud: String,
-        settings: CloudConfiguration.CloudSigmaSettings,
+        settings: CloudSigmaSettings,
         apis: [String: CloudSigmaAPI],
         logger: Logger,
         render: @escaping Renderer

@@ -22,7 +22,7 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
     public typealias Renderer = @Sendable (UserData, String) throws(CloudError) -> String
 
     public let cloud: String
-    public let settings: CloudConfiguration.EC2Settings
+    public let settings: EC2Settings
     public let api: EC2API
     let render: Renderer
     let facts = EC2Facts()
@@ -30,13 +30,13 @@ public struct EC2Driver: CloudDriver, ConfigurationResolving {
     /// How long `create` waits for a public address when the manager reaches instances by it.
     var publicAddressWait: Duration = .seconds(90)
 
-    public init(cloud: String, settings: CloudConfiguration.EC2Settings, api: EC2API, authority: CertificateAuthority, logger: Logger) {
+    public init(cloud: String, settings: EC2Settings, api: EC2API, authority: CertificateAuthority, logger: Logger) {
         self.init(cloud: cloud, settings: settings, api: api, logger: logger) { (userData, address) throws(CloudError) -> String in
             try BootDocument.render(userData, address: address, authority: authority)
         }
     }
 
-    public init(cloud: String, settings: CloudConfiguration.EC2Settings, api: EC2API, logger: Logger, render: @escaping Renderer) {
+    public init(cloud: String, settings: EC2Settings, api: EC2API, logger: Logger, render: @escaping Renderer) {
         self.cloud = cloud
         self.settings = settings
         self.api = api

@@ -22,7 +22,7 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
     public typealias Renderer = @Sendable (UserData) throws(CloudError) -> String
 
     public let cloud: String
-    public let settings: CloudConfiguration.OpenStackSettings
+    public let settings: OpenStackSettings
     public let api: OpenStackAPI
     let render: Renderer
     let flavors = OpenStackFlavors()
@@ -30,7 +30,7 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
 
     public init(
         cloud: String,
-        settings: CloudConfiguration.OpenStackSettings,
+        settings: OpenStackSettings,
         api: OpenStackAPI,
         authority: CertificateAuthority,
         logger: Logger
@@ -42,7 +42,7 @@ public struct OpenStackDriver: CloudDriver, ConfigurationResolving {
 
     public init(
         cloud: String,
-        settings: CloudConfiguration.OpenStackSettings,
+        settings: OpenStackSettings,
         api: OpenStackAPI,
         logger: Logger,
         render: @escaping Renderer
