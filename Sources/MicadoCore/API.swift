@@ -173,7 +173,7 @@ public struct ContainerView: Codable, Sendable, Equatable {
 
 /// One instance (a Swarm node) as `micado list -i` shows it.
 public struct InstanceView: Codable, Sendable, Equatable {
-    public var id: String
+    public var id: InstanceID
     public var hostname: String
     public var cloud: String
     public var location: String?
@@ -197,7 +197,7 @@ public struct InstanceView: Codable, Sendable, Equatable {
     public var reason: String?
 
     public init(
-        id: String,
+        id: InstanceID,
         hostname: String,
         cloud: String,
         location: String?,

@@ -20,7 +20,8 @@ extension Instances {
                 node.genericResource(SchedulerResource.memory).map(Int.init)
                 ?? node.description?.resources?.memoryBytes.map { Int($0 >> 20) }
             var view = InstanceView(
-                id: node.id,
+                // A node without a cloud's record (the manager's own, one joined by hand) is named by its node ID.
+                id: InstanceID(node.id),
                 hostname: node.description?.hostname ?? node.id,
                 cloud: managerRecordIDs.contains(node.id) ? "manager" : "unknown",
                 location: node.spec.labels?[Label.location],
@@ -39,7 +40,7 @@ extension Instances {
         for record in records where !record.isManager {
             let node = record.nodeID.flatMap { snapshot.nodes[$0] }
             var view = InstanceView(
-                id: record.id.rawValue,
+                id: record.id,
                 hostname: node?.description?.hostname ?? record.hostname,
                 cloud: record.cloud,
                 location: record.location,
@@ -65,7 +66,7 @@ extension Instances {
     }
 
     public func view(id: String) async throws(MicadoError) -> InstanceView {
-        guard let view = try await list().first(where: { $0.id == id }) else {
+        guard let view = try await list().first(where: { $0.id.rawValue == id }) else {
             throw .notFound("no instance \(id); it may have been deleted (see 'micado events --subject \(id)')")
         }
         return view

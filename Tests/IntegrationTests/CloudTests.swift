@@ -92,11 +92,11 @@ struct CloudTests {
             ])
             #expect(launch.status == 0, "\(launch)")
             #expect(try await Self.containers(f).first?.node == id, "the container lands on the started instance")
-            let cloudID = try await Self.instances(f).first { $0.id == id }?.cloudID
+            let cloudID = try await Self.instances(f).first { $0.id.rawValue == id }?.cloudID
             #expect(cloudID.map(f.instanceIDs().contains) == true, "the cloud's ID names the local machine: \(String(describing: cloudID))")
             let stop = try await f.micado(["stop", "-t", "app01"])
             #expect(stop.status == 0, "\(stop)")
-            #expect(!(try await Self.instances(f).contains { $0.id == id }))
+            #expect(!(try await Self.instances(f).contains { $0.id.rawValue == id }))
             #expect(try await ManagerFixture.leftovers(of: try #require(cloudID)).isEmpty)
             try await Self.eventually(40, "the container runs again on another instance") {
                 let c = try await Self.containers(f).first
@@ -214,7 +214,7 @@ struct CloudTests {
             try await Self.eventually(30, "the conflict is reported") {
                 try await f.micado(["events", "--limit", "100"]).stdout.contains("instance.create-conflict")
             }
-            #expect(!(try await Self.instances(f).contains { $0.id == resumed.id.rawValue }), "the resumed record is dropped")
+            #expect(!(try await Self.instances(f).contains { $0.id == resumed.id }), "the resumed record is dropped")
             // The holder's own lifecycle still deletes what it holds: nothing is left in the cloud.
             try await Self.eventually(30, "no instance is left") {
                 let known = try await Self.instances(f)
@@ -239,7 +239,7 @@ struct CloudTests {
             try await Self.eventually(60, "the dead instance is replaced and the container runs elsewhere") {
                 let c = try await Self.containers(f).first
                 let replaced = try await !Self.instances(f).contains { $0.id == first.id }
-                return c?.state == .running && c?.node != first.id && replaced
+                return c?.state == .running && c?.node != first.id.rawValue && replaced
             }
             #expect(try await ManagerFixture.leftovers(of: firstCloudID).isEmpty)
             let events = try await f.micado(["events", "--limit", "100"]).stdout

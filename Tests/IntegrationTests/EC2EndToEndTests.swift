@@ -117,7 +117,7 @@ struct EC2EndToEndTests {
                 [ContainerView].self,
                 from: Data(try await f.micado(["list", "-c", "--output", "json"]).stdout.utf8)
             )
-            #expect(container.first?.node == view.id)
+            #expect(container.first?.node == view.id.rawValue)
             let address = try #require(instance.privateAddress)
             #expect(try await f.fetchEventually("http://\(address):8080/").contains("busybox"), "served from the EC2 instance")
             // No key material in the manager's events or log.
@@ -155,7 +155,7 @@ struct EC2EndToEndTests {
                 [InstanceView].self,
                 from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
             )
-            let view = try #require(views.first { $0.id == id })
+            let view = try #require(views.first { $0.id.rawValue == id })
             #expect(
                 view.cloudID == instance.id && view.address == instance.privateAddress && view.state == .ready
                     && view.flavour == "t3.small",
@@ -169,7 +169,7 @@ struct EC2EndToEndTests {
                 [InstanceView].self,
                 from: Data(try await f.micado(["list", "-i", "--output", "json"]).stdout.utf8)
             )
-            #expect(!after.contains { $0.id == id })
+            #expect(!after.contains { $0.id.rawValue == id })
             try await CloudTests.eventually(20, "the hypervisor tears the machine down") { await machine.machines().isEmpty }
             let errors = await machine.errors()
             #expect(errors.isEmpty, "\(errors)")

@@ -102,7 +102,7 @@ struct RealApplicationTests {
             // database's stays, with its volume, until apps rm --volumes.
             #expect(try await f.micado(["apps", "rm", "real"]).status == 0)
             try await CloudTests.eventually(120, "only the volume's instance is left") {
-                try await CloudTests.instances(f).map(\.id) == [home]
+                try await CloudTests.instances(f).map(\.id.rawValue) == [home]
             }
             let kept = try await f.micado(["events", "--subject", home, "--limit", "50"]).stdout
             #expect(!kept.contains("instance.draining"), "\(kept)")

@@ -65,7 +65,12 @@ extension Micado {
             while current.state != .ready {
                 if current.state != last {
                     Console.err(
-                        String(format: "[%5.1fs] %@ %@", (ContinuousClock.now - start).inSeconds, current.id, current.state.rawValue)
+                        String(
+                            format: "[%5.1fs] %@ %@",
+                            (ContinuousClock.now - start).inSeconds,
+                            current.id.rawValue,
+                            current.state.rawValue
+                        )
                     )
                     last = current.state
                 }
@@ -73,15 +78,15 @@ extension Micado {
                     throw MicadoError(.timeout, "\(current.id) is not ready after 300 s; see 'micado events --subject \(current.id)'")
                 }
                 try await Task.sleep(for: .milliseconds(100))
-                current = try await fetch(current.id, client: client)
+                current = try await fetch(current.id.rawValue, client: client)
             }
-            Console.err(String(format: "[%5.1fs] %@ ready", (ContinuousClock.now - start).inSeconds, current.id))
+            Console.err(String(format: "[%5.1fs] %@ ready", (ContinuousClock.now - start).inSeconds, current.id.rawValue))
             return current
         }
 
         static func fetch(_ id: String, client: ManagerClient) async throws -> InstanceView {
             let all = try await client.json([InstanceView].self, .GET, "/v1/instances")
-            guard let found = all.first(where: { $0.id == id }) else {
+            guard let found = all.first(where: { $0.id.rawValue == id }) else {
                 throw MicadoError(.engine, "\(id) failed to start and was deleted; see 'micado events --subject \(id)'")
             }
             return found
@@ -118,7 +123,7 @@ extension Micado {
         }
 
         static func states(of ids: Set<String>, in instances: [InstanceView]) -> String {
-            instances.filter { ids.contains($0.id) }.map { "\($0.id) \($0.state)" }.joined(separator: ", ")
+            instances.filter { ids.contains($0.id.rawValue) }.map { "\($0.id) \($0.state)" }.joined(separator: ", ")
         }
     }
 

@@ -65,7 +65,7 @@ extension Micado {
                     ],
                     instances.map {
                         [
-                            String($0.id.prefix(12)), $0.cloud, $0.cloudID.map { String($0.prefix(20)) } ?? "", $0.location ?? "",
+                            String($0.id.rawValue.prefix(12)), $0.cloud, $0.cloudID.map { String($0.prefix(20)) } ?? "", $0.location ?? "",
                             $0.flavour ?? "", $0.tag ?? "",
                             $0.state.rawValue + ($0.availability == .drain && $0.state == .ready ? "/drain" : ""), $0.address ?? "",
                             "\($0.containers)",
