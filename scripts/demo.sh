@@ -14,6 +14,7 @@ cd "$ROOT"
 . "$ROOT/scripts/network.sh"
 . "$ROOT/scripts/ec2-cloud.sh"
 . "$ROOT/scripts/cloud-stand-in.sh"
+. "$ROOT/scripts/upstream-registry.sh"
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/fetch-cloud-fixtures.sh"
@@ -38,10 +39,11 @@ cleanup() {
   # the stand-in tears down the machines it booted for moto's instances, then moto goes
   ec2_cloud_down "/tmp/micado-demo-$ID"
   stand_in_clouds_down "/tmp/micado-demo-$ID"
+  upstream_registry_down "/tmp/micado-demo-$ID"
   # instances the manager left (the scaler deletes idle ones), by the local driver's own
   # teardown, which each instance's folder holds
   for t in "$MICADO_HOME"/instances/local/i*/teardown; do [ -f "$t" ] && bash "$t"; done
-  rm -rf "/etc/docker/certs.d/10.213.$third.1:5000"
+  rm -rf "/etc/docker/certs.d/10.213.$third.1:5000" "/etc/docker/certs.d/10.213.$third.1:5001"
   "$ROOT/scripts/engine.sh" down "engine-$ID"
   "$ROOT/scripts/engine.sh" bridge-down
   rm -rf "/tmp/micado-demo-$ID"
@@ -93,6 +95,12 @@ ec2_cloud_up "/tmp/micado-demo-$ID" 2
 # OpenStack and the seed's CloudBroker: stand-ins of their APIs on loopback, booting what they start (scripts/cloud-stand-in.sh).
 stand_in_cloud_up openstack os zone-a "/tmp/micado-demo-$ID" "10.213.$third.60" "10.213.$third.79"
 stand_in_cloud_up cloudbroker cb cola "/tmp/micado-demo-$ID" "10.213.$third.80" "10.213.$third.99"
+# A registry standing in for Docker Hub (no traffic leaves this machine), holding a "public"
+# image the manager's engine does not have; micado runs a pull-through cache of it.
+UPSTREAM_PORT=$(free_port 27400 1000)
+upstream_registry_up "/tmp/micado-demo-$ID" "$UPSTREAM_PORT"
+upstream_registry_push "/tmp/micado-demo-$ID" "$UPSTREAM_PORT" "$HOST" busybox:local library/hello-public 1.0
+sed -i "s|  # pullThrough: https://registry-1.docker.io|  pullThrough: http://127.0.0.1:$UPSTREAM_PORT|" "$MICADO_HOME/config.yaml"
 "$BIN" manager >"/tmp/micado-demo-$ID/manager.log" 2>&1 &
 MANAGER_PID=$!
 for _ in $(seq 100); do "$BIN" events --limit 1 >/dev/null 2>&1 && break; sleep 0.1; done
@@ -254,6 +262,18 @@ db_has_orders() { "$BIN" execute -n shop_db -c 'cat /data/orders' 2>/dev/null | 
 wait_for 90 "the database to read its orders again" db_has_orders
 run "$BIN" execute -n shop_db -c 'cat /data/orders; echo "started $(wc -l < /data/starts) times"'
 run "$BIN" apps rm shop --volumes
+
+step "a public image (hello-public:1.0, which the manager's engine never had) is pulled by the instance through micado's pull-through cache, by the digest the cache gave"
+mkdir -p "/tmp/micado-demo-$ID/public"
+printf 'services:\n  hello:\n    image: hello-public:1.0\n    command: sleep 3600\n    deploy: {resources: {reservations: {memory: 32M}}}\n' >"/tmp/micado-demo-$ID/public/compose.yaml"
+run "$BIN" apply -f "/tmp/micado-demo-$ID/public/compose.yaml" --dry-run
+run "$BIN" apply -f "/tmp/micado-demo-$ID/public/compose.yaml"
+hello_runs() { "$BIN" list -c --output json | python3 -c "import json,sys; sys.exit(0 if any(c['name']=='public_hello' and c['state']=='running' for c in json.load(sys.stdin)) else 1)"; }
+wait_for 90 "public_hello to run on an instance" hello_runs
+echo "\$ micado list -c | grep public_hello" >&2
+"$BIN" list -c | grep -e '^NAME' -e public_hello
+run "$BIN" images
+run "$BIN" apps rm public
 
 step "the dashboard at http://127.0.0.1:$PORT/ (strict CSP; the token, once, becomes a session cookie and a CSRF token)"
 run curl -s -o /dev/null -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$PORT/"
