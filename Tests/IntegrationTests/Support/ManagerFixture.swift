@@ -361,7 +361,7 @@ final class ManagerFixture: @unchecked Sendable {
         )
         for id in instanceIDs() { try? await driver.delete(id) }
         // The registry's trust entry, which a killed manager cannot remove itself.
-        try? FileManager.default.removeItem(atPath: "/etc/docker/certs.d/\(subnetPrefix).1:5000")
+        for port in [5000, 5001] { try? FileManager.default.removeItem(atPath: "/etc/docker/certs.d/\(subnetPrefix).1:\(port)") }
         _ = try? await CommandResult.run("/bin/bash", [Self.engineScript, "down", engineName], environment: scriptEnvironment)
         _ = try? await CommandResult.run("/bin/bash", [Self.engineScript, "bridge-down"], environment: scriptEnvironment)
         try? await http.shutdown()
