@@ -148,7 +148,8 @@ public enum ImageReference {
         guard let slash = reference.firstIndex(of: "/") else { return nil }
         let first = reference[..<slash]
         guard first.contains(".") || first.contains(":") || first == "localhost" else { return nil }
-        return ["docker.io", "index.docker.io", "registry-1.docker.io"].contains(first) ? nil : String(first)
+        // Hosts are case-insensitive; only these two are Docker Hub's names, as Docker reads them.
+        return ["docker.io", "index.docker.io"].contains(first.lowercased()) ? nil : String(first)
     }
 
     /// A Docker Hub reference as its repository path with its tag or digest: `nginx:1.27` →
@@ -156,8 +157,9 @@ public enum ImageReference {
     public static func dockerHubPath(of reference: String) -> String? {
         guard registry(of: reference) == nil else { return nil }
         var path = Substring(reference)
-        for prefix in ["docker.io/", "index.docker.io/", "registry-1.docker.io/"] where path.hasPrefix(prefix) {
-            path = path.dropFirst(prefix.count)
+        // One domain at most: `docker.io/index.docker.io/x` is the repository `index.docker.io/x`.
+        if let slash = path.firstIndex(of: "/"), ["docker.io", "index.docker.io"].contains(path[..<slash].lowercased()) {
+            path = path[path.index(after: slash)...]
         }
         let name = path.split(separator: "@")[0].split(separator: ":")[0]
         return name.contains("/") ? String(path) : "library/" + path

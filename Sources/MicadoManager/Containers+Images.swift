@@ -23,30 +23,56 @@ extension Containers {
     /// will pull it from, whose digest is then recorded so that every node pulls that one.
     func requireImage(_ written: String, dryRun: Bool = false) async throws(MicadoError) -> RequiredImage {
         let image = ImageReference.normalized(written)
+        let stored = try await store.image(image)
+        let inRegistry = { [registry] (record: ImageRecord?) -> Bool in
+            guard let registry, let reference = record?.reference else { return false }
+            return reference.hasPrefix(registry.address + "/")
+        }
         do {
             _ = try await engine.inspectImage(image)
+            // Held by the manager's engine now (loaded or pulled there after a pull was recorded):
+            // that image is the one to run, not the digest a registry gave before.
+            if let stored, stored.reference != nil, !inRegistry(stored), !dryRun {
+                try await store.updateImage(image) {
+                    $0.reference = nil
+                    $0.digest = nil
+                }
+            }
             return RequiredImage(name: image)
         } catch  where error.code == .notFound {}
-        let stored = try await store.image(image)
         // Built or mirrored before, and since pruned from the manager's engine: the registry has it.
-        if let registry, let reference = stored?.reference, reference.hasPrefix(registry.address + "/") {
-            return RequiredImage(name: image)
+        if inRegistry(stored) { return RequiredImage(name: image) }
+        // Known as the manager's own and gone from it: never looked for under that name elsewhere,
+        // where anyone may have published one.
+        if stored?.imageID != nil {
+            throw .notFound(
+                "unknown image '\(written)': it was on the manager's engine and is gone from it; build it with 'micado build' or load it into the engine again"
+            )
+        }
+        // A node pulls from its own loopback, not the manager's: such an image could never run.
+        if let host = ImageReference.registry(of: image).map({ String($0.split(separator: ":")[0]) }),
+            host == "localhost" || host.hasPrefix("127.")
+        {
+            throw .badRequest(
+                "image '\(written)': each node would pull it from its own \(host), not the manager's; load it into the engine instead"
+            )
         }
         let reference = registry?.pullReference(of: image) ?? image
         if dryRun { return RequiredImage(name: image, pulled: reference) }
         let digest: String
         do { digest = try await engine.distributionDigest(of: reference, auth: registry?.auth(for: reference)) } catch {
+            // Pinned already: a registry that is down or rate-limited does not stop an apply.
+            if stored?.reference == reference, stored?.digest != nil { return RequiredImage(name: image, pulled: reference) }
             let source = reference == image ? "its registry" : "micado's pull-through cache (\(reference))"
             throw .notFound(
                 "unknown image '\(written)': the manager's engine has none, and \(source) cannot give it: \(Text.escaped(String(error.message.prefix(300)))). Build it with 'micado build' or load it into the engine first"
             )
         }
-        var record =
-            stored ?? ImageRecord(name: image, imageID: nil, sizeBytes: nil, criticalMemoryMiB: nil, createdAt: Date())
-        if record.reference != reference || record.digest != digest {
-            record.reference = reference
-            record.digest = digest
-            try await store.upsertImage(record)
+        if stored?.reference != reference || stored?.digest != digest {
+            try await store.updateImage(image) {
+                $0.reference = reference
+                $0.digest = digest
+            }
         }
         return RequiredImage(name: image, pulled: reference)
     }
@@ -83,14 +109,12 @@ extension Containers {
             let digests = try await engine.inspectImage(repository + ":" + tag).repoDigests ?? []
             digest = digests.first { $0.hasPrefix(repository + "@") }.map { String($0.dropFirst(repository.count + 1)) }
         }
-        var imageRecord =
-            try await store.image(image)
-            ?? ImageRecord(name: image, imageID: inspect.id, sizeBytes: inspect.size, criticalMemoryMiB: nil, createdAt: Date())
-        imageRecord.imageID = inspect.id
-        imageRecord.sizeBytes = inspect.size
-        imageRecord.reference = repository + ":" + tag
-        imageRecord.digest = digest
-        try await store.upsertImage(imageRecord)
+        try await store.updateImage(image) { [digest] in
+            $0.imageID = inspect.id
+            $0.sizeBytes = inspect.size
+            $0.reference = repository + ":" + tag
+            $0.digest = digest
+        }
         let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)
         await note(
             .imageMirrored,

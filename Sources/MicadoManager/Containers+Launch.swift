@@ -105,7 +105,7 @@ extension Containers {
         let pushed = try await pulledReference(record.image)
         do {
             let spec = try await serviceSpec(for: record, pushed: pushed)
-            serviceID = try await engine.createService(spec, registryAuth: pushed.flatMap { registry?.auth(for: $0) })
+            serviceID = try await engine.createService(spec, registryAuth: registry?.auth(for: pushed ?? record.image))
             CrashPoint.reached(.launchServiceCreated)
             record.lastState = .pending
             record.lastReason = nil
@@ -135,7 +135,7 @@ extension Containers {
             service.id,
             version: service.version,
             spec: spec,
-            registryAuth: pushed.flatMap { registry?.auth(for: $0) }
+            registryAuth: registry?.auth(for: pushed ?? record.image)
         )
         await swarm.invalidate()
     }

@@ -457,7 +457,11 @@ extension Instances {
             return names
         }
         guard !available.isEmpty else { return }
-        // Through an unlinked file in the spool: an image of any size costs disk, not memory.
+        // Through an unlinked file in the spool: an image of any size costs disk, not memory;
+        // never so much that the store beside it has no room left.
+        var bytes: Int64 = 0
+        for image in available { bytes += (try? await engine.inspectImage(image).size) ?? 0 }
+        try SpooledUpload.requireRoom(for: bytes, in: spool, what: "images for an instance")
         let spooled = try SpooledUpload.unlinked(in: spool, prefix: "images", what: "images for an instance")
         try await engine.saveImages(available.sorted(), into: spooled.descriptor)
         try await target.loadImages(spooled.body)

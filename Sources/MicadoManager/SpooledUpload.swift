@@ -117,8 +117,27 @@ final class SpooledUpload: TarSource, Sendable {
         SpooledUpload(descriptor: try openUnlinked(in: directory, prefix: prefix, what: what), count: 0, slot: false)
     }
 
+    /// Room on the spool's file system for `bytes` and 1 GiB more, or 507 with the figures.
+    static func requireRoom(for bytes: Int64, in directory: String, what: String) throws(MicadoError) {
+        try? FileManager.default.createDirectory(
+            atPath: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return }
+        let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+        guard free >= bytes + (1 << 30) else {
+            throw MicadoError(
+                .tooLarge,
+                "no room to spool \(what): \(bytes >> 20) MiB needed and 1 GiB kept free, \(free >> 20) MiB free in \(directory)"
+            )
+        }
+    }
+
     /// Everything written to the file so far, as a request body read piece by piece.
     var body: OutgoingBody {
+        // A size that cannot be read sends nothing rather than a wrong length.
         let length = max(0, Int(lseek(descriptor, 0, SEEK_END)))
         var offset = 0
         return .stream(

@@ -185,19 +185,16 @@ extension UsageMonitor {
             guard values.count >= 3 else { continue }
             let p95 = values[min(values.count - 1, Int(Double(values.count - 1) * 0.95))]
             let critical = max(6, Int((p95 * 1.25).rounded(.up)))
-            var record =
-                try await store.image(image)
-                ?? ImageRecord(name: image, imageID: nil, sizeBytes: nil, criticalMemoryMiB: nil, createdAt: Date())
-            if record.criticalMemoryMiB != critical {
-                if record.criticalMemoryMiB == nil {
-                    await note(
-                        .imageCriticalUsage,
-                        image,
-                        "critical usage of \(image): \(critical) MiB (p95 \(String(format: "%.1f", p95)) MiB + 25%); its next launches reserve this"
-                    )
-                }
-                record.criticalMemoryMiB = critical
-                try await store.upsertImage(record)
+            let previous = try await store.image(image)?.criticalMemoryMiB
+            guard previous != critical else { continue }
+            // Only its own field: a digest written meanwhile by an apply stays.
+            try await store.updateImage(image) { $0.criticalMemoryMiB = critical }
+            if previous == nil {
+                await note(
+                    .imageCriticalUsage,
+                    image,
+                    "critical usage of \(image): \(critical) MiB (p95 \(String(format: "%.1f", p95)) MiB + 25%); its next launches reserve this"
+                )
             }
         }
         let states = records.filter { $0.desired == .running }.map { containers.view(of: $0, in: snapshot).state }

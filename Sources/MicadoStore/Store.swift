@@ -371,6 +371,23 @@ public final class Store: Sendable {
         try await write { db in try record.save(db) }
     }
 
+    @discardableResult
+    public func updateImage(
+        _ name: String,
+        _ change: @escaping @Sendable (inout ImageRecord) -> Void
+    ) async throws(MicadoError) -> ImageRecord {
+        try await write { db in
+            var record =
+                try ImageRecord.fetchOne(db, key: name)
+                ?? ImageRecord(name: name, imageID: nil, sizeBytes: nil, criticalMemoryMiB: nil, createdAt: Date())
+            let before = record
+            change(&record)
+            let exists = try record.exists(db)
+            if record != before || !exists { try record.save(db) }
+            return record
+        }
+    }
+
     public func image(_ name: String) async throws(MicadoError) -> ImageRecord? {
         try await read { db in try ImageRecord.fetchOne(db, key: name) }
     }

@@ -84,6 +84,11 @@ extension UsageStore {
 /// Images micado built or was given, with what it learnt of them.
 public protocol ImageStore: Sendable {
     func upsertImage(_ record: ImageRecord) async throws(MicadoError)
+    /// Reads, changes and writes one image's record in one transaction (made if missing):
+    /// each writer changes only the fields it owns (a digest, a critical usage), so two
+    /// writers at once never undo each other.
+    @discardableResult
+    func updateImage(_ name: String, _ change: @escaping @Sendable (inout ImageRecord) -> Void) async throws(MicadoError) -> ImageRecord
     func image(_ name: String) async throws(MicadoError) -> ImageRecord?
     func deleteImage(_ name: String, event: EventRecord) async throws(MicadoError)
     func images() async throws(MicadoError) -> [ImageRecord]

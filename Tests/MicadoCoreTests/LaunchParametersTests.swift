@@ -80,6 +80,11 @@ import Testing
         #expect(ImageReference.dockerHubPath(of: "bitnami/redis:7") == "bitnami/redis:7")
         #expect(ImageReference.dockerHubPath(of: "docker.io/nginx:1.27") == "library/nginx:1.27")
         #expect(ImageReference.dockerHubPath(of: "index.docker.io/bitnami/redis:7") == "bitnami/redis:7")
+        // Hosts are case-insensitive, one domain is stripped, and registry-1 is another host to Docker.
+        #expect(ImageReference.registry(of: "Docker.IO/nginx:1") == nil)
+        #expect(ImageReference.dockerHubPath(of: "Docker.IO/nginx:1") == "library/nginx:1")
+        #expect(ImageReference.dockerHubPath(of: "docker.io/index.docker.io/x:1") == "index.docker.io/x:1")
+        #expect(ImageReference.registry(of: "registry-1.docker.io/nginx:1") == "registry-1.docker.io")
         let digest = "sha256:" + String(repeating: "ab", count: 32)
         #expect(ImageReference.dockerHubPath(of: "nginx@" + digest) == "library/nginx@" + digest)
         #expect(ImageReference.dockerHubPath(of: "ghcr.io/o/app:1") == nil)

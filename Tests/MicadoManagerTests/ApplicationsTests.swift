@@ -197,6 +197,54 @@ import Testing
         #expect(image.reference == "nginx:1.27" && image.digest == digest && image.imageID == nil)
     }
 
+    /// What the attack review found: a pull record never hides an image loaded into the
+    /// manager's engine later; a local image gone from the engine is never looked for in a
+    /// public registry under its name; a pinned image survives its registry being down; an
+    /// image on a registry at loopback is refused (each node would ask its own).
+    @Test func pulledImagesYieldToLocalOnesAndLocalOnesAreNeverLookedUp() async throws {
+        let swarm = InMemorySwarm()
+        let w = try await ManagerPartsTests.world(clouds: false, swarm: swarm)
+        let digest = "sha256:" + String(repeating: "e", count: 64)
+        await swarm.setRegistryImage("acme/app:1", digest: digest)
+        func file(_ command: String) -> String { "services:\n  app:\n    image: acme/app:1\n    command: \(command)\n" }
+        _ = try await Self.apply(w, file("sleep 1"))
+        #expect(await swarm.serviceSpec("x_app")?.taskTemplate.containerSpec.image == "acme/app:1@" + digest)
+
+        // The registry is down: the pinned digest still serves a changed file.
+        await swarm.setRegistryImage("acme/app:1", digest: nil)
+        _ = try await Self.apply(w, file("sleep 2"))
+        #expect(await swarm.serviceSpec("x_app")?.taskTemplate.containerSpec.image == "acme/app:1@" + digest)
+
+        // Loaded into the manager's engine: that one runs from now on, not the registry's.
+        await swarm.loadIntoManager("acme/app:1")
+        let plan = try await Self.apply(w, file("sleep 3"))
+        #expect(plan.pulls.isEmpty)
+        #expect(await swarm.serviceSpec("x_app")?.taskTemplate.containerSpec.image == "acme/app:1")
+        #expect(try await w.store.image("acme/app:1")?.reference == nil)
+
+        // A local image, recorded as such, gone from the engine: refused, no registry asked.
+        try await w.store.upsertImage(
+            ImageRecord(
+                name: "acme/gone:1",
+                imageID: "sha256:" + String(repeating: "f", count: 64),
+                sizeBytes: 1,
+                criticalMemoryMiB: nil,
+                createdAt: Date()
+            )
+        )
+        await swarm.setRegistryImage("acme/gone:1", digest: digest)
+        let gone = await #expect(throws: MicadoError.self) {
+            try await Self.apply(w, "services:\n  gone:\n    image: acme/gone:1\n")
+        }
+        #expect(gone?.message.contains("is gone from it") == true, "\(String(describing: gone))")
+        #expect(!(await swarm.calls.contains("distributionDigest acme/gone:1")))
+
+        let loopback = await #expect(throws: MicadoError.self) {
+            try await Self.apply(w, "services:\n  l:\n    image: localhost:5000/x:1\n")
+        }
+        #expect(loopback?.code == .badRequest && loopback?.message.contains("its own localhost") == true)
+    }
+
     /// With a pull-through cache, Docker Hub images go through it with its credentials;
     /// images of other registries and micado's own keep theirs.
     @Test func theCacheTakesDockerHubImagesOnly() {

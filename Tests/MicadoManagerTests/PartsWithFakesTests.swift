@@ -37,6 +37,13 @@ import Testing
 
         func upsertImage(_ record: ImageRecord) async throws(MicadoError) { images[record.name] = record }
         func image(_ name: String) async throws(MicadoError) -> ImageRecord? { images[name] }
+        func updateImage(_ name: String, _ change: @escaping @Sendable (inout ImageRecord) -> Void) async throws(MicadoError) -> ImageRecord
+        {
+            var record = images[name] ?? ImageRecord(name: name, imageID: nil, sizeBytes: nil, criticalMemoryMiB: nil, createdAt: Date())
+            change(&record)
+            images[name] = record
+            return record
+        }
         func deleteImage(_ name: String, event: EventRecord) async throws(MicadoError) {
             images[name] = nil
             try await events.record(event)

@@ -66,6 +66,21 @@ import Testing
         #expect(try await store.events(subject: "s0").map(\.message) == ["0", "2", "4", "6", "8"])
     }
 
+    /// Writers of an image's record change only their fields, in one transaction each: a
+    /// digest and a critical usage written at once are both kept.
+    @Test func imageWritersKeepEachOthersFields() async throws {
+        let store = try Store.inMemory()
+        await withTaskGroup(of: Void.self) { group in
+            for round in 0..<20 {
+                group.addTask { _ = try? await store.updateImage("nginx:1.27") { $0.digest = "sha256:\(round)" } }
+                group.addTask { _ = try? await store.updateImage("nginx:1.27") { $0.criticalMemoryMiB = 10 + round } }
+            }
+        }
+        let record = try #require(try await store.image("nginx:1.27"))
+        #expect(record.digest?.hasPrefix("sha256:") == true && record.criticalMemoryMiB != nil)
+        #expect(try await store.updateImage("nginx:1.27") { $0.reference = "nginx:1.27" }.digest == record.digest)
+    }
+
     @Test func settingIsCreatedOnce() async throws {
         let store = try Store.inMemory()
         let first = try await store.setting("manager.id") { "one" }

@@ -409,6 +409,9 @@ public actor InMemorySwarm {
 
     public func setRegistryImage(_ reference: String, digest: String?) { registryImages[reference] = digest }
 
+    /// An image loaded into the manager's engine behind micado's back (`docker load`, `docker pull`).
+    public func loadIntoManager(_ image: String) { machines[Self.managerMachine]?.images.insert(image) }
+
     func distributionDigest(_ reference: String, auth: String?) throws(MicadoError) -> String {
         try record("distributionDigest", reference)
         guard let digest = registryImages[reference] else {
