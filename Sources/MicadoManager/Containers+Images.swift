@@ -53,8 +53,8 @@ extension Containers {
         if let host = ImageReference.registry(of: image).map({ String($0.split(separator: ":")[0]) }),
             host == "localhost" || host.hasPrefix("127.")
         {
-            throw .badRequest(
-                "image '\(written)': each node would pull it from its own \(host), not the manager's; load it into the engine instead"
+            throw .notFound(
+                "unknown image '\(written)': the manager's engine has none, and each node would pull it from its own \(host), not the manager's; load it into the engine instead"
             )
         }
         let reference = registry?.pullReference(of: image) ?? image

@@ -242,7 +242,7 @@ import Testing
         let loopback = await #expect(throws: MicadoError.self) {
             try await Self.apply(w, "services:\n  l:\n    image: localhost:5000/x:1\n")
         }
-        #expect(loopback?.code == .badRequest && loopback?.message.contains("its own localhost") == true)
+        #expect(loopback?.code == .notFound && loopback?.message.contains("its own localhost") == true)
     }
 
     /// With a pull-through cache, Docker Hub images go through it with its credentials;
