@@ -105,8 +105,9 @@ struct BadInputTests {
             let newKinds = try WireFormat.decoder().decode([EventView].self, from: Data(eventsAfter.utf8)).dropFirst(
                 try WireFormat.decoder().decode([EventView].self, from: Data(eventsBefore.utf8)).count
             ).map(\.kind)
-            // Refusals are recorded as such; nothing else happened.
-            #expect(Set(newKinds).isSubset(of: [.instanceStartRefused, .instanceStopRefused]), "\(newKinds)")
+            // Refusals are recorded as such; nothing else happened (but the monitor's own finding of
+            // the running container's critical usage, which a slow machine reaches meanwhile).
+            #expect(Set(newKinds).isSubset(of: [.instanceStartRefused, .instanceStopRefused, .imageCriticalUsage]), "\(newKinds)")
 
             try await f.stopManager()
             let down = try await f.micado(["list", "-c"])
