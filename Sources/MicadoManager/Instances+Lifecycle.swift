@@ -450,20 +450,21 @@ extension Instances {
         for image in images {
             do { _ = try await target.inspectImage(image) } catch  where error.code == .notFound { missing.append(image) }
         }
-        let available = await withTaskGroup(of: String?.self) { group in
-            for image in missing { group.addTask { (try? await self.engine.inspectImage(image)) != nil ? image : nil } }
-            var names: [String] = []
-            for await name in group { if let name { names.append(name) } }
-            return names
+        // Those the manager's engine has, with their sizes (one inspect each).
+        let available = await withTaskGroup(of: (String, Int64)?.self) { group in
+            for image in missing {
+                group.addTask { (try? await self.engine.inspectImage(image)).map { (image, $0.size ?? 0) } }
+            }
+            var found: [String: Int64] = [:]
+            for await item in group { if let (name, size) = item { found[name] = size } }
+            return found
         }
         guard !available.isEmpty else { return }
         // Through an unlinked file in the spool: an image of any size costs disk, not memory;
         // never so much that the store beside it has no room left.
-        var bytes: Int64 = 0
-        for image in available { bytes += (try? await engine.inspectImage(image).size) ?? 0 }
-        try SpooledUpload.requireRoom(for: bytes, in: spool, what: "images for an instance")
+        try SpooledUpload.requireRoom(for: available.values.reduce(0, +), in: spool, what: "images for an instance")
         let spooled = try SpooledUpload.unlinked(in: spool, prefix: "images", what: "images for an instance")
-        try await engine.saveImages(available.sorted(), into: spooled.descriptor)
+        try await engine.saveImages(available.keys.sorted(), into: spooled.descriptor)
         try await target.loadImages(spooled.body)
     }
 
