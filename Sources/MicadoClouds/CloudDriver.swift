@@ -145,11 +145,27 @@ public struct CloudDriverContext: Sendable {
     public var environment: [String: String]
 }
 
-/// A kind of cloud: its name in clouds.yaml (`driver:`) and how a driver of it is made from
-/// the cloud's configuration and its typed settings. Adding a driver is one type conforming
-/// here and one line in `CloudDrivers.kinds`.
+/// A kind of cloud: its name in clouds.yaml (`driver:`), the keys of the file only it reads
+/// and how it reads them into its own settings type, and how a driver of it is made from the
+/// cloud's configuration. Adding a driver is one type conforming here and one line in
+/// `CloudDrivers.kinds`.
 public protocol CloudDriverKind {
     static var kindName: String { get }
+    /// The driver's own keys of a cloud, of each of its locations and of each flavour,
+    /// besides the common ones (`driver`, `locations`, `flavours`, `applications`, `timings`;
+    /// `min`, `max`, `headroomMiB`; `name`, `cpus`, `memoryMiB`, `pricePerHour`).
+    static var cloudKeys: Set<String> { get }
+    static var locationKeys: Set<String> { get }
+    static var flavourKeys: Set<String> { get }
+    /// Whether the cloud says a flavour's memory and CPUs when the file does not (instance types).
+    static var flavoursFromCloud: Bool { get }
+    /// Whether the cloud prices a flavour when the file does not (a price list).
+    static var pricesFromCloud: Bool { get }
+    /// When `applications:` must name the cloud's machine images: an example of one, for the error.
+    static var machineImageExample: String? { get }
+    /// Reads the driver's own keys of its section of the clouds file into its settings type;
+    /// every error names the line and the field.
+    static func read(_ section: CloudSection) throws(MicadoError) -> any CloudDriverSettings
     static func make(_ cloud: CloudConfiguration, context: CloudDriverContext) throws(CloudError) -> any CloudDriver
 }
 

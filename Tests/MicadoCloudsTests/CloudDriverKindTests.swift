@@ -37,6 +37,26 @@ import Testing
         #expect(CloudDrivers.kind(named: "EC2") == nil && CloudDrivers.kind(named: "") == nil)
     }
 
+    /// The clouds file takes, at each level, the common keys and the kind's own, and gives the
+    /// kind's own to the kind to read: an unknown key's error lists exactly those.
+    @Test func theFileTakesEachKindsOwnKeys() {
+        for kind in CloudDrivers.kinds {
+            let text = """
+                clouds:
+                  c:
+                    driver: \(kind.kindName)
+                    bogus: 1
+                """
+            do {
+                _ = try CloudsFile.parse(text, file: "clouds.yaml")
+                Issue.record("\(kind.kindName): an unknown key was taken")
+            } catch {
+                let known = kind.cloudKeys.union(["driver", "locations", "flavours", "applications", "timings"]).sorted()
+                #expect(error.message == "clouds.yaml:4: unknown field 'clouds.c.bogus' (known: \(known.joined(separator: ", ")))")
+            }
+        }
+    }
+
     /// A kind refuses settings of another kind, or none, saying what it needs.
     @Test func aKindNeedsItsOwnSettings() {
         let wrong = OpenStackSettings(authURL: "https://keystone.example/v3", networks: ["l": "n"])

@@ -12,7 +12,7 @@ public struct CloudConfiguration: Sendable, Equatable {
     }
 
     /// The `local` driver's network: a bridge micado owns and the addresses it hands out.
-    public struct LocalNetwork: Sendable, Equatable {
+    public struct LocalNetwork: CloudDriverSettings, Equatable {
         public var bridge: String
         /// The bridge's own address with prefix, e.g. 10.213.0.1/24.
         public var bridgeCIDR: String
@@ -56,10 +56,11 @@ public struct CloudConfiguration: Sendable, Equatable {
     /// Application name (`start -a`) → machine image of this cloud.
     public var applications: [String: String]
     public var timings: Timings
-    public var network: LocalNetwork?
     /// What only its driver reads (a region, subnets, an endpoint), decoded and typed by the
-    /// driver's own module: Core knows none of them.
+    /// driver itself (`CloudDriverKind.read`): Core knows none of them but the local network.
     public var settings: (any CloudDriverSettings)?
+    /// The local driver's settings: a bridge the manager reaches its instances on.
+    public var network: LocalNetwork? { settings as? LocalNetwork }
 
     public init(
         name: String,
@@ -68,7 +69,7 @@ public struct CloudConfiguration: Sendable, Equatable {
         flavours: [Flavour],
         applications: [String: String],
         timings: Timings,
-        network: LocalNetwork?,
+        network: LocalNetwork? = nil,
         settings: (any CloudDriverSettings)? = nil
     ) {
         self.name = name
@@ -77,8 +78,7 @@ public struct CloudConfiguration: Sendable, Equatable {
         self.flavours = flavours
         self.applications = applications
         self.timings = timings
-        self.network = network
-        self.settings = settings
+        self.settings = settings ?? network
     }
 
     /// The machine image of the first application by name: for records made before the
@@ -92,7 +92,7 @@ public struct CloudConfiguration: Sendable, Equatable {
 
     public static func == (a: Self, b: Self) -> Bool {
         a.name == b.name && a.driver == b.driver && a.locations == b.locations && a.flavours == b.flavours
-            && a.applications == b.applications && a.timings == b.timings && a.network == b.network
+            && a.applications == b.applications && a.timings == b.timings
             && (a.settings.map { settings in b.settings.map { settings.isSame(as: $0) } ?? false } ?? (b.settings == nil))
     }
 }
