@@ -42,21 +42,20 @@ public enum ComposeFile {
         let secrets = try top["secrets"].map { node throws(MicadoError) in try reader.objects(node, .secrets) } ?? [:]
         let configs = try top["configs"].map { node throws(MicadoError) in try reader.objects(node, .configs) } ?? [:]
         let volumes = try top["volumes"].map { node throws(MicadoError) in try reader.volumes(node, warnings: &warnings) } ?? [:]
-        let appName: String
+        let application: ApplicationName
         if let name {
-            try ApplicationName.validate(name)
-            appName = name
+            application = try ApplicationName.parse(name)
         } else if let node = top["name"] {
             guard let text = node.scalarText else { throw reader.fail(node, "name must be a text value") }
-            do { try ApplicationName.validate(text) } catch { throw reader.fail(node, error.message) }
-            appName = text
+            do { application = try ApplicationName.parse(text) } catch { throw reader.fail(node, error.message) }
         } else if let folder, let fromFolder = ApplicationName.fromFolder(folder) {
-            appName = fromFolder
+            application = try ApplicationName.parse(fromFolder)
         } else {
             throw .badRequest("\(file): no application name: give one with -n NAME or 'name:' in the file")
         }
         guard let servicesNode = top["services"] else { throw reader.fail(root, "services is missing") }
         let services = try reader.mapping(servicesNode, "services")
+        let appName = application.rawValue
         guard !services.isEmpty else { throw reader.fail(servicesNode, "services is empty") }
         guard services.count <= 100 else { throw reader.fail(servicesNode, "services has \(services.count) entries; at most 100") }
         var definitions: [ServiceDefinition] = []
@@ -108,7 +107,7 @@ public enum ComposeFile {
             }
             domains[domain] = definition.name
         }
-        var spec = ApplicationSpec(name: appName, services: definitions, warnings: warnings)
+        var spec = ApplicationSpec(name: application, services: definitions, warnings: warnings)
         spec.secrets = secrets
         spec.configs = configs
         // Only what a service mounts: an unused volume is made nowhere, as with docker compose.
@@ -173,7 +172,7 @@ public enum ComposeFile {
     public static func applyBuilds(_ spec: inout ApplicationSpec, _ builds: [String: String], file: String) throws(MicadoError) {
         for index in spec.services.indices where spec.services[index].build != nil {
             let service = spec.services[index].name
-            let name = ServiceBuild.imageName(application: spec.name, service: service)
+            let name = ServiceBuild.imageName(application: spec.name.rawValue, service: service)
             guard let tag = builds[service] else {
                 throw .badRequest("\(file): services.\(service).build: no image came with the apply (the CLI builds it: micado apply -f)")
             }

@@ -134,7 +134,7 @@ public struct ContainerView: Codable, Sendable, Equatable {
     public var cpuPercent: Double?
     public var memoryUsedMiB: Double?
     /// For an application's service: its application, and its replicas wanted and running.
-    public var application: String?
+    public var application: ApplicationName?
     public var replicas: Int?
     public var runningReplicas: Int?
 

@@ -4,7 +4,7 @@ import Foundation
 /// (`micado apply`). Each service is a Swarm service named `APP_SERVICE`, reachable by the
 /// application's other services as `SERVICE` on the application's own overlay network.
 public struct ApplicationSpec: Sendable, Equatable {
-    public var name: String
+    public var name: ApplicationName
     /// Sorted by name.
     public var services: [ServiceDefinition]
     /// What the file asks that micado accepts but does not carry out, by line and field
@@ -26,7 +26,7 @@ public struct ApplicationSpec: Sendable, Equatable {
     /// application's name has no `_`, so `shop` with `db_data` never meets `shop_db` with `data`… nor `shop-db`).
     public static func volumeName(application: String, volume: String) -> String { "\(application)_\(volume)" }
 
-    public init(name: String, services: [ServiceDefinition], warnings: [String] = []) {
+    public init(name: ApplicationName, services: [ServiceDefinition], warnings: [String] = []) {
         self.name = name
         self.services = services.sorted { $0.name < $1.name }
         self.warnings = warnings
@@ -265,7 +265,7 @@ public struct ApplyPlanView: Codable, Sendable, Equatable {
             self.fields = fields
         }
     }
-    public var application: String
+    public var application: ApplicationName
     public var revision: Int
     public var dryRun: Bool
     public var steps: [Step]
@@ -287,7 +287,7 @@ public struct ApplyPlanView: Codable, Sendable, Equatable {
         }
     }
 
-    public init(application: String, revision: Int, dryRun: Bool, steps: [Step], warnings: [String] = [], pulls: [Pull] = []) {
+    public init(application: ApplicationName, revision: Int, dryRun: Bool, steps: [Step], warnings: [String] = [], pulls: [Pull] = []) {
         self.application = application
         self.revision = revision
         self.dryRun = dryRun
@@ -300,7 +300,7 @@ public struct ApplyPlanView: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        application = try c.decode(String.self, forKey: .application)
+        application = try c.decode(ApplicationName.self, forKey: .application)
         revision = try c.decode(Int.self, forKey: .revision)
         dryRun = try c.decode(Bool.self, forKey: .dryRun)
         steps = try c.decode([Step].self, forKey: .steps)
@@ -339,12 +339,12 @@ public struct ApplicationView: Codable, Sendable, Equatable {
             self.policy = policy
         }
     }
-    public var name: String
+    public var name: ApplicationName
     public var revision: Int
     public var services: [Service]
     public var updatedAt: Date
 
-    public init(name: String, revision: Int, services: [Service], updatedAt: Date) {
+    public init(name: ApplicationName, revision: Int, services: [Service], updatedAt: Date) {
         self.name = name
         self.revision = revision
         self.services = services
@@ -353,7 +353,41 @@ public struct ApplicationView: Codable, Sendable, Equatable {
 }
 
 /// An application's name (`-n`, the file's `name:`, or its folder): part of every service name.
-public enum ApplicationName {
+/// An application's name (`micado apply -n`, the file's `name:`, its folder's): the first
+/// half of its services' names (`APP_SERVICE`), its network's and its volumes' prefix.
+public struct ApplicationName: RawRepresentable, Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(rawValue: String) {
+        guard (try? Self.validate(rawValue)) != nil else { return nil }
+        self.rawValue = rawValue
+    }
+
+    /// A name read back from the store, where only checked names are written.
+    public init(stored rawValue: String) { self.rawValue = rawValue }
+
+    /// Parses a user-supplied name, explaining what is wrong with a bad one.
+    public static func parse(_ text: String) throws(MicadoError) -> ApplicationName {
+        try validate(text)
+        return ApplicationName(stored: text)
+    }
+
+    public var description: String { rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let name = ApplicationName(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid application name"))
+        }
+        self = name
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+
     public static func validate(_ text: String, what: String = "application name") throws(MicadoError) {
         let ok =
             !text.isEmpty && text.count <= 30
@@ -381,10 +415,10 @@ public enum ApplicationName {
 /// `micado apps rm --volumes`: the named volumes removed with their data, and those still
 /// waiting for a task of theirs to stop (removed by the manager soon after).
 public struct ApplicationRemovalView: Codable, Sendable, Equatable {
-    public var application: String
+    public var application: ApplicationName
     public var removedVolumes: [String]
     public var pendingVolumes: [String]
-    public init(application: String, removedVolumes: [String], pendingVolumes: [String]) {
+    public init(application: ApplicationName, removedVolumes: [String], pendingVolumes: [String]) {
         self.application = application
         self.removedVolumes = removedVolumes
         self.pendingVolumes = pendingVolumes

@@ -122,11 +122,14 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         dryRun: Bool
     ) async throws(MicadoError) -> (ApplyPlanView, [ContainerRecord]) {
         let records = try await store.containers()
-        let current = Dictionary(records.filter { $0.application == spec.name }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let stored = try await store.application(spec.name)
+        let current = Dictionary(
+            records.filter { $0.application == spec.name.rawValue }.map { ($0.name, $0) },
+            uniquingKeysWith: { a, _ in a }
+        )
+        let stored = try await store.application(spec.name.rawValue)
         let (wanted, pulls) = try await validate(
             spec,
-            others: records.filter { $0.application != spec.name },
+            others: records.filter { $0.application != spec.name.rawValue },
             current: current,
             dryRun: dryRun
         )
@@ -155,7 +158,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
 
         let now = Date()
         let application = ApplicationRecord(
-            name: spec.name,
+            name: spec.name.rawValue,
             file: file,
             fileName: fileName,
             revision: revision,
@@ -168,7 +171,13 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 let count = steps.filter { $0.action == action }.count
                 return count == 0 ? nil : "\(count) to \(action.rawValue)"
             }.joined(separator: ", ")
-            events.append(event(.applicationApplied, spec.name, "\(spec.name) revision \(revision) applied from \(fileName): \(summary)"))
+            events.append(
+                event(
+                    .applicationApplied,
+                    spec.name.rawValue,
+                    "\(spec.name.rawValue) revision \(revision) applied from \(fileName): \(summary)"
+                )
+            )
             for step in steps {
                 guard let kind = step.action.eventKind else { continue }
                 let detail = step.fields.isEmpty ? "" : " (\(step.fields.joined(separator: ", ")))"
@@ -182,7 +191,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             }
         }
         let declared = spec.volumes.sorted { $0.key < $1.key }.map {
-            VolumeRecord(application: spec.name, volume: $0.key, labels: $0.value.labels, createdAt: now)
+            VolumeRecord(application: spec.name.rawValue, volume: $0.key, labels: $0.value.labels, createdAt: now)
         }
         try await store.apply(application, saving: saving, removing: removing, declaring: declared, events: events)
         eventLog.log(events)
@@ -229,7 +238,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         for definition in spec.services {
             let names = Set((definition.options.volumes ?? []).compactMap(\.source))
             let homes = Dictionary(
-                grouping: stored.filter { $0.application == spec.name && names.contains($0.volume) && !$0.removing }.filter {
+                grouping: stored.filter { $0.application == spec.name.rawValue && names.contains($0.volume) && !$0.removing }.filter {
                     $0.nodeID != nil
                 },
                 by: { $0.nodeID ?? "" }
@@ -242,10 +251,10 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         }
         let now = Date()
         for definition in Self.creationOrder(spec.services) {
-            let name = "\(spec.name)_\(definition.name)"
+            let name = "\(spec.name.rawValue)_\(definition.name)"
             guard ContainerName(rawValue: name) != nil else { throw .badRequest("invalid service name \(name)") }
             if let holder = others.first(where: { $0.name == name }) {
-                throw .conflict("a container named \(holder.name) already exists outside application \(spec.name)")
+                throw .conflict("a container named \(holder.name) already exists outside application \(spec.name.rawValue)")
             }
             if current[name] == nil, let existing = try? await engine.service(name), existing.spec.labels?[Label.manager] != managerID {
                 throw .conflict("a service named \(name) exists in the swarm but was not created by this manager")
@@ -276,7 +285,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             if memory == nil { memory = try await store.image(image)?.criticalMemoryMiB }
             var record = ContainerRecord(
                 name: name,
-                client: spec.name,
+                client: spec.name.rawValue,
                 image: image,
                 desired: .running,
                 serviceID: existing?.serviceID,
@@ -293,7 +302,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 updatedAt: now
             )
             record.tls = definition.tls
-            record.application = spec.name
+            record.application = spec.name.rawValue
             var settings = ServiceSettings(service: definition.name)
             settings.entrypoint = definition.entrypoint
             settings.ports = definition.ports
@@ -387,7 +396,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             guard spec.services.contains(where: { !((kind == .secrets ? $0.options.secrets : $0.options.configs) ?? []).isEmpty }) else {
                 continue
             }
-            let existing = try await engine.swarmObjects(engineKind, label: "\(Label.application)=\(spec.name)").filter {
+            let existing = try await engine.swarmObjects(engineKind, label: "\(Label.application)=\(spec.name.rawValue)").filter {
                 $0.spec.labels?[Label.manager] == managerID
             }
             var chosen: [String: String] = [:]
@@ -427,7 +436,8 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                             name: name,
                             data: content,
                             labels: [
-                                Label.manager: managerID, Label.application: spec.name, Label.object: source, Label.contentDigest: digest,
+                                Label.manager: managerID, Label.application: spec.name.rawValue, Label.object: source,
+                                Label.contentDigest: digest,
                             ]
                         )
                     }
@@ -541,7 +551,12 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 )
             }
             views.append(
-                .init(name: application.name, revision: application.revision, services: services, updatedAt: application.updatedAt)
+                .init(
+                    name: ApplicationName(stored: application.name),
+                    revision: application.revision,
+                    services: services,
+                    updatedAt: application.updatedAt
+                )
             )
         }
         return views
@@ -597,7 +612,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         let stored = try await store.volumes()
         let gone = asked.filter { name in !stored.contains { $0.name == name } }
         let pending = asked.filter { name in stored.contains { $0.name == name && $0.removing } }
-        return .init(application: name, removedVolumes: gone, pendingVolumes: pending)
+        return .init(application: ApplicationName(stored: name), removedVolumes: gone, pendingVolumes: pending)
     }
 }
 

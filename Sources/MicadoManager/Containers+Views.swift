@@ -59,7 +59,7 @@ extension Containers {
             createdAt: record.createdAt
         )
         if let running {
-            view.application = record.application
+            view.application = record.application.map(ApplicationName.init(stored:))
             view.replicas = record.wantedReplicas
             view.runningReplicas = running
         }

@@ -32,7 +32,7 @@ struct ComposeFileTests {
 
     @Test func readsWhatStackDeployHonours() throws {
         let app = try ComposeFile.parse(Self.shop, file: "compose.yaml", name: nil, folder: "ignored")
-        #expect(app.name == "shop")
+        #expect(app.name.rawValue == "shop")
         #expect(app.services.map(\.name) == ["api", "web"])
         let web = app.services[1]
         #expect(web.image == "shop-web:1")
@@ -78,9 +78,9 @@ struct ComposeFileTests {
 
     @Test func theNameComesFromTheFlagThenTheFileThenTheFolder() throws {
         let body = "services:\n  web:\n    image: x\n"
-        #expect(try ComposeFile.parse("name: a\n" + body, file: "f", name: "b", folder: "c").name == "b")
-        #expect(try ComposeFile.parse("name: a\n" + body, file: "f", name: nil, folder: "c").name == "a")
-        #expect(try ComposeFile.parse(body, file: "f", name: nil, folder: "My_Shop.2").name == "myshop2")
+        #expect(try ComposeFile.parse("name: a\n" + body, file: "f", name: "b", folder: "c").name.rawValue == "b")
+        #expect(try ComposeFile.parse("name: a\n" + body, file: "f", name: nil, folder: "c").name.rawValue == "a")
+        #expect(try ComposeFile.parse(body, file: "f", name: nil, folder: "My_Shop.2").name.rawValue == "myshop2")
         #expect(throws: MicadoError.self) { try ComposeFile.parse(body, file: "f", name: nil, folder: "___") }
     }
 

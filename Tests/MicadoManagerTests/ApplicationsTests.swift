@@ -63,7 +63,7 @@ import Testing
         let apps = try await w.orchestrator.applications.list()
         #expect(apps.first?.services.map { "\($0.name) \($0.runningReplicas)/\($0.desiredReplicas)" } == ["shop_api 1/1", "shop_web 2/2"])
         let listed = try await w.orchestrator.containers.list(all: false).first { $0.name.rawValue == "shop_web" }
-        #expect(listed?.state == .running && listed?.replicas == 2 && listed?.application == "shop")
+        #expect(listed?.state == .running && listed?.replicas == 2 && listed?.application?.rawValue == "shop")
 
         let before = await Self.mutations(swarm).count
         let again = try await Self.apply(w, Self.file())

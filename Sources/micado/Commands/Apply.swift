@@ -115,7 +115,7 @@ extension Micado {
                 let packer = ContextPacker(folder: folder, dockerfile: build.dockerfile ?? "Dockerfile", maximumBytes: maxContextBytes)
                 let packed = try packer.pack(options: build)
                 defer { close(packed.body.descriptor) }
-                let name = ServiceBuild.imageName(application: spec.name, service: service.name)
+                let name = ServiceBuild.imageName(application: spec.name.rawValue, service: service.name)
                 let version = String(packed.digest.prefix(16))
                 let tag = "\(name):\(version)"
                 builds[service.name] = tag
@@ -276,7 +276,7 @@ extension Micado {
                     apps.flatMap { app in
                         app.services.map {
                             [
-                                app.name, "\(app.revision)", $0.name, $0.image, "\($0.runningReplicas)/\($0.desiredReplicas)",
+                                app.name.rawValue, "\(app.revision)", $0.name, $0.image, "\($0.runningReplicas)/\($0.desiredReplicas)",
                                 "\($0.memoryMiB)",
                                 $0.domain ?? "", $0.policy ?? "",
                             ]
@@ -306,7 +306,11 @@ extension Micado {
                     try await client.send(.DELETE, path)
                     if output.output == .json {
                         return try Console.printJSON(
-                            ApplicationRemovalView(application: application, removedVolumes: [], pendingVolumes: [])
+                            ApplicationRemovalView(
+                                application: ApplicationName(stored: application),
+                                removedVolumes: [],
+                                pendingVolumes: []
+                            )
                         )
                     }
                     return print("\(application) removed; its volumes, if any, stay for its next apply ('--volumes' removes them)")

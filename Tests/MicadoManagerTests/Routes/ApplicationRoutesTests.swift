@@ -29,11 +29,11 @@ import Testing
             }
             try await client.execute(uri: "/v1/applications", method: .get, headers: RouteTesting.auth) { response in
                 let decoded = try RouteTesting.decode([ApplicationView].self, response.body)
-                #expect(decoded.map(\.name) == ["shop"])
+                #expect(decoded.map(\.name.rawValue) == ["shop"])
             }
             try await client.execute(uri: "/v1/applications/shop?volumes=true", method: .delete, headers: RouteTesting.auth) { response in
                 let decoded = try RouteTesting.decode(ApplicationRemovalView.self, response.body)
-                #expect(decoded.application == "shop" && decoded.removedVolumes.isEmpty)
+                #expect(decoded.application.rawValue == "shop" && decoded.removedVolumes.isEmpty)
             }
             try await client.execute(uri: "/v1/applications/shop", method: .delete, headers: RouteTesting.auth) { response in
                 #expect(response.status == .notFound)
