@@ -161,6 +161,7 @@ let package = Package(
             name: "micado-bench",
             dependencies: [
                 "MicadoCore", "MicadoManager", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoClient", "MicadoStandIns",
+                "MicadoSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -168,6 +169,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Simulation: a catalogue of instance types, workload traces and a simulated cloud and
+        // swarm on a virtual clock, behind the manager's own seams (`micado bench sim`, `plan`).
+        .target(
+            name: "MicadoSim",
+            dependencies: ["MicadoCore"],
             swiftSettings: swiftSettings
         ),
         // Stateful stand-ins of the OpenStack, CloudSigma and CloudBroker APIs on loopback, answering

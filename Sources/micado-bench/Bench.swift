@@ -18,7 +18,8 @@ struct MicadoBench: AsyncParsableCommand {
         abstract: "Measure micado against a baseline in the same run (figures, not pass/fail); run the clouds' stand-ins.",
         version: MicadoVersion.current,
         subcommands: [
-            BenchLaunch.self, BenchPack.self, BenchScale.self, BenchScaleOut.self, BenchProxy.self, BenchExec.self, BenchAutoscale.self,
+            BenchLaunch.self, BenchPack.self, BenchPlan.self, BenchScale.self, BenchScaleOut.self, BenchProxy.self, BenchExec.self,
+            BenchAutoscale.self,
             BenchConnections.self, BenchApply.self, BenchStandIn.self, BenchCloudStandIn.self,
         ]
     )

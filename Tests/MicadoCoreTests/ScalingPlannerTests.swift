@@ -149,7 +149,14 @@ import Testing
     func properties(seed: Int) {
         var rng = SeededGenerator(seed: UInt64(seed))
         let max = Int.random(in: 1...6, using: &rng)
-        let pending = (0..<Int.random(in: 0...60, using: &rng)).map { Self.task("t\($0)", Int.random(in: 1...5000, using: &rng)) }
+        // Odd seeds draw from a few sizes and publish ports now and then: tasks the planner groups.
+        let sizes = [100, 256, 512, 1024, 2048, 4096]
+        let pending = (0..<Int.random(in: 0...60, using: &rng)).map { i in
+            guard seed % 2 == 1 else { return Self.task("t\(i)", Int.random(in: 1...5000, using: &rng)) }
+            var task = Self.task("t\(i)", sizes[Int.random(in: sizes.indices, using: &rng)])
+            if Int.random(in: 0..<5, using: &rng) == 0 { task.ports = [[80], [443], [80, 443]][Int.random(in: 0...2, using: &rng)] }
+            return task
+        }
         let instances = (0..<Int.random(in: 0...4, using: &rng)).map { i in
             Self.instance(
                 "i\(i)",
@@ -169,8 +176,11 @@ import Testing
         let live = instances.filter { $0.state != .draining }.count
         #expect(live + plan.add.count <= Swift.max(max, live))
         let size = Dictionary(uniqueKeysWithValues: pending.map { ($0.id, $0.memoryMiB) })
+        let ports = Dictionary(uniqueKeysWithValues: pending.map { ($0.id, $0.ports) })
         for addition in plan.add {
             #expect(addition.tasks.reduce(0) { $0 + size[$1]! } <= addition.flavour.memoryMiB)
+            let published = addition.tasks.flatMap { ports[$0]! }
+            #expect(Set(published).count == published.count, "two tasks publish one port on one new instance")
         }
     }
 }

@@ -135,12 +135,18 @@ public struct ScalingPlanner: Sendable {
         // 1. What fits in capacity that is there or booting needs no new instance (and whose
         // host ports are free there).
         var remaining: [PendingTask] = []
+        // Free room only shrinks here and tasks come largest first: once a task without ports
+        // fits nowhere, no task of its size or larger does (no scan of the fleet for each).
+        var fitsNowhere = Int.max
         for task in pending.sorted(by: Self.largestFirst) {
-            if let i = free.indices.first(where: { free[$0] >= task.memoryMiB && ports[$0].isDisjoint(with: task.ports) }) {
+            if task.ports.isEmpty && task.memoryMiB >= fitsNowhere {
+                remaining.append(task)
+            } else if let i = free.indices.first(where: { free[$0] >= task.memoryMiB && ports[$0].isDisjoint(with: task.ports) }) {
                 free[i] -= task.memoryMiB
                 ports[i].formUnion(task.ports)
                 plan.coveredByExisting.append(task.id)
             } else {
+                if task.ports.isEmpty { fitsNowhere = task.memoryMiB }
                 remaining.append(task)
             }
         }
@@ -157,22 +163,25 @@ public struct ScalingPlanner: Sendable {
             return true
         }
 
-        // 3. Pack the rest into new instances, within max.
+        // 3. Pack the rest into new instances, within max. Tasks of one size and the same
+        // ports are one group, so a bin is filled group by group: a pass costs flavours ×
+        // groups per new instance, not flavours × tasks.
+        var groups = Self.groups(of: remaining)
         var count = live.count
         var added: [Addition] = []
-        while !remaining.isEmpty {
+        while groups.contains(where: { !$0.isEmpty }) {
             guard count < bound.max else {
-                for task in remaining {
+                for task in groups.flatMap(\.left) {
                     plan.unplaceable.append(
                         Unplaceable(taskID: task.id, reason: "location \(location) at its max of \(bound.max) instances")
                     )
                 }
                 break
             }
-            guard let (flavour, packed) = bestBin(for: remaining, offered: offered) else {
+            guard let (flavour, takes) = bestBin(for: groups, offered: offered) else {
                 // Only tasks reserving no memory are left (launches reserve at least 6 MiB): no
                 // flavour's price per MiB says which instance to start for them.
-                for task in remaining {
+                for task in groups.flatMap(\.left) {
                     plan.unplaceable.append(
                         Unplaceable(
                             taskID: task.id,
@@ -182,15 +191,18 @@ public struct ScalingPlanner: Sendable {
                 }
                 break
             }
-            let ids = Set(packed.map(\.id))
-            remaining.removeAll { ids.contains($0.id) }
-            let used = packed.reduce(0) { $0 + $1.memoryMiB }
+            var packed: [String] = []
+            var used = 0
+            for (group, taken) in takes {
+                packed += groups[group].take(taken)
+                used += groups[group].memoryMiB * taken
+            }
             free.append(flavour.memoryMiB - used)
             added.append(
                 Addition(
                     location: location,
                     flavour: flavour,
-                    tasks: packed.map(\.id),
+                    tasks: packed,
                     reason: "\(packed.count) pending task(s) need \(used) MiB in \(location); \(flavour.name) is the cheapest fit"
                 )
             )
@@ -290,39 +302,74 @@ public struct ScalingPlanner: Sendable {
         }
     }
 
+    /// Pending tasks of one size that publish the same host ports, in the order they are
+    /// packed (by id); `next` is how many are already packed.
+    struct Group {
+        var memoryMiB: Int
+        var ports: Set<Int>
+        var tasks: [PendingTask]
+        var next = 0
+        var count: Int { tasks.count - next }
+        var isEmpty: Bool { next >= tasks.count }
+        var left: ArraySlice<PendingTask> { tasks[next...] }
+        mutating func take(_ n: Int) -> [String] {
+            defer { next += n }
+            return tasks[next..<next + n].map(\.id)
+        }
+    }
+
+    /// The tasks' groups, largest first (then by their first task's id).
+    static func groups(of tasks: [PendingTask]) -> [Group] {
+        var byKey: [Int: [Set<Int>: [PendingTask]]] = [:]
+        for task in tasks { byKey[task.memoryMiB, default: [:]][task.ports, default: []].append(task) }
+        return byKey.flatMap { memory, byPorts in
+            byPorts.map { ports, tasks in Group(memoryMiB: memory, ports: ports, tasks: tasks.sorted { $0.id < $1.id }) }
+        }.sorted { ($0.memoryMiB, $1.tasks[0].id) > ($1.memoryMiB, $0.tasks[0].id) }
+    }
+
     /// One new instance: the flavour with the lowest price per MiB it would actually carry,
-    /// then the cheapest flavour that still holds that same load. Nil when no flavour would
-    /// carry any memory (no flavours, or tasks that reserve none).
-    func bestBin(for tasks: [PendingTask], offered: [Flavour]) -> (Flavour, [PendingTask])? {
-        var best: (flavour: Flavour, packed: [PendingTask], costPerMiB: Double)?
+    /// then the cheapest flavour that still holds that same load; with how many tasks of each
+    /// group it takes. Nil when no flavour would carry any memory (no flavours, or tasks that
+    /// reserve none).
+    func bestBin(for groups: [Group], offered: [Flavour]) -> (Flavour, [(group: Int, count: Int)])? {
+        var best: (flavour: Flavour, takes: [(group: Int, count: Int)], used: Int, costPerMiB: Double)?
         for flavour in offered {
-            let packed = Self.firstFit(tasks, capacity: flavour.memoryMiB)
-            let used = packed.reduce(0) { $0 + $1.memoryMiB }
+            let (takes, used) = Self.firstFit(groups, capacity: flavour.memoryMiB)
             guard used > 0 else { continue }
             let cost = flavour.pricePerHour / Double(used)
             let better =
                 best.map { cost < $0.costPerMiB || (cost == $0.costPerMiB && flavour.pricePerHour < $0.flavour.pricePerHour) } ?? true
-            if better { best = (flavour, packed, cost) }
+            if better { best = (flavour, takes, used, cost) }
         }
         guard let chosen = best else { return nil }
-        let used = chosen.packed.reduce(0) { $0 + $1.memoryMiB }
-        let cheaper = offered.filter { $0.memoryMiB >= used }.min { ($0.pricePerHour, $0.memoryMiB) < ($1.pricePerHour, $1.memoryMiB) }
-        return (cheaper ?? chosen.flavour, chosen.packed)
+        let cheaper = offered.filter { $0.memoryMiB >= chosen.used }.min {
+            ($0.pricePerHour, $0.memoryMiB) < ($1.pricePerHour, $1.memoryMiB)
+        }
+        return (cheaper ?? chosen.flavour, chosen.takes)
     }
 
-    /// Into one bin of `capacity`, in the given order (callers keep tasks largest first): the tasks it takes.
-    static func firstFit(_ tasks: [PendingTask], capacity: Int) -> [PendingTask] {
+    /// Into one bin of `capacity`, group by group in the given order (largest first): how many
+    /// of each group it takes, and the MiB they reserve. A task that publishes host ports is
+    /// taken once per bin, and only if no task taken before publishes one of them.
+    static func firstFit(_ groups: [Group], capacity: Int) -> (takes: [(group: Int, count: Int)], used: Int) {
         var left = capacity
-        var packed: [PendingTask] = []
+        var takes: [(group: Int, count: Int)] = []
         var ports: Set<Int> = []
-        let smallest = tasks.last?.memoryMiB ?? 0
-        for task in tasks where task.memoryMiB <= left && ports.isDisjoint(with: task.ports) {
-            packed.append(task)
-            ports.formUnion(task.ports)
-            left -= task.memoryMiB
+        let smallest = groups.last { !$0.isEmpty }?.memoryMiB ?? 0
+        for (index, group) in groups.enumerated() where !group.isEmpty && group.memoryMiB <= left {
+            let n: Int
+            if group.ports.isEmpty {
+                n = group.memoryMiB == 0 ? group.count : min(group.count, left / group.memoryMiB)
+            } else {
+                guard ports.isDisjoint(with: group.ports) else { continue }
+                ports.formUnion(group.ports)
+                n = 1
+            }
+            takes.append((index, n))
+            left -= group.memoryMiB * n
             if left < smallest { break }
         }
-        return packed
+        return (takes, capacity - left)
     }
 
     static func largestFirst(_ a: PendingTask, _ b: PendingTask) -> Bool {
