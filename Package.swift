@@ -244,7 +244,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoTestSupport",
+                "MicadoCore", "DockerEngine", "MicadoStore", "MicadoClouds", "MicadoStandIns", "MicadoTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

@@ -61,6 +61,14 @@ up)
   NAME=${1:?usage: engine.sh up NAME IP [MEM_MIB]}; IP=${2:?usage: engine.sh up NAME IP [MEM_MIB]}; MEM=${3:-4096}
   NS=micado-$NAME; VETH=$(veth_of "$NAME"); DIR=$STATE/$NAME; SOCK=$DIR/docker.sock
   bridge_up
+  # Namespace, veth and cgroup names are global: one that exists without this state folder's
+  # claim on it (DIR/claim) is another run's, and is neither joined nor, at down, deleted.
+  if netns_exists "$NS" || ip link show "$VETH" >/dev/null 2>&1; then
+    [ "$(cat "$DIR/claim" 2>/dev/null)" = "$NS $VETH" ] ||
+      { echo "engine.sh: namespace $NS or veth $VETH exists and is not $DIR's (another run's?)" >&2; exit 1; }
+  fi
+  mkdir -p "$DIR"
+  echo "$NS $VETH" >"$DIR/claim"
   netns_exists "$NS" || ip netns add "$NS"
   if ! ip link show "$VETH" >/dev/null 2>&1; then
     ip link add "$VETH" type veth peer name eth0 netns "$NS"
@@ -96,6 +104,8 @@ JSON
 down)
   NAME=${1:?usage: engine.sh down NAME}
   NS=micado-$NAME; VETH=$(veth_of "$NAME"); DIR=$STATE/$NAME
+  # Only what this state folder claimed (see up): another run's engine of the same name stays.
+  [ "$(cat "$DIR/claim" 2>/dev/null)" = "$NS $VETH" ] || exit 0
   if [ -f "$DIR/dockerd.pid" ]; then
     pid=$(cat "$DIR/dockerd.pid")
     if [[ "$pid" =~ ^[0-9]+$ ]] && is_our_dockerd "$pid" "$DIR/dockerd.pid"; then

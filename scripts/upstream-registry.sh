@@ -70,8 +70,10 @@ upstream_registry_down() {
   local dir=$1 pid
   [ -f "$dir/upstream.pid" ] || return 0
   pid=$(cat "$dir/upstream.pid")
-  # Only that process, if it is still the registry it started (a pid can be reused).
-  if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/docker-registry ]; then
+  # Only that process, if it is still the registry this folder started (a pid can be reused,
+  # and another run's registry is the same program): its command line names this config.
+  if [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] &&
+    grep -qxF -- "$dir/upstream/config.yml" <<<"$(tr '\0' '\n' <"/proc/$pid/cmdline")"; then
     kill -KILL "$pid" 2>/dev/null
   fi
   rm -f "$dir/upstream.pid"

@@ -60,16 +60,20 @@ extension LocalDriver {
     static let teardownScript = #"""
         set -u
         DIR=$1; ID=$2; NS=$3; VETH=$4
+        # $1 a pid file, $2 an argument the process was started with. A pid file can outlive its
+        # process (a crash) and the pid be another's since: only a process whose command line
+        # names this instance's own path is ours.
+        ours() { [ -r "/proc/$1/cmdline" ] && grep -qxF -- "$2" <<<"$(tr '\0' '\n' <"/proc/$1/cmdline")"; }
         stop_pid() {
           [ -f "$1" ] || return 0
           local pid; pid=$(cat "$1" 2>/dev/null) || return 0
-          [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+          [[ "$pid" =~ ^[0-9]+$ ]] && ours "$pid" "$2" || return 0
           kill -TERM "$pid"
-          for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-          kill -KILL "$pid" 2>/dev/null
+          for _ in $(seq 100); do ours "$pid" "$2" || return 0; sleep 0.1; done
+          ours "$pid" "$2" && kill -KILL "$pid" 2>/dev/null
         }
-        stop_pid "$DIR/boot.pid"
-        stop_pid "$DIR/dockerd.pid"
+        stop_pid "$DIR/boot.pid" "$DIR"
+        stop_pid "$DIR/dockerd.pid" "$DIR/dockerd.pid"
         if ip netns list | grep -qw "^$NS"; then
           for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
         fi

@@ -4,6 +4,7 @@ import Logging
 import MicadoClient
 import MicadoClouds
 import MicadoCore
+import MicadoStandIns
 
 extension MicadoBench {
     /// Machines for an EC2-compatible API server that has none (moto), so that `bench scale`

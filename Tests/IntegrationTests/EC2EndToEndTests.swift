@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MicadoClouds
 import MicadoCore
+import MicadoStandIns
 import MicadoTestSupport
 import Testing
 

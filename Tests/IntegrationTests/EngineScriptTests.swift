@@ -8,7 +8,7 @@ import Testing
 /// other's namespace, are two engines; `down` of one leaves the other running; a pidfile
 /// whose pid now belongs to another process kills nothing.
 @Suite(.serialized) struct EngineScriptTests {
-    @Test func twoEnginesWithSharedNamePrefixesStayApart() async throws {
+    @Test func enginesOfSharedNamePrefixesOrOfAnotherRunStayApart() async throws {
         guard ManagerFixture.enginesAvailable || ManagerFixture.mustRun else { return }
         let hex = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let id = "it" + String(repeating: "0", count: 8 - hex.count) + hex
@@ -55,6 +55,16 @@ import Testing
             let down3 = try await engine(["down", "stale"])
             #expect(down3.status == 0, "\(down3)")
             #expect(ChildProcess.isAlive(bystander.pid), "down killed pid \(bystander.pid), which its pidfile named but is not its dockerd")
+            // Another run (another state folder) naming the same engine: its up is refused, its
+            // down leaves the engine, namespace and veth be.
+            var other = environment
+            other["MICADO_STATE"] = state + "/other"
+            let up3 = try await CommandResult.run("/bin/bash", [ManagerFixture.engineScript, "up", second, "\(prefix).4", "256"], environment: other)
+            #expect(up3.status != 0 && up3.stderr.contains("is not"), "\(up3)")
+            let down4 = try await CommandResult.run("/bin/bash", [ManagerFixture.engineScript, "down", second], environment: other)
+            #expect(down4.status == 0, "\(down4)")
+            #expect(try await answers(second), "another run's down stopped \(second)")
+            #expect(FileManager.default.fileExists(atPath: "/run/netns/micado-\(second)"), "another run's down deleted its namespace")
         } catch is ExpectationFailedError {
             // recorded where it failed
         } catch {

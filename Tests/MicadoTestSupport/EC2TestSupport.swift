@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MicadoClouds
 import MicadoCore
+import MicadoStandIns
 import Synchronization
 
 #if canImport(Glibc)

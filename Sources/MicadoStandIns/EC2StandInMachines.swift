@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MicadoClouds
 import MicadoCore
 
 /// An EC2-compatible API server without machines (moto) made to run what it reports: the
