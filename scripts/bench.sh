@@ -19,7 +19,7 @@ case "${1:-}" in
   --no-clouds) CLOUDS=; shift ;;
 esac
 [ $# -ge 1 ] || { echo "usage: scripts/bench.sh [--no-clouds|--ec2] VERB [options]" >&2; exit 2; }
-ID=b$(printf '%04x' $((RANDOM % 65536)))
+ID=$(claim_id /tmp/micado-bench- b)
 WORK=/tmp/micado-bench-$ID
 export MICADO_STATE=$WORK/engines MICADO_BRIDGE=mbbench$ID
 third=$(free_subnet 60 99)

@@ -24,7 +24,13 @@ for product in micado micado-bench; do
 done
 BIN=$(swift build --show-bin-path)/micado
 
-ID=${MICADO_DEMO_ID:-d$(printf '%04x' $((RANDOM % 65536)))}
+# A given id (CI's) must be free too: its folder is made here, and one that exists is refused.
+if [ -n "${MICADO_DEMO_ID:-}" ]; then
+  ID=$MICADO_DEMO_ID
+  mkdir "/tmp/micado-demo-$ID" || { echo "demo: /tmp/micado-demo-$ID exists (another run's?)" >&2; exit 1; }
+else
+  ID=$(claim_id /tmp/micado-demo- d)
+fi
 export MICADO_STATE=/tmp/micado-demo-$ID/engines MICADO_BRIDGE=mbdemo$ID
 third=$(free_subnet 10 99)
 export MICADO_BRIDGE_CIDR=10.213.$third.1/24

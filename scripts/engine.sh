@@ -49,6 +49,10 @@ is_our_dockerd() {
 }
 
 bridge_up() {
+  # The bridge's address on another interface is another run's network: two would route apart.
+  local holder
+  holder=$(ip -4 -o addr | awk -v ip="$BRIDGE_IP" '{split($4, a, "/"); if (a[1] == ip) print $2}' | grep -vx "$BRIDGE" || true)
+  [ -z "$holder" ] || { echo "engine.sh: $BRIDGE_IP is already on $holder (another run's?)" >&2; exit 1; }
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
   # (grep reads a string, not a pipe: under pipefail, `ip … | grep -q` fails when grep stops
   # reading before ip has written all, and the address would be added twice)

@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/network.sh"
 BIN=${BIN:-$ROOT/.build/debug/micado}
-ID=f$(printf '%04x' $((RANDOM % 65536)))
+ID=$(claim_id /tmp/micado-fuzz- f)
 WORK=/tmp/micado-fuzz-$ID
 export MICADO_STATE=$WORK/engines MICADO_BRIDGE=mbfuzz$ID
 third=$(free_subnet 100 140)

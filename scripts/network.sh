@@ -3,7 +3,20 @@
 #   third=$(free_subnet FIRST LAST)        a <third> of 10.213.<third>.0/24 that no interface uses
 #   port=$(free_port FIRST SPAN [OFFSET…]) a port P in FIRST..FIRST+SPAN-1 with P and every
 #                                          P+OFFSET free on loopback (nothing listens there)
+#   id=$(claim_id DIR_PREFIX LETTER)      LETTER and 4 hex digits such that DIR_PREFIX<id> did
+#                                          not exist; that folder is made (mkdir is atomic), so
+#                                          two runs never get one id
 # Each fails with a message instead of handing out an address in use.
+
+claim_id() {
+  local id
+  for _ in $(seq 100); do
+    id=$2$(printf '%04x' $((RANDOM % 65536)))
+    mkdir "$1$id" 2>/dev/null && { echo "$id"; return 0; }
+  done
+  echo "no free id for $1" >&2
+  return 1
+}
 
 free_subnet() {
   local used third

@@ -59,12 +59,27 @@ import Testing
             // down leaves the engine, namespace and veth be.
             var other = environment
             other["MICADO_STATE"] = state + "/other"
-            let up3 = try await CommandResult.run("/bin/bash", [ManagerFixture.engineScript, "up", second, "\(prefix).4", "256"], environment: other)
+            let up3 = try await CommandResult.run(
+                "/bin/bash",
+                [ManagerFixture.engineScript, "up", second, "\(prefix).4", "256"],
+                environment: other
+            )
             #expect(up3.status != 0 && up3.stderr.contains("is not"), "\(up3)")
             let down4 = try await CommandResult.run("/bin/bash", [ManagerFixture.engineScript, "down", second], environment: other)
             #expect(down4.status == 0, "\(down4)")
             #expect(try await answers(second), "another run's down stopped \(second)")
             #expect(FileManager.default.fileExists(atPath: "/run/netns/micado-\(second)"), "another run's down deleted its namespace")
+            // Another run's bridge on the same subnet: refused before anything is made.
+            var sameSubnet = other
+            sameSubnet["MICADO_BRIDGE"] = "mc" + id.suffix(8)
+            let up4 = try await CommandResult.run(
+                "/bin/bash",
+                [ManagerFixture.engineScript, "up", id + "-c", "\(prefix).5", "256"],
+                environment: sameSubnet
+            )
+            #expect(up4.status != 0 && up4.stderr.contains("already on"), "\(up4)")
+            let links = try await CommandResult.run("/usr/sbin/ip", ["-o", "link"])
+            #expect(!links.stdout.contains("mc" + id.suffix(8)), "a second bridge was made on \(prefix).0/24")
         } catch is ExpectationFailedError {
             // recorded where it failed
         } catch {

@@ -32,7 +32,10 @@ import Testing
             output: "/dev/null"
         )
         #expect(await teardown.exit() == 0)
-        #expect(ChildProcess.isAlive(bystander.pid), "the teardown stopped pid \(bystander.pid), which dockerd.pid named but is not its engine")
+        #expect(
+            ChildProcess.isAlive(bystander.pid),
+            "the teardown stopped pid \(bystander.pid), which dockerd.pid named but is not its engine"
+        )
         #expect(await boot.exit() != 0, "the instance's own boot was not stopped")
         #expect(!FileManager.default.fileExists(atPath: dir))
     }
