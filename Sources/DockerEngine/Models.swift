@@ -17,7 +17,7 @@ public struct EngineVersion: Decodable, Sendable {
 
 public struct SystemInfo: Decodable, Sendable {
     public struct Swarm: Decodable, Sendable {
-        public var localNodeState: String
+        public var localNodeState: LocalNodeState
         public var nodeID: String
         public var nodeAddr: String?
         public var controlAvailable: Bool?
@@ -112,8 +112,8 @@ public struct Node: Decodable, Sendable {
         }
     }
     public struct Spec: Codable, Sendable {
-        public var role: String?
-        public var availability: String?
+        public var role: InstanceRole?
+        public var availability: NodeAvailability?
         public var labels: [String: String]?
         public var name: String?
         enum CodingKeys: String, CodingKey {
@@ -124,7 +124,7 @@ public struct Node: Decodable, Sendable {
         }
     }
     public struct Status: Decodable, Sendable {
-        public var state: String
+        public var state: SwarmNodeState
         public var addr: String?
         public var message: String?
         enum CodingKeys: String, CodingKey {
@@ -192,7 +192,7 @@ public struct SwarmTask: Decodable, Sendable {
             }
         }
         public var timestamp: String?
-        public var state: String
+        public var state: TaskState
         public var message: String?
         public var err: String?
         public var containerStatus: ContainerStatus?
@@ -209,7 +209,7 @@ public struct SwarmTask: Decodable, Sendable {
     public var nodeID: String?
     public var slot: Int?
     public var status: Status
-    public var desiredState: String
+    public var desiredState: TaskState
     public var updatedAt: String?
     enum CodingKeys: String, CodingKey {
         case id = "ID"

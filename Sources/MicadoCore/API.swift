@@ -230,8 +230,8 @@ public struct ServiceInfo: Codable, Sendable {
     public struct Task: Codable, Sendable {
         public var id: String
         public var node: String?
-        public var state: String
-        public var desiredState: String
+        public var state: TaskState
+        public var desiredState: TaskState
         public var message: String?
         public var error: String?
         public var containerID: String?
@@ -240,8 +240,8 @@ public struct ServiceInfo: Codable, Sendable {
         public init(
             id: String,
             node: String?,
-            state: String,
-            desiredState: String,
+            state: TaskState,
+            desiredState: TaskState,
             message: String?,
             error: String?,
             containerID: String?,

@@ -42,7 +42,7 @@ public enum InstanceState: String, Codable, Sendable, CaseIterable {
 
     /// A Swarm node's state (`ready`, `down`, `disconnected`, `unknown`) in these words, for a
     /// node without a record (the manager's own, or one micado did not make).
-    public init(swarmNodeState: String) { self = swarmNodeState == "ready" ? .ready : .down }
+    public init(swarmNodeState: SwarmNodeState) { self = swarmNodeState == .ready ? .ready : .down }
 }
 
 /// The manager's own engine, or an instance started on a cloud.

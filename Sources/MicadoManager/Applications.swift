@@ -476,8 +476,8 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 let deadline = ContinuousClock.now + .seconds(configuration.defaults.launchTimeoutSeconds)
                 while true {
                     let tasks = try await engine.tasks(filters: ["service": [name]])
-                    if tasks.contains(where: { $0.status.state == "complete" && ($0.status.containerStatus?.exitCode ?? 0) == 0 }) { break }
-                    if let failed = tasks.first(where: { ["failed", "rejected"].contains($0.status.state) }),
+                    if tasks.contains(where: { $0.status.state == .complete && ($0.status.containerStatus?.exitCode ?? 0) == 0 }) { break }
+                    if let failed = tasks.first(where: { [.failed, .rejected].contains($0.status.state) }),
                         ContinuousClock.now >= deadline
                     {
                         throw .init(

@@ -137,8 +137,8 @@ extension InstanceRecord {
 extension ManagerConfiguration {
     /// Where ports published on `node` answer.
     func publishAddress(for node: Node) -> String? {
-        if node.spec.role == "manager", let address = docker.publishAddress { return address }
-        if node.spec.role == "manager", node.status.addr == nil || node.status.addr == "0.0.0.0" {
+        if node.spec.role == .manager, let address = docker.publishAddress { return address }
+        if node.spec.role == .manager, node.status.addr == nil || node.status.addr == "0.0.0.0" {
             return docker.advertiseAddress
         }
         return node.status.addr

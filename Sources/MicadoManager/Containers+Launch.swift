@@ -378,9 +378,9 @@ extension Containers {
             switch dependency.condition {
             case .started: continue
             case .healthy:
-                guard tasks.contains(where: { $0.status.state == "running" && $0.desiredState == "running" }) else { return false }
+                guard tasks.contains(where: { $0.status.state == .running && $0.desiredState == .running }) else { return false }
             case .completedSuccessfully:
-                guard tasks.contains(where: { $0.status.state == "complete" && ($0.status.containerStatus?.exitCode ?? 0) == 0 }) else {
+                guard tasks.contains(where: { $0.status.state == .complete && ($0.status.containerStatus?.exitCode ?? 0) == 0 }) else {
                     return false
                 }
             }

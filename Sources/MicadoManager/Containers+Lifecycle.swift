@@ -49,7 +49,7 @@ extension Containers {
                 "tasks": "\(tasks.map { "\($0.status.state)/\($0.desiredState)/\($0.status.containerStatus?.containerID ?? "-")" })",
             ]
         )
-        for task in tasks where task.status.state == "running" && task.desiredState != "running" {
+        for task in tasks where task.status.state == .running && task.desiredState != .running {
             guard let containerID = task.status.containerStatus?.containerID else { continue }
             try await engines.engine(forNode: task.nodeID).killContainer(containerID)
             await note(
@@ -100,7 +100,7 @@ extension Containers {
         let record = try await record(named: name)
         let snapshot = try await snapshot(serviceID: record.serviceID ?? "-")
         // A task being shut down (after quit) still runs for a moment; it is not the container's any more.
-        guard let task = snapshot.currentTask(of: record.serviceID), task.status.state == "running", task.desiredState == "running",
+        guard let task = snapshot.currentTask(of: record.serviceID), task.status.state == .running, task.desiredState == .running,
             let containerID = task.status.containerStatus?.containerID
         else {
             throw .conflict("\(name) has no running task; see 'micado info -s \(name)'")

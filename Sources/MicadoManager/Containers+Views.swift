@@ -14,14 +14,15 @@ extension Containers {
         }
         let detail = [task.status.err, task.status.message].compactMap { $0 }.first { !$0.isEmpty }
         switch (record.desired, task.status.state) {
-        case (.stopped, "running"): return (.stopping, nil, task)
+        case (.stopped, .running): return (.stopping, nil, task)
         case (.stopped, _): return (.stopped, nil, task)
-        case (.running, "running"): return (.running, nil, task)
-        case (.running, "failed"), (.running, "rejected"): return (.failed, detail, task)
-        case (.running, "complete"), (.running, "shutdown"): return (.pending, "restarting after: \(detail ?? task.status.state)", task)
+        case (.running, .running): return (.running, nil, task)
+        case (.running, .failed), (.running, .rejected): return (.failed, detail, task)
+        case (.running, .complete), (.running, .shutdown):
+            return (.pending, "restarting after: \(detail ?? task.status.state.rawValue)", task)
         // The task's own state is said only when it adds something ("starting: …", not "pending: pending: …").
-        case (.running, "pending"): return (.pending, detail ?? "waiting for a node", task)
-        default: return (.pending, detail.map { "\(task.status.state): \($0)" } ?? task.status.state, task)
+        case (.running, .pending): return (.pending, detail ?? "waiting for a node", task)
+        default: return (.pending, detail.map { "\(task.status.state): \($0)" } ?? task.status.state.rawValue, task)
         }
     }
 
@@ -31,7 +32,7 @@ extension Containers {
         if record.application != nil {
             // A service of several replicas runs while one of them does.
             let runningTasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter {
-                $0.desiredState == "running" && $0.status.state == "running"
+                $0.desiredState == .running && $0.status.state == .running
             }
             running = runningTasks.count
             if record.desired == .running, let first = runningTasks.first, state != .running {
@@ -148,7 +149,7 @@ extension Containers {
                 serviceID: service.id,
                 image: service.spec.taskTemplate.containerSpec.image,
                 replicas: service.spec.replicas,
-                running: tasks.filter { $0.status.state == "running" }.count,
+                running: tasks.filter { $0.status.state == .running }.count,
                 ports: (service.spec.endpointSpec?.ports ?? []).map {
                     PortMapping(published: $0.publishedPort ?? 0, target: $0.targetPort)
                 },

@@ -188,7 +188,7 @@ extension Instances {
         )
         // Nodes of instances that no record knows any more (deleted, or half-made): gone for good once down.
         let known = Set(records.map(\.id))
-        for node in nodes where node.status.state == "down" && node.spec.role == "worker" {
+        for node in nodes where node.status.state == .down && node.spec.role == .worker {
             guard let instance = node.engineLabel(Label.instance).map({ InstanceID($0) }), !known.contains(instance) else { continue }
             do { try await engine.removeNode(node.id, force: true) } catch { continue }
             await note(.nodeRemoved, instance.rawValue, "removed the swarm node of \(instance): its instance no longer exists")
@@ -215,7 +215,7 @@ extension Instances {
             now: Date(),
             createInFlight: await creating.contains(record.id),
             node: node.map {
-                .init(id: $0.id, ready: $0.status.state == "ready", drained: $0.spec.availability == "drain", message: $0.status.message)
+                .init(id: $0.id, ready: $0.status.state == .ready, drained: $0.spec.availability == .drain, message: $0.status.message)
             },
             runningTasks: runningTasks
         )
@@ -323,7 +323,7 @@ extension Instances {
             case .drainNode(let nodeID):
                 guard let node else { return }
                 var spec = node.spec
-                spec.availability = "drain"
+                spec.availability = .drain
                 try await engine.updateNode(nodeID, version: node.version, spec: spec)
                 seen.node?.drained = true
             case .delete(let nodeID):
@@ -397,10 +397,10 @@ extension Instances {
         guard let address = record.address else { throw .init(.internal, "\(record.id) is booting without an address") }
         let instanceEngine = try await engines.engine(of: record)
         let swarm = try await instanceEngine.info().swarm
-        guard swarm.localNodeState == "inactive" || swarm.localNodeState == "error" else {
+        guard swarm.localNodeState == .inactive || swarm.localNodeState == .error else {
             return swarm.nodeID.isEmpty ? nil : swarm.nodeID
         }
-        if swarm.localNodeState == "error" { try await instanceEngine.leaveSwarm(force: true) }  // a failed join, tried again
+        if swarm.localNodeState == .error { try await instanceEngine.leaveSwarm(force: true) }  // a failed join, tried again
         let joinTokens = try await engine.swarm().joinTokens
         try await instanceEngine.joinSwarm(
             remoteAddress: "\(configuration.docker.advertiseAddress):2377",
@@ -439,7 +439,7 @@ extension Instances {
         labels[Label.instance] = record.id.rawValue
         labels[Label.purpose] = record.purpose.rawValue
         spec.labels = labels
-        spec.availability = "active"
+        spec.availability = .active
         try await engine.updateNode(fresh.id, version: fresh.version, spec: spec)
         record.nodeID = nodeID
     }

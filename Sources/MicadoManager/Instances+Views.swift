@@ -13,7 +13,7 @@ extension Instances {
         let managerRecordIDs = Set(records.filter(\.isManager).map(\.id.rawValue))
         var views: [InstanceView] = []
         for node in snapshot.nodes.values.sorted(by: {
-            ($0.spec.role == "manager" ? 0 : 1, $0.id) < ($1.spec.role == "manager" ? 0 : 1, $1.id)
+            ($0.spec.role == .manager ? 0 : 1, $0.id) < ($1.spec.role == .manager ? 0 : 1, $1.id)
         }) {
             if let record = recordByNode[node.id], !record.isManager { continue }  // shown from its record below
             let total =
@@ -25,9 +25,9 @@ extension Instances {
                 hostname: node.description?.hostname ?? node.id,
                 cloud: managerRecordIDs.contains(node.id) ? "manager" : "unknown",
                 location: node.spec.labels?[Label.location],
-                role: node.spec.role.flatMap(InstanceRole.init(rawValue:)) ?? .worker,
+                role: node.spec.role ?? .worker,
                 state: InstanceState(swarmNodeState: node.status.state),
-                availability: NodeAvailability(rawValue: node.spec.availability ?? "active"),
+                availability: node.spec.availability ?? .active,
                 address: configuration.publishAddress(for: node),
                 containers: usage[node.id]?.count ?? 0,
                 memoryReservedMiB: usage[node.id]?.memory ?? 0,
@@ -46,7 +46,7 @@ extension Instances {
                 location: record.location,
                 role: .worker,
                 state: record.state,
-                availability: node?.spec.availability.flatMap(NodeAvailability.init(rawValue:)),
+                availability: node?.spec.availability,
                 address: record.address,
                 containers: record.nodeID.flatMap { usage[$0]?.count } ?? 0,
                 memoryReservedMiB: record.nodeID.flatMap { usage[$0]?.memory } ?? 0,

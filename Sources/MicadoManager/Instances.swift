@@ -70,7 +70,7 @@ public final class Instances: RecordsEvents, ReadsSwarm {
         var logged = false
         while true {
             let info = try await engine.info()
-            guard info.swarm.localNodeState == "active" || info.swarm.localNodeState == "pending" else { return }
+            guard info.swarm.localNodeState == .active || info.swarm.localNodeState == .pending else { return }
             do throws(MicadoError) {
                 _ = try await engine.nodes()
                 return
@@ -87,14 +87,14 @@ public final class Instances: RecordsEvents, ReadsSwarm {
     public func bootstrapSwarm() async throws(MicadoError) {
         var info = try await engine.info()
         switch info.swarm.localNodeState {
-        case "active":
+        case .active:
             guard info.swarm.controlAvailable == true else {
                 throw .init(
                     .configuration,
                     "the engine at \(engine.endpoint) is a worker of another swarm; micado needs a swarm manager (docker swarm leave, then restart micado)"
                 )
             }
-        case "inactive":
+        case .inactive:
             let advertise = configuration.docker.advertiseAddress
             _ = try await engine.initSwarm(advertiseAddress: advertise, listenAddress: "\(advertise):2377")
             info = try await engine.info()
@@ -115,7 +115,7 @@ public final class Instances: RecordsEvents, ReadsSwarm {
             await note(.nodeLabelled, node.id, "labelled the manager's node micado.location=\(configuration.defaults.location)")
         }
         // With clouds, application containers run on instances, as in MiCADO: the manager's node takes none.
-        let wanted = clouds.isEmpty ? "active" : "drain"
+        let wanted: NodeAvailability = clouds.isEmpty ? .active : .drain
         if spec.availability != wanted {
             let fresh = try await engine.node(node.id)
             var update = fresh.spec

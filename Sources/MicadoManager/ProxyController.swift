@@ -224,7 +224,7 @@ public struct Routes: ReadsSwarm {
         let snapshot = try await snapshot(maxAge: .milliseconds(500))
         return routed.map { record, domain, port in
             let tasks = (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter {
-                $0.status.state == "running" && $0.desiredState == "running"
+                $0.status.state == .running && $0.desiredState == .running
             }
             let targets = tasks.compactMap { task -> String? in
                 guard let node = task.nodeID.flatMap({ snapshot.nodes[$0] }), let address = configuration.publishAddress(for: node) else {

@@ -107,7 +107,7 @@ extension Scaler {
 
     /// Tasks that wait for room: the scheduler's words for "no node can take it".
     static func isWaitingForCapacity(_ task: SwarmTask) -> Bool {
-        guard task.desiredState == "running", task.status.state == "pending" else { return false }
+        guard task.desiredState == .running, task.status.state == .pending else { return false }
         let text = (task.status.err ?? "") + " " + (task.status.message ?? "")
         return text.contains("insufficient resources") || text.contains("no suitable node") || text.contains("pending task scheduling")
     }
@@ -133,7 +133,7 @@ extension Scaler {
         for record in records where record.desired == .running {
             guard let serviceID = record.serviceID, let tasks = snapshot.tasksByService[serviceID] else { continue }
             // Each replica that waits for room and is still missing is one task to place.
-            let running = tasks.filter { $0.status.state == "running" && $0.desiredState == "running" }.count
+            let running = tasks.filter { $0.status.state == .running && $0.desiredState == .running }.count
             let missing = min(tasks.filter(Self.isWaitingForCapacity).count, max(0, record.wantedReplicas - running))
             let volumeNames = Volumes.names(of: record)
             if missing > 0, !volumeNames.isEmpty, volumeNames.allSatisfy({ homeOf[$0] != nil }) {

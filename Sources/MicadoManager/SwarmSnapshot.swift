@@ -23,8 +23,8 @@ struct SwarmSnapshot: Sendable {
     func currentTask(of serviceID: String?) -> SwarmTask? {
         guard let serviceID, let tasks = tasksByService[serviceID] else { return nil }
         return tasks.max { a, b in
-            let ar = a.desiredState == "running"
-            let br = b.desiredState == "running"
+            let ar = a.desiredState == .running
+            let br = b.desiredState == .running
             if ar != br { return !ar }
             return (a.updatedAt ?? "") < (b.updatedAt ?? "")
         }
@@ -82,8 +82,8 @@ extension SwarmSnapshot {
         for (serviceID, tasks) in tasksByService {
             guard let record = byService[serviceID] else { continue }
             for task in tasks
-            where task.desiredState == "running"
-                && ["assigned", "accepted", "preparing", "ready", "starting", "running"].contains(task.status.state)
+            where task.desiredState == .running
+                && [TaskState.assigned, .accepted, .preparing, .ready, .starting, .running].contains(task.status.state)
             {
                 guard let nodeID = task.nodeID else { continue }
                 usage[nodeID, default: NodeUsage()].count += 1

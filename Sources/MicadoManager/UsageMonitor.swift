@@ -121,9 +121,9 @@ extension UsageMonitor {
             // Every running replica of an application's service; a launched container's current task.
             let tasks =
                 record.application != nil
-                ? (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter { $0.desiredState == "running" }
+                ? (snapshot.tasksByService[record.serviceID ?? ""] ?? []).filter { $0.desiredState == .running }
                 : snapshot.currentTask(of: record.serviceID).map { [$0] } ?? []
-            for task in tasks where task.status.state == "running" {
+            for task in tasks where task.status.state == .running {
                 guard let containerID = task.status.containerStatus?.containerID else { continue }
                 work.append((record, containerID, task.nodeID))
             }

@@ -210,7 +210,7 @@ extension MicadoBench {
             name: String,
             since start: ContinuousClock.Instant
         ) async throws {
-            while try await !engine.tasks(filters: ["service": [service]]).contains(where: { $0.status.state == "running" }) {
+            while try await !engine.tasks(filters: ["service": [service]]).contains(where: { $0.status.state == .running }) {
                 if ContinuousClock.now - start > .seconds(60) { throw MicadoError(.timeout, "service \(name) did not run in 60 s") }
                 try await Task.sleep(for: .milliseconds(25))
             }

@@ -147,7 +147,7 @@ extension MicadoBench {
                 let ours = try await engine.services().filter { $0.spec.name.hasPrefix(prefix) }
                 if ours.count == services {
                     let tasks = try await engine.tasks(filters: ["desired-state": ["running"]])
-                    let healthy = Set(tasks.filter { $0.status.state == "running" }.map(\.serviceID))
+                    let healthy = Set(tasks.filter { $0.status.state == .running }.map(\.serviceID))
                     if ours.allSatisfy({ healthy.contains($0.id) }) {
                         times.append((ContinuousClock.now - start).inSeconds)
                         return

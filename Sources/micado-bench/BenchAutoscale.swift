@@ -129,7 +129,7 @@ extension MicadoBench {
                 }
                 decisions.append((ContinuousClock.now - step).inSeconds)
                 while try await target.engine.tasks(filters: ["service": [service]]).filter({
-                    $0.status.state == "running" && $0.desiredState == "running"
+                    $0.status.state == .running && $0.desiredState == .running
                 }).count < 2 {
                     if ContinuousClock.now - step > .seconds(60) {
                         throw MicadoError(.timeout, "\(service)'s second replica did not run in 60 s")
@@ -152,7 +152,7 @@ extension MicadoBench {
                 try await BenchLaunch.waitForRunningTask(engine: target.engine, service: id, name: name, since: ContinuousClock.now)
                 let rawStart = ContinuousClock.now
                 try await target.engine.scaleService(id, replicas: 2)
-                while try await target.engine.tasks(filters: ["service": [id]]).filter({ $0.status.state == "running" }).count < 2 {
+                while try await target.engine.tasks(filters: ["service": [id]]).filter({ $0.status.state == .running }).count < 2 {
                     if ContinuousClock.now - rawStart > .seconds(60) {
                         throw MicadoError(.timeout, "raw service \(name) did not reach 2 replicas")
                     }

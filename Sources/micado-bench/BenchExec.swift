@@ -53,7 +53,7 @@ extension MicadoBench {
         }
 
         func measure(client: ManagerClient, engine: EngineClient, name: String) async throws {
-            guard let task = try await engine.tasks(filters: ["name": [name]]).first(where: { $0.status.state == "running" }),
+            guard let task = try await engine.tasks(filters: ["name": [name]]).first(where: { $0.status.state == .running }),
                 let containerID = task.status.containerStatus?.containerID
             else { throw MicadoError(.conflict, "\(name) does not run on the manager's engine; bench exec compares against that engine") }
 

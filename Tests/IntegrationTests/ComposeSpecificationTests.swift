@@ -89,7 +89,7 @@ import Testing
             // And the running container does, once its health check has passed (Swarm says running only then).
             try await CloudTests.eventually(60, "the web's health check passes") {
                 try await f.engine().tasks(filters: ["service": ["sample_web"], "desired-state": ["running"]]).contains {
-                    $0.status.state == "running"
+                    $0.status.state == .running
                 }
             }
             let inside = try await f.micado([
@@ -169,7 +169,7 @@ import Testing
             // When the apply returns, the database's check has passed (Swarm says running only then),
             // and the web exists.
             let db = try await f.engine().tasks(filters: ["service": ["health_db"], "desired-state": ["running"]])
-            #expect(db.contains { $0.status.state == "running" }, "\(db.map(\.status.state))")
+            #expect(db.contains { $0.status.state == .running }, "\(db.map(\.status.state))")
             #expect(try await f.engine().service("health_web").spec.name == "health_web")
             #expect(try await f.micado(["apps", "rm", "health"]).status == 0)
             try await CloudTests.eventually(60, "the application is gone") {
@@ -238,7 +238,7 @@ import Testing
             let applied = try await f.micado(["apply", "-f", folder + "/compose.yaml"], environment: environment)
             #expect(applied.status == 0, "\(applied)")
             try await CloudTests.eventually(60, "both services run") {
-                try await f.engine().tasks(filters: ["desired-state": ["running"]]).filter { $0.status.state == "running" }.count >= 2
+                try await f.engine().tasks(filters: ["desired-state": ["running"]]).filter { $0.status.state == .running }.count >= 2
             }
             let inside = try await f.micado([
                 "execute", "-n", "vault_db", "-c",

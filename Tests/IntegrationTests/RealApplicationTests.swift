@@ -71,7 +71,7 @@ struct RealApplicationTests {
             #expect(try await f.micado(["apply", "-f", path]).status == 0)
             try await CloudTests.eventually(120, "three replicas of the web run") {
                 try await f.engine().tasks(filters: ["service": ["real_web"], "desired-state": ["running"]]).filter {
-                    $0.status.state == "running"
+                    $0.status.state == .running
                 }.count == 3
             }
             #expect(try await CloudTests.instances(f).count >= 2)

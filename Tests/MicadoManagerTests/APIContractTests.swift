@@ -44,6 +44,18 @@ struct APIContractTests {
         #expect(listed("purpose") == InstancePurpose.allCases.map(\.rawValue))
     }
 
+    /// A task's state and desired state are Swarm's words, which the document lists.
+    @Test func theDocumentListsTheTaskStates() throws {
+        let document = try #require(try Yams.load(yaml: try Self.repositoryDocument) as? [String: Any])
+        let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let listed = (schemas?["TaskState"] as? [String: Any])?["enum"] as? [String]
+        #expect(listed == TaskState.known.map(\.rawValue))
+        let properties = (schemas?["ServiceTask"] as? [String: Any])?["properties"] as? [String: Any]
+        for name in ["state", "desiredState"] {
+            #expect((properties?[name] as? [String: Any])?["$ref"] as? String == "#/components/schemas/TaskState", "\(name)")
+        }
+    }
+
     /// A kind is its stable string on the wire and in the store; one a newer manager wrote reads as unrecognised.
     @Test func eventKindsAreStableStrings() throws {
         #expect(EventKind.instanceCreateFailed.rawValue == "instance.create-failed")

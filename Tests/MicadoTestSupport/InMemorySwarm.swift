@@ -199,7 +199,7 @@ public actor InMemorySwarm {
         guard var node = nodes[id] else { throw .notFound("node \(id) not found") }
         guard node.version == version.index else { throw .init(.conflict, "update out of sequence") }
         node.labels = spec.labels ?? [:]
-        node.availability = spec.availability ?? node.availability
+        node.availability = spec.availability?.rawValue ?? node.availability
         node.version += 1
         nodes[id] = node
         schedule()

@@ -39,7 +39,10 @@ extension Micado {
                 Console.table(
                     ["  TASK", "NODE", "STATE", "DESIRED", "MESSAGE"],
                     s.tasks.map {
-                        ["  " + String($0.id.prefix(12)), $0.node ?? "", $0.state, $0.desiredState, ($0.error ?? $0.message) ?? ""]
+                        [
+                            "  " + String($0.id.prefix(12)), $0.node ?? "", $0.state.rawValue, $0.desiredState.rawValue,
+                            ($0.error ?? $0.message) ?? "",
+                        ]
                     }
                 )
             }
