@@ -48,7 +48,8 @@ public enum HTTPAPI {
         ApplicationRoutes.add(to: kit, applications: orchestrator.applications, routes: orchestrator.routes)
         InstanceRoutes.add(to: kit, instances: orchestrator.instances, clouds: orchestrator.clouds)
         ImageRoutes.add(to: kit, images: orchestrator.images, spool: spool, uploadBytes: limits.uploadBytes)
-        EventRoutes.add(to: kit, orchestrator: orchestrator, spool: spool)
+        EventRoutes.add(to: kit, orchestrator: orchestrator)
+        BackupRoutes.add(to: kit, orchestrator: orchestrator, spool: spool)
         return router
     }
 
@@ -64,27 +65,9 @@ public enum HTTPAPI {
         let router = Router(context: APIWebSocketContext.self)
         // A refusal is thrown, noted for the connection and answered as the HTTP route would (RefusedUpgrades).
         router.add(middleware: RecordRefusal(logger: logger))
-        let auth = APIAuthMiddleware<APIWebSocketContext>(token: token, sessions: sessions)
-        let live = LiveSockets()
-        router.ws("/v1/events/live") { request, _ in
-            try auth.authenticate(request)
-            _ = try EventsLive.Options(request)
-            guard live.open() else { throw MicadoError(.busy, "all \(LiveSockets.limit) live event streams are open; try again later") }
-            return .upgrade(acceptedSubprotocol(request))
-        } onUpgrade: { inbound, outbound, context in
-            defer { live.close() }
-            let options = try EventsLive.Options(context.request)
-            await EventsLive(orchestrator: orchestrator, options: options).run(inbound: inbound, outbound: outbound)
-        }
-        router.ws("/v1/containers/{name}\(ExecStream.path)") { request, context in
-            try auth.authenticate(request)
-            try await checkExecStream(request, name: try context.pathParameter("name"), orchestrator)
-            return .upgrade(acceptedSubprotocol(request))
-        } onUpgrade: { inbound, outbound, context in
-            let name = try context.requestContext.parameters.require("name")
-            let options = try ExecStreamOptions(context.request.uri.queryParameters)
-            await ExecRelay(orchestrator: orchestrator, name: name, options: options).run(inbound: inbound, outbound: outbound)
-        }
+        let kit = WebSocketRouteKit(router: router, auth: APIAuthMiddleware<APIWebSocketContext>(token: token, sessions: sessions))
+        EventRoutes.addLive(to: kit, orchestrator: orchestrator)
+        ExecRoutes.addStream(to: kit, orchestrator: orchestrator)
         return router
     }
 
@@ -93,12 +76,6 @@ public enum HTTPAPI {
     static func acceptedSubprotocol(_ request: Request) -> HTTPFields {
         guard let csrf = DashboardSessions.subprotocolToken(request) else { return [:] }
         return [.secWebSocketProtocol: DashboardSessions.subprotocolPrefix + csrf]
-    }
-
-    /// What an attached exec needs before the upgrade: a readable query and a running task.
-    static func checkExecStream(_ request: Request, name: String, _ orchestrator: Orchestrator) async throws {
-        _ = try ExecStreamOptions(request.uri.queryParameters)
-        _ = try await orchestrator.containers.runningTask(of: name)
     }
 
     /// `range` of a spooled file as a response body, 256 KiB at a time (the file lives until it is sent).

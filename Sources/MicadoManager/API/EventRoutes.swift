@@ -2,10 +2,10 @@ import Hummingbird
 import HummingbirdWebSocket
 import MicadoCore
 
-/// `/v1/events`: the event log, and `/events/live` without an upgrade (its WebSocket is in
-/// `HTTPAPI.webSocketRouter`); `/v1/backup`, the store itself.
+/// `/v1/events`: the event log, and `/v1/events/live`, its WebSocket (`addLive`) and the same
+/// route without an upgrade.
 enum EventRoutes {
-    static func add(to kit: RouteKit, orchestrator: Orchestrator, spool: String) {
+    static func add(to kit: RouteKit, orchestrator: Orchestrator) {
         let api = kit.api
         api.get("/events") { request, _ in
             let limit = try HTTPAPI.queryInt(request, "limit", 1...10_000) ?? 100
@@ -23,14 +23,21 @@ enum EventRoutes {
             }
             return try HTTPAPI.json(try await EventsLive(orchestrator: orchestrator, options: options).firstBatch())
         }
-        // An online backup of the store, streamed from a file that is unlinked once open.
-        api.get("/backup") { _, _ in
-            let backup = try await orchestrator.backup(spool: spool)
-            return Response(
-                status: .ok,
-                headers: [.contentType: "application/vnd.sqlite3", .contentLength: String(backup.count)],
-                body: HTTPAPI.streamed(backup, 0..<backup.count)
-            )
+    }
+
+    /// The live stream's WebSocket: new events as they are recorded, at most `LiveSockets.limit` at once.
+    static func addLive(to kit: WebSocketRouteKit, orchestrator: Orchestrator) {
+        let live = LiveSockets()
+        let auth = kit.auth
+        kit.router.ws("/v1/events/live") { request, _ in
+            try auth.authenticate(request)
+            _ = try EventsLive.Options(request)
+            guard live.open() else { throw MicadoError(.busy, "all \(LiveSockets.limit) live event streams are open; try again later") }
+            return .upgrade(HTTPAPI.acceptedSubprotocol(request))
+        } onUpgrade: { inbound, outbound, context in
+            defer { live.close() }
+            let options = try EventsLive.Options(context.request)
+            await EventsLive(orchestrator: orchestrator, options: options).run(inbound: inbound, outbound: outbound)
         }
     }
 }

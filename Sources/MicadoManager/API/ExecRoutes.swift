@@ -1,8 +1,9 @@
 import Hummingbird
+import HummingbirdWebSocket
 import MicadoCore
 
-/// `/v1/containers/{name}/exec`: a command's output collected; the attached stream's WebSocket
-/// is in `HTTPAPI.webSocketRouter`, and its plain GET (no upgrade) answers why here.
+/// `/v1/containers/{name}/exec`: a command's output collected; `exec/stream`, an attached
+/// command over a WebSocket (`addStream`), whose plain GET (no upgrade) answers why not.
 enum ExecRoutes {
     static func add(to kit: RouteKit, orchestrator: Orchestrator) {
         let api = kit.api
@@ -13,8 +14,28 @@ enum ExecRoutes {
         }
         // Reached when the WebSocket router declined the upgrade: answers why, as JSON.
         api.get("/containers/{name}\(ExecStream.path)") { request, context -> Response in
-            try await HTTPAPI.checkExecStream(request, name: try context.pathParameter("name"), orchestrator)
+            try await checkStream(request, name: try context.pathParameter("name"), orchestrator)
             throw MicadoError.badRequest("\(request.uri.path) streams over a WebSocket: send an upgrade request, as 'micado execute' does")
         }
+    }
+
+    /// The attached stream's WebSocket: the command's terminal, relayed both ways.
+    static func addStream(to kit: WebSocketRouteKit, orchestrator: Orchestrator) {
+        let auth = kit.auth
+        kit.router.ws("/v1/containers/{name}\(ExecStream.path)") { request, context in
+            try auth.authenticate(request)
+            try await checkStream(request, name: try context.pathParameter("name"), orchestrator)
+            return .upgrade(HTTPAPI.acceptedSubprotocol(request))
+        } onUpgrade: { inbound, outbound, context in
+            let name = try context.requestContext.parameters.require("name")
+            let options = try ExecStreamOptions(context.request.uri.queryParameters)
+            await ExecRelay(orchestrator: orchestrator, name: name, options: options).run(inbound: inbound, outbound: outbound)
+        }
+    }
+
+    /// What an attached exec needs before the upgrade: a readable query and a running task.
+    static func checkStream(_ request: Request, name: String, _ orchestrator: Orchestrator) async throws {
+        _ = try ExecStreamOptions(request.uri.queryParameters)
+        _ = try await orchestrator.containers.runningTask(of: name)
     }
 }

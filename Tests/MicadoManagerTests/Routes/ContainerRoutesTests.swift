@@ -49,6 +49,9 @@ import Testing
             try await client.execute(uri: "/v1/containers/Bad%20Name/usage", method: .get, headers: RouteTesting.auth) { response in
                 #expect(response.status == .badRequest || response.status == .notFound)
             }
+            try await client.execute(uri: "/v1/containers/container-nobody/logs", method: .get, headers: RouteTesting.auth) { response in
+                #expect(response.status == .notFound, "\(String(buffer: response.body))")
+            }
         }
     }
 }

@@ -27,4 +27,20 @@ import Testing
             }
         }
     }
+
+    /// A build's archive is checked whole before any engine sees it.
+    @Test func aBuildOfAnArchiveThatIsNotOneIsRefused() async throws {
+        let w = try await ManagerPartsTests.world(clouds: false)
+        try await RouteTesting.app(w).test(.router) { client in
+            try await client.execute(
+                uri: "/v1/images?name=container-built",
+                method: .post,
+                headers: [.authorization: "Bearer \(RouteTesting.token)", .contentType: "application/x-tar"],
+                body: ByteBuffer(string: "not a tar archive, but long enough to be read as one's first header")
+            ) { response in
+                #expect(response.status == .badRequest, "\(String(buffer: response.body))")
+            }
+        }
+        #expect(await !w.swarm.calls.contains { $0.hasPrefix("build") })
+    }
 }
