@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import MicadoCore
+import MicadoStore
 import NIOCore
 import Synchronization
 
@@ -28,7 +29,7 @@ struct EventsLive {
         }
     }
 
-    let orchestrator: Orchestrator
+    let store: any EventStore
     let options: Options
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
@@ -46,9 +47,9 @@ struct EventsLive {
     /// The events after `after`, or the newest `backlog`.
     func firstBatch() async throws(MicadoError) -> [EventView] {
         if let after = options.after {
-            return try await orchestrator.events(subject: options.subject, after: after, limit: Self.batchLimit)
+            return try await store.eventViews(subject: options.subject, after: after, limit: Self.batchLimit)
         }
-        return options.backlog == 0 ? [] : try await orchestrator.events(subject: options.subject, limit: options.backlog)
+        return options.backlog == 0 ? [] : try await store.eventViews(subject: options.subject, limit: options.backlog)
     }
 
     func send(to outbound: WebSocketOutboundWriter) async {
@@ -61,10 +62,10 @@ struct EventsLive {
         } else if let after = options.after {
             seen = after
         } else {
-            seen = (try? await orchestrator.events(subject: nil, limit: 1))?.last?.id ?? 0
+            seen = (try? await store.eventViews(subject: nil, limit: 1))?.last?.id ?? 0
         }
         while !Task.isCancelled {
-            if let batch = try? await orchestrator.events(subject: options.subject, after: seen, limit: Self.batchLimit),
+            if let batch = try? await store.eventViews(subject: options.subject, after: seen, limit: Self.batchLimit),
                 let newest = batch.last
             {
                 guard await write(batch, to: outbound) else { return }

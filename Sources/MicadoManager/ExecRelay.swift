@@ -48,7 +48,8 @@ struct ExecStreamOptions: Sendable, Equatable {
 /// container: stdin and resizes in, output out, then the exit code. A client that leaves
 /// hangs the command up (SIGHUP to its processes), as a closed terminal would.
 struct ExecRelay {
-    let orchestrator: Orchestrator
+    let containers: Containers
+    let eventLog: EventLog
     let name: String
     let options: ExecStreamOptions
 
@@ -62,7 +63,7 @@ struct ExecRelay {
         let mode = options.tty ? "with a terminal" : "attached"
         let target: AttachedExecTarget
         do {
-            target = try await orchestrator.containers.createAttachedExec(
+            target = try await containers.createAttachedExec(
                 name,
                 command: options.command,
                 tty: options.tty,
@@ -75,15 +76,15 @@ struct ExecRelay {
         do {
             switch try await relay(target, inbound: inbound, outbound: outbound) {
             case .exited(let code):
-                await orchestrator.note(.containerExecute, name, "executed '\(options.command)' in \(name) \(mode) (exit \(code))")
+                await eventLog.note(.containerExecute, name, "executed '\(options.command)' in \(name) \(mode) (exit \(code))")
             case .clientLeft(.success(let processes)):
-                await orchestrator.note(
+                await eventLog.note(
                     .containerExecute,
                     name,
                     "the client of '\(options.command)' in \(name) left; hung up \(processes) process(es) of it"
                 )
             case .clientLeft(.failure(let error)):
-                await orchestrator.note(
+                await eventLog.note(
                     .containerExecute,
                     name,
                     "the client of '\(options.command)' in \(name) left, and the command could not be hung up (\(error.message)); it may still run"
@@ -94,12 +95,12 @@ struct ExecRelay {
             _ = try? await target.hangUp()
             await fail(error, mode: mode, outbound: outbound)
         }
-        await orchestrator.containers.endAttachedExec(target)
+        await containers.endAttachedExec(target)
     }
 
     func fail(_ error: any Error, mode: String, outbound: WebSocketOutboundWriter) async {
         let failure = error as? MicadoError ?? MicadoError(.engine, "the attached command in \(name) failed: \(error)")
-        await orchestrator.note(.containerExecute, name, "could not run '\(options.command)' in \(name) \(mode): \(failure.message)")
+        await eventLog.note(.containerExecute, name, "could not run '\(options.command)' in \(name) \(mode): \(failure.message)")
         try? await outbound.write(.text(Self.encode(ExecStreamEnd(error: failure))))
     }
 

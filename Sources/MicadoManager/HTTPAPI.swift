@@ -33,7 +33,7 @@ public enum HTTPAPI {
         router.add(middleware: ErrorMiddleware(logger: logger))
         // Outside the token: the manager's own (metrics, contract, health), the dashboard's
         // files, and the login.
-        ManagerRoutes.add(to: router, orchestrator: orchestrator)
+        ManagerRoutes.add(to: router, metrics: orchestrator.metrics, engine: orchestrator.engine)
         Dashboard.addRoutes(to: router)
         SessionRoutes.addLogin(to: router, sessions: sessions, jsonBodyBytes: limits.jsonBodyBytes)
         // Each resource's routes, behind the token or a session, in a file of their own.
@@ -44,12 +44,16 @@ public enum HTTPAPI {
         SessionRoutes.add(to: kit, sessions: sessions)
         ContainerRoutes.add(to: kit, containers: orchestrator.containers, scaler: orchestrator.scaler)
         FileRoutes.add(to: kit, containers: orchestrator.containers, spool: spool, uploadBytes: limits.uploadBytes)
-        ExecRoutes.add(to: kit, orchestrator: orchestrator)
+        ExecRoutes.add(to: kit, containers: orchestrator.containers)
         ApplicationRoutes.add(to: kit, applications: orchestrator.applications, routes: orchestrator.routes)
         InstanceRoutes.add(to: kit, instances: orchestrator.instances, clouds: orchestrator.clouds)
         ImageRoutes.add(to: kit, images: orchestrator.images, spool: spool, uploadBytes: limits.uploadBytes)
-        EventRoutes.add(to: kit, orchestrator: orchestrator)
-        BackupRoutes.add(to: kit, orchestrator: orchestrator, spool: spool)
+        EventRoutes.add(to: kit, store: orchestrator.store)
+        BackupRoutes.add(
+            to: kit,
+            backups: Backups(store: orchestrator.store, eventLog: orchestrator.eventLog, managerID: orchestrator.managerID),
+            spool: spool
+        )
         return router
     }
 
@@ -66,8 +70,8 @@ public enum HTTPAPI {
         // A refusal is thrown, noted for the connection and answered as the HTTP route would (RefusedUpgrades).
         router.add(middleware: RecordRefusal(logger: logger))
         let kit = WebSocketRouteKit(router: router, auth: APIAuthMiddleware<APIWebSocketContext>(token: token, sessions: sessions))
-        EventRoutes.addLive(to: kit, orchestrator: orchestrator)
-        ExecRoutes.addStream(to: kit, orchestrator: orchestrator)
+        EventRoutes.addLive(to: kit, store: orchestrator.store)
+        ExecRoutes.addStream(to: kit, containers: orchestrator.containers, eventLog: orchestrator.eventLog)
         return router
     }
 

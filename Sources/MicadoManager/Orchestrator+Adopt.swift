@@ -127,26 +127,3 @@ extension Orchestrator {
         return record
     }
 }
-
-extension Orchestrator {
-    /// `micado backup`: a consistent copy of the store, taken while the manager works.
-    func backup(spool: String) async throws(MicadoError) -> SpooledUpload {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: spool,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        } catch {
-            throw .init(.internal, "cannot create \(spool): \(error)")
-        }
-        let path = spool + "/backup-\(UUID().uuidString).sqlite"
-        do { try await store.backup(to: path) } catch {
-            unlink(path)
-            throw error
-        }
-        let file = try SpooledUpload.adopting(path: path)
-        await note(.storeBackup, managerID, "backed up the store (\(file.count) bytes)")
-        return file
-    }
-}

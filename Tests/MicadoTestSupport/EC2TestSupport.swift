@@ -50,23 +50,35 @@ public enum Moto {
         }
         await slots.acquire()
         defer { Task { await slots.release() } }
-        let port = try freePort()
-        let log = NSTemporaryDirectory() + "micado-moto-\(port)-\(UUID().uuidString).log"
-        let child = try ChildProcess.start(
-            "/bin/sh",
-            ["-c", watchdog, executable, String(port), String(getpid())],
-            environment: ProcessInfo.processInfo.environment,
-            output: log
-        )
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        do {
-            try await waitUntilAnswering(port: port, child: child, log: log)
-            let result = try await body(Server(port: port))
-            await stop(child)
-            return result
-        } catch {
-            await stop(child)
-            throw error
+        // A port that was free can be taken before moto binds it (the tests' own servers bind
+        // port 0 all the time): moto then exits, and another port is tried.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = try freePort()
+            let log = NSTemporaryDirectory() + "micado-moto-\(port)-\(UUID().uuidString).log"
+            let child = try ChildProcess.start(
+                "/bin/sh",
+                ["-c", watchdog, executable, String(port), String(getpid())],
+                environment: ProcessInfo.processInfo.environment,
+                output: log
+            )
+            defer { try? FileManager.default.removeItem(atPath: log) }
+            do {
+                try await waitUntilAnswering(port: port, child: child, log: log)
+            } catch {
+                await stop(child)
+                if attempt < 3 { continue }
+                throw error
+            }
+            do {
+                let result = try await body(Server(port: port))
+                await stop(child)
+                return result
+            } catch {
+                await stop(child)
+                throw error
+            }
         }
     }
 
@@ -79,7 +91,8 @@ public enum Moto {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
         while clock.now < deadline {
-            if canConnect(port: port) { return }
+            // moto itself, not whatever else listens there: its own API answers.
+            if canConnect(port: port), isMoto(port: port) { return }
             if child.poll() != nil {
                 let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 throw TestFailure("moto_server exited at start: \(output.suffix(2000))")
@@ -87,6 +100,27 @@ public enum Moto {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("moto_server did not answer on 127.0.0.1:\(port) within 30 s")
+    }
+
+    /// Whether the server at `port` answers moto's own API (`/moto-api/`) with 200.
+    static func isMoto(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = loopback(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { return false }
+        let request = Array("GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return false }
+        var head = [UInt8](repeating: 0, count: 16)
+        let read = head.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_WAITALL)) }
+        guard read >= 12 else { return false }
+        let status = String(decoding: head[9..<12], as: UTF8.self)
+        return String(decoding: head[0..<5], as: UTF8.self) == "HTTP/" && status == "200"
     }
 
     static func canConnect(port: Int) -> Bool {

@@ -3,9 +3,9 @@ import MicadoCore
 
 /// `/v1/backup`: an online backup of the store, streamed from a file that is unlinked once open.
 enum BackupRoutes {
-    static func add(to kit: RouteKit, orchestrator: Orchestrator, spool: String) {
+    static func add(to kit: RouteKit, backups: Backups, spool: String) {
         kit.api.get("/backup") { _, _ in
-            let backup = try await orchestrator.backup(spool: spool)
+            let backup = try await backups.take(spool: spool)
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/vnd.sqlite3", .contentLength: String(backup.count)],

@@ -1,17 +1,18 @@
 import Hummingbird
 import HummingbirdWebSocket
 import MicadoCore
+import MicadoStore
 
 /// `/v1/events`: the event log, and `/v1/events/live`, its WebSocket (`addLive`) and the same
 /// route without an upgrade.
 enum EventRoutes {
-    static func add(to kit: RouteKit, orchestrator: Orchestrator) {
+    static func add(to kit: RouteKit, store: any EventStore) {
         let api = kit.api
         api.get("/events") { request, _ in
             let limit = try HTTPAPI.queryInt(request, "limit", 1...10_000) ?? 100
             let after = try HTTPAPI.queryInt(request, "after", 0...Int.max).map(Int64.init)
             let subject = try HTTPAPI.eventSubject(request)
-            return try HTTPAPI.json(try await orchestrator.events(subject: subject, after: after, limit: limit))
+            return try HTTPAPI.json(try await store.eventViews(subject: subject, after: after, limit: limit))
         }
         // Without an upgrade: the first batch the WebSocket would send, once, as JSON (a poll
         // for clients without WebSockets).
@@ -21,12 +22,12 @@ enum EventRoutes {
             if request.isWebSocketUpgrade {
                 throw MicadoError(.busy, "all \(LiveSockets.limit) live event streams are open; try again later")
             }
-            return try HTTPAPI.json(try await EventsLive(orchestrator: orchestrator, options: options).firstBatch())
+            return try HTTPAPI.json(try await EventsLive(store: store, options: options).firstBatch())
         }
     }
 
     /// The live stream's WebSocket: new events as they are recorded, at most `LiveSockets.limit` at once.
-    static func addLive(to kit: WebSocketRouteKit, orchestrator: Orchestrator) {
+    static func addLive(to kit: WebSocketRouteKit, store: any EventStore) {
         let live = LiveSockets()
         let auth = kit.auth
         kit.router.ws("/v1/events/live") { request, _ in
@@ -37,7 +38,7 @@ enum EventRoutes {
         } onUpgrade: { inbound, outbound, context in
             defer { live.close() }
             let options = try EventsLive.Options(context.request)
-            await EventsLive(orchestrator: orchestrator, options: options).run(inbound: inbound, outbound: outbound)
+            await EventsLive(store: store, options: options).run(inbound: inbound, outbound: outbound)
         }
     }
 }
