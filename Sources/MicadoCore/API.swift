@@ -115,7 +115,7 @@ public enum ObservedState: String, Codable, Sendable {
 public struct ContainerView: Codable, Sendable, Equatable {
     public var name: ContainerName
     public var client: String
-    public var image: String
+    public var image: ImageReference
     public var desired: DesiredState
     public var state: ObservedState
     public var location: String?
@@ -141,7 +141,7 @@ public struct ContainerView: Codable, Sendable, Equatable {
     public init(
         name: ContainerName,
         client: String,
-        image: String,
+        image: ImageReference,
         desired: DesiredState,
         state: ObservedState,
         location: String?,
@@ -324,7 +324,7 @@ public struct UsageSampleView: Codable, Sendable, Equatable {
 
 /// An image micado built or knows, with its recorded critical memory usage.
 public struct ImageView: Codable, Sendable, Equatable {
-    public var name: String
+    public var name: ImageReference
     public var imageID: String?
     public var sizeBytes: Int64?
     public var criticalMemoryMiB: Int?
@@ -333,7 +333,7 @@ public struct ImageView: Codable, Sendable, Equatable {
     public var reference: String?
     public var digest: String?
 
-    public init(name: String, imageID: String?, sizeBytes: Int64?, criticalMemoryMiB: Int?, createdAt: Date) {
+    public init(name: ImageReference, imageID: String?, sizeBytes: Int64?, criticalMemoryMiB: Int?, createdAt: Date) {
         self.name = name
         self.imageID = imageID
         self.sizeBytes = sizeBytes

@@ -121,7 +121,28 @@ public enum DomainName {
 /// An image reference as the engine takes it: Docker's reference grammar (an optional
 /// registry host, lowercase path components, a tag, a digest). Anything else the engine
 /// would read differently (`x/../busybox` as `busybox`) or Swarm would refuse later.
-public enum ImageReference {
+public struct ImageReference: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(rawValue: String) {
+        guard (try? Self.validate(rawValue)) != nil else { return nil }
+        self.rawValue = rawValue
+    }
+
+    /// A reference read back from the store or an engine, where only checked ones are written.
+    public init(stored rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+
+    /// Read as written: views carry what an engine runs, and an adopted service may run an
+    /// image by its ID; a listing is never refused over one. Requests are checked by `validate`.
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+
     /// The grammar as a regular expression; openapi.yaml gives the same pattern.
     public static let pattern =
         #"^(?:(?:localhost(?::[0-9]+)?|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+(?::[0-9]+)?|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?:[0-9]+)/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64}|@sha384:[a-f0-9]{96}|@sha512:[a-f0-9]{128})?$"#

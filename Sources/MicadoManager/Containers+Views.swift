@@ -46,7 +46,7 @@ extension Containers {
         var view = ContainerView(
             name: ContainerName(stored: record.name),
             client: record.client,
-            image: record.image,
+            image: ImageReference(stored: record.image),
             desired: record.desired,
             state: state,
             location: record.location,

@@ -152,7 +152,7 @@ public struct Images: RecordsEvents {
 
     static func view(of record: ImageRecord) -> ImageView {
         var view = ImageView(
-            name: record.name,
+            name: ImageReference(stored: record.name),
             imageID: record.imageID,
             sizeBytes: record.sizeBytes,
             criticalMemoryMiB: record.criticalMemoryMiB,

@@ -29,7 +29,7 @@ struct RegistryTests {
                 [ImageView].self,
                 from: Data(try await f.micado(["images", "--output", "json"]).stdout.utf8)
             )
-            let image = try #require(images.first { $0.name == "container-reg:latest" })
+            let image = try #require(images.first { $0.name.rawValue == "container-reg:latest" })
             let registry = "\(f.subnetPrefix).1:5000"
             #expect(image.reference == "\(registry)/container-reg:latest")
             #expect(image.digest?.hasPrefix("sha256:") == true)

@@ -107,7 +107,7 @@ extension Micado {
             let services = spec.services.filter { $0.build != nil }
             guard !services.isEmpty else { return nil }
             let base = url.standardizedFileURL.deletingLastPathComponent().path
-            let known = Set(try await client.json([ImageView].self, .GET, "/v1/images").map(\.name))
+            let known = Set(try await client.json([ImageView].self, .GET, "/v1/images").map(\.name.rawValue))
             var builds: [String: String] = [:]
             for service in services {
                 guard let build = service.build else { continue }

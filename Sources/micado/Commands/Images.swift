@@ -27,7 +27,7 @@ extension Micado {
                 ["NAME", "REGISTRY REFERENCE", "DIGEST", "SIZE(MiB)", "CRITICAL(MiB)", "AGE"],
                 images.map {
                     [
-                        $0.name, $0.reference ?? "", $0.digest.map { String($0.prefix(19)) } ?? "",
+                        $0.name.rawValue, $0.reference ?? "", $0.digest.map { String($0.prefix(19)) } ?? "",
                         $0.sizeBytes.map { String(format: "%.1f", Double($0) / 1_048_576) } ?? "",
                         $0.criticalMemoryMiB.map(String.init) ?? "", Console.age(since: $0.createdAt),
                     ]

@@ -83,7 +83,7 @@ extension Micado {
                 ["NAME", "CLIENT", "IMAGE", "STATE", "NODE", "ENDPOINT", "CPU", "MEMORY(used/res)", "DOMAIN", "AGE"],
                 views.map {
                     [
-                        $0.name.rawValue, $0.client, $0.image, Self.state(of: $0), $0.node ?? "",
+                        $0.name.rawValue, $0.client, $0.image.rawValue, Self.state(of: $0), $0.node ?? "",
                         $0.endpoint ?? "", $0.cpuPercent.map { String(format: "%.1f%%", $0) } ?? "",
                         ($0.memoryUsedMiB.map { String(format: "%.1f", $0) } ?? "-") + "/\($0.memoryMiB)Mi", $0.domain ?? "",
                         Console.age(since: $0.createdAt),

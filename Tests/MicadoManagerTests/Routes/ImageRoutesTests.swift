@@ -17,7 +17,7 @@ import Testing
         try await RouteTesting.app(w).test(.router) { client in
             try await client.execute(uri: "/v1/images", method: .get, headers: RouteTesting.auth) { response in
                 let views = try RouteTesting.decode([ImageView].self, response.body)
-                #expect(views.map(\.name) == ["nginx:1.27"] && views.first?.digest?.hasPrefix("sha256:d") == true)
+                #expect(views.map(\.name.rawValue) == ["nginx:1.27"] && views.first?.digest?.hasPrefix("sha256:d") == true)
             }
             try await client.execute(uri: "/v1/images/nginx:1.27", method: .delete, headers: RouteTesting.auth) { response in
                 #expect(response.status == .conflict, "\(String(buffer: response.body))")
