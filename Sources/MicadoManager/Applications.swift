@@ -14,7 +14,8 @@ import MicadoStore
 /// that do not fit start instances through the scaler like any other task. The store keeps
 /// the file and its revision; an apply writes the store in one transaction, then the swarm.
 public final class Applications: RecordsEvents, ReadsSwarm {
-    let configuration: ManagerConfiguration
+    /// A service's defaults where its file is silent (`defaults:`: memory, location, how long a launch may take).
+    let defaults: ManagerConfiguration.Defaults
     let store: any ApplicationStore & ContainerStore & ImageStore & VolumeStore
     let engine: any EngineAPI
     let managerID: String
@@ -25,13 +26,13 @@ public final class Applications: RecordsEvents, ReadsSwarm {
     /// Changes to applications one at a time: applies, removals, and the removal of a removed
     /// application's network (which must not race a new apply of the same name; the reconciler shares it).
     let changes: SerialQueue
-    let containers: Containers
-    let instances: Instances
-    let volumes: Volumes
-    let autoscaler: ServiceAutoscaler
+    let clouds: CloudSet
+    let containers: any ApplicationServices
+    let volumes: any VolumeHomes & VolumeUpkeep
+    let autoscaler: any PolicyExplanations
 
     init(
-        configuration: ManagerConfiguration,
+        defaults: ManagerConfiguration.Defaults,
         store: any ApplicationStore & ContainerStore & ImageStore & VolumeStore,
         engine: any EngineAPI,
         managerID: String,
@@ -39,12 +40,12 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         swarm: SwarmView,
         scalerWakeUp: WakeUps,
         changes: SerialQueue,
-        containers: Containers,
-        instances: Instances,
-        volumes: Volumes,
-        autoscaler: ServiceAutoscaler
+        clouds: CloudSet,
+        containers: any ApplicationServices,
+        volumes: any VolumeHomes & VolumeUpkeep,
+        autoscaler: any PolicyExplanations
     ) {
-        self.configuration = configuration
+        self.defaults = defaults
         self.store = store
         self.engine = engine
         self.managerID = managerID
@@ -52,8 +53,8 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         self.swarm = swarm
         self.scalerWakeUp = scalerWakeUp
         self.changes = changes
+        self.clouds = clouds
         self.containers = containers
-        self.instances = instances
         self.volumes = volumes
         self.autoscaler = autoscaler
     }
@@ -196,7 +197,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         try await store.apply(application, saving: saving, removing: removing, declaring: declared, events: events)
         eventLog.log(events)
         CrashPoint.reached(.applyStored)
-        if containers.clouds.isEmpty {
+        if clouds.isEmpty {
             // Without clouds every volume lives on the manager's node (with clouds, the scaler
             // chooses an instance with room on its next pass, which this apply wakes).
             try await volumes.placeHomeless { _, _ throws(MicadoError) in try await self.volumes.managerNode() }
@@ -295,7 +296,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 arguments: definition.command ?? [],
                 environment: definition.environment,
                 port: definition.ports.first,
-                memoryMiB: memory ?? configuration.defaults.memoryMiB,
+                memoryMiB: memory ?? defaults.memoryMiB,
                 lastState: existing?.lastState ?? .creating,
                 lastReason: existing?.lastReason,
                 createdAt: existing?.createdAt ?? now,
@@ -348,8 +349,8 @@ public final class Applications: RecordsEvents, ReadsSwarm {
             volumesOf.append(volumes)
         }
         for (group, volumes) in zip(groups, volumesOf) where volumes.isDisjoint(with: homed) {
-            let location = group.compactMap(\.location).first ?? containers.defaultLocation
-            guard let cloud = containers.clouds.cloud(forLocation: location),
+            let location = group.compactMap(\.location).first ?? clouds.defaultLocation(configured: defaults.location)
+            guard let cloud = clouds.cloud(forLocation: location),
                 let largest = cloud.flavours.max(by: { $0.memoryMiB < $1.memoryMiB })
             else { continue }
             let need = group.reduce(0) { $0 + $1.memoryMiB * max(1, $1.replicas) }
@@ -473,7 +474,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                     )
                 }
             case .completedSuccessfully:
-                let deadline = ContinuousClock.now + .seconds(configuration.defaults.launchTimeoutSeconds)
+                let deadline = ContinuousClock.now + .seconds(defaults.launchTimeoutSeconds)
                 while true {
                     let tasks = try await engine.tasks(filters: ["service": [name]])
                     if tasks.contains(where: { $0.status.state == .complete && ($0.status.containerStatus?.exitCode ?? 0) == 0 }) { break }
@@ -488,7 +489,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                     if ContinuousClock.now >= deadline {
                         throw .init(
                             .timeout,
-                            "\(record.name) waits for \(name) to complete successfully (depends_on: service_completed_successfully): it has not after \(configuration.defaults.launchTimeoutSeconds) s"
+                            "\(record.name) waits for \(name) to complete successfully (depends_on: service_completed_successfully): it has not after \(defaults.launchTimeoutSeconds) s"
                         )
                     }
                     try? await Task.sleep(for: .milliseconds(250))

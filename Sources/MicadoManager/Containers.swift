@@ -23,7 +23,7 @@ public final class Containers: RecordsEvents, ReadsSwarm {
     let scalerNotes: ScalerNotes
     /// Wakes the scaler after a launch.
     let scalerWakeUp: WakeUps
-    let instances: Instances
+    let instances: any ImageDistribution
 
     init(
         configuration: ManagerConfiguration,
@@ -36,7 +36,7 @@ public final class Containers: RecordsEvents, ReadsSwarm {
         swarm: SwarmView,
         scalerNotes: ScalerNotes,
         scalerWakeUp: WakeUps,
-        instances: Instances
+        instances: any ImageDistribution
     ) {
         self.configuration = configuration
         self.store = store

@@ -129,7 +129,7 @@ public final class Orchestrator: RecordsEvents {
             scalerWakeUp: scalerWakeUp
         )
         applications = Applications(
-            configuration: configuration,
+            defaults: configuration.defaults,
             store: store,
             engine: engine,
             managerID: managerID,
@@ -137,13 +137,13 @@ public final class Orchestrator: RecordsEvents {
             swarm: swarm,
             scalerWakeUp: scalerWakeUp,
             changes: applicationChanges,
+            clouds: clouds,
             containers: containers,
-            instances: instances,
             volumes: volumes,
             autoscaler: autoscaler
         )
         scaler = Scaler(
-            configuration: configuration,
+            configuredLocation: configuration.defaults.location,
             store: store,
             engine: engine,
             clouds: clouds,
@@ -169,7 +169,7 @@ public final class Orchestrator: RecordsEvents {
             placesHomes: clouds.isEmpty
         )
         monitor = UsageMonitor(
-            configuration: configuration,
+            settings: configuration.monitor,
             store: store,
             engines: nodeEngines,
             metrics: metrics,

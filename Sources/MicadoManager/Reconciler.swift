@@ -18,8 +18,8 @@ public struct Reconciler: Service, RecordsEvents, ReadsSwarm {
     let swarm: SwarmView
     /// Shared with `Applications`: a removed application's network is removed between applies.
     let applicationChanges: SerialQueue
-    let containers: Containers
-    let volumes: Volumes
+    let containers: any ServiceKeeper
+    let volumes: any VolumeHomes & VolumeUpkeep
     /// Without clouds the scaler does not run: volumes get their home (the manager's node) here.
     let placesHomes: Bool
     let interval: Duration
@@ -31,8 +31,8 @@ public struct Reconciler: Service, RecordsEvents, ReadsSwarm {
         eventLog: EventLog,
         swarm: SwarmView,
         applicationChanges: SerialQueue,
-        containers: Containers,
-        volumes: Volumes,
+        containers: any ServiceKeeper,
+        volumes: any VolumeHomes & VolumeUpkeep,
         placesHomes: Bool,
         interval: Duration = .seconds(10)
     ) {

@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// and otherwise every `interval`; every pass re-reads the store and the swarm, so it is
 /// idempotent across restarts.
 public final class Scaler: Service, RecordsEvents, ReadsSwarm {
-    let configuration: ManagerConfiguration
+    /// The configuration's default location (`defaults.location`), where a container without one runs.
+    let configuredLocation: String
     let store: any ContainerStore & InstanceStore & EventStore
     let engine: any EngineAPI
     let clouds: CloudSet
@@ -23,19 +24,19 @@ public final class Scaler: Service, RecordsEvents, ReadsSwarm {
     let scalerNotes: ScalerNotes
     /// What wakes it at once (a launch, an instance change).
     let scalerWakeUp: WakeUps
-    let instances: Instances
-    let containers: Containers
-    let volumes: Volumes
-    let autoscaler: ServiceAutoscaler
+    let instances: any ScalerFleet
+    let containers: any ContainerViews
+    let volumes: any VolumeHomes
+    let autoscaler: any PolicyExplanations
     /// Between passes when nothing wakes it.
     let interval: Duration
     /// Whether the last pass succeeded (only then may passes go faster).
     let pace = Pace()
 
-    var defaultLocation: String { clouds.defaultLocation(configured: configuration.defaults.location) }
+    var defaultLocation: String { clouds.defaultLocation(configured: configuredLocation) }
 
     init(
-        configuration: ManagerConfiguration,
+        configuredLocation: String,
         store: any ContainerStore & InstanceStore & EventStore,
         engine: any EngineAPI,
         clouds: CloudSet,
@@ -44,13 +45,13 @@ public final class Scaler: Service, RecordsEvents, ReadsSwarm {
         swarm: SwarmView,
         scalerNotes: ScalerNotes,
         scalerWakeUp: WakeUps,
-        instances: Instances,
-        containers: Containers,
-        volumes: Volumes,
-        autoscaler: ServiceAutoscaler,
+        instances: any ScalerFleet,
+        containers: any ContainerViews,
+        volumes: any VolumeHomes,
+        autoscaler: any PolicyExplanations,
         interval: Duration = .milliseconds(500)
     ) {
-        self.configuration = configuration
+        self.configuredLocation = configuredLocation
         self.store = store
         self.engine = engine
         self.clouds = clouds

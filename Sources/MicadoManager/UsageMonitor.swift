@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// reservation of the image's next launch (MiCADO's image table). Also keeps the
 /// Prometheus gauges of `/metrics` current.
 public struct UsageMonitor: Service, RecordsEvents, ReadsSwarm {
-    let configuration: ManagerConfiguration
+    /// How often it samples and how many samples it keeps (`monitor:`).
+    let settings: ManagerConfiguration.Monitor
     let store: any ContainerStore & ImageStore & UsageStore
     /// Each node's engine, on the monitor's own connections.
     let engines: NodeEngines
@@ -22,12 +23,12 @@ public struct UsageMonitor: Service, RecordsEvents, ReadsSwarm {
     /// Where it puts each application service's averaged usage, and whom it wakes after a pass.
     let serviceLoads: ServiceLoads
     let autoscalerWakeUp: WakeUps
-    let containers: Containers
+    let containers: any ContainerViews
     /// The previous CPU reading of each container, for one-shot samples.
     let cpuReadings = CPUReadings()
 
     init(
-        configuration: ManagerConfiguration,
+        settings: ManagerConfiguration.Monitor,
         store: any ContainerStore & ImageStore & UsageStore,
         engines: NodeEngines,
         metrics: ManagerMetrics,
@@ -35,9 +36,9 @@ public struct UsageMonitor: Service, RecordsEvents, ReadsSwarm {
         swarm: SwarmView,
         serviceLoads: ServiceLoads,
         autoscalerWakeUp: WakeUps,
-        containers: Containers
+        containers: any ContainerViews
     ) {
-        self.configuration = configuration
+        self.settings = settings
         self.store = store
         self.engines = engines
         self.metrics = metrics
@@ -49,7 +50,7 @@ public struct UsageMonitor: Service, RecordsEvents, ReadsSwarm {
     }
 
     public func run() async throws {
-        let interval = Duration.seconds(configuration.monitor.intervalSeconds)
+        let interval = Duration.seconds(settings.intervalSeconds)
         await cancelWhenGracefulShutdown {
             var lastFull = ContinuousClock.now - interval
             while !Task.isCancelled {
@@ -179,7 +180,7 @@ extension UsageMonitor {
             await cpuReadings.keep(only: Set(work.map(\.1)))
             await serviceLoads.keep(only: Set(byService.keys))
         }
-        try await store.recordUsage(samples, keep: configuration.monitor.historyPerContainer)
+        try await store.recordUsage(samples, keep: settings.historyPerContainer)
         for image in Set(samples.map(\.image)) {
             let values = try await store.memorySamples(image: image).sorted()
             guard values.count >= 3 else { continue }
