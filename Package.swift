@@ -231,7 +231,7 @@ let package = Package(
         .testTarget(
             name: "MicadoManagerTests",
             dependencies: [
-                "MicadoManager", "MicadoCore", "MicadoStore", "DockerEngine", "MicadoClouds", "MicadoTestSupport",
+                "MicadoManager", "MicadoCore", "MicadoStore", "DockerEngine", "MicadoClouds", "MicadoTestSupport", "MicadoSim",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -36,10 +36,18 @@ enum Label {
 struct EventLog: Sendable {
     let store: any EventStore
     let logger: Logger
+    /// The manager's time of day, for its events and for every part that records them.
+    let clock: any WallClock
     let failures = ItemFailures()
 
+    init(store: any EventStore, logger: Logger, clock: any WallClock = SystemClock()) {
+        self.store = store
+        self.logger = logger
+        self.clock = clock
+    }
+
     func event(_ kind: EventKind, _ subject: String, _ message: String) -> EventRecord {
-        EventRecord(time: Date(), kind: kind, subject: subject, message: message)
+        EventRecord(time: clock.now, kind: kind, subject: subject, message: message)
     }
 
     /// Events a transaction stored, into the log too (as `note` does for one on its own).
@@ -85,6 +93,8 @@ protocol RecordsEvents: Sendable {
 
 extension RecordsEvents {
     var logger: Logger { eventLog.logger }
+    /// The time of day by the manager's clock (`WallClock`).
+    var now: Date { eventLog.clock.now }
     func event(_ kind: EventKind, _ subject: String, _ message: String) -> EventRecord { eventLog.event(kind, subject, message) }
     func event(_ kind: EventKind, _ instance: InstanceID, _ message: String) -> EventRecord {
         eventLog.event(kind, instance.rawValue, message)

@@ -27,7 +27,7 @@ extension Containers {
         } else if let recorded = try await store.image(image)?.criticalMemoryMiB {
             memory = recorded
         }
-        let now = Date()
+        let now = self.now
         var record = ContainerRecord(
             name: name.rawValue,
             client: request.client,
@@ -118,7 +118,7 @@ extension Containers {
         }
         if record.serviceID == serviceID { return record }
         record.serviceID = serviceID
-        record.updatedAt = Date()
+        record.updatedAt = now
         try await store.updateContainer(
             record,
             event: event(.containerCreated, record.name, "service \(serviceID.prefix(12)) created for \(record.name)")

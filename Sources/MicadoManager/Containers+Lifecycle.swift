@@ -18,7 +18,7 @@ extension Containers {
         let alreadyQuit = record.desired == .stopped
         if !alreadyQuit {
             record.desired = .stopped
-            record.updatedAt = Date()
+            record.updatedAt = now
             try await store.updateContainer(record, event: event(.containerQuit, name, "\(name) quit (scaled to 0)"))
         }
         if let serviceID = record.serviceID {

@@ -45,7 +45,7 @@ extension Instances {
         }
         let token = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         let id = InstanceID(token: token)
-        let now = Date()
+        let now = self.now
         var record = InstanceRecord(
             id: id,
             hostname: id.rawValue,
@@ -91,8 +91,8 @@ extension Instances {
         let (booting, transition) = InstanceLifecycle.created(record, instance, resumed: false)
         record = booting
         record.state = transition.state
-        record.stateSince = Date()
-        record.updatedAt = Date()
+        record.stateSince = now
+        record.updatedAt = now
         try await store.updateInstance(record, event: event(transition.event, id, transition.message))
         scalerWakeUp.yield()
         return record
@@ -139,7 +139,7 @@ extension Instances {
         for record in tagged { try await requireNoVolume(on: record, doing: "micado stop -t \(tag)") }
         for var record in tagged where record.state != .draining && record.state != .deleting {
             record.state = .draining
-            record.stateSince = Date()
+            record.stateSince = now
             record.reason = "micado stop -t \(tag)"
             try await store.updateInstance(
                 record,
@@ -171,7 +171,7 @@ extension Instances {
         guard var record = try await store.instances().first(where: { $0.id == id }), record.state == .ready else { return }
         try await requireNoVolume(on: record, doing: reason)
         record.state = .draining
-        record.stateSince = Date()
+        record.stateSince = now
         record.reason = reason
         try await store.updateInstance(record, event: event(.instanceDraining, id, "draining \(id): \(reason)"))
     }
@@ -212,7 +212,7 @@ extension Instances {
         var record = record
         guard let cloud = clouds.cloud(named: record.cloud), let driver = clouds.drivers[cloud.name] else { return }
         var seen = InstanceLifecycle.Observation(
-            now: Date(),
+            now: now,
             createInFlight: await creating.contains(record.id),
             node: node.map {
                 .init(id: $0.id, ready: $0.status.state == .ready, drained: $0.spec.availability == .drain, message: $0.status.message)
@@ -224,8 +224,8 @@ extension Instances {
         }
         func move(_ transition: InstanceLifecycle.Transition) async throws(MicadoError) {
             record.state = transition.state
-            record.stateSince = Date()
-            record.updatedAt = Date()
+            record.stateSince = now
+            record.updatedAt = now
             try await store.updateInstance(record, event: event(transition.event, record.id.rawValue, transition.message))
             if let location = record.location {
                 if transition.state == .ready {
@@ -273,7 +273,7 @@ extension Instances {
                 }
                 record.address = reported.address
                 record.engineEndpoint = reported.engineEndpoint
-                record.updatedAt = Date()
+                record.updatedAt = now
                 try await store.updateInstance(
                     record,
                     event: event(

@@ -135,7 +135,7 @@ public final class Instances: RecordsEvents, ReadsSwarm {
                 )
             }
         }
-        let now = Date()
+        let now = self.now
         let existing = try await store.instances().first { $0.id.rawValue == node.id }
         try await store.upsertInstance(
             InstanceRecord(
@@ -154,8 +154,8 @@ public final class Instances: RecordsEvents, ReadsSwarm {
 
     /// Holds new instances back in `location` after a failure, and says for how long.
     func backOff(_ location: String, reason: String) async {
-        let failures = await bootBackoff.failed(location, reason: reason)
-        let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
+        let failures = await bootBackoff.failed(location, reason: reason, now: now)
+        let wait = Int(failures.until.timeIntervalSince(now).rounded(.up))
         await note(
             .scalerBackoff,
             location,

@@ -60,6 +60,7 @@ public final class Orchestrator: RecordsEvents {
         metrics: ManagerMetrics = ManagerMetrics(registry: .init()),
         registry: Registry? = nil,
         spool: String? = nil,
+        clock: any WallClock = SystemClock(),
         logger: Logger
     ) {
         let http = http ?? .shared
@@ -73,7 +74,7 @@ public final class Orchestrator: RecordsEvents {
         self.http = http
 
         // What several parts share, each a mechanism of its own.
-        let eventLog = EventLog(store: store, logger: logger)
+        let eventLog = EventLog(store: store, logger: logger, clock: clock)
         let swarm = SwarmView(engine: engine)
         let nodeEngines = NodeEngines(
             own: engine,

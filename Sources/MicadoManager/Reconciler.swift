@@ -161,7 +161,7 @@ extension Reconciler {
             } else if record.lastState != .missing {
                 record.lastState = .missing
                 record.lastReason = "its service was removed outside micado; quit and remove it, or launch it again"
-                record.updatedAt = Date()
+                record.updatedAt = now
                 try await store.updateContainer(
                     record,
                     event: event(.containerMissing, record.name, "service of \(record.name) is gone from the swarm")
@@ -174,7 +174,7 @@ extension Reconciler {
         if record.serviceID != service.id {
             record.serviceID = service.id
             record.lastState = .pending
-            record.updatedAt = Date()
+            record.updatedAt = now
             try await store.updateContainer(
                 record,
                 event: event(.containerAdopted, record.name, "adopted service \(service.id.prefix(12)) for \(record.name)")

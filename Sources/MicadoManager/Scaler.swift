@@ -161,7 +161,7 @@ extension Scaler {
                 )
             }
         }
-        let now = Date()
+        let now = self.now
         var planned: [ScalingPlanner.Instance] = []
         for var record in instanceRecords where !record.isManager && record.purpose != .database {
             let state: ScalingPlanner.Instance.State
@@ -232,8 +232,8 @@ extension Scaler {
     /// cheapest flavour that still holds the load.
     func add(_ addition: ScalingPlanner.Addition) async {
         guard let cloud = clouds.cloud(forLocation: addition.location) else { return }
-        if let failures = await instances.bootBackoff.holding(addition.location) {
-            let wait = Int(failures.until.timeIntervalSinceNow.rounded(.up))
+        if let failures = await instances.bootBackoff.holding(addition.location, now: now) {
+            let wait = Int(failures.until.timeIntervalSince(now).rounded(.up))
             for task in addition.tasks {
                 await scalerNotes.set(
                     task,

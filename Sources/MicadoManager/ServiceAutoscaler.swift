@@ -95,7 +95,7 @@ extension ServiceAutoscaler {
     public func pass() async throws(MicadoError) {
         let records = try await store.containers().filter { $0.desired == .running && $0.settings?.scaling != nil }
         await state.keep(only: Set(records.map(\.name)))
-        let now = Date()
+        let now = self.now
         for var record in records {
             guard let policy = record.settings?.scaling else { continue }
             var observed: [ScalingPolicy.Metric: Double] = [:]

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MicadoClouds
 import MicadoCore
+import MicadoSim
 import MicadoStore
 import MicadoTestSupport
 import Prometheus
@@ -56,7 +57,7 @@ import Testing
         func policyState(of record: ContainerRecord) async -> String? { nil }
     }
 
-    static func scaler(store: Store, engine: any EngineAPI, fleet: FakeFleet) -> Scaler {
+    static func scaler(store: Store, engine: any EngineAPI, fleet: FakeFleet, clock: any WallClock = SystemClock()) -> Scaler {
         let authority = CertificateAuthority(directory: "/nonexistent")
         let clouds = CloudSet(
             configurations: [
@@ -75,7 +76,7 @@ import Testing
             drivers: [:],
             authority: authority
         )
-        let eventLog = EventLog(store: store, logger: ManagerPartsTests.logger)
+        let eventLog = EventLog(store: store, logger: ManagerPartsTests.logger, clock: clock)
         return Scaler(
             configuredLocation: "zone",
             store: store,
@@ -181,5 +182,44 @@ import Testing
         try await Self.scaler(store: store, engine: engine, fleet: fleet).pass()
         #expect(await fleet.drained == [InstanceID("i-old")])
         #expect(await fleet.started.isEmpty)
+    }
+
+    /// Grace periods are read on the manager's clock: on a virtual one, an instance idle since
+    /// it was made is kept until that clock has moved past the grace period, however fast the
+    /// passes come.
+    @Test func theGracePeriodRunsOnTheManagersClock() async throws {
+        let swarm = InMemorySwarm()
+        let engine = swarm.managerEngine
+        _ = try await engine.initSwarm(advertiseAddress: "10.0.0.2", listenAddress: "10.0.0.2:2377", defaultAddressPool: nil)
+        let store = try Store.inMemory()
+        let clock = VirtualClock(start: Date(timeIntervalSince1970: 1_800_000_000))
+        var instance = InstanceRecord(
+            id: InstanceID("i-idle"),
+            hostname: "i-idle",
+            cloud: "mem",
+            location: "zone",
+            role: .worker,
+            state: .ready,
+            address: "10.0.0.9",
+            createdAt: clock.now,
+            updatedAt: clock.now
+        )
+        instance.memoryMiB = 512
+        instance.flavour = "small"
+        instance.idleSince = clock.now
+        instance.nodeID = "node-i-idle"
+        try await store.insertInstance(
+            instance,
+            event: EventRecord(time: clock.now, kind: .instanceReady, subject: "i-idle", message: "test")
+        )
+        let fleet = FakeFleet()
+        let scaler = Self.scaler(store: store, engine: engine, fleet: fleet, clock: clock)
+        try await scaler.pass()
+        clock.advance(by: 59)
+        try await scaler.pass()
+        #expect(await fleet.drained.isEmpty, "drained before its 60 s of grace had passed on the manager's clock")
+        clock.advance(by: 1)
+        try await scaler.pass()
+        #expect(await fleet.drained == [InstanceID("i-idle")])
     }
 }
