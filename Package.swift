@@ -175,7 +175,11 @@ let package = Package(
         // swarm on a virtual clock, behind the manager's own seams (`micado bench sim`, `plan`).
         .target(
             name: "MicadoSim",
-            dependencies: ["MicadoCore"],
+            dependencies: [
+                "MicadoCore", "DockerEngine", "MicadoClouds",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Stateful stand-ins of the OpenStack, CloudSigma and CloudBroker APIs on loopback, answering
@@ -194,7 +198,7 @@ let package = Package(
         .target(
             name: "MicadoTestSupport",
             dependencies: [
-                "MicadoClouds", "MicadoCore", "DockerEngine", "MicadoStandIns", .product(name: "Logging", package: "swift-log"),
+                "MicadoClouds", "MicadoCore", "DockerEngine", "MicadoStandIns", "MicadoSim", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 // The fault-injecting proxy in front of moto.
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

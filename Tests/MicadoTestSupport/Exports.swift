@@ -1,2 +1,4 @@
-// The stand-ins of the clouds are the tests' as much as the demo's.
+// What the tests stand the manager on: the simulated swarm and cloud (MicadoSim) and the
+// clouds' stand-ins (MicadoStandIns).
+@_exported import MicadoSim
 @_exported import MicadoStandIns

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MicadoStandIns
 import NIOCore
 import NIOHTTP1
 import Synchronization
