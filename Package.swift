@@ -198,7 +198,8 @@ let package = Package(
         .target(
             name: "MicadoTestSupport",
             dependencies: [
-                "MicadoClouds", "MicadoCore", "DockerEngine", "MicadoStandIns", "MicadoSim", .product(name: "Logging", package: "swift-log"),
+                "MicadoClouds", "MicadoCore", "DockerEngine", "MicadoStandIns", "MicadoSim",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 // The fault-injecting proxy in front of moto.
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
