@@ -21,6 +21,7 @@ esac
 [ $# -ge 1 ] || { echo "usage: scripts/bench.sh [--no-clouds|--ec2] VERB [options]" >&2; exit 2; }
 ID=$(claim_id /tmp/micado-bench- b)
 WORK=/tmp/micado-bench-$ID
+trap 'rm -rf "$WORK"' EXIT  # until the full cleanup is set
 export MICADO_STATE=$WORK/engines MICADO_BRIDGE=mbbench$ID
 third=$(free_subnet 60 99)
 export MICADO_BRIDGE_CIDR=10.213.$third.1/24

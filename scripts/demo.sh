@@ -31,6 +31,8 @@ if [ -n "${MICADO_DEMO_ID:-}" ]; then
 else
   ID=$(claim_id /tmp/micado-demo- d)
 fi
+# Until the full cleanup below is set: the folder this run claimed, and only that.
+trap 'rm -rf "/tmp/micado-demo-$ID"' EXIT
 export MICADO_STATE=/tmp/micado-demo-$ID/engines MICADO_BRIDGE=mbdemo$ID
 third=$(free_subnet 10 99)
 export MICADO_BRIDGE_CIDR=10.213.$third.1/24

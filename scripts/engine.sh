@@ -108,8 +108,11 @@ JSON
 down)
   NAME=${1:?usage: engine.sh down NAME}
   NS=micado-$NAME; VETH=$(veth_of "$NAME"); DIR=$STATE/$NAME
-  # Only what this state folder claimed (see up): another run's engine of the same name stays.
-  [ "$(cat "$DIR/claim" 2>/dev/null)" = "$NS $VETH" ] || exit 0
+  # The namespace, veth and cgroup only if this state folder claimed them (see up): another
+  # run's engine of the same name stays. What is this folder's own (its dockerd, checked by
+  # its command line; its mounts and files) goes either way, and the claim goes last, so a
+  # down that is cut short can be run again.
+  claimed=; [ "$(cat "$DIR/claim" 2>/dev/null)" = "$NS $VETH" ] && claimed=1
   if [ -f "$DIR/dockerd.pid" ]; then
     pid=$(cat "$DIR/dockerd.pid")
     if [[ "$pid" =~ ^[0-9]+$ ]] && is_our_dockerd "$pid" "$DIR/dockerd.pid"; then
@@ -118,19 +121,22 @@ down)
       is_our_dockerd "$pid" "$DIR/dockerd.pid" && kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
-  # whatever still runs in the namespace (containerd, shims, tasks) after a hard stop
-  if netns_exists "$NS"; then
-    for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+  if [ -n "$claimed" ]; then
+    # whatever still runs in the namespace (containerd, shims, tasks) after a hard stop
+    if netns_exists "$NS"; then
+      for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+    fi
+    ip link del "$VETH" 2>/dev/null || true
+    ip netns del "$NS" 2>/dev/null || true
+    for c in /sys/fs/cgroup/micado-"$NAME" /sys/fs/cgroup/*/micado-"$NAME"; do
+      [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
   fi
   if [ -d "$DIR" ]; then
     { grep -o " $DIR/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    find "$DIR" -mindepth 1 -maxdepth 1 ! -name claim -exec rm -rf {} + 2>/dev/null || true
     rm -rf "$DIR"
   fi
-  ip link del "$VETH" 2>/dev/null || true
-  ip netns del "$NS" 2>/dev/null || true
-  for c in /sys/fs/cgroup/micado-"$NAME" /sys/fs/cgroup/*/micado-"$NAME"; do
-    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-  done
   ;;
 bridge-down)
   ip link del "$BRIDGE" 2>/dev/null || true

@@ -9,6 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/.build/debug/micado}
 ID=$(claim_id /tmp/micado-fuzz- f)
 WORK=/tmp/micado-fuzz-$ID
+trap 'rm -rf "$WORK"' EXIT  # until the full cleanup is set
 export MICADO_STATE=$WORK/engines MICADO_BRIDGE=mbfuzz$ID
 third=$(free_subnet 100 140)
 export MICADO_BRIDGE_CIDR=10.213.$third.1/24

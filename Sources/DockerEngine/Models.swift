@@ -159,13 +159,16 @@ public struct SwarmService: Decodable, Sendable {
     /// How the last rolling update went (`updating`, `paused`, `completed`, `rollback_started`,
     /// `rollback_paused`, `rollback_completed`), and why.
     public struct UpdateStatus: Decodable, Sendable {
-        public var state: String?
+        public var state: ServiceUpdateState?
         public var message: String?
         enum CodingKeys: String, CodingKey {
             case state = "State"
             case message = "Message"
         }
-        public var rolledBack: Bool { state?.hasPrefix("rollback") == true || state == "paused" }
+        public var rolledBack: Bool {
+            guard let state else { return false }
+            return [.paused, .rollbackStarted, .rollbackPaused, .rollbackCompleted].contains(state)
+        }
     }
     public var id: String
     public var version: ObjectVersion

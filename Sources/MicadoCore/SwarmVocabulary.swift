@@ -71,3 +71,22 @@ public struct LocalNodeState: RawRepresentable, Hashable, Sendable, Codable, Cus
     public static let error = LocalNodeState(rawValue: "error")
     public static let locked = LocalNodeState(rawValue: "locked")
 }
+
+/// How a service's last rolling update went (moby's `UpdateState`).
+public struct ServiceUpdateState: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+    public var description: String { rawValue }
+
+    public static let updating = ServiceUpdateState(rawValue: "updating")
+    public static let paused = ServiceUpdateState(rawValue: "paused")
+    public static let completed = ServiceUpdateState(rawValue: "completed")
+    public static let rollbackStarted = ServiceUpdateState(rawValue: "rollback_started")
+    public static let rollbackPaused = ServiceUpdateState(rawValue: "rollback_paused")
+    public static let rollbackCompleted = ServiceUpdateState(rawValue: "rollback_completed")
+}

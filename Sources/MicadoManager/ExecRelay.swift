@@ -48,7 +48,7 @@ struct ExecStreamOptions: Sendable, Equatable {
 /// container: stdin and resizes in, output out, then the exit code. A client that leaves
 /// hangs the command up (SIGHUP to its processes), as a closed terminal would.
 struct ExecRelay {
-    let containers: Containers
+    let containers: any AttachedExecs
     let eventLog: EventLog
     let name: String
     let options: ExecStreamOptions

@@ -5,7 +5,7 @@ import MicadoStore
 
 // What one part asks of another, each the narrowest protocol that serves the part that asks:
 // a part names these, never another part's class, so a test builds it with fakes of only
-// what it names (PartsWithFakesTests). The concrete part conforms beside its definition.
+// what it names (ScalerWithFakesTests, PartsWithFakesTests). The concrete part conforms beside its definition.
 
 /// What the scaler asks of the instances: carry out a plan (start, drain), keep the records in
 /// step with the swarm's nodes, back off a location whose instances fail to come up, and
@@ -45,6 +45,18 @@ protocol ApplicationServices: ServiceKeeper {
     func waitUntilRunning(_ name: String) async throws(MicadoError) -> ContainerView
 }
 
+/// A command attached to a container's running task (`micado execute` over a WebSocket).
+protocol AttachedExecs: Sendable {
+    func createAttachedExec(
+        _ name: String,
+        command: String,
+        tty: Bool,
+        environment: [String]
+    ) async throws(MicadoError)
+        -> AttachedExecTarget
+    func endAttachedExec(_ target: AttachedExecTarget) async
+}
+
 /// What the containers ask of the instances: an image carried to a location's instances
 /// (clouds without a registry).
 protocol ImageDistribution: Sendable {
@@ -80,6 +92,6 @@ protocol PolicyExplanations: Sendable {
 }
 
 extension Instances: ScalerFleet, ImageDistribution {}
-extension Containers: ApplicationServices {}
+extension Containers: ApplicationServices, AttachedExecs {}
 extension Volumes: VolumeHomes, VolumeUpkeep {}
 extension ServiceAutoscaler: PolicyExplanations {}

@@ -189,7 +189,7 @@ extension Reconciler {
             // The record keeps asking for the file's spec; the next apply of a fixed file rolls.
             await step(.serviceUpdateFailed, record.name) { () throws(MicadoError) in
                 throw .conflict(
-                    "the update of \(record.name) failed and Swarm rolled it back (\(service.updateStatus?.message ?? service.updateStatus?.state ?? "")); it runs its previous spec until a fixed file is applied"
+                    "the update of \(record.name) failed and Swarm rolled it back (\(service.updateStatus?.message ?? service.updateStatus?.state?.rawValue ?? "")); it runs its previous spec until a fixed file is applied"
                 )
             }
         } else if record.application != nil, service.spec.labels?[Label.specDigest] != Containers.digest(of: record) {
