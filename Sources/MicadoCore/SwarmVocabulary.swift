@@ -2,16 +2,18 @@
 // writes them. Each is an open set of known values: a newer engine may answer one micado does
 // not know, which is then carried as written (and never matches a known one), not refused.
 
+/// One of Swarm's words: coded as its string (the standard library's coding of a
+/// string-backed `RawRepresentable`, which keeps any value) and shown as it.
+public protocol SwarmWord: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible where RawValue == String {}
+
+extension SwarmWord {
+    public var description: String { rawValue }
+}
+
 /// A task's state, and the state it is meant to reach (moby's `TaskState`).
-public struct TaskState: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct TaskState: SwarmWord {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     public static let new = TaskState(rawValue: "new")
     public static let allocated = TaskState(rawValue: "allocated")
@@ -38,15 +40,9 @@ public struct TaskState: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 }
 
 /// A node's state as the swarm's managers see it (moby's `NodeState`).
-public struct SwarmNodeState: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct SwarmNodeState: SwarmWord {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     public static let unknown = SwarmNodeState(rawValue: "unknown")
     public static let down = SwarmNodeState(rawValue: "down")
@@ -55,15 +51,9 @@ public struct SwarmNodeState: RawRepresentable, Hashable, Sendable, Codable, Cus
 }
 
 /// An engine's own membership of a swarm (moby's `LocalNodeState`).
-public struct LocalNodeState: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct LocalNodeState: SwarmWord {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     public static let inactive = LocalNodeState(rawValue: "inactive")
     public static let pending = LocalNodeState(rawValue: "pending")
@@ -73,15 +63,9 @@ public struct LocalNodeState: RawRepresentable, Hashable, Sendable, Codable, Cus
 }
 
 /// How a service's last rolling update went (moby's `UpdateState`).
-public struct ServiceUpdateState: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+public struct ServiceUpdateState: SwarmWord {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
-    public var description: String { rawValue }
 
     public static let updating = ServiceUpdateState(rawValue: "updating")
     public static let paused = ServiceUpdateState(rawValue: "paused")

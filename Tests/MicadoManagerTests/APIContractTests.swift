@@ -56,6 +56,13 @@ struct APIContractTests {
         }
     }
 
+    /// Swarm's words are coded as their strings, and one a newer engine adds is kept as written.
+    @Test func swarmWordsKeepAnUnknownValue() throws {
+        let decoded = try JSONDecoder().decode([TaskState].self, from: Data(#"["running","exploded"]"#.utf8))
+        #expect(decoded == [.running, TaskState(rawValue: "exploded")] && decoded[1].description == "exploded")
+        #expect(String(decoding: try JSONEncoder().encode(decoded), as: UTF8.self) == #"["running","exploded"]"#)
+    }
+
     /// A kind is its stable string on the wire and in the store; one a newer manager wrote reads as unrecognised.
     @Test func eventKindsAreStableStrings() throws {
         #expect(EventKind.instanceCreateFailed.rawValue == "instance.create-failed")
