@@ -176,7 +176,8 @@ let package = Package(
         .target(
             name: "MicadoSim",
             dependencies: [
-                "MicadoCore", "DockerEngine", "MicadoClouds",
+                "MicadoCore", "DockerEngine", "MicadoClouds", "MicadoManager", "MicadoStore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

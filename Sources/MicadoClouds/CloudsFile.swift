@@ -226,7 +226,12 @@ public enum CloudsFile {
             guard let tnode = map["timings"] else { return timings }
             let t = try mapping(tnode, "\(path).timings")
             let tpath = "\(path).timings"
-            try onlyKeys(t, ["gracePeriodSeconds", "bootTimeoutSeconds", "drainTimeoutSeconds"], at: tpath, node: tnode)
+            try onlyKeys(
+                t,
+                ["gracePeriodSeconds", "bootTimeoutSeconds", "drainTimeoutSeconds", "consolidateBelowPercent"],
+                at: tpath,
+                node: tnode
+            )
             timings.gracePeriodSeconds = try int(
                 t,
                 "gracePeriodSeconds",
@@ -250,6 +255,14 @@ public enum CloudsFile {
                 parent: tnode,
                 default: timings.drainTimeoutSeconds,
                 range: 1...3600
+            )
+            timings.consolidateBelowPercent = try int(
+                t,
+                "consolidateBelowPercent",
+                tpath,
+                parent: tnode,
+                default: timings.consolidateBelowPercent,
+                range: 0...100
             )
             return timings
         }

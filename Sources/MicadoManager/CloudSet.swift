@@ -75,14 +75,21 @@ public struct CloudSet: Sendable {
         var flavours: [String: [Flavour]] = [:]
         var bounds: [String: LocationBounds] = [:]
         var grace = 60
+        var consolidateBelow = 100
         for cloud in configurations {
             for (location, bound) in cloud.locations where bounds[location] == nil {
                 flavours[location] = cloud.flavours
                 bounds[location] = bound
             }
             grace = min(grace, cloud.timings.gracePeriodSeconds)
+            consolidateBelow = min(consolidateBelow, cloud.timings.consolidateBelowPercent)
         }
-        return ScalingPlanner(flavours: flavours, bounds: bounds, gracePeriod: TimeInterval(grace))
+        return ScalingPlanner(
+            flavours: flavours,
+            bounds: bounds,
+            gracePeriod: TimeInterval(grace),
+            consolidateBelow: Double(consolidateBelow) / 100
+        )
     }
 
     /// How micado reaches an instance's engine: where its cloud said it answers, always

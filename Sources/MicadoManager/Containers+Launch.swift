@@ -10,7 +10,10 @@ extension Containers {
         try request.validate()
         let image = try await requireImage(request.image).name
         if let location = request.location { try await requireLocation(location) }
-        let records = try await store.containers()
+        // Every record only when something needs them: a port or domain to check, a name to
+        // make (the store refuses a taken name itself); a fleet's launches each read thousands.
+        let needsRecords = request.port != nil || request.domain != nil || request.name == nil
+        let records = needsRecords ? try await store.containers() : []
         if let domain = request.domain, request.port == nil {
             throw .badRequest("-d \(domain) needs -p PORT: the proxy routes the domain to that port")
         }

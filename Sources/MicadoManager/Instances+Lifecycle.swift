@@ -178,7 +178,9 @@ extension Instances {
 
     /// One pass over every cloud instance: moves each a step towards where it should be.
     func convergeInstances(nodes: [Node], runningByNode: [String: Int]) async {
-        guard let records = try? await store.instances() else { return }
+        guard let records = try? await store.instances(), let volumes = try? await store.volumes() else { return }
+        // Read once for the pass, not once per instance: a fleet of thousands made it thousands of reads.
+        let volumeNodes = Set(volumes.compactMap(\.nodeID))
         // An instance's node is found by the `micado.instance` label its engine boots with
         // (every cloud's boot document sets it), or by the node ID recorded at admission.
         let byID = Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -199,7 +201,7 @@ extension Instances {
                 let node = record.nodeID.flatMap { byID[$0] } ?? byInstance[record.id]
                 let running = record.nodeID.flatMap { runningByNode[$0] } ?? 0
                 group.addTask {
-                    do { try await self.converge(record, node: node, runningTasks: running) } catch {
+                    do { try await self.converge(record, node: node, runningTasks: running, volumeNodes: volumeNodes) } catch {
                         self.logger.warning("instance step failed", metadata: ["instance.id": "\(record.id)", "error": "\(error)"])
                     }
                 }
@@ -208,7 +210,7 @@ extension Instances {
     }
 
     /// Observes an instance, asks `InstanceLifecycle` for its next step and carries it out.
-    func converge(_ record: InstanceRecord, node: Node?, runningTasks: Int) async throws(MicadoError) {
+    func converge(_ record: InstanceRecord, node: Node?, runningTasks: Int, volumeNodes: Set<String>) async throws(MicadoError) {
         var record = record
         guard let cloud = clouds.cloud(named: record.cloud), let driver = clouds.drivers[cloud.name] else { return }
         var seen = InstanceLifecycle.Observation(
@@ -220,7 +222,7 @@ extension Instances {
             runningTasks: runningTasks
         )
         if let nodeID = record.nodeID, record.state == .down || record.state == .ready {
-            seen.holdsVolumes = try await store.volumes().contains { $0.nodeID == nodeID }
+            seen.holdsVolumes = volumeNodes.contains(nodeID)
         }
         func move(_ transition: InstanceLifecycle.Transition) async throws(MicadoError) {
             record.state = transition.state
@@ -242,7 +244,7 @@ extension Instances {
             case .stay:
                 return
             case .describe:
-                guard await described.due(record.id, every: driver.describeInterval) else { return }
+                guard await described.due(record.id, every: driver.describeInterval, now: now) else { return }
                 (seen.cloud, seen.reported) = try await describe(driver, record)
             case .addressed(let reported):
                 let all = try await store.instances()
@@ -338,6 +340,7 @@ extension Instances {
                 }
                 if let endpoint = try? clouds.endpoint(of: record) { await engines.connector.forget(endpoint) }
                 await described.forget(record.id)
+                await copiedImages.forget(record.id)
                 return try await store.deleteInstance(
                     record.id,
                     event: event(.instanceDeleted, record.id.rawValue, "\(record.id) deleted from \(cloud.name)")
@@ -470,9 +473,22 @@ extension Instances {
 
     /// Before a launch: the image must be on every ready instance of the location.
     func distributeImage(_ image: String, location: String) async throws(MicadoError) {
+        // By the manager's image ID: an image loaded anew under the same name is copied again.
+        let key = "\(image)@\(try await engine.inspectImage(image).id)"
         for record in try await store.instances() where !record.isManager && record.location == location && record.state == .ready {
-            let target = try await engines.engine(of: record)
-            try await copyImages([image], to: target)
+            guard await !copiedImages.holds(record.id, key) else { continue }
+            do {
+                let target = try await engines.engine(of: record)
+                try await copyImages([image], to: target)
+                await copiedImages.insert(record.id, key)
+            } catch  where error.code == .engine || error.code == .unreachable {
+                // One instance that does not answer (gone, cut off) is the lifecycle's to notice
+                // and replace; it must not refuse every launch in its location meanwhile.
+                logger.warning(
+                    "could not copy an image to an instance",
+                    metadata: ["instance.id": "\(record.id)", "image": "\(image)", "error": "\(error)"]
+                )
+            }
         }
     }
 

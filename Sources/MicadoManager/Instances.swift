@@ -29,6 +29,8 @@ public final class Instances: RecordsEvents, ReadsSwarm {
     let bootBackoff = BootBackoff()
     /// When each booting instance was last described (see `CloudDriver.describeInterval`).
     let described = LastDescribed()
+    /// Which images (by the manager's image ID) each instance was given.
+    let copiedImages = CopiedImages()
     /// Addresses given after the create, claimed one at a time (see `AddressClaims`).
     let addressClaims = AddressClaims()
     /// Where images loaded into instances wait on disk between the two engines.
@@ -164,19 +166,30 @@ public final class Instances: RecordsEvents, ReadsSwarm {
     }
 }
 
-/// When each instance was last described, so that fast passes do not become fast cloud calls.
+/// When each instance was last described, so that fast passes do not become fast cloud calls
+/// (on the manager's clock, as its other timings: a simulated day describes as a real one).
 actor LastDescribed {
-    var times: [InstanceID: ContinuousClock.Instant] = [:]
+    var times: [InstanceID: Date] = [:]
 
-    /// True (and noted) when `id` was not described within `interval`.
-    func due(_ id: InstanceID, every interval: Duration) -> Bool {
-        let now = ContinuousClock.now
-        if let last = times[id], now - last < interval { return false }
+    /// True (and noted) when `id` was not described within `interval` before `now`.
+    func due(_ id: InstanceID, every interval: Duration, now: Date) -> Bool {
+        if let last = times[id], now.timeIntervalSince(last) >= 0, now.timeIntervalSince(last) < interval.inSeconds { return false }
         times[id] = now
         return true
     }
 
     func forget(_ id: InstanceID) { times[id] = nil }
+}
+
+/// The images each instance was given, so that a launch copies an image only to instances
+/// that lack it: asking every instance of a large fleet on every launch was one engine call
+/// per instance per launch.
+actor CopiedImages {
+    var held: [InstanceID: Set<String>] = [:]
+
+    func holds(_ id: InstanceID, _ image: String) -> Bool { held[id]?.contains(image) == true }
+    func insert(_ id: InstanceID, _ image: String) { held[id, default: []].insert(image) }
+    func forget(_ id: InstanceID) { held[id] = nil }
 }
 
 /// Addresses the cloud gave instances after their create, claimed one at a time: the

@@ -30,36 +30,104 @@ public actor InMemorySwarm {
         var labels: [String: String]
         var state: String
         var version: UInt64
+        var schedulable: Bool { state == "ready" && availability == "active" }
     }
     struct ServiceState {
         var id: String
-        var spec: ServiceSpec
+        var seq: Int
+        var spec: ServiceSpec {
+            didSet { constraints = Constraint.parse(spec) }
+        }
         var version: UInt64
+        /// Its placement constraints, parsed once (the scheduler checks them for every node).
+        var constraints: [Constraint]?
+
+        init(id: String, seq: Int, spec: ServiceSpec, version: UInt64) {
+            self.id = id
+            self.seq = seq
+            self.spec = spec
+            self.version = version
+            constraints = Constraint.parse(spec)
+        }
+    }
+    /// `node.labels.K == V`, `node.labels.K != V` or `node.role == R`.
+    struct Constraint {
+        var label: String?
+        var equal: Bool
+        var value: String
+
+        /// nil when one cannot be read (no node meets it).
+        static func parse(_ spec: ServiceSpec) -> [Constraint]? {
+            var parsed: [Constraint] = []
+            for constraint in spec.taskTemplate.placement?.constraints ?? [] {
+                let equal = !constraint.contains("!=")
+                let parts = constraint.components(separatedBy: equal ? "==" : "!=").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2 else { return nil }
+                if parts[0].hasPrefix("node.labels.") {
+                    parsed.append(Constraint(label: String(parts[0].dropFirst("node.labels.".count)), equal: equal, value: parts[1]))
+                } else if parts[0] == "node.role" {
+                    parsed.append(Constraint(label: nil, equal: equal, value: parts[1]))
+                } else {
+                    return nil
+                }
+            }
+            return parsed
+        }
     }
     struct TaskState {
         var id: String
+        var seq: Int
         var serviceID: String
         var nodeID: String?
         var state: String
         var desired: String
         var err: String?
         var reservedMiB: Int
+        /// What its view was made from, so a view is decoded again only when one of these changed.
+        var viewKey: String { "\(state)|\(desired)|\(nodeID ?? "")|\(err ?? "")" }
+    }
+    /// A task by its service and its place among the service's tasks (tasks are only appended).
+    struct TaskKey: Hashable, Comparable {
+        var serviceSeq: Int
+        var serviceID: String
+        var index: Int
+        static func < (a: TaskKey, b: TaskKey) -> Bool { (a.serviceSeq, a.index) < (b.serviceSeq, b.index) }
     }
 
     var machines: [String: Machine]
     var nodes: [String: NodeState] = [:]
-    var services: [ServiceState] = []
+    /// Node IDs in order (the scheduler tries them in it).
+    var nodeOrder: [String] = []
+    var services: [String: ServiceState] = [:]
+    var serviceIDsByName: [String: String] = [:]
+    var tasksByService: [String: [TaskState]] = [:]
+    /// What the tasks meant to run on each node reserve, and which they are.
+    var reservedByNode: [String: Int] = [:]
+    var tasksOnNode: [String: Set<TaskKey>] = [:]
+    /// Tasks meant to run that have no node yet.
+    var pending: Set<TaskKey> = []
+    /// Nodes whose state or availability changed since the scheduler last looked.
+    var changedNodes: Set<String> = []
+    var nodeViews: [String: (key: String, view: Node)] = [:]
+    var taskViews: [String: (key: String, view: SwarmTask)] = [:]
     var networks: [String: (name: String, labels: [String: String])] = [:]
     /// Secrets and configs: kind, name, labels and data, by ID.
     public private(set) var objects: [String: (kind: SwarmObject.Kind, name: String, labels: [String: String], data: [UInt8])] = [:]
-    var tasks: [TaskState] = []
     var counter = 0
-    /// Every call the engines answered, in order ("createService web", "joinSwarm m0…").
+    /// Every call the engines answered, in order ("createService web", "joinSwarm m0…"),
+    /// unless `recordsCalls` is off (a simulation's millions of calls).
     public private(set) var calls: [String] = []
+    public var recordsCalls = true
     /// Calls that fail once with this error, by name ("createService"), for fault tests.
     var failures: [String: MicadoError] = [:]
     /// What registries hold, by the reference an engine asks for: its digest.
     public var registryImages: [String: String] = [:]
+    /// Tasks stopped because their node was drained (and started elsewhere), and because their node went down.
+    public private(set) var evictedTasks = 0
+    public private(set) var orphanedTasks = 0
+    /// When a clock is set: when each service's first task started, and on which machine.
+    var clock: (any WallClock)?
+    var starts: [(service: String, at: Date, machine: String)] = []
 
     /// A swarm not yet initialised; the manager's machine holds `images` and advertises `managerMemoryMiB` of `mem`.
     public init(managerAddress: String = "10.0.0.2", managerMemoryMiB: Int = 2048, images: Set<String> = ["busybox:local"]) {
@@ -73,13 +141,25 @@ public actor InMemorySwarm {
 
     public func failNext(_ call: String, with error: MicadoError) { failures[call] = error }
 
+    /// Records calls or not (a simulation's are too many to keep).
+    public func setRecordsCalls(_ on: Bool) { recordsCalls = on }
+
+    /// Notes when each service's first task starts, on this clock (`takeStarts()`).
+    public func noteStarts(on clock: any WallClock) { self.clock = clock }
+
+    /// The starts noted since the last call.
+    public func takeStarts() -> [(service: String, at: Date, machine: String)] {
+        defer { starts.removeAll(keepingCapacity: true) }
+        return starts
+    }
+
     // MARK: what tests look at and change
 
-    public func serviceNames() -> [String] { services.map(\.spec.name) }
-    public func serviceSpec(_ name: String) -> ServiceSpec? { services.first { $0.spec.name == name }?.spec }
+    public func serviceNames() -> [String] { services.values.sorted { $0.seq < $1.seq }.map(\.spec.name) }
+    public func serviceSpec(_ name: String) -> ServiceSpec? { serviceIDsByName[name].flatMap { services[$0]?.spec } }
     public func runningTasks(of name: String) -> [(node: String?, id: String)] {
-        guard let service = services.first(where: { $0.spec.name == name }) else { return [] }
-        return tasks.filter { $0.serviceID == service.id && $0.state == "running" }.map { ($0.nodeID, $0.id) }
+        guard let id = serviceIDsByName[name] else { return [] }
+        return (tasksByService[id] ?? []).filter { $0.state == "running" }.map { ($0.nodeID, $0.id) }
     }
     public func nodeIDs() -> [String] { nodes.keys.sorted() }
     public func nodeLabels(_ id: String) -> [String: String] { nodes[id]?.labels ?? [:] }
@@ -88,10 +168,10 @@ public actor InMemorySwarm {
 
     /// The service's running tasks end in `state` ("complete", "failed"), still meant to run: a command that exits.
     public func endTasks(of name: String, state: String) {
-        guard let service = services.first(where: { $0.spec.name == name }) else { return }
-        for i in tasks.indices where tasks[i].serviceID == service.id && tasks[i].state == "running" {
-            tasks[i].state = state
-            tasks[i].err = state == "failed" ? "task: non-zero exit (1)" : nil
+        guard let id = serviceIDsByName[name] else { return }
+        for i in tasksByService[id, default: []].indices where tasksByService[id]![i].state == "running" {
+            tasksByService[id]![i].state = state
+            tasksByService[id]![i].err = state == "failed" ? "task: non-zero exit (1)" : nil
         }
     }
 
@@ -104,7 +184,10 @@ public actor InMemorySwarm {
     }
 
     func removeMachine(_ endpoint: String) {
-        if let node = machines[endpoint]?.nodeID { nodes[node]?.state = "down" }
+        if let node = machines[endpoint]?.nodeID {
+            nodes[node]?.state = "down"
+            changedNodes.insert(node)
+        }
         machines[endpoint] = nil
         schedule()
     }
@@ -112,7 +195,7 @@ public actor InMemorySwarm {
     // MARK: the engine calls
 
     func record(_ call: String, _ subject: String = "") throws(MicadoError) {
-        calls.append(subject.isEmpty ? call : "\(call) \(subject)")
+        if recordsCalls { calls.append(subject.isEmpty ? call : "\(call) \(subject)") }
         if let error = failures.removeValue(forKey: call) { throw error }
     }
 
@@ -131,16 +214,26 @@ public actor InMemorySwarm {
         ])
     }
 
+    func addNode(_ node: NodeState) {
+        if nodes[node.id] == nil {
+            let at = nodeOrder.firstIndex { $0 >= node.id } ?? nodeOrder.count
+            nodeOrder.insert(node.id, at: at)
+        }
+        nodes[node.id] = node
+    }
+
     func initSwarm(_ key: String) throws(MicadoError) -> String {
         try record("initSwarm")
-        nodes[Self.managerNode] = NodeState(
-            id: Self.managerNode,
-            machine: key,
-            role: "manager",
-            availability: "active",
-            labels: [:],
-            state: "ready",
-            version: 1
+        addNode(
+            NodeState(
+                id: Self.managerNode,
+                machine: key,
+                role: "manager",
+                availability: "active",
+                labels: [:],
+                state: "ready",
+                version: 1
+            )
         )
         machines[key]?.nodeID = Self.managerNode
         return "swarm-1"
@@ -158,21 +251,24 @@ public actor InMemorySwarm {
         guard machines[key]?.nodeID == nil else { throw .init(.conflict, "This node is already part of a swarm.") }
         counter += 1
         let id = "node-\(counter)"
-        nodes[id] = NodeState(id: id, machine: key, role: "worker", availability: "active", labels: [:], state: "ready", version: 1)
+        addNode(NodeState(id: id, machine: key, role: "worker", availability: "active", labels: [:], state: "ready", version: 1))
         machines[key]?.nodeID = id
         schedule()
     }
 
     func leave(_ key: String) throws(MicadoError) {
         try record("leaveSwarm", key)
-        if let id = machines[key]?.nodeID { nodes[id]?.state = "down" }
+        if let id = machines[key]?.nodeID {
+            nodes[id]?.state = "down"
+            changedNodes.insert(id)
+        }
         machines[key]?.nodeID = nil
         schedule()
     }
 
     func nodeList() throws(MicadoError) -> [Node] {
         try record("nodes")
-        return try nodes.values.sorted { $0.id < $1.id }.map { node throws(MicadoError) in try view(node) }
+        return try nodeOrder.compactMap { nodes[$0] }.map { node throws(MicadoError) in try view(node) }
     }
 
     func node(_ id: String) throws(MicadoError) -> Node {
@@ -182,16 +278,21 @@ public actor InMemorySwarm {
 
     func view(_ node: NodeState) throws(MicadoError) -> Node {
         let machine = machines[node.machine]
+        let key =
+            "\(node.version)|\(node.state)|\(node.availability)|\(machine?.memoryMiB ?? -1)|\(machine?.address ?? "")|\(machine == nil)"
+        if let cached = nodeViews[node.id], cached.key == key { return cached.view }
         var resources: [String: Any] = ["MemoryBytes": 2 << 30]
         if let memory = machine?.memoryMiB {
             resources["GenericResources"] = [["DiscreteResourceSpec": ["Kind": SchedulerResource.memory, "Value": memory]]]
         }
-        return try Self.decode([
+        let view: Node = try Self.decode([
             "ID": node.id, "Version": ["Index": node.version],
             "Description": ["Hostname": node.machine, "Resources": resources, "Engine": ["Labels": machine?.engineLabels ?? [:]]],
             "Spec": ["Role": node.role, "Availability": node.availability, "Labels": node.labels],
             "Status": ["State": node.state, "Addr": machine?.address ?? "0.0.0.0"],
         ])
+        nodeViews[node.id] = (key, view)
+        return view
     }
 
     func updateNode(_ id: String, version: ObjectVersion, spec: Node.Spec) throws(MicadoError) {
@@ -202,19 +303,23 @@ public actor InMemorySwarm {
         node.availability = spec.availability?.rawValue ?? node.availability
         node.version += 1
         nodes[id] = node
+        changedNodes.insert(id)
         schedule()
     }
 
     func removeNode(_ id: String) throws(MicadoError) {
         try record("removeNode", id)
         guard nodes.removeValue(forKey: id) != nil else { throw .notFound("node \(id) not found") }
+        nodeOrder.removeAll { $0 == id }
+        nodeViews[id] = nil
+        changedNodes.insert(id)
         for key in machines.keys where machines[key]?.nodeID == id { machines[key]?.nodeID = nil }
         schedule()
     }
 
     func createService(_ spec: ServiceSpec) throws(MicadoError) -> String {
         try record("createService", spec.name)
-        guard !services.contains(where: { $0.spec.name == spec.name }) else {
+        guard serviceIDsByName[spec.name] == nil else {
             throw .init(.conflict, "service \(spec.name) already exists")
         }
         // The nodes pull an image by digest from a registry that has it.
@@ -230,16 +335,17 @@ public actor InMemorySwarm {
     func makeService(_ spec: ServiceSpec) -> String {
         counter += 1
         let id = "service-\(counter)"
-        services.append(ServiceState(id: id, spec: spec, version: 1))
-        schedule()
+        services[id] = ServiceState(id: id, seq: counter, spec: spec, version: 1)
+        serviceIDsByName[spec.name] = id
+        tasksByService[id] = []
+        schedule(service: id)
         return id
     }
 
-    func serviceIndex(_ idOrName: String) throws(MicadoError) -> Int {
-        guard let i = services.firstIndex(where: { $0.id == idOrName || $0.spec.name == idOrName }) else {
-            throw .notFound("service \(idOrName) not found")
-        }
-        return i
+    func serviceID(_ idOrName: String) throws(MicadoError) -> String {
+        if services[idOrName] != nil { return idOrName }
+        guard let id = serviceIDsByName[idOrName] else { throw .notFound("service \(idOrName) not found") }
+        return id
     }
 
     func serviceList(label: String?) throws(MicadoError) -> [SwarmService] {
@@ -249,12 +355,12 @@ public actor InMemorySwarm {
                 let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
                 return (parts[0], parts.count > 1 ? parts[1] : nil)
             } ?? ("", nil)
-        return try services.filter { service in
+        return try services.values.sorted { $0.seq < $1.seq }.filter { service in
             label == nil || (service.spec.labels?[key] != nil && (value == nil || service.spec.labels?[key] == value))
         }.map { service throws(MicadoError) in try view(service) }
     }
 
-    func service(_ idOrName: String) throws(MicadoError) -> SwarmService { try view(services[try serviceIndex(idOrName)]) }
+    func service(_ idOrName: String) throws(MicadoError) -> SwarmService { try view(services[try serviceID(idOrName)]!) }
 
     func view(_ service: ServiceState) throws(MicadoError) -> SwarmService {
         let spec: Any
@@ -268,29 +374,32 @@ public actor InMemorySwarm {
 
     func scale(_ idOrName: String, replicas: Int) throws(MicadoError) {
         try record("scaleService", idOrName)
-        let i = try serviceIndex(idOrName)
-        services[i].spec.mode = .init(replicas: replicas)
-        services[i].version += 1
-        schedule()
+        let id = try serviceID(idOrName)
+        services[id]!.spec.mode = .init(replicas: replicas)
+        services[id]!.version += 1
+        schedule(service: id)
     }
 
-    func update(_ id: String, version: UInt64, spec: ServiceSpec) throws(MicadoError) {
-        try record("updateService", id)
-        let i = try serviceIndex(id)
-        guard services[i].version == version else { throw .init(.conflict, "update out of sequence") }
+    func update(_ idOrName: String, version: UInt64, spec: ServiceSpec) throws(MicadoError) {
+        try record("updateService", idOrName)
+        let id = try serviceID(idOrName)
+        guard let service = services[id], service.version == version else { throw .init(.conflict, "update out of sequence") }
         // A new task template replaces every task (Swarm's rolling update, all at once here).
         let rolled =
-            (try? JSONEncoder().encode(services[i].spec.taskTemplate.containerSpec.image))
+            (try? JSONEncoder().encode(service.spec.taskTemplate.containerSpec.image))
             != (try? JSONEncoder().encode(spec.taskTemplate.containerSpec.image))
         if rolled {
-            for t in tasks.indices where tasks[t].serviceID == services[i].id && tasks[t].desired == "running" {
-                tasks[t].desired = "shutdown"
-                tasks[t].state = "shutdown"
+            for i in tasksByService[id, default: []].indices where tasksByService[id]![i].desired == "running" {
+                stop(TaskKey(serviceSeq: service.seq, serviceID: id, index: i), as: "shutdown")
             }
         }
-        services[i].spec = spec
-        services[i].version += 1
-        schedule()
+        if service.spec.name != spec.name {
+            serviceIDsByName[service.spec.name] = nil
+            serviceIDsByName[spec.name] = id
+        }
+        services[id]!.spec = spec
+        services[id]!.version += 1
+        schedule(service: id)
     }
 
     func createNetwork(name: String, labels: [String: String]) throws(MicadoError) -> String {
@@ -362,31 +471,49 @@ public actor InMemorySwarm {
 
     func label(_ idOrName: String, _ labels: [String: String]) throws(MicadoError) {
         try record("labelService", idOrName)
-        let i = try serviceIndex(idOrName)
-        services[i].spec.labels = (services[i].spec.labels ?? [:]).merging(labels) { _, new in new }
-        services[i].version += 1
+        let id = try serviceID(idOrName)
+        services[id]!.spec.labels = (services[id]!.spec.labels ?? [:]).merging(labels) { _, new in new }
+        services[id]!.version += 1
     }
 
     func remove(_ idOrName: String) throws(MicadoError) {
         try record("removeService", idOrName)
-        let service = services.remove(at: try serviceIndex(idOrName))
-        tasks.removeAll { $0.serviceID == service.id }
+        let id = try serviceID(idOrName)
+        guard let service = services.removeValue(forKey: id) else { return }
+        serviceIDsByName[service.spec.name] = nil
+        for i in tasksByService[id, default: []].indices {
+            let key = TaskKey(serviceSeq: service.seq, serviceID: id, index: i)
+            if tasksByService[id]![i].desired == "running" { stop(key, as: "shutdown") }
+            taskViews[tasksByService[id]![i].id] = nil
+        }
+        tasksByService[id] = nil
         schedule()
     }
 
     func taskList(filters: [String: [String]]) throws(MicadoError) -> [SwarmTask] {
         try record("tasks")
-        let wanted = filters["service"].map { Set($0) }
-        return try tasks.filter { wanted?.contains($0.serviceID) ?? true }.map { task throws(MicadoError) in
-            var status: [String: Any] = ["State": task.state, "Timestamp": "2026-12-01T12:00:00.000000000Z", "Message": task.state]
-            if let err = task.err { status["Err"] = err }
-            if task.state == "running" { status["ContainerStatus"] = ["ContainerID": "container-\(task.id)"] }
-            var object: [String: Any] = [
-                "ID": task.id, "ServiceID": task.serviceID, "Status": status, "DesiredState": task.desired, "Slot": 1,
-            ]
-            if let node = task.nodeID { object["NodeID"] = node }
-            return try Self.decode(object)
+        let chosen: [TaskState]
+        if let wanted = filters["service"] {
+            chosen = wanted.flatMap { tasksByService[$0] ?? [] }.sorted { $0.seq < $1.seq }
+        } else {
+            chosen = services.values.sorted { $0.seq < $1.seq }.flatMap { tasksByService[$0.id] ?? [] }.sorted { $0.seq < $1.seq }
         }
+        return try chosen.map { task throws(MicadoError) in try view(task) }
+    }
+
+    func view(_ task: TaskState) throws(MicadoError) -> SwarmTask {
+        let key = task.viewKey
+        if let cached = taskViews[task.id], cached.key == key { return cached.view }
+        var status: [String: Any] = ["State": task.state, "Timestamp": "2026-12-01T12:00:00.000000000Z", "Message": task.state]
+        if let err = task.err { status["Err"] = err }
+        if task.state == "running" { status["ContainerStatus"] = ["ContainerID": "container-\(task.id)"] }
+        var object: [String: Any] = [
+            "ID": task.id, "ServiceID": task.serviceID, "Status": status, "DesiredState": task.desired, "Slot": 1,
+        ]
+        if let node = task.nodeID { object["NodeID"] = node }
+        let view: SwarmTask = try Self.decode(object)
+        taskViews[task.id] = (key, view)
+        return view
     }
 
     func inspectImage(_ key: String, _ name: String) throws(MicadoError) -> ImageInspect {
@@ -422,52 +549,105 @@ public actor InMemorySwarm {
 
     // MARK: the scheduler
 
-    /// Swarm's job, at once: each service gets its replicas, each new task a ready, active node
-    /// that meets its constraints and has room for its `mem` reservation; else it waits.
-    func schedule() {
-        for service in services {
-            let live = tasks.indices.filter { tasks[$0].serviceID == service.id && tasks[$0].desired == "running" }
-            let wanted = service.spec.replicas
-            for i in live.dropFirst(wanted) {
-                tasks[i].desired = "shutdown"
-                tasks[i].state = "shutdown"
-            }
-            for _ in live.count..<max(wanted, live.count) {
-                counter += 1
-                tasks.append(
-                    TaskState(
-                        id: "task-\(counter)",
-                        serviceID: service.id,
-                        state: "pending",
-                        desired: "running",
-                        reservedMiB: Self.reservation(service.spec)
-                    )
-                )
-            }
+    /// A task stops being meant to run: its node no longer holds its reservation.
+    func stop(_ key: TaskKey, as state: String) {
+        guard var task = tasksByService[key.serviceID]?[key.index], task.desired == "running" else { return }
+        if let node = task.nodeID {
+            reservedByNode[node, default: 0] -= task.reservedMiB
+            tasksOnNode[node]?.remove(key)
         }
-        for i in tasks.indices where tasks[i].desired == "running" {
-            if let node = tasks[i].nodeID, nodes[node]?.state != "ready" {
-                tasks[i].state = "orphaned"
-                tasks[i].desired = "shutdown"
+        pending.remove(key)
+        task.desired = "shutdown"
+        task.state = state
+        tasksByService[key.serviceID]![key.index] = task
+    }
+
+    /// Swarm's job, at once: each service gets its replicas, each new task a ready, active node
+    /// that meets its constraints and has room for its `mem` reservation; else it waits. Tasks
+    /// on a node that went down are orphaned and on a drained one shut down, and replaced.
+    func schedule(service: String? = nil) {
+        var touched: Set<String> = service.map { [$0] } ?? []
+        for node in changedNodes {
+            guard let keys = tasksOnNode[node], !keys.isEmpty else { continue }
+            guard let state = nodes[node], state.state == "ready", state.availability != "drain" else {
+                let down = nodes[node]?.state != "ready"
+                for key in keys {
+                    stop(key, as: down ? "orphaned" : "shutdown")
+                    if down { orphanedTasks += 1 } else { evictedTasks += 1 }
+                    touched.insert(key.serviceID)
+                }
                 continue
             }
-            guard tasks[i].state == "pending", let service = services.first(where: { $0.id == tasks[i].serviceID }) else { continue }
-            let candidates = nodes.values.filter { $0.state == "ready" && $0.availability == "active" && Self.meets(service.spec, $0) }
-            let roomy = candidates.filter { node in
-                guard tasks[i].reservedMiB > 0 else { return true }
-                let capacity = machines[node.machine]?.memoryMiB ?? 0
-                let used = tasks.filter { $0.nodeID == node.id && $0.desired == "running" }.reduce(0) { $0 + $1.reservedMiB }
-                return capacity - used >= tasks[i].reservedMiB
-            }.sorted { $0.id < $1.id }
-            if let node = roomy.first {
-                tasks[i].nodeID = node.id
-                tasks[i].state = "running"
-                tasks[i].err = nil
+        }
+        changedNodes.removeAll()
+        for id in touched { reconcileReplicas(id) }
+        place()
+    }
+
+    func reconcileReplicas(_ id: String) {
+        guard let service = services[id] else { return }
+        let live = tasksByService[id, default: []].indices.filter { tasksByService[id]![$0].desired == "running" }
+        let wanted = service.spec.replicas
+        for i in live.dropFirst(wanted) { stop(TaskKey(serviceSeq: service.seq, serviceID: id, index: i), as: "shutdown") }
+        for _ in live.count..<max(wanted, live.count) {
+            counter += 1
+            tasksByService[id]!.append(
+                TaskState(
+                    id: "task-\(counter)",
+                    seq: counter,
+                    serviceID: id,
+                    state: "pending",
+                    desired: "running",
+                    reservedMiB: Self.reservation(service.spec)
+                )
+            )
+            pending.insert(TaskKey(serviceSeq: service.seq, serviceID: id, index: tasksByService[id]!.count - 1))
+        }
+    }
+
+    /// Pending tasks in their order onto the first node (by ID) with room; the largest room
+    /// of any node first, so a task that fits nowhere costs no scan of the nodes.
+    func place() {
+        guard !pending.isEmpty else { return }
+        let schedulable = nodeOrder.compactMap { id in nodes[id].flatMap { $0.schedulable ? $0 : nil } }
+        func free(_ node: NodeState) -> Int { (machines[node.machine]?.memoryMiB ?? 0) - reservedByNode[node.id, default: 0] }
+        var largest = schedulable.map(free).max() ?? 0
+        for key in pending.sorted() {
+            guard let service = services[key.serviceID] else {
+                pending.remove(key)
+                continue
+            }
+            let task = tasksByService[key.serviceID]![key.index]
+            var chosen: NodeState?
+            var candidates = 0
+            if task.reservedMiB <= largest {
+                for node in schedulable where Self.meets(service, node) {
+                    candidates += 1
+                    if task.reservedMiB == 0 || free(node) >= task.reservedMiB {
+                        chosen = node
+                        break
+                    }
+                }
             } else {
-                let short = candidates.count
-                let unavailable = nodes.count - short
-                tasks[i].err =
-                    "no suitable node (insufficient resources on \(short) node\(short == 1 ? "" : "s"); \(unavailable) node\(unavailable == 1 ? "" : "s") not available for new tasks)"
+                // Too large for any node: no need to ask each whether it meets the constraints.
+                candidates = schedulable.count
+            }
+            if let node = chosen {
+                let before = free(node)
+                tasksByService[key.serviceID]![key.index].nodeID = node.id
+                tasksByService[key.serviceID]![key.index].state = "running"
+                tasksByService[key.serviceID]![key.index].err = nil
+                reservedByNode[node.id, default: 0] += task.reservedMiB
+                tasksOnNode[node.id, default: []].insert(key)
+                pending.remove(key)
+                if let clock, task.seq == (tasksByService[key.serviceID]!.first?.seq ?? task.seq) {
+                    starts.append((service.spec.name, clock.now, node.machine))
+                }
+                if before == largest { largest = schedulable.map(free).max() ?? 0 }
+            } else {
+                let unavailable = nodes.count - candidates
+                tasksByService[key.serviceID]![key.index].err =
+                    "no suitable node (insufficient resources on \(candidates) node\(candidates == 1 ? "" : "s"); \(unavailable) node\(unavailable == 1 ? "" : "s") not available for new tasks)"
             }
         }
     }
@@ -479,22 +659,10 @@ public actor InMemorySwarm {
         )
     }
 
-    /// `node.labels.K == V`, `node.labels.K != V` and `node.role == R` constraints.
-    static func meets(_ spec: ServiceSpec, _ node: NodeState) -> Bool {
-        (spec.taskTemplate.placement?.constraints ?? []).allSatisfy { constraint in
-            let equal = !constraint.contains("!=")
-            let parts = constraint.components(separatedBy: equal ? "==" : "!=").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2 else { return false }
-            let value: String?
-            if parts[0].hasPrefix("node.labels.") {
-                value = node.labels[String(parts[0].dropFirst("node.labels.".count))]
-            } else if parts[0] == "node.role" {
-                value = node.role
-            } else {
-                return false
-            }
-            return (value == parts[1]) == equal
-        }
+    /// Whether the node meets every placement constraint of the service.
+    static func meets(_ service: ServiceState, _ node: NodeState) -> Bool {
+        guard let constraints = service.constraints else { return false }
+        return constraints.allSatisfy { c in ((c.label.map { node.labels[$0] } ?? node.role) == c.value) == c.equal }
     }
 
     /// The Engine API's JSON for a model, decoded as the client decodes the engine's.

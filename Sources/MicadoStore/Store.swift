@@ -7,15 +7,51 @@ import Synchronization
 /// the event log. SQLite in WAL mode: a committed write survives a kill -9.
 public final class Store: Sendable {
     let writer: any DatabaseWriter
-    /// Every view and loop reads all container records, and decoding hundreds of them (their
-    /// arguments and environment are JSON) took tens of milliseconds each time. The list is
-    /// kept for a second, and dropped at once by any write of this store (see `changedContainers`).
-    let containerCache = Mutex(ContainerCache())
+    /// Every view and loop reads all container and instance records, and decoding hundreds of
+    /// them (a container's arguments and environment are JSON; an instance's dates are text)
+    /// took tens of milliseconds each time, several times a pass. Each list is kept for a
+    /// second, and dropped at once by any write of this store (see `write`).
+    let containerCache = ListCache<ContainerRecord>()
+    let instanceCache = ListCache<InstanceRecord>()
 
-    struct ContainerCache {
-        var records: [ContainerRecord]?
+    final class ListCache<Record: Sendable>: Sendable {
+        let state = Mutex(RecordCache<Record>())
+    }
+
+    struct RecordCache<Record: Sendable>: Sendable {
+        var records: [Record]?
         var readAt = ContinuousClock.now
         var generation = 0
+
+        /// The list while it is fresh, and the generation a new read must still see to be kept.
+        var current: (records: [Record]?, generation: Int) {
+            (records.flatMap { ContinuousClock.now - readAt < .seconds(1) ? $0 : nil }, generation)
+        }
+
+        mutating func keep(_ fresh: [Record], readAt started: ContinuousClock.Instant, ifStill generation: Int) {
+            // Not if a write happened meanwhile: what was read may predate it.
+            guard self.generation == generation else { return }
+            records = fresh
+            readAt = started
+        }
+
+        mutating func drop() {
+            records = nil
+            generation += 1
+        }
+    }
+
+    /// A list read through its cache.
+    func cached<Record: Sendable>(
+        _ cache: ListCache<Record>,
+        _ fetch: @escaping @Sendable (Database) throws -> [Record]
+    ) async throws(MicadoError) -> [Record] {
+        let (records, generation) = cache.state.withLock { $0.current }
+        if let records { return records }
+        let started = ContinuousClock.now
+        let fresh = try await read(fetch)
+        cache.state.withLock { $0.keep(fresh, readAt: started, ifStill: generation) }
+        return fresh
     }
 
     /// Opens (creating if needed) the store at `path` and runs pending migrations.
@@ -80,7 +116,10 @@ public final class Store: Sendable {
         try Migrations.migrator.migrate(writer)
     }
 
+    /// Every write drops the cached lists, before and after: a read that began before it is not kept.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(MicadoError) -> T {
+        changedRecords()
+        defer { changedRecords() }
         do { return try await writer.write(body) } catch let error as MicadoError { throw error } catch {
             throw Self.map(error)
         }
@@ -117,7 +156,6 @@ public final class Store: Sendable {
                 try event.insert(db)
             }
         }
-        changedContainers()
     }
 
     public func container(_ name: String) async throws(MicadoError) -> ContainerRecord? {
@@ -125,33 +163,17 @@ public final class Store: Sendable {
     }
 
     public func containers() async throws(MicadoError) -> [ContainerRecord] {
-        let (cached, generation) = containerCache.withLock { cache in
-            (cache.records.flatMap { ContinuousClock.now - cache.readAt < .seconds(1) ? $0 : nil }, cache.generation)
-        }
-        if let cached { return cached }
-        let started = ContinuousClock.now
-        let fresh = try await read { db in try ContainerRecord.order(Column("createdAt"), Column("name")).fetchAll(db) }
-        containerCache.withLock { cache in
-            // Not if a write happened meanwhile: what was read may predate it.
-            if cache.generation == generation {
-                cache.records = fresh
-                cache.readAt = started
-            }
-        }
-        return fresh
+        try await cached(containerCache) { db in try ContainerRecord.order(Column("createdAt"), Column("name")).fetchAll(db) }
     }
 
-    /// Drops the cached container list; called after every write that touches containers.
-    func changedContainers() {
-        containerCache.withLock { cache in
-            cache.records = nil
-            cache.generation += 1
-        }
+    /// Drops the cached lists (every write does).
+    func changedRecords() {
+        containerCache.state.withLock { $0.drop() }
+        instanceCache.state.withLock { $0.drop() }
     }
 
     /// Saves a changed container together with the event that explains the change.
     public func updateContainer(_ record: ContainerRecord, event: EventRecord?) async throws(MicadoError) {
-        defer { changedContainers() }
         try await write { db in
             try record.update(db)
             if var event { try event.insert(db) }
@@ -162,8 +184,7 @@ public final class Store: Sendable {
     /// the record meanwhile is kept. Returns false when the record is gone.
     @discardableResult
     public func setReplicas(_ name: String, _ replicas: Int, event: EventRecord) async throws(MicadoError) -> Bool {
-        defer { changedContainers() }
-        return try await write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE containers SET replicas = ?, updatedAt = ? WHERE name = ?",
                 arguments: [replicas, StoredDate.now, name]
@@ -178,8 +199,7 @@ public final class Store: Sendable {
     /// Records the observed state; returns whether the state changed (a no-op otherwise).
     @discardableResult
     public func observe(container name: String, state: ObservedState, reason: String?) async throws(MicadoError) -> Bool {
-        defer { changedContainers() }
-        return try await write { db in
+        try await write { db in
             guard var record = try ContainerRecord.fetchOne(db, key: name) else { return false }
             guard record.lastState != state || record.lastReason != reason else { return false }
             let changed = record.lastState != state
@@ -192,7 +212,6 @@ public final class Store: Sendable {
     }
 
     public func deleteContainer(_ name: String, event: EventRecord) async throws(MicadoError) {
-        defer { changedContainers() }
         try await write { db in
             _ = try ContainerRecord.deleteOne(db, key: name)
             try db.execute(sql: "DELETE FROM usageLatest WHERE container = ?", arguments: [name])
@@ -209,7 +228,7 @@ public final class Store: Sendable {
     }
 
     public func instances() async throws(MicadoError) -> [InstanceRecord] {
-        try await read { db in try InstanceRecord.order(Column("createdAt")).fetchAll(db) }
+        try await cached(instanceCache) { db in try InstanceRecord.order(Column("createdAt")).fetchAll(db) }
     }
 
     /// Inserts a new instance record with the event that explains it (before any cloud call).
@@ -257,7 +276,6 @@ public final class Store: Sendable {
         declaring volumes: [VolumeRecord] = [],
         events: [EventRecord]
     ) async throws(MicadoError) {
-        defer { changedContainers() }
         try await write { db in
             try application.save(db)
             for volume in volumes {
@@ -294,7 +312,6 @@ public final class Store: Sendable {
 
     /// Forgets an application and every service of it (each leaves a tombstone).
     public func deleteApplication(_ name: String, removingVolumes: Bool, event: EventRecord) async throws(MicadoError) {
-        defer { changedContainers() }
         try await write { db in
             // In the same transaction: a crash right after cannot keep volumes asked to go.
             if removingVolumes { try db.execute(sql: "UPDATE volumes SET removing = 1 WHERE application = ?", arguments: [name]) }

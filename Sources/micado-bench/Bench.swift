@@ -19,7 +19,7 @@ struct MicadoBench: AsyncParsableCommand {
         version: MicadoVersion.current,
         subcommands: [
             BenchLaunch.self, BenchPack.self, BenchPlan.self, BenchScale.self, BenchScaleOut.self, BenchProxy.self, BenchExec.self,
-            BenchAutoscale.self,
+            BenchAutoscale.self, BenchSim.self,
             BenchConnections.self, BenchApply.self, BenchStandIn.self, BenchCloudStandIn.self,
         ]
     )

@@ -48,7 +48,7 @@ import Testing
         ("pricePerHour: 0.07", "pricePerHour: cheap", "clouds.yaml:10: clouds.local.flavours[1].pricePerHour must be a number ≥ 0"),
         (
             "timings: {gracePeriodSeconds: 30}", "timings: {gracePeriod: 30}",
-            "clouds.yaml:13: unknown field 'clouds.local.timings.gracePeriod' (known: bootTimeoutSeconds, drainTimeoutSeconds, gracePeriodSeconds)"
+            "clouds.yaml:13: unknown field 'clouds.local.timings.gracePeriod' (known: bootTimeoutSeconds, consolidateBelowPercent, drainTimeoutSeconds, gracePeriodSeconds)"
         ),
         ("first: 10.213.0.10", "first: 10.213.0.300", "clouds.yaml:4: clouds.local.network.first must be an IPv4 address"),
         (

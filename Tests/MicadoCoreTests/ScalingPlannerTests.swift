@@ -101,6 +101,25 @@ import Testing
         #expect(Self.planner(min: 1).plan(pending: [], instances: [idle], now: Self.now).remove.isEmpty)
     }
 
+    /// `timings.consolidateBelowPercent`: only instances using less than that share are consolidated.
+    @Test func consolidatesOnlyBelowTheUtilisationThreshold() {
+        func busy(_ id: String, reserved: Int) -> P.Instance {
+            var i = Self.instance(id, capacity: 1000, reserved: reserved)
+            i.movableTasksMiB = [reserved]
+            return i
+        }
+        // a uses 40 % and its task fits in b's room (b uses 50 %, and a's task would not leave room for b's).
+        let fleet = [busy("a", reserved: 400), busy("b", reserved: 500)]
+        func removed(below share: Double) -> [String] {
+            P(flavours: ["eu": Self.flavours], bounds: ["eu": LocationBounds(max: 5)], gracePeriod: 60, consolidateBelow: share)
+                .plan(pending: [], instances: fleet, now: Self.now).remove.map(\.instanceID)
+        }
+        #expect(removed(below: 1) == ["a"])
+        #expect(removed(below: 0.5) == ["a"])
+        #expect(removed(below: 0.4).isEmpty)
+        #expect(removed(below: 0).isEmpty)
+    }
+
     @Test func consolidatesWhenTasksFitElsewhereButNotPinnedOnes() {
         func busy(_ id: String, _ tasks: [Int]?, reserved: Int) -> P.Instance {
             var i = Self.instance(id, capacity: 512, reserved: reserved)

@@ -8,6 +8,9 @@ public struct CloudConfiguration: Sendable, Equatable {
         public var bootTimeoutSeconds: Int = 120
         /// How long a drain may take before it is reported (and retried).
         public var drainTimeoutSeconds: Int = 60
+        /// An instance whose tasks fit elsewhere is drained (its tasks move) only while it uses less
+        /// than this share of its memory: 100 consolidates any such instance, 0 none.
+        public var consolidateBelowPercent: Int = 100
         public init() {}
     }
 

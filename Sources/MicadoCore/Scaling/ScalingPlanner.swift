@@ -100,14 +100,17 @@ public struct ScalingPlanner: Sendable {
     public var flavours: [String: [Flavour]]
     public var bounds: [String: LocationBounds]
     public var gracePeriod: TimeInterval
+    public var consolidateBelow: Double
 
     /// - Parameters:
     ///   - flavours: the flavours each location can start.
     ///   - bounds: min, max and headroom per location; a location without bounds gets the defaults.
-    public init(flavours: [String: [Flavour]], bounds: [String: LocationBounds], gracePeriod: TimeInterval) {
+    ///   - consolidateBelow: an instance is consolidated only while it reserves less than this share of its memory.
+    public init(flavours: [String: [Flavour]], bounds: [String: LocationBounds], gracePeriod: TimeInterval, consolidateBelow: Double = 1) {
         self.flavours = flavours
         self.bounds = bounds
         self.gracePeriod = gracePeriod
+        self.consolidateBelow = consolidateBelow
     }
 
     public func plan(pending: [PendingTask], instances: [Instance], now: Date) -> Plan {
@@ -266,6 +269,7 @@ public struct ScalingPlanner: Sendable {
         )
         let busy = live.compactMap { instance -> (instance: Instance, movableTasksMiB: [Int])? in
             guard instance.state == .ready, !instance.protected, instance.reservedMiB > 0, let movable = instance.movableTasksMiB,
+                Double(instance.reservedMiB) < consolidateBelow * Double(instance.capacityMiB),
                 now.timeIntervalSince(instance.createdAt) >= gracePeriod
             else { return nil }
             return (instance, movable)

@@ -152,34 +152,7 @@ extension Micado {
         }
 
         static func readObject(_ path: String, what: String, limit: Int = ApplyRequest.maximumObjectBytes) throws -> [UInt8] {
-            let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-            guard fd >= 0 else {
-                throw MicadoError.badRequest("\(what): cannot read \(Text.escaped(path)): \(String(cString: strerror(errno)))")
-            }
-            defer { close(fd) }
-            var info = stat()
-            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-                throw MicadoError.badRequest("\(what): \(Text.escaped(path)) is not a regular file")
-            }
-            guard info.st_size <= limit else {
-                throw MicadoError(
-                    .tooLarge,
-                    "\(what): \(Text.escaped(path)) is over \(limit) bytes, the bound for it"
-                )
-            }
-            var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
-            var count = 0
-            while count < bytes.count {
-                let n = bytes[count...].withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0, errno == EINTR { continue }
-                guard n >= 0 else { throw MicadoError.badRequest("\(what): cannot read \(Text.escaped(path))") }
-                if n == 0 { break }
-                count += n
-            }
-            guard count <= limit else {
-                throw MicadoError(.tooLarge, "\(what): \(Text.escaped(path)) grew over \(limit) bytes")
-            }
-            return Array(bytes[..<count])
+            try BoundedFile.read(path, what: what, limit: limit)
         }
 
         func run() async throws {
