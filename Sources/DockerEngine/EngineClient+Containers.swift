@@ -20,10 +20,23 @@ extension EngineClient {
         /// Cumulative CPU time of the container and of the machine (ns), and its CPUs.
         public var cpu: CPUReading
 
+        public init(memoryBytes: Int64, memoryLimitBytes: Int64?, cpuPercent: Double, cpu: CPUReading) {
+            self.memoryBytes = memoryBytes
+            self.memoryLimitBytes = memoryLimitBytes
+            self.cpuPercent = cpuPercent
+            self.cpu = cpu
+        }
+
         public struct CPUReading: Sendable {
             public var container: Double
             public var system: Double
             public var cpus: Double
+
+            public init(container: Double, system: Double, cpus: Double) {
+                self.container = container
+                self.system = system
+                self.cpus = cpus
+            }
 
             /// Percent of one CPU used between `earlier` and this reading.
             public func percent(since earlier: CPUReading) -> Double? {

@@ -157,7 +157,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
         // An unchanged file touches nothing; a changed comment is kept without a revision.
         guard changes || stored?.file != file else { return (plan, []) }
 
-        let now = Date()
+        let now = self.now
         let application = ApplicationRecord(
             name: spec.name.rawValue,
             file: file,
@@ -250,7 +250,7 @@ public final class Applications: RecordsEvents, ReadsSwarm {
                 )
             }
         }
-        let now = Date()
+        let now = self.now
         for definition in Self.creationOrder(spec.services) {
             let name = "\(spec.name.rawValue)_\(definition.name)"
             guard ContainerName(rawValue: name) != nil else { throw .badRequest("invalid service name \(name)") }

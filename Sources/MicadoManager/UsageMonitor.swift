@@ -113,7 +113,7 @@ extension UsageMonitor {
 
     /// One sampling pass over every running task of our containers.
     /// `scalingOnly`: only the services with a scaling policy.
-    func samplePass(scalingOnly: Bool = false) async throws(MicadoError) {
+    public func samplePass(scalingOnly: Bool = false) async throws(MicadoError) {
         let started = ContinuousClock.now
         let records = try await store.containers()
         let snapshot = try await snapshot(maxAge: scalingOnly ? .milliseconds(500) : .seconds(2))
@@ -129,7 +129,8 @@ extension UsageMonitor {
                 work.append((record, containerID, task.nodeID))
             }
         }
-        let now = Date()
+        // The manager's clock, as the autoscaler's that judges a sample's freshness by it.
+        let now = self.now
         // At most `samplingConcurrency` stats calls at once, on the monitor's own connections.
         let replicaSamples = await withTaskGroup(of: (UsageRecord, hasCPU: Bool)?.self) { group in
             var pending = work[...]

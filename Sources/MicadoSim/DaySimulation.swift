@@ -82,6 +82,14 @@ public struct SimReport: Sendable, Codable, Equatable {
     public var interruptions: Int
     public var interruptedTasks: Int
     public var cloudRefusals: [String: Int]
+    /// Applications with a scaling policy under a load curve: their replicas' CPU against the
+    /// policy's target (percent of the target, p50 and p95 over the samples), and how often a
+    /// count changed.
+    public var applications = 0
+    public var applicationScalings = 0
+    public var applicationPeakReplicas = 0
+    public var applicationLoadP50 = 0.0
+    public var applicationLoadP95 = 0.0
     /// Wall-clock figures: not part of a replay's identity.
     public var passP50ms: Double = 0
     public var passP99ms: Double = 0
@@ -110,6 +118,7 @@ public final class DaySimulation: Sendable {
     let seed: UInt64
     let cloudSettings: SimCloud.Settings
     let boundFlavours: [Flavour]
+    let applications: Int
     let logger: Logger
 
     /// - Parameter boundFlavours: whose cheapest price per MiB the lower bound is priced at
@@ -121,8 +130,10 @@ public final class DaySimulation: Sendable {
         seed: UInt64,
         cloud: SimCloud.Settings = .init(),
         boundFlavours: [Flavour]? = nil,
+        applications: Int = 0,
         logger: Logger
     ) {
+        self.applications = max(0, min(1000, applications))
         self.trace = trace
         self.hours = hours
         self.policy = policy
@@ -181,6 +192,22 @@ public final class DaySimulation: Sendable {
             logger: logger
         )
         try await orchestrator.instances.bootstrapSwarm()
+        var appRandom = SeededGenerator(seed: seed ^ 0xA99)
+        let apps = (0..<applications).map { i in
+            AppLoad(
+                name: "web\(i)",
+                peakCPU: 1200 * Double.random(in: 0.5...1.5, using: &appRandom),
+                phase: Double.random(in: -2...2, using: &appRandom)
+            )
+        }
+        for app in apps {
+            _ = try await orchestrator.applications.apply(
+                ApplyRequest(name: app.name, folderName: nil, file: Self.composeFile, fileName: "compose.yaml", dryRun: false)
+            )
+        }
+        var appLoads: [Double] = []
+        var appReplicaSeconds = 0.0
+        var appPeakReplicas = 0
 
         let seconds = Int((hours * 3600).rounded())
         let launches = trace.launches.filter { $0.at < Double(seconds) }
@@ -223,6 +250,20 @@ public final class DaySimulation: Sendable {
                 _ = ends.pop()
                 _ = try? await orchestrator.containers.quit(end.name, remove: true)
             }
+            if !apps.isEmpty, second % Self.samplingSeconds == 0 {
+                var replicas = 0
+                for app in apps {
+                    let running = await swarm.runningTasks(of: app.serviceName).count
+                    replicas += running
+                    let load = app.cpu(at: t)
+                    await swarm.setLoad(service: app.serviceName, cpuPercent: load)
+                    if running > 0 { appLoads.append(load / Double(running) / Self.targetCPU * 100) }
+                }
+                appPeakReplicas = max(appPeakReplicas, replicas)
+                appReplicaSeconds += Double(replicas * Self.samplingSeconds)
+                try? await orchestrator.monitor.samplePass(scalingOnly: true)
+                try? await orchestrator.autoscaler.pass()
+            }
             if second % policy.passSeconds == 0 {
                 let began = ContinuousClock.now
                 try? await orchestrator.scaler.pass()
@@ -253,9 +294,11 @@ public final class DaySimulation: Sendable {
         let end = Self.start.addingTimeInterval(Double(seconds))
         let cost = await cloud.cost(until: end)
         let cheapestPerMiBHour = Self.cheapestPerMiBHour(boundFlavours)
-        let reservedMiBHours = launches.reduce(0.0) { sum, launch in
-            sum + Double(launch.memoryMiB) * max(0, min(Double(seconds), launch.at + launch.lifetime) - launch.at) / 3600
-        }
+        let reservedMiBHours =
+            launches.reduce(0.0) { sum, launch in
+                sum + Double(launch.memoryMiB) * max(0, min(Double(seconds), launch.at + launch.lifetime) - launch.at) / 3600
+            } + appReplicaSeconds * Double(Self.replicaMiB) / 3600
+        let scalings = try await orchestrator.store.events(subject: nil, after: nil, limit: 1_000_000).count { $0.kind == .serviceScaled }
         let entries = await cloud.entries()
         var createdPerHour = Array(repeating: 0, count: max(1, Int((hours).rounded(.up))))
         var deletedPerHour = createdPerHour
@@ -292,11 +335,46 @@ public final class DaySimulation: Sendable {
             interruptions: await cloud.interruptions,
             interruptedTasks: await swarm.orphanedTasks,
             cloudRefusals: await cloud.refusals,
+            applications: apps.count,
+            applicationScalings: scalings,
+            applicationPeakReplicas: appPeakReplicas,
+            applicationLoadP50: Self.percentile(appLoads.sorted(), 0.5),
+            applicationLoadP95: Self.percentile(appLoads.sorted(), 0.95),
             passP50ms: Self.percentile(atPeak, 0.5),
             passP99ms: Self.percentile(atPeak, 0.99),
             peakMemoryMiB: (peakMemory * 10).rounded() / 10,
             wallSeconds: (ContinuousClock.now - wallStarted).inSeconds
         )
+    }
+
+    /// The applications: one service each, 512 MiB a replica, scaled on CPU at 60 % of a core.
+    static let replicaMiB = 512
+    static let targetCPU = 60.0
+    /// As the monitor samples a policy's service: three times per 30 s up cooldown, at most every 5 s.
+    static let samplingSeconds = 5
+    static let composeFile = """
+        services:
+          web:
+            image: busybox:local
+            command: [sleep, infinity]
+            deploy:
+              resources:
+                reservations: {memory: 512M}
+            x-micado:
+              scaling: {min: 1, max: 60, metric: cpu, target: 60, upCooldown: 30s, downStabilization: 5m}
+        """
+
+    /// An application's load: CPU of all its replicas together, diurnal like the trace (lowest
+    /// at 04:00 shifted by its phase in hours) with a peak of `peakCPU` percent of one core.
+    struct AppLoad {
+        var name: String
+        var peakCPU: Double
+        var phase: Double
+        var serviceName: String { "\(name)_web" }
+        func cpu(at t: Double) -> Double {
+            let angle = ((t / 3600 - phase) / 24) * 2 * .pi
+            return peakCPU * (0.2 + 0.8 * (1 - cos(angle)) / 2)
+        }
     }
 
     /// The lower bound's price: the least any flavour charges for a MiB for an hour.

@@ -125,6 +125,12 @@ public actor InMemorySwarm {
     /// Tasks stopped because their node was drained (and started elsewhere), and because their node went down.
     public private(set) var evictedTasks = 0
     public private(set) var orphanedTasks = 0
+    /// Tasks by ID (a container's ID is `container-TASK`).
+    var taskKeys: [String: TaskKey] = [:]
+    /// CPU a service's running replicas use together, in percent of one core (a load curve), and
+    /// each container's CPU time so far (ns) with when it was last counted.
+    var serviceCPU: [String: Double] = [:]
+    var cpuTime: [String: (nanos: Double, at: Date)] = [:]
     /// When a clock is set: when each service's first task started, and on which machine.
     var clock: (any WallClock)?
     var starts: [(service: String, at: Date, machine: String)] = []
@@ -485,6 +491,8 @@ public actor InMemorySwarm {
             let key = TaskKey(serviceSeq: service.seq, serviceID: id, index: i)
             if tasksByService[id]![i].desired == "running" { stop(key, as: "shutdown") }
             taskViews[tasksByService[id]![i].id] = nil
+            taskKeys[tasksByService[id]![i].id] = nil
+            cpuTime["container-\(tasksByService[id]![i].id)"] = nil
         }
         tasksByService[id] = nil
         schedule()
@@ -547,6 +555,48 @@ public actor InMemorySwarm {
         return digest
     }
 
+    // MARK: load
+
+    /// The service's running replicas use `cpuPercent` of one core together from now on (each an equal share).
+    public func setLoad(service name: String, cpuPercent: Double) {
+        countCPU()
+        serviceCPU[name] = max(0, cpuPercent)
+    }
+
+    /// Brings every sampled container's CPU time up to now, at the load it had.
+    func countCPU() {
+        guard let now = clock?.now else { return }
+        for (container, time) in cpuTime {
+            cpuTime[container] = (time.nanos + share(of: container) / 100 * max(0, now.timeIntervalSince(time.at)) * 1e9, now)
+        }
+    }
+
+    func share(of container: String) -> Double {
+        guard let key = taskKeys[String(container.dropFirst("container-".count))], let service = services[key.serviceID],
+            let total = serviceCPU[service.spec.name]
+        else { return 0 }
+        let running = tasksByService[key.serviceID, default: []].count { $0.state == "running" && $0.desired == "running" }
+        return running > 0 ? total / Double(running) : 0
+    }
+
+    /// A one-shot stats sample: the container's CPU time and the machine's (one core) on the swarm's clock.
+    func usage(_ container: String) throws(MicadoError) -> EngineClient.Usage {
+        try record("usage", container)
+        guard let key = taskKeys[String(container.dropFirst("container-".count))],
+            let task = tasksByService[key.serviceID]?[key.index], task.state == "running"
+        else { throw .notFound("No such container: \(container)") }
+        let now = clock?.now ?? Date()
+        countCPU()
+        let nanos = cpuTime[container]?.nanos ?? 0
+        cpuTime[container] = (nanos, now)
+        return EngineClient.Usage(
+            memoryBytes: Int64(task.reservedMiB) << 19,
+            memoryLimitBytes: nil,
+            cpuPercent: 0,
+            cpu: .init(container: nanos, system: now.timeIntervalSince1970 * 1e9, cpus: 1)
+        )
+    }
+
     // MARK: the scheduler
 
     /// A task stops being meant to run: its node no longer holds its reservation.
@@ -601,7 +651,9 @@ public actor InMemorySwarm {
                     reservedMiB: Self.reservation(service.spec)
                 )
             )
-            pending.insert(TaskKey(serviceSeq: service.seq, serviceID: id, index: tasksByService[id]!.count - 1))
+            let key = TaskKey(serviceSeq: service.seq, serviceID: id, index: tasksByService[id]!.count - 1)
+            pending.insert(key)
+            taskKeys["task-\(counter)"] = key
         }
     }
 
@@ -738,7 +790,9 @@ public struct InMemoryEngine: EngineAPI {
         try await swarm.removeObject(kind, id)
     }
     public func serviceLogs(_ idOrName: String, tail: Int?, timestamps: Bool) async throws(MicadoError) -> [LogLine] { [] }
-    public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage { throw unsupported("usage") }
+    public func usage(container: String, oneShot: Bool) async throws(MicadoError) -> EngineClient.Usage {
+        try await swarm.usage(container)
+    }
     public func killContainer(_ id: String) async throws(MicadoError) { throw unsupported("killContainer") }
     public func archive(container: String, path: String, maxBytes: Int, into descriptor: Int32) async throws(MicadoError) {
         throw unsupported("archive")

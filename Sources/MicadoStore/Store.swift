@@ -39,6 +39,43 @@ public final class Store: Sendable {
             records = nil
             generation += 1
         }
+
+        /// A committed write applied to the list in place (when one is kept), so a write of
+        /// one record costs no read of them all; a read in flight is not kept (it may predate it).
+        mutating func patch(_ change: (inout [Record]) -> Void) {
+            if records != nil { change(&records!) }
+            generation += 1
+        }
+    }
+
+    /// After this write's transaction commits, on the writer's queue (so patches apply in the
+    /// order the writes committed), the container list learns `record` (nil: `name` is gone).
+    static func patchContainers(_ cache: ListCache<ContainerRecord>, _ db: Database, name: String, record: ContainerRecord?) {
+        db.afterNextTransaction { _ in
+            cache.state.withLock { state in
+                state.patch { list in
+                    list.removeAll { $0.name == name }
+                    guard let record else { return }
+                    let at = list.firstIndex { ($0.createdAt, $0.name) > (record.createdAt, record.name) } ?? list.count
+                    list.insert(record, at: at)
+                }
+            }
+        }
+    }
+
+    static func patchInstances(_ cache: ListCache<InstanceRecord>, _ db: Database, id: InstanceID, record: InstanceRecord?) {
+        db.afterNextTransaction { _ in
+            cache.state.withLock { state in
+                state.patch { list in
+                    if let i = list.firstIndex(where: { $0.id == id }) {
+                        if let record { list[i] = record } else { list.remove(at: i) }
+                    } else if let record {
+                        let at = list.firstIndex { $0.createdAt > record.createdAt } ?? list.count
+                        list.insert(record, at: at)
+                    }
+                }
+            }
+        }
     }
 
     /// A list read through its cache.
@@ -116,11 +153,18 @@ public final class Store: Sendable {
         try Migrations.migrator.migrate(writer)
     }
 
-    /// Every write drops the cached lists, before and after: a read that began before it is not kept.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(MicadoError) -> T {
-        changedRecords()
-        defer { changedRecords() }
-        do { return try await writer.write(body) } catch let error as MicadoError { throw error } catch {
+    /// Every write drops the cached lists, before and after (a read that began before it is
+    /// not kept), unless it keeps them right: it patches them itself (`patchContainers`,
+    /// `patchInstances`) or touches neither table (events, usage, images, settings). A write
+    /// that fails drops them either way.
+    func write<T: Sendable>(keepsLists: Bool = false, _ body: @escaping @Sendable (Database) throws -> T) async throws(MicadoError) -> T {
+        if !keepsLists { changedRecords() }
+        defer { if !keepsLists { changedRecords() } }
+        do { return try await writer.write(body) } catch let error as MicadoError {
+            changedRecords()
+            throw error
+        } catch {
+            changedRecords()
             throw Self.map(error)
         }
     }
@@ -142,8 +186,9 @@ public final class Store: Sendable {
 
     /// Inserts a new container; fails with `already_exists` when the name is taken.
     public func insertContainer(_ record: ContainerRecord, event: EventRecord) async throws(MicadoError) {
+        let cache = containerCache
         do {
-            try await write { db in
+            try await write(keepsLists: true) { db in
                 if try ContainerRecord.fetchOne(db, key: record.name) != nil {
                     throw MicadoError(
                         .alreadyExists,
@@ -154,6 +199,7 @@ public final class Store: Sendable {
                 try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [Tombstone.container, record.name])
                 var event = event
                 try event.insert(db)
+                Self.patchContainers(cache, db, name: record.name, record: try ContainerRecord.fetchOne(db, key: record.name))
             }
         }
     }
@@ -174,9 +220,11 @@ public final class Store: Sendable {
 
     /// Saves a changed container together with the event that explains the change.
     public func updateContainer(_ record: ContainerRecord, event: EventRecord?) async throws(MicadoError) {
-        try await write { db in
+        let cache = containerCache
+        try await write(keepsLists: true) { db in
             try record.update(db)
             if var event { try event.insert(db) }
+            Self.patchContainers(cache, db, name: record.name, record: try ContainerRecord.fetchOne(db, key: record.name))
         }
     }
 
@@ -199,7 +247,8 @@ public final class Store: Sendable {
     /// Records the observed state; returns whether the state changed (a no-op otherwise).
     @discardableResult
     public func observe(container name: String, state: ObservedState, reason: String?) async throws(MicadoError) -> Bool {
-        try await write { db in
+        let cache = containerCache
+        return try await write(keepsLists: true) { db in
             guard var record = try ContainerRecord.fetchOne(db, key: name) else { return false }
             guard record.lastState != state || record.lastReason != reason else { return false }
             let changed = record.lastState != state
@@ -207,12 +256,15 @@ public final class Store: Sendable {
             record.lastReason = reason
             record.updatedAt = Date()
             try record.update(db)
+            Self.patchContainers(cache, db, name: name, record: try ContainerRecord.fetchOne(db, key: name))
             return changed
         }
     }
 
     public func deleteContainer(_ name: String, event: EventRecord) async throws(MicadoError) {
-        try await write { db in
+        let cache = containerCache
+        try await write(keepsLists: true) { db in
+            Self.patchContainers(cache, db, name: name, record: nil)
             _ = try ContainerRecord.deleteOne(db, key: name)
             try db.execute(sql: "DELETE FROM usageLatest WHERE container = ?", arguments: [name])
             try Self.bury(Tombstone.container, name, db)
@@ -224,7 +276,11 @@ public final class Store: Sendable {
     // MARK: instances
 
     public func upsertInstance(_ record: InstanceRecord) async throws(MicadoError) {
-        try await write { db in try record.save(db) }
+        let cache = instanceCache
+        try await write(keepsLists: true) { db in
+            try record.save(db)
+            Self.patchInstances(cache, db, id: record.id, record: try InstanceRecord.fetchOne(db, key: record.id.rawValue))
+        }
     }
 
     public func instances() async throws(MicadoError) -> [InstanceRecord] {
@@ -233,22 +289,28 @@ public final class Store: Sendable {
 
     /// Inserts a new instance record with the event that explains it (before any cloud call).
     public func insertInstance(_ record: InstanceRecord, event: EventRecord) async throws(MicadoError) {
-        try await write { db in
+        let cache = instanceCache
+        try await write(keepsLists: true) { db in
             try record.insert(db)
             var event = event
             try event.insert(db)
+            Self.patchInstances(cache, db, id: record.id, record: try InstanceRecord.fetchOne(db, key: record.id.rawValue))
         }
     }
 
     public func updateInstance(_ record: InstanceRecord, event: EventRecord?) async throws(MicadoError) {
-        try await write { db in
+        let cache = instanceCache
+        try await write(keepsLists: true) { db in
             try record.update(db)
             if var event { try event.insert(db) }
+            Self.patchInstances(cache, db, id: record.id, record: try InstanceRecord.fetchOne(db, key: record.id.rawValue))
         }
     }
 
     public func deleteInstance(_ id: InstanceID, event: EventRecord) async throws(MicadoError) {
-        try await write { db in
+        let cache = instanceCache
+        try await write(keepsLists: true) { db in
+            Self.patchInstances(cache, db, id: id, record: nil)
             _ = try InstanceRecord.deleteOne(db, key: id.rawValue)
             try Self.bury(Tombstone.instance, id.rawValue, db)
             var event = event
@@ -375,17 +437,19 @@ public final class Store: Sendable {
 
     /// Records that `id` is to be cleaned up as removed (`micado manager --adopt` of an instance).
     public func bury(_ kind: String, _ id: String) async throws(MicadoError) {
-        try await write { db in try Self.bury(kind, id, db) }
+        try await write(keepsLists: true) { db in try Self.bury(kind, id, db) }
     }
 
     public func forget(_ kind: String, _ id: String) async throws(MicadoError) {
-        try await write { db in try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [kind, id]) }
+        try await write(keepsLists: true) { db in
+            try db.execute(sql: "DELETE FROM tombstones WHERE kind = ? AND id = ?", arguments: [kind, id])
+        }
     }
 
     // MARK: images
 
     public func upsertImage(_ record: ImageRecord) async throws(MicadoError) {
-        try await write { db in try record.save(db) }
+        try await write(keepsLists: true) { db in try record.save(db) }
     }
 
     @discardableResult
@@ -393,7 +457,7 @@ public final class Store: Sendable {
         _ name: String,
         _ change: @escaping @Sendable (inout ImageRecord) -> Void
     ) async throws(MicadoError) -> ImageRecord {
-        try await write { db in
+        try await write(keepsLists: true) { db in
             var record =
                 try ImageRecord.fetchOne(db, key: name)
                 ?? ImageRecord(name: name, imageID: nil, sizeBytes: nil, criticalMemoryMiB: nil, createdAt: Date())
@@ -410,7 +474,7 @@ public final class Store: Sendable {
     }
 
     public func deleteImage(_ name: String, event: EventRecord) async throws(MicadoError) {
-        try await write { db in
+        try await write(keepsLists: true) { db in
             _ = try ImageRecord.deleteOne(db, key: name)
             var event = event
             try event.insert(db)
@@ -426,7 +490,7 @@ public final class Store: Sendable {
     /// Appends samples and keeps at most `keep` per container (a bounded history).
     public func recordUsage(_ samples: [UsageRecord], keep: Int) async throws(MicadoError) {
         guard !samples.isEmpty else { return }
-        try await write { db in
+        try await write(keepsLists: true) { db in
             for var sample in samples {
                 try sample.insert(db)
                 try db.execute(
@@ -478,11 +542,11 @@ public final class Store: Sendable {
     // MARK: attached exec sessions
 
     public func saveExecSession(_ record: ExecSessionRecord) async throws(MicadoError) {
-        try await write { db in try record.insert(db) }
+        try await write(keepsLists: true) { db in try record.insert(db) }
     }
 
     public func deleteExecSession(_ session: String) async throws(MicadoError) {
-        try await write { db in _ = try ExecSessionRecord.deleteOne(db, key: session) }
+        try await write(keepsLists: true) { db in _ = try ExecSessionRecord.deleteOne(db, key: session) }
     }
 
     public func execSessions() async throws(MicadoError) -> [ExecSessionRecord] {
@@ -497,14 +561,16 @@ public final class Store: Sendable {
     }
 
     public func setSetting(_ key: String, _ value: String) async throws(MicadoError) {
-        try await write { db in try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, value]) }
+        try await write(keepsLists: true) { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, value])
+        }
     }
 
     /// Work under way that a crash would leave without an outcome (a build): marked before it
     /// starts, cleared after; what a restart finds marked was cut short. Kept in `settings`
     /// under `inflight.<kind>.<subject>`.
     public func markInFlight(_ kind: String, _ subject: String) async throws(MicadoError) {
-        try await write { db in
+        try await write(keepsLists: true) { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
                 arguments: ["inflight.\(kind).\(subject)", RFC3339.string(Date())]
@@ -513,7 +579,9 @@ public final class Store: Sendable {
     }
 
     public func clearInFlight(_ kind: String, _ subject: String) async throws(MicadoError) {
-        try await write { db in try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: ["inflight.\(kind).\(subject)"]) }
+        try await write(keepsLists: true) { db in
+            try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: ["inflight.\(kind).\(subject)"])
+        }
     }
 
     /// Subjects of `kind` marked in flight (by a manager that stopped before their outcome).
@@ -530,7 +598,7 @@ public final class Store: Sendable {
 
     /// The value of `key`, created with `make()` on first use (e.g. the manager's identity).
     public func setting(_ key: String, orCreate make: @escaping @Sendable () -> String) async throws(MicadoError) -> String {
-        try await write { db in
+        try await write(keepsLists: true) { db in
             if let value = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) {
                 return value
             }
@@ -543,7 +611,7 @@ public final class Store: Sendable {
     // MARK: events
 
     public func record(_ event: EventRecord) async throws(MicadoError) {
-        try await write { db in
+        try await write(keepsLists: true) { db in
             var event = event
             try event.insert(db)
         }

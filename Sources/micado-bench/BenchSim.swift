@@ -33,12 +33,16 @@ extension MicadoBench {
         @Option(help: "Policies to run, separated by commas: defaults, ca-like, first-fit.")
         var policies = "defaults,ca-like,first-fit"
 
+        @Option(help: "Applications with a CPU scaling policy under a diurnal load curve (0...1000).")
+        var apps = 20
+
         @Flag(help: "Print each policy's figures as one JSON object per line.")
         var json = false
 
         func validate() throws {
             guard hours.isFinite, (0.1...168).contains(hours) else { throw ValidationError("--hours must be 0.1...168") }
             guard (1...20_000).contains(peak) else { throw ValidationError("--peak must be 1...20000") }
+            guard (0...1000).contains(apps) else { throw ValidationError("--apps must be 0...1000") }
             guard !chosen.isEmpty, chosen.count == policies.split(separator: ",").count else {
                 throw ValidationError("--policies must be defaults, ca-like or first-fit, separated by commas")
             }
@@ -82,6 +86,7 @@ extension MicadoBench {
                     policy: policy,
                     seed: seed,
                     boundFlavours: flavours,
+                    applications: apps,
                     logger: logger
                 ).run()
                 if json {
@@ -111,6 +116,9 @@ extension MicadoBench {
             ]
             return columns.joined()
                 + "\n    launches \(r.launches), started \(r.started), launch errors \(r.launchErrors); cost \(f(r.cost, 2)) vs bound \(f(r.lowerBound, 2)); interruptions \(r.interruptions) (\(r.interruptedTasks) tasks); cloud refusals \(r.cloudRefusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); wall \(f(r.wallSeconds)) s"
+                + (r.applications == 0
+                    ? ""
+                    : "\n    \(r.applications) autoscaled applications: \(r.applicationScalings) replica changes, peak \(r.applicationPeakReplicas) replicas, CPU per replica \(f(r.applicationLoadP50, 0))% of target (p50), \(f(r.applicationLoadP95, 0))% (p95)")
         }
     }
 }

@@ -61,7 +61,14 @@ import Testing
     @Test func aShortDayStartsEveryContainerNearTheBound() async throws {
         let trace = DiurnalTrace.generate(hours: 1, peakInstances: 200, seed: 3)
         let flavours = FlavourCatalogue.flavours(count: 400)
-        let report = try await DaySimulation(trace: trace, hours: 1, policy: .micadoDefaults(flavours), seed: 3, logger: Self.logger).run()
+        let report = try await DaySimulation(
+            trace: trace,
+            hours: 1,
+            policy: .micadoDefaults(flavours),
+            seed: 3,
+            applications: 2,
+            logger: Self.logger
+        ).run()
         #expect(report.launches > 50)
         #expect(report.launchErrors == 0)
         // Those launched in the last minutes may still wait for their instance's boot.
@@ -71,6 +78,11 @@ import Testing
         #expect(report.pendingExcludingBootP50 < 5, "pending p50 less boot \(report.pendingExcludingBootP50)")
         #expect(report.pendingP99 < 300, "pending p99 \(report.pendingP99)")
         #expect(report.peakInstances > 1)
+        // The applications start at one replica each under a load of several: the real
+        // monitor and autoscaler scale them up, to near their target.
+        #expect(report.applications == 2 && report.applicationScalings >= 2)
+        #expect(report.applicationPeakReplicas >= 4, "peak replicas \(report.applicationPeakReplicas)")
+        #expect((50...150).contains(report.applicationLoadP50), "load \(report.applicationLoadP50)% of target")
     }
 
     @Test func aTraceFileRoundTripsAndBadLinesAreRefusedByLine() throws {
