@@ -46,6 +46,76 @@ import Testing
         #expect(try await store.events(subject: "container-a").count == 2)
     }
 
+    /// The container and instance lists are kept and patched by each write of one record: after
+    /// any mix of writes, concurrent ones among them, they equal what a second store on the same
+    /// file reads from disk (same records, same order).
+    @Test func theKeptListsEqualTheFileAfterEveryWrite() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("micado-store-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try Store.open(path: path)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        func instance(_ n: Int) -> InstanceRecord {
+            InstanceRecord(
+                id: InstanceID("i\(n)"),
+                hostname: "h\(n)",
+                cloud: "c",
+                location: "eu",
+                role: .worker,
+                state: .booting,
+                address: nil,
+                // Some share a creation time: ties keep the order the file gives.
+                createdAt: start.addingTimeInterval(Double(n / 2)),
+                updatedAt: start
+            )
+        }
+        var random = SeededGenerator(seed: 11)
+        for round in 0..<6 {
+            // Warm the kept lists, then write: every write below must patch them, not drop them.
+            _ = try await store.containers()
+            _ = try await store.instances()
+            await withTaskGroup(of: Void.self) { group in
+                for n in 0..<8 {
+                    let which = Int.random(in: 0..<12, using: &random)
+                    let name = "container-\(which)"
+                    // setReplicas (4) drops the lists instead: only in the last round.
+                    let choice = Int.random(in: 0..<(round == 5 ? 5 : 4), using: &random)
+                    group.addTask {
+                        switch choice {
+                        case 0:
+                            var record = Self.record(name)
+                            record.createdAt = start.addingTimeInterval(Double(which % 4))
+                            try? await store.insertContainer(record, event: Self.event(name))
+                        case 1:
+                            if var record = try? await store.container(name) {
+                                record.memoryMiB = 100 + round * 10 + n
+                                try? await store.updateContainer(record, event: nil)
+                            }
+                        case 2: _ = try? await store.observe(container: name, state: .running, reason: "r\(round)")
+                        case 3: try? await store.deleteContainer(name, event: Self.event(name))
+                        default: _ = try? await store.setReplicas(name, n, event: Self.event(name))
+                        }
+                        let i = which
+                        switch choice {
+                        case 0, 1: try? await store.upsertInstance(instance(i))
+                        case 2:
+                            var record = instance(i)
+                            record.state = .ready
+                            try? await store.updateInstance(record, event: nil)
+                        case 3: try? await store.deleteInstance(InstanceID("i\(i)"), event: Self.event("i\(i)"))
+                        case 4: try? await store.insertInstance(instance(i + 12), event: Self.event("i"))
+                        default: break
+                        }
+                    }
+                }
+            }
+            // A store opened now has nothing kept: it reads the file.
+            let disk = try Store.open(path: path)
+            #expect(try await store.containers() == disk.containers(), "round \(round)")
+            #expect(try await store.instances() == disk.instances(), "round \(round)")
+        }
+        #expect(try await !store.containers().isEmpty)
+    }
+
     @Test func duplicateNameIsRefusedAndChangesNothing() async throws {
         let store = try Store.inMemory()
         try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
