@@ -147,3 +147,11 @@ extension EngineConnector {
         try await engine(at: endpoint, monitoring: false)
     }
 }
+
+extension MicadoError {
+    /// An engine that did not answer at all (refused, unreachable, timed out), as opposed to one
+    /// that answered with an error (a full disk, a bad request).
+    public var isUnreachableEngine: Bool {
+        code == .timeout || (code == .engine && message.hasPrefix(EngineClient.unreachablePrefix))
+    }
+}

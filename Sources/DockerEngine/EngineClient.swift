@@ -214,6 +214,9 @@ public final class EngineClient: Sendable {
         }
     }
 
+    /// The words of an engine that does not answer (`MicadoError.isUnreachableEngine`).
+    public static let unreachablePrefix = "cannot reach the"
+
     static func transportError(_ error: any Error, endpoint: EngineEndpoint) -> MicadoError {
         if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout {
             return .init(.timeout, "the engine at \(endpoint) did not answer in time")

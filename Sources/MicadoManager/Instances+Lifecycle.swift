@@ -225,6 +225,8 @@ extension Instances {
             seen.holdsVolumes = volumeNodes.contains(nodeID)
         }
         func move(_ transition: InstanceLifecycle.Transition) async throws(MicadoError) {
+            // Out of ready (down, draining, deleting): what its engine holds is asked again if it comes back.
+            if transition.state != .ready { await copiedImages.forget(record.id) }
             record.state = transition.state
             record.stateSince = now
             record.updatedAt = now
@@ -449,25 +451,29 @@ extension Instances {
 
     /// Loads images from the manager's engine into an instance's (until the registry does it).
     func copyImages(_ images: [String], to target: any EngineAPI) async throws(MicadoError) {
-        var missing: [String] = []
-        for image in images {
-            do { _ = try await target.inspectImage(image) } catch  where error.code == .notFound { missing.append(image) }
-        }
-        // Those the manager's engine has, with their sizes (one inspect each).
-        let available = await withTaskGroup(of: (String, Int64)?.self) { group in
-            for image in missing {
-                group.addTask { (try? await self.engine.inspectImage(image)).map { (image, $0.size ?? 0) } }
+        // Those the manager's engine has, with their IDs and sizes (one inspect each).
+        let available = await withTaskGroup(of: (String, String, Int64)?.self) { group in
+            for image in Set(images) {
+                group.addTask { (try? await self.engine.inspectImage(image)).map { (image, $0.id, $0.size ?? 0) } }
             }
-            var found: [String: Int64] = [:]
-            for await item in group { if let (name, size) = item { found[name] = size } }
+            var found: [String: (id: String, size: Int64)] = [:]
+            for await item in group { if let (name, id, size) = item { found[name] = (id, size) } }
             return found
         }
-        guard !available.isEmpty else { return }
+        // Missing on the instance, or another image there under the same name (loaded anew here).
+        var missing: [String: Int64] = [:]
+        for (image, wanted) in available {
+            do {
+                if try await target.inspectImage(image).id != wanted.id { missing[image] = wanted.size }
+            } catch  where error.code == .notFound { missing[image] = wanted.size }
+        }
+        let needed = missing
+        guard !needed.isEmpty else { return }
         // Through an unlinked file in the spool: an image of any size costs disk, not memory;
         // never so much that the store beside it has no room left.
-        try SpooledUpload.requireRoom(for: available.values.reduce(0, +), in: spool, what: "images for an instance")
+        try SpooledUpload.requireRoom(for: needed.values.reduce(0, +), in: spool, what: "images for an instance")
         let spooled = try SpooledUpload.unlinked(in: spool, prefix: "images", what: "images for an instance")
-        try await engine.saveImages(available.keys.sorted(), into: spooled.descriptor)
+        try await engine.saveImages(needed.keys.sorted(), into: spooled.descriptor)
         try await target.loadImages(spooled.body)
     }
 
@@ -481,7 +487,7 @@ extension Instances {
                 let target = try await engines.engine(of: record)
                 try await copyImages([image], to: target)
                 await copiedImages.insert(record.id, key)
-            } catch  where error.code == .engine || error.code == .unreachable {
+            } catch  where error.isUnreachableEngine {
                 // One instance that does not answer (gone, cut off) is the lifecycle's to notice
                 // and replace; it must not refuse every launch in its location meanwhile.
                 logger.warning(

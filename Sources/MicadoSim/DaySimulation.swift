@@ -65,8 +65,11 @@ public struct SimReport: Sendable, Codable, Equatable {
     public var firstLaunchError: String?
     public var cost: Double
     public var lowerBound: Double
-    public var costRatio: Double { lowerBound > 0 ? cost / lowerBound : 0 }
-    /// Seconds from launch to running, of the containers that started.
+    /// cost / lowerBound (infinite when the fleet cost nothing while work was due: nothing ran).
+    public var costRatio: Double
+    /// Launched containers that never started in the simulated hours.
+    public var notStarted: Int
+    /// Seconds from launch to running; one that never started counts until the end of the run.
     public var pendingP50: Double
     public var pendingP99: Double
     public var pendingMax: Double
@@ -302,25 +305,34 @@ public final class DaySimulation: Sendable {
         let entries = await cloud.entries()
         var createdPerHour = Array(repeating: 0, count: max(1, Int((hours).rounded(.up))))
         var deletedPerHour = createdPerHour
+        // The run's last second belongs to its last hour.
+        func hour(_ date: Date) -> Int { min(createdPerHour.count - 1, max(0, Int(date.timeIntervalSince(Self.start) / 3600))) }
         for entry in entries {
-            let created = Int(entry.createdAt.timeIntervalSince(Self.start) / 3600)
-            if created < createdPerHour.count { createdPerHour[created] += 1 }
-            if let deleted = entry.deletedAt, entry.interruptedAt == nil {
-                let hour = Int(deleted.timeIntervalSince(Self.start) / 3600)
-                if hour < deletedPerHour.count { deletedPerHour[hour] += 1 }
-            }
+            createdPerHour[hour(entry.createdAt)] += 1
+            if let deleted = entry.deletedAt, entry.interruptedAt == nil { deletedPerHour[hour(deleted)] += 1 }
+        }
+        // Those still waiting: their wait so far is a wait too (else a run where nothing starts looks instant).
+        let started = pending.count
+        for launched in launchedAt.values {
+            pending.append(max(0, Double(seconds) - launched.at))
+            pendingExcludingBoot.append(max(0, Double(seconds) - launched.at))
         }
         let atPeak = passes.filter { Double($0.instances) >= 0.9 * Double(peakInstances) }.map(\.ms).sorted()
         peakMemory = max(peakMemory, Self.residentMiB())
+        let roundedCost = (cost * 100).rounded() / 100
+        let bound = (reservedMiBHours * cheapestPerMiBHour * 100).rounded() / 100
         return SimReport(
             policy: policy.name,
             hours: hours,
             launches: launches.count,
-            started: pending.count,
+            started: started,
             launchErrors: launchErrors,
             firstLaunchError: firstLaunchError,
-            cost: (cost * 100).rounded() / 100,
-            lowerBound: (reservedMiBHours * cheapestPerMiBHour * 100).rounded() / 100,
+            cost: roundedCost,
+            lowerBound: bound,
+            costRatio: bound > 0
+                ? (roundedCost > 0 ? (cost / (reservedMiBHours * cheapestPerMiBHour) * 1000).rounded() / 1000 : .infinity) : 0,
+            notStarted: launchedAt.count,
             pendingP50: Self.percentile(pending.sorted(), 0.5),
             pendingP99: Self.percentile(pending.sorted(), 0.99),
             pendingMax: pending.max() ?? 0,

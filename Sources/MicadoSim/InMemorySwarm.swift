@@ -84,7 +84,13 @@ public actor InMemorySwarm {
         var err: String?
         var reservedMiB: Int
         /// What its view was made from, so a view is decoded again only when one of these changed.
-        var viewKey: String { "\(state)|\(desired)|\(nodeID ?? "")|\(err ?? "")" }
+        var viewKey: ViewKey { ViewKey(state: state, desired: desired, nodeID: nodeID, err: err) }
+        struct ViewKey: Equatable {
+            var state: String
+            var desired: String
+            var nodeID: String?
+            var err: String?
+        }
     }
     /// A task by its service and its place among the service's tasks (tasks are only appended).
     struct TaskKey: Hashable, Comparable {
@@ -108,8 +114,15 @@ public actor InMemorySwarm {
     var pending: Set<TaskKey> = []
     /// Nodes whose state or availability changed since the scheduler last looked.
     var changedNodes: Set<String> = []
-    var nodeViews: [String: (key: String, view: Node)] = [:]
-    var taskViews: [String: (key: String, view: SwarmTask)] = [:]
+    var nodeViews: [String: (key: NodeViewKey, view: Node)] = [:]
+    struct NodeViewKey: Equatable {
+        var version: UInt64
+        var state: String
+        var availability: String
+        var memoryMiB: Int?
+        var address: String?
+    }
+    var taskViews: [String: (key: TaskState.ViewKey, view: SwarmTask)] = [:]
     var networks: [String: (name: String, labels: [String: String])] = [:]
     /// Secrets and configs: kind, name, labels and data, by ID.
     public private(set) var objects: [String: (kind: SwarmObject.Kind, name: String, labels: [String: String], data: [UInt8])] = [:]
@@ -284,8 +297,13 @@ public actor InMemorySwarm {
 
     func view(_ node: NodeState) throws(MicadoError) -> Node {
         let machine = machines[node.machine]
-        let key =
-            "\(node.version)|\(node.state)|\(node.availability)|\(machine?.memoryMiB ?? -1)|\(machine?.address ?? "")|\(machine == nil)"
+        let key = NodeViewKey(
+            version: node.version,
+            state: node.state,
+            availability: node.availability,
+            memoryMiB: machine?.memoryMiB,
+            address: machine?.address
+        )
         if let cached = nodeViews[node.id], cached.key == key { return cached.view }
         var resources: [String: Any] = ["MemoryBytes": 2 << 30]
         if let memory = machine?.memoryMiB {
@@ -502,9 +520,11 @@ public actor InMemorySwarm {
         try record("tasks")
         let chosen: [TaskState]
         if let wanted = filters["service"] {
-            chosen = wanted.flatMap { tasksByService[$0] ?? [] }.sorted { $0.seq < $1.seq }
+            // Swarm's filter takes a service's ID or name.
+            chosen = wanted.flatMap { tasksByService[serviceIDsByName[$0] ?? $0] ?? [] }.sorted { $0.seq < $1.seq }
         } else {
-            chosen = services.values.sorted { $0.seq < $1.seq }.flatMap { tasksByService[$0.id] ?? [] }.sorted { $0.seq < $1.seq }
+            // By service, in the order the services were made (no caller relies on an order across services).
+            chosen = services.values.sorted { $0.seq < $1.seq }.flatMap { tasksByService[$0.id] ?? [] }
         }
         return try chosen.map { task throws(MicadoError) in try view(task) }
     }
@@ -590,6 +610,7 @@ public actor InMemorySwarm {
         let nanos = cpuTime[container]?.nanos ?? 0
         cpuTime[container] = (nanos, now)
         return EngineClient.Usage(
+            // A replica uses half the memory it reserves (a memory policy sees 50 %).
             memoryBytes: Int64(task.reservedMiB) << 19,
             memoryLimitBytes: nil,
             cpuPercent: 0,
@@ -630,7 +651,7 @@ public actor InMemorySwarm {
             }
         }
         changedNodes.removeAll()
-        for id in touched { reconcileReplicas(id) }
+        for id in touched.sorted() { reconcileReplicas(id) }
         place()
     }
 
@@ -662,30 +683,30 @@ public actor InMemorySwarm {
     func place() {
         guard !pending.isEmpty else { return }
         let schedulable = nodeOrder.compactMap { id in nodes[id].flatMap { $0.schedulable ? $0 : nil } }
-        func free(_ node: NodeState) -> Int { (machines[node.machine]?.memoryMiB ?? 0) - reservedByNode[node.id, default: 0] }
-        var largest = schedulable.map(free).max() ?? 0
+        // Each node's free room, once per call: the scan for a task then compares numbers.
+        var free = schedulable.map { (machines[$0.machine]?.memoryMiB ?? 0) - reservedByNode[$0.id, default: 0] }
+        var largest = free.max() ?? 0
         for key in pending.sorted() {
             guard let service = services[key.serviceID] else {
                 pending.remove(key)
                 continue
             }
             let task = tasksByService[key.serviceID]![key.index]
-            var chosen: NodeState?
+            var chosen: Int?
             var candidates = 0
             if task.reservedMiB <= largest {
-                for node in schedulable where Self.meets(service, node) {
-                    candidates += 1
-                    if task.reservedMiB == 0 || free(node) >= task.reservedMiB {
-                        chosen = node
-                        break
-                    }
+                for i in schedulable.indices where (task.reservedMiB == 0 || free[i] >= task.reservedMiB) {
+                    guard Self.meets(service, schedulable[i]) else { continue }
+                    chosen = i
+                    break
                 }
+                candidates = chosen == nil ? schedulable.count { Self.meets(service, $0) } : 1
             } else {
                 // Too large for any node: no need to ask each whether it meets the constraints.
                 candidates = schedulable.count
             }
-            if let node = chosen {
-                let before = free(node)
+            if let i = chosen {
+                let node = schedulable[i]
                 tasksByService[key.serviceID]![key.index].nodeID = node.id
                 tasksByService[key.serviceID]![key.index].state = "running"
                 tasksByService[key.serviceID]![key.index].err = nil
@@ -695,7 +716,9 @@ public actor InMemorySwarm {
                 if let clock, task.seq == (tasksByService[key.serviceID]!.first?.seq ?? task.seq) {
                     starts.append((service.spec.name, clock.now, node.machine))
                 }
-                if before == largest { largest = schedulable.map(free).max() ?? 0 }
+                let before = free[i]
+                free[i] -= task.reservedMiB
+                if before == largest { largest = free.max() ?? 0 }
             } else {
                 let unavailable = nodes.count - candidates
                 tasksByService[key.serviceID]![key.index].err =

@@ -45,13 +45,22 @@ public struct Trace: Sendable, Equatable {
         return launches.map { String(decoding: (try? encoder.encode($0)) ?? Data(), as: UTF8.self) }.joined(separator: "\n") + "\n"
     }
 
-    /// Reads JSON lines; blank lines and lines starting with `#` are skipped.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(MicadoError) -> Trace {
+    /// Lines of any kind (blank and comments too) a file may hold.
+    public static let maxLines = 4_000_000
+
+    /// Reads JSON lines; blank lines and lines starting with `#` are skipped. Line by line: a
+    /// file of millions of empty lines costs no list of them.
+    public static func parse(_ bytes: [UInt8]) throws(MicadoError) -> Trace {
         var launches: [Launch] = []
         var number = 0
         let decoder = JSONDecoder()
-        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        var start = bytes.startIndex
+        while start <= bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
+            defer { start = end + 1 }
             number += 1
+            guard number <= maxLines else { throw MicadoError(.usage, "trace line \(number): more than \(maxLines) lines") }
+            let line = bytes[start..<end]
             guard line.count <= maxLineBytes else { throw MicadoError(.usage, "trace line \(number): longer than \(maxLineBytes) bytes") }
             let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)
             if text.isEmpty || text.hasPrefix("#") { continue }
@@ -63,6 +72,7 @@ public struct Trace: Sendable, Equatable {
                     "trace line \(number): not a launch ({\"at\":…,\"memoryMiB\":…,\"milliCPU\":…,\"lifetime\":…}): \(Self.reason(error))"
                 )
             }
+            guard Self.keysOnce(text) else { throw MicadoError(.usage, "trace line \(number): a key is given twice") }
             guard launch.at.isFinite, (0...maxSeconds).contains(launch.at) else {
                 throw MicadoError(.usage, "trace line \(number): at must be 0 to \(Int(maxSeconds)) seconds")
             }
@@ -78,6 +88,11 @@ public struct Trace: Sendable, Equatable {
             launches.append(launch)
         }
         return Trace(launches: launches)
+    }
+
+    /// No key of a launch twice (JSON's decoders differ on which one wins).
+    static func keysOnce(_ text: String) -> Bool {
+        ["at", "memoryMiB", "milliCPU", "lifetime"].allSatisfy { text.components(separatedBy: "\"\($0)\"").count <= 2 }
     }
 
     static func reason(_ error: any Error) -> String {

@@ -57,11 +57,24 @@ extension MicadoBench {
         func run() async throws {
             let day: Trace
             if let path = trace {
-                day = try Trace.parse(try BoundedFile.read(path, what: "--trace", limit: 256 << 20))
+                // A file that cannot be read is the caller's mistake, as a bad line is: exit 64.
+                do { day = try Trace.parse(try BoundedFile.read(path, what: "--trace", limit: 256 << 20)) } catch {
+                    throw MicadoError(.usage, error.message)
+                }
             } else {
                 day = DiurnalTrace.generate(hours: hours, peakInstances: peak, seed: seed)
             }
-            if let path = writeTrace { try NewFile.write(day.jsonLines(), to: path, mode: 0o644, replacing: false) }
+            if let path = writeTrace {
+                guard day.launches.count <= Trace.maxLaunches else {
+                    throw MicadoError(
+                        .usage,
+                        "--write-trace: \(day.launches.count) launches, more than a trace may hold (\(Trace.maxLaunches)); fewer --hours or a lower --peak"
+                    )
+                }
+                do { try NewFile.write(day.jsonLines(), to: path, mode: 0o644, replacing: false) } catch {
+                    throw MicadoError(.usage, "--write-trace: \(error.message)")
+                }
+            }
             let flavours = FlavourCatalogue.flavours(count: 400)
             var logger = Logger(label: "micado.sim")
             logger.logLevel = .critical
@@ -69,6 +82,10 @@ extension MicadoBench {
                 print(
                     "bench sim: \(hours) h, \(day.launches.count) launches (\(trace == nil ? "synthetic, peak \(peak), seed \(seed)" : trace!)), \(flavours.count) flavours; \(BenchLaunch.buildDescription)"
                 )
+                let beyond = day.launches.count { $0.at >= hours * 3600 }
+                if beyond > 0 {
+                    print("note: \(beyond) launches of the trace come after the \(hours) simulated hours and are not replayed")
+                }
                 print(
                     "policy                                  cost/bound  pending p50/p99/max s  ex-boot p99  peak inst  created  deleted  moves  pass p50/p99 ms  memory MiB  sim/wall"
                 )
@@ -115,7 +132,7 @@ extension MicadoBench {
                 f(r.hours * 3600 / max(0.001, r.wallSeconds), 0) + "×",
             ]
             return columns.joined()
-                + "\n    launches \(r.launches), started \(r.started), launch errors \(r.launchErrors); cost \(f(r.cost, 2)) vs bound \(f(r.lowerBound, 2)); interruptions \(r.interruptions) (\(r.interruptedTasks) tasks); cloud refusals \(r.cloudRefusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); wall \(f(r.wallSeconds)) s"
+                + "\n    launches \(r.launches), started \(r.started), never started \(r.notStarted), launch errors \(r.launchErrors); cost \(f(r.cost, 2)) vs bound \(f(r.lowerBound, 2)); interruptions \(r.interruptions) (\(r.interruptedTasks) tasks); cloud refusals \(r.cloudRefusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); wall \(f(r.wallSeconds)) s"
                 + (r.applications == 0
                     ? ""
                     : "\n    \(r.applications) autoscaled applications: \(r.applicationScalings) replica changes, peak \(r.applicationPeakReplicas) replicas, CPU per replica \(f(r.applicationLoadP50, 0))% of target (p50), \(f(r.applicationLoadP95, 0))% (p95)")

@@ -1,7 +1,9 @@
+import DockerEngine
 import Foundation
 import Logging
 import MicadoClouds
 import MicadoCore
+import MicadoManager
 import MicadoSim
 import Testing
 
@@ -96,6 +98,8 @@ import Testing
             ("{\"at\": 1, \"memoryMiB\": 100, \"milliCPU\": 1, \"lifetime\": 0}", "line 1: lifetime must be"),
             ("[1, 2]", "line 1: not a launch"),
             (String(repeating: " ", count: 2000), "line 1: longer than"),
+            (#"{"at": 5, "memoryMiB": 100, "milliCPU": 1, "lifetime": 60, "at": 1}"#, "line 1: a key is given twice"),
+            (String(repeating: "\n", count: Trace.maxLines) + good, "more than 4000000 lines"),
         ]
         for (text, message) in cases {
             #expect {
@@ -104,11 +108,37 @@ import Testing
                 (error as? MicadoError)?.code == .usage && (error as? MicadoError)?.message.contains(message) == true
             }
         }
+        // Blank lines and comments cost no launch; a last line without its newline counts.
+        #expect(try Trace.parse(Array("\n\n# c\n\(good)\n\n\(good)".utf8)).launches.count == 2)
         // Launches in any order are replayed in time order.
         let shuffled = Trace(launches: [
             .init(at: 5, memoryMiB: 100, milliCPU: 1, lifetime: 1), .init(at: 2, memoryMiB: 200, milliCPU: 1, lifetime: 1),
         ])
         #expect(shuffled.launches.map(\.at) == [2, 5])
+    }
+
+    /// Swarm moves a drained node's tasks to other nodes (the moves consolidation costs) and
+    /// a down node's too; the tasks' filter takes a service's name as its ID.
+    @Test func aDrainedNodesTasksMoveAndAreCounted() async throws {
+        let w = try await ManagerPartsTests.world(clouds: true, max: 3)
+        for name in ["container-a", "container-b"] {
+            _ = try await w.orchestrator.containers.launch(ManagerPartsTests.request(name, memory: 200, detach: true))
+        }
+        try await w.orchestrator.scaler.pass()
+        await w.cloud.finishBoots()
+        for _ in 0..<4 { try await w.orchestrator.scaler.pass() }
+        let node = try #require(await w.swarm.runningTasks(of: "container-a").first?.node)
+        #expect(await w.swarm.runningTasks(of: "container-b").first?.node == node)
+        // A second node with room, then the first drained.
+        let engine = w.swarm.managerEngine
+        let first = try await engine.node(node)
+        var spec = first.spec
+        spec.availability = .drain
+        try await engine.updateNode(node, version: first.version, spec: spec)
+        #expect(await w.swarm.evictedTasks == 2)
+        #expect(await w.swarm.runningTasks(of: "container-a").isEmpty)
+        let byName = try await engine.tasks(filters: ["service": ["container-a"]])
+        #expect(byName.count == 2 && byName.contains { $0.status.state == .shutdown })
     }
 
     @Test func theSimulatedCloudThrottlesCreatesAndSaysWhenToRetry() async throws {
