@@ -301,4 +301,7 @@ no_instances() { [ "$("$BIN" list -i --output json | python3 -c "import json,sys
 wait_for 90 "the scaler to delete the idle instances" no_instances
 run "$BIN" list -i
 run "$BIN" events --limit 14
+
+step "at scale, simulated: 20 minutes of a day through micado's own scaler, planner and autoscaler on a simulated cloud (docs/simulation.md)"
+run "$BIN" bench sim --hours 0.33 --peak 200 --seed 1 --apps 2 --policies defaults,ca-like
 step "done: tearing down"
