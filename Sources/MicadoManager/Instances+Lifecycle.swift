@@ -480,7 +480,9 @@ extension Instances {
     /// Before a launch: the image must be on every ready instance of the location.
     func distributeImage(_ image: String, location: String) async throws(MicadoError) {
         // By the manager's image ID: an image loaded anew under the same name is copied again.
-        let key = "\(image)@\(try await engine.inspectImage(image).id)"
+        // An image the manager's engine does not hold (the nodes pull it) has nothing to copy.
+        guard let managerImage = try? await engine.inspectImage(image) else { return }
+        let key = "\(image)@\(managerImage.id)"
         for record in try await store.instances() where !record.isManager && record.location == location && record.state == .ready {
             guard await !copiedImages.holds(record.id, key) else { continue }
             do {
