@@ -467,13 +467,12 @@ extension Instances {
                 if try await target.inspectImage(image).id != wanted.id { missing[image] = wanted.size }
             } catch  where error.code == .notFound { missing[image] = wanted.size }
         }
-        let needed = missing
-        guard !needed.isEmpty else { return }
+        guard !missing.isEmpty else { return }
         // Through an unlinked file in the spool: an image of any size costs disk, not memory;
         // never so much that the store beside it has no room left.
-        try SpooledUpload.requireRoom(for: needed.values.reduce(0, +), in: spool, what: "images for an instance")
+        try SpooledUpload.requireRoom(for: missing.values.reduce(0, +), in: spool, what: "images for an instance")
         let spooled = try SpooledUpload.unlinked(in: spool, prefix: "images", what: "images for an instance")
-        try await engine.saveImages(needed.keys.sorted(), into: spooled.descriptor)
+        try await engine.saveImages(missing.keys.sorted(), into: spooled.descriptor)
         try await target.loadImages(spooled.body)
     }
 

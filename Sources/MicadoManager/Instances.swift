@@ -173,7 +173,8 @@ actor LastDescribed {
 
     /// True (and noted) when `id` was not described within `interval` before `now`.
     func due(_ id: InstanceID, every interval: Duration, now: Date) -> Bool {
-        if let last = times[id], now.timeIntervalSince(last) >= 0, now.timeIntervalSince(last) < interval.inSeconds { return false }
+        // A clock that went back makes it due at once (it never stalls describes).
+        if let last = times[id], (0..<interval.inSeconds).contains(now.timeIntervalSince(last)) { return false }
         times[id] = now
         return true
     }

@@ -10,7 +10,7 @@ public final class Store: Sendable {
     /// Every view and loop reads all container and instance records, and decoding hundreds of
     /// them (a container's arguments and environment are JSON; an instance's dates are text)
     /// took tens of milliseconds each time, several times a pass. Each list is kept for a
-    /// second, and dropped at once by any write of this store (see `write`).
+    /// second; a write of this store patches it or drops it at once (see `write`).
     let containerCache = ListCache<ContainerRecord>()
     let instanceCache = ListCache<InstanceRecord>()
 
