@@ -211,6 +211,11 @@ extension EngineClient {
         public var digest: String?
         /// The engine's own "Retrying in N seconds" notes: a push that succeeded slowly says why.
         public var retries: [String]
+
+        public init(digest: String?, retries: [String]) {
+            self.digest = digest
+            self.retries = retries
+        }
     }
 
     public func pushImage(repository: String, tag: String, auth: String) async throws(MicadoError) -> PushResult {

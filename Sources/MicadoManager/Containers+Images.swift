@@ -103,7 +103,7 @@ extension Containers {
         let inspect = try await engine.inspectImage(image)
         let started = ContinuousClock.now
         try await engine.tagImage(image, repository: repository, tag: tag)
-        let pushed = try await engine.pushImage(repository: repository, tag: tag, auth: registry.auth)
+        let pushed = try await registry.push(repository, tag: tag, from: engine)
         var digest = pushed.digest
         if digest == nil {
             let digests = try await engine.inspectImage(repository + ":" + tag).repoDigests ?? []

@@ -131,7 +131,7 @@ public struct Images: RecordsEvents {
             do {
                 try await engine.tagImage(tag, repository: repository, tag: version)
                 let started = ContinuousClock.now
-                let pushed = try await engine.pushImage(repository: repository, tag: version, auth: registry.auth)
+                let pushed = try await registry.push(repository, tag: version, from: engine)
                 let digests = try await engine.inspectImage(repository + ":" + version).repoDigests ?? []
                 record.digest =
                     pushed.digest ?? digests.first { $0.hasPrefix(repository + "@") }.map { String($0.dropFirst(repository.count + 1)) }

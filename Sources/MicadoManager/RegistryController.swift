@@ -69,6 +69,50 @@ public struct Registry: Sendable {
     /// X-Registry-Auth for engines.
     public var auth: String { EngineClient.registryAuth(username: username, password: password, server: address) }
 
+    /// Pushes `repository:tag` from `engine` to this registry. A push whose registry did not
+    /// answer in time (the engine's own HTTP client gave up: a busy machine, a registry
+    /// restarting under its supervisor) is tried again, twice, a few seconds apart, and the
+    /// retries are said in the result; any other failure is the caller's at once.
+    public func push(
+        _ repository: String,
+        tag: String,
+        from engine: any EngineAPI
+    ) async throws(MicadoError) -> EngineClient.PushResult {
+        try await Self.retryingTimeouts(of: "the push of \(repository):\(tag)") { () async throws(MicadoError) in
+            try await engine.pushImage(repository: repository, tag: tag, auth: auth)
+        }
+    }
+
+    /// `push` tried up to `attempts` times while it fails with a registry timeout.
+    static func retryingTimeouts(
+        of what: String,
+        attempts: Int = 3,
+        pause: Duration = .seconds(3),
+        _ push: () async throws(MicadoError) -> EngineClient.PushResult
+    ) async throws(MicadoError) -> EngineClient.PushResult {
+        var earlier: [String] = []
+        var attempt = 1
+        while true {
+            do {
+                var result = try await push()
+                result.retries = earlier + result.retries
+                return result
+            } catch {
+                guard attempt < attempts, isRegistryTimeout(error) else { throw error }
+                earlier.append("attempt \(attempt) timed out (\(error.message)); tried again")
+                do { try await Task.sleep(for: pause * attempt) } catch { throw MicadoError(.busy, "\(what) was cancelled") }
+                attempt += 1
+            }
+        }
+    }
+
+    /// The engine's registry client timing out, as Docker words it. (micado's own client waiting
+    /// 300 s for the engine is not retried: that is a stuck engine, not a slow registry.)
+    static func isRegistryTimeout(_ error: MicadoError) -> Bool {
+        let markers = ["Client.Timeout exceeded", "i/o timeout", "TLS handshake timeout", "context deadline exceeded"]
+        return markers.contains { error.message.contains($0) }
+    }
+
     /// X-Registry-Auth for an engine that pulls `reference`: this registry's or its cache's
     /// credentials, or nil for a registry of someone else.
     public func auth(for reference: String) -> String? {

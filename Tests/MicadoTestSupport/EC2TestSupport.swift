@@ -66,6 +66,7 @@ public enum Moto {
             defer { try? FileManager.default.removeItem(atPath: log) }
             do {
                 try await waitUntilAnswering(port: port, child: child, log: log)
+                try await warm(Server(port: port))
             } catch {
                 await stop(child)
                 if attempt < 3 { continue }
@@ -81,6 +82,25 @@ public enum Moto {
             }
         }
     }
+
+    /// moto builds a region's EC2 backend, with its catalogue of thousands of images, on the
+    /// region's first call: seconds of Python on a quiet machine, more than a test's 20 s
+    /// timeout (times its retries) with four of them and the integration suites on 2 cores.
+    /// That one call is made here, once, with a deadline for a loaded machine, so the tests'
+    /// timeouts measure the driver and the proxy, not moto's start.
+    static func warm(_ server: Server) async throws {
+        let api = try EC2API(
+            region: EC2TestSetup.region,
+            endpoint: server.endpoint,
+            credentials: TestCredentials.credentials,
+            retry: .init(attempts: 1, initialDelay: .milliseconds(20), maximumDelay: .milliseconds(20)),
+            timeout: .seconds(240),
+            logger: EC2TestSetup.quietLogger
+        )
+        _ = try await api.call("DescribeRegions", [], as: Ignored.self)
+    }
+
+    struct Ignored: Decodable, Sendable {}
 
     static func stop(_ child: ChildProcess) async {
         child.signal(SIGTERM)
