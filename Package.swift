@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/CoreOffice/XMLCoder", from: "0.18.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The domain: types, errors, configuration, wire format (JSON, YAML, RFC 3339), archives. No I/O.
@@ -76,12 +77,16 @@ let package = Package(
             dependencies: ["MicadoCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
-        // Persistence: SQLite through GRDB, append-only migrations.
+        // Persistence: SQLite through GRDB (embedded default) or PostgreSQL through postgres-nio; one schema.
         .target(
             name: "MicadoStore",
             dependencies: [
                 "MicadoCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -199,7 +204,7 @@ let package = Package(
         .target(
             name: "MicadoTestSupport",
             dependencies: [
-                "MicadoClouds", "MicadoCore", "DockerEngine", "MicadoStandIns", "MicadoSim",
+                "MicadoClouds", "MicadoCore", "DockerEngine", "MicadoStandIns", "MicadoSim", "MicadoStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 // The fault-injecting proxy in front of moto.
@@ -231,7 +236,7 @@ let package = Package(
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoStoreTests",
-            dependencies: ["MicadoStore", "MicadoCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["MicadoStore", "MicadoCore", "MicadoTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

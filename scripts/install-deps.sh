@@ -17,6 +17,9 @@
 #   chromium        the browser the dashboard's tests drive
 #   playwright      from PyPI: drives Debian's chromium (its own browser download is not used)
 #   binutils        nm: a test checks that the micado binary holds no stand-in or benchmark code
+#   postgresql-15   PostgreSQL, the store of several managers; its tests start their own server
+#                   (initdb in a temporary folder, a unix socket only): no cluster of Debian's is made
+#                   or started (create_main_cluster = false), so nothing runs that CI did not start
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
@@ -34,11 +37,17 @@ command -v cloud-init >/dev/null || need+=(cloud-init)
 [ -f /usr/share/javascript/chart.js/chart.min.js ] || need+=(libjs-chart.js)
 command -v chromium >/dev/null || need+=(chromium)
 command -v nm >/dev/null || need+=(binutils)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)
+command -v setpriv >/dev/null || need+=(util-linux)
 { command -v moto_server >/dev/null && command -v schemathesis >/dev/null && python3 -c 'import playwright' 2>/dev/null; } || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  if [[ " ${need[*]} " == *" postgresql-15 "* ]]; then
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/micado-no-main-cluster.conf
+  fi
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if ! command -v moto_server >/dev/null; then

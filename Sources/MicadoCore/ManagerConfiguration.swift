@@ -28,6 +28,17 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
     public struct Store: Codable, Sendable, Equatable {
         /// SQLite file; nil puts it in the micado home as `micado.sqlite`.
         public var path: String?
+        /// A PostgreSQL database instead of SQLite: `postgres://USER@HOST:PORT/DATABASE` (a HOST
+        /// that is a path, or `?host=/dir`, is a unix socket's folder). What it leaves out comes
+        /// from the usual PG* variables. Never with a password: that comes from `passwordFile`,
+        /// PGPASSWORD or PGPASSFILE (~/.pgpass), so it is on no command line and in no log.
+        public var postgres: String?
+        /// A file (0600) holding the PostgreSQL password.
+        public var passwordFile: String?
+        /// Several managers on one PostgreSQL database: one leads by a lease of this long,
+        /// renewed this often; the others stand by and take over when it ends.
+        public var leaseSeconds: Double = 3
+        public var renewSeconds: Double = 1
         public init() {}
     }
 
@@ -114,6 +125,12 @@ public struct ManagerConfiguration: Codable, Sendable, Equatable {
         }
         if proxy.enabled, proxy.listenPort == proxy.tlsPort || proxy.tlsPort == manager.port || proxy.listenPort == manager.port {
             throw .init(.configuration, "config: proxy.listenPort, proxy.tlsPort and manager.port must differ")
+        }
+        guard (1...300).contains(store.leaseSeconds), store.renewSeconds >= 0.1, store.renewSeconds * 3 <= store.leaseSeconds else {
+            throw .init(
+                .configuration,
+                "config: store.leaseSeconds must be 1-300 and store.renewSeconds at least 0.1 and at most a third of it (\(store.leaseSeconds), \(store.renewSeconds))"
+            )
         }
         guard (1...3600).contains(monitor.intervalSeconds) else {
             throw .init(.configuration, "config: monitor.intervalSeconds must be between 1 and 3600")
@@ -222,11 +239,27 @@ extension ManagerConfiguration.Registry {
 }
 
 extension ManagerConfiguration.Store {
-    enum CodingKeys: String, CodingKey { case path }
+    enum CodingKeys: String, CodingKey { case path, postgres, passwordFile, leaseSeconds, renewSeconds }
+    /// `store: postgres://…` is short for `store: {postgres: postgres://…}`.
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
+        if let url = try? decoder.singleValueContainer().decode(String.self) {
+            postgres = url
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
         path = try c.decodeIfPresent(String.self, forKey: .path)
+        postgres = try c.decodeIfPresent(String.self, forKey: .postgres)
+        passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
+        leaseSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseSeconds) ?? leaseSeconds
+        renewSeconds = try c.decodeIfPresent(Double.self, forKey: .renewSeconds) ?? renewSeconds
+        if path != nil, postgres != nil {
+            throw DecodingError.dataCorruptedError(
+                forKey: .postgres,
+                in: c,
+                debugDescription: "store: give either path (SQLite) or postgres, not both"
+            )
+        }
     }
 }
 
@@ -260,7 +293,7 @@ extension ManagerConfiguration {
     public static let knownKeys: [String: Set<String>] = [
         "manager": ["address", "port"],
         "docker": ["host", "advertiseAddress", "publishAddress", "reserveGenericMemory"],
-        "store": ["path"],
+        "store": ["path", "postgres", "passwordFile", "leaseSeconds", "renewSeconds"],
         "defaults": ["location", "memoryMiB", "launchTimeoutSeconds"],
         "proxy": ["enabled", "listenPort", "tlsPort"],
         "monitor": ["intervalSeconds", "historyPerContainer"],

@@ -50,6 +50,9 @@ public struct MicadoError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let tooLarge = Code(rawValue: "too_large")
         /// The manager is at its limit of concurrent work of this kind; try again (HTTP 503).
         public static let busy = Code(rawValue: "busy")
+        /// This manager no longer leads (another took over its store's lease): it refused the write
+        /// and stops; ask the one that leads now (HTTP 503).
+        public static let deposed = Code(rawValue: "deposed")
         /// The path exists, with other methods (HTTP 405).
         public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
         /// A build failed.

@@ -43,6 +43,8 @@ extension ManagerConfiguration {
             }
             guard let fields = value.mapping else {
                 if value.null != nil { continue }
+                // `store: postgres://…`, the one section that may be a single value.
+                if section == "store", let url = value.string, url.hasPrefix("postgres") { continue }
                 throw .init(.configuration, "\(file): '\(section)' must be a mapping of keys")
             }
             for field in fields.keys.map({ $0.string ?? "" }) where !keys.contains(field) && field != "<<" {

@@ -191,7 +191,7 @@ extension MicadoError.Code {
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .tooLarge: .contentTooLarge
-        case .busy: .serviceUnavailable
+        case .busy, .deposed: .serviceUnavailable
         // No cloud: a state of this manager, not a flaw of the request.
         case .noCloud: .conflict
         case .methodNotAllowed: .methodNotAllowed

@@ -32,16 +32,12 @@ public struct ManagerDaemon {
     public func run() async throws {
         // First of all: a second manager on this home stops here, having changed nothing.
         let lock = try HomeLock.acquire(home, port: configuration.manager.port)
-        // Two homes can name one store: it has a lock of its own.
-        let storePath = configuration.store.path ?? home.defaultStoreFile
-        // By the store's real path: a symlink to another home's store is the same store.
-        let realStore = URL(fileURLWithPath: storePath).resolvingSymlinksInPath().path
-        let storeLock = try HomeLock.acquire(realStore + ".lock", port: configuration.manager.port, what: "the store \(realStore)")
-        defer { withExtendedLifetime((lock, storeLock)) {} }
+        defer { withExtendedLifetime(lock) {} }
         // Uploads and backups a killed manager was receiving (unlinked already, unless it died in between).
         try? FileManager.default.removeItem(atPath: home.spoolDirectory)
         let token = try home.readToken()
-        let store = try Store.open(path: storePath)
+        let (store, storeLock, resign) = try await openStore()
+        defer { withExtendedLifetime(storeLock) {} }
         let clients = Clients(logger: logger)
         do {
             let manager = try await buildManager(configuration: configuration, store: store, token: token, clients: clients)
@@ -70,11 +66,46 @@ public struct ManagerDaemon {
             await orchestrator.note(.managerStop, orchestrator.managerID, "manager stopped")
             // Best effort: a reader still open makes SQLite refuse, and the log is then folded at the next start.
             try? await orchestrator.store.checkpoint()
+            // A manager standing by takes over at its next try, not when the lease would end.
+            await resign()
         } catch {
             try? await clients.shutdown()
             throw error
         }
         try await clients.shutdown()
+    }
+
+    /// The store the configuration names, held by this manager alone: SQLite (the embedded
+    /// default) under a lock file beside it, or PostgreSQL under its lease. Several managers may
+    /// run on one PostgreSQL database: this one waits here, standing by, until it leads. A
+    /// leader that loses its lease stops at once (exit 75, as if killed: what it left is
+    /// finished by the next leader), because another manager acts now.
+    func openStore() async throws -> (any ManagerStore, HomeLock?, resign: @Sendable () async -> Void) {
+        if let url = configuration.store.postgres {
+            let location = try PostgresLocation.parse(url, passwordFile: configuration.store.passwordFile)
+            let store = try await PostgresStore.open(location, logger: logger)
+            let logger = logger
+            let holder = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+            let timings = PostgresStore.LeaseTimings(
+                lease: .milliseconds(Int(configuration.store.leaseSeconds * 1000)),
+                renewEvery: .milliseconds(Int(configuration.store.renewSeconds * 1000))
+            )
+            logger.info("store: PostgreSQL at \(location); manager \(holder) asks for the lease")
+            let leadership = try await store.lead(holder: holder, timings: timings) { note in
+                logger.notice("\(note)")
+            } onLoss: { error in
+                logger.critical("\(error.message)")
+                exit(75)
+            }
+            logger.notice("leading: manager \(holder), epoch \(leadership.epoch)")
+            return (store, nil, { await store.resign() })
+        }
+        // Two homes can name one store: it has a lock of its own.
+        let storePath = configuration.store.path ?? home.defaultStoreFile
+        // By the store's real path: a symlink to another home's store is the same store.
+        let realStore = URL(fileURLWithPath: storePath).resolvingSymlinksInPath().path
+        let storeLock = try HomeLock.acquire(realStore + ".lock", port: configuration.manager.port, what: "the store \(realStore)")
+        return (try Store.open(path: storePath), storeLock, {})
     }
 
     /// The connections the manager owns, shut down when it stops.
@@ -102,7 +133,8 @@ public struct ManagerDaemon {
         let server: any Service
     }
 
-    func buildManager(configuration: ManagerConfiguration, store: Store, token: String, clients: Clients) async throws -> Manager {
+    func buildManager(configuration: ManagerConfiguration, store: any ManagerStore, token: String, clients: Clients) async throws -> Manager
+    {
         let managerID = try await store.setting("manager.id") { "m" + String(UInt64.random(in: 0...UInt64.max), radix: 36) }
         let endpoint = try EngineEndpoint.parse(configuration.docker.host ?? EngineEndpoint.defaultSocket.description)
         let engine = try await EngineClient.connect(to: endpoint, http: clients.http, logger: logger)

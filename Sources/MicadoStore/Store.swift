@@ -135,6 +135,29 @@ public final class Store: Sendable {
         }
     }
 
+    /// One table's rows, column by column: a snapshot of another store being copied in.
+    struct TableRows: Sendable {
+        var table: String
+        var rows: [[(String, DatabaseValue)]]
+    }
+
+    /// Fills this (new, empty) store with `tables`, in one transaction: a backup of a PostgreSQL store.
+    func load(_ tables: [TableRows]) async throws(MicadoError) {
+        try await write { db in
+            for table in tables {
+                guard Schema.primaryKeys[table.table] != nil else { throw MicadoError(.internal, "unknown table \(table.table)") }
+                for row in table.rows {
+                    let names = row.map(\.0)
+                    try db.execute(
+                        sql:
+                            "INSERT INTO \(table.table) (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))",
+                        arguments: StatementArguments(row.map(\.1))
+                    )
+                }
+            }
+        }
+    }
+
     public func checkpoint() async throws(MicadoError) {
         do { _ = try await writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) } } catch {
             throw .init(.internal, "cannot checkpoint the store: \(error)")

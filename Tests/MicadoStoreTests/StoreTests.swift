@@ -1,8 +1,10 @@
 import Foundation
 import MicadoCore
 import MicadoStore
+import MicadoTestSupport
 import Testing
 
+/// Each store test runs on every kind of store: the embedded SQLite and PostgreSQL.
 @Suite struct StoreTests {
     static func record(_ name: String, desired: DesiredState = .running) -> ContainerRecord {
         ContainerRecord(
@@ -29,8 +31,8 @@ import Testing
         EventRecord(time: Date(), kind: .containerCreated, subject: subject, message: "m")
     }
 
-    @Test func insertReadUpdateDelete() async throws {
-        let store = try Store.inMemory()
+    @Test(arguments: StoreKind.enabled) func insertReadUpdateDelete(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
         try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
         var read = try #require(try await store.container("container-a"))
         #expect(read.arguments == ["-f", "-p", "80"])
@@ -116,8 +118,8 @@ import Testing
         #expect(try await !store.containers().isEmpty)
     }
 
-    @Test func duplicateNameIsRefusedAndChangesNothing() async throws {
-        let store = try Store.inMemory()
+    @Test(arguments: StoreKind.enabled) func duplicateNameIsRefusedAndChangesNothing(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
         try await store.insertContainer(Self.record("container-a"), event: Self.event("container-a"))
         await #expect(throws: MicadoError.self) {
             try await store.insertContainer(Self.record("container-a", desired: .stopped), event: Self.event("container-a"))
@@ -126,8 +128,8 @@ import Testing
         #expect(try await store.events().count == 1)
     }
 
-    @Test func eventsAreNewestLimitedOldestFirst() async throws {
-        let store = try Store.inMemory()
+    @Test(arguments: StoreKind.enabled) func eventsAreNewestLimitedOldestFirst(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
         for i in 0..<10 {
             try await store.record(EventRecord(time: Date(), kind: .containerRemoved, subject: "s\(i % 2)", message: "\(i)"))
         }
@@ -138,8 +140,8 @@ import Testing
 
     /// Writers of an image's record change only their fields, in one transaction each: a
     /// digest and a critical usage written at once are both kept.
-    @Test func imageWritersKeepEachOthersFields() async throws {
-        let store = try Store.inMemory()
+    @Test(arguments: StoreKind.enabled) func imageWritersKeepEachOthersFields(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
         await withTaskGroup(of: Void.self) { group in
             for round in 0..<20 {
                 group.addTask { _ = try? await store.updateImage("nginx:1.27") { $0.digest = "sha256:\(round)" } }
@@ -151,8 +153,8 @@ import Testing
         #expect(try await store.updateImage("nginx:1.27") { $0.reference = "nginx:1.27" }.digest == record.digest)
     }
 
-    @Test func settingIsCreatedOnce() async throws {
-        let store = try Store.inMemory()
+    @Test(arguments: StoreKind.enabled) func settingIsCreatedOnce(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
         let first = try await store.setting("manager.id") { "one" }
         let second = try await store.setting("manager.id") { "two" }
         #expect(first == "one")
@@ -177,8 +179,8 @@ import Testing
     }
 
     /// Each container keeps its newest `keep` samples; the newest of each is one read away.
-    @Test func usageHistoryIsBoundedPerContainerAndTheNewestIsKept() async throws {
-        let store = try Store.inMemory()
+    @Test(arguments: StoreKind.enabled) func usageHistoryIsBoundedPerContainerAndTheNewestIsKept(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
         let start = Date()
         for round in 0..<15 {
             let samples = ["container-a", "container-b"].map { name in
@@ -205,8 +207,8 @@ import Testing
         #expect(try await store.removed(Store.Tombstone.container, "container-a"))
     }
 
-    @Test func workInFlightIsMarkedListedAndCleared() async throws {
-        let store = try Store.inMemory()
+    @Test(arguments: StoreKind.enabled) func workInFlightIsMarkedListedAndCleared(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
         try await store.markInFlight("build", "web:latest")
         try await store.markInFlight("build", "api:latest")
         try await store.markInFlight("push", "web:latest")
