@@ -6,7 +6,8 @@
 # down when idle, quit; an application from a Compose file whose worker scales itself on its
 # CPU use; every instance boots from one cloud-init document. A second cloud
 # speaks EC2: moto's EC2 API on loopback, with `micado bench ec2-stand-in` booting each
-# instance moto runs from the user data micado sent. Tears down everything it started, by
+# instance moto runs from the user data micado sent. Two managers on a PostgreSQL of the
+# demo's own, the leader killed, the other leading. Tears down everything it started, by
 # pid, even when a step fails.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +16,7 @@ cd "$ROOT"
 . "$ROOT/scripts/ec2-cloud.sh"
 . "$ROOT/scripts/cloud-stand-in.sh"
 . "$ROOT/scripts/upstream-registry.sh"
+. "$ROOT/scripts/postgres.sh"
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/fetch-cloud-fixtures.sh"
@@ -39,11 +41,14 @@ export MICADO_BRIDGE_CIDR=10.213.$third.1/24
 ENGINE_IP=10.213.$third.2
 export MICADO_HOME=/tmp/micado-demo-$ID/home
 PORT=$(free_port 17400 1000 1000 2000 3000)
-MANAGER_PID= MOTO_PID= STANDIN_PID=
+MANAGER_PID= MOTO_PID= STANDIN_PID= HA1_PID= HA2_PID=
 
 cleanup() {
   set +e
   [ -n "$MANAGER_PID" ] && kill -TERM "$MANAGER_PID" 2>/dev/null && wait "$MANAGER_PID" 2>/dev/null
+  for pid in $HA1_PID $HA2_PID; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  "$ROOT/scripts/engine.sh" down "ha-$ID"
+  postgres_down "/tmp/micado-demo-$ID"
   # the stand-in tears down the machines it booted for moto's instances, then moto goes
   ec2_cloud_down "/tmp/micado-demo-$ID"
   stand_in_clouds_down "/tmp/micado-demo-$ID"
@@ -301,6 +306,52 @@ no_instances() { [ "$("$BIN" list -i --output json | python3 -c "import json,sys
 wait_for 90 "the scaler to delete the idle instances" no_instances
 run "$BIN" list -i
 run "$BIN" events --limit 14
+
+step "several managers on PostgreSQL (docs/several-managers.md): one leads, one stands by; kill -9 of the leader, and the other leads at the next epoch with every record"
+postgres_up "/tmp/micado-demo-$ID"
+# A world of their own: another engine on the bridge (the first one's swarm is the SQLite manager's).
+HA_IP=10.213.$third.3
+HA_HOST=$("$ROOT/scripts/engine.sh" up "ha-$ID" "$HA_IP" 1024)
+"$ROOT/scripts/busybox-image.sh" "$HA_HOST" >/dev/null
+HA_PORT=$(free_port 18400 1000 1 1000 1001 1002 1003 1004 1005)
+for n in 1 2; do
+  home=/tmp/micado-demo-$ID/ha$n
+  MICADO_HOME=$home "$BIN" init --docker-host "$HA_HOST" --advertise-address "$HA_IP" --port $((HA_PORT + n - 1)) \
+    --proxy-port $((HA_PORT + 1000 + (n - 1) * 3)) --proxy-tls-port $((HA_PORT + 1002 + (n - 1) * 3)) >/dev/null
+  # The store: the database, its socket and its password file (0600), in place of the SQLite file.
+  install -m 600 "/tmp/micado-demo-$ID/pg/password" "$home/pg-password"
+  python3 - "$home/config.yaml" "/tmp/micado-demo-$ID/pg/run" "$home/pg-password" <<'PY'
+import re, sys
+path, socket, password = sys.argv[1:]
+text = open(path).read()
+store = f"store:\n  postgres: postgres://micado@/micado?host={socket}\n  passwordFile: {password}\n"
+open(path, "w").write(re.sub(r"^store:\n(  .*\n)*", store, text, flags=re.M))
+PY
+done
+cp "/tmp/micado-demo-$ID/ha1/token" "/tmp/micado-demo-$ID/ha2/token"
+MICADO_HOME=/tmp/micado-demo-$ID/ha1 "$BIN" manager >"/tmp/micado-demo-$ID/ha1.log" 2>&1 &
+HA1_PID=$!
+ha_answers() { MICADO_HOME=/tmp/micado-demo-$ID/$1 "$BIN" events --limit 1 >/dev/null 2>&1; }
+wait_for 60 "the first manager on PostgreSQL" ha_answers ha1
+grep -o 'leading: manager .*' "/tmp/micado-demo-$ID/ha1.log"
+run env MICADO_HOME="/tmp/micado-demo-$ID/ha1" "$BIN" launch -i busybox:local -n ha --container container-kept -a sleep 3600
+MICADO_HOME=/tmp/micado-demo-$ID/ha2 "$BIN" manager >"/tmp/micado-demo-$ID/ha2.log" 2>&1 &
+HA2_PID=$!
+standing_by() { grep -q "standing by" "/tmp/micado-demo-$ID/ha2.log"; }
+wait_for 60 "the second manager to stand by" standing_by
+grep -o 'standing by: .*' "/tmp/micado-demo-$ID/ha2.log" | head -1
+echo "\$ kill -9 $HA1_PID   # the leader"
+killed=$(date +%s.%N)
+kill -KILL "$HA1_PID"; wait "$HA1_PID" 2>/dev/null || true
+HA1_PID=
+wait_for 60 "the second manager to lead" ha_answers ha2
+python3 -c 'import sys; print("the second manager answers %.1f s after the kill" % (float(sys.argv[1]) - float(sys.argv[2])))' "$(date +%s.%N)" "$killed"
+grep -o 'leading: manager .*' "/tmp/micado-demo-$ID/ha2.log"
+run env MICADO_HOME="/tmp/micado-demo-$ID/ha2" "$BIN" list -c
+kill -TERM "$HA2_PID"; wait "$HA2_PID" 2>/dev/null || true
+HA2_PID=
+"$ROOT/scripts/engine.sh" down "ha-$ID"
+postgres_down "/tmp/micado-demo-$ID"
 
 step "at scale, simulated: 20 minutes of a day through micado's own scaler, planner and autoscaler on a simulated cloud (docs/simulation.md)"
 run "$BIN" bench sim --hours 0.33 --peak 200 --seed 1 --apps 2 --policies defaults,ca-like
