@@ -169,6 +169,12 @@ public final class PostgresStore: Sendable {
             return try await all(type, "SELECT * FROM \(Record.databaseTableName) WHERE \(column) = ?", [key.databaseValue]).first
         }
 
+        /// Deletes the row of `Record`'s table with this (single-column) primary key, as GRDB's `deleteOne`.
+        func delete<Record: TableRecord>(_ type: Record.Type, key: String) async throws {
+            let column = Schema.primaryKeys[Record.databaseTableName]![0]
+            try await execute("DELETE FROM \(Record.databaseTableName) WHERE \(column) = ?", [key.databaseValue])
+        }
+
         /// What an insert does when the key is taken: fail (`already_exists`), replace the row, or keep it.
         enum Conflict { case fail, replace, keep }
 
@@ -430,7 +436,7 @@ extension PostgresStore: ContainerStore, InstanceStore, ApplicationStore, Volume
 
     /// A container's record and newest usage go; its tombstone stays.
     static func forgetContainer(_ name: String, _ db: Connection) async throws {
-        try await db.execute("DELETE FROM containers WHERE name = ?", [name.databaseValue])
+        try await db.delete(ContainerRecord.self, key: name)
         try await db.execute("DELETE FROM usageLatest WHERE container = ?", [name.databaseValue])
         try await bury(Store.Tombstone.container, name, db)
     }
@@ -461,7 +467,7 @@ extension PostgresStore: ContainerStore, InstanceStore, ApplicationStore, Volume
 
     public func deleteInstance(_ id: InstanceID, event: EventRecord) async throws(MicadoError) {
         try await write { db in
-            try await db.execute("DELETE FROM instances WHERE id = ?", [id.rawValue.databaseValue])
+            try await db.delete(InstanceRecord.self, key: id.rawValue)
             try await Self.bury(Store.Tombstone.instance, id.rawValue, db)
             try await db.insert(event)
         }
@@ -520,7 +526,7 @@ extension PostgresStore: ContainerStore, InstanceStore, ApplicationStore, Volume
             if removingVolumes { try await db.execute("UPDATE volumes SET removing = 1 WHERE application = ?", [name.databaseValue]) }
             let services = try await db.rows("SELECT name FROM containers WHERE application = ?", [name.databaseValue])
             for service in services.compactMap({ $0["name"] as String? }) { try await Self.forgetContainer(service, db) }
-            try await db.execute("DELETE FROM applications WHERE name = ?", [name.databaseValue])
+            try await db.delete(ApplicationRecord.self, key: name)
             try await Self.bury(Store.Tombstone.application, name, db)
             try await db.insert(event)
         }
@@ -541,7 +547,7 @@ extension PostgresStore: ContainerStore, InstanceStore, ApplicationStore, Volume
 
     public func deleteVolume(_ name: String, event: EventRecord) async throws(MicadoError) {
         try await write { db in
-            try await db.execute("DELETE FROM volumes WHERE name = ?", [name.databaseValue])
+            try await db.delete(VolumeRecord.self, key: name)
             try await db.insert(event)
         }
     }
@@ -607,7 +613,7 @@ extension PostgresStore: ContainerStore, InstanceStore, ApplicationStore, Volume
 
     public func deleteImage(_ name: String, event: EventRecord) async throws(MicadoError) {
         try await write { db in
-            try await db.execute("DELETE FROM images WHERE name = ?", [name.databaseValue])
+            try await db.delete(ImageRecord.self, key: name)
             try await db.insert(event)
         }
     }
@@ -693,7 +699,7 @@ extension PostgresStore: ContainerStore, InstanceStore, ApplicationStore, Volume
     }
 
     public func deleteExecSession(_ session: String) async throws(MicadoError) {
-        try await write { db in try await db.execute("DELETE FROM execSessions WHERE session = ?", [session.databaseValue]) }
+        try await write { db in try await db.delete(ExecSessionRecord.self, key: session) }
     }
 
     public func execSessions() async throws(MicadoError) -> [ExecSessionRecord] {

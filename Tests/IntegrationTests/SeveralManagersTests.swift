@@ -75,9 +75,11 @@ struct SeveralManagersTests {
                 standby.signal(SIGKILL)
                 _ = standby.wait()
             }
-            try await eventually(seconds: 30) {
-                ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("standing by")
-            }
+            try #require(
+                try await becomesTrue(within: 30) {
+                    ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("standing by")
+                }
+            )
             // Standing by: it serves nothing and acts on nothing.
             #expect(try await f.micado(["events", "--limit", "1"], environment: ["MICADO_HOME": second]).status != 0)
             try await body(f, server, second, standby, log)
@@ -90,19 +92,23 @@ struct SeveralManagersTests {
         try await withTwoManagers { f, server, second, _, log2 in
             let killed = ContinuousClock.now
             #expect(try await f.stopManager(signal: SIGKILL) == 128 + SIGKILL)
-            try await eventually(seconds: 60) {
-                (try? await f.micado(["events", "--limit", "1"], environment: ["MICADO_HOME": second]).status) == 0
-            }
+            try #require(
+                try await becomesTrue(within: 60) {
+                    (try? await f.micado(["events", "--limit", "1"], environment: ["MICADO_HOME": second]).status) == 0
+                }
+            )
             let failover = ContinuousClock.now - killed
             let log = (try? String(contentsOfFile: log2, encoding: .utf8)) ?? ""
             #expect(log.contains("leading: manager") && log.contains("epoch 2"), "\(log.suffix(2000))")
             // What the first one was told is the second one's, and still runs.
             let list = try await f.micado(["list", "-c"], environment: ["MICADO_HOME": second])
             #expect(list.status == 0 && list.stdout.contains("container-kept"), "\(list)")
-            try await eventually(seconds: 60) {
-                let shown = try? await f.micado(["list", "-c"], environment: ["MICADO_HOME": second])
-                return shown?.stdout.contains("running") == true
-            }
+            try #require(
+                try await becomesTrue(within: 60) {
+                    let shown = try? await f.micado(["list", "-c"], environment: ["MICADO_HOME": second])
+                    return shown?.stdout.contains("running") == true
+                }
+            )
             // The password is on no command line (ps) and in no log.
             #expect(!log.contains(server.password))
             #expect(!(try String(contentsOfFile: f.state + "/manager.log", encoding: .utf8)).contains(server.password))
@@ -117,9 +123,11 @@ struct SeveralManagersTests {
         try await withTwoManagers { f, _, second, _, log2 in
             let leader = try #require(f.manager)
             leader.signal(SIGSTOP)
-            try await eventually(seconds: 60) {
-                (try? await f.micado(["events", "--limit", "1"], environment: ["MICADO_HOME": second]).status) == 0
-            }
+            try #require(
+                try await becomesTrue(within: 60) {
+                    (try? await f.micado(["events", "--limit", "1"], environment: ["MICADO_HOME": second]).status) == 0
+                }
+            )
             #expect(((try? String(contentsOfFile: log2, encoding: .utf8)) ?? "").contains("epoch 2"))
             leader.signal(SIGCONT)
             #expect(try await f.managerExit(within: 30) == 75)
@@ -133,14 +141,5 @@ struct SeveralManagersTests {
             let list = try await f.micado(["list", "-c"], environment: ["MICADO_HOME": second])
             #expect(list.status == 0 && list.stdout.contains("container-kept"), "\(list)")
         }
-    }
-
-    func eventually(seconds: Int, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestFailure("not within \(seconds) s")
     }
 }
