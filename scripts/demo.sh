@@ -33,6 +33,7 @@ if [ -n "${MICADO_DEMO_ID:-}" ]; then
 else
   ID=$(claim_id /tmp/micado-demo- d)
 fi
+chmod 711 "/tmp/micado-demo-$ID"  # its PostgreSQL runs as `postgres` and must pass through it
 # Until the full cleanup below is set: the folder this run claimed, and only that.
 trap 'rm -rf "/tmp/micado-demo-$ID"' EXIT
 export MICADO_STATE=/tmp/micado-demo-$ID/engines MICADO_BRIDGE=mbdemo$ID

@@ -12,6 +12,12 @@ postgres_up() {
   local dir=$1/pg bin
   bin=$(postgres_bin)
   [ -x "$bin/initdb" ] || { echo "PostgreSQL is not installed (scripts/install-deps.sh installs it)" >&2; return 1; }
+  # The server runs as `postgres`: every folder above DIR/pg must let it pass.
+  local up=$1
+  while [ "$up" != / ] && [ "$up" != . ] && [ -n "$up" ]; do
+    [ "$(( 0$(stat -c %a "$up") & 1 ))" = 1 ] || { echo "postgres_up: $up does not let the postgres user pass (chmod o+x)" >&2; return 1; }
+    up=$(dirname "$up")
+  done
   mkdir -p "$dir/run" && chmod 700 "$dir"
   (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/password")
   chown -R postgres:postgres "$dir"

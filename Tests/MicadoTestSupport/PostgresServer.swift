@@ -81,10 +81,25 @@ public final class PostgresServer: Sendable {
         kill -INT $pg 2>/dev/null; wait $pg; rm -rf "$1"
         """
 
+    /// The server runs as `postgres`, so every folder above its own must let others pass
+    /// (`x` for others): a private 0700 test root would make initdb fail on its password file.
+    static func requireTraversable(_ path: String) throws {
+        var folder = URL(fileURLWithPath: path).standardizedFileURL.path
+        while folder != "/" && !folder.isEmpty {
+            var info = stat()
+            guard stat(folder, &info) == 0 else { throw TestFailure("cannot stat \(folder)") }
+            guard info.st_mode & S_IXOTH != 0 else {
+                throw TestFailure("\(folder) does not let the postgres user pass (chmod o+x, as .ci/run does)")
+            }
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+    }
+
     static func start() async throws -> PostgresServer {
         guard let binaries else { throw TestFailure("PostgreSQL is not installed (scripts/install-deps.sh installs it)") }
         guard getuid() == 0 else { throw TestFailure("starting PostgreSQL as the postgres user takes root") }
         let root = ProcessInfo.processInfo.environment["MICADO_TEST_ROOT"] ?? NSTemporaryDirectory()
+        try requireTraversable(root)
         let folder = root + "/pg-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let password = (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         for sub in ["", "/run"] {
