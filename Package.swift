@@ -236,7 +236,10 @@ let package = Package(
         .testTarget(name: "DockerEngineTests", dependencies: ["DockerEngine", "MicadoCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MicadoStoreTests",
-            dependencies: ["MicadoStore", "MicadoCore", "MicadoTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "MicadoStore", "MicadoCore", "MicadoTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

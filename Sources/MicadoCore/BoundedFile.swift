@@ -2,9 +2,10 @@ import Foundation
 
 /// A file named on a command line, read as hostile input: a regular file (not a FIFO or a
 /// device that never ends), no larger than the bound for it, read without following it
-/// past that bound if it grows meanwhile.
+/// past that bound if it grows meanwhile. A secret (`privateOnly`) must moreover be readable by
+/// its owner alone, judged on the file opened (a symlink's target), not on the name.
 public enum BoundedFile {
-    public static func read(_ path: String, what: String, limit: Int) throws(MicadoError) -> [UInt8] {
+    public static func read(_ path: String, what: String, limit: Int, privateOnly: Bool = false) throws(MicadoError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else {
             throw MicadoError.badRequest("\(what): cannot read \(Text.escaped(path)): \(String(cString: strerror(errno)))")
@@ -13,6 +14,11 @@ public enum BoundedFile {
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             throw MicadoError.badRequest("\(what): \(Text.escaped(path)) is not a regular file")
+        }
+        guard !privateOnly || info.st_mode & 0o077 == 0 else {
+            throw MicadoError.badRequest(
+                "\(what): \(Text.escaped(path)) may be read by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"
+            )
         }
         guard info.st_size <= limit else {
             throw MicadoError(

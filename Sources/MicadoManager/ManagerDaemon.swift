@@ -69,6 +69,8 @@ public struct ManagerDaemon {
             // A manager standing by takes over at its next try, not when the lease would end.
             await resign()
         } catch {
+            // A manager that could not start gives its lease up too, not only one that stops.
+            await resign()
             try? await clients.shutdown()
             throw error
         }
@@ -83,19 +85,22 @@ public struct ManagerDaemon {
     func openStore() async throws -> (any ManagerStore, HomeLock?, resign: @Sendable () async -> Void) {
         if let url = configuration.store.postgres {
             let location = try PostgresLocation.parse(url, passwordFile: configuration.store.passwordFile)
-            let store = try await PostgresStore.open(location, logger: logger)
-            let logger = logger
-            let holder = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
             let timings = PostgresStore.LeaseTimings(
                 lease: .milliseconds(Int(configuration.store.leaseSeconds * 1000)),
                 renewEvery: .milliseconds(Int(configuration.store.renewSeconds * 1000))
             )
+            let store = try await PostgresStore.open(location, logger: logger, timings: timings)
+            let logger = logger
+            let holder = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
             logger.info("store: PostgreSQL at \(location); manager \(holder) asks for the lease")
-            let leadership = try await store.lead(holder: holder, timings: timings) { note in
+            let leadership = try await store.lead(holder: holder) { note in
                 logger.notice("\(note)")
             } onLoss: { error in
                 logger.critical("\(error.message)")
-                exit(75)
+                // At once, from whichever thread saw it: no exit handlers, no unwinding that
+                // could act on the way out. What is written is written; stdio is flushed.
+                fflush(nil)
+                _exit(75)
             }
             logger.notice("leading: manager \(holder), epoch \(leadership.epoch)")
             return (store, nil, { await store.resign() })

@@ -15,8 +15,23 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var endpoint: Endpoint
     public var user: String
     public var database: String
-    /// Over TCP: TLS required (`sslmode=require`, `verify-ca`, `verify-full`) or not used (`disable`).
-    public var requireTLS: Bool
+    /// Over TCP, as libpq's `sslmode` (a socket never uses TLS).
+    public enum TLSMode: String, Sendable, Equatable, CaseIterable {
+        /// Never.
+        case disable
+        /// If the server offers it, unverified (libpq's `allow` and `prefer`).
+        case prefer
+        /// Always, unverified unless `sslrootcert` names the authorities (then as `verifyCA`).
+        case require
+        /// Always, the certificate signed by `sslrootcert`'s authorities (else the system's).
+        case verifyCA = "verify-ca"
+        /// As `verifyCA`, and the certificate names the host.
+        case verifyFull = "verify-full"
+    }
+
+    public var tls: TLSMode
+    /// PEM authorities for `verify-ca` and `verify-full` (`sslrootcert`, PGSSLROOTCERT).
+    public var rootCertificates: String?
     var password: String?
 
     /// What logs and errors show: never the password.
@@ -28,7 +43,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.endpoint == b.endpoint && a.user == b.user && a.database == b.database && a.requireTLS == b.requireTLS
+        a.endpoint == b.endpoint && a.user == b.user && a.database == b.database && a.tls == b.tls
+            && a.rootCertificates == b.rootCertificates
             && a.password == b.password
     }
 
@@ -51,12 +67,12 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         }
         var query: [String: String] = [:]
         for item in parts.queryItems ?? [] {
-            guard ["host", "port", "sslmode", "user", "dbname"].contains(item.name) else {
-                throw refuse("unknown parameter '\(item.name)' (known: host, port, sslmode, user, dbname)")
+            guard ["host", "port", "sslmode", "sslrootcert", "user", "dbname"].contains(item.name) else {
+                throw refuse("unknown parameter '\(item.name)' (known: host, port, sslmode, sslrootcert, user, dbname)")
             }
             query[item.name] = item.value ?? ""
         }
-        let host = nonEmpty(parts.host) ?? query["host"] ?? environment["PGHOST"] ?? "/var/run/postgresql"
+        let host = nonEmpty(parts.host) ?? query["host"] ?? environment["PGHOST"] ?? defaultSocketFolder
         let portText = parts.port.map(String.init) ?? query["port"] ?? environment["PGPORT"] ?? "5432"
         guard let port = Int(portText), (1...65535).contains(port) else { throw refuse("port '\(portText)' is not 1-65535") }
         let user = nonEmpty(parts.user) ?? query["user"] ?? environment["PGUSER"] ?? NSUserName()
@@ -67,14 +83,21 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             else { throw refuse("\(what) is empty, longer than 255 bytes or holds control characters") }
         }
         let mode = query["sslmode"] ?? environment["PGSSLMODE"] ?? "prefer"
-        guard ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(mode) else {
+        guard let tls = mode == "allow" ? .prefer : TLSMode(rawValue: mode) else {
             throw refuse("sslmode '\(mode)' is not one of disable, allow, prefer, require, verify-ca, verify-full")
+        }
+        let rootCertificates = query["sslrootcert"] ?? environment["PGSSLROOTCERT"]
+        if let rootCertificates {
+            guard rootCertificates.hasPrefix("/"), rootCertificates.utf8.count <= 1024 else {
+                throw refuse("sslrootcert '\(rootCertificates)' is not an absolute path")
+            }
         }
         var location = PostgresLocation(
             endpoint: host.hasPrefix("/") ? .socket(path: host + "/.s.PGSQL.\(port)") : .tcp(host: host, port: port),
             user: user,
             database: database,
-            requireTLS: ["require", "verify-ca", "verify-full"].contains(mode),
+            tls: tls,
+            rootCertificates: rootCertificates,
             password: nil
         )
         if let passwordFile {
@@ -90,34 +113,36 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         return location
     }
 
+    /// Debian's libpq's DEFAULT_PGSOCKET_DIR.
+    static let defaultSocketFolder = "/var/run/postgresql"
+
     static func nonEmpty(_ text: String?) -> String? { text.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding ?? $0 } }
 
-    /// A secret file: bounded, and like libpq's ~/.pgpass, refused when others may read it.
+    /// A secret file: bounded, and like libpq's ~/.pgpass, refused when others may read it (a
+    /// symlink is judged by the file it leads to, as a mounted secret is one).
     static func readSecret(_ path: String, what: String) throws(MicadoError) -> String {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        guard let attributes, let mode = attributes[.posixPermissions] as? Int else {
-            throw MicadoError(.configuration, "config: \(what) \(path) cannot be read")
+        do {
+            let bytes = try BoundedFile.read(path, what: what, limit: 64 << 10, privateOnly: true)
+            return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .newlines)
+        } catch {
+            throw MicadoError(.configuration, "config: \(error.message)")
         }
-        guard mode & 0o077 == 0 else {
-            throw MicadoError(
-                .configuration,
-                "config: \(what) \(path) may be read by others (mode \(String(mode, radix: 8))); chmod 600 it"
-            )
-        }
-        let bytes = try BoundedFile.read(path, what: what, limit: 64 << 10)
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .newlines)
     }
 
     /// The password of the first `host:port:database:user:password` line that matches (`*` matches
-    /// anything; `\:` and `\\` are escapes); a socket matches the host `localhost`, as in libpq.
+    /// anything; `\:` and `\\` are escapes; CRLF lines are read as LF ones). As in libpq, a socket
+    /// matches its folder, and the default socket folder also matches `localhost`.
     static func passFileEntry(_ text: String, for location: PostgresLocation, port: Int) -> String? {
-        let host: String
+        let hosts: [String]
         switch location.endpoint {
-        case .tcp(let name, _): host = name
-        case .socket: host = "localhost"
+        case .tcp(let name, _): hosts = [name]
+        case .socket(let path):
+            let folder = (path as NSString).deletingLastPathComponent
+            hosts = folder == defaultSocketFolder ? [folder, "localhost"] : [folder]
         }
-        let wanted = [host, String(port), location.database, location.user]
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) where !line.hasPrefix("#") {
+        let wanted = [String(port), location.database, location.user]
+        // By `isNewline`: "\r\n" is one Character, which a split on "\n" would not see.
+        for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             var fields: [String] = [""]
             var escaped = false
             for character in line {
@@ -133,7 +158,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
                 }
             }
             guard fields.count == 5 else { continue }
-            if zip(fields.prefix(4), wanted).allSatisfy({ $0 == "*" || $0 == $1 }) { return fields[4] }
+            guard fields[0] == "*" || hosts.contains(fields[0]) else { continue }
+            if zip(fields[1...3], wanted).allSatisfy({ $0 == "*" || $0 == $1 }) { return fields[4] }
         }
         return nil
     }

@@ -78,27 +78,45 @@ extension PostgresStore {
         }
     }
 
-    /// Takes the lease if nobody holds an unexpired one; nil when another manager leads.
-    public func acquire(holder: String, lease: Duration) async throws(MicadoError) -> Leadership? {
-        let rows = try await write { db in
+    /// One transaction on the lease's own connection, bounded by `timeout`.
+    func onLease<T: Sendable>(
+        within timeout: Duration,
+        _ body: @escaping @Sendable (Connection) async throws -> T
+    ) async throws(MicadoError) -> T {
+        let logger = logger
+        return try await Self.within(timeout, location: location) {
+            try await self.leaseClient.withTransaction(logger: logger) { connection in
+                try await body(Connection(connection: connection, logger: logger))
+            }
+        }
+    }
+
+    /// Takes the lease if nobody holds an unexpired one; nil when another manager leads. The
+    /// expiry is computed when the row is written (after any wait for its lock), never before.
+    /// A lease this holder already has is one an earlier try took but never heard of (its
+    /// answer was late): taken again at the next epoch, as nothing acts under the first.
+    public func acquire(holder: String) async throws(MicadoError) -> Leadership? {
+        let lease = timings.lease
+        let rows = try await onLease(within: timings.lease - timings.renewEvery) { db in
             try await db.rows(
                 """
                 INSERT INTO leader (cluster, holder, epoch, expiresAt, acquiredAt)
                 VALUES (?, ?, 1, extract(epoch from clock_timestamp()) + ?, extract(epoch from clock_timestamp()))
                 ON CONFLICT (cluster) DO UPDATE SET holder = excluded.holder, epoch = leader.epoch + 1,
-                  expiresAt = excluded.expiresAt, acquiredAt = excluded.acquiredAt
-                WHERE leader.expiresAt <= extract(epoch from clock_timestamp())
+                  expiresAt = extract(epoch from clock_timestamp()) + ?, acquiredAt = extract(epoch from clock_timestamp())
+                WHERE leader.expiresAt <= extract(epoch from clock_timestamp()) OR leader.holder = excluded.holder
                 RETURNING epoch
                 """,
-                [Self.cluster.databaseValue, holder.databaseValue, lease.inSeconds.databaseValue]
+                [Self.cluster.databaseValue, holder.databaseValue, lease.inSeconds.databaseValue, lease.inSeconds.databaseValue]
             ).compactMap { $0["epoch"] as Int64? }
         }
         return rows.first.map { Leadership(holder: holder, epoch: $0) }
     }
 
     /// Extends the lease; false when it is no longer this holder's at this epoch.
-    func renew(_ leadership: Leadership, lease: Duration) async throws(MicadoError) -> Bool {
-        try await !write { db in
+    func renew(_ leadership: Leadership, within timeout: Duration) async throws(MicadoError) -> Bool {
+        let lease = timings.lease
+        return try await !onLease(within: timeout) { db in
             try await db.rows(
                 """
                 UPDATE leader SET expiresAt = extract(epoch from clock_timestamp()) + ?
@@ -114,7 +132,7 @@ extension PostgresStore {
 
     /// Who leads now, at which epoch, and for how many more seconds (negative: expired).
     public func leader() async throws(MicadoError) -> (holder: String, epoch: Int64, remaining: Double)? {
-        let rows: [(String, Int64, Double)] = try await read { db in
+        let rows: [(String, Int64, Double)] = try await onLease(within: timings.lease) { db in
             try await db.rows(
                 "SELECT holder, epoch, (expiresAt - extract(epoch from clock_timestamp()))::float8 AS remaining FROM leader WHERE cluster = ?",
                 [Self.cluster.databaseValue]
@@ -133,17 +151,24 @@ extension PostgresStore {
     /// gone or cannot be confirmed in time: the manager must then stop acting at once.
     public func lead(
         holder: String,
-        timings: LeaseTimings = LeaseTimings(),
         onStandby: @escaping @Sendable (String) -> Void = { _ in },
         onLoss: @escaping @Sendable (MicadoError) -> Void
     ) async throws(MicadoError) -> Leadership {
         let clock = ContinuousClock()
         var said: String?
         while true {
-            let sent = clock.now
+            var sent = clock.now
             do {
-                if let leadership = try await acquire(holder: holder, lease: timings.lease) {
-                    keep(leadership, since: sent, timings: timings, onLoss: onLoss)
+                if let leadership = try await acquire(holder: holder) {
+                    // Taken so late that the lease may end before a renewal could confirm it:
+                    // confirmed once more first, or not acted on (the lease then lapses).
+                    if clock.now - sent >= timings.lease - timings.renewEvery {
+                        sent = clock.now
+                        guard try await renew(leadership, within: timings.lease - timings.renewEvery),
+                            clock.now - sent < timings.lease - timings.renewEvery
+                        else { continue }
+                    }
+                    keep(leadership, since: sent, onLoss: onLoss)
                     return leadership
                 }
                 if let current = try await leader() {
@@ -163,12 +188,8 @@ extension PostgresStore {
     }
 
     /// Fences this store's writes by `leadership` and renews it until it is lost.
-    func keep(
-        _ leadership: Leadership,
-        since sent: ContinuousClock.Instant,
-        timings: LeaseTimings,
-        onLoss: @escaping @Sendable (MicadoError) -> Void
-    ) {
+    func keep(_ leadership: Leadership, since sent: ContinuousClock.Instant, onLoss: @escaping @Sendable (MicadoError) -> Void) {
+        let timings = timings
         let fence = Fence(leadership: leadership, onLoss: onLoss)
         self.fence.withLock { $0 = fence }
         let task = Task {
@@ -194,9 +215,7 @@ extension PostgresStore {
                 next = attempt + timings.renewEvery
                 do {
                     // Bounded by the deadline: a renewal that hangs must not hold the check off.
-                    let renewed = try await Self.within(min(timings.renewEvery, deadline - attempt), location: self.location) {
-                        try await self.renew(leadership, lease: timings.lease)
-                    }
+                    let renewed = try await self.renew(leadership, within: min(timings.renewEvery, deadline - attempt))
                     guard renewed else {
                         fence.lose(MicadoError(.deposed, "another manager has taken the lease (this one's was epoch \(leadership.epoch))"))
                         return
@@ -211,20 +230,26 @@ extension PostgresStore {
     }
 
     /// Gives the lease up (a clean stop) by ending it now, not by removing it, so the next epoch
-    /// is still higher: a manager standing by takes it at its next try.
+    /// is still higher: a manager standing by takes it at its next try. The holder is marked
+    /// resigned too, so that a renewal still on its way (a call is not cancelled at the server)
+    /// finds nothing to extend when it lands.
     public func resign() async {
         renewer.withLock { $0?.cancel() }
         guard let fence = fence.withLock({ $0 }) else { return }
         fence.lost.withLock { $0 = true }
         let leadership = fence.leadership
-        _ = try? await bounded {
-            try await self.client.query(
-                """
-                UPDATE leader SET expiresAt = extract(epoch from clock_timestamp())
-                WHERE cluster = \(Self.cluster) AND holder = \(leadership.holder) AND epoch = \(leadership.epoch)
-                """,
-                logger: self.logger
-            )
+        do {
+            _ = try await onLease(within: timings.lease) { db in
+                try await db.connection.query(
+                    """
+                    UPDATE leader SET expiresAt = extract(epoch from clock_timestamp()), holder = holder || ' (resigned)'
+                    WHERE cluster = \(Self.cluster) AND holder = \(leadership.holder) AND epoch = \(leadership.epoch)
+                    """,
+                    logger: db.logger
+                )
+            }
+        } catch {
+            logger.warning("could not give the lease up (\(error.message)); it ends unrenewed")
         }
     }
 }

@@ -16,54 +16,99 @@ import Synchronization
 /// `callTimeout`, never a manager that hangs.
 public final class PostgresStore: Sendable {
     let client: PostgresClient
+    /// The lease's own connection: its renewals never queue behind the pool's writes.
+    let leaseClient: PostgresClient
     let running: Task<Void, Never>
     let logger: Logger
     public let location: PostgresLocation
     let callTimeout: Duration
+    public let timings: LeaseTimings
     /// Set once this store's manager leads: every write then checks, in its own transaction,
     /// that the lease it acts under is still current (see `PostgresStore+Leadership`).
     let fence = Mutex<Fence?>(nil)
     let renewer = Mutex<Task<Void, Never>?>(nil)
 
-    init(client: PostgresClient, running: Task<Void, Never>, logger: Logger, location: PostgresLocation, callTimeout: Duration) {
+    init(
+        client: PostgresClient,
+        leaseClient: PostgresClient,
+        running: Task<Void, Never>,
+        logger: Logger,
+        location: PostgresLocation,
+        callTimeout: Duration,
+        timings: LeaseTimings
+    ) {
         self.client = client
+        self.leaseClient = leaseClient
         self.running = running
         self.logger = logger
         self.location = location
         self.callTimeout = callTimeout
+        self.timings = timings
     }
 
     /// Connects, and brings the schema up to date (one manager at a time: the others wait).
+    /// `timings` are the lease's, if this store's manager is to lead (`lead`).
     public static func open(
         _ location: PostgresLocation,
         logger: Logger,
+        timings: LeaseTimings = LeaseTimings(),
         callTimeout: Duration = .seconds(30)
     ) async throws(MicadoError) -> PostgresStore {
-        var configuration: PostgresClient.Configuration
-        switch location.endpoint {
-        case .socket(let path):
-            configuration = .init(unixSocketPath: path, username: location.user, password: location.password, database: location.database)
-        case .tcp(let host, let port):
-            configuration = .init(
-                host: host,
-                port: port,
-                username: location.user,
-                password: location.password,
-                database: location.database,
-                tls: location.requireTLS ? .require(.makeClientConfiguration()) : .prefer(.makeClientConfiguration())
-            )
-        }
+        let parameters = sessionParameters(timings: timings, callTimeout: callTimeout)
+        let tls: TLSConfiguration?
+        do { tls = try tlsConfiguration(location) } catch { throw map(error, location: location) }
         // One connection first, alone: a wrong password or a missing database is said at once
         // (the pool would keep trying until the call's deadline).
         try await within(.seconds(15), location: location) {
-            let connection = try await PostgresConnection.connect(configuration: probeConfiguration(location), id: 0, logger: logger)
+            let connection = try await PostgresConnection.connect(
+                configuration: probeConfiguration(location, tls: tls, parameters: parameters),
+                id: 0,
+                logger: logger
+            )
             try await connection.close()
         }
-        configuration.options.maximumConnections = 8
-        configuration.options.connectTimeout = .seconds(5)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let running = Task { await client.run() }
-        let store = PostgresStore(client: client, running: running, logger: logger, location: location, callTimeout: callTimeout)
+        func client(connections: Int) -> PostgresClient {
+            var configuration: PostgresClient.Configuration
+            switch location.endpoint {
+            case .socket(let path):
+                configuration = .init(
+                    unixSocketPath: path,
+                    username: location.user,
+                    password: location.password,
+                    database: location.database
+                )
+            case .tcp(let host, let port):
+                configuration = .init(
+                    host: host,
+                    port: port,
+                    username: location.user,
+                    password: location.password,
+                    database: location.database,
+                    tls: tls.map { location.tls == .prefer ? .prefer($0) : .require($0) } ?? .disable
+                )
+            }
+            configuration.options.maximumConnections = connections
+            configuration.options.connectTimeout = .seconds(5)
+            configuration.options.additionalStartupParameters = parameters
+            return PostgresClient(configuration: configuration, backgroundLogger: logger)
+        }
+        let pool = client(connections: 8)
+        let leaseClient = client(connections: 1)
+        let running = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await pool.run() }
+                group.addTask { await leaseClient.run() }
+            }
+        }
+        let store = PostgresStore(
+            client: pool,
+            leaseClient: leaseClient,
+            running: running,
+            logger: logger,
+            location: location,
+            callTimeout: callTimeout,
+            timings: timings
+        )
         do {
             try await store.migrate()
         } catch {
@@ -73,21 +118,64 @@ public final class PostgresStore: Sendable {
         return store
     }
 
-    static func probeConfiguration(_ location: PostgresLocation) throws -> PostgresConnection.Configuration {
+    /// Every session's bounds, so that the server itself ends what a client left hanging:
+    /// - a statement after `callTimeout` (the client has given up on it by then);
+    /// - a wait for a lock before the lease could end (a standby's takeover behind a stalled
+    ///   leader's write fails and is tried again, instead of waiting without end);
+    /// - a transaction left idle (a leader paused mid-write) once its lease could have ended,
+    ///   which frees the lease's row for the next leader;
+    /// - over TCP, a client gone silent, by keepalives.
+    static func sessionParameters(timings: LeaseTimings, callTimeout: Duration) -> [(String, String)] {
+        func milliseconds(_ duration: Duration) -> String { String(max(1, Int((duration.inSeconds * 1000).rounded()))) }
+        return [
+            ("application_name", "micado"),
+            ("statement_timeout", milliseconds(callTimeout)),
+            ("lock_timeout", milliseconds(timings.lease - timings.renewEvery)),
+            ("idle_in_transaction_session_timeout", milliseconds(timings.lease)),
+            ("tcp_keepalives_idle", String(max(1, Int(timings.lease.inSeconds.rounded())))),
+            ("tcp_keepalives_interval", "1"),
+            ("tcp_keepalives_count", "3"),
+        ]
+    }
+
+    /// libpq's `sslmode` as NIOSSL's: nil for no TLS (`disable`, and always on a socket).
+    static func tlsConfiguration(_ location: PostgresLocation) throws -> TLSConfiguration? {
+        guard case .tcp = location.endpoint, location.tls != .disable else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let roots = location.rootCertificates { configuration.trustRoots = .file(roots) }
+        switch location.tls {
+        case .disable: return nil
+        case .prefer: configuration.certificateVerification = .none
+        // As libpq: `require` verifies the authority only when one is named.
+        case .require: configuration.certificateVerification = location.rootCertificates == nil ? .none : .noHostnameVerification
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        return configuration
+    }
+
+    static func probeConfiguration(
+        _ location: PostgresLocation,
+        tls: TLSConfiguration?,
+        parameters: [(String, String)]
+    ) throws -> PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration
         switch location.endpoint {
         case .socket(let path):
-            return .init(unixSocketPath: path, username: location.user, password: location.password, database: location.database)
+            configuration = .init(unixSocketPath: path, username: location.user, password: location.password, database: location.database)
         case .tcp(let host, let port):
-            let context = try NIOSSLContext(configuration: .makeClientConfiguration())
-            return .init(
+            let context = try tls.map { try NIOSSLContext(configuration: $0) }
+            configuration = .init(
                 host: host,
                 port: port,
                 username: location.user,
                 password: location.password,
                 database: location.database,
-                tls: location.requireTLS ? .require(context) : .prefer(context)
+                tls: context.map { location.tls == .prefer ? .prefer($0) : .require($0) } ?? .disable
             )
         }
+        configuration.options.additionalStartupParameters = parameters
+        return configuration
     }
 
     public func close() async {
@@ -105,6 +193,9 @@ public final class PostgresStore: Sendable {
     /// done). A database migrated by a newer micado is refused, not written.
     func migrate() async throws(MicadoError) {
         try await write { db in
+            // Waiting for another manager's migrations may take longer than a lease: only the
+            // statement's bound applies here.
+            try await db.execute("SET LOCAL lock_timeout = 0")
             try await db.execute("SELECT pg_advisory_xact_lock(7335718251)")
             try await db.execute(
                 "CREATE TABLE IF NOT EXISTS \(Self.migrationsTable) (name TEXT NOT NULL PRIMARY KEY, appliedAt TEXT NOT NULL)"
@@ -241,9 +332,12 @@ public final class PostgresStore: Sendable {
         }
     }
 
-    func read<T: Sendable>(_ body: @escaping @Sendable (Connection) async throws -> T) async throws(MicadoError) -> T {
+    func read<T: Sendable>(
+        within timeout: Duration? = nil,
+        _ body: @escaping @Sendable (Connection) async throws -> T
+    ) async throws(MicadoError) -> T {
         let logger = logger
-        return try await bounded {
+        return try await Self.within(timeout ?? callTimeout, location: location) {
             try await self.client.withConnection { connection in try await body(Connection(connection: connection, logger: logger)) }
         }
     }
@@ -312,8 +406,9 @@ public final class PostgresStore: Sendable {
         if let error = error as? PSQLError {
             // PSQLError's description hides its details on purpose; the server's code and message
             // are safe to show (they never hold a bound value, only names).
+            // Without the server's word (a connection that failed), the cause says what happened.
             let state = error.serverInfo?[.sqlState]
-            let message = error.serverInfo?[.message] ?? "\(error.code)"
+            let message = error.serverInfo?[.message] ?? "\(error.code)\(error.underlying.map { ": \($0)" } ?? "")"
             if state == "23505" { return MicadoError(.alreadyExists, "already exists: \(message)") }
             return MicadoError(.internal, "store error (\(location)): \(state.map { "SQLSTATE \($0): " } ?? "")\(message)")
         }
@@ -321,14 +416,18 @@ public final class PostgresStore: Sendable {
         return MicadoError(.internal, "store error (\(location)): \(error)")
     }
 
-    /// `?` placeholders as PostgreSQL's `$1`, `$2`, … (outside quoted text).
+    /// `?` placeholders as PostgreSQL's `$1`, `$2`, … (outside quoted text and names). The SQL
+    /// is micado's own, never a user's; it holds no dollar-quoted text or comments.
     static func numbered(_ sql: String) -> String {
+        assert(!sql.contains("$") && !sql.contains("--") && !sql.contains("/*"), "numbered() reads plain SQL only")
         var result = ""
         var index = 0
-        var quoted = false
+        var quote: Character?
         for character in sql {
-            if character == "'" { quoted.toggle() }
-            if character == "?" && !quoted {
+            if character == "'" || character == "\"" {
+                if quote == nil { quote = character } else if quote == character { quote = nil }
+            }
+            if character == "?" && quote == nil {
                 index += 1
                 result += "$\(index)"
             } else {
@@ -779,9 +878,13 @@ extension PostgresStore: ContainerStore, InstanceStore, ApplicationStore, Volume
 
     /// A consistent copy of every table (one repeatable-read snapshot) into a new SQLite file at
     /// `path`: what `micado backup` gives for either store, readable by any micado.
-    public func backup(to path: String) async throws(MicadoError) {
-        let snapshot: [Store.TableRows] = try await read { db in
+    public func backup(to path: String) async throws(MicadoError) { try await backup(to: path, within: .seconds(600)) }
+
+    /// A large store takes longer than one call's bound: the backup has its own.
+    func backup(to path: String, within timeout: Duration) async throws(MicadoError) {
+        let snapshot: [Store.TableRows] = try await read(within: timeout) { db in
             try await db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try await db.execute("SET LOCAL statement_timeout = \(Int(timeout.inSeconds * 1000))")
             do {
                 var tables: [Store.TableRows] = []
                 for table in Schema.tables {

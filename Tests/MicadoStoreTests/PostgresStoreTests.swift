@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import MicadoCore
 import MicadoTestSupport
+import NIOSSL
 import Synchronization
 import Testing
 
@@ -68,9 +69,10 @@ struct PostgresStoreTests {
     @Test func oneOfManyStartingAtOnceLeads() async throws {
         let location = try await PostgresServer.running().database()
         var stores: [PostgresStore] = []
-        for _ in 0..<4 { stores.append(try await PostgresStore.open(location, logger: logger)) }
+        let timings = PostgresStore.LeaseTimings(lease: .seconds(5))
+        for _ in 0..<4 { stores.append(try await PostgresStore.open(location, logger: logger, timings: timings)) }
         let won = try await withThrowingTaskGroup(of: PostgresStore.Leadership?.self) { group in
-            for (n, store) in stores.enumerated() { group.addTask { try await store.acquire(holder: "m\(n)", lease: .seconds(5)) } }
+            for (n, store) in stores.enumerated() { group.addTask { try await store.acquire(holder: "m\(n)") } }
             var won: [PostgresStore.Leadership] = []
             for try await leadership in group { if let leadership { won.append(leadership) } }
             return won
@@ -85,13 +87,13 @@ struct PostgresStoreTests {
     @Test func aStandbyTakesOverWhenTheLeaseEndsAtTheNextEpoch() async throws {
         let location = try await PostgresServer.running().database()
         let timings = PostgresStore.LeaseTimings(lease: .seconds(1), renewEvery: .milliseconds(250), retryEvery: .milliseconds(100))
-        let first = try await PostgresStore.open(location, logger: logger)
-        let second = try await PostgresStore.open(location, logger: logger)
-        let leading = try await first.lead(holder: "first", timings: timings) { _ in }
+        let first = try await PostgresStore.open(location, logger: logger, timings: timings)
+        let second = try await PostgresStore.open(location, logger: logger, timings: timings)
+        let leading = try await first.lead(holder: "first") { _ in }
         #expect(leading.epoch == 1)
         let notes = Mutex<[String]>([])
         let standby = Task {
-            try await second.lead(holder: "second", timings: timings) { note in
+            try await second.lead(holder: "second") { note in
                 notes.withLock { $0.append(note) }
             } onLoss: { _ in
             }
@@ -114,16 +116,16 @@ struct PostgresStoreTests {
     @Test func aDeposedLeadersLateWriteIsRefusedAndItStepsDown() async throws {
         let location = try await PostgresServer.running().database()
         let timings = PostgresStore.LeaseTimings(lease: .seconds(1), renewEvery: .milliseconds(250), retryEvery: .milliseconds(100))
-        let old = try await PostgresStore.open(location, logger: logger)
-        let new = try await PostgresStore.open(location, logger: logger)
+        let old = try await PostgresStore.open(location, logger: logger, timings: timings)
+        let new = try await PostgresStore.open(location, logger: logger, timings: timings)
         let lost = Mutex<MicadoError?>(nil)
-        _ = try await old.lead(holder: "old", timings: timings) { _ in
+        _ = try await old.lead(holder: "old") { _ in
         } onLoss: { error in
             lost.withLock { $0 = error }
         }
         try await old.record(StoreTests.event("before"))
         old.renewer.withLock { $0?.cancel() }
-        let took = try await new.lead(holder: "new", timings: timings) { _ in
+        let took = try await new.lead(holder: "new") { _ in
         } onLoss: { _ in
         }
         #expect(took.epoch == 2)
@@ -146,9 +148,9 @@ struct PostgresStoreTests {
         let location = try await server.database()
         // Its deadline is one renewal period before the lease's end: that much slack for a loaded machine.
         let timings = PostgresStore.LeaseTimings(lease: .seconds(3), renewEvery: .milliseconds(750), retryEvery: .milliseconds(100))
-        let store = try await PostgresStore.open(location, logger: logger)
+        let store = try await PostgresStore.open(location, logger: logger, timings: timings)
         let lost = Mutex<ContinuousClock.Instant?>(nil)
-        _ = try await store.lead(holder: "stuck", timings: timings) { _ in
+        _ = try await store.lead(holder: "stuck") { _ in
         } onLoss: { _ in
             lost.withLock { $0 = .now }
         }
@@ -164,14 +166,57 @@ struct PostgresStoreTests {
         _ = try await blocker.value
     }
 
+    /// A leader stalled in the middle of a write (its transaction open, holding the lease's row):
+    /// the server ends that transaction once the lease could have ended, and the one standing by
+    /// leads while the stalled write would still be waiting, not after it.
+    @Test func aLeaderStalledMidWriteDoesNotHoldTheTakeoverOff() async throws {
+        let location = try await PostgresServer.running().database()
+        let timings = PostgresStore.LeaseTimings(lease: .seconds(1), renewEvery: .milliseconds(250), retryEvery: .milliseconds(100))
+        let stalled = try await PostgresStore.open(location, logger: logger, timings: timings, callTimeout: .seconds(10))
+        let standby = try await PostgresStore.open(location, logger: logger, timings: timings)
+        _ = try await stalled.lead(holder: "stalled") { _ in
+        } onLoss: { _ in
+        }
+        let woke = Mutex(false)
+        let write = Task {
+            try await stalled.write { db in
+                try await db.execute("INSERT INTO settings (key, value) VALUES ('stalled', 'x')")
+                try await Task.sleep(for: .seconds(8))
+                woke.withLock { $0 = true }
+            }
+        }
+        let took = try await standby.lead(holder: "standby") { _ in
+        } onLoss: { _ in
+        }
+        #expect(took.epoch >= 2)
+        #expect(woke.withLock { $0 } == false, "the takeover waited for the stalled write to end")
+        // Its write never lands.
+        await #expect(throws: (any Error).self) { try await write.value }
+        #expect(try await standby.setting("stalled") == nil)
+    }
+
+    /// Every session carries the bounds that let the server end what a client left hanging.
+    @Test func sessionsAreBoundedByTheServerToo() async throws {
+        let location = try await PostgresServer.running().database()
+        let timings = PostgresStore.LeaseTimings(lease: .seconds(4), renewEvery: .seconds(1))
+        let store = try await PostgresStore.open(location, logger: logger, timings: timings, callTimeout: .seconds(20))
+        let shown = try await store.read { db in
+            try await db.rows(
+                "SELECT name, setting FROM pg_settings WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout')"
+            )
+            .reduce(into: [String: String]()) { $0[$1["name"] as String? ?? ""] = $1["setting"] }
+        }
+        #expect(shown == ["statement_timeout": "20000", "lock_timeout": "3000", "idle_in_transaction_session_timeout": "4000"])
+    }
+
     /// A clean stop gives the lease up: the one standing by leads at its next try.
     @Test func aResignedLeaseIsTakenAtOnce() async throws {
         let location = try await PostgresServer.running().database()
         let timings = PostgresStore.LeaseTimings(lease: .seconds(30), renewEvery: .seconds(1), retryEvery: .milliseconds(100))
-        let first = try await PostgresStore.open(location, logger: logger)
-        let second = try await PostgresStore.open(location, logger: logger)
-        _ = try await first.lead(holder: "first", timings: timings) { _ in }
-        let standby = Task { try await second.lead(holder: "second", timings: timings) { _ in } }
+        let first = try await PostgresStore.open(location, logger: logger, timings: timings)
+        let second = try await PostgresStore.open(location, logger: logger, timings: timings)
+        _ = try await first.lead(holder: "first") { _ in }
+        let standby = Task { try await second.lead(holder: "second") { _ in } }
         try await Task.sleep(for: .milliseconds(300))
         let resigned = ContinuousClock.now
         await first.resign()
@@ -231,7 +276,7 @@ struct PostgresLocationTests {
     @Test func aURLNamesEveryPart() throws {
         let location = try PostgresLocation.parse("postgres://app@db.example:6543/micado?sslmode=require", environment: [:])
         #expect(location.endpoint == .tcp(host: "db.example", port: 6543))
-        #expect(location.user == "app" && location.database == "micado" && location.requireTLS)
+        #expect(location.user == "app" && location.database == "micado" && location.tls == .require)
         #expect(!location.hasPassword)
         #expect("\(location)" == "postgres://app@db.example:6543/micado")
     }
@@ -262,17 +307,56 @@ struct PostgresLocationTests {
         #expect(error?.message.contains("hunter2") == false)
     }
 
+    /// libpq's sslmode, each as the TLS it means; a socket never uses TLS.
+    @Test func eachSSLModeMeansWhatItMeansInLibpq() throws {
+        func verification(_ url: String) throws -> CertificateVerification? {
+            try PostgresStore.tlsConfiguration(PostgresLocation.parse(url, environment: [:]))?.certificateVerification
+        }
+        #expect(try verification("postgres://u@h/d?sslmode=disable") == nil)
+        #expect(try verification("postgres://u@h/d?sslmode=allow") == CertificateVerification.none)
+        #expect(try verification("postgres://u@h/d") == CertificateVerification.none)
+        #expect(try verification("postgres://u@h/d?sslmode=require") == CertificateVerification.none)
+        #expect(try verification("postgres://u@h/d?sslmode=require&sslrootcert=/etc/ca.pem") == .noHostnameVerification)
+        #expect(try verification("postgres://u@h/d?sslmode=verify-ca") == .noHostnameVerification)
+        #expect(try verification("postgres://u@h/d?sslmode=verify-full") == .fullVerification)
+        #expect(try verification("postgres://u@/d?host=/run/pg&sslmode=verify-full") == nil)
+        let error = #expect(throws: MicadoError.self) {
+            try PostgresLocation.parse("postgres://u@h/d?sslrootcert=ca.pem", environment: [:])
+        }
+        #expect(error?.message.contains("not an absolute path") == true)
+    }
+
+    /// A mounted secret is often a symlink: judged by the file it leads to.
+    @Test func aSymlinkedPasswordFileIsJudgedByItsTarget() throws {
+        let folder = NSTemporaryDirectory() + "micado-pglink-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let target = folder + "/target"
+        _ = FileManager.default.createFile(atPath: target, contents: Data("pw\n".utf8), attributes: [.posixPermissions: 0o600])
+        try FileManager.default.createSymbolicLink(atPath: folder + "/link", withDestinationPath: target)
+        let location = try PostgresLocation.parse("postgres://u@h/d", passwordFile: folder + "/link", environment: [:])
+        #expect(location == (try PostgresLocation.parse("postgres://u@h/d", environment: ["PGPASSWORD": "pw"])))
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: target)
+        let error = #expect(throws: MicadoError.self) {
+            try PostgresLocation.parse("postgres://u@h/d", passwordFile: folder + "/link", environment: [:])
+        }
+        #expect(error?.message.contains("chmod 600") == true)
+    }
+
     @Test func thePasswordFileIsReadLikeLibpqsAndMustBePrivate() throws {
         let folder = NSTemporaryDirectory() + "micado-pgpass-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let passfile = folder + "/pgpass"
-        let lines = "# comment\nother:5432:*:u:no\ndb.example:5432:d:u:p\\:ss\nlocalhost:*:*:*:socket\n"
+        let lines = "# comment\r\nother:5432:*:u:no\r\ndb.example:5432:d:u:p\\:ss\r\n/run/pg:*:*:*:socket\nlocalhost:*:*:*:default\n"
         _ = FileManager.default.createFile(atPath: passfile, contents: Data(lines.utf8), attributes: [.posixPermissions: 0o600])
         let tcp = try PostgresLocation.parse("postgres://u@db.example/d", environment: ["PGPASSFILE": passfile])
         #expect(tcp == (try PostgresLocation.parse("postgres://u@db.example/d", environment: ["PGPASSWORD": "p:ss"])))
         let socket = try PostgresLocation.parse("postgres://u@/d?host=/run/pg", environment: ["PGPASSFILE": passfile])
         #expect(socket == (try PostgresLocation.parse("postgres://u@/d?host=/run/pg", environment: ["PGPASSWORD": "socket"])))
+        // `localhost` is the default socket folder, as in libpq.
+        let local = try PostgresLocation.parse("postgres://u@/d", environment: ["PGPASSFILE": passfile])
+        #expect(local == (try PostgresLocation.parse("postgres://u@/d", environment: ["PGPASSWORD": "default"])))
         // store.passwordFile, private or refused.
         let secret = folder + "/secret"
         _ = FileManager.default.createFile(atPath: secret, contents: Data("pw\n".utf8), attributes: [.posixPermissions: 0o644])
