@@ -246,6 +246,8 @@ let package = Package(
             name: "MicadoManagerTests",
             dependencies: [
                 "MicadoManager", "MicadoCore", "MicadoStore", "DockerEngine", "MicadoClouds", "MicadoTestSupport", "MicadoSim",
+                "MicadoClient",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

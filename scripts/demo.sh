@@ -348,7 +348,8 @@ HA1_PID=
 wait_for 60 "the second manager to lead" ha_answers ha2
 python3 -c 'import sys; print("the second manager answers %.1f s after the kill" % (float(sys.argv[1]) - float(sys.argv[2])))' "$(date +%s.%N)" "$killed"
 grep -o 'leading: manager .*' "/tmp/micado-demo-$ID/ha2.log"
-run env MICADO_HOME="/tmp/micado-demo-$ID/ha2" "$BIN" list -c
+# The CLI given both managers' addresses (the dead one first) finds the one that leads.
+run env MICADO_HOME="/tmp/micado-demo-$ID/ha1" MICADO_MANAGERS="http://127.0.0.1:$HA_PORT,http://127.0.0.1:$((HA_PORT + 1))" "$BIN" list -c
 kill -TERM "$HA2_PID"; wait "$HA2_PID" 2>/dev/null || true
 HA2_PID=
 "$ROOT/scripts/engine.sh" down "ha-$ID"

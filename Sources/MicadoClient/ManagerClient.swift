@@ -23,24 +23,85 @@ public let sharedHTTPClient: HTTPClient = {
 }()
 
 /// The CLI's way to the manager: its HTTP API on the configured address, with the token.
+/// Several managers (on one PostgreSQL store) are several addresses: a request that cannot
+/// reach one goes to the next, and the one that answered is used from then on.
 public struct ManagerClient: Sendable {
-    public let baseURL: String
+    public let addresses: [String]
     public let token: String
     public let http: HTTPClient
+    let current: Current
 
-    public init(baseURL: String, token: String, http: HTTPClient) {
-        self.baseURL = baseURL
-        self.token = token
-        self.http = http
+    final class Current: Sendable {
+        let index = Mutex(0)
     }
 
-    /// Reads the micado home ($MICADO_HOME) for the address and token.
+    /// The address in use now.
+    public var baseURL: String { addresses[current.index.withLock { $0 } % addresses.count] }
+
+    public init(baseURL: String, token: String, http: HTTPClient) {
+        self.init(addresses: [baseURL], token: token, http: http)
+    }
+
+    public init(addresses: [String], token: String, http: HTTPClient) {
+        precondition(!addresses.isEmpty)
+        self.addresses = addresses
+        self.token = token
+        self.http = http
+        self.current = Current()
+    }
+
+    /// Reads the micado home ($MICADO_HOME) for the address and token; MICADO_MANAGERS, if set,
+    /// lists the managers' addresses instead (`http://HOST:PORT`, comma-separated, tried in order).
     public static func fromHome() throws(MicadoError) -> ManagerClient {
         let environment = ProcessInfo.processInfo.environment
         let home = MicadoHome.resolve(environment: environment)
         let configuration = try ManagerConfiguration.load(home: home, environment: environment)
         let host = configuration.manager.address.contains(":") ? "[\(configuration.manager.address)]" : configuration.manager.address
-        return ManagerClient(baseURL: "http://\(host):\(configuration.manager.port)", token: try home.readToken(), http: sharedHTTPClient)
+        let addresses = try environment["MICADO_MANAGERS"].map(managerAddresses) ?? ["http://\(host):\(configuration.manager.port)"]
+        return ManagerClient(addresses: addresses, token: try home.readToken(), http: sharedHTTPClient)
+    }
+
+    /// MICADO_MANAGERS, read as hostile input: at most 16 `http(s)://HOST[:PORT]` addresses.
+    public static func managerAddresses(_ list: String) throws(MicadoError) -> [String] {
+        let addresses = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !addresses.isEmpty, addresses.count <= 16 else {
+            throw MicadoError(.usage, "MICADO_MANAGERS: expected 1 to 16 comma-separated addresses (http://HOST:PORT)")
+        }
+        for (number, address) in addresses.enumerated() {
+            guard address.utf8.count <= 256, let url = URL(string: address), ["http", "https"].contains(url.scheme ?? ""),
+                url.host?.isEmpty == false, url.path.isEmpty || url.path == "/", url.query == nil, url.user == nil
+            else {
+                // Not echoed: it may hold a password.
+                throw MicadoError(.usage, "MICADO_MANAGERS: address \(number + 1) is not http(s)://HOST[:PORT] (no user, path or query)")
+            }
+        }
+        return addresses.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    }
+
+    /// `attempt` on the address in use; when it could not connect to that manager (nothing was
+    /// sent, so nothing is done twice), on each of the others in turn.
+    func onReachable<T>(_ attempt: () async throws(MicadoError) -> T) async throws(MicadoError) -> T {
+        var tried = 0
+        while true {
+            do {
+                return try await attempt()
+            } catch  where error.code == .unreachable && error.message.hasPrefix(Self.notConnected) && tried + 1 < addresses.count {
+                tried += 1
+                current.index.withLock { $0 = ($0 + 1) % addresses.count }
+            }
+        }
+    }
+
+    /// How `unreachable` begins when no connection was made.
+    static let notConnected = "cannot connect to the micado manager"
+
+    /// No connection was made: refused, timed out connecting, no route.
+    static func isConnectFailure(_ error: any Error) -> Bool {
+        if error is NIOConnectionError { return true }
+        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        if let error = error as? IOError { return [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ENOENT].contains(error.errnoCode) }
+        return false
     }
 
     @discardableResult
@@ -58,7 +119,8 @@ public struct ManagerClient: Sendable {
             query: query,
             body: body.map { .bytes(ByteBuffer(bytes: $0)) },
             contentType: contentType,
-            timeout: timeout
+            timeout: timeout,
+            replayable: true
         )
     }
 
@@ -70,28 +132,33 @@ public struct ManagerClient: Sendable {
         body: HTTPClientRequest.Body?,
         contentType: String = "application/json",
         headers: [(String, String)] = [],
-        timeout: TimeAmount = .seconds(60)
+        timeout: TimeAmount = .seconds(60),
+        replayable: Bool = false
     ) async throws(MicadoError) -> ByteBuffer {
-        var request = try authorized(method, path, query: query)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: contentType)
-            request.body = body
+        // A streamed body is read once: only a request without one, or with bytes, goes on to another manager.
+        let once = { () async throws(MicadoError) -> ByteBuffer in
+            var request = try authorized(method, path, query: query)
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let body {
+                request.headers.add(name: "Content-Type", value: contentType)
+                request.body = body
+            }
+            let response: HTTPClientResponse
+            let collected: ByteBuffer
+            do {
+                response = try await http.execute(request, timeout: timeout)
+                collected = try await response.body.collect(upTo: 1 << 30)
+            } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+                throw timedOut(timeout)
+            } catch is NIOTooManyBytesError {
+                throw .init(.tooLarge, "the manager's answer to \(method) \(path) is larger than the CLI takes (1 GiB)")
+            } catch {
+                throw unreachable(error)
+            }
+            guard (200..<300).contains(response.status.code) else { throw refusal(response.status, collected, "\(method) \(path)") }
+            return collected
         }
-        let response: HTTPClientResponse
-        let collected: ByteBuffer
-        do {
-            response = try await http.execute(request, timeout: timeout)
-            collected = try await response.body.collect(upTo: 1 << 30)
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw timedOut(timeout)
-        } catch is NIOTooManyBytesError {
-            throw .init(.tooLarge, "the manager's answer to \(method) \(path) is larger than the CLI takes (1 GiB)")
-        } catch {
-            throw unreachable(error)
-        }
-        guard (200..<300).contains(response.status.code) else { throw refusal(response.status, collected, "\(method) \(path)") }
-        return collected
+        return body == nil || replayable ? try await onReachable(once) : try await once()
     }
 
     /// GET `path` into the open file `descriptor` as it comes (a copied file, a backup: never
@@ -103,6 +170,17 @@ public struct ManagerClient: Sendable {
         query: [(String, String)] = [],
         into descriptor: Int32,
         timeout: TimeAmount = .seconds(900)
+    ) async throws(MicadoError) -> (bytes: Int, mode: Int?) {
+        try await onReachable { () async throws(MicadoError) -> (bytes: Int, mode: Int?) in
+            try await downloadOnce(path, query: query, into: descriptor, timeout: timeout)
+        }
+    }
+
+    func downloadOnce(
+        _ path: String,
+        query: [(String, String)],
+        into descriptor: Int32,
+        timeout: TimeAmount
     ) async throws(MicadoError) -> (bytes: Int, mode: Int?) {
         do {
             let response = try await http.execute(try authorized(.GET, path, query: query), timeout: timeout)
@@ -204,7 +282,7 @@ public struct ManagerClient: Sendable {
     public func unreachable(_ error: any Error) -> MicadoError {
         .init(
             .unreachable,
-            "cannot reach the micado manager at \(baseURL): \(Self.reason(error)); start it with 'micado manager' (see the README) or check MICADO_HOME"
+            "\(Self.isConnectFailure(error) ? Self.notConnected : "cannot reach the micado manager") at \(baseURL): \(Self.reason(error)); start it with 'micado manager' (see the README) or check MICADO_HOME"
         )
     }
 

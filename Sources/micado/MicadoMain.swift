@@ -73,7 +73,7 @@ struct Micado: AsyncParsableCommand {
         commandName: "micado",
         abstract: "A cloud application-level dynamic orchestrator: containers on instances that come and go with the load.",
         discussion: """
-            Run 'micado init' once, then 'micado manager' (the daemon). Every other command talks to the manager's HTTP API on loopback, authenticated with the token in the micado home ($MICADO_HOME, default ~/.micado).
+            Run 'micado init' once, then 'micado manager' (the daemon). Every other command talks to the manager's HTTP API on loopback, authenticated with the token in the micado home ($MICADO_HOME, default ~/.micado). Several managers on one PostgreSQL store: set MICADO_MANAGERS=http://HOST:PORT,… and each is tried in turn.
             """,
         version: MicadoVersion.current,
         groupedSubcommands: [

@@ -35,7 +35,7 @@ struct SeveralManagersTests {
     /// The fixture's manager and a second home's on one database: the first leads, the second
     /// (its log at `log`) stands by. `second` is the second home.
     func withTwoManagers(
-        _ body: (ManagerFixture, PostgresServer, String, ChildProcess, String) async throws -> Void
+        _ body: (ManagerFixture, PostgresServer, String, ChildProcess, String, _ managers: String) async throws -> Void
     ) async throws {
         try await ManagerFixture.with { f in
             let server = try await PostgresServer.running()
@@ -82,14 +82,18 @@ struct SeveralManagersTests {
             )
             // Standing by: it serves nothing and acts on nothing.
             #expect(try await f.micado(["events", "--limit", "1"], environment: ["MICADO_HOME": second]).status != 0)
-            try await body(f, server, second, standby, log)
+            // The CLI given both addresses, the standby's first, reaches the leader.
+            let managers = "http://127.0.0.1:\(port2),http://127.0.0.1:\(f.port)"
+            let listed = try await f.micado(["list", "-c"], environment: ["MICADO_MANAGERS": managers])
+            #expect(listed.status == 0 && listed.stdout.contains("container-kept"), "\(listed)")
+            try await body(f, server, second, standby, log, managers)
             standby.signal(SIGTERM)
             _ = standby.wait()
         }
     }
 
     @Test func whenTheLeaderIsKilledTheStandbyLeadsWithinTheLeaseAndKeepsEveryRecord() async throws {
-        try await withTwoManagers { f, server, second, _, log2 in
+        try await withTwoManagers { f, server, second, _, log2, managers in
             let killed = ContinuousClock.now
             #expect(try await f.stopManager(signal: SIGKILL) == 128 + SIGKILL)
             try #require(
@@ -100,8 +104,9 @@ struct SeveralManagersTests {
             let failover = ContinuousClock.now - killed
             let log = (try? String(contentsOfFile: log2, encoding: .utf8)) ?? ""
             #expect(log.contains("leading: manager") && log.contains("epoch 2"), "\(log.suffix(2000))")
-            // What the first one was told is the second one's, and still runs.
-            let list = try await f.micado(["list", "-c"], environment: ["MICADO_HOME": second])
+            // What the first one was told is the second one's, and still runs; the CLI given
+            // both addresses goes on to the one that answers.
+            let list = try await f.micado(["list", "-c"], environment: ["MICADO_MANAGERS": managers])
             #expect(list.status == 0 && list.stdout.contains("container-kept"), "\(list)")
             try #require(
                 try await becomesTrue(within: 60) {
@@ -120,7 +125,7 @@ struct SeveralManagersTests {
     /// meanwhile; the old one learns it is deposed at once and exits 75, and the container
     /// still has one service.
     @Test func aLeaderPausedPastItsLeaseStepsDownWhenItWakes() async throws {
-        try await withTwoManagers { f, _, second, _, log2 in
+        try await withTwoManagers { f, _, second, _, log2, _ in
             let leader = try #require(f.manager)
             leader.signal(SIGSTOP)
             try #require(
